@@ -1,0 +1,141 @@
+import { canonicalJson } from './canonical-json.ts'
+import { EhrlogError } from './errors.ts'
+import type { AuditEvent } from './event.ts'
+import { fromHex, toHex } from './hex.ts'
+import { ENTRY_VERSION, GENESIS_PREV, ORIGIN_PATTERN } from './layout.ts'
+import { hashLeaf } from './merkle/hash.ts'
+
+/**
+ * What the log stores. `kind` says what `body` is: an audit event from the EHR, or a
+ * record the network itself keeps in feeds (users, alerts) in later versions.
+ */
+export type EntryKind = 'event' | 'user' | 'alert'
+
+export interface Entry<B = unknown> {
+  v: number
+  origin: string
+  seq: number
+  /** When the origin recorded it: ISO 8601 UTC with milliseconds. */
+  recorded: string
+  /** Leaf hash of entry seq-1 in hex; GENESIS_PREV for seq 1. */
+  prev: string
+  kind: EntryKind
+  body: B
+}
+
+export type EventEntry = Entry<AuditEvent>
+
+/** An entry with its canonical bytes and leaf hash: how entries travel and are stored. */
+export interface EncodedEntry {
+  entry: Entry
+  bytes: Uint8Array
+  /** RFC 9162 leaf hash SHA-256(0x00 || bytes): the entry hash, used by chain and tree. */
+  hash: Uint8Array
+}
+
+const KINDS: ReadonlySet<string> = new Set(['event', 'user', 'alert'])
+const utf8 = new TextEncoder()
+const utf8Decoder = new TextDecoder('utf-8', { fatal: true })
+
+/** Entry id: origin and seq, e.g. `hospital-a:42`. Stable across replicas. */
+export function entryId(origin: string, seq: number): string {
+  return `${origin}:${seq}`
+}
+
+/** Parses `origin:seq`; undefined when malformed. */
+export function parseEntryId(id: string): { origin: string; seq: number } | undefined {
+  const i = id.lastIndexOf(':')
+  if (i <= 0) return undefined
+  const origin = id.slice(0, i)
+  const seq = Number(id.slice(i + 1))
+  if (!ORIGIN_PATTERN.test(origin) || !Number.isSafeInteger(seq) || seq < 1) return undefined
+  return { origin, seq }
+}
+
+/** RFC 8785 bytes of an entry (UTF-8). */
+export function encodeEntry(entry: Entry): EncodedEntry {
+  const bytes = utf8.encode(canonicalJson(entry))
+  return { entry, bytes, hash: hashLeaf(bytes) }
+}
+
+/** Builds the next entry of a feed after `prevHash` (undefined for the first). */
+export function makeEntry(
+  origin: string,
+  seq: number,
+  prevHash: Uint8Array | undefined,
+  kind: EntryKind,
+  body: unknown,
+  recorded: Date,
+): EncodedEntry {
+  return encodeEntry({
+    v: ENTRY_VERSION,
+    origin,
+    seq,
+    recorded: recorded.toISOString(),
+    prev: prevHash ? toHex(prevHash) : GENESIS_PREV,
+    kind,
+    body,
+  })
+}
+
+function invalid(message: string, details: Record<string, unknown> = {}): EhrlogError {
+  return new EhrlogError('ENTRY_INVALID', message, { details })
+}
+
+/**
+ * Decodes untrusted entry bytes and checks the envelope: field types, version, origin
+ * pattern, and that the bytes are the canonical encoding (so one entry has one hash).
+ * The body is checked by its kind's schema elsewhere.
+ */
+export function decodeEntry(bytes: Uint8Array): EncodedEntry {
+  let parsed: unknown
+  try {
+    parsed = JSON.parse(utf8Decoder.decode(bytes))
+  } catch (cause) {
+    throw new EhrlogError('ENTRY_INVALID', 'entry bytes are not UTF-8 JSON', { cause })
+  }
+  const e = parsed as Partial<Entry>
+  if (typeof e !== 'object' || e === null || Array.isArray(e))
+    throw invalid('entry is not an object')
+  if (e.v !== ENTRY_VERSION) throw invalid(`entry version ${String(e.v)}, want ${ENTRY_VERSION}`)
+  if (typeof e.origin !== 'string' || !ORIGIN_PATTERN.test(e.origin)) {
+    throw invalid('entry origin is not a valid node name', { field: 'origin' })
+  }
+  if (typeof e.seq !== 'number' || !Number.isSafeInteger(e.seq) || e.seq < 1) {
+    throw invalid('entry seq is not a positive integer', { field: 'seq' })
+  }
+  if (typeof e.recorded !== 'string' || Number.isNaN(Date.parse(e.recorded))) {
+    throw invalid('entry recorded time is not a date', { field: 'recorded' })
+  }
+  if (typeof e.prev !== 'string' || !fromHex(e.prev, 32)) {
+    throw invalid('entry prev is not a 32-byte hex hash', { field: 'prev' })
+  }
+  if (typeof e.kind !== 'string' || !KINDS.has(e.kind)) {
+    throw invalid(`entry kind ${String(e.kind)} is unknown`, { field: 'kind' })
+  }
+  if (typeof e.body !== 'object' || e.body === null) throw invalid('entry body is not an object')
+  const keys = Object.keys(e)
+  if (keys.length !== 7) throw invalid(`entry has ${keys.length} fields, want 7`)
+  const encoded = encodeEntry(e as Entry)
+  if (Buffer.compare(encoded.bytes, bytes) !== 0) {
+    throw invalid('entry bytes are not in RFC 8785 canonical form')
+  }
+  return { entry: e as Entry, bytes, hash: encoded.hash }
+}
+
+/**
+ * Reads only what chain verification needs, without re-encoding: for the scrub's hot path,
+ * over bytes this node already verified once. Throws ENTRY_INVALID when unreadable.
+ */
+export function readChainFields(bytes: Uint8Array): Entry {
+  let parsed: Entry
+  try {
+    parsed = JSON.parse(utf8Decoder.decode(bytes)) as Entry
+  } catch (cause) {
+    throw new EhrlogError('ENTRY_INVALID', 'entry bytes are not UTF-8 JSON', { cause })
+  }
+  if (typeof parsed?.seq !== 'number' || typeof parsed.prev !== 'string') {
+    throw invalid('entry lacks seq or prev')
+  }
+  return parsed
+}

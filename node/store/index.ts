@@ -1,0 +1,13 @@
+export type { AcceptResult, FeedBatch } from './feed-batch.ts'
+export { MAX_BATCH_ENTRIES } from './feed-batch.ts'
+export type { AppendItem, EntryRef, LogStoreOptions, Signer, StoreKeys } from './log-store.ts'
+export { LogStore } from './log-store.ts'
+export type {
+  FeedReport,
+  KnownHead,
+  Problem,
+  ProblemKind,
+  VerifyOptions,
+  VerifyReport,
+} from './verify-replica.ts'
+export { verifyReplica } from './verify-replica.ts'

@@ -1,0 +1,107 @@
+import { createHmac } from 'node:crypto'
+
+/**
+ * LevelDB key layout (docs/storage.md). Keys hold no patient id, actor id, name or note:
+ * feeds appear as an 8-byte HMAC tag of the origin name, people as 16-byte HMAC blind
+ * indexes, both under the node's blind-index key. Numbers are big-endian u64 so that byte
+ * order is numeric order and range scans walk a feed in seq order.
+ */
+export const PREFIX = {
+  /** F | feed → feed record {origin} */
+  feed: 0x46,
+  /** E | feed | seq → tree nodes finished at this leaf + entry bytes */
+  entry: 0x45,
+  /** H | feed | treeSize → signed tree head (root, signature) */
+  head: 0x48,
+  /** P | blind(patient) | feed | seq → (empty) */
+  patient: 0x50,
+  /** A | blind(actor) | feed | seq → (empty) */
+  actor: 0x41,
+  /** I | event time ms | feed | seq → (empty) */
+  time: 0x49,
+  /** M | name → store metadata (format version) */
+  meta: 0x4d,
+} as const
+
+export const FEED_TAG_SIZE = 8
+export const BLIND_SIZE = 16
+
+export type FeedTag = Buffer
+
+/** The 8-byte tag of an origin's feed in keys. */
+export function feedTag(indexKey: Uint8Array, origin: string): FeedTag {
+  return createHmac('sha256', indexKey)
+    .update(`feed\0${origin}`)
+    .digest()
+    .subarray(0, FEED_TAG_SIZE)
+}
+
+/** Blind index of a patient or actor id: equal ids give equal keys, nothing else is revealed. */
+export function blindIndex(indexKey: Uint8Array, kind: 'patient' | 'actor', id: string): Buffer {
+  return createHmac('sha256', indexKey).update(`${kind}\0${id}`).digest().subarray(0, BLIND_SIZE)
+}
+
+function u64(n: number): Buffer {
+  const b = Buffer.allocUnsafe(8)
+  b.writeUInt32BE(Math.floor(n / 0x1_0000_0000), 0)
+  b.writeUInt32BE(n >>> 0, 4)
+  return b
+}
+
+export function readU64(buf: Uint8Array, offset: number): number {
+  const b = Buffer.from(buf.buffer, buf.byteOffset, buf.byteLength)
+  return b.readUInt32BE(offset) * 0x1_0000_0000 + b.readUInt32BE(offset + 4)
+}
+
+export function feedKey(tag: FeedTag): Buffer {
+  return Buffer.concat([Buffer.of(PREFIX.feed), tag])
+}
+
+export function entryKey(tag: FeedTag, seq: number): Buffer {
+  return Buffer.concat([Buffer.of(PREFIX.entry), tag, u64(seq)])
+}
+
+export function headKey(tag: FeedTag, treeSize: number): Buffer {
+  return Buffer.concat([Buffer.of(PREFIX.head), tag, u64(treeSize)])
+}
+
+export function patientKey(blind: Buffer, tag: FeedTag, seq: number): Buffer {
+  return Buffer.concat([Buffer.of(PREFIX.patient), blind, tag, u64(seq)])
+}
+
+export function actorKey(blind: Buffer, tag: FeedTag, seq: number): Buffer {
+  return Buffer.concat([Buffer.of(PREFIX.actor), blind, tag, u64(seq)])
+}
+
+export function timeKey(timeMs: number, tag: FeedTag, seq: number): Buffer {
+  return Buffer.concat([Buffer.of(PREFIX.time), u64(timeMs), tag, u64(seq)])
+}
+
+export function metaKey(name: string): Buffer {
+  return Buffer.concat([Buffer.of(PREFIX.meta), Buffer.from(name, 'utf8')])
+}
+
+/** [gte, lt) bounds covering every key that starts with `prefix`. */
+export function prefixRange(prefix: Buffer): { gte: Buffer; lt: Buffer } {
+  const lt = Buffer.from(prefix)
+  for (let i = lt.length - 1; i >= 0; i--) {
+    if (lt[i]! < 0xff) {
+      lt[i]! += 1
+      return { gte: prefix, lt: lt.subarray(0, i + 1) }
+    }
+  }
+  throw new Error('prefix of all 0xff bytes has no upper bound')
+}
+
+/** The seq at the end of an entry or index key. */
+export function seqOfKey(key: Uint8Array): number {
+  return readU64(key, key.byteLength - 8)
+}
+
+/** The feed tag just before the seq at the end of an index key. */
+export function tagOfIndexKey(key: Uint8Array): FeedTag {
+  const b = Buffer.from(key.buffer, key.byteOffset, key.byteLength)
+  return b.subarray(b.length - 8 - FEED_TAG_SIZE, b.length - 8)
+}
+
+export { u64 as encodeU64 }

@@ -1,0 +1,36 @@
+import { generateKeyPairSync, randomBytes } from 'node:crypto'
+import { type AuditEvent, parseEvent } from '../../node/core/event.ts'
+import { ed25519RawPublicKey } from '../../node/core/tree-head.ts'
+import { LogStore, type Signer, type StoreKeys } from '../../node/store/index.ts'
+
+export function makeSigner(origin: string): Signer & { publicKey: Uint8Array } {
+  const { privateKey } = generateKeyPairSync('ed25519')
+  return { origin, privateKey, publicKey: ed25519RawPublicKey(privateKey) }
+}
+
+export function makeStoreKeys(): StoreKeys {
+  return { valueKey: new Uint8Array(randomBytes(32)), indexKey: new Uint8Array(randomBytes(32)) }
+}
+
+/** A valid event; `i` varies patient, actor and time so indexes have something to find. */
+export function makeEvent(i: number, overrides: Partial<AuditEvent> = {}): AuditEvent {
+  return parseEvent({
+    patientId: `patient-${i % 7}`,
+    patientName: `Patient Name ${i % 7}`,
+    actorId: `dr-${i % 3}`,
+    action: 'read',
+    resource: 'user_prescriptions',
+    time: new Date(Date.UTC(2023, 11, 4, 19, 0, 0) + i * 1000).toISOString(),
+    notes: `note number ${i}`,
+    ...overrides,
+  })
+}
+
+export function openStore(
+  path: string,
+  keys: StoreKeys,
+  signers: ReadonlyArray<{ origin: string; publicKey: Uint8Array }>,
+): LogStore {
+  const byOrigin = new Map(signers.map((s) => [s.origin, s.publicKey]))
+  return new LogStore({ path, keys, originKey: (o) => byOrigin.get(o), sync: false })
+}

@@ -1,0 +1,17 @@
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { afterEach } from 'vitest'
+
+/** A fresh temp folder for the current test, removed after it (pass or fail). */
+export function useTempDirs(): () => Promise<string> {
+  const made: string[] = []
+  afterEach(async () => {
+    await Promise.all(made.splice(0).map((dir) => rm(dir, { recursive: true, force: true })))
+  })
+  return async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'ehrlog-test-'))
+    made.push(dir)
+    return dir
+  }
+}
