@@ -17,6 +17,8 @@ import { decodeEntryRecord, decodeHeadRecord } from './records.ts'
  * - bad-signature: a tree head not signed by its origin's key
  * - root-mismatch: the entries give another root than a signed or known head
  * - unreadable-feed: the feed record itself fails authentication
+ * - tree-node: Merkle nodes stored with an entry differ from what the entries give (derived
+ *   data, rebuilt by a repair; the entry itself is intact)
  */
 export type ProblemKind =
   | 'modified'
@@ -27,6 +29,7 @@ export type ProblemKind =
   | 'bad-signature'
   | 'root-mismatch'
   | 'unreadable-feed'
+  | 'tree-node'
 
 export interface Problem {
   kind: ProblemKind
@@ -309,11 +312,13 @@ class FeedChecker {
       const { root, signature } = decodeHeadRecord(plain)
       const head: SignedTreeHead = { origin: this.#origin, treeSize, root, signature }
       if (this.#publicKey && !isTreeHeadSignatureValid(head, this.#publicKey)) {
+        // A forged head is no evidence about the entries: its root is not compared.
         this.#problem({
           kind: 'bad-signature',
           treeSize,
           message: `tree head of ${this.#origin} at size ${treeSize} is not signed by its origin`,
         })
+        continue
       }
       if (treeSize === slot.seq) this.#compareRoot(slot, next, root, 'signed head')
     }

@@ -1,0 +1,182 @@
+import { readdir } from 'node:fs/promises'
+import { describe, expect, it } from 'vitest'
+import { makeEntry } from '../../node/core/entry.ts'
+import { isEhrlogError } from '../../node/core/errors.ts'
+import { MemoryTree, verifyConsistency, verifyInclusion } from '../../node/core/merkle/index.ts'
+import { signTreeHead } from '../../node/core/tree-head.ts'
+import type { FeedBatch } from '../../node/store/index.ts'
+import { makeEvent, makeSigner, makeStoreKeys, openStore } from '../helpers/fixtures.ts'
+import { useTempDirs } from '../helpers/temp-dir.ts'
+
+const A = makeSigner('hospital-a')
+const B = makeSigner('hospital-b')
+
+describe('LogStore', () => {
+  const tempDir = useTempDirs()
+
+  it('appends batches, survives reopen, and proves every entry against any size', async () => {
+    const path = await tempDir()
+    const keys = makeStoreKeys()
+    let store = openStore(path, keys, [A])
+    await store.open()
+    for (let b = 0; b < 4; b++) {
+      const { entries, head } = await store.appendEvents(
+        A,
+        Array.from({ length: 9 }, (_, i) => makeEvent(b * 9 + i)),
+      )
+      expect(entries.map((e) => e.entry.seq)).toEqual(
+        Array.from({ length: 9 }, (_, i) => b * 9 + i + 1),
+      )
+      expect(head.treeSize).toBe((b + 1) * 9)
+    }
+    await store.close()
+    store = openStore(path, keys, [A])
+    await store.open()
+    expect(store.size('hospital-a')).toBe(36)
+    const { entries } = await store.appendEvents(A, [makeEvent(36)])
+    expect(entries[0]!.entry.seq).toBe(37)
+    const prev = await store.getEntry('hospital-a', 36)
+    expect(entries[0]!.entry.prev).toBe(Buffer.from(prev!.hash).toString('hex'))
+    for (const size of [1, 2, 5, 16, 37]) {
+      const root = await store.rootAt('hospital-a', size)
+      for (let seq = 1; seq <= size; seq++) {
+        const e = await store.getEntry('hospital-a', seq)
+        verifyInclusion(
+          e!.hash,
+          seq - 1,
+          size,
+          await store.inclusionProof('hospital-a', seq, size),
+          root,
+        )
+      }
+      for (const old of [1, 3, size]) {
+        if (old > size) continue
+        const proof = await store.consistencyProof('hospital-a', old, size)
+        verifyConsistency(old, size, await store.rootAt('hospital-a', old), root, proof)
+      }
+    }
+    await store.close()
+  })
+
+  it('finds a patient trail, an actor and a time range through the indexes', async () => {
+    const store = openStore(await tempDir(), makeStoreKeys(), [A])
+    await store.open()
+    await store.appendEvents(
+      A,
+      Array.from({ length: 70 }, (_, i) => makeEvent(i)),
+    )
+    const trail = await store.findByPatient('patient-3')
+    expect(trail).toHaveLength(10)
+    const entries = await store.getEntries(trail)
+    expect(
+      entries.every((e) => (e.entry.body as { patientId: string }).patientId === 'patient-3'),
+    ).toBe(true)
+    expect((await store.findByActor('dr-1')).length).toBe(23)
+    const from = Date.UTC(2023, 11, 4, 19, 0, 10)
+    const inRange = await store.findByTime(from, from + 5000)
+    expect(inRange.map((r) => r.seq)).toEqual([11, 12, 13, 14, 15])
+    expect(await store.findByPatient('nobody')).toEqual([])
+    await store.close()
+  })
+
+  it('accepts a replica batch exactly as signed, and reports gaps and duplicates', async () => {
+    const origin = openStore(await tempDir(), makeStoreKeys(), [B])
+    const replica = openStore(await tempDir(), makeStoreKeys(), [A, B])
+    await origin.open()
+    await replica.open()
+    const batches: FeedBatch[] = []
+    for (let b = 0; b < 3; b++) {
+      const { entries, head } = await origin.appendEvents(
+        B,
+        Array.from({ length: 4 }, (_, i) => makeEvent(i)),
+      )
+      batches.push({ origin: 'hospital-b', entries: entries.map((e) => e.bytes), head })
+    }
+    expect(await replica.acceptBatch(batches[1]!)).toEqual({ status: 'gap', have: 0, want: 4 })
+    expect(await replica.acceptBatch(batches[0]!)).toEqual({ status: 'stored', treeSize: 4 })
+    expect(await replica.acceptBatch(batches[0]!)).toEqual({ status: 'duplicate', treeSize: 4 })
+    expect(await replica.acceptBatch(batches[1]!)).toEqual({ status: 'stored', treeSize: 8 })
+    expect(await origin.readBatches('hospital-b', 9, 100)).toEqual([batches[2]])
+    await replica.acceptBatch(batches[2]!)
+    for (let seq = 1; seq <= 12; seq++) {
+      const [ours, theirs] = [
+        await replica.getEntry('hospital-b', seq),
+        await origin.getEntry('hospital-b', seq),
+      ]
+      expect(Buffer.compare(ours!.bytes, theirs!.bytes)).toBe(0)
+    }
+    expect((await replica.verify()).ok).toBe(true)
+    await origin.close()
+    await replica.close()
+  })
+
+  it('rejects forged, foreign, mis-sequenced and unlinked batches and stores nothing', async () => {
+    const path = await tempDir()
+    const replica = openStore(path, makeStoreKeys(), [A, B])
+    await replica.open()
+    const good = (seq: number, prev?: Uint8Array) =>
+      makeEntry('hospital-b', seq, prev, 'event', makeEvent(seq), new Date())
+    const e1 = good(1)
+    const e2 = good(2, e1.hash)
+    const head = (signer: typeof B, entries: (typeof e1)[]) =>
+      signTreeHead(
+        signer.privateKey,
+        'hospital-b',
+        entries.length,
+        new MemoryTree(entries.map((e) => e.hash)).root(),
+      )
+    const attempts: Array<[string, FeedBatch]> = [
+      [
+        'INVALID_SIGNATURE',
+        {
+          origin: 'hospital-b',
+          entries: [e1.bytes, e2.bytes],
+          head: head(A as typeof B, [e1, e2]),
+        },
+      ],
+      [
+        'ORIGIN_UNKNOWN',
+        {
+          origin: 'hospital-z',
+          entries: [e1.bytes],
+          head: { ...head(B, [e1]), origin: 'hospital-z' },
+        },
+      ],
+      [
+        'CHAIN_BROKEN',
+        { origin: 'hospital-b', entries: [e1.bytes, good(2).bytes], head: head(B, [e1, good(2)]) },
+      ],
+      [
+        'SEQ_MISMATCH',
+        { origin: 'hospital-b', entries: [e2.bytes, e1.bytes], head: head(B, [e2, e1]) },
+      ],
+      [
+        'ENTRY_INVALID',
+        {
+          origin: 'hospital-b',
+          entries: [new TextEncoder().encode('{"v":1}')],
+          head: head(B, [e1]),
+        },
+      ],
+    ]
+    for (const [code, batch] of attempts) {
+      const err = await replica.acceptBatch(batch).catch((e: unknown) => e)
+      expect(isEhrlogError(err, code as never), `${code}: ${String(err)}`).toBe(true)
+    }
+    expect(replica.size('hospital-b')).toBe(0)
+    expect(await replica.getEntry('hospital-b', 1)).toBeUndefined()
+    await replica.close()
+    expect((await readdir(path)).length).toBeGreaterThan(0)
+  })
+
+  it('refuses empty and oversized appends, and a second process on the same store', async () => {
+    const path = await tempDir()
+    const store = openStore(path, makeStoreKeys(), [A])
+    await store.open()
+    await expect(store.appendEvents(A, [])).rejects.toMatchObject({ code: 'ARGUMENT_INVALID' })
+    const second = openStore(path, makeStoreKeys(), [A])
+    await expect(second.open()).rejects.toMatchObject({ code: 'STORE_LOCKED' })
+    await store.close()
+    await store.close() // idempotent
+  })
+})
