@@ -1,0 +1,78 @@
+import { multiaddr } from '@multiformats/multiaddr'
+import { z } from 'zod'
+import { EhrlogError } from '../core/errors.ts'
+import { ORIGIN_PATTERN } from '../core/layout.ts'
+import { describeSchemaIssue } from './schema-issue.ts'
+
+export const DEFAULT_LISTEN = ['/ip4/127.0.0.1/tcp/0']
+
+const multiaddrText = z.string().refine(
+  (text) => {
+    try {
+      multiaddr(text)
+      return true
+    } catch {
+      return false
+    }
+  },
+  { message: 'not a multiaddr (want e.g. /ip4/0.0.0.0/tcp/4001)' },
+)
+
+/**
+ * config.json of a node folder. Strict: an unknown key is refused (CONFIG_INVALID), because a
+ * misspelt option silently ignored is worse than a node that does not start.
+ */
+export const nodeConfigSchema = z.strictObject({
+  /** The node's origin name: a DNS label, also the suffix of its users' names. */
+  name: z.string().regex(ORIGIN_PATTERN, 'want a lower-case DNS label like hospital-a'),
+  /** libp2p listen addresses. Port 0 picks a free port: fine alone, not for a real network. */
+  listen: z.array(multiaddrText).min(1).default(DEFAULT_LISTEN),
+  /** Ingest API and web portal. Loopback by default: exposing it is a deliberate choice. */
+  http: z
+    .strictObject({
+      host: z.string().min(1).default('127.0.0.1'),
+      port: z.number().int().min(0).max(65535).default(0),
+    })
+    .default({ host: '127.0.0.1', port: 0 }),
+  /** Bearer token of the hospital's EHR for the ingest API: 32 random bytes, base64url. */
+  apiToken: z.string().regex(/^[A-Za-z0-9_-]{43,}$/, 'want at least 43 base64url characters'),
+  alerts: z
+    .strictObject({
+      admins: z.array(z.email()).default([]),
+      // Shape owned by node/alerts; kept loose here until that module defines it.
+      smtp: z.looseObject({}).optional(),
+    })
+    .default({ admins: [] }),
+  /** The store folder, relative to the node folder. */
+  dataDir: z.string().min(1).default('db'),
+})
+
+export type NodeConfig = z.output<typeof nodeConfigSchema>
+export type NodeConfigInput = z.input<typeof nodeConfigSchema>
+
+/** Parses untrusted config (already JSON-decoded); throws CONFIG_INVALID naming the field. */
+export function parseNodeConfig(value: unknown, source = 'config.json'): NodeConfig {
+  const result = nodeConfigSchema.safeParse(value)
+  if (!result.success) {
+    const { field, message } = describeSchemaIssue(result.error)
+    throw new EhrlogError('CONFIG_INVALID', `${source}: ${message}`, {
+      details: { field, source },
+      cause: result.error,
+    })
+  }
+  return result.data
+}
+
+/** Decodes config.json text; JSON syntax errors are CONFIG_INVALID too. */
+export function parseNodeConfigText(text: string, source = 'config.json'): NodeConfig {
+  let value: unknown
+  try {
+    value = JSON.parse(text)
+  } catch (err) {
+    throw new EhrlogError('CONFIG_INVALID', `${source} is not valid JSON`, {
+      details: { field: '', source },
+      cause: err,
+    })
+  }
+  return parseNodeConfig(value, source)
+}

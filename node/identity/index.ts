@@ -1,0 +1,18 @@
+export {
+  DEFAULT_LISTEN,
+  type NodeConfig,
+  type NodeConfigInput,
+  nodeConfigSchema,
+  parseNodeConfig,
+  parseNodeConfigText,
+} from './config.ts'
+export { NODE_FILES } from './files.ts'
+export { type InitNodeOptions, initNodeDir } from './init.ts'
+export type { StoreKeys } from './master-key.ts'
+export { type NodeIdentity, type OpenNodeOptions, openNodeDir } from './open.ts'
+export {
+  type PublicIdentity,
+  parsePublicIdentity,
+  publicIdentitySchema,
+  readPublicIdentity,
+} from './public-identity.ts'

@@ -1,0 +1,175 @@
+import type { KeyObject } from 'node:crypto'
+import { readFile } from 'node:fs/promises'
+import { join } from 'node:path'
+import { privateKeyFromProtobuf } from '@libp2p/crypto/keys'
+import type { PrivateKey } from '@libp2p/interface'
+import { peerIdFromPrivateKey } from '@libp2p/peer-id'
+import { blsPublicKey } from '../core/bls.ts'
+import { EhrlogError } from '../core/errors.ts'
+import { toHex } from '../core/hex.ts'
+import { ed25519PrivateKey, ed25519RawPublicKey } from '../core/tree-head.ts'
+import { type NodeConfig, parseNodeConfigText } from './config.ts'
+import { NODE_FILES } from './files.ts'
+import {
+  type KeysFileHeader,
+  openKeysFile,
+  type PrivateKeys,
+  parseKeysFile,
+  scryptParamsOf,
+} from './keys-file.ts'
+import {
+  deriveStoreKeys,
+  masterSecretFromPassphrase,
+  readMasterKeyFile,
+  type StoreKeys,
+} from './master-key.ts'
+import { type PublicIdentity, readPublicIdentity } from './public-identity.ts'
+
+/** Everything a running node needs from its folder, secrets decrypted. */
+export interface NodeIdentity {
+  dir: string
+  config: NodeConfig
+  identity: PublicIdentity
+  /** Signs the node's feed tree heads. */
+  signingKey: KeyObject
+  signingPublicKey: Uint8Array
+  libp2pPrivateKey: PrivateKey
+  blsSecretKey: Uint8Array
+  storeKeys: StoreKeys
+}
+
+export interface OpenNodeOptions {
+  /** Required when the folder was initialized with a passphrase; ignored otherwise. */
+  passphrase?: string
+}
+
+/**
+ * Opens an initialized node folder: validates config.json, derives the master secret (master.key
+ * or passphrase), decrypts keys.enc and checks the keys match identity.json.
+ * Errors: NOT_INITIALIZED, CONFIG_INVALID, KEY_FILE_INVALID, PASSPHRASE_REQUIRED, PASSPHRASE_WRONG,
+ * FILE_INVALID (malformed identity.json).
+ */
+export async function openNodeDir(
+  dir: string,
+  options: OpenNodeOptions = {},
+): Promise<NodeIdentity> {
+  const configText = await readNodeFile(dir, NODE_FILES.config)
+  const config = parseNodeConfigText(configText)
+  const header = parseKeysFile(await readNodeFile(dir, NODE_FILES.keys))
+  const { keys, master } = await unlockKeys(dir, header, options.passphrase)
+  const storeKeys = deriveStoreKeys(master)
+  master.fill(0)
+
+  const identity = await readPublicIdentity(dir)
+  const signingKey = ed25519PrivateKey(keys.ed25519Seed)
+  const signingPublicKey = ed25519RawPublicKey(signingKey)
+  let libp2pPrivateKey: PrivateKey
+  try {
+    libp2pPrivateKey = privateKeyFromProtobuf(keys.libp2pPrivateKey)
+  } catch (err) {
+    throw keyFileInvalid(`${NODE_FILES.keys}: libp2p private key is not a valid protobuf key`, err)
+  }
+
+  if (identity.name !== config.name) {
+    throw new EhrlogError(
+      'CONFIG_INVALID',
+      `config.json name "${config.name}" differs from identity.json name "${identity.name}"`,
+      { details: { field: 'name', source: NODE_FILES.config } },
+    )
+  }
+  // identity.json is what other hospitals trust; keys that do not match it would sign
+  // tree heads and checkpoints nobody can verify.
+  const mismatch = [
+    ['ed25519PublicKey', identity.ed25519PublicKey, toHex(signingPublicKey)],
+    ['peerId', identity.peerId, peerIdFromPrivateKey(libp2pPrivateKey).toString()],
+    ['blsPublicKey', identity.blsPublicKey, toHex(blsPublicKey(keys.blsSecretKey))],
+  ].find(([, published, actual]) => published !== actual)
+  if (mismatch) {
+    throw keyFileInvalid(
+      `${NODE_FILES.identity} ${mismatch[0]} does not match the key in ${NODE_FILES.keys}`,
+      undefined,
+      {
+        field: mismatch[0],
+      },
+    )
+  }
+
+  return {
+    dir,
+    config,
+    identity,
+    signingKey,
+    signingPublicKey,
+    libp2pPrivateKey,
+    blsSecretKey: keys.blsSecretKey,
+    storeKeys,
+  }
+}
+
+async function unlockKeys(
+  dir: string,
+  header: KeysFileHeader,
+  passphrase: string | undefined,
+): Promise<{ keys: PrivateKeys; master: Uint8Array }> {
+  if (header.kdf === 'file') {
+    const master = await readMasterKeyFile(join(dir, NODE_FILES.masterKey))
+    if (!master) {
+      throw keyFileInvalid(
+        `${NODE_FILES.masterKey} is missing, and ${NODE_FILES.keys} is sealed with it`,
+      )
+    }
+    const keys = openKeysFile(header, master)
+    // No passphrase is involved, so a failed GCM check means the two files do not belong together.
+    if (!keys) {
+      throw keyFileInvalid(
+        `${NODE_FILES.keys} was not sealed with this ${NODE_FILES.masterKey} (or was modified)`,
+      )
+    }
+    return { keys, master }
+  }
+  if (!passphrase) {
+    throw new EhrlogError(
+      'PASSPHRASE_REQUIRED',
+      `${NODE_FILES.keys} is protected by a passphrase; set EHRLOG_PASSPHRASE`,
+      { details: { dir } },
+    )
+  }
+  const master = await masterSecretFromPassphrase(passphrase, scryptParamsOf(header.kdf))
+  const keys = openKeysFile(header, master)
+  if (!keys) {
+    throw new EhrlogError(
+      'PASSPHRASE_WRONG',
+      `wrong passphrase for ${NODE_FILES.keys} (or the file was modified)`,
+      {
+        details: { dir },
+      },
+    )
+  }
+  return { keys, master }
+}
+
+async function readNodeFile(dir: string, file: string): Promise<string> {
+  try {
+    return await readFile(join(dir, file), 'utf8')
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') {
+      throw new EhrlogError(
+        'NOT_INITIALIZED',
+        `${join(dir, file)} does not exist; run ehrlog node init`,
+        {
+          details: { dir, file },
+          cause: err,
+        },
+      )
+    }
+    throw err
+  }
+}
+
+function keyFileInvalid(
+  message: string,
+  cause?: unknown,
+  details: Record<string, unknown> = {},
+): EhrlogError {
+  return new EhrlogError('KEY_FILE_INVALID', message, { details, cause })
+}
