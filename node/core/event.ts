@@ -37,6 +37,22 @@ function text(max: number) {
     .refine((s) => !CONTROL.test(s), 'must not contain control characters')
 }
 
+/** Date.parse rolls 2023-02-30 over to March; a real date survives the round trip. */
+function isRealDate(s: string): boolean {
+  const [y, m, d] = s.slice(0, 10).split('-').map(Number) as [number, number, number]
+  const day = new Date(Date.UTC(y, m - 1, d))
+  const hour = Number(s.slice(11, 13))
+  const minute = Number(s.slice(14, 16))
+  return (
+    !Number.isNaN(Date.parse(s)) &&
+    day.getUTCFullYear() === y &&
+    day.getUTCMonth() === m - 1 &&
+    day.getUTCDate() === d &&
+    hour < 24 &&
+    minute < 60
+  )
+}
+
 const isoTime = z
   .string()
   .refine(
@@ -45,7 +61,7 @@ const isoTime = z
       message: 'must be an ISO 8601 date-time with a time zone, e.g. 2023-12-04T19:22:00Z',
     },
   )
-  .refine((s) => !Number.isNaN(Date.parse(s)), 'is not a real date')
+  .refine(isRealDate, 'is not a real date')
   .transform((s) => new Date(s).toISOString())
 
 export const auditEventSchema = z.strictObject({

@@ -1,0 +1,127 @@
+import canonicalize from 'canonicalize'
+import fc from 'fast-check'
+import { describe, expect, it } from 'vitest'
+import { canonicalJson } from '../../node/core/canonical-json.ts'
+import {
+  decodeEntry,
+  encodeEntry,
+  entryId,
+  makeEntry,
+  parseEntryId,
+} from '../../node/core/entry.ts'
+import { isEhrlogError } from '../../node/core/errors.ts'
+import { parseEvent } from '../../node/core/event.ts'
+import { hashLeaf, MemoryTree } from '../../node/core/merkle/index.ts'
+import { isTreeHeadSignatureValid, signTreeHead } from '../../node/core/tree-head.ts'
+import { makeSigner } from '../helpers/fixtures.ts'
+
+const event = parseEvent({
+  patientId: '9',
+  patientName: 'john_cena',
+  actorId: '100',
+  action: 'update',
+  detail: 'bill',
+  resource: 'user_bills',
+  time: '2023-12-08T13:04:23Z',
+  notes: 'User bill was modified',
+})
+
+// JSON values without floats: what ehrlog canonicalizes.
+const jsonValue = fc.letrec((tie) => ({
+  value: fc.oneof(
+    { depthSize: 'small' },
+    fc.string({ unit: 'binary' }),
+    fc.maxSafeInteger(),
+    fc.boolean(),
+    fc.constant(null),
+    fc.array(tie('value'), { maxLength: 4 }),
+    fc.dictionary(fc.string({ unit: 'binary' }), tie('value'), { maxKeys: 4 }),
+  ),
+})).value
+
+describe('entry encoding', () => {
+  it('canonical JSON equals the RFC 8785 reference implementation (canonicalize, by its author)', () => {
+    fc.assert(fc.property(jsonValue, (v) => canonicalJson(v) === canonicalize(v)))
+    // RFC 8785 section 3.2.3 sorts keys by UTF-16 code units: "\u20ac" < "\ud83d\ude00" there,
+    // though the emoji has the higher code point.
+    expect(canonicalJson({ '\ud83d\ude00': 1, '\u20ac': 2, a: 3 })).toBe('{"a":3,"€":2,"😀":1}')
+  })
+
+  it('refuses floats and non-JSON values instead of encoding them ambiguously', () => {
+    expect(() => canonicalJson({ a: 1.5 })).toThrow(/not a safe integer/)
+    expect(() => canonicalJson({ a: 2 ** 60 })).toThrow(/not a safe integer/)
+    expect(() => canonicalJson({ a: () => 1 })).toThrow(/cannot canonicalize/)
+  })
+
+  it('round-trips: decode(encode(entry)) gives the same bytes, hash and fields', () => {
+    const e = makeEntry(
+      'hospital-a',
+      1,
+      undefined,
+      'event',
+      event,
+      new Date('2026-01-01T00:00:00Z'),
+    )
+    const d = decodeEntry(e.bytes)
+    expect(d.entry).toEqual(e.entry)
+    expect(Buffer.from(d.hash).equals(Buffer.from(e.hash))).toBe(true)
+    expect(Buffer.from(e.hash).equals(Buffer.from(hashLeaf(e.bytes)))).toBe(true)
+    expect(new TextDecoder().decode(e.bytes)).toBe(
+      '{"body":{"action":"update","actorId":"100","detail":"bill","notes":"User bill was modified","outcome":"success","patientId":"9","patientName":"john_cena","resource":"user_bills","time":"2023-12-08T13:04:23.000Z"},"kind":"event","origin":"hospital-a","prev":"0000000000000000000000000000000000000000000000000000000000000000","recorded":"2026-01-01T00:00:00.000Z","seq":1,"v":1}',
+    )
+  })
+
+  it('rejects non-canonical spellings of an entry', () => {
+    const e = makeEntry('hospital-a', 1, undefined, 'event', event, new Date())
+    const spaced = new TextEncoder().encode(JSON.stringify(e.entry, null, 1))
+    expect(() => decodeEntry(spaced)).toThrow(/canonical/)
+    const reordered = new TextEncoder().encode(JSON.stringify({ v: 1, ...e.entry }))
+    expect(() => decodeEntry(reordered)).toThrow(/canonical/)
+  })
+
+  it('a changed byte anywhere in an entry fails verification against its signed head', () => {
+    const signer = makeSigner('hospital-a')
+    const entries = [makeEntry('hospital-a', 1, undefined, 'event', event, new Date())]
+    entries.push(makeEntry('hospital-a', 2, entries[0]!.hash, 'event', event, new Date()))
+    const tree = new MemoryTree(entries.map((e) => e.hash))
+    const head = signTreeHead(signer.privateKey, 'hospital-a', 2, tree.root())
+    expect(isTreeHeadSignatureValid(head, signer.publicKey)).toBe(true)
+    const bytes = entries[1]!.bytes
+    for (let i = 0; i < bytes.length; i++) {
+      const changed = Uint8Array.from(bytes)
+      changed[i]! ^= 0x20
+      let rejected = false
+      try {
+        const d = decodeEntry(changed)
+        const root = new MemoryTree([entries[0]!.hash, d.hash]).root()
+        rejected = !Buffer.from(root).equals(Buffer.from(head.root))
+      } catch (err) {
+        rejected = isEhrlogError(err, 'ENTRY_INVALID')
+      }
+      expect(rejected, `byte ${i} changed went unnoticed`).toBe(true)
+    }
+  })
+
+  it('tree head signatures fail for another key, size, root or origin', () => {
+    const a = makeSigner('hospital-a')
+    const b = makeSigner('hospital-b')
+    const head = signTreeHead(a.privateKey, 'hospital-a', 5, new Uint8Array(32).fill(7))
+    expect(isTreeHeadSignatureValid(head, a.publicKey)).toBe(true)
+    expect(isTreeHeadSignatureValid(head, b.publicKey)).toBe(false)
+    expect(isTreeHeadSignatureValid({ ...head, treeSize: 6 }, a.publicKey)).toBe(false)
+    expect(isTreeHeadSignatureValid({ ...head, origin: 'hospital-b' }, a.publicKey)).toBe(false)
+    expect(isTreeHeadSignatureValid({ ...head, root: new Uint8Array(32) }, a.publicKey)).toBe(false)
+  })
+
+  it('entry ids are origin:seq and parse back', () => {
+    expect(entryId('hospital-a', 42)).toBe('hospital-a:42')
+    expect(parseEntryId('hospital-a:42')).toEqual({ origin: 'hospital-a', seq: 42 })
+    for (const bad of ['hospital-a', 'hospital-a:0', ':3', 'Hospital:1', 'a:1.5', 'a:-1']) {
+      expect(parseEntryId(bad)).toBeUndefined()
+    }
+    expect(
+      encodeEntry(decodeEntry(makeEntry('h', 1, undefined, 'event', event, new Date()).bytes).entry)
+        .bytes.length,
+    ).toBeGreaterThan(100)
+  })
+})
