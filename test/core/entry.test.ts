@@ -75,7 +75,8 @@ describe('entry encoding', () => {
     const e = makeEntry('hospital-a', 1, undefined, 'event', event, new Date())
     const spaced = new TextEncoder().encode(JSON.stringify(e.entry, null, 1))
     expect(() => decodeEntry(spaced)).toThrow(/canonical/)
-    const reordered = new TextEncoder().encode(JSON.stringify({ v: 1, ...e.entry }))
+    const { v, ...rest } = e.entry
+    const reordered = new TextEncoder().encode(JSON.stringify({ v, ...rest }))
     expect(() => decodeEntry(reordered)).toThrow(/canonical/)
   })
 

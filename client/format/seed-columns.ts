@@ -1,0 +1,42 @@
+import { type EncodedEntry, entryId } from '../../node/core/entry.ts'
+import type { AuditEvent } from '../../node/core/event.ts'
+import { clip } from './text-table.ts'
+
+/** The prototype's logs table columns, plus the origin node. */
+export const SEED_COLUMNS = [
+  'LOG_ID',
+  'USER_NAME',
+  'USER_ID',
+  'AUDITOR_ID',
+  'ACTION_TYPE',
+  'TABLE AFFECTED IN EHR',
+  'TIMESTAMP',
+  'NOTES',
+  'ORIGIN',
+] as const
+
+/** "PRINT : prescription", as the prototype showed ACTION_TYPE. */
+export function actionType(event: AuditEvent): string {
+  const action = event.action.toUpperCase()
+  return event.detail ? `${action} : ${event.detail}` : action
+}
+
+/** "2023-12-04 19:22:00": the event time in UTC, unambiguous unlike DD-MM-YYYY. */
+export function timestamp(iso: string): string {
+  return `${iso.slice(0, 10)} ${iso.slice(11, 19)}`
+}
+
+export function seedRow(e: EncodedEntry, notesWidth = 48): string[] {
+  const event = e.entry.body as AuditEvent
+  return [
+    entryId(e.entry.origin, e.entry.seq),
+    event.patientName ?? '',
+    event.patientId,
+    event.actorId,
+    actionType(event),
+    event.resource,
+    timestamp(event.time),
+    clip(event.notes ?? '', notesWidth),
+    e.entry.origin,
+  ]
+}

@@ -1,0 +1,57 @@
+import { Command, CommanderError } from 'commander'
+import { isEhrlogError } from '../node/core/errors.ts'
+import { registerAppend } from './commands/append.ts'
+import { registerInit } from './commands/init.ts'
+import { registerLog } from './commands/log.ts'
+import { registerVerify } from './commands/verify.ts'
+import { type CliContext, processContext } from './context.ts'
+import { EXIT, exitCodeOf, hintFor } from './exit-codes.ts'
+
+export function buildProgram(ctx: CliContext): Command {
+  const program = new Command('ehrlog')
+    .description('ehrlog: a decentralized, tamper-evident audit log for electronic health records')
+    .version('0.1.0')
+    .option('--debug', 'show stack traces on errors')
+    .showHelpAfterError('(run with --help for usage)')
+    .configureOutput({ writeOut: ctx.out, writeErr: ctx.err })
+    .exitOverride()
+  registerInit(program, ctx)
+  registerAppend(program, ctx)
+  registerVerify(program, ctx)
+  registerLog(program, ctx)
+  for (const command of program.commands)
+    command.exitOverride().configureOutput({ writeOut: ctx.out, writeErr: ctx.err })
+  return program
+}
+
+/** Runs the CLI and returns the process exit code; prints `code: message` and a hint on errors. */
+export async function main(
+  argv: readonly string[],
+  ctx: CliContext = processContext(),
+): Promise<number> {
+  const program = buildProgram(ctx)
+  try {
+    await program.parseAsync([...argv], { from: 'user' })
+    return ctx.exitCode ?? EXIT.ok
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      // Help and version end through here too, with exit code 0.
+      return err.exitCode === 0 ? EXIT.ok : EXIT.usage
+    }
+    const debug = argv.includes('--debug')
+    if (isEhrlogError(err)) {
+      ctx.err(`${err.code}: ${err.message}\n`)
+      const hint = hintFor(err.code)
+      if (hint) ctx.err(`hint: ${hint}\n`)
+      if (debug) ctx.err(`${err.stack}\n`)
+      return exitCodeOf(err.code)
+    }
+    ctx.err(`INTERNAL: ${err instanceof Error ? err.message : String(err)}\n`)
+    ctx.err(
+      debug
+        ? `${(err as Error).stack}\n`
+        : 'hint: run again with --debug for details, and report it\n',
+    )
+    return EXIT.internal
+  }
+}
