@@ -1,0 +1,78 @@
+import { noise } from '@chainsafe/libp2p-noise'
+import { yamux } from '@chainsafe/libp2p-yamux'
+import { type GossipSub, gossipsub } from '@libp2p/gossipsub'
+import { type Identify, identify } from '@libp2p/identify'
+import type { Libp2p, PrivateKey } from '@libp2p/interface'
+import { tcp } from '@libp2p/tcp'
+import { createLibp2p } from 'libp2p'
+import { sha256 } from '../core/merkle/hash.ts'
+import { memberGater } from './gater.ts'
+import type { Membership } from './membership.ts'
+import { batchTopic, LIMITS } from './protocol.ts'
+
+export type NetHost = Libp2p<{ identify: Identify; pubsub: GossipSub }>
+
+export interface HostOptions {
+  membership: Membership
+  privateKey: PrivateKey
+  listen: string[]
+  /** Non-member (client) connections admitted at once; 0 admits members only. */
+  maxClientConnections: number
+}
+
+// Peer score thresholds are gossipsub's defaults (graylist -80); a non-member scores
+// -1000 * weight 1, so gossipsub ignores every RPC from it (acceptFrom), never grafts it
+// into the mesh and never publishes or gossips to it.
+const NON_MEMBER_SCORE = -1000
+
+/** Creates and starts the libp2p host of one node (docs/protocol.md, "Transport"). */
+export async function createHost(opts: HostOptions): Promise<NetHost> {
+  const { membership } = opts
+  let host: NetHost | undefined
+  const clientConnections = () =>
+    host?.getConnections().filter((c) => !membership.isMember(c.remotePeer)).length ?? 0
+  host = await createLibp2p({
+    privateKey: opts.privateKey,
+    addresses: { listen: opts.listen },
+    transports: [tcp()],
+    connectionEncrypters: [noise()],
+    streamMuxers: [yamux()],
+    connectionGater: memberGater(membership, opts.maxClientConnections, clientConnections),
+    connectionManager: {
+      maxConnections: membership.members.length + opts.maxClientConnections + 8,
+      dialTimeout: 10_000,
+    },
+    // MEASURED.md: under heavy publishing the 10 s pings time out and the monitor aborts
+    // healthy links, after which nothing redials. Keep the pings (they measure rtt) but
+    // never abort on them; liveness is judged by sync timeouts (sync.ts) and lost links
+    // are redialed by MemberDialer.
+    connectionMonitor: { abortConnectionOnPingFailure: false },
+    services: {
+      identify: identify(),
+      pubsub: gossipsub({
+        // Batches carry their origin's signature; gossipsub's own signing would cost 3x
+        // throughput for nothing (MEASURED.md). Without a signature the id is the content hash.
+        globalSignaturePolicy: 'StrictNoSign',
+        msgIdFn: (msg) => sha256(msg.data),
+        allowedTopics: [batchTopic(membership.networkId)],
+        allowPublishToZeroTopicPeers: true,
+        ignoreDuplicatePublishError: true,
+        floodPublish: true,
+        doPX: false,
+        // Room above our own cap so that oversized messages reach the topic validator and
+        // are rejected with a logged reason; far larger frames are dropped by the decoder.
+        maxInboundDataLength: 2 * LIMITS.maxGossipMessageBytes,
+        // A safety net only: the outbox waits for 'drain' long before this (gossip-outbox.ts).
+        maxOutboundBufferSize: 32 * LIMITS.maxGossipMessageBytes,
+        scoreParams: {
+          appSpecificScore: (peer) => (membership.isMember(peer) ? 0 : NON_MEMBER_SCORE),
+          appSpecificWeight: 1,
+          // Members are a closed, known set and may share an address (NAT, loopback tests):
+          // the colocation penalty defends open networks against Sybils, not this one.
+          IPColocationFactorWeight: 0,
+        },
+      }),
+    },
+  })
+  return host
+}

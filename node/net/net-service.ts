@@ -1,0 +1,212 @@
+import type { PrivateKey } from '@libp2p/interface'
+import { peerIdFromPrivateKey } from '@libp2p/peer-id'
+import type { Logger } from 'pino'
+import { EhrlogError } from '../core/errors.ts'
+import { type AcceptedListener, Acceptor } from './acceptor.ts'
+import { Gossip } from './gossip.ts'
+import { createHost, type NetHost } from './host.ts'
+import { DEFAULT_REDIAL, MemberDialer, type RedialOptions } from './member-dialer.ts'
+import type { Membership } from './membership.ts'
+import type { FeedBatch, ReplicaStore } from './replica-store.ts'
+import { Sync } from './sync.ts'
+
+export interface NetServiceOptions {
+  membership: Membership
+  /** This node's member name. */
+  self: string
+  /** libp2p identity; its PeerId must be the one network.json lists for `self`. */
+  privateKey: PrivateKey
+  /** Multiaddrs to listen on, e.g. /ip4/0.0.0.0/tcp/7400. */
+  listen: string[]
+  store: ReplicaStore
+  logger: Logger
+  /** Mean anti-entropy period (default 5000). */
+  syncIntervalMs?: number
+  /** Longest wait for one sync frame or dial (default 15000). */
+  syncTimeoutMs?: number
+  /** Non-member (client) connections admitted at once (default 16; 0: members only). */
+  maxClientConnections?: number
+  redial?: Partial<RedialOptions>
+  /** Gossip outbox bound in bytes (default 16 MiB). */
+  maxOutboxBytes?: number
+}
+
+export interface PeerInfo {
+  peerId: string
+  /** Member name, or undefined for a client. */
+  name: string | undefined
+  addresses: string[]
+  /** Subscribed to this network's gossip topic (members only: clients are graylisted). */
+  gossip: boolean
+}
+
+type State = 'new' | 'starting' | 'started' | 'stopping' | 'stopped'
+
+interface Parts {
+  host: NetHost
+  gossip: Gossip
+  sync: Sync
+  dialer: MemberDialer
+}
+
+/**
+ * The network layer of one node: libp2p host, gossip of new batches, sync, and redialing of
+ * members. The constructor does no I/O; start() brings the parts up in dependency order and
+ * stop() (idempotent) takes them down in reverse.
+ */
+export class NetService {
+  private state: State = 'new'
+  private parts: Parts | undefined
+  private stopping: Promise<void> | undefined
+  private readonly acceptor: Acceptor
+  private readonly log: Logger
+
+  constructor(private readonly opts: NetServiceOptions) {
+    if (!opts.membership.byName(opts.self)) {
+      throw new EhrlogError(
+        'CONFIG_INVALID',
+        `node name ${opts.self} is not a member in network.json`,
+        {
+          details: { field: 'self' },
+        },
+      )
+    }
+    this.log = opts.logger.child({ component: 'net', node: opts.self })
+    this.acceptor = new Acceptor(opts.store, opts.membership, this.log)
+  }
+
+  get networkId(): string {
+    return this.opts.membership.networkId
+  }
+
+  async start(): Promise<void> {
+    if (this.state !== 'new')
+      throw new EhrlogError('ARGUMENT_INVALID', `NetService cannot start when ${this.state}`)
+    this.state = 'starting'
+    const { membership, self, privateKey } = this.opts
+    const expected = membership.byName(self)?.peerId
+    const actual = peerIdFromPrivateKey(privateKey).toString()
+    if (actual !== expected) {
+      this.state = 'stopped'
+      throw new EhrlogError(
+        'CONFIG_INVALID',
+        `node key has PeerId ${actual}, network.json lists ${expected} for ${self}`,
+        {
+          details: { field: 'peerId' },
+        },
+      )
+    }
+    let host: NetHost
+    try {
+      host = await createHost({
+        membership,
+        privateKey,
+        listen: this.opts.listen,
+        maxClientConnections: this.opts.maxClientConnections ?? 16,
+      })
+    } catch (err) {
+      this.state = 'stopped'
+      throw err
+    }
+    const sync = new Sync({
+      host,
+      membership,
+      store: this.opts.store,
+      acceptor: this.acceptor,
+      log: this.log.child({ part: 'sync' }),
+      intervalMs: this.opts.syncIntervalMs ?? 5000,
+      timeoutMs: this.opts.syncTimeoutMs ?? 15_000,
+    })
+    const gossip = new Gossip({
+      host,
+      membership,
+      store: this.opts.store,
+      acceptor: this.acceptor,
+      log: this.log.child({ part: 'gossip' }),
+      requestSync: (peer, reason) => sync.request(peer, reason),
+      maxQueuedBytes: this.opts.maxOutboxBytes,
+    })
+    const dialer = new MemberDialer(host, membership, self, this.log.child({ part: 'dialer' }), {
+      ...DEFAULT_REDIAL,
+      ...this.opts.redial,
+    })
+    this.parts = { host, gossip, sync, dialer }
+    try {
+      host.addEventListener('peer:connect', (evt) => {
+        if (!membership.isMember(evt.detail)) {
+          this.log.info(
+            { peer: evt.detail.toString() },
+            'client connected: not a member, gossip and sync refused',
+          )
+        }
+      })
+      gossip.start()
+      await sync.start()
+      await dialer.start()
+    } catch (err) {
+      await this.stop()
+      throw err
+    }
+    this.state = 'started'
+    this.log.info(
+      { peerId: actual, addresses: this.addresses(), networkId: this.networkId },
+      'network started',
+    )
+  }
+
+  /** Stops dialing, sync, gossip, then the host. Safe to call at any time, any number of times. */
+  stop(): Promise<void> {
+    this.stopping ??= this.stopParts()
+    return this.stopping
+  }
+
+  /** Gossips a batch this node has stored (its own, usually). Never blocks; see gossip-outbox.ts. */
+  publish(batch: FeedBatch): void {
+    if (this.state !== 'started' || !this.parts) {
+      throw new EhrlogError('UNAVAILABLE', `network is ${this.state}, cannot publish`)
+    }
+    this.parts.gossip.publish(batch)
+  }
+
+  /** Connected peers, members and clients. */
+  peers(): PeerInfo[] {
+    if (!this.parts) return []
+    const { host, gossip } = this.parts
+    const subscribed = new Set(host.services.pubsub.getSubscribers(gossip.topic).map(String))
+    return host.getPeers().map((p) => ({
+      peerId: p.toString(),
+      name: this.opts.membership.byPeerId(p)?.name,
+      addresses: host.getConnections(p).map((c) => c.remoteAddr.toString()),
+      gossip: subscribed.has(p.toString()),
+    }))
+  }
+
+  /** Addresses this node listens on, with /p2p/<peer id>. */
+  addresses(): string[] {
+    return this.parts?.host.getMultiaddrs().map((a) => a.toString()) ?? []
+  }
+
+  /** Called for every batch from the network that the store newly stored. Returns unsubscribe. */
+  onAccepted(listener: AcceptedListener): () => void {
+    return this.acceptor.onAccepted(listener)
+  }
+
+  /** Runs one anti-entropy round with every connected member now (tests, `ehrlog sync`). */
+  async syncNow(): Promise<void> {
+    await this.parts?.sync.syncAll('manual')
+  }
+
+  private async stopParts(): Promise<void> {
+    const parts = this.parts
+    this.state = 'stopping'
+    if (parts) {
+      parts.dialer.stop()
+      await parts.sync.stop()
+      await parts.gossip.stop()
+      await parts.host.stop()
+      await this.acceptor.idle()
+    }
+    this.state = 'stopped'
+    this.log.info('network stopped')
+  }
+}

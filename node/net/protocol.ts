@@ -1,0 +1,39 @@
+/**
+ * Wire constants of the ehrlog network protocol: protocol ids, topic names and size limits.
+ * docs/protocol.md describes the same values; change both together.
+ */
+
+/** Request/response protocol for state vector exchange and range pulls. */
+export const SYNC_PROTOCOL = '/ehrlog/sync/1.0.0'
+
+/** Gossip message layout version (first byte of every gossip message). */
+export const GOSSIP_VERSION = 1
+
+/** The gossipsub topic that carries new feed batches of one network. */
+export function batchTopic(networkId: string): string {
+  return `/ehrlog/1/${networkId}/batches`
+}
+
+const KiB = 1024
+const MiB = 1024 * KiB
+
+export const LIMITS = {
+  /** A gossip message over this is rejected unread (and never produced). */
+  maxGossipMessageBytes: MiB,
+  /** The outbox packs several batches per message up to about this size. */
+  targetGossipMessageBytes: 256 * KiB,
+  /** Batch records in one gossip message. */
+  maxRecordsPerMessage: 1024,
+  /** One entry's canonical bytes. Entries are a few hundred bytes; this is a sanity cap. */
+  maxEntryBytes: 64 * KiB,
+  /** One sync frame (length prefix excluded). */
+  maxSyncFrameBytes: MiB,
+  /** A responder sends ENTRIES frames of about this size. */
+  targetSyncFrameBytes: 256 * KiB,
+  /** Entries a responder sends for one PULL (whole batches: one batch may exceed it). */
+  maxEntriesPerPull: 2000,
+  /** Entries of one signed batch (node/store MAX_BATCH_ENTRIES): the most a puller buffers. */
+  maxBatchEntries: 10_000,
+  /** Origins in one state vector. */
+  maxOrigins: 4096,
+} as const

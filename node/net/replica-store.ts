@@ -1,0 +1,23 @@
+import type { AcceptResult, FeedBatch } from '../store/index.ts'
+
+export type { AcceptResult, FeedBatch }
+
+/**
+ * What the network layer needs from storage. node/store's LogStore provides readBatches and
+ * acceptBatch with these semantics; tests use test/net/memory-replica-store.ts.
+ */
+export interface ReplicaStore {
+  /** origin -> number of entries held (the size of the last signed head held). */
+  sizes(): Promise<Map<string, number>>
+  /**
+   * Batches of `origin` starting at `fromSeq`, each ending at a signed head this store holds.
+   * Whole batches only: stops once at least `maxEntries` entries are collected, so one batch
+   * may exceed it. Empty when nothing at or after `fromSeq` is held.
+   */
+  readBatches(origin: string, fromSeq: number, maxEntries: number): Promise<FeedBatch[]>
+  /**
+   * Verifies (signature, seqs, chain links, root) then stores atomically. Throws EhrlogError
+   * when the batch is invalid, and then stores nothing. `gap` when it starts after `have + 1`.
+   */
+  acceptBatch(batch: FeedBatch, fromPeer: string): Promise<AcceptResult>
+}

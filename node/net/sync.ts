@@ -1,0 +1,141 @@
+import type { PeerId } from '@libp2p/interface'
+import { peerIdFromString } from '@libp2p/peer-id'
+import type { Logger } from 'pino'
+import { fromHex } from '../core/hex.ts'
+import type { Acceptor } from './acceptor.ts'
+import type { NetHost } from './host.ts'
+import type { Membership } from './membership.ts'
+import type { ReplicaStore } from './replica-store.ts'
+import { pullFrom } from './sync-client.ts'
+import { SyncServer } from './sync-server.ts'
+
+export interface SyncOptions {
+  host: NetHost
+  membership: Membership
+  store: ReplicaStore
+  acceptor: Acceptor
+  log: Logger
+  /** Mean anti-entropy period; each round is jittered to 50–150% of it. */
+  intervalMs: number
+  /** Longest wait for one frame, dial or write. */
+  timeoutMs: number
+}
+
+// After this many consecutive failed sessions with a connected member, its link is closed
+// so that MemberDialer builds a fresh one: our liveness check in place of the connection
+// monitor's ping abort (MEASURED.md).
+const FAILURES_BEFORE_HANGUP = 3
+
+/**
+ * Anti-entropy: pulls from every connected member on connect, on a jittered timer, and
+ * whenever gossip finds a gap. At most one session per peer runs at a time; a request that
+ * arrives during one makes it run once more afterwards.
+ */
+export class Sync {
+  private readonly server: SyncServer
+  private readonly sessions = new Map<string, { again: boolean; done: Promise<void> }>()
+  private readonly pulling = new Set<string>()
+  private readonly failures = new Map<string, number>()
+  private readonly controller = new AbortController()
+  private readonly networkId: Uint8Array
+  private timer: NodeJS.Timeout | undefined
+  private readonly onConnect = (evt: CustomEvent<PeerId>) =>
+    this.request(evt.detail.toString(), 'connect')
+
+  constructor(private readonly opts: SyncOptions) {
+    this.networkId = fromHex(opts.membership.networkId, 32) as Uint8Array
+    this.server = new SyncServer({
+      host: opts.host,
+      membership: opts.membership,
+      store: opts.store,
+      log: opts.log,
+      networkId: this.networkId,
+      timeoutMs: opts.timeoutMs,
+      maxSessions: 16,
+    })
+  }
+
+  async start(): Promise<void> {
+    await this.server.start()
+    this.opts.host.addEventListener('peer:connect', this.onConnect)
+    this.schedule()
+  }
+
+  async stop(): Promise<void> {
+    this.controller.abort()
+    clearTimeout(this.timer)
+    this.opts.host.removeEventListener('peer:connect', this.onConnect)
+    await Promise.allSettled([...this.sessions.values()].map((s) => s.done))
+    await this.server.stop()
+  }
+
+  /** Pulls from `peer` soon; coalesces with a session already running. */
+  request(peer: string, reason: string): void {
+    if (this.controller.signal.aborted || !this.opts.membership.isMember(peer)) return
+    const running = this.sessions.get(peer)
+    if (running) {
+      running.again = true
+      return
+    }
+    const session = { again: true, done: Promise.resolve() }
+    session.done = (async () => {
+      while (session.again && !this.controller.signal.aborted) {
+        session.again = false
+        await this.runOnce(peer, reason)
+      }
+    })().finally(() => this.sessions.delete(peer))
+    this.sessions.set(peer, session)
+  }
+
+  /** Pulls from every connected member now; resolves when those sessions end. */
+  async syncAll(reason = 'manual'): Promise<void> {
+    for (const peer of this.connectedMembers()) this.request(peer, reason)
+    await Promise.allSettled([...this.sessions.values()].map((s) => s.done))
+  }
+
+  private connectedMembers(): string[] {
+    return this.opts.host
+      .getPeers()
+      .map((p) => p.toString())
+      .filter((p) => this.opts.membership.isMember(p))
+  }
+
+  private schedule(): void {
+    const delay = this.opts.intervalMs * (0.5 + Math.random())
+    this.timer = setTimeout(() => {
+      for (const peer of this.connectedMembers()) this.request(peer, 'periodic')
+      this.schedule()
+    }, delay)
+  }
+
+  private async runOnce(peer: string, reason: string): Promise<void> {
+    const { log, membership } = this.opts
+    const peerName = membership.byPeerId(peer)?.name
+    const started = performance.now()
+    try {
+      const stored = await pullFrom(
+        { ...this.opts, networkId: this.networkId, pulling: this.pulling },
+        peer,
+        this.controller.signal,
+      )
+      this.failures.delete(peer)
+      const ms = Math.round(performance.now() - started)
+      if (stored > 0)
+        log.info({ peer, peerName, reason, entries: stored, ms }, 'sync pulled entries')
+      else log.debug({ peer, peerName, reason, ms }, 'sync: nothing to pull')
+    } catch (err) {
+      if (this.controller.signal.aborted) return
+      const failures = (this.failures.get(peer) ?? 0) + 1
+      this.failures.set(peer, failures)
+      const level = failures === 1 ? 'info' : 'debug'
+      log[level]({ peer, peerName, reason, failures, err: (err as Error).message }, 'sync failed')
+      const timedOut =
+        (err as Error).name === 'TimeoutError' || (err as Error).name === 'AbortError'
+      if (failures >= FAILURES_BEFORE_HANGUP && timedOut) {
+        log.warn({ peer, peerName, failures }, 'member unresponsive: closing its link to redial')
+        this.failures.delete(peer)
+        await this.opts.host.hangUp(peerIdFromString(peer)).catch(() => {})
+      }
+    }
+  }
+}
