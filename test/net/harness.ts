@@ -8,6 +8,7 @@ import { pino } from 'pino'
 import { blsProofOfPossession, blsPublicKey, generateBlsSecretKey } from '../../node/core/bls.ts'
 import { toHex } from '../../node/core/hex.ts'
 import { ed25519RawPublicKey } from '../../node/core/tree-head.ts'
+import type { PublicIdentity } from '../../node/identity/index.ts'
 import { Membership, NetService, type NetServiceOptions } from '../../node/net/index.ts'
 import { FeedWriter } from './feed-writer.ts'
 import { MemoryReplicaStore } from './memory-replica-store.ts'
@@ -32,6 +33,8 @@ export interface TestNode {
 
 export interface TestNetwork {
   membership: Membership
+  /** Origin -> raw Ed25519 tree-head key, for building stores. */
+  keys: Map<string, Uint8Array>
   nodes: TestNode[]
   byName(name: string): TestNode
   /** Starts (or restarts, with its old store) one node's NetService on its port. */
@@ -70,29 +73,40 @@ export function captureLogger(lines: LogLine[], level = 'info') {
   return pino({ level }, sink)
 }
 
+/** A member's identity.json with fresh keys: libp2p, feed (Ed25519) and BLS with its PoP. */
+export async function makeIdentity(
+  name: string,
+  addresses: string[] = [],
+): Promise<{ identity: PublicIdentity; libp2pKey: PrivateKey; feedKey: KeyObject }> {
+  const libp2pKey = await generateKeyPair('Ed25519')
+  const feedKey = generateKeyPairSync('ed25519').privateKey
+  const bls = generateBlsSecretKey()
+  const identity = {
+    name,
+    peerId: peerIdFromPrivateKey(libp2pKey).toString(),
+    ed25519PublicKey: toHex(ed25519RawPublicKey(feedKey)),
+    blsPublicKey: toHex(blsPublicKey(bls)),
+    blsProofOfPossession: toHex(blsProofOfPossession(bls)),
+    addresses,
+  }
+  return { identity, libp2pKey, feedKey }
+}
+
 /** Keys, membership and stores for `names`; nothing is started. */
 export async function makeNetwork(names: string[]): Promise<TestNetwork> {
   const ports = await reservePorts(names.length)
   const nodes: TestNode[] = []
-  const identities = []
+  const identities: PublicIdentity[] = []
   for (const [i, name] of names.entries()) {
-    const libp2pKey = await generateKeyPair('Ed25519')
-    const feedKey = generateKeyPairSync('ed25519').privateKey
-    const bls = generateBlsSecretKey()
-    const peerId = peerIdFromPrivateKey(libp2pKey).toString()
     const port = ports[i] as number
-    identities.push({
-      name,
-      peerId,
-      ed25519PublicKey: toHex(ed25519RawPublicKey(feedKey)),
-      blsPublicKey: toHex(blsPublicKey(bls)),
-      blsProofOfPossession: toHex(blsProofOfPossession(bls)),
-      addresses: [`/ip4/127.0.0.1/tcp/${port}`],
-    })
+    const { identity, libp2pKey, feedKey } = await makeIdentity(name, [
+      `/ip4/127.0.0.1/tcp/${port}`,
+    ])
+    identities.push(identity)
     nodes.push({
       name,
       libp2pKey,
-      peerId,
+      peerId: identity.peerId,
       feedKey,
       writer: new FeedWriter(name, feedKey),
       store: undefined as never,
@@ -107,6 +121,7 @@ export async function makeNetwork(names: string[]): Promise<TestNetwork> {
 
   const network: TestNetwork = {
     membership,
+    keys,
     nodes,
     byName(name) {
       const node = nodes.find((n) => n.name === name)

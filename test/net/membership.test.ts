@@ -1,0 +1,120 @@
+import { generateKeyPair } from '@libp2p/crypto/keys'
+import { pino } from 'pino'
+import { beforeAll, describe, expect, it } from 'vitest'
+import { isEhrlogError } from '../../node/core/errors.ts'
+import type { PublicIdentity } from '../../node/identity/index.ts'
+import { Membership, NetService } from '../../node/net/index.ts'
+import { makeIdentity } from './harness.ts'
+import { MemoryReplicaStore } from './memory-replica-store.ts'
+
+function configError(fn: () => unknown): { field: unknown; message: string } {
+  try {
+    fn()
+  } catch (err) {
+    if (isEhrlogError(err, 'CONFIG_INVALID'))
+      return { field: err.details.field, message: err.message }
+    throw err
+  }
+  throw new Error('did not throw')
+}
+
+describe('Membership', () => {
+  let a: PublicIdentity
+  let b: PublicIdentity
+  beforeAll(async () => {
+    a = (await makeIdentity('hospital-a', ['/ip4/10.0.0.1/tcp/7400'])).identity
+    b = (await makeIdentity('hospital-b', ['/dns4/b.example/tcp/7400'])).identity
+  })
+
+  it('parses network.json and looks members up by name and PeerId', () => {
+    const m = Membership.parse(JSON.stringify({ members: [a, b] }))
+    expect(m.networkId).toMatch(/^[0-9a-f]{64}$/)
+    expect(m.byName('hospital-b')?.peerId).toBe(b.peerId)
+    expect(m.byPeerId(a.peerId)?.name).toBe('hospital-a')
+    expect(m.isMember('12D3KooWLRPJAA5o6J7hJ7xEmeXgZDf7GGbAKmAzSyqdQHbbFxDx')).toBe(false)
+    expect(m.ed25519Keys().get('hospital-a')).toBe(a.ed25519PublicKey)
+  })
+
+  it('has one network id for one content however formatted, another for other content', () => {
+    const id = Membership.parse(JSON.stringify({ members: [a, b] })).networkId
+    const reordered = { members: [Object.fromEntries(Object.entries(a).reverse()), b] }
+    expect(Membership.parse(JSON.stringify(reordered, null, 2)).networkId).toBe(id)
+    const moved = { members: [{ ...a, addresses: ['/ip4/10.0.0.2/tcp/7400'] }, b] }
+    expect(Membership.fromJson(moved).networkId).not.toBe(id)
+  })
+
+  it('strips /p2p/ from addresses and refuses one naming another peer', () => {
+    const m = Membership.fromJson({
+      members: [{ ...a, addresses: [`/ip4/10.0.0.1/tcp/7400/p2p/${a.peerId}`] }],
+    })
+    expect(m.byName('hospital-a')?.addresses).toEqual(['/ip4/10.0.0.1/tcp/7400'])
+    const err = configError(() =>
+      Membership.fromJson({
+        members: [{ ...a, addresses: [`/ip4/10.0.0.1/tcp/7400/p2p/${b.peerId}`] }],
+      }),
+    )
+    expect(err.field).toBe('members.0.addresses.0')
+  })
+
+  it.each([
+    ['not JSON', '{members:', ''],
+    ['no members', JSON.stringify({ members: [] }), 'members'],
+    [
+      'a bad PeerId',
+      () => JSON.stringify({ members: [a, { ...b, peerId: 'Qm-nope' }] }),
+      'members.1.peerId',
+    ],
+    [
+      'a short key',
+      () => JSON.stringify({ members: [{ ...a, ed25519PublicKey: 'abcd' }] }),
+      'members.0.ed25519PublicKey',
+    ],
+    [
+      'a duplicate name',
+      () => JSON.stringify({ members: [a, { ...b, name: 'hospital-a' }] }),
+      'members.1.name',
+    ],
+    [
+      'an unknown field',
+      () => JSON.stringify({ members: [{ ...a, port: 7400 }] }),
+      'members.0.port',
+    ],
+    [
+      'a bad multiaddr',
+      () => JSON.stringify({ members: [{ ...a, addresses: ['10.0.0.1:7400'] }] }),
+      'members.0.addresses.0',
+    ],
+    [
+      "another member's proof of possession",
+      () =>
+        JSON.stringify({ members: [{ ...a, blsProofOfPossession: b.blsProofOfPossession }, b] }),
+      'members.0.blsProofOfPossession',
+    ],
+  ])('refuses %s with CONFIG_INVALID naming the field', (_what, text, field) => {
+    const err = configError(() => Membership.parse(typeof text === 'function' ? text() : text))
+    expect(err.field).toBe(field)
+    expect(err.message).toContain('network.json')
+  })
+})
+
+describe('NetService configuration', () => {
+  it('refuses a node name that is not a member, and a key whose PeerId is not its own', async () => {
+    const { identity } = await makeIdentity('hospital-a')
+    const membership = Membership.fromJson({ members: [identity] })
+    const base = {
+      membership,
+      privateKey: await generateKeyPair('Ed25519'),
+      listen: ['/ip4/127.0.0.1/tcp/0'],
+      store: new MemoryReplicaStore(new Map()),
+      logger: pino({ level: 'silent' }),
+    }
+    expect(configError(() => new NetService({ ...base, self: 'hospital-z' })).field).toBe('self')
+    const net = new NetService({ ...base, self: 'hospital-a' })
+    await expect(net.start()).rejects.toMatchObject({
+      code: 'CONFIG_INVALID',
+      details: { field: 'peerId' },
+    })
+    await net.stop()
+    await net.stop()
+  })
+})
