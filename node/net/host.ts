@@ -58,6 +58,7 @@ export async function createHost(opts: HostOptions): Promise<NetHost> {
         allowPublishToZeroTopicPeers: true,
         ignoreDuplicatePublishError: true,
         floodPublish: true,
+        fallbackToFloodsub: false,
         doPX: false,
         // Room above our own cap so that oversized messages reach the topic validator and
         // are rejected with a logged reason; far larger frames are dropped by the decoder.
