@@ -1,3 +1,4 @@
+import type { PeerId } from '@libp2p/interface'
 import { peerIdFromString } from '@libp2p/peer-id'
 import { multiaddr } from '@multiformats/multiaddr'
 import type { Logger } from 'pino'
@@ -35,7 +36,7 @@ export class MemberDialer {
   private readonly state = new Map<string, DialState>()
   private timer: NodeJS.Timeout | undefined
   private readonly controller = new AbortController()
-  private readonly onDisconnect = (evt: CustomEvent<{ toString(): string }>) => {
+  private readonly onDisconnect = (evt: CustomEvent<PeerId>) => {
     const s = this.state.get(evt.detail.toString())
     if (!s) return
     s.backoffMs = this.opts.minBackoffMs

@@ -69,10 +69,16 @@ export async function pullFrom(
       throw protocolError(peer, 'network id differs')
     let stored = 0
     for (const [origin, size] of theirs.sizes) {
-      const have = mine.get(origin) ?? 0
-      if (size <= have || opts.pulling.has(origin) || !opts.membership.byName(origin)) continue
+      if (
+        size <= (mine.get(origin) ?? 0) ||
+        opts.pulling.has(origin) ||
+        !opts.membership.byName(origin)
+      )
+        continue
       opts.pulling.add(origin)
       try {
+        // Gossip may have delivered more since the state exchange: start from what we hold now.
+        const have = (await opts.store.sizes()).get(origin) ?? 0
         stored += await pullOrigin(opts, lp, read, peer, origin, have, size, op)
       } finally {
         opts.pulling.delete(origin)
