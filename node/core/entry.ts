@@ -139,3 +139,37 @@ export function readChainFields(bytes: Uint8Array): Entry {
   }
   return parsed
 }
+
+const SEQ_KEY = Buffer.from('"seq":')
+const PREV_KEY = Buffer.from('"prev":"')
+const ORIGIN_KEY = Buffer.from('"origin":"')
+
+/**
+ * The scrub's fast path: origin, seq and prev read straight from canonical entry bytes,
+ * without JSON.parse. In RFC 8785 order the top-level keys end the entry (body, kind, origin,
+ * prev, recorded, seq, v), and inside strings every quote is escaped, so the last match of
+ * each key is the top-level one. A crafted entry can at most be misread here; its hash, which
+ * is what the chain and tree check, is computed over the bytes themselves.
+ */
+export function chainFieldsOf(
+  bytes: Uint8Array,
+): { origin: string; seq: number; prev: string } | undefined {
+  const b = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength)
+  const s = b.lastIndexOf(SEQ_KEY)
+  const p = s < 0 ? -1 : b.lastIndexOf(PREV_KEY, s)
+  const o = p < 0 ? -1 : b.lastIndexOf(ORIGIN_KEY, p)
+  if (o < 0) return undefined
+  let seq = 0
+  let i = s + SEQ_KEY.length
+  for (; i < b.length && b[i]! >= 0x30 && b[i]! <= 0x39 && i - s < 24; i++)
+    seq = seq * 10 + b[i]! - 0x30
+  const originStart = o + ORIGIN_KEY.length
+  const originEnd = b.indexOf(0x22, originStart)
+  if (originEnd < 0 || i === s + SEQ_KEY.length) return undefined
+  const prevStart = p + PREV_KEY.length
+  return {
+    origin: b.toString('utf8', originStart, originEnd),
+    seq,
+    prev: b.toString('latin1', prevStart, prevStart + 64),
+  }
+}

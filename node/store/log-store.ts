@@ -11,21 +11,27 @@ import {
 import { EhrlogError } from '../core/errors.ts'
 import type { AuditEvent } from '../core/event.ts'
 import { bytesEqual, toHex } from '../core/hex.ts'
-import { EMPTY_ROOT, MerkleBuilder } from '../core/merkle/index.ts'
+import { GENESIS_PREV } from '../core/layout.ts'
+import { EMPTY_ROOT, type MerkleBuilder } from '../core/merkle/index.ts'
 import { isTreeHeadSignatureValid, type SignedTreeHead, signTreeHead } from '../core/tree-head.ts'
 import { type AcceptResult, type FeedBatch, MAX_BATCH_ENTRIES } from './feed-batch.ts'
+import { type FeedState, loadFeedState, newFeedState } from './feed-state.ts'
 import {
-  actorKey,
-  blindIndex,
+  type EntryRef,
+  type IndexedEvent,
+  Indexes,
+  prefixRange,
+  scanPostings,
+  timeRange,
+} from './indexes.ts'
+import {
   entryKey,
   type FeedTag,
   feedKey,
   feedTag,
   headKey,
   PREFIX,
-  patientKey,
-  prefixRange,
-  timeKey,
+  seqOfKey,
 } from './key-layout.ts'
 import {
   decodeEntryRecord,
@@ -36,6 +42,9 @@ import {
 import { TreeReader } from './tree-reader.ts'
 import { ValueCipher } from './value-cipher.ts'
 import { type VerifyOptions, type VerifyReport, verifyReplica } from './verify-replica.ts'
+import { type Op, WriteChain } from './write-chain.ts'
+
+export type { EntryRef }
 
 export interface StoreKeys {
   valueKey: Uint8Array
@@ -63,25 +72,6 @@ export interface AppendItem {
   body: unknown
 }
 
-export interface EntryRef {
-  origin: string
-  seq: number
-}
-
-/** In-memory state of one feed, rebuilt from disk at open. */
-interface FeedState {
-  origin: string
-  tag: FeedTag
-  builder: MerkleBuilder
-  lastHash: Uint8Array | undefined
-  lastRecordedMs: number
-  latestHead: SignedTreeHead | undefined
-  /** Set when open found the feed's tail unreadable; appends wait for verify and repair. */
-  damage: string | undefined
-}
-
-type Op = { type: 'put'; key: Buffer; value: Buffer }
-
 /** Internals that verify-replica.ts reads; not exported from the folder. */
 export interface StoreInternals {
   db: ClassicLevel<Buffer, Buffer>
@@ -91,26 +81,34 @@ export interface StoreInternals {
 }
 
 /**
- * The encrypted replica: every feed this node holds (its own and the other origins'),
- * in LevelDB, each append batch one atomic write of entries, tree nodes, indexes and the
- * signed tree head. Appends are serialized; reads run freely.
+ * The encrypted replica: every feed this node holds (its own and the other origins'), in
+ * LevelDB. Each append batch is one atomic write of entries, tree nodes, indexes and the
+ * signed tree head. Batches are encoded in call order and written in that order; reads see
+ * only what is on disk.
  */
 export class LogStore {
   readonly #opts: LogStoreOptions
   readonly #db: ClassicLevel<Buffer, Buffer>
   readonly #cipher: ValueCipher
+  readonly #indexes: Indexes
+  readonly #writes: WriteChain
   readonly #feeds = new Map<string, FeedState>()
   readonly #originByTag = new Map<string, string>()
-  #queue: Promise<unknown> = Promise.resolve()
   #status: 'new' | 'open' | 'closed' = 'new'
 
   constructor(opts: LogStoreOptions) {
     this.#opts = opts
+    // Values are ciphertext, which does not compress: snappy would only cost CPU. A larger
+    // write buffer means fewer level-0 compactions under steady appends (docs/performance.md).
     this.#db = new ClassicLevel<Buffer, Buffer>(opts.path, {
       keyEncoding: 'buffer',
       valueEncoding: 'buffer',
+      compression: false,
+      writeBufferSize: 32 * 2 ** 20,
     })
     this.#cipher = new ValueCipher(opts.keys.valueKey)
+    this.#indexes = new Indexes(opts.keys.indexKey, this.#cipher)
+    this.#writes = new WriteChain(this.#db, opts.sync ?? true)
   }
 
   async open(): Promise<void> {
@@ -119,8 +117,8 @@ export class LogStore {
     try {
       await this.#db.open()
     } catch (cause) {
-      const locked = String((cause as { cause?: { code?: string } })?.cause?.code ?? '')
-      if (/LOCK/.test(String((cause as Error).message)) || locked === 'LEVEL_LOCKED') {
+      const text = `${(cause as Error).message} ${String((cause as { cause?: unknown }).cause ?? '')}`
+      if (/lock/i.test(text)) {
         throw new EhrlogError(
           'STORE_LOCKED',
           `the store at ${this.#opts.path} is in use by another process (a running node?)`,
@@ -134,18 +132,25 @@ export class LogStore {
     this.#status = 'open'
     for await (const [key, value] of this.#db.iterator(prefixRange(Buffer.of(PREFIX.feed)))) {
       const plain = this.#cipher.open(key, value)
-      if (!plain) continue // reported by verifyReplica; the feed's entries still carry its tag
-      await this.#loadFeed(plain.toString('utf8'))
+      if (!plain) continue // reported by verifyReplica
+      const origin = plain.toString('utf8')
+      this.#track(
+        await loadFeedState(
+          this.#db,
+          this.#cipher,
+          origin,
+          feedTag(this.#opts.keys.indexKey, origin),
+        ),
+      )
     }
   }
 
+  /** Waits for queued writes, then closes. Idempotent. */
   async close(): Promise<void> {
-    if (this.#status !== 'open') {
-      this.#status = 'closed'
-      return
-    }
+    const wasOpen = this.#status === 'open'
     this.#status = 'closed'
-    await this.#queue.catch(() => {})
+    if (!wasOpen) return
+    await this.#writes.idle()
     await this.#db.close()
   }
 
@@ -166,22 +171,31 @@ export class LogStore {
 
   /** Origins this store holds a feed for. */
   origins(): string[] {
-    return [...this.#feeds.keys()].sort()
+    return [...this.#feeds.values()]
+      .filter((f) => f.committed.size > 0)
+      .map((f) => f.origin)
+      .sort()
   }
 
-  /** origin → number of entries held. */
+  /** origin → number of entries on disk. */
   sizes(): Map<string, number> {
     const out = new Map<string, number>()
-    for (const [origin, feed] of this.#feeds) out.set(origin, feed.builder.size)
+    for (const feed of this.#feeds.values())
+      if (feed.committed.size > 0) out.set(feed.origin, feed.committed.size)
     return out
   }
 
   size(origin: string): number {
-    return this.#feeds.get(origin)?.builder.size ?? 0
+    return this.#feeds.get(origin)?.committed.size ?? 0
   }
 
   latestHead(origin: string): SignedTreeHead | undefined {
-    return this.#feeds.get(origin)?.latestHead
+    return this.#feeds.get(origin)?.committed.head
+  }
+
+  /** Damage found at open (the feed's tail or latest head unreadable), if any. */
+  damageOf(origin: string): string | undefined {
+    return this.#feeds.get(origin)?.damage
   }
 
   /** Validated audit events → entries of the signer's own feed, one atomic batch. */
@@ -198,8 +212,8 @@ export class LogStore {
   }
 
   /**
-   * Appends items to the signer's own feed and signs the new tree head, all in one
-   * LevelDB batch: after a crash the batch is there whole or not at all.
+   * Appends items to the signer's own feed and signs the new tree head, all in one LevelDB
+   * batch: after a crash the batch is there whole or not at all. Resolves once it is on disk.
    */
   async appendEntries(
     signer: Signer,
@@ -212,42 +226,41 @@ export class LogStore {
         `an append takes 1 to ${MAX_BATCH_ENTRIES} entries, got ${items.length}`,
       )
     }
-    return this.#exclusive(async () => {
-      const feed = await this.#feedFor(signer.origin)
-      if (feed.damage) {
-        throw new EhrlogError('STORE_CORRUPT', `feed ${signer.origin} is damaged: ${feed.damage}`)
-      }
-      const builder = feed.builder.clone()
-      const ops: Op[] = []
-      if (builder.size === 0 && !feed.latestHead) ops.push(this.#feedOp(feed))
-      const recordedMs = Math.max(now.getTime(), feed.lastRecordedMs)
-      const recorded = new Date(recordedMs)
-      let prev = feed.lastHash
-      const entries: EncodedEntry[] = []
-      for (const item of items) {
-        const encoded = makeEntry(
-          signer.origin,
-          builder.size + 1,
-          prev,
-          item.kind,
-          item.body,
-          recorded,
-        )
-        this.#entryOps(ops, feed.tag, builder, encoded)
-        entries.push(encoded)
-        prev = encoded.hash
-      }
-      const head = signTreeHead(signer.privateKey, signer.origin, builder.size, builder.root())
-      ops.push(this.#headOp(feed.tag, head))
-      await this.#db.batch(ops, { sync: this.#opts.sync ?? true })
-      Object.assign(feed, { builder, lastHash: prev, lastRecordedMs: recordedMs, latestHead: head })
-      return { entries, head }
-    })
+    this.#assertOpen()
+    this.#writes.assertHealthy()
+    // From here to the write call nothing awaits: batches are encoded one at a time, in order.
+    const feed = this.#feedFor(signer.origin)
+    if (feed.damage)
+      throw new EhrlogError('STORE_CORRUPT', `feed ${signer.origin} is damaged: ${feed.damage}`)
+    const builder = feed.tip.builder.clone()
+    const ops = this.#startOps(feed)
+    const recordedMs = Math.max(now.getTime(), feed.tip.lastRecordedMs)
+    const recorded = new Date(recordedMs)
+    let prev = feed.tip.lastHash
+    const entries: EncodedEntry[] = []
+    const indexed: IndexedEvent[] = []
+    for (const item of items) {
+      const encoded = makeEntry(
+        signer.origin,
+        builder.size + 1,
+        prev,
+        item.kind,
+        item.body,
+        recorded,
+      )
+      this.#entryOps(ops, feed.tag, builder, encoded, indexed)
+      entries.push(encoded)
+      prev = encoded.hash
+    }
+    this.#indexes.addBatchOps(ops, feed.tag, indexed)
+    const head = signTreeHead(signer.privateKey, signer.origin, builder.size, builder.root())
+    await this.#commit(feed, ops, builder, prev, recordedMs, head)
+    return { entries, head }
   }
 
   /**
-   * Verifies a batch from another node (membership key, signature, seqs, chain, root,
-   * body schema) and stores it exactly as signed. Nothing is written unless all of it holds.
+   * Verifies a batch from another node (membership key, signature, seqs, chain, root, body
+   * schema) and stores it exactly as signed. Nothing is written unless all of it holds.
    */
   async acceptBatch(batch: FeedBatch): Promise<AcceptResult> {
     const { origin, head } = batch
@@ -265,97 +278,85 @@ export class LogStore {
       )
     }
     const publicKey = this.#opts.originKey(origin)
-    if (!publicKey) {
+    if (!publicKey)
       throw new EhrlogError('ORIGIN_UNKNOWN', `origin ${origin} is not a member of this network`)
-    }
     if (!isTreeHeadSignatureValid(head, publicKey)) {
       throw new EhrlogError(
         'INVALID_SIGNATURE',
         `tree head of ${origin} at size ${head.treeSize} has a bad signature`,
+        { details: { origin, treeSize: head.treeSize } },
+      )
+    }
+    this.#assertOpen()
+    let feed = this.#feedFor(origin)
+    if (head.treeSize <= feed.tip.builder.size) {
+      await this.#writes.idle() // compare against what is on disk
+      const ours = await this.rootAt(origin, head.treeSize)
+      if (bytesEqual(ours, head.root)) return { status: 'duplicate', treeSize: this.size(origin) }
+      throw new EhrlogError(
+        'EQUIVOCATION',
+        `${origin} signed root ${toHex(head.root)} at size ${head.treeSize}, this replica holds ${toHex(ours)}`,
+        {
+          details: { origin, treeSize: head.treeSize, theirs: toHex(head.root), ours: toHex(ours) },
+        },
+      )
+    }
+    this.#writes.assertHealthy()
+    feed = this.#feedFor(origin) // the await above may have let other batches through
+    const have = feed.tip.builder.size
+    const firstSeq = head.treeSize - count + 1
+    if (firstSeq > have + 1) return { status: 'gap', have, want: firstSeq - 1 }
+    const builder = feed.tip.builder.clone()
+    const ops = this.#startOps(feed)
+    let prev = feed.tip.lastHash
+    let lastRecordedMs = feed.tip.lastRecordedMs
+    const indexed: IndexedEvent[] = []
+    // Entries this replica already holds (an overlapping batch) are skipped: the root check covers them.
+    for (let i = have - firstSeq + 1; i < count; i++) {
+      const encoded = decodeEntry(batch.entries[i]!)
+      const { entry } = encoded
+      const seq = builder.size + 1
+      if (entry.origin !== origin || entry.seq !== seq) {
+        throw new EhrlogError(
+          'SEQ_MISMATCH',
+          `entry ${entryId(entry.origin, entry.seq)} arrived where ${entryId(origin, seq)} belongs`,
+          { details: { origin, seq } },
+        )
+      }
+      if (entry.prev !== (prev ? toHex(prev) : GENESIS_PREV)) {
+        throw new EhrlogError(
+          'CHAIN_BROKEN',
+          `entry ${entryId(origin, seq)} does not link to the entry before it`,
+          { details: { origin, seq } },
+        )
+      }
+      verifyEntryBody(entry.kind, entry.body)
+      this.#entryOps(ops, feed.tag, builder, encoded, indexed)
+      prev = encoded.hash
+      lastRecordedMs = Date.parse(entry.recorded)
+    }
+    const root = builder.root()
+    if (!bytesEqual(root, head.root)) {
+      throw new EhrlogError(
+        'INVALID_PROOF',
+        `entries of ${origin} up to ${head.treeSize} give root ${toHex(root)}, the signed head says ${toHex(head.root)}`,
         {
           details: { origin, treeSize: head.treeSize },
         },
       )
     }
-    return this.#exclusive(async () => {
-      const feed = await this.#feedFor(origin)
-      const have = feed.builder.size
-      const firstSeq = head.treeSize - count + 1
-      if (firstSeq > have + 1) return { status: 'gap', have, want: firstSeq - 1 }
-      if (head.treeSize <= have) {
-        const ours = await this.rootAt(origin, head.treeSize)
-        if (bytesEqual(ours, head.root)) return { status: 'duplicate', treeSize: have }
-        throw new EhrlogError(
-          'EQUIVOCATION',
-          `${origin} signed root ${toHex(head.root)} at size ${head.treeSize}, this replica holds ${toHex(ours)}`,
-          {
-            details: {
-              origin,
-              treeSize: head.treeSize,
-              theirs: toHex(head.root),
-              ours: toHex(ours),
-            },
-          },
-        )
-      }
-      const builder = feed.builder.clone()
-      const ops: Op[] = []
-      if (have === 0 && !feed.latestHead) ops.push(this.#feedOp(feed))
-      let prev = feed.lastHash
-      let lastRecordedMs = feed.lastRecordedMs
-      // Entries this replica already holds (an overlapping batch) are skipped after the root check.
-      for (let i = have - firstSeq + 1; i < count; i++) {
-        const encoded = decodeEntry(batch.entries[i]!)
-        const { entry } = encoded
-        const seq = builder.size + 1
-        if (entry.origin !== origin || entry.seq !== seq) {
-          throw new EhrlogError(
-            'SEQ_MISMATCH',
-            `entry ${entryId(entry.origin, entry.seq)} arrived where ${entryId(origin, seq)} belongs`,
-            {
-              details: { origin, seq },
-            },
-          )
-        }
-        if (entry.prev !== (prev ? toHex(prev) : '0'.repeat(64))) {
-          throw new EhrlogError(
-            'CHAIN_BROKEN',
-            `entry ${entryId(origin, seq)} does not link to the entry before it`,
-            {
-              details: { origin, seq },
-            },
-          )
-        }
-        verifyEntryBody(entry.kind, entry.body)
-        this.#entryOps(ops, feed.tag, builder, encoded)
-        prev = encoded.hash
-        lastRecordedMs = Date.parse(entry.recorded)
-      }
-      const root = builder.root()
-      if (!bytesEqual(root, head.root)) {
-        throw new EhrlogError(
-          'INVALID_PROOF',
-          `entries of ${origin} up to ${head.treeSize} give root ${toHex(root)}, the signed head says ${toHex(head.root)}`,
-          {
-            details: { origin, treeSize: head.treeSize },
-          },
-        )
-      }
-      ops.push(this.#headOp(feed.tag, head))
-      await this.#db.batch(ops, { sync: this.#opts.sync ?? true })
-      Object.assign(feed, { builder, lastHash: prev, lastRecordedMs, latestHead: head })
-      return { status: 'stored', treeSize: builder.size }
-    })
+    this.#indexes.addBatchOps(ops, feed.tag, indexed)
+    await this.#commit(feed, ops, builder, prev, lastRecordedMs, head)
+    return { status: 'stored', treeSize: head.treeSize }
   }
 
   /** One entry, decrypted and decoded; undefined when absent. Throws STORE_CORRUPT if unreadable. */
   async getEntry(origin: string, seq: number): Promise<EncodedEntry | undefined> {
     const feed = this.#feeds.get(origin)
-    if (!feed) return undefined
+    if (!feed || seq < 1 || seq > feed.committed.size) return undefined
     const key = entryKey(feed.tag, seq)
     const value = await this.#db.get(key)
-    if (value === undefined) return undefined
-    return this.#decodeStored(key, value)
+    return value === undefined ? undefined : this.#decodeStored(key, value)
   }
 
   /** Entries [fromSeq, toSeq] of a feed in seq order. */
@@ -365,10 +366,10 @@ export class LogStore {
     toSeq = Number.MAX_SAFE_INTEGER,
   ): AsyncGenerator<EncodedEntry> {
     const feed = this.#feeds.get(origin)
-    if (!feed) return
+    if (!feed || feed.committed.size === 0) return
     const range = {
-      gte: entryKey(feed.tag, fromSeq),
-      lte: entryKey(feed.tag, Math.min(toSeq, feed.builder.size)),
+      gte: entryKey(feed.tag, Math.max(1, fromSeq)),
+      lte: entryKey(feed.tag, Math.min(toSeq, feed.committed.size)),
     }
     for await (const [key, value] of this.#db.iterator(range)) yield this.#decodeStored(key, value)
   }
@@ -378,7 +379,7 @@ export class LogStore {
     const keys: Buffer[] = []
     for (const ref of refs) {
       const feed = this.#feeds.get(ref.origin)
-      if (feed) keys.push(entryKey(feed.tag, ref.seq))
+      if (feed && ref.seq <= feed.committed.size) keys.push(entryKey(feed.tag, ref.seq))
     }
     const values = await this.#db.getMany(keys)
     const out: EncodedEntry[] = []
@@ -388,19 +389,28 @@ export class LogStore {
     return out
   }
 
-  /** Signed heads of a feed with treeSize >= fromSize, in size order. */
+  /** Signed heads of a feed with fromSize <= treeSize <= its size on disk, in size order. */
   async *heads(origin: string, fromSize = 1): AsyncGenerator<SignedTreeHead> {
     const feed = this.#feeds.get(origin)
-    if (!feed) return
-    const { lt } = prefixRange(Buffer.concat([Buffer.of(PREFIX.head), feed.tag]))
-    for await (const [key, value] of this.#db.iterator({ gte: headKey(feed.tag, fromSize), lt })) {
-      yield this.#decodeHead(origin, key, value)
+    if (!feed || feed.committed.size === 0) return
+    const range = { gte: headKey(feed.tag, fromSize), lte: headKey(feed.tag, feed.committed.size) }
+    for await (const [key, value] of this.#db.iterator(range)) {
+      const plain = this.#cipher.open(key, value)
+      if (!plain)
+        throw new EhrlogError('STORE_CORRUPT', `a signed head of ${origin} fails authentication`)
+      const { root, signature } = decodeHeadRecord(plain)
+      yield {
+        origin,
+        treeSize: seqOfKey(key),
+        root: new Uint8Array(root),
+        signature: new Uint8Array(signature),
+      }
     }
   }
 
   /**
-   * Batches of at most about `maxEntries` entries starting at `fromSeq`, each ending at a
-   * signed head this store holds, so the receiver can verify each batch on its own.
+   * Batches of about `maxEntries` entries from `fromSeq` on, each ending at a signed head
+   * this store holds, so the receiver can verify each batch on its own.
    */
   async readBatches(origin: string, fromSeq: number, maxEntries: number): Promise<FeedBatch[]> {
     const batches: FeedBatch[] = []
@@ -409,7 +419,7 @@ export class LogStore {
     for await (const head of this.heads(origin, fromSeq)) {
       const entries: Uint8Array[] = []
       for await (const e of this.entries(origin, next, head.treeSize)) entries.push(e.bytes)
-      if (entries.length !== head.treeSize - next + 1) break // damaged locally: send what verifies
+      if (entries.length !== head.treeSize - next + 1) break // damaged locally: send only what verifies
       batches.push({ origin, entries, head })
       total += entries.length
       next = head.treeSize + 1
@@ -422,7 +432,7 @@ export class LogStore {
   async rootAt(origin: string, treeSize: number): Promise<Uint8Array> {
     if (treeSize === 0) return EMPTY_ROOT
     const feed = this.#requireFeed(origin, treeSize)
-    if (treeSize === feed.builder.size) return feed.builder.root()
+    if (treeSize === feed.committed.size) return feed.committed.root
     return this.#tree(feed).rangeHash(0, treeSize)
   }
 
@@ -436,118 +446,106 @@ export class LogStore {
     return this.#tree(this.#requireFeed(origin, newSize)).consistencyProof(oldSize, newSize)
   }
 
-  /** Entries about one patient, oldest first per feed, found through the blind index. */
+  /** Entries about one patient, per feed in seq order, found through the blind index. */
   findByPatient(patientId: string, limit = 10_000): Promise<EntryRef[]> {
-    return this.#scanIndex(
-      Buffer.concat([
-        Buffer.of(PREFIX.patient),
-        blindIndex(this.#opts.keys.indexKey, 'patient', patientId),
-      ]),
+    return scanPostings(
+      this.#db,
+      this.#cipher,
+      prefixRange(this.#indexes.patientPrefix(patientId)),
       limit,
+      this.#originOfTag,
     )
   }
 
   /** Entries by one actor (clinician, staff, system), through the blind index. */
   findByActor(actorId: string, limit = 10_000): Promise<EntryRef[]> {
-    return this.#scanIndex(
-      Buffer.concat([
-        Buffer.of(PREFIX.actor),
-        blindIndex(this.#opts.keys.indexKey, 'actor', actorId),
-      ]),
+    return scanPostings(
+      this.#db,
+      this.#cipher,
+      prefixRange(this.#indexes.actorPrefix(actorId)),
       limit,
+      this.#originOfTag,
     )
   }
 
-  /** Entries whose event time lies in [fromMs, toMs), in time order. */
-  async findByTime(fromMs: number, toMs: number, limit = 10_000): Promise<EntryRef[]> {
-    const refs: EntryRef[] = []
-    const range = {
-      gte: Buffer.concat([Buffer.of(PREFIX.time), u64Key(fromMs)]),
-      lt: Buffer.concat([Buffer.of(PREFIX.time), u64Key(toMs)]),
+  /** Entries whose event time lies in [fromMs, toMs), by minute of event time. */
+  findByTime(fromMs: number, toMs: number, limit = 10_000): Promise<EntryRef[]> {
+    return scanPostings(
+      this.#db,
+      this.#cipher,
+      timeRange(fromMs, toMs),
       limit,
+      this.#originOfTag,
+      (t) => t >= fromMs && t < toMs,
+    )
+  }
+
+  // Index keys of entries still being written are not yet readable as entries: skip them.
+  readonly #originOfTag = (tagHex: string): string | undefined => this.#originByTag.get(tagHex)
+
+  #startOps(feed: FeedState): Op[] {
+    const ops: Op[] = []
+    if (feed.isNew) {
+      const key = feedKey(feed.tag)
+      ops.push({
+        type: 'put',
+        key,
+        value: this.#cipher.seal(key, Buffer.from(feed.origin, 'utf8')),
+      })
+      feed.isNew = false
     }
-    for await (const key of this.#db.keys(range)) refs.push(this.#refOfIndexKey(key))
-    return refs
+    return ops
   }
 
-  async #scanIndex(prefix: Buffer, limit: number): Promise<EntryRef[]> {
-    const refs: EntryRef[] = []
-    for await (const key of this.#db.keys({ ...prefixRange(prefix), limit }))
-      refs.push(this.#refOfIndexKey(key))
-    return refs
-  }
-
-  #refOfIndexKey(key: Buffer): EntryRef {
-    const tag = key.subarray(key.length - 16, key.length - 8)
-    const origin = this.#originByTag.get(tag.toString('hex')) ?? `unknown-${tag.toString('hex')}`
-    return {
-      origin,
-      seq: key.readUInt32BE(key.length - 8) * 0x1_0000_0000 + key.readUInt32BE(key.length - 4),
-    }
-  }
-
-  #entryOps(ops: Op[], tag: FeedTag, builder: MerkleBuilder, encoded: EncodedEntry): void {
+  #entryOps(
+    ops: Op[],
+    tag: FeedTag,
+    builder: MerkleBuilder,
+    encoded: EncodedEntry,
+    indexed: IndexedEvent[],
+  ): void {
     const seq = builder.size + 1
-    const nodes = builder.append(encoded.hash)
     const upper: Uint8Array[] = []
-    for (const node of nodes) if (node.level > 0) upper.push(node.hash)
+    for (const node of builder.append(encoded.hash)) if (node.level > 0) upper.push(node.hash)
     const key = entryKey(tag, seq)
     ops.push({
       type: 'put',
       key,
       value: this.#cipher.seal(key, encodeEntryRecord(upper, encoded.bytes)),
     })
-    if (encoded.entry.kind === 'event') {
-      const event = encoded.entry.body as AuditEvent
-      const indexKey = this.#opts.keys.indexKey
-      const empty = Buffer.alloc(0)
-      ops.push({
-        type: 'put',
-        key: patientKey(blindIndex(indexKey, 'patient', event.patientId), tag, seq),
-        value: empty,
-      })
-      ops.push({
-        type: 'put',
-        key: actorKey(blindIndex(indexKey, 'actor', event.actorId), tag, seq),
-        value: empty,
-      })
-      ops.push({ type: 'put', key: timeKey(Date.parse(event.time), tag, seq), value: empty })
-    }
+    if (encoded.entry.kind === 'event')
+      indexed.push({ seq, event: encoded.entry.body as AuditEvent })
   }
 
-  #headOp(tag: FeedTag, head: SignedTreeHead): Op {
-    const key = headKey(tag, head.treeSize)
-    return {
+  /** Moves the feed's tip now and its committed state once the batch is on disk. */
+  #commit(
+    feed: FeedState,
+    ops: Op[],
+    builder: MerkleBuilder,
+    lastHash: Uint8Array | undefined,
+    lastRecordedMs: number,
+    head: SignedTreeHead,
+  ): Promise<void> {
+    const key = headKey(feed.tag, head.treeSize)
+    ops.push({
       type: 'put',
       key,
       value: this.#cipher.seal(key, encodeHeadRecord(head.root, head.signature)),
-    }
-  }
-
-  #feedOp(feed: FeedState): Op {
-    const key = feedKey(feed.tag)
-    return { type: 'put', key, value: this.#cipher.seal(key, Buffer.from(feed.origin, 'utf8')) }
+    })
+    feed.tip = { builder, lastHash, lastRecordedMs }
+    return this.#writes.write(ops, () => {
+      feed.committed = { size: head.treeSize, root: head.root, head }
+    })
   }
 
   #decodeStored(key: Buffer, value: Buffer): EncodedEntry {
     const plain = this.#cipher.open(key, value)
-    if (!plain) {
+    if (!plain)
       throw new EhrlogError(
         'STORE_CORRUPT',
         'a stored entry fails authentication (modified on disk); run `ehrlog verify`',
       )
-    }
     return decodeEntry(new Uint8Array(decodeEntryRecord(plain).entryBytes))
-  }
-
-  #decodeHead(origin: string, key: Buffer, value: Buffer): SignedTreeHead {
-    const plain = this.#cipher.open(key, value)
-    if (!plain)
-      throw new EhrlogError('STORE_CORRUPT', `a signed head of ${origin} fails authentication`)
-    const { root, signature } = decodeHeadRecord(plain)
-    const treeSize =
-      key.readUInt32BE(key.length - 8) * 0x1_0000_0000 + key.readUInt32BE(key.length - 4)
-    return { origin, treeSize, root: new Uint8Array(root), signature: new Uint8Array(signature) }
   }
 
   #tree(feed: FeedState): TreeReader {
@@ -557,72 +555,30 @@ export class LogStore {
   #requireFeed(origin: string, treeSize: number): FeedState {
     const feed = this.#feeds.get(origin)
     if (!feed) throw new EhrlogError('NOT_FOUND', `this store holds no feed of ${origin}`)
-    if (treeSize > feed.builder.size || treeSize < 0) {
+    if (treeSize > feed.committed.size || treeSize < 0) {
       throw new EhrlogError(
         'NOT_FOUND',
-        `feed ${origin} has ${feed.builder.size} entries, not ${treeSize}`,
+        `feed ${origin} has ${feed.committed.size} entries, not ${treeSize}`,
       )
     }
     return feed
   }
 
-  async #feedFor(origin: string): Promise<FeedState> {
-    this.#assertOpen()
-    const existing = this.#feeds.get(origin)
-    if (existing) return existing
-    return this.#loadFeed(origin)
+  /** A feed's state; a feed not found at open is new (every stored feed is loaded at open). */
+  #feedFor(origin: string): FeedState {
+    return (
+      this.#feeds.get(origin) ??
+      this.#track(newFeedState(origin, feedTag(this.#opts.keys.indexKey, origin)))
+    )
   }
 
-  /** Rebuilds a feed's state from its latest signed head and the stored tree nodes. */
-  async #loadFeed(origin: string): Promise<FeedState> {
-    const tag = feedTag(this.#opts.keys.indexKey, origin)
-    const feed: FeedState = {
-      origin,
-      tag,
-      builder: new MerkleBuilder(),
-      lastHash: undefined,
-      lastRecordedMs: 0,
-      latestHead: undefined,
-      damage: undefined,
-    }
-    this.#feeds.set(origin, feed)
-    this.#originByTag.set(tag.toString('hex'), origin)
-    const { lt } = prefixRange(Buffer.concat([Buffer.of(PREFIX.head), tag]))
-    const last = await this.#db
-      .iterator({ gte: headKey(tag, 0), lt, reverse: true, limit: 1 })
-      .all()
-    if (last.length === 0) return feed
-    const [key, value] = last[0]!
-    try {
-      const head = this.#decodeHead(origin, key, value)
-      feed.latestHead = head
-      const tree = this.#tree(feed)
-      feed.builder = MerkleBuilder.fromFrontier(head.treeSize, await tree.frontier(head.treeSize))
-      if (!bytesEqual(feed.builder.root(), head.root))
-        throw new Error('stored tree does not match the latest signed head')
-      const tail = await this.getEntry(origin, head.treeSize)
-      if (!tail) throw new Error(`entry ${entryId(origin, head.treeSize)} is missing`)
-      feed.lastHash = tail.hash
-      feed.lastRecordedMs = Date.parse(tail.entry.recorded)
-    } catch (err) {
-      feed.damage = err instanceof Error ? err.message : String(err)
-    }
+  #track(feed: FeedState): FeedState {
+    this.#feeds.set(feed.origin, feed)
+    this.#originByTag.set(feed.tag.toString('hex'), feed.origin)
     return feed
   }
 
   #assertOpen(): void {
     if (this.#status !== 'open') throw new EhrlogError('STORE_CLOSED', 'the store is not open')
   }
-
-  #exclusive<T>(task: () => Promise<T>): Promise<T> {
-    const run = this.#queue.then(task, task)
-    this.#queue = run.catch(() => {})
-    return run
-  }
-}
-
-function u64Key(n: number): Buffer {
-  const b = Buffer.alloc(8)
-  b.writeBigUInt64BE(BigInt(Math.max(0, Math.floor(n))))
-  return b
 }

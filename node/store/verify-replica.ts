@@ -1,4 +1,5 @@
-import { entryId, readChainFields } from '../core/entry.ts'
+import type { ClassicLevel } from 'classic-level'
+import { chainFieldsOf, entryId } from '../core/entry.ts'
 import { bytesEqual, fromHex, toHex } from '../core/hex.ts'
 import { GENESIS_PREV } from '../core/layout.ts'
 import { hashLeaf, MerkleBuilder } from '../core/merkle/index.ts'
@@ -88,6 +89,7 @@ interface Slot {
 }
 
 const PROGRESS_EVERY = 10_000
+const CHUNK = 1000
 
 /**
  * Streams through every feed of an open store and names each damaged entry by origin, seq
@@ -149,8 +151,10 @@ class FeedChecker {
   readonly #builder = new MerkleBuilder()
   #rootsBroken = false
   #flaggedSinceHead = false
-  #heads: AsyncIterator<[Buffer, Buffer]> | undefined
-  #nextHead: [Buffer, Buffer] | undefined
+  #heads: ReturnType<ClassicLevel<Buffer, Buffer>['iterator']> | undefined
+  #headBuffer: Array<[Buffer, Buffer]> = []
+  #headAt = 0
+  #headsDone = false
   #signedSize = 0
 
   constructor(
@@ -169,10 +173,9 @@ class FeedChecker {
   }
 
   async run(onEntry: () => void): Promise<FeedReport> {
+    const db = this.#store.db
     const headPrefix = Buffer.concat([Buffer.of(PREFIX.head), this.#tag])
-    const lastHead = await this.#store.db
-      .keys({ ...prefixRange(headPrefix), reverse: true, limit: 1 })
-      .all()
+    const lastHead = await db.keys({ ...prefixRange(headPrefix), reverse: true, limit: 1 }).all()
     this.#signedSize = lastHead[0] ? seqOfKey(lastHead[0]) : 0
     if (!this.#publicKey) {
       this.#problem({
@@ -180,33 +183,66 @@ class FeedChecker {
         message: `no public key for origin ${this.#origin}: its heads cannot be checked`,
       })
     }
-    this.#heads = this.#store.db.iterator(prefixRange(headPrefix))[Symbol.asyncIterator]()
-    this.#nextHead = (await this.#heads.next()).value
-    const entryPrefix = Buffer.concat([Buffer.of(PREFIX.entry), this.#tag])
-    let pending: Slot | undefined
+    this.#heads = db.iterator(prefixRange(headPrefix))
+    const entries = db.iterator(prefixRange(Buffer.concat([Buffer.of(PREFIX.entry), this.#tag])))
+    // Slots wait here until the slot after them is known; finalized in chunks so the
+    // per-entry work stays synchronous and memory stays bounded (CHUNK slots at most).
+    let slots: Slot[] = []
+    const drain = async (all: boolean) => {
+      const keep = all ? 0 : 1
+      if (slots.length <= keep) return
+      await this.#loadHeadsUpTo(slots[slots.length - 1 - keep]!.seq)
+      for (let i = 0; i < slots.length - keep; i++) this.#finalize(slots[i]!, slots[i + 1])
+      slots = slots.slice(slots.length - keep)
+    }
     let want = 1
     let records = 0
-    const advance = async (slot: Slot) => {
-      if (pending) await this.#finalize(pending, slot)
-      pending = slot
+    try {
+      for (
+        let chunk = await entries.nextv(CHUNK);
+        chunk.length > 0;
+        chunk = await entries.nextv(CHUNK)
+      ) {
+        for (const [key, value] of chunk) {
+          const seq = seqOfKey(key)
+          records++
+          onEntry()
+          for (; want < seq; want++) {
+            slots.push({ seq: want, state: 'missing' })
+            if (slots.length >= CHUNK) await drain(false)
+          }
+          slots.push(this.#readSlot(seq, key, value))
+          want = seq + 1
+        }
+        await drain(false)
+      }
+      const end = Math.max(this.#signedSize, this.#known?.treeSize ?? 0)
+      for (; want <= end; want++) {
+        slots.push({ seq: want, state: 'missing', tail: true })
+        if (slots.length >= CHUNK) await drain(false)
+      }
+      await drain(true)
+    } finally {
+      await entries.close()
+      await this.#heads.close()
     }
-    for await (const [key, value] of this.#store.db.iterator(prefixRange(entryPrefix))) {
-      const seq = seqOfKey(key)
-      records++
-      onEntry()
-      for (; want < seq; want++) await advance({ seq: want, state: 'missing' })
-      await advance(this.#readSlot(seq, key, value))
-      want = seq + 1
-    }
-    const end = Math.max(this.#signedSize, this.#known?.treeSize ?? 0)
-    for (; want <= end; want++) await advance({ seq: want, state: 'missing', tail: true })
-    if (pending) await this.#finalize(pending, undefined)
-    await this.#heads.return?.()
     return {
       origin: this.#origin,
       entries: records,
       signedSize: this.#signedSize,
       rootsChecked: !this.#rootsBroken,
+    }
+  }
+
+  /** Buffers signed heads until one beyond `seq` (or the last) is in. */
+  async #loadHeadsUpTo(seq: number): Promise<void> {
+    while (!this.#headsDone) {
+      const last = this.#headBuffer[this.#headBuffer.length - 1]
+      if (last && seqOfKey(last[0]) > seq) return
+      const more = (await this.#heads!.nextv(CHUNK)) as Array<[Buffer, Buffer]>
+      if (more.length === 0) this.#headsDone = true
+      this.#headBuffer = this.#headBuffer.slice(this.#headAt).concat(more)
+      this.#headAt = 0
     }
   }
 
@@ -216,7 +252,8 @@ class FeedChecker {
     try {
       const record = decodeEntryRecord(plain)
       const hash = hashLeaf(record.entryBytes)
-      const fields = readChainFields(record.entryBytes)
+      const fields = chainFieldsOf(record.entryBytes)
+      if (!fields) return { seq, state: 'undecryptable' }
       if (fields.origin !== this.#origin) return { seq, state: 'foreign', hash }
       if (fields.seq !== seq) return { seq, state: 'misplaced', hash, claimedSeq: fields.seq }
       const prev = fields.prev === GENESIS_PREV ? undefined : fromHex(fields.prev, 32)
@@ -227,7 +264,7 @@ class FeedChecker {
   }
 
   /** Decides on `slot` now that the slot after it (which confirms its hash) is known. */
-  async #finalize(slot: Slot, next: Slot | undefined): Promise<void> {
+  #finalize(slot: Slot, next: Slot | undefined): void {
     const id = entryId(this.#origin, slot.seq)
     // The authentic hash of this entry, as the following entry links to it.
     const linked = next?.state === 'ok' ? next.prev : undefined
@@ -278,7 +315,7 @@ class FeedChecker {
         )
       }
     }
-    await this.#checkHeads(slot, next)
+    this.#checkHeads(slot, next)
   }
 
   /** Entries up to this size are covered by a signed head or a known (cosigned) head. */
@@ -295,10 +332,14 @@ class FeedChecker {
   }
 
   /** Checks every signed head (and a known head) whose size is this slot's seq. */
-  async #checkHeads(slot: Slot, next: Slot | undefined): Promise<void> {
-    while (this.#nextHead && seqOfKey(this.#nextHead[0]) <= slot.seq) {
-      const [key, value] = this.#nextHead
-      this.#nextHead = (await this.#heads!.next()).value
+  #checkHeads(slot: Slot, next: Slot | undefined): void {
+    for (
+      let h = this.#headBuffer[this.#headAt];
+      h && seqOfKey(h[0]) <= slot.seq;
+      h = this.#headBuffer[this.#headAt]
+    ) {
+      this.#headAt++
+      const [key, value] = h
       const treeSize = seqOfKey(key)
       const plain = this.#store.cipher.open(key, value)
       if (plain?.length !== 96) {

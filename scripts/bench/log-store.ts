@@ -1,0 +1,142 @@
+// Benchmark of the log on one node (issue 2): append throughput, verifyReplica throughput,
+// bytes on disk per entry and peak RSS, at ENTRIES entries (default 1,000,000).
+import '../../node/shim.ts'
+import { generateKeyPairSync, randomBytes } from 'node:crypto'
+import { mkdtemp, readdir, rm, stat } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { type AuditEvent, parseEvent } from '../../node/core/event.ts'
+import { ed25519RawPublicKey } from '../../node/core/tree-head.ts'
+import { LogStore, type Signer } from '../../node/store/index.ts'
+import { type Figure, printFigures, rssSampler } from './report.ts'
+
+const ENTRIES = Number(process.env.ENTRIES ?? 1_000_000)
+const BATCH = 1000
+
+/**
+ * Events shaped like the seed's rows (~300 bytes of JSON). `clustered`: as an EHR reports
+ * them, a visit being ~8 events on one patient by one or two clinicians; otherwise the
+ * worst case for the indexes, every event of a batch a different patient.
+ */
+function events(offset: number, count: number, clustered: boolean): AuditEvent[] {
+  return Array.from({ length: count }, (_, j) => {
+    const i = offset + j
+    const visit = Math.floor(i / 8)
+    const patient = clustered ? (visit * 7919) % 50_000 : i % 50_000
+    return parseEvent({
+      patientId: `patient-${patient}`,
+      patientName: `patient_name_${patient}`,
+      actorId: `staff-${clustered ? (visit * 31 + (i % 2)) % 400 : i % 400}`,
+      action: (['read', 'update', 'create', 'print'] as const)[i % 4],
+      detail: 'prescription',
+      resource: 'user_prescriptions',
+      time: new Date(Date.UTC(2023, 11, 4) + i * 1000).toISOString(),
+      notes: `Doctor added a new prescription, visit ${visit}`,
+    })
+  })
+}
+
+/** A pool of distinct batches, cycled: generating and validating events is not what is timed. */
+function batchPool(clustered: boolean): AuditEvent[][] {
+  return Array.from({ length: 16 }, (_, b) => events(b * BATCH, BATCH, clustered))
+}
+
+async function du(dir: string): Promise<number> {
+  let total = 0
+  for (const e of await readdir(dir, { withFileTypes: true })) {
+    const p = join(dir, e.name)
+    total += e.isDirectory() ? await du(p) : (await stat(p)).size
+  }
+  return total
+}
+
+async function appendAll(
+  store: LogStore,
+  signer: Signer,
+  count: number,
+  clustered: boolean,
+): Promise<number> {
+  const pool = batchPool(clustered)
+  const t0 = performance.now()
+  // Two batches in flight, as the node and the CLI keep them: one encoding while one writes.
+  let inFlight: Promise<unknown> = Promise.resolve()
+  for (let done = 0, b = 0; done < count; done += BATCH, b++) {
+    const write = store.appendEvents(
+      signer,
+      pool[b % pool.length]!.slice(0, Math.min(BATCH, count - done)),
+    )
+    await inFlight
+    inFlight = write
+  }
+  await inFlight
+  return count / ((performance.now() - t0) / 1000)
+}
+
+export async function benchLogStore(): Promise<Figure[]> {
+  const dir = await mkdtemp(join(tmpdir(), 'ehrlog-bench-'))
+  const { privateKey } = generateKeyPairSync('ed25519')
+  const signer = { origin: 'hospital-a', privateKey }
+  const publicKey = ed25519RawPublicKey(privateKey)
+  const keys = { valueKey: randomBytes(32), indexKey: randomBytes(32) }
+  const open = (path: string) =>
+    new LogStore({ path, keys, originKey: () => publicKey, sync: false })
+  try {
+    let store = open(join(dir, 'main'))
+    await store.open()
+    const rss = rssSampler()
+    const appendRate = await appendAll(store, signer, ENTRIES, true)
+    await store.close()
+    const bytes = await du(join(dir, 'main'))
+    store = open(join(dir, 'main'))
+    await store.open()
+    const t1 = performance.now()
+    const report = await store.verify()
+    const verifyMs = performance.now() - t1
+    await store.close()
+    const peakRss = rss.stop() / 2 ** 20
+    if (!report.ok || report.entriesChecked !== ENTRIES)
+      throw new Error(`verify failed: ${JSON.stringify(report.problems.slice(0, 3))}`)
+    const worst = open(join(dir, 'worst'))
+    await worst.open()
+    const worstRate = await appendAll(worst, signer, Math.min(ENTRIES, 200_000), false)
+    await worst.close()
+    const verifyRate = ENTRIES / (verifyMs / 1000)
+    return [
+      {
+        name: `append, batches of ${BATCH}`,
+        value: appendRate,
+        unit: 'events/s',
+        target: '>= 50,000',
+        meets: appendRate >= 50_000,
+      },
+      {
+        name: 'append, no patient repeats in a batch',
+        value: worstRate,
+        unit: 'events/s',
+        note: 'worst case for the posting lists, 200k entries',
+      },
+      {
+        name: 'verifyReplica',
+        value: verifyRate,
+        unit: 'entries/s',
+        target: '>= 100,000',
+        meets: verifyRate >= 100_000,
+      },
+      {
+        name: 'disk per entry',
+        value: bytes / ENTRIES,
+        unit: 'bytes',
+        target: '< 1,024',
+        meets: bytes / ENTRIES < 1024,
+      },
+      { name: 'peak RSS', value: peakRss, unit: 'MiB', target: '< 300', meets: peakRss < 300 },
+      { name: 'entries', value: ENTRIES, unit: '' },
+    ]
+  } finally {
+    await rm(dir, { recursive: true, force: true })
+  }
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) {
+  printFigures('log on one node', await benchLogStore())
+}
