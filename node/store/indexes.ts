@@ -109,7 +109,9 @@ function groupBy(
 
 function seqList(list: readonly IndexedEvent[]): Buffer {
   const plain = Buffer.allocUnsafe(list.length * 8)
-  list.forEach((e, i) => writeU64(plain, i * 8, e.seq))
+  list.forEach((e, i) => {
+    writeU64(plain, i * 8, e.seq)
+  })
   return plain
 }
 
