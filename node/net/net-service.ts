@@ -57,6 +57,7 @@ interface Parts {
 export class NetService {
   private state: State = 'new'
   private parts: Parts | undefined
+  private starting: Promise<void> | undefined
   private stopping: Promise<void> | undefined
   private readonly acceptor: Acceptor
   private readonly log: Logger
@@ -80,9 +81,15 @@ export class NetService {
   }
 
   async start(): Promise<void> {
-    if (this.state !== 'new')
+    if (this.state !== 'new') {
       throw new EhrlogError('ARGUMENT_INVALID', `NetService cannot start when ${this.state}`)
+    }
     this.state = 'starting'
+    this.starting = this.startParts()
+    await this.starting
+  }
+
+  private async startParts(): Promise<void> {
     const { membership, self, privateKey } = this.opts
     const expected = membership.byName(self)?.peerId
     const actual = peerIdFromPrivateKey(privateKey).toString()
@@ -144,7 +151,7 @@ export class NetService {
       await sync.start()
       await dialer.start()
     } catch (err) {
-      await this.stop()
+      await this.stopParts()
       throw err
     }
     this.state = 'started'
@@ -156,7 +163,10 @@ export class NetService {
 
   /** Stops dialing, sync, gossip, then the host. Safe to call at any time, any number of times. */
   stop(): Promise<void> {
-    this.stopping ??= this.stopParts()
+    // A stop during start waits for it, so no part is left running behind a 'stopped' state.
+    this.stopping ??= (this.starting ?? Promise.resolve())
+      .catch(() => {})
+      .then(() => this.stopParts())
     return this.stopping
   }
 
@@ -198,6 +208,7 @@ export class NetService {
 
   private async stopParts(): Promise<void> {
     const parts = this.parts
+    this.parts = undefined
     this.state = 'stopping'
     if (parts) {
       parts.dialer.stop()
