@@ -1,6 +1,14 @@
 export type { AcceptResult, FeedBatch } from './feed-batch.ts'
 export { MAX_BATCH_ENTRIES } from './feed-batch.ts'
-export type { AppendItem, EntryRef, LogStoreOptions, Signer, StoreKeys } from './log-store.ts'
+export type {
+  AppendItem,
+  EntryRef,
+  LogStoreOptions,
+  Receipt,
+  Signer,
+  StoredReceipt,
+  StoreKeys,
+} from './log-store.ts'
 export { LogStore } from './log-store.ts'
 export type {
   FeedReport,

@@ -21,6 +21,8 @@ export const PREFIX = {
   time: 0x49,
   /** M | name → store metadata (format version) */
   meta: 0x4d,
+  /** R | blind(request key) → receipt of an idempotent append (origin, first seq, count, body hash) */
+  receipt: 0x52,
 } as const
 
 export const FEED_TAG_SIZE = 8
@@ -75,6 +77,15 @@ export function actorKey(blind: Buffer, tag: FeedTag, seq: number): Buffer {
 
 export function timeKey(timeMs: number, tag: FeedTag, seq: number): Buffer {
   return Buffer.concat([Buffer.of(PREFIX.time), u64(timeMs), tag, u64(seq)])
+}
+
+/** Key of the receipt of an idempotent request (its key blinded like a patient id). */
+export function receiptKey(indexKey: Uint8Array, requestKey: string): Buffer {
+  const blind = createHmac('sha256', indexKey)
+    .update(`receipt\0${requestKey}`)
+    .digest()
+    .subarray(0, BLIND_SIZE)
+  return Buffer.concat([Buffer.of(PREFIX.receipt), blind])
 }
 
 export function metaKey(name: string): Buffer {

@@ -31,6 +31,7 @@ import {
   feedTag,
   headKey,
   PREFIX,
+  receiptKey,
   seqOfKey,
 } from './key-layout.ts'
 import {
@@ -70,6 +71,26 @@ export interface Signer {
 export interface AppendItem {
   kind: EntryKind
   body: unknown
+}
+
+/**
+ * Proof that a client request was appended, written in the same batch as its entries, so a
+ * retried request (same idempotency key) after a crash finds it and is not appended twice.
+ */
+export interface Receipt {
+  requestKey: string
+  /** SHA-256 of the request body, hex: a key reused with another body is refused. */
+  bodyHash: string
+  /** Index of the request's first item in the append, and how many items it has. */
+  firstItem: number
+  count: number
+}
+
+export interface StoredReceipt {
+  origin: string
+  firstSeq: number
+  count: number
+  bodyHash: string
 }
 
 /** Internals that verify-replica.ts reads; not exported from the folder. */
@@ -219,6 +240,7 @@ export class LogStore {
     signer: Signer,
     items: readonly AppendItem[],
     now: Date = new Date(),
+    receipts: readonly Receipt[] = [],
   ): Promise<{ entries: EncodedEntry[]; head: SignedTreeHead }> {
     if (items.length === 0 || items.length > MAX_BATCH_ENTRIES) {
       throw new EhrlogError(
@@ -253,6 +275,20 @@ export class LogStore {
       prev = encoded.hash
     }
     this.#indexes.addBatchOps(ops, feed.tag, indexed)
+    for (const r of receipts) {
+      const stored: StoredReceipt = {
+        origin: signer.origin,
+        firstSeq: entries[r.firstItem]!.entry.seq,
+        count: r.count,
+        bodyHash: r.bodyHash,
+      }
+      const key = receiptKey(this.#opts.keys.indexKey, r.requestKey)
+      ops.push({
+        type: 'put',
+        key,
+        value: this.#cipher.seal(key, Buffer.from(JSON.stringify(stored))),
+      })
+    }
     const head = signTreeHead(signer.privateKey, signer.origin, builder.size, builder.root())
     await this.#commit(feed, ops, builder, prev, recordedMs, head)
     return { entries, head }
@@ -348,6 +384,16 @@ export class LogStore {
     this.#indexes.addBatchOps(ops, feed.tag, indexed)
     await this.#commit(feed, ops, builder, prev, lastRecordedMs, head)
     return { status: 'stored', treeSize: head.treeSize }
+  }
+
+  /** The receipt of an earlier idempotent append with this request key, if any. */
+  async getReceipt(requestKey: string): Promise<StoredReceipt | undefined> {
+    this.#assertOpen()
+    const key = receiptKey(this.#opts.keys.indexKey, requestKey)
+    const value = await this.#db.get(key)
+    const plain = value && this.#cipher.open(key, value)
+    if (!plain) return undefined
+    return JSON.parse(plain.toString('utf8')) as StoredReceipt
   }
 
   /** One entry, decrypted and decoded; undefined when absent. Throws STORE_CORRUPT if unreadable. */

@@ -169,6 +169,30 @@ describe('LogStore', () => {
     expect((await readdir(path)).length).toBeGreaterThan(0)
   })
 
+  it('keeps receipts of idempotent appends in the same batch, across reopen', async () => {
+    const path = await tempDir()
+    const keys = makeStoreKeys()
+    let store = openStore(path, keys, [A])
+    await store.open()
+    const items = [0, 1, 2, 3].map((i) => ({ kind: 'event' as const, body: makeEvent(i) }))
+    await store.appendEntries(A, items, new Date(), [
+      { requestKey: 'req-1', bodyHash: 'aa', firstItem: 0, count: 1 },
+      { requestKey: 'req-2', bodyHash: 'bb', firstItem: 1, count: 3 },
+    ])
+    await store.close()
+    store = openStore(path, keys, [A])
+    await store.open()
+    expect(await store.getReceipt('req-2')).toEqual({
+      origin: 'hospital-a',
+      firstSeq: 2,
+      count: 3,
+      bodyHash: 'bb',
+    })
+    expect(await store.getReceipt('req-1')).toMatchObject({ firstSeq: 1, count: 1 })
+    expect(await store.getReceipt('req-3')).toBeUndefined()
+    await store.close()
+  })
+
   it('refuses empty and oversized appends, and a second process on the same store', async () => {
     const path = await tempDir()
     const store = openStore(path, makeStoreKeys(), [A])
