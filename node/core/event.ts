@@ -62,6 +62,11 @@ const isoTime = z
     },
   )
   .refine(isRealDate, 'is not a real date')
+  // Times are indexed as unsigned milliseconds since 1970 (docs/storage.md).
+  .refine(
+    (s) => Date.parse(s) >= 0 && Date.parse(s) < Date.UTC(10000, 0),
+    'must be between 1970 and 9999',
+  )
   .transform((s) => new Date(s).toISOString())
 
 export const auditEventSchema = z.strictObject({

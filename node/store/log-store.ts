@@ -538,7 +538,6 @@ export class LogStore {
         key,
         value: this.#cipher.seal(key, Buffer.from(feed.origin, 'utf8')),
       })
-      feed.isNew = false
     }
     return ops
   }
@@ -579,6 +578,9 @@ export class LogStore {
       value: this.#cipher.seal(key, encodeHeadRecord(head.root, head.signature)),
     })
     feed.tip = { builder, lastHash, lastRecordedMs }
+    // Only a batch that reached the write chain writes the feed record; a rejected first
+    // batch must leave the next one to write it (else the feed is lost at reopen).
+    feed.isNew = false
     return this.#writes.write(ops, () => {
       feed.committed = { size: head.treeSize, root: head.root, head }
     })

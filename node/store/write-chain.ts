@@ -31,7 +31,9 @@ export class WriteChain {
     this.assertHealthy()
     const run = this.#tail.then(async () => {
       this.assertHealthy()
-      await this.#db.batch(ops, { sync: this.#sync })
+      const batch = this.#db.batch()
+      for (const op of ops) batch.put(op.key, op.value)
+      await batch.write({ sync: this.#sync })
       onCommit()
     })
     this.#tail = run.catch((cause: unknown) => {

@@ -39,6 +39,7 @@ describe('audit event validation', () => {
     expect(fieldOf({ ...valid, notes: 'x'.repeat(2001) })).toBe('event.notes')
     expect(fieldOf({ ...valid, time: '04-12-2023 19:22:00' })).toBe('event.time')
     expect(fieldOf({ ...valid, time: '2023-02-30T10:00:00Z' })).toBe('event.time')
+    expect(fieldOf({ ...valid, time: '1969-12-31T23:59:00Z' })).toBe('event.time')
     expect(fieldOf({ ...valid, resource: '   ' })).toBe('event.resource')
     expect(fieldOf({ ...valid, notes: 'line\nbreak' })).toBe('event.notes')
     expect(fieldOf({ ...valid, extra: 1 })).toBe('event')

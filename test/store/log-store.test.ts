@@ -112,7 +112,8 @@ describe('LogStore', () => {
 
   it('rejects forged, foreign, mis-sequenced and unlinked batches and stores nothing', async () => {
     const path = await tempDir()
-    const replica = openStore(path, makeStoreKeys(), [A, B])
+    const keys = makeStoreKeys()
+    const replica = openStore(path, keys, [A, B])
     await replica.open()
     const good = (seq: number, prev?: Uint8Array) =>
       makeEntry('hospital-b', seq, prev, 'event', makeEvent(seq), new Date())
@@ -165,7 +166,19 @@ describe('LogStore', () => {
     }
     expect(replica.size('hospital-b')).toBe(0)
     expect(await replica.getEntry('hospital-b', 1)).toBeUndefined()
+    // After those rejections, a valid first batch still creates the feed for good.
+    const fine: FeedBatch = {
+      origin: 'hospital-b',
+      entries: [e1.bytes, e2.bytes],
+      head: head(B, [e1, e2]),
+    }
+    expect(await replica.acceptBatch(fine)).toEqual({ status: 'stored', treeSize: 2 })
     await replica.close()
+    const reopened = openStore(path, keys, [A, B])
+    await reopened.open()
+    expect(reopened.size('hospital-b')).toBe(2)
+    expect((await reopened.verify()).ok).toBe(true)
+    await reopened.close()
     expect((await readdir(path)).length).toBeGreaterThan(0)
   })
 
