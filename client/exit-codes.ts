@@ -20,6 +20,8 @@ export function exitCodeOf(code: ErrorCode): number {
     case 'CONFIG_INVALID':
     case 'FILE_INVALID':
     case 'PAYLOAD_TOO_LARGE':
+    case 'IDEMPOTENCY_CONFLICT':
+    case 'MESSAGE_INVALID':
       return EXIT.usage
     case 'INVALID_SIGNATURE':
     case 'INVALID_PROOF':

@@ -1,7 +1,8 @@
 import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
-import { EhrlogError } from '../node/core/errors.ts'
 import { type NodeIdentity, openNodeDir } from '../node/identity/index.ts'
+import { Membership } from '../node/net/index.ts'
+import { NETWORK_FILE } from '../node/node.ts'
 import { storeOfNode } from '../node/node-store.ts'
 import type { LogStore } from '../node/store/index.ts'
 import { type CliContext, passphraseOf } from './context.ts'
@@ -33,23 +34,9 @@ export async function withLocalNode<T>(
 async function memberKeysOf(dir: string): Promise<Map<string, string>> {
   let text: string
   try {
-    text = await readFile(join(dir, 'network.json'), 'utf8')
+    text = await readFile(join(dir, NETWORK_FILE), 'utf8')
   } catch {
-    return new Map()
+    return new Map() // a lone node: only its own feed's key
   }
-  try {
-    const parsed = JSON.parse(text) as {
-      members?: Array<{ name?: unknown; ed25519PublicKey?: unknown }>
-    }
-    const keys = new Map<string, string>()
-    for (const m of parsed.members ?? []) {
-      if (typeof m.name === 'string' && typeof m.ed25519PublicKey === 'string')
-        keys.set(m.name, m.ed25519PublicKey)
-    }
-    return keys
-  } catch (cause) {
-    throw new EhrlogError('CONFIG_INVALID', `${join(dir, 'network.json')} is not valid JSON`, {
-      cause,
-    })
-  }
+  return Membership.parse(text, join(dir, NETWORK_FILE)).ed25519Keys()
 }

@@ -3,6 +3,9 @@ import { isEhrlogError } from '../node/core/errors.ts'
 import { registerAppend } from './commands/append.ts'
 import { registerInit } from './commands/init.ts'
 import { registerLog } from './commands/log.ts'
+import { registerNetwork } from './commands/network.ts'
+import { registerNode } from './commands/node.ts'
+import { registerStatus } from './commands/status.ts'
 import { registerVerify } from './commands/verify.ts'
 import { type CliContext, processContext } from './context.ts'
 import { EXIT, exitCodeOf, hintFor } from './exit-codes.ts'
@@ -19,6 +22,9 @@ export function buildProgram(ctx: CliContext): Command {
   registerAppend(program, ctx)
   registerVerify(program, ctx)
   registerLog(program, ctx)
+  registerNetwork(program, ctx)
+  registerNode(program, ctx)
+  registerStatus(program, ctx)
   for (const command of program.commands)
     command.exitOverride().configureOutput({ writeOut: ctx.out, writeErr: ctx.err })
   return program

@@ -1,14 +1,18 @@
+import { randomUUID } from 'node:crypto'
 import type { Command } from 'commander'
 import { entryId } from '../../node/core/entry.ts'
-import { EhrlogError } from '../../node/core/errors.ts'
+import { EhrlogError, isEhrlogError } from '../../node/core/errors.ts'
 import { ACTIONS, type AuditEvent, OUTCOMES, parseEvent } from '../../node/core/event.ts'
 import type { CliContext } from '../context.ts'
 import { countValidEvents, readEventBatches } from '../event-file.ts'
 import { withLocalNode } from '../local-node.ts'
+import { callNode, findEndpoint, type NodeEndpoint } from '../node-client.ts'
 import { startProgress } from '../progress.ts'
 
 interface AppendOptions {
-  dir: string
+  dir?: string
+  node?: string
+  token?: string
   file?: string
   patient?: string
   patientName?: string
@@ -29,8 +33,15 @@ const BATCH = 1000
 export function registerAppend(program: Command, ctx: CliContext): void {
   program
     .command('append')
-    .description("append audit events to the node's own feed (offline, on a stopped node's folder)")
-    .requiredOption('--dir <dir>', 'the node folder')
+    .description(
+      "append audit events to a node's own feed: through the running node, or offline on its folder",
+    )
+    .option('--dir <dir>', 'the node folder (sends to its running node if there is one)')
+    .option('--node <url>', 'a running node, e.g. http://127.0.0.1:7401')
+    .option(
+      '--token <token>',
+      'the ingest API token (default: EHRLOG_API_TOKEN, or the --dir config)',
+    )
     .option('--file <path>', 'bulk: an NDJSON file, one event object a line')
     .option('--patient <id>', 'patient id (USER_ID)')
     .option('--patient-name <name>', 'patient user name (USER_NAME)')
@@ -49,9 +60,11 @@ export function registerAppend(program: Command, ctx: CliContext): void {
       '\nExamples:\n  ehrlog append --dir n1 --patient 1 --patient-name anish --actor 12 --action print \\\n    --detail prescription --resource user_prescriptions --notes "Doctor printed the prescription"\n  ehrlog append --dir n1 --file events.ndjson',
     )
     .action(async (opts: AppendOptions) => {
+      const endpoint = await findEndpoint(opts, ctx.env)
+      if (endpoint) return appendRemote(ctx, opts, endpoint)
       if (opts.file) return appendFile(ctx, opts)
       const event = eventFromFlags(opts)
-      await withLocalNode(ctx, opts.dir, async ({ node, store }) => {
+      await withLocalNode(ctx, opts.dir!, async ({ node, store }) => {
         const signer = { origin: node.config.name, privateKey: node.signingKey }
         const { entries } = await store.appendEvents(signer, [event])
         const ids = entries.map((e) => entryId(e.entry.origin, e.entry.seq))
@@ -91,7 +104,7 @@ function eventFromFlags(opts: AppendOptions): AuditEvent {
 async function appendFile(ctx: CliContext, opts: AppendOptions): Promise<void> {
   const file = opts.file!
   const total = await countValidEvents(file)
-  await withLocalNode(ctx, opts.dir, async ({ node, store }) => {
+  await withLocalNode(ctx, opts.dir!, async ({ node, store }) => {
     const signer = { origin: node.config.name, privateKey: node.signingKey }
     const progress = startProgress('appending', total, ctx.progressStream)
     let done = 0
@@ -114,4 +127,59 @@ async function appendFile(ctx: CliContext, opts: AppendOptions): Promise<void> {
         : `appended ${done} events: ${first} .. ${last}\n`,
     )
   })
+}
+
+/**
+ * Through a running node's ingest API, 1000 events a request, each with its own idempotency
+ * key so that a retry after a lost answer never appends twice.
+ */
+async function appendRemote(
+  ctx: CliContext,
+  opts: AppendOptions,
+  endpoint: NodeEndpoint,
+): Promise<void> {
+  const batches: AsyncIterable<AuditEvent[]> = opts.file
+    ? readEventBatches(opts.file, BATCH)
+    : (async function* () {
+        yield [eventFromFlags(opts)]
+      })()
+  const total = opts.file ? await countValidEvents(opts.file) : 1
+  const progress = startProgress('sending', total, ctx.progressStream)
+  const ids: string[] = []
+  try {
+    for await (const events of batches) {
+      const key = randomUUID()
+      const answer = await withRetries(() =>
+        callNode<{ ids: string[] }>(endpoint, 'POST', '/api/v1/events', events, {
+          'idempotency-key': key,
+        }),
+      )
+      ids.push(...answer.ids)
+      progress.update(ids.length)
+    }
+  } finally {
+    progress.stop()
+  }
+  if (opts.json)
+    ctx.out(
+      `${JSON.stringify({ ids: ids.length > 100 ? undefined : ids, appended: ids.length, first: ids[0], last: ids.at(-1) })}\n`,
+    )
+  else
+    ctx.out(
+      ids.length === 1
+        ? `appended ${ids[0]}\n`
+        : `appended ${ids.length} events: ${ids[0]} .. ${ids.at(-1)}\n`,
+    )
+}
+
+/** Retries only when the node could not be reached (the request may or may not have landed). */
+async function withRetries<T>(call: () => Promise<T>, attempts = 5): Promise<T> {
+  for (let i = 1; ; i++) {
+    try {
+      return await call()
+    } catch (err) {
+      if (!isEhrlogError(err, 'UNAVAILABLE') || i >= attempts) throw err
+      await new Promise((r) => setTimeout(r, 200 * 2 ** i))
+    }
+  }
 }

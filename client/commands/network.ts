@@ -1,0 +1,99 @@
+import { copyFile, mkdir, readdir, writeFile } from 'node:fs/promises'
+import { join } from 'node:path'
+import { type Command, InvalidArgumentError } from 'commander'
+import { EhrlogError } from '../../node/core/errors.ts'
+import { initNodeDir, type PublicIdentity, readPublicIdentity } from '../../node/identity/index.ts'
+import { Membership } from '../../node/net/index.ts'
+import { NETWORK_FILE } from '../../node/node.ts'
+import { type CliContext, passphraseOf } from '../context.ts'
+import { toPort } from './init.ts'
+
+/** Node names of a local network: hospital-a, hospital-b, … */
+export function localNodeName(i: number): string {
+  return `hospital-${String.fromCharCode(97 + i)}`
+}
+
+export function registerNetwork(program: Command, ctx: CliContext): void {
+  const network = program
+    .command('network')
+    .description('create or assemble the membership of a network')
+  network
+    .command('init')
+    .description('a local network in one step: N node folders and their network.json')
+    .requiredOption('--dir <dir>', 'parent folder for the nodes (must be empty or absent)')
+    .option('--nodes <n>', 'how many nodes (1 to 26)', toNodeCount, 3)
+    .option(
+      '--base-port <port>',
+      'first port: node i listens on base+2i (libp2p) and base+2i+1 (HTTP)',
+      toPort,
+      7400,
+    )
+    .action(async (opts: { dir: string; nodes: number; basePort: number }) => {
+      await mkdir(opts.dir, { recursive: true })
+      if ((await readdir(opts.dir)).length > 0) {
+        throw new EhrlogError(
+          'ALREADY_INITIALIZED',
+          `${opts.dir} is not empty; refusing to create a network there`,
+        )
+      }
+      const passphrase = passphraseOf(ctx)
+      const identities: PublicIdentity[] = []
+      for (let i = 0; i < opts.nodes; i++) {
+        const name = localNodeName(i)
+        const port = opts.basePort + 2 * i
+        identities.push(
+          await initNodeDir(join(opts.dir, name), {
+            name,
+            listen: [`/ip4/127.0.0.1/tcp/${port}`],
+            httpPort: port + 1,
+            ...(passphrase ? { passphrase } : {}),
+          }),
+        )
+        ctx.out(`created ${name}: libp2p 127.0.0.1:${port}, HTTP http://127.0.0.1:${port + 1}\n`)
+      }
+      const membership = await writeMembership(opts.dir, identities)
+      for (const id of identities)
+        await copyFile(join(opts.dir, NETWORK_FILE), join(opts.dir, id.name, NETWORK_FILE))
+      ctx.out(
+        `network ${membership.networkId.slice(0, 16)}… with ${identities.length} members: ${join(opts.dir, NETWORK_FILE)}\n`,
+      )
+      ctx.out(`start each node with: ehrlog node start --dir ${join(opts.dir, localNodeName(0))}\n`)
+    })
+  network
+    .command('assemble')
+    .description(
+      "build network.json from the members' identity.json files (real hospitals, separate machines)",
+    )
+    .requiredOption('--out <file>', 'where to write network.json')
+    .argument('<identity...>', 'identity.json files, or node folders holding one')
+    .action(async (paths: string[], opts: { out: string }) => {
+      const identities: PublicIdentity[] = []
+      for (const p of paths)
+        identities.push(await readPublicIdentity(p.endsWith('.json') ? join(p, '..') : p))
+      const text = membershipText(identities)
+      const membership = Membership.parse(text, opts.out)
+      await writeFile(opts.out, text)
+      ctx.out(
+        `wrote ${opts.out}: ${identities.length} members, network id ${membership.networkId}\n`,
+      )
+      ctx.out('copy it to every node folder as network.json; every node must have the same file\n')
+    })
+}
+
+function membershipText(identities: PublicIdentity[]): string {
+  return `${JSON.stringify({ members: identities }, null, 2)}\n`
+}
+
+async function writeMembership(dir: string, identities: PublicIdentity[]): Promise<Membership> {
+  const text = membershipText(identities)
+  const membership = Membership.parse(text) // validates: PoPs, duplicates, addresses
+  await writeFile(join(dir, NETWORK_FILE), text)
+  return membership
+}
+
+function toNodeCount(text: string): number {
+  const n = Number(text)
+  if (!Number.isInteger(n) || n < 1 || n > 26)
+    throw new InvalidArgumentError(`--nodes wants 1 to 26, got ${text}`)
+  return n
+}

@@ -1,0 +1,6 @@
+export {
+  IngestQueue,
+  type IngestQueueOptions,
+  type IngestRequest,
+  type IngestResult,
+} from './ingest-queue.ts'

@@ -1,0 +1,176 @@
+import { entryId } from '../core/entry.ts'
+import { EhrlogError } from '../core/errors.ts'
+import type { AuditEvent } from '../core/event.ts'
+import type { FeedBatch, LogStore, Receipt, Signer } from '../store/index.ts'
+
+export interface IngestRequest {
+  /** Client's idempotency key: a retry with the same key returns the first answer. */
+  key: string
+  /** SHA-256 hex of the request body: the same key with another body is refused. */
+  bodyHash: string
+}
+
+export interface IngestResult {
+  ids: string[]
+  /** True when the request key was seen before and nothing new was appended. */
+  duplicate: boolean
+}
+
+export interface IngestQueueOptions {
+  store: LogStore
+  signer: Signer
+  /** Called with every batch once it is durable, to gossip it. */
+  onAppended: (batch: FeedBatch) => void
+  /** Events per append batch (default 1000). */
+  maxBatch?: number
+  /** How long an event may wait for others to share its batch (default 2 ms). */
+  maxDelayMs?: number
+}
+
+interface Pending {
+  events: AuditEvent[]
+  request: IngestRequest | undefined
+  resolve: (ids: string[]) => void
+  reject: (err: unknown) => void
+}
+
+/**
+ * Group commit for the node's own feed: concurrent requests share one append batch (one
+ * fsync, one signed tree head), and an answer is given only after its batch is on disk.
+ * At most two batches are in flight, one being written while the next is encoded.
+ */
+export class IngestQueue {
+  readonly #opts: Required<Omit<IngestQueueOptions, 'store' | 'signer' | 'onAppended'>> &
+    IngestQueueOptions
+  #pending: Pending[] = []
+  #pendingEvents = 0
+  #timer: NodeJS.Timeout | undefined
+  #inFlight: Promise<void>[] = []
+  /** Requests being appended, by key: a concurrent retry waits for the first. */
+  readonly #byKey = new Map<string, { bodyHash: string; done: Promise<string[]> }>()
+
+  constructor(opts: IngestQueueOptions) {
+    this.#opts = { maxBatch: 1000, maxDelayMs: 2, ...opts }
+  }
+
+  /** Appends validated events; resolves with their entry ids once they are durable. */
+  async submit(events: AuditEvent[], request?: IngestRequest): Promise<IngestResult> {
+    if (events.length === 0)
+      throw new EhrlogError('EVENT_INVALID', 'no events in the request', {
+        details: { field: 'events' },
+      })
+    if (request) {
+      const running = this.#byKey.get(request.key)
+      if (running) {
+        this.#assertSameBody(request, running.bodyHash)
+        return { ids: await running.done, duplicate: true }
+      }
+      const receipt = await this.#opts.store.getReceipt(request.key)
+      if (receipt) {
+        this.#assertSameBody(request, receipt.bodyHash)
+        const ids = Array.from({ length: receipt.count }, (_, i) =>
+          entryId(receipt.origin, receipt.firstSeq + i),
+        )
+        return { ids, duplicate: true }
+      }
+    }
+    const done = new Promise<string[]>((resolve, reject) => {
+      this.#pending.push({ events, request, resolve, reject })
+    })
+    if (request) {
+      this.#byKey.set(request.key, { bodyHash: request.bodyHash, done })
+      done.then(
+        () => this.#byKey.delete(request.key),
+        () => this.#byKey.delete(request.key),
+      )
+    }
+    this.#pendingEvents += events.length
+    this.#schedule()
+    return { ids: await done, duplicate: false }
+  }
+
+  /** Resolves when everything submitted so far is appended (or failed). */
+  async drain(): Promise<void> {
+    while (this.#pending.length > 0 || this.#inFlight.length > 0) {
+      if (this.#pending.length > 0 && this.#inFlight.length < 2) this.#flush()
+      await Promise.race(this.#inFlight)
+    }
+  }
+
+  #assertSameBody(request: IngestRequest, bodyHash: string): void {
+    if (request.bodyHash !== bodyHash) {
+      throw new EhrlogError(
+        'IDEMPOTENCY_CONFLICT',
+        `idempotency key ${JSON.stringify(request.key)} was used before with a different request body`,
+        {
+          details: { field: 'Idempotency-Key' },
+        },
+      )
+    }
+  }
+
+  #schedule(): void {
+    if (this.#inFlight.length >= 2) return // the finishing batch reschedules
+    if (this.#pendingEvents >= this.#opts.maxBatch) {
+      this.#flush()
+    } else if (!this.#timer) {
+      this.#timer = setTimeout(() => {
+        this.#timer = undefined
+        if (this.#inFlight.length < 2) this.#flush()
+      }, this.#opts.maxDelayMs)
+    }
+  }
+
+  /** Takes whole requests up to maxBatch events (a larger request goes alone) and appends them. */
+  #flush(): void {
+    if (this.#pending.length === 0) return
+    const taken: Pending[] = []
+    let count = 0
+    while (this.#pending.length > 0) {
+      const next = this.#pending[0]!
+      if (taken.length > 0 && count + next.events.length > this.#opts.maxBatch) break
+      taken.push(this.#pending.shift()!)
+      count += next.events.length
+    }
+    this.#pendingEvents -= count
+    const run = this.#append(taken).finally(() => {
+      this.#inFlight = this.#inFlight.filter((p) => p !== run)
+      if (this.#pending.length > 0) this.#schedule()
+    })
+    this.#inFlight.push(run)
+  }
+
+  async #append(taken: Pending[]): Promise<void> {
+    const events = taken.flatMap((p) => p.events)
+    const receipts: Receipt[] = []
+    let at = 0
+    for (const p of taken) {
+      if (p.request)
+        receipts.push({
+          requestKey: p.request.key,
+          bodyHash: p.request.bodyHash,
+          firstItem: at,
+          count: p.events.length,
+        })
+      at += p.events.length
+    }
+    try {
+      const { entries, head } = await this.#opts.store.appendEntries(
+        this.#opts.signer,
+        events.map((body) => ({ kind: 'event' as const, body })),
+        new Date(),
+        receipts,
+      )
+      at = 0
+      for (const p of taken) {
+        p.resolve(
+          entries.slice(at, at + p.events.length).map((e) => entryId(e.entry.origin, e.entry.seq)),
+        )
+        at += p.events.length
+      }
+      this.#opts.onAppended({ origin: head.origin, entries: entries.map((e) => e.bytes), head })
+    } catch (err) {
+      for (const p of taken) p.reject(err)
+    }
+  }
+}

@@ -1,0 +1,210 @@
+import { readFile, rm, writeFile } from 'node:fs/promises'
+import { join } from 'node:path'
+import { HttpServer, type NodeStatus } from './api/index.ts'
+import { EhrlogError } from './core/errors.ts'
+import { type NodeIdentity, openNodeDir } from './identity/index.ts'
+import { IngestQueue } from './ingest/index.ts'
+import type { Logger } from './logger.ts'
+import { Membership, NetService } from './net/index.ts'
+import { storeOfNode } from './node-store.ts'
+import type { LogStore } from './store/index.ts'
+
+export interface NodeOptions {
+  dir: string
+  passphrase?: string
+  logger: Logger
+  /** Mean anti-entropy sync period (default 5000 ms). */
+  syncIntervalMs?: number
+}
+
+/** Where a running node says it can be reached: DIR/node.json, removed on stop. */
+export interface RuntimeInfo {
+  pid: number
+  name: string
+  http: string
+  addresses: string[]
+}
+
+export const RUNTIME_FILE = 'node.json'
+export const NETWORK_FILE = 'network.json'
+
+interface Parts {
+  identity: NodeIdentity
+  store: LogStore
+  net: NetService
+  ingest: IngestQueue
+  http: HttpServer
+}
+
+/**
+ * The composition root: builds a node's parts from its folder and starts them in dependency
+ * order (store → ingest → network → HTTP); stop() releases them in reverse, letting
+ * in-flight appends finish. The constructor does no I/O.
+ */
+export class EhrlogNode {
+  readonly #opts: NodeOptions
+  #parts: Parts | undefined
+  #state: 'new' | 'starting' | 'started' | 'stopping' | 'stopped' = 'new'
+  #stopped: Promise<void> | undefined
+  readonly #startedAt = Date.now()
+
+  constructor(opts: NodeOptions) {
+    this.#opts = opts
+  }
+
+  async start(): Promise<RuntimeInfo> {
+    if (this.#state !== 'new')
+      throw new EhrlogError('ARGUMENT_INVALID', `node cannot start when ${this.#state}`)
+    this.#state = 'starting'
+    const { dir, logger } = this.#opts
+    const identity = await openNodeDir(
+      dir,
+      this.#opts.passphrase ? { passphrase: this.#opts.passphrase } : {},
+    )
+    const membership = Membership.parse(await readNetworkFile(dir), join(dir, NETWORK_FILE))
+    const name = identity.config.name
+    const store = storeOfNode(identity, membership.ed25519Keys())
+    await store.open()
+    const released: Array<() => Promise<void>> = [() => store.close()]
+    try {
+      for (const origin of store.origins()) {
+        const damage = store.damageOf(origin)
+        if (damage) logger.error({ origin, damage }, 'feed damaged at open: run `ehrlog verify`')
+      }
+      let net: NetService | undefined
+      const ingest = new IngestQueue({
+        store,
+        signer: { origin: name, privateKey: identity.signingKey },
+        onAppended: (batch) => net?.publish(batch),
+      })
+      released.unshift(() => ingest.drain())
+      net = new NetService({
+        membership,
+        self: name,
+        privateKey: identity.libp2pPrivateKey,
+        listen: identity.config.listen,
+        logger,
+        store: {
+          sizes: async () => store.sizes(),
+          readBatches: (origin, fromSeq, max) => store.readBatches(origin, fromSeq, max),
+          acceptBatch: (batch) => store.acceptBatch(batch),
+        },
+        ...(this.#opts.syncIntervalMs ? { syncIntervalMs: this.#opts.syncIntervalMs } : {}),
+      })
+      await net.start()
+      released.unshift(() => net.stop())
+      const http = new HttpServer({
+        host: identity.config.http.host,
+        port: identity.config.http.port,
+        apiToken: identity.config.apiToken,
+        ingest,
+        status: () => this.status(),
+        logger,
+      })
+      await http.start()
+      released.unshift(() => http.stop())
+      this.#parts = { identity, store, net, ingest, http }
+      const info: RuntimeInfo = {
+        pid: process.pid,
+        name,
+        http: http.url,
+        addresses: net.addresses(),
+      }
+      await writeFile(join(dir, RUNTIME_FILE), `${JSON.stringify(info, null, 2)}\n`)
+      this.#state = 'started'
+      logger.info(
+        { http: info.http, addresses: info.addresses, networkId: membership.networkId },
+        'node started',
+      )
+      return info
+    } catch (err) {
+      for (const release of released) await release().catch(() => {})
+      this.#state = 'stopped'
+      throw err
+    }
+  }
+
+  /** Stops HTTP, lets queued appends finish, stops the network, closes the store. Idempotent. */
+  stop(): Promise<void> {
+    this.#stopped ??= this.#stopParts()
+    return this.#stopped
+  }
+
+  async #stopParts(): Promise<void> {
+    const parts = this.#parts
+    this.#state = 'stopping'
+    if (parts) {
+      await parts.http.stop()
+      await parts.ingest.drain()
+      await parts.net.stop()
+      await parts.store.close()
+      await rm(join(this.#opts.dir, RUNTIME_FILE), { force: true })
+      this.#opts.logger.info('node stopped')
+    }
+    this.#state = 'stopped'
+  }
+
+  get store(): LogStore {
+    return this.#require().store
+  }
+
+  get net(): NetService {
+    return this.#require().net
+  }
+
+  get ingest(): IngestQueue {
+    return this.#require().ingest
+  }
+
+  get httpUrl(): string {
+    return this.#require().http.url
+  }
+
+  status(): NodeStatus {
+    const { identity, store, net } = this.#require()
+    const sizes = store.sizes()
+    const peers = net.peers().filter((p) => p.name !== undefined)
+    return {
+      node: identity.config.name,
+      networkId: net.networkId,
+      peers: peers.map((p) => ({ name: p.name, peerId: p.peerId, connected: true })),
+      feeds: [...sizes].map(([origin, size]) => ({
+        origin,
+        size,
+        headSize: store.latestHead(origin)?.treeSize ?? 0,
+      })),
+      uptimeSeconds: Math.round((Date.now() - this.#startedAt) / 1000),
+    }
+  }
+
+  #require(): Parts {
+    if (!this.#parts) throw new EhrlogError('UNAVAILABLE', 'the node is not started')
+    return this.#parts
+  }
+}
+
+async function readNetworkFile(dir: string): Promise<string> {
+  try {
+    return await readFile(join(dir, NETWORK_FILE), 'utf8')
+  } catch (cause) {
+    throw new EhrlogError(
+      'CONFIG_INVALID',
+      `${join(dir, NETWORK_FILE)} is missing: a node needs the network's membership file (see \`ehrlog network init\`)`,
+      {
+        cause,
+        details: { field: NETWORK_FILE },
+      },
+    )
+  }
+}
+
+/** The runtime file of a running node, if one is running in `dir`. */
+export async function readRuntimeInfo(dir: string): Promise<RuntimeInfo | undefined> {
+  try {
+    const info = JSON.parse(await readFile(join(dir, RUNTIME_FILE), 'utf8')) as RuntimeInfo
+    process.kill(info.pid, 0) // throws when no such process: a stale file from a crash
+    return info
+  } catch {
+    return undefined
+  }
+}

@@ -1,0 +1,73 @@
+import { type ChildProcess, spawn } from 'node:child_process'
+import { createWriteStream } from 'node:fs'
+import { join } from 'node:path'
+import { EhrlogError } from '../node/core/errors.ts'
+import { type RuntimeInfo, readRuntimeInfo } from '../node/node.ts'
+
+const BIN = join(import.meta.dirname, '..', 'bin', 'ehrlog.js')
+
+export interface NodeProcess {
+  dir: string
+  child: ChildProcess
+  info: RuntimeInfo
+  /** SIGTERM, then wait for exit (SIGKILL after `graceMs`). */
+  stop(graceMs?: number): Promise<void>
+}
+
+/**
+ * Runs `ehrlog node start --dir DIR` as its own OS process, logs to `logFile`, and waits
+ * until the node has written DIR/node.json (its HTTP address), or fails after `timeoutMs`.
+ */
+export async function spawnNode(
+  dir: string,
+  opts: { logFile: string; timeoutMs?: number; env?: Record<string, string>; args?: string[] },
+): Promise<NodeProcess> {
+  const log = createWriteStream(opts.logFile, { flags: 'a' })
+  const child = spawn(
+    process.execPath,
+    [BIN, 'node', 'start', '--dir', dir, ...(opts.args ?? [])],
+    {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...process.env, ...opts.env },
+    },
+  )
+  child.stdout!.pipe(log)
+  child.stderr!.pipe(log)
+  let exited: number | null | undefined
+  child.once('exit', (code) => {
+    exited = code
+  })
+  const deadline = Date.now() + (opts.timeoutMs ?? 30_000)
+  let info: RuntimeInfo | undefined
+  while (!info) {
+    if (exited !== undefined)
+      throw new EhrlogError(
+        'UNAVAILABLE',
+        `node in ${dir} exited with code ${exited} while starting; see ${opts.logFile}`,
+      )
+    if (Date.now() > deadline) {
+      child.kill('SIGKILL')
+      throw new EhrlogError(
+        'UNAVAILABLE',
+        `node in ${dir} did not start in time; see ${opts.logFile}`,
+      )
+    }
+    await new Promise((r) => setTimeout(r, 100))
+    const found = await readRuntimeInfo(dir)
+    if (found?.pid === child.pid) info = found
+  }
+  return {
+    dir,
+    child,
+    info,
+    stop: async (graceMs = 10_000) => {
+      if (child.exitCode !== null || child.signalCode !== null) return
+      const gone = new Promise((r) => child.once('exit', r))
+      child.kill('SIGTERM')
+      const timer = setTimeout(() => child.kill('SIGKILL'), graceMs)
+      await gone
+      clearTimeout(timer)
+      log.end()
+    },
+  }
+}
