@@ -1,0 +1,210 @@
+import type { AddressInfo } from 'node:net'
+import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify'
+import type { Logger } from 'pino'
+import { EhrlogError } from '../core/errors.ts'
+import type { IngestQueue } from '../ingest/index.ts'
+import { BearerToken } from './bearer-auth.ts'
+import { EVENTS_PATH, eventsRoute } from './events-route.ts'
+import { type HttpFailure, httpFailureOf, sendFailure } from './http-errors.ts'
+import { DebugRequestLog } from './request-log.ts'
+import { addSecurityHeaders, setSecurityHeaders } from './security-headers.ts'
+import type { NodeStatus } from './status.ts'
+import { STATUS_PATH, statusRoute } from './status-route.ts'
+
+export const DEFAULT_BODY_LIMIT_BYTES = 1024 * 1024
+
+/** Methods of each route, for 405 answers (HEAD comes with GET). */
+const ALLOWED_METHODS: ReadonlyMap<string, readonly string[]> = new Map([
+  [EVENTS_PATH, ['POST']],
+  [STATUS_PATH, ['GET', 'HEAD']],
+])
+
+/** A whole request, headers to last body byte, must arrive within this (slow-client guard). */
+const REQUEST_TIMEOUT_MS = 60_000
+/** Longest request path echoed back in a 404 message. */
+const PATH_ECHO_MAX = 200
+
+export interface HttpServerOptions {
+  host: string
+  port: number
+  /** Bearer token the EHR sends with every ingest request. */
+  apiToken: string
+  ingest: IngestQueue
+  /** Called for each status request; supplied by node.ts, which owns the parts it reports. */
+  status: () => Promise<NodeStatus> | NodeStatus
+  logger: Logger
+  /** Largest request body accepted (default 1 MiB); larger ones get 413. */
+  bodyLimitBytes?: number
+}
+
+/**
+ * The node's HTTP API: event ingest and status. Stop it before the ingest queue and the
+ * store: stop() waits for requests in flight, whose events are then already durable.
+ */
+export class HttpServer {
+  readonly #opts: HttpServerOptions
+  readonly #token: BearerToken
+  readonly #bodyLimitBytes: number
+  #app: FastifyInstance | undefined
+  #starting: Promise<void> | undefined
+  #stopping: Promise<void> | undefined
+  #url: string | undefined
+
+  constructor(opts: HttpServerOptions) {
+    const bodyLimitBytes = opts.bodyLimitBytes ?? DEFAULT_BODY_LIMIT_BYTES
+    if (!Number.isSafeInteger(bodyLimitBytes) || bodyLimitBytes < 1) {
+      throw new EhrlogError(
+        'ARGUMENT_INVALID',
+        `bodyLimitBytes must be a positive integer, got ${bodyLimitBytes}`,
+      )
+    }
+    this.#opts = opts
+    this.#token = new BearerToken(opts.apiToken)
+    this.#bodyLimitBytes = bodyLimitBytes
+  }
+
+  /** http://host:port of the listening server (the real port when configured as 0). */
+  get url(): string {
+    if (this.#url === undefined) {
+      throw new EhrlogError('UNAVAILABLE', 'the HTTP server is not listening')
+    }
+    return this.#url
+  }
+
+  /** Listens on host:port. Throws UNAVAILABLE when the port cannot be taken. */
+  start(): Promise<void> {
+    if (this.#stopping) {
+      return Promise.reject(new EhrlogError('UNAVAILABLE', 'the HTTP server was stopped'))
+    }
+    this.#starting ??= this.#listen()
+    return this.#starting
+  }
+
+  /** Closes the port and waits for requests in flight. Idempotent; waits for a start under way. */
+  stop(): Promise<void> {
+    this.#stopping ??= this.#close()
+    return this.#stopping
+  }
+
+  async #listen(): Promise<void> {
+    const { host, port } = this.#opts
+    const app = this.#build()
+    this.#app = app
+    try {
+      await app.listen({ host, port, listenTextResolver: (url) => `HTTP API listening at ${url}` })
+    } catch (cause) {
+      this.#app = undefined
+      await app.close().catch(() => {})
+      throw new EhrlogError(
+        'UNAVAILABLE',
+        `cannot listen for HTTP on ${host}:${port}: ${(cause as Error).message}`,
+        {
+          cause,
+          details: { host, port },
+        },
+      )
+    }
+    const bound = (app.server.address() as AddressInfo).port
+    this.#url = `http://${host.includes(':') ? `[${host}]` : host}:${bound}`
+  }
+
+  async #close(): Promise<void> {
+    await this.#starting?.catch(() => {})
+    const app = this.#app
+    this.#app = undefined
+    this.#url = undefined
+    await app?.close()
+  }
+
+  #build(): FastifyInstance {
+    const bodyLimit = this.#bodyLimitBytes
+    // Cast: the pino-typed instance is used through the base-logger type the plugins take.
+    const app = Fastify({
+      loggerInstance: this.#opts.logger.child({ component: 'http' }),
+      logController: new DebugRequestLog(),
+      bodyLimit,
+      requestTimeout: REQUEST_TIMEOUT_MS,
+      // While closing, Fastify would answer 503 with its own body shape; the onRequest hook
+      // below answers in ours instead (and Fastify still sends Connection: close).
+      return503OnClosing: false,
+      // Bad URL encoding and the like, found before routing; such replies skip the hooks.
+      frameworkErrors: (err, request, reply) => {
+        setSecurityHeaders(request.url, reply)
+        this.#fail(err, request, reply)
+      },
+    }) as unknown as FastifyInstance
+
+    let closing = false
+    app.addHook('preClose', async () => {
+      closing = true
+    })
+    app.addHook('onRequest', async () => {
+      if (closing) throw new EhrlogError('UNAVAILABLE', 'the node is shutting down: retry later')
+    })
+    addSecurityHeaders(app)
+    app.setErrorHandler((err, request, reply) => {
+      this.#fail(err, request, reply)
+    })
+    app.setNotFoundHandler((request, reply) => {
+      this.#notFound(request, reply)
+    })
+
+    // Root routes read no body: any content type is accepted and left unread, so a POST to
+    // an unknown path is a 404, not a 415. The events route has its own JSON parser.
+    app.removeAllContentTypeParsers()
+    app.addContentTypeParser('*', (_request, _payload, done) => done(null, undefined))
+
+    app.register(statusRoute, { status: this.#opts.status })
+    app.register(eventsRoute, { ingest: this.#opts.ingest, token: this.#token })
+    return app
+  }
+
+  #fail(err: unknown, request: FastifyRequest, reply: FastifyReply): void {
+    const failure = httpFailureOf(err, {
+      bodyLimitBytes: this.#bodyLimitBytes,
+      contentType: request.headers['content-type'],
+    })
+    logFailure(request, failure, err)
+    sendFailure(reply, failure)
+  }
+
+  #notFound(request: FastifyRequest, reply: FastifyReply): void {
+    const path = (request.url.split('?', 1)[0] ?? '').slice(0, PATH_ECHO_MAX)
+    const allowed = ALLOWED_METHODS.get(path)
+    if (allowed) {
+      reply.header('Allow', allowed.join(', '))
+      const error = new EhrlogError(
+        'ARGUMENT_INVALID',
+        `method ${request.method} is not allowed on ${path}: want ${allowed.join(' or ')}`,
+        { details: { field: 'method', allowed } },
+      )
+      sendFailure(reply, { statusCode: 405, error, internal: false })
+      return
+    }
+    const error = new EhrlogError('NOT_FOUND', `no route ${request.method} ${path}`, {
+      details: { method: request.method, path },
+    })
+    sendFailure(reply, { statusCode: 404, error, internal: false })
+  }
+}
+
+/**
+ * Client mistakes go to debug with their code and field only: messages can quote the body,
+ * and the log is on disk, where no patient identifier may appear.
+ */
+function logFailure(request: FastifyRequest, failure: HttpFailure, err: unknown): void {
+  const { statusCode, error } = failure
+  if (failure.internal) {
+    request.log.error({ err, statusCode }, 'request failed')
+  } else if (statusCode === 401) {
+    request.log.warn(
+      { ip: request.ip, statusCode, code: error.code },
+      'request without a valid API token',
+    )
+  } else {
+    request.log.debug(
+      { statusCode, code: error.code, field: error.details.field },
+      'request refused',
+    )
+  }
+}

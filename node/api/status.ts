@@ -1,0 +1,55 @@
+/**
+ * What `GET /api/v1/status` answers. It names nodes, peers and feed sizes only: no patient
+ * data, which is why the route needs no token. node.ts assembles it from its parts.
+ */
+export interface NodeStatus {
+  /** This node's name (its origin). */
+  node: string
+  /** Hash of network.json, when the node is part of a network. */
+  networkId?: string
+  peers: Array<{ name?: string; peerId: string; connected: boolean }>
+  /** Every feed this node holds: entries on disk and, if known, the latest signed tree size. */
+  feeds: Array<{ origin: string; size: number; headSize?: number }>
+  /** Origin → entries this node is behind the largest size it has heard of. */
+  replicationLag?: Record<string, number>
+  uptimeSeconds: number
+}
+
+/**
+ * Response schema of the status route. Fastify serializes with it, so a field added to the
+ * object by mistake (say, something with patient data) is dropped rather than published.
+ */
+export const nodeStatusSchema = {
+  type: 'object',
+  required: ['node', 'peers', 'feeds', 'uptimeSeconds'],
+  properties: {
+    node: { type: 'string' },
+    networkId: { type: 'string' },
+    peers: {
+      type: 'array',
+      items: {
+        type: 'object',
+        required: ['peerId', 'connected'],
+        properties: {
+          name: { type: 'string' },
+          peerId: { type: 'string' },
+          connected: { type: 'boolean' },
+        },
+      },
+    },
+    feeds: {
+      type: 'array',
+      items: {
+        type: 'object',
+        required: ['origin', 'size'],
+        properties: {
+          origin: { type: 'string' },
+          size: { type: 'integer' },
+          headSize: { type: 'integer' },
+        },
+      },
+    },
+    replicationLag: { type: 'object', additionalProperties: { type: 'integer' } },
+    uptimeSeconds: { type: 'number' },
+  },
+} as const
