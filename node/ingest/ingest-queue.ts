@@ -55,38 +55,53 @@ export class IngestQueue {
 
   /** Appends validated events; resolves with their entry ids once they are durable. */
   async submit(events: AuditEvent[], request?: IngestRequest): Promise<IngestResult> {
-    if (events.length === 0)
+    if (events.length === 0) {
       throw new EhrlogError('EVENT_INVALID', 'no events in the request', {
         details: { field: 'events' },
       })
-    if (request) {
-      const running = this.#byKey.get(request.key)
-      if (running) {
-        this.#assertSameBody(request, running.bodyHash)
-        return { ids: await running.done, duplicate: true }
-      }
+    }
+    if (!request) return { ids: await this.#enqueue(events, undefined), duplicate: false }
+    const running = this.#byKey.get(request.key)
+    if (running) {
+      this.#assertSameBody(request, running.bodyHash)
+      return { ids: await running.done, duplicate: true }
+    }
+    // Registered before the first await: a concurrent retry with this key waits for this one
+    // instead of appending a second time.
+    let settle!: { resolve: (ids: string[]) => void; reject: (err: unknown) => void }
+    const done = new Promise<string[]>((resolve, reject) => {
+      settle = { resolve, reject }
+    })
+    done.catch(() => {}) // rejections reach the callers; this only silences the unobserved case
+    this.#byKey.set(request.key, { bodyHash: request.bodyHash, done })
+    try {
       const receipt = await this.#opts.store.getReceipt(request.key)
       if (receipt) {
         this.#assertSameBody(request, receipt.bodyHash)
         const ids = Array.from({ length: receipt.count }, (_, i) =>
           entryId(receipt.origin, receipt.firstSeq + i),
         )
+        settle.resolve(ids)
         return { ids, duplicate: true }
       }
+      const ids = await this.#enqueue(events, request)
+      settle.resolve(ids)
+      return { ids, duplicate: false }
+    } catch (err) {
+      settle.reject(err)
+      throw err
+    } finally {
+      this.#byKey.delete(request.key)
     }
+  }
+
+  #enqueue(events: AuditEvent[], request: IngestRequest | undefined): Promise<string[]> {
     const done = new Promise<string[]>((resolve, reject) => {
       this.#pending.push({ events, request, resolve, reject })
     })
-    if (request) {
-      this.#byKey.set(request.key, { bodyHash: request.bodyHash, done })
-      done.then(
-        () => this.#byKey.delete(request.key),
-        () => this.#byKey.delete(request.key),
-      )
-    }
     this.#pendingEvents += events.length
     this.#schedule()
-    return { ids: await done, duplicate: false }
+    return done
   }
 
   /** Resolves when everything submitted so far is appended (or failed). */

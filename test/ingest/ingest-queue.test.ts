@@ -1,0 +1,73 @@
+import { describe, expect, it } from 'vitest'
+import { IngestQueue } from '../../node/ingest/index.ts'
+import type { FeedBatch } from '../../node/store/index.ts'
+import { makeEvent, makeSigner, makeStoreKeys, openStore } from '../helpers/fixtures.ts'
+import { useTempDirs } from '../helpers/temp-dir.ts'
+
+const A = makeSigner('hospital-a')
+
+describe('IngestQueue', () => {
+  const tempDir = useTempDirs()
+
+  async function setup() {
+    const store = openStore(await tempDir(), makeStoreKeys(), [A])
+    await store.open()
+    const published: FeedBatch[] = []
+    const queue = new IngestQueue({
+      store,
+      signer: A,
+      onAppended: (b) => published.push(b),
+      maxDelayMs: 5,
+    })
+    return { store, queue, published }
+  }
+
+  it('groups concurrent requests into shared batches and answers each with its own ids', async () => {
+    const { store, queue, published } = await setup()
+    const answers = await Promise.all(
+      Array.from({ length: 50 }, (_, i) => queue.submit([makeEvent(2 * i), makeEvent(2 * i + 1)])),
+    )
+    const ids = answers.flatMap((a) => a.ids)
+    expect(new Set(ids).size).toBe(100)
+    expect(answers[0]!.ids).toEqual(['hospital-a:1', 'hospital-a:2'])
+    expect(store.size('hospital-a')).toBe(100)
+    expect(published.length).toBeLessThan(50) // shared batches, not one per request
+    expect(published.reduce((n, b) => n + b.entries.length, 0)).toBe(100)
+    await store.close()
+  })
+
+  it('a key submitted many times at once appends once; a reused key with another body is refused', async () => {
+    const { store, queue } = await setup()
+    const request = { key: 'k-1', bodyHash: 'h1' }
+    const answers = await Promise.all(
+      Array.from({ length: 5 }, () => queue.submit([makeEvent(1), makeEvent(2)], request)),
+    )
+    expect(new Set(answers.map((a) => a.ids.join()))).toEqual(
+      new Set(['hospital-a:1,hospital-a:2']),
+    )
+    expect(answers.filter((a) => !a.duplicate)).toHaveLength(1)
+    expect(store.size('hospital-a')).toBe(2)
+    const later = await queue.submit([makeEvent(1), makeEvent(2)], request)
+    expect(later).toEqual({ ids: ['hospital-a:1', 'hospital-a:2'], duplicate: true })
+    await expect(
+      queue.submit([makeEvent(3)], { key: 'k-1', bodyHash: 'other' }),
+    ).rejects.toMatchObject({ code: 'IDEMPOTENCY_CONFLICT' })
+    expect(store.size('hospital-a')).toBe(2)
+    await queue.drain()
+    await store.close()
+  })
+
+  it('splits more events than one batch holds and refuses an empty request', async () => {
+    const { store, queue } = await setup()
+    const big = Array.from({ length: 2500 }, (_, i) => makeEvent(i))
+    const [a, b] = await Promise.all([
+      queue.submit(big.slice(0, 1500)),
+      queue.submit(big.slice(1500)),
+    ])
+    expect(a.ids).toHaveLength(1500)
+    expect(b.ids[0]).toBe('hospital-a:1501')
+    await expect(queue.submit([])).rejects.toMatchObject({ code: 'EVENT_INVALID' })
+    expect((await store.verify()).ok).toBe(true)
+    await store.close()
+  })
+})
