@@ -15,6 +15,7 @@ export const ORIGIN_PATTERN = /^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/
 
 export const TAGS = {
   treeHead: 'ehrlog/tree-head/v1',
+  checkpoint: 'ehrlog/checkpoint/v1',
   /** HKDF-SHA256 `info` strings: one key per purpose, all from the node's master secret. */
   hkdfValueEncryption: 'ehrlog/v1/store/value-encryption',
   hkdfBlindIndex: 'ehrlog/v1/store/blind-index',
@@ -40,4 +41,18 @@ export function treeHeadMessage(origin: string, treeSize: number, root: Uint8Arr
   return new Uint8Array(
     Buffer.concat([tag, Buffer.from([0, name.length]), name, u64be(treeSize), root]),
   )
+}
+
+/**
+ * The message every node signs with BLS for a checkpoint:
+ * UTF8(TAGS.checkpoint) || 0x00 || network id[32] || u64be(time ms) || checkpoint root[32]
+ * where the checkpoint root is the RFC 9162 root over the feed cuts (checkpoint.ts).
+ */
+export function checkpointMessage(
+  networkId: Uint8Array,
+  timeMs: number,
+  root: Uint8Array,
+): Uint8Array {
+  const tag = Buffer.from(TAGS.checkpoint, 'utf8')
+  return new Uint8Array(Buffer.concat([tag, Buffer.from([0]), networkId, u64be(timeMs), root]))
 }

@@ -1,0 +1,215 @@
+import { aggregateBlsSignatures, verifyBlsAggregate } from './bls.ts'
+import { canonicalJson } from './canonical-json.ts'
+import { EhrlogError } from './errors.ts'
+import { fromHex, toHex } from './hex.ts'
+import { checkpointMessage, ORIGIN_PATTERN } from './layout.ts'
+import { hashLeaf, MemoryTree } from './merkle/index.ts'
+
+/** One origin's feed at the cut: its tree size and RFC 9162 root. */
+export interface FeedCut {
+  origin: string
+  treeSize: number
+  root: Uint8Array
+}
+
+/** The network's state at a cut. Feeds sorted by origin, one per member (size 0 allowed). */
+export interface Checkpoint {
+  /** SHA-256 of network.json's canonical form (node/net/membership.ts). */
+  networkId: Uint8Array
+  /** When it was proposed, ms since 1970: orders checkpoints of one network. */
+  timeMs: number
+  feeds: FeedCut[]
+}
+
+/** A checkpoint with its aggregate BLS cosignature: bit i of `signers` is member i of network.json. */
+export interface CosignedCheckpoint {
+  checkpoint: Checkpoint
+  signers: Uint8Array
+  signature: Uint8Array
+}
+
+const utf8 = new TextEncoder()
+
+/** Leaf of the checkpoint tree: RFC 8785 bytes of {origin, root (hex), treeSize}. */
+export function feedCutBytes(cut: FeedCut): Uint8Array {
+  return utf8.encode(
+    canonicalJson({ origin: cut.origin, root: toHex(cut.root), treeSize: cut.treeSize }),
+  )
+}
+
+/** RFC 9162 root over the feed cuts, in origin order: one feed's cut can be proven by inclusion. */
+export function checkpointRoot(checkpoint: Checkpoint): Uint8Array {
+  return new MemoryTree(checkpoint.feeds.map((cut) => hashLeaf(feedCutBytes(cut)))).root()
+}
+
+/** What each cosigner signs (layout.ts). */
+export function checkpointSigningMessage(checkpoint: Checkpoint): Uint8Array {
+  return checkpointMessage(checkpoint.networkId, checkpoint.timeMs, checkpointRoot(checkpoint))
+}
+
+/** A stable id: hex SHA-256 leaf hash of the signed message. */
+export function checkpointId(checkpoint: Checkpoint): string {
+  return toHex(hashLeaf(checkpointSigningMessage(checkpoint)))
+}
+
+/** The smallest number of cosigners that makes a checkpoint cosigned: a majority by default. */
+export function defaultQuorum(memberCount: number): number {
+  return Math.floor(memberCount / 2) + 1
+}
+
+export function signerIndexes(signers: Uint8Array, memberCount: number): number[] {
+  const out: number[] = []
+  for (let i = 0; i < signers.byteLength * 8; i++) {
+    if ((signers[i >> 3]! >> (i & 7)) & 1) {
+      if (i >= memberCount) {
+        throw new EhrlogError(
+          'INVALID_SIGNATURE',
+          `signer bit ${i} names no member (the network has ${memberCount})`,
+          { details: { signer: i } },
+        )
+      }
+      out.push(i)
+    }
+  }
+  return out
+}
+
+export function signersBitmap(indexes: readonly number[], memberCount: number): Uint8Array {
+  const bits = new Uint8Array(Math.ceil(memberCount / 8))
+  for (const i of indexes) bits[i >> 3]! |= 1 << (i & 7)
+  return bits
+}
+
+/** Aggregates individual cosignatures (member index → 96-byte signature) into one. */
+export function aggregateCosignatures(
+  checkpoint: Checkpoint,
+  signatures: ReadonlyMap<number, Uint8Array>,
+  memberCount: number,
+): CosignedCheckpoint {
+  const indexes = [...signatures.keys()].sort((a, b) => a - b)
+  return {
+    checkpoint,
+    signers: signersBitmap(indexes, memberCount),
+    signature: aggregateBlsSignatures(indexes.map((i) => signatures.get(i)!)),
+  }
+}
+
+/**
+ * Checks a cosigned checkpoint with one aggregate verification: the signers are members,
+ * at least `quorum` of them, and the aggregate signature is theirs over this checkpoint.
+ * `blsKeys` are the members' public keys in network.json order (their proofs of possession
+ * checked when the membership was parsed, which is what stops rogue-key aggregates).
+ * Returns the signer indexes; throws INVALID_SIGNATURE naming what failed.
+ */
+export function verifyCosignedCheckpoint(
+  cosigned: CosignedCheckpoint,
+  networkId: Uint8Array,
+  blsKeys: readonly Uint8Array[],
+  quorum = defaultQuorum(blsKeys.length),
+): number[] {
+  const { checkpoint } = cosigned
+  if (toHex(checkpoint.networkId) !== toHex(networkId)) {
+    throw new EhrlogError(
+      'INVALID_SIGNATURE',
+      `checkpoint is for network ${toHex(checkpoint.networkId).slice(0, 16)}…, not this one (${toHex(networkId).slice(0, 16)}…)`,
+    )
+  }
+  const signers = signerIndexes(cosigned.signers, blsKeys.length)
+  if (signers.length < quorum) {
+    throw new EhrlogError(
+      'INVALID_SIGNATURE',
+      `checkpoint has ${signers.length} cosigners, the quorum is ${quorum} of ${blsKeys.length}`,
+      {
+        details: { signers: signers.length, quorum },
+      },
+    )
+  }
+  const message = checkpointSigningMessage(checkpoint)
+  if (
+    !verifyBlsAggregate(
+      signers.map((i) => blsKeys[i]!),
+      message,
+      cosigned.signature,
+    )
+  ) {
+    throw new EhrlogError(
+      'INVALID_SIGNATURE',
+      `the aggregate signature of checkpoint ${checkpointId(checkpoint).slice(0, 16)}… does not verify for signers ${signers.join(', ')}`,
+      {
+        details: { signers },
+      },
+    )
+  }
+  return signers
+}
+
+/** JSON form (hex bytes) for storage, gossip and HTTP. */
+export interface CosignedCheckpointJson {
+  checkpoint: {
+    networkId: string
+    timeMs: number
+    feeds: Array<{ origin: string; treeSize: number; root: string }>
+  }
+  signers: string
+  signature: string
+}
+
+export function cosignedToJson(c: CosignedCheckpoint): CosignedCheckpointJson {
+  return {
+    checkpoint: {
+      networkId: toHex(c.checkpoint.networkId),
+      timeMs: c.checkpoint.timeMs,
+      feeds: c.checkpoint.feeds.map((f) => ({
+        origin: f.origin,
+        treeSize: f.treeSize,
+        root: toHex(f.root),
+      })),
+    },
+    signers: toHex(c.signers),
+    signature: toHex(c.signature),
+  }
+}
+
+function bad(message: string): EhrlogError {
+  return new EhrlogError('MESSAGE_INVALID', `checkpoint: ${message}`)
+}
+
+/** Parses untrusted JSON into a checkpoint (structure only; verify it after). */
+export function checkpointFromJson(value: unknown): Checkpoint {
+  const c = value as CosignedCheckpointJson['checkpoint']
+  if (typeof c !== 'object' || c === null) throw bad('not an object')
+  const networkId = typeof c.networkId === 'string' ? fromHex(c.networkId, 32) : undefined
+  if (!networkId) throw bad('networkId is not 32 bytes of hex')
+  if (!Number.isSafeInteger(c.timeMs) || c.timeMs < 0) throw bad('timeMs is not a time')
+  if (!Array.isArray(c.feeds) || c.feeds.length > 1000)
+    throw bad('feeds is not a list of at most 1000')
+  const feeds = c.feeds.map((f, i) => {
+    const root = typeof f?.root === 'string' ? fromHex(f.root, 32) : undefined
+    if (typeof f?.origin !== 'string' || !ORIGIN_PATTERN.test(f.origin))
+      throw bad(`feeds[${i}].origin is not a node name`)
+    if (!Number.isSafeInteger(f.treeSize) || f.treeSize < 0)
+      throw bad(`feeds[${i}].treeSize is not a size`)
+    if (!root) throw bad(`feeds[${i}].root is not 32 bytes of hex`)
+    return { origin: f.origin, treeSize: f.treeSize, root }
+  })
+  for (let i = 1; i < feeds.length; i++) {
+    if (feeds[i - 1]!.origin >= feeds[i]!.origin)
+      throw bad('feeds are not sorted by origin without repeats')
+  }
+  return { networkId, timeMs: c.timeMs, feeds }
+}
+
+export function cosignedFromJson(value: unknown): CosignedCheckpoint {
+  const v = value as CosignedCheckpointJson
+  if (typeof v !== 'object' || v === null) throw bad('not an object')
+  const signers = typeof v.signers === 'string' ? fromHex(v.signers) : undefined
+  const signature = typeof v.signature === 'string' ? fromHex(v.signature, 96) : undefined
+  if (!signers || signers.byteLength > 125) throw bad('signers is not a hex bitmap')
+  if (!signature) throw bad('signature is not 96 bytes of hex')
+  return { checkpoint: checkpointFromJson(v.checkpoint), signers, signature }
+}
+
+/** The cut of one origin, if the checkpoint has it. */
+export function feedCutOf(checkpoint: Checkpoint, origin: string): FeedCut | undefined {
+  return checkpoint.feeds.find((f) => f.origin === origin)
+}

@@ -1,0 +1,133 @@
+import { randomBytes } from 'node:crypto'
+import { describe, expect, it } from 'vitest'
+import { blsPublicKey, blsSign, generateBlsSecretKey } from '../../node/core/bls.ts'
+import {
+  aggregateCosignatures,
+  type Checkpoint,
+  checkpointId,
+  checkpointSigningMessage,
+  cosignedFromJson,
+  cosignedToJson,
+  verifyCosignedCheckpoint,
+} from '../../node/core/checkpoint.ts'
+import { isEhrlogError } from '../../node/core/errors.ts'
+
+const N = 5
+const secrets = Array.from({ length: N }, () => generateBlsSecretKey())
+const keys = secrets.map(blsPublicKey)
+const networkId = new Uint8Array(randomBytes(32))
+
+const checkpoint: Checkpoint = {
+  networkId,
+  timeMs: Date.UTC(2026, 10, 24, 12),
+  feeds: ['hospital-a', 'hospital-b', 'hospital-c'].map((origin, i) => ({
+    origin,
+    treeSize: 10 * (i + 1),
+    root: new Uint8Array(32).fill(i + 1),
+  })),
+}
+
+function cosign(cp: Checkpoint, signerIndexes: number[]) {
+  const message = checkpointSigningMessage(cp)
+  return aggregateCosignatures(
+    cp,
+    new Map(signerIndexes.map((i) => [i, blsSign(secrets[i]!, message)])),
+    N,
+  )
+}
+
+function codeOf(fn: () => unknown): string | undefined {
+  try {
+    fn()
+    return undefined
+  } catch (err) {
+    return isEhrlogError(err) ? err.code : 'not-ehrlog'
+  }
+}
+
+describe('cosigned checkpoints', () => {
+  it('a quorum of cosignatures aggregates into one that verifies in one step', () => {
+    const cosigned = cosign(checkpoint, [0, 2, 4])
+    expect(cosigned.signature).toHaveLength(96)
+    expect(verifyCosignedCheckpoint(cosigned, networkId, keys)).toEqual([0, 2, 4])
+    expect(
+      verifyCosignedCheckpoint(cosign(checkpoint, [0, 1, 2, 3, 4]), networkId, keys),
+    ).toHaveLength(5)
+  })
+
+  it('rejects a missing cosignature (below quorum), a forged one, a non-member and another network', () => {
+    expect(
+      codeOf(() => verifyCosignedCheckpoint(cosign(checkpoint, [1, 3]), networkId, keys)),
+    ).toBe('INVALID_SIGNATURE')
+    // a signer bit set whose signature is not in the aggregate
+    const claimsMore = { ...cosign(checkpoint, [0, 1, 2]), signers: Uint8Array.of(0b1111) }
+    expect(codeOf(() => verifyCosignedCheckpoint(claimsMore, networkId, keys))).toBe(
+      'INVALID_SIGNATURE',
+    )
+    // a forger's own key in place of member 1
+    const forger = generateBlsSecretKey()
+    const message = checkpointSigningMessage(checkpoint)
+    const forged = aggregateCosignatures(
+      checkpoint,
+      new Map([
+        [0, blsSign(secrets[0]!, message)],
+        [1, blsSign(forger, message)],
+        [2, blsSign(secrets[2]!, message)],
+      ]),
+      N,
+    )
+    expect(codeOf(() => verifyCosignedCheckpoint(forged, networkId, keys))).toBe(
+      'INVALID_SIGNATURE',
+    )
+    // a signer beyond the membership
+    const outsider = { ...cosign(checkpoint, [0, 1, 2]), signers: Uint8Array.of(0b111, 0b1) }
+    expect(() => verifyCosignedCheckpoint(outsider, networkId, keys)).toThrow(/names no member/)
+    expect(() =>
+      verifyCosignedCheckpoint(cosign(checkpoint, [0, 1, 2]), new Uint8Array(32), keys),
+    ).toThrow(/not this one/)
+  })
+
+  it('any change to the checkpoint after signing breaks the aggregate', () => {
+    const cosigned = cosign(checkpoint, [0, 1, 2])
+    const changes: Array<(cp: Checkpoint) => Checkpoint> = [
+      (cp) => ({ ...cp, timeMs: cp.timeMs + 1 }),
+      (cp) => ({
+        ...cp,
+        feeds: cp.feeds.map((f, i) => (i === 1 ? { ...f, treeSize: f.treeSize - 1 } : f)),
+      }),
+      (cp) => ({
+        ...cp,
+        feeds: cp.feeds.map((f, i) => (i === 2 ? { ...f, root: new Uint8Array(32) } : f)),
+      }),
+      (cp) => ({ ...cp, feeds: cp.feeds.slice(0, 2) }),
+    ]
+    for (const change of changes) {
+      const altered = { ...cosigned, checkpoint: change(cosigned.checkpoint) }
+      expect(checkpointId(altered.checkpoint)).not.toBe(checkpointId(checkpoint))
+      expect(codeOf(() => verifyCosignedCheckpoint(altered, networkId, keys))).toBe(
+        'INVALID_SIGNATURE',
+      )
+    }
+  })
+
+  it('round-trips through JSON and refuses malformed JSON with MESSAGE_INVALID', () => {
+    const cosigned = cosign(checkpoint, [0, 1, 2])
+    const back = cosignedFromJson(JSON.parse(JSON.stringify(cosignedToJson(cosigned))))
+    expect(verifyCosignedCheckpoint(back, networkId, keys)).toEqual([0, 1, 2])
+    const json = cosignedToJson(cosigned)
+    const bads: unknown[] = [
+      null,
+      { ...json, signature: 'zz' },
+      { ...json, checkpoint: { ...json.checkpoint, feeds: [...json.checkpoint.feeds].reverse() } },
+      { ...json, checkpoint: { ...json.checkpoint, timeMs: -1 } },
+      {
+        ...json,
+        checkpoint: {
+          ...json.checkpoint,
+          feeds: [{ origin: 'Bad Name', treeSize: 1, root: '00'.repeat(32) }],
+        },
+      },
+    ]
+    for (const bad of bads) expect(codeOf(() => cosignedFromJson(bad))).toBe('MESSAGE_INVALID')
+  })
+})
