@@ -11,7 +11,7 @@ import {
   timeKey,
 } from './key-layout.ts'
 import type { ValueCipher } from './value-cipher.ts'
-import type { Op } from './write-chain.ts'
+import type { BatchSink } from './write-chain.ts'
 
 export interface EntryRef {
   origin: string
@@ -58,7 +58,7 @@ export class Indexes {
   }
 
   /** The index writes for the event entries of one batch (seqs ascending). */
-  addBatchOps(ops: Op[], tag: FeedTag, events: readonly IndexedEvent[]): void {
+  addBatchOps(ops: BatchSink, tag: FeedTag, events: readonly IndexedEvent[]): void {
     const byPatient = groupBy(events, (e) => e.event.patientId)
     const byActor = groupBy(events, (e) => e.event.actorId)
     const byMinute = groupBy(events, (e) =>
@@ -88,8 +88,8 @@ export class Indexes {
     return Buffer.concat([Buffer.of(PREFIX.actor), this.blind('actor', actorId)])
   }
 
-  #put(ops: Op[], key: Buffer, plain: Buffer): void {
-    ops.push({ type: 'put', key, value: this.#cipher.seal(key, plain) })
+  #put(ops: BatchSink, key: Buffer, plain: Buffer): void {
+    ops.put(key, this.#cipher.seal(key, plain))
   }
 }
 

@@ -21,6 +21,8 @@ export const PREFIX = {
   time: 0x49,
   /** M | name → store metadata (format version) */
   meta: 0x4d,
+  /** C | u64 time ms | checkpoint id[8] → a cosigned checkpoint (JSON) */
+  checkpoint: 0x43,
   /** R | blind(request key) → receipt of an idempotent append (origin, first seq, count, body hash) */
   receipt: 0x52,
 } as const
@@ -45,8 +47,21 @@ export function blindIndex(indexKey: Uint8Array, kind: 'patient' | 'actor', id: 
 
 function u64(n: number): Buffer {
   const b = Buffer.allocUnsafe(8)
-  b.writeUInt32BE(Math.floor(n / 0x1_0000_0000), 0)
-  b.writeUInt32BE(n >>> 0, 4)
+  writeU64(b, 0, n)
+  return b
+}
+
+function writeU64(b: Buffer, at: number, n: number): void {
+  b.writeUInt32BE(Math.floor(n / 0x1_0000_0000), at)
+  b.writeUInt32BE(n >>> 0, at + 4)
+}
+
+/** prefix | tag | u64 in one allocation: entry and head keys are made once per entry. */
+function tagSeqKey(prefix: number, tag: FeedTag, n: number): Buffer {
+  const b = Buffer.allocUnsafe(1 + FEED_TAG_SIZE + 8)
+  b[0] = prefix
+  tag.copy(b, 1)
+  writeU64(b, 1 + FEED_TAG_SIZE, n)
   return b
 }
 
@@ -60,11 +75,11 @@ export function feedKey(tag: FeedTag): Buffer {
 }
 
 export function entryKey(tag: FeedTag, seq: number): Buffer {
-  return Buffer.concat([Buffer.of(PREFIX.entry), tag, u64(seq)])
+  return tagSeqKey(PREFIX.entry, tag, seq)
 }
 
 export function headKey(tag: FeedTag, treeSize: number): Buffer {
-  return Buffer.concat([Buffer.of(PREFIX.head), tag, u64(treeSize)])
+  return tagSeqKey(PREFIX.head, tag, treeSize)
 }
 
 export function patientKey(blind: Buffer, tag: FeedTag, seq: number): Buffer {

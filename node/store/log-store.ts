@@ -43,7 +43,7 @@ import {
 import { TreeReader } from './tree-reader.ts'
 import { ValueCipher } from './value-cipher.ts'
 import { type VerifyOptions, type VerifyReport, verifyReplica } from './verify-replica.ts'
-import { type Op, WriteChain } from './write-chain.ts'
+import { type BatchSink, WriteChain } from './write-chain.ts'
 
 export type { EntryRef }
 
@@ -255,42 +255,46 @@ export class LogStore {
     if (feed.damage)
       throw new EhrlogError('STORE_CORRUPT', `feed ${signer.origin} is damaged: ${feed.damage}`)
     const builder = feed.tip.builder.clone()
-    const ops = this.#startOps(feed)
     const recordedMs = Math.max(now.getTime(), feed.tip.lastRecordedMs)
-    const recorded = new Date(recordedMs)
+    const recorded = new Date(recordedMs).toISOString()
     let prev = feed.tip.lastHash
     const entries: EncodedEntry[] = []
     const indexed: IndexedEvent[] = []
-    for (const item of items) {
-      const encoded = makeEntry(
-        signer.origin,
-        builder.size + 1,
-        prev,
-        item.kind,
-        item.body,
-        recorded,
-      )
-      this.#entryOps(ops, feed.tag, builder, encoded, indexed)
-      entries.push(encoded)
-      prev = encoded.hash
-    }
-    this.#indexes.addBatchOps(ops, feed.tag, indexed)
-    for (const r of receipts) {
-      const stored: StoredReceipt = {
-        origin: signer.origin,
-        firstSeq: entries[r.firstItem]!.entry.seq,
-        count: r.count,
-        bodyHash: r.bodyHash,
+    const batch = this.#writes.begin()
+    let head: SignedTreeHead
+    try {
+      this.#putFeedRecord(batch, feed)
+      for (const item of items) {
+        const encoded = makeEntry(
+          signer.origin,
+          builder.size + 1,
+          prev,
+          item.kind,
+          item.body,
+          recorded,
+        )
+        this.#putEntry(batch, feed.tag, builder, encoded, indexed)
+        entries.push(encoded)
+        prev = encoded.hash
       }
-      const key = receiptKey(this.#opts.keys.indexKey, r.requestKey)
-      ops.push({
-        type: 'put',
-        key,
-        value: this.#cipher.seal(key, Buffer.from(JSON.stringify(stored))),
-      })
+      this.#indexes.addBatchOps(batch, feed.tag, indexed)
+      for (const r of receipts) {
+        const stored: StoredReceipt = {
+          origin: signer.origin,
+          firstSeq: entries[r.firstItem]!.entry.seq,
+          count: r.count,
+          bodyHash: r.bodyHash,
+        }
+        const key = receiptKey(this.#opts.keys.indexKey, r.requestKey)
+        batch.put(key, this.#cipher.seal(key, Buffer.from(JSON.stringify(stored))))
+      }
+      head = signTreeHead(signer.privateKey, signer.origin, builder.size, builder.root())
+      this.#putHead(batch, feed, head)
+    } catch (err) {
+      this.#writes.discard(batch)
+      throw err
     }
-    const head = signTreeHead(signer.privateKey, signer.origin, builder.size, builder.root())
-    await this.#commit(feed, ops, builder, prev, recordedMs, head)
+    await this.#commit(feed, batch, builder, prev, recordedMs, head)
     return { entries, head }
   }
 
@@ -343,46 +347,51 @@ export class LogStore {
     const firstSeq = head.treeSize - count + 1
     if (firstSeq > have + 1) return { status: 'gap', have, want: firstSeq - 1 }
     const builder = feed.tip.builder.clone()
-    const ops = this.#startOps(feed)
     let prev = feed.tip.lastHash
     let lastRecordedMs = feed.tip.lastRecordedMs
     const indexed: IndexedEvent[] = []
-    // Entries this replica already holds (an overlapping batch) are skipped: the root check covers them.
-    for (let i = have - firstSeq + 1; i < count; i++) {
-      const encoded = decodeEntry(batch.entries[i]!)
-      const { entry } = encoded
-      const seq = builder.size + 1
-      if (entry.origin !== origin || entry.seq !== seq) {
+    const writes = this.#writes.begin()
+    try {
+      this.#putFeedRecord(writes, feed)
+      // Entries this replica already holds (an overlapping batch) are skipped: the root check covers them.
+      for (let i = have - firstSeq + 1; i < count; i++) {
+        const encoded = decodeEntry(batch.entries[i]!)
+        const { entry } = encoded
+        const seq = builder.size + 1
+        if (entry.origin !== origin || entry.seq !== seq) {
+          throw new EhrlogError(
+            'SEQ_MISMATCH',
+            `entry ${entryId(entry.origin, entry.seq)} arrived where ${entryId(origin, seq)} belongs`,
+            { details: { origin, seq } },
+          )
+        }
+        if (entry.prev !== (prev ? toHex(prev) : GENESIS_PREV)) {
+          throw new EhrlogError(
+            'CHAIN_BROKEN',
+            `entry ${entryId(origin, seq)} does not link to the entry before it`,
+            { details: { origin, seq } },
+          )
+        }
+        verifyEntryBody(entry.kind, entry.body)
+        this.#putEntry(writes, feed.tag, builder, encoded, indexed)
+        prev = encoded.hash
+        lastRecordedMs = Date.parse(entry.recorded)
+      }
+      const root = builder.root()
+      if (!bytesEqual(root, head.root)) {
         throw new EhrlogError(
-          'SEQ_MISMATCH',
-          `entry ${entryId(entry.origin, entry.seq)} arrived where ${entryId(origin, seq)} belongs`,
-          { details: { origin, seq } },
+          'INVALID_PROOF',
+          `entries of ${origin} up to ${head.treeSize} give root ${toHex(root)}, the signed head says ${toHex(head.root)}`,
+          { details: { origin, treeSize: head.treeSize } },
         )
       }
-      if (entry.prev !== (prev ? toHex(prev) : GENESIS_PREV)) {
-        throw new EhrlogError(
-          'CHAIN_BROKEN',
-          `entry ${entryId(origin, seq)} does not link to the entry before it`,
-          { details: { origin, seq } },
-        )
-      }
-      verifyEntryBody(entry.kind, entry.body)
-      this.#entryOps(ops, feed.tag, builder, encoded, indexed)
-      prev = encoded.hash
-      lastRecordedMs = Date.parse(entry.recorded)
+      this.#indexes.addBatchOps(writes, feed.tag, indexed)
+      this.#putHead(writes, feed, head)
+    } catch (err) {
+      this.#writes.discard(writes)
+      throw err
     }
-    const root = builder.root()
-    if (!bytesEqual(root, head.root)) {
-      throw new EhrlogError(
-        'INVALID_PROOF',
-        `entries of ${origin} up to ${head.treeSize} give root ${toHex(root)}, the signed head says ${toHex(head.root)}`,
-        {
-          details: { origin, treeSize: head.treeSize },
-        },
-      )
-    }
-    this.#indexes.addBatchOps(ops, feed.tag, indexed)
-    await this.#commit(feed, ops, builder, prev, lastRecordedMs, head)
+    await this.#commit(feed, writes, builder, prev, lastRecordedMs, head)
     return { status: 'stored', treeSize: head.treeSize }
   }
 
@@ -529,21 +538,15 @@ export class LogStore {
   // Index keys of entries still being written are not yet readable as entries: skip them.
   readonly #originOfTag = (tagHex: string): string | undefined => this.#originByTag.get(tagHex)
 
-  #startOps(feed: FeedState): Op[] {
-    const ops: Op[] = []
-    if (feed.isNew) {
-      const key = feedKey(feed.tag)
-      ops.push({
-        type: 'put',
-        key,
-        value: this.#cipher.seal(key, Buffer.from(feed.origin, 'utf8')),
-      })
-    }
-    return ops
+  /** The feed record (F), with the first batch of a feed. */
+  #putFeedRecord(batch: BatchSink, feed: FeedState): void {
+    if (!feed.isNew) return
+    const key = feedKey(feed.tag)
+    batch.put(key, this.#cipher.seal(key, Buffer.from(feed.origin, 'utf8')))
   }
 
-  #entryOps(
-    ops: Op[],
+  #putEntry(
+    batch: BatchSink,
     tag: FeedTag,
     builder: MerkleBuilder,
     encoded: EncodedEntry,
@@ -553,35 +556,29 @@ export class LogStore {
     const upper: Uint8Array[] = []
     for (const node of builder.append(encoded.hash)) if (node.level > 0) upper.push(node.hash)
     const key = entryKey(tag, seq)
-    ops.push({
-      type: 'put',
-      key,
-      value: this.#cipher.seal(key, encodeEntryRecord(upper, encoded.bytes)),
-    })
+    batch.put(key, this.#cipher.seal(key, encodeEntryRecord(upper, encoded.bytes)))
     if (encoded.entry.kind === 'event')
       indexed.push({ seq, event: encoded.entry.body as AuditEvent })
   }
 
-  /** Moves the feed's tip now and its committed state once the batch is on disk. */
+  #putHead(batch: BatchSink, feed: FeedState, head: SignedTreeHead): void {
+    const key = headKey(feed.tag, head.treeSize)
+    batch.put(key, this.#cipher.seal(key, encodeHeadRecord(head.root, head.signature)))
+  }
+
+  /** Queues the batch; moves the feed's tip now and its committed state once it is on disk. */
   #commit(
     feed: FeedState,
-    ops: Op[],
+    batch: ReturnType<WriteChain['begin']>,
     builder: MerkleBuilder,
     lastHash: Uint8Array | undefined,
     lastRecordedMs: number,
     head: SignedTreeHead,
   ): Promise<void> {
-    const key = headKey(feed.tag, head.treeSize)
-    ops.push({
-      type: 'put',
-      key,
-      value: this.#cipher.seal(key, encodeHeadRecord(head.root, head.signature)),
-    })
-    feed.tip = { builder, lastHash, lastRecordedMs }
-    // Only a batch that reached the write chain writes the feed record; a rejected first
-    // batch must leave the next one to write it (else the feed is lost at reopen).
+    // Only now: a batch whose encoding failed must not leave a new feed without its record.
     feed.isNew = false
-    return this.#writes.write(ops, () => {
+    feed.tip = { builder, lastHash, lastRecordedMs }
+    return this.#writes.write(batch, () => {
       feed.committed = { size: head.treeSize, root: head.root, head }
     })
   }

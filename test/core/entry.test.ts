@@ -39,7 +39,65 @@ const jsonValue = fc.letrec((tie) => ({
   ),
 })).value
 
+// Any UTF-16 code unit, lone surrogates included: the escaping fast path must match JSON.stringify.
+const anyText = fc.string({ unit: fc.nat(0xffff).map((c) => String.fromCharCode(c)) })
+
+const entryArb = fc.record({
+  v: fc.constant(1),
+  origin: fc.stringMatching(/^[a-z0-9](?:[a-z0-9-]{0,10}[a-z0-9])?$/),
+  seq: fc.integer({ min: 1, max: Number.MAX_SAFE_INTEGER }),
+  recorded: fc.date({ noInvalidDate: true }).map((d) => d.toISOString()),
+  prev: fc.uint8Array({ minLength: 32, maxLength: 32 }).map((b) => Buffer.from(b).toString('hex')),
+  kind: fc.constantFrom('event' as const, 'user' as const, 'alert' as const),
+  body: fc.dictionary(anyText, jsonValue, { maxKeys: 6 }),
+})
+
 describe('entry encoding', () => {
+  it('is byte-identical to the straightforward encoder, for any code units (lone surrogates too)', () => {
+    // canonicalJson as first written (arrays and join, JSON.stringify for every string); the
+    // faster one must not change a single byte of any entry.
+    const plain = (value: unknown): string => {
+      if (value === null || typeof value !== 'object') {
+        if (typeof value === 'string') return JSON.stringify(value)
+        return canonicalJson(value)
+      }
+      if (Array.isArray(value)) return `[${value.map(plain).join(',')}]`
+      const obj = value as Record<string, unknown>
+      const parts: string[] = []
+      for (const key of Object.keys(obj).sort()) {
+        if (obj[key] !== undefined) parts.push(`${JSON.stringify(key)}:${plain(obj[key])}`)
+      }
+      return `{${parts.join(',')}}`
+    }
+    const value = fc.letrec((tie) => ({
+      value: fc.oneof(
+        { depthSize: 'small' },
+        anyText,
+        fc.maxSafeInteger(),
+        fc.boolean(),
+        fc.constant(null),
+        fc.array(tie('value'), { maxLength: 4 }),
+        fc.dictionary(anyText, tie('value'), { maxKeys: 4 }),
+      ),
+    })).value
+    fc.assert(
+      fc.property(value, (v) => canonicalJson(v) === plain(v)),
+      { numRuns: 1000 },
+    )
+    expect(canonicalJson('a"b\\c\u0001\ud800\u2028')).toBe(
+      JSON.stringify('a"b\\c\u0001\ud800\u2028'),
+    )
+  })
+
+  it('the entry encoder gives exactly the bytes of canonicalJson(entry)', () => {
+    fc.assert(
+      fc.property(entryArb, (entry) =>
+        Buffer.from(encodeEntry(entry).bytes).equals(Buffer.from(canonicalJson(entry), 'utf8')),
+      ),
+      { numRuns: 500 },
+    )
+  })
+
   it('canonical JSON equals the RFC 8785 reference implementation (canonicalize, by its author)', () => {
     fc.assert(fc.property(jsonValue, (v) => canonicalJson(v) === canonicalize(v)))
     // RFC 8785 section 3.2.3 sorts keys by UTF-16 code units: "\u20ac" < "\ud83d\ude00" there,
