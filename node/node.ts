@@ -1,13 +1,14 @@
 import { readFile, rm, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { HttpServer, type NodeStatus } from './api/index.ts'
+import { type CheckpointIncident, CheckpointService } from './checkpoint/index.ts'
 import { EhrlogError } from './core/errors.ts'
 import { type NodeIdentity, openNodeDir } from './identity/index.ts'
 import { IngestQueue } from './ingest/index.ts'
 import type { Logger } from './logger.ts'
 import { Membership, NetService } from './net/index.ts'
 import { storeOfNode } from './node-store.ts'
-import type { LogStore } from './store/index.ts'
+import { CheckpointLog, type LogStore } from './store/index.ts'
 
 export interface NodeOptions {
   dir: string
@@ -15,6 +16,10 @@ export interface NodeOptions {
   logger: Logger
   /** Mean anti-entropy sync period (default 5000 ms). */
   syncIntervalMs?: number
+  /** Time between scheduled checkpoint rounds; 0: only on demand (default 10,000 ms). */
+  checkpointIntervalMs?: number
+  /** Told of divergence and invalid checkpoints (alerts wire in here). */
+  onIncident?: (incident: CheckpointIncident) => void
 }
 
 /** Where a running node says it can be reached: DIR/node.json, removed on stop. */
@@ -27,10 +32,12 @@ export interface RuntimeInfo {
 
 export const RUNTIME_FILE = 'node.json'
 export const NETWORK_FILE = 'network.json'
+const CHECKPOINT_TOPIC = 'checkpoints'
 
 interface Parts {
   identity: NodeIdentity
   store: LogStore
+  checkpoints: CheckpointService
   net: NetService
   ingest: IngestQueue
   http: HttpServer
@@ -78,6 +85,23 @@ export class EhrlogNode {
         onAppended: (batch) => net?.publish(batch),
       })
       released.unshift(() => ingest.drain())
+      const checkpoints = new CheckpointService({
+        self: name,
+        membership,
+        blsSecretKey: identity.blsSecretKey,
+        store,
+        checkpoints: new CheckpointLog(store),
+        publish: (data) => net!.publishControl(CHECKPOINT_TOPIC, data),
+        syncNow: () => net!.syncNow(),
+        onIncident: (incident) => {
+          logger.error({ incident }, incident.summary)
+          this.#opts.onIncident?.(incident)
+        },
+        logger: logger.child({ component: 'checkpoint' }),
+        ...(this.#opts.checkpointIntervalMs !== undefined
+          ? { intervalMs: this.#opts.checkpointIntervalMs }
+          : {}),
+      })
       net = new NetService({
         membership,
         self: name,
@@ -90,9 +114,12 @@ export class EhrlogNode {
           acceptBatch: (batch) => store.acceptBatch(batch),
         },
         ...(this.#opts.syncIntervalMs ? { syncIntervalMs: this.#opts.syncIntervalMs } : {}),
+        controlTopics: { [CHECKPOINT_TOPIC]: (data, from) => checkpoints.handle(data, from) },
       })
       await net.start()
       released.unshift(() => net.stop())
+      await checkpoints.start()
+      released.unshift(async () => checkpoints.stop())
       const http = new HttpServer({
         host: identity.config.http.host,
         port: identity.config.http.port,
@@ -103,7 +130,7 @@ export class EhrlogNode {
       })
       await http.start()
       released.unshift(() => http.stop())
-      this.#parts = { identity, store, net, ingest, http }
+      this.#parts = { identity, store, checkpoints, net, ingest, http }
       const info: RuntimeInfo = {
         pid: process.pid,
         name,
@@ -135,6 +162,7 @@ export class EhrlogNode {
     this.#state = 'stopping'
     if (parts) {
       await parts.http.stop()
+      parts.checkpoints.stop()
       await parts.ingest.drain()
       await parts.net.stop()
       await parts.store.close()
@@ -150,6 +178,10 @@ export class EhrlogNode {
 
   get net(): NetService {
     return this.#require().net
+  }
+
+  get checkpoints(): CheckpointService {
+    return this.#require().checkpoints
   }
 
   get ingest(): IngestQueue {

@@ -8,7 +8,7 @@ import { createLibp2p } from 'libp2p'
 import { sha256 } from '../core/merkle/hash.ts'
 import { memberGater } from './gater.ts'
 import type { Membership } from './membership.ts'
-import { batchTopic, LIMITS } from './protocol.ts'
+import { batchTopic, controlTopic, LIMITS } from './protocol.ts'
 
 export type NetHost = Libp2p<{ identify: Identify; pubsub: GossipSub }>
 
@@ -18,6 +18,8 @@ export interface HostOptions {
   listen: string[]
   /** Non-member (client) connections admitted at once; 0 admits members only. */
   maxClientConnections: number
+  /** Names of the member-only control topics (control-topic.ts) besides the batch topic. */
+  controlTopics?: string[]
 }
 
 // Peer score thresholds are gossipsub's defaults (graylist -80); a non-member scores
@@ -54,7 +56,10 @@ export async function createHost(opts: HostOptions): Promise<NetHost> {
         // throughput for nothing (MEASURED.md). Without a signature the id is the content hash.
         globalSignaturePolicy: 'StrictNoSign',
         msgIdFn: (msg) => sha256(msg.data),
-        allowedTopics: [batchTopic(membership.networkId)],
+        allowedTopics: [
+          batchTopic(membership.networkId),
+          ...(opts.controlTopics ?? []).map((name) => controlTopic(membership.networkId, name)),
+        ],
         allowPublishToZeroTopicPeers: true,
         ignoreDuplicatePublishError: true,
         floodPublish: true,

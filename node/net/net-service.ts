@@ -3,6 +3,7 @@ import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import type { Logger } from 'pino'
 import { EhrlogError } from '../core/errors.ts'
 import { type AcceptedListener, Acceptor } from './acceptor.ts'
+import { type ControlHandler, ControlTopic } from './control-topic.ts'
 import { Gossip } from './gossip.ts'
 import { createHost, type NetHost } from './host.ts'
 import { DEFAULT_REDIAL, MemberDialer, type RedialOptions } from './member-dialer.ts'
@@ -29,6 +30,8 @@ export interface NetServiceOptions {
   redial?: Partial<RedialOptions>
   /** Gossip outbox bound in bytes (default 16 MiB). */
   maxOutboxBytes?: number
+  /** Member-only control topics by name, with the handler deciding on each message. */
+  controlTopics?: Record<string, ControlHandler>
 }
 
 export interface PeerInfo {
@@ -47,6 +50,7 @@ interface Parts {
   gossip: Gossip
   sync: Sync
   dialer: MemberDialer
+  control: Map<string, ControlTopic>
 }
 
 /**
@@ -110,6 +114,7 @@ export class NetService {
         privateKey,
         listen: this.opts.listen,
         maxClientConnections: this.opts.maxClientConnections ?? 16,
+        controlTopics: Object.keys(this.opts.controlTopics ?? {}),
       })
     } catch (err) {
       this.state = 'stopped'
@@ -137,7 +142,14 @@ export class NetService {
       ...DEFAULT_REDIAL,
       ...this.opts.redial,
     })
-    this.parts = { host, gossip, sync, dialer }
+    const control = new Map<string, ControlTopic>()
+    for (const [name, handler] of Object.entries(this.opts.controlTopics ?? {})) {
+      control.set(
+        name,
+        new ControlTopic(host, membership, name, handler, this.log.child({ part: name })),
+      )
+    }
+    this.parts = { host, gossip, sync, dialer, control }
     try {
       host.addEventListener('peer:connect', (evt) => {
         if (!membership.isMember(evt.detail)) {
@@ -148,6 +160,7 @@ export class NetService {
         }
       })
       gossip.start()
+      for (const topic of control.values()) topic.start()
       await sync.start()
       await dialer.start()
     } catch (err) {
@@ -176,6 +189,13 @@ export class NetService {
       throw new EhrlogError('UNAVAILABLE', `network is ${this.state}, cannot publish`)
     }
     this.parts.gossip.publish(batch)
+  }
+
+  /** Publishes on a control topic named in the options (no-op before start or after stop). */
+  async publishControl(name: string, data: Uint8Array): Promise<void> {
+    const topic = this.parts?.control.get(name)
+    if (!topic) throw new EhrlogError('ARGUMENT_INVALID', `no control topic ${name}`)
+    await topic.publish(data)
   }
 
   /** Connected peers, members and clients. */
@@ -214,6 +234,7 @@ export class NetService {
       parts.dialer.stop()
       await parts.sync.stop()
       await parts.gossip.stop()
+      for (const topic of parts.control.values()) topic.stop()
       await parts.host.stop()
       await this.acceptor.idle()
     }

@@ -14,6 +14,11 @@ export function batchTopic(networkId: string): string {
   return `/ehrlog/1/${networkId}/batches`
 }
 
+/** A member-only topic for control messages (checkpoint rounds, evidence) of one network. */
+export function controlTopic(networkId: string, name: string): string {
+  return `/ehrlog/1/${networkId}/${name}`
+}
+
 const KiB = 1024
 const MiB = 1024 * KiB
 
@@ -34,6 +39,8 @@ export const LIMITS = {
   maxEntriesPerPull: 2000,
   /** Entries of one signed batch (node/store MAX_BATCH_ENTRIES): the most a puller buffers. */
   maxBatchEntries: 10_000,
+  /** One control message (a checkpoint proposal, cosignature or evidence). */
+  maxControlMessageBytes: 256 * KiB,
   /** Origins in one state vector. */
   maxOrigins: 4096,
 } as const

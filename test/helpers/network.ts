@@ -1,0 +1,70 @@
+import { readFile } from 'node:fs/promises'
+import { join } from 'node:path'
+import { localNodeName } from '../../client/commands/network.ts'
+import { silentLogger } from '../../node/logger.ts'
+import { Membership } from '../../node/net/index.ts'
+import { EhrlogNode, type NodeOptions } from '../../node/node.ts'
+import { runCli } from './cli.ts'
+
+/** A free-ish base port per call: node i uses base+2i and base+2i+1. */
+export function basePort(): number {
+  return 30_000 + Math.floor(Math.random() * 2000) * 10
+}
+
+/** `ehrlog network init` into `dir`; returns the node folders and the membership. */
+export async function initNetwork(
+  dir: string,
+  nodes = 3,
+): Promise<{ dirs: string[]; membership: Membership }> {
+  const r = await runCli([
+    'network',
+    'init',
+    '--dir',
+    dir,
+    '--nodes',
+    String(nodes),
+    '--base-port',
+    String(basePort()),
+  ])
+  if (r.code !== 0) throw new Error(`network init failed: ${r.err}`)
+  const membership = Membership.parse(await readFile(join(dir, 'network.json'), 'utf8'))
+  return { dirs: Array.from({ length: nodes }, (_, i) => join(dir, localNodeName(i))), membership }
+}
+
+/** Starts in-process nodes (real libp2p, LevelDB, HTTP on loopback) with quiet logs. */
+export async function startNodes(
+  dirs: string[],
+  opts: Partial<NodeOptions> = {},
+): Promise<EhrlogNode[]> {
+  const nodes: EhrlogNode[] = []
+  try {
+    for (const dir of dirs) {
+      const node = new EhrlogNode({
+        dir,
+        logger: silentLogger(),
+        syncIntervalMs: 1000,
+        checkpointIntervalMs: 0,
+        ...opts,
+      })
+      nodes.push(node)
+      await node.start()
+    }
+  } catch (err) {
+    await Promise.all(nodes.map((n) => n.stop()))
+    throw err
+  }
+  return nodes
+}
+
+/** Polls `check` until it holds or `timeoutMs` passes (then throws with `what`). */
+export async function waitFor(
+  what: string,
+  check: () => boolean | Promise<boolean>,
+  timeoutMs = 15_000,
+): Promise<void> {
+  const deadline = Date.now() + timeoutMs
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
+    await new Promise((r) => setTimeout(r, 50))
+  }
+}
