@@ -1,10 +1,12 @@
 import { Command, CommanderError } from 'commander'
 import { isEhrlogError } from '../node/core/errors.ts'
 import { registerAppend } from './commands/append.ts'
+import { registerCheckpoint } from './commands/checkpoint.ts'
 import { registerInit } from './commands/init.ts'
 import { registerLog } from './commands/log.ts'
 import { registerNetwork } from './commands/network.ts'
 import { registerNode } from './commands/node.ts'
+import { registerProof } from './commands/proof.ts'
 import { registerStatus } from './commands/status.ts'
 import { registerVerify } from './commands/verify.ts'
 import { type CliContext, processContext } from './context.ts'
@@ -25,6 +27,8 @@ export function buildProgram(ctx: CliContext): Command {
   registerNetwork(program, ctx)
   registerNode(program, ctx)
   registerStatus(program, ctx)
+  registerCheckpoint(program, ctx)
+  registerProof(program, ctx)
   for (const command of program.commands)
     command.exitOverride().configureOutput({ writeOut: ctx.out, writeErr: ctx.err })
   return program

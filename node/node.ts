@@ -127,6 +127,7 @@ export class EhrlogNode {
         ingest,
         status: () => this.status(),
         logger,
+        checkpoints: { source: checkpoints, store },
       })
       await http.start()
       released.unshift(() => http.stop())

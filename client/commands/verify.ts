@@ -1,9 +1,10 @@
 import type { Command } from 'commander'
-import type { VerifyReport } from '../../node/store/index.ts'
+import { CheckpointLog, type KnownHead, type VerifyReport } from '../../node/store/index.ts'
 import type { CliContext } from '../context.ts'
 import { EXIT } from '../exit-codes.ts'
 import { withLocalNode } from '../local-node.ts'
 import { startProgress } from '../progress.ts'
+import { describeVerdict, loadMembership, verifyCheckpoint } from '../trust.ts'
 
 export function registerVerify(program: Command, ctx: CliContext): void {
   program
@@ -18,16 +19,40 @@ export function registerVerify(program: Command, ctx: CliContext): void {
       `\nExit status: ${EXIT.ok} when intact, ${EXIT.verifyFailed} when any entry is damaged (each is listed).`,
     )
     .action(async (opts: { dir: string; json?: boolean }) => {
-      const report = await withLocalNode(ctx, opts.dir, async ({ store }) => {
+      const { report, against } = await withLocalNode(ctx, opts.dir, async ({ store }) => {
+        // The latest cosigned checkpoint, if it verifies, also catches a cut tail whose
+        // signed heads were rolled back with it.
+        const checkpoint = await new CheckpointLog(store).latest()
+        let against: string | undefined
+        const knownHeads = new Map<string, KnownHead>()
+        if (checkpoint) {
+          const membership = await loadMembership({ dir: opts.dir })
+          against = describeVerdict(verifyCheckpoint(membership, checkpoint))
+          for (const f of checkpoint.checkpoint.feeds)
+            if (f.treeSize > 0) knownHeads.set(f.origin, f)
+        }
         const total = [...store.sizes().values()].reduce((a, b) => a + b, 0)
         const progress = startProgress('verifying', total, ctx.progressStream)
         try {
-          return await store.verify({ onProgress: (n) => progress.update(n) })
+          return {
+            report: await store.verify({ knownHeads, onProgress: (n) => progress.update(n) }),
+            against,
+          }
         } finally {
           progress.stop()
         }
       })
-      ctx.out(opts.json ? `${JSON.stringify(report, null, 2)}\n` : describeReport(report))
+      ctx.out(
+        opts.json
+          ? `${JSON.stringify({ ...report, checkpoint: against ?? null }, null, 2)}\n`
+          : describeReport(report),
+      )
+      if (!opts.json)
+        ctx.out(
+          against
+            ? `checked against the latest checkpoint, ${against}\n`
+            : 'no cosigned checkpoint yet: checked against signed tree heads only\n',
+        )
       ctx.exitCode = report.ok ? EXIT.ok : EXIT.verifyFailed
     })
 }

@@ -3,7 +3,9 @@ import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest }
 import type { Logger } from 'pino'
 import { EhrlogError } from '../core/errors.ts'
 import type { IngestQueue } from '../ingest/index.ts'
+import type { LogStore } from '../store/index.ts'
 import { BearerToken } from './bearer-auth.ts'
+import { CHECKPOINT_PATH, type CheckpointSource, checkpointRoutes } from './checkpoint-routes.ts'
 import { EVENTS_PATH, eventsRoute } from './events-route.ts'
 import { type HttpFailure, httpFailureOf, sendFailure } from './http-errors.ts'
 import { DebugRequestLog } from './request-log.ts'
@@ -17,6 +19,7 @@ export const DEFAULT_BODY_LIMIT_BYTES = 1024 * 1024
 const ALLOWED_METHODS: ReadonlyMap<string, readonly string[]> = new Map([
   [EVENTS_PATH, ['POST']],
   [STATUS_PATH, ['GET', 'HEAD']],
+  [CHECKPOINT_PATH, ['GET', 'HEAD', 'POST']],
 ])
 
 /** A whole request, headers to last body byte, must arrive within this (slow-client guard). */
@@ -35,6 +38,8 @@ export interface HttpServerOptions {
   logger: Logger
   /** Largest request body accepted (default 1 MiB); larger ones get 413. */
   bodyLimitBytes?: number
+  /** Checkpoints and proofs (node.ts); without them those routes are absent. */
+  checkpoints?: { source: CheckpointSource; store: LogStore }
 }
 
 /**
@@ -156,6 +161,13 @@ export class HttpServer {
 
     app.register(statusRoute, { status: this.#opts.status })
     app.register(eventsRoute, { ingest: this.#opts.ingest, token: this.#token })
+    const cp = this.#opts.checkpoints
+    if (cp)
+      app.register(checkpointRoutes, {
+        checkpoints: cp.source,
+        store: cp.store,
+        token: this.#token,
+      })
     return app
   }
 

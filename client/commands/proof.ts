@@ -1,0 +1,113 @@
+import type { Command } from 'commander'
+import {
+  type CosignedCheckpointJson,
+  cosignedFromJson,
+  cosignedToJson,
+  feedCutOf,
+} from '../../node/core/checkpoint.ts'
+import { decodeEntry, parseEntryId } from '../../node/core/entry.ts'
+import { EhrlogError } from '../../node/core/errors.ts'
+import { fromHex, toHex } from '../../node/core/hex.ts'
+import { verifyInclusion } from '../../node/core/merkle/index.ts'
+import { CheckpointLog } from '../../node/store/index.ts'
+import type { CliContext } from '../context.ts'
+import { withLocalNode } from '../local-node.ts'
+import { callNode, findEndpoint } from '../node-client.ts'
+import { describeVerdict, loadMembership, verifyCheckpoint } from '../trust.ts'
+
+/** What a node answers for GET /api/v1/proof/:entryId. */
+export interface ProofAnswer {
+  entryId: string
+  bytes: string
+  hash: string
+  treeSize: number
+  inclusionProof: string[]
+  cosigned: CosignedCheckpointJson
+}
+
+export function registerProof(program: Command, ctx: CliContext): void {
+  program
+    .command('proof')
+    .description(
+      "print an entry's inclusion proof against the latest cosigned checkpoint, and verify it",
+    )
+    .argument('<entry-id>', 'origin:seq, e.g. hospital-a:42')
+    .option('--node <url>', 'ask a running node')
+    .option('--dir <dir>', 'a node folder (its running node, or offline)')
+    .option('--network <file>', 'your copy of network.json (default: the --dir one)')
+    .option('--token <token>', 'API token (default: EHRLOG_API_TOKEN or the --dir config)')
+    .option('--json', 'print JSON')
+    .action(
+      async (
+        id: string,
+        opts: { node?: string; dir?: string; network?: string; token?: string; json?: boolean },
+      ) => {
+        const ref = parseEntryId(id)
+        if (!ref)
+          throw new EhrlogError(
+            'ARGUMENT_INVALID',
+            `${JSON.stringify(id)} is not an entry id: want origin:seq, e.g. hospital-a:42`,
+          )
+        const membership = await loadMembership(opts)
+        const endpoint = await findEndpoint(opts, ctx.env)
+        const answer = endpoint
+          ? await callNode<ProofAnswer>(endpoint, 'GET', `/api/v1/proof/${encodeURIComponent(id)}`)
+          : await withLocalNode(ctx, opts.dir!, async ({ store }) => {
+              const latest = await new CheckpointLog(store).latest()
+              const cut = latest && feedCutOf(latest.checkpoint, ref.origin)
+              if (!latest || !cut || cut.treeSize < ref.seq)
+                throw new EhrlogError(
+                  'NOT_FOUND',
+                  `${id} is not covered by a cosigned checkpoint yet`,
+                )
+              const entry = await store.getEntry(ref.origin, ref.seq)
+              if (!entry) throw new EhrlogError('NOT_FOUND', `this node holds no entry ${id}`)
+              const proof = await store.inclusionProof(ref.origin, ref.seq, cut.treeSize)
+              return {
+                entryId: id,
+                bytes: Buffer.from(entry.bytes).toString('base64'),
+                hash: toHex(entry.hash),
+                treeSize: cut.treeSize,
+                inclusionProof: proof.map(toHex),
+                cosigned: cosignedToJson(latest),
+              }
+            })
+        // Verified here, whatever the node says: checkpoint signature, entry bytes, proof.
+        const cosigned = cosignedFromJson(answer.cosigned)
+        const verdict = verifyCheckpoint(membership, cosigned)
+        const entry = decodeEntry(new Uint8Array(Buffer.from(answer.bytes, 'base64')))
+        if (entry.entry.origin !== ref.origin || entry.entry.seq !== ref.seq) {
+          throw new EhrlogError(
+            'INVALID_PROOF',
+            `the node answered with entry ${entry.entry.origin}:${entry.entry.seq} for ${id}`,
+          )
+        }
+        const cut = feedCutOf(cosigned.checkpoint, ref.origin)
+        if (!cut || cut.treeSize !== answer.treeSize)
+          throw new EhrlogError(
+            'INVALID_PROOF',
+            `the proof's tree size ${answer.treeSize} is not the checkpoint's for ${ref.origin}`,
+          )
+        const proof = answer.inclusionProof.map((h) => {
+          const bytes = fromHex(h, 32)
+          if (!bytes) throw new EhrlogError('INVALID_PROOF', 'a proof hash is not 32 bytes of hex')
+          return bytes
+        })
+        verifyInclusion(entry.hash, ref.seq - 1, cut.treeSize, proof, cut.root)
+        if (opts.json) {
+          ctx.out(
+            `${JSON.stringify({ verified: true, ...verdict, ...answer, entry: entry.entry }, null, 2)}\n`,
+          )
+          return
+        }
+        ctx.out(`entry ${id}  hash ${toHex(entry.hash)}\n`)
+        ctx.out(
+          `included in ${ref.origin}'s feed at tree size ${cut.treeSize}, root ${toHex(cut.root)}\n`,
+        )
+        ctx.out(
+          `inclusion proof (${proof.length} hashes, RFC 9162):\n${answer.inclusionProof.map((h) => `  ${h}`).join('\n')}\n`,
+        )
+        ctx.out(`${describeVerdict(verdict)}\n`)
+      },
+    )
+}
