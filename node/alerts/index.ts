@@ -1,0 +1,19 @@
+export {
+  ALERT_BODY_LIMITS,
+  type AlertBody,
+  alertBodySchema,
+  INCIDENT_KINDS,
+} from './alert-body.ts'
+export { AlertService, type AlertServiceOptions } from './alert-service.ts'
+export { alertText, evidenceJson, type RenderOptions, renderAlertEmail } from './email.ts'
+export {
+  alertBodyOf,
+  INCIDENT_ID_TAG,
+  type Incident,
+  type IncidentKind,
+  incidentId,
+  type KeyedIncidentKind,
+  normalizeIncident,
+} from './incident.ts'
+export { subjectOf } from './kind-texts.ts'
+export { type SmtpConfig, type SmtpConfigInput, smtpConfigSchema } from './smtp-config.ts'

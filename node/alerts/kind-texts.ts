@@ -1,0 +1,114 @@
+import type { Incident, IncidentKind } from './incident.ts'
+import { seqRangeOf } from './incident.ts'
+
+/** Subject tag and opening lines per kind, in the prototype's words where it had them. */
+export const KIND_TEXTS: Record<IncidentKind, { tag: string; opening: string[] }> = {
+  modified: {
+    tag: '[Unauthorized Log Modifications]',
+    opening: ['Unauthorized modifications have been made to the audit records'],
+  },
+  deleted: {
+    tag: '[Unauthorized Log Deletions]',
+    opening: [
+      'Some Logs missing in the audit database',
+      'Unauthorized deletions have been made to the audit records',
+    ],
+  },
+  diverged: {
+    tag: '[Replica Divergence]',
+    opening: ['Replicas of the audit log disagree about the same records'],
+  },
+  equivocation: {
+    tag: '[Equivocation]',
+    opening: ['A node signed two different versions of its audit log'],
+  },
+  'invalid-checkpoint': {
+    tag: '[Invalid Checkpoint]',
+    opening: ['A checkpoint of the audit log failed verification'],
+  },
+}
+
+function entries(n: number): string {
+  return n === 1 ? '1 entry' : `${n} entries`
+}
+
+function rangeText(incident: Incident): string {
+  const range = seqRangeOf(incident)
+  if (!range) return ''
+  return range.seqFrom === range.seqTo
+    ? ` (seq ${range.seqFrom})`
+    : ` (seq ${range.seqFrom}-${range.seqTo})`
+}
+
+/** One line, ASCII (origins are DNS labels), starting with the kind's tag. */
+export function subjectOf(incident: Incident): string {
+  const { origin, reportingNode: node } = incident
+  const n = new Set(incident.entryIds).size
+  const range = rangeText(incident)
+  const tail = {
+    modified: `${entries(n)} of ${origin} modified in the replica on ${node}${range}`,
+    deleted: `${entries(n)} of ${origin} missing from the replica on ${node}${range}`,
+    diverged: `replicas of ${origin} disagree, seen by ${node}${range}`,
+    equivocation: `${origin} signed two different versions of its log${range}`,
+    'invalid-checkpoint': `checkpoint for ${origin} refused by ${node}`,
+  }[incident.kind]
+  return `${KIND_TEXTS[incident.kind].tag} ${tail}`
+}
+
+/** The repair status line. */
+export function repairStatusOf(incident: Incident): string {
+  if (incident.repaired) {
+    return `repaired from ${incident.repaired.from} (${entries(incident.repaired.entryIds.length)} restored and verified against ${incident.origin}'s signed tree head)`
+  }
+  if (incident.kind === 'equivocation' || incident.kind === 'invalid-checkpoint') {
+    return 'not applicable (the conflicting data was refused, nothing was stored)'
+  }
+  return 'NOT repaired yet'
+}
+
+const KEEP_EVIDENCE =
+  "Keep evidence.json (attached) and the node's logs; they are what an investigation needs."
+
+/** Concrete steps for the admin, the caller's own first when it gave one. */
+export function adviceOf(incident: Incident): string[] {
+  const { origin, reportingNode: node, detectedAt } = incident
+  const access =
+    `Entries are encrypted and authenticated on disk, so changing them takes write access to ` +
+    `${node}'s database folder: check who had access to that host and folder (logins, ` +
+    `restored backups, disk tools) between the previous clean scrub and ${detectedAt}.`
+  const verify = `Run "ehrlog verify --dir <node folder>" on ${node} (stopped) to list every damaged entry.`
+  const steps: Record<IncidentKind, string[]> = {
+    modified: [
+      incident.repaired
+        ? `The replica was repaired from ${incident.repaired.from}; no data was lost, but someone changed the stored records.`
+        : 'The replica is not repaired yet: no peer has supplied the authentic entries; the node retries at every scrub, and the entries show as compromised until then.',
+      access,
+      'Copy the database folder before anyone touches it, then keep the copy for forensics.',
+      verify,
+    ],
+    deleted: [
+      incident.repaired
+        ? `The replica was repaired from ${incident.repaired.from}; no data was lost, but someone removed stored records.`
+        : 'The replica is not repaired yet: no peer has supplied the missing entries; the node retries at every scrub.',
+      access,
+      `If the missing entries are the last ones of ${origin}'s feed, the log was rolled back: compare with the latest checkpoint.`,
+      verify,
+    ],
+    diverged: [
+      `Two replicas hold different roots for ${origin} at the same tree size: one of them was altered, or ${origin} showed different logs to different nodes (an [Equivocation] alert follows if so).`,
+      `The replica whose root matches ${origin}'s signed tree head (in evidence.json) is authentic.`,
+      'Contact the admins of the other node named in evidence.json; do not delete either replica.',
+    ],
+    equivocation: [
+      `${origin} signed two different tree heads (or entries) for the same size (or seq); both signatures verify with its key, so ${origin} or someone holding its signing key produced both.`,
+      `Contact ${origin}'s admins and treat its signing key as compromised until they explain.`,
+      `The two signed heads in evidence.json are proof anyone can check with ${origin}'s public key: send them with your report.`,
+    ],
+    'invalid-checkpoint': [
+      `${node} refused a checkpoint for ${origin}: a cosignature did not verify, or a root in it disagrees with the feeds ${node} holds.`,
+      'Check that every node runs the same network.json (members and keys).',
+      `If the keys match, the checkpoint was forged or altered in transit: contact ${origin}'s admins with evidence.json.`,
+    ],
+  }
+  return [...(incident.action ? [incident.action] : []), ...steps[incident.kind], KEEP_EVIDENCE]
+}
