@@ -1,5 +1,6 @@
 import { readFile, rm, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
+import { AlertService, type Incident } from './alerts/index.ts'
 import { HttpServer, type NodeStatus } from './api/index.ts'
 import { type CheckpointIncident, CheckpointService } from './checkpoint/index.ts'
 import { EhrlogError } from './core/errors.ts'
@@ -18,8 +19,10 @@ export interface NodeOptions {
   syncIntervalMs?: number
   /** Time between scheduled checkpoint rounds; 0: only on demand (default 10,000 ms). */
   checkpointIntervalMs?: number
-  /** Told of divergence and invalid checkpoints (alerts wire in here). */
-  onIncident?: (incident: CheckpointIncident) => void
+  /** Also told of every incident the node reports to its admins (tests, tools). */
+  onIncident?: (incident: Incident) => void
+  /** Retry period of queued alert emails (default 30 s). */
+  alertRetryMs?: number
 }
 
 /** Where a running node says it can be reached: DIR/node.json, removed on stop. */
@@ -37,6 +40,7 @@ const CHECKPOINT_TOPIC = 'checkpoints'
 interface Parts {
   identity: NodeIdentity
   store: LogStore
+  alerts: AlertService
   checkpoints: CheckpointService
   net: NetService
   ingest: IngestQueue
@@ -79,9 +83,33 @@ export class EhrlogNode {
         if (damage) logger.error({ origin, damage }, 'feed damaged at open: run `ehrlog verify`')
       }
       let net: NetService | undefined
+      const signer = { origin: name, privateKey: identity.signingKey }
+      const alerts = new AlertService({
+        node: name,
+        admins: identity.config.alerts.admins,
+        ...(identity.config.alerts.smtp ? { smtp: identity.config.alerts.smtp } : {}),
+        dir,
+        logger: logger.child({ component: 'alerts' }),
+        // Alerts are entries of the node's own feed: tamper-evident and replicated.
+        record: async (body) => {
+          const { entries, head } = await store.appendEntries(signer, [{ kind: 'alert', body }])
+          net?.publish({ origin: name, entries: entries.map((e) => e.bytes), head })
+        },
+        ...(this.#opts.alertRetryMs ? { retryMs: this.#opts.alertRetryMs } : {}),
+      })
+      await alerts.start()
+      released.unshift(() => alerts.stop())
+      const report = (incident: Incident) => {
+        this.#opts.onIncident?.(incident)
+        alerts
+          .report(incident)
+          .catch((err: unknown) =>
+            logger.error({ err: (err as Error).message }, 'could not report an incident'),
+          )
+      }
       const ingest = new IngestQueue({
         store,
-        signer: { origin: name, privateKey: identity.signingKey },
+        signer,
         onAppended: (batch) => net?.publish(batch),
       })
       released.unshift(() => ingest.drain())
@@ -93,10 +121,7 @@ export class EhrlogNode {
         checkpoints: new CheckpointLog(store),
         publish: (data) => net!.publishControl(CHECKPOINT_TOPIC, data),
         syncNow: () => net!.syncNow(),
-        onIncident: (incident) => {
-          logger.error({ incident }, incident.summary)
-          this.#opts.onIncident?.(incident)
-        },
+        onIncident: (incident) => report(fromCheckpointIncident(name, incident)),
         logger: logger.child({ component: 'checkpoint' }),
         ...(this.#opts.checkpointIntervalMs !== undefined
           ? { intervalMs: this.#opts.checkpointIntervalMs }
@@ -131,7 +156,7 @@ export class EhrlogNode {
       })
       await http.start()
       released.unshift(() => http.stop())
-      this.#parts = { identity, store, checkpoints, net, ingest, http }
+      this.#parts = { identity, store, alerts, checkpoints, net, ingest, http }
       const info: RuntimeInfo = {
         pid: process.pid,
         name,
@@ -166,6 +191,7 @@ export class EhrlogNode {
       parts.checkpoints.stop()
       await parts.ingest.drain()
       await parts.net.stop()
+      await parts.alerts.stop()
       await parts.store.close()
       await rm(join(this.#opts.dir, RUNTIME_FILE), { force: true })
       this.#opts.logger.info('node stopped')
@@ -179,6 +205,10 @@ export class EhrlogNode {
 
   get net(): NetService {
     return this.#require().net
+  }
+
+  get alerts(): AlertService {
+    return this.#require().alerts
   }
 
   get checkpoints(): CheckpointService {
@@ -239,5 +269,18 @@ export async function readRuntimeInfo(dir: string): Promise<RuntimeInfo | undefi
     return info
   } catch {
     return undefined
+  }
+}
+
+function fromCheckpointIncident(node: string, incident: CheckpointIncident): Incident {
+  return {
+    kind: incident.kind,
+    key: incident.key,
+    reportingNode: node,
+    origin: incident.origin,
+    entryIds: [],
+    detectedAt: new Date().toISOString(),
+    summary: incident.summary,
+    evidence: incident.evidence,
   }
 }

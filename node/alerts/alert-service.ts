@@ -1,7 +1,7 @@
 import { join } from 'node:path'
+import { type AlertBody, alertBodySchema } from '../core/alert-body.ts'
 import { EhrlogError } from '../core/errors.ts'
 import type { Logger } from '../logger.ts'
-import { type AlertBody, alertBodySchema } from './alert-body.ts'
 import { renderAlertEmail } from './email.ts'
 import { alertBodyOf, type Incident, incidentId, normalizeIncident } from './incident.ts'
 import { subjectOf } from './kind-texts.ts'

@@ -1,9 +1,14 @@
 import { createHash } from 'node:crypto'
+import {
+  ALERT_BODY_LIMITS,
+  type AlertBody,
+  alertBodySchema,
+  INCIDENT_KINDS,
+} from '../core/alert-body.ts'
 import { canonicalJson } from '../core/canonical-json.ts'
 import { parseEntryId } from '../core/entry.ts'
 import { EhrlogError } from '../core/errors.ts'
 import { ORIGIN_PATTERN } from '../core/layout.ts'
-import { ALERT_BODY_LIMITS, type AlertBody, alertBodySchema, INCIDENT_KINDS } from './alert-body.ts'
 
 /**
  * What an alert is about. `deleted` also covers a truncated feed (entries missing at the tail);

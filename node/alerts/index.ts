@@ -3,7 +3,7 @@ export {
   type AlertBody,
   alertBodySchema,
   INCIDENT_KINDS,
-} from './alert-body.ts'
+} from '../core/alert-body.ts'
 export { AlertService, type AlertServiceOptions } from './alert-service.ts'
 export { alertText, evidenceJson, type RenderOptions, renderAlertEmail } from './email.ts'
 export {

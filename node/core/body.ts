@@ -1,3 +1,4 @@
+import { alertBodySchema } from './alert-body.ts'
 import { canonicalJson } from './canonical-json.ts'
 import type { EntryKind } from './entry.ts'
 import { EhrlogError } from './errors.ts'
@@ -10,6 +11,21 @@ import { auditEventSchema, eventError } from './event.ts'
  * network keeps itself (users, alerts); their schemas are checked by their own modules.
  */
 export function verifyEntryBody(kind: EntryKind, body: unknown): void {
+  if (kind === 'alert') {
+    // Strict and without transforms: a body that parses is already in normal form.
+    const parsed = alertBodySchema.safeParse(body)
+    if (!parsed.success) {
+      const issue = parsed.error.issues[0]
+      throw new EhrlogError(
+        'ENTRY_INVALID',
+        `entry.body of an alert: ${issue?.path.join('.') || 'body'} ${issue?.message ?? 'is invalid'}`,
+        {
+          details: { field: `entry.body.${issue?.path.join('.') ?? ''}` },
+        },
+      )
+    }
+    return
+  }
   if (kind !== 'event') return
   const parsed = auditEventSchema.safeParse(body)
   if (!parsed.success) throw eventError(parsed.error, 'entry.body')

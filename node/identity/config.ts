@@ -1,5 +1,6 @@
 import { multiaddr } from '@multiformats/multiaddr'
 import { z } from 'zod'
+import { smtpConfigSchema } from '../alerts/smtp-config.ts'
 import { EhrlogError } from '../core/errors.ts'
 import { ORIGIN_PATTERN } from '../core/layout.ts'
 import { describeSchemaIssue } from './schema-issue.ts'
@@ -39,8 +40,8 @@ export const nodeConfigSchema = z.strictObject({
   alerts: z
     .strictObject({
       admins: z.array(z.email()).default([]),
-      // Shape owned by node/alerts; kept loose here until that module defines it.
-      smtp: z.looseObject({}).optional(),
+      /** Without it, alerts go to the node's log and DIR/alerts/outbox/*.eml. */
+      smtp: smtpConfigSchema.optional(),
     })
     .default({ admins: [] }),
   /** The store folder, relative to the node folder. */

@@ -26,7 +26,7 @@ describe('verifyReplica names exactly the damaged entries', () => {
   beforeEach(async () => {
     path = await tempDir()
     keys = makeStoreKeys()
-    const other = openStore(`${path}-b`, makeStoreKeys(), signers)
+    const other = openStore(await tempDir(), makeStoreKeys(), signers)
     await other.open()
     const store = openStore(path, keys, signers)
     await store.open()

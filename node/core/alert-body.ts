@@ -1,10 +1,9 @@
 import { z } from 'zod'
-import { parseEntryId } from '../core/entry.ts'
-import { ORIGIN_PATTERN } from '../core/layout.ts'
+import { parseEntryId } from './entry.ts'
+import { ORIGIN_PATTERN } from './layout.ts'
 
-// This file is the format of an `alert` entry's body, as replicated to every node. It imports
-// only zod and node/core, so it can move into node/core next to the event schema verbatim
-// (the store validates bodies, and the store must not depend on node/alerts).
+// The format of an `alert` entry's body, as replicated to every node: here in core because
+// the store validates every body it accepts (node/alerts renders and sends the emails).
 
 /** Incident kinds, in the order docs/alerts.md lists them. */
 export const INCIDENT_KINDS = [
