@@ -1,4 +1,5 @@
 import { alertBodySchema } from './alert-body.ts'
+import { homeOf, userRecordSchema } from './auth/user-record.ts'
 import { canonicalJson } from './canonical-json.ts'
 import type { EntryKind } from './entry.ts'
 import { EhrlogError } from './errors.ts'
@@ -10,7 +11,32 @@ import { auditEventSchema, eventError } from './event.ts'
  * hold differently-spelled copies of one event. Kinds other than 'event' carry records the
  * network keeps itself (users, alerts); their schemas are checked by their own modules.
  */
-export function verifyEntryBody(kind: EntryKind, body: unknown): void {
+export function verifyEntryBody(kind: EntryKind, body: unknown, origin?: string): void {
+  if (kind === 'user') {
+    const parsed = userRecordSchema.safeParse(body)
+    if (!parsed.success) {
+      const issue = parsed.error.issues[0]
+      throw new EhrlogError(
+        'ENTRY_INVALID',
+        `entry.body of a user record: ${issue?.path.join('.') || 'body'} ${issue?.message ?? 'is invalid'}`,
+        {
+          details: { field: `entry.body.${issue?.path.join('.') ?? ''}` },
+        },
+      )
+    }
+    // Only a user's home node writes records about it (usernames are name@home).
+    const subject = 'username' in parsed.data ? parsed.data.username : parsed.data.by
+    if (origin !== undefined && homeOf(subject) !== origin) {
+      throw new EhrlogError(
+        'ENTRY_INVALID',
+        `a user record about ${subject} in the feed of ${origin}: only its home node writes those`,
+        {
+          details: { field: 'entry.body.username' },
+        },
+      )
+    }
+    return
+  }
   if (kind === 'alert') {
     // Strict and without transforms: a body that parses is already in normal form.
     const parsed = alertBodySchema.safeParse(body)

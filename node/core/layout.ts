@@ -16,6 +16,11 @@ export const ORIGIN_PATTERN = /^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/
 export const TAGS = {
   treeHead: 'ehrlog/tree-head/v1',
   checkpoint: 'ehrlog/checkpoint/v1',
+  /** What a user signs to log in, and what a node signs on a session token. */
+  login: 'ehrlog/login/v1',
+  session: 'ehrlog/session/v1',
+  /** Mixed into the password before scrypt: a login key is useless for anything else. */
+  passwordKey: 'ehrlog/password-key/v1',
   /** HKDF-SHA256 `info` strings: one key per purpose, all from the node's master secret. */
   hkdfValueEncryption: 'ehrlog/v1/store/value-encryption',
   hkdfBlindIndex: 'ehrlog/v1/store/blind-index',
@@ -55,4 +60,38 @@ export function checkpointMessage(
 ): Uint8Array {
   const tag = Buffer.from(TAGS.checkpoint, 'utf8')
   return new Uint8Array(Buffer.concat([tag, Buffer.from([0]), networkId, u64be(timeMs), root]))
+}
+
+/**
+ * What a user's device signs to prove it knows the password-derived key (a Schnorr proof of
+ * knowledge via Ed25519): UTF8(TAGS.login) || 0x00 || u8 len || node || u8 len || username ||
+ * nonce[32] || u64be(expiry ms). The node name and nonce bind it to one challenge of one node.
+ */
+export function loginMessage(
+  node: string,
+  username: string,
+  nonce: Uint8Array,
+  expiresMs: number,
+): Uint8Array {
+  const tag = Buffer.from(TAGS.login, 'utf8')
+  const n = Buffer.from(node, 'utf8')
+  const u = Buffer.from(username, 'utf8')
+  return new Uint8Array(
+    Buffer.concat([
+      tag,
+      Buffer.from([0, n.length]),
+      n,
+      Buffer.from([u.length]),
+      u,
+      nonce,
+      u64be(expiresMs),
+    ]),
+  )
+}
+
+/** What a node signs for a session token: UTF8(TAGS.session) || 0x00 || the claims' RFC 8785 bytes. */
+export function sessionMessage(claimsJson: Uint8Array): Uint8Array {
+  return new Uint8Array(
+    Buffer.concat([Buffer.from(TAGS.session, 'utf8'), Buffer.from([0]), claimsJson]),
+  )
 }

@@ -1,0 +1,8 @@
+export {
+  AuthService,
+  type AuthServiceOptions,
+  type Challenge,
+  LOGIN_FAILED,
+} from './auth-service.ts'
+export { FailureLimiter } from './failure-limiter.ts'
+export { UserDirectory, type UserState, type UserStatus } from './user-directory.ts'
