@@ -2,6 +2,9 @@ import { readFile, rm, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { AlertService, type Incident } from './alerts/index.ts'
 import { HttpServer, type NodeStatus } from './api/index.ts'
+import { AuthService, UserDirectory } from './auth/index.ts'
+import type { UserRecord } from './core/auth/user-record.ts'
+import { decodeEntry } from './core/entry.ts'
 import { type CheckpointIncident, CheckpointService } from './checkpoint/index.ts'
 import { EhrlogError } from './core/errors.ts'
 import { type NodeIdentity, openNodeDir } from './identity/index.ts'
@@ -41,6 +44,7 @@ interface Parts {
   identity: NodeIdentity
   store: LogStore
   alerts: AlertService
+  auth: AuthService
   checkpoints: CheckpointService
   net: NetService
   ingest: IngestQueue
@@ -99,6 +103,22 @@ export class EhrlogNode {
       })
       await alerts.start()
       released.unshift(() => alerts.stop())
+      const directory = await loadUserDirectory(store)
+      const auth = new AuthService({
+        node: name,
+        signingKey: identity.signingKey,
+        memberKey: (node) => {
+          const hex = membership.byName(node)?.ed25519PublicKey
+          return hex ? new Uint8Array(Buffer.from(hex, 'hex')) : undefined
+        },
+        directory,
+        secret: identity.storeKeys.indexKey,
+        append: async (records: UserRecord[]) => {
+          const { entries, head } = await store.appendEntries(signer, records.map((body) => ({ kind: 'user' as const, body })))
+          for (const r of records) directory.apply(name, r)
+          net?.publish({ origin: name, entries: entries.map((e) => e.bytes), head })
+        },
+      })
       const report = (incident: Incident) => {
         this.#opts.onIncident?.(incident)
         alerts
@@ -141,6 +161,13 @@ export class EhrlogNode {
         ...(this.#opts.syncIntervalMs ? { syncIntervalMs: this.#opts.syncIntervalMs } : {}),
         controlTopics: { [CHECKPOINT_TOPIC]: (data, from) => checkpoints.handle(data, from) },
       })
+      // User records from other nodes take effect as they arrive.
+      net.onAccepted((batch) => {
+        for (const bytes of batch.entries) {
+          const { entry } = decodeEntry(bytes)
+          if (entry.kind === 'user') directory.apply(entry.origin, entry.body)
+        }
+      })
       await net.start()
       released.unshift(() => net.stop())
       await checkpoints.start()
@@ -156,7 +183,7 @@ export class EhrlogNode {
       })
       await http.start()
       released.unshift(() => http.stop())
-      this.#parts = { identity, store, alerts, checkpoints, net, ingest, http }
+      this.#parts = { identity, store, alerts, auth, checkpoints, net, ingest, http }
       const info: RuntimeInfo = {
         pid: process.pid,
         name,
@@ -205,6 +232,10 @@ export class EhrlogNode {
 
   get net(): NetService {
     return this.#require().net
+  }
+
+  get auth(): AuthService {
+    return this.#require().auth
   }
 
   get alerts(): AlertService {
@@ -283,4 +314,16 @@ function fromCheckpointIncident(node: string, incident: CheckpointIncident): Inc
     summary: incident.summary,
     evidence: incident.evidence,
   }
+}
+
+/**
+ * Folds every user record of every feed into a directory. A full pass over the feeds at start:
+ * fine for the sizes the demo and tests hold; an index of user records is the next step.
+ */
+async function loadUserDirectory(store: LogStore): Promise<UserDirectory> {
+  const directory = new UserDirectory()
+  for (const origin of store.origins()) {
+    for await (const e of store.entries(origin)) if (e.entry.kind === 'user') directory.apply(origin, e.entry.body)
+  }
+  return directory
 }
