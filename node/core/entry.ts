@@ -154,16 +154,23 @@ const SEQ_KEY = Buffer.from('"seq":')
 const PREV_KEY = Buffer.from('"prev":"')
 const ORIGIN_KEY = Buffer.from('"origin":"')
 
+/** Where chainFieldsOf found the chain fields, as byte offsets into the entry. */
+export interface ChainFieldOffsets {
+  originStart: number
+  originEnd: number
+  seq: number
+  /** Start of prev's 64 hex digits (which may run past the end of a crafted entry). */
+  prevStart: number
+}
+
 /**
- * The scrub's fast path: origin, seq and prev read straight from canonical entry bytes,
- * without JSON.parse. In RFC 8785 order the top-level keys end the entry (body, kind, origin,
- * prev, recorded, seq, v), and inside strings every quote is escaped, so the last match of
- * each key is the top-level one. A crafted entry can at most be misread here; its hash, which
- * is what the chain and tree check, is computed over the bytes themselves.
+ * The scrub's fast path: where origin, seq and prev are in canonical entry bytes, without
+ * JSON.parse or any string. In RFC 8785 order the top-level keys end the entry (body, kind,
+ * origin, prev, recorded, seq, v), and inside strings every quote is escaped, so the last
+ * match of each key is the top-level one. A crafted entry can at most be misread here; its
+ * hash, which is what the chain and tree check, is computed over the bytes themselves.
  */
-export function chainFieldsOf(
-  bytes: Uint8Array,
-): { origin: string; seq: number; prev: string } | undefined {
+export function chainFieldOffsets(bytes: Uint8Array): ChainFieldOffsets | undefined {
   const b = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength)
   const s = b.lastIndexOf(SEQ_KEY)
   const p = s < 0 ? -1 : b.lastIndexOf(PREV_KEY, s)
@@ -176,10 +183,19 @@ export function chainFieldsOf(
   const originStart = o + ORIGIN_KEY.length
   const originEnd = b.indexOf(0x22, originStart)
   if (originEnd < 0 || i === s + SEQ_KEY.length) return undefined
-  const prevStart = p + PREV_KEY.length
+  return { originStart, originEnd, seq, prevStart: p + PREV_KEY.length }
+}
+
+/** chainFieldOffsets, read out as strings. */
+export function chainFieldsOf(
+  bytes: Uint8Array,
+): { origin: string; seq: number; prev: string } | undefined {
+  const at = chainFieldOffsets(bytes)
+  if (!at) return undefined
+  const b = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength)
   return {
-    origin: b.toString('utf8', originStart, originEnd),
-    seq,
-    prev: b.toString('latin1', prevStart, prevStart + 64),
+    origin: b.toString('utf8', at.originStart, at.originEnd),
+    seq: at.seq,
+    prev: b.toString('latin1', at.prevStart, at.prevStart + 64),
   }
 }

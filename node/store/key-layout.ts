@@ -65,9 +65,22 @@ function tagSeqKey(prefix: number, tag: FeedTag, n: number): Buffer {
   return b
 }
 
+/** Reads a u64 below 2^53; by hand, since verify reads one per entry and a Buffer view per call showed up. */
 export function readU64(buf: Uint8Array, offset: number): number {
-  const b = Buffer.from(buf.buffer, buf.byteOffset, buf.byteLength)
-  return b.readUInt32BE(offset) * 0x1_0000_0000 + b.readUInt32BE(offset + 4)
+  if (offset < 0 || offset + 8 > buf.length) throw new RangeError(`no u64 at offset ${offset}`)
+  const hi =
+    ((buf[offset]! << 24) |
+      (buf[offset + 1]! << 16) |
+      (buf[offset + 2]! << 8) |
+      buf[offset + 3]!) >>>
+    0
+  const lo =
+    ((buf[offset + 4]! << 24) |
+      (buf[offset + 5]! << 16) |
+      (buf[offset + 6]! << 8) |
+      buf[offset + 7]!) >>>
+    0
+  return hi * 0x1_0000_0000 + lo
 }
 
 export function feedKey(tag: FeedTag): Buffer {

@@ -97,8 +97,10 @@ export interface StoredReceipt {
 export interface StoreInternals {
   db: ClassicLevel<Buffer, Buffer>
   cipher: ValueCipher
+  /** For verify's worker threads, which seal nothing: they only open values. */
+  valueKey: Uint8Array
   originKey: (origin: string) => Uint8Array | undefined
-  feeds: ReadonlyMap<string, { origin: string; tag: FeedTag }>
+  feeds: ReadonlyMap<string, { origin: string; tag: FeedTag; committed: { size: number } }>
 }
 
 /**
@@ -180,6 +182,7 @@ export class LogStore {
     return {
       db: this.#db,
       cipher: this.#cipher,
+      valueKey: this.#opts.keys.valueKey,
       originKey: this.#opts.originKey,
       feeds: this.#feeds,
     }
