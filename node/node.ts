@@ -9,6 +9,7 @@ import { type CheckpointIncident, CheckpointService } from './checkpoint/index.t
 import { EhrlogError } from './core/errors.ts'
 import { type NodeIdentity, openNodeDir } from './identity/index.ts'
 import { IngestQueue } from './ingest/index.ts'
+import { type IntegrityIncident, IntegrityService, repairSourceOf } from './integrity/index.ts'
 import type { Logger } from './logger.ts'
 import { Membership, NetService } from './net/index.ts'
 import { storeOfNode } from './node-store.ts'
@@ -26,6 +27,10 @@ export interface NodeOptions {
   onIncident?: (incident: Incident) => void
   /** Retry period of queued alert emails (default 30 s). */
   alertRetryMs?: number
+  /** Time between scheduled scrubs of the replica; 0: only at start (default 10 min). */
+  scrubIntervalMs?: number
+  /** Told of each modified/deleted/equivocation incident the integrity service reports. */
+  onIntegrityIncident?: (incident: IntegrityIncident) => void
 }
 
 /** Where a running node says it can be reached: DIR/node.json, removed on stop. */
@@ -39,6 +44,7 @@ export interface RuntimeInfo {
 export const RUNTIME_FILE = 'node.json'
 export const NETWORK_FILE = 'network.json'
 const CHECKPOINT_TOPIC = 'checkpoints'
+const EVIDENCE_TOPIC = 'evidence'
 
 interface Parts {
   identity: NodeIdentity
@@ -46,6 +52,7 @@ interface Parts {
   alerts: AlertService
   auth: AuthService
   checkpoints: CheckpointService
+  integrity: IntegrityService
   net: NetService
   ingest: IngestQueue
   http: HttpServer
@@ -103,7 +110,7 @@ export class EhrlogNode {
       })
       await alerts.start()
       released.unshift(() => alerts.stop())
-      const directory = await loadUserDirectory(store)
+      const directory = await loadUserDirectory(store, logger)
       const auth = new AuthService({
         node: name,
         signingKey: identity.signingKey,
@@ -147,6 +154,31 @@ export class EhrlogNode {
           ? { intervalMs: this.#opts.checkpointIntervalMs }
           : {}),
       })
+      const integrity = new IntegrityService({
+        self: name,
+        store,
+        membership,
+        latestCheckpoint: () => checkpoints.latest(),
+        peers: () =>
+          (net?.peers() ?? []).flatMap((p) =>
+            p.name
+              ? [
+                  {
+                    name: p.name,
+                    request: (req, signal) => net!.requestRepair(p.peerId, req, signal),
+                  },
+                ]
+              : [],
+          ),
+        syncNow: () => net!.syncNow(),
+        publishEvidence: (data) => net!.publishControl(EVIDENCE_TOPIC, data),
+        // Alerts are wired by node/alerts' owner (report()); the service logs each incident.
+        onIncident: (incident) => this.#opts.onIntegrityIncident?.(incident),
+        logger: logger.child({ component: 'integrity' }),
+        ...(this.#opts.scrubIntervalMs !== undefined
+          ? { scrubIntervalMs: this.#opts.scrubIntervalMs }
+          : {}),
+      })
       net = new NetService({
         membership,
         self: name,
@@ -156,11 +188,23 @@ export class EhrlogNode {
         store: {
           sizes: async () => store.sizes(),
           readBatches: (origin, fromSeq, max) => store.readBatches(origin, fromSeq, max),
-          acceptBatch: (batch) => store.acceptBatch(batch),
+          // Through the integrity gate: never during a repair of that feed; conflicts reported.
+          acceptBatch: (batch) => integrity.accept(batch, () => store.acceptBatch(batch)),
         },
+        repair: repairSourceOf(store),
         ...(this.#opts.syncIntervalMs ? { syncIntervalMs: this.#opts.syncIntervalMs } : {}),
-        controlTopics: { [CHECKPOINT_TOPIC]: (data, from) => checkpoints.handle(data, from) },
+        controlTopics: {
+          [CHECKPOINT_TOPIC]: (data, from) => checkpoints.handle(data, from),
+          [EVIDENCE_TOPIC]: (data, from) => integrity.handleEvidence(data, from),
+        },
       })
+      net.onAccepted((batch, fromPeer) =>
+        integrity.noteDelivered(batch.origin, membership.byPeerId(fromPeer)?.name),
+      )
+      // Before the network: the integrity gate judges the first batches against the latest
+      // cosigned checkpoint (a tail rolled back below it is named before sync refills it).
+      await checkpoints.start()
+      released.unshift(async () => checkpoints.stop())
       // User records from other nodes take effect as they arrive.
       net.onAccepted((batch) => {
         for (const bytes of batch.entries) {
@@ -170,8 +214,8 @@ export class EhrlogNode {
       })
       await net.start()
       released.unshift(() => net.stop())
-      await checkpoints.start()
-      released.unshift(async () => checkpoints.stop())
+      await integrity.start()
+      released.unshift(() => integrity.stop())
       const http = new HttpServer({
         host: identity.config.http.host,
         port: identity.config.http.port,
@@ -183,7 +227,7 @@ export class EhrlogNode {
       })
       await http.start()
       released.unshift(() => http.stop())
-      this.#parts = { identity, store, alerts, auth, checkpoints, net, ingest, http }
+      this.#parts = { identity, store, alerts, auth, checkpoints, integrity, net, ingest, http }
       const info: RuntimeInfo = {
         pid: process.pid,
         name,
@@ -216,6 +260,7 @@ export class EhrlogNode {
     if (parts) {
       await parts.http.stop()
       parts.checkpoints.stop()
+      await parts.integrity.stop()
       await parts.ingest.drain()
       await parts.net.stop()
       await parts.alerts.stop()
@@ -244,6 +289,10 @@ export class EhrlogNode {
 
   get checkpoints(): CheckpointService {
     return this.#require().checkpoints
+  }
+
+  get integrity(): IntegrityService {
+    return this.#require().integrity
   }
 
   get ingest(): IngestQueue {
@@ -320,10 +369,23 @@ function fromCheckpointIncident(node: string, incident: CheckpointIncident): Inc
  * Folds every user record of every feed into a directory. A full pass over the feeds at start:
  * fine for the sizes the demo and tests hold; an index of user records is the next step.
  */
-async function loadUserDirectory(store: LogStore): Promise<UserDirectory> {
+async function loadUserDirectory(store: LogStore, logger: Logger): Promise<UserDirectory> {
   const directory = new UserDirectory()
   for (const origin of store.origins()) {
-    for await (const e of store.entries(origin)) if (e.entry.kind === 'user') directory.apply(origin, e.entry.body)
+    // A damaged entry must not keep the node from starting: it is read past here, and the
+    // integrity service names and repairs it from peers.
+    for (let next = 1; next <= store.size(origin); ) {
+      try {
+        for await (const e of store.entries(origin, next)) {
+          next++ // behind the key after a deleted record: a retry then rereads a few
+          if (e.entry.kind === 'user') directory.apply(origin, e.entry.body)
+        }
+        break
+      } catch (err) {
+        logger.error({ origin, seq: next, err: (err as Error).message }, 'unreadable entry skipped')
+        next++
+      }
+    }
   }
   return directory
 }

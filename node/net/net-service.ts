@@ -8,6 +8,9 @@ import { Gossip } from './gossip.ts'
 import { createHost, type NetHost } from './host.ts'
 import { DEFAULT_REDIAL, MemberDialer, type RedialOptions } from './member-dialer.ts'
 import type { Membership } from './membership.ts'
+import { type RepairResponse, requestRepair } from './repair-client.ts'
+import type { RepairRequest } from './repair-frames.ts'
+import { RepairServer, type RepairSource } from './repair-server.ts'
 import type { FeedBatch, ReplicaStore } from './replica-store.ts'
 import { Sync } from './sync.ts'
 
@@ -32,6 +35,10 @@ export interface NetServiceOptions {
   maxOutboxBytes?: number
   /** Member-only control topics by name, with the handler deciding on each message. */
   controlTopics?: Record<string, ControlHandler>
+  /** Answers /ehrlog/repair/1.0.0 from this replica; without it the protocol is not served. */
+  repair?: RepairSource
+  /** Longest wait for a repair dial, frame or write (default 10000). */
+  repairTimeoutMs?: number
 }
 
 export interface PeerInfo {
@@ -51,6 +58,7 @@ interface Parts {
   sync: Sync
   dialer: MemberDialer
   control: Map<string, ControlTopic>
+  repair: RepairServer | undefined
 }
 
 /**
@@ -149,7 +157,18 @@ export class NetService {
         new ControlTopic(host, membership, name, handler, this.log.child({ part: name })),
       )
     }
-    this.parts = { host, gossip, sync, dialer, control }
+    const repair = this.opts.repair
+      ? new RepairServer({
+          host,
+          membership,
+          source: this.opts.repair,
+          log: this.log.child({ part: 'repair' }),
+          networkId: this.networkIdBytes(),
+          timeoutMs: this.opts.repairTimeoutMs ?? 10_000,
+          maxSessions: 8,
+        })
+      : undefined
+    this.parts = { host, gossip, sync, dialer, control, repair }
     try {
       host.addEventListener('peer:connect', (evt) => {
         if (!membership.isMember(evt.detail)) {
@@ -162,6 +181,7 @@ export class NetService {
       gossip.start()
       for (const topic of control.values()) topic.start()
       await sync.start()
+      await repair?.start()
       await dialer.start()
     } catch (err) {
       await this.stopParts()
@@ -198,6 +218,30 @@ export class NetService {
     await topic.publish(data)
   }
 
+  /**
+   * Asks member `peerId` for entries with inclusion proofs (docs/protocol.md, "Repair"). The
+   * answer is untrusted: verify it against a trusted root before writing any of it.
+   */
+  async requestRepair(
+    peerId: string,
+    request: RepairRequest,
+    signal?: AbortSignal,
+  ): Promise<RepairResponse> {
+    if (!this.parts) throw new EhrlogError('UNAVAILABLE', `network is ${this.state}`)
+    if (!this.opts.membership.isMember(peerId))
+      throw new EhrlogError('FORBIDDEN', `peer ${peerId} is not a member`)
+    return requestRepair(
+      {
+        host: this.parts.host,
+        networkId: this.networkIdBytes(),
+        timeoutMs: this.opts.repairTimeoutMs ?? 10_000,
+      },
+      peerId,
+      request,
+      signal,
+    )
+  }
+
   /** Connected peers, members and clients. */
   peers(): PeerInfo[] {
     if (!this.parts) return []
@@ -226,12 +270,17 @@ export class NetService {
     await this.parts?.sync.syncAll('manual')
   }
 
+  private networkIdBytes(): Uint8Array {
+    return new Uint8Array(Buffer.from(this.opts.membership.networkId, 'hex'))
+  }
+
   private async stopParts(): Promise<void> {
     const parts = this.parts
     this.parts = undefined
     this.state = 'stopping'
     if (parts) {
       parts.dialer.stop()
+      await parts.repair?.stop()
       await parts.sync.stop()
       await parts.gossip.stop()
       for (const topic of parts.control.values()) topic.stop()

@@ -6,6 +6,9 @@
 /** Request/response protocol for state vector exchange and range pulls. */
 export const SYNC_PROTOCOL = '/ehrlog/sync/1.0.0'
 
+/** Request/response protocol that fetches single entries with inclusion proofs (repair). */
+export const REPAIR_PROTOCOL = '/ehrlog/repair/1.0.0'
+
 /** Gossip message layout version (first byte of every gossip message). */
 export const GOSSIP_VERSION = 1
 
@@ -43,4 +46,12 @@ export const LIMITS = {
   maxControlMessageBytes: 256 * KiB,
   /** Origins in one state vector. */
   maxOrigins: 4096,
+  /** Entries one repair request may ask for (the sum of its ranges). */
+  maxRepairSeqs: 512,
+  /** Seq ranges in one repair request. */
+  maxRepairRanges: 64,
+  /** One repair frame: an entry (at most maxEntryBytes) with its proof fits with room. */
+  maxRepairFrameBytes: 128 * KiB,
+  /** Hashes in one inclusion proof: enough for any tree of 2^53 leaves. */
+  maxProofHashes: 64,
 } as const

@@ -629,4 +629,27 @@ export class LogStore {
   #assertOpen(): void {
     if (this.#status !== 'open') throw new EhrlogError('STORE_CLOSED', 'the store is not open')
   }
+
+  /**
+   * Re-reads a feed's state from disk after repair.ts rewrote its records. Loads only while
+   * no batch of the feed is being encoded or written, and updates the state object in place,
+   * so no append or accepted batch is lost or rewound.
+   */
+  async reloadFeed(origin: string): Promise<void> {
+    this.#assertOpen()
+    const tag = feedTag(this.#opts.keys.indexKey, origin)
+    for (;;) {
+      await this.#writes.idle()
+      const before = this.#feeds.get(origin)
+      const tipSize = before?.tip.builder.size
+      const loaded = await loadFeedState(this.#db, this.#cipher, origin, tag)
+      const now = this.#feeds.get(origin)
+      if (now !== before || now?.tip.builder.size !== tipSize) continue // a batch came in: again
+      // A feed unknown until now (its F record was unreadable at open) rewrites F with its next batch.
+      if (!now) this.#track({ ...loaded, isNew: true })
+      else
+        Object.assign(now, { tip: loaded.tip, committed: loaded.committed, damage: loaded.damage })
+      return
+    }
+  }
 }

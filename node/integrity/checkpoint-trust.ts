@@ -1,0 +1,50 @@
+import {
+  type CosignedCheckpoint,
+  checkpointId,
+  verifyCosignedCheckpoint,
+} from '../core/checkpoint.ts'
+import { fromHex } from '../core/hex.ts'
+import type { Membership } from '../net/index.ts'
+import type { KnownHead } from '../store/index.ts'
+
+/** The feed cuts of a cosigned checkpoint this node verified itself: roots it may trust. */
+export interface TrustedCuts {
+  checkpointId: string
+  /** origin → (size, root), for origins with entries at the cut. */
+  cuts: Map<string, KnownHead>
+}
+
+/**
+ * Verifies the aggregate BLS cosignature of `cosigned` against the membership (a quorum of
+ * members signed exactly these cuts) and returns its non-empty cuts. The checkpoint log is read
+ * from this node's own disk, so it is checked again here before its roots are trusted.
+ * Throws INVALID_SIGNATURE when it does not verify. Results are remembered by checkpoint id.
+ */
+export class CheckpointTrust {
+  readonly #membership: Membership
+  readonly #blsKeys: Uint8Array[]
+  readonly #networkId: Uint8Array
+  readonly #quorum: number | undefined
+  #last: TrustedCuts | undefined
+
+  constructor(membership: Membership, quorum?: number) {
+    this.#membership = membership
+    this.#blsKeys = membership.members.map((m) => fromHex(m.blsPublicKey, 48)!)
+    this.#networkId = fromHex(membership.networkId, 32)!
+    this.#quorum = quorum
+  }
+
+  cutsOf(cosigned: CosignedCheckpoint | undefined): TrustedCuts | undefined {
+    if (!cosigned) return undefined
+    const id = checkpointId(cosigned.checkpoint)
+    if (this.#last?.checkpointId === id) return this.#last
+    verifyCosignedCheckpoint(cosigned, this.#networkId, this.#blsKeys, this.#quorum)
+    const cuts = new Map<string, KnownHead>()
+    for (const cut of cosigned.checkpoint.feeds) {
+      if (cut.treeSize > 0 && this.#membership.byName(cut.origin))
+        cuts.set(cut.origin, { treeSize: cut.treeSize, root: cut.root })
+    }
+    this.#last = { checkpointId: id, cuts }
+    return this.#last
+  }
+}

@@ -1,0 +1,122 @@
+import type { Problem, ProblemKind } from '../store/index.ts'
+
+/**
+ * What the integrity service found, for the alerts (node/alerts Incident has this shape).
+ * - modified: an entry or a signed head of the replica was changed, reordered, inserted, or no
+ *   longer gives the signed root;
+ * - deleted: entries are missing, inside the feed or at its tail (truncated);
+ * - equivocation: the origin signed two different entries for one seq (or two roots for one
+ *   size); the two signed versions are the proof, in `evidence`.
+ */
+export type IntegrityIncidentKind = 'modified' | 'deleted' | 'equivocation'
+
+interface IncidentFields {
+  /** This node. */
+  reportingNode: string
+  /** Whose feed is affected. */
+  origin: string
+  seqFrom?: number
+  seqTo?: number
+  /** `origin:seq` of each entry concerned, ascending; empty when only signed heads are. */
+  entryIds: string[]
+  /** ISO 8601 UTC. */
+  detectedAt: string
+  /** One or two sentences for people; no patient data. */
+  summary: string
+  /** The problems as the scrub named them, the trusted heads, the repair's sources. */
+  evidence: Record<string, unknown>
+  /** Set when this node restored the authentic data from a peer. */
+  repaired?: { from: string; entryIds: string[] }
+}
+
+/**
+ * `key` tells incidents with the same entries apart: for modified/deleted a fingerprint of
+ * the damaged records (a second tampering after a repair is a new incident); for an
+ * equivocation the origin and seq (or tree size), the same on every node.
+ */
+export type IntegrityIncident = IncidentFields &
+  ({ kind: 'modified' | 'deleted'; key?: string } | { kind: 'equivocation'; key: string })
+
+const INCIDENT_KIND: Record<ProblemKind, 'modified' | 'deleted' | undefined> = {
+  modified: 'modified',
+  reordered: 'modified',
+  inserted: 'modified',
+  'bad-signature': 'modified',
+  'tree-node': 'modified',
+  'root-mismatch': 'modified',
+  deleted: 'deleted',
+  truncated: 'deleted',
+  // Names no origin (the feed record itself is unreadable): logged, not reported per origin.
+  'unreadable-feed': undefined,
+}
+
+/** One origin's problems of one incident kind. */
+export interface ProblemGroup {
+  kind: 'modified' | 'deleted'
+  origin: string
+  problems: Problem[]
+}
+
+/** Groups a scrub's problems per origin into at most one 'modified' and one 'deleted' group. */
+export function groupProblems(problems: readonly Problem[]): ProblemGroup[] {
+  const groups = new Map<string, ProblemGroup>()
+  for (const p of problems) {
+    const kind = INCIDENT_KIND[p.kind]
+    if (!kind) continue
+    const id = `${p.origin}\0${kind}`
+    let group = groups.get(id)
+    if (!group) {
+      group = { kind, origin: p.origin, problems: [] }
+      groups.set(id, group)
+    }
+    group.problems.push(p)
+  }
+  return [...groups.values()].sort((a, b) =>
+    a.origin === b.origin ? a.kind.localeCompare(b.kind) : a.origin.localeCompare(b.origin),
+  )
+}
+
+/** Entry ids of a group, by seq, without repeats. */
+export function entryIdsOf(problems: readonly Problem[]): string[] {
+  const bySeq = new Map<number, string>()
+  for (const p of problems) if (p.entryId && p.seq !== undefined) bySeq.set(p.seq, p.entryId)
+  return [...bySeq.entries()].sort((a, b) => a[0] - b[0]).map(([, id]) => id)
+}
+
+/** The seq span of a group: its entries' seqs and its heads' tree sizes. */
+export function seqRangeOf(problems: readonly Problem[]): { seqFrom: number; seqTo: number } {
+  let seqFrom = Number.MAX_SAFE_INTEGER
+  let seqTo = 0
+  for (const p of problems) {
+    const at = p.seq ?? p.treeSize
+    if (at === undefined) continue
+    seqFrom = Math.min(seqFrom, at)
+    seqTo = Math.max(seqTo, at)
+  }
+  return seqTo === 0 ? { seqFrom: 1, seqTo: 1 } : { seqFrom, seqTo }
+}
+
+/** A sentence naming what was found, e.g. "2 entries of hospital-a were modified: …". */
+export function summaryOf(group: ProblemGroup, self: string): string {
+  const ids = entryIdsOf(group.problems)
+  const heads = group.problems.filter((p) => p.seq === undefined && p.treeSize !== undefined)
+  const verb = group.kind === 'modified' ? 'modified' : 'deleted'
+  const parts: string[] = []
+  if (ids.length > 0) {
+    const shown =
+      ids.slice(0, 10).join(', ') + (ids.length > 10 ? ` and ${ids.length - 10} more` : '')
+    parts.push(
+      `${ids.length} ${ids.length === 1 ? 'entry' : 'entries'} of ${group.origin} ${ids.length === 1 ? 'was' : 'were'} ${verb} in ${self}'s replica: ${shown}`,
+    )
+  }
+  if (heads.length > 0) {
+    const sizes = heads
+      .slice(0, 5)
+      .map((p) => p.treeSize)
+      .join(', ')
+    parts.push(
+      `${heads.length} signed tree ${heads.length === 1 ? 'head' : 'heads'} of ${group.origin} (size ${sizes}) ${heads.length === 1 ? 'does' : 'do'} not verify`,
+    )
+  }
+  return `${parts.join('; ')}.`
+}

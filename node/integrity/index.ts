@@ -1,0 +1,22 @@
+export { CheckpointTrust, type TrustedCuts } from './checkpoint-trust.ts'
+export {
+  decodeEvidence,
+  type EquivocationEvidence,
+  encodeEvidence,
+  equivocationKey,
+  type SignedEntry,
+  verifyEquivocation,
+} from './evidence.ts'
+export type { IntegrityIncident, IntegrityIncidentKind } from './incident.ts'
+export {
+  IntegrityService,
+  type IntegrityServiceOptions,
+  type ScrubResult,
+} from './integrity-service.ts'
+export { repairSourceOf } from './repair-source.ts'
+export {
+  type FeedRepairInput,
+  type FeedRepairOutcome,
+  type RepairPeer,
+  repairFromPeers,
+} from './repairer.ts'

@@ -1,0 +1,421 @@
+import { createHash } from 'node:crypto'
+import type { CosignedCheckpoint } from '../core/checkpoint.ts'
+import { isEhrlogError } from '../core/errors.ts'
+import { bytesEqual, fromHex, toHex } from '../core/hex.ts'
+import type { Logger } from '../logger.ts'
+import type { Membership } from '../net/index.ts'
+import {
+  type AcceptResult,
+  entryBytesOfValue,
+  type FeedBatch,
+  type KnownHead,
+  type LogStore,
+  type Problem,
+  rawRecords,
+  repairCount,
+  type VerifyReport,
+} from '../store/index.ts'
+import { CheckpointTrust, type TrustedCuts } from './checkpoint-trust.ts'
+import { EquivocationWatch } from './equivocation-watch.ts'
+import {
+  entryIdsOf,
+  groupProblems,
+  type IntegrityIncident,
+  type ProblemGroup,
+  seqRangeOf,
+  summaryOf,
+} from './incident.ts'
+import { OriginGate } from './origin-gate.ts'
+import { type FeedRepairOutcome, type RepairPeer, repairFromPeers } from './repairer.ts'
+
+export interface IntegrityServiceOptions {
+  /** This node's member name. */
+  self: string
+  store: LogStore
+  membership: Membership
+  /** The newest cosigned checkpoint (CheckpointService.latest); verified here before use. */
+  latestCheckpoint: () => CosignedCheckpoint | undefined
+  /** Connected members to repair from (empty before the network is up). */
+  peers: () => RepairPeer[]
+  /** Runs an anti-entropy round now (NetService.syncNow): refills a rolled-back tail. */
+  syncNow: () => Promise<void>
+  /** Gossips equivocation evidence on the member-only 'evidence' control topic. */
+  publishEvidence: (data: Uint8Array) => Promise<void>
+  /** Told of each incident once, after its repair was tried (see IntegrityIncident.repaired). */
+  onIncident: (incident: IntegrityIncident) => void
+  logger: Logger
+  /** Time between scheduled scrubs; 0: only at start and on scrubNow() (default 10 min). */
+  scrubIntervalMs?: number
+  /** How long a repair waits for sync to refill a tail cut below the checkpoint (default 15 s). */
+  tailWaitMs?: number
+  /** Cosigners a checkpoint needs to be trusted (default: a majority, as CheckpointService). */
+  quorum?: number
+}
+
+export interface ScrubResult {
+  /** The scrub before any repair. */
+  report: VerifyReport
+  /** Incidents this scrub reported (incidents still open from an earlier scrub are not repeated). */
+  incidents: IntegrityIncident[]
+  /** The replica after the repairs; `report` itself when nothing was wrong. */
+  after: VerifyReport
+}
+
+/** The damaged records as the scrub saw them. */
+interface Seen {
+  fingerprint: string
+  /** Sealed values of the problems' entry records, by seq (undefined: absent). */
+  values: Map<number, Buffer | undefined>
+}
+
+/** Repair passes per scrub: a second pass fixes heads only a repaired entry exposes. */
+const MAX_PASSES = 3
+
+/**
+ * Detection and self-repair (docs/architecture.md, "Detection and repair"): scrubs the replica
+ * against the latest cosigned checkpoint at start, periodically and on demand, repairs what it
+ * finds from peers (only with data proven into a trusted root), reports each incident once
+ * with whether it was repaired, and watches for equivocation by any origin.
+ */
+export class IntegrityService {
+  readonly #opts: IntegrityServiceOptions
+  readonly #log: Logger
+  readonly #gate = new OriginGate()
+  readonly #trust: CheckpointTrust
+  readonly #equivocation: EquivocationWatch
+  readonly #controller = new AbortController()
+  /** Incidents reported and not yet repaired, by kind, origin and fingerprint. */
+  readonly #open = new Set<string>()
+  /** The member that last delivered an accepted batch of each origin (credit for sync repairs). */
+  readonly #deliveredBy = new Map<string, string>()
+  #running: Promise<ScrubResult> | undefined
+  #queued: Promise<ScrubResult> | undefined
+  #timer: NodeJS.Timeout | undefined
+  #firstScrubDone = false
+  #releaseHold: () => void = () => {}
+  readonly #hold: Promise<void>
+
+  constructor(opts: IntegrityServiceOptions) {
+    this.#opts = opts
+    this.#log = opts.logger
+    this.#trust = new CheckpointTrust(opts.membership, opts.quorum)
+    this.#hold = new Promise((resolve) => {
+      this.#releaseHold = resolve
+    })
+    this.#equivocation = new EquivocationWatch({
+      self: opts.self,
+      store: opts.store,
+      originKey: (origin) => this.#originKey(origin),
+      publish: opts.publishEvidence,
+      onIncident: opts.onIncident,
+      onUnprovable: () => void this.scrubNow().catch(() => {}),
+      logger: opts.logger,
+    })
+  }
+
+  /**
+   * Starts the first scrub (in the background) and the schedule. If this node's own feed is
+   * shorter than the cosigned checkpoint says (its tail was rolled back), waits up to
+   * `tailWaitMs` for sync to bring it back: appending first would sign a second history.
+   */
+  async start(): Promise<void> {
+    const interval = this.#opts.scrubIntervalMs ?? 10 * 60_000
+    if (interval > 0) {
+      this.#timer = setInterval(() => {
+        void this.scrubNow().catch((err: unknown) =>
+          this.#log.error({ err: (err as Error).message }, 'scheduled scrub failed'),
+        )
+      }, interval)
+    }
+    void this.scrubNow().catch((err: unknown) =>
+      this.#log.error({ err: (err as Error).message }, 'startup scrub failed'),
+    )
+    const own = this.#cuts()?.cuts.get(this.#opts.self)
+    if (own && this.#opts.store.size(this.#opts.self) < own.treeSize) {
+      this.#log.error(
+        { have: this.#opts.store.size(this.#opts.self), cosigned: own.treeSize },
+        'own feed is shorter than the cosigned checkpoint: pulling it back before appending',
+      )
+      await this.#awaitTail(this.#opts.self, own)
+    }
+  }
+
+  /** Stops the schedule and waits for a scrub in progress (its network requests are aborted). */
+  async stop(): Promise<void> {
+    clearInterval(this.#timer)
+    this.#controller.abort()
+    this.#releaseHold()
+    await Promise.allSettled([this.#running, this.#queued])
+  }
+
+  /** Scrubs, repairs and reports now; a call during a scrub runs once more after it. */
+  scrubNow(): Promise<ScrubResult> {
+    if (this.#controller.signal.aborted) return Promise.reject(new Error('integrity stopped'))
+    if (!this.#running) {
+      this.#running = this.#scrub().finally(() => {
+        this.#running = undefined
+      })
+      return this.#running
+    }
+    this.#queued ??= this.#running
+      .catch(() => {})
+      .then(() => {
+        this.#queued = undefined
+        return this.scrubNow()
+      })
+    return this.#queued
+  }
+
+  /**
+   * How every batch from the network reaches the store: after a repair of its feed, and, for a
+   * feed damaged at open or shorter than the checkpoint, after the first scrub named the damage
+   * (sync would otherwise paper over it unseen). A conflicting signed head becomes an
+   * equivocation incident.
+   */
+  async accept(batch: FeedBatch, store: () => Promise<AcceptResult>): Promise<AcceptResult> {
+    if (this.#heldAtStart(batch.origin)) await this.#hold
+    return this.#gate.shared(batch.origin, async () => {
+      try {
+        return await store()
+      } catch (err) {
+        if (isEhrlogError(err, 'EQUIVOCATION')) void this.#equivocation.onConflict(batch)
+        throw err
+      }
+    })
+  }
+
+  /** Handler of the 'evidence' control topic. */
+  handleEvidence(data: Uint8Array, fromMember: string): boolean {
+    return this.#equivocation.handle(data, fromMember)
+  }
+
+  /** Notes who delivered a stored batch (NetService.onAccepted), to credit sync repairs. */
+  noteDelivered(origin: string, member: string | undefined): void {
+    if (member) this.#deliveredBy.set(origin, member)
+  }
+
+  async #scrub(): Promise<ScrubResult> {
+    const { store } = this.#opts
+    const trusted = this.#cuts()
+    const verifyOptions = trusted ? { knownHeads: trusted.cuts } : {}
+    const report = await store.verify(verifyOptions)
+    this.#firstScrubDone = true
+    this.#releaseHold()
+    for (const p of report.problems)
+      if (p.kind === 'unreadable-feed') this.#log.error({ problem: p }, p.message)
+    const groups = groupProblems(report.problems)
+    if (groups.length === 0) {
+      this.#open.clear()
+      return { report, incidents: [], after: report }
+    }
+    const seen = await Promise.all(groups.map((g) => this.#fingerprint(g)))
+    const outcomes = new Map<string, FeedRepairOutcome[]>()
+    let after = report
+    for (let pass = 0; pass < MAX_PASSES && !this.#controller.signal.aborted; pass++) {
+      const damaged = new Map<string, Problem[]>()
+      for (const p of after.problems) {
+        if (p.kind === 'unreadable-feed' || !groups.some((g) => g.origin === p.origin)) continue
+        damaged.set(p.origin, [...(damaged.get(p.origin) ?? []), p])
+      }
+      if (damaged.size === 0) break
+      let progress = false
+      for (const [origin, problems] of damaged) {
+        const outcome = await this.#repair(origin, problems, trusted)
+        if (!outcome) continue
+        outcomes.set(origin, [...(outcomes.get(origin) ?? []), outcome])
+        const written = outcome.result
+        if (written && written.entries.length + written.heads.length + written.deleted.length > 0)
+          progress = true
+        const cut = trusted?.cuts.get(origin)
+        if (outcome.tailFrom !== undefined && cut) {
+          const before = store.size(origin)
+          await this.#awaitTail(origin, cut)
+          if (store.size(origin) > before) progress = true
+        }
+      }
+      if (!progress) break
+      after = await store.verify(verifyOptions)
+    }
+    // Sync may have restored a feed damaged at open meanwhile: judge the replica as it is now.
+    if (after === report && outcomes.size > 0) after = await store.verify(verifyOptions)
+    const incidents: IntegrityIncident[] = []
+    for (const [i, group] of groups.entries()) {
+      const incident = await this.#incidentOf(group, seen[i]!, trusted, outcomes, after)
+      if (incident) incidents.push(incident)
+    }
+    for (const incident of incidents) {
+      this.#log.error({ incident: { ...incident, evidence: undefined } }, incident.summary)
+      this.#opts.onIncident(incident)
+    }
+    return { report, incidents, after }
+  }
+
+  /** The incident of a group, or undefined when it was reported already and nothing changed. */
+  async #incidentOf(
+    scrubbed: ProblemGroup,
+    { fingerprint, values }: Seen,
+    trusted: TrustedCuts | undefined,
+    outcomes: ReadonlyMap<string, FeedRepairOutcome[]>,
+    after: VerifyReport,
+  ): Promise<IntegrityIncident | undefined> {
+    const { origin } = scrubbed
+    const repaired = !after.problems.some((p) => p.origin === origin)
+    const group = repaired ? await this.#attribute(scrubbed, values) : scrubbed
+    const openKey = `${group.kind}:${origin}:${fingerprint}`
+    const wasOpen = this.#open.has(openKey)
+    if (repaired) this.#open.delete(openKey)
+    else if (wasOpen) return undefined
+    else this.#open.add(openKey)
+    const tried = outcomes.get(origin) ?? []
+    const from = tried.flatMap((o) => o.from)[0] ?? this.#deliveredBy.get(origin) ?? this.#opts.self
+    const entryIds = entryIdsOf(group.problems)
+    const cut = trusted?.cuts.get(origin)
+    return {
+      kind: group.kind,
+      reportingNode: this.#opts.self,
+      origin,
+      ...seqRangeOf(group.problems),
+      entryIds,
+      detectedAt: new Date().toISOString(),
+      summary: `${summaryOf(group, this.#opts.self)} ${repaired ? `Repaired from ${from}: the authentic data was restored after its proof checked out.` : 'Not repaired yet: no peer proved the authentic data; the next scrub tries again.'}`,
+      evidence: {
+        problems: group.problems,
+        ...(cut && trusted
+          ? {
+              checkpoint: {
+                id: trusted.checkpointId,
+                treeSize: cut.treeSize,
+                root: toHex(cut.root),
+              },
+            }
+          : {}),
+        repair: tried.map((o) => ({
+          from: o.from,
+          provenAgainst: o.anchors.map((a) => ({ ...a, root: toHex(a.root) })),
+          written: o.result,
+          rejected: o.rejected,
+          unproven: o.unproven,
+        })),
+      },
+      // A follow-up to an incident reported unrepaired is a new incident for the alerts.
+      key: wasOpen ? `${fingerprint}:repaired` : fingerprint,
+      ...(repaired ? { repaired: { from, entryIds } } : {}),
+    }
+  }
+
+  async #repair(
+    origin: string,
+    problems: readonly Problem[],
+    trusted: TrustedCuts | undefined,
+  ): Promise<FeedRepairOutcome | undefined> {
+    if (!this.#opts.membership.byName(origin)) return undefined
+    const peers = this.#opts.peers()
+    // The origin is the authority on its own feed: ask it first.
+    peers.sort((a, b) => Number(b.name === origin) - Number(a.name === origin))
+    try {
+      return await repairFromPeers({
+        store: this.#opts.store,
+        origin,
+        problems,
+        cut: trusted?.cuts.get(origin),
+        originKey: this.#originKey(origin),
+        peers,
+        exclusive: (fn) => this.#gate.exclusive(origin, fn),
+        log: this.#log,
+        signal: this.#controller.signal,
+      })
+    } catch (err) {
+      this.#log.error({ origin, err: (err as Error).message }, 'repair failed: nothing written')
+      return undefined
+    }
+  }
+
+  /** Pulls by sync until `origin` reaches the cut's size, or `tailWaitMs` passes. */
+  async #awaitTail(origin: string, cut: KnownHead): Promise<void> {
+    const deadline = Date.now() + (this.#opts.tailWaitMs ?? 15_000)
+    let nextSync = 0
+    while (this.#opts.store.size(origin) < cut.treeSize && Date.now() < deadline) {
+      if (this.#controller.signal.aborted) return
+      if (Date.now() >= nextSync) {
+        void this.#opts.syncNow().catch(() => {})
+        nextSync = Date.now() + 2000
+      }
+      await new Promise((resolve) => setTimeout(resolve, 50))
+    }
+  }
+
+  #heldAtStart(origin: string): boolean {
+    if (this.#firstScrubDone) return false
+    const { store } = this.#opts
+    if (store.damageOf(origin) !== undefined) return true
+    const cut = this.#cuts()?.cuts.get(origin)
+    return cut !== undefined && store.size(origin) < cut.treeSize
+  }
+
+  #cuts(): TrustedCuts | undefined {
+    try {
+      return this.#trust.cutsOf(this.#opts.latestCheckpoint())
+    } catch (err) {
+      this.#log.error(
+        { err: (err as Error).message },
+        'the stored checkpoint does not verify: scrubbing without it',
+      )
+      return undefined
+    }
+  }
+
+  #originKey(origin: string): Uint8Array | undefined {
+    const hex = this.#opts.membership.byName(origin)?.ed25519PublicKey
+    return hex ? fromHex(hex, 32) : undefined
+  }
+
+  /**
+   * After a repair the authentic entries are known: a record the scrub called modified that
+   * held exactly the authentic entry then was not modified. The scrub blames the last entry
+   * when the latest head's root differs (a head re-signed over a forged tree): that head is
+   * what was wrong, and the incident says so.
+   */
+  async #attribute(
+    group: ProblemGroup,
+    values: ReadonlyMap<number, Buffer | undefined>,
+  ): Promise<ProblemGroup> {
+    const { store } = this.#opts
+    const problems: Problem[] = []
+    for (const p of group.problems) {
+      const value = p.kind === 'modified' && p.seq !== undefined ? values.get(p.seq) : undefined
+      const then = value && entryBytesOfValue(store, group.origin, p.seq!, value)
+      const now = then && (await store.getEntry(group.origin, p.seq!).catch(() => undefined))
+      if (now && then && bytesEqual(now.bytes, then)) {
+        problems.push({
+          kind: 'root-mismatch',
+          origin: group.origin,
+          treeSize: p.seq!,
+          message: `entry ${p.entryId} was authentic; the signed head at size ${p.seq} gave another root`,
+        })
+      } else problems.push(p)
+    }
+    return { ...group, problems }
+  }
+
+  /**
+   * What the damaged records hold now, and how often the feed was repaired: the same damage
+   * seen by the next scrub has the same fingerprint; a new tampering after a repair does not.
+   */
+  async #fingerprint(group: ProblemGroup): Promise<Seen> {
+    const { store } = this.#opts
+    const seqs = group.problems.flatMap((p) => (p.seq === undefined ? [] : [p.seq]))
+    const sizes = group.problems.flatMap((p) =>
+      p.seq === undefined && p.treeSize !== undefined ? [p.treeSize] : [],
+    )
+    const values = await rawRecords(store, group.origin, seqs, sizes)
+    const hash = createHash('sha256').update(
+      `${group.kind}\0${group.origin}\0${await repairCount(store, group.origin)}\0`,
+    )
+    for (const p of group.problems) hash.update(`${p.kind}:${p.seq ?? ''}:${p.treeSize ?? ''}\0`)
+    for (const value of values) hash.update(value ?? 'absent').update('\0')
+    return {
+      fingerprint: hash.digest('hex').slice(0, 32),
+      values: new Map(seqs.map((seq, i) => [seq, values[i]])),
+    }
+  }
+}

@@ -1,0 +1,102 @@
+import { describe, expect, it } from 'vitest'
+import type { IntegrityIncident } from '../../node/integrity/index.ts'
+import type { EhrlogNode } from '../../node/node.ts'
+import { runCli } from '../helpers/cli.ts'
+import { makeEvent } from '../helpers/fixtures.ts'
+import { A, B, C, entriesOf, useIntegrityNetwork, waitFor } from './harness.ts'
+
+describe('detection and self-repair with three real nodes', () => {
+  const net = useIntegrityNetwork()
+
+  /** The incident `name` reported of `kind` about `origin`, once there is one. */
+  async function incidentOn(name: string, kind: string, origin = A): Promise<IntegrityIncident> {
+    const started = Date.now()
+    await waitFor(`${kind} incident on ${name}`, () =>
+      net.incidents(name).some((i) => i.kind === kind && i.origin === origin),
+    )
+    const incident = net.incidents(name).find((i) => i.kind === kind && i.origin === origin)!
+    console.log(`${name}: ${kind} reported in ${Date.now() - started} ms: ${incident.summary}`)
+    return incident
+  }
+
+  /** The damaged node's replica of A holds exactly the peers' bytes and verifies clean. */
+  async function expectRepaired(node: EhrlogNode, peer: EhrlogNode): Promise<void> {
+    const [ours, theirs] = [await entriesOf(node, A), await entriesOf(peer, A)]
+    expect(ours.length).toBe(theirs.length)
+    for (const [i, e] of ours.entries()) expect(Buffer.compare(e.bytes, theirs[i]!.bytes)).toBe(0)
+    const knownHeads = new Map(
+      node.checkpoints
+        .latest()
+        ?.checkpoint.feeds.filter((f) => f.treeSize > 0)
+        .map((f) => [f.origin, f]),
+    )
+    const report = await node.store.verify({ knownHeads })
+    expect(report.problems).toEqual([])
+    expect(node.store.damageOf(A)).toBeUndefined()
+  }
+
+  /** `ehrlog verify --dir` on the stopped node: exit 0, intact. */
+  async function expectCliVerifyClean(name: string): Promise<void> {
+    await net.stop(name)
+    const r = await runCli(['verify', '--dir', net.dir(name)])
+    expect(r.err).toBe('')
+    expect(r.out).toMatch(/intact/)
+    expect(r.code).toBe(0)
+  }
+
+  it('flipped value bytes: reported as modified with its entry id, restored from a peer', async () => {
+    await net.setUp()
+    const b = await net.tamperAndRestart(B, A, (t) => t.flipByte(5))
+    const incident = await incidentOn(B, 'modified')
+    expect(incident.entryIds).toEqual(['hospital-a:5'])
+    expect(incident.reportingNode).toBe(B)
+    expect(incident.repaired?.entryIds).toEqual(['hospital-a:5'])
+    expect([A, C]).toContain(incident.repaired?.from)
+    await expectRepaired(b, net.node(C))
+    await expectCliVerifyClean(B)
+  })
+
+  it('a deleted entry: reported as deleted, restored byte for byte', async () => {
+    await net.setUp()
+    const b = await net.tamperAndRestart(B, A, (t) => t.deleteEntry(7))
+    const incident = await incidentOn(B, 'deleted')
+    expect(incident.entryIds).toEqual(['hospital-a:7'])
+    expect(incident.seqFrom).toBe(7)
+    expect(incident.seqTo).toBe(7)
+    expect(incident.repaired?.entryIds).toEqual(['hospital-a:7'])
+    expect(net.incidents(B).filter((i) => i.kind === 'modified')).toEqual([])
+    await expectRepaired(b, net.node(A))
+    await expectCliVerifyClean(B)
+  })
+
+  it('a tail truncated with its heads rolled back: caught against the checkpoint, refilled by sync', async () => {
+    await net.setUp()
+    await net.checkpoint()
+    const b = await net.tamperAndRestart(B, A, (t) => t.truncate(6, true))
+    const incident = await incidentOn(B, 'deleted')
+    expect(incident.entryIds).toEqual([6, 7, 8, 9, 10, 11, 12].map((s) => `hospital-a:${s}`))
+    expect(incident.repaired).toBeDefined()
+    expect(b.store.size(A)).toBe(12)
+    await expectRepaired(b, net.node(C))
+    await expectCliVerifyClean(B)
+  })
+
+  it('an insider rewrites an entry and re-signs with the origin key: repaired on the origin itself', async () => {
+    await net.setUp()
+    const a = await net.tamperAndRestart(A, A, async (t, signingKey) => {
+      await t.rewriteNotes(5, 'nothing to see here')
+      expect(await t.resignHeads(A, 5, signingKey)).toBe(2) // heads at 8 and 12
+    })
+    const incident = await incidentOn(A, 'modified')
+    expect(incident.entryIds).toEqual(['hospital-a:5'])
+    expect(incident.repaired?.entryIds).toEqual(['hospital-a:5'])
+    await expectRepaired(a, net.node(B))
+    expect((await a.store.getEntry(A, 5))!.entry.body).toMatchObject({ notes: 'note number 4' })
+    // The feed is whole again: the origin appends, and every node takes the batch.
+    await a.ingest.submit([makeEvent(99)])
+    await waitFor('the next batch everywhere', () =>
+      [A, B, C].every((n) => net.node(n).store.size(A) === 13),
+    )
+    await expectCliVerifyClean(A)
+  })
+})
