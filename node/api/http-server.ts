@@ -7,6 +7,7 @@ import type { LogStore } from '../store/index.ts'
 import { BearerToken } from './bearer-auth.ts'
 import { CHECKPOINT_PATH, type CheckpointSource, checkpointRoutes } from './checkpoint-routes.ts'
 import { EVENTS_PATH, eventsRoute } from './events-route.ts'
+import { FHIR_AUDIT_EVENT_PATH, fhirRoute } from './fhir-route.ts'
 import { type HttpFailure, httpFailureOf, sendFailure } from './http-errors.ts'
 import { DebugRequestLog } from './request-log.ts'
 import { addSecurityHeaders, setSecurityHeaders } from './security-headers.ts'
@@ -18,6 +19,7 @@ export const DEFAULT_BODY_LIMIT_BYTES = 1024 * 1024
 /** Methods of each route, for 405 answers (HEAD comes with GET). */
 const ALLOWED_METHODS: ReadonlyMap<string, readonly string[]> = new Map([
   [EVENTS_PATH, ['POST']],
+  [FHIR_AUDIT_EVENT_PATH, ['POST']],
   [STATUS_PATH, ['GET', 'HEAD']],
   [CHECKPOINT_PATH, ['GET', 'HEAD', 'POST']],
 ])
@@ -161,6 +163,7 @@ export class HttpServer {
 
     app.register(statusRoute, { status: this.#opts.status })
     app.register(eventsRoute, { ingest: this.#opts.ingest, token: this.#token })
+    app.register(fhirRoute, { ingest: this.#opts.ingest, token: this.#token })
     const cp = this.#opts.checkpoints
     if (cp)
       app.register(checkpointRoutes, {
