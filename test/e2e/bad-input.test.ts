@@ -1,12 +1,6 @@
 import { beforeAll, describe, expect, it } from 'vitest'
-import {
-  appendEvents,
-  eventRange,
-  feedSizes,
-  type Member,
-  postEvents,
-  useLocalNetworks,
-} from './harness.ts'
+import { type Member, useLocalNetworks } from './harness.ts'
+import { appendEvents, eventRange, feedSizes, postEvents } from './node-api.ts'
 
 interface ErrorBody {
   error: { code: string; message: string; details: { field?: string } }

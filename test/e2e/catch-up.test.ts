@@ -1,13 +1,7 @@
 import { describe, expect, it } from 'vitest'
-import {
-  appendEvents,
-  eventRange,
-  expectIdenticalVerifiedReplicas,
-  type Member,
-  readReplica,
-  useLocalNetworks,
-  waitForSizes,
-} from './harness.ts'
+import { type Member, useLocalNetworks } from './harness.ts'
+import { appendEvents, eventRange, waitForSizes } from './node-api.ts'
+import { expectIdenticalVerifiedReplicas, readReplica } from './replicas.ts'
 
 const PER_ORIGIN = 5_000
 const PER_POST = 500

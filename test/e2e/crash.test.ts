@@ -1,16 +1,9 @@
 import { setTimeout as sleep } from 'node:timers/promises'
 import { describe, expect, it } from 'vitest'
 import type { AuditEvent } from '../../node/core/event.ts'
-import {
-  eventRange,
-  expectIdenticalVerifiedReplicas,
-  feedSizes,
-  type Member,
-  postEvents,
-  useLocalNetworks,
-  waitFor,
-  waitForSizes,
-} from './harness.ts'
+import { type Member, useLocalNetworks } from './harness.ts'
+import { eventRange, feedSizes, postEvents, waitFor, waitForSizes } from './node-api.ts'
+import { expectIdenticalVerifiedReplicas } from './replicas.ts'
 
 const EVENTS_PER_REQUEST = 20
 const CLIENTS = 4

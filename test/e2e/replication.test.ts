@@ -1,11 +1,7 @@
 import { describe, expect, it } from 'vitest'
-import {
-  appendEvents,
-  eventRange,
-  expectIdenticalVerifiedReplicas,
-  useLocalNetworks,
-  waitForSizes,
-} from './harness.ts'
+import { useLocalNetworks } from './harness.ts'
+import { appendEvents, eventRange, waitForSizes } from './node-api.ts'
+import { expectIdenticalVerifiedReplicas } from './replicas.ts'
 
 describe('replication between node processes', () => {
   const createNetwork = useLocalNetworks()
@@ -27,5 +23,5 @@ describe('replication between node processes', () => {
     const replica = await expectIdenticalVerifiedReplicas(net.members)
     expect(replica.map((e) => e.id)).toEqual(['hospital-a:1'])
     expect(replica[0]!.body).toEqual(event)
-  })
+  }, 60_000)
 })
