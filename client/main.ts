@@ -4,11 +4,16 @@ import { registerAppend } from './commands/append.ts'
 import { registerCheckpoint } from './commands/checkpoint.ts'
 import { registerInit } from './commands/init.ts'
 import { registerLog } from './commands/log.ts'
+import { registerLogin } from './commands/login.ts'
+import { registerLogout } from './commands/logout.ts'
 import { registerNetwork } from './commands/network.ts'
 import { registerNode } from './commands/node.ts'
 import { registerProof } from './commands/proof.ts'
+import { registerRegister } from './commands/register.ts'
 import { registerStatus } from './commands/status.ts'
+import { registerUser } from './commands/user.ts'
 import { registerVerify } from './commands/verify.ts'
+import { registerWhoami } from './commands/whoami.ts'
 import { type CliContext, processContext } from './context.ts'
 import { EXIT, exitCodeOf, hintFor } from './exit-codes.ts'
 
@@ -29,6 +34,11 @@ export function buildProgram(ctx: CliContext): Command {
   registerStatus(program, ctx)
   registerCheckpoint(program, ctx)
   registerProof(program, ctx)
+  registerRegister(program, ctx)
+  registerLogin(program, ctx)
+  registerLogout(program, ctx)
+  registerWhoami(program, ctx)
+  registerUser(program, ctx)
   for (const command of program.commands)
     command.exitOverride().configureOutput({ writeOut: ctx.out, writeErr: ctx.err })
   return program

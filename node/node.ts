@@ -4,6 +4,7 @@ import { AlertService, type Incident } from './alerts/index.ts'
 import { HttpServer, type NodeStatus } from './api/index.ts'
 import { AuthService, UserDirectory } from './auth/index.ts'
 import type { UserRecord } from './core/auth/user-record.ts'
+import { verifyEntryBody } from './core/body.ts'
 import { decodeEntry } from './core/entry.ts'
 import { type CheckpointIncident, CheckpointService } from './checkpoint/index.ts'
 import { EhrlogError } from './core/errors.ts'
@@ -121,6 +122,8 @@ export class EhrlogNode {
         directory,
         secret: identity.storeKeys.indexKey,
         append: async (records: UserRecord[]) => {
+          // A record peers would refuse must never enter the feed: it would stall its replication.
+          for (const r of records) verifyEntryBody('user', r, name)
           const { entries, head } = await store.appendEntries(signer, records.map((body) => ({ kind: 'user' as const, body })))
           for (const r of records) directory.apply(name, r)
           net?.publish({ origin: name, entries: entries.map((e) => e.bytes), head })
@@ -224,6 +227,7 @@ export class EhrlogNode {
         status: () => this.status(),
         logger,
         checkpoints: { source: checkpoints, store },
+        auth: { service: auth, node: name },
       })
       await http.start()
       released.unshift(() => http.stop())

@@ -1,9 +1,11 @@
 import type { AddressInfo } from 'node:net'
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify'
 import type { Logger } from 'pino'
+import type { AuthService } from '../auth/index.ts'
 import { EhrlogError } from '../core/errors.ts'
 import type { IngestQueue } from '../ingest/index.ts'
 import type { LogStore } from '../store/index.ts'
+import { AUTH_ROUTE_METHODS, authRoutes } from './auth-routes.ts'
 import { BearerToken } from './bearer-auth.ts'
 import { CHECKPOINT_PATH, type CheckpointSource, checkpointRoutes } from './checkpoint-routes.ts'
 import { EVENTS_PATH, eventsRoute } from './events-route.ts'
@@ -22,6 +24,7 @@ const ALLOWED_METHODS: ReadonlyMap<string, readonly string[]> = new Map([
   [FHIR_AUDIT_EVENT_PATH, ['POST']],
   [STATUS_PATH, ['GET', 'HEAD']],
   [CHECKPOINT_PATH, ['GET', 'HEAD', 'POST']],
+  ...AUTH_ROUTE_METHODS,
 ])
 
 /** A whole request, headers to last body byte, must arrive within this (slow-client guard). */
@@ -42,6 +45,8 @@ export interface HttpServerOptions {
   bodyLimitBytes?: number
   /** Checkpoints and proofs (node.ts); without them those routes are absent. */
   checkpoints?: { source: CheckpointSource; store: LogStore }
+  /** Sign-in, sessions and accounts (node.ts); without it those routes are absent. */
+  auth?: { service: AuthService; node: string }
 }
 
 /**
@@ -171,6 +176,8 @@ export class HttpServer {
         store: cp.store,
         token: this.#token,
       })
+    const auth = this.#opts.auth
+    if (auth) app.register(authRoutes, { auth: auth.service, node: auth.node })
     return app
   }
 
