@@ -81,6 +81,66 @@ describe('detection and self-repair with three real nodes', () => {
     await expectCliVerifyClean(B)
   })
 
+  it("the origin's own tail rolled back: pulled back from peers before the node takes new events", async () => {
+    await net.setUp()
+    await net.checkpoint()
+    const a = await net.tamperAndRestart(A, A, (t) => t.truncate(9, true))
+    // start() returned: the feed is whole again, so the next append cannot fork it.
+    expect(a.store.size(A)).toBe(12)
+    const incident = await incidentOn(A, 'deleted')
+    expect(incident.entryIds).toEqual([9, 10, 11, 12].map((s) => `hospital-a:${s}`))
+    await a.ingest.submit([makeEvent(99)])
+    await waitFor('seq 13 everywhere', () =>
+      [A, B, C].every((n) => net.node(n).store.size(A) === 13),
+    )
+    await expectRepaired(a, net.node(B))
+    expect(net.incidents(B).concat(net.incidents(C))).toEqual([]) // no fork for anyone to see
+    await expectCliVerifyClean(A)
+  })
+
+  it('the last entry flipped (the feed is damaged at open): named before sync can paper over it', async () => {
+    await net.setUp()
+    const b = await net.tamperAndRestart(B, A, (t) => t.flipByte(12))
+    const incident = await incidentOn(B, 'modified')
+    expect(incident.entryIds).toEqual(['hospital-a:12'])
+    expect(incident.repaired).toBeDefined()
+    await expectRepaired(b, net.node(C))
+    await expectCliVerifyClean(B)
+  })
+
+  it('records no signed head covers are deleted; entries swapped by an insider are restored', async () => {
+    await net.setUp()
+    const b = await net.tamperAndRestart(B, A, async (t) => {
+      await t.insertAfterTail(13, A, makeEvent(13))
+      await t.insertAfterTail(14, A, makeEvent(14))
+      await t.swap(2, 3)
+    })
+    const incident = await incidentOn(B, 'modified')
+    expect(incident.entryIds).toEqual([
+      'hospital-a:2',
+      'hospital-a:3',
+      'hospital-a:13',
+      'hospital-a:14',
+    ])
+    expect(incident.repaired).toBeDefined()
+    await expectRepaired(b, net.node(C))
+    await expectCliVerifyClean(B)
+  })
+
+  it('an insider rewrites the last entry and re-signs: only the checkpoint shows it', async () => {
+    await net.setUp()
+    await net.checkpoint()
+    const a = await net.tamperAndRestart(A, A, async (t, signingKey) => {
+      await t.rewriteNotes(12, 'nothing to see here')
+      await t.resignHeads(A, 12, signingKey)
+    })
+    const incident = await incidentOn(A, 'modified')
+    expect(incident.entryIds).toEqual(['hospital-a:12'])
+    expect(incident.repaired).toBeDefined()
+    await expectRepaired(a, net.node(B))
+    await expectCliVerifyClean(A)
+  })
+
   it('an insider rewrites an entry and re-signs with the origin key: repaired on the origin itself', async () => {
     await net.setUp()
     const a = await net.tamperAndRestart(A, A, async (t, signingKey) => {
