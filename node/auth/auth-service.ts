@@ -12,6 +12,7 @@ import {
   verifySessionToken,
 } from '../core/auth/session-token.ts'
 import { homeOf, USERNAME_PATTERN, type UserRecord } from '../core/auth/user-record.ts'
+import { verifyEntryBody } from '../core/body.ts'
 import { EhrlogError } from '../core/errors.ts'
 import { fromHex, toHex } from '../core/hex.ts'
 import { loginMessage } from '../core/layout.ts'
@@ -230,6 +231,8 @@ export class AuthService {
         )
       records.push({ op: 'bind', username, patientId: enrollment.patientId, codeHash })
     }
+    // What peers would refuse must not enter the feed: a rejected record stalls its replication.
+    for (const record of records) verifyEntryBody('user', record, this.#opts.node)
     await this.#opts.append(records)
     return this.#opts.directory.get(username)!
   }

@@ -40,7 +40,7 @@ export class UserDirectory {
     if (!parsed.success) return
     const record: UserRecord = parsed.data
     const subject = 'username' in record ? record.username : record.by
-    if (homeOf(subject) !== origin) return
+    if (record.op !== 'end-session' && homeOf(subject) !== origin) return
     switch (record.op) {
       case 'register': {
         if (this.#users.has(record.username)) return // first registration wins

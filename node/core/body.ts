@@ -24,9 +24,11 @@ export function verifyEntryBody(kind: EntryKind, body: unknown, origin?: string)
         },
       )
     }
-    // Only a user's home node writes records about it (usernames are name@home).
+    // Only a user's home node writes records about it (usernames are name@home). The end of a
+    // session is the exception: the node where the user logged out records it (at worst a
+    // member could end someone's session: a logout, never a login).
     const subject = 'username' in parsed.data ? parsed.data.username : parsed.data.by
-    if (origin !== undefined && homeOf(subject) !== origin) {
+    if (origin !== undefined && parsed.data.op !== 'end-session' && homeOf(subject) !== origin) {
       throw new EhrlogError(
         'ENTRY_INVALID',
         `a user record about ${subject} in the feed of ${origin}: only its home node writes those`,
