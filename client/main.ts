@@ -2,6 +2,7 @@ import { Command, CommanderError } from 'commander'
 import { isEhrlogError } from '../node/core/errors.ts'
 import { registerAppend } from './commands/append.ts'
 import { registerCheckpoint } from './commands/checkpoint.ts'
+import { registerExport } from './commands/export.ts'
 import { registerInit } from './commands/init.ts'
 import { registerLog } from './commands/log.ts'
 import { registerLogin } from './commands/login.ts'
@@ -9,10 +10,12 @@ import { registerLogout } from './commands/logout.ts'
 import { registerNetwork } from './commands/network.ts'
 import { registerNode } from './commands/node.ts'
 import { registerProof } from './commands/proof.ts'
+import { registerQuery } from './commands/query.ts'
 import { registerRegister } from './commands/register.ts'
 import { registerStatus } from './commands/status.ts'
 import { registerUser } from './commands/user.ts'
 import { registerVerify } from './commands/verify.ts'
+import { registerVerifyBundle } from './commands/verify-bundle.ts'
 import { registerWhoami } from './commands/whoami.ts'
 import { type CliContext, processContext } from './context.ts'
 import { EXIT, exitCodeOf, hintFor } from './exit-codes.ts'
@@ -34,6 +37,9 @@ export function buildProgram(ctx: CliContext): Command {
   registerStatus(program, ctx)
   registerCheckpoint(program, ctx)
   registerProof(program, ctx)
+  registerQuery(program, ctx)
+  registerExport(program, ctx)
+  registerVerifyBundle(program, ctx)
   registerRegister(program, ctx)
   registerLogin(program, ctx)
   registerLogout(program, ctx)

@@ -3,10 +3,10 @@ import { join } from 'node:path'
 import { AlertService, type Incident } from './alerts/index.ts'
 import { HttpServer, type NodeStatus } from './api/index.ts'
 import { AuthService, UserDirectory } from './auth/index.ts'
+import { type CheckpointIncident, CheckpointService } from './checkpoint/index.ts'
 import type { UserRecord } from './core/auth/user-record.ts'
 import { verifyEntryBody } from './core/body.ts'
 import { decodeEntry } from './core/entry.ts'
-import { type CheckpointIncident, CheckpointService } from './checkpoint/index.ts'
 import { EhrlogError } from './core/errors.ts'
 import { type NodeIdentity, openNodeDir } from './identity/index.ts'
 import { IngestQueue } from './ingest/index.ts'
@@ -14,6 +14,7 @@ import { type IntegrityIncident, IntegrityService, repairSourceOf } from './inte
 import type { Logger } from './logger.ts'
 import { Membership, NetService } from './net/index.ts'
 import { storeOfNode } from './node-store.ts'
+import { QueryService } from './query/index.ts'
 import { CheckpointLog, type LogStore } from './store/index.ts'
 
 export interface NodeOptions {
@@ -56,6 +57,7 @@ interface Parts {
   integrity: IntegrityService
   net: NetService
   ingest: IngestQueue
+  query: QueryService
   http: HttpServer
 }
 
@@ -124,7 +126,10 @@ export class EhrlogNode {
         append: async (records: UserRecord[]) => {
           // A record peers would refuse must never enter the feed: it would stall its replication.
           for (const r of records) verifyEntryBody('user', r, name)
-          const { entries, head } = await store.appendEntries(signer, records.map((body) => ({ kind: 'user' as const, body })))
+          const { entries, head } = await store.appendEntries(
+            signer,
+            records.map((body) => ({ kind: 'user' as const, body })),
+          )
           for (const r of records) directory.apply(name, r)
           net?.publish({ origin: name, entries: entries.map((e) => e.bytes), head })
         },
@@ -156,6 +161,14 @@ export class EhrlogNode {
         ...(this.#opts.checkpointIntervalMs !== undefined
           ? { intervalMs: this.#opts.checkpointIntervalMs }
           : {}),
+      })
+      // Every query is recorded in this node's own feed before it is answered.
+      const query = new QueryService({
+        node: name,
+        store,
+        checkpoints,
+        auth,
+        record: (event) => ingest.submit([event]),
       })
       const integrity = new IntegrityService({
         self: name,
@@ -195,6 +208,7 @@ export class EhrlogNode {
           acceptBatch: (batch) => integrity.accept(batch, () => store.acceptBatch(batch)),
         },
         repair: repairSourceOf(store),
+        query: ({ token, ...request }) => query.answer(token, { ...request, via: 'libp2p' }),
         ...(this.#opts.syncIntervalMs ? { syncIntervalMs: this.#opts.syncIntervalMs } : {}),
         controlTopics: {
           [CHECKPOINT_TOPIC]: (data, from) => checkpoints.handle(data, from),
@@ -228,10 +242,22 @@ export class EhrlogNode {
         logger,
         checkpoints: { source: checkpoints, store },
         auth: { service: auth, node: name },
+        query,
       })
       await http.start()
       released.unshift(() => http.stop())
-      this.#parts = { identity, store, alerts, auth, checkpoints, integrity, net, ingest, http }
+      this.#parts = {
+        identity,
+        store,
+        alerts,
+        auth,
+        checkpoints,
+        integrity,
+        net,
+        ingest,
+        query,
+        http,
+      }
       const info: RuntimeInfo = {
         pid: process.pid,
         name,
@@ -301,6 +327,10 @@ export class EhrlogNode {
 
   get ingest(): IngestQueue {
     return this.#require().ingest
+  }
+
+  get query(): QueryService {
+    return this.#require().query
   }
 
   get httpUrl(): string {

@@ -11,6 +11,7 @@ import { CHECKPOINT_PATH, type CheckpointSource, checkpointRoutes } from './chec
 import { EVENTS_PATH, eventsRoute } from './events-route.ts'
 import { FHIR_AUDIT_EVENT_PATH, fhirRoute } from './fhir-route.ts'
 import { type HttpFailure, httpFailureOf, sendFailure } from './http-errors.ts'
+import { QUERY_PATH, type QueryRouteOptions, queryRoute } from './query-route.ts'
 import { DebugRequestLog } from './request-log.ts'
 import { addSecurityHeaders, setSecurityHeaders } from './security-headers.ts'
 import type { NodeStatus } from './status.ts'
@@ -24,6 +25,7 @@ const ALLOWED_METHODS: ReadonlyMap<string, readonly string[]> = new Map([
   [FHIR_AUDIT_EVENT_PATH, ['POST']],
   [STATUS_PATH, ['GET', 'HEAD']],
   [CHECKPOINT_PATH, ['GET', 'HEAD', 'POST']],
+  [QUERY_PATH, ['GET', 'HEAD']],
   ...AUTH_ROUTE_METHODS,
 ])
 
@@ -47,6 +49,8 @@ export interface HttpServerOptions {
   checkpoints?: { source: CheckpointSource; store: LogStore }
   /** Sign-in, sessions and accounts (node.ts); without it those routes are absent. */
   auth?: { service: AuthService; node: string }
+  /** Verified queries (node/query); served only together with `auth`. */
+  query?: QueryRouteOptions['query']
 }
 
 /**
@@ -178,6 +182,8 @@ export class HttpServer {
       })
     const auth = this.#opts.auth
     if (auth) app.register(authRoutes, { auth: auth.service, node: auth.node })
+    if (auth && this.#opts.query)
+      app.register(queryRoute, { query: this.#opts.query, auth: auth.service })
     return app
   }
 

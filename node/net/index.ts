@@ -2,7 +2,13 @@ export type { AcceptedListener, AcceptOutcome } from './acceptor.ts'
 export type { ControlHandler } from './control-topic.ts'
 export { type Member, Membership } from './membership.ts'
 export { NetService, type NetServiceOptions, type PeerInfo } from './net-service.ts'
-export { batchTopic, LIMITS, REPAIR_PROTOCOL, SYNC_PROTOCOL } from './protocol.ts'
+export { batchTopic, LIMITS, QUERY_PROTOCOL, REPAIR_PROTOCOL, SYNC_PROTOCOL } from './protocol.ts'
+export {
+  QueryClient,
+  type QueryHandler,
+  type QueryTarget,
+  type QueryWireRequest,
+} from './query-protocol.ts'
 export type { RepairResponse } from './repair-client.ts'
 export { type ProvenEntryBytes, type RepairRequest, rangesOf } from './repair-frames.ts'
 export type { RepairSource } from './repair-server.ts'

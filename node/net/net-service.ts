@@ -8,6 +8,7 @@ import { Gossip } from './gossip.ts'
 import { createHost, type NetHost } from './host.ts'
 import { DEFAULT_REDIAL, MemberDialer, type RedialOptions } from './member-dialer.ts'
 import type { Membership } from './membership.ts'
+import { type QueryHandler, QueryServer } from './query-protocol.ts'
 import { type RepairResponse, requestRepair } from './repair-client.ts'
 import type { RepairRequest } from './repair-frames.ts'
 import { RepairServer, type RepairSource } from './repair-server.ts'
@@ -39,6 +40,8 @@ export interface NetServiceOptions {
   repair?: RepairSource
   /** Longest wait for a repair dial, frame or write (default 10000). */
   repairTimeoutMs?: number
+  /** Answers /ehrlog/query/1.0.0 (clients too); without it the protocol is not served. */
+  query?: QueryHandler
 }
 
 export interface PeerInfo {
@@ -59,6 +62,7 @@ interface Parts {
   dialer: MemberDialer
   control: Map<string, ControlTopic>
   repair: RepairServer | undefined
+  query: QueryServer | undefined
 }
 
 /**
@@ -168,7 +172,17 @@ export class NetService {
           maxSessions: 8,
         })
       : undefined
-    this.parts = { host, gossip, sync, dialer, control, repair }
+    const query = this.opts.query
+      ? new QueryServer({
+          host,
+          handler: this.opts.query,
+          networkId: membership.networkId,
+          log: this.log.child({ part: 'query' }),
+          timeoutMs: 30_000,
+          maxSessions: 16,
+        })
+      : undefined
+    this.parts = { host, gossip, sync, dialer, control, repair, query }
     try {
       host.addEventListener('peer:connect', (evt) => {
         if (!membership.isMember(evt.detail)) {
@@ -182,6 +196,7 @@ export class NetService {
       for (const topic of control.values()) topic.start()
       await sync.start()
       await repair?.start()
+      await query?.start()
       await dialer.start()
     } catch (err) {
       await this.stopParts()
@@ -280,6 +295,7 @@ export class NetService {
     this.state = 'stopping'
     if (parts) {
       parts.dialer.stop()
+      await parts.query?.stop()
       await parts.repair?.stop()
       await parts.sync.stop()
       await parts.gossip.stop()

@@ -9,6 +9,9 @@ export const SYNC_PROTOCOL = '/ehrlog/sync/1.0.0'
 /** Request/response protocol that fetches single entries with inclusion proofs (repair). */
 export const REPAIR_PROTOCOL = '/ehrlog/repair/1.0.0'
 
+/** Request/response protocol for verified queries; open to clients (docs/query.md). */
+export const QUERY_PROTOCOL = '/ehrlog/query/1.0.0'
+
 /** Gossip message layout version (first byte of every gossip message). */
 export const GOSSIP_VERSION = 1
 
@@ -54,4 +57,8 @@ export const LIMITS = {
   maxRepairFrameBytes: 128 * KiB,
   /** Hashes in one inclusion proof: enough for any tree of 2^53 leaves. */
   maxProofHashes: 64,
+  /** One query request (JSON: session token and filter). */
+  maxQueryRequestBytes: 64 * KiB,
+  /** One query answer (JSON); nodes end answers at about 3 MiB of entries, with a cursor. */
+  maxQueryAnswerBytes: 8 * MiB,
 } as const

@@ -1,12 +1,15 @@
 // `npm run bench`: every benchmark, printed as tables and JSON lines (docs/performance.md).
 // Set ENTRIES to change the size of the store benchmark (default 1,000,000); the network
-// benchmark reads RUNS, INGEST_SECONDS, LATENCY_SECONDS, CATCH_UP_ENTRIES, HYPERCORE_BLOCKS.
+// benchmark reads RUNS, INGEST_SECONDS, LATENCY_SECONDS, CATCH_UP_ENTRIES, HYPERCORE_BLOCKS;
+// the query benchmark QUERY_ENTRIES (default 1,000,000) and QUERIES.
 import '../../node/shim.ts'
 import { benchCheckpoint } from './checkpoint.ts'
 import { benchLogStore } from './log-store.ts'
 import { benchNetwork } from './network.ts'
+import { benchQuery } from './query.ts'
 import { printFigures } from './report.ts'
 
 printFigures('log on one node', await benchLogStore())
 printFigures('checkpoints', await benchCheckpoint())
 printFigures('peer network, 3 local nodes', await benchNetwork())
+printFigures('verified queries', await benchQuery())

@@ -1,0 +1,71 @@
+import { readFile, writeFile } from 'node:fs/promises'
+import type { Command } from 'commander'
+import type { CliContext } from '../context.ts'
+import { EXIT } from '../exit-codes.ts'
+import { verdictLines } from '../format/query-output.ts'
+import { loadSession } from '../session-store.ts'
+import {
+  addQueryOptions,
+  Connection,
+  filterOf,
+  membershipOf,
+  networkFileOf,
+  type QueryFlags,
+  scopeOf,
+} from './query.ts'
+import { BUNDLE_FORMAT, type Bundle } from './verify-bundle.ts'
+
+export function registerExport(program: Command, ctx: CliContext): void {
+  addQueryOptions(
+    program
+      .command('export')
+      .description(
+        'write a verified query answer, its proofs, the cosigned checkpoint and the membership to one file that `ehrlog verify-bundle` checks offline',
+      ),
+  )
+    .requiredOption('--out <file>', 'the bundle file to write')
+    .option('--max <n>', 'follow next pages up to this many entries in all', Number, 10_000)
+    .action(async (opts: QueryFlags & { out: string; max: number }) => {
+      const session = await loadSession(ctx)
+      const membership = await membershipOf(ctx, opts)
+      const filter = filterOf(opts)
+      const connection = new Connection(membership, session, opts.node)
+      const answers: unknown[] = []
+      let failures = 0
+      let entries = 0
+      try {
+        let cursor = opts.cursor
+        for (;;) {
+          const page = await connection.verifiedPage(filter, cursor, opts.limit, opts.crossCheck)
+          answers.push(page.answer)
+          failures += page.failures.length
+          entries += page.result.verified.length
+          if (page.failures.length > 0) ctx.err(`${verdictLines(page, membership).join('\n')}\n`)
+          cursor = page.next
+          if (!cursor || entries >= opts.max) break
+        }
+      } finally {
+        await connection.close()
+      }
+      const bundle: Bundle = {
+        format: BUNDLE_FORMAT,
+        createdAt: new Date().toISOString(),
+        createdBy: session.username,
+        filter,
+        scope: scopeOf(session),
+        ...(opts.cursor === undefined ? {} : { cursor: opts.cursor }),
+        // The very file the answers were verified against (membershipOf read and parsed it).
+        network: JSON.parse(await readFile((await networkFileOf(ctx, opts))!, 'utf8')) as unknown,
+        answers,
+      }
+      await writeFile(opts.out, `${JSON.stringify(bundle)}\n`)
+      ctx.out(
+        `wrote ${opts.out}: ${entries} entries in ${answers.length} answers, with proofs, checkpoints and the membership\n`,
+      )
+      if (failures > 0) {
+        ctx.out(`FAILED: ${failures} problems; the bundle keeps the answers as they came\n`)
+        ctx.exitCode = EXIT.verifyFailed
+      } else
+        ctx.out('verified before writing; check it anywhere with `ehrlog verify-bundle FILE`\n')
+    })
+}

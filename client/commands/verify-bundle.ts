@@ -1,0 +1,132 @@
+import { readFile } from 'node:fs/promises'
+import { type Command, Option } from 'commander'
+import { EhrlogError } from '../../node/core/errors.ts'
+import {
+  type Failure,
+  parseQueryFilter,
+  type QueryFilter,
+  type QueryScope,
+  type VerifiedEntry,
+  verifyQueryAnswer,
+} from '../../node/core/query-answer.ts'
+import { Membership } from '../../node/net/index.ts'
+import type { CliContext } from '../context.ts'
+import { EXIT } from '../exit-codes.ts'
+import { printPage } from '../format/query-output.ts'
+import { loadMembership } from '../trust.ts'
+import { FORMATS, type Format, trustOf } from './query.ts'
+
+export const BUNDLE_FORMAT = 'ehrlog-bundle/1'
+
+/** What `ehrlog export` writes: answers as the node sent them, and the membership they verify against. */
+export interface Bundle {
+  format: typeof BUNDLE_FORMAT
+  createdAt: string
+  createdBy: string
+  filter: QueryFilter
+  scope: QueryScope
+  /** The cursor of the first answer, when the export started after one. */
+  cursor?: string
+  /** network.json as the exporter had it. */
+  network: unknown
+  /** Query answers (docs/query.md), each page continuing after the previous one's `next`. */
+  answers: unknown[]
+}
+
+export function registerVerifyBundle(program: Command, ctx: CliContext): void {
+  program
+    .command('verify-bundle')
+    .description(
+      'check an `ehrlog export` bundle with no network and no other file: every proof, head signature and checkpoint cosignature',
+    )
+    .argument('<file>', 'the bundle')
+    .option('--network <file>', 'your own copy of network.json, instead of the one inside')
+    .addOption(new Option('--format <format>', 'output').choices(FORMATS).default('table'))
+    .action(async (file: string, opts: { network?: string; format: Format }) => {
+      const bundle = await readBundle(file)
+      const failures: Failure[] = []
+      let inside: Membership | undefined
+      try {
+        inside = Membership.fromJson(bundle.network, `${file}: network`)
+      } catch (err) {
+        failures.push({ entryId: 'membership', reason: (err as Error).message })
+      }
+      let membership: Membership
+      if (opts.network) {
+        membership = await loadMembership({ network: opts.network })
+        ctx.err(`trusting your network.json (${opts.network}), network id ${short(membership)}\n`)
+        if (inside && inside.networkId !== membership.networkId)
+          failures.push({
+            entryId: 'membership',
+            reason: `the bundle's membership (network id ${short(inside)}) is not yours (${short(membership)})`,
+          })
+      } else if (inside) {
+        membership = inside
+        ctx.err(
+          `trusting the membership inside the bundle: network id ${short(inside)}, members ${inside.members.map((m) => m.name).join(', ')}; pin your own copy with --network FILE\n`,
+        )
+      } else throw new EhrlogError('FILE_INVALID', `${file}: ${failures[0]?.reason}`)
+
+      const scope = scopeFrom(bundle.scope)
+      const verified: VerifiedEntry[] = []
+      let first: ReturnType<typeof verifyQueryAnswer> | undefined
+      let cursor = bundle.cursor
+      bundle.answers.forEach((answer, i) => {
+        const result = verifyQueryAnswer(answer, trustOf(membership, bundle.filter, scope, cursor))
+        first ??= result
+        verified.push(...result.verified)
+        failures.push(...result.failures)
+        const next = (answer as { next?: unknown } | null)?.next
+        cursor = typeof next === 'string' ? next : undefined
+        if (cursor === undefined && i < bundle.answers.length - 1)
+          failures.push({
+            entryId: 'answer',
+            reason: `answer ${i + 1} has no next page, yet more follow`,
+          })
+      })
+      if (!first) throw new EhrlogError('FILE_INVALID', `${file} holds no answers`)
+      const node = String((bundle.answers[0] as { node?: unknown })?.node ?? 'the exporter')
+      printPage(
+        ctx,
+        {
+          node,
+          result: { ...first, verified },
+          failures,
+          crossChecked: [],
+          notes: [`exported by ${bundle.createdBy} at ${bundle.createdAt}`],
+          ...(cursor === undefined ? {} : { next: cursor }),
+        },
+        opts.format,
+        membership,
+      )
+      if (failures.length > 0) ctx.exitCode = EXIT.verifyFailed
+    })
+}
+
+function short(m: Membership): string {
+  return `${m.networkId.slice(0, 16)}…`
+}
+
+/** The bundle file, parsed at the edge: shape only; its contents are verified after. */
+async function readBundle(file: string): Promise<Bundle & { filter: QueryFilter }> {
+  let value: Partial<Bundle>
+  try {
+    value = JSON.parse(await readFile(file, 'utf8')) as Partial<Bundle>
+  } catch (cause) {
+    throw new EhrlogError('FILE_INVALID', `${file} is not a readable JSON bundle`, { cause })
+  }
+  if (value?.format !== BUNDLE_FORMAT || !Array.isArray(value.answers))
+    throw new EhrlogError('FILE_INVALID', `${file} is not an ehrlog bundle (${BUNDLE_FORMAT})`)
+  return {
+    ...(value as Bundle),
+    filter: parseQueryFilter(value.filter ?? {}),
+    createdBy: String(value.createdBy),
+    createdAt: String(value.createdAt),
+    cursor: typeof value.cursor === 'string' ? value.cursor : undefined,
+  }
+}
+
+function scopeFrom(value: unknown): QueryScope {
+  const patientId = (value as QueryScope | undefined)?.patientId
+  return typeof patientId === 'string' ? { patientId } : {}
+}

@@ -1,0 +1,235 @@
+import { noise } from '@chainsafe/libp2p-noise'
+import { yamux } from '@chainsafe/libp2p-yamux'
+import type { Connection, Libp2p, Stream } from '@libp2p/interface'
+import { tcp } from '@libp2p/tcp'
+import { type LengthPrefixedStream, lpStream } from '@libp2p/utils'
+import { multiaddr } from '@multiformats/multiaddr'
+import { createLibp2p } from 'libp2p'
+import type { Logger } from 'pino'
+import { EhrlogError, type ErrorCode, isEhrlogError } from '../core/errors.ts'
+import type { NetHost } from './host.ts'
+import { LIMITS, QUERY_PROTOCOL } from './protocol.ts'
+
+/*
+ * /ehrlog/query/1.0.0 (docs/query.md): one request per stream, one answer, then close. Open
+ * to clients (the CLI is not a member): the session token inside the request is what is
+ * checked, by the handler. Frames are lpStream messages holding UTF-8 JSON:
+ *   request  {v: 1, networkId, token, filter, cursor?, limit?}
+ *   answer   {ok: true, answer} | {ok: false, error: {code, message, details}}
+ */
+
+/** What the handler gets: parsed as JSON, otherwise untrusted (the handler validates it). */
+export interface QueryWireRequest {
+  token: string | undefined
+  filter: unknown
+  cursor?: unknown
+  limit?: unknown
+}
+
+/** Answers a query (node.ts: QueryService.answer); throws EhrlogError to refuse. */
+export type QueryHandler = (request: QueryWireRequest) => Promise<unknown>
+
+/** Error codes passed to the client as they are; anything else is INTERNAL. */
+const PASSED_ON = new Set<ErrorCode>([
+  'UNAUTHORIZED',
+  'FORBIDDEN',
+  'ARGUMENT_INVALID',
+  'MESSAGE_INVALID',
+  'NOT_FOUND',
+  'RATE_LIMITED',
+  'UNAVAILABLE',
+  'PAYLOAD_TOO_LARGE',
+])
+
+const utf8 = new TextEncoder()
+const utf8Decoder = new TextDecoder('utf-8', { fatal: true })
+
+function encode(value: unknown): Uint8Array {
+  return utf8.encode(JSON.stringify(value))
+}
+
+function decode(bytes: Uint8Array, what: string): Record<string, unknown> {
+  let value: unknown
+  try {
+    value = JSON.parse(utf8Decoder.decode(bytes))
+  } catch {
+    value = undefined
+  }
+  if (typeof value !== 'object' || value === null || Array.isArray(value))
+    throw new EhrlogError('MESSAGE_INVALID', `the ${what} is not a JSON object`)
+  return value as Record<string, unknown>
+}
+
+export interface QueryServerOptions {
+  host: NetHost
+  handler: QueryHandler
+  networkId: string
+  log: Logger
+  /** Longest wait for the request, the answer, and its write. */
+  timeoutMs: number
+  /** Queries served at once across all peers. */
+  maxSessions: number
+}
+
+/** The responder side of /ehrlog/query/1.0.0. */
+export class QueryServer {
+  private sessions = 0
+  private readonly active = new Set<Promise<void>>()
+  private readonly controller = new AbortController()
+
+  constructor(private readonly opts: QueryServerOptions) {}
+
+  async start(): Promise<void> {
+    await this.opts.host.handle(
+      QUERY_PROTOCOL,
+      (stream, connection) => {
+        const p = this.serve(stream, connection).finally(() => this.active.delete(p))
+        this.active.add(p)
+      },
+      // Clients included: the gater bounds how many of them are connected at all.
+      { maxInboundStreams: 4, runOnLimitedConnection: false },
+    )
+  }
+
+  async stop(): Promise<void> {
+    this.controller.abort()
+    await this.opts.host.unhandle(QUERY_PROTOCOL).catch(() => {})
+    await Promise.allSettled([...this.active])
+  }
+
+  private async serve(stream: Stream, connection: Connection): Promise<void> {
+    const signal = AbortSignal.any([
+      this.controller.signal,
+      AbortSignal.timeout(this.opts.timeoutMs),
+    ])
+    const lp = lpStream(stream, { maxDataLength: LIMITS.maxQueryRequestBytes })
+    const peer = connection.remotePeer.toString()
+    let counted = false
+    try {
+      if (this.sessions >= this.opts.maxSessions)
+        throw new EhrlogError('RATE_LIMITED', `serving ${this.sessions} queries: retry shortly`)
+      this.sessions++
+      counted = true
+      const request = decode((await lp.read({ signal })).subarray(), 'query request')
+      if (request.v !== 1) throw new EhrlogError('MESSAGE_INVALID', 'query request v must be 1')
+      if (request.networkId !== this.opts.networkId)
+        throw new EhrlogError('FORBIDDEN', 'network id differs: network.json files differ')
+      if (request.token !== undefined && typeof request.token !== 'string')
+        throw new EhrlogError('MESSAGE_INVALID', 'token must be a string')
+      const answer = await this.opts.handler({
+        token: request.token as string | undefined,
+        filter: request.filter,
+        cursor: request.cursor,
+        limit: request.limit,
+      })
+      await lp.write(encode({ ok: true, answer }), { signal })
+      await stream.close({ signal })
+    } catch (err) {
+      await this.refuse(lp, stream, err, peer, signal)
+    } finally {
+      if (counted) this.sessions--
+    }
+  }
+
+  private async refuse(
+    lp: LengthPrefixedStream<Stream>,
+    stream: Stream,
+    err: unknown,
+    peer: string,
+    signal: AbortSignal,
+  ): Promise<void> {
+    const passed = isEhrlogError(err) && PASSED_ON.has(err.code)
+    if (!passed && !this.controller.signal.aborted)
+      this.opts.log.warn({ peer, err: (err as Error).message }, 'query failed')
+    const error = passed
+      ? err.toJSON()
+      : { code: 'INTERNAL', message: 'internal error', details: {} }
+    try {
+      await lp.write(encode({ ok: false, error }), { signal })
+      await stream.close({ signal })
+    } catch {
+      stream.abort(err instanceof Error ? err : new Error(String(err)))
+    }
+  }
+}
+
+/** A member as the client dials it: from the client's own network.json. */
+export interface QueryTarget {
+  name: string
+  peerId: string
+  addresses: readonly string[]
+}
+
+/**
+ * The CLI's side: a small libp2p peer (TCP, Noise, Yamux; no gossip, no listening) that
+ * dials members' query protocol. Noise authenticates the member as the PeerId in the
+ * client's network.json. Stop it when done.
+ */
+export class QueryClient {
+  private constructor(private readonly host: Libp2p) {}
+
+  static async start(): Promise<QueryClient> {
+    const host = await createLibp2p({
+      addresses: { listen: [] },
+      transports: [tcp()],
+      connectionEncrypters: [noise()],
+      streamMuxers: [yamux()],
+    })
+    return new QueryClient(host)
+  }
+
+  /**
+   * Sends one query to `target` and returns its answer, parsed but NOT verified. Throws the
+   * node's error code (UNAUTHORIZED, FORBIDDEN, …), UNAVAILABLE when it cannot be reached or
+   * does not answer in time, MESSAGE_INVALID for a malformed answer.
+   */
+  async query(
+    target: QueryTarget,
+    request: { networkId: string; token: string } & Omit<QueryWireRequest, 'token'>,
+    timeoutMs = 30_000,
+  ): Promise<unknown> {
+    if (target.addresses.length === 0)
+      throw new EhrlogError('UNAVAILABLE', `${target.name} lists no address in network.json`)
+    const signal = AbortSignal.timeout(timeoutMs)
+    let stream: Stream
+    try {
+      const addrs = target.addresses.map((a) => multiaddr(`${a}/p2p/${target.peerId}`))
+      stream = await this.host.dialProtocol(addrs, QUERY_PROTOCOL, { signal })
+    } catch (cause) {
+      throw new EhrlogError(
+        'UNAVAILABLE',
+        `cannot reach ${target.name} over libp2p: ${(cause as Error).message}`,
+        { cause, details: { node: target.name } },
+      )
+    }
+    const lp = lpStream(stream, { maxDataLength: LIMITS.maxQueryAnswerBytes })
+    let reply: Record<string, unknown>
+    try {
+      await lp.write(encode({ v: 1, ...request }), { signal })
+      reply = decode((await lp.read({ signal })).subarray(), `answer of ${target.name}`)
+      await stream.close({ signal }).catch(() => {})
+    } catch (cause) {
+      stream.abort(cause as Error)
+      if (isEhrlogError(cause)) throw cause
+      throw new EhrlogError(
+        'UNAVAILABLE',
+        `${target.name} did not answer the query: ${(cause as Error).message}`,
+        { cause, details: { node: target.name } },
+      )
+    }
+    if (reply.ok === true) return reply.answer
+    const error = (reply.error ?? {}) as { code?: unknown; message?: unknown; details?: unknown }
+    const code = (
+      typeof error.code === 'string' && PASSED_ON.has(error.code as ErrorCode)
+        ? error.code
+        : 'UNAVAILABLE'
+    ) as ErrorCode
+    throw new EhrlogError(code, `${target.name}: ${String(error.message ?? 'refused the query')}`, {
+      details: { node: target.name, ...((error.details as Record<string, unknown>) ?? {}) },
+    })
+  }
+
+  async stop(): Promise<void> {
+    await this.host.stop()
+  }
+}

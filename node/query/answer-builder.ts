@@ -1,0 +1,83 @@
+import { type CosignedCheckpoint, cosignedToJson, feedCutOf } from '../core/checkpoint.ts'
+import { entryId } from '../core/entry.ts'
+import { toHex } from '../core/hex.ts'
+import {
+  type AnswerEntryJson,
+  type AnswerHeadJson,
+  encodeCursor,
+  type QueryAnswerJson,
+  type QueryFilter,
+} from '../core/query-answer.ts'
+import type { SignedTreeHead } from '../core/tree-head.ts'
+import type { LogStore } from '../store/index.ts'
+import type { Selection } from './select.ts'
+
+/** What proving reads of the replica. */
+export type ProofStore = Pick<
+  LogStore,
+  'inclusionProof' | 'consistencyProof' | 'latestHead' | 'size' | 'sizes'
+>
+
+/**
+ * Proves each selected entry: against the checkpoint's cut when the cut covers it (and this
+ * replica holds the cut), else against its origin's latest signed head, which comes with a
+ * consistency proof from the cut so the client can see that it extends cosigned history.
+ * Heads are read after selection, so they cover every selected entry.
+ */
+export async function buildAnswer(
+  store: ProofStore,
+  input: {
+    node: string
+    filter: QueryFilter
+    selection: Selection
+    checkpoint: CosignedCheckpoint | undefined
+  },
+): Promise<QueryAnswerJson> {
+  const { checkpoint, selection } = input
+  const heads = new Map<string, { head: SignedTreeHead; json: Promise<AnswerHeadJson> }>()
+  const headOf = (origin: string) => {
+    let known = heads.get(origin)
+    if (!known) {
+      const head = store.latestHead(origin)!
+      const cut = checkpoint && feedCutOf(checkpoint.checkpoint, origin)
+      const json = (async (): Promise<AnswerHeadJson> => ({
+        origin,
+        treeSize: head.treeSize,
+        root: toHex(head.root),
+        signature: toHex(head.signature),
+        consistency:
+          cut && cut.treeSize <= head.treeSize
+            ? (await store.consistencyProof(origin, cut.treeSize, head.treeSize)).map(toHex)
+            : [],
+      }))()
+      known = { head, json }
+      heads.set(origin, known)
+    }
+    return known
+  }
+  const entries = await Promise.all(
+    selection.entries.map(async (e): Promise<AnswerEntryJson> => {
+      const { origin, seq } = e.entry
+      const cut = checkpoint && feedCutOf(checkpoint.checkpoint, origin)
+      const treeSize =
+        cut && seq <= cut.treeSize && cut.treeSize <= store.size(origin)
+          ? cut.treeSize
+          : headOf(origin).head.treeSize
+      const proof = await store.inclusionProof(origin, seq, treeSize)
+      return { bytes: Buffer.from(e.bytes).toString('base64'), treeSize, proof: proof.map(toHex) }
+    }),
+  )
+  const through = selection.through
+  return {
+    v: 1,
+    node: input.node,
+    filter: input.filter,
+    entries,
+    heads: await Promise.all([...heads.values()].map((h) => h.json)),
+    checkpoint: checkpoint ? cosignedToJson(checkpoint) : null,
+    held: Object.fromEntries(store.sizes()),
+    ...(through
+      ? { through: entryId(through.origin, through.seq), next: encodeCursor(through) }
+      : {}),
+  }
+}

@@ -1,0 +1,4 @@
+export { buildAnswer, type ProofStore } from './answer-builder.ts'
+export { type QueryRequest, QueryService, type QueryServiceOptions } from './query-service.ts'
+export { QueryRefused, type RefusalReason, type Session, scopeQuery } from './scope.ts'
+export { SELECT_LIMITS, type Selection, type SelectStore, selectEntries } from './select.ts'

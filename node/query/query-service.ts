@@ -1,0 +1,122 @@
+import { canonicalJson } from '../core/canonical-json.ts'
+import type { CosignedCheckpoint } from '../core/checkpoint.ts'
+import { EhrlogError } from '../core/errors.ts'
+import { type AuditEvent, parseEvent } from '../core/event.ts'
+import {
+  decodeCursor,
+  parseQueryFilter,
+  QUERY_LIMITS,
+  type QueryAnswerJson,
+  type QueryFilter,
+} from '../core/query-answer.ts'
+import { buildAnswer, type ProofStore } from './answer-builder.ts'
+import { QueryRefused, type Session, scopeQuery } from './scope.ts'
+import { type SelectStore, selectEntries } from './select.ts'
+
+/** A query as it arrives from HTTP or libp2p: everything in it is untrusted. */
+export interface QueryRequest {
+  filter: unknown
+  cursor?: unknown
+  limit?: unknown
+  /** Which transport carried it, for the query's own audit event. */
+  via: 'http' | 'libp2p'
+}
+
+export interface QueryServiceOptions {
+  /** This node's name. */
+  node: string
+  store: SelectStore & ProofStore
+  checkpoints: { latest(): CosignedCheckpoint | undefined }
+  auth: { authenticate(token: string | undefined): Session }
+  /** Appends the query's audit event to this node's own feed; resolves once durable. */
+  record: (event: AuditEvent) => Promise<unknown>
+  now?: () => Date
+}
+
+/**
+ * Answers verified queries (docs/query.md). Every query that passes authentication is first
+ * recorded as an audit event in this node's own feed (who looked at whose trail, with what
+ * filter), refused ones with outcome failure; no answer leaves before its record is durable.
+ */
+export class QueryService {
+  readonly #opts: QueryServiceOptions
+
+  constructor(opts: QueryServiceOptions) {
+    this.#opts = opts
+  }
+
+  /** Authenticates the session token (UNAUTHORIZED if it fails), then answers as that session. */
+  answer(token: string | undefined, request: QueryRequest): Promise<QueryAnswerJson> {
+    return this.answerAs(this.#opts.auth.authenticate(token), request)
+  }
+
+  /** Answers for a session authenticated at this node (HTTP: node/api/session.ts). */
+  async answerAs(session: Session, request: QueryRequest): Promise<QueryAnswerJson> {
+    const filter = parseQueryFilter(request.filter ?? {})
+    const limit = parseLimit(request.limit)
+    if (request.cursor !== undefined && typeof request.cursor !== 'string')
+      throw new EhrlogError('ARGUMENT_INVALID', 'cursor must be a string', {
+        details: { field: 'cursor' },
+      })
+    const after = request.cursor === undefined ? undefined : decodeCursor(request.cursor)
+    let scoped: ReturnType<typeof scopeQuery>
+    try {
+      scoped = scopeQuery(session, filter)
+    } catch (err) {
+      if (err instanceof QueryRefused) {
+        const reason = String(err.details.reason)
+        await this.#record(session, request, filter, err.subject, `refused (${reason})`)
+      }
+      throw err
+    }
+    await this.#record(session, request, scoped.filter, scoped.subject)
+    const selection = await selectEntries(this.#opts.store, scoped.filter, after, limit)
+    return buildAnswer(this.#opts.store, {
+      node: this.#opts.node,
+      filter: scoped.filter,
+      selection,
+      checkpoint: this.#opts.checkpoints.latest(),
+    })
+  }
+
+  async #record(
+    session: Session,
+    request: QueryRequest,
+    filter: QueryFilter,
+    subject: string,
+    refused?: string,
+  ): Promise<void> {
+    const page = typeof request.cursor === 'string' ? ', next page' : ''
+    const event = parseEvent({
+      patientId: subject,
+      actorId: session.sub,
+      action: 'query',
+      resource: 'audit_log',
+      time: (this.#opts.now?.() ?? new Date()).toISOString(),
+      outcome: refused ? 'failure' : 'success',
+      ...(refused ? { detail: refused } : {}),
+      notes: `via ${request.via}${page}, filter ${canonicalJson(filter)}`,
+    })
+    try {
+      await this.#opts.record(event)
+    } catch (cause) {
+      // Fail closed: a query that cannot be recorded is not answered.
+      throw new EhrlogError('UNAVAILABLE', 'the query could not be recorded: retry later', {
+        cause,
+      })
+    }
+  }
+}
+
+function parseLimit(value: unknown): number {
+  if (value === undefined) return QUERY_LIMITS.defaultLimit
+  const n = typeof value === 'string' && /^\d{1,7}$/.test(value) ? Number(value) : value
+  if (typeof n !== 'number' || !Number.isInteger(n) || n < 1 || n > QUERY_LIMITS.maxLimit) {
+    throw new EhrlogError(
+      'ARGUMENT_INVALID',
+      `limit must be a whole number from 1 to ${QUERY_LIMITS.maxLimit}, got ${JSON.stringify(value)?.slice(0, 40)}`,
+      { details: { field: 'limit' } },
+    )
+  }
+  return n
+}

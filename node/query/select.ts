@@ -1,0 +1,126 @@
+import type { EncodedEntry } from '../core/entry.ts'
+import {
+  comparePositions,
+  filterMismatch,
+  type Position,
+  type QueryFilter,
+} from '../core/query-answer.ts'
+import type { EntryRef, LogStore } from '../store/index.ts'
+
+/** What selection reads of the replica. */
+export type SelectStore = Pick<
+  LogStore,
+  'findByPatient' | 'findByActor' | 'findByTime' | 'getEntries' | 'entries' | 'origins'
+>
+
+export const SELECT_LIMITS = {
+  /** Index references read for one query; past this the query falls back to a scan. */
+  maxIndexRefs: 100_000,
+  /** Entries one answer may read when no index narrows the query; then it ends with a cursor. */
+  scanBudget: 50_000,
+  /** About this many bytes of entries and proofs per answer; then it ends with a cursor. */
+  maxAnswerBytes: 3 * 2 ** 20,
+  /** Entries read from the store per getMany. */
+  chunk: 256,
+} as const
+
+/** Rough size of an entry in the answer: base64 bytes and a proof of up to 40 hex hashes. */
+function answerBytes(e: EncodedEntry): number {
+  return Math.ceil(e.bytes.byteLength / 3) * 4 + 40 * 67
+}
+
+export interface Selection {
+  entries: EncodedEntry[]
+  /** Set when the answer stopped early: it holds every match up to here, and no further. */
+  through: Position | undefined
+}
+
+/**
+ * The entries matching `filter` after `after`, in (origin, seq) order, at most `limit`. Uses
+ * the most selective index that applies (patient, actor, event time), else scans feeds in
+ * order within a budget. Index postings are per feed in key order, not origin order, so the
+ * references are sorted here.
+ */
+export async function selectEntries(
+  store: SelectStore,
+  filter: QueryFilter,
+  after: Position | undefined,
+  limit: number,
+): Promise<Selection> {
+  const refs = await indexedRefs(store, filter)
+  const page = new Page(limit)
+  if (refs) {
+    const todo = refs
+      .filter(
+        (r) =>
+          (filter.origin === undefined || r.origin === filter.origin) &&
+          (after === undefined || comparePositions(r, after) > 0),
+      )
+      .sort(comparePositions)
+    // Most index hits match the whole filter: read about a page at a time.
+    const chunk = Math.min(SELECT_LIMITS.chunk, limit)
+    for (let i = 0; i < todo.length; i += chunk) {
+      for (const e of await store.getEntries(todo.slice(i, i + chunk)))
+        if (page.offer(e, filter)) return page.result()
+    }
+    return page.result()
+  }
+  let scanned = 0
+  const origins = (filter.origin === undefined ? store.origins() : [filter.origin]).sort()
+  for (const origin of origins) {
+    if (after && origin < after.origin) continue
+    const fromSeq = after?.origin === origin ? after.seq + 1 : 1
+    for await (const e of store.entries(origin, fromSeq)) {
+      if (page.offer(e, filter)) return page.result()
+      if (++scanned >= SELECT_LIMITS.scanBudget) return page.result(e.entry)
+    }
+  }
+  return page.result()
+}
+
+class Page {
+  readonly #entries: EncodedEntry[] = []
+  readonly #limit: number
+  #bytes = 0
+  #full = false
+
+  constructor(limit: number) {
+    this.#limit = limit
+  }
+
+  /** Adds `e` if it matches; true when the page is full. */
+  offer(e: EncodedEntry, filter: QueryFilter): boolean {
+    if (filterMismatch(e.entry, filter) !== undefined) return false
+    this.#entries.push(e)
+    this.#bytes += answerBytes(e)
+    this.#full = this.#entries.length >= this.#limit || this.#bytes >= SELECT_LIMITS.maxAnswerBytes
+    return this.#full
+  }
+
+  /** `scannedTo`: where a scan that ran out of budget stopped. */
+  result(scannedTo?: Position): Selection {
+    const last = this.#entries.at(-1)?.entry
+    const through = scannedTo ?? (this.#full ? last : undefined)
+    return {
+      entries: this.#entries,
+      through: through && { origin: through.origin, seq: through.seq },
+    }
+  }
+}
+
+/** References from the most selective index for the filter; undefined: scan instead. */
+async function indexedRefs(
+  store: SelectStore,
+  filter: QueryFilter,
+): Promise<EntryRef[] | undefined> {
+  const max = SELECT_LIMITS.maxIndexRefs + 1
+  let refs: EntryRef[]
+  if (filter.patient !== undefined) refs = await store.findByPatient(filter.patient, max)
+  else if (filter.actor !== undefined) refs = await store.findByActor(filter.actor, max)
+  else if (filter.from !== undefined || filter.to !== undefined) {
+    const fromMs = filter.from === undefined ? 0 : Date.parse(filter.from)
+    const toMs = filter.to === undefined ? Date.UTC(10000, 0) : Date.parse(filter.to)
+    refs = await store.findByTime(fromMs, toMs, max)
+  } else return undefined
+  return refs.length > SELECT_LIMITS.maxIndexRefs ? undefined : refs
+}

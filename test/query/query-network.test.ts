@@ -1,0 +1,193 @@
+import { rm } from 'node:fs/promises'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import type { AuditEvent } from '../../node/core/event.ts'
+import { fromHex } from '../../node/core/hex.ts'
+import { type QueryAnswerJson, verifyQueryAnswer } from '../../node/core/query-answer.ts'
+import { type Membership, QueryClient } from '../../node/net/index.ts'
+import type { EhrlogNode } from '../../node/node.ts'
+import { waitFor } from '../helpers/network.ts'
+import { startQueryNetwork } from './network-world.ts'
+import { login, signedToken } from './sessions.ts'
+
+/** An answer, or an error body (docs/query.md); a test reads whichever it expects. */
+type HttpBody = QueryAnswerJson & {
+  error: { code: string; details: { reason?: string; field?: string } }
+}
+
+describe('verified queries on a real network: scope, sessions, and the audit of every query', () => {
+  let root: string
+  let dirs: string[]
+  let membership: Membership
+  let nodes: EhrlogNode[] = []
+  let client: QueryClient
+  let tokens: Record<string, string>
+
+  beforeAll(async () => {
+    ;({ root, dirs, membership, nodes, tokens } = await startQueryNetwork())
+    client = await QueryClient.start()
+  }, 60_000)
+
+  afterAll(async () => {
+    await client?.stop()
+    await Promise.all(nodes.map((n) => n.stop()))
+    await rm(root, { recursive: true, force: true })
+  })
+
+  const target = (i: number) => membership.members[i]!
+  const trust = (filter: object, patientId?: string) => ({
+    networkId: fromHex(membership.networkId, 32)!,
+    blsKeys: membership.members.map((m) => fromHex(m.blsPublicKey, 48)!),
+    ed25519Keys: new Map(membership.members.map((m) => [m.name, fromHex(m.ed25519PublicKey, 32)!])),
+    filter,
+    scope: patientId ? { patientId } : {},
+  })
+  const overLibp2p = (i: number, token: string, filter: object = {}) =>
+    client.query(target(i), {
+      networkId: membership.networkId,
+      token,
+      filter,
+    }) as Promise<QueryAnswerJson>
+  const overHttp = async (i: number, query: string, headers: Record<string, string>) => {
+    const response = await fetch(`${nodes[i]!.httpUrl}/api/v1/query?${query}`, { headers })
+    return { status: response.status, body: (await response.json()) as HttpBody }
+  }
+  const session = (user: string) => ({ authorization: `Session ${tokens[user]}` })
+  const patients = (answer: QueryAnswerJson, patientId?: string) => {
+    const result = verifyQueryAnswer(answer, trust(answer.filter, patientId))
+    expect(result.failures).toEqual([])
+    return result.verified.map((v) => (v.entry.entry.body as AuditEvent).patientId)
+  }
+
+  it('a patient sees only their own trail, however they ask (HTTP, libp2p, naming another patient)', async () => {
+    const http = await overHttp(1, '', session('alice'))
+    expect(http.status).toBe(200)
+    const mine = patients(http.body as QueryAnswerJson, 'MRN-A')
+    expect(mine.filter((p) => p === 'MRN-A').length).toBeGreaterThanOrEqual(5)
+    expect(new Set(mine)).toEqual(new Set(['MRN-A']))
+    expect(http.body.filter).toEqual({ patient: 'MRN-A' })
+
+    const named = await overHttp(2, 'patient=MRN-B', session('alice'))
+    expect(named.status).toBe(403)
+    expect(named.body.error).toMatchObject({
+      code: 'FORBIDDEN',
+      details: { reason: 'other-patient' },
+    })
+    const cookie = await overHttp(0, 'patient=MRN-B&action=read', {
+      cookie: `ehrlog_session=${tokens.alice}`,
+    })
+    expect(cookie.status).toBe(403)
+
+    const p2p = await overLibp2p(0, tokens.alice!)
+    expect(new Set(patients(p2p, 'MRN-A'))).toEqual(new Set(['MRN-A']))
+    await expect(overLibp2p(1, tokens.alice!, { patient: 'MRN-B' })).rejects.toMatchObject({
+      code: 'FORBIDDEN',
+      details: { reason: 'other-patient' },
+    })
+    await expect(overLibp2p(1, tokens.unbound!)).rejects.toMatchObject({
+      code: 'FORBIDDEN',
+      details: { reason: 'unbound' },
+    })
+  })
+
+  it('an auditor sees every trail once approved, nothing while pending', async () => {
+    await expect(overLibp2p(0, tokens.audit!)).rejects.toMatchObject({
+      code: 'FORBIDDEN',
+      details: { reason: 'pending' },
+    })
+    const pending = await overHttp(1, 'patient=MRN-A', session('audit'))
+    expect(pending.status).toBe(403)
+    expect(pending.body.error.details.reason).toBe('pending')
+
+    const admin = login(nodes[0]!.auth, 'admin@hospital-a').claims
+    await nodes[0]!.auth.approve(admin, 'audit@hospital-a')
+    await waitFor('approval everywhere', () =>
+      nodes.every((n) => n.auth.directory.get('audit@hospital-a')?.status === 'active'),
+    )
+    const all = await overLibp2p(2, tokens.audit!, { action: 'read' })
+    const seen = new Set(patients(all))
+    expect(seen).toEqual(new Set(['MRN-A', 'MRN-B']))
+    const one = await overHttp(1, 'patient=MRN-B&limit=2', session('audit'))
+    expect(one.status).toBe(200)
+    expect(patients(one.body as QueryAnswerJson)).toEqual(['MRN-B', 'MRN-B'])
+    expect(one.body.next).toEqual(expect.any(String))
+  })
+
+  it('no session, a forged, expired, ended or revoked one: 401 with the reason', async () => {
+    const none = await overHttp(0, '', {})
+    expect(none.status).toBe(401)
+    expect(none.body.error.code).toBe('UNAUTHORIZED')
+    await expect(overLibp2p(0, '')).rejects.toMatchObject({ code: 'UNAUTHORIZED' })
+    const forged = `${tokens.alice!.split('.')[0]}.${tokens.bob!.split('.')[1]}`
+    expect((await overHttp(0, '', { authorization: `Session ${forged}` })).status).toBe(401)
+
+    const claims = login(nodes[0]!.auth, 'alice@hospital-a').claims
+    const expired = await signedToken(dirs[0]!, { ...claims, exp: Date.now() - 1000 })
+    await expect(overLibp2p(1, expired)).rejects.toMatchObject({
+      code: 'UNAUTHORIZED',
+      details: { reason: 'expired' },
+    })
+
+    const temp = login(nodes[0]!.auth, 'alice@hospital-a')
+    await nodes[0]!.auth.logout(temp.claims)
+    await expect(overLibp2p(0, temp.token)).rejects.toMatchObject({
+      details: { reason: 'ended' },
+    })
+
+    const admin = login(nodes[0]!.auth, 'admin@hospital-a').claims
+    await nodes[0]!.auth.revoke(admin, 'eve@hospital-a')
+    await waitFor('revocation everywhere', () =>
+      nodes.every((n) => n.auth.directory.get('eve@hospital-a')?.status === 'revoked'),
+    )
+    const revoked = await overHttp(2, '', { authorization: `Session ${tokens.eve}` })
+    expect(revoked.status).toBe(401)
+    expect(revoked.body.error.details.reason).toBe('revoked')
+  })
+
+  it('bad parameters are 400 naming the field, and nothing is recorded for them', async () => {
+    const before = nodes[1]!.store.size('hospital-b')
+    for (const [query, field] of [
+      ['action=peek', 'action'],
+      ['limit=5000', 'limit'],
+      ['cursor=%21%21', 'cursor'],
+      ['patientId=MRN-A', 'patientId'],
+      ['from=yesterday', 'from'],
+    ]) {
+      const r = await overHttp(1, query!, session('admin'))
+      expect(r.status, query).toBe(400)
+      expect(r.body.error).toMatchObject({ code: 'ARGUMENT_INVALID', details: { field } })
+    }
+    expect(nodes[1]!.store.size('hospital-b')).toBe(before)
+  })
+
+  it("every query is an audit event in the answering node's feed: who looked at whose trail", async () => {
+    const c = nodes[2]!
+    const before = c.store.size('hospital-c')
+    await overLibp2p(2, tokens.admin!, { patient: 'MRN-B', action: 'read' })
+    await overLibp2p(2, tokens.admin!, { action: 'read' })
+    await overLibp2p(2, tokens.alice!, { patient: 'MRN-B' }).catch(() => {})
+    const recorded: AuditEvent[] = []
+    for await (const e of c.store.entries('hospital-c', before + 1))
+      recorded.push(e.entry.body as AuditEvent)
+    expect(recorded).toEqual([
+      expect.objectContaining({
+        patientId: 'MRN-B',
+        actorId: 'admin@hospital-a',
+        action: 'query',
+        resource: 'audit_log',
+        outcome: 'success',
+        notes: 'via libp2p, filter {"action":"read","patient":"MRN-B"}',
+      }),
+      expect.objectContaining({ patientId: '*', actorId: 'admin@hospital-a', outcome: 'success' }),
+      expect.objectContaining({
+        patientId: 'MRN-B',
+        actorId: 'alice@hospital-a',
+        outcome: 'failure',
+        detail: 'refused (other-patient)',
+      }),
+    ])
+    // Bob, the patient whose trail was looked at, sees who looked, including the refused attempt.
+    await waitFor('query events replicated', () => nodes[0]!.store.size('hospital-c') >= before + 3)
+    const bobs = patients(await overLibp2p(0, tokens.bob!, { action: 'query' }), 'MRN-B')
+    expect(bobs.length).toBeGreaterThanOrEqual(2)
+  })
+})
