@@ -48,6 +48,11 @@ export interface IntegrityServiceOptions {
   scrubIntervalMs?: number
   /** How long a repair waits for sync to refill a tail cut below the checkpoint (default 15 s). */
   tailWaitMs?: number
+  /**
+   * First wait before scrubbing again while an incident is unrepaired; doubles up to
+   * scrubIntervalMs (default 5 s). A repair also waits up to this long for a first peer.
+   */
+  retryMs?: number
   /** Cosigners a checkpoint needs to be trusted (default: a majority, as CheckpointService). */
   quorum?: number
 }
@@ -91,6 +96,8 @@ export class IntegrityService {
   #running: Promise<ScrubResult> | undefined
   #queued: Promise<ScrubResult> | undefined
   #timer: NodeJS.Timeout | undefined
+  #retry: NodeJS.Timeout | undefined
+  #retryDelayMs = 0
   #firstScrubDone = false
   #releaseHold: () => void = () => {}
   readonly #hold: Promise<void>
@@ -107,7 +114,7 @@ export class IntegrityService {
       store: opts.store,
       originKey: (origin) => this.#originKey(origin),
       publish: opts.publishEvidence,
-      onIncident: opts.onIncident,
+      onIncident: (incident) => this.#emit(incident),
       onUnprovable: () => void this.scrubNow().catch(() => {}),
       logger: opts.logger,
     })
@@ -143,6 +150,7 @@ export class IntegrityService {
   /** Stops the schedule and waits for a scrub in progress (its network requests are aborted). */
   async stop(): Promise<void> {
     clearInterval(this.#timer)
+    clearTimeout(this.#retry)
     this.#controller.abort()
     this.#releaseHold()
     await Promise.allSettled([this.#running, this.#queued])
@@ -239,14 +247,18 @@ export class IntegrityService {
     // Sync may have restored a feed damaged at open meanwhile: judge the replica as it is now.
     if (after === report && outcomes.size > 0) after = await store.verify(verifyOptions)
     const incidents: IntegrityIncident[] = []
+    // Open from now on: what this scrub still finds unrepaired (old fingerprints lapse).
+    const wasOpen = new Set(this.#open)
+    this.#open.clear()
     for (const [i, group] of groups.entries()) {
-      const incident = await this.#incidentOf(group, seen[i]!, trusted, outcomes, after)
+      const incident = await this.#incidentOf(group, seen[i]!, wasOpen, trusted, outcomes, after)
       if (incident) incidents.push(incident)
     }
     for (const incident of incidents) {
       this.#log.error({ incident: { ...incident, evidence: undefined } }, incident.summary)
-      this.#opts.onIncident(incident)
+      this.#emit(incident)
     }
+    this.#retryWhileOpen()
     return { report, incidents, after }
   }
 
@@ -254,6 +266,7 @@ export class IntegrityService {
   async #incidentOf(
     scrubbed: ProblemGroup,
     { fingerprint, values }: Seen,
+    open: ReadonlySet<string>,
     trusted: TrustedCuts | undefined,
     outcomes: ReadonlyMap<string, FeedRepairOutcome[]>,
     after: VerifyReport,
@@ -262,10 +275,9 @@ export class IntegrityService {
     const repaired = !after.problems.some((p) => p.origin === origin)
     const group = repaired ? await this.#attribute(scrubbed, values) : scrubbed
     const openKey = `${group.kind}:${origin}:${fingerprint}`
-    const wasOpen = this.#open.has(openKey)
-    if (repaired) this.#open.delete(openKey)
-    else if (wasOpen) return undefined
-    else this.#open.add(openKey)
+    const wasOpen = open.has(openKey)
+    if (!repaired) this.#open.add(openKey)
+    if (!repaired && wasOpen) return undefined
     const tried = outcomes.get(origin) ?? []
     const from = tried.flatMap((o) => o.from)[0] ?? this.#deliveredBy.get(origin) ?? this.#opts.self
     const entryIds = entryIdsOf(group.problems)
@@ -303,13 +315,48 @@ export class IntegrityService {
     }
   }
 
+  /** Hands an incident over; a throwing listener must not stop a scrub. */
+  #emit(incident: IntegrityIncident): void {
+    try {
+      this.#opts.onIncident(incident)
+    } catch (err) {
+      this.#log.error({ err: (err as Error).message }, 'onIncident listener threw')
+    }
+  }
+
+  /** While an incident is unrepaired, scrubs again soon (peers may have been away). */
+  #retryWhileOpen(): void {
+    clearTimeout(this.#retry)
+    if (this.#open.size === 0 || this.#controller.signal.aborted) {
+      this.#retryDelayMs = 0
+      return
+    }
+    const first = this.#opts.retryMs ?? 5000
+    const cap = Math.max(first, this.#opts.scrubIntervalMs || 10 * 60_000)
+    this.#retryDelayMs = Math.min(cap, this.#retryDelayMs ? this.#retryDelayMs * 2 : first)
+    this.#retry = setTimeout(() => {
+      void this.scrubNow().catch(() => {})
+    }, this.#retryDelayMs)
+  }
+
+  /** Connected members; at start the links may still be coming up, so wait a little for one. */
+  async #connectedPeers(): Promise<RepairPeer[]> {
+    const deadline = Date.now() + (this.#opts.retryMs ?? 5000)
+    let peers = this.#opts.peers()
+    while (peers.length === 0 && Date.now() < deadline && !this.#controller.signal.aborted) {
+      await new Promise((resolve) => setTimeout(resolve, 100))
+      peers = this.#opts.peers()
+    }
+    return peers
+  }
+
   async #repair(
     origin: string,
     problems: readonly Problem[],
     trusted: TrustedCuts | undefined,
   ): Promise<FeedRepairOutcome | undefined> {
     if (!this.#opts.membership.byName(origin)) return undefined
-    const peers = this.#opts.peers()
+    const peers = await this.#connectedPeers()
     // The origin is the authority on its own feed: ask it first.
     peers.sort((a, b) => Number(b.name === origin) - Number(a.name === origin))
     try {

@@ -9,6 +9,16 @@ import type { LogStore } from '../store/index.ts'
  * size asked, so this node's own damage is not handed on (the requester checks again).
  */
 export function repairSourceOf(store: LogStore): RepairSource {
+  // A request proves many entries against one size: its root is read once (and only kept a
+  // moment: this replica may be repaired meanwhile).
+  let last: { origin: string; treeSize: number; atMs: number; root: Uint8Array } | undefined
+  const rootAt = async (origin: string, treeSize: number) => {
+    if (last?.origin === origin && last.treeSize === treeSize && Date.now() - last.atMs < 2000)
+      return last.root
+    const root = await store.rootAt(origin, treeSize)
+    last = { origin, treeSize, atMs: Date.now(), root }
+    return root
+  }
   return {
     size: (origin) => store.size(origin),
     async headAt(origin, treeSize): Promise<SignedTreeHead | undefined> {
@@ -20,7 +30,7 @@ export function repairSourceOf(store: LogStore): RepairSource {
       const entry = await store.getEntry(origin, seq)
       if (!entry) return undefined
       const proof = await store.inclusionProof(origin, seq, treeSize)
-      const root = await store.rootAt(origin, treeSize)
+      const root = await rootAt(origin, treeSize)
       return isInclusionValid(entry.hash, seq - 1, treeSize, proof, root)
         ? { bytes: entry.bytes, proof }
         : undefined

@@ -56,7 +56,7 @@ export async function requestRepair(
   })
   const lp = lpStream(stream, {
     maxDataLength: LIMITS.maxRepairFrameBytes,
-    maxBufferSize: 4 * LIMITS.maxRepairFrameBytes,
+    maxBufferSize: 8 * LIMITS.maxRepairFrameBytes,
   })
   try {
     await lp.write(encodeRepairFrame({ type: 'request', networkId: opts.networkId, request }), {

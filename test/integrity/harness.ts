@@ -87,6 +87,8 @@ export function useIntegrityNetwork() {
       return start([A, B, C].indexOf(name))
     },
 
+    start: (name: string): Promise<EhrlogNode> => start([A, B, C].indexOf(name)),
+
     async stop(name: string): Promise<void> {
       await running.get(name)?.stop()
       running.delete(name)

@@ -56,6 +56,25 @@ describe('detection and self-repair with three real nodes', () => {
     await expectCliVerifyClean(B)
   })
 
+  it('with no peer up, reported unrepaired; repaired and reported again once one is back', async () => {
+    await net.setUp()
+    await net.stop(A)
+    await net.stop(C)
+    const b = await net.tamperAndRestart(B, A, (t) => t.deleteEntry(3))
+    const first = await incidentOn(B, 'deleted')
+    expect(first.entryIds).toEqual(['hospital-a:3'])
+    expect(first.repaired).toBeUndefined()
+    expect(first.summary).toMatch(/Not repaired yet/)
+    await net.start(C)
+    await waitFor('the repaired report', () => net.incidents(B).some((i) => i.repaired), 30_000)
+    const second = net.incidents(B).find((i) => i.repaired)!
+    expect(second).toMatchObject({ kind: 'deleted', entryIds: ['hospital-a:3'] })
+    expect(second.repaired).toEqual({ from: C, entryIds: ['hospital-a:3'] })
+    expect(second.key).toBe(`${first.key}:repaired`)
+    expect(net.incidents(B)).toHaveLength(2)
+    await expectRepaired(b, net.node(C))
+  }, 60_000)
+
   it('a deleted entry: reported as deleted, restored byte for byte', async () => {
     await net.setUp()
     const b = await net.tamperAndRestart(B, A, (t) => t.deleteEntry(7))
