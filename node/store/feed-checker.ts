@@ -1,8 +1,6 @@
-import type { ClassicLevel } from 'classic-level'
 import { entryId } from '../core/entry.ts'
 import { bytesEqual, toHex } from '../core/hex.ts'
 import { HASH_SIZE, MerkleBuilder } from '../core/merkle/index.ts'
-import { isTreeHeadSignatureValid, type SignedTreeHead } from '../core/tree-head.ts'
 import { type FeedTag, PREFIX, prefixRange, seqOfKey } from './key-layout.ts'
 import type { StoreInternals } from './log-store.ts'
 import {
@@ -12,7 +10,7 @@ import {
   RECORD_OK,
   RECORD_UNDECRYPTABLE,
 } from './record-check.ts'
-import { decodeHeadRecord } from './records.ts'
+import { SignedHeads } from './signed-heads.ts'
 import type { FeedReport, KnownHead, Problem } from './verify-replica.ts'
 
 /** Checks raw records of a feed: on a worker thread, or inline (record-check.ts). */
@@ -53,14 +51,10 @@ export class FeedChecker {
   readonly #addProblem: (p: Problem) => void
   readonly #check: CheckRecords
   readonly #inFlight: number
-  readonly #publicKey: Uint8Array | undefined
   readonly #builder = new MerkleBuilder()
   #rootsBroken = false
   #flaggedSinceHead = false
-  #heads: ReturnType<ClassicLevel<Buffer, Buffer>['iterator']> | undefined
-  #headBuffer: Array<[Buffer, Buffer]> = []
-  #headAt = 0
-  #headsDone = false
+  #heads: SignedHeads | undefined
   #signedSize = 0
 
   constructor(
@@ -78,22 +72,19 @@ export class FeedChecker {
     this.#addProblem = addProblem
     this.#check = check
     this.#inFlight = inFlight
-    this.#publicKey = store.originKey(feed.origin)
   }
 
   async run(onEntry: () => void): Promise<FeedReport> {
-    const db = this.#store.db
-    const headPrefix = Buffer.concat([Buffer.of(PREFIX.head), this.#tag])
-    const lastHead = await db.keys({ ...prefixRange(headPrefix), reverse: true, limit: 1 }).all()
-    this.#signedSize = lastHead[0] ? seqOfKey(lastHead[0]) : 0
-    if (!this.#publicKey) {
+    this.#signedSize = await SignedHeads.latestSize(this.#store, this.#tag)
+    if (!this.#store.originKey(this.#origin)) {
       this.#problem({
         kind: 'bad-signature',
         message: `no public key for origin ${this.#origin}: its heads cannot be checked`,
       })
     }
-    this.#heads = db.iterator(prefixRange(headPrefix))
-    const entries = db.iterator({
+    const heads = new SignedHeads(this.#store, this.#origin, this.#tag, (p) => this.#problem(p))
+    this.#heads = heads
+    const entries = this.#store.db.iterator({
       ...prefixRange(Buffer.concat([Buffer.of(PREFIX.entry), this.#tag])),
       highWaterMarkBytes: READ_BYTES,
       fillCache: false, // one pass over everything: keep the cache for the reads that serve requests
@@ -104,7 +95,7 @@ export class FeedChecker {
     const drain = async (all: boolean) => {
       const keep = all ? 0 : 1
       if (slots.length <= keep) return
-      await this.#loadHeadsUpTo(slots[slots.length - 1 - keep]!.seq)
+      await heads.loadUpTo(slots[slots.length - 1 - keep]!.seq)
       for (let i = 0; i < slots.length - keep; i++) this.#finalize(slots[i]!, slots[i + 1])
       slots = slots.slice(slots.length - keep)
     }
@@ -145,25 +136,13 @@ export class FeedChecker {
       await reading?.catch(() => {})
       for (const job of jobs) await job.checked.catch(() => {})
       await entries.close()
-      await this.#heads.close()
+      await heads.close()
     }
     return {
       origin: this.#origin,
       entries: records,
       signedSize: this.#signedSize,
       rootsChecked: !this.#rootsBroken,
-    }
-  }
-
-  /** Buffers signed heads until one beyond `seq` (or the last) is in. */
-  async #loadHeadsUpTo(seq: number): Promise<void> {
-    while (!this.#headsDone) {
-      const last = this.#headBuffer[this.#headBuffer.length - 1]
-      if (last && seqOfKey(last[0]) > seq) return
-      const more = (await this.#heads!.nextv(CHUNK)) as Array<[Buffer, Buffer]>
-      if (more.length === 0) this.#headsDone = true
-      this.#headBuffer = this.#headBuffer.slice(this.#headAt).concat(more)
-      this.#headAt = 0
     }
   }
 
@@ -257,38 +236,10 @@ export class FeedChecker {
     return Math.max(this.#signedSize, this.#known?.treeSize ?? 0)
   }
 
-  /** Checks every signed head (and a known head) whose size is this slot's seq. */
+  /** Compares the root at this slot's seq with each valid signed head (and a known head) there. */
   #checkHeads(slot: Slot, next: Slot | undefined): void {
-    for (
-      let h = this.#headBuffer[this.#headAt];
-      h && seqOfKey(h[0]) <= slot.seq;
-      h = this.#headBuffer[this.#headAt]
-    ) {
-      this.#headAt++
-      const [key, value] = h
-      const treeSize = seqOfKey(key)
-      const plain = this.#store.cipher.open(key, value)
-      if (plain?.length !== 96) {
-        this.#problem({
-          kind: 'bad-signature',
-          treeSize,
-          message: `signed head of ${this.#origin} at size ${treeSize} fails authentication`,
-        })
-        continue
-      }
-      const { root, signature } = decodeHeadRecord(plain)
-      const head: SignedTreeHead = { origin: this.#origin, treeSize, root, signature }
-      if (this.#publicKey && !isTreeHeadSignatureValid(head, this.#publicKey)) {
-        // A forged head is no evidence about the entries: its root is not compared.
-        this.#problem({
-          kind: 'bad-signature',
-          treeSize,
-          message: `tree head of ${this.#origin} at size ${treeSize} is not signed by its origin`,
-        })
-        continue
-      }
-      if (treeSize === slot.seq) this.#compareRoot(slot, next, root, 'signed head')
-    }
+    for (const root of this.#heads!.takeUpTo(slot.seq))
+      this.#compareRoot(slot, next, root, 'signed head')
     if (this.#known && this.#known.treeSize === slot.seq)
       this.#compareRoot(slot, next, this.#known.root, 'known head')
   }
