@@ -1,30 +1,25 @@
-import { createHash } from 'node:crypto'
 import type { CosignedCheckpoint } from '../core/checkpoint.ts'
 import { isEhrlogError } from '../core/errors.ts'
-import { bytesEqual, fromHex, toHex } from '../core/hex.ts'
+import { fromHex } from '../core/hex.ts'
 import type { Logger } from '../logger.ts'
 import type { Membership } from '../net/index.ts'
-import {
-  type AcceptResult,
-  entryBytesOfValue,
-  type FeedBatch,
-  type KnownHead,
-  type LogStore,
-  type Problem,
-  rawRecords,
-  repairCount,
-  type VerifyReport,
+import type {
+  AcceptResult,
+  FeedBatch,
+  KnownHead,
+  LogStore,
+  Problem,
+  VerifyReport,
 } from '../store/index.ts'
 import { CheckpointTrust, type TrustedCuts } from './checkpoint-trust.ts'
-import { EquivocationWatch } from './equivocation-watch.ts'
 import {
-  entryIdsOf,
-  groupProblems,
-  type IntegrityIncident,
-  type ProblemGroup,
-  seqRangeOf,
-  summaryOf,
-} from './incident.ts'
+  attributeAfterRepair,
+  type DamageSnapshot,
+  damageIncident,
+  snapshotDamage,
+} from './damage-report.ts'
+import { EquivocationWatch } from './equivocation-watch.ts'
+import { groupProblems, type IntegrityIncident, type ProblemGroup } from './incident.ts'
 import { OriginGate } from './origin-gate.ts'
 import { type FeedRepairOutcome, type RepairPeer, repairFromPeers } from './repairer.ts'
 
@@ -64,13 +59,6 @@ export interface ScrubResult {
   incidents: IntegrityIncident[]
   /** The replica after the repairs; `report` itself when nothing was wrong. */
   after: VerifyReport
-}
-
-/** The damaged records as the scrub saw them. */
-interface Seen {
-  fingerprint: string
-  /** Sealed values of the problems' entry records, by seq (undefined: absent). */
-  values: Map<number, Buffer | undefined>
 }
 
 /** Repair passes per scrub: a second pass fixes heads only a repaired entry exposes. */
@@ -216,7 +204,7 @@ export class IntegrityService {
       this.#open.clear()
       return { report, incidents: [], after: report }
     }
-    const seen = await Promise.all(groups.map((g) => this.#fingerprint(g)))
+    const seen = await Promise.all(groups.map((g) => snapshotDamage(store, g)))
     const outcomes = new Map<string, FeedRepairOutcome[]>()
     let after = report
     for (let pass = 0; pass < MAX_PASSES && !this.#controller.signal.aborted; pass++) {
@@ -265,7 +253,7 @@ export class IntegrityService {
   /** The incident of a group, or undefined when it was reported already and nothing changed. */
   async #incidentOf(
     scrubbed: ProblemGroup,
-    { fingerprint, values }: Seen,
+    { fingerprint, values }: DamageSnapshot,
     open: ReadonlySet<string>,
     trusted: TrustedCuts | undefined,
     outcomes: ReadonlyMap<string, FeedRepairOutcome[]>,
@@ -273,46 +261,22 @@ export class IntegrityService {
   ): Promise<IntegrityIncident | undefined> {
     const { origin } = scrubbed
     const repaired = !after.problems.some((p) => p.origin === origin)
-    const group = repaired ? await this.#attribute(scrubbed, values) : scrubbed
-    const openKey = `${group.kind}:${origin}:${fingerprint}`
+    const openKey = `${scrubbed.kind}:${origin}:${fingerprint}`
     const wasOpen = open.has(openKey)
     if (!repaired) this.#open.add(openKey)
     if (!repaired && wasOpen) return undefined
     const tried = outcomes.get(origin) ?? []
-    const from = tried.flatMap((o) => o.from)[0] ?? this.#deliveredBy.get(origin) ?? this.#opts.self
-    const entryIds = entryIdsOf(group.problems)
-    const cut = trusted?.cuts.get(origin)
-    return {
-      kind: group.kind,
-      reportingNode: this.#opts.self,
-      origin,
-      ...seqRangeOf(group.problems),
-      entryIds,
-      detectedAt: new Date().toISOString(),
-      summary: `${summaryOf(group, this.#opts.self)} ${repaired ? `Repaired from ${from}: the authentic data was restored after its proof checked out.` : 'Not repaired yet: no peer proved the authentic data; the next scrub tries again.'}`,
-      evidence: {
-        problems: group.problems,
-        ...(cut && trusted
-          ? {
-              checkpoint: {
-                id: trusted.checkpointId,
-                treeSize: cut.treeSize,
-                root: toHex(cut.root),
-              },
-            }
-          : {}),
-        repair: tried.map((o) => ({
-          from: o.from,
-          provenAgainst: o.anchors.map((a) => ({ ...a, root: toHex(a.root) })),
-          written: o.result,
-          rejected: o.rejected,
-          unproven: o.unproven,
-        })),
-      },
+    return damageIncident({
+      self: this.#opts.self,
+      group: repaired ? await attributeAfterRepair(this.#opts.store, scrubbed, values) : scrubbed,
+      repairedFrom: repaired
+        ? (tried.flatMap((o) => o.from)[0] ?? this.#deliveredBy.get(origin) ?? this.#opts.self)
+        : undefined,
       // A follow-up to an incident reported unrepaired is a new incident for the alerts.
       key: wasOpen ? `${fingerprint}:repaired` : fingerprint,
-      ...(repaired ? { repaired: { from, entryIds } } : {}),
-    }
+      trusted,
+      tried,
+    })
   }
 
   /** Hands an incident over; a throwing listener must not stop a scrub. */
@@ -414,55 +378,5 @@ export class IntegrityService {
   #originKey(origin: string): Uint8Array | undefined {
     const hex = this.#opts.membership.byName(origin)?.ed25519PublicKey
     return hex ? fromHex(hex, 32) : undefined
-  }
-
-  /**
-   * After a repair the authentic entries are known: a record the scrub called modified that
-   * held exactly the authentic entry then was not modified. The scrub blames the last entry
-   * when the latest head's root differs (a head re-signed over a forged tree): that head is
-   * what was wrong, and the incident says so.
-   */
-  async #attribute(
-    group: ProblemGroup,
-    values: ReadonlyMap<number, Buffer | undefined>,
-  ): Promise<ProblemGroup> {
-    const { store } = this.#opts
-    const problems: Problem[] = []
-    for (const p of group.problems) {
-      const value = p.kind === 'modified' && p.seq !== undefined ? values.get(p.seq) : undefined
-      const then = value && entryBytesOfValue(store, group.origin, p.seq!, value)
-      const now = then && (await store.getEntry(group.origin, p.seq!).catch(() => undefined))
-      if (now && then && bytesEqual(now.bytes, then)) {
-        problems.push({
-          kind: 'root-mismatch',
-          origin: group.origin,
-          treeSize: p.seq!,
-          message: `entry ${p.entryId} was authentic; the signed head at size ${p.seq} gave another root`,
-        })
-      } else problems.push(p)
-    }
-    return { ...group, problems }
-  }
-
-  /**
-   * What the damaged records hold now, and how often the feed was repaired: the same damage
-   * seen by the next scrub has the same fingerprint; a new tampering after a repair does not.
-   */
-  async #fingerprint(group: ProblemGroup): Promise<Seen> {
-    const { store } = this.#opts
-    const seqs = group.problems.flatMap((p) => (p.seq === undefined ? [] : [p.seq]))
-    const sizes = group.problems.flatMap((p) =>
-      p.seq === undefined && p.treeSize !== undefined ? [p.treeSize] : [],
-    )
-    const values = await rawRecords(store, group.origin, seqs, sizes)
-    const hash = createHash('sha256').update(
-      `${group.kind}\0${group.origin}\0${await repairCount(store, group.origin)}\0`,
-    )
-    for (const p of group.problems) hash.update(`${p.kind}:${p.seq ?? ''}:${p.treeSize ?? ''}\0`)
-    for (const value of values) hash.update(value ?? 'absent').update('\0')
-    return {
-      fingerprint: hash.digest('hex').slice(0, 32),
-      values: new Map(seqs.map((seq, i) => [seq, values[i]])),
-    }
   }
 }

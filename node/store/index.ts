@@ -1,6 +1,14 @@
 export { CheckpointLog } from './checkpoint-log.ts'
 export type { AcceptResult, FeedBatch } from './feed-batch.ts'
 export { MAX_BATCH_ENTRIES } from './feed-batch.ts'
+export {
+  entryBytesOfValue,
+  headSizeBefore,
+  headSizes,
+  lastHeadSize,
+  rawRecords,
+  repairCount,
+} from './feed-reads.ts'
 export { proveInForkedTree } from './forked-tree.ts'
 export type {
   AppendItem,
@@ -14,15 +22,9 @@ export type {
 export { LogStore } from './log-store.ts'
 export {
   completedNodes,
-  entryBytesOfValue,
   type FeedRepair,
   type FeedRepairResult,
-  headSizeBefore,
-  headSizes,
-  lastHeadSize,
   type ProvenEntry,
-  rawRecords,
-  repairCount,
   repairFeed,
   verifyProvenEntry,
 } from './repair.ts'

@@ -1,0 +1,123 @@
+import { createHash } from 'node:crypto'
+import { bytesEqual, toHex } from '../core/hex.ts'
+import {
+  entryBytesOfValue,
+  type LogStore,
+  type Problem,
+  rawRecords,
+  repairCount,
+} from '../store/index.ts'
+import type { TrustedCuts } from './checkpoint-trust.ts'
+import {
+  entryIdsOf,
+  type IntegrityIncident,
+  type ProblemGroup,
+  seqRangeOf,
+  summaryOf,
+} from './incident.ts'
+import type { FeedRepairOutcome } from './repairer.ts'
+
+/** The damaged records of a group as the scrub saw them, before any repair. */
+export interface DamageSnapshot {
+  /**
+   * The problems, the records' stored values and the feed's repair count: the same damage seen
+   * by the next scrub has the same fingerprint; a new tampering after a repair does not.
+   */
+  fingerprint: string
+  /** Sealed values of the problems' entry records, by seq (undefined: absent). */
+  values: Map<number, Buffer | undefined>
+}
+
+export async function snapshotDamage(
+  store: LogStore,
+  group: ProblemGroup,
+): Promise<DamageSnapshot> {
+  const seqs = group.problems.flatMap((p) => (p.seq === undefined ? [] : [p.seq]))
+  const sizes = group.problems.flatMap((p) =>
+    p.seq === undefined && p.treeSize !== undefined ? [p.treeSize] : [],
+  )
+  const values = await rawRecords(store, group.origin, seqs, sizes)
+  const hash = createHash('sha256').update(
+    `${group.kind}\0${group.origin}\0${await repairCount(store, group.origin)}\0`,
+  )
+  for (const p of group.problems) hash.update(`${p.kind}:${p.seq ?? ''}:${p.treeSize ?? ''}\0`)
+  for (const value of values) hash.update(value ?? 'absent').update('\0')
+  return {
+    fingerprint: hash.digest('hex').slice(0, 32),
+    values: new Map(seqs.map((seq, i) => [seq, values[i]])),
+  }
+}
+
+/**
+ * After a repair the authentic entries are known: a record the scrub called modified that held
+ * exactly the authentic entry then was not modified. The scrub blames the last entry when the
+ * latest head's root differs (a head re-signed over a forged tree): that head is what was
+ * wrong, and the incident says so.
+ */
+export async function attributeAfterRepair(
+  store: LogStore,
+  group: ProblemGroup,
+  values: ReadonlyMap<number, Buffer | undefined>,
+): Promise<ProblemGroup> {
+  const problems: Problem[] = []
+  for (const p of group.problems) {
+    const value = p.kind === 'modified' && p.seq !== undefined ? values.get(p.seq) : undefined
+    const then = value && entryBytesOfValue(store, group.origin, p.seq!, value)
+    const now = then && (await store.getEntry(group.origin, p.seq!).catch(() => undefined))
+    if (now && then && bytesEqual(now.bytes, then)) {
+      problems.push({
+        kind: 'root-mismatch',
+        origin: group.origin,
+        treeSize: p.seq!,
+        message: `entry ${p.entryId} was authentic; the signed head at size ${p.seq} gave another root`,
+      })
+    } else problems.push(p)
+  }
+  return { ...group, problems }
+}
+
+export interface DamageIncidentInput {
+  self: string
+  group: ProblemGroup
+  /** The member the authentic data came from; undefined when the damage is not repaired. */
+  repairedFrom: string | undefined
+  key: string
+  trusted: TrustedCuts | undefined
+  tried: readonly FeedRepairOutcome[]
+}
+
+/** A modified/deleted incident with its evidence: problems, trusted roots, what was written. */
+export function damageIncident(input: DamageIncidentInput): IntegrityIncident {
+  const { self, group, repairedFrom, trusted } = input
+  const entryIds = entryIdsOf(group.problems)
+  const cut = trusted?.cuts.get(group.origin)
+  const outcome = repairedFrom
+    ? `Repaired from ${repairedFrom}: the authentic data was restored after its proof checked out.`
+    : 'Not repaired yet: no peer proved the authentic data; the next scrub tries again.'
+  return {
+    kind: group.kind,
+    reportingNode: self,
+    origin: group.origin,
+    ...seqRangeOf(group.problems),
+    entryIds,
+    detectedAt: new Date().toISOString(),
+    summary: `${summaryOf(group, self)} ${outcome}`,
+    evidence: {
+      problems: group.problems,
+      ...(cut && trusted
+        ? {
+            checkpoint: { id: trusted.checkpointId, treeSize: cut.treeSize, root: toHex(cut.root) },
+          }
+        : {}),
+      repair: input.tried.map((o) => ({
+        from: o.from,
+        provenAgainst: o.anchors.map((a) => ({ ...a, root: toHex(a.root) })),
+        written: o.result,
+        rejected: o.rejected,
+        unproven: o.unproven,
+      })),
+    },
+    key: input.key,
+    ...(repairedFrom ? { repaired: { from: repairedFrom, entryIds } } : {}),
+  }
+}
