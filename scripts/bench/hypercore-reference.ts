@@ -32,6 +32,8 @@ export interface HypercoreFigures {
   appendPerSecond: number
   /** Blocks per second a second core downloads from the first, in one process. */
   replicatePerSecond: number
+  /** CPU of this process per replicated block (both cores' work): µs. */
+  replicateCpuPerBlockUs: number
   blocks: number
 }
 
@@ -57,6 +59,7 @@ export async function benchHypercore(blocks: number): Promise<HypercoreFigures> 
     const replica = openCore(join(dir, 'replica'), source.key)
     cores.push(replica)
     await replica.ready()
+    const cpu = process.cpuUsage()
     const t1 = performance.now()
     const a = source.replicate(true)
     const b = replica.replicate(false)
@@ -64,10 +67,16 @@ export async function benchHypercore(blocks: number): Promise<HypercoreFigures> 
     a.pipe(b).pipe(a)
     await replica.download({ start: 0, end: blocks }).done()
     const replicatePerSecond = blocks / ((performance.now() - t1) / 1000)
+    const { user, system } = process.cpuUsage(cpu)
     const last = await replica.get(blocks - 1)
     if (replica.contiguousLength !== blocks || !last || last.byteLength !== BLOCK_BYTES)
       throw new Error(`hypercore replica holds ${replica.contiguousLength} of ${blocks} blocks`)
-    return { appendPerSecond, replicatePerSecond, blocks }
+    return {
+      appendPerSecond,
+      replicatePerSecond,
+      replicateCpuPerBlockUs: (user + system) / blocks,
+      blocks,
+    }
   } finally {
     for (const s of streams) s.destroy()
     for (const c of cores) await c.close().catch(() => {})
