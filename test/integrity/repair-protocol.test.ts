@@ -4,17 +4,20 @@ import { peerIdFromString } from '@libp2p/peer-id'
 import { lpStream } from '@libp2p/utils'
 import { multiaddr } from '@multiformats/multiaddr'
 import { afterEach, describe, expect, it } from 'vitest'
+import { makeEntry } from '../../node/core/entry.ts'
 import { isEhrlogError } from '../../node/core/errors.ts'
 import { verifyInclusion } from '../../node/core/merkle/index.ts'
 import { isTreeHeadSignatureValid } from '../../node/core/tree-head.ts'
-import { repairSourceOf } from '../../node/integrity/index.ts'
+import { type RepairPeer, repairFromPeers, repairSourceOf } from '../../node/integrity/index.ts'
+import { silentLogger } from '../../node/logger.ts'
 import { createHost, type NetHost } from '../../node/net/host.ts'
-import { LIMITS, REPAIR_PROTOCOL } from '../../node/net/index.ts'
+import { LIMITS, REPAIR_PROTOCOL, type RepairSource } from '../../node/net/index.ts'
 import { decodeRepairFrame, encodeRepairFrame } from '../../node/net/repair-frames.ts'
 import type { LogStore } from '../../node/store/index.ts'
 import { makeEvent, makeStoreKeys, openStore } from '../helpers/fixtures.ts'
 import { useTempDirs } from '../helpers/temp-dir.ts'
 import { makeNetwork, type TestNetwork, type TestNode, waitForMesh } from '../net/harness.ts'
+import { Tamperer } from '../store/tamper.ts'
 
 describe('/ehrlog/repair/1.0.0', () => {
   const tempDir = useTempDirs()
@@ -98,6 +101,95 @@ describe('/ehrlog/repair/1.0.0', () => {
     })
     expect(between.head).toBeUndefined()
     expect(between.entries.size).toBe(1)
+  })
+
+  it('a member that answers with a forged entry over the wire is not believed: nothing is written', async () => {
+    network = await makeNetwork(['hospital-a', 'hospital-b', 'hospital-c'])
+    const [a, b, c] = network.nodes as [TestNode, TestNode, TestNode]
+    const originKey = network.keys.get('hospital-a')!
+    const signer = { origin: 'hospital-a', privateKey: a.feedKey }
+    // b's replica of hospital-a, entry 3 deleted on disk.
+    const origin = openStore(await tempDir(), makeStoreKeys(), [
+      { origin: 'hospital-a', publicKey: originKey },
+    ])
+    const replicaPath = await tempDir()
+    const replicaKeys = makeStoreKeys()
+    stores.push(origin)
+    await origin.open()
+    let replica = openStore(replicaPath, replicaKeys, [
+      { origin: 'hospital-a', publicKey: originKey },
+    ])
+    await replica.open()
+    for (let i = 0; i < 2; i++) {
+      const { entries, head } = await origin.appendEvents(
+        signer,
+        [0, 1, 2, 3].map((j) => makeEvent(i * 4 + j)),
+      )
+      await replica.acceptBatch({
+        origin: 'hospital-a',
+        entries: entries.map((e) => e.bytes),
+        head,
+      })
+    }
+    await replica.close()
+    const t = new Tamperer(replicaPath, replicaKeys, 'hospital-a')
+    await t.open()
+    await t.deleteEntry(3)
+    await t.close()
+    replica = openStore(replicaPath, replicaKeys, [{ origin: 'hospital-a', publicKey: originKey }])
+    stores.push(replica)
+    await replica.open()
+    // c serves a forged entry 3 under the origin's real head, with the real entry's proof.
+    const honest = repairSourceOf(origin)
+    const forgedSource: RepairSource = {
+      size: () => 8,
+      headAt: honest.headAt,
+      async entryWithProof(o, seq, treeSize) {
+        const real = await honest.entryWithProof(o, seq, treeSize)
+        const e2 = (await origin.getEntry(o, 2))!
+        const forged = makeEntry(o, 3, e2.hash, 'event', makeEvent(66), new Date())
+        return real && { bytes: forged.bytes, proof: real.proof }
+      },
+    }
+    await network.start(c, { repair: forgedSource })
+    await network.start(b)
+    await network.start(a, { repair: honest })
+    await waitForMesh(network)
+    const problems = (await replica.verify()).problems
+    expect(problems.map((p) => p.entryId)).toEqual(['hospital-a:3'])
+    const viaWire = (peer: TestNode): RepairPeer => ({
+      name: peer.name,
+      request: (req, signal) => b.net!.requestRepair(peer.peerId, req, signal),
+    })
+    const run = (peers: RepairPeer[]) =>
+      repairFromPeers({
+        store: replica,
+        origin: 'hospital-a',
+        problems,
+        cut: undefined,
+        originKey,
+        peers,
+        exclusive: (fn) => fn(),
+        log: silentLogger(),
+      })
+    const refused = await run([viaWire(c)])
+    expect(refused.result?.entries ?? []).toEqual([])
+    // Asked at both heads that cover seq 3 (sizes 4 and 8); refused both times.
+    expect(refused.rejected.map((r) => [r.peer, r.seq, r.treeSize])).toEqual([
+      ['hospital-c', 3, 4],
+      ['hospital-c', 3, 8],
+    ])
+    expect(await replica.getEntry('hospital-a', 3)).toBeUndefined()
+    const fixed = await run([viaWire(c), viaWire(a)])
+    expect(fixed.result?.entries).toEqual([3])
+    expect(fixed.from).toEqual(['hospital-a'])
+    expect(
+      Buffer.compare(
+        (await replica.getEntry('hospital-a', 3))!.bytes,
+        (await origin.getEntry('hospital-a', 3))!.bytes,
+      ),
+    ).toBe(0)
+    expect((await replica.verify()).ok).toBe(true)
   })
 
   it('refuses a size it does not hold, a malformed or oversized request, and a non-member', async () => {
