@@ -188,8 +188,11 @@ export class EhrlogNode {
           ),
         syncNow: () => net!.syncNow(),
         publishEvidence: (data) => net!.publishControl(EVIDENCE_TOPIC, data),
-        // Alerts are wired by node/alerts' owner (report()); the service logs each incident.
-        onIncident: (incident) => this.#opts.onIntegrityIncident?.(incident),
+        // Each incident goes to the admins (email or outbox) and is recorded in this feed.
+        onIncident: (incident) => {
+          this.#opts.onIntegrityIncident?.(incident)
+          report(incident)
+        },
         logger: logger.child({ component: 'integrity' }),
         ...(this.#opts.scrubIntervalMs !== undefined
           ? { scrubIntervalMs: this.#opts.scrubIntervalMs }
