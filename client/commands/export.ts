@@ -12,6 +12,7 @@ import {
   networkFileOf,
   type QueryFlags,
   scopeOf,
+  toCount,
 } from './query.ts'
 import { BUNDLE_FORMAT, type Bundle } from './verify-bundle.ts'
 
@@ -24,7 +25,12 @@ export function registerExport(program: Command, ctx: CliContext): void {
       ),
   )
     .requiredOption('--out <file>', 'the bundle file to write')
-    .option('--max <n>', 'follow next pages up to this many entries in all', Number, 10_000)
+    .option(
+      '--max <n>',
+      'follow next pages up to this many entries in all',
+      toCount(1, 1_000_000),
+      10_000,
+    )
     .action(async (opts: QueryFlags & { out: string; max: number }) => {
       const session = await loadSession(ctx)
       const membership = await membershipOf(ctx, opts)

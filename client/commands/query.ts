@@ -156,8 +156,10 @@ export function trustOf(
   filter: QueryFilter,
   scope: QueryScope,
   cursor: string | undefined,
+  verifiedCheckpoints?: Map<string, number[]>,
 ): QueryTrust {
   return {
+    ...(verifiedCheckpoints ? { verifiedCheckpoints } : {}),
     networkId: fromHex(membership.networkId, 32)!,
     blsKeys: membership.members.map((m) => fromHex(m.blsPublicKey, 48)!),
     ed25519Keys: new Map(membership.members.map((m) => [m.name, fromHex(m.ed25519PublicKey, 32)!])),
@@ -173,6 +175,8 @@ export function trustOf(
  */
 export class Connection {
   #client: Promise<QueryClient> | undefined
+  /** Pages and cross-checks mostly share a checkpoint: its BLS check is done once. */
+  readonly #verifiedCheckpoints = new Map<string, number[]>()
 
   constructor(
     readonly membership: Membership,
@@ -193,7 +197,13 @@ export class Connection {
     limit: number,
     crossCheck: number,
   ): Promise<VerifiedPage> {
-    const trust = trustOf(this.membership, filter, scopeOf(this.session), cursor)
+    const trust = trustOf(
+      this.membership,
+      filter,
+      scopeOf(this.session),
+      cursor,
+      this.#verifiedCheckpoints,
+    )
     const request = { filter, limit, ...(cursor === undefined ? {} : { cursor }) }
     const primary = await this.#askPrimary(request)
     const result = verifyQueryAnswer(primary.answer, trust)
@@ -280,7 +290,8 @@ export class Connection {
   }
 }
 
-function toCount(min: number, max: number) {
+/** A commander parser for a whole number in [min, max]. */
+export function toCount(min: number, max: number) {
   return (text: string): number => {
     const n = Number(text)
     if (!Number.isInteger(n) || n < min || n > max)

@@ -2,6 +2,7 @@ import { readFile } from 'node:fs/promises'
 import { type Command, Option } from 'commander'
 import { EhrlogError } from '../../node/core/errors.ts'
 import {
+  decodeCursor,
   type Failure,
   parseQueryFilter,
   type QueryFilter,
@@ -71,8 +72,17 @@ export function registerVerifyBundle(program: Command, ctx: CliContext): void {
       const verified: VerifiedEntry[] = []
       let first: ReturnType<typeof verifyQueryAnswer> | undefined
       let cursor = bundle.cursor
+      const verifiedCheckpoints = new Map<string, number[]>()
       bundle.answers.forEach((answer, i) => {
-        const result = verifyQueryAnswer(answer, trustOf(membership, bundle.filter, scope, cursor))
+        if (cursor !== undefined && !isCursor(cursor)) {
+          failures.push({
+            entryId: 'answer',
+            reason: `answer ${i} gives a next page that is not a cursor`,
+          })
+          cursor = undefined
+        }
+        const trust = trustOf(membership, bundle.filter, scope, cursor, verifiedCheckpoints)
+        const result = verifyQueryAnswer(answer, trust)
         first ??= result
         verified.push(...result.verified)
         failures.push(...result.failures)
@@ -101,6 +111,15 @@ export function registerVerifyBundle(program: Command, ctx: CliContext): void {
       )
       if (failures.length > 0) ctx.exitCode = EXIT.verifyFailed
     })
+}
+
+function isCursor(text: string): boolean {
+  try {
+    decodeCursor(text)
+    return true
+  } catch {
+    return false
+  }
 }
 
 function short(m: Membership): string {

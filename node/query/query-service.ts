@@ -34,7 +34,7 @@ export interface QueryServiceOptions {
 }
 
 /**
- * Answers verified queries (docs/query.md). Every query that passes authentication is first
+ * Answers verified queries (docs/query.md). Every query that passes authentication is
  * recorded as an audit event in this node's own feed (who looked at whose trail, with what
  * filter), refused ones with outcome failure; no answer leaves before its record is durable.
  */
@@ -69,11 +69,25 @@ export class QueryService {
       }
       throw err
     }
-    await this.#record(session, request, scoped.filter, scoped.subject)
-    const selection = await selectEntries(this.#opts.store, scoped.filter, after, limit)
+    // The record's fsync overlaps reading and proving; nothing leaves before it is durable,
+    // and a failed record fails the query. (Whether the answer shows this very query depends
+    // on which finishes first; the next answer always does.)
+    const [, answer] = await Promise.all([
+      this.#record(session, request, scoped.filter, scoped.subject),
+      this.#build(scoped.filter, after, limit),
+    ])
+    return answer
+  }
+
+  async #build(
+    filter: QueryFilter,
+    after: ReturnType<typeof decodeCursor> | undefined,
+    limit: number,
+  ): Promise<QueryAnswerJson> {
+    const selection = await selectEntries(this.#opts.store, filter, after, limit)
     return buildAnswer(this.#opts.store, {
       node: this.#opts.node,
-      filter: scoped.filter,
+      filter,
       selection,
       checkpoint: this.#opts.checkpoints.latest(),
     })

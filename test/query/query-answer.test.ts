@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import { canonicalJson } from '../../node/core/canonical-json.ts'
+import type { CosignedCheckpoint } from '../../node/core/checkpoint.ts'
 import { decodeEntry } from '../../node/core/entry.ts'
 import {
   crossCheckAnswers,
@@ -12,6 +13,10 @@ import {
 import { useQueryWorld } from './fixtures.ts'
 
 const P0 = { patient: 'patient-0' }
+
+function cosignedSignatureOf(c: CosignedCheckpoint): string {
+  return Buffer.from(c.signature).toString('hex')
+}
 
 function entryBody(answer: QueryAnswerJson, i: number) {
   return decodeEntry(new Uint8Array(Buffer.from(answer.entries[i]!.bytes, 'base64'))).entry
@@ -128,6 +133,20 @@ describe('query answers: built by a node, verified by the client alone', () => {
     expect(a.at(-1)!.reason).toMatch(/does not extend the cosigned checkpoint/)
     expect(result.verified.every((v) => v.entry.entry.origin === 'hospital-b')).toBe(true)
     expect(store.size('hospital-a')).toBe(28)
+  })
+
+  it('a checkpoint verified once is not verified again, but a changed signature is', async () => {
+    const { store, checkpoint } = await patientWorld()
+    const answer = await world.answer(store, checkpoint, P0)
+    const verifiedCheckpoints = new Map<string, number[]>()
+    const trust = { ...world.trust(P0), verifiedCheckpoints }
+    expect(verifyQueryAnswer(answer, trust).failures).toEqual([])
+    expect(verifiedCheckpoints.size).toBe(1)
+    expect(verifyQueryAnswer(answer, trust).verified).toHaveLength(6)
+    const other = await world.cosign(store, [0, 2], checkpoint.checkpoint.timeMs)
+    answer.checkpoint!.signature = cosignedSignatureOf(other)
+    expect(verifyQueryAnswer(answer, trust).failures[0]).toMatchObject({ entryId: 'checkpoint' })
+    expect(verifiedCheckpoints.size).toBe(1)
   })
 
   it('forged head signatures fail the entries proven by them', async () => {
