@@ -140,11 +140,10 @@ async function wantedOf(input: FeedRepairInput): Promise<Wanted> {
     }
   }
   for (const seq of entrySeqs) {
-    const sizes: number[] = []
-    if (cut && seq <= cut.treeSize) sizes.push(cut.treeSize)
-    for (const size of await headSizes(store, origin, seq, 3))
-      if (!sizes.includes(size)) sizes.push(size)
-    wanted.seqs.set(seq, sizes)
+    // Under the checkpoint only its root counts: a head the origin signed that disagrees
+    // with what a quorum cosigned is a second history, never a source.
+    if (cut && seq <= cut.treeSize) wanted.seqs.set(seq, [cut.treeSize])
+    else wanted.seqs.set(seq, await headSizes(store, origin, seq, 3))
   }
   // Records beyond every head may be a batch whose head alone was lost: a peer holding the
   // head at the last of them proves them, and they stay.
