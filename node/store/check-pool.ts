@@ -23,6 +23,9 @@ export class CheckPool {
     for (let i = 0; i < size; i++) {
       const worker = new Worker(new URL('./check-worker.mjs', import.meta.url), {
         workerData: { valueKey },
+        // A job is one chunk of records, garbage once answered: a small young generation
+        // is enough, and the default one (like the main thread's) costs ~15 MB of RSS.
+        resourceLimits: { maxYoungGenerationSizeMb: 4 },
       })
       const waiting: Waiter[] = []
       worker.on('message', (checked: CheckedRecords) => waiting.shift()?.resolve(checked))

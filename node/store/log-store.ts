@@ -60,6 +60,23 @@ export interface LogStoreOptions {
   originKey: (origin: string) => Uint8Array | undefined
   /** fsync each batch (default true), so an acknowledged append survives power loss too. */
   sync?: boolean
+  /** Overrides of LEVELDB_TUNING (benchmarks, experiments). */
+  leveldb?: Partial<typeof LEVELDB_TUNING>
+}
+
+/**
+ * LevelDB sizes, chosen to bound memory (docs/performance.md). RSS counts the memtables (up
+ * to two of writeBufferSize), the block cache, and every page LevelDB has read of the table
+ * files it keeps mmapped: those in its table cache, maxOpenFiles - 10 tables (74 is
+ * LevelDB's floor) of up to maxFileSize each, plus level-0 files, each a memtable's size.
+ * With LevelDB's defaults (1,000 open files) every table page a verify reads stays mapped:
+ * ~190 MB of RSS after verifying 300k entries, growing with the store.
+ */
+export const LEVELDB_TUNING = {
+  writeBufferSize: 4 * 2 ** 20,
+  maxFileSize: 2 ** 20,
+  maxOpenFiles: 74,
+  cacheSize: 8 * 2 ** 20,
 }
 
 /** Who appends to its own feed: the origin name and its tree-head signing key. */
@@ -121,13 +138,13 @@ export class LogStore {
 
   constructor(opts: LogStoreOptions) {
     this.#opts = opts
-    // Values are ciphertext, which does not compress: snappy would only cost CPU. A larger
-    // write buffer means fewer level-0 compactions under steady appends (docs/performance.md).
+    // Values are ciphertext, which does not compress: snappy would only cost CPU.
     this.#db = new ClassicLevel<Buffer, Buffer>(opts.path, {
       keyEncoding: 'buffer',
       valueEncoding: 'buffer',
       compression: false,
-      writeBufferSize: 32 * 2 ** 20,
+      ...LEVELDB_TUNING,
+      ...opts.leveldb,
     })
     this.#cipher = new ValueCipher(opts.keys.valueKey)
     this.#indexes = new Indexes(opts.keys.indexKey, this.#cipher)

@@ -1,0 +1,39 @@
+import { readFileSync } from 'node:fs'
+
+export interface RssPeak {
+  /** Highest RSS seen, MiB. */
+  rssMiB: number
+  /** At that moment: anonymous memory (heaps, buffers) and file pages mapped (the node
+   * binary, LevelDB's mmapped tables), MiB; undefined where /proc is not there. */
+  anonMiB?: number
+  fileMiB?: number
+}
+
+/** RssAnon / RssFile of this process from /proc (Linux), MiB. */
+function rssParts(): { anonMiB?: number; fileMiB?: number } {
+  try {
+    const status = readFileSync('/proc/self/status', 'utf8')
+    const kb = (name: string) => Number(status.match(new RegExp(`^${name}:\\s+(\\d+)`, 'm'))?.[1])
+    return { anonMiB: kb('RssAnon') / 1024, fileMiB: kb('RssFile') / 1024 }
+  } catch {
+    return {}
+  }
+}
+
+/** Tracks the highest RSS while work runs, sampled every 20 ms, and what it was made of. */
+export function rssPeakSampler(): { stop: () => RssPeak } {
+  let peak: RssPeak = { rssMiB: 0 }
+  const sample = () => {
+    const rssMiB = process.memoryUsage().rss / 2 ** 20
+    if (rssMiB > peak.rssMiB) peak = { rssMiB, ...rssParts() }
+  }
+  sample()
+  const timer = setInterval(sample, 20)
+  return {
+    stop: () => {
+      clearInterval(timer)
+      sample()
+      return peak
+    },
+  }
+}
