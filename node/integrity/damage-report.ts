@@ -82,6 +82,8 @@ export interface DamageIncidentInput {
   /** The member the authentic data came from; undefined when the damage is not repaired. */
   repairedFrom: string | undefined
   key: string
+  /** When the scrub found it (ISO 8601). */
+  detectedAt: string
   trusted: TrustedCuts | undefined
   tried: readonly FeedRepairOutcome[]
 }
@@ -100,7 +102,7 @@ export function damageIncident(input: DamageIncidentInput): IntegrityIncident {
     origin: group.origin,
     ...seqRangeOf(group.problems),
     entryIds,
-    detectedAt: new Date().toISOString(),
+    detectedAt: input.detectedAt,
     summary: `${summaryOf(group, self)} ${outcome}`,
     evidence: {
       problems: group.problems,

@@ -195,6 +195,7 @@ export class IntegrityService {
     const trusted = this.#cuts()
     const verifyOptions = trusted ? { knownHeads: trusted.cuts } : {}
     const report = await store.verify(verifyOptions)
+    const detectedAt = new Date().toISOString()
     this.#firstScrubDone = true
     this.#releaseHold()
     for (const p of report.problems)
@@ -211,7 +212,9 @@ export class IntegrityService {
       const damaged = new Map<string, Problem[]>()
       for (const p of after.problems) {
         if (p.kind === 'unreadable-feed' || !groups.some((g) => g.origin === p.origin)) continue
-        damaged.set(p.origin, [...(damaged.get(p.origin) ?? []), p])
+        const list = damaged.get(p.origin)
+        if (list) list.push(p)
+        else damaged.set(p.origin, [p])
       }
       if (damaged.size === 0) break
       let progress = false
@@ -239,7 +242,12 @@ export class IntegrityService {
     const wasOpen = new Set(this.#open)
     this.#open.clear()
     for (const [i, group] of groups.entries()) {
-      const incident = await this.#incidentOf(group, seen[i]!, wasOpen, trusted, outcomes, after)
+      const incident = await this.#incidentOf(group, seen[i]!, wasOpen, {
+        detectedAt,
+        trusted,
+        outcomes,
+        after,
+      })
       if (incident) incidents.push(incident)
     }
     for (const incident of incidents) {
@@ -255,10 +263,14 @@ export class IntegrityService {
     scrubbed: ProblemGroup,
     { fingerprint, values }: DamageSnapshot,
     open: ReadonlySet<string>,
-    trusted: TrustedCuts | undefined,
-    outcomes: ReadonlyMap<string, FeedRepairOutcome[]>,
-    after: VerifyReport,
+    scrub: {
+      detectedAt: string
+      trusted: TrustedCuts | undefined
+      outcomes: ReadonlyMap<string, FeedRepairOutcome[]>
+      after: VerifyReport
+    },
   ): Promise<IntegrityIncident | undefined> {
+    const { trusted, outcomes, after } = scrub
     const { origin } = scrubbed
     const repaired = !after.problems.some((p) => p.origin === origin)
     const openKey = `${scrubbed.kind}:${origin}:${fingerprint}`
@@ -274,6 +286,7 @@ export class IntegrityService {
         : undefined,
       // A follow-up to an incident reported unrepaired is a new incident for the alerts.
       key: wasOpen ? `${fingerprint}:repaired` : fingerprint,
+      detectedAt: scrub.detectedAt,
       trusted,
       tried,
     })

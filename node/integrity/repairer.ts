@@ -91,7 +91,9 @@ export async function repairFromPeers(input: FeedRepairInput): Promise<FeedRepai
     for (const [seq, sizes] of wanted.seqs) {
       if (proven.has(seq) || sizes.length <= round) continue
       const size = sizes[round]!
-      bySize.set(size, [...(bySize.get(size) ?? []), seq])
+      const group = bySize.get(size)
+      if (group) group.push(seq)
+      else bySize.set(size, [seq])
     }
     if (round === 0) for (const size of wanted.heads) if (!bySize.has(size)) bySize.set(size, [])
     if (bySize.size === 0) break
