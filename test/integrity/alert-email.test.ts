@@ -1,3 +1,4 @@
+import type { KeyObject } from 'node:crypto'
 import { readFile, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
@@ -8,6 +9,43 @@ import { makeEvent } from '../helpers/fixtures.ts'
 import { initNetwork, startNodes, waitFor } from '../helpers/network.ts'
 import { useTempDirs } from '../helpers/temp-dir.ts'
 import { Tamperer } from '../store/tamper.ts'
+
+type Damage = (t: Tamperer, signingKey: KeyObject) => Promise<unknown>
+
+// [what, the node whose replica is damaged (0: hospital-a, the origin itself), damage, subject, line]
+const CASES: Array<[string, number, Damage, string, string]> = [
+  [
+    'value bytes changed',
+    1,
+    (t) => t.flipByte(6),
+    '[Unauthorized Log Modifications]',
+    'Compromised log ids: hospital-a:6',
+  ],
+  [
+    'an entry deleted',
+    1,
+    (t) => t.deleteEntry(3),
+    '[Unauthorized Log Deletions]',
+    'Compromised log ids: hospital-a:3',
+  ],
+  [
+    'the tail truncated with its heads',
+    1,
+    (t) => t.truncate(7, true),
+    '[Unauthorized Log Deletions]',
+    'Compromised log ids: hospital-a:7, hospital-a:8',
+  ],
+  [
+    'an entry rewritten and re-signed with the origin key (an insider at the origin)',
+    0,
+    async (t, key) => {
+      await t.rewriteNotes(4, 'nothing happened here')
+      await t.resignHeads('hospital-a', 4, key)
+    },
+    '[Unauthorized Log Modifications]',
+    'Compromised log ids: hospital-a:4',
+  ],
+]
 
 /**
  * Issue 4 end to end: a stopped node's replica is damaged on disk; restarted, the node finds
@@ -27,69 +65,61 @@ describe('tampering reaches the admins by email', () => {
     const path = join(dir, 'config.json')
     const config = JSON.parse(await readFile(path, 'utf8'))
     config.alerts = {
-      admins: ['it-security@hospital-b.example'],
+      admins: ['it-security@hospital.example'],
       smtp: {
         host: '127.0.0.1',
         port,
         secure: false,
         requireTLS: false,
-        from: 'ehrlog@hospital-b.example',
+        from: 'ehrlog@hospital.example',
       },
     }
     await writeFile(path, JSON.stringify(config, null, 2), { mode: 0o600 })
   }
 
-  async function tamper(dir: string, fn: (t: Tamperer) => Promise<unknown>): Promise<void> {
+  async function tamper(dir: string, fn: Damage): Promise<void> {
     const identity = await openNodeDir(dir)
     const t = new Tamperer(join(dir, identity.config.dataDir), identity.storeKeys, 'hospital-a')
     await t.open()
     try {
-      await fn(t)
+      await fn(t, identity.signingKey)
     } finally {
       await t.close()
     }
   }
 
-  for (const [what, damage, subject, line] of [
-    [
-      'value bytes changed',
-      (t: Tamperer) => t.flipByte(6),
-      '[Unauthorized Log Modifications]',
-      'Compromised log ids: hospital-a:6',
-    ],
-    [
-      'an entry deleted',
-      (t: Tamperer) => t.deleteEntry(3),
-      '[Unauthorized Log Deletions]',
-      'Compromised log ids: hospital-a:3',
-    ],
-  ] as const) {
-    it(`${what}: one email naming the entry, and the replica repaired`, async () => {
+  for (const [what, victim, damage, subject, line] of CASES) {
+    it(`${what}: one email naming the entries, and the replica repaired`, async () => {
       smtp = await startSmtpServer()
       const { dirs } = await initNetwork(await tempDir())
-      await withAdmins(dirs[1]!, smtp.port)
+      await withAdmins(dirs[victim]!, smtp.port)
       nodes = await startNodes(dirs, { alertRetryMs: 200 })
-      await nodes[0]!.ingest.submit(Array.from({ length: 8 }, (_, i) => makeEvent(i)))
+      for (let b = 0; b < 2; b++)
+        await nodes[0]!.ingest.submit([0, 1, 2, 3].map((i) => makeEvent(4 * b + i)))
       await waitFor('replication', () => nodes.every((n) => n.store.size('hospital-a') === 8))
       await nodes[0]!.checkpoints.runRound()
-      await waitFor('b to hold the checkpoint', () => nodes[1]!.checkpoints.latest() !== undefined)
+      await waitFor('every node to hold the checkpoint', () =>
+        nodes.every((n) => n.checkpoints.latest() !== undefined),
+      )
 
-      await nodes[1]!.stop()
-      await tamper(dirs[1]!, damage)
+      await nodes[victim]!.stop()
+      await tamper(dirs[victim]!, damage)
       const started = Date.now()
-      const [b] = await startNodes([dirs[1]!], { alertRetryMs: 200 })
-      nodes[1] = b!
+      const [restarted] = await startNodes([dirs[victim]!], { alertRetryMs: 200 })
+      nodes[victim] = restarted!
+      const reporter = restarted!.status().node
+      const peer = nodes[victim === 0 ? 1 : 0]!
       await waitFor('the alert email', () => smtp!.received.length > 0, 20_000)
       console.log(`${what}: email after ${Date.now() - started} ms`)
       const mail = parseMail(smtp.received[0]!.raw)
       expect(mail.subject.startsWith(subject)).toBe(true)
       expect(mail.text).toContain(line)
-      expect(mail.text).toMatch(/Reporting node: hospital-b/)
-      expect(smtp.received[0]!.rcptTo).toEqual(['it-security@hospital-b.example'])
-      await waitFor('the repair', async () => (await b!.store.verify()).ok)
-      // the alert is an entry of b's own feed, replicated to the others
-      await waitFor('the alert entry at a', async () => {
-        for await (const e of nodes[0]!.store.entries('hospital-b'))
+      expect(mail.text).toContain(`Reporting node: ${reporter}`)
+      expect(smtp.received[0]!.rcptTo).toEqual(['it-security@hospital.example'])
+      await waitFor('the repair', async () => (await restarted!.store.verify()).ok)
+      // the alert is an entry of the reporter's own feed, replicated to the others
+      await waitFor('the alert entry at a peer', async () => {
+        for await (const e of peer.store.entries(reporter))
           if (e.entry.kind === 'alert') return true
         return false
       })
