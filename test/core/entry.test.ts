@@ -49,7 +49,15 @@ const entryArb = fc.record({
   recorded: fc.date({ noInvalidDate: true }).map((d) => d.toISOString()),
   prev: fc.uint8Array({ minLength: 32, maxLength: 32 }).map((b) => Buffer.from(b).toString('hex')),
   kind: fc.constantFrom('event' as const, 'user' as const, 'alert' as const),
-  body: fc.dictionary(anyText, jsonValue, { maxKeys: 6 }),
+  body: fc.oneof(
+    fc.dictionary(anyText, jsonValue, { maxKeys: 6 }),
+    // Flat bodies, like audit events.
+    fc.dictionary(
+      anyText,
+      fc.oneof(anyText, fc.maxSafeInteger(), fc.boolean(), fc.constant(null)),
+      { maxKeys: 10 },
+    ),
+  ),
 })
 
 describe('entry encoding', () => {
@@ -84,6 +92,24 @@ describe('entry encoding', () => {
       fc.property(value, (v) => canonicalJson(v) === plain(v)),
       { numRuns: 1000 },
     )
+    // Keys that JSON.stringify would reorder or could not assign, objects that are not plain.
+    const nullProto = Object.assign(Object.create(null) as object, { b: 1, a: 'x' })
+    class Point {
+      y = 2
+      x = 1
+    }
+    for (const v of [
+      { '10': 1, '9': 2, a: 3, '01': 4 },
+      JSON.parse('{"__proto__":"x","b":1}') as unknown,
+      { toJSON: 'not a function', a: null, b: true, c: -0, d: undefined },
+      nullProto,
+      new Point(),
+      new Date(0),
+      { b: { d: 1, c: 2 }, a: [3, { f: 1, e: 2 }] },
+    ]) {
+      expect(canonicalJson(v)).toBe(plain(v))
+    }
+    expect(canonicalJson({ '10': 1, '9': 2 })).toBe('{"10":1,"9":2}')
     expect(canonicalJson('a"b\\c\u0001\ud800\u2028')).toBe(
       JSON.stringify('a"b\\c\u0001\ud800\u2028'),
     )
