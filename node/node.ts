@@ -14,6 +14,7 @@ import { type IntegrityIncident, IntegrityService, repairSourceOf } from './inte
 import type { Logger } from './logger.ts'
 import { Membership, NetService } from './net/index.ts'
 import { storeOfNode } from './node-store.ts'
+import { portalNetworkOf } from './portal/index.ts'
 import { QueryService } from './query/index.ts'
 import { CheckpointLog, type LogStore } from './store/index.ts'
 
@@ -246,6 +247,7 @@ export class EhrlogNode {
         checkpoints: { source: checkpoints, store },
         auth: { service: auth, node: name },
         query,
+        portal: { network: portalNetworkOf(membership) },
       })
       await http.start()
       released.unshift(() => http.stop())

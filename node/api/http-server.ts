@@ -4,6 +4,7 @@ import type { Logger } from 'pino'
 import type { AuthService } from '../auth/index.ts'
 import { EhrlogError } from '../core/errors.ts'
 import type { IngestQueue } from '../ingest/index.ts'
+import { type PortalNetwork, portalRoutes } from '../portal/index.ts'
 import type { LogStore } from '../store/index.ts'
 import { AUTH_ROUTE_METHODS, authRoutes } from './auth-routes.ts'
 import { BearerToken } from './bearer-auth.ts'
@@ -51,6 +52,8 @@ export interface HttpServerOptions {
   auth?: { service: AuthService; node: string }
   /** Verified queries (node/query); served only together with `auth`. */
   query?: QueryRouteOptions['query']
+  /** The web portal's pages (node/portal); served only together with `auth`. */
+  portal?: { network: PortalNetwork }
 }
 
 /**
@@ -184,6 +187,8 @@ export class HttpServer {
     if (auth) app.register(authRoutes, { auth: auth.service, node: auth.node })
     if (auth && this.#opts.query)
       app.register(queryRoute, { query: this.#opts.query, auth: auth.service })
+    if (auth && this.#opts.portal)
+      app.register(portalRoutes, { auth: auth.service, node: auth.node, ...this.#opts.portal })
     return app
   }
 

@@ -1,0 +1,29 @@
+import { fileURLToPath } from 'node:url'
+import { build } from 'esbuild'
+
+const BROWSER_DIR = fileURLToPath(new URL('./browser/', import.meta.url))
+
+/**
+ * Bundles the portal's one script (browser/app.ts with core's verification and login-key
+ * code) for browsers, in memory. core/ uses Buffer and node:crypto's SHA-256: the bundle
+ * injects the `buffer` package and aliases node:crypto to a noble-based shim, so core is
+ * shared, not copied. Takes ~100 ms; the portal does it once, on the first request.
+ */
+export async function bundlePortalScript(): Promise<string> {
+  const result = await build({
+    entryPoints: [`${BROWSER_DIR}app.ts`],
+    bundle: true,
+    write: false,
+    format: 'esm',
+    platform: 'browser',
+    target: 'es2022',
+    minify: true,
+    legalComments: 'none',
+    alias: { 'node:crypto': `${BROWSER_DIR}node-crypto.ts` },
+    inject: [`${BROWSER_DIR}buffer-shim.ts`],
+    logLevel: 'silent',
+  })
+  const file = result.outputFiles[0]
+  if (!file) throw new Error('esbuild produced no portal script')
+  return file.text
+}

@@ -1,0 +1,115 @@
+import { type Html, html, page } from './html.ts'
+
+/** The prototype's sign-in page: username, password and user type. */
+export function loginPage(node: string): string {
+  return page(
+    'Log in',
+    'login',
+    html`<h1>Log in</h1>
+<form id="login-form" novalidate>
+  <p><label for="username">Username</label>
+  <input id="username" name="username" autocomplete="username" required placeholder="anish@${node}"></p>
+  <p><label for="password">Password</label>
+  <input id="password" name="password" type="password" autocomplete="current-password" required></p>
+  <fieldset><legend>User type</legend>
+  <label><input type="radio" name="usertype" value="patient" checked> Patient</label>
+  <label><input type="radio" name="usertype" value="auditor"> Audit company</label>
+  </fieldset>
+  <p><button type="submit">Log in</button></p>
+  <p id="message" role="alert" aria-live="polite"></p>
+</form>
+<p>No account yet? <a href="/register">Register</a></p>`,
+    { node },
+  )
+}
+
+export function registerPage(node: string): string {
+  return page(
+    'Register',
+    'register',
+    html`<h1>Register</h1>
+<form id="register-form" novalidate>
+  <p><label for="name">Name</label>
+  <input id="name" name="name" autocomplete="name" required></p>
+  <p><label for="username">Username</label>
+  <input id="username" name="username" autocomplete="username" required placeholder="anish@${node}"></p>
+  <p><label for="password">Password</label>
+  <input id="password" name="password" type="password" autocomplete="new-password" required minlength="8"></p>
+  <p><label><input id="auditor" name="auditor" type="checkbox"> Audit Company
+  (an admin of ${node} must approve the account before it can see any log)</label></p>
+  <p id="code-row"><label for="enrollment-code">Enrollment code (patients: from your hospital's admin)</label>
+  <input id="enrollment-code" name="enrollmentCode" autocomplete="off"></p>
+  <p><button type="submit">Register</button></p>
+  <p id="message" role="alert" aria-live="polite"></p>
+</form>
+<p>Already registered? <a href="/login">Log in</a></p>`,
+    { node },
+  )
+}
+
+export interface HomeUser {
+  username: string
+  name: string
+  role: string
+  status: string
+  /** The patient id for patients; the username otherwise. */
+  userId: string
+}
+
+const FILTERS = [
+  ['patient', 'Patient id'],
+  ['actor', 'Actor (user id)'],
+  ['action', 'Action'],
+  ['resource', 'Table affected in EHR'],
+  ['from', 'From (ISO time, UTC)'],
+  ['to', 'To (ISO time, UTC)'],
+] as const
+
+/** The signed-in home page: who, the integrity status and the logs table (filled by the script). */
+export function homePage(node: string, user: HomeUser): string {
+  const pending = user.status !== 'active'
+  const filters: Html = html`${FILTERS.map(
+    ([field, label]) =>
+      html`<p><label for="f-${field}">${label}</label> <input id="f-${field}" name="${field}"></p>`,
+  ).reduce((a, b) => ({ html: a.html + b.html }), { html: '' })}`
+  const logs: Html = pending
+    ? html`<p id="pending" class="notice" role="status">Your account is ${user.status}: an admin of ${node} must approve it before you can see any log.</p>`
+    : html`<section aria-labelledby="integrity-h"><h2 id="integrity-h">Data integrity status</h2>
+<p id="integrity" role="status" aria-live="polite">verifying…</p>
+<ul id="failures"></ul></section>
+${
+  user.role === 'patient'
+    ? html``
+    : html`<section aria-labelledby="filter-h"><h2 id="filter-h">Filter</h2>
+<form id="filter-form" method="get" action="/home">${filters}<p><button type="submit">Apply</button> <a href="/home">Clear</a></p></form></section>`
+}
+<section aria-labelledby="logs-h"><h2 id="logs-h">Logs</h2>
+<div class="scroll"><table id="logs"><caption id="logs-caption">Audit log entries</caption>
+<thead><tr><th scope="col">LOG_ID</th><th scope="col">USER_NAME</th><th scope="col">USER_ID</th><th scope="col">AUDITOR_ID</th><th scope="col">ACTION_TYPE</th><th scope="col">TABLE AFFECTED IN EHR</th><th scope="col">TIMESTAMP</th><th scope="col">NOTES</th><th scope="col">ORIGIN</th></tr></thead>
+<tbody></tbody></table></div>
+<p><a id="next" href="/home" hidden>Next page</a></p></section>`
+  return page(
+    'Home',
+    'home',
+    html`<h1>Welcome, ${user.name}</h1>
+<dl class="who"><dt>Username</dt><dd id="me-username">${user.username}</dd>
+<dt>User id</dt><dd id="me-userid">${user.userId}</dd>
+<dt>Role</dt><dd id="me-role">${user.role}</dd></dl>
+<p><button id="logout" type="button">Log out</button></p>
+${logs}`,
+    {
+      node,
+      role: user.role,
+      status: user.status,
+      ...(user.role === 'patient' ? { patient: user.userId } : {}),
+    },
+  )
+}
+
+export function logoutPage(): string {
+  return page(
+    'Log out',
+    'logout',
+    html`<h1>Logging out…</h1><p id="message" role="status"></p><p><a href="/login">Log in</a></p>`,
+  )
+}
