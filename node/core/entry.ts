@@ -170,11 +170,10 @@ export interface ChainFieldOffsets {
  * match of each key is the top-level one. A crafted entry can at most be misread here; its
  * hash, which is what the chain and tree check, is computed over the bytes themselves.
  */
-export function chainFieldOffsets(bytes: Uint8Array): ChainFieldOffsets | undefined {
-  const b = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength)
-  const s = b.lastIndexOf(SEQ_KEY)
-  const p = s < 0 ? -1 : b.lastIndexOf(PREV_KEY, s)
-  const o = p < 0 ? -1 : b.lastIndexOf(ORIGIN_KEY, p)
+export function chainFieldOffsets(b: Uint8Array): ChainFieldOffsets | undefined {
+  const s = lastIndexOf(b, SEQ_KEY, b.length - SEQ_KEY.length)
+  const p = s < 0 ? -1 : lastIndexOf(b, PREV_KEY, s)
+  const o = p < 0 ? -1 : lastIndexOf(b, ORIGIN_KEY, p)
   if (o < 0) return undefined
   let seq = 0
   let i = s + SEQ_KEY.length
@@ -184,6 +183,21 @@ export function chainFieldOffsets(bytes: Uint8Array): ChainFieldOffsets | undefi
   const originEnd = b.indexOf(0x22, originStart)
   if (originEnd < 0 || i === s + SEQ_KEY.length) return undefined
   return { originStart, originEnd, seq, prevStart: p + PREV_KEY.length }
+}
+
+/**
+ * Buffer.lastIndexOf(needle, from) for the short keys above: the fields sit a few dozen
+ * bytes from the end, and a loop here beats three native calls per entry in verify.
+ */
+function lastIndexOf(b: Uint8Array, needle: Uint8Array, from: number): number {
+  const first = needle[0]
+  for (let i = Math.min(from, b.length - needle.length); i >= 0; i--) {
+    if (b[i] !== first) continue
+    let j = 1
+    while (j < needle.length && b[i + j] === needle[j]) j++
+    if (j === needle.length) return i
+  }
+  return -1
 }
 
 /** chainFieldOffsets, read out as strings. */

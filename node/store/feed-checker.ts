@@ -188,7 +188,7 @@ export class FeedChecker {
         'modified',
         `the record at ${entryId(this.#origin, seq)} holds an entry of another origin`,
       )
-    } else if (linked && !bytesEqual(linked, hashOf(slot))) {
+    } else if (linked && !linksTo(next!, slot)) {
       this.#entryProblem(
         slot,
         linked,
@@ -280,6 +280,16 @@ export class FeedChecker {
 function hashOf(slot: Slot): Uint8Array {
   const at = slot.at * HASH_SIZE
   return slot.checked!.hashes.subarray(at, at + HASH_SIZE)
+}
+
+/** Whether `next`'s prev is `slot`'s hash (both authentic records), compared in place. */
+function linksTo(next: Slot, slot: Slot): boolean {
+  const prevs = next.checked!.prevs
+  const hashes = slot.checked!.hashes
+  const p = next.at * HASH_SIZE
+  const h = slot.at * HASH_SIZE
+  for (let i = 0; i < HASH_SIZE; i++) if (prevs[p + i] !== hashes[h + i]) return false
+  return true
 }
 
 /** The hash an authentic record at its own seq links back to, if it names one. */

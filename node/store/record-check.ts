@@ -1,5 +1,5 @@
 import { chainFieldOffsets } from '../core/entry.ts'
-import { HASH_SIZE, hashLeaf } from '../core/merkle/hash.ts'
+import { HASH_SIZE, hashLeafInto } from '../core/merkle/hash.ts'
 import { seqOfKey } from './key-layout.ts'
 import type { ValueCipher } from './value-cipher.ts'
 
@@ -112,7 +112,7 @@ export function checkRecords(
     const entryBytes = plain.subarray(1 + k * HASH_SIZE)
     const at = chainFieldOffsets(entryBytes)
     if (!at) continue
-    out.hashes.set(hashLeaf(entryBytes), i * HASH_SIZE)
+    hashLeafInto(entryBytes, out.hashes, i * HASH_SIZE)
     if (originBytes.compare(entryBytes, at.originStart, at.originEnd) !== 0) {
       out.state[i] = RECORD_FOREIGN
     } else if (at.seq !== seqOfKey(key)) {

@@ -37,3 +37,26 @@ export function rssPeakSampler(): { stop: () => RssPeak } {
     },
   }
 }
+
+export interface CpuTime {
+  /** CPU seconds of the whole process (every thread, workers included). */
+  processSeconds: number
+  /** CPU seconds of the main (JavaScript) thread; undefined where /proc is not there. */
+  mainSeconds?: number
+}
+
+/**
+ * CPU time so far. Unlike wall time it barely moves when other processes compete for the
+ * cores, so figures per entry stay comparable across runs on a shared machine.
+ */
+export function cpuTime(): CpuTime {
+  const { user, system } = process.cpuUsage()
+  let mainSeconds: number | undefined
+  try {
+    // Fields 14 and 15 of /proc/<pid>/task/<tid>/stat: utime and stime in clock ticks (100/s).
+    const stat = readFileSync(`/proc/self/task/${process.pid}/stat`, 'utf8')
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+    mainSeconds = (Number(fields[11]) + Number(fields[12])) / 100
+  } catch {}
+  return { processSeconds: (user + system) / 1e6, mainSeconds }
+}

@@ -3,6 +3,7 @@ import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 import { canonicalJson } from '../../node/core/canonical-json.ts'
 import {
+  chainFieldsOf,
   decodeEntry,
   encodeEntry,
   entryId,
@@ -135,6 +136,43 @@ describe('entry encoding', () => {
     expect(() => canonicalJson({ a: 1.5 })).toThrow(/not a safe integer/)
     expect(() => canonicalJson({ a: 2 ** 60 })).toThrow(/not a safe integer/)
     expect(() => canonicalJson({ a: () => 1 })).toThrow(/cannot canonicalize/)
+  })
+
+  it('reads chain fields from any bytes exactly as Buffer.lastIndexOf would find them', () => {
+    // The scan as first written, with Buffer.lastIndexOf: the byte loop must agree on any input.
+    const reference = (bytes: Uint8Array) => {
+      const b = Buffer.from(bytes)
+      const s = b.lastIndexOf('"seq":')
+      const p = s < 0 ? -1 : b.lastIndexOf('"prev":"', s)
+      const o = p < 0 ? -1 : b.lastIndexOf('"origin":"', p)
+      if (o < 0) return undefined
+      let seq = 0
+      let i = s + 6
+      for (; i < b.length && b[i]! >= 0x30 && b[i]! <= 0x39 && i - s < 24; i++)
+        seq = seq * 10 + b[i]! - 0x30
+      const originEnd = b.indexOf(0x22, o + 10)
+      if (originEnd < 0 || i === s + 6) return undefined
+      return {
+        origin: b.toString('utf8', o + 10, originEnd),
+        seq,
+        prev: b.toString('latin1', p + 8, p + 8 + 64),
+      }
+    }
+    const piece = fc.oneof(
+      fc.constantFrom('"seq":', '"prev":"', '"origin":"', '"', '12', 'ab'.repeat(32), 'x'),
+      fc.string({ maxLength: 4 }),
+    )
+    const bytes = fc.array(piece, { maxLength: 12 }).map((parts) => Buffer.from(parts.join('')))
+    fc.assert(
+      fc.property(bytes, (b) => {
+        expect(chainFieldsOf(b)).toEqual(reference(b))
+      }),
+      {
+        numRuns: 2000,
+      },
+    )
+    const e = makeEntry('hospital-a', 7, undefined, 'event', event, new Date())
+    expect(chainFieldsOf(e.bytes)).toEqual({ origin: 'hospital-a', seq: 7, prev: e.entry.prev })
   })
 
   it('round-trips: decode(encode(entry)) gives the same bytes, hash and fields', () => {

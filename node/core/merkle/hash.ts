@@ -29,6 +29,15 @@ export function hashLeaf(data: Uint8Array): Uint8Array {
   return new Uint8Array(hash('sha256', input, 'buffer'))
 }
 
+/** hashLeaf(data), written to out[at..at+32] (verify hashes every entry into one array). */
+export function hashLeafInto(data: Uint8Array, out: Uint8Array, at: number): void {
+  const n = data.byteLength + 1
+  const input = n <= scratch.length ? scratch.subarray(0, n) : Buffer.allocUnsafe(n)
+  input[0] = LEAF_PREFIX
+  input.set(data, 1)
+  out.set(hash('sha256', input, 'buffer'), at)
+}
+
 /** SHA-256(0x01 || left || right). */
 export function hashChildren(left: Uint8Array, right: Uint8Array): Uint8Array {
   const n = 1 + left.byteLength + right.byteLength
