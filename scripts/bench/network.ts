@@ -11,6 +11,7 @@ import '../../node/shim.ts'
 import { mkdtemp, readFile, rm } from 'node:fs/promises'
 import { loadavg, tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { monitorEventLoopDelay } from 'node:perf_hooks'
 import { parseEntryId } from '../../node/core/entry.ts'
 import { type AuditEvent, parseEvent } from '../../node/core/event.ts'
 import { silentLogger } from '../../node/logger.ts'
@@ -24,6 +25,8 @@ const INGEST_SECONDS = Number(process.env.INGEST_SECONDS ?? 25)
 const LATENCY_SECONDS = Number(process.env.LATENCY_SECONDS ?? 20)
 const CATCH_UP_ENTRIES = Number(process.env.CATCH_UP_ENTRIES ?? 200_000)
 const HYPERCORE_BLOCKS = Number(process.env.HYPERCORE_BLOCKS ?? 100_000)
+/** Unset: the node's default (a round every 10 s); 0: no scheduled rounds (for diagnosis). */
+const CHECKPOINT_INTERVAL_MS = process.env.CHECKPOINT_INTERVAL_MS
 /** Events per submission (the size of one HTTP request of the ingest phases). */
 const REQUEST_EVENTS = 500
 /** Submissions in flight during sustained ingest: bounded, as an EHR client would be. */
@@ -81,7 +84,11 @@ class Cluster {
 
   async start(i: number): Promise<EhrlogNode> {
     // Production defaults: anti-entropy every ~5 s, a checkpoint round every 10 s.
-    const node = new EhrlogNode({ dir: this.dirs[i]!, logger: silentLogger() })
+    const node = new EhrlogNode({
+      dir: this.dirs[i]!,
+      logger: silentLogger(),
+      ...(CHECKPOINT_INTERVAL_MS ? { checkpointIntervalMs: Number(CHECKPOINT_INTERVAL_MS) } : {}),
+    })
     this.nodes[i] = node
     try {
       await node.start()
@@ -224,6 +231,9 @@ async function propagationLatency(c: Cluster) {
   const samples: Array<{ seq: number; submittedAt: number; durableAt: number }> = []
   const submissions: Promise<void>[] = []
   const ticks = (LATENCY_SECONDS * 1000) / TICK_MS
+  // How long the shared event loop was blocked: all three nodes wait behind the same stall.
+  const loopDelay = monitorEventLoopDelay({ resolution: 5 })
+  loopDelay.enable()
   const t0 = performance.now()
   try {
     for (let tick = 0; tick < ticks; ) {
@@ -246,6 +256,7 @@ async function propagationLatency(c: Cluster) {
     }
     await Promise.all(submissions)
     const offeredMs = performance.now() - t0
+    loopDelay.disable()
     if ((await c.timeToConverge()) >= GIVE_UP_MS) throw new Error('replicas did not converge')
     const propagation: number[] = []
     const durable: number[] = []
@@ -264,10 +275,13 @@ async function propagationLatency(c: Cluster) {
       p99: percentile(propagation, 0.99),
       max: propagation.at(-1)!,
       durableP99: percentile(durable, 0.99),
+      loopDelayP99: loopDelay.percentile(99) / 1e6,
+      loopDelayMax: loopDelay.max / 1e6,
       offeredPerSecond: (ticks * PER_TICK) / (offeredMs / 1000),
       samples: propagation.length,
     }
   } finally {
+    loopDelay.disable()
     for (const off of unsubscribe) off()
   }
 }
@@ -449,6 +463,9 @@ export async function benchNetwork(): Promise<Figure[]> {
     }),
     fig('  submit -> durable at node 1, p99', 'latency.durableP99', 'ms', {
       note: `offered ${each('latency.offeredPerSecond')} events/s`,
+    }),
+    fig('  event-loop delay p99 while at 1,000 events/s', 'latency.loopDelayP99', 'ms', {
+      note: `max ${each('latency.loopDelayMax', 1)}`,
     }),
     fig('catch-up of a restarted node, from start()', 'catchUp.perSecond', 'entries/s', {
       target: '>= 30,000',
