@@ -10,7 +10,7 @@ export function loginPage(node: string): string {
   <p><label for="username">Username</label>
   <input id="username" name="username" autocomplete="username" required placeholder="anish@${node}"></p>
   <p><label for="password">Password</label>
-  <input id="password" name="password" type="password" autocomplete="current-password" required></p>
+  <input id="password" type="password" autocomplete="current-password" required></p>
   <fieldset><legend>User type</legend>
   <label><input type="radio" name="usertype" value="patient" checked> Patient</label>
   <label><input type="radio" name="usertype" value="auditor"> Audit company</label>
@@ -34,7 +34,7 @@ export function registerPage(node: string): string {
   <p><label for="username">Username</label>
   <input id="username" name="username" autocomplete="username" required placeholder="anish@${node}"></p>
   <p><label for="password">Password</label>
-  <input id="password" name="password" type="password" autocomplete="new-password" required minlength="8"></p>
+  <input id="password" type="password" autocomplete="new-password" required minlength="8"></p>
   <p><label><input id="auditor" name="auditor" type="checkbox"> Audit Company
   (an admin of ${node} must approve the account before it can see any log)</label></p>
   <p id="code-row"><label for="enrollment-code">Enrollment code (patients: from your hospital's admin)</label>

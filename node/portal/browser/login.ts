@@ -26,7 +26,9 @@ export function setUpLogin(node: string): void {
     event.preventDefault()
     const data = new FormData(form)
     const username = fullUsername(String(data.get('username') ?? ''), node)
-    const password = String(data.get('password') ?? '')
+    // The password input has no name: were the script to fail, a plain form submit would
+    // leave it out, so it can only ever go through the key derivation.
+    const password = (document.getElementById('password') as HTMLInputElement).value
     const userType = String(data.get('usertype') ?? 'patient')
     message.className = ''
     message.textContent = 'Signing in…'

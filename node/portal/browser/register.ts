@@ -15,7 +15,9 @@ export function setUpRegister(node: string): void {
     event.preventDefault()
     const data = new FormData(form)
     const username = fullUsername(String(data.get('username') ?? ''), node)
-    const password = String(data.get('password') ?? '')
+    // The password input has no name: were the script to fail, a plain form submit would
+    // leave it out, so it can only ever go through the key derivation.
+    const password = (document.getElementById('password') as HTMLInputElement).value
     const code = String(data.get('enrollmentCode') ?? '').trim()
     message.className = ''
     if (password.length < 8) {

@@ -1,0 +1,37 @@
+import { describe, expect, it } from 'vitest'
+import { bundlePortalScript } from '../../node/portal/bundle.ts'
+import { escapeHtml, html } from '../../node/portal/html.ts'
+import { homePage } from '../../node/portal/pages.ts'
+
+describe('portal HTML', () => {
+  it('escapes text for content and attributes', () => {
+    expect(escapeHtml(`<script>alert("x")</script>&'`)).toBe(
+      '&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;&amp;&#39;',
+    )
+    expect(html`<p title="${'"><img src=x>'}">${'<b>'}</p>`.html).toBe(
+      '<p title="&quot;&gt;&lt;img src=x&gt;">&lt;b&gt;</p>',
+    )
+  })
+
+  it('renders a hostile account name as text, with no inline script', () => {
+    const page = homePage('hospital-a', {
+      username: 'x@hospital-a',
+      name: '<script>alert(1)</script>',
+      role: 'patient',
+      status: 'active',
+      userId: '"><svg onload=alert(1)>',
+    })
+    expect(page).not.toContain('<script>alert')
+    expect(page).not.toContain('<svg')
+    expect(page).toContain('&lt;script&gt;alert(1)&lt;/script&gt;')
+    // The only script is the bundled file: the CSP allows nothing inline.
+    expect(page.match(/<script/g)).toEqual(['<script'])
+    expect(page).toContain('<script type="module" src="/portal/app.js"></script>')
+  })
+
+  it('bundles the browser script without Node built-ins', async () => {
+    const script = await bundlePortalScript()
+    expect(script.length).toBeGreaterThan(10_000)
+    expect(script).not.toMatch(/from\s*["']node:|require\(["']node:/)
+  }, 30_000)
+})
