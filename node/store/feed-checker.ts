@@ -19,8 +19,9 @@ export type CheckRecords = (
   records: ReadonlyArray<readonly [Uint8Array, Uint8Array]>,
 ) => Promise<CheckedRecords>
 
+/** A seq with no record; the other slot states are the RECORD_* codes of record-check.ts. */
 const MISSING = 4
-type SlotState = typeof RECORD_OK | 1 | 2 | 3 | typeof MISSING
+type SlotState = number
 
 /** One seq position of a feed as found on disk; a record's results stay in `checked`. */
 interface Slot {
@@ -114,7 +115,7 @@ export class FeedChecker {
         records++
         onEntry()
         for (; want < seq; want++) await missing(want, false)
-        slots.push({ seq, state: checked.state[i] as SlotState, checked, at: i, tail: false })
+        slots.push({ seq, state: checked.state[i]!, checked, at: i, tail: false })
         want = seq + 1
       }
       await drain(false)
