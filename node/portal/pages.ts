@@ -107,9 +107,10 @@ ${logs}`,
 }
 
 export function logoutPage(): string {
+  // A button, not an automatic logout: a link from another site must not end the session.
   return page(
     'Log out',
     'logout',
-    html`<h1>Logging out…</h1><p id="message" role="status"></p><p><a href="/login">Log in</a></p>`,
+    html`<h1>Log out</h1><p><button id="logout" type="button">Log out</button></p><p id="message" role="status"></p><p><a href="/home">Back to home</a></p>`,
   )
 }

@@ -35,3 +35,16 @@ describe('portal HTML', () => {
     expect(script).not.toMatch(/from\s*["']node:|require\(["']node:/)
   }, 30_000)
 })
+
+describe('browser node:crypto shim', () => {
+  it('hashes as node:crypto does, in both output encodings core uses', async () => {
+    const { hash: nodeHash } = await import('node:crypto')
+    const { hash } = await import('../../node/portal/browser/node-crypto.ts')
+    const data = new TextEncoder().encode('abc')
+    expect(hash('sha256', data, 'hex')).toBe(nodeHash('sha256', data, 'hex'))
+    expect(hash('sha256', data)).toBe(nodeHash('sha256', data))
+    expect(Buffer.from(hash('sha256', data, 'buffer') as Uint8Array)).toEqual(
+      nodeHash('sha256', data, 'buffer'),
+    )
+  })
+})

@@ -124,6 +124,10 @@ describe.skipIf(!hasChromium)('web portal in headless Chromium', () => {
     expect(dialogs).toEqual([])
     await page.screenshot({ path: join(SHOTS, 'home-patient.png'), fullPage: true })
 
+    // Opening /logout alone (e.g. from another site's link) keeps the session.
+    await page.goto(`${base}/logout`)
+    await page.goto(`${base}/home`)
+    expect(new URL(page.url()).pathname).toBe('/home')
     await page.getByRole('button', { name: 'Log out' }).click()
     await page.waitForURL(`${base}/login`)
     await page.goto(`${base}/home`)

@@ -17,7 +17,9 @@ function start(): void {
       setUpHome(body)
       break
     case 'logout':
-      logOut().finally(() => location.assign('/login'))
+      document.getElementById('logout')?.addEventListener('click', () => {
+        logOut().finally(() => location.assign('/login'))
+      })
       break
   }
 }

@@ -26,7 +26,7 @@ export function setUpHome(body: HTMLElement): void {
     if (input) input.value = params.get(field) ?? ''
   }
   showLogs(body, params).catch((err: unknown) => {
-    setStatus('compromised', `could not check the data: ${(err as Error).message}`)
+    setStatus('', `could not check the data: ${(err as Error).message}`)
   })
 }
 
