@@ -47,7 +47,7 @@ async function run(): Promise<void> {
         '--nodes',
         '3',
         '--base-port',
-        String(41000 + Math.floor(Math.random() * 500) * 8),
+        String(24000 + Math.floor(Math.random() * 500) * 8),
       ],
       { out: () => {}, err: (t) => process.stderr.write(t), env: {} },
     )

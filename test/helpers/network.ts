@@ -8,7 +8,8 @@ import { runCli } from './cli.ts'
 
 /** A free-ish base port per call: node i uses base+2i and base+2i+1. */
 export function basePort(): number {
-  return 30_000 + Math.floor(Math.random() * 2000) * 10
+  // Below the ephemeral range (32768+ on Linux), so an outgoing connection never holds it.
+  return 10_000 + Math.floor(Math.random() * 900) * 10
 }
 
 /** `ehrlog network init` into `dir`; returns the node folders and the membership. */
