@@ -47,6 +47,8 @@ export interface RuntimeInfo {
 export const RUNTIME_FILE = 'node.json'
 export const NETWORK_FILE = 'network.json'
 const CHECKPOINT_TOPIC = 'checkpoints'
+// In canonical entry bytes the top-level kind reads exactly so (quotes in strings are escaped).
+const USER_KIND = Buffer.from('"kind":"user"')
 const EVIDENCE_TOPIC = 'evidence'
 
 interface Parts {
@@ -229,6 +231,9 @@ export class EhrlogNode {
       // User records from other nodes take effect as they arrive.
       net.onAccepted((batch) => {
         for (const bytes of batch.entries) {
+          // The store verified these bytes already: decode only user records (most are events).
+          if (Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).indexOf(USER_KIND) < 0)
+            continue
           const { entry } = decodeEntry(bytes)
           if (entry.kind === 'user') directory.apply(entry.origin, entry.body)
         }

@@ -267,7 +267,10 @@ export class CheckpointService {
   #onCosign(message: Extract<CheckpointMessage, { type: 'cosign' }>): boolean {
     if (!this.#blsKeys[message.signer]) return false
     // Checked in the aggregate by whoever aggregates (the proposer); cheap to pass on.
-    void this.#addSignature(message.id, message.signer, message.signature)
+    this.#addSignature(message.id, message.signer, message.signature).catch((err: unknown) =>
+      // e.g. a round completing while the node stops: its topic is gone; the round is moot
+      this.#opts.logger.debug({ err: (err as Error).message }, 'cosignature not used'),
+    )
     return true
   }
 
