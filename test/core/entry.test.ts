@@ -52,7 +52,7 @@ const entryArb = fc.record({
   kind: fc.constantFrom('event' as const, 'user' as const, 'alert' as const),
   body: fc.oneof(
     fc.dictionary(anyText, jsonValue, { maxKeys: 6 }),
-    // Flat bodies, like audit events.
+    // Flat bodies, like audit events: the encoder's JSON.stringify path.
     fc.dictionary(
       anyText,
       fc.oneof(anyText, fc.maxSafeInteger(), fc.boolean(), fc.constant(null)),
@@ -93,7 +93,8 @@ describe('entry encoding', () => {
       fc.property(value, (v) => canonicalJson(v) === plain(v)),
       { numRuns: 1000 },
     )
-    // Keys that JSON.stringify would reorder or could not assign, objects that are not plain.
+    // Flat objects go through JSON.stringify of a sorted copy: keys it would reorder or could
+    // not assign, and objects that are not plain, must take the slow path.
     const nullProto = Object.assign(Object.create(null) as object, { b: 1, a: 'x' })
     class Point {
       y = 2
