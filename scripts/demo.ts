@@ -135,6 +135,9 @@ async function run(): Promise<void> {
     )
     console.log('       node bin/ehrlog.js whoami')
   }
+  console.log(
+    `\nWeb portal (on every node): ${nodes[0]!.info.http}/login  (log in with a demo account above)`,
+  )
   console.log('\nCtrl-C stops every node; run `npm start` again to continue with the same data.')
   await new Promise(() => {}) // until a signal
 }
