@@ -392,7 +392,7 @@ export class LogStore {
             { details: { origin, seq } },
           )
         }
-        verifyEntryBody(entry.kind, entry.body)
+        verifyEntryBody(entry.kind, entry.body, origin)
         this.#putEntry(writes, feed.tag, builder, encoded, indexed)
         prev = encoded.hash
         lastRecordedMs = Date.parse(entry.recorded)

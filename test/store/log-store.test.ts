@@ -206,6 +206,20 @@ describe('LogStore', () => {
     await store.close()
   })
 
+  it("refuses a user record written by a node other than the user's home", async () => {
+    const origin = openStore(await tempDir(), makeStoreKeys(), [B])
+    const replica = openStore(await tempDir(), makeStoreKeys(), [A, B])
+    await origin.open()
+    await replica.open()
+    const record = { op: 'revoke', username: 'anish@hospital-a', by: 'admin@hospital-a' }
+    const { entries, head } = await origin.appendEntries(B, [{ kind: 'user', body: record }])
+    const batch = { origin: 'hospital-b', entries: entries.map((e) => e.bytes), head }
+    await expect(replica.acceptBatch(batch)).rejects.toMatchObject({ code: 'ENTRY_INVALID' })
+    expect(replica.size('hospital-b')).toBe(0)
+    await origin.close()
+    await replica.close()
+  })
+
   it('refuses empty and oversized appends, and a second process on the same store', async () => {
     const path = await tempDir()
     const store = openStore(path, makeStoreKeys(), [A])
