@@ -22,6 +22,9 @@ export interface HostOptions {
   controlTopics?: string[]
 }
 
+/** New inbound connections admitted per second from one IP address (docs/protocol.md). */
+export const INBOUND_CONNECTIONS_PER_SECOND = 50
+
 // Peer score thresholds are gossipsub's defaults (graylist -80); a non-member scores
 // -1000 * weight 1, so gossipsub ignores every RPC from it (acceptFrom), never grafts it
 // into the mesh and never publishes or gossips to it.
@@ -43,6 +46,10 @@ export async function createHost(opts: HostOptions): Promise<NetHost> {
     connectionManager: {
       maxConnections: membership.members.length + opts.maxClientConnections + 8,
       dialTimeout: 10_000,
+      // libp2p's default admits 5 new inbound connections per second per IP address, so a
+      // handful of auditors behind one NAT (or quick CLI runs) had connections reset. Client
+      // connections are capped by the gater anyway; this only bounds the handshake rate.
+      inboundConnectionThreshold: INBOUND_CONNECTIONS_PER_SECOND,
     },
     // MEASURED.md: under heavy publishing the 10 s pings time out and the monitor aborts
     // healthy links, after which nothing redials. Keep the pings (they measure rtt) but

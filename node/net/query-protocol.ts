@@ -192,9 +192,17 @@ export class QueryClient {
       throw new EhrlogError('UNAVAILABLE', `${target.name} lists no address in network.json`)
     const signal = AbortSignal.timeout(timeoutMs)
     let stream: Stream
+    const addrs = target.addresses.map((a) => multiaddr(`${a}/p2p/${target.peerId}`))
     try {
-      const addrs = target.addresses.map((a) => multiaddr(`${a}/p2p/${target.peerId}`))
-      stream = await this.host.dialProtocol(addrs, QUERY_PROTOCOL, { signal })
+      stream = await this.host
+        .dialProtocol(addrs, QUERY_PROTOCOL, { signal })
+        .catch(async (err) => {
+          // A node refusing new connections for a moment (its per-address rate limit) resets
+          // them: one retry after a second, which is when that limit refills.
+          if (!/ECONNRESET/.test(String((err as Error).message))) throw err
+          await new Promise((r) => setTimeout(r, 1_000))
+          return this.host.dialProtocol(addrs, QUERY_PROTOCOL, { signal })
+        })
     } catch (cause) {
       throw new EhrlogError(
         'UNAVAILABLE',

@@ -157,7 +157,7 @@ describe('ehrlog query, export and verify-bundle: the CLI verifies every answer 
       answer.entries.splice(3, 1) // the first of hospital-b's MRN-A entries
     })
     const dropped = await query('admin', ...args)
-    expect(dropped.code).toBe(3)
+    expect(dropped.code, dropped.out + dropped.err).toBe(3)
     expect(dropped.out).toMatch(
       /^ {2}hospital-b:1: dropped by hospital-a: hospital-b returned it, and both nodes' cosigned checkpoints cover it$/m,
     )
