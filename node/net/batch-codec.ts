@@ -14,10 +14,16 @@ export function writeHead(w: ByteWriter, head: SignedTreeHead): void {
   w.shortString(head.origin).u64(head.treeSize).bytes(head.root).bytes(head.signature)
 }
 
-export function readHead(r: ByteReader): SignedTreeHead {
+/** u8 len | origin: a member name (a DNS label), checked before anything looks it up. */
+export function readOrigin(r: ByteReader): string {
   const origin = r.shortString('origin')
   if (!ORIGIN_PATTERN.test(origin))
     throw r.invalid(`origin ${JSON.stringify(origin)} is not a node name`)
+  return origin
+}
+
+export function readHead(r: ByteReader): SignedTreeHead {
+  const origin = readOrigin(r)
   const treeSize = r.u64('treeSize')
   if (treeSize < 1) throw r.invalid('treeSize is 0')
   const root = r.bytes(32, 'root')

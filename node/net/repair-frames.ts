@@ -1,7 +1,12 @@
-import { ORIGIN_PATTERN } from '../core/layout.ts'
-import type { SignedTreeHead } from '../core/tree-head.ts'
-import { readHead, writeHead } from './batch-codec.ts'
-import { ByteReader, ByteWriter } from './bytes.ts'
+import { readOrigin } from './batch-codec.ts'
+import type { ByteReader, ByteWriter } from './bytes.ts'
+import {
+  type CommonFrame,
+  commonReaders,
+  decodeTypedFrame,
+  encodeTypedFrame,
+  writeCommonBody,
+} from './frame-layout.ts'
 import { LIMITS } from './protocol.ts'
 
 /**
@@ -33,90 +38,63 @@ export interface ProvenEntryBytes {
 
 export type RepairFrame =
   | { type: 'request'; networkId: Uint8Array; request: RepairRequest }
-  | { type: 'head'; head: SignedTreeHead }
   | ({ type: 'entry'; seq: number } & ProvenEntryBytes)
-  | { type: 'done' }
-  | { type: 'error'; code: string; message: string }
+  | CommonFrame
 
 const TYPE = { request: 1, head: 2, entry: 3, done: 4, error: 5 } as const
 const HASH_SIZE = 32
-const utf8 = new TextEncoder()
-const utf8Decoder = new TextDecoder()
 
 export function encodeRepairFrame(frame: RepairFrame): Uint8Array {
-  const w = new ByteWriter().u8(TYPE[frame.type])
+  return encodeTypedFrame(TYPE[frame.type], (w) => writeBody(w, frame))
+}
+
+function writeBody(w: ByteWriter, frame: RepairFrame): void {
   switch (frame.type) {
     case 'request': {
       const { origin, treeSize, ranges } = frame.request
       w.bytes(frame.networkId).shortString(origin).u64(treeSize).u16(ranges.length)
       for (const [first, last] of ranges) w.u64(first).u64(last)
-      break
+      return
     }
-    case 'head':
-      writeHead(w, frame.head)
-      break
     case 'entry':
       w.u64(frame.seq).u32(frame.bytes.byteLength).bytes(frame.bytes).u8(frame.proof.length)
       for (const hash of frame.proof) w.bytes(hash)
-      break
-    case 'done':
-      break
-    case 'error': {
-      const message = utf8.encode(frame.message).subarray(0, 4096)
-      w.shortString(frame.code).u16(message.byteLength).bytes(message)
-      break
-    }
+      return
+    default:
+      writeCommonBody(w, frame)
   }
-  return w.finish()
+}
+
+const READERS: Record<number, (r: ByteReader) => RepairFrame> = {
+  [TYPE.request]: (r) => ({
+    type: 'request',
+    networkId: r.bytes(32, 'networkId'),
+    request: readRequest(r),
+  }),
+  [TYPE.entry]: (r) => {
+    const seq = r.u64('seq')
+    if (seq < 1) throw r.invalid('seq is 0')
+    const length = r.u32('entry length')
+    if (length === 0 || length > LIMITS.maxEntryBytes)
+      throw r.invalid(`entry has ${length} bytes, want 1..${LIMITS.maxEntryBytes}`)
+    const bytes = r.bytes(length, 'entry')
+    const count = r.u8('proof length')
+    if (count > LIMITS.maxProofHashes)
+      throw r.invalid(`proof has ${count} hashes, at most ${LIMITS.maxProofHashes}`)
+    const proof: Uint8Array[] = []
+    for (let i = 0; i < count; i++) proof.push(r.bytes(HASH_SIZE, `proof hash ${i}`))
+    return { type: 'entry', seq, bytes, proof }
+  },
+  ...commonReaders(TYPE),
 }
 
 /** Parses one untrusted frame; throws ARGUMENT_INVALID naming the first rule it breaks. */
 export function decodeRepairFrame(data: Uint8Array): RepairFrame {
-  const r = new ByteReader(data, 'repair frame')
-  const type = r.u8('type')
-  let frame: RepairFrame
-  switch (type) {
-    case TYPE.request:
-      frame = { type: 'request', networkId: r.bytes(32, 'networkId'), request: readRequest(r) }
-      break
-    case TYPE.head:
-      frame = { type: 'head', head: readHead(r) }
-      break
-    case TYPE.entry: {
-      const seq = r.u64('seq')
-      if (seq < 1) throw r.invalid('seq is 0')
-      const length = r.u32('entry length')
-      if (length === 0 || length > LIMITS.maxEntryBytes)
-        throw r.invalid(`entry has ${length} bytes, want 1..${LIMITS.maxEntryBytes}`)
-      const bytes = r.bytes(length, 'entry')
-      const count = r.u8('proof length')
-      if (count > LIMITS.maxProofHashes)
-        throw r.invalid(`proof has ${count} hashes, at most ${LIMITS.maxProofHashes}`)
-      const proof: Uint8Array[] = []
-      for (let i = 0; i < count; i++) proof.push(r.bytes(HASH_SIZE, `proof hash ${i}`))
-      frame = { type: 'entry', seq, bytes, proof }
-      break
-    }
-    case TYPE.done:
-      frame = { type: 'done' }
-      break
-    case TYPE.error: {
-      const code = r.shortString('code')
-      const message = utf8Decoder.decode(r.bytes(r.u16('message length'), 'message'))
-      frame = { type: 'error', code, message }
-      break
-    }
-    default:
-      throw r.invalid(`unknown frame type ${type}`)
-  }
-  r.end()
-  return frame
+  return decodeTypedFrame(data, 'repair frame', READERS)
 }
 
 function readRequest(r: ByteReader): RepairRequest {
-  const origin = r.shortString('origin')
-  if (!ORIGIN_PATTERN.test(origin))
-    throw r.invalid(`origin ${JSON.stringify(origin)} is not a node name`)
+  const origin = readOrigin(r)
   const treeSize = r.u64('treeSize')
   if (treeSize < 1) throw r.invalid('treeSize is 0')
   const count = r.u16('range count')
