@@ -6,7 +6,7 @@ import { AuthService, UserDirectory } from './auth/index.ts'
 import { type CheckpointIncident, CheckpointService } from './checkpoint/index.ts'
 import type { UserRecord } from './core/auth/user-record.ts'
 import { verifyEntryBody } from './core/body.ts'
-import { decodeEntry } from './core/entry.ts'
+import { decodeEntry, type Entry } from './core/entry.ts'
 import { EhrlogError } from './core/errors.ts'
 import { type NodeIdentity, openNodeDir } from './identity/index.ts'
 import { IngestQueue } from './ingest/index.ts'
@@ -89,7 +89,8 @@ export class EhrlogNode {
       dir,
       this.#opts.passphrase ? { passphrase: this.#opts.passphrase } : {},
     )
-    const membership = Membership.parse(await readNetworkFile(dir), join(dir, NETWORK_FILE))
+    const networkText = await readNetworkFile(dir)
+    const membership = Membership.parse(networkText, join(dir, NETWORK_FILE))
     const name = identity.config.name
     const store = storeOfNode(identity, membership.ed25519Keys())
     await store.open()
@@ -252,7 +253,7 @@ export class EhrlogNode {
         checkpoints: { source: checkpoints, store },
         auth: { service: auth, node: name },
         query,
-        portal: { network: portalNetworkOf(membership) },
+        portal: { network: portalNetworkOf(membership.networkId, networkText) },
       })
       await http.start()
       released.unshift(() => http.stop())
@@ -410,26 +411,20 @@ function fromCheckpointIncident(node: string, incident: CheckpointIncident): Inc
 }
 
 /**
- * Folds every user record of every feed into a directory. A full pass over the feeds at start:
- * fine for the sizes the demo and tests hold; an index of user records is the next step.
+ * Folds every user record of every feed into a directory, found through the store's U
+ * postings (no pass over all entries). A damaged record must not keep the node from
+ * starting: it is skipped and logged here, and the integrity service names and repairs it.
  */
 async function loadUserDirectory(store: LogStore, logger: Logger): Promise<UserDirectory> {
   const directory = new UserDirectory()
-  for (const origin of store.origins()) {
-    // A damaged entry must not keep the node from starting: it is read past here, and the
-    // integrity service names and repairs it from peers.
-    for (let next = 1; next <= store.size(origin); ) {
-      try {
-        for await (const e of store.entries(origin, next)) {
-          next++ // behind the key after a deleted record: a retry then rereads a few
-          if (e.entry.kind === 'user') directory.apply(origin, e.entry.body)
-        }
-        break
-      } catch (err) {
-        logger.error({ origin, seq: next, err: (err as Error).message }, 'unreadable entry skipped')
-        next++
-      }
+  for (const ref of await store.userRecordRefs()) {
+    let entry: Entry | undefined
+    try {
+      entry = (await store.getEntry(ref.origin, ref.seq))?.entry
+    } catch (err) {
+      logger.error({ ...ref, err: (err as Error).message }, 'unreadable user record skipped')
     }
+    if (entry?.kind === 'user') directory.apply(ref.origin, entry.body)
   }
   return directory
 }

@@ -23,6 +23,8 @@ export const PREFIX = {
   meta: 0x4d,
   /** C | u64 time ms | checkpoint id[8] → a cosigned checkpoint (JSON) */
   checkpoint: 0x43,
+  /** U | feed | first seq → seqs of the user records among one batch's entries */
+  userRecords: 0x55,
   /** R | blind(request key) → receipt of an idempotent append (origin, first seq, count, body hash) */
   receipt: 0x52,
 } as const
@@ -93,6 +95,10 @@ export function entryKey(tag: FeedTag, seq: number): Buffer {
 
 export function headKey(tag: FeedTag, treeSize: number): Buffer {
   return tagSeqKey(PREFIX.head, tag, treeSize)
+}
+
+export function userRecordsKey(tag: FeedTag, firstSeq: number): Buffer {
+  return tagSeqKey(PREFIX.userRecords, tag, firstSeq)
 }
 
 export function patientKey(blind: Buffer, tag: FeedTag, seq: number): Buffer {

@@ -1,56 +1,31 @@
-import type { KeyObject } from 'node:crypto'
 import { ClassicLevel } from 'classic-level'
-import { verifyEntryBody } from '../core/body.ts'
-import {
-  decodeEntry,
-  type EncodedEntry,
-  type EntryKind,
-  entryId,
-  makeEntry,
-} from '../core/entry.ts'
+import type { EncodedEntry } from '../core/entry.ts'
 import { EhrlogError } from '../core/errors.ts'
 import type { AuditEvent } from '../core/event.ts'
 import { bytesEqual, toHex } from '../core/hex.ts'
-import { GENESIS_PREV } from '../core/layout.ts'
-import { EMPTY_ROOT, type MerkleBuilder } from '../core/merkle/index.ts'
-import { isTreeHeadSignatureValid, type SignedTreeHead, signTreeHead } from '../core/tree-head.ts'
+import { EMPTY_ROOT } from '../core/merkle/index.ts'
+import { isTreeHeadSignatureValid, type SignedTreeHead } from '../core/tree-head.ts'
+import { EntryReader } from './entry-reader.ts'
 import { type AcceptResult, type FeedBatch, MAX_BATCH_ENTRIES } from './feed-batch.ts'
+import { type EncodedBatch, FeedEncoder } from './feed-encoder.ts'
 import { type FeedState, loadFeedState, newFeedState } from './feed-state.ts'
-import {
-  type EntryRef,
-  type IndexedEvent,
-  Indexes,
-  prefixRange,
-  scanPostings,
-  timeRange,
-} from './indexes.ts'
-import {
-  entryKey,
-  type FeedTag,
-  feedKey,
-  feedTag,
-  headKey,
-  PREFIX,
-  receiptKey,
-  seqOfKey,
-} from './key-layout.ts'
-import {
-  decodeEntryRecord,
-  decodeHeadRecord,
-  encodeEntryRecord,
-  encodeHeadRecord,
-} from './records.ts'
+import { type EntryRef, prefixRange, scanPostings, timeRange } from './indexes.ts'
+import { feedTag, PREFIX, receiptKey } from './key-layout.ts'
+import type {
+  AppendItem,
+  Receipt,
+  Signer,
+  StoredReceipt,
+  StoreInternals,
+  StoreKeys,
+} from './store-types.ts'
 import { TreeReader } from './tree-reader.ts'
+import { ensureUserIndex } from './user-index.ts'
 import { ValueCipher } from './value-cipher.ts'
 import { type VerifyOptions, type VerifyReport, verifyReplica } from './verify-replica.ts'
 import { type BatchSink, WriteChain } from './write-chain.ts'
 
-export type { EntryRef }
-
-export interface StoreKeys {
-  valueKey: Uint8Array
-  indexKey: Uint8Array
-}
+export type { AppendItem, EntryRef, Receipt, Signer, StoredReceipt, StoreInternals, StoreKeys }
 
 export interface LogStoreOptions {
   /** Folder of the LevelDB database. */
@@ -79,47 +54,6 @@ export const LEVELDB_TUNING = {
   cacheSize: 8 * 2 ** 20,
 }
 
-/** Who appends to its own feed: the origin name and its tree-head signing key. */
-export interface Signer {
-  origin: string
-  privateKey: KeyObject
-}
-
-export interface AppendItem {
-  kind: EntryKind
-  body: unknown
-}
-
-/**
- * Proof that a client request was appended, written in the same batch as its entries, so a
- * retried request (same idempotency key) after a crash finds it and is not appended twice.
- */
-export interface Receipt {
-  requestKey: string
-  /** SHA-256 of the request body, hex: a key reused with another body is refused. */
-  bodyHash: string
-  /** Index of the request's first item in the append, and how many items it has. */
-  firstItem: number
-  count: number
-}
-
-export interface StoredReceipt {
-  origin: string
-  firstSeq: number
-  count: number
-  bodyHash: string
-}
-
-/** Internals that verify-replica.ts reads; not exported from the folder. */
-export interface StoreInternals {
-  db: ClassicLevel<Buffer, Buffer>
-  cipher: ValueCipher
-  /** For verify's worker threads, which seal nothing: they only open values. */
-  valueKey: Uint8Array
-  originKey: (origin: string) => Uint8Array | undefined
-  feeds: ReadonlyMap<string, { origin: string; tag: FeedTag; committed: { size: number } }>
-}
-
 /**
  * The encrypted replica: every feed this node holds (its own and the other origins'), in
  * LevelDB. Each append batch is one atomic write of entries, tree nodes, indexes and the
@@ -130,7 +64,8 @@ export class LogStore {
   readonly #opts: LogStoreOptions
   readonly #db: ClassicLevel<Buffer, Buffer>
   readonly #cipher: ValueCipher
-  readonly #indexes: Indexes
+  readonly #encoder: FeedEncoder
+  readonly #reader: EntryReader
   readonly #writes: WriteChain
   readonly #feeds = new Map<string, FeedState>()
   readonly #originByTag = new Map<string, string>()
@@ -147,7 +82,8 @@ export class LogStore {
       ...opts.leveldb,
     })
     this.#cipher = new ValueCipher(opts.keys.valueKey)
-    this.#indexes = new Indexes(opts.keys.indexKey, this.#cipher)
+    this.#encoder = new FeedEncoder(this.#cipher, opts.keys.indexKey)
+    this.#reader = new EntryReader(this.#db, this.#cipher, (origin) => this.#feeds.get(origin))
     this.#writes = new WriteChain(this.#db, opts.sync ?? true)
   }
 
@@ -183,6 +119,7 @@ export class LogStore {
         ),
       )
     }
+    await ensureUserIndex(this.internals, this.#encoder.indexes)
   }
 
   /** Waits for queued writes, then closes. Idempotent. */
@@ -274,47 +211,9 @@ export class LogStore {
     const feed = this.#feedFor(signer.origin)
     if (feed.damage)
       throw new EhrlogError('STORE_CORRUPT', `feed ${signer.origin} is damaged: ${feed.damage}`)
-    const builder = feed.tip.builder.clone()
-    const recordedMs = Math.max(now.getTime(), feed.tip.lastRecordedMs)
-    const recorded = new Date(recordedMs).toISOString()
-    let prev = feed.tip.lastHash
-    const entries: EncodedEntry[] = []
-    const indexed: IndexedEvent[] = []
-    const batch = this.#writes.begin()
-    let head: SignedTreeHead
-    try {
-      this.#putFeedRecord(batch, feed)
-      for (const item of items) {
-        const encoded = makeEntry(
-          signer.origin,
-          builder.size + 1,
-          prev,
-          item.kind,
-          item.body,
-          recorded,
-        )
-        this.#putEntry(batch, feed.tag, builder, encoded, indexed)
-        entries.push(encoded)
-        prev = encoded.hash
-      }
-      this.#indexes.addBatchOps(batch, feed.tag, indexed)
-      for (const r of receipts) {
-        const stored: StoredReceipt = {
-          origin: signer.origin,
-          firstSeq: entries[r.firstItem]!.entry.seq,
-          count: r.count,
-          bodyHash: r.bodyHash,
-        }
-        const key = receiptKey(this.#opts.keys.indexKey, r.requestKey)
-        batch.put(key, this.#cipher.seal(key, Buffer.from(JSON.stringify(stored))))
-      }
-      head = signTreeHead(signer.privateKey, signer.origin, builder.size, builder.root())
-      this.#putHead(batch, feed, head)
-    } catch (err) {
-      this.#writes.discard(batch)
-      throw err
-    }
-    await this.#commit(feed, batch, builder, prev, recordedMs, head)
+    const { entries, head } = await this.#encodeAndCommit(feed, (sink) =>
+      this.#encoder.encodeAppend(sink, feed, signer, items, now, receipts),
+    )
     return { entries, head }
   }
 
@@ -366,52 +265,8 @@ export class LogStore {
     const have = feed.tip.builder.size
     const firstSeq = head.treeSize - count + 1
     if (firstSeq > have + 1) return { status: 'gap', have, want: firstSeq - 1 }
-    const builder = feed.tip.builder.clone()
-    let prev = feed.tip.lastHash
-    let lastRecordedMs = feed.tip.lastRecordedMs
-    const indexed: IndexedEvent[] = []
-    const writes = this.#writes.begin()
-    try {
-      this.#putFeedRecord(writes, feed)
-      // Entries this replica already holds (an overlapping batch) are skipped: the root check covers them.
-      for (let i = have - firstSeq + 1; i < count; i++) {
-        const encoded = decodeEntry(batch.entries[i]!)
-        const { entry } = encoded
-        const seq = builder.size + 1
-        if (entry.origin !== origin || entry.seq !== seq) {
-          throw new EhrlogError(
-            'SEQ_MISMATCH',
-            `entry ${entryId(entry.origin, entry.seq)} arrived where ${entryId(origin, seq)} belongs`,
-            { details: { origin, seq } },
-          )
-        }
-        if (entry.prev !== (prev ? toHex(prev) : GENESIS_PREV)) {
-          throw new EhrlogError(
-            'CHAIN_BROKEN',
-            `entry ${entryId(origin, seq)} does not link to the entry before it`,
-            { details: { origin, seq } },
-          )
-        }
-        verifyEntryBody(entry.kind, entry.body, origin)
-        this.#putEntry(writes, feed.tag, builder, encoded, indexed)
-        prev = encoded.hash
-        lastRecordedMs = Date.parse(entry.recorded)
-      }
-      const root = builder.root()
-      if (!bytesEqual(root, head.root)) {
-        throw new EhrlogError(
-          'INVALID_PROOF',
-          `entries of ${origin} up to ${head.treeSize} give root ${toHex(root)}, the signed head says ${toHex(head.root)}`,
-          { details: { origin, treeSize: head.treeSize } },
-        )
-      }
-      this.#indexes.addBatchOps(writes, feed.tag, indexed)
-      this.#putHead(writes, feed, head)
-    } catch (err) {
-      this.#writes.discard(writes)
-      throw err
-    }
-    await this.#commit(feed, writes, builder, prev, lastRecordedMs, head)
+    const accepted = feed
+    await this.#encodeAndCommit(feed, (sink) => this.#encoder.encodeAccepted(sink, accepted, batch))
     return { status: 'stored', treeSize: head.treeSize }
   }
 
@@ -426,81 +281,28 @@ export class LogStore {
   }
 
   /** One entry, decrypted and decoded; undefined when absent. Throws STORE_CORRUPT if unreadable. */
-  async getEntry(origin: string, seq: number): Promise<EncodedEntry | undefined> {
-    const feed = this.#feeds.get(origin)
-    if (!feed || seq < 1 || seq > feed.committed.size) return undefined
-    const key = entryKey(feed.tag, seq)
-    const value = await this.#db.get(key)
-    return value === undefined ? undefined : this.#decodeStored(key, value)
+  getEntry(origin: string, seq: number): Promise<EncodedEntry | undefined> {
+    return this.#reader.getEntry(origin, seq)
   }
 
   /** Entries [fromSeq, toSeq] of a feed in seq order. */
-  async *entries(
-    origin: string,
-    fromSeq = 1,
-    toSeq = Number.MAX_SAFE_INTEGER,
-  ): AsyncGenerator<EncodedEntry> {
-    const feed = this.#feeds.get(origin)
-    if (!feed || feed.committed.size === 0) return
-    const range = {
-      gte: entryKey(feed.tag, Math.max(1, fromSeq)),
-      lte: entryKey(feed.tag, Math.min(toSeq, feed.committed.size)),
-    }
-    for await (const [key, value] of this.#db.iterator(range)) yield this.#decodeStored(key, value)
+  entries(origin: string, fromSeq?: number, toSeq?: number): AsyncGenerator<EncodedEntry> {
+    return this.#reader.entries(origin, fromSeq, toSeq)
   }
 
   /** Many entries by reference, in the order asked; absent ones are skipped. */
-  async getEntries(refs: readonly EntryRef[]): Promise<EncodedEntry[]> {
-    const keys: Buffer[] = []
-    for (const ref of refs) {
-      const feed = this.#feeds.get(ref.origin)
-      if (feed && ref.seq <= feed.committed.size) keys.push(entryKey(feed.tag, ref.seq))
-    }
-    const values = await this.#db.getMany(keys)
-    const out: EncodedEntry[] = []
-    values.forEach((value, i) => {
-      if (value !== undefined) out.push(this.#decodeStored(keys[i]!, value))
-    })
-    return out
+  getEntries(refs: readonly EntryRef[]): Promise<EncodedEntry[]> {
+    return this.#reader.getEntries(refs)
   }
 
   /** Signed heads of a feed with fromSize <= treeSize <= its size on disk, in size order. */
-  async *heads(origin: string, fromSize = 1): AsyncGenerator<SignedTreeHead> {
-    const feed = this.#feeds.get(origin)
-    if (!feed || feed.committed.size === 0) return
-    const range = { gte: headKey(feed.tag, fromSize), lte: headKey(feed.tag, feed.committed.size) }
-    for await (const [key, value] of this.#db.iterator(range)) {
-      const plain = this.#cipher.open(key, value)
-      if (!plain)
-        throw new EhrlogError('STORE_CORRUPT', `a signed head of ${origin} fails authentication`)
-      const { root, signature } = decodeHeadRecord(plain)
-      yield {
-        origin,
-        treeSize: seqOfKey(key),
-        root: new Uint8Array(root),
-        signature: new Uint8Array(signature),
-      }
-    }
+  heads(origin: string, fromSize?: number): AsyncGenerator<SignedTreeHead> {
+    return this.#reader.heads(origin, fromSize)
   }
 
-  /**
-   * Batches of about `maxEntries` entries from `fromSeq` on, each ending at a signed head
-   * this store holds, so the receiver can verify each batch on its own.
-   */
-  async readBatches(origin: string, fromSeq: number, maxEntries: number): Promise<FeedBatch[]> {
-    const batches: FeedBatch[] = []
-    let next = fromSeq
-    let total = 0
-    for await (const head of this.heads(origin, fromSeq)) {
-      const entries: Uint8Array[] = []
-      for await (const e of this.entries(origin, next, head.treeSize)) entries.push(e.bytes)
-      if (entries.length !== head.treeSize - next + 1) break // damaged locally: send only what verifies
-      batches.push({ origin, entries, head })
-      total += entries.length
-      next = head.treeSize + 1
-      if (total >= maxEntries) break
-    }
-    return batches
+  /** Batches of stored entry bytes ending at signed heads, for sync (entry-reader.ts). */
+  readBatches(origin: string, fromSeq: number, maxEntries: number): Promise<FeedBatch[]> {
+    return this.#reader.readBatches(origin, fromSeq, maxEntries)
   }
 
   /** RFC 9162 root of the first `treeSize` entries of a feed. */
@@ -526,7 +328,7 @@ export class LogStore {
     return scanPostings(
       this.#db,
       this.#cipher,
-      prefixRange(this.#indexes.patientPrefix(patientId)),
+      prefixRange(this.#encoder.indexes.patientPrefix(patientId)),
       limit,
       this.#originOfTag,
     )
@@ -537,7 +339,7 @@ export class LogStore {
     return scanPostings(
       this.#db,
       this.#cipher,
-      prefixRange(this.#indexes.actorPrefix(actorId)),
+      prefixRange(this.#encoder.indexes.actorPrefix(actorId)),
       limit,
       this.#originOfTag,
     )
@@ -555,62 +357,48 @@ export class LogStore {
     )
   }
 
+  /**
+   * Where the user records of every feed are (per feed in seq order), through the U postings:
+   * so a starting node rebuilds its user directory without reading every entry.
+   */
+  userRecordRefs(): Promise<EntryRef[]> {
+    this.#assertOpen()
+    return scanPostings(
+      this.#db,
+      this.#cipher,
+      prefixRange(Buffer.of(PREFIX.userRecords)),
+      Number.MAX_SAFE_INTEGER,
+      this.#originOfTag,
+    )
+  }
+
   // Index keys of entries still being written are not yet readable as entries: skip them.
   readonly #originOfTag = (tagHex: string): string | undefined => this.#originByTag.get(tagHex)
 
-  /** The feed record (F), with the first batch of a feed. */
-  #putFeedRecord(batch: BatchSink, feed: FeedState): void {
-    if (!feed.isNew) return
-    const key = feedKey(feed.tag)
-    batch.put(key, this.#cipher.seal(key, Buffer.from(feed.origin, 'utf8')))
-  }
-
-  #putEntry(
-    batch: BatchSink,
-    tag: FeedTag,
-    builder: MerkleBuilder,
-    encoded: EncodedEntry,
-    indexed: IndexedEvent[],
-  ): void {
-    const seq = builder.size + 1
-    const upper: Uint8Array[] = []
-    for (const node of builder.append(encoded.hash)) if (node.level > 0) upper.push(node.hash)
-    const key = entryKey(tag, seq)
-    batch.put(key, this.#cipher.seal(key, encodeEntryRecord(upper, encoded.bytes)))
-    if (encoded.entry.kind === 'event')
-      indexed.push({ seq, event: encoded.entry.body as AuditEvent })
-  }
-
-  #putHead(batch: BatchSink, feed: FeedState, head: SignedTreeHead): void {
-    const key = headKey(feed.tag, head.treeSize)
-    batch.put(key, this.#cipher.seal(key, encodeHeadRecord(head.root, head.signature)))
-  }
-
-  /** Queues the batch; moves the feed's tip now and its committed state once it is on disk. */
-  #commit(
+  /**
+   * Encodes one batch (synchronously: batches are encoded one at a time, in call order),
+   * queues it, moves the feed's tip at once and its committed state once it is on disk.
+   */
+  async #encodeAndCommit<T extends EncodedBatch>(
     feed: FeedState,
-    batch: ReturnType<WriteChain['begin']>,
-    builder: MerkleBuilder,
-    lastHash: Uint8Array | undefined,
-    lastRecordedMs: number,
-    head: SignedTreeHead,
-  ): Promise<void> {
+    encode: (sink: BatchSink) => T,
+  ): Promise<T> {
+    const batch = this.#writes.begin()
+    let encoded: T
+    try {
+      encoded = encode(batch)
+    } catch (err) {
+      this.#writes.discard(batch)
+      throw err
+    }
+    const { builder, lastHash, lastRecordedMs, head } = encoded
     // Only now: a batch whose encoding failed must not leave a new feed without its record.
     feed.isNew = false
     feed.tip = { builder, lastHash, lastRecordedMs }
-    return this.#writes.write(batch, () => {
+    await this.#writes.write(batch, () => {
       feed.committed = { size: head.treeSize, root: head.root, head }
     })
-  }
-
-  #decodeStored(key: Buffer, value: Buffer): EncodedEntry {
-    const plain = this.#cipher.open(key, value)
-    if (!plain)
-      throw new EhrlogError(
-        'STORE_CORRUPT',
-        'a stored entry fails authentication (modified on disk); run `ehrlog verify`',
-      )
-    return decodeEntry(new Uint8Array(decodeEntryRecord(plain).entryBytes))
+    return encoded
   }
 
   #tree(feed: FeedState): TreeReader {

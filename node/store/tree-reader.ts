@@ -3,35 +3,52 @@ import { EhrlogError } from '../core/errors.ts'
 import {
   completeSubtrees,
   consistencyProofRanges,
+  foldInclusionProofs,
   foldSubtrees,
   hashLeaf,
+  type InclusionRequest,
   inclusionProofRanges,
   type NodeId,
+  planInclusionProofs,
 } from '../core/merkle/index.ts'
 import { entryKey, type FeedTag } from './key-layout.ts'
 import { decodeEntryRecord } from './records.ts'
+import type { FeedTreeCache, TreeCache } from './tree-cache.ts'
 import type { ValueCipher } from './value-cipher.ts'
 
 /**
  * Reads a feed's RFC 9162 tree from the entry records. Node (level, index) covers leaves
  * [index·2^level, (index+1)·2^level) and is stored in the record of its last leaf: level 0
  * is that leaf's hash, level L ≥ 1 the L-th hash in the record (docs/merkle.md). Each proof
- * is planned in core, its nodes fetched in one getMany, then folded in core.
+ * is planned in core, its nodes fetched in one getMany, then folded in core. With a
+ * TreeCache, nodes it holds are not read, and every node of a record read is offered to it.
  */
 export class TreeReader {
   readonly #db: ClassicLevel<Buffer, Buffer>
   readonly #cipher: ValueCipher
   readonly #tag: FeedTag
+  readonly #cache: FeedTreeCache | undefined
 
-  constructor(db: ClassicLevel<Buffer, Buffer>, cipher: ValueCipher, tag: FeedTag) {
+  constructor(
+    db: ClassicLevel<Buffer, Buffer>,
+    cipher: ValueCipher,
+    tag: FeedTag,
+    cache?: TreeCache,
+  ) {
     this.#db = db
     this.#cipher = cipher
     this.#tag = tag
+    this.#cache = cache?.feed(tag)
   }
 
   /** The hashes of complete nodes, in the order asked. */
   async nodes(ids: readonly NodeId[]): Promise<Uint8Array[]> {
-    const seqs = [...new Set(ids.map((id) => (id.index + 1) * 2 ** id.level))]
+    const cache = this.#cache
+    const cached = ids.map((id) => (id.level === 0 ? undefined : cache?.get(id.level, id.index)))
+    const seqs = [
+      ...new Set(ids.flatMap((id, i) => (cached[i] ? [] : [(id.index + 1) * 2 ** id.level]))),
+    ]
+    if (seqs.length === 0) return cached as Uint8Array[]
     const keys = seqs.map((seq) => entryKey(this.#tag, seq))
     const values = await this.#db.getMany(keys)
     const records = new Map<number, ReturnType<typeof decodeEntryRecord>>()
@@ -46,9 +63,18 @@ export class TreeReader {
           },
         )
       }
-      records.set(seqs[i]!, decodeEntryRecord(plain))
+      const record = decodeEntryRecord(plain)
+      records.set(seqs[i]!, record)
+      // The record of seq s holds node (L, s / 2^L - 1) at level L = 1, 2, …
+      if (cache)
+        record.nodes.forEach((hash, l) => {
+          const index = seqs[i]! / 2 ** (l + 1) - 1
+          // A well-formed record holds no more levels than its seq's trailing zero bits.
+          if (Number.isInteger(index)) cache.put(l + 1, index, hash)
+        })
     })
-    return ids.map((id) => {
+    return ids.map((id, i) => {
+      if (cached[i]) return cached[i]
       const record = records.get((id.index + 1) * 2 ** id.level)!
       if (id.level === 0) return hashLeaf(record.entryBytes)
       const hash = record.nodes[id.level - 1]
@@ -74,6 +100,15 @@ export class TreeReader {
 
   inclusionProof(index: number, treeSize: number): Promise<Uint8Array[]> {
     return this.#foldRanges(inclusionProofRanges(index, treeSize))
+  }
+
+  /**
+   * PATH(index, D[treeSize]) for each request, in order, equal to `inclusionProof` of each:
+   * every node shared by several proofs (the levels near the root) is read and hashed once.
+   */
+  async inclusionProofs(requests: readonly InclusionRequest[]): Promise<Uint8Array[][]> {
+    const plan = planInclusionProofs(requests)
+    return foldInclusionProofs(plan, await this.nodes(plan.nodes))
   }
 
   consistencyProof(oldSize: number, newSize: number): Promise<Uint8Array[]> {

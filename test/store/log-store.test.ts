@@ -5,8 +5,11 @@ import { isEhrlogError } from '../../node/core/errors.ts'
 import { MemoryTree, verifyConsistency, verifyInclusion } from '../../node/core/merkle/index.ts'
 import { signTreeHead } from '../../node/core/tree-head.ts'
 import type { FeedBatch } from '../../node/store/index.ts'
+import { PREFIX, prefixRange } from '../../node/store/key-layout.ts'
+import { USER_INDEX_MARKER } from '../../node/store/user-index.ts'
 import { makeEvent, makeSigner, makeStoreKeys, openStore } from '../helpers/fixtures.ts'
 import { useTempDirs } from '../helpers/temp-dir.ts'
+import { Tamperer } from './tamper.ts'
 
 const A = makeSigner('hospital-a')
 const B = makeSigner('hospital-b')
@@ -218,6 +221,85 @@ describe('LogStore', () => {
     expect(replica.size('hospital-b')).toBe(0)
     await origin.close()
     await replica.close()
+  })
+
+  it('reads batches of stored bytes for sync: bounded, from mid-batch, ending at a damaged record', async () => {
+    const path = await tempDir()
+    const keys = makeStoreKeys()
+    const store = openStore(path, keys, [B])
+    await store.open()
+    const batches: FeedBatch[] = []
+    for (let b = 0; b < 3; b++) {
+      const { entries, head } = await store.appendEvents(
+        B,
+        Array.from({ length: 4 }, (_, i) => makeEvent(b * 4 + i)),
+      )
+      batches.push({ origin: 'hospital-b', entries: entries.map((e) => e.bytes), head })
+    }
+    expect(await store.readBatches('hospital-b', 1, 5)).toEqual(batches.slice(0, 2))
+    expect(await store.readBatches('hospital-b', 1, 100)).toEqual(batches)
+    // From seq 3: the rest of the first batch, still ending at its signed head.
+    const [partial] = await store.readBatches('hospital-b', 3, 1)
+    expect(partial).toEqual({ ...batches[0]!, entries: batches[0]!.entries.slice(2) })
+    expect(await store.readBatches('hospital-b', 13, 100)).toEqual([])
+    await store.close()
+    const tamper = new Tamperer(path, keys, 'hospital-b')
+    await tamper.open()
+    await tamper.flipByte(6)
+    await tamper.close()
+    const damaged = openStore(path, keys, [B])
+    await damaged.open()
+    expect(await damaged.readBatches('hospital-b', 1, 100)).toEqual([batches[0]])
+    await damaged.close()
+  })
+
+  it('finds every user record through its index, also in a store written before the index', async () => {
+    const path = await tempDir()
+    const keys = makeStoreKeys()
+    let store = openStore(path, keys, [A, B])
+    await store.open()
+    const user = (n: number) => ({
+      kind: 'user' as const,
+      body: { op: 'revoke', username: `u${n}@hospital-a`, by: 'admin@hospital-a' },
+    })
+    const event = (n: number) => ({ kind: 'event' as const, body: makeEvent(n) })
+    await store.appendEntries(A, [event(0), user(1), event(2), user(3)])
+    await store.appendEntries(A, [event(4), event(5)])
+    await store.appendEntries(A, [user(6)])
+    const origin = openStore(await tempDir(), makeStoreKeys(), [B])
+    await origin.open()
+    const b = await origin.appendEntries(B, [
+      { kind: 'user', body: { op: 'revoke', username: 'x@hospital-b', by: 'admin@hospital-b' } },
+      event(7),
+    ])
+    await store.acceptBatch({
+      origin: 'hospital-b',
+      entries: b.entries.map((e) => e.bytes),
+      head: b.head,
+    })
+    await origin.close()
+    const want = [
+      { origin: 'hospital-a', seq: 2 },
+      { origin: 'hospital-a', seq: 4 },
+      { origin: 'hospital-a', seq: 7 },
+      { origin: 'hospital-b', seq: 1 },
+    ]
+    const sorted = (refs: { origin: string; seq: number }[]) =>
+      [...refs].sort((x, y) => x.origin.localeCompare(y.origin) || x.seq - y.seq)
+    expect(sorted(await store.userRecordRefs())).toEqual(want)
+    await store.close()
+    // As an older store: no U postings and no marker. Opening it indexes them once.
+    const tamper = new Tamperer(path, keys, 'hospital-a')
+    await tamper.open()
+    const postings = await tamper.db.keys(prefixRange(Buffer.of(PREFIX.userRecords))).all()
+    expect(postings).toHaveLength(3) // one per batch with user records
+    for (const key of [...postings, USER_INDEX_MARKER]) await tamper.db.del(key)
+    await tamper.close()
+    store = openStore(path, keys, [A, B])
+    await store.open()
+    expect(sorted(await store.userRecordRefs())).toEqual(want)
+    expect((await store.verify()).ok).toBe(true)
+    await store.close()
   })
 
   it('refuses empty and oversized appends, and a second process on the same store', async () => {
