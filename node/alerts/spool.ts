@@ -1,6 +1,6 @@
-import { randomBytes } from 'node:crypto'
-import { mkdir, open, readdir, readFile, rename, rm, stat } from 'node:fs/promises'
+import { mkdir, readdir, readFile, rename, rm, stat } from 'node:fs/promises'
 import { join } from 'node:path'
+import { syncDirectory, writeFileAtomic } from '../fs/atomic-write.ts'
 
 /**
  * The folders of DIR/alerts/:
@@ -42,26 +42,8 @@ export class AlertSpool {
   }
 
   /** Temp file, fsync, rename, fsync the folder: after a crash the file is whole or absent. */
-  async write(folder: SpoolFolder, name: string, data: string | Uint8Array): Promise<void> {
-    const dir = join(this.root, folder)
-    const temp = join(dir, `.${name}.${randomBytes(6).toString('hex')}.tmp`)
-    const handle = await open(temp, 'wx', FILE_MODE)
-    try {
-      await handle.writeFile(data)
-      await handle.sync()
-    } catch (err) {
-      await handle.close()
-      await rm(temp, { force: true })
-      throw err
-    }
-    await handle.close()
-    try {
-      await rename(temp, join(dir, name))
-    } catch (err) {
-      await rm(temp, { force: true })
-      throw err
-    }
-    await syncFolder(dir)
+  write(folder: SpoolFolder, name: string, data: string | Uint8Array): Promise<void> {
+    return writeFileAtomic(this.path(folder, name), data, { mode: FILE_MODE })
   }
 
   async read(folder: SpoolFolder, name: string): Promise<Buffer> {
@@ -81,13 +63,13 @@ export class AlertSpool {
   /** Moves a file to another folder (same file system: an atomic rename), durably. */
   async move(from: SpoolFolder, to: SpoolFolder, name: string): Promise<void> {
     await rename(this.path(from, name), this.path(to, name))
-    await syncFolder(join(this.root, to))
-    await syncFolder(join(this.root, from))
+    await syncDirectory(join(this.root, to))
+    await syncDirectory(join(this.root, from))
   }
 
   async remove(folder: SpoolFolder, name: string): Promise<void> {
     await rm(this.path(folder, name), { force: true })
-    await syncFolder(join(this.root, folder))
+    await syncDirectory(join(this.root, folder))
   }
 
   /** File names of a folder, oldest first (modification time, then name); no temp files. */
@@ -109,20 +91,5 @@ export class AlertSpool {
       .filter((t) => t !== undefined)
       .sort((a, b) => a.mtimeMs - b.mtimeMs || (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))
       .map((t) => t.name)
-  }
-}
-
-// A rename is durable only once the folder's entry is on disk. Some platforms cannot open a
-// folder for fsync; there it is as durable as the OS makes it.
-async function syncFolder(dir: string): Promise<void> {
-  let handle: Awaited<ReturnType<typeof open>> | undefined
-  try {
-    handle = await open(dir, 'r')
-    await handle.sync()
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code
-    if (code !== 'EISDIR' && code !== 'EPERM' && code !== 'EINVAL' && code !== 'EBADF') throw err
-  } finally {
-    await handle?.close()
   }
 }

@@ -1,7 +1,7 @@
 import { readdir, readFile, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
-import { writeFileAtomic } from '../../node/identity/atomic-write.ts'
+import { writeFileAtomic } from '../../node/fs/atomic-write.ts'
 import { initNodeDir } from '../../node/identity/index.ts'
 import { openKeysFile, parseKeysFile, sealKeysFile } from '../../node/identity/keys-file.ts'
 import { parseMasterKey } from '../../node/identity/master-key.ts'

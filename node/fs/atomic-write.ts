@@ -44,7 +44,7 @@ export async function writeFileAtomic(
 
 // The rename/link is durable only once the folder's entry is on disk. Some platforms (Windows)
 // cannot open a folder for fsync; there the rename is as durable as the OS makes it.
-async function syncDirectory(dir: string): Promise<void> {
+export async function syncDirectory(dir: string): Promise<void> {
   let handle: Awaited<ReturnType<typeof open>> | undefined
   try {
     handle = await open(dir, 'r')
