@@ -1,5 +1,6 @@
 import { Worker } from 'node:worker_threads'
 import { type CheckedRecords, packRecords, transferables } from './record-check.ts'
+import { workerSource } from './worker-source.ts'
 
 interface Waiter {
   resolve: (checked: CheckedRecords) => void
@@ -21,7 +22,8 @@ export class CheckPool {
 
   constructor(size: number, valueKey: Uint8Array) {
     for (let i = 0; i < size; i++) {
-      const worker = new Worker(new URL('./check-worker.mjs', import.meta.url), {
+      const worker = new Worker(workerSource(new URL('./check-worker.ts', import.meta.url)), {
+        eval: true,
         workerData: { valueKey },
         // A job is one chunk of records, garbage once answered: a small young generation
         // is enough, and the default one (like the main thread's) costs ~15 MB of RSS.
