@@ -43,7 +43,13 @@ export const LIMITS = {
   targetSyncFrameBytes: 256 * KiB,
   /** Entries a responder sends for one PULL (whole batches: one batch may exceed it). */
   maxEntriesPerPull: 2000,
-  /** Entries of one signed batch (node/store MAX_BATCH_ENTRIES): the most a puller buffers. */
+  /**
+   * PULLs a puller keeps outstanding per session (sent, their batches not all stored): the
+   * next response is read while earlier ones are verified and written. Bounds its memory to
+   * this many responses.
+   */
+  syncPullWindow: 3,
+  /** Entries of one signed batch (node/store MAX_BATCH_ENTRIES): the most one response buffers. */
   maxBatchEntries: 10_000,
   /** One control message (a checkpoint proposal, cosignature or evidence). */
   maxControlMessageBytes: 256 * KiB,

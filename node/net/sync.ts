@@ -34,7 +34,7 @@ const FAILURES_BEFORE_HANGUP = 3
 export class Sync {
   private readonly server: SyncServer
   private readonly sessions = new Map<string, { again: boolean; done: Promise<void> }>()
-  private readonly pulling = new Set<string>()
+  private readonly pulling = new Map<string, Promise<void>>()
   private readonly failures = new Map<string, number>()
   private readonly controller = new AbortController()
   private readonly networkId: Uint8Array
@@ -81,7 +81,7 @@ export class Sync {
     session.done = (async () => {
       while (session.again && !this.controller.signal.aborted) {
         session.again = false
-        await this.runOnce(peer, reason)
+        if (await this.runOnce(peer, reason)) session.again = true
       }
     })().finally(() => this.sessions.delete(peer))
     this.sessions.set(peer, session)
@@ -108,12 +108,17 @@ export class Sync {
     }, delay)
   }
 
-  private async runOnce(peer: string, reason: string): Promise<void> {
+  /**
+   * One session with `peer`. Returns true when it left origins to a session with another
+   * peer: once those end it must run again, since a session that failed (its peer left
+   * midway) leaves them behind.
+   */
+  private async runOnce(peer: string, reason: string): Promise<boolean> {
     const { log, membership } = this.opts
     const peerName = membership.byPeerId(peer)?.name
     const started = performance.now()
     try {
-      const stored = await pullFrom(
+      const { stored, deferred } = await pullFrom(
         { ...this.opts, networkId: this.networkId, pulling: this.pulling },
         peer,
         this.controller.signal,
@@ -123,8 +128,11 @@ export class Sync {
       if (stored > 0)
         log.info({ peer, peerName, reason, entries: stored, ms }, 'sync pulled entries')
       else log.debug({ peer, peerName, reason, ms }, 'sync: nothing to pull')
+      if (deferred.length === 0) return false
+      await Promise.all(deferred)
+      return true
     } catch (err) {
-      if (this.controller.signal.aborted) return
+      if (this.controller.signal.aborted) return false
       const failures = (this.failures.get(peer) ?? 0) + 1
       this.failures.set(peer, failures)
       const level = failures === 1 ? 'info' : 'debug'
@@ -136,6 +144,7 @@ export class Sync {
         this.failures.delete(peer)
         await this.opts.host.hangUp(peerIdFromString(peer)).catch(() => {})
       }
+      return false
     }
   }
 }

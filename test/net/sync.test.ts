@@ -1,4 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest'
+import { LIMITS } from '../../node/net/index.ts'
+import type { FeedBatch } from '../../node/net/replica-store.ts'
 import {
   appendAndPublish,
   makeNetwork,
@@ -70,6 +72,45 @@ describe('sync', () => {
     expect(hexes(c, 'hospital-a')).toEqual(hexes(a, 'hospital-a'))
     expect(c.store.received.every((r) => r.fromPeer === b.peerId)).toBe(true)
   }, 60_000)
+
+  it('a catch-up over several windows of PULLs survives its peer leaving midway: ends identical', async () => {
+    network = await makeNetwork(['hospital-a', 'hospital-b', 'hospital-c'])
+    const [a, b, c] = network.nodes as [TestNode, TestNode, TestNode]
+    // c's disk takes 5 ms per batch, as an fsync would: the catch-up lasts long enough to be
+    // cut, and responses pile up in the window while batches are written.
+    const accept = c.store.acceptBatch.bind(c.store)
+    c.store.acceptBatch = async (batch: FeedBatch, fromPeer: string) => {
+      await new Promise((resolve) => setTimeout(resolve, 5))
+      return accept(batch, fromPeer)
+    }
+    for (const n of [a, b]) await network.start(n, { syncIntervalMs: 600_000 })
+    await waitForMesh(network)
+    const total = 30_000 // 15 PULLs of 2,000: five windows of 3
+    for (let i = 0; i < total / 500; i++) await appendAndPublish(a, 500)
+    await waitFor('b to hold a:30000', () => b.store.size('hospital-a') === total)
+    await b.net?.stop()
+
+    await network.start(c, { syncIntervalMs: 600_000 }) // only a is up: c pulls from a
+    const pulls = total / LIMITS.maxEntriesPerPull
+    await waitFor('c to be a few windows in', () => c.store.size('hospital-a') >= 8_000)
+    await a.net?.stop()
+    const cut = c.store.size('hospital-a')
+    expect(cut).toBeLessThan(total)
+    await network.start(b, { syncIntervalMs: 600_000 })
+    // c's session with a may still be unwinding when b connects: b's session must not skip
+    // hospital-a for good because a's held it (Sync runs again once that session lets go).
+    await waitFor('c to catch up from b', () => c.store.size('hospital-a') === total, 30_000)
+    expect(hexes(c, 'hospital-a')).toEqual(hexes(a, 'hospital-a'))
+    const from = new Set(c.store.received.map((r) => r.fromPeer))
+    expect(from).toEqual(new Set([a.peerId, b.peerId]))
+    // In order, no gap, nothing stored twice: every stored batch starts where the last ended.
+    const sizes = c.store.received.map((r) => r.treeSize)
+    expect(sizes).toEqual([...sizes].sort((x, y) => x - y))
+    expect(new Set(sizes).size).toBe(sizes.length)
+    console.log(
+      `sync: ${pulls} PULLs; a left after c stored ${cut} entries, b served the other ${total - cut}`,
+    )
+  }, 90_000)
 
   it('fills a gap from a dropped gossip message when the next batch arrives', async () => {
     network = await makeNetwork(['hospital-a', 'hospital-b'])
