@@ -1,3 +1,4 @@
+import { ACTIONS } from '../core/event.ts'
 import { type Html, html, page } from './html.ts'
 
 /** The prototype's sign-in page: username, password and user type. */
@@ -65,23 +66,35 @@ const FILTERS = [
   ['to', 'To (ISO time, UTC)'],
 ] as const
 
+function concat(parts: Html[]): Html {
+  return { html: parts.map((p) => p.html).join('') }
+}
+
+/** The auditors' filters: free text, except the action, one of the event schema's. */
+function filterFields(): Html {
+  return concat(
+    FILTERS.map(([field, label]) =>
+      field === 'action'
+        ? html`<p><label for="f-action">${label}</label> <select id="f-action" name="action"><option value="">any</option>${concat(ACTIONS.map((a) => html`<option value="${a}">${a}</option>`))}</select></p>`
+        : html`<p><label for="f-${field}">${label}</label> <input id="f-${field}" name="${field}"></p>`,
+    ),
+  )
+}
+
 /** The signed-in home page: who, the integrity status and the logs table (filled by the script). */
 export function homePage(node: string, user: HomeUser): string {
   const pending = user.status !== 'active'
-  const filters: Html = html`${FILTERS.map(
-    ([field, label]) =>
-      html`<p><label for="f-${field}">${label}</label> <input id="f-${field}" name="${field}"></p>`,
-  ).reduce((a, b) => ({ html: a.html + b.html }), { html: '' })}`
   const logs: Html = pending
     ? html`<p id="pending" class="notice" role="status">Your account is ${user.status}: an admin of ${node} must approve it before you can see any log.</p>`
     : html`<section aria-labelledby="integrity-h"><h2 id="integrity-h">Data integrity status</h2>
 <p id="integrity" role="status" aria-live="polite">verifying…</p>
-<ul id="failures"></ul></section>
+<ul id="failures"></ul>
+<p id="network">Network <code id="network-id">…</code>: <span id="network-note">checking…</span></p></section>
 ${
   user.role === 'patient'
     ? html``
     : html`<section aria-labelledby="filter-h"><h2 id="filter-h">Filter</h2>
-<form id="filter-form" method="get" action="/home">${filters}<p><button type="submit">Apply</button> <a href="/home">Clear</a></p></form></section>`
+<form id="filter-form" method="get" action="/home">${filterFields()}<p><button type="submit">Apply</button> <a href="/home">Clear</a></p></form></section>`
 }
 <section aria-labelledby="logs-h"><h2 id="logs-h">Logs</h2>
 <div class="scroll"><table id="logs"><caption id="logs-caption">Audit log entries</caption>

@@ -17,10 +17,13 @@ export const PORTAL_PATHS = {
   network: '/api/v1/network',
 } as const
 
-/** What the portal tells browsers about the network: the keys they verify answers with. */
+/**
+ * What the portal tells browsers about the network: network.json (public keys, PeerIds and
+ * addresses of the members) and its id, the SHA-256 of its canonical JSON.
+ */
 export interface PortalNetwork {
   networkId: string
-  members: ReadonlyArray<{ name: string; blsPublicKey: string; ed25519PublicKey: string }>
+  networkJson: unknown
 }
 
 export interface PortalOptions {

@@ -1,9 +1,20 @@
 import { existsSync } from 'node:fs'
+import { mkdir } from 'node:fs/promises'
+import { join } from 'node:path'
 import { type Browser, chromium, type Page } from 'playwright-core'
 
 /** Debian's Chromium (.ci/apt-packages installs it); the portal tests skip without it. */
 export const CHROMIUM = '/usr/bin/chromium'
 export const hasChromium = existsSync(CHROMIUM)
+
+/** Screenshots land here (test output); docs/images/portal-*.png are committed copies. */
+export const SHOTS = join(process.cwd(), '.tmp', 'portal-screenshots')
+
+/** Saves SHOTS/name.png: the whole page, or only what the viewport shows. */
+export async function screenshot(page: Page, name: string, fullPage = true): Promise<void> {
+  await mkdir(SHOTS, { recursive: true })
+  await page.screenshot({ path: join(SHOTS, `${name}.png`), fullPage })
+}
 
 export function launchChromium(): Promise<Browser> {
   return chromium.launch({

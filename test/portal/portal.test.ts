@@ -1,16 +1,22 @@
-import { mkdir, mkdtemp, rm } from 'node:fs/promises'
+import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { Browser, BrowserContext, Page } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { ACTIONS } from '../../node/core/event.ts'
 import type { EhrlogNode } from '../../node/node.ts'
 import { makeEvent } from '../helpers/fixtures.ts'
 import { initNetwork, startNodes, waitFor } from '../helpers/network.ts'
 import { login, register } from '../query/sessions.ts'
-import { hasChromium, launchChromium, logIn, recordRequests, registerAccount } from './browser.ts'
+import {
+  hasChromium,
+  launchChromium,
+  logIn,
+  recordRequests,
+  registerAccount,
+  screenshot,
+} from './browser.ts'
 
-/** Screenshots land here (test output); docs/images/ holds committed copies. */
-const SHOTS = join(process.cwd(), '.tmp', 'portal-screenshots')
 const XSS = '<script>alert("xss")</script><img src=x onerror="alert(1)">'
 const PATIENT_PW = 'correct horse battery staple'
 const AUDITOR_PW = 'auditor pass phrase 1'
@@ -39,7 +45,6 @@ describe.skipIf(!hasChromium)('web portal in headless Chromium', () => {
 
   beforeAll(async () => {
     root = await mkdtemp(join(tmpdir(), 'ehrlog-portal-'))
-    await mkdir(SHOTS, { recursive: true })
     const { dirs } = await initNetwork(root)
     nodes = await startNodes(dirs)
     const [a, b] = nodes as [EhrlogNode, EhrlogNode]
@@ -52,9 +57,13 @@ describe.skipIf(!hasChromium)('web portal in headless Chromium', () => {
       makeEvent(2, { patientId: 'MRN-A', notes: XSS }),
       ...events(2, 'MRN-B', 10),
     ])
-    await b.ingest.submit([...events(2, 'MRN-A', 20), ...events(1, 'MRN-B', 30)])
+    await b.ingest.submit([
+      ...events(2, 'MRN-A', 20),
+      ...events(1, 'MRN-B', 30),
+      makeEvent(40, { patientId: 'MRN-C', action: 'print', detail: 'prescription' }),
+    ])
     await waitFor('replication', () =>
-      nodes.every((n) => n.store.size('hospital-a') >= 6 && n.store.size('hospital-b') === 3),
+      nodes.every((n) => n.store.size('hospital-a') >= 6 && n.store.size('hospital-b') === 4),
     )
     await a.checkpoints.runRound()
     await waitFor('checkpoint everywhere', () => nodes.every((n) => n.checkpoints.latest()))
@@ -78,7 +87,7 @@ describe.skipIf(!hasChromium)('web portal in headless Chromium', () => {
     const headers = (await page.request.get(`${base}/login`)).headers()
     expect(headers['content-security-policy']).toContain("script-src 'self'")
     expect(headers['x-frame-options']).toBe('DENY')
-    await page.screenshot({ path: join(SHOTS, 'login.png'), fullPage: true })
+    await screenshot(page, 'login')
     await context.close()
   })
 
@@ -94,6 +103,7 @@ describe.skipIf(!hasChromium)('web portal in headless Chromium', () => {
       code,
     })
     expect(registered).toContain('Registered anish@hospital-a')
+    await screenshot(page, 'register')
 
     // The wrong user type fails with the prototype's message, like a wrong password.
     await logIn(page, base, 'anish', PATIENT_PW, 'auditor')
@@ -122,7 +132,7 @@ describe.skipIf(!hasChromium)('web portal in headless Chromium', () => {
     // The XSS attempt is text on the page, and nothing ran.
     expect(await page.getByText(XSS, { exact: true }).isVisible()).toBe(true)
     expect(dialogs).toEqual([])
-    await page.screenshot({ path: join(SHOTS, 'home-patient.png'), fullPage: true })
+    await screenshot(page, 'home-patient')
 
     // Opening /logout alone (e.g. from another site's link) keeps the session.
     await page.goto(`${base}/logout`)
@@ -160,7 +170,7 @@ describe.skipIf(!hasChromium)('web portal in headless Chromium', () => {
     // All patients' entries, and the audit events of the queries made so far ('*': many).
     expect(all.filter((id) => id === 'MRN-B')).toHaveLength(3)
     expect(all.filter((id) => id === 'MRN-A').length).toBeGreaterThanOrEqual(5)
-    await page.screenshot({ path: join(SHOTS, 'home-auditor.png'), fullPage: true })
+    await screenshot(page, 'home-auditor')
 
     await page.getByLabel('Patient id').fill('MRN-B')
     await page.getByRole('button', { name: 'Apply' }).click()
@@ -169,10 +179,35 @@ describe.skipIf(!hasChromium)('web portal in headless Chromium', () => {
     const filtered = await page.locator('#logs tbody tr td:nth-child(3)').allTextContents()
     expect(filtered.length).toBeGreaterThanOrEqual(3)
     expect(new Set(filtered)).toEqual(new Set(['MRN-B']))
+
+    // The action is a choice among the event schema's actions, not free text.
+    await page.getByRole('link', { name: 'Clear' }).click()
+    await page.waitForURL(`${base}/home`)
+    const options = await page.getByLabel('Action').locator('option').allTextContents()
+    expect(options).toEqual(['any', ...ACTIONS])
+    await page.getByLabel('Action').selectOption('print')
+    await page.getByRole('button', { name: 'Apply' }).click()
+    await page.waitForURL(/action=print/)
+    await page.locator('#integrity.verified').waitFor({ timeout: 20_000 })
+    const printed = await page.locator('#logs tbody tr td:nth-child(5)').allTextContents()
+    expect(printed).toEqual(['PRINT : prescription'])
+    await expect(page.getByLabel('Action').inputValue()).resolves.toBe('print')
+    await page.getByLabel('Action').selectOption('query')
+    await page.getByRole('button', { name: 'Apply' }).click()
+    await page.waitForURL(/action=query/)
+    await page.locator('#integrity.verified').waitFor({ timeout: 20_000 })
+    const queries = await page.locator('#logs tbody tr td:nth-child(5)').allTextContents()
+    expect(queries.length).toBeGreaterThan(0)
+    // Views of the log, this auditor's refused ones (while pending) among them.
+    for (const q of queries) expect(q).toMatch(/^QUERY( : refused \(.+\))?$/)
+    expect(queries).toContain('QUERY')
     await context.close()
   })
 
-  it('shows "data compromised" with the entry id when the node serves a tampered entry', async () => {
+  // A node that lies (or anything between it and the browser): the entry is rewritten in
+  // flight, so the node's own replica and scrub know nothing of it; only the browser's check
+  // catches it. A replica tampered on disk is tampered-replica.test.ts.
+  it('shows "data compromised" with the entry id when the answer is tampered in transit', async () => {
     const { context, page } = await newPage()
     await logIn(page, base, 'audit', AUDITOR_PW, 'auditor')
     let tamperedId = ''
@@ -198,7 +233,6 @@ describe.skipIf(!hasChromium)('web portal in headless Chromium', () => {
     expect(status).toContain('Admins have been notified')
     const rows = await page.locator('#logs tbody tr th').allTextContents()
     expect(rows).not.toContain(tamperedId)
-    await page.screenshot({ path: join(SHOTS, 'home-compromised.png'), fullPage: true })
     await context.close()
   })
 

@@ -1,4 +1,4 @@
-import { seedRow } from '../../../client/format/seed-columns.ts'
+import { SEED_COLUMNS, seedRow, timestamp } from '../../../client/format/seed-columns.ts'
 import type { EncodedEntry } from '../../core/entry.ts'
 import { fromHex } from '../../core/hex.ts'
 import {
@@ -8,8 +8,14 @@ import {
   type QueryVerification,
   verifyQueryAnswer,
 } from '../../core/query-answer.ts'
-import type { PortalNetwork } from '../portal-routes.ts'
 import { getJson, postJson } from './api.ts'
+import { checkNetworkPin, type PinCheck, pinNetwork } from './network-pin.ts'
+import {
+  shortNetworkId,
+  type TrustedNetwork,
+  trustedNetworkOf,
+  UntrustedNetwork,
+} from './network-trust.ts'
 
 const FILTER_FIELDS = ['patient', 'actor', 'action', 'resource', 'from', 'to'] as const
 
@@ -22,7 +28,8 @@ export function setUpHome(body: HTMLElement): void {
   const params = new URLSearchParams(location.search)
   const form = document.getElementById('filter-form') as HTMLFormElement | null
   for (const field of FILTER_FIELDS) {
-    const input = form?.elements.namedItem(field) as HTMLInputElement | null
+    // Inputs, and the action's <select> (an unknown action selects nothing: "any").
+    const input = form?.elements.namedItem(field) as HTMLInputElement | HTMLSelectElement | null
     if (input) input.value = params.get(field) ?? ''
   }
   showLogs(body, params).catch((err: unknown) => {
@@ -51,9 +58,31 @@ async function showLogs(body: HTMLElement, params: URLSearchParams): Promise<voi
   const query = new URLSearchParams(filter as Record<string, string>)
   if (cursor) query.set('cursor', cursor)
   const [network, answer] = await Promise.all([
-    getJson<PortalNetwork>('/api/v1/network'),
+    getJson<unknown>('/api/v1/network'),
     getJson<unknown>(`/api/v1/query?${query}`),
   ])
+  let trusted: TrustedNetwork
+  try {
+    if (!network.ok)
+      throw new UntrustedNetwork(`the node did not send its network.json (HTTP ${network.status})`)
+    trusted = trustedNetworkOf(network.body)
+  } catch (err) {
+    if (!(err instanceof UntrustedNetwork)) throw err
+    setStatus('warning', `Not verified: ${err.message}. No logs are shown.`)
+    return
+  }
+  const pin = checkNetworkPin(trusted.networkId)
+  if (pin.state === 'changed') {
+    showNetwork(trusted.networkId, `this browser pinned ${shortNetworkId(pin.pin.networkId)}`)
+    setStatus(
+      'warning',
+      `Warning: the network changed. This node now serves network ${shortNetworkId(trusted.networkId)}, ` +
+        `not ${shortNetworkId(pin.pin.networkId)}, which this browser pinned on ${timestamp(pin.pin.pinnedAt)} UTC. ` +
+        'Nothing is verified and no logs are shown. If your hospital announced a new network, ' +
+        'compare its network id with the new one, then clear this site’s data in your browser to trust it.',
+    )
+    return
+  }
   if (!answer.ok) {
     const error = (answer.body as { error?: { message?: string } }).error
     setStatus('', `The node refused the query: ${error?.message ?? `HTTP ${answer.status}`}`)
@@ -61,20 +90,16 @@ async function showLogs(body: HTMLElement, params: URLSearchParams): Promise<voi
   }
   const patient = body.dataset.patient
   const trust: QueryTrust = {
-    networkId: fromHex(network.body.networkId, 32) ?? new Uint8Array(32),
-    blsKeys: network.body.members.map((m) => fromHex(m.blsPublicKey, 48) ?? new Uint8Array(48)),
-    ed25519Keys: new Map(
-      network.body.members.map((m) => [
-        m.name,
-        fromHex(m.ed25519PublicKey, 32) ?? new Uint8Array(32),
-      ]),
-    ),
+    networkId: fromHex(trusted.networkId, 32) as Uint8Array,
+    blsKeys: trusted.blsKeys,
+    ed25519Keys: trusted.ed25519Keys,
     filter,
     ...(patient !== undefined ? { scope: { patientId: patient } } : {}),
     ...(cursor !== undefined ? { cursor } : {}),
   }
   const result = verifyQueryAnswer(answer.body, trust)
   showStatus(result)
+  showNetwork(trusted.networkId, pinNote(pin, trusted.networkId, result.failures.length === 0))
   showRows(result)
   const next = (answer.body as { next?: unknown }).next
   const link = document.getElementById('next') as HTMLAnchorElement
@@ -84,6 +109,21 @@ async function showLogs(body: HTMLElement, params: URLSearchParams): Promise<voi
     link.href = `/home?${nextParams}`
     link.hidden = false
   }
+}
+
+/** First use: pins the network once an answer verified against it. Says where the pin stands. */
+function pinNote(pin: PinCheck, networkId: string, verified: boolean): string {
+  if (pin.state === 'pinned') return `pinned in this browser on ${timestamp(pin.pin.pinnedAt)} UTC`
+  if (pin.state === 'unavailable') return 'not pinned: this browser keeps no data for this site'
+  if (!verified) return 'not pinned: the data did not verify'
+  return pinNetwork(networkId)
+    ? 'seen for the first time, pinned in this browser now: compare it with the network id your hospital publishes'
+    : 'not pinned: this browser keeps no data for this site'
+}
+
+function showNetwork(networkId: string, note: string): void {
+  ;(document.getElementById('network-id') as HTMLElement).textContent = shortNetworkId(networkId)
+  ;(document.getElementById('network-note') as HTMLElement).textContent = note
 }
 
 function setStatus(kind: string, text: string): void {
@@ -130,6 +170,8 @@ function showRows(result: QueryVerification): void {
       const td = document.createElement(i === 0 ? 'th' : 'td')
       if (i === 0) td.setAttribute('scope', 'row')
       if (i === 7) td.className = 'notes'
+      // On a phone each row is a card; the stylesheet labels each cell with its column.
+      td.dataset.label = SEED_COLUMNS[i] ?? ''
       // textContent: notes are whatever the EHR wrote, markup included; never parsed as HTML.
       td.textContent = cell
       tr.append(td)
