@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest'
+import { ACTIONS } from '../../node/core/event.ts'
 import { bundlePortalScript } from '../../node/portal/bundle.ts'
 import { escapeHtml, html } from '../../node/portal/html.ts'
 import { homePage } from '../../node/portal/pages.ts'
@@ -27,6 +28,21 @@ describe('portal HTML', () => {
     // The only script is the bundled file: the CSP allows nothing inline.
     expect(page.match(/<script/g)).toEqual(['<script'])
     expect(page).toContain('<script type="module" src="/portal/app.js"></script>')
+  })
+
+  it("offers the auditors' action filter as a choice among the schema's actions", () => {
+    const page = homePage('hospital-a', {
+      username: 'audit@hospital-a',
+      name: 'Audit Co',
+      role: 'auditor',
+      status: 'active',
+      userId: 'audit@hospital-a',
+    })
+    const select = /<select id="f-action" name="action">(.*?)<\/select>/.exec(page)?.[1] ?? ''
+    const options = [...select.matchAll(/<option value="([^"]*)">([^<]*)<\/option>/g)]
+    expect(options.map((m) => m[1])).toEqual(['', ...ACTIONS])
+    expect(options[0]?.[2]).toBe('any')
+    expect(page).not.toContain('<input id="f-action"')
   })
 
   it('bundles the browser script without Node built-ins', async () => {

@@ -43,8 +43,12 @@ const servedSchema = z.object({
  */
 export function trustedNetworkOf(served: unknown): TrustedNetwork {
   const parsed = servedSchema.safeParse(served)
-  if (!parsed.success)
-    throw new UntrustedNetwork(`the node's network.json is malformed: ${parsed.error.message}`)
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]
+    throw new UntrustedNetwork(
+      `the node's network.json is malformed: ${issue?.path.join('.') || 'the answer'} ${issue?.message ?? ''}`,
+    )
+  }
   const { networkId, networkJson } = parsed.data
   let computed: string
   try {
