@@ -26,7 +26,7 @@ const ALLOWED_METHODS: ReadonlyMap<string, readonly string[]> = new Map([
   [FHIR_AUDIT_EVENT_PATH, ['POST']],
   [STATUS_PATH, ['GET', 'HEAD']],
   [CHECKPOINT_PATH, ['GET', 'HEAD', 'POST']],
-  [QUERY_PATH, ['GET', 'HEAD']],
+  [QUERY_PATH, ['GET']], // HEAD: 405 (query-route.ts)
   ...AUTH_ROUTE_METHODS,
 ])
 

@@ -44,6 +44,17 @@ export const nodeConfigSchema = z.strictObject({
       smtp: smtpConfigSchema.optional(),
     })
     .default({ admins: [] }),
+  /** Verified queries: per user at this node, `burst` at once, refilled at `perMinute`. */
+  query: z
+    .strictObject({
+      rateLimit: z
+        .strictObject({
+          perMinute: z.number().int().min(1).max(1_000_000).default(60),
+          burst: z.number().int().min(1).max(1_000_000).default(30),
+        })
+        .default({ perMinute: 60, burst: 30 }),
+    })
+    .default({ rateLimit: { perMinute: 60, burst: 30 } }),
   /** The store folder, relative to the node folder. */
   dataDir: z.string().min(1).default('db'),
 })

@@ -10,19 +10,19 @@ import {
 } from '../core/query-answer.ts'
 import type { SignedTreeHead } from '../core/tree-head.ts'
 import type { LogStore } from '../store/index.ts'
+import type { ProofReader, ProofRequest } from './proof-reader.ts'
 import type { Selection } from './select.ts'
 
-/** What proving reads of the replica. */
-export type ProofStore = Pick<
-  LogStore,
-  'inclusionProof' | 'consistencyProof' | 'latestHead' | 'size' | 'sizes'
->
+/** What proving reads of the replica: its heads and sizes, and proofs (ProofReader). */
+export type ProofStore = Pick<LogStore, 'latestHead' | 'size' | 'sizes'> &
+  Pick<ProofReader, 'inclusionProofs' | 'consistencyProof'>
 
 /**
  * Proves each selected entry: against the checkpoint's cut when the cut covers it (and this
  * replica holds the cut), else against its origin's latest signed head, which comes with a
  * consistency proof from the cut so the client can see that it extends cosigned history.
- * Heads are read after selection, so they cover every selected entry.
+ * Heads are read after selection, so they cover every selected entry. The proofs of one
+ * origin are built together, so tree nodes they share are read once.
  */
 export async function buildAnswer(
   store: ProofStore,
@@ -55,16 +55,32 @@ export async function buildAnswer(
     }
     return known
   }
-  const entries = await Promise.all(
-    selection.entries.map(async (e): Promise<AnswerEntryJson> => {
-      const { origin, seq } = e.entry
-      const cut = checkpoint && feedCutOf(checkpoint.checkpoint, origin)
-      const treeSize =
-        cut && seq <= cut.treeSize && cut.treeSize <= store.size(origin)
-          ? cut.treeSize
-          : headOf(origin).head.treeSize
-      const proof = await store.inclusionProof(origin, seq, treeSize)
-      return { bytes: Buffer.from(e.bytes).toString('base64'), treeSize, proof: proof.map(toHex) }
+  const byOrigin = new Map<string, ProofRequest[]>()
+  const requests = selection.entries.map((e) => {
+    const { origin, seq } = e.entry
+    const cut = checkpoint && feedCutOf(checkpoint.checkpoint, origin)
+    const treeSize =
+      cut && seq <= cut.treeSize && cut.treeSize <= store.size(origin)
+        ? cut.treeSize
+        : headOf(origin).head.treeSize
+    const request = { seq, treeSize }
+    const list = byOrigin.get(origin) ?? []
+    byOrigin.set(origin, list)
+    list.push(request)
+    return request
+  })
+  const proofs = new Map<ProofRequest, Uint8Array[]>()
+  await Promise.all(
+    [...byOrigin].map(async ([origin, list]) => {
+      const built = await store.inclusionProofs(origin, list)
+      for (const [i, request] of list.entries()) proofs.set(request, built[i]!)
+    }),
+  )
+  const entries = selection.entries.map(
+    (e, i): AnswerEntryJson => ({
+      bytes: Buffer.from(e.bytes).toString('base64'),
+      treeSize: requests[i]!.treeSize,
+      proof: proofs.get(requests[i]!)!.map(toHex),
     }),
   )
   const through = selection.through

@@ -9,9 +9,13 @@ import {
   type QueryAnswerJson,
   type QueryFilter,
 } from '../core/query-answer.ts'
+import type { LogStore } from '../store/index.ts'
+import type { TreeCache } from '../store/tree-cache.ts'
 import { buildAnswer, type ProofStore } from './answer-builder.ts'
+import { ProofReader } from './proof-reader.ts'
+import { type QueryRateLimit, QueryRateLimiter } from './rate-limit.ts'
 import { QueryRefused, type Session, scopeQuery } from './scope.ts'
-import { type SelectStore, selectEntries } from './select.ts'
+import { selectEntries } from './select.ts'
 
 /** A query as it arrives from HTTP or libp2p: everything in it is untrusted. */
 export interface QueryRequest {
@@ -25,7 +29,11 @@ export interface QueryRequest {
 export interface QueryServiceOptions {
   /** This node's name. */
   node: string
-  store: SelectStore & ProofStore
+  store: LogStore
+  /** Queries per user at this node (config.json `query.rateLimit`; DEFAULT_QUERY_RATE_LIMIT). */
+  rateLimit?: QueryRateLimit
+  /** Bounds of the cache of upper tree levels (TREE_CACHE_DEFAULTS). */
+  treeCache?: ConstructorParameters<typeof ProofReader>[1]
   checkpoints: { latest(): CosignedCheckpoint | undefined }
   auth: { authenticate(token: string | undefined): Session }
   /** Appends the query's audit event to this node's own feed; resolves once durable. */
@@ -40,9 +48,27 @@ export interface QueryServiceOptions {
  */
 export class QueryService {
   readonly #opts: QueryServiceOptions
+  readonly #proofs: ProofStore
+  readonly #limiter: QueryRateLimiter
+  /** The upper tree levels kept across queries (bounded; docs/performance.md). */
+  readonly treeCache: TreeCache
 
   constructor(opts: QueryServiceOptions) {
     this.#opts = opts
+    const { store } = opts
+    const proofs = new ProofReader(store, opts.treeCache)
+    this.treeCache = proofs.cache
+    this.#limiter = new QueryRateLimiter(opts.rateLimit, () =>
+      (opts.now?.() ?? new Date()).getTime(),
+    )
+    this.#proofs = {
+      latestHead: (origin) => store.latestHead(origin),
+      size: (origin) => store.size(origin),
+      sizes: () => store.sizes(),
+      inclusionProofs: (origin, requests) => proofs.inclusionProofs(origin, requests),
+      consistencyProof: (origin, oldSize, newSize) =>
+        proofs.consistencyProof(origin, oldSize, newSize),
+    }
   }
 
   /** Authenticates the session token (UNAUTHORIZED if it fails), then answers as that session. */
@@ -50,8 +76,13 @@ export class QueryService {
     return this.answerAs(this.#opts.auth.authenticate(token), request)
   }
 
-  /** Answers for a session authenticated at this node (HTTP: node/api/session.ts). */
+  /**
+   * Answers for a session authenticated at this node (HTTP: node/api/session.ts). Each call
+   * takes one of the user's queries (RATE_LIMITED when none is left); a query refused for
+   * that is not recorded, or a flood of them would write a flood of audit entries.
+   */
   async answerAs(session: Session, request: QueryRequest): Promise<QueryAnswerJson> {
+    this.#limiter.take(session.sub)
     const filter = parseQueryFilter(request.filter ?? {})
     const limit = parseLimit(request.limit)
     if (request.cursor !== undefined && typeof request.cursor !== 'string')
@@ -85,7 +116,7 @@ export class QueryService {
     limit: number,
   ): Promise<QueryAnswerJson> {
     const selection = await selectEntries(this.#opts.store, filter, after, limit)
-    return buildAnswer(this.#opts.store, {
+    return buildAnswer(this.#proofs, {
       node: this.#opts.node,
       filter,
       selection,

@@ -1,11 +1,13 @@
 // Verified-query benchmark (docs/query.md): a patient's trail of 100 entries in a store of
 // QUERY_ENTRIES entries (default 1,000,000) over three feeds, built with LogStore.appendEvents.
+// QUERY_STORE_DIR=DIR keeps the built store (and its keys, in DIR/bench.json) and reuses it on
+// the next run with the same QUERY_ENTRIES; each run adds its queries' events to a fourth feed.
 // Served: QueryService.answerAs (filter, blind-index lookup, entry reads, one inclusion proof per
 // entry, and the query's own audit event appended and fsync'd first), without the transport.
 // Verified: verifyQueryAnswer on the client (BLS aggregate, proofs, filter) on that answer.
 import '../../node/shim.ts'
-import { generateKeyPairSync, randomBytes } from 'node:crypto'
-import { mkdtemp, rm } from 'node:fs/promises'
+import { createPrivateKey, generateKeyPairSync, type KeyObject, randomBytes } from 'node:crypto'
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
 import { loadavg, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { blsPublicKey, blsSign, generateBlsSecretKey } from '../../node/core/bls.ts'
@@ -31,6 +33,8 @@ const BATCH = 1000
 const ORIGINS = ['hospital-a', 'hospital-b', 'hospital-c']
 const SELF = 'hospital-d'
 const TARGET = 'patient-target'
+/** Other patients with trails of TRAIL entries, for queries the tree cache has not seen. */
+const OTHER_TRAILS = 50
 
 function cpuMs(usage: NodeJS.CpuUsage): number {
   return (usage.user + usage.system) / 1000
@@ -41,13 +45,34 @@ function percentile(xs: number[], p: number): number {
   return s[Math.min(s.length - 1, Math.ceil((p / 100) * s.length) - 1)]!
 }
 
-/** Seed-shaped events in visits of 8; every (ENTRIES / TRAIL)-th is the target patient's. */
+/** Offset in the stride → other trail k (1..OTHER_TRAILS): k·7919 mod stride, scattered. */
+const otherTrailAt = (() => {
+  let memo: Map<number, number> | undefined
+  return (every: number) => {
+    memo ??= new Map(
+      Array.from({ length: OTHER_TRAILS }, (_, k) => [((k + 1) * 7919) % every, k + 1]),
+    )
+    return memo
+  }
+})()
+
+/**
+ * Seed-shaped events in visits of 8; every (ENTRIES / TRAIL)-th is the target patient's, and
+ * OTHER_TRAILS more patients have trails as long, each at its own offset in that stride.
+ */
 function batch(offset: number): AuditEvent[] {
   const every = Math.floor(ENTRIES / TRAIL)
   return Array.from({ length: BATCH }, (_, j) => {
     const i = offset + j
     const visit = Math.floor(i / 8)
-    const patient = i % every === every - 1 ? TARGET : `patient-${(visit * 7919) % 50_000}`
+    const at = every - 1 - (i % every)
+    const other = otherTrailAt(every).get(at)
+    const patient =
+      at === 0
+        ? TARGET
+        : other !== undefined
+          ? `${TARGET}-${other}`
+          : `patient-${(visit * 7919) % 50_000}`
     return parseEvent({
       patientId: patient,
       patientName: `name_${patient}`,
@@ -61,29 +86,69 @@ function batch(offset: number): AuditEvent[] {
   })
 }
 
+const LAYOUT = 2
+
+/** The keys of a kept store (QUERY_STORE_DIR), so the next run can open it. */
+interface KeptStore {
+  /** Bumped whenever batch() changes what the store holds. */
+  layout: number
+  entries: number
+  valueKey: string
+  indexKey: string
+  /** origin → Ed25519 private key, PKCS#8 DER, base64. */
+  signers: Record<string, string>
+}
+
+async function keptStore(dir: string): Promise<KeptStore | undefined> {
+  try {
+    const kept = JSON.parse(await readFile(join(dir, 'bench.json'), 'utf8')) as KeptStore
+    return kept.entries === ENTRIES && kept.layout === LAYOUT ? kept : undefined
+  } catch {
+    return undefined
+  }
+}
+
 export async function benchQuery(): Promise<Figure[]> {
-  const dir = await mkdtemp(join(tmpdir(), 'ehrlog-bench-query-'))
+  const keepDir = process.env.QUERY_STORE_DIR
+  const dir = keepDir ?? (await mkdtemp(join(tmpdir(), 'ehrlog-bench-query-')))
+  const kept = keepDir ? await keptStore(keepDir) : undefined
+  if (keepDir && !kept) {
+    await rm(join(keepDir, 'db'), { recursive: true, force: true })
+    await mkdir(keepDir, { recursive: true })
+  }
   const signers = [...ORIGINS, SELF].map((origin) => ({
     origin,
-    privateKey: generateKeyPairSync('ed25519').privateKey,
+    privateKey: kept
+      ? createPrivateKey({
+          key: Buffer.from(kept.signers[origin]!, 'base64'),
+          format: 'der',
+          type: 'pkcs8',
+        })
+      : generateKeyPairSync('ed25519').privateKey,
   }))
+  const keys = kept
+    ? { valueKey: Buffer.from(kept.valueKey, 'hex'), indexKey: Buffer.from(kept.indexKey, 'hex') }
+    : { valueKey: randomBytes(32), indexKey: randomBytes(32) }
   const publicKeys = new Map(signers.map((s) => [s.origin, ed25519RawPublicKey(s.privateKey)]))
   const store = new LogStore({
     path: join(dir, 'db'),
-    keys: { valueKey: randomBytes(32), indexKey: randomBytes(32) },
+    keys,
     originKey: (o) => publicKeys.get(o),
   })
   await store.open()
   const ingest = new IngestQueue({ store, signer: signers[3]!, onAppended: () => {} })
   try {
     const t0 = performance.now()
-    let inFlight: Promise<unknown> = Promise.resolve()
-    for (let done = 0; done < ENTRIES; done += BATCH) {
-      const write = store.appendEvents(signers[(done / BATCH) % ORIGINS.length]!, batch(done))
+    if (!kept) {
+      let inFlight: Promise<unknown> = Promise.resolve()
+      for (let done = 0; done < ENTRIES; done += BATCH) {
+        const write = store.appendEvents(signers[(done / BATCH) % ORIGINS.length]!, batch(done))
+        await inFlight
+        inFlight = write
+      }
       await inFlight
-      inFlight = write
+      if (keepDir) await writeFile(join(keepDir, 'bench.json'), JSON.stringify(keep(keys, signers)))
     }
-    await inFlight
     const buildSeconds = (performance.now() - t0) / 1000
 
     const bls = [...ORIGINS, SELF].map(() => generateBlsSecretKey())
@@ -119,14 +184,21 @@ export async function benchQuery(): Promise<Figure[]> {
         store,
         checkpoints: { latest: () => cosigned },
         auth: { authenticate: () => session },
+        rateLimit: { perMinute: 1e9, burst: 1e9 }, // one user asks QUERIES times in a row
+        ...(process.env.TREE_CACHE_MIN_LEVEL
+          ? { treeCache: { minLevel: Number(process.env.TREE_CACHE_MIN_LEVEL) } }
+          : {}),
         record: record ? (event) => ingest.submit([event]) : async () => {},
       })
     const request = { filter: { patient: TARGET }, limit: TRAIL, via: 'http' as const }
-    const time = async (s: QueryService) => {
+    /** `fresh`: a new service (an empty tree cache, as right after the node starts) per query. */
+    const time = async (make: () => QueryService, fresh = false) => {
       const times: number[] = []
       const cpu: number[] = []
       let answer: QueryAnswerJson | undefined
+      let s = make()
       for (let i = 0; i < QUERIES; i++) {
+        if (fresh) s = make()
         const c = process.cpuUsage()
         const t = performance.now()
         answer = await s.answerAs(session, request)
@@ -134,10 +206,25 @@ export async function benchQuery(): Promise<Figure[]> {
         cpu.push(cpuMs(process.cpuUsage(c)))
       }
       const warm = Math.floor(QUERIES / 10) // dropped: JIT warm-up
-      return { times: times.slice(warm), cpu: cpu.slice(warm), answer: answer! }
+      return { times: times.slice(warm), cpu: cpu.slice(warm), answer: answer!, service: s }
     }
-    const served = await time(service(true))
-    const unrecorded = await time(service(false))
+    const served = await time(() => service(true))
+    const unrecorded = await time(() => service(false))
+    const cold = await time(() => service(true), true)
+    // Trails the cache has not seen: each other patient's first query, on the warm service.
+    const others = { times: [] as number[], cpu: [] as number[] }
+    for (let k = 1; k <= OTHER_TRAILS; k++) {
+      const c = process.cpuUsage()
+      const t = performance.now()
+      const other = await served.service.answerAs(session, {
+        ...request,
+        filter: { patient: `${TARGET}-${k}` },
+      })
+      others.times.push(performance.now() - t)
+      others.cpu.push(cpuMs(process.cpuUsage(c)))
+      if (other.entries.length !== TRAIL)
+        throw new Error(`trail ${k} has ${other.entries.length} entries`)
+    }
     const answer = served.answer
     if (answer.entries.length !== TRAIL)
       throw new Error(`answer has ${answer.entries.length} entries`)
@@ -177,7 +264,7 @@ export async function benchQuery(): Promise<Figure[]> {
         name: 'store entries',
         value: ENTRIES,
         unit: '',
-        note: `built in ${buildSeconds.toFixed(0)} s`,
+        note: kept ? `reused from ${keepDir}` : `built in ${buildSeconds.toFixed(0)} s`,
       },
       {
         name: 'served p50 (select, prove, record)',
@@ -190,6 +277,24 @@ export async function benchQuery(): Promise<Figure[]> {
         value: percentile(served.cpu, 50),
         unit: 'ms',
         note: `p99 ${percentile(served.cpu, 99).toFixed(1)} ms; all threads (LevelDB reads included)`,
+      },
+      {
+        name: 'served p50 / p99, empty tree cache',
+        value: percentile(cold.times, 50),
+        unit: 'ms',
+        note: `p99 ${percentile(cold.times, 99).toFixed(1)} ms, CPU p50 ${percentile(cold.cpu, 50).toFixed(1)} ms: proofs batched, no node cached yet`,
+      },
+      {
+        name: "served p50 / p99, another patient's first query",
+        value: percentile(others.times, 50),
+        unit: 'ms',
+        note: `p99 ${percentile(others.times, 99).toFixed(1)} ms, CPU p50 ${percentile(others.cpu, 50).toFixed(1)} ms: ${OTHER_TRAILS} trails in turn, the cache warm from the queries before`,
+      },
+      {
+        name: 'tree cache after the queries',
+        value: served.service.treeCache.bytes / 1024,
+        unit: 'KiB',
+        note: `levels >= ${served.service.treeCache.floor} of the nodes these queries read`,
       },
       {
         name: 'served p50 / p99 without the audit append',
@@ -232,7 +337,25 @@ export async function benchQuery(): Promise<Figure[]> {
   } finally {
     await ingest.drain()
     await store.close()
-    await rm(dir, { recursive: true, force: true })
+    if (!keepDir) await rm(dir, { recursive: true, force: true })
+  }
+}
+
+function keep(
+  keys: { valueKey: Uint8Array; indexKey: Uint8Array },
+  signers: Array<{ origin: string; privateKey: KeyObject }>,
+): KeptStore {
+  return {
+    layout: LAYOUT,
+    entries: ENTRIES,
+    valueKey: Buffer.from(keys.valueKey).toString('hex'),
+    indexKey: Buffer.from(keys.indexKey).toString('hex'),
+    signers: Object.fromEntries(
+      signers.map((s) => [
+        s.origin,
+        s.privateKey.export({ format: 'der', type: 'pkcs8' }).toString('base64'),
+      ]),
+    ),
   }
 }
 

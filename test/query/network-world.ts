@@ -1,4 +1,4 @@
-import { mkdtemp, rm } from 'node:fs/promises'
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { Membership } from '../../node/net/index.ts'
@@ -6,6 +6,9 @@ import type { EhrlogNode } from '../../node/node.ts'
 import { makeEvent } from '../helpers/fixtures.ts'
 import { initNetwork, startNodes, waitFor } from '../helpers/network.ts'
 import { login, register } from './sessions.ts'
+
+/** Queries a user may run at once at hospital-c (refilled at one a minute). */
+export const QUERY_BURST_AT_C = 5
 
 export interface QueryNetwork {
   root: string
@@ -20,13 +23,19 @@ export interface QueryNetwork {
 /**
  * Three real nodes (libp2p, LevelDB, HTTP on loopback). Patients MRN-A and MRN-B each have
  * events at hospital-a (seqs after the user records) and hospital-b (seqs 1–4), all cosigned
- * by one checkpoint round. The caller stops the nodes and removes `root`.
+ * by one checkpoint round. hospital-c allows each user 5 queries at once, refilled at one a
+ * minute (config.json `query.rateLimit`), the others the default. The caller stops the nodes
+ * and removes `root`.
  */
 export async function startQueryNetwork(): Promise<QueryNetwork> {
   const root = await mkdtemp(join(tmpdir(), 'ehrlog-query-'))
   let nodes: EhrlogNode[] = []
   try {
     const { dirs, membership } = await initNetwork(root)
+    const configFile = join(dirs[2]!, 'config.json')
+    const config = JSON.parse(await readFile(configFile, 'utf8'))
+    config.query = { rateLimit: { perMinute: 1, burst: QUERY_BURST_AT_C } }
+    await writeFile(configFile, JSON.stringify(config))
     nodes = await startNodes(dirs)
     const [a, b] = nodes as [EhrlogNode, EhrlogNode]
     await register(a.auth, 'admin@hospital-a', 'admin')

@@ -6,7 +6,7 @@ import { type QueryAnswerJson, verifyQueryAnswer } from '../../node/core/query-a
 import { type Membership, QueryClient } from '../../node/net/index.ts'
 import type { EhrlogNode } from '../../node/node.ts'
 import { waitFor } from '../helpers/network.ts'
-import { startQueryNetwork } from './network-world.ts'
+import { QUERY_BURST_AT_C, startQueryNetwork } from './network-world.ts'
 import { login, signedToken } from './sessions.ts'
 
 /** An answer, or an error body (docs/query.md); a test reads whichever it expects. */
@@ -189,5 +189,77 @@ describe('verified queries on a real network: scope, sessions, and the audit of 
     await waitFor('query events replicated', () => nodes[0]!.store.size('hospital-c') >= before + 3)
     const bobs = patients(await overLibp2p(0, tokens.bob!, { action: 'query' }), 'MRN-B')
     expect(bobs.length).toBeGreaterThanOrEqual(2)
+  })
+
+  it('past its query rate a user gets 429 with Retry-After, or RATE_LIMITED over libp2p; those are not recorded', async () => {
+    const c = nodes[2]!
+    const before = c.store.size('hospital-c')
+    for (let i = 0; i < QUERY_BURST_AT_C; i++) {
+      const ok = await overHttp(2, '', session('bob'))
+      expect(ok.status, `query ${i + 1}`).toBe(200)
+    }
+    const response = await fetch(`${c.httpUrl}/api/v1/query`, { headers: session('bob') })
+    expect(response.status).toBe(429)
+    // One query a minute comes back: the next in up to 60 s.
+    const retryAfter = Number(response.headers.get('retry-after'))
+    expect(retryAfter).toBeGreaterThanOrEqual(1)
+    expect(retryAfter).toBeLessThanOrEqual(60)
+    const body = (await response.json()) as HttpBody
+    expect(body.error).toMatchObject({
+      code: 'RATE_LIMITED',
+      details: { field: 'session', retryAfterSeconds: retryAfter, perMinute: 1 },
+    })
+    expect(body.error).toMatchObject({
+      message: expect.stringMatching(/^bob@hospital-a has run more queries/),
+    })
+    // The same user over libp2p: one bucket per user, whatever the transport.
+    await expect(overLibp2p(2, tokens.bob!)).rejects.toMatchObject({
+      code: 'RATE_LIMITED',
+      details: { node: 'hospital-c', retryAfterSeconds: expect.any(Number) },
+    })
+    // Per user, per node: alice still gets answers here, bob at another node.
+    expect((await overHttp(2, '', session('alice'))).status).toBe(200)
+    expect((await overHttp(1, '', session('bob'))).status).toBe(200)
+    await waitFor(
+      'query records',
+      () => c.store.size('hospital-c') >= before + QUERY_BURST_AT_C + 1,
+    )
+    const recorded: AuditEvent[] = []
+    for await (const e of c.store.entries('hospital-c', before + 1))
+      recorded.push(e.entry.body as AuditEvent)
+    expect(recorded.map((e) => e.actorId)).toEqual([
+      ...Array(QUERY_BURST_AT_C).fill('bob@hospital-a'),
+      'alice@hospital-a',
+    ])
+  })
+
+  it('HEAD on the query route is 405 without running the query, so nothing is recorded', async () => {
+    const c = nodes[2]!
+    const before = c.store.size('hospital-c')
+    const head = await fetch(`${c.httpUrl}/api/v1/query?patient=MRN-A`, {
+      method: 'HEAD',
+      headers: session('admin'),
+    })
+    expect(head.status).toBe(405)
+    expect(head.headers.get('allow')).toBe('GET')
+    expect(await head.text()).toBe('')
+    const post = await fetch(`${c.httpUrl}/api/v1/query`, {
+      method: 'POST',
+      headers: session('admin'),
+    })
+    expect(post.status).toBe(405)
+    expect(post.headers.get('allow')).toBe('GET')
+    // A GET right after is recorded: the store would have shown a HEAD's record before it.
+    expect((await overHttp(2, 'patient=MRN-A', session('admin'))).status).toBe(200)
+    await waitFor('the GET recorded', () => c.store.size('hospital-c') > before)
+    const recorded: AuditEvent[] = []
+    for await (const e of c.store.entries('hospital-c', before + 1))
+      recorded.push(e.entry.body as AuditEvent)
+    expect(recorded).toEqual([
+      expect.objectContaining({
+        actorId: 'admin@hospital-a',
+        notes: 'via http, filter {"patient":"MRN-A"}',
+      }),
+    ])
   })
 })

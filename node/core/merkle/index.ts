@@ -1,3 +1,9 @@
+export {
+  foldInclusionProofs,
+  type InclusionBatchPlan,
+  type InclusionRequest,
+  planInclusionProofs,
+} from './batch-proof.ts'
 export type { CompleteNode } from './builder.ts'
 export { MerkleBuilder } from './builder.ts'
 export { EMPTY_ROOT, HASH_SIZE, hashChildren, hashLeaf, sha256 } from './hash.ts'

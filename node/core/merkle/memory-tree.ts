@@ -1,4 +1,5 @@
 import { EhrlogError } from '../errors.ts'
+import { foldInclusionProofs, type InclusionRequest, planInclusionProofs } from './batch-proof.ts'
 import { MerkleBuilder } from './builder.ts'
 import { foldRanges, nodesForRanges } from './proof-fold.ts'
 import { consistencyProofRanges, inclusionProofRanges } from './proof-plan.ts'
@@ -43,6 +44,16 @@ export class MemoryTree {
   inclusionProof(index: number, treeSize = this.size): Uint8Array[] {
     this.#requireSize(treeSize)
     return this.#proofFor(inclusionProofRanges(index, treeSize))
+  }
+
+  /** Many PATHs at once, each complete node read once (`planInclusionProofs`). */
+  inclusionProofs(requests: readonly InclusionRequest[]): Uint8Array[][] {
+    for (const { treeSize } of requests) this.#requireSize(treeSize)
+    const plan = planInclusionProofs(requests)
+    return foldInclusionProofs(
+      plan,
+      plan.nodes.map((node) => this.#nodeHash(node)),
+    )
   }
 
   /** PROOF(oldSize, D[newSize]) (RFC 9162 §2.1.4.1); [] for oldSize 0 or oldSize == newSize. */
