@@ -173,6 +173,7 @@ export class EhrlogNode {
         checkpoints,
         auth,
         record: (event) => ingest.submit([event]),
+        rateLimit: identity.config.query.rateLimit,
       })
       const integrity = new IntegrityService({
         self: name,
