@@ -1,35 +1,23 @@
-import { blsSign, blsVerify } from '../core/bls.ts'
 import {
-  aggregateCosignatures,
   type Checkpoint,
   type CosignedCheckpoint,
   checkpointId,
-  checkpointSigningMessage,
   defaultQuorum,
   type FeedCut,
-  verifyCosignedCheckpoint,
 } from '../core/checkpoint.ts'
-import { EhrlogError } from '../core/errors.ts'
-import { bytesEqual, fromHex, toHex } from '../core/hex.ts'
-import { EMPTY_ROOT, verifyConsistency } from '../core/merkle/index.ts'
+import { EhrlogError, isEhrlogError } from '../core/errors.ts'
+import { fromHex, toHex } from '../core/hex.ts'
+import { EMPTY_ROOT } from '../core/merkle/index.ts'
 import type { Logger } from '../logger.ts'
 import type { Membership } from '../net/index.ts'
 import type { CheckpointLog, LogStore } from '../store/index.ts'
+import { BlsWorker } from './bls-worker.ts'
 import {
   type CheckpointMessage,
   decodeCheckpointMessage,
   encodeCheckpointMessage,
 } from './messages.ts'
-
-/** Something wrong found while checking checkpoints: for the alerts. */
-export interface CheckpointIncident {
-  kind: 'diverged' | 'invalid-checkpoint'
-  origin: string
-  /** Deduplicates reports of the same incident. */
-  key: string
-  summary: string
-  evidence: Record<string, unknown>
-}
+import { type CheckpointIncident, mayCosign } from './proposal-check.ts'
 
 export interface CheckpointServiceOptions {
   self: string
@@ -50,11 +38,18 @@ export interface CheckpointServiceOptions {
   syncWaitMs?: number
   /** How long runRound waits for a quorum (default 10,000 ms). */
   roundTimeoutMs?: number
+  /**
+   * Runs the BLS work off the event loop; made from `blsSecretKey` when absent. The service
+   * owns it either way: start() starts it and stop() terminates it.
+   */
+  bls?: BlsWorker
 }
 
 interface Round {
   checkpoint: Checkpoint | undefined
   signatures: Map<number, Uint8Array>
+  /** An aggregation is running: a signature arriving meanwhile is picked up after it. */
+  aggregating: boolean
   done: boolean
 }
 
@@ -72,7 +67,11 @@ export class CheckpointService {
   readonly #networkId: Uint8Array
   readonly #quorum: number
   readonly #rounds = new Map<string, Round>()
-  readonly #waiters = new Map<string, (c: CosignedCheckpoint) => void>()
+  readonly #waiters = new Map<
+    string,
+    { resolve: (c: CosignedCheckpoint) => void; reject: (err: Error) => void }
+  >()
+  readonly #bls: BlsWorker
   #latest: CosignedCheckpoint | undefined
   #timer: NodeJS.Timeout | undefined
   #stopped = false
@@ -85,18 +84,39 @@ export class CheckpointService {
     this.#blsKeys = members.map((m) => fromHex(m.blsPublicKey, 48)!)
     this.#networkId = fromHex(opts.membership.networkId, 32)!
     this.#quorum = opts.quorum ?? defaultQuorum(members.length)
+    this.#bls =
+      opts.bls ??
+      new BlsWorker(
+        {
+          secretKey: opts.blsSecretKey,
+          blsKeys: this.#blsKeys,
+          networkId: this.#networkId,
+          quorum: this.#quorum,
+        },
+        opts.logger,
+      )
   }
 
   async start(): Promise<void> {
     this.#latest = await this.#opts.checkpoints.latest()
+    this.#bls.start()
     const interval = this.#opts.intervalMs ?? 10_000
     if (interval > 0) this.#timer = setInterval(() => this.#onTick(interval), interval)
   }
 
-  stop(): void {
+  /**
+   * Ends rounds and terminates the BLS worker; idempotent, never rejects. Work still in
+   * flight (a proposal being judged, a round completing) finds the service stopped and
+   * publishes nothing: the network may already be gone.
+   */
+  async stop(): Promise<void> {
     this.#stopped = true
     if (this.#timer) clearInterval(this.#timer)
     this.#timer = undefined
+    const stopped = new EhrlogError('UNAVAILABLE', 'checkpoint service stopped')
+    for (const waiter of this.#waiters.values()) waiter.reject(stopped)
+    this.#waiters.clear()
+    await this.#bls.stop()
   }
 
   /** The newest cosigned checkpoint this node verified. */
@@ -106,6 +126,7 @@ export class CheckpointService {
 
   /** Proposes a checkpoint of this node's replica now; resolves once a quorum cosigned it. */
   async runRound(): Promise<CosignedCheckpoint> {
+    if (this.#stopped) throw new EhrlogError('UNAVAILABLE', 'checkpoint service stopped')
     const checkpoint = this.#cut()
     const id = checkpointId(checkpoint)
     const done = new Promise<CosignedCheckpoint>((resolve, reject) => {
@@ -118,22 +139,32 @@ export class CheckpointService {
           ),
         )
       }, this.#opts.roundTimeoutMs ?? 10_000)
-      this.#waiters.set(id, (c) => {
-        clearTimeout(timer)
-        resolve(c)
+      this.#waiters.set(id, {
+        resolve: (c) => {
+          clearTimeout(timer)
+          resolve(c)
+        },
+        reject: (err) => {
+          clearTimeout(timer)
+          reject(err)
+        },
       })
     })
-    const signature = blsSign(this.#opts.blsSecretKey, checkpointSigningMessage(checkpoint))
-    this.#round(id).checkpoint = checkpoint
-    await this.#addSignature(id, this.#index, signature)
-    await this.#opts.publish(
-      encodeCheckpointMessage({ type: 'propose', checkpoint, signer: this.#index, signature }),
-    )
+    try {
+      const signature = await this.#bls.run({ op: 'sign', checkpoint })
+      this.#round(id).checkpoint = checkpoint
+      await this.#addSignature(id, this.#index, signature)
+      await this.#publish({ type: 'propose', checkpoint, signer: this.#index, signature })
+    } catch (err) {
+      this.#waiters.get(id)?.reject(err as Error)
+      this.#waiters.delete(id)
+    }
     return done
   }
 
   /** Control-topic handler: true forwards the message, false rejects it. */
   async handle(data: Uint8Array, fromMember: string): Promise<boolean> {
+    if (this.#stopped) return false // not judged: nothing unjudged travels on
     const message = decodeCheckpointMessage(data)
     switch (message.type) {
       case 'propose':
@@ -149,7 +180,10 @@ export class CheckpointService {
     const slot = Math.floor(Date.now() / interval)
     if (slot % this.#blsKeys.length !== this.#index || !this.#changedSinceLatest()) return
     this.runRound().catch((err: unknown) =>
-      this.#opts.logger.warn({ err: (err as Error).message }, 'scheduled checkpoint round failed'),
+      this.#opts.logger[this.#stopped ? 'debug' : 'warn'](
+        { err: (err as Error).message },
+        'scheduled checkpoint round failed',
+      ),
     )
   }
 
@@ -172,11 +206,12 @@ export class CheckpointService {
     return { networkId: this.#networkId, timeMs: Date.now(), feeds }
   }
 
-  #onPropose(message: Extract<CheckpointMessage, { type: 'propose' }>): boolean {
+  async #onPropose(message: Extract<CheckpointMessage, { type: 'propose' }>): Promise<boolean> {
     const { checkpoint, signer, signature } = message
     const key = this.#blsKeys[signer]
     if (!key || toHex(checkpoint.networkId) !== toHex(this.#networkId)) return false
-    if (!blsVerify(key, checkpointSigningMessage(checkpoint), signature)) return false
+    if (!(await this.#bls.run({ op: 'verify', signer, checkpoint, signature }))) return false
+    if (this.#stopped) return false
     const id = checkpointId(checkpoint)
     const round = this.#round(id)
     if (round.checkpoint) return true // seen already
@@ -196,72 +231,17 @@ export class CheckpointService {
 
   /** Signs the proposal if this replica holds exactly its roots and they extend the latest checkpoint. */
   async #consider(id: string, checkpoint: Checkpoint, proposer: number): Promise<void> {
-    const { store } = this.#opts
-    await this.#awaitEntries(checkpoint)
-    for (const cut of checkpoint.feeds) {
-      if (store.size(cut.origin) < cut.treeSize) {
-        this.#opts.logger.info(
-          { origin: cut.origin, want: cut.treeSize, have: store.size(cut.origin) },
-          'not signing a checkpoint: entries still missing',
-        )
-        return
-      }
-      const ours = await store.rootAt(cut.origin, cut.treeSize)
-      if (!bytesEqual(ours, cut.root)) {
-        this.#opts.onIncident({
-          kind: 'diverged',
-          origin: cut.origin,
-          key: `${cut.origin}:${cut.treeSize}:${toHex(cut.root)}`,
-          summary: `${this.#memberName(proposer)} holds root ${toHex(cut.root).slice(0, 16)}… for ${cut.origin} at size ${cut.treeSize}; ${this.#opts.self} holds ${toHex(ours).slice(0, 16)}…`,
-          evidence: {
-            origin: cut.origin,
-            treeSize: cut.treeSize,
-            theirRoot: toHex(cut.root),
-            ourRoot: toHex(ours),
-            nodes: [this.#memberName(proposer), this.#opts.self],
-          },
-        })
-        return
-      }
-    }
-    if (!(await this.#extendsLatest(checkpoint))) return
-    const signature = blsSign(this.#opts.blsSecretKey, checkpointSigningMessage(checkpoint))
+    const sign = await mayCosign(checkpoint, {
+      ...this.#opts,
+      latest: this.#latest,
+      proposerName: this.#memberName(proposer),
+      syncWaitMs: this.#opts.syncWaitMs ?? 5000,
+      stopped: () => this.#stopped,
+    })
+    if (!sign || this.#stopped) return
+    const signature = await this.#bls.run({ op: 'sign', checkpoint })
     await this.#addSignature(id, this.#index, signature)
-    await this.#opts.publish(
-      encodeCheckpointMessage({ type: 'cosign', id, signer: this.#index, signature }),
-    )
-  }
-
-  /** Each feed's cut must extend the latest cosigned one: RFC 9162 consistency, per origin. */
-  async #extendsLatest(checkpoint: Checkpoint): Promise<boolean> {
-    const latest = this.#latest?.checkpoint
-    if (!latest) return true
-    if (checkpoint.timeMs <= latest.timeMs) return false // stale or replayed
-    for (const old of latest.feeds) {
-      const cut = checkpoint.feeds.find((f) => f.origin === old.origin)
-      if (!cut || cut.treeSize < old.treeSize) return false
-      if (old.treeSize === 0) continue
-      const proof = await this.#opts.store.consistencyProof(old.origin, old.treeSize, cut.treeSize)
-      try {
-        verifyConsistency(old.treeSize, cut.treeSize, old.root, cut.root, proof)
-      } catch {
-        this.#opts.logger.error(
-          { origin: old.origin, from: old.treeSize, to: cut.treeSize },
-          'replica is not consistent with the latest cosigned checkpoint: refusing to sign',
-        )
-        return false
-      }
-    }
-    return true
-  }
-
-  async #awaitEntries(checkpoint: Checkpoint): Promise<void> {
-    const lacking = () => checkpoint.feeds.some((c) => this.#opts.store.size(c.origin) < c.treeSize)
-    if (!lacking()) return
-    await this.#opts.syncNow().catch(() => {})
-    const deadline = Date.now() + (this.#opts.syncWaitMs ?? 5000)
-    while (lacking() && Date.now() < deadline && !this.#stopped)
-      await new Promise((r) => setTimeout(r, 50))
+    await this.#publish({ type: 'cosign', id, signer: this.#index, signature })
   }
 
   #onCosign(message: Extract<CheckpointMessage, { type: 'cosign' }>): boolean {
@@ -278,31 +258,46 @@ export class CheckpointService {
     const round = this.#round(id)
     if (round.done) return
     round.signatures.set(signer, signature)
-    const proposedHere =
-      round.checkpoint && round.signatures.get(this.#index) && this.#waiters.has(id)
-    if (!proposedHere || round.signatures.size < this.#quorum) return
-    const cosigned = this.#aggregate(round)
-    if (!cosigned) return
-    round.done = true
-    await this.#adopt(cosigned)
-    await this.#opts.publish(encodeCheckpointMessage({ type: 'cosigned', cosigned }))
+    if (round.aggregating) return // the running aggregation looks again when it ends
+    round.aggregating = true
+    try {
+      // Again while signatures arrived during an aggregation that found too few good ones.
+      for (let seen = -1; seen !== round.signatures.size && !round.done && !this.#stopped; ) {
+        seen = round.signatures.size
+        const proposedHere =
+          round.checkpoint && round.signatures.get(this.#index) && this.#waiters.has(id)
+        if (!proposedHere || round.signatures.size < this.#quorum) return
+        const aggregated = await this.#bls.run({
+          op: 'aggregate',
+          checkpoint: round.checkpoint!,
+          signatures: [...round.signatures],
+        })
+        for (const i of aggregated?.dropped ?? []) round.signatures.delete(i)
+        if (!aggregated || this.#stopped) continue
+        round.done = true
+        await this.#adopt(aggregated.cosigned)
+        await this.#publish({ type: 'cosigned', cosigned: aggregated.cosigned })
+      }
+    } finally {
+      round.aggregating = false
+    }
   }
 
-  /** Aggregates; if the aggregate fails, drops the signatures that fail alone and retries. */
-  #aggregate(round: Round): CosignedCheckpoint | undefined {
-    const checkpoint = round.checkpoint!
-    const n = this.#blsKeys.length
-    let cosigned = aggregateCosignatures(checkpoint, round.signatures, n)
+  /**
+   * Publishes on the checkpoint topic unless stopped. Never throws: a message that is not sent
+   * costs this round (the proposer times out, the next round goes on), and after stop() the
+   * network may be gone, which must not surface as a rejection nobody handles.
+   */
+  async #publish(message: CheckpointMessage): Promise<void> {
+    if (this.#stopped) return
     try {
-      verifyCosignedCheckpoint(cosigned, this.#networkId, this.#blsKeys, this.#quorum)
-      return cosigned
-    } catch {
-      const message = checkpointSigningMessage(checkpoint)
-      for (const [i, sig] of round.signatures)
-        if (!blsVerify(this.#blsKeys[i]!, message, sig)) round.signatures.delete(i)
-      if (round.signatures.size < this.#quorum) return undefined
-      cosigned = aggregateCosignatures(checkpoint, round.signatures, n)
-      return cosigned
+      await this.#opts.publish(encodeCheckpointMessage(message))
+    } catch (err) {
+      const level = this.#stopped ? 'debug' : 'warn'
+      this.#opts.logger[level](
+        { err: (err as Error).message, type: message.type },
+        'checkpoint message not published',
+      )
     }
   }
 
@@ -310,8 +305,9 @@ export class CheckpointService {
     const id = checkpointId(cosigned.checkpoint)
     if (this.#latest && checkpointId(this.#latest.checkpoint) === id) return true
     try {
-      verifyCosignedCheckpoint(cosigned, this.#networkId, this.#blsKeys, this.#quorum)
+      await this.#bls.run({ op: 'verifyCosigned', cosigned })
     } catch (err) {
+      if (isEhrlogError(err, 'UNAVAILABLE')) return false // stopping: not judged
       this.#opts.onIncident({
         kind: 'invalid-checkpoint',
         origin: fromMember,
@@ -321,6 +317,7 @@ export class CheckpointService {
       })
       return false
     }
+    if (this.#stopped) return false
     await this.#adopt(cosigned)
     return true
   }
@@ -339,7 +336,7 @@ export class CheckpointService {
         'checkpoint cosigned',
       )
     }
-    this.#waiters.get(id)?.(cosigned)
+    this.#waiters.get(id)?.resolve(cosigned)
     this.#waiters.delete(id)
     this.#rounds.delete(id)
   }
@@ -348,7 +345,7 @@ export class CheckpointService {
     let round = this.#rounds.get(id)
     if (!round) {
       if (this.#rounds.size > 256) this.#rounds.delete(this.#rounds.keys().next().value!)
-      round = { checkpoint: undefined, signatures: new Map(), done: false }
+      round = { checkpoint: undefined, signatures: new Map(), aggregating: false, done: false }
       this.#rounds.set(id, round)
     }
     return round

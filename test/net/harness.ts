@@ -77,7 +77,12 @@ export function captureLogger(lines: LogLine[], level = 'info') {
 export async function makeIdentity(
   name: string,
   addresses: string[] = [],
-): Promise<{ identity: PublicIdentity; libp2pKey: PrivateKey; feedKey: KeyObject }> {
+): Promise<{
+  identity: PublicIdentity
+  libp2pKey: PrivateKey
+  feedKey: KeyObject
+  blsSecretKey: Uint8Array
+}> {
   const libp2pKey = await generateKeyPair('Ed25519')
   const feedKey = generateKeyPairSync('ed25519').privateKey
   const bls = generateBlsSecretKey()
@@ -89,7 +94,7 @@ export async function makeIdentity(
     blsProofOfPossession: toHex(blsProofOfPossession(bls)),
     addresses,
   }
-  return { identity, libp2pKey, feedKey }
+  return { identity, libp2pKey, feedKey, blsSecretKey: bls }
 }
 
 /** Keys, membership and stores for `names`; nothing is started. */

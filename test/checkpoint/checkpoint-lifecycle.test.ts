@@ -1,0 +1,170 @@
+import { join } from 'node:path'
+import { afterEach, describe, expect, it } from 'vitest'
+import { BlsWorker } from '../../node/checkpoint/bls-worker.ts'
+import { CheckpointService, decodeCheckpointMessage } from '../../node/checkpoint/index.ts'
+import { blsVerify } from '../../node/core/bls.ts'
+import {
+  type Checkpoint,
+  checkpointSigningMessage,
+  verifyCosignedCheckpoint,
+} from '../../node/core/checkpoint.ts'
+import { fromHex } from '../../node/core/hex.ts'
+import { silentLogger } from '../../node/logger.ts'
+import { Membership } from '../../node/net/index.ts'
+import { CheckpointLog, type LogStore } from '../../node/store/index.ts'
+import { makeSigner, makeStoreKeys, openStore } from '../helpers/fixtures.ts'
+import { useTempDirs } from '../helpers/temp-dir.ts'
+import { makeIdentity } from '../net/harness.ts'
+
+/**
+ * Three CheckpointServices on real stores whose control topic is an in-process bus: each
+ * published message is handed to the two others, as gossip would. Lets a test stop a node at
+ * an exact step of a round.
+ */
+async function makeTrio(root: string) {
+  const made = await Promise.all(
+    ['hospital-a', 'hospital-b', 'hospital-c'].map((n) => makeIdentity(n)),
+  )
+  const membership = Membership.fromJson({ members: made.map((m) => m.identity) })
+  // Feeds stay empty: a round over empty feeds exercises the same BLS steps.
+  const signers = made.map((m) => makeSigner(m.identity.name))
+  const stores: LogStore[] = []
+  const services: CheckpointService[] = []
+  const workers: BlsWorker[] = []
+  const published: Array<{ from: number; type: string; afterStop: boolean }> = []
+  const stopped = new Set<number>()
+  /** Called with each delivery; may stop nodes mid-round. */
+  let onDeliver: (to: number, type: string) => void = () => {}
+  for (const [i, m] of made.entries()) {
+    const store = openStore(join(root, m.identity.name), makeStoreKeys(), signers)
+    await store.open()
+    stores.push(store)
+    const { blsSecretKey } = m
+    const worker = new BlsWorker(
+      {
+        secretKey: blsSecretKey,
+        blsKeys: membership.members.map((x) => fromHex(x.blsPublicKey, 48)!),
+        networkId: fromHex(membership.networkId, 32)!,
+        quorum: 2,
+      },
+      silentLogger(),
+    )
+    workers.push(worker)
+    services.push(
+      new CheckpointService({
+        self: m.identity.name,
+        membership,
+        blsSecretKey,
+        store,
+        checkpoints: new CheckpointLog(store),
+        // As NetService.publishControl once the node's network stopped: the topic is gone.
+        publish: async (data) => {
+          const { type } = decodeCheckpointMessage(data)
+          published.push({ from: i, type, afterStop: stopped.has(i) })
+          if (stopped.has(i)) throw new Error('no control topic checkpoints')
+          for (const j of [0, 1, 2]) {
+            if (j === i || stopped.has(j)) continue
+            setImmediate(() => {
+              onDeliver(j, type)
+              void services[j]!.handle(data, m.identity.name)
+            })
+          }
+        },
+        syncNow: async () => {},
+        onIncident: () => {},
+        logger: silentLogger(),
+        intervalMs: 0,
+        bls: worker,
+      }),
+    )
+  }
+  for (const s of services) await s.start()
+  return {
+    membership,
+    services,
+    workers,
+    published,
+    stopped,
+    setOnDeliver: (f: typeof onDeliver) => {
+      onDeliver = f
+    },
+    async close() {
+      await Promise.all(services.map((s) => s.stop()))
+      await Promise.all(stores.map((s) => s.close()))
+    },
+  }
+}
+
+describe('checkpoint BLS on a worker thread', () => {
+  const tempDir = useTempDirs()
+  let close: (() => Promise<void>) | undefined
+  const unhandled: unknown[] = []
+  const onUnhandled = (reason: unknown) => unhandled.push(reason)
+  afterEach(async () => {
+    process.off('unhandledRejection', onUnhandled)
+    await close?.()
+    close = undefined
+  })
+
+  it('signs what core verifies, and stop() terminates the thread', async () => {
+    const trio = await makeTrio(await tempDir())
+    close = trio.close
+    const worker = trio.workers[0]!
+    expect(worker.running).toBe(true)
+    const checkpoint: Checkpoint = {
+      networkId: fromHex(trio.membership.networkId, 32)!,
+      timeMs: 1,
+      feeds: [],
+    }
+    const signature = await worker.run({ op: 'sign', checkpoint })
+    const key = fromHex(trio.membership.members[0]!.blsPublicKey, 48)!
+    expect(blsVerify(key, checkpointSigningMessage(checkpoint), signature)).toBe(true)
+    expect(await worker.run({ op: 'verify', signer: 0, checkpoint, signature })).toBe(true)
+    expect(await worker.run({ op: 'verify', signer: 1, checkpoint, signature })).toBe(false)
+
+    await trio.services[0]!.stop()
+    expect(worker.running).toBe(false)
+    await expect(worker.run({ op: 'sign', checkpoint })).rejects.toMatchObject({
+      code: 'UNAVAILABLE',
+    })
+    await trio.services[0]!.stop() // idempotent
+  })
+
+  it('a round cosigns with a quorum, every BLS step on the workers', async () => {
+    const trio = await makeTrio(await tempDir())
+    close = trio.close
+    const cosigned = await trio.services[0]!.runRound()
+    const keys = trio.membership.members.map((m) => fromHex(m.blsPublicKey, 48)!)
+    const signers = verifyCosignedCheckpoint(
+      cosigned,
+      fromHex(trio.membership.networkId, 32)!,
+      keys,
+    )
+    expect(signers).toContain(0)
+    expect(signers.length).toBeGreaterThanOrEqual(2)
+  })
+
+  it('a round completing while its node stops publishes nothing, leaves no rejection unhandled', async () => {
+    process.on('unhandledRejection', onUnhandled)
+    const trio = await makeTrio(await tempDir())
+    close = trio.close
+    const [a] = trio.services as [CheckpointService]
+    let stopping: Promise<void> | undefined
+    // The first cosignature reaches a: a quorum, so a aggregates on its worker. a's node
+    // stops right then, its network with it.
+    trio.setOnDeliver((to, type) => {
+      if (to !== 0 || type !== 'cosign' || stopping) return
+      setImmediate(() => {
+        trio.stopped.add(0)
+        stopping = a.stop()
+      })
+    })
+    const round = a.runRound()
+    await expect(round).rejects.toMatchObject({ code: 'UNAVAILABLE' })
+    await stopping
+    expect(trio.workers[0]!.running).toBe(false)
+    await new Promise((resolve) => setTimeout(resolve, 200)) // let any late work surface
+    expect(trio.published.filter((p) => p.afterStop)).toEqual([])
+    expect(unhandled).toEqual([])
+  })
+})
