@@ -32,6 +32,11 @@ export interface NodeOptions {
   alertRetryMs?: number
   /** Time between scheduled scrubs of the replica; 0: only at start (default 10 min). */
   scrubIntervalMs?: number
+  /**
+   * How long start() waits for peers to restore an own feed shorter than the cosigned
+   * checkpoint (default 15 s). Appends stay refused until it is whole, however long.
+   */
+  tailWaitMs?: number
   /** Told of each modified/deleted/equivocation incident the integrity service reports. */
   onIntegrityIncident?: (incident: IntegrityIncident) => void
 }
@@ -202,6 +207,7 @@ export class EhrlogNode {
         ...(this.#opts.scrubIntervalMs !== undefined
           ? { scrubIntervalMs: this.#opts.scrubIntervalMs }
           : {}),
+        ...(this.#opts.tailWaitMs !== undefined ? { tailWaitMs: this.#opts.tailWaitMs } : {}),
       })
       net = new NetService({
         membership,

@@ -87,6 +87,8 @@ export class IntegrityService {
   #retry: NodeJS.Timeout | undefined
   #retryDelayMs = 0
   #firstScrubDone = false
+  /** The cosigned size of the own feed while appends are held for it (start()). */
+  #ownCut: number | undefined
   #releaseHold: () => void = () => {}
   readonly #hold: Promise<void>
 
@@ -126,13 +128,31 @@ export class IntegrityService {
       this.#log.error({ err: (err as Error).message }, 'startup scrub failed'),
     )
     const own = this.#cuts()?.cuts.get(this.#opts.self)
-    if (own && this.#opts.store.size(this.#opts.self) < own.treeSize) {
+    const { store, self } = this.#opts
+    if (own && store.size(self) < own.treeSize) {
       this.#log.error(
-        { have: this.#opts.store.size(this.#opts.self), cosigned: own.treeSize },
+        { have: store.size(self), cosigned: own.treeSize },
         'own feed is shorter than the cosigned checkpoint: pulling it back before appending',
       )
-      await this.#awaitTail(this.#opts.self, own)
+      // Held until the feed is whole again, however long that takes: appending now would sign
+      // new entries at seqs the network already holds signed (an equivocation).
+      store.holdAppends(
+        self,
+        `its feed has ${store.size(self)} entries but the network cosigned ${own.treeSize}; waiting for peers to restore them (retry later)`,
+      )
+      this.#ownCut = own.treeSize
+      await this.#awaitTail(self, own)
+      this.#releaseOwnHoldIfWhole()
     }
+  }
+
+  /** Lifts the append hold of start() once sync or repair brought the own feed back. */
+  #releaseOwnHoldIfWhole(): void {
+    const { store, self } = this.#opts
+    if (this.#ownCut === undefined || store.size(self) < this.#ownCut) return
+    store.releaseAppends(self)
+    this.#ownCut = undefined
+    this.#log.info({ size: store.size(self) }, 'own feed restored: appending again')
   }
 
   /** Stops the schedule and waits for a scrub in progress (its network requests are aborted). */
@@ -150,6 +170,7 @@ export class IntegrityService {
     if (!this.#running) {
       this.#running = this.#scrub().finally(() => {
         this.#running = undefined
+        this.#releaseOwnHoldIfWhole() // a repair may have restored the own feed
       })
       return this.#running
     }
@@ -172,7 +193,9 @@ export class IntegrityService {
     if (this.#heldAtStart(batch.origin)) await this.#hold
     return this.#gate.shared(batch.origin, async () => {
       try {
-        return await store()
+        const result = await store()
+        if (batch.origin === this.#opts.self) this.#releaseOwnHoldIfWhole()
+        return result
       } catch (err) {
         if (isEhrlogError(err, 'EQUIVOCATION')) void this.#equivocation.onConflict(batch)
         throw err

@@ -69,6 +69,8 @@ export class LogStore {
   readonly #writes: WriteChain
   readonly #feeds = new Map<string, FeedState>()
   readonly #originByTag = new Map<string, string>()
+  /** Own feeds that must not grow, with why (holdAppends). */
+  readonly #appendHolds = new Map<string, string>()
   #status: 'new' | 'open' | 'closed' = 'new'
 
   constructor(opts: LogStoreOptions) {
@@ -176,6 +178,19 @@ export class LogStore {
     return this.#feeds.get(origin)?.damage
   }
 
+  /**
+   * Refuses appends to `origin` (UNAVAILABLE, with `reason`) until released: a node whose
+   * own feed is shorter than what the network cosigned would sign a second history at the
+   * seqs it lost. Batches of the feed from peers are still accepted, which is how it heals.
+   */
+  holdAppends(origin: string, reason: string): void {
+    this.#appendHolds.set(origin, reason)
+  }
+
+  releaseAppends(origin: string): void {
+    this.#appendHolds.delete(origin)
+  }
+
   /** Validated audit events → entries of the signer's own feed, one atomic batch. */
   appendEvents(
     signer: Signer,
@@ -208,6 +223,11 @@ export class LogStore {
     this.#assertOpen()
     this.#writes.assertHealthy()
     // From here to the write call nothing awaits: batches are encoded one at a time, in order.
+    const held = this.#appendHolds.get(signer.origin)
+    if (held !== undefined)
+      throw new EhrlogError('UNAVAILABLE', `${signer.origin} is not appending: ${held}`, {
+        details: { origin: signer.origin },
+      })
     const feed = this.#feedFor(signer.origin)
     if (feed.damage)
       throw new EhrlogError('STORE_CORRUPT', `feed ${signer.origin} is damaged: ${feed.damage}`)

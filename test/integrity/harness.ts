@@ -28,9 +28,10 @@ export function useIntegrityNetwork() {
     incidents.clear()
   })
 
-  const start = async (i: number): Promise<EhrlogNode> => {
+  const start = async (i: number, options: { tailWaitMs?: number } = {}): Promise<EhrlogNode> => {
     const name = [A, B, C][i]!
     const [node] = await startNodes([dirs[i]!], {
+      ...options,
       onIntegrityIncident: (incident) => incidents.get(name)?.push(incident),
     })
     incidents.set(name, incidents.get(name) ?? [])
@@ -72,6 +73,7 @@ export function useIntegrityNetwork() {
       name: string,
       origin: string,
       fn: (t: Tamperer, signingKey: import('node:crypto').KeyObject) => Promise<unknown>,
+      options: { tailWaitMs?: number } = {},
     ): Promise<EhrlogNode> {
       await running.get(name)!.stop()
       running.delete(name)
@@ -84,7 +86,7 @@ export function useIntegrityNetwork() {
       } finally {
         await t.close()
       }
-      return start([A, B, C].indexOf(name))
+      return start([A, B, C].indexOf(name), options)
     },
 
     start: (name: string): Promise<EhrlogNode> => start([A, B, C].indexOf(name)),

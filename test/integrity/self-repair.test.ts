@@ -35,7 +35,7 @@ describe('detection and self-repair with three real nodes', () => {
         .map((f) => [f.origin, f]),
     )
     const report = await node.store.verify({ knownHeads })
-    expect(report.problems).toEqual([])
+    expect(report.problems, JSON.stringify(report.problems)).toEqual([])
     expect(node.store.damageOf(A)).toBeUndefined()
   }
 
@@ -121,6 +121,31 @@ describe('detection and self-repair with three real nodes', () => {
     await expectRepaired(a, net.node(B))
     expect(net.incidents(B).concat(net.incidents(C))).toEqual([]) // no fork for anyone to see
     await expectCliVerifyClean(A)
+  })
+
+  it("the origin's own tail rolled back while no peer answers: appends refused until peers restore it", async () => {
+    await net.setUp()
+    await net.checkpoint()
+    await net.stop(B)
+    await net.stop(C)
+    const a = await net.tamperAndRestart(A, A, (t) => t.truncate(9, true), { tailWaitMs: 300 })
+    // start() gave up waiting, but the feed is short of what the network cosigned: no append.
+    expect(a.store.size(A)).toBe(8)
+    await expect(a.ingest.submit([makeEvent(99)])).rejects.toMatchObject({
+      code: 'UNAVAILABLE',
+      message: expect.stringMatching(/has 8 entries but the network cosigned 12/),
+    })
+    expect(a.store.size(A)).toBe(8)
+    await net.start(B)
+    await waitFor('the own feed pulled back from hospital-b', () => a.store.size(A) >= 12)
+    const { ids } = await a.ingest.submit([makeEvent(99)])
+    expect(Number(ids[0]!.split(':')[1])).toBeGreaterThan(12)
+    await waitFor(
+      'the new batch at hospital-b',
+      () => net.node(B).store.size(A) === a.store.size(A),
+    )
+    await expectRepaired(a, net.node(B))
+    expect(net.incidents(B)).toEqual([]) // no fork for anyone to see
   })
 
   it('the last entry flipped (the feed is damaged at open): named before sync can paper over it', async () => {
