@@ -71,6 +71,8 @@ export function hintFor(code: ErrorCode): string | undefined {
       return 'restore master.key / keys.enc from your backup; the node cannot decrypt its data without them'
     case 'STORE_CORRUPT':
       return 'run `ehrlog verify --dir DIR` to see which entries are damaged'
+    case 'RATE_LIMITED':
+      return 'wait as long as the message says, then run it again (a node limits the queries each user may run a minute, and how many it serves at once)'
     default:
       return undefined
   }

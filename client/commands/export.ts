@@ -35,7 +35,12 @@ export function registerExport(program: Command, ctx: CliContext): void {
       const session = await loadSession(ctx)
       const membership = await membershipOf(ctx, opts)
       const filter = filterOf(opts)
-      const connection = new Connection(membership, session, opts.node)
+      // An export asks page after page: past a node's per-user query rate it waits (the
+      // node says how long) rather than failing halfway.
+      const connection = new Connection(membership, session, opts.node, {
+        maxSeconds: 60,
+        notify: (message) => ctx.err(`${message}\n`),
+      })
       const answers: unknown[] = []
       let failures = 0
       let entries = 0

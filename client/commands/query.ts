@@ -169,6 +169,14 @@ export function trustOf(
   }
 }
 
+/** Waiting out a node's RATE_LIMITED instead of failing: for commands that ask many pages. */
+export interface RateLimitWait {
+  /** Longest wait accepted for one query; a longer Retry-After fails as usual. */
+  maxSeconds: number
+  /** Told before each wait (the CLI prints it to stderr). */
+  notify: (message: string) => void
+}
+
 /**
  * Where queries go: --node URL over HTTP, else the members' /ehrlog/query/1.0.0 over libp2p,
  * the session's issuing node first. Cross-checks always go over libp2p to other members.
@@ -182,6 +190,7 @@ export class Connection {
     readonly membership: Membership,
     readonly session: SavedSession,
     readonly httpUrl: string | undefined,
+    readonly rateLimitWait?: RateLimitWait,
   ) {}
 
   /** Members in the order they are asked: the session's issuer first, then network.json order. */
@@ -225,8 +234,10 @@ export class Connection {
       try {
         answer = await this.#ask(target, request)
       } catch (err) {
-        if (!isEhrlogError(err, 'UNAVAILABLE')) throw err
-        page.notes.push(`cross-check: ${target.name} did not answer (${err.message})`)
+        // A member that is down or has had enough of this user's queries is not a verdict on
+        // the primary's answer: the next member is asked instead.
+        if (!isEhrlogError(err, 'UNAVAILABLE') && !isEhrlogError(err, 'RATE_LIMITED')) throw err
+        page.notes.push(`cross-check: ${target.name} did not answer (${err.code}: ${err.message})`)
         continue
       }
       const other = verifyQueryAnswer(answer, trust)
@@ -249,7 +260,35 @@ export class Connection {
     if (client) await (await client).stop()
   }
 
-  async #askPrimary(request: object): Promise<{ node: string; answer: unknown }> {
+  /**
+   * Runs `ask`; when the node answers RATE_LIMITED and a wait is allowed, waits the node's
+   * `retryAfterSeconds` and asks again (a few times at most).
+   */
+  async #patiently<T>(ask: () => Promise<T>): Promise<T> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await ask()
+      } catch (err) {
+        const wait = this.rateLimitWait
+        const seconds = Number(isEhrlogError(err) ? err.details.retryAfterSeconds : Number.NaN)
+        if (
+          !wait ||
+          !isEhrlogError(err, 'RATE_LIMITED') ||
+          !(seconds > 0 && seconds <= wait.maxSeconds) ||
+          attempt >= 5
+        )
+          throw err
+        wait.notify(`${err.message}: waiting ${seconds} s`)
+        await new Promise((resolve) => setTimeout(resolve, seconds * 1000))
+      }
+    }
+  }
+
+  #askPrimary(request: object): Promise<{ node: string; answer: unknown }> {
+    return this.#patiently(() => this.#askPrimaryOnce(request))
+  }
+
+  async #askPrimaryOnce(request: object): Promise<{ node: string; answer: unknown }> {
     if (this.httpUrl) {
       const params = new URLSearchParams()
       for (const [k, v] of Object.entries(request)) {
@@ -282,11 +321,13 @@ export class Connection {
   async #ask(target: QueryTarget, request: object): Promise<unknown> {
     this.#client ??= QueryClient.start()
     const client = await this.#client
-    return client.query(target, {
-      networkId: this.membership.networkId,
-      token: this.session.token,
-      ...request,
-    } as Parameters<QueryClient['query']>[1])
+    return this.#patiently(() =>
+      client.query(target, {
+        networkId: this.membership.networkId,
+        token: this.session.token,
+        ...request,
+      } as Parameters<QueryClient['query']>[1]),
+    )
   }
 }
 

@@ -6,12 +6,14 @@ import type { CliContext } from '../../client/context.ts'
 import { saveSession } from '../../client/session-store.ts'
 import { canonicalJson } from '../../node/core/canonical-json.ts'
 import { decodeEntry } from '../../node/core/entry.ts'
+import { EhrlogError } from '../../node/core/errors.ts'
 import type { AuditEvent } from '../../node/core/event.ts'
 import type { QueryAnswerJson } from '../../node/core/query-answer.ts'
 import type { EhrlogNode } from '../../node/node.ts'
 import type { QueryService } from '../../node/query/index.ts'
 import { runCli } from '../helpers/cli.ts'
-import { type QueryNetwork, startQueryNetwork } from '../query/network-world.ts'
+import { QUERY_BURST_AT_C, type QueryNetwork, startQueryNetwork } from '../query/network-world.ts'
+import { login } from '../query/sessions.ts'
 
 describe('ehrlog query, export and verify-bundle: the CLI verifies every answer itself', () => {
   let world: QueryNetwork
@@ -22,15 +24,17 @@ describe('ehrlog query, export and verify-bundle: the CLI verifies every answer 
   beforeAll(async () => {
     world = await startQueryNetwork()
     network = join(world.root, 'network.json')
-    for (const user of ['alice', 'admin']) {
+    // Bob's session is issued by hospital-c, so the CLI asks hospital-c first (5 queries at once).
+    const bobAtC = login(world.nodes[2]!.auth, 'bob@hospital-a').token
+    for (const user of ['alice', 'admin', 'bob']) {
       const configDir = join(world.root, `config-${user}`)
       envs[user] = { EHRLOG_CONFIG_DIR: configDir }
       await saveSession({ env: envs[user] } as unknown as CliContext, {
         v: 1,
-        node: world.nodes[0]!.httpUrl,
+        node: world.nodes[user === 'bob' ? 2 : 0]!.httpUrl,
         username: `${user}@hospital-a`,
-        token: world.tokens[user]!,
-        role: user === 'alice' ? 'patient' : 'admin',
+        token: user === 'bob' ? bobAtC : world.tokens[user]!,
+        role: user === 'admin' ? 'admin' : 'patient',
         expiresMs: Date.now() + 3600_000,
       })
     }
@@ -228,5 +232,68 @@ describe('ehrlog query, export and verify-bundle: the CLI verifies every answer 
     } finally {
       await rm(alone, { recursive: true, force: true })
     }
+  })
+
+  it("past a node's query rate the CLI says RATE_LIMITED, when to retry, and exits 6", async () => {
+    for (let i = 0; i < QUERY_BURST_AT_C; i++) {
+      const ok = await query('bob')
+      expect(ok.code, ok.err).toBe(0)
+    }
+    const limited = await query('bob')
+    expect(limited.code).toBe(6)
+    expect(limited.out).toBe('')
+    expect(limited.err).toMatch(
+      /^RATE_LIMITED: hospital-c: bob@hospital-a has run more queries than this node allows \(1 a minute, 5 at once\): retry in \d+ s\nhint: wait as long as the message says/,
+    )
+    // Not passed on to another member: the limit is the node's answer, not an outage.
+    const viaHttp = await query('bob', '--node', world.nodes[2]!.httpUrl)
+    expect(viaHttp.code).toBe(6)
+    expect(viaHttp.err).toMatch(
+      /^RATE_LIMITED: bob@hospital-a has run more queries .*retry in \d+ s$/m,
+    )
+  })
+
+  it('export waits out a RATE_LIMITED page for as long as the node says, then goes on', async () => {
+    const service = world.nodes[0]!.query as QueryService
+    const honest = service.answerAs.bind(service)
+    let refused = 0
+    service.answerAs = async (session, request) => {
+      if (request.cursor !== undefined && refused++ === 0)
+        throw new EhrlogError(
+          'RATE_LIMITED',
+          'admin@hospital-a has run more queries than this node allows',
+          {
+            details: { field: 'session', retryAfterSeconds: 1 },
+          },
+        )
+      return honest(session, request)
+    }
+    restore = () => {
+      service.answerAs = honest
+    }
+    const started = Date.now()
+    const exported = await runCli(
+      [
+        'export',
+        '--network',
+        network,
+        '--out',
+        join(world.root, 'waited.json'),
+        '--patient',
+        'MRN-A',
+        '--action',
+        'read',
+        '--limit',
+        '2',
+      ],
+      envs.admin,
+    )
+    expect(exported.code, exported.err).toBe(0)
+    expect(exported.err).toBe(
+      'hospital-a: admin@hospital-a has run more queries than this node allows: waiting 1 s\n',
+    )
+    expect(exported.out).toMatch(/^wrote .*waited.json: 5 entries in 3 answers/)
+    expect(refused).toBeGreaterThan(1)
+    expect(Date.now() - started).toBeGreaterThanOrEqual(1000)
   })
 })
