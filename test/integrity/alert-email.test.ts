@@ -2,7 +2,12 @@ import type { KeyObject } from 'node:crypto'
 import { readFile, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
+import { makeEntry } from '../../node/core/entry.ts'
+import { fromHex } from '../../node/core/hex.ts'
+import { MemoryTree } from '../../node/core/merkle/index.ts'
+import { signTreeHead } from '../../node/core/tree-head.ts'
 import { openNodeDir } from '../../node/identity/index.ts'
+import { decodeEvidence, verifyEquivocation } from '../../node/integrity/index.ts'
 import type { EhrlogNode } from '../../node/node.ts'
 import { parseMail, startSmtpServer, type TestSmtpServer } from '../alerts/smtp-harness.ts'
 import { makeEvent } from '../helpers/fixtures.ts'
@@ -127,4 +132,42 @@ describe('tampering reaches the admins by email', () => {
       expect(smtp.received).toHaveLength(1) // one incident, one email
     })
   }
+
+  it('an equivocation: one email naming the entry, with both signed versions as evidence.json', async () => {
+    smtp = await startSmtpServer()
+    const { dirs } = await initNetwork(await tempDir())
+    await withAdmins(dirs[2]!, smtp.port)
+    nodes = await startNodes(dirs, { alertRetryMs: 200 })
+    const [a, b] = nodes as [EhrlogNode, EhrlogNode]
+    for (let n = 0; n < 2; n++) await a.ingest.submit([0, 1, 2, 3].map((i) => makeEvent(4 * n + i)))
+    await waitFor('replication', () => nodes.every((n) => n.store.size('hospital-a') === 8))
+    await waitFor('a full gossip mesh', () =>
+      nodes.every((n) => n.net.peers().filter((p) => p.gossip).length === 2),
+    )
+    // Whoever holds hospital-a's key signs a second entry 8; hospital-b gossips it.
+    const { signingKey, identity } = await openNodeDir(dirs[0]!)
+    const authentic: Uint8Array[] = []
+    for await (const e of a.store.entries('hospital-a')) authentic.push(e.hash)
+    const second = makeEntry('hospital-a', 8, authentic[6]!, 'event', makeEvent(99), new Date())
+    const root = new MemoryTree([...authentic.slice(0, 7), second.hash]).root()
+    b.net.publish({
+      origin: 'hospital-a',
+      entries: [second.bytes],
+      head: signTreeHead(signingKey, 'hospital-a', 8, root),
+    })
+    await waitFor('the alert email', () => smtp!.received.length > 0, 20_000)
+    const mail = parseMail(smtp.received[0]!.raw)
+    expect(mail.subject).toMatch(/^\[Equivocation\] hospital-a signed two different versions/)
+    expect(mail.text).toContain('Compromised log ids: hospital-a:8')
+    expect(mail.text).toContain('Reporting node: hospital-c')
+    const attached = mail.attachments.find((f) => f.filename === 'evidence.json')
+    const { evidence } = JSON.parse(attached!.content.toString('utf8'))
+    // The attachment is the proof on its own: it verifies with nothing but the origin's key.
+    verifyEquivocation(
+      decodeEvidence(new TextEncoder().encode(JSON.stringify({ v: 1, ...evidence }))),
+      fromHex(identity.ed25519PublicKey, 32)!,
+    )
+    await new Promise((r) => setTimeout(r, 1000))
+    expect(smtp.received).toHaveLength(1)
+  })
 })
