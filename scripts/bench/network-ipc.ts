@@ -1,0 +1,26 @@
+// Messages between the network benchmark's driver (network-cluster.ts) and each node
+// process (network-node.ts), over the IPC channel of child_process.fork.
+
+export type DriverMessage =
+  | { type: 'sizes'; id: number }
+  | { type: 'usage'; id: number }
+  /** Report when each batch of `origin` is stored, and track event-loop delay, until unwatch. */
+  | { type: 'watch'; origin: string }
+  | { type: 'unwatch' }
+  | { type: 'stop' }
+
+export type ChildMessage =
+  | { type: 'started'; http: string; startMs: number }
+  | { type: 'failed'; message: string }
+  | { type: 'reply'; id: number; value: unknown }
+  /** Batches stored: tree size reached, and when (ms since the epoch, sub-ms). */
+  | { type: 'arrivals'; items: Array<[treeSize: number, atMs: number]> }
+  | { type: 'unhandled'; message: string }
+
+export interface NodeUsage {
+  /** CPU time of the whole process (all threads) since it started: µs. */
+  cpuUs: number
+  rssBytes: number
+  loopDelayP99Ms: number
+  loopDelayMaxMs: number
+}
