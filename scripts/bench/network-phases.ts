@@ -35,6 +35,7 @@ export async function sustainedIngest(c: Cluster, post: Post, seconds: number) {
     }
   })()
   const cpu0 = await c.cpu()
+  const driver0 = process.cpuUsage()
   const t0 = performance.now()
   const end = t0 + seconds * 1000
   try {
@@ -50,6 +51,7 @@ export async function sustainedIngest(c: Cluster, post: Post, seconds: number) {
     await sampler
   }
   const ingestMs = performance.now() - t0
+  const driver = process.cpuUsage(driver0)
   const cpuIngest = cpuSince(cpu0, await c.cpu())
   const endLag = await c.lag()
   const convergeMs = await c.timeToConverge()
@@ -65,6 +67,8 @@ export async function sustainedIngest(c: Cluster, post: Post, seconds: number) {
     /** CPU per event from the first request until converged: all nodes, then each. */
     cpuPerEventUs: cpu.reduce((a, b) => a + b, 0) / accepted,
     ...Object.fromEntries(cpu.map((us, i) => [`cpuPerEventUs${i + 1}`, us / accepted])),
+    /** This process (the HTTP client) per event: it shares the 2 cores with the nodes. */
+    driverCpuPerEventUs: (driver.user + driver.system) / accepted,
   }
 }
 
@@ -179,6 +183,8 @@ export async function catchUp(c: Cluster, posts: Post[], entries: number) {
     totalMs,
     perSecond: missing / (totalMs / 1000),
     pullPerSecond: missing / ((totalMs - startedMs) / 1000),
+    /** From node.start() being called (the process loaded): comparable to the in-process figure. */
+    fromStartPerSecond: missing / ((totalMs - startedMs + node.startMs) / 1000),
     /** Node 3's CPU (from its spawn: start included) per entry, and the two responders'. */
     cpuPerEntryUs3: cpu[2]! / missing,
     cpuPerEntryUs1: cpu[0]! / missing,

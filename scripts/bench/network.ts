@@ -126,7 +126,7 @@ export async function benchNetwork(): Promise<Figure[]> {
       note: 'events / (ingest time + time to converge)',
     }),
     fig('  CPU per event, all 3 nodes', 'http.cpuPerEventUs', 'µs', {
-      note: `node 1 ${each('http.cpuPerEventUs1')}; node 2 ${each('http.cpuPerEventUs2')}; node 3 ${each('http.cpuPerEventUs3')}`,
+      note: `node 1 ${each('http.cpuPerEventUs1')}; node 2 ${each('http.cpuPerEventUs2')}; node 3 ${each('http.cpuPerEventUs3')}; the HTTP client ${each('http.driverCpuPerEventUs', 1)}`,
     }),
     fig('propagation p50 at 1,000 events/s', 'latency.p50', 'ms', {
       note: "node 1's 201 at the client -> stored at nodes 2 and 3",
@@ -148,6 +148,7 @@ export async function benchNetwork(): Promise<Figure[]> {
       meets: m('catchUp.perSecond') >= 30_000,
       note: `${m('catchUp.missing')} entries missing; spawn to serving ${each('catchUp.startedMs')} ms (start() ${each('catchUp.startInNodeMs')} ms)`,
     }),
+    fig('  catch-up, from start() (modules loaded)', 'catchUp.fromStartPerSecond', 'entries/s'),
     fig('  catch-up, after it serves', 'catchUp.pullPerSecond', 'entries/s'),
     fig('  CPU per entry caught up, node 3', 'catchUp.cpuPerEntryUs3', 'µs', {
       note: `process start included; cores ${each('catchUp.cores3', 2)}; responders node 1 ${each('catchUp.cpuPerEntryUs1', 1)}, node 2 ${each('catchUp.cpuPerEntryUs2', 1)} µs`,
