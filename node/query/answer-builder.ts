@@ -9,13 +9,13 @@ import {
   type QueryFilter,
 } from '../core/query-answer.ts'
 import type { SignedTreeHead } from '../core/tree-head.ts'
-import type { LogStore } from '../store/index.ts'
-import type { ProofReader, ProofRequest } from './proof-reader.ts'
+import type { LogStore, ProofRequest } from '../store/index.ts'
+
 import type { Selection } from './select.ts'
 
-/** What proving reads of the replica: its heads and sizes, and proofs (ProofReader). */
+/** What proving reads of the replica: its heads and sizes, and proofs (LogStore's). */
 export type ProofStore = Pick<LogStore, 'latestHead' | 'size' | 'sizes'> &
-  Pick<ProofReader, 'inclusionProofs' | 'consistencyProof'>
+  Pick<LogStore, 'inclusionProofs' | 'consistencyProof'>
 
 /**
  * Proves each selected entry: against the checkpoint's cut when the cut covers it (and this

@@ -1,5 +1,4 @@
 export { buildAnswer, type ProofStore } from './answer-builder.ts'
-export { ProofReader, type ProofRequest } from './proof-reader.ts'
 export { type QueryRequest, QueryService, type QueryServiceOptions } from './query-service.ts'
 export {
   DEFAULT_QUERY_RATE_LIMIT,

@@ -10,9 +10,7 @@ import {
   type QueryFilter,
 } from '../core/query-answer.ts'
 import type { LogStore } from '../store/index.ts'
-import type { TreeCache } from '../store/tree-cache.ts'
 import { buildAnswer, type ProofStore } from './answer-builder.ts'
-import { ProofReader } from './proof-reader.ts'
 import { type QueryRateLimit, QueryRateLimiter } from './rate-limit.ts'
 import { QueryRefused, type Session, scopeQuery } from './scope.ts'
 import { selectEntries } from './select.ts'
@@ -32,8 +30,6 @@ export interface QueryServiceOptions {
   store: LogStore
   /** Queries per user at this node (config.json `query.rateLimit`; DEFAULT_QUERY_RATE_LIMIT). */
   rateLimit?: QueryRateLimit
-  /** Bounds of the cache of upper tree levels (TREE_CACHE_DEFAULTS). */
-  treeCache?: ConstructorParameters<typeof ProofReader>[1]
   checkpoints: { latest(): CosignedCheckpoint | undefined }
   auth: { authenticate(token: string | undefined): Session }
   /** Appends the query's audit event to this node's own feed; resolves once durable. */
@@ -50,14 +46,10 @@ export class QueryService {
   readonly #opts: QueryServiceOptions
   readonly #proofs: ProofStore
   readonly #limiter: QueryRateLimiter
-  /** The upper tree levels kept across queries (bounded; docs/performance.md). */
-  readonly treeCache: TreeCache
 
   constructor(opts: QueryServiceOptions) {
     this.#opts = opts
     const { store } = opts
-    const proofs = new ProofReader(store, opts.treeCache)
-    this.treeCache = proofs.cache
     this.#limiter = new QueryRateLimiter(opts.rateLimit, () =>
       (opts.now?.() ?? new Date()).getTime(),
     )
@@ -65,9 +57,10 @@ export class QueryService {
       latestHead: (origin) => store.latestHead(origin),
       size: (origin) => store.size(origin),
       sizes: () => store.sizes(),
-      inclusionProofs: (origin, requests) => proofs.inclusionProofs(origin, requests),
+      // Built together, upper tree levels from the store's tree cache (docs/performance.md).
+      inclusionProofs: (origin, requests) => store.inclusionProofs(origin, requests),
       consistencyProof: (origin, oldSize, newSize) =>
-        proofs.consistencyProof(origin, oldSize, newSize),
+        store.consistencyProof(origin, oldSize, newSize),
     }
   }
 

@@ -14,6 +14,7 @@ export type {
   AppendItem,
   EntryRef,
   LogStoreOptions,
+  ProofRequest,
   Receipt,
   Signer,
   StoredReceipt,

@@ -19,6 +19,7 @@ import type {
   StoreInternals,
   StoreKeys,
 } from './store-types.ts'
+import { type TREE_CACHE_DEFAULTS, TreeCache } from './tree-cache.ts'
 import { TreeReader } from './tree-reader.ts'
 import { ensureUserIndex } from './user-index.ts'
 import { ValueCipher } from './value-cipher.ts'
@@ -37,6 +38,14 @@ export interface LogStoreOptions {
   sync?: boolean
   /** Overrides of LEVELDB_TUNING (benchmarks, experiments). */
   leveldb?: Partial<typeof LEVELDB_TUNING>
+  /** Bounds of the cache of upper tree levels that proofs read (tree-cache.ts). */
+  treeCache?: Partial<typeof TREE_CACHE_DEFAULTS>
+}
+
+/** One inclusion proof asked for: entry `seq` (1-based) of a feed, in its tree of `treeSize`. */
+export interface ProofRequest {
+  seq: number
+  treeSize: number
 }
 
 /**
@@ -67,6 +76,8 @@ export class LogStore {
   readonly #encoder: FeedEncoder
   readonly #reader: EntryReader
   readonly #writes: WriteChain
+  /** Upper levels of every feed's tree, shared by all proofs and roots (tree-cache.ts). */
+  readonly treeCache: TreeCache
   readonly #feeds = new Map<string, FeedState>()
   readonly #originByTag = new Map<string, string>()
   /** Own feeds that must not grow, with why (holdAppends). */
@@ -87,6 +98,7 @@ export class LogStore {
     this.#encoder = new FeedEncoder(this.#cipher, opts.keys.indexKey)
     this.#reader = new EntryReader(this.#db, this.#cipher, (origin) => this.#feeds.get(origin))
     this.#writes = new WriteChain(this.#db, opts.sync ?? true)
+    this.treeCache = new TreeCache(opts.treeCache)
   }
 
   async open(): Promise<void> {
@@ -334,12 +346,26 @@ export class LogStore {
   }
 
   /** Inclusion proof of entry `seq` in the tree of size `treeSize` (RFC 9162 2.1.3.1). */
-  inclusionProof(origin: string, seq: number, treeSize: number): Promise<Uint8Array[]> {
+  async inclusionProof(origin: string, seq: number, treeSize: number): Promise<Uint8Array[]> {
     return this.#tree(this.#requireFeed(origin, treeSize)).inclusionProof(seq - 1, treeSize)
   }
 
+  /**
+   * Inclusion proofs of many entries of a feed, one per request in order, built together:
+   * each tree node is read once (and the upper levels come from the tree cache).
+   */
+  async inclusionProofs(
+    origin: string,
+    requests: readonly ProofRequest[],
+  ): Promise<Uint8Array[][]> {
+    const feed = this.#requireFeed(origin, Math.max(0, ...requests.map((r) => r.treeSize)))
+    return this.#tree(feed).inclusionProofs(
+      requests.map((r) => ({ index: r.seq - 1, treeSize: r.treeSize })),
+    )
+  }
+
   /** Consistency proof between two sizes of a feed (RFC 9162 2.1.4.1). */
-  consistencyProof(origin: string, oldSize: number, newSize: number): Promise<Uint8Array[]> {
+  async consistencyProof(origin: string, oldSize: number, newSize: number): Promise<Uint8Array[]> {
     return this.#tree(this.#requireFeed(origin, newSize)).consistencyProof(oldSize, newSize)
   }
 
@@ -422,7 +448,7 @@ export class LogStore {
   }
 
   #tree(feed: FeedState): TreeReader {
-    return new TreeReader(this.#db, this.#cipher, feed.tag)
+    return new TreeReader(this.#db, this.#cipher, feed.tag, this.treeCache)
   }
 
   #requireFeed(origin: string, treeSize: number): FeedState {
@@ -468,6 +494,8 @@ export class LogStore {
       const before = this.#feeds.get(origin)
       const tipSize = before?.tip.builder.size
       const loaded = await loadFeedState(this.#db, this.#cipher, origin, tag)
+      // Records were rewritten: cached nodes may have come from one an insider sealed wrong.
+      this.treeCache.forget(tag)
       const now = this.#feeds.get(origin)
       if (now !== before || now?.tip.builder.size !== tipSize) continue // a batch came in: again
       // A feed unknown until now (its F record was unreadable at open) rewrites F with its next batch.

@@ -10,7 +10,7 @@ import {
 } from '../../node/core/checkpoint.ts'
 import { EMPTY_ROOT } from '../../node/core/merkle/index.ts'
 import type { QueryFilter, QueryScope, QueryTrust } from '../../node/core/query-answer.ts'
-import { buildAnswer, ProofReader, selectEntries } from '../../node/query/index.ts'
+import { buildAnswer, selectEntries } from '../../node/query/index.ts'
 import type { LogStore } from '../../node/store/index.ts'
 import { makeEvent, makeSigner, makeStoreKeys, openStore } from '../helpers/fixtures.ts'
 import { useTempDirs } from '../helpers/temp-dir.ts'
@@ -74,15 +74,7 @@ export function useQueryWorld() {
     opts: { limit?: number; after?: { origin: string; seq: number } } = {},
   ) {
     const selection = await selectEntries(store, filter, opts.after, opts.limit ?? 100)
-    const proofs = new ProofReader(store)
-    const proofStore = {
-      latestHead: (origin: string) => store.latestHead(origin),
-      size: (origin: string) => store.size(origin),
-      sizes: () => store.sizes(),
-      inclusionProofs: proofs.inclusionProofs.bind(proofs),
-      consistencyProof: proofs.consistencyProof.bind(proofs),
-    }
-    return buildAnswer(proofStore, { node: 'hospital-a', filter, selection, checkpoint })
+    return buildAnswer(store, { node: 'hospital-a', filter, selection, checkpoint })
   }
 
   function trust(filter: QueryFilter, scope: QueryScope = {}, cursor?: string): QueryTrust {

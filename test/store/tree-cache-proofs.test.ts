@@ -2,9 +2,8 @@ import { join } from 'node:path'
 import fc from 'fast-check'
 import { afterEach, describe, expect, it } from 'vitest'
 import { toHex } from '../../node/core/hex.ts'
-import { hashLeaf, isInclusionValid } from '../../node/core/merkle/index.ts'
-import { ProofReader } from '../../node/query/index.ts'
-import { type LogStore, repairFeed } from '../../node/store/index.ts'
+import { hashLeaf, isInclusionValid, MemoryTree } from '../../node/core/merkle/index.ts'
+import { LogStore, type LogStoreOptions, repairFeed } from '../../node/store/index.ts'
 import { entryKey } from '../../node/store/key-layout.ts'
 import { makeEvent, makeSigner, makeStoreKeys, openStore } from '../helpers/fixtures.ts'
 import { useTempDirs } from '../helpers/temp-dir.ts'
@@ -16,9 +15,15 @@ afterEach(async () => {
   await Promise.all(stores.splice(0).map((s) => s.close()))
 })
 
-/** A feed of 700 entries in batches of 1 to 150, so there are heads at many sizes. */
-async function feedOf700(): Promise<LogStore> {
-  const store = openStore(join(await tempDir(), 'db'), makeStoreKeys(), [signer])
+/**
+ * A feed of 700 entries in batches of 1 to 150, so there are heads at many sizes, in a store
+ * whose tree cache has the given bounds (default: the store's defaults).
+ */
+async function feedOf700(treeCache?: LogStoreOptions['treeCache']): Promise<LogStore> {
+  const path = join(await tempDir(), 'db')
+  const store = treeCache
+    ? new LogStore({ path, keys: makeStoreKeys(), originKey: () => signer.publicKey, treeCache })
+    : openStore(path, makeStoreKeys(), [signer])
   await store.open()
   stores.push(store)
   let i = 0
@@ -42,35 +47,42 @@ const requests = fc.array(
   { minLength: 1, maxLength: 60 },
 )
 
-describe('ProofReader: batched inclusion proofs with a cache of the upper tree levels', () => {
-  it('gives the single-proof path for random sets of entries, cold and cached, and they verify', async () => {
-    const store = await feedOf700()
-    const roots = new Map<number, Uint8Array>()
-    const rootAt = async (size: number) => {
-      if (!roots.has(size)) roots.set(size, await store.rootAt('hospital-a', size))
-      return roots.get(size)!
-    }
+describe('LogStore.inclusionProofs: proofs built together, upper tree levels cached', () => {
+  it('gives the RFC 9162 proofs for random sets of entries, cold and cached, and they verify', async () => {
     // Default bounds, every level cached, and a cache so small that it keeps raising its floor.
-    const readers = [
-      new ProofReader(store),
-      new ProofReader(store, { minLevel: 1 }),
-      new ProofReader(store, { minLevel: 1, maxBytes: 4096 }),
+    const stores = [
+      await feedOf700(),
+      await feedOf700({ minLevel: 1 }),
+      await feedOf700({ minLevel: 1, maxBytes: 4096 }),
     ]
+    // The reference: an in-memory tree of each store's leaf hashes (core, no cache, no disk).
+    const references = await Promise.all(
+      stores.map(async (store) => {
+        const leaves: Uint8Array[] = []
+        for await (const e of store.entries('hospital-a')) leaves.push(hashLeaf(e.bytes))
+        return { leaves, tree: new MemoryTree(leaves) }
+      }),
+    )
     await fc.assert(
       fc.asyncProperty(requests, async (asked) => {
-        for (const reader of readers) {
+        for (const [k, store] of stores.entries()) {
+          const { leaves, tree: reference } = references[k]!
           for (const pass of ['cold', 'cached']) {
-            const batched = await reader.inclusionProofs('hospital-a', asked)
+            const batched = await store.inclusionProofs('hospital-a', asked)
             expect(batched).toHaveLength(asked.length)
             for (const [i, { seq, treeSize }] of asked.entries()) {
+              const want = reference.inclusionProof(seq - 1, treeSize).map(toHex)
+              expect(batched[i]!.map(toHex), `${pass}: ${seq} in ${treeSize}`).toEqual(want)
               const single = await store.inclusionProof('hospital-a', seq, treeSize)
-              expect(batched[i]!.map(toHex), `${pass}: ${seq} in ${treeSize}`).toEqual(
-                single.map(toHex),
-              )
-              const entry = await store.getEntry('hospital-a', seq)
-              const leaf = hashLeaf(entry!.bytes)
+              expect(single.map(toHex)).toEqual(want)
               expect(
-                isInclusionValid(leaf, seq - 1, treeSize, batched[i]!, await rootAt(treeSize)),
+                isInclusionValid(
+                  leaves[seq - 1]!,
+                  seq - 1,
+                  treeSize,
+                  batched[i]!,
+                  reference.root(treeSize),
+                ),
               ).toBe(true)
             }
           }
@@ -78,9 +90,9 @@ describe('ProofReader: batched inclusion proofs with a cache of the upper tree l
       }),
       { numRuns: 25 },
     )
-    expect(readers[1]!.cache.bytes).toBeGreaterThan(0)
-    expect(readers[2]!.cache.bytes).toBeLessThanOrEqual(4096)
-    expect(readers[2]!.cache.floor).toBeGreaterThan(1)
+    expect(stores[1]!.treeCache.bytes).toBeGreaterThan(0)
+    expect(stores[2]!.treeCache.bytes).toBeLessThanOrEqual(4096)
+    expect(stores[2]!.treeCache.floor).toBeGreaterThan(1)
     for (const [oldSize, newSize] of [
       [0, 700],
       [3, 700],
@@ -88,14 +100,16 @@ describe('ProofReader: batched inclusion proofs with a cache of the upper tree l
       [700, 700],
     ] as const) {
       expect(
-        (await readers[1]!.consistencyProof('hospital-a', oldSize, newSize)).map(toHex),
-      ).toEqual((await store.consistencyProof('hospital-a', oldSize, newSize)).map(toHex))
+        (await stores[1]!.consistencyProof('hospital-a', oldSize, newSize)).map(toHex),
+      ).toEqual(references[1]!.tree.consistencyProof(oldSize, newSize).map(toHex))
+      expect(toHex(await stores[1]!.rootAt('hospital-a', newSize))).toBe(
+        toHex(references[1]!.tree.root(newSize)),
+      )
     }
   })
 
   it('proves only what is on disk: NOT_FOUND past the feed, or for a feed it does not hold', async () => {
-    const store = await feedOf700()
-    const reader = new ProofReader(store)
+    const reader = await feedOf700()
     await expect(
       reader.inclusionProofs('hospital-a', [{ seq: 1, treeSize: 701 }]),
     ).rejects.toMatchObject({ code: 'NOT_FOUND' })
@@ -108,14 +122,14 @@ describe('ProofReader: batched inclusion proofs with a cache of the upper tree l
   })
 
   it("drops a feed's cached nodes after a repair of that feed", async () => {
-    const store = await feedOf700()
-    const reader = new ProofReader(store, { minLevel: 1 })
+    const store = await feedOf700({ minLevel: 1 })
+    const reader = store
     const asked = [{ seq: 20, treeSize: 700 }]
     const honest = (await reader.inclusionProofs('hospital-a', asked))[0]!.map(toHex)
     // A wrong node in the cache, as if read from a record an insider had sealed wrong.
     const { feeds, db } = store.internals
     const tag = feeds.get('hospital-a')!.tag
-    reader.cache.feed(tag).put(3, 3, new Uint8Array(32).fill(7)) // node over seqs 25..32
+    store.treeCache.feed(tag).put(3, 3, new Uint8Array(32).fill(7)) // node over seqs 25..32
     expect((await reader.inclusionProofs('hospital-a', asked))[0]!.map(toHex)).not.toEqual(honest)
 
     // Repair entry 5 (deleted from disk) from a proof the replica gave before.
