@@ -11,13 +11,16 @@ import { type EncodedBatch, FeedEncoder } from './feed-encoder.ts'
 import { type FeedState, loadFeedState, newFeedState } from './feed-state.ts'
 import { type EntryRef, prefixRange, scanPostings, timeRange } from './indexes.ts'
 import { feedTag, PREFIX, receiptKey } from './key-layout.ts'
-import type {
-  AppendItem,
-  Receipt,
-  Signer,
-  StoredReceipt,
-  StoreInternals,
-  StoreKeys,
+import {
+  type AppendItem,
+  LEVELDB_TUNING,
+  type LogStoreOptions,
+  type ProofRequest,
+  type Receipt,
+  type Signer,
+  type StoredReceipt,
+  type StoreInternals,
+  type StoreKeys,
 } from './store-types.ts'
 import { type TREE_CACHE_DEFAULTS, TreeCache } from './tree-cache.ts'
 import { TreeReader } from './tree-reader.ts'
@@ -26,42 +29,18 @@ import { ValueCipher } from './value-cipher.ts'
 import { type VerifyOptions, type VerifyReport, verifyReplica } from './verify-replica.ts'
 import { type BatchSink, WriteChain } from './write-chain.ts'
 
-export type { AppendItem, EntryRef, Receipt, Signer, StoredReceipt, StoreInternals, StoreKeys }
-
-export interface LogStoreOptions {
-  /** Folder of the LevelDB database. */
-  path: string
-  keys: StoreKeys
-  /** An origin's Ed25519 tree-head key (from identity or membership); undefined: not a member. */
-  originKey: (origin: string) => Uint8Array | undefined
-  /** fsync each batch (default true), so an acknowledged append survives power loss too. */
-  sync?: boolean
-  /** Overrides of LEVELDB_TUNING (benchmarks, experiments). */
-  leveldb?: Partial<typeof LEVELDB_TUNING>
-  /** Bounds of the cache of upper tree levels that proofs read (tree-cache.ts). */
-  treeCache?: Partial<typeof TREE_CACHE_DEFAULTS>
+export type {
+  AppendItem,
+  EntryRef,
+  LogStoreOptions,
+  ProofRequest,
+  Receipt,
+  Signer,
+  StoredReceipt,
+  StoreInternals,
+  StoreKeys,
 }
-
-/** One inclusion proof asked for: entry `seq` (1-based) of a feed, in its tree of `treeSize`. */
-export interface ProofRequest {
-  seq: number
-  treeSize: number
-}
-
-/**
- * LevelDB sizes, chosen to bound memory (docs/performance.md). RSS counts the memtables (up
- * to two of writeBufferSize), the block cache, and every page LevelDB has read of the table
- * files it keeps mmapped: those in its table cache, maxOpenFiles - 10 tables (74 is
- * LevelDB's floor) of up to maxFileSize each, plus level-0 files, each a memtable's size.
- * With LevelDB's defaults (1,000 open files) every table page a verify reads stays mapped:
- * ~190 MB of RSS after verifying 300k entries, growing with the store.
- */
-export const LEVELDB_TUNING = {
-  writeBufferSize: 4 * 2 ** 20,
-  maxFileSize: 2 ** 20,
-  maxOpenFiles: 74,
-  cacheSize: 8 * 2 ** 20,
-}
+export { LEVELDB_TUNING }
 
 /**
  * The encrypted replica: every feed this node holds (its own and the other origins'), in

@@ -2,6 +2,7 @@ import type { KeyObject } from 'node:crypto'
 import type { ClassicLevel } from 'classic-level'
 import type { EntryKind } from '../core/entry.ts'
 import type { FeedTag } from './key-layout.ts'
+import type { TREE_CACHE_DEFAULTS } from './tree-cache.ts'
 import type { ValueCipher } from './value-cipher.ts'
 
 export interface StoreKeys {
@@ -48,4 +49,39 @@ export interface StoreInternals {
   valueKey: Uint8Array
   originKey: (origin: string) => Uint8Array | undefined
   feeds: ReadonlyMap<string, { origin: string; tag: FeedTag; committed: { size: number } }>
+}
+
+export interface LogStoreOptions {
+  /** Folder of the LevelDB database. */
+  path: string
+  keys: StoreKeys
+  /** An origin's Ed25519 tree-head key (from identity or membership); undefined: not a member. */
+  originKey: (origin: string) => Uint8Array | undefined
+  /** fsync each batch (default true), so an acknowledged append survives power loss too. */
+  sync?: boolean
+  /** Overrides of LEVELDB_TUNING (benchmarks, experiments). */
+  leveldb?: Partial<typeof LEVELDB_TUNING>
+  /** Bounds of the cache of upper tree levels that proofs read (tree-cache.ts). */
+  treeCache?: Partial<typeof TREE_CACHE_DEFAULTS>
+}
+
+/** One inclusion proof asked for: entry `seq` (1-based) of a feed, in its tree of `treeSize`. */
+export interface ProofRequest {
+  seq: number
+  treeSize: number
+}
+
+/**
+ * LevelDB sizes, chosen to bound memory (docs/performance.md). RSS counts the memtables (up
+ * to two of writeBufferSize), the block cache, and every page LevelDB has read of the table
+ * files it keeps mmapped: those in its table cache, maxOpenFiles - 10 tables (74 is
+ * LevelDB's floor) of up to maxFileSize each, plus level-0 files, each a memtable's size.
+ * With LevelDB's defaults (1,000 open files) every table page a verify reads stays mapped:
+ * ~190 MB of RSS after verifying 300k entries, growing with the store.
+ */
+export const LEVELDB_TUNING = {
+  writeBufferSize: 4 * 2 ** 20,
+  maxFileSize: 2 ** 20,
+  maxOpenFiles: 74,
+  cacheSize: 8 * 2 ** 20,
 }
