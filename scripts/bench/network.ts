@@ -5,7 +5,7 @@
 // append and replication rates are measured in the same run as a reference. Each run uses
 // a fresh network; each figure is the median of RUNS runs, the runs' values in its note.
 import '../../node/shim.ts'
-import { mkdtemp, readFile, rm } from 'node:fs/promises'
+import { cp, mkdtemp, readFile, rm } from 'node:fs/promises'
 import { loadavg, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { initNetwork } from '../../test/helpers/network.ts'
@@ -80,6 +80,9 @@ async function runOnce(): Promise<Record<string, number>> {
     process.off('SIGINT', onSignal)
     process.off('SIGTERM', onSignal)
     await cluster?.stopAll()
+    // KEEP_LOGS=DIR keeps the nodes' logs of the last run there (diagnosis).
+    if (process.env.KEEP_LOGS)
+      await cp(dir, process.env.KEEP_LOGS, { recursive: true, filter: (f) => !f.includes('/net/') })
     await rm(dir, { recursive: true, force: true })
   }
 }
