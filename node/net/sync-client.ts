@@ -23,6 +23,12 @@ export interface PullOptions {
    * go: shared, so that two peers are not asked for one range.
    */
   pulling: Map<string, Promise<void>>
+  /**
+   * How long gossip may take to bring what the peer holds more of before it is pulled (0:
+   * pull at once). Anti-entropy rounds give it a moment: during steady ingest the peer is
+   * always a few batches ahead, and pulling those would only duplicate gossip's work.
+   */
+  graceMs?: number
 }
 
 export interface PullResult {
@@ -81,8 +87,13 @@ export async function pullFrom(
     if (!bytesEqual(theirs.networkId, opts.networkId))
       throw protocolError(peer, 'network id differs')
     const result: PullResult = { stored: 0, deferred: [] }
-    for (const [origin, size] of theirs.sizes) {
-      if (size <= (mine.get(origin) ?? 0) || !opts.membership.byName(origin)) continue
+    const ahead = [...theirs.sizes].filter(
+      ([origin, size]) => size > (mine.get(origin) ?? 0) && opts.membership.byName(origin),
+    )
+    if (ahead.length > 0 && opts.graceMs) await awaitGossip(opts, ahead, opts.graceMs, signal)
+    const held = await opts.store.sizes()
+    for (const [origin, size] of ahead) {
+      if (size <= (held.get(origin) ?? 0)) continue
       const elsewhere = opts.pulling.get(origin)
       if (elsewhere) {
         result.deferred.push(elsewhere)
@@ -109,6 +120,21 @@ export async function pullFrom(
   } catch (err) {
     stream.abort(err as Error)
     throw err
+  }
+}
+
+/** Waits until this store holds `ahead`'s sizes (gossip brought them) or `graceMs` passed. */
+async function awaitGossip(
+  opts: PullOptions,
+  ahead: Array<[string, number]>,
+  graceMs: number,
+  signal: AbortSignal,
+): Promise<void> {
+  const deadline = performance.now() + graceMs
+  while (performance.now() < deadline && !signal.aborted) {
+    const held = await opts.store.sizes()
+    if (ahead.every(([origin, size]) => (held.get(origin) ?? 0) >= size)) return
+    await new Promise((resolve) => setTimeout(resolve, 50))
   }
 }
 

@@ -25,6 +25,8 @@ export interface SyncOptions {
 // so that MemberDialer builds a fresh one: our liveness check in place of the connection
 // monitor's ping abort (MEASURED.md).
 const FAILURES_BEFORE_HANGUP = 3
+/** How long a periodic round leaves gossip to bring what a peer holds more of. */
+const PERIODIC_GRACE_MS = 1000
 
 /**
  * Anti-entropy: pulls from every connected member on connect, on a jittered timer, and
@@ -119,7 +121,14 @@ export class Sync {
     const started = performance.now()
     try {
       const { stored, deferred } = await pullFrom(
-        { ...this.opts, networkId: this.networkId, pulling: this.pulling },
+        {
+          ...this.opts,
+          networkId: this.networkId,
+          pulling: this.pulling,
+          // A gap or a new link wants its entries now; a periodic round lets gossip deliver
+          // what is in flight first.
+          graceMs: reason === 'periodic' ? PERIODIC_GRACE_MS : 0,
+        },
         peer,
         this.controller.signal,
       )
