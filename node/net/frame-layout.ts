@@ -19,58 +19,58 @@ const MAX_ERROR_MESSAGE_BYTES = 4096
 const utf8 = new TextEncoder()
 const utf8Decoder = new TextDecoder()
 
-/** u8 type | body. */
-export function encodeTypedFrame(type: number, writeBody: (w: ByteWriter) => void): Uint8Array {
-  const w = new ByteWriter().u8(type)
-  writeBody(w)
-  return w.finish()
+export interface FrameCodec<F> {
+  encode(frame: F): Uint8Array
+  /** Parses an untrusted frame; throws ARGUMENT_INVALID naming the first rule it breaks. */
+  decode(data: Uint8Array): F
 }
 
 /**
- * Parses an untrusted frame: reads the type byte, the body with that type's reader, then
- * requires that nothing is left. Throws ARGUMENT_INVALID (an unknown type, a short body,
- * trailing bytes) naming `what`.
+ * A protocol's frame codec: u8 type | body. `types` gives each frame's type byte, the
+ * common frames' included; `writeOwn` and `readOwn` write and read the protocol's own
+ * bodies. Decoding reads the type byte, the body with that type's reader, then requires
+ * that nothing is left (an unknown type, a short body or trailing bytes throw, naming `what`).
  */
-export function decodeTypedFrame<F>(
-  data: Uint8Array,
+export function frameCodec<F extends { type: string }>(
   what: string,
-  readers: Readonly<Record<number, (r: ByteReader) => F>>,
-): F {
-  const r = new ByteReader(data, what)
-  const type = r.u8('type')
-  const read = readers[type]
-  if (!read) throw r.invalid(`unknown frame type ${type}`)
-  const frame = read(r)
-  r.end()
-  return frame
-}
-
-/** HEAD := head (as in gossip); DONE := (empty); ERROR := see writeErrorBody. */
-export function writeCommonBody(w: ByteWriter, frame: CommonFrame): void {
-  if (frame.type === 'head') writeHead(w, frame.head)
-  else if (frame.type === 'error') writeErrorBody(w, frame.code, frame.message)
-}
-
-/** Readers of the common frames, by each protocol's type bytes. */
-export function commonReaders(types: {
-  head: number
-  done: number
-  error: number
-}): Record<number, (r: ByteReader) => CommonFrame> {
-  return {
+  types: Readonly<Record<F['type'], number>> & { head: number; done: number; error: number },
+  writeOwn: (w: ByteWriter, frame: Exclude<F, CommonFrame>) => void,
+  readOwn: Readonly<Record<number, (r: ByteReader) => F>>,
+): FrameCodec<F> {
+  const readers: Record<number, (r: ByteReader) => F | CommonFrame> = {
+    ...readOwn,
     [types.head]: (r) => ({ type: 'head', head: readHead(r) }),
     [types.done]: () => ({ type: 'done' }),
     [types.error]: readErrorBody,
   }
+  return {
+    encode(frame) {
+      const w = new ByteWriter().u8(types[frame.type as F['type']])
+      const common = frame as unknown as CommonFrame
+      if (common.type === 'head') writeHead(w, common.head)
+      else if (common.type === 'error') writeErrorBody(w, common.code, common.message)
+      else if (common.type !== 'done') writeOwn(w, frame as Exclude<F, CommonFrame>)
+      return w.finish()
+    },
+    decode(data) {
+      const r = new ByteReader(data, what)
+      const type = r.u8('type')
+      const read = readers[type]
+      if (!read) throw r.invalid(`unknown frame type ${type}`)
+      const frame = read(r) as F
+      r.end()
+      return frame
+    },
+  }
 }
 
 /** ERROR body := u8 len | code (UTF-8) | u16 len | message (UTF-8, at most 4096 bytes) */
-export function writeErrorBody(w: ByteWriter, code: string, message: string): void {
+function writeErrorBody(w: ByteWriter, code: string, message: string): void {
   const bytes = utf8.encode(message).subarray(0, MAX_ERROR_MESSAGE_BYTES)
   w.shortString(code).u16(bytes.byteLength).bytes(bytes)
 }
 
-export function readErrorBody(r: ByteReader): { type: 'error'; code: string; message: string } {
+function readErrorBody(r: ByteReader): { type: 'error'; code: string; message: string } {
   const code = r.shortString('code')
   const message = utf8Decoder.decode(r.bytes(r.u16('message length'), 'message'))
   return { type: 'error', code, message }

@@ -22,9 +22,8 @@ export interface ResponderSession {
 }
 
 export interface MemberResponderOptions {
+  /** The protocol id, e.g. /ehrlog/sync/1.0.0; its second part names it in log lines. */
   protocol: string
-  /** Names the protocol in log lines ("refused sync: …"). */
-  name: string
   host: NetHost
   membership: Membership
   log: Logger
@@ -36,8 +35,8 @@ export interface MemberResponderOptions {
   maxInboundStreams: number
   /** Largest frame read (the length prefix excluded). */
   maxFrameBytes: number
-  /** The protocol's ERROR frame. */
-  encodeError(code: string, message: string): Uint8Array
+  /** The protocol's frames; the responder writes its ERROR frames. */
+  frames: { encode(frame: { type: 'error'; code: string; message: string }): Uint8Array }
 }
 
 /**
@@ -89,12 +88,14 @@ export abstract class MemberResponder {
   }
 
   private async run(stream: Stream, connection: Connection): Promise<void> {
-    const { membership, log, name } = this.responderOpts
+    const { membership, log } = this.responderOpts
+    const name = this.responderOpts.protocol.split('/')[2]
     const peer = connection.remotePeer.toString()
     const member = membership.byPeerId(peer)
     const lp = lpStream(stream, { maxDataLength: this.responderOpts.maxFrameBytes })
     const refuse = async (code: string, message: string) => {
-      await lp.write(this.responderOpts.encodeError(code, message), { signal: this.signal() })
+      const frame = this.responderOpts.frames.encode({ type: 'error', code, message })
+      await lp.write(frame, { signal: this.signal() })
     }
     let counted = false
     try {

@@ -1,12 +1,6 @@
 import { readOrigin } from './batch-codec.ts'
 import type { ByteReader, ByteWriter } from './bytes.ts'
-import {
-  type CommonFrame,
-  commonReaders,
-  decodeTypedFrame,
-  encodeTypedFrame,
-  writeCommonBody,
-} from './frame-layout.ts'
+import { type CommonFrame, frameCodec } from './frame-layout.ts'
 import { LIMITS } from './protocol.ts'
 
 /**
@@ -44,11 +38,7 @@ export type RepairFrame =
 const TYPE = { request: 1, head: 2, entry: 3, done: 4, error: 5 } as const
 const HASH_SIZE = 32
 
-export function encodeRepairFrame(frame: RepairFrame): Uint8Array {
-  return encodeTypedFrame(TYPE[frame.type], (w) => writeBody(w, frame))
-}
-
-function writeBody(w: ByteWriter, frame: RepairFrame): void {
+function writeOwn(w: ByteWriter, frame: Exclude<RepairFrame, CommonFrame>): void {
   switch (frame.type) {
     case 'request': {
       const { origin, treeSize, ranges } = frame.request
@@ -60,8 +50,6 @@ function writeBody(w: ByteWriter, frame: RepairFrame): void {
       w.u64(frame.seq).u32(frame.bytes.byteLength).bytes(frame.bytes).u8(frame.proof.length)
       for (const hash of frame.proof) w.bytes(hash)
       return
-    default:
-      writeCommonBody(w, frame)
   }
 }
 
@@ -85,13 +73,13 @@ const READERS: Record<number, (r: ByteReader) => RepairFrame> = {
     for (let i = 0; i < count; i++) proof.push(r.bytes(HASH_SIZE, `proof hash ${i}`))
     return { type: 'entry', seq, bytes, proof }
   },
-  ...commonReaders(TYPE),
 }
 
+export const repairFrames = frameCodec<RepairFrame>('repair frame', TYPE, writeOwn, READERS)
+
+export const encodeRepairFrame = repairFrames.encode
 /** Parses one untrusted frame; throws ARGUMENT_INVALID naming the first rule it breaks. */
-export function decodeRepairFrame(data: Uint8Array): RepairFrame {
-  return decodeTypedFrame(data, 'repair frame', READERS)
-}
+export const decodeRepairFrame = repairFrames.decode
 
 function readRequest(r: ByteReader): RepairRequest {
   const origin = readOrigin(r)

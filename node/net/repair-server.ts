@@ -10,6 +10,7 @@ import {
   encodeRepairFrame,
   type ProvenEntryBytes,
   type RepairFrame,
+  repairFrames,
   seqsOf,
 } from './repair-frames.ts'
 
@@ -48,10 +49,9 @@ export class RepairServer extends MemberResponder {
     super({
       ...opts,
       protocol: REPAIR_PROTOCOL,
-      name: 'repair',
       maxInboundStreams: 2,
+      frames: repairFrames,
       maxFrameBytes: LIMITS.maxRepairFrameBytes,
-      encodeError: (code, message) => encodeRepairFrame({ type: 'error', code, message }),
     })
   }
 

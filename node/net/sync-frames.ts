@@ -1,12 +1,6 @@
 import { readEntries, readOrigin, writeEntries } from './batch-codec.ts'
 import type { ByteReader, ByteWriter } from './bytes.ts'
-import {
-  type CommonFrame,
-  commonReaders,
-  decodeTypedFrame,
-  encodeTypedFrame,
-  writeCommonBody,
-} from './frame-layout.ts'
+import { type CommonFrame, frameCodec } from './frame-layout.ts'
 import { LIMITS } from './protocol.ts'
 
 /**
@@ -21,11 +15,7 @@ export type SyncFrame =
 
 const TYPE = { state: 1, pull: 2, entries: 3, head: 4, done: 5, error: 6 } as const
 
-export function encodeFrame(frame: SyncFrame): Uint8Array {
-  return encodeTypedFrame(TYPE[frame.type], (w) => writeBody(w, frame))
-}
-
-function writeBody(w: ByteWriter, frame: SyncFrame): void {
+function writeOwn(w: ByteWriter, frame: Exclude<SyncFrame, CommonFrame>): void {
   switch (frame.type) {
     case 'state':
       w.bytes(frame.networkId).u16(frame.sizes.size)
@@ -37,8 +27,6 @@ function writeBody(w: ByteWriter, frame: SyncFrame): void {
     case 'entries':
       writeEntries(w, frame.entries)
       return
-    default:
-      writeCommonBody(w, frame)
   }
 }
 
@@ -59,13 +47,13 @@ const READERS: Record<number, (r: ByteReader) => SyncFrame> = {
     return { type: 'pull', origin, fromSeq, maxEntries }
   },
   [TYPE.entries]: (r) => ({ type: 'entries', entries: readEntries(r, LIMITS.maxBatchEntries) }),
-  ...commonReaders(TYPE),
 }
 
-/** Parses one untrusted frame; throws ARGUMENT_INVALID when malformed. */
-export function decodeFrame(data: Uint8Array): SyncFrame {
-  return decodeTypedFrame(data, 'sync frame', READERS)
-}
+export const syncFrames = frameCodec<SyncFrame>('sync frame', TYPE, writeOwn, READERS)
+
+export const encodeFrame = syncFrames.encode
+/** Parses one untrusted frame; throws ARGUMENT_INVALID naming the first rule it breaks. */
+export const decodeFrame = syncFrames.decode
 
 /**
  * Splits a batch's entries into ENTRIES frames of about `targetBytes` each, so a large

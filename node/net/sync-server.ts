@@ -5,7 +5,13 @@ import { MemberResponder, type ResponderSession } from './member-responder.ts'
 import type { Membership } from './membership.ts'
 import { LIMITS, SYNC_PROTOCOL } from './protocol.ts'
 import type { ReplicaStore } from './replica-store.ts'
-import { decodeFrame, encodeFrame, entriesFrames, type SyncFrame } from './sync-frames.ts'
+import {
+  decodeFrame,
+  encodeFrame,
+  entriesFrames,
+  type SyncFrame,
+  syncFrames,
+} from './sync-frames.ts'
 
 export interface SyncServerOptions {
   host: NetHost
@@ -29,10 +35,9 @@ export class SyncServer extends MemberResponder {
     super({
       ...opts,
       protocol: SYNC_PROTOCOL,
-      name: 'sync',
       maxInboundStreams: 4,
+      frames: syncFrames,
       maxFrameBytes: LIMITS.maxSyncFrameBytes,
-      encodeError: (code, message) => encodeFrame({ type: 'error', code, message }),
     })
   }
 

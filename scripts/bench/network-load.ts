@@ -2,26 +2,17 @@
 // seed's rows, prebuilt into request bodies (making events is not what is timed), and the
 // HTTP client that POSTs them to a node.
 import { parseEntryId } from '../../node/core/entry.ts'
-import { type AuditEvent, parseEvent } from '../../node/core/event.ts'
+import type { AuditEvent } from '../../node/core/event.ts'
+import { seedEvent } from './seed-events.ts'
 
 /** Events per request of the ingest and catch-up phases. */
 export const REQUEST_EVENTS = 500
 
-/** Events `offset .. offset + count - 1`; `i` varies patient, actor, time. */
+/** Events `offset .. offset + count - 1`, patients spread as in seed-events.ts. */
 function makeEvents(offset: number, count: number): AuditEvent[] {
   return Array.from({ length: count }, (_, j) => {
     const i = offset + j
-    const visit = Math.floor(i / 8)
-    return parseEvent({
-      patientId: `patient-${(visit * 7919) % 50_000}`,
-      patientName: `patient_name_${(visit * 7919) % 50_000}`,
-      actorId: `staff-${(visit * 31 + (i % 2)) % 400}`,
-      action: (['read', 'update', 'create', 'print'] as const)[i % 4],
-      detail: 'prescription',
-      resource: 'user_prescriptions',
-      time: new Date(Date.UTC(2023, 11, 4) + i * 1000).toISOString(),
-      notes: `Doctor added a new prescription, visit ${visit}`,
-    })
+    return seedEvent(i, `patient-${(Math.floor(i / 8) * 7919) % 50_000}`)
   })
 }
 
