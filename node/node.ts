@@ -307,7 +307,7 @@ export class EhrlogNode {
     this.#state = 'stopping'
     if (parts) {
       await parts.http.stop()
-      parts.checkpoints.stop()
+      await parts.checkpoints.stop()
       await parts.integrity.stop()
       await parts.ingest.drain()
       await parts.net.stop()

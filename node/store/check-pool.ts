@@ -1,6 +1,6 @@
 import { Worker } from 'node:worker_threads'
+import { workerSource } from '../threads/worker-source.ts'
 import { type CheckedRecords, packRecords, transferables } from './record-check.ts'
-import { workerSource } from './worker-source.ts'
 
 interface Waiter {
   resolve: (checked: CheckedRecords) => void
