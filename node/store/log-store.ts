@@ -1,6 +1,6 @@
 import { ClassicLevel } from 'classic-level'
 import type { EncodedEntry } from '../core/entry.ts'
-import { EhrlogError } from '../core/errors.ts'
+import { EhrlogError, isEhrlogError } from '../core/errors.ts'
 import type { AuditEvent } from '../core/event.ts'
 import { bytesEqual, toHex } from '../core/hex.ts'
 import { EMPTY_ROOT } from '../core/merkle/index.ts'
@@ -341,6 +341,31 @@ export class LogStore {
     return this.#tree(feed).inclusionProofs(
       requests.map((r) => ({ index: r.seq - 1, treeSize: r.treeSize })),
     )
+  }
+
+  /**
+   * Reads the upper tree levels of every feed into the tree cache, so the first queries after
+   * a start are as fast as later ones: one record in 2^floor (~62,500 for 1M entries at the
+   * default floor of 4), in chunks. Stops at a damaged record (the scrub names it).
+   */
+  async warmTreeCache(signal?: AbortSignal): Promise<void> {
+    const CHUNK = 1024
+    for (const feed of this.#feeds.values()) {
+      const level = this.treeCache.floor
+      const count = Math.floor(feed.committed.size / 2 ** level)
+      for (let first = 0; first < count; first += CHUNK) {
+        if (signal?.aborted || this.#status !== 'open') return
+        const ids = []
+        for (let index = first; index < Math.min(count, first + CHUNK); index++)
+          ids.push({ level, index })
+        try {
+          await this.#tree(feed).nodes(ids)
+        } catch (err) {
+          if (isEhrlogError(err, 'STORE_CORRUPT')) break
+          throw err
+        }
+      }
+    }
   }
 
   /** Consistency proof between two sizes of a feed (RFC 9162 2.1.4.1). */

@@ -108,6 +108,29 @@ describe('LogStore.inclusionProofs: proofs built together, upper tree levels cac
     }
   })
 
+  it('warms the cache with every complete node of the kept levels, as the tree has them', async () => {
+    const store = await feedOf700({ minLevel: 4 })
+    const leaves: Uint8Array[] = []
+    for await (const e of store.entries('hospital-a')) leaves.push(hashLeaf(e.bytes))
+    expect(store.treeCache.bytes).toBe(0)
+    await store.warmTreeCache()
+    const cache = store.treeCache.feed(store.internals.feeds.get('hospital-a')!.tag)
+    for (let level = 4; 2 ** level <= 700; level++) {
+      const width = 2 ** level
+      for (let index = 0; (index + 1) * width <= 700; index++) {
+        const want = new MemoryTree(leaves.slice(index * width, (index + 1) * width)).root()
+        expect(toHex(cache.get(level, index)!), `node (${level}, ${index})`).toBe(toHex(want))
+      }
+    }
+    expect(cache.get(3, 0)).toBeUndefined() // below the floor
+    // Aborted before it starts: nothing read.
+    const other = await feedOf700()
+    const abort = new AbortController()
+    abort.abort()
+    await other.warmTreeCache(abort.signal)
+    expect(other.treeCache.bytes).toBe(0)
+  })
+
   it('proves only what is on disk: NOT_FOUND past the feed, or for a feed it does not hold', async () => {
     const reader = await feedOf700()
     await expect(
