@@ -1,6 +1,7 @@
 import { Worker } from 'node:worker_threads'
 import { EhrlogError, type ErrorCode } from '../core/errors.ts'
 import type { Logger } from '../logger.ts'
+import { sourceUrl } from '../threads/source-root.ts'
 import { workerSource } from '../threads/worker-source.ts'
 import { type BlsJob, type BlsKeys, type BlsResults, runBlsJob } from './bls-jobs.ts'
 
@@ -41,7 +42,7 @@ export class BlsWorker {
   /** Launches the thread. Jobs sent before it has loaded wait in its message queue. */
   start(): void {
     if (this.#state !== 'new') return
-    const worker = new Worker(workerSource(new URL('./bls-worker-thread.ts', import.meta.url)), {
+    const worker = new Worker(workerSource(sourceUrl('node/checkpoint/bls-worker-thread.ts')), {
       eval: true,
       workerData: this.#keys,
       // A job's garbage is a few points: a small young generation is enough (see check-pool.ts).

@@ -1,7 +1,8 @@
 import { fileURLToPath } from 'node:url'
 import { build } from 'esbuild'
+import { sourceUrl } from '../threads/source-root.ts'
 
-const BROWSER_DIR = fileURLToPath(new URL('./browser/', import.meta.url))
+const BROWSER_DIR = fileURLToPath(sourceUrl('node/portal/browser/'))
 
 /**
  * Bundles the portal's one script (browser/app.ts with core's verification and login-key

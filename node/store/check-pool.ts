@@ -1,4 +1,5 @@
 import { Worker } from 'node:worker_threads'
+import { sourceUrl } from '../threads/source-root.ts'
 import { workerSource } from '../threads/worker-source.ts'
 import { type CheckedRecords, packRecords, transferables } from './record-check.ts'
 
@@ -22,7 +23,7 @@ export class CheckPool {
 
   constructor(size: number, valueKey: Uint8Array) {
     for (let i = 0; i < size; i++) {
-      const worker = new Worker(workerSource(new URL('./check-worker.ts', import.meta.url)), {
+      const worker = new Worker(workerSource(sourceUrl('node/store/check-worker.ts')), {
         eval: true,
         workerData: { valueKey },
         // A job is one chunk of records, garbage once answered: a small young generation

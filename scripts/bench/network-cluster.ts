@@ -2,9 +2,19 @@
 // over HTTP and watched over IPC. Only this file knows they are processes.
 import { type ChildProcess, fork } from 'node:child_process'
 import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { sourceUrl } from '../../node/threads/source-root.ts'
 import type { ChildMessage, DriverMessage, NodeUsage } from './network-ipc.ts'
 
-const NODE_SCRIPT = join(import.meta.dirname, 'network-node.ts')
+/**
+ * Run from the bench bundle (`npm run bench`: scripts/build.mjs --bench), the nodes run their
+ * bundle too, as `ehrlog node start` runs dist/; run through tsx, the TypeScript source.
+ */
+const BUNDLED = (globalThis as { EHRLOG_SOURCE_ROOT?: string }).EHRLOG_SOURCE_ROOT !== undefined
+const NODE_SCRIPT = BUNDLED
+  ? fileURLToPath(sourceUrl('dist/bench/network-node.mjs'))
+  : fileURLToPath(sourceUrl('scripts/bench/network-node.ts'))
+const NODE_LOADER = BUNDLED ? fileURLToPath(sourceUrl('dist/shim.mjs')) : 'tsx'
 const START_TIMEOUT_MS = 60_000
 const STOP_GRACE_MS = 20_000
 export const GIVE_UP_MS = 120_000
@@ -38,7 +48,11 @@ export class NodeProcess {
   ) {
     this.child = fork(NODE_SCRIPT, [dir, logFile], {
       // NODE_ARGS: extra Node flags for the node processes, e.g. --cpu-prof (diagnosis).
-      execArgv: ['--import', 'tsx', ...(process.env.NODE_ARGS?.split(' ').filter(Boolean) ?? [])],
+      execArgv: [
+        '--import',
+        NODE_LOADER,
+        ...(process.env.NODE_ARGS?.split(' ').filter(Boolean) ?? []),
+      ],
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
       env: process.env,
     })

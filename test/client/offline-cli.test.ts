@@ -1,5 +1,17 @@
 import { execFile } from 'node:child_process'
-import { readdir, readFile, stat, writeFile } from 'node:fs/promises'
+import {
+  copyFile,
+  mkdir,
+  mkdtemp,
+  readdir,
+  readFile,
+  rm,
+  stat,
+  symlink,
+  utimes,
+  writeFile,
+} from 'node:fs/promises'
+import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
 import { describe, expect, it } from 'vitest'
@@ -262,5 +274,36 @@ describe('ehrlog CLI on a stopped node folder', () => {
     ]).catch((e) => e)
     expect(failed.code).toBe(5)
     expect(failed.stderr).toMatch(/^NOT_INITIALIZED/)
+  })
+
+  it('bin/ehrlog.js runs the prebuilt bundle while it is fresh, the sources otherwise', async () => {
+    // A copy of the package layout whose dist/ is built here: node/ and client/ link to the
+    // real sources, so the repository's own dist/ is never touched by this test.
+    const repo = join(import.meta.dirname, '..', '..')
+    const root = await mkdtemp(join(tmpdir(), 'ehrlog-launch-'))
+    try {
+      for (const dir of ['node', 'client', 'node_modules'])
+        await symlink(join(repo, dir), join(root, dir), 'dir')
+      await mkdir(join(root, 'bin'))
+      await mkdir(join(root, 'scripts'))
+      await copyFile(join(repo, 'bin', 'ehrlog.js'), join(root, 'bin', 'ehrlog.js'))
+      await copyFile(join(repo, 'scripts', 'build.mjs'), join(root, 'scripts', 'build.mjs'))
+      const run = (env: Record<string, string>) =>
+        promisify(execFile)(process.execPath, [join(root, 'bin', 'ehrlog.js'), '--help'], {
+          env: { ...process.env, EHRLOG_LAUNCH_TRACE: '1', ...env },
+        })
+      const unbuilt = await run({})
+      expect(unbuilt.stderr).toBe('ehrlog: running the sources (tsx)\n')
+      await promisify(execFile)(process.execPath, [join(root, 'scripts', 'build.mjs')])
+      const built = await run({})
+      expect(built.stderr).toBe('ehrlog: running dist/ (prebuilt)\n')
+      expect(built.stdout).toBe(unbuilt.stdout)
+      expect((await run({ EHRLOG_FROM_SOURCE: '1' })).stderr).toMatch(/the sources \(tsx\)/)
+      // A source newer than the bundle (an edit not built yet): the sources run.
+      await utimes(join(root, 'dist', 'ehrlog.mjs'), new Date(0), new Date(0))
+      expect((await run({})).stderr).toMatch(/the sources \(tsx\)/)
+    } finally {
+      await rm(root, { recursive: true, force: true })
+    }
   })
 })
