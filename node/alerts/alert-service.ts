@@ -48,6 +48,8 @@ export class AlertService {
   readonly #retryMs: number
   readonly #maxRetryMs: number
   #state: State = 'new'
+  /** Reports in progress (report()), which stop() waits for. */
+  readonly #reporting = new Set<Promise<unknown>>()
   #sender: SmtpSender | undefined
   /** Incident ids reported since start (the known/ folder holds the ones before). */
   readonly #known = new Set<string>()
@@ -89,7 +91,7 @@ export class AlertService {
     if (this.#queued.size > 0 || this.#unrecorded.size > 0) void this.#retryNow()
   }
 
-  /** Stops retrying, waits for a send in progress, closes SMTP. Idempotent. */
+  /** Stops retrying, waits for reports and a send in progress, closes SMTP. Idempotent. */
   async stop(): Promise<void> {
     if (this.#state === 'stopped') return
     const wasStarted = this.#state === 'started'
@@ -97,7 +99,10 @@ export class AlertService {
     clearTimeout(this.#timer)
     this.#timer = undefined
     // Both loops check the state before each file: this waits for the file in hand only.
-    if (wasStarted) await Promise.all([this.#delivery.idle(), this.#recording.idle()])
+    if (wasStarted) {
+      await Promise.allSettled([...this.#reporting])
+      await Promise.all([this.#delivery.idle(), this.#recording.idle()])
+    }
     this.#sender?.close()
   }
 
@@ -108,10 +113,20 @@ export class AlertService {
    * nothing. Throws ARGUMENT_INVALID for a malformed incident (nothing written), UNAVAILABLE
    * when not started, and disk errors (then the incident was not accepted: report it again).
    */
-  async report(incident: Incident): Promise<{ id: string; isNew: boolean }> {
+  report(incident: Incident): Promise<{ id: string; isNew: boolean }> {
     if (this.#state !== 'started') {
-      throw new EhrlogError('UNAVAILABLE', `alert service is ${this.#state}, want started`)
+      return Promise.reject(
+        new EhrlogError('UNAVAILABLE', `alert service is ${this.#state}, want started`),
+      )
     }
+    // stop() waits for reports in progress: their files are written whole before it returns.
+    const run = this.#report(incident)
+    this.#reporting.add(run)
+    void run.finally(() => this.#reporting.delete(run)).catch(() => {})
+    return run
+  }
+
+  async #report(incident: Incident): Promise<{ id: string; isNew: boolean }> {
     const normalized = normalizeIncident(incident)
     const id = incidentId(normalized)
     const body = alertBodyOf(normalized, id)

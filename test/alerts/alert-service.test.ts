@@ -142,6 +142,21 @@ describe('AlertService over SMTP', () => {
     ])
   })
 
+  it('stop() waits for a report in progress: its files are whole on disk when it returns', async () => {
+    const dir = await tempDir()
+    const service = await startService({ dir }) // no SMTP: emails go to the outbox
+    const reported = service.report(makeIncident('deleted'))
+    await service.stop()
+    const { id, isNew } = await reported
+    expect(isNew).toBe(true)
+    expect(await readdir(join(dir, 'alerts', 'known'))).toEqual([id])
+    // Stopped before it could be sent: queued on disk for the next start, not lost.
+    expect(await readdir(join(dir, 'alerts', 'queue'))).toEqual([`${id}.eml`])
+    await expect(service.report(makeIncident('modified'))).rejects.toMatchObject({
+      code: 'UNAVAILABLE',
+    })
+  })
+
   it('queues while the SMTP server is down and delivers once it is up', async () => {
     const port = await closedPort()
     const dir = await tempDir()
