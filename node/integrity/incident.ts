@@ -1,3 +1,4 @@
+import type { Incident } from '../alerts/index.ts'
 import type { Problem, ProblemKind } from '../store/index.ts'
 
 /**
@@ -10,32 +11,16 @@ import type { Problem, ProblemKind } from '../store/index.ts'
  */
 export type IntegrityIncidentKind = 'modified' | 'deleted' | 'equivocation'
 
-interface IncidentFields {
-  /** This node. */
-  reportingNode: string
-  /** Whose feed is affected. */
-  origin: string
-  seqFrom?: number
-  seqTo?: number
-  /** `origin:seq` of each entry concerned, ascending; empty when only signed heads are. */
-  entryIds: string[]
-  /** ISO 8601 UTC. */
-  detectedAt: string
-  /** One or two sentences for people; no patient data. */
-  summary: string
-  /** The problems as the scrub named them, the trusted heads, the repair's sources. */
-  evidence: Record<string, unknown>
-  /** Set when this node restored the authentic data from a peer. */
-  repaired?: { from: string; entryIds: string[] }
-}
-
 /**
- * `key` tells incidents with the same entries apart: for modified/deleted a fingerprint of
- * the damaged records (a second tampering after a repair is a new incident); for an
- * equivocation the origin and seq (or tree size), the same on every node.
+ * An alert incident (node/alerts) of one of the integrity kinds. `key` tells incidents with
+ * the same entries apart: for modified/deleted a fingerprint of the damaged records (a second
+ * tampering after a repair is a new incident); for an equivocation the origin and seq (or
+ * tree size), the same on every node. `evidence` holds the problems as the scrub named them,
+ * the trusted heads and the repair's sources.
  */
-export type IntegrityIncident = IncidentFields &
-  ({ kind: 'modified' | 'deleted'; key?: string } | { kind: 'equivocation'; key: string })
+export type IntegrityIncident = Omit<Incident, 'kind' | 'key' | 'evidence'> & {
+  evidence: Record<string, unknown>
+} & ({ kind: 'modified' | 'deleted'; key?: string } | { kind: 'equivocation'; key: string })
 
 const INCIDENT_KIND: Record<ProblemKind, 'modified' | 'deleted' | undefined> = {
   modified: 'modified',

@@ -1,6 +1,6 @@
 import { ClassicLevel } from 'classic-level'
 import type { EncodedEntry } from '../core/entry.ts'
-import { EhrlogError, isEhrlogError } from '../core/errors.ts'
+import { EhrlogError } from '../core/errors.ts'
 import type { AuditEvent } from '../core/event.ts'
 import { bytesEqual, toHex } from '../core/hex.ts'
 import { EMPTY_ROOT } from '../core/merkle/index.ts'
@@ -83,21 +83,9 @@ export class LogStore {
   async open(): Promise<void> {
     if (this.#status === 'open') return
     if (this.#status === 'closed') throw new EhrlogError('STORE_CLOSED', 'store was closed')
-    try {
-      await this.#db.open()
-    } catch (cause) {
-      const text = `${(cause as Error).message} ${String((cause as { cause?: unknown }).cause ?? '')}`
-      if (/lock/i.test(text)) {
-        throw new EhrlogError(
-          'STORE_LOCKED',
-          `the store at ${this.#opts.path} is in use by another process (a running node?)`,
-          { cause },
-        )
-      }
-      throw new EhrlogError('STORE_CORRUPT', `cannot open the store at ${this.#opts.path}`, {
-        cause,
-      })
-    }
+    await this.#db.open().catch((cause: unknown) => {
+      throw openError(this.#opts.path, cause)
+    })
     this.#status = 'open'
     for await (const [key, value] of this.#db.iterator(prefixRange(Buffer.of(PREFIX.feed)))) {
       const plain = this.#cipher.open(key, value)
@@ -349,23 +337,9 @@ export class LogStore {
    * default floor of 4), in chunks. Stops at a damaged record (the scrub names it).
    */
   async warmTreeCache(signal?: AbortSignal): Promise<void> {
-    const CHUNK = 1024
-    for (const feed of this.#feeds.values()) {
-      const level = this.treeCache.floor
-      const count = Math.floor(feed.committed.size / 2 ** level)
-      for (let first = 0; first < count; first += CHUNK) {
-        if (signal?.aborted || this.#status !== 'open') return
-        const ids = []
-        for (let index = first; index < Math.min(count, first + CHUNK); index++)
-          ids.push({ level, index })
-        try {
-          await this.#tree(feed).nodes(ids)
-        } catch (err) {
-          if (isEhrlogError(err, 'STORE_CORRUPT')) break
-          throw err
-        }
-      }
-    }
+    const stop = () => signal?.aborted === true || this.#status !== 'open'
+    for (const feed of this.#feeds.values())
+      await this.#tree(feed).warm(feed.committed.size, this.treeCache.floor, stop)
   }
 
   /** Consistency proof between two sizes of a feed (RFC 9162 2.1.4.1). */
@@ -509,4 +483,16 @@ export class LogStore {
       return
     }
   }
+}
+
+/** STORE_LOCKED when another process holds the store, else STORE_CORRUPT. */
+function openError(path: string, cause: unknown): EhrlogError {
+  const text = `${(cause as Error).message} ${String((cause as { cause?: unknown }).cause ?? '')}`
+  return /lock/i.test(text)
+    ? new EhrlogError(
+        'STORE_LOCKED',
+        `the store at ${path} is in use by another process (a running node?)`,
+        { cause },
+      )
+    : new EhrlogError('STORE_CORRUPT', `cannot open the store at ${path}`, { cause })
 }

@@ -1,5 +1,5 @@
 import type { ClassicLevel } from 'classic-level'
-import { EhrlogError } from '../core/errors.ts'
+import { EhrlogError, isEhrlogError } from '../core/errors.ts'
 import {
   completeSubtrees,
   consistencyProofRanges,
@@ -86,6 +86,27 @@ export class TreeReader {
       }
       return new Uint8Array(hash)
     })
+  }
+
+  /**
+   * Reads every complete node of `level` in a tree of `size` leaves, in chunks, so a cache
+   * takes them and the levels above (their records hold those too). Stops when `stop()` says
+   * so between chunks, or at a damaged record (the scrub names it).
+   */
+  async warm(size: number, level: number, stop: () => boolean): Promise<void> {
+    const CHUNK = 1024
+    const count = Math.floor(size / 2 ** level)
+    for (let first = 0; first < count && !stop(); first += CHUNK) {
+      const ids: NodeId[] = []
+      for (let index = first; index < Math.min(count, first + CHUNK); index++)
+        ids.push({ level, index })
+      try {
+        await this.nodes(ids)
+      } catch (err) {
+        if (isEhrlogError(err, 'STORE_CORRUPT')) return
+        throw err
+      }
+    }
   }
 
   /** MTH of leaves [start, end). */
