@@ -2,7 +2,7 @@ import { alertBodySchema } from './alert-body.ts'
 import { homeOf, userRecordSchema } from './auth/user-record.ts'
 import type { EntryKind } from './entry.ts'
 import { EhrlogError } from './errors.ts'
-import { auditEventSchema, eventError } from './event.ts'
+import { auditEventSchema, eventError, isNormalEvent } from './event.ts'
 
 /**
  * Checks an entry body received from another node against its kind's schema. An event body
@@ -53,7 +53,7 @@ export function verifyEntryBody(kind: EntryKind, body: unknown, origin?: string)
     }
     return
   }
-  if (kind !== 'event') return
+  if (kind !== 'event' || isNormalEvent(body)) return
   const parsed = auditEventSchema.safeParse(body)
   if (!parsed.success) throw eventError(parsed.error, 'entry.body')
   if (!isSameFlatRecord(parsed.data, body)) {

@@ -1,7 +1,7 @@
 import { canonicalJson, sortedFlatCopy } from './canonical-json.ts'
 import { EhrlogError } from './errors.ts'
 import type { AuditEvent } from './event.ts'
-import { fromHex, toHex } from './hex.ts'
+import { toHex } from './hex.ts'
 import { ENTRY_VERSION, GENESIS_PREV, ORIGIN_PATTERN } from './layout.ts'
 import { hashLeaf } from './merkle/hash.ts'
 
@@ -33,8 +33,14 @@ export interface EncodedEntry {
   hash: Uint8Array
 }
 
+/** A SHA-256 hash as 64 lower-case hex digits (as toHex writes it). */
+const HASH_HEX = /^[0-9a-f]{64}$/
 const KINDS: ReadonlySet<string> = new Set(['event', 'user', 'alert'])
-const utf8Decoder = new TextDecoder('utf-8', { fatal: true })
+/**
+ * Strict UTF-8 that keeps a BOM: decoding is then one-to-one, so two entries' texts are
+ * equal exactly when their bytes are (decodeEntry compares texts).
+ */
+const utf8Decoder = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true })
 
 /** Entry id: origin and seq, e.g. `hospital-a:42`. Stable across replicas. */
 export function entryId(origin: string, seq: number): string {
@@ -115,9 +121,11 @@ function invalid(message: string, details: Record<string, unknown> = {}): Ehrlog
  * The body is checked by its kind's schema elsewhere.
  */
 export function decodeEntry(bytes: Uint8Array): EncodedEntry {
+  let text: string
   let parsed: unknown
   try {
-    parsed = JSON.parse(utf8Decoder.decode(bytes))
+    text = utf8Decoder.decode(bytes)
+    parsed = JSON.parse(text)
   } catch (cause) {
     throw new EhrlogError('ENTRY_INVALID', 'entry bytes are not UTF-8 JSON', { cause })
   }
@@ -134,7 +142,7 @@ export function decodeEntry(bytes: Uint8Array): EncodedEntry {
   if (typeof e.recorded !== 'string' || Number.isNaN(Date.parse(e.recorded))) {
     throw invalid('entry recorded time is not a date', { field: 'recorded' })
   }
-  if (typeof e.prev !== 'string' || !fromHex(e.prev, 32)) {
+  if (typeof e.prev !== 'string' || !HASH_HEX.test(e.prev)) {
     throw invalid('entry prev is not a 32-byte hex hash', { field: 'prev' })
   }
   if (typeof e.kind !== 'string' || !KINDS.has(e.kind)) {
@@ -143,11 +151,11 @@ export function decodeEntry(bytes: Uint8Array): EncodedEntry {
   if (typeof e.body !== 'object' || e.body === null) throw invalid('entry body is not an object')
   const keys = Object.keys(e)
   if (keys.length !== 7) throw invalid(`entry has ${keys.length} fields, want 7`)
-  const encoded = encodeEntry(e as Entry)
-  if (Buffer.compare(encoded.bytes, bytes) !== 0) {
+  // Compared as text, which the strict decoder maps one-to-one to bytes: no re-encoding.
+  if (entryJson(e as Entry) !== text) {
     throw invalid('entry bytes are not in RFC 8785 canonical form')
   }
-  return { entry: e as Entry, bytes, hash: encoded.hash }
+  return { entry: e as Entry, bytes, hash: hashLeaf(bytes) }
 }
 
 /**

@@ -102,8 +102,72 @@ export function eventError(err: z.ZodError, where = 'event'): EhrlogError {
   })
 }
 
+/** The largest event time an index can hold: the start of year 10000 (docs/storage.md). */
+const TIME_END_MS = Date.UTC(10000, 0)
+
+/** Each field's length limit; required fields are those normal form always has. */
+const TEXT_FIELDS: ReadonlyMap<string, number> = new Map([
+  ['patientId', LIMITS.idLength],
+  ['patientName', LIMITS.nameLength],
+  ['actorId', LIMITS.idLength],
+  ['actorName', LIMITS.nameLength],
+  ['detail', LIMITS.nameLength],
+  ['resource', LIMITS.idLength],
+  ['resourceId', LIMITS.idLength],
+  ['notes', LIMITS.notesLength],
+])
+const ACTION_SET: ReadonlySet<string> = new Set(ACTIONS)
+const OUTCOME_SET: ReadonlySet<string> = new Set(OUTCOMES)
+
+/**
+ * Whether `value` is an event already in normal form: what auditEventSchema would accept
+ * and give back unchanged (every string trimmed, the time as toISOString writes it, outcome
+ * present). It answers in about a tenth of the schema's time, without allocating, for the
+ * hot paths that see events some node already normalized (replicated entries). True only
+ * when the schema agrees (property-tested in test/core/event.test.ts); false sends the
+ * caller to the schema, which names what is wrong or normalizes.
+ */
+export function isNormalEvent(value: unknown): value is AuditEvent {
+  if (
+    typeof value !== 'object' ||
+    value === null ||
+    Object.getPrototypeOf(value) !== Object.prototype
+  )
+    return false
+  const event = value as Record<string, unknown>
+  let count = 0
+  for (const key in event) {
+    const v = event[key]
+    if (typeof v !== 'string') return false
+    count++
+    const max = TEXT_FIELDS.get(key)
+    if (max !== undefined) {
+      if (v.length === 0 || v.length > max || CONTROL.test(v) || v.trim() !== v) return false
+    } else if (key === 'action') {
+      if (!ACTION_SET.has(v)) return false
+    } else if (key === 'outcome') {
+      if (!OUTCOME_SET.has(v)) return false
+    } else if (key === 'time') {
+      const ms = Date.parse(v)
+      if (!(ms >= 0 && ms < TIME_END_MS) || new Date(ms).toISOString() !== v) return false
+    } else return false
+  }
+  // for-in also walks inherited enumerable keys; a plain object's own keys are all of them.
+  return (
+    count === Object.keys(event).length &&
+    typeof event.patientId === 'string' &&
+    typeof event.actorId === 'string' &&
+    typeof event.action === 'string' &&
+    typeof event.resource === 'string' &&
+    typeof event.time === 'string' &&
+    typeof event.outcome === 'string'
+  )
+}
+
 /** Validates untrusted input into an AuditEvent, or throws EVENT_INVALID naming the field. */
 export function parseEvent(input: unknown, where = 'event'): AuditEvent {
+  // A copy, as the schema would give: the caller's object stays its own.
+  if (isNormalEvent(input)) return { ...input }
   const result = auditEventSchema.safeParse(input)
   if (!result.success) throw eventError(result.error, where)
   return result.data

@@ -201,6 +201,10 @@ describe('entry encoding', () => {
     const { v, ...rest } = e.entry
     const reordered = new TextEncoder().encode(JSON.stringify({ v, ...rest }))
     expect(() => decodeEntry(reordered)).toThrow(/canonical/)
+    // A byte-order mark decodes to nothing in a lenient decoder: the same text, other bytes.
+    const withBom = new Uint8Array([0xef, 0xbb, 0xbf, ...e.bytes])
+    expect(() => decodeEntry(withBom)).toThrow(/ENTRY_INVALID|not UTF-8 JSON|canonical/)
+    expect(decodeEntry(e.bytes).hash).toEqual(e.hash)
   })
 
   it('a changed byte anywhere in an entry fails verification against its signed head', () => {
