@@ -9,12 +9,18 @@ export type AcceptedListener = (batch: FeedBatch, fromPeer: string) => void
 
 /**
  * The one door from the network into the store, shared by gossip and sync. Batches of one
- * origin are accepted one at a time in arrival order (two concurrent batches of one feed
- * would otherwise race and see spurious gaps); different origins proceed in parallel.
- * Every rejection is logged naming the sending peer; nothing here throws.
+ * origin go to the store one at a time in arrival order (two concurrent batches of one feed
+ * would otherwise race and see spurious gaps); different origins proceed in parallel. The
+ * next batch of an origin is handed over once the store has taken the previous one, not once
+ * that is on disk: the store verifies and encodes batches in call order (ReplicaStore), so
+ * verifying one overlaps writing the one before. Every rejection is logged naming the
+ * sending peer; nothing here throws.
  */
 export class Acceptor {
+  /** Per origin: settles once the last batch handed over was taken by the store. */
   private readonly tails = new Map<string, Promise<unknown>>()
+  /** Accepts not yet finished (for idle()). */
+  private readonly running = new Set<Promise<unknown>>()
   private readonly listeners = new Set<AcceptedListener>()
 
   constructor(
@@ -30,20 +36,31 @@ export class Acceptor {
 
   accept(batch: FeedBatch, fromPeer: string): Promise<AcceptOutcome> {
     const prior = this.tails.get(batch.origin) ?? Promise.resolve()
-    const run = prior.then(() => this.acceptNow(batch, fromPeer))
-    this.tails.set(batch.origin, run)
-    void run.finally(() => {
-      if (this.tails.get(batch.origin) === run) this.tails.delete(batch.origin)
+    let markTaken = () => {}
+    const taken = new Promise<void>((resolve) => {
+      markTaken = resolve
     })
+    const run = prior.then(() => this.acceptNow(batch, fromPeer, markTaken))
+    void run.finally(markTaken) // also when it ended before reaching the store
+    this.tails.set(batch.origin, taken)
+    void taken.then(() => {
+      if (this.tails.get(batch.origin) === taken) this.tails.delete(batch.origin)
+    })
+    this.running.add(run)
+    void run.finally(() => this.running.delete(run))
     return run
   }
 
   /** Resolves once every accept started so far has finished. */
   async idle(): Promise<void> {
-    while (this.tails.size > 0) await Promise.allSettled([...this.tails.values()])
+    while (this.running.size > 0) await Promise.allSettled([...this.running])
   }
 
-  private async acceptNow(batch: FeedBatch, fromPeer: string): Promise<AcceptOutcome> {
+  private async acceptNow(
+    batch: FeedBatch,
+    fromPeer: string,
+    taken: () => void,
+  ): Promise<AcceptOutcome> {
     const context = {
       peer: fromPeer,
       peerName: this.membership.byPeerId(fromPeer)?.name,
@@ -59,7 +76,9 @@ export class Acceptor {
           `origin ${batch.origin} is not a member of this network`,
         )
       }
-      const result = await this.store.acceptBatch(batch, fromPeer)
+      const pending = this.store.acceptBatch(batch, fromPeer)
+      taken()
+      const result = await pending
       if (result.status === 'stored') {
         for (const listener of this.listeners) {
           try {

@@ -18,6 +18,9 @@ export interface ReplicaStore {
   /**
    * Verifies (signature, seqs, chain links, root) then stores atomically. Throws EhrlogError
    * when the batch is invalid, and then stores nothing. `gap` when it starts after `have + 1`.
+   * Batches of one origin may be passed before the previous one's promise settles (the
+   * Acceptor does): the store takes them in call order, each seeing every batch passed
+   * before it as held, and settles them in that order.
    */
   acceptBatch(batch: FeedBatch, fromPeer: string): Promise<AcceptResult>
 }

@@ -185,15 +185,33 @@ async function pullOrigin(
     window.close()
   }
   let stored = 0
+  // Two batches in the store at a time: the acceptor hands the next one over once the store
+  // has taken this one, so it is verified while this one is written.
+  let writing: { batch: FeedBatch; done: Promise<void> } | undefined
+  const settle = async () => {
+    if (!writing) return
+    const { batch, done } = writing
+    writing = undefined
+    await done
+    // Counted for the log: gossip may have stored some of these entries meanwhile.
+    stored += Math.max(0, batch.head.treeSize - have)
+    have = Math.max(have, batch.head.treeSize)
+  }
   const storeInOrder = async () => {
-    for (let batches = await window.take(); batches; batches = await window.take()) {
-      for (const batch of batches) {
-        await storeBatch(ctx, batch)
-        // Counted for the log: gossip may have stored some of these entries meanwhile.
-        stored += Math.max(0, batch.head.treeSize - have)
-        have = Math.max(have, batch.head.treeSize)
+    try {
+      for (let batches = await window.take(); batches; batches = await window.take()) {
+        for (const batch of batches) {
+          const done = storeBatch(ctx, batch)
+          done.catch(() => {}) // awaited below, after the batch before it
+          await settle()
+          writing = { batch, done }
+        }
+        window.done()
       }
-      window.done()
+      await settle()
+    } finally {
+      // Ending on an error: the batch still in the store is waited for, its error dropped.
+      await writing?.done.catch(() => {})
     }
   }
   const results = await Promise.allSettled([

@@ -12,8 +12,7 @@ import { type IndexedBatch, Indexes } from './indexes.ts'
 import { entryKey, feedKey, headKey, receiptKey } from './key-layout.ts'
 import { encodeEntryRecord, encodeHeadRecord } from './records.ts'
 import type { AppendItem, Receipt, Signer, StoredReceipt } from './store-types.ts'
-import type { ValueCipher } from './value-cipher.ts'
-import type { BatchSink } from './write-chain.ts'
+import type { PlainSink } from './write-chain.ts'
 
 /** A batch encoded into a sink: where the feed's tip moves once it is queued. */
 export interface EncodedBatch {
@@ -30,14 +29,12 @@ export interface EncodedBatch {
  * leaves the feed state alone; LogStore moves the state once the batch is queued.
  */
 export class FeedEncoder {
-  readonly #cipher: ValueCipher
   readonly #indexKey: Uint8Array
   readonly #indexes: Indexes
 
-  constructor(cipher: ValueCipher, indexKey: Uint8Array) {
-    this.#cipher = cipher
+  constructor(indexKey: Uint8Array) {
     this.#indexKey = indexKey
-    this.#indexes = new Indexes(indexKey, cipher)
+    this.#indexes = new Indexes(indexKey)
   }
 
   get indexes(): Indexes {
@@ -46,7 +43,7 @@ export class FeedEncoder {
 
   /** Items → entries of the signer's own feed, with their receipts and the new signed head. */
   encodeAppend(
-    sink: BatchSink,
+    sink: PlainSink,
     feed: FeedState,
     signer: Signer,
     items: readonly AppendItem[],
@@ -82,7 +79,7 @@ export class FeedEncoder {
         bodyHash: r.bodyHash,
       }
       const key = receiptKey(this.#indexKey, r.requestKey)
-      sink.put(key, this.#cipher.seal(key, Buffer.from(JSON.stringify(stored))))
+      sink.putPlain(key, Buffer.from(JSON.stringify(stored)))
     }
     const head = signTreeHead(signer.privateKey, signer.origin, builder.size, builder.root())
     this.#putHead(sink, feed, head)
@@ -94,7 +91,7 @@ export class FeedEncoder {
    * chain link, body schema, and the root against the signed head, whose signature the
    * caller checked) and encodes them exactly as signed. Throws at the first that fails.
    */
-  encodeAccepted(sink: BatchSink, feed: FeedState, batch: FeedBatch): EncodedBatch {
+  encodeAccepted(sink: PlainSink, feed: FeedState, batch: FeedBatch): EncodedBatch {
     const { origin, head } = batch
     const count = batch.entries.length
     const have = feed.tip.builder.size
@@ -142,14 +139,14 @@ export class FeedEncoder {
   }
 
   /** The feed record (F), with the first batch of a feed. */
-  #putFeedRecord(sink: BatchSink, feed: FeedState): void {
+  #putFeedRecord(sink: PlainSink, feed: FeedState): void {
     if (!feed.isNew) return
     const key = feedKey(feed.tag)
-    sink.put(key, this.#cipher.seal(key, Buffer.from(feed.origin, 'utf8')))
+    sink.putPlain(key, Buffer.from(feed.origin, 'utf8'))
   }
 
   #putEntry(
-    sink: BatchSink,
+    sink: PlainSink,
     feed: FeedState,
     builder: MerkleBuilder,
     encoded: EncodedEntry,
@@ -159,14 +156,14 @@ export class FeedEncoder {
     const upper: Uint8Array[] = []
     for (const node of builder.append(encoded.hash)) if (node.level > 0) upper.push(node.hash)
     const key = entryKey(feed.tag, seq)
-    sink.put(key, this.#cipher.seal(key, encodeEntryRecord(upper, encoded.bytes)))
+    sink.putPlain(key, encodeEntryRecord(upper, encoded.bytes))
     const { kind, body } = encoded.entry
     if (kind === 'event') indexed.events.push({ seq, event: body as AuditEvent })
     else if (kind === 'user') indexed.userSeqs.push(seq)
   }
 
-  #putHead(sink: BatchSink, feed: FeedState, head: SignedTreeHead): void {
+  #putHead(sink: PlainSink, feed: FeedState, head: SignedTreeHead): void {
     const key = headKey(feed.tag, head.treeSize)
-    sink.put(key, this.#cipher.seal(key, encodeHeadRecord(head.root, head.signature)))
+    sink.putPlain(key, encodeHeadRecord(head.root, head.signature))
   }
 }

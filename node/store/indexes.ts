@@ -12,7 +12,7 @@ import {
   userRecordsKey,
 } from './key-layout.ts'
 import type { ValueCipher } from './value-cipher.ts'
-import type { BatchSink } from './write-chain.ts'
+import type { PlainSink } from './write-chain.ts'
 
 export interface EntryRef {
   origin: string
@@ -43,16 +43,15 @@ export const TIME_BUCKET_MS = 60_000
  *   reading every entry to rebuild its user directory)
  * Blind keys are HMACs, so they land at random places in LevelDB, and random-key writes
  * cost ~10 µs each here (MEASURED.md): one posting per patient per batch instead of one key
- * per entry is what keeps appends fast. Values are sealed like every other value.
+ * per entry is what keeps appends fast. Values are sealed like every other value (by the
+ * sink).
  */
 export class Indexes {
   readonly #indexKey: Uint8Array
-  readonly #cipher: ValueCipher
   readonly #blinds = new Map<string, Buffer>()
 
-  constructor(indexKey: Uint8Array, cipher: ValueCipher) {
+  constructor(indexKey: Uint8Array) {
     this.#indexKey = indexKey
-    this.#cipher = cipher
   }
 
   blind(kind: 'patient' | 'actor', id: string): Buffer {
@@ -67,9 +66,9 @@ export class Indexes {
   }
 
   /** The index writes for the entries of one batch (seqs ascending). */
-  addBatchOps(ops: BatchSink, tag: FeedTag, batch: IndexedBatch): void {
+  addBatchOps(ops: PlainSink, tag: FeedTag, batch: IndexedBatch): void {
     const { events, userSeqs } = batch
-    if (userSeqs.length > 0) this.#put(ops, userRecordsKey(tag, userSeqs[0]!), u64List(userSeqs))
+    if (userSeqs.length > 0) ops.putPlain(userRecordsKey(tag, userSeqs[0]!), u64List(userSeqs))
     const byPatient = groupBy(events, (e) => e.event.patientId)
     const byActor = groupBy(events, (e) => e.event.actorId)
     // Each event time parsed once (a Date.parse per event per use showed in profiles).
@@ -77,10 +76,10 @@ export class Indexes {
     for (const e of events) timeMs.set(e, Date.parse(e.event.time))
     const byMinute = groupBy(events, (e) => Math.floor(timeMs.get(e)! / TIME_BUCKET_MS))
     for (const [id, list] of byPatient) {
-      this.#put(ops, patientKey(this.blind('patient', id), tag, list[0]!.seq), seqList(list))
+      ops.putPlain(patientKey(this.blind('patient', id), tag, list[0]!.seq), seqList(list))
     }
     for (const [id, list] of byActor) {
-      this.#put(ops, actorKey(this.blind('actor', id), tag, list[0]!.seq), seqList(list))
+      ops.putPlain(actorKey(this.blind('actor', id), tag, list[0]!.seq), seqList(list))
     }
     for (const [minute, list] of byMinute) {
       const plain = Buffer.allocUnsafe(list.length * 16)
@@ -88,7 +87,7 @@ export class Indexes {
         writeU64(plain, i * 16, e.seq)
         writeU64(plain, i * 16 + 8, timeMs.get(e)!)
       })
-      this.#put(ops, timeKey(minute * TIME_BUCKET_MS, tag, list[0]!.seq), plain)
+      ops.putPlain(timeKey(minute * TIME_BUCKET_MS, tag, list[0]!.seq), plain)
     }
   }
 
@@ -98,10 +97,6 @@ export class Indexes {
 
   actorPrefix(actorId: string): Buffer {
     return Buffer.concat([Buffer.of(PREFIX.actor), this.blind('actor', actorId)])
-  }
-
-  #put(ops: BatchSink, key: Buffer, plain: Buffer): void {
-    ops.put(key, this.#cipher.seal(key, plain))
   }
 }
 

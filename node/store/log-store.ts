@@ -11,6 +11,7 @@ import { type EncodedBatch, FeedEncoder } from './feed-encoder.ts'
 import { type FeedState, loadFeedState, newFeedState } from './feed-state.ts'
 import { type EntryRef, prefixRange, scanPostings, timeRange } from './indexes.ts'
 import { feedTag, PREFIX, receiptKey } from './key-layout.ts'
+import { SEAL_OFF_THREAD_FROM, Sealer } from './seal-worker.ts'
 import {
   type AppendItem,
   LEVELDB_TUNING,
@@ -27,7 +28,7 @@ import { TreeReader } from './tree-reader.ts'
 import { ensureUserIndex } from './user-index.ts'
 import { ValueCipher } from './value-cipher.ts'
 import { type VerifyOptions, type VerifyReport, verifyReplica } from './verify-replica.ts'
-import { type BatchSink, WriteChain } from './write-chain.ts'
+import { type PlainSink, WriteChain } from './write-chain.ts'
 
 export type {
   AppendItem,
@@ -55,6 +56,7 @@ export class LogStore {
   readonly #encoder: FeedEncoder
   readonly #reader: EntryReader
   readonly #writes: WriteChain
+  readonly #sealer: Sealer
   /** Upper levels of every feed's tree, shared by all proofs and roots (tree-cache.ts). */
   readonly treeCache: TreeCache
   readonly #feeds = new Map<string, FeedState>()
@@ -74,7 +76,8 @@ export class LogStore {
       ...opts.leveldb,
     })
     this.#cipher = new ValueCipher(opts.keys.valueKey)
-    this.#encoder = new FeedEncoder(this.#cipher, opts.keys.indexKey)
+    this.#encoder = new FeedEncoder(opts.keys.indexKey)
+    this.#sealer = new Sealer(this.#cipher, opts.keys.valueKey)
     this.#reader = new EntryReader(this.#db, this.#cipher, (origin) => this.#feeds.get(origin))
     this.#writes = new WriteChain(this.#db, opts.sync ?? true)
     this.treeCache = new TreeCache(opts.treeCache)
@@ -109,6 +112,7 @@ export class LogStore {
     this.#status = 'closed'
     if (!wasOpen) return
     await this.#writes.idle()
+    await this.#sealer.close()
     await this.#db.close()
   }
 
@@ -265,7 +269,11 @@ export class LogStore {
     const firstSeq = head.treeSize - count + 1
     if (firstSeq > have + 1) return { status: 'gap', have, want: firstSeq - 1 }
     const accepted = feed
-    await this.#encodeAndCommit(feed, (sink) => this.#encoder.encodeAccepted(sink, accepted, batch))
+    await this.#encodeAndCommit(
+      feed,
+      (sink) => this.#encoder.encodeAccepted(sink, accepted, batch),
+      count >= SEAL_OFF_THREAD_FROM,
+    )
     return { status: 'stored', treeSize: head.treeSize }
   }
 
@@ -349,36 +357,17 @@ export class LogStore {
 
   /** Entries about one patient, per feed in seq order, found through the blind index. */
   findByPatient(patientId: string, limit = 10_000): Promise<EntryRef[]> {
-    return scanPostings(
-      this.#db,
-      this.#cipher,
-      prefixRange(this.#encoder.indexes.patientPrefix(patientId)),
-      limit,
-      this.#originOfTag,
-    )
+    return this.#scan(prefixRange(this.#encoder.indexes.patientPrefix(patientId)), limit)
   }
 
   /** Entries by one actor (clinician, staff, system), through the blind index. */
   findByActor(actorId: string, limit = 10_000): Promise<EntryRef[]> {
-    return scanPostings(
-      this.#db,
-      this.#cipher,
-      prefixRange(this.#encoder.indexes.actorPrefix(actorId)),
-      limit,
-      this.#originOfTag,
-    )
+    return this.#scan(prefixRange(this.#encoder.indexes.actorPrefix(actorId)), limit)
   }
 
   /** Entries whose event time lies in [fromMs, toMs), by minute of event time. */
   findByTime(fromMs: number, toMs: number, limit = 10_000): Promise<EntryRef[]> {
-    return scanPostings(
-      this.#db,
-      this.#cipher,
-      timeRange(fromMs, toMs),
-      limit,
-      this.#originOfTag,
-      (t) => t >= fromMs && t < toMs,
-    )
+    return this.#scan(timeRange(fromMs, toMs), limit, (t) => t >= fromMs && t < toMs)
   }
 
   /**
@@ -387,13 +376,15 @@ export class LogStore {
    */
   userRecordRefs(): Promise<EntryRef[]> {
     this.#assertOpen()
-    return scanPostings(
-      this.#db,
-      this.#cipher,
-      prefixRange(Buffer.of(PREFIX.userRecords)),
-      Number.MAX_SAFE_INTEGER,
-      this.#originOfTag,
-    )
+    return this.#scan(prefixRange(Buffer.of(PREFIX.userRecords)), Number.MAX_SAFE_INTEGER)
+  }
+
+  #scan(
+    range: { gte: Buffer; lt: Buffer },
+    limit: number,
+    keepTime?: (ms: number) => boolean,
+  ): Promise<EntryRef[]> {
+    return scanPostings(this.#db, this.#cipher, range, limit, this.#originOfTag, keepTime)
   }
 
   // Index keys of entries still being written are not yet readable as entries: skip them.
@@ -403,14 +394,17 @@ export class LogStore {
    * Encodes one batch (synchronously: batches are encoded one at a time, in call order),
    * queues it, moves the feed's tip at once and its committed state once it is on disk.
    */
+  /** `offThread`: seal the batch's records on the seal worker while this thread goes on. */
   async #encodeAndCommit<T extends EncodedBatch>(
     feed: FeedState,
-    encode: (sink: BatchSink) => T,
+    encode: (sink: PlainSink) => T,
+    offThread = false,
   ): Promise<T> {
     const batch = this.#writes.begin()
+    const deferred = offThread ? this.#sealer.deferred(batch) : undefined
     let encoded: T
     try {
-      encoded = encode(batch)
+      encoded = encode(deferred?.sink ?? this.#sealer.inline(batch))
     } catch (err) {
       this.#writes.discard(batch)
       throw err
@@ -419,9 +413,13 @@ export class LogStore {
     // Only now: a batch whose encoding failed must not leave a new feed without its record.
     feed.isNew = false
     feed.tip = { builder, lastHash, lastRecordedMs }
-    await this.#writes.write(batch, () => {
-      feed.committed = { size: head.treeSize, root: head.root, head }
-    })
+    await this.#writes.write(
+      batch,
+      () => {
+        feed.committed = { size: head.treeSize, root: head.root, head }
+      },
+      deferred?.fill(),
+    )
     return encoded
   }
 

@@ -2,6 +2,7 @@ import { readChainFields } from '../core/entry.ts'
 import type { Indexes } from './indexes.ts'
 import { metaKey, PREFIX, prefixRange, seqOfKey } from './key-layout.ts'
 import { decodeEntryRecord } from './records.ts'
+import { sealingSink } from './seal-worker.ts'
 import type { StoreInternals } from './store-types.ts'
 
 /** M ‖ "user-index": present once every user record of the store has its U posting. */
@@ -28,7 +29,8 @@ export async function ensureUserIndex(store: StoreInternals, indexes: Indexes): 
         // not an entry we can read: verify reports it
       }
     }
-    if (userSeqs.length > 0) indexes.addBatchOps(batch, feed.tag, { events: [], userSeqs })
+    if (userSeqs.length > 0)
+      indexes.addBatchOps(sealingSink(store.cipher, batch), feed.tag, { events: [], userSeqs })
   }
   batch.put(USER_INDEX_MARKER, store.cipher.seal(USER_INDEX_MARKER, Buffer.of(1)))
   await batch.write({ sync: true })

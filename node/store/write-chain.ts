@@ -1,12 +1,16 @@
 import type { ClassicLevel } from 'classic-level'
 import { EhrlogError } from '../core/errors.ts'
 
-/** Where an append's writes go while it is encoded. */
-export interface BatchSink {
-  put(key: Buffer, value: Buffer): void
+/**
+ * Where a batch's records go while it is encoded: plaintext values, which the sink seals
+ * (seal-worker.ts) on their way into the LevelDB batch.
+ */
+export interface PlainSink {
+  /** Not `put`, so that a raw LevelDB batch, which would store the plaintext, is no sink. */
+  putPlain(key: Buffer, plaintext: Uint8Array): void
 }
 
-type ChainedBatch = ReturnType<ClassicLevel<Buffer, Buffer>['batch']>
+export type ChainedBatch = ReturnType<ClassicLevel<Buffer, Buffer>['batch']>
 
 /**
  * Writes batches strictly in the order they were encoded, while the caller encodes the next
@@ -47,10 +51,14 @@ export class WriteChain {
     void batch.close()
   }
 
-  /** Queues a batch; resolves after it is on disk and `onCommit` ran. */
-  write(batch: ChainedBatch, onCommit: () => void): Promise<void> {
+  /**
+   * Queues a batch; resolves after it is on disk and `onCommit` ran. `filled`: the batch is
+   * still being filled (sealed off-thread) and is written once that settles.
+   */
+  write(batch: ChainedBatch, onCommit: () => void, filled?: Promise<void>): Promise<void> {
     this.assertHealthy()
     const run = this.#tail.then(async () => {
+      await filled
       if (this.#failure) {
         await batch.close()
         throw this.#failure

@@ -1,0 +1,111 @@
+import { randomBytes } from 'node:crypto'
+import { describe, expect, it, vi } from 'vitest'
+import { SEAL_OFF_THREAD_FROM, Sealer } from '../../node/store/seal-worker.ts'
+import { VALUE_OVERHEAD, ValueCipher } from '../../node/store/value-cipher.ts'
+import type { ChainedBatch } from '../../node/store/write-chain.ts'
+import { makeEvent, makeSigner, makeStoreKeys, openStore } from '../helpers/fixtures.ts'
+import { useTempDirs } from '../helpers/temp-dir.ts'
+
+/** A stand-in for a LevelDB chained batch that records what was put (only put is used). */
+function recordingBatch(): { batch: ChainedBatch; puts: Array<[Buffer, Buffer]> } {
+  const puts: Array<[Buffer, Buffer]> = []
+  const batch = { put: (key: Buffer, value: Buffer) => puts.push([key, Buffer.from(value)]) }
+  return { batch: batch as unknown as ChainedBatch, puts }
+}
+
+function plainRecords(n: number): Array<[Buffer, Buffer]> {
+  return Array.from({ length: n }, (_, i) => [
+    Buffer.from(`E-key-${i}`),
+    randomBytes(1 + ((i * 37) % 700)),
+  ])
+}
+
+describe('Sealer', () => {
+  it('seals deferred records on the worker, in put order, each under its own key and nonce', async () => {
+    const valueKey = randomBytes(32)
+    const cipher = new ValueCipher(valueKey)
+    const sealer = new Sealer(cipher, valueKey)
+    try {
+      const records = plainRecords(300)
+      const { batch, puts } = recordingBatch()
+      const { sink, fill } = sealer.deferred(batch)
+      for (const [key, plain] of records) sink.putPlain(key, plain)
+      expect(puts).toHaveLength(0) // nothing until filled
+      await fill()
+      expect(sealer.jobsOnWorker).toBe(1)
+      expect(puts.map(([key]) => key)).toEqual(records.map(([key]) => key))
+      puts.forEach(([key, sealed], i) => {
+        expect(sealed.byteLength).toBe(records[i]![1].byteLength + VALUE_OVERHEAD)
+        expect(cipher.open(key, sealed)).toEqual(records[i]![1])
+        // Bound to its key: under another key it does not open.
+        expect(cipher.open(puts[(i + 1) % puts.length]![0], sealed)).toBeUndefined()
+      })
+      const nonces = new Set(puts.map(([, sealed]) => sealed.subarray(0, 12).toString('hex')))
+      expect(nonces.size).toBe(puts.length)
+    } finally {
+      await sealer.close()
+    }
+  })
+
+  it('seals inline once the worker is gone, so no write is lost', async () => {
+    const valueKey = randomBytes(32)
+    const cipher = new ValueCipher(valueKey)
+    const sealer = new Sealer(cipher, valueKey)
+    await sealer.close()
+    const records = plainRecords(20)
+    const { batch, puts } = recordingBatch()
+    const { sink, fill } = sealer.deferred(batch)
+    for (const [key, plain] of records) sink.putPlain(key, plain)
+    await fill()
+    expect(sealer.jobsOnWorker).toBe(0)
+    expect(puts.map(([key, sealed]) => cipher.open(key, sealed))).toEqual(records.map((r) => r[1]))
+  })
+})
+
+describe('LogStore sealing accepted batches off-thread', () => {
+  const tempDir = useTempDirs()
+  const A = makeSigner('hospital-a')
+
+  it('stores large batches passed back to back, in call order, as verifiable records', async () => {
+    const dir = await tempDir()
+    const keys = makeStoreKeys()
+    const origin = openStore(`${dir}/origin`, makeStoreKeys(), [A])
+    await origin.open()
+    const size = SEAL_OFF_THREAD_FROM + 44
+    for (let b = 0; b < 4; b++) {
+      await origin.appendEvents(
+        A,
+        Array.from({ length: size }, (_, i) => makeEvent(b * size + i)),
+      )
+    }
+    const batches = await origin.readBatches('hospital-a', 1, 10 * size)
+    expect(batches).toHaveLength(4)
+    let replica = openStore(`${dir}/replica`, keys, [A])
+    await replica.open()
+    const deferred = vi.spyOn(Sealer.prototype, 'deferred')
+    try {
+      // Not awaited one by one: each is verified against the ones passed before it.
+      const results = await Promise.all(batches.map((b) => replica.acceptBatch(b)))
+      expect(results.map((r) => r.status)).toEqual(['stored', 'stored', 'stored', 'stored'])
+      expect(deferred).toHaveBeenCalledTimes(4)
+    } finally {
+      deferred.mockRestore()
+    }
+    expect(replica.size('hospital-a')).toBe(4 * size)
+    await replica.close()
+    replica = openStore(`${dir}/replica`, keys, [A])
+    await replica.open()
+    const report = await replica.verify()
+    expect(report.ok).toBe(true)
+    expect(report.entriesChecked).toBe(4 * size)
+    for (const seq of [1, size, 3 * size + 7, 4 * size]) {
+      expect((await replica.getEntry('hospital-a', seq))?.bytes).toEqual(
+        (await origin.getEntry('hospital-a', seq))?.bytes,
+      )
+    }
+    expect(await replica.findByPatient(makeEvent(5).patientId)).toEqual(
+      await origin.findByPatient(makeEvent(5).patientId),
+    )
+    await Promise.all([replica.close(), origin.close()])
+  })
+})
