@@ -23,7 +23,7 @@ import {
   type StoreInternals,
   type StoreKeys,
 } from './store-types.ts'
-import { type TREE_CACHE_DEFAULTS, TreeCache } from './tree-cache.ts'
+import { TreeCache } from './tree-cache.ts'
 import { TreeReader } from './tree-reader.ts'
 import { ensureUserIndex } from './user-index.ts'
 import { ValueCipher } from './value-cipher.ts'

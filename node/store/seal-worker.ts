@@ -74,7 +74,9 @@ export class Sealer {
         }
         const { values, ends } = sealed
         const buffer = Buffer.from(values.buffer, values.byteOffset, values.byteLength)
-        records.forEach(([key], i) => batch.put(key, buffer.subarray(ends[i - 1] ?? 0, ends[i])))
+        records.forEach(([key], i) => {
+          batch.put(key, buffer.subarray(ends[i - 1] ?? 0, ends[i]))
+        })
       },
     }
   }
