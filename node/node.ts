@@ -55,6 +55,13 @@ const CHECKPOINT_TOPIC = 'checkpoints'
 // In canonical entry bytes the top-level kind reads exactly so (quotes in strings are escaped).
 const USER_KIND = Buffer.from('"kind":"user"')
 const EVIDENCE_TOPIC = 'evidence'
+/**
+ * The scrub at start waits for the first sync session (a restarted node catches up before it
+ * reads its whole replica: both at once halved catch-up), at most this long; and this long
+ * for a first peer to connect. Feeds found damaged at open are scrubbed at once.
+ */
+const FIRST_SCRUB_MAX_WAIT_MS = 60_000
+const FIRST_SCRUB_NO_PEER_MS = 2_000
 
 interface Parts {
   identity: NodeIdentity
@@ -199,6 +206,7 @@ export class EhrlogNode {
               : [],
           ),
         syncNow: () => net!.syncNow(),
+        beforeFirstScrub: () => net!.firstSync(FIRST_SCRUB_NO_PEER_MS, FIRST_SCRUB_MAX_WAIT_MS),
         publishEvidence: (data) => net!.publishControl(EVIDENCE_TOPIC, data),
         // Each incident goes to the admins (email or outbox) and is recorded in this feed.
         onIncident: (incident) => {

@@ -50,6 +50,13 @@ export interface IntegrityServiceOptions {
   retryMs?: number
   /** Cosigners a checkpoint needs to be trusted (default: a majority, as CheckpointService). */
   quorum?: number
+  /**
+   * What the first scrub after start waits for when no feed is held at start (NetService's
+   * first sync session): a restarted node catches up first, instead of reading its whole
+   * replica while it catches up. Feeds damaged at open or shorter than the checkpoint are
+   * scrubbed at once, since their batches wait for that scrub.
+   */
+  beforeFirstScrub?: () => Promise<void>
 }
 
 export interface ScrubResult {
@@ -87,6 +94,8 @@ export class IntegrityService {
   #retry: NodeJS.Timeout | undefined
   #retryDelayMs = 0
   #firstScrubDone = false
+  /** Feeds whose batches wait for the first scrub (#heldAtStart). */
+  #heldOrigins: Set<string> | undefined
   /** The cosigned size of the own feed while appends are held for it (start()). */
   #ownCut: number | undefined
   #releaseHold: () => void = () => {}
@@ -124,9 +133,13 @@ export class IntegrityService {
         )
       }, interval)
     }
-    void this.scrubNow().catch((err: unknown) =>
-      this.#log.error({ err: (err as Error).message }, 'startup scrub failed'),
-    )
+    this.#heldOrigins ??= this.#originsHeld()
+    const wait = this.#heldOrigins.size > 0 ? undefined : this.#opts.beforeFirstScrub
+    void (wait ? wait() : Promise.resolve())
+      .then(() => (this.#controller.signal.aborted ? undefined : this.scrubNow()))
+      .catch((err: unknown) =>
+        this.#log.error({ err: (err as Error).message }, 'startup scrub failed'),
+      )
     const own = this.#cuts()?.cuts.get(this.#opts.self)
     const { store, self } = this.#opts
     if (own && store.size(self) < own.treeSize) {
@@ -393,10 +406,26 @@ export class IntegrityService {
 
   #heldAtStart(origin: string): boolean {
     if (this.#firstScrubDone) return false
-    const { store } = this.#opts
-    if (store.damageOf(origin) !== undefined) return true
-    const cut = this.#cuts()?.cuts.get(origin)
-    return cut !== undefined && store.size(origin) < cut.treeSize
+    this.#heldOrigins ??= this.#originsHeld()
+    return this.#heldOrigins.has(origin)
+  }
+
+  /**
+   * Feeds damaged at open, or shorter than the checkpoint this node held when it started.
+   * Judged once: a checkpoint gossiped later is ahead of a node that is catching up, which is
+   * no damage, and holding that feed's batches for the first scrub would stall the catch-up
+   * that scrub waits for.
+   */
+  #originsHeld(): Set<string> {
+    const { store, membership } = this.#opts
+    const cuts = this.#cuts()?.cuts
+    const held = new Set<string>()
+    for (const { name } of membership.members) {
+      const cut = cuts?.get(name)
+      if (store.damageOf(name) !== undefined || (cut && store.size(name) < cut.treeSize))
+        held.add(name)
+    }
+    return held
   }
 
   #cuts(): TrustedCuts | undefined {

@@ -280,6 +280,11 @@ export class NetService {
     return this.acceptor.onAccepted(listener)
   }
 
+  /** Sync.firstSession: the catch-up after start has ended (at most `maxMs`). */
+  async firstSync(noPeerMs: number, maxMs: number): Promise<void> {
+    await this.parts?.sync.firstSession(noPeerMs, maxMs)
+  }
+
   /** Runs one anti-entropy round with every connected member now (tests, `ehrlog sync`). */
   async syncNow(): Promise<void> {
     await this.parts?.sync.syncAll('manual')

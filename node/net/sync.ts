@@ -41,6 +41,12 @@ export class Sync {
   private readonly controller = new AbortController()
   private readonly networkId: Uint8Array
   private timer: NodeJS.Timeout | undefined
+  /** The first session with a member since start: the catch-up after downtime. */
+  private firstStarted = false
+  private endFirst: () => void = () => {}
+  private readonly firstEnded = new Promise<void>((resolve) => {
+    this.endFirst = resolve
+  })
   private readonly onConnect = (evt: CustomEvent<PeerId>) =>
     this.request(evt.detail.toString(), 'connect')
 
@@ -65,6 +71,7 @@ export class Sync {
 
   async stop(): Promise<void> {
     this.controller.abort()
+    this.endFirst()
     clearTimeout(this.timer)
     this.opts.host.removeEventListener('peer:connect', this.onConnect)
     await Promise.allSettled([...this.sessions.values()].map((s) => s.done))
@@ -87,6 +94,29 @@ export class Sync {
       }
     })().finally(() => this.sessions.delete(peer))
     this.sessions.set(peer, session)
+    if (!this.firstStarted) {
+      this.firstStarted = true
+      void session.done.finally(this.endFirst)
+    }
+  }
+
+  /**
+   * Settles when the first session since start has ended (a restarted node has then caught
+   * up from that peer), after at most `maxMs`; after `noPeerMs` if no member was connected
+   * by then. Work that would compete with catching up for the CPU waits on this.
+   */
+  async firstSession(noPeerMs: number, maxMs: number): Promise<void> {
+    const timers: NodeJS.Timeout[] = []
+    const waited = (ms: number) =>
+      new Promise<void>((resolve) => {
+        timers.push(setTimeout(resolve, ms))
+      })
+    try {
+      await Promise.race([this.firstEnded, waited(noPeerMs)])
+      if (this.firstStarted) await Promise.race([this.firstEnded, waited(maxMs - noPeerMs)])
+    } finally {
+      for (const timer of timers) clearTimeout(timer)
+    }
   }
 
   /** Pulls from every connected member now; resolves when those sessions end. */

@@ -56,6 +56,26 @@ describe('sync', () => {
     )
   }, 90_000)
 
+  it('firstSync settles when the catch-up after start has ended, or soon with no peer', async () => {
+    network = await makeNetwork(['hospital-a', 'hospital-b'])
+    const [a, b] = network.nodes as [TestNode, TestNode]
+    // No member up: it waits out noPeerMs, not maxMs.
+    await network.start(b)
+    let started = Date.now()
+    await b.net!.firstSync(300, 20_000)
+    expect(Date.now() - started).toBeGreaterThanOrEqual(290)
+    expect(Date.now() - started).toBeLessThan(5_000)
+    await b.net?.stop()
+    // A member up holding 3,000 entries: it settles once the restarted node holds them all.
+    await network.start(a)
+    for (let i = 0; i < 30; i++) await appendAndPublish(a, 100)
+    await network.start(b)
+    started = Date.now()
+    await b.net!.firstSync(10_000, 20_000)
+    expect(b.store.size('hospital-a')).toBe(3000)
+    expect(Date.now() - started).toBeLessThan(10_000)
+  }, 60_000)
+
   it("spreads an offline origin's entries: pulls any origin from any peer that has it", async () => {
     network = await makeNetwork(['hospital-a', 'hospital-b', 'hospital-c'])
     const [a, b, c] = network.nodes as [TestNode, TestNode, TestNode]
