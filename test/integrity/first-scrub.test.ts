@@ -1,0 +1,162 @@
+import { generateKeyPairSync } from 'node:crypto'
+import pino from 'pino'
+import { describe, expect, it } from 'vitest'
+import { blsSign } from '../../node/core/bls.ts'
+import {
+  aggregateCosignatures,
+  type Checkpoint,
+  type CosignedCheckpoint,
+  checkpointSigningMessage,
+} from '../../node/core/checkpoint.ts'
+import { EMPTY_ROOT } from '../../node/core/merkle/index.ts'
+import { ed25519RawPublicKey } from '../../node/core/tree-head.ts'
+import { IntegrityService, type IntegrityServiceOptions } from '../../node/integrity/index.ts'
+import { Membership } from '../../node/net/membership.ts'
+import { LogStore } from '../../node/store/index.ts'
+import { makeEvent, makeStoreKeys } from '../helpers/fixtures.ts'
+import { useTempDirs } from '../helpers/temp-dir.ts'
+import { makeIdentity } from '../net/harness.ts'
+
+/**
+ * The first scrub after a start, with a real store and real cosigned checkpoints; the
+ * network's side (peers, sync) is left out: these tests are about what waits for what.
+ */
+describe('the first scrub after a start', () => {
+  const tempDir = useTempDirs()
+
+  async function setUp() {
+    const ids = await Promise.all(
+      ['hospital-a', 'hospital-b', 'hospital-c'].map((n) => makeIdentity(n)),
+    )
+    const membership = Membership.fromJson({ members: ids.map((i) => i.identity) })
+    const feedKeys = new Map(ids.map((i) => [i.identity.name, i.feedKey]))
+    const dir = await tempDir()
+    const keys = makeStoreKeys()
+    const open = (path: string) =>
+      new LogStore({
+        path,
+        keys,
+        sync: false,
+        originKey: (o) => {
+          const key = feedKeys.get(o)
+          return key && ed25519RawPublicKey(key)
+        },
+      })
+    // hospital-a's own store, 40 entries; hospital-c's replica holds the first 10.
+    const a = open(`${dir}/a`)
+    await a.open()
+    const signer = { origin: 'hospital-a', privateKey: feedKeys.get('hospital-a')! }
+    for (let i = 0; i < 4; i++)
+      await a.appendEvents(
+        signer,
+        Array.from({ length: 10 }, (_, j) => makeEvent(i * 10 + j)),
+      )
+    const batches = await a.readBatches('hospital-a', 1, 100)
+    const c = open(`${dir}/c`)
+    await c.open()
+    await c.acceptBatch(batches[0]!)
+    /** A checkpoint cosigned by a and b, with a's feed at `size`. */
+    const cosigned = async (size: number, timeMs: number): Promise<CosignedCheckpoint> => {
+      const checkpoint: Checkpoint = {
+        networkId: new Uint8Array(Buffer.from(membership.networkId, 'hex')),
+        timeMs,
+        feeds: membership.members.map((m) => ({
+          origin: m.name,
+          treeSize: m.name === 'hospital-a' ? size : 0,
+          root: EMPTY_ROOT,
+        })),
+      }
+      checkpoint.feeds[0]!.root = await a.rootAt('hospital-a', size)
+      const message = checkpointSigningMessage(checkpoint)
+      return aggregateCosignatures(
+        checkpoint,
+        new Map([0, 1].map((i) => [i, blsSign(ids[i]!.blsSecretKey, message)])),
+        3,
+      )
+    }
+    return { membership, a, c, batches, cosigned, close: () => Promise.all([a.close(), c.close()]) }
+  }
+
+  function service(
+    opts: Pick<IntegrityServiceOptions, 'store' | 'membership'> & {
+      latest: () => CosignedCheckpoint | undefined
+      beforeFirstScrub: () => Promise<void>
+    },
+  ) {
+    return new IntegrityService({
+      self: 'hospital-c',
+      store: opts.store,
+      membership: opts.membership,
+      latestCheckpoint: opts.latest,
+      peers: () => [],
+      syncNow: async () => {},
+      publishEvidence: async () => {},
+      onIncident: () => {},
+      logger: pino({ level: 'silent' }),
+      scrubIntervalMs: 0,
+      beforeFirstScrub: opts.beforeFirstScrub,
+    })
+  }
+
+  it('waits for the catch-up, and a checkpoint gossiped meanwhile does not hold it back', async () => {
+    const { membership, c, batches, cosigned, close } = await setUp()
+    let latest: CosignedCheckpoint | undefined = await cosigned(10, 1) // what c held at start
+    let caughtUp = () => {}
+    const catchUp = new Promise<void>((resolve) => {
+      caughtUp = resolve
+    })
+    let verifies = 0
+    const verify = c.verify.bind(c)
+    c.verify = (o) => {
+      verifies++
+      return verify(o)
+    }
+    const integrity = service({
+      store: c,
+      membership,
+      latest: () => latest,
+      beforeFirstScrub: () => catchUp,
+    })
+    await integrity.start()
+    await new Promise((resolve) => setTimeout(resolve, 50))
+    expect(verifies).toBe(0) // the scrub waits for the catch-up
+    // The network cosigned 40 entries of a while c was away: c is behind, not damaged.
+    latest = await cosigned(40, 2)
+    for (const batch of batches.slice(1)) {
+      const stored = await Promise.race([
+        integrity.accept(batch, () => c.acceptBatch(batch)),
+        new Promise((resolve) => setTimeout(() => resolve('held'), 2_000)),
+      ])
+      expect(stored).toEqual({ status: 'stored', treeSize: batch.head.treeSize })
+    }
+    caughtUp()
+    const scrub = await integrity.scrubNow()
+    expect(verifies).toBeGreaterThanOrEqual(1)
+    expect(scrub.report.ok).toBe(true)
+    await integrity.stop()
+    await close()
+  })
+
+  it('scrubs at once when a feed is short of the checkpoint held at start', async () => {
+    const { membership, c, cosigned, close } = await setUp()
+    const latest = await cosigned(40, 1) // c holds 10: a tail it lost while stopped
+    let verifies = 0
+    const verify = c.verify.bind(c)
+    c.verify = (o) => {
+      verifies++
+      return verify(o)
+    }
+    const integrity = service({
+      store: c,
+      membership,
+      latest: () => latest,
+      beforeFirstScrub: () => new Promise(() => {}), // never: must not be waited for
+    })
+    const starting = integrity.start()
+    await new Promise((resolve) => setTimeout(resolve, 200))
+    expect(verifies).toBeGreaterThanOrEqual(1)
+    await integrity.stop()
+    await starting.catch(() => {})
+    await close()
+  })
+})
