@@ -56,9 +56,9 @@ const CHECKPOINT_TOPIC = 'checkpoints'
 const USER_KIND = Buffer.from('"kind":"user"')
 const EVIDENCE_TOPIC = 'evidence'
 /**
- * The scrub at start waits for the first sync session (a restarted node catches up before it
- * reads its whole replica: both at once halved catch-up), at most this long; and this long
- * for a first peer to connect. Feeds found damaged at open are scrubbed at once.
+ * The scrub at start waits for the first sync session, at most this long (a restarted node
+ * catches up before it reads its whole replica: both at once compete for the same cores);
+ * and this long for a first peer to connect. Feeds found damaged at open are scrubbed at once.
  */
 const FIRST_SCRUB_MAX_WAIT_MS = 60_000
 const FIRST_SCRUB_NO_PEER_MS = 2_000
