@@ -1,5 +1,7 @@
+import { readFileSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 import { buildSync } from 'esbuild'
+import { prebuiltWorker } from './source-root.ts'
 
 const bundles = new Map<string, string>()
 
@@ -12,6 +14,16 @@ const bundles = new Map<string, string>()
 export function workerSource(entry: URL): string {
   const path = fileURLToPath(entry)
   let source = bundles.get(path)
+  // From the prebuilt bundle: its worker scripts, built with it by scripts/build.mjs.
+  const prebuilt = source === undefined ? prebuiltWorker(entry) : undefined
+  if (prebuilt) {
+    try {
+      source = readFileSync(prebuilt, 'utf8')
+      bundles.set(path, source)
+    } catch {
+      // not built (an older dist/): bundle it now
+    }
+  }
   if (source === undefined) {
     const result = buildSync({
       entryPoints: [path],

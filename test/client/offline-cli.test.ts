@@ -13,8 +13,10 @@ import {
 } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { pathToFileURL } from 'node:url'
 import { promisify } from 'node:util'
 import { describe, expect, it } from 'vitest'
+import { prebuiltWorkerOf } from '../../node/threads/source-root.ts'
 import { runCli } from '../helpers/cli.ts'
 import { useTempDirs } from '../helpers/temp-dir.ts'
 
@@ -298,6 +300,17 @@ describe('ehrlog CLI on a stopped node folder', () => {
       const built = await run({})
       expect(built.stderr).toBe('ehrlog: running dist/ (prebuilt)\n')
       expect(built.stdout).toBe(unbuilt.stdout)
+      // Every worker thread the node starts has its script prebuilt where the bundle looks.
+      const workerEntries = await workerEntriesIn(join(repo, 'node'))
+      expect(workerEntries.length).toBeGreaterThanOrEqual(3)
+      for (const entry of workerEntries) {
+        const prebuilt = prebuiltWorkerOf(
+          pathToFileURL(`${root}/`),
+          pathToFileURL(join(root, entry)),
+        )
+        expect(prebuilt?.href).toMatch(/\/dist\/workers\/node\/.*\.cjs$/)
+        expect((await stat(prebuilt!)).size, entry).toBeGreaterThan(1000)
+      }
       expect((await run({ EHRLOG_FROM_SOURCE: '1' })).stderr).toMatch(/the sources \(tsx\)/)
       // A source newer than the bundle (an edit not built yet): the sources run.
       await utimes(join(root, 'dist', 'ehrlog.mjs'), new Date(0), new Date(0))
@@ -307,3 +320,14 @@ describe('ehrlog CLI on a stopped node folder', () => {
     }
   })
 })
+
+/** The worker entries the node's code starts: `workerSource(sourceUrl('PATH'))` calls. */
+async function workerEntriesIn(dir: string): Promise<string[]> {
+  const found = new Set<string>()
+  for (const file of await readdir(dir, { recursive: true })) {
+    if (!file.endsWith('.ts')) continue
+    const text = await readFile(join(dir, file), 'utf8')
+    for (const m of text.matchAll(/workerSource\(sourceUrl\('([^']+)'\)\)/g)) found.add(m[1]!)
+  }
+  return [...found].sort()
+}
