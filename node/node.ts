@@ -194,6 +194,7 @@ export class EhrlogNode {
         store,
         membership,
         latestCheckpoint: () => checkpoints.latest(),
+        latestHeld: () => checkpoints.latestHeld(),
         peers: () =>
           (net?.peers() ?? []).flatMap((p) =>
             p.name

@@ -73,6 +73,8 @@ export class CheckpointService {
   >()
   readonly #bls: BlsWorker
   #latest: CosignedCheckpoint | undefined
+  /** Feeds this replica held up to their cut in #latest when it was adopted. */
+  #latestHeld: ReadonlySet<string> | undefined
   #timer: NodeJS.Timeout | undefined
   #stopped = false
 
@@ -98,7 +100,9 @@ export class CheckpointService {
   }
 
   async start(): Promise<void> {
-    this.#latest = await this.#opts.checkpoints.latest()
+    const stored = await this.#opts.checkpoints.latestRecord()
+    this.#latest = stored?.cosigned
+    this.#latestHeld = stored?.held
     this.#bls.start()
     const interval = this.#opts.intervalMs ?? 10_000
     if (interval > 0) this.#timer = setInterval(() => this.#onTick(interval), interval)
@@ -122,6 +126,17 @@ export class CheckpointService {
   /** The newest cosigned checkpoint this node verified. */
   latest(): CosignedCheckpoint | undefined {
     return this.#latest
+  }
+
+  /**
+   * The feeds whose cut in latest() this replica held when it adopted it: proof, as far as
+   * this node's disk goes, that it had those entries. A checkpoint can arrive before the
+   * entries it covers (a node that was away); the signer bitmap does not tell, since a
+   * round ends with the first quorum of signatures. Undefined for a checkpoint stored before
+   * this was recorded.
+   */
+  latestHeld(): ReadonlySet<string> | undefined {
+    return this.#latestHeld
   }
 
   /** Proposes a checkpoint of this node's replica now; resolves once a quorum cosigned it. */
@@ -326,8 +341,13 @@ export class CheckpointService {
   async #adopt(cosigned: CosignedCheckpoint): Promise<void> {
     const id = checkpointId(cosigned.checkpoint)
     if (!this.#latest || cosigned.checkpoint.timeMs > this.#latest.checkpoint.timeMs) {
+      const { store } = this.#opts
+      const held = cosigned.checkpoint.feeds
+        .filter((f) => store.size(f.origin) >= f.treeSize)
+        .map((f) => f.origin)
       this.#latest = cosigned
-      await this.#opts.checkpoints.put(cosigned)
+      this.#latestHeld = new Set(held)
+      await this.#opts.checkpoints.put(cosigned, held)
       this.#opts.logger.info(
         {
           checkpoint: id.slice(0, 16),

@@ -30,6 +30,12 @@ export interface IntegrityServiceOptions {
   membership: Membership
   /** The newest cosigned checkpoint (CheckpointService.latest); verified here before use. */
   latestCheckpoint: () => CosignedCheckpoint | undefined
+  /**
+   * The feeds this replica held up to their cut in that checkpoint when it was adopted
+   * (CheckpointService.latestHeld); undefined: every feed (a checkpoint stored before this
+   * was recorded).
+   */
+  latestHeld?: () => ReadonlySet<string> | undefined
   /** Connected members to repair from (empty before the network is up). */
   peers: () => RepairPeer[]
   /** Runs an anti-entropy round now (NetService.syncNow): refills a rolled-back tail. */
@@ -228,7 +234,7 @@ export class IntegrityService {
 
   async #scrub(): Promise<ScrubResult> {
     const { store } = this.#opts
-    const trusted = this.#cuts()
+    const trusted = this.#judgedCuts()
     const verifyOptions = trusted ? { knownHeads: trusted.cuts } : {}
     const report = await store.verify(verifyOptions)
     const detectedAt = new Date().toISOString()
@@ -418,7 +424,7 @@ export class IntegrityService {
    */
   #originsHeld(): Set<string> {
     const { store, membership } = this.#opts
-    const cuts = this.#cuts()?.cuts
+    const cuts = this.#judgedCuts()?.cuts
     const held = new Set<string>()
     for (const { name } of membership.members) {
       const cut = cuts?.get(name)
@@ -426,6 +432,26 @@ export class IntegrityService {
         held.add(name)
     }
     return held
+  }
+
+  /**
+   * The cuts a scrub holds this replica to: those of feeds it held when it adopted the
+   * checkpoint, and its own feed, which it wrote. Another origin's feed that was behind the
+   * cut then (the checkpoint came before its entries) is behind, not truncated: its cut is
+   * left out until the replica reaches it, and from then on its root is checked as usual.
+   */
+  #judgedCuts(): TrustedCuts | undefined {
+    const trusted = this.#cuts()
+    const held = this.#opts.latestHeld?.()
+    if (!trusted || !held) return trusted
+    const { self, store } = this.#opts
+    const cuts = new Map(
+      [...trusted.cuts].filter(
+        ([origin, cut]) =>
+          origin === self || held.has(origin) || store.size(origin) >= cut.treeSize,
+      ),
+    )
+    return { ...trusted, cuts }
   }
 
   #cuts(): TrustedCuts | undefined {

@@ -19,18 +19,33 @@ export class CheckpointLog {
     this.#store = store
   }
 
-  async put(cosigned: CosignedCheckpoint): Promise<void> {
+  /**
+   * `held`: the feeds this replica held up to their cut when the node adopted the checkpoint
+   * (not part of what was signed; see CheckpointService.latestHeld).
+   */
+  async put(cosigned: CosignedCheckpoint, held?: readonly string[]): Promise<void> {
     const { db, cipher } = this.#store.internals
     const key = Buffer.concat([
       Buffer.of(PREFIX.checkpoint),
       encodeU64(cosigned.checkpoint.timeMs),
       Buffer.from(checkpointId(cosigned.checkpoint).slice(0, 16), 'hex'),
     ])
-    await db.put(key, cipher.seal(key, Buffer.from(JSON.stringify(cosignedToJson(cosigned)))))
+    const record = { ...cosignedToJson(cosigned), ...(held ? { held } : {}) }
+    await db.put(key, cipher.seal(key, Buffer.from(JSON.stringify(record))))
   }
 
   /** The newest stored checkpoint; undefined when none, or when it fails authentication. */
   async latest(): Promise<CosignedCheckpoint | undefined> {
+    return (await this.latestRecord())?.cosigned
+  }
+
+  /**
+   * The newest stored checkpoint with the feeds held when it was adopted; `held` is undefined
+   * for a checkpoint stored before that was recorded.
+   */
+  async latestRecord(): Promise<
+    { cosigned: CosignedCheckpoint; held: ReadonlySet<string> | undefined } | undefined
+  > {
     const { db, cipher } = this.#store.internals
     const found = await db
       .iterator({ ...prefixRange(Buffer.of(PREFIX.checkpoint)), reverse: true, limit: 1 })
@@ -38,6 +53,12 @@ export class CheckpointLog {
     if (found.length === 0) return undefined
     const [key, value] = found[0]!
     const plain = cipher.open(key, value)
-    return plain ? cosignedFromJson(JSON.parse(plain.toString('utf8'))) : undefined
+    if (!plain) return undefined
+    const record = JSON.parse(plain.toString('utf8')) as { held?: unknown }
+    const held =
+      Array.isArray(record.held) && record.held.every((o) => typeof o === 'string')
+        ? new Set<string>(record.held)
+        : undefined
+    return { cosigned: cosignedFromJson(record), held }
   }
 }

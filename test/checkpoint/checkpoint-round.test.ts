@@ -2,6 +2,7 @@ import { afterEach, describe, expect, it } from 'vitest'
 import { checkpointId, verifyCosignedCheckpoint } from '../../node/core/checkpoint.ts'
 import { fromHex } from '../../node/core/hex.ts'
 import type { EhrlogNode } from '../../node/node.ts'
+import { CheckpointLog } from '../../node/store/index.ts'
 import { makeEvent } from '../helpers/fixtures.ts'
 import { initNetwork, startNodes, waitFor } from '../helpers/network.ts'
 import { useTempDirs } from '../helpers/temp-dir.ts'
@@ -40,6 +41,17 @@ describe('checkpoint rounds with three real nodes', () => {
         (n) => n.checkpoints.latest() && checkpointId(n.checkpoints.latest()!.checkpoint) === id,
       ),
     )
+    // Every node held every feed up to its cut when it adopted it, and says so from disk too.
+    for (const n of nodes) {
+      expect([...(n.checkpoints.latestHeld() ?? [])].sort()).toEqual([
+        'hospital-a',
+        'hospital-b',
+        'hospital-c',
+      ])
+    }
+    const stored = await new CheckpointLog(c.store).latestRecord()
+    expect(stored && checkpointId(stored.cosigned.checkpoint)).toBe(id)
+    expect([...(stored?.held ?? [])].sort()).toEqual(['hospital-a', 'hospital-b', 'hospital-c'])
     // the next round extends it
     await c.ingest.submit([makeEvent(5)])
     await waitFor('replication', () => nodes.every((n) => n.store.size('hospital-c') === 1))

@@ -159,4 +159,57 @@ describe('the first scrub after a start', () => {
     await starting.catch(() => {})
     await close()
   })
+  /** A service whose latest checkpoint is `latest`, held for the feeds in `held`. */
+  function scrubber(
+    c: LogStore,
+    membership: Membership,
+    latest: CosignedCheckpoint,
+    held: ReadonlySet<string> | undefined,
+    incidents: Array<{ kind: string; entryIds: string[] }>,
+  ) {
+    return new IntegrityService({
+      self: 'hospital-c',
+      store: c,
+      membership,
+      latestCheckpoint: () => latest,
+      latestHeld: () => held,
+      peers: () => [],
+      syncNow: async () => {},
+      publishEvidence: async () => {},
+      onIncident: (incident) => incidents.push(incident),
+      logger: pino({ level: 'silent' }),
+      scrubIntervalMs: 0,
+      tailWaitMs: 100,
+      retryMs: 100,
+      beforeFirstScrub: async () => {},
+    })
+  }
+
+  it('a replica behind a checkpoint it adopted before the entries came is behind, not truncated', async () => {
+    const { membership, c, cosigned, close } = await setUp()
+    // c holds 10 entries of a and adopted a checkpoint of 40 while it held 10.
+    const incidents: Array<{ kind: string; entryIds: string[] }> = []
+    const integrity = scrubber(c, membership, await cosigned(40, 1), new Set(), incidents)
+    const scrub = await integrity.scrubNow()
+    expect(scrub.report.problems).toEqual([])
+    expect(incidents).toEqual([])
+    await integrity.stop()
+    await close()
+  })
+
+  it('the same tail missing below a cut the replica held is reported deleted', async () => {
+    const { membership, c, cosigned, close } = await setUp()
+    // c held all 40 when it adopted the checkpoint: 30 are gone (rolled back while stopped).
+    for (const held of [new Set(['hospital-a']), undefined]) {
+      const incidents: Array<{ kind: string; entryIds: string[] }> = []
+      const integrity = scrubber(c, membership, await cosigned(40, 1), held, incidents)
+      const scrub = await integrity.scrubNow()
+      expect(scrub.report.problems.map((p) => p.kind)).toContain('truncated')
+      expect(incidents.map((i) => i.kind)).toEqual(['deleted'])
+      expect(incidents[0]!.entryIds).toContain('hospital-a:11')
+      expect(incidents[0]!.entryIds).toContain('hospital-a:40')
+      await integrity.stop()
+    }
+    await close()
+  })
 })
