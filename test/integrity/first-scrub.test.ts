@@ -1,4 +1,3 @@
-import { generateKeyPairSync } from 'node:crypto'
 import pino from 'pino'
 import { describe, expect, it } from 'vitest'
 import { blsSign } from '../../node/core/bls.ts'
@@ -77,25 +76,46 @@ describe('the first scrub after a start', () => {
     return { membership, a, c, batches, cosigned, close: () => Promise.all([a.close(), c.close()]) }
   }
 
+  interface Seen {
+    incidents: Array<{ kind: string; entryIds: string[] }>
+    verifies: number
+  }
+
+  /**
+   * An integrity service on c's store, the latest checkpoint `latest` (held for the feeds in
+   * `held`; undefined: all), counting c's verifies and collecting incidents in `seen`.
+   */
   function service(
     opts: Pick<IntegrityServiceOptions, 'store' | 'membership'> & {
       latest: () => CosignedCheckpoint | undefined
-      beforeFirstScrub: () => Promise<void>
+      held?: ReadonlySet<string>
+      beforeFirstScrub?: () => Promise<void>
     },
-  ) {
-    return new IntegrityService({
+  ): { integrity: IntegrityService; seen: Seen } {
+    const seen: Seen = { incidents: [], verifies: 0 }
+    const { store } = opts
+    const verify = store.verify.bind(store)
+    store.verify = (o) => {
+      seen.verifies++
+      return verify(o)
+    }
+    const integrity = new IntegrityService({
       self: 'hospital-c',
-      store: opts.store,
+      store,
       membership: opts.membership,
       latestCheckpoint: opts.latest,
+      latestHeld: () => opts.held,
       peers: () => [],
       syncNow: async () => {},
       publishEvidence: async () => {},
-      onIncident: () => {},
+      onIncident: (incident) => seen.incidents.push(incident),
       logger: pino({ level: 'silent' }),
       scrubIntervalMs: 0,
-      beforeFirstScrub: opts.beforeFirstScrub,
+      tailWaitMs: 100,
+      retryMs: 100,
+      beforeFirstScrub: opts.beforeFirstScrub ?? (async () => {}),
     })
+    return { integrity, seen }
   }
 
   it('waits for the catch-up, and a checkpoint gossiped meanwhile does not hold it back', async () => {
@@ -105,13 +125,7 @@ describe('the first scrub after a start', () => {
     const catchUp = new Promise<void>((resolve) => {
       caughtUp = resolve
     })
-    let verifies = 0
-    const verify = c.verify.bind(c)
-    c.verify = (o) => {
-      verifies++
-      return verify(o)
-    }
-    const integrity = service({
+    const { integrity, seen } = service({
       store: c,
       membership,
       latest: () => latest,
@@ -119,7 +133,7 @@ describe('the first scrub after a start', () => {
     })
     await integrity.start()
     await new Promise((resolve) => setTimeout(resolve, 50))
-    expect(verifies).toBe(0) // the scrub waits for the catch-up
+    expect(seen.verifies).toBe(0) // the scrub waits for the catch-up
     // The network cosigned 40 entries of a while c was away: c is behind, not damaged.
     latest = await cosigned(40, 2)
     for (const batch of batches.slice(1)) {
@@ -131,7 +145,7 @@ describe('the first scrub after a start', () => {
     }
     caughtUp()
     const scrub = await integrity.scrubNow()
-    expect(verifies).toBeGreaterThanOrEqual(1)
+    expect(seen.verifies).toBeGreaterThanOrEqual(1)
     expect(scrub.report.ok).toBe(true)
     await integrity.stop()
     await close()
@@ -140,13 +154,7 @@ describe('the first scrub after a start', () => {
   it('scrubs at once when a feed is short of the checkpoint held at start', async () => {
     const { membership, c, cosigned, close } = await setUp()
     const latest = await cosigned(40, 1) // c holds 10: a tail it lost while stopped
-    let verifies = 0
-    const verify = c.verify.bind(c)
-    c.verify = (o) => {
-      verifies++
-      return verify(o)
-    }
-    const integrity = service({
+    const { integrity, seen } = service({
       store: c,
       membership,
       latest: () => latest,
@@ -154,45 +162,25 @@ describe('the first scrub after a start', () => {
     })
     const starting = integrity.start()
     await new Promise((resolve) => setTimeout(resolve, 200))
-    expect(verifies).toBeGreaterThanOrEqual(1)
+    expect(seen.verifies).toBeGreaterThanOrEqual(1)
     await integrity.stop()
     await starting.catch(() => {})
     await close()
   })
-  /** A service whose latest checkpoint is `latest`, held for the feeds in `held`. */
-  function scrubber(
-    c: LogStore,
-    membership: Membership,
-    latest: CosignedCheckpoint,
-    held: ReadonlySet<string> | undefined,
-    incidents: Array<{ kind: string; entryIds: string[] }>,
-  ) {
-    return new IntegrityService({
-      self: 'hospital-c',
-      store: c,
-      membership,
-      latestCheckpoint: () => latest,
-      latestHeld: () => held,
-      peers: () => [],
-      syncNow: async () => {},
-      publishEvidence: async () => {},
-      onIncident: (incident) => incidents.push(incident),
-      logger: pino({ level: 'silent' }),
-      scrubIntervalMs: 0,
-      tailWaitMs: 100,
-      retryMs: 100,
-      beforeFirstScrub: async () => {},
-    })
-  }
 
   it('a replica behind a checkpoint it adopted before the entries came is behind, not truncated', async () => {
     const { membership, c, cosigned, close } = await setUp()
     // c holds 10 entries of a and adopted a checkpoint of 40 while it held 10.
-    const incidents: Array<{ kind: string; entryIds: string[] }> = []
-    const integrity = scrubber(c, membership, await cosigned(40, 1), new Set(), incidents)
+    const latest = await cosigned(40, 1)
+    const { integrity, seen } = service({
+      store: c,
+      membership,
+      latest: () => latest,
+      held: new Set(),
+    })
     const scrub = await integrity.scrubNow()
     expect(scrub.report.problems).toEqual([])
-    expect(incidents).toEqual([])
+    expect(seen.incidents).toEqual([])
     await integrity.stop()
     await close()
   })
@@ -200,14 +188,14 @@ describe('the first scrub after a start', () => {
   it('the same tail missing below a cut the replica held is reported deleted', async () => {
     const { membership, c, cosigned, close } = await setUp()
     // c held all 40 when it adopted the checkpoint: 30 are gone (rolled back while stopped).
+    const latest = await cosigned(40, 1)
     for (const held of [new Set(['hospital-a']), undefined]) {
-      const incidents: Array<{ kind: string; entryIds: string[] }> = []
-      const integrity = scrubber(c, membership, await cosigned(40, 1), held, incidents)
+      const { integrity, seen } = service({ store: c, membership, latest: () => latest, held })
       const scrub = await integrity.scrubNow()
       expect(scrub.report.problems.map((p) => p.kind)).toContain('truncated')
-      expect(incidents.map((i) => i.kind)).toEqual(['deleted'])
-      expect(incidents[0]!.entryIds).toContain('hospital-a:11')
-      expect(incidents[0]!.entryIds).toContain('hospital-a:40')
+      expect(seen.incidents.map((i) => i.kind)).toEqual(['deleted'])
+      expect(seen.incidents[0]!.entryIds).toContain('hospital-a:11')
+      expect(seen.incidents[0]!.entryIds).toContain('hospital-a:40')
       await integrity.stop()
     }
     await close()
