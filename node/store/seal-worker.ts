@@ -1,6 +1,4 @@
-import { Worker } from 'node:worker_threads'
-import { sourceUrl } from '../threads/source-root.ts'
-import { workerSource } from '../threads/worker-source.ts'
+import { OrderedWorker } from '../threads/ordered-worker.ts'
 import { packRecords, transferables } from './record-check.ts'
 import type { ValueCipher } from './value-cipher.ts'
 import type { ChainedBatch, PlainSink } from './write-chain.ts'
@@ -37,12 +35,8 @@ export interface SealedValues {
 export class Sealer {
   readonly #cipher: ValueCipher
   readonly #valueKey: Uint8Array
-  #worker: Worker | undefined
-  readonly #waiting: Array<{
-    resolve: (sealed: SealedValues) => void
-    reject: (err: Error) => void
-  }> = []
-  #failure: Error | undefined
+  #worker: OrderedWorker<SealedValues> | undefined
+  #closed = false
   /** Jobs the worker answered (tests and metrics). */
   jobsOnWorker = 0
 
@@ -69,7 +63,8 @@ export class Sealer {
         try {
           sealed = await this.#onWorker(records)
         } catch {
-          for (const [key, plaintext] of records) batch.put(key, this.#cipher.seal(key, plaintext))
+          const inline = this.inline(batch)
+          for (const [key, plaintext] of records) inline.putPlain(key, plaintext)
           return
         }
         const { values, ends } = sealed
@@ -82,40 +77,22 @@ export class Sealer {
   }
 
   async close(): Promise<void> {
-    this.#failure ??= new Error('sealer closed')
-    await this.#worker?.terminate()
+    this.#closed = true
+    await this.#worker?.close('sealer closed')
   }
 
-  #onWorker(records: ReadonlyArray<readonly [Uint8Array, Uint8Array]>): Promise<SealedValues> {
-    if (this.#failure) return Promise.reject(this.#failure)
-    const worker = this.#worker ?? this.#start()
+  async #onWorker(
+    records: ReadonlyArray<readonly [Uint8Array, Uint8Array]>,
+  ): Promise<SealedValues> {
+    if (this.#closed) throw new Error('sealer closed')
+    this.#worker ??= new OrderedWorker(
+      'node/store/seal-thread.ts',
+      { valueKey: this.#valueKey },
+      'seal worker',
+    )
     const raw = packRecords(records)
-    return new Promise((resolve, reject) => {
-      this.#waiting.push({ resolve, reject })
-      worker.postMessage(raw, transferables(raw))
-    })
-  }
-
-  #start(): Worker {
-    const worker = new Worker(workerSource(sourceUrl('node/store/seal-thread.ts')), {
-      eval: true,
-      workerData: { valueKey: this.#valueKey },
-      // Each job's buffers are garbage once answered: a small young generation will do.
-      resourceLimits: { maxYoungGenerationSizeMb: 4 },
-    })
-    worker.unref() // an open store must not keep the process alive on its own
-    worker.on('message', (sealed: SealedValues) => {
-      this.jobsOnWorker++
-      this.#waiting.shift()?.resolve(sealed)
-    })
-    worker.on('error', (err) => this.#fail(err))
-    worker.on('exit', (code) => this.#fail(new Error(`seal worker exited with ${code}`)))
-    this.#worker = worker
-    return worker
-  }
-
-  #fail(err: Error): void {
-    this.#failure ??= err
-    for (const w of this.#waiting.splice(0)) w.reject(err)
+    const sealed = await this.#worker.run(raw, transferables(raw))
+    this.jobsOnWorker++
+    return sealed
   }
 }

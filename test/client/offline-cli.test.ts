@@ -321,13 +321,14 @@ describe('ehrlog CLI on a stopped node folder', () => {
   })
 })
 
-/** The worker entries the node's code starts: `workerSource(sourceUrl('PATH'))` calls. */
+/** The worker entries the node's code starts: `workerSource(sourceUrl('PATH'))`, `new OrderedWorker('PATH'`. */
 async function workerEntriesIn(dir: string): Promise<string[]> {
   const found = new Set<string>()
   for (const file of await readdir(dir, { recursive: true })) {
     if (!file.endsWith('.ts')) continue
     const text = await readFile(join(dir, file), 'utf8')
-    for (const m of text.matchAll(/workerSource\(sourceUrl\('([^']+)'\)\)/g)) found.add(m[1]!)
+    const calls = /(?:workerSource\(sourceUrl\(|new OrderedWorker\(\s*)'([^']+\.ts)'/g
+    for (const m of text.matchAll(calls)) found.add(m[1]!)
   }
   return [...found].sort()
 }
