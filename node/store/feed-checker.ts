@@ -10,7 +10,7 @@ import {
   RECORD_OK,
   RECORD_UNDECRYPTABLE,
 } from './record-check.ts'
-import { SignedHeads } from './signed-heads.ts'
+import { SignedHeads, type Snapshot } from './signed-heads.ts'
 import type { FeedReport, KnownHead, Problem } from './verify-replica.ts'
 
 /** Checks raw records of a feed: on a worker thread, or inline (record-check.ts). */
@@ -76,18 +76,36 @@ export class FeedChecker {
   }
 
   async run(onEntry: () => void): Promise<FeedReport> {
-    this.#signedSize = await SignedHeads.latestSize(this.#store, this.#tag)
+    // One snapshot for every read: an append landing meanwhile (a node scrubs while it takes
+    // events) would otherwise show entries without their head, or heads without entries.
+    const snapshot = this.#store.db.snapshot()
+    try {
+      return await this.#run(onEntry, snapshot)
+    } finally {
+      await snapshot.close()
+    }
+  }
+
+  async #run(onEntry: () => void, snapshot: Snapshot): Promise<FeedReport> {
+    this.#signedSize = await SignedHeads.latestSize(this.#store, this.#tag, snapshot)
     if (!this.#store.originKey(this.#origin)) {
       this.#problem({
         kind: 'bad-signature',
         message: `no public key for origin ${this.#origin}: its heads cannot be checked`,
       })
     }
-    const heads = new SignedHeads(this.#store, this.#origin, this.#tag, (p) => this.#problem(p))
+    const heads = new SignedHeads(
+      this.#store,
+      this.#origin,
+      this.#tag,
+      (p) => this.#problem(p),
+      snapshot,
+    )
     this.#heads = heads
     const entries = this.#store.db.iterator({
       ...prefixRange(Buffer.concat([Buffer.of(PREFIX.entry), this.#tag])),
       highWaterMarkBytes: READ_BYTES,
+      snapshot,
       fillCache: false, // one pass over everything: keep the cache for the reads that serve requests
     })
     // Slots wait here until the slot after them is known; finalized in chunks so the

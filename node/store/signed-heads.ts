@@ -7,6 +7,9 @@ import type { Problem } from './verify-replica.ts'
 
 const CHUNK = 1024
 
+/** A LevelDB snapshot: reads given it see the store as it was when it was taken. */
+export type Snapshot = ReturnType<ClassicLevel<Buffer, Buffer>['snapshot']>
+
 /**
  * A feed's signed tree heads for verifyReplica, read in size order a chunk at a time and
  * each checked once: authentic (AES-GCM) and signed by the origin's key. Heads that fail
@@ -27,17 +30,22 @@ export class SignedHeads {
     origin: string,
     tag: FeedTag,
     problem: (p: Omit<Problem, 'origin'>) => void,
+    snapshot?: Snapshot,
   ) {
     this.#store = store
     this.#origin = origin
     this.#publicKey = store.originKey(origin)
     this.#problem = problem
-    this.#iterator = store.db.iterator(prefixRange(headPrefix(tag)))
+    this.#iterator = store.db.iterator({ ...prefixRange(headPrefix(tag)), snapshot })
   }
 
   /** Size of the latest signed head on disk (0 if none), authentic or not. */
-  static async latestSize(store: StoreInternals, tag: FeedTag): Promise<number> {
-    const range = { ...prefixRange(headPrefix(tag)), reverse: true, limit: 1 }
+  static async latestSize(
+    store: StoreInternals,
+    tag: FeedTag,
+    snapshot?: Snapshot,
+  ): Promise<number> {
+    const range = { ...prefixRange(headPrefix(tag)), reverse: true, limit: 1, snapshot }
     const last = await store.db.keys(range).all()
     return last[0] ? seqOfKey(last[0]) : 0
   }

@@ -182,3 +182,34 @@ describe.each([0, 1])(
     })
   },
 )
+
+describe('verifyReplica while appends land', () => {
+  const tempDir = useTempDirs()
+
+  it('reads one snapshot: entries and heads appended meanwhile are neither damage nor missing', async () => {
+    const store = openStore(`${await tempDir()}/db`, makeStoreKeys(), signers)
+    await store.open()
+    const batch = (b: number) => Array.from({ length: 20 }, (_, i) => makeEvent(b * 20 + i))
+    for (let b = 0; b < 200; b++) await store.appendEvents(A, batch(b))
+    let appending = true
+    let appended = 0
+    const appender = (async () => {
+      for (let b = 200; appending; b++) {
+        await store.appendEvents(A, batch(b))
+        appended++
+      }
+    })()
+    const reports: VerifyReport[] = []
+    // Inline and with workers: every report sees whole batches only.
+    for (const threads of [0, 1, 0, 1]) reports.push(await store.verify({ threads }))
+    appending = false
+    await appender
+    expect(appended).toBeGreaterThan(0) // appends did land during the verifies
+    for (const report of reports) {
+      expect(report.problems, JSON.stringify(report.problems.slice(0, 3))).toEqual([])
+      expect(report.entriesChecked % 20).toBe(0)
+    }
+    expect((await store.verify()).entriesChecked).toBe((200 + appended) * 20)
+    await store.close()
+  })
+})
