@@ -8,7 +8,7 @@ import type { UserRecord } from './core/auth/user-record.ts'
 import { verifyEntryBody } from './core/body.ts'
 import { decodeEntry, type Entry } from './core/entry.ts'
 import { EhrlogError } from './core/errors.ts'
-import { type NodeIdentity, openNodeDir } from './identity/index.ts'
+import { type NodeIdentity, openNodeDir, ProvenKeys } from './identity/index.ts'
 import { IngestQueue } from './ingest/index.ts'
 import { type IntegrityIncident, IntegrityService, repairSourceOf } from './integrity/index.ts'
 import type { Logger } from './logger.ts'
@@ -104,7 +104,11 @@ export class EhrlogNode {
       this.#opts.passphrase ? { passphrase: this.#opts.passphrase } : {},
     )
     const networkText = await readNetworkFile(dir)
-    const membership = Membership.parse(networkText, join(dir, NETWORK_FILE))
+    const provenKeys = await ProvenKeys.load(dir, identity.provenKeysKey)
+    const membership = Membership.parse(networkText, join(dir, NETWORK_FILE), {
+      proven: provenKeys.has,
+    })
+    await provenKeys.remember(membership.members)
     const name = identity.config.name
     const store = storeOfNode(identity, membership.ed25519Keys())
     await store.open()

@@ -25,6 +25,7 @@ export const TAGS = {
   hkdfValueEncryption: 'ehrlog/v1/store/value-encryption',
   hkdfBlindIndex: 'ehrlog/v1/store/blind-index',
   hkdfKeysFile: 'ehrlog/v1/keys-file',
+  hkdfProvenKeys: 'ehrlog/v1/proven-bls-keys',
   /** BLS12-381 ciphersuites (draft-irtf-cfrg-bls-signature-05, proof-of-possession scheme, min-pk). */
   blsSignatureDst: 'BLS_SIG_BLS12381G2_XMD:SHA-256_SSWU_RO_POP_',
   blsPopDst: 'BLS_POP_BLS12381G2_XMD:SHA-256_SSWU_RO_POP_',

@@ -10,6 +10,8 @@ export const NODE_FILES = {
   masterKey: 'master.key',
   /** Secret (0600): the private keys, encrypted under a key derived from the master secret. */
   keys: 'keys.enc',
+  /** Public: MACs of the BLS proofs of possession already verified (proven-keys.ts). */
+  provenKeys: 'proven-bls-keys',
   /** The LevelDB store (node/store), reserved here so init refuses a folder that has one. */
   dataDir: 'db',
 } as const

@@ -7,6 +7,7 @@ import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import { blsPublicKey } from '../core/bls.ts'
 import { EhrlogError } from '../core/errors.ts'
 import { toHex } from '../core/hex.ts'
+import { TAGS } from '../core/layout.ts'
 import { ed25519PrivateKey, ed25519RawPublicKey } from '../core/tree-head.ts'
 import { type NodeConfig, parseNodeConfigText } from './config.ts'
 import { NODE_FILES } from './files.ts'
@@ -18,6 +19,7 @@ import {
   scryptParamsOf,
 } from './keys-file.ts'
 import {
+  deriveKey,
   deriveStoreKeys,
   masterSecretFromPassphrase,
   readMasterKeyFile,
@@ -36,6 +38,8 @@ export interface NodeIdentity {
   libp2pPrivateKey: PrivateKey
   blsSecretKey: Uint8Array
   storeKeys: StoreKeys
+  /** HMAC key of the proofs of possession already verified (proven-keys.ts). */
+  provenKeysKey: Uint8Array
 }
 
 export interface OpenNodeOptions {
@@ -58,6 +62,7 @@ export async function openNodeDir(
   const header = parseKeysFile(await readNodeFile(dir, NODE_FILES.keys))
   const { keys, master } = await unlockKeys(dir, header, options.passphrase)
   const storeKeys = deriveStoreKeys(master)
+  const provenKeysKey = deriveKey(master, TAGS.hkdfProvenKeys)
   master.fill(0)
 
   const identity = await readPublicIdentity(dir)
@@ -103,6 +108,7 @@ export async function openNodeDir(
     libp2pPrivateKey,
     blsSecretKey: keys.blsSecretKey,
     storeKeys,
+    provenKeysKey,
   }
 }
 

@@ -63,6 +63,14 @@ function configError(source: string, field: string, message: string, cause?: unk
   })
 }
 
+export interface MembershipOptions {
+  /**
+   * Says which (BLS key, proof of possession) pairs this reader verified before, authenticated
+   * (node/identity/proven-keys.ts): those are not paired again. Anything else is verified.
+   */
+  proven?: (member: { blsPublicKey: string; blsProofOfPossession: string }) => boolean
+}
+
 /**
  * The members of one network, parsed from network.json `{ "members": [identity, ...] }`.
  * The network id is the SHA-256 of the file's RFC 8785 canonical JSON, so every node with
@@ -83,21 +91,25 @@ export class Membership {
   }
 
   /** Parses the text of network.json; throws CONFIG_INVALID naming the field. */
-  static parse(text: string, source = 'network.json'): Membership {
+  static parse(text: string, source = 'network.json', options: MembershipOptions = {}): Membership {
     let value: unknown
     try {
       value = JSON.parse(text)
     } catch (cause) {
       throw configError(source, '', 'is not JSON', cause)
     }
-    return Membership.fromJson(value, source)
+    return Membership.fromJson(value, source, options)
   }
 
   /**
    * Validates the already-decoded contents of network.json: shapes, unique names, PeerIds and
    * keys, addresses, and each BLS proof of possession (which stops rogue-key aggregates).
    */
-  static fromJson(value: unknown, source = 'network.json'): Membership {
+  static fromJson(
+    value: unknown,
+    source = 'network.json',
+    options: MembershipOptions = {},
+  ): Membership {
     const parsed = networkSchema.safeParse(value)
     if (!parsed.success) {
       const issue = parsed.error.issues[0]
@@ -109,6 +121,7 @@ export class Membership {
     }
     const members = parsed.data.members
     members.forEach((m, i) => {
+      if (options.proven?.(m)) return
       const key = fromHex(m.blsPublicKey, 48) as Uint8Array
       const proof = fromHex(m.blsProofOfPossession, 96) as Uint8Array
       if (!verifyBlsProofOfPossession(key, proof)) {
