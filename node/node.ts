@@ -6,7 +6,7 @@ import { AuthService, UserDirectory } from './auth/index.ts'
 import { type CheckpointIncident, CheckpointService } from './checkpoint/index.ts'
 import type { UserRecord } from './core/auth/user-record.ts'
 import { verifyEntryBody } from './core/body.ts'
-import { decodeEntry, type Entry } from './core/entry.ts'
+import { decodeEntry, type Entry, isUserRecord } from './core/entry.ts'
 import { EhrlogError } from './core/errors.ts'
 import { type NodeIdentity, openNodeDir, ProvenKeys } from './identity/index.ts'
 import { IngestQueue } from './ingest/index.ts'
@@ -52,8 +52,6 @@ export interface RuntimeInfo {
 export const RUNTIME_FILE = 'node.json'
 export const NETWORK_FILE = 'network.json'
 const CHECKPOINT_TOPIC = 'checkpoints'
-// In canonical entry bytes the top-level kind reads exactly so (quotes in strings are escaped).
-const USER_KIND = Buffer.from('"kind":"user"')
 const EVIDENCE_TOPIC = 'evidence'
 /**
  * The scrub at start waits for the first sync session, at most this long (a restarted node
@@ -255,8 +253,7 @@ export class EhrlogNode {
       net.onAccepted((batch) => {
         for (const bytes of batch.entries) {
           // The store verified these bytes already: decode only user records (most are events).
-          if (Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).indexOf(USER_KIND) < 0)
-            continue
+          if (!isUserRecord(bytes)) continue
           const { entry } = decodeEntry(bytes)
           if (entry.kind === 'user') directory.apply(entry.origin, entry.body)
         }

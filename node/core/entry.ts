@@ -3,7 +3,7 @@ import { EhrlogError } from './errors.ts'
 import type { AuditEvent } from './event.ts'
 import { toHex } from './hex.ts'
 import { ENTRY_VERSION, GENESIS_PREV, ORIGIN_PATTERN } from './layout.ts'
-import { hashLeaf } from './merkle/hash.ts'
+import { hashLeaf, hashLeafBoth } from './merkle/hash.ts'
 
 /**
  * What the log stores. `kind` says what `body` is: an audit event from the EHR, or a
@@ -31,10 +31,47 @@ export interface EncodedEntry {
   bytes: Uint8Array
   /** RFC 9162 leaf hash SHA-256(0x00 || bytes): the entry hash, used by chain and tree. */
   hash: Uint8Array
+  /** `hash` in hex, when the decoder had it (the next entry's `prev` is compared to it). */
+  hashHex?: string
 }
 
-/** A SHA-256 hash as 64 lower-case hex digits (as toHex writes it). */
-const HASH_HEX = /^[0-9a-f]{64}$/
+/** Whether `text` is a SHA-256 hash as 64 lower-case hex digits (as toHex writes it). */
+function isHashHex(text: string): boolean {
+  if (text.length !== 64) return false
+  for (let i = 0; i < 64; i++) {
+    const c = text.charCodeAt(i)
+    if (!((c >= 0x30 && c <= 0x39) || (c >= 0x61 && c <= 0x66))) return false
+  }
+  return true
+}
+
+/** The envelope's keys in RFC 8785 order. */
+const ENVELOPE_KEYS = ['body', 'kind', 'origin', 'prev', 'recorded', 'seq', 'v'] as const
+
+/**
+ * Whether JSON.stringify(e) is the canonical encoding of a parsed entry without reordering
+ * anything: the envelope's keys came in RFC 8785 order, and the body is flat (the values
+ * sortedFlatCopy takes) with keys already in order and none that JSON.stringify would move
+ * (array indices) or JSON.parse treats specially (__proto__). decodeEntry then compares
+ * JSON.stringify(e) with the text, with no sorted copy made; for anything else (false) it
+ * builds the canonical text the general way. Canonical entries from honest nodes always pass.
+ */
+function inCanonicalOrder(e: Record<string, unknown>, keys: readonly string[]): boolean {
+  for (let i = 0; i < ENVELOPE_KEYS.length; i++) if (keys[i] !== ENVELOPE_KEYS[i]) return false
+  const body = e.body as Record<string, unknown>
+  if (Array.isArray(body)) return false
+  let previous = ''
+  for (const key of Object.keys(body)) {
+    const first = key.charCodeAt(0)
+    if ((first >= 0x30 && first <= 0x39) || key === '__proto__' || !(key > previous)) return false
+    previous = key
+    const v = body[key]
+    const type = typeof v
+    if (type === 'string' || type === 'boolean' || v === null) continue
+    if (type !== 'number' || !Number.isSafeInteger(v)) return false
+  }
+  return true
+}
 const KINDS: ReadonlySet<string> = new Set(['event', 'user', 'alert'])
 /**
  * Strict UTF-8 that keeps a BOM: decoding is then one-to-one, so two entries' texts are
@@ -142,7 +179,7 @@ export function decodeEntry(bytes: Uint8Array): EncodedEntry {
   if (typeof e.recorded !== 'string' || Number.isNaN(Date.parse(e.recorded))) {
     throw invalid('entry recorded time is not a date', { field: 'recorded' })
   }
-  if (typeof e.prev !== 'string' || !HASH_HEX.test(e.prev)) {
+  if (typeof e.prev !== 'string' || !isHashHex(e.prev)) {
     throw invalid('entry prev is not a 32-byte hex hash', { field: 'prev' })
   }
   if (typeof e.kind !== 'string' || !KINDS.has(e.kind)) {
@@ -152,10 +189,14 @@ export function decodeEntry(bytes: Uint8Array): EncodedEntry {
   const keys = Object.keys(e)
   if (keys.length !== 7) throw invalid(`entry has ${keys.length} fields, want 7`)
   // Compared as text, which the strict decoder maps one-to-one to bytes: no re-encoding.
-  if (entryJson(e as Entry) !== text) {
+  const canonical = inCanonicalOrder(e as Record<string, unknown>, keys)
+    ? JSON.stringify(e)
+    : entryJson(e as Entry)
+  if (canonical !== text) {
     throw invalid('entry bytes are not in RFC 8785 canonical form')
   }
-  return { entry: e as Entry, bytes, hash: hashLeaf(bytes) }
+  const { hash, hex } = hashLeafBoth(bytes)
+  return { entry: e as Entry, bytes, hash, hashHex: hex }
 }
 
 /**
@@ -223,6 +264,23 @@ function lastIndexOf(b: Uint8Array, needle: Uint8Array, from: number): number {
     if (j === needle.length) return i
   }
   return -1
+}
+
+const USER_KIND_BEFORE_ORIGIN = Buffer.from('"kind":"user",')
+
+/**
+ * Whether canonical entry bytes are a user record, without parsing: RFC 8785 order puts
+ * `"kind":"user",` right before the top-level `"origin":"`, which is the last one in the
+ * entry (a body comes first, and quotes inside strings are escaped). For bytes already
+ * verified as canonical; on others the answer means nothing.
+ */
+export function isUserRecord(b: Uint8Array): boolean {
+  const o = lastIndexOf(b, ORIGIN_KEY, b.length - ORIGIN_KEY.length)
+  const at = o - USER_KIND_BEFORE_ORIGIN.length
+  if (at < 0) return false
+  for (let i = 0; i < USER_KIND_BEFORE_ORIGIN.length; i++)
+    if (b[at + i] !== USER_KIND_BEFORE_ORIGIN[i]) return false
+  return true
 }
 
 /** chainFieldOffsets, read out as strings. */

@@ -98,6 +98,8 @@ export class FeedEncoder {
     const firstSeq = head.treeSize - count + 1
     const builder = feed.tip.builder.clone()
     let prev = feed.tip.lastHash
+    // The link each entry must carry, as hex: decodeEntry hands each entry's hash in hex too.
+    let prevHex = prev ? toHex(prev) : GENESIS_PREV
     let lastRecordedMs = feed.tip.lastRecordedMs
     const indexed: IndexedBatch = { events: [], userSeqs: [] }
     this.#putFeedRecord(sink, feed)
@@ -113,7 +115,7 @@ export class FeedEncoder {
           { details: { origin, seq } },
         )
       }
-      if (entry.prev !== (prev ? toHex(prev) : GENESIS_PREV)) {
+      if (entry.prev !== prevHex) {
         throw new EhrlogError(
           'CHAIN_BROKEN',
           `entry ${entryId(origin, seq)} does not link to the entry before it`,
@@ -123,6 +125,7 @@ export class FeedEncoder {
       verifyEntryBody(entry.kind, entry.body, origin)
       this.#putEntry(sink, feed, builder, encoded, indexed)
       prev = encoded.hash
+      prevHex = encoded.hashHex ?? toHex(encoded.hash)
       lastRecordedMs = Date.parse(entry.recorded)
     }
     const root = builder.root()

@@ -104,11 +104,16 @@ export class NodeProcess {
     clearTimeout(timer)
   }
 
-  #ask(type: 'sizes' | 'usage'): Promise<unknown> {
+  /** Resolves, with the node's clock (ms since the epoch), once it holds at least `sizes`. */
+  reach(sizes: Record<string, number>): Promise<number> {
+    return this.#ask('reach', { sizes }) as Promise<number>
+  }
+
+  #ask(type: 'sizes' | 'usage' | 'reach', fields: object = {}): Promise<unknown> {
     const id = this.#nextId++
     return new Promise((resolve, reject) => {
       this.#pending.set(id, { resolve, reject })
-      this.child.send({ type, id } satisfies DriverMessage)
+      this.child.send({ type, id, ...fields } as DriverMessage)
     })
   }
 

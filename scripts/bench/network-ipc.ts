@@ -4,6 +4,8 @@
 export type DriverMessage =
   | { type: 'sizes'; id: number }
   | { type: 'usage'; id: number }
+  /** Reply (with the time, ms since the epoch) once the node holds at least these sizes. */
+  | { type: 'reach'; id: number; sizes: Record<string, number> }
   /** Report when each batch of `origin` is stored, and track event-loop delay, until unwatch. */
   | { type: 'watch'; origin: string }
   | { type: 'unwatch' }

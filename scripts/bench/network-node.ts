@@ -79,6 +79,25 @@ process.on('message', (message: DriverMessage) => {
       send({ type: 'reply', id: message.id, value })
       break
     }
+    case 'reach': {
+      // Checked as each batch is stored rather than polled: polling every few ms would cost
+      // the node being measured CPU, and would round the time up to the poll interval.
+      const reached = () => {
+        const held = node.store.sizes()
+        return Object.entries(message.sizes).every(([o, size]) => (held.get(o) ?? 0) >= size)
+      }
+      const reply = () => send({ type: 'reply', id: message.id, value: now() })
+      if (reached()) {
+        reply()
+        break
+      }
+      const off = node.net.onAccepted(() => {
+        if (!reached()) return
+        off()
+        reply()
+      })
+      break
+    }
     case 'watch':
       watch(message.origin)
       loopDelay.reset()

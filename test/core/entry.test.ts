@@ -7,6 +7,7 @@ import {
   decodeEntry,
   encodeEntry,
   entryId,
+  isUserRecord,
   makeEntry,
   parseEntryId,
 } from '../../node/core/entry.ts'
@@ -191,6 +192,55 @@ describe('entry encoding', () => {
     expect(Buffer.from(e.hash).equals(Buffer.from(hashLeaf(e.bytes)))).toBe(true)
     expect(new TextDecoder().decode(e.bytes)).toBe(
       '{"body":{"action":"update","actorId":"100","detail":"bill","notes":"User bill was modified","outcome":"success","patientId":"9","patientName":"john_cena","resource":"user_bills","time":"2023-12-08T13:04:23.000Z"},"kind":"event","origin":"hospital-a","prev":"0000000000000000000000000000000000000000000000000000000000000000","recorded":"2026-01-01T00:00:00.000Z","seq":1,"v":1}',
+    )
+  })
+
+  it('decodes exactly the canonical spelling: body keys in any other order are refused', () => {
+    // decodeEntry skips the sorted copy when the parsed keys already come in order: whatever
+    // order the body's keys are written in (array-index-like keys included, which JSON.parse
+    // moves first), only the RFC 8785 one may pass, with its hash in both forms.
+    const spelled = entryArb.chain((entry) =>
+      fc
+        .shuffledSubarray(Object.keys(entry.body as object), {
+          minLength: Object.keys(entry.body as object).length,
+        })
+        .map((order) => ({ entry, order })),
+    )
+    fc.assert(
+      fc.property(spelled, ({ entry, order }) => {
+        const body = entry.body as Record<string, unknown>
+        const fields = order.map((k) => `${canonicalJson(k)}:${canonicalJson(body[k])}`)
+        const text = canonicalJson(entry).replace(canonicalJson(body), `{${fields.join(',')}}`)
+        const canonical = text === canonicalJson(entry)
+        let decoded: ReturnType<typeof decodeEntry> | undefined
+        try {
+          decoded = decodeEntry(Buffer.from(text, 'utf8'))
+        } catch (err) {
+          expect(isEhrlogError(err, 'ENTRY_INVALID')).toBe(true)
+        }
+        expect(decoded !== undefined).toBe(canonical)
+        if (decoded) {
+          expect(decoded.entry).toEqual(entry)
+          expect(decoded.hashHex).toBe(Buffer.from(decoded.hash).toString('hex'))
+          expect(Buffer.from(decoded.hash).equals(Buffer.from(encodeEntry(entry).hash))).toBe(true)
+        }
+      }),
+      { numRuns: 1500 },
+    )
+  })
+
+  it('tells user records from their bytes, whatever their bodies hold', () => {
+    const tricky = fc.constantFrom(
+      { kind: 'user', origin: 'x', note: '"kind":"user","origin":"' },
+      { nested: { kind: 'user', origin: 'y' } },
+      {},
+    )
+    fc.assert(
+      fc.property(entryArb, tricky, (entry, extra) => {
+        const e = { ...entry, body: { ...(entry.body as object), ...extra } }
+        expect(isUserRecord(encodeEntry(e).bytes)).toBe(e.kind === 'user')
+      }),
+      { numRuns: 500 },
     )
   })
 

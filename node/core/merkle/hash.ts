@@ -27,7 +27,11 @@ for (let i = 0; i < 16; i++) HEX_VALUE['0123456789abcdef'.charCodeAt(i)] = i
  * 64 hex digits here into a small (on-heap) array.
  */
 function sha256Into(input: Uint8Array, out: Uint8Array, at: number): void {
-  const hex = hash('sha256', input, 'hex')
+  hexInto(hash('sha256', input, 'hex'), out, at)
+}
+
+/** The 64 hex digits of a digest into out[at..at+32]. */
+function hexInto(hex: string, out: Uint8Array, at: number): void {
   for (let i = 0; i < HASH_SIZE; i++)
     out[at + i] = (HEX_VALUE[hex.charCodeAt(2 * i)]! << 4) | HEX_VALUE[hex.charCodeAt(2 * i + 1)]!
 }
@@ -55,6 +59,17 @@ export function sha256(data: Uint8Array): Uint8Array {
 /** MTH({d}) = SHA-256(0x00 || d). */
 export function hashLeaf(data: Uint8Array): Uint8Array {
   return digest(prefixed(LEAF_PREFIX, data))
+}
+
+/**
+ * hashLeaf(data) as 64 lower-case hex digits, and as bytes: the replica's accept path checks
+ * the next entry's `prev` (hex) against it, and hex is what SHA-256 comes back as here.
+ */
+export function hashLeafBoth(data: Uint8Array): { hash: Uint8Array; hex: string } {
+  const hex = hash('sha256', prefixed(LEAF_PREFIX, data), 'hex')
+  const out = new Uint8Array(HASH_SIZE)
+  hexInto(hex, out, 0)
+  return { hash: out, hex }
 }
 
 /** hashLeaf(data), written to out[at..at+32] (verify hashes every entry into one array). */
