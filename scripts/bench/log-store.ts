@@ -90,6 +90,7 @@ export async function benchLogStore(): Promise<Figure[]> {
     // What the process holds before the store exists: Node, tsx, the modules, the pool.
     const before = process.memoryUsage().rss / 2 ** 20
     const memory = rssPeakSampler()
+    memory.phase('append')
     await store.open()
     const cpu0 = cpuTime()
     const appendRate = await appendAll(store, signer, ENTRIES, pool)
@@ -97,6 +98,7 @@ export async function benchLogStore(): Promise<Figure[]> {
     await store.close()
     const bytes = await du(join(dir, 'main'))
     store = open(join(dir, 'main'))
+    memory.phase('verify')
     await store.open()
     const t1 = performance.now()
     const cpu1 = cpuTime()
@@ -115,7 +117,7 @@ export async function benchLogStore(): Promise<Figure[]> {
     const parts =
       peak.anonMiB === undefined
         ? ''
-        : `: ${Math.round(peak.anonMiB)} anonymous + ${Math.round(peak.fileMiB!)} file pages (Node binary, mmapped tables); `
+        : `: ${Math.round(peak.anonMiB)} anonymous (main V8 heap ${Math.round(peak.heapMiB!)}, external ${Math.round(peak.externalMiB!)}) + ${Math.round(peak.fileMiB!)} file pages (Node binary, mmapped tables), during ${peak.phase}; `
     return [
       {
         name: `append, batches of ${BATCH}`,

@@ -7,6 +7,11 @@ export interface RssPeak {
    * binary, LevelDB's mmapped tables), MiB; undefined where /proc is not there. */
   anonMiB?: number
   fileMiB?: number
+  /** At that moment: the main thread's V8 heap, and the off-heap memory V8 knows of, MiB. */
+  heapMiB?: number
+  externalMiB?: number
+  /** What the benchmark was doing then (`phase()`). */
+  phase?: string
 }
 
 /** RssAnon / RssFile of this process from /proc (Linux), MiB. */
@@ -20,12 +25,24 @@ function rssParts(): { anonMiB?: number; fileMiB?: number } {
   }
 }
 
-/** Tracks the highest RSS while work runs, sampled every 20 ms, and what it was made of. */
-export function rssPeakSampler(): { stop: () => RssPeak } {
+/**
+ * Tracks the highest RSS while work runs, sampled every 20 ms, what it was made of, and in
+ * which phase (the caller names phases as it enters them).
+ */
+export function rssPeakSampler(): { stop: () => RssPeak; phase: (name: string) => void } {
   let peak: RssPeak = { rssMiB: 0 }
+  let phase = ''
   const sample = () => {
-    const rssMiB = process.memoryUsage().rss / 2 ** 20
-    if (rssMiB > peak.rssMiB) peak = { rssMiB, ...rssParts() }
+    const m = process.memoryUsage()
+    const rssMiB = m.rss / 2 ** 20
+    if (rssMiB > peak.rssMiB)
+      peak = {
+        rssMiB,
+        ...rssParts(),
+        heapMiB: m.heapTotal / 2 ** 20,
+        externalMiB: m.external / 2 ** 20,
+        phase,
+      }
   }
   sample()
   const timer = setInterval(sample, 20)
@@ -34,6 +51,9 @@ export function rssPeakSampler(): { stop: () => RssPeak } {
       clearInterval(timer)
       sample()
       return peak
+    },
+    phase: (name) => {
+      phase = name
     },
   }
 }
