@@ -197,7 +197,6 @@ export class EhrlogNode {
         membership,
         latestCheckpoint: () => checkpoints.latest(),
         latestHeld: () => checkpoints.latestHeld(),
-        verifyCheckpoint: (cosigned) => checkpoints.verifyCosigned(cosigned),
         peers: () =>
           (net?.peers() ?? []).flatMap((p) =>
             p.name

@@ -139,14 +139,6 @@ export class CheckpointService {
     return this.#latestHeld
   }
 
-  /**
-   * Verifies a cosigned checkpoint's aggregate signature on the BLS worker, off the event
-   * loop; throws as verifyCosignedCheckpoint does (UNAVAILABLE while the worker is stopped).
-   */
-  async verifyCosigned(cosigned: CosignedCheckpoint): Promise<void> {
-    await this.#bls.run({ op: 'verifyCosigned', cosigned })
-  }
-
   /** Proposes a checkpoint of this node's replica now; resolves once a quorum cosigned it. */
   async runRound(): Promise<CosignedCheckpoint> {
     if (this.#stopped) throw new EhrlogError('UNAVAILABLE', 'checkpoint service stopped')

@@ -39,26 +39,6 @@ export class CheckpointTrust {
     const id = checkpointId(cosigned.checkpoint)
     if (this.#last?.checkpointId === id) return this.#last
     verifyCosignedCheckpoint(cosigned, this.#networkId, this.#blsKeys, this.#quorum)
-    return this.#remember(id, cosigned)
-  }
-
-  /**
-   * cutsOf(), with the signature checked by `verify` (the BLS worker: ~0.1 s of pairings and
-   * tables a node would otherwise spend on its event loop as it starts). Remembered as
-   * cutsOf() remembers; when `verify` throws, nothing is, and cutsOf() checks it again.
-   */
-  async prime(
-    cosigned: CosignedCheckpoint | undefined,
-    verify: (cosigned: CosignedCheckpoint) => Promise<void>,
-  ): Promise<void> {
-    if (!cosigned) return
-    const id = checkpointId(cosigned.checkpoint)
-    if (this.#last?.checkpointId === id) return
-    await verify(cosigned)
-    this.#remember(id, cosigned)
-  }
-
-  #remember(id: string, cosigned: CosignedCheckpoint): TrustedCuts {
     const cuts = new Map<string, KnownHead>()
     for (const cut of cosigned.checkpoint.feeds) {
       if (cut.treeSize > 0 && this.#membership.byName(cut.origin))

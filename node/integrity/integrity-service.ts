@@ -36,11 +36,6 @@ export interface IntegrityServiceOptions {
    * was recorded).
    */
   latestHeld?: () => ReadonlySet<string> | undefined
-  /**
-   * Verifies a cosigned checkpoint off the event loop (CheckpointService.verifyCosigned);
-   * the checkpoint held at start is checked through it. Without it, on this thread.
-   */
-  verifyCheckpoint?: (cosigned: CosignedCheckpoint) => Promise<void>
   /** Connected members to repair from (empty before the network is up). */
   peers: () => RepairPeer[]
   /** Runs an anti-entropy round now (NetService.syncNow): refills a rolled-back tail. */
@@ -106,7 +101,7 @@ export class IntegrityService {
   #retryDelayMs = 0
   #firstScrubDone = false
   /** Feeds whose batches wait for the first scrub (#heldAtStart). */
-  #heldOrigins: Promise<Set<string>> | undefined
+  #heldOrigins: Set<string> | undefined
   /** The cosigned size of the own feed while appends are held for it (start()). */
   #ownCut: number | undefined
   #releaseHold: () => void = () => {}
@@ -144,7 +139,8 @@ export class IntegrityService {
         )
       }, interval)
     }
-    const wait = (await this.#heldOnce()).size > 0 ? undefined : this.#opts.beforeFirstScrub
+    this.#heldOrigins ??= this.#originsHeld()
+    const wait = this.#heldOrigins.size > 0 ? undefined : this.#opts.beforeFirstScrub
     void (wait ? wait() : Promise.resolve())
       .then(() => (this.#controller.signal.aborted ? undefined : this.scrubNow()))
       .catch((err: unknown) =>
@@ -213,7 +209,7 @@ export class IntegrityService {
    * equivocation incident.
    */
   async accept(batch: FeedBatch, store: () => Promise<AcceptResult>): Promise<AcceptResult> {
-    if (await this.#heldAtStart(batch.origin)) await this.#hold
+    if (this.#heldAtStart(batch.origin)) await this.#hold
     return this.#gate.shared(batch.origin, async () => {
       try {
         const result = await store()
@@ -414,22 +410,10 @@ export class IntegrityService {
     }
   }
 
-  async #heldAtStart(origin: string): Promise<boolean> {
+  #heldAtStart(origin: string): boolean {
     if (this.#firstScrubDone) return false
-    return (await this.#heldOnce()).has(origin)
-  }
-
-  /** #originsHeld(), once, with the checkpoint held at start verified on the BLS worker. */
-  #heldOnce(): Promise<Set<string>> {
-    this.#heldOrigins ??= (async () => {
-      const verify = this.#opts.verifyCheckpoint
-      if (verify) {
-        // If the worker cannot say, #cuts() verifies it here, and logs what it finds.
-        await this.#trust.prime(this.#opts.latestCheckpoint(), verify).catch(() => {})
-      }
-      return this.#originsHeld()
-    })()
-    return this.#heldOrigins
+    this.#heldOrigins ??= this.#originsHeld()
+    return this.#heldOrigins.has(origin)
   }
 
   /**

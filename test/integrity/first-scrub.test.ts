@@ -6,7 +6,6 @@ import {
   type Checkpoint,
   type CosignedCheckpoint,
   checkpointSigningMessage,
-  verifyCosignedCheckpoint,
 } from '../../node/core/checkpoint.ts'
 import { EMPTY_ROOT } from '../../node/core/merkle/index.ts'
 import { ed25519RawPublicKey } from '../../node/core/tree-head.ts'
@@ -91,7 +90,6 @@ describe('the first scrub after a start', () => {
       latest: () => CosignedCheckpoint | undefined
       held?: ReadonlySet<string>
       beforeFirstScrub?: () => Promise<void>
-      verifyCheckpoint?: IntegrityServiceOptions['verifyCheckpoint']
     },
   ): { integrity: IntegrityService; seen: Seen } {
     const seen: Seen = { incidents: [], verifies: 0 }
@@ -116,7 +114,6 @@ describe('the first scrub after a start', () => {
       tailWaitMs: 100,
       retryMs: 100,
       beforeFirstScrub: opts.beforeFirstScrub ?? (async () => {}),
-      ...(opts.verifyCheckpoint ? { verifyCheckpoint: opts.verifyCheckpoint } : {}),
     })
     return { integrity, seen }
   }
@@ -185,48 +182,6 @@ describe('the first scrub after a start', () => {
     expect(scrub.report.problems).toEqual([])
     expect(seen.incidents).toEqual([])
     await integrity.stop()
-    await close()
-  })
-
-  it('checks the checkpoint held at start through verifyCheckpoint once, and trusts only what passes', async () => {
-    const { membership, c, cosigned, close } = await setUp()
-    const latest = await cosigned(40, 1) // c holds 10 of a's 40, and held them all
-    const keys = membership.members.map((m) => Buffer.from(m.blsPublicKey, 'hex'))
-    const networkId = Buffer.from(membership.networkId, 'hex')
-    // The BLS worker's job, run here: the worker itself is tested in test/checkpoint.
-    let calls = 0
-    const onWorker = async (cp: CosignedCheckpoint) => {
-      calls++
-      verifyCosignedCheckpoint(cp, networkId, keys)
-    }
-    const run = async (
-      checkpoint: CosignedCheckpoint,
-      verifyCheckpoint: IntegrityServiceOptions['verifyCheckpoint'],
-    ) => {
-      const { integrity, seen } = service({
-        store: c,
-        membership,
-        latest: () => checkpoint,
-        held: new Set(['hospital-a']),
-        verifyCheckpoint,
-      })
-      await integrity.start()
-      const scrub = await integrity.scrubNow()
-      await integrity.stop()
-      return { kinds: scrub.report.problems.map((p) => p.kind), incidents: seen.incidents }
-    }
-    const good = await run(latest, onWorker)
-    expect(calls).toBe(1)
-    expect(good.kinds).toContain('truncated')
-    expect(good.incidents.map((i) => i.kind)).toEqual(['deleted'])
-    // A forged cosignature: the worker refuses it, the service checks it itself, trusts none
-    // of its cuts (no incident from it), and the same happens with no worker at all.
-    const forged = { ...latest, signature: latest.signature.map((b, i) => (i === 5 ? b ^ 1 : b)) }
-    for (const verify of [onWorker, async () => Promise.reject(new Error('worker gone'))]) {
-      const r = await run(forged, verify)
-      expect(r.kinds).not.toContain('truncated')
-      expect(r.incidents).toEqual([])
-    }
     await close()
   })
 
