@@ -161,7 +161,7 @@ async function readNodeFile(dir: string, file: string): Promise<string> {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') {
       throw new EhrlogError(
         'NOT_INITIALIZED',
-        `${join(dir, file)} does not exist; run ehrlog node init`,
+        `${join(dir, file)} does not exist; run ehrlog init`,
         {
           details: { dir, file },
           cause: err,

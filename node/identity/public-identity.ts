@@ -59,7 +59,7 @@ export async function readPublicIdentity(dir: string): Promise<PublicIdentity> {
     text = await readFile(path, 'utf8')
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') {
-      throw new EhrlogError('NOT_INITIALIZED', `${path} does not exist; run ehrlog node init`, {
+      throw new EhrlogError('NOT_INITIALIZED', `${path} does not exist; run ehrlog init`, {
         details: { dir },
         cause: err,
       })

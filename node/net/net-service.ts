@@ -285,7 +285,7 @@ export class NetService {
     await this.parts?.sync.firstSession(noPeerMs, maxMs)
   }
 
-  /** Runs one anti-entropy round with every connected member now (tests, `ehrlog sync`). */
+  /** Runs one anti-entropy round with every connected member now (tests, and sync on demand). */
   async syncNow(): Promise<void> {
     await this.parts?.sync.syncAll('manual')
   }

@@ -15,7 +15,10 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { pathToFileURL } from 'node:url'
 import { promisify } from 'node:util'
+import type { Command } from 'commander'
 import { describe, expect, it } from 'vitest'
+import { processContext } from '../../client/context.ts'
+import { buildProgram } from '../../client/main.ts'
 import { prebuiltWorkerOf } from '../../node/threads/source-root.ts'
 import { runCli } from '../helpers/cli.ts'
 import { useTempDirs } from '../helpers/temp-dir.ts'
@@ -186,7 +189,18 @@ describe('ehrlog CLI on a stopped node folder', () => {
     expect(tooLong.err).toMatch(/^EVENT_INVALID: event\.patientId must be at most 128 characters/)
     expect((await runCli(['log', '--dir', dir, '--limit', 'zero'])).code).toBe(2)
     expect((await runCli(['frobnicate'])).code).toBe(2)
-    expect((await runCli(['verify', '--dir', join(dir, 'absent')])).err).toMatch(/^NOT_INITIALIZED/)
+    const absent = (await runCli(['verify', '--dir', join(dir, 'absent')])).err
+    expect(absent).toMatch(/^NOT_INITIALIZED/)
+    // Every command the message and its hint name exists (`ehrlog node init` did not).
+    const program = buildProgram(processContext())
+    for (const [, named] of absent.matchAll(/ehrlog ((?:[a-z]+ ?)+)/g)) {
+      let command: Command | undefined = program
+      for (const word of named!.trim().split(' ')) {
+        command = command?.commands.find((c) => c.name() === word)
+        if (!command?.commands.length) break // a leaf: the rest are its arguments
+      }
+      expect(command, `ehrlog ${named}`).toBeDefined()
+    }
     expect((await runCli(['verify', '--dir', dir, '--json'])).out).toContain('"entriesChecked": 0')
   })
 
