@@ -106,7 +106,12 @@ export class EhrlogNode {
     const membership = Membership.parse(networkText, join(dir, NETWORK_FILE), {
       proven: provenKeys.has,
     })
-    await provenKeys.remember(membership.members)
+    // Only a cache: a folder it cannot be written to costs the next start the pairings.
+    await provenKeys
+      .remember(membership.members)
+      .catch((err: unknown) =>
+        logger.warn({ err: (err as Error).message }, 'could not record the verified BLS proofs'),
+      )
     const name = identity.config.name
     const store = storeOfNode(identity, membership.ed25519Keys())
     await store.open()

@@ -1,4 +1,4 @@
-import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises'
+import { mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
@@ -76,6 +76,17 @@ describe('a node start with proven keys', () => {
     const nodeDir = dirs[0]!
     const path = join(nodeDir, NETWORK_FILE)
     const text = await readFile(path, 'utf8')
+    // The file is a cache: a start that cannot write it still starts.
+    const cache = join(nodeDir, NODE_FILES.provenKeys)
+    await mkdir(cache)
+    const blocked = new EhrlogNode({
+      dir: nodeDir,
+      logger: silentLogger(),
+      checkpointIntervalMs: 0,
+    })
+    await blocked.start()
+    await blocked.stop()
+    await rm(cache, { recursive: true })
     const node = new EhrlogNode({ dir: nodeDir, logger: silentLogger(), checkpointIntervalMs: 0 })
     await node.start()
     await node.stop()
