@@ -90,6 +90,8 @@ describe('the first scrub after a start', () => {
       latest: () => CosignedCheckpoint | undefined
       held?: ReadonlySet<string>
       beforeFirstScrub?: () => Promise<void>
+      /** Collects the service's log messages. */
+      logs?: string[]
     },
   ): { integrity: IntegrityService; seen: Seen } {
     const seen: Seen = { incidents: [], verifies: 0 }
@@ -109,7 +111,9 @@ describe('the first scrub after a start', () => {
       syncNow: async () => {},
       publishEvidence: async () => {},
       onIncident: (incident) => seen.incidents.push(incident),
-      logger: pino({ level: 'silent' }),
+      logger: opts.logs
+        ? pino({ level: 'info' }, { write: (line: string) => opts.logs!.push(line) })
+        : pino({ level: 'silent' }),
       scrubIntervalMs: 0,
       tailWaitMs: 100,
       retryMs: 100,
@@ -182,6 +186,54 @@ describe('the first scrub after a start', () => {
     expect(scrub.report.problems).toEqual([])
     expect(seen.incidents).toEqual([])
     await integrity.stop()
+    await close()
+  })
+
+  it('checks the checkpoint at start only if a feed is short of it, else in the first scrub', async () => {
+    const { membership, c, cosigned, close } = await setUp()
+    const forge = (cp: CosignedCheckpoint): CosignedCheckpoint => ({
+      ...cp,
+      signature: cp.signature.map((b, i) => (i === 5 ? b ^ 1 : b)),
+    })
+    const refused = (logs: string[]) => logs.some((l) => l.includes('does not verify'))
+    // c holds the 10 entries the checkpoint covers: nothing to hold back, nothing checked yet.
+    let caughtUp = () => {}
+    const catchUp = new Promise<void>((resolve) => {
+      caughtUp = resolve
+    })
+    const covered = forge(await cosigned(10, 1))
+    const logs: string[] = []
+    const first = service({
+      store: c,
+      membership,
+      latest: () => covered,
+      beforeFirstScrub: () => catchUp,
+      logs,
+    })
+    await first.integrity.start()
+    await new Promise((resolve) => setTimeout(resolve, 50))
+    expect(refused(logs)).toBe(false)
+    expect(first.seen.verifies).toBe(0)
+    caughtUp() // the first scrub checks it, refuses it, and scrubs without it
+    const deadline = Date.now() + 5000
+    while (first.seen.verifies === 0 && Date.now() < deadline)
+      await new Promise((resolve) => setTimeout(resolve, 20))
+    await first.integrity.stop()
+    expect(refused(logs)).toBe(true)
+    // a's feed short of the (forged) cut: checked at start, refused, so nothing is held.
+    const ahead = forge(await cosigned(40, 2))
+    const logs2: string[] = []
+    const second = service({
+      store: c,
+      membership,
+      latest: () => ahead,
+      beforeFirstScrub: () => new Promise(() => {}),
+      logs: logs2,
+    })
+    await second.integrity.start()
+    expect(refused(logs2)).toBe(true)
+    expect(second.seen.verifies).toBe(0) // not held: the scrub waits for the catch-up
+    await second.integrity.stop()
     await close()
   })
 
