@@ -196,42 +196,32 @@ describe('the first scrub after a start', () => {
       signature: cp.signature.map((b, i) => (i === 5 ? b ^ 1 : b)),
     })
     const refused = (logs: string[]) => logs.some((l) => l.includes('does not verify'))
+    /** A service on c with `checkpoint` held at start, its log lines collected. */
+    const withLogs = (checkpoint: CosignedCheckpoint, beforeFirstScrub: () => Promise<void>) => {
+      const logs: string[] = []
+      const latest = () => checkpoint
+      return { logs, ...service({ store: c, membership, latest, beforeFirstScrub, logs }) }
+    }
     // c holds the 10 entries the checkpoint covers: nothing to hold back, nothing checked yet.
     let caughtUp = () => {}
     const catchUp = new Promise<void>((resolve) => {
       caughtUp = resolve
     })
-    const covered = forge(await cosigned(10, 1))
-    const logs: string[] = []
-    const first = service({
-      store: c,
-      membership,
-      latest: () => covered,
-      beforeFirstScrub: () => catchUp,
-      logs,
-    })
+    const first = withLogs(forge(await cosigned(10, 1)), () => catchUp)
     await first.integrity.start()
     await new Promise((resolve) => setTimeout(resolve, 50))
-    expect(refused(logs)).toBe(false)
+    expect(refused(first.logs)).toBe(false)
     expect(first.seen.verifies).toBe(0)
     caughtUp() // the first scrub checks it, refuses it, and scrubs without it
     const deadline = Date.now() + 5000
     while (first.seen.verifies === 0 && Date.now() < deadline)
       await new Promise((resolve) => setTimeout(resolve, 20))
     await first.integrity.stop()
-    expect(refused(logs)).toBe(true)
+    expect(refused(first.logs)).toBe(true)
     // a's feed short of the (forged) cut: checked at start, refused, so nothing is held.
-    const ahead = forge(await cosigned(40, 2))
-    const logs2: string[] = []
-    const second = service({
-      store: c,
-      membership,
-      latest: () => ahead,
-      beforeFirstScrub: () => new Promise(() => {}),
-      logs: logs2,
-    })
+    const second = withLogs(forge(await cosigned(40, 2)), () => new Promise(() => {}))
     await second.integrity.start()
-    expect(refused(logs2)).toBe(true)
+    expect(refused(second.logs)).toBe(true)
     expect(second.seen.verifies).toBe(0) // not held: the scrub waits for the catch-up
     await second.integrity.stop()
     await close()
