@@ -4,6 +4,7 @@
 // through tsx, so an edited source never runs stale. The shim goes first: libp2p needs it
 // on Node 20.
 import { readdirSync, statSync } from 'node:fs'
+import { relaunch, relaunches } from './relaunch.js'
 
 // `ehrlog log | head` closes stdout early: that is the reader's choice, not an error.
 process.stdout.on('error', (err) => {
@@ -37,18 +38,25 @@ function bundleIsFresh() {
   }
 }
 
-let main
-const fromBundle = process.env.EHRLOG_FROM_SOURCE !== '1' && bundleIsFresh()
-if (process.env.EHRLOG_LAUNCH_TRACE === '1')
-  process.stderr.write(`ehrlog: running ${fromBundle ? 'dist/ (prebuilt)' : 'the sources (tsx)'}\n`)
-if (fromBundle) {
-  process.setSourceMapsEnabled(true) // stack traces (--debug) name the TypeScript sources
-  await import('../dist/shim.mjs')
-  ;({ main } = await import('../dist/ehrlog.mjs'))
-} else {
-  const { register } = await import('tsx/esm/api')
-  register()
-  await import('../node/shim.ts')
-  ;({ main } = await import('../client/main.ts'))
+if (relaunches(process.argv.slice(2))) process.exitCode = await relaunch()
+else process.exitCode = await run()
+
+async function run() {
+  let main
+  const fromBundle = process.env.EHRLOG_FROM_SOURCE !== '1' && bundleIsFresh()
+  if (process.env.EHRLOG_LAUNCH_TRACE === '1')
+    process.stderr.write(
+      `ehrlog: running ${fromBundle ? 'dist/ (prebuilt)' : 'the sources (tsx)'}\n`,
+    )
+  if (fromBundle) {
+    process.setSourceMapsEnabled(true) // stack traces (--debug) name the TypeScript sources
+    await import('../dist/shim.mjs')
+    ;({ main } = await import('../dist/ehrlog.mjs'))
+  } else {
+    const { register } = await import('tsx/esm/api')
+    register()
+    await import('../node/shim.ts')
+    ;({ main } = await import('../client/main.ts'))
+  }
+  return main(process.argv.slice(2))
 }
-process.exitCode = await main(process.argv.slice(2))

@@ -1,7 +1,9 @@
+import { Socket } from 'node:net'
 import type { Command } from 'commander'
 import { createLogger } from '../../node/logger.ts'
 import { EhrlogNode } from '../../node/node.ts'
 import { type CliContext, passphraseOf } from '../context.ts'
+import { EXIT } from '../exit-codes.ts'
 
 export function registerNode(program: Command, ctx: CliContext): void {
   const node = program.command('node').description('run a node')
@@ -23,12 +25,51 @@ export function registerNode(program: Command, ctx: CliContext): void {
       const info = await running.start()
       ctx.err(`${info.name} running: HTTP ${info.http}, libp2p ${info.addresses.join(' ')}\n`)
       await new Promise<void>((resolve) => {
-        const stop = (signal: string) => {
-          logger.info({ signal }, 'stopping')
+        let stoppingSince: number | undefined
+        const stop = (why: string) => {
+          if (stoppingSince !== undefined) {
+            // A terminal's Ctrl-C reaches the launcher and the node both, and the launcher
+            // forwards it: a repeat right after the first is the same request.
+            if (Date.now() - stoppingSince < REPEAT_MS) return
+            logger.warn({ why }, 'asked again while stopping: exiting without a clean stop')
+            process.exit(EXIT.internal)
+          }
+          stoppingSince = Date.now()
+          logger.info({ why }, 'stopping')
           running.stop().then(resolve, resolve)
         }
-        process.once('SIGINT', () => stop('SIGINT'))
-        process.once('SIGTERM', () => stop('SIGTERM'))
+        process.on('SIGINT', () => stop('SIGINT'))
+        process.on('SIGTERM', () => stop('SIGTERM'))
+        watchLauncher(() => stop('launcher exited'))
       })
     })
+}
+
+/** Within this long of the first stop signal, another one is taken as the same request. */
+const REPEAT_MS = 2000
+
+/**
+ * When bin/ehrlog.js runs the node as its child (bin/relaunch.js), the launcher holds the
+ * other end of a pipe at fd EHRLOG_LAUNCHER_FD. The pipe closes when the launcher exits
+ * however it exits, SIGKILL included; the node then stops rather than outlive it unseen.
+ */
+function watchLauncher(onGone: () => void): void {
+  const fd = Number(process.env.EHRLOG_LAUNCHER_FD)
+  delete process.env.EHRLOG_LAUNCHER_FD
+  if (!Number.isInteger(fd) || fd < 3) return
+  let pipe: Socket
+  try {
+    pipe = new Socket({ fd, readable: true, writable: false })
+  } catch {
+    return // not a pipe after all (the variable set by hand): nothing to watch
+  }
+  let gone = false
+  const once = () => {
+    if (gone) return
+    gone = true
+    onGone()
+  }
+  pipe.on('end', once).on('close', once).on('error', once)
+  pipe.resume()
+  pipe.unref()
 }

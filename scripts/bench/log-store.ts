@@ -5,6 +5,7 @@ import { generateKeyPairSync, randomBytes } from 'node:crypto'
 import { mkdtemp, readdir, rm, stat } from 'node:fs/promises'
 import { loadavg, tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { relaunch, thresholdUnset } from '../../bin/relaunch.js'
 import { type AuditEvent, parseEvent } from '../../node/core/event.ts'
 import { ed25519RawPublicKey } from '../../node/core/tree-head.ts'
 import { LogStore, type Signer } from '../../node/store/index.ts'
@@ -13,6 +14,7 @@ import { type Figure, printFigures } from './report.ts'
 
 const ENTRIES = Number(process.env.ENTRIES ?? 1_000_000)
 const BATCH = 1000
+const RSS_TARGET_MIB = 300
 
 /**
  * Events shaped like the seed's rows (~300 bytes of JSON). `clustered`: as an EHR reports
@@ -89,7 +91,7 @@ export async function benchLogStore(): Promise<Figure[]> {
     let store = open(join(dir, 'main'))
     // What the process holds before the store exists: Node, tsx, the modules, the pool.
     const before = process.memoryUsage().rss / 2 ** 20
-    const memory = rssPeakSampler()
+    const memory = rssPeakSampler(RSS_TARGET_MIB)
     memory.phase('append')
     await store.open()
     const cpu0 = cpuTime()
@@ -162,9 +164,9 @@ export async function benchLogStore(): Promise<Figure[]> {
         name: 'peak RSS (append + verify)',
         value: peak.rssMiB,
         unit: 'MiB',
-        target: '< 300',
-        meets: peak.rssMiB < 300,
-        note: `whole process${parts}${Math.round(before)} MiB before the store opened`,
+        target: `< ${RSS_TARGET_MIB}`,
+        meets: peak.rssMiB < RSS_TARGET_MIB,
+        note: `whole process${parts}${Math.round(before)} MiB before the store opened; glibc mmap threshold ${process.env.MALLOC_MMAP_THRESHOLD_ ?? 'dynamic (not set)'}${peak.overLimit ? `; largest mappings when RSS passed ${RSS_TARGET_MIB} MiB: ${peak.overLimit.join(', ')}` : ''}`,
       },
       {
         name: 'peak RSS above the process before the store opened',
@@ -197,5 +199,6 @@ function cpuPerEntry(
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {
+  if (thresholdUnset()) process.exit(await relaunch())
   printFigures('log on one node', await benchLogStore())
 }

@@ -12,6 +12,26 @@ export interface RssPeak {
   externalMiB?: number
   /** What the benchmark was doing then (`phase()`). */
   phase?: string
+  /** The largest mappings of /proc/self/smaps when RSS first passed `limitMiB`, if it did. */
+  overLimit?: string[]
+}
+
+/** The `top` mappings of this process holding the most memory, as `MiB name` (Linux). */
+function largestMappings(top: number): string[] {
+  try {
+    return readFileSync('/proc/self/smaps', 'utf8')
+      .split(/\n(?=[0-9a-f]+-[0-9a-f]+ )/)
+      .map((block) => {
+        const head = block.slice(0, block.indexOf('\n')).split(/\s+/)
+        const kb = Number(block.match(/^Rss:\s+(\d+)/m)?.[1] ?? 0)
+        return { kb, name: head[5] || '[anonymous]' }
+      })
+      .sort((a, b) => b.kb - a.kb)
+      .slice(0, top)
+      .map((m) => `${(m.kb / 1024).toFixed(1)} MiB ${m.name}`)
+  } catch {
+    return []
+  }
 }
 
 /** RssAnon / RssFile of this process from /proc (Linux), MiB. */
@@ -27,14 +47,20 @@ function rssParts(): { anonMiB?: number; fileMiB?: number } {
 
 /**
  * Tracks the highest RSS while work runs, sampled every 20 ms, what it was made of, and in
- * which phase (the caller names phases as it enters them).
+ * which phase (the caller names phases as it enters them); and, the first time RSS passes
+ * `limitMiB`, which mappings held it.
  */
-export function rssPeakSampler(): { stop: () => RssPeak; phase: (name: string) => void } {
+export function rssPeakSampler(limitMiB = Number.POSITIVE_INFINITY): {
+  stop: () => RssPeak
+  phase: (name: string) => void
+} {
   let peak: RssPeak = { rssMiB: 0 }
   let phase = ''
+  let overLimit: string[] | undefined
   const sample = () => {
     const m = process.memoryUsage()
     const rssMiB = m.rss / 2 ** 20
+    if (rssMiB > limitMiB && !overLimit) overLimit = largestMappings(8)
     if (rssMiB > peak.rssMiB)
       peak = {
         rssMiB,
@@ -50,7 +76,7 @@ export function rssPeakSampler(): { stop: () => RssPeak; phase: (name: string) =
     stop: () => {
       clearInterval(timer)
       sample()
-      return peak
+      return { ...peak, ...(overLimit ? { overLimit } : {}) }
     },
     phase: (name) => {
       phase = name
