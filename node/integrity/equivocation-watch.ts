@@ -1,6 +1,5 @@
 import { entryId } from '../core/entry.ts'
 import { toHex } from '../core/hex.ts'
-import { hashLeaf } from '../core/merkle/index.ts'
 import type { Logger } from '../logger.ts'
 import type { FeedBatch, LogStore } from '../store/index.ts'
 import { evidenceFromConflict } from './equivocation.ts'
@@ -95,11 +94,13 @@ export class EquivocationWatch {
       detectedAt: new Date().toISOString(),
       summary: summaryOf(evidence),
       evidence: {
-        ...evidenceToJson(evidence),
+        // Without the entries' bytes: alerts leave the node as email and sit in its folder
+        // as files, and must not carry patient data. The hashes are the proof.
+        ...evidenceToJson(evidence, { entries: false }),
         foundBy: from,
         proof:
           evidence.type === 'entries'
-            ? 'two different entries signed by one origin for the same seq; the two signed entries are the proof'
+            ? 'two different entry hashes at one seq (leaf seq-1), each with an inclusion proof into a tree head the origin signed; the entries themselves are left out (patient data) and are not needed to check it'
             : 'two different roots signed by one origin for the same tree size, shown by a consistency proof',
       },
       key,
@@ -114,7 +115,7 @@ function summaryOf(evidence: EquivocationEvidence): string {
   const short = (b: Uint8Array) => `${toHex(b).slice(0, 16)}…`
   if (evidence.type === 'entries') {
     const { origin, seq, a, b } = evidence
-    return `${origin} signed two different entries for ${entryId(origin, seq)}: hash ${short(hashLeaf(a.bytes))} under its head at size ${a.head.treeSize} and hash ${short(hashLeaf(b.bytes))} under its head at size ${b.head.treeSize}.`
+    return `${origin} signed two different entries for ${entryId(origin, seq)}: hash ${short(a.leafHash)} under its head at size ${a.head.treeSize} and hash ${short(b.leafHash)} under its head at size ${b.head.treeSize}.`
   }
   const { origin, treeSize, a, bRoot } = evidence
   return `${origin} signed two different roots for tree size ${treeSize}: ${short(a.root)} and ${short(bRoot)}.`

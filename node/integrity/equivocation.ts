@@ -43,8 +43,8 @@ export async function evidenceFromConflict(
         type: 'entries',
         origin,
         seq,
-        a: { bytes: ours.bytes, proof, head: ourHead },
-        b: { bytes: theirs, proof: forked.proof, head },
+        a: { bytes: ours.bytes, leafHash: ours.hash, proof, head: ourHead },
+        b: { bytes: theirs, leafHash: hashLeaf(theirs), proof: forked.proof, head },
       }
     }
     const ourHead = await signedHeadFrom(store, origin, head.treeSize, originKey)

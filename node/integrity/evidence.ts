@@ -5,9 +5,14 @@ import { ORIGIN_PATTERN } from '../core/layout.ts'
 import { hashLeaf, verifyConsistency, verifyInclusion } from '../core/merkle/index.ts'
 import { type SignedTreeHead, verifyTreeHead } from '../core/tree-head.ts'
 
-/** An entry with its inclusion proof into a head the origin signed. */
+/**
+ * An entry's leaf hash with its inclusion proof into a head the origin signed, and the
+ * entry's bytes where they are carried. The hash and proof are the proof; the bytes (patient
+ * data) travel between nodes, never in an alert (evidenceToJson's `entries: false`).
+ */
 export interface SignedEntry {
-  bytes: Uint8Array
+  bytes?: Uint8Array
+  leafHash: Uint8Array
   proof: Uint8Array[]
   head: SignedTreeHead
 }
@@ -52,13 +57,18 @@ export function verifyEquivocation(evidence: EquivocationEvidence, originKey: Ui
   }
   if (evidence.type === 'entries') {
     const { seq, a, b } = evidence
-    if (bytesEqual(a.bytes, b.bytes)) throw invalid('the two entries are the same')
+    if (bytesEqual(a.leafHash, b.leafHash)) throw invalid('the two entries are the same')
     for (const side of [a, b]) {
-      const { entry, hash } = decodeEntry(side.bytes)
-      if (entry.origin !== origin || entry.seq !== seq) {
-        throw invalid(`entry ${entryId(entry.origin, entry.seq)} is not ${entryId(origin, seq)}`)
+      if (side.bytes) {
+        const { entry, hash } = decodeEntry(side.bytes)
+        if (entry.origin !== origin || entry.seq !== seq) {
+          throw invalid(`entry ${entryId(entry.origin, entry.seq)} is not ${entryId(origin, seq)}`)
+        }
+        if (!bytesEqual(hash, side.leafHash)) throw invalid('an entry does not have its entryHash')
       }
-      verifyInclusion(hash, seq - 1, side.head.treeSize, side.proof, side.head.root)
+      // Leaf seq-1 of a tree the origin signed: that is entry `seq` of its feed, whatever
+      // the entry's bytes say.
+      verifyInclusion(side.leafHash, seq - 1, side.head.treeSize, side.proof, side.head.root)
     }
     return
   }
@@ -69,8 +79,15 @@ export function verifyEquivocation(evidence: EquivocationEvidence, originKey: Ui
   if (bytesEqual(bRoot, a.root)) throw invalid(`both heads give one root at size ${treeSize}`)
 }
 
-/** Evidence as JSON for incidents and the wire: bytes base64, hashes hex, entries decoded too. */
-export function evidenceToJson(evidence: EquivocationEvidence): Record<string, unknown> {
+/**
+ * Evidence as JSON: entries base64, hashes hex. `entries: false` leaves the entries' bytes
+ * out (alerts: emails and their files must not carry patient data); the leaf hashes with
+ * their inclusion proofs still prove the equivocation.
+ */
+export function evidenceToJson(
+  evidence: EquivocationEvidence,
+  opts: { entries: boolean } = { entries: true },
+): Record<string, unknown> {
   const head = (h: SignedTreeHead) => ({
     treeSize: h.treeSize,
     root: toHex(h.root),
@@ -88,8 +105,9 @@ export function evidenceToJson(evidence: EquivocationEvidence): Record<string, u
     }
   }
   const side = (s: SignedEntry) => ({
-    entry: Buffer.from(s.bytes).toString('base64'),
-    entryHash: toHex(hashLeaf(s.bytes)),
+    ...(opts.entries && s.bytes ? { entry: Buffer.from(s.bytes).toString('base64') } : {}),
+    entryHash: toHex(s.leafHash),
+    leafIndex: evidence.seq - 1,
     inclusionProof: s.proof.map(toHex),
     head: head(s.head),
   })
@@ -142,14 +160,21 @@ export function decodeEvidence(data: Uint8Array): EquivocationEvidence {
 function side(value: unknown, origin: string, field: string): SignedEntry {
   const s = (value ?? {}) as Record<string, unknown>
   const text = s.entry
-  // Base64 of at most 64 KiB of entry (LIMITS.maxEntryBytes); Buffer ignores junk, so re-encode.
-  if (typeof text !== 'string' || text.length > 90_000)
-    throw invalid(`${field}.entry is not base64`)
-  const bytes = new Uint8Array(Buffer.from(text, 'base64'))
-  if (bytes.byteLength === 0 || Buffer.from(bytes).toString('base64') !== text)
-    throw invalid(`${field}.entry is not base64`)
+  let bytes: Uint8Array | undefined
+  if (text !== undefined) {
+    // Base64 of at most 64 KiB of entry (LIMITS.maxEntryBytes); Buffer ignores junk, so re-encode.
+    if (typeof text !== 'string' || text.length > 90_000)
+      throw invalid(`${field}.entry is not base64`)
+    bytes = new Uint8Array(Buffer.from(text, 'base64'))
+    if (bytes.byteLength === 0 || Buffer.from(bytes).toString('base64') !== text)
+      throw invalid(`${field}.entry is not base64`)
+  }
+  // Evidence from before entryHash was sent carries the entry only.
+  const leafHash =
+    s.entryHash === undefined && bytes ? hashLeaf(bytes) : hash(s.entryHash, `${field}.entryHash`)
   return {
-    bytes,
+    ...(bytes ? { bytes } : {}),
+    leafHash,
     proof: hashes(s.inclusionProof, `${field}.inclusionProof`),
     head: head(s.head, origin, `${field}.head`),
   }

@@ -4,6 +4,7 @@ export {
   type EquivocationEvidence,
   encodeEvidence,
   equivocationKey,
+  evidenceToJson,
   type SignedEntry,
   verifyEquivocation,
 } from './evidence.ts'

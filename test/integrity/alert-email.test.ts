@@ -1,5 +1,5 @@
 import type { KeyObject } from 'node:crypto'
-import { readFile, writeFile } from 'node:fs/promises'
+import { readdir, readFile, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
 import { makeEntry } from '../../node/core/entry.ts'
@@ -121,6 +121,10 @@ describe('tampering reaches the admins by email', () => {
       expect(mail.text).toContain(line)
       expect(mail.text).toContain(`Reporting node: ${reporter}`)
       expect(smtp.received[0]!.rcptTo).toEqual(['it-security@hospital.example'])
+      await expectNoPatientData(
+        [smtp.received[0]!.raw, ...(await filesUnder(join(dirs[victim]!, 'alerts')))],
+        ['patient-', 'Patient Name', 'note number', 'nothing happened here'],
+      )
       await waitFor('the repair', async () => (await restarted!.store.verify()).ok)
       // the alert is an entry of the reporter's own feed, replicated to the others
       await waitFor('the alert entry at a peer', async () => {
@@ -133,7 +137,7 @@ describe('tampering reaches the admins by email', () => {
     })
   }
 
-  it('an equivocation: one email naming the entry, with both signed versions as evidence.json', async () => {
+  it('an equivocation: one email naming the entry, with the proof (no patient data) as evidence.json', async () => {
     smtp = await startSmtpServer()
     const { dirs } = await initNetwork(await tempDir())
     await withAdmins(dirs[2]!, smtp.port)
@@ -148,7 +152,13 @@ describe('tampering reaches the admins by email', () => {
     const { signingKey, identity } = await openNodeDir(dirs[0]!)
     const authentic: Uint8Array[] = []
     for await (const e of a.store.entries('hospital-a')) authentic.push(e.hash)
-    const second = makeEntry('hospital-a', 8, authentic[6]!, 'event', makeEvent(99), new Date())
+    const rogue = {
+      patientId: 'patient-rogue-4711',
+      patientName: 'Rogue Name',
+      notes: 'rogue note',
+    }
+    const event = makeEvent(99, rogue)
+    const second = makeEntry('hospital-a', 8, authentic[6]!, 'event', event, new Date())
     const root = new MemoryTree([...authentic.slice(0, 7), second.hash]).root()
     b.net.publish({
       origin: 'hospital-a',
@@ -167,7 +177,65 @@ describe('tampering reaches the admins by email', () => {
       decodeEvidence(new TextEncoder().encode(JSON.stringify({ v: 1, ...evidence }))),
       fromHex(identity.ed25519PublicKey, 32)!,
     )
+    // It names the entries by hash; neither entry's patient data is in the email or in any
+    // file the alert left in the node folder (spool, sent, known).
+    expect(evidence.b.entryHash).toBe(Buffer.from(second.hash).toString('hex'))
+    expect([evidence.a.entry, evidence.b.entry]).toEqual([undefined, undefined])
+    await expectNoPatientData(
+      [smtp.received[0]!.raw, ...(await filesUnder(join(dirs[2]!, 'alerts')))],
+      [...Object.values(rogue), 'patient-0', 'Patient Name 0', 'note number 7'],
+    )
     await new Promise((r) => setTimeout(r, 1000))
     expect(smtp.received).toHaveLength(1)
   })
 })
+
+/**
+ * None of `secrets` in any of `messages` (raw emails, or paths of files under a node's
+ * alerts/ folder): not in the raw text, nor in any part once decoded (an attachment may be
+ * base64), nor in any base64 string inside JSON (an entry's bytes would be one).
+ */
+async function expectNoPatientData(
+  messages: ReadonlyArray<Buffer | string>,
+  secrets: readonly string[],
+): Promise<void> {
+  for (const m of messages) {
+    const raw = typeof m === 'string' ? await readFile(m) : m
+    const mail = parseMail(raw)
+    const texts = [raw.toString('utf8'), mail.text]
+    for (const part of [raw, ...mail.attachments.map((a) => a.content)]) {
+      texts.push(part.toString('utf8'))
+      texts.push(...base64Inside(part.toString('utf8')))
+    }
+    for (const text of texts)
+      for (const secret of secrets)
+        expect(text, `${typeof m === 'string' ? m : 'the email'} has ${secret}`).not.toContain(
+          secret,
+        )
+  }
+}
+
+/** Decoded every string of a JSON text that reads as base64 (none when it is not JSON). */
+function base64Inside(text: string): string[] {
+  const found: string[] = []
+  const walk = (v: unknown): void => {
+    if (typeof v === 'string' && v.length >= 16 && /^[A-Za-z0-9+/]+=*$/.test(v))
+      found.push(Buffer.from(v, 'base64').toString('utf8'))
+    else if (v && typeof v === 'object') for (const x of Object.values(v)) walk(x)
+  }
+  try {
+    walk(JSON.parse(text))
+  } catch {}
+  return found
+}
+
+/** Every file under `dir`, recursively. */
+async function filesUnder(dir: string): Promise<string[]> {
+  const found: string[] = []
+  for (const e of await readdir(dir, { withFileTypes: true })) {
+    const path = join(dir, e.name)
+    if (e.isDirectory()) found.push(...(await filesUnder(path)))
+    else found.push(path)
+  }
+  return found
+}

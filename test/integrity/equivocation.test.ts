@@ -11,6 +11,7 @@ import {
   type EquivocationEvidence,
   encodeEvidence,
   equivocationKey,
+  evidenceToJson,
   verifyEquivocation,
 } from '../../node/integrity/index.ts'
 import { makeEvent, makeSigner, makeStoreKeys, openStore } from '../helpers/fixtures.ts'
@@ -50,15 +51,17 @@ describe('equivocation: one origin signing two entries for one seq', () => {
         seqTo: 8,
         key: 'hospital-a:8',
       })
-      // Both signed entries are in the evidence, and they are the proof on their own.
-      const evidence = incident.evidence as Record<string, { entry: string }>
-      const entries = [evidence.a!, evidence.b!].map((s) =>
-        decodeEntry(new Uint8Array(Buffer.from(s.entry, 'base64'))),
+      // The evidence names both entries by hash, each proven into a head hospital-a signed;
+      // that is the proof on its own. The entries' bytes (patient data) are left out.
+      const evidence = incident.evidence as Record<string, Record<string, unknown>>
+      expect(new Set([evidence.a!.entryHash, evidence.b!.entryHash])).toEqual(
+        new Set([authentic[7]!.hash, second.hash].map((h) => Buffer.from(h).toString('hex'))),
       )
-      expect(entries.map((e) => e.entry.seq)).toEqual([8, 8])
-      expect(new Set(entries.map((e) => Buffer.from(e.bytes).toString('hex')))).toEqual(
-        new Set([authentic[7]!.bytes, second.bytes].map((b) => Buffer.from(b).toString('hex'))),
-      )
+      expect(evidence.a!.entry).toBeUndefined()
+      expect(evidence.b!.entry).toBeUndefined()
+      const text = JSON.stringify(incident)
+      for (const secret of ['patient-1', 'Patient Name 1', 'note number 7', 'note number 99'])
+        expect(text).not.toContain(secret)
       const wire = decodeEvidence(
         new TextEncoder().encode(JSON.stringify({ v: 1, ...incident.evidence })),
       )
@@ -91,6 +94,23 @@ describe('equivocation: one origin signing two entries for one seq', () => {
     const badProof = evidence.b.proof.map((h) => h.map((x, i) => (i === 0 ? x ^ 1 : x)))
     expectRefused({ ...evidence, b: { ...evidence.b, proof: badProof } })
     expectRefused({ ...evidence, seq: 7 })
+    // Without the entries (as alerts carry it) the hashes and proofs still prove it, and a
+    // changed hash is refused; so is an entry that is not the one its hash names.
+    const { a, b } = evidence
+    const hashOnly = (e: EquivocationEvidence) =>
+      decodeEvidence(
+        new TextEncoder().encode(
+          JSON.stringify({ v: 1, ...evidenceToJson(e, { entries: false }) }),
+        ),
+      )
+    const stripped = hashOnly(evidence)
+    if (stripped.type !== 'entries') throw new Error('want entries evidence')
+    expect(stripped.a.bytes).toBeUndefined()
+    verifyEquivocation(stripped, origin)
+    const flipped = b.leafHash.map((x, i) => (i === 0 ? x ^ 1 : x))
+    expectRefused({ ...stripped, b: { ...stripped.b, leafHash: flipped } })
+    expectRefused({ ...evidence, b: { ...b, leafHash: flipped } })
+    expectRefused({ ...evidence, b: { ...b, bytes: a.bytes } })
     expect(() => decodeEvidence(new TextEncoder().encode('{"v":1,"type":"entries"}'))).toThrow(
       /origin/,
     )
@@ -162,8 +182,18 @@ async function sampleEvidence() {
     type: 'entries',
     origin: A,
     seq: 3,
-    a: { bytes: x.bytes, proof: tx.inclusionProof(2), head: signTreeHead(key, A, 3, tx.root()) },
-    b: { bytes: y.bytes, proof: ty.inclusionProof(2), head: signTreeHead(key, A, 3, ty.root()) },
+    a: {
+      bytes: x.bytes,
+      leafHash: x.hash,
+      proof: tx.inclusionProof(2),
+      head: signTreeHead(key, A, 3, tx.root()),
+    },
+    b: {
+      bytes: y.bytes,
+      leafHash: y.hash,
+      proof: ty.inclusionProof(2),
+      head: signTreeHead(key, A, 3, ty.root()),
+    },
   }
   return { A: ed25519RawPublicKey(key), other, evidence }
 }
