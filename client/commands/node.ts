@@ -42,6 +42,9 @@ export function registerNode(program: Command, ctx: CliContext): void {
         process.on('SIGTERM', () => stop('SIGTERM'))
         watchLauncher(() => stop('launcher exited'))
       })
+      // The node has stopped and its store is closed. libp2p leaves timers behind (gossipsub's
+      // heartbeat, the address manager's debounce) that would hold the process 1-3 s more.
+      setTimeout(() => process.exit(), 250).unref()
     })
 }
 
