@@ -302,7 +302,8 @@ describe('ehrlog CLI on a stopped node folder', () => {
         await symlink(join(repo, dir), join(root, dir), 'dir')
       await mkdir(join(root, 'bin'))
       await mkdir(join(root, 'scripts'))
-      await copyFile(join(repo, 'bin', 'ehrlog.js'), join(root, 'bin', 'ehrlog.js'))
+      for (const file of await readdir(join(repo, 'bin')))
+        await copyFile(join(repo, 'bin', file), join(root, 'bin', file))
       await copyFile(join(repo, 'scripts', 'build.mjs'), join(root, 'scripts', 'build.mjs'))
       const run = (env: Record<string, string>) =>
         promisify(execFile)(process.execPath, [join(root, 'bin', 'ehrlog.js'), '--help'], {
