@@ -1,4 +1,5 @@
 import { decodeEntry, entryId } from '../core/entry.ts'
+import type { AuditEvent } from '../core/event.ts'
 import { EhrlogError } from '../core/errors.ts'
 import { bytesEqual, fromHex, toHex } from '../core/hex.ts'
 import { ORIGIN_PATTERN } from '../core/layout.ts'
@@ -106,6 +107,7 @@ export function evidenceToJson(
   }
   const side = (s: SignedEntry) => ({
     ...(opts.entries && s.bytes ? { entry: Buffer.from(s.bytes).toString('base64') } : {}),
+    ...(!opts.entries && s.bytes ? { entryWithoutPersonalData: withoutPersonalData(s.bytes) } : {}),
     entryHash: toHex(s.leafHash),
     leafIndex: evidence.seq - 1,
     inclusionProof: s.proof.map(toHex),
@@ -118,6 +120,27 @@ export function evidenceToJson(
     a: side(evidence.a),
     b: side(evidence.b),
   }
+}
+
+/**
+ * What an admin may read of an entry in an alert: its place, kind and times, and for an
+ * audit event what was done to which kind of record, never who or whose (patient and actor
+ * ids and names, record ids, free-text detail and notes stay out).
+ */
+export function withoutPersonalData(bytes: Uint8Array): Record<string, unknown> {
+  const { entry } = decodeEntry(bytes)
+  const view: Record<string, unknown> = {
+    origin: entry.origin,
+    seq: entry.seq,
+    recorded: entry.recorded,
+    prev: entry.prev,
+    kind: entry.kind,
+  }
+  if (entry.kind === 'event') {
+    const { action, resource, time, outcome } = entry.body as AuditEvent
+    Object.assign(view, { action, resource, time, outcome })
+  }
+  return view
 }
 
 const utf8 = new TextEncoder()

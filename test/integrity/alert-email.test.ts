@@ -66,11 +66,15 @@ describe('tampering reaches the admins by email', () => {
     await smtp?.close()
   })
 
-  async function withAdmins(dir: string, port: number): Promise<void> {
+  async function withAdmins(
+    dir: string,
+    port: number,
+    admin = 'it-security@hospital.example',
+  ): Promise<void> {
     const path = join(dir, 'config.json')
     const config = JSON.parse(await readFile(path, 'utf8'))
     config.alerts = {
-      admins: ['it-security@hospital.example'],
+      admins: [admin],
       smtp: {
         host: '127.0.0.1',
         port,
@@ -137,10 +141,12 @@ describe('tampering reaches the admins by email', () => {
     })
   }
 
-  it('an equivocation: one email naming the entry, with the proof (no patient data) as evidence.json', async () => {
+  it('an equivocation: the admins of every other node get one email naming both entries, with the proof (no patient data) as evidence.json', async () => {
     smtp = await startSmtpServer()
     const { dirs } = await initNetwork(await tempDir())
-    await withAdmins(dirs[2]!, smtp.port)
+    const admins = ['admin@hospital-b.example', 'admin@hospital-c.example']
+    await withAdmins(dirs[1]!, smtp.port, admins[0])
+    await withAdmins(dirs[2]!, smtp.port, admins[1])
     nodes = await startNodes(dirs, { alertRetryMs: 200 })
     const [a, b] = nodes as [EhrlogNode, EhrlogNode]
     for (let n = 0; n < 2; n++) await a.ingest.submit([0, 1, 2, 3].map((i) => makeEvent(4 * n + i)))
@@ -165,28 +171,47 @@ describe('tampering reaches the admins by email', () => {
       entries: [second.bytes],
       head: signTreeHead(signingKey, 'hospital-a', 8, root),
     })
-    await waitFor('the alert email', () => smtp!.received.length > 0, 20_000)
-    const mail = parseMail(smtp.received[0]!.raw)
-    expect(mail.subject).toMatch(/^\[Equivocation\] hospital-a signed two different versions/)
-    expect(mail.text).toContain('Compromised log ids: hospital-a:8')
-    expect(mail.text).toContain('Reporting node: hospital-c')
-    const attached = mail.attachments.find((f) => f.filename === 'evidence.json')
-    const { evidence } = JSON.parse(attached!.content.toString('utf8'))
-    // The attachment is the proof on its own: it verifies with nothing but the origin's key.
-    verifyEquivocation(
-      decodeEvidence(new TextEncoder().encode(JSON.stringify({ v: 1, ...evidence }))),
-      fromHex(identity.ed25519PublicKey, 32)!,
-    )
-    // It names the entries by hash; neither entry's patient data is in the email or in any
-    // file the alert left in the node folder (spool, sent, known).
-    expect(evidence.b.entryHash).toBe(Buffer.from(second.hash).toString('hex'))
-    expect([evidence.a.entry, evidence.b.entry]).toEqual([undefined, undefined])
-    await expectNoPatientData(
-      [smtp.received[0]!.raw, ...(await filesUnder(join(dirs[2]!, 'alerts')))],
-      [...Object.values(rogue), 'patient-0', 'Patient Name 0', 'note number 7'],
-    )
+    await waitFor('both alert emails', () => smtp!.received.length >= 2, 20_000)
+    expect(smtp.received.map((m) => m.rcptTo).sort()).toEqual(admins.map((a) => [a]))
+    for (const received of smtp.received) {
+      const mail = parseMail(received.raw)
+      const reporter = received.rcptTo[0] === admins[0] ? 'hospital-b' : 'hospital-c'
+      expect(mail.subject).toMatch(/^\[Equivocation\] hospital-a signed two different versions/)
+      expect(mail.text).toContain('Compromised log ids: hospital-a:8')
+      expect(mail.text).toContain(`Reporting node: ${reporter}`)
+      const attached = mail.attachments.find((f) => f.filename === 'evidence.json')
+      const { evidence } = JSON.parse(attached!.content.toString('utf8'))
+      // The attachment is the proof on its own: it verifies with nothing but the origin's key.
+      verifyEquivocation(
+        decodeEvidence(new TextEncoder().encode(JSON.stringify({ v: 1, ...evidence }))),
+        fromHex(identity.ed25519PublicKey, 32)!,
+      )
+      // Both entries by hash, and what may be read of them: no patient data.
+      const sides = [evidence.a, evidence.b]
+      expect(new Set(sides.map((e) => e.entryHash))).toEqual(
+        new Set([authentic[7]!, second.hash].map((h) => Buffer.from(h).toString('hex'))),
+      )
+      expect(sides.map((e) => e.entry)).toEqual([undefined, undefined])
+      const rogueView = sides.find((e) => e.entryHash === Buffer.from(second.hash).toString('hex'))
+      expect(rogueView.entryWithoutPersonalData).toMatchObject({
+        origin: 'hospital-a',
+        seq: 8,
+        kind: 'event',
+        action: 'read',
+        resource: 'user_prescriptions',
+        time: event.time,
+        outcome: 'success',
+      })
+      await expectNoPatientData(
+        [
+          received.raw,
+          ...(await filesUnder(join(dirs[reporter === 'hospital-b' ? 1 : 2]!, 'alerts'))),
+        ],
+        [...Object.values(rogue), 'patient-0', 'Patient Name 0', 'note number 7', 'dr-0', 'dr-1'],
+      )
+    }
     await new Promise((r) => setTimeout(r, 1000))
-    expect(smtp.received).toHaveLength(1)
+    expect(smtp.received).toHaveLength(2) // one incident, one email per node
   })
 })
 
