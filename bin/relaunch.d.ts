@@ -1,9 +1,8 @@
+type Env = Record<string, string | undefined>
 /** glibc's mmap threshold `ehrlog node start` runs a node with (bin/relaunch.js). */
 export const MMAP_THRESHOLD: string
-export function thresholdUnset(env?: Record<string, string | undefined>, platform?: string): boolean
-export function relaunches(
-  args: readonly string[],
-  env?: Record<string, string | undefined>,
-  platform?: string,
-): boolean
+export function jemallocPath(env?: Env): string | undefined
+export function allocatorEnv(env?: Env): Record<string, string>
+export function thresholdUnset(env?: Env, platform?: string): boolean
+export function relaunches(args: readonly string[], env?: Env, platform?: string): boolean
 export function relaunch(): Promise<number>

@@ -1,21 +1,47 @@
-// glibc's malloc serves a block above its mmap threshold (128 KiB at first) with its own
-// mapping, and each time it frees one it raises the threshold to that block's size. A node
-// builds a LevelDB write batch of ~0.5 MB on its main thread per append or accepted batch;
-// after the first few, those come from the main heap (`[heap]`), which fragments and is not
-// given back: under CPU contention the store benchmark's peak RSS went from ~280 to ~350-400
-// MiB that way (docs/performance.md). A threshold fixed through the environment stops the
-// raising, but glibc reads it only when a process starts. So `ehrlog node start` runs the
-// node as a child process with it set, unless MALLOC_MMAP_THRESHOLD_ is already set (a
-// service unit can set it and skip the extra process).
+// A node's memory allocator. Under glibc's malloc a node's resident memory drifts: its main
+// heap fragments and keeps what it freed, and the store benchmark's peak RSS at 1M entries
+// went from ~275 to 310-400 MiB in one run of three or four (docs/performance.md). jemalloc
+// (Debian's libjemalloc2) gives that memory back, and costs less CPU per append: with it the
+// same benchmark stays at 275-286 MiB and appends ~8 % faster. An allocator can only be
+// chosen when a process starts, so `ehrlog node start` runs the node as a child process with
+// jemalloc preloaded when it is installed, and glibc's mmap threshold fixed either way (it
+// stops glibc from moving ~0.5 MB LevelDB write batches into its main heap). A service unit
+// that sets MALLOC_MMAP_THRESHOLD_ itself (any value, with LD_PRELOAD as it likes) runs the
+// node in one process; EHRLOG_JEMALLOC=0 keeps glibc.
 //
 // The launcher forwards SIGINT and SIGTERM and exits with the node's code. The node reads
 // the other end of a pipe on fd 3 (EHRLOG_LAUNCHER_FD): if the launcher dies, even by
 // SIGKILL, the node sees the pipe close and stops cleanly instead of living on unseen.
 import { spawn } from 'node:child_process'
+import { existsSync } from 'node:fs'
 import { constants } from 'node:os'
 
 /** The fixed threshold, bytes: glibc's initial one. */
 export const MMAP_THRESHOLD = '131072'
+
+/** Where Debian and other distributions install jemalloc 5. */
+const JEMALLOC_PATHS = [
+  '/usr/lib/x86_64-linux-gnu/libjemalloc.so.2',
+  '/usr/lib/aarch64-linux-gnu/libjemalloc.so.2',
+  '/usr/lib64/libjemalloc.so.2',
+  '/usr/lib/libjemalloc.so.2',
+]
+
+/** The installed jemalloc library, if any (and unless EHRLOG_JEMALLOC=0). */
+export function jemallocPath(env = process.env) {
+  if (env.EHRLOG_JEMALLOC === '0') return undefined
+  return JEMALLOC_PATHS.find((path) => existsSync(path))
+}
+
+/** The variables a node process starts with: jemalloc where installed, the threshold. */
+export function allocatorEnv(env = process.env) {
+  const vars = { MALLOC_MMAP_THRESHOLD_: MMAP_THRESHOLD }
+  const jemalloc = jemallocPath(env)
+  const preload = env.LD_PRELOAD ?? ''
+  if (jemalloc && !preload.includes('jemalloc'))
+    vars.LD_PRELOAD = preload ? `${jemalloc}:${preload}` : jemalloc
+  return vars
+}
 
 /** Whether a process started with `env` on `platform` would gain from the relaunch. */
 export function thresholdUnset(env = process.env, platform = process.platform) {
@@ -28,11 +54,11 @@ export function relaunches(args, env = process.env, platform = process.platform)
   return thresholdUnset(env, platform) && words[0] === 'node' && words[1] === 'start'
 }
 
-/** Runs this same command as a child with the threshold set; resolves to its exit code. */
+/** Runs this same command as a child with allocatorEnv(); resolves to its exit code. */
 export function relaunch() {
   const child = spawn(process.execPath, [...process.execArgv, ...process.argv.slice(1)], {
     stdio: ['inherit', 'inherit', 'inherit', 'pipe'],
-    env: { ...process.env, MALLOC_MMAP_THRESHOLD_: MMAP_THRESHOLD, EHRLOG_LAUNCHER_FD: '3' },
+    env: { ...process.env, ...allocatorEnv(), EHRLOG_LAUNCHER_FD: '3' },
   })
   // The launcher only holds its end of the pipe; it must not keep this process alive.
   child.stdio[3]?.unref()

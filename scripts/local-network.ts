@@ -1,7 +1,7 @@
 import { type ChildProcess, spawn } from 'node:child_process'
 import { createWriteStream } from 'node:fs'
 import { join } from 'node:path'
-import { MMAP_THRESHOLD } from '../bin/relaunch.js'
+import { allocatorEnv, thresholdUnset } from '../bin/relaunch.js'
 import { EhrlogError } from '../node/core/errors.ts'
 import { type RuntimeInfo, readRuntimeInfo } from '../node/node.ts'
 
@@ -29,9 +29,9 @@ export async function spawnNode(
     [BIN, 'node', 'start', '--dir', dir, ...(opts.args ?? [])],
     {
       stdio: ['ignore', 'pipe', 'pipe'],
-      // As `ehrlog node start` would run it (bin/relaunch.js), minus the launcher process:
-      // the node is this child, so its pid is the one node.json names and a test kills.
-      env: { ...process.env, MALLOC_MMAP_THRESHOLD_: MMAP_THRESHOLD, ...opts.env },
+      // With the allocator `ehrlog node start` would give it (bin/relaunch.js), minus the
+      // launcher: the node is this child, so its pid is the one node.json names and a test kills.
+      env: { ...process.env, ...(thresholdUnset() ? allocatorEnv() : {}), ...opts.env },
     },
   )
   child.stdout!.pipe(log)

@@ -1,6 +1,6 @@
 import { decodeEntry, entryId } from '../core/entry.ts'
-import type { AuditEvent } from '../core/event.ts'
 import { EhrlogError } from '../core/errors.ts'
+import type { AuditEvent } from '../core/event.ts'
 import { bytesEqual, fromHex, toHex } from '../core/hex.ts'
 import { ORIGIN_PATTERN } from '../core/layout.ts'
 import { hashLeaf, verifyConsistency, verifyInclusion } from '../core/merkle/index.ts'

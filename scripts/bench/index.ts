@@ -10,8 +10,8 @@ import { benchNetwork } from './network.ts'
 import { benchQuery } from './query.ts'
 import { printFigures } from './report.ts'
 
-// The benchmarks run with glibc's mmap threshold fixed, as `ehrlog node start` runs a node
-// (bin/relaunch.js): the store benchmark's RSS is a node's.
+// The benchmarks run on the allocator `ehrlog node start` gives a node (bin/relaunch.js):
+// the store benchmark's memory and speed are a node's.
 if (thresholdUnset()) process.exit(await relaunch())
 
 printFigures('log on one node', await benchLogStore())

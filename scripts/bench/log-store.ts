@@ -9,7 +9,7 @@ import { relaunch, thresholdUnset } from '../../bin/relaunch.js'
 import { type AuditEvent, parseEvent } from '../../node/core/event.ts'
 import { ed25519RawPublicKey } from '../../node/core/tree-head.ts'
 import { LogStore, type Signer } from '../../node/store/index.ts'
-import { type CpuTime, cpuTime, rssPeakSampler } from './memory.ts'
+import { allocatorInUse, type CpuTime, cpuTime, rssPeakSampler } from './memory.ts'
 import { type Figure, printFigures } from './report.ts'
 
 const ENTRIES = Number(process.env.ENTRIES ?? 1_000_000)
@@ -166,7 +166,7 @@ export async function benchLogStore(): Promise<Figure[]> {
         unit: 'MiB',
         target: `< ${RSS_TARGET_MIB}`,
         meets: peak.rssMiB < RSS_TARGET_MIB,
-        note: `whole process${parts}${Math.round(before)} MiB before the store opened; glibc mmap threshold ${process.env.MALLOC_MMAP_THRESHOLD_ ?? 'dynamic (not set)'}${peak.overLimit ? `; largest mappings when RSS passed ${RSS_TARGET_MIB} MiB: ${peak.overLimit.join(', ')}` : ''}`,
+        note: `whole process${parts}${Math.round(before)} MiB before the store opened; allocator: ${allocatorInUse()}${peak.overLimit ? `; memory when RSS passed ${RSS_TARGET_MIB} MiB: ${peak.overLimit.join(', ')}` : ''}`,
       },
       {
         name: 'peak RSS above the process before the store opened',

@@ -12,23 +12,43 @@ export interface RssPeak {
   externalMiB?: number
   /** What the benchmark was doing then (`phase()`). */
   phase?: string
-  /** The largest mappings of /proc/self/smaps when RSS first passed `limitMiB`, if it did. */
+  /** Where resident memory was (mappingSummary) when RSS first passed `limitMiB`, if it did. */
   overLimit?: string[]
 }
 
-/** The `top` mappings of this process holding the most memory, as `MiB name` (Linux). */
-function largestMappings(top: number): string[] {
+/**
+ * Where this process's resident memory is, from /proc/self/smaps (Linux): glibc's main heap,
+ * anonymous mappings by size (count and resident MiB: V8 pages, thread arenas, blocks malloc
+ * mapped on their own), and file pages.
+ */
+function mappingSummary(): string[] {
   try {
-    return readFileSync('/proc/self/smaps', 'utf8')
-      .split(/\n(?=[0-9a-f]+-[0-9a-f]+ )/)
-      .map((block) => {
-        const head = block.slice(0, block.indexOf('\n')).split(/\s+/)
-        const kb = Number(block.match(/^Rss:\s+(\d+)/m)?.[1] ?? 0)
-        return { kb, name: head[5] || '[anonymous]' }
-      })
-      .sort((a, b) => b.kb - a.kb)
-      .slice(0, top)
-      .map((m) => `${(m.kb / 1024).toFixed(1)} MiB ${m.name}`)
+    const groups = new Map<string, { count: number; kb: number }>()
+    for (const block of readFileSync('/proc/self/smaps', 'utf8').split(
+      /\n(?=[0-9a-f]+-[0-9a-f]+ )/,
+    )) {
+      const head = block.slice(0, block.indexOf('\n')).split(/\s+/)
+      const [from, to] = (head[0] ?? '0-0').split('-').map((x) => Number.parseInt(x, 16))
+      const sizeMiB = ((to ?? 0) - (from ?? 0)) / 2 ** 20
+      const kb = Number(block.match(/^Rss:\s+(\d+)/m)?.[1] ?? 0)
+      const name = head[5]
+      const group =
+        name === '[heap]'
+          ? '[heap]'
+          : name?.startsWith('/')
+            ? 'file pages'
+            : name
+              ? name
+              : `anonymous ${sizeMiB < 1 ? '< 1' : sizeMiB < 4 ? '1-4' : sizeMiB < 64 ? '4-64' : '>= 64'} MiB`
+      const g = groups.get(group) ?? { count: 0, kb: 0 }
+      g.count++
+      g.kb += kb
+      groups.set(group, g)
+    }
+    return [...groups]
+      .filter(([, g]) => g.kb >= 1024)
+      .sort((x, y) => y[1].kb - x[1].kb)
+      .map(([name, g]) => `${name}: ${g.count} mappings, ${(g.kb / 1024).toFixed(1)} MiB`)
   } catch {
     return []
   }
@@ -48,7 +68,7 @@ function rssParts(): { anonMiB?: number; fileMiB?: number } {
 /**
  * Tracks the highest RSS while work runs, sampled every 20 ms, what it was made of, and in
  * which phase (the caller names phases as it enters them); and, the first time RSS passes
- * `limitMiB`, which mappings held it.
+ * `limitMiB`, where the memory was.
  */
 export function rssPeakSampler(limitMiB = Number.POSITIVE_INFINITY): {
   stop: () => RssPeak
@@ -60,7 +80,7 @@ export function rssPeakSampler(limitMiB = Number.POSITIVE_INFINITY): {
   const sample = () => {
     const m = process.memoryUsage()
     const rssMiB = m.rss / 2 ** 20
-    if (rssMiB > limitMiB && !overLimit) overLimit = largestMappings(8)
+    if (rssMiB > limitMiB && !overLimit) overLimit = mappingSummary()
     if (rssMiB > peak.rssMiB)
       peak = {
         rssMiB,
@@ -105,4 +125,13 @@ export function cpuTime(): CpuTime {
     mainSeconds = (Number(fields[11]) + Number(fields[12])) / 100
   } catch {}
   return { processSeconds: (user + system) / 1e6, mainSeconds }
+}
+
+/** The malloc this process runs on: jemalloc when it is mapped in (bin/relaunch.js), else glibc's. */
+export function allocatorInUse(): string {
+  try {
+    if (readFileSync('/proc/self/maps', 'utf8').includes('libjemalloc')) return 'jemalloc'
+  } catch {}
+  const threshold = process.env.MALLOC_MMAP_THRESHOLD_
+  return `glibc malloc, mmap threshold ${threshold ?? 'dynamic (not set)'}`
 }

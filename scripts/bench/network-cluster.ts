@@ -3,7 +3,7 @@
 import { type ChildProcess, fork } from 'node:child_process'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { MMAP_THRESHOLD } from '../../bin/relaunch.js'
+import { allocatorEnv, thresholdUnset } from '../../bin/relaunch.js'
 import { sourceUrl } from '../../node/threads/source-root.ts'
 import type { ChildMessage, DriverMessage, NodeUsage } from './network-ipc.ts'
 
@@ -55,8 +55,8 @@ export class NodeProcess {
         ...(process.env.NODE_ARGS?.split(' ').filter(Boolean) ?? []),
       ],
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
-      // With glibc's mmap threshold fixed, as `ehrlog node start` runs a node (bin/relaunch.js).
-      env: { MALLOC_MMAP_THRESHOLD_: MMAP_THRESHOLD, ...process.env },
+      // With the allocator `ehrlog node start` gives a node (bin/relaunch.js).
+      env: { ...process.env, ...(thresholdUnset() ? allocatorEnv() : {}) },
     })
     this.#exited = new Promise((resolve) => this.child.once('exit', () => resolve()))
     this.child.on('message', (m: ChildMessage) => this.#onMessage(m))

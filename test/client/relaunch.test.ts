@@ -5,7 +5,7 @@ import { readFileSync } from 'node:fs'
 import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
-import { MMAP_THRESHOLD, relaunches } from '../../bin/relaunch.js'
+import { allocatorEnv, jemallocPath, MMAP_THRESHOLD, relaunches } from '../../bin/relaunch.js'
 import { readRuntimeInfo } from '../../node/node.ts'
 import { runCli } from '../helpers/cli.ts'
 import { initNetwork, waitFor } from '../helpers/network.ts'
@@ -23,6 +23,18 @@ describe('relaunches', () => {
     expect(relaunches(['verify', '--dir', 'node'], env, 'linux')).toBe(false)
     expect(relaunches(['log', 'node', 'start'], env, 'linux')).toBe(false)
     expect(relaunches([], env, 'linux')).toBe(false)
+  })
+
+  it('preloads jemalloc where installed, after any other preload, and not twice', () => {
+    const jemalloc = jemallocPath()
+    expect(jemallocPath({ EHRLOG_JEMALLOC: '0' })).toBeUndefined()
+    expect(allocatorEnv({ EHRLOG_JEMALLOC: '0' })).toEqual({
+      MALLOC_MMAP_THRESHOLD_: MMAP_THRESHOLD,
+    })
+    if (!jemalloc) return // not installed here: nothing is preloaded (asserted above)
+    expect(allocatorEnv({}).LD_PRELOAD).toBe(jemalloc)
+    expect(allocatorEnv({ LD_PRELOAD: '/x.so' }).LD_PRELOAD).toBe(`${jemalloc}:/x.so`)
+    expect(allocatorEnv({ LD_PRELOAD: jemalloc }).LD_PRELOAD).toBeUndefined()
   })
 })
 
@@ -63,6 +75,7 @@ describe.runIf(process.platform === 'linux')('ehrlog node start under its launch
     const dir = dirs[0]!
     const env: Record<string, string | undefined> = { ...process.env }
     delete env.MALLOC_MMAP_THRESHOLD_
+    delete env.LD_PRELOAD
     const launcher = spawn(process.execPath, [BIN, 'node', 'start', '--dir', dir], {
       stdio: ['ignore', 'ignore', 'pipe'],
       env,
@@ -92,6 +105,11 @@ describe.runIf(process.platform === 'linux')('ehrlog node start under its launch
       const node = await procOf(nodePid)
       expect(node.ppid).toBe(launcher.pid)
       expect(node.env.get('MALLOC_MMAP_THRESHOLD_')).toBe(MMAP_THRESHOLD)
+      // jemalloc where it is installed (CI installs libjemalloc2), and then really loaded.
+      const jemalloc = jemallocPath()
+      const maps = await readFile(`/proc/${nodePid}/maps`, 'utf8')
+      expect(node.env.get('LD_PRELOAD')).toBe(jemalloc)
+      expect(maps.includes('libjemalloc')).toBe(jemalloc !== undefined)
       const exited = new Promise<number | null>((r) => launcher.once('exit', (code) => r(code)))
       launcher.kill('SIGTERM')
       expect(await exited).toBe(0)

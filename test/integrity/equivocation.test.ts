@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { decodeEntry, makeEntry } from '../../node/core/entry.ts'
+import { makeEntry } from '../../node/core/entry.ts'
 import { isEhrlogError } from '../../node/core/errors.ts'
 import { fromHex } from '../../node/core/hex.ts'
 import { MemoryTree } from '../../node/core/merkle/index.ts'
