@@ -1,8 +1,9 @@
 // A node's memory allocator. Under glibc's malloc a node's resident memory drifts: its main
 // heap fragments and keeps what it freed, and the store benchmark's peak RSS at 1M entries
 // went from ~275 to 310-400 MiB in one run of three or four (docs/performance.md). jemalloc
-// (Debian's libjemalloc2) gives that memory back, and costs less CPU per append: with it the
-// same benchmark stays at 275-286 MiB and appends ~8 % faster. An allocator can only be
+// (Debian's libjemalloc2, set to purge freed pages within a second) gives that memory back
+// and costs less CPU per append: with it the same benchmark peaks at 243-284 MiB, under CPU
+// contention too, and appends ~8 % faster. An allocator can only be
 // chosen when a process starts, so `ehrlog node start` runs the node as a child process with
 // jemalloc preloaded when it is installed, and glibc's mmap threshold fixed either way (it
 // stops glibc from moving ~0.5 MB LevelDB write batches into its main heap). A service unit
@@ -33,6 +34,14 @@ export function jemallocPath(env = process.env) {
   return JEMALLOC_PATHS.find((path) => existsSync(path))
 }
 
+/**
+ * jemalloc's settings for a node: freed pages go back to the system within a second (a
+ * background thread purges them, not the allocating thread), and two arenas rather than
+ * eight for two cores. Under CPU contention the defaults (10 s decay, 4 arenas per core)
+ * let the store benchmark's peak reach 314 MiB; with these, 249-270 MiB at the same speed.
+ */
+export const JEMALLOC_CONF = 'background_thread:true,dirty_decay_ms:1000,muzzy_decay_ms:0,narenas:2'
+
 /** The variables a node process starts with: jemalloc where installed, the threshold. */
 export function allocatorEnv(env = process.env) {
   const vars = { MALLOC_MMAP_THRESHOLD_: MMAP_THRESHOLD }
@@ -40,6 +49,7 @@ export function allocatorEnv(env = process.env) {
   const preload = env.LD_PRELOAD ?? ''
   if (jemalloc && !preload.includes('jemalloc'))
     vars.LD_PRELOAD = preload ? `${jemalloc}:${preload}` : jemalloc
+  if (jemalloc && env.MALLOC_CONF === undefined) vars.MALLOC_CONF = JEMALLOC_CONF
   return vars
 }
 

@@ -5,7 +5,13 @@ import { readFileSync } from 'node:fs'
 import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
-import { allocatorEnv, jemallocPath, MMAP_THRESHOLD, relaunches } from '../../bin/relaunch.js'
+import {
+  allocatorEnv,
+  JEMALLOC_CONF,
+  jemallocPath,
+  MMAP_THRESHOLD,
+  relaunches,
+} from '../../bin/relaunch.js'
 import { readRuntimeInfo } from '../../node/node.ts'
 import { runCli } from '../helpers/cli.ts'
 import { initNetwork, waitFor } from '../helpers/network.ts'
@@ -32,7 +38,12 @@ describe('relaunches', () => {
       MALLOC_MMAP_THRESHOLD_: MMAP_THRESHOLD,
     })
     if (!jemalloc) return // not installed here: nothing is preloaded (asserted above)
-    expect(allocatorEnv({}).LD_PRELOAD).toBe(jemalloc)
+    expect(allocatorEnv({})).toEqual({
+      MALLOC_MMAP_THRESHOLD_: MMAP_THRESHOLD,
+      LD_PRELOAD: jemalloc,
+      MALLOC_CONF: JEMALLOC_CONF,
+    })
+    expect(allocatorEnv({ MALLOC_CONF: 'narenas:1' }).MALLOC_CONF).toBeUndefined()
     expect(allocatorEnv({ LD_PRELOAD: '/x.so' }).LD_PRELOAD).toBe(`${jemalloc}:/x.so`)
     expect(allocatorEnv({ LD_PRELOAD: jemalloc }).LD_PRELOAD).toBeUndefined()
   })
@@ -76,6 +87,7 @@ describe.runIf(process.platform === 'linux')('ehrlog node start under its launch
     const env: Record<string, string | undefined> = { ...process.env }
     delete env.MALLOC_MMAP_THRESHOLD_
     delete env.LD_PRELOAD
+    delete env.MALLOC_CONF
     const launcher = spawn(process.execPath, [BIN, 'node', 'start', '--dir', dir], {
       stdio: ['ignore', 'ignore', 'pipe'],
       env,
@@ -109,6 +121,7 @@ describe.runIf(process.platform === 'linux')('ehrlog node start under its launch
       const jemalloc = jemallocPath()
       const maps = await readFile(`/proc/${nodePid}/maps`, 'utf8')
       expect(node.env.get('LD_PRELOAD')).toBe(jemalloc)
+      expect(node.env.get('MALLOC_CONF')).toBe(jemalloc ? JEMALLOC_CONF : undefined)
       expect(maps.includes('libjemalloc')).toBe(jemalloc !== undefined)
       const exited = new Promise<number | null>((r) => launcher.once('exit', (code) => r(code)))
       launcher.kill('SIGTERM')
