@@ -5,6 +5,7 @@ export const MMAP_THRESHOLD: string
 export const JEMALLOC_CONF: string
 export function jemallocPath(env?: Env): string | undefined
 export function allocatorEnv(env?: Env): Record<string, string>
+export function nodeProcessEnv(env?: Env): Env
 export function thresholdUnset(env?: Env, platform?: string): boolean
 export function relaunches(args: readonly string[], env?: Env, platform?: string): boolean
 export function relaunch(): Promise<number>

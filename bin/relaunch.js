@@ -58,17 +58,25 @@ export function thresholdUnset(env = process.env, platform = process.platform) {
   return platform === 'linux' && env.MALLOC_MMAP_THRESHOLD_ === undefined
 }
 
+/**
+ * The environment a node process starts with: `env`, plus allocatorEnv() unless the
+ * threshold is set already (then whoever set it chose the allocator too).
+ */
+export function nodeProcessEnv(env = process.env) {
+  return { ...env, ...(thresholdUnset(env) ? allocatorEnv(env) : {}) }
+}
+
 /** Whether `args` (argv after the script) start a node that should be relaunched. */
 export function relaunches(args, env = process.env, platform = process.platform) {
   const words = args.filter((a) => !a.startsWith('-')).slice(0, 2)
   return thresholdUnset(env, platform) && words[0] === 'node' && words[1] === 'start'
 }
 
-/** Runs this same command as a child with allocatorEnv(); resolves to its exit code. */
+/** Runs this same command as a child with nodeProcessEnv(); resolves to its exit code. */
 export function relaunch() {
   const child = spawn(process.execPath, [...process.execArgv, ...process.argv.slice(1)], {
     stdio: ['inherit', 'inherit', 'inherit', 'pipe'],
-    env: { ...process.env, ...allocatorEnv(), EHRLOG_LAUNCHER_FD: '3' },
+    env: { ...nodeProcessEnv(), EHRLOG_LAUNCHER_FD: '3' },
   })
   // The launcher only holds its end of the pipe; it must not keep this process alive.
   child.stdio[3]?.unref()

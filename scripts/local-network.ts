@@ -1,7 +1,7 @@
 import { type ChildProcess, spawn } from 'node:child_process'
 import { createWriteStream } from 'node:fs'
 import { join } from 'node:path'
-import { allocatorEnv, thresholdUnset } from '../bin/relaunch.js'
+import { nodeProcessEnv } from '../bin/relaunch.js'
 import { EhrlogError } from '../node/core/errors.ts'
 import { type RuntimeInfo, readRuntimeInfo } from '../node/node.ts'
 
@@ -31,7 +31,7 @@ export async function spawnNode(
       stdio: ['ignore', 'pipe', 'pipe'],
       // With the allocator `ehrlog node start` would give it (bin/relaunch.js), minus the
       // launcher: the node is this child, so its pid is the one node.json names and a test kills.
-      env: { ...process.env, ...(thresholdUnset() ? allocatorEnv() : {}), ...opts.env },
+      env: { ...nodeProcessEnv(), ...opts.env },
     },
   )
   child.stdout!.pipe(log)

@@ -3,7 +3,7 @@
 import { type ChildProcess, fork } from 'node:child_process'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { allocatorEnv, thresholdUnset } from '../../bin/relaunch.js'
+import { nodeProcessEnv } from '../../bin/relaunch.js'
 import { sourceUrl } from '../../node/threads/source-root.ts'
 import type { ChildMessage, DriverMessage, NodeUsage } from './network-ipc.ts'
 
@@ -56,7 +56,7 @@ export class NodeProcess {
       ],
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
       // With the allocator `ehrlog node start` gives a node (bin/relaunch.js).
-      env: { ...process.env, ...(thresholdUnset() ? allocatorEnv() : {}) },
+      env: nodeProcessEnv(),
     })
     this.#exited = new Promise((resolve) => this.child.once('exit', () => resolve()))
     this.child.on('message', (m: ChildMessage) => this.#onMessage(m))

@@ -4,7 +4,7 @@ import { type ChildProcess, spawn } from 'node:child_process'
 import { readFileSync } from 'node:fs'
 import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
-import { describe, expect, it } from 'vitest'
+import { afterEach, describe, expect, it } from 'vitest'
 import {
   allocatorEnv,
   JEMALLOC_CONF,
@@ -79,6 +79,14 @@ const alive = (pid: number) => {
 
 describe.runIf(process.platform === 'linux')('ehrlog node start under its launcher', () => {
   const tempDir = useTempDirs()
+  // Whatever a test leaves running (it failed midway) is killed after it.
+  const launched: Array<{ launcher: ChildProcess; nodePid: number }> = []
+  afterEach(() => {
+    for (const { launcher, nodePid } of launched.splice(0)) {
+      launcher.kill('SIGKILL')
+      if (nodePid && alive(nodePid)) process.kill(nodePid, 'SIGKILL')
+    }
+  })
 
   /** Starts `ehrlog node start` as an operator would (no threshold set); waits for node.json. */
   async function launch(): Promise<{ launcher: ChildProcess; nodePid: number; dir: string }> {
@@ -107,59 +115,46 @@ describe.runIf(process.platform === 'linux')('ehrlog node start under its launch
       launcher.kill('SIGKILL')
       throw err
     }
+    launched.push({ launcher, nodePid })
     return { launcher, nodePid, dir }
   }
 
   it('runs the node as its child with the threshold set, and SIGTERM stops both cleanly', async () => {
     const { launcher, nodePid, dir } = await launch()
-    try {
-      expect(nodePid).not.toBe(launcher.pid)
-      const node = await procOf(nodePid)
-      expect(node.ppid).toBe(launcher.pid)
-      expect(node.env.get('MALLOC_MMAP_THRESHOLD_')).toBe(MMAP_THRESHOLD)
-      // jemalloc where it is installed (CI installs libjemalloc2), and then really loaded.
-      const jemalloc = jemallocPath()
-      const maps = await readFile(`/proc/${nodePid}/maps`, 'utf8')
-      expect(node.env.get('LD_PRELOAD')).toBe(jemalloc)
-      expect(node.env.get('MALLOC_CONF')).toBe(jemalloc ? JEMALLOC_CONF : undefined)
-      expect(maps.includes('libjemalloc')).toBe(jemalloc !== undefined)
-      const exited = new Promise<number | null>((r) => launcher.once('exit', (code) => r(code)))
-      launcher.kill('SIGTERM')
-      expect(await exited).toBe(0)
-      expect(alive(nodePid)).toBe(false)
-      expect(await readRuntimeInfo(dir)).toBeUndefined() // a clean stop removes node.json
-    } finally {
-      launcher.kill('SIGKILL')
-      if (alive(nodePid)) process.kill(nodePid, 'SIGKILL')
-    }
+    expect(nodePid).not.toBe(launcher.pid)
+    const node = await procOf(nodePid)
+    expect(node.ppid).toBe(launcher.pid)
+    expect(node.env.get('MALLOC_MMAP_THRESHOLD_')).toBe(MMAP_THRESHOLD)
+    // jemalloc where it is installed (CI installs libjemalloc2), and then really loaded.
+    const jemalloc = jemallocPath()
+    const maps = await readFile(`/proc/${nodePid}/maps`, 'utf8')
+    expect(node.env.get('LD_PRELOAD')).toBe(jemalloc)
+    expect(node.env.get('MALLOC_CONF')).toBe(jemalloc ? JEMALLOC_CONF : undefined)
+    expect(maps.includes('libjemalloc')).toBe(jemalloc !== undefined)
+    const exited = new Promise<number | null>((r) => launcher.once('exit', (code) => r(code)))
+    launcher.kill('SIGTERM')
+    expect(await exited).toBe(0)
+    expect(alive(nodePid)).toBe(false)
+    expect(await readRuntimeInfo(dir)).toBeUndefined() // a clean stop removes node.json
   })
 
   it("a terminal's Ctrl-C (SIGINT to both, then forwarded) is one clean stop", async () => {
     const { launcher, nodePid, dir } = await launch()
-    try {
-      const exited = new Promise<number | null>((r) => launcher.once('exit', (code) => r(code)))
-      process.kill(nodePid, 'SIGINT')
-      launcher.kill('SIGINT')
-      expect(await exited).toBe(0)
-      expect(await readRuntimeInfo(dir)).toBeUndefined()
-    } finally {
-      launcher.kill('SIGKILL')
-      if (alive(nodePid)) process.kill(nodePid, 'SIGKILL')
-    }
+    const exited = new Promise<number | null>((r) => launcher.once('exit', (code) => r(code)))
+    process.kill(nodePid, 'SIGINT')
+    launcher.kill('SIGINT')
+    expect(await exited).toBe(0)
+    expect(await readRuntimeInfo(dir)).toBeUndefined()
   })
 
   it('a node whose launcher is SIGKILLed stops by itself and leaves its store whole', async () => {
     const { launcher, nodePid, dir } = await launch()
-    try {
-      launcher.kill('SIGKILL')
-      await waitFor('the orphaned node to stop', () => !alive(nodePid))
-      expect(await readRuntimeInfo(dir)).toBeUndefined()
-      // The store's lock is free and the replica verifies.
-      const r = await runCli(['verify', '--dir', dir])
-      expect(r.err).toBe('')
-      expect(r.code).toBe(0)
-    } finally {
-      if (alive(nodePid)) process.kill(nodePid, 'SIGKILL')
-    }
+    launcher.kill('SIGKILL')
+    await waitFor('the orphaned node to stop', () => !alive(nodePid))
+    expect(await readRuntimeInfo(dir)).toBeUndefined()
+    // The store's lock is free and the replica verifies.
+    const r = await runCli(['verify', '--dir', dir])
+    expect(r.err).toBe('')
+    expect(r.code).toBe(0)
   })
 })

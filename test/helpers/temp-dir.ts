@@ -1,4 +1,4 @@
-import { mkdtemp, rm } from 'node:fs/promises'
+import { mkdtemp, readdir, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterEach } from 'vitest'
@@ -14,4 +14,15 @@ export function useTempDirs(): () => Promise<string> {
     made.push(dir)
     return dir
   }
+}
+
+/** Every file under `dir`, recursively (what a privacy check must read). */
+export async function filesUnder(dir: string): Promise<string[]> {
+  const found: string[] = []
+  for (const entry of await readdir(dir, { withFileTypes: true })) {
+    const path = join(dir, entry.name)
+    if (entry.isDirectory()) found.push(...(await filesUnder(path)))
+    else found.push(path)
+  }
+  return found
 }

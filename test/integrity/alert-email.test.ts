@@ -1,5 +1,5 @@
 import type { KeyObject } from 'node:crypto'
-import { readdir, readFile, writeFile } from 'node:fs/promises'
+import { readFile, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
 import { makeEntry } from '../../node/core/entry.ts'
@@ -12,7 +12,7 @@ import type { EhrlogNode } from '../../node/node.ts'
 import { parseMail, startSmtpServer, type TestSmtpServer } from '../alerts/smtp-harness.ts'
 import { makeEvent } from '../helpers/fixtures.ts'
 import { initNetwork, startNodes, waitFor } from '../helpers/network.ts'
-import { useTempDirs } from '../helpers/temp-dir.ts'
+import { filesUnder, useTempDirs } from '../helpers/temp-dir.ts'
 import { Tamperer } from '../store/tamper.ts'
 
 type Damage = (t: Tamperer, signingKey: KeyObject) => Promise<unknown>
@@ -251,16 +251,5 @@ function base64Inside(text: string): string[] {
   try {
     walk(JSON.parse(text))
   } catch {}
-  return found
-}
-
-/** Every file under `dir`, recursively. */
-async function filesUnder(dir: string): Promise<string[]> {
-  const found: string[] = []
-  for (const e of await readdir(dir, { withFileTypes: true })) {
-    const path = join(dir, e.name)
-    if (e.isDirectory()) found.push(...(await filesUnder(path)))
-    else found.push(path)
-  }
   return found
 }

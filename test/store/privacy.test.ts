@@ -1,19 +1,8 @@
-import { readdir, readFile } from 'node:fs/promises'
-import { join } from 'node:path'
+import { readFile } from 'node:fs/promises'
 import { describe, expect, it } from 'vitest'
 import { parseEvent } from '../../node/core/event.ts'
 import { makeSigner, makeStoreKeys, openStore } from '../helpers/fixtures.ts'
-import { useTempDirs } from '../helpers/temp-dir.ts'
-
-async function allFiles(dir: string): Promise<string[]> {
-  const out: string[] = []
-  for (const entry of await readdir(dir, { withFileTypes: true })) {
-    const path = join(dir, entry.name)
-    if (entry.isDirectory()) out.push(...(await allFiles(path)))
-    else out.push(path)
-  }
-  return out
-}
+import { filesUnder, useTempDirs } from '../helpers/temp-dir.ts'
 
 describe('privacy at rest', () => {
   const tempDir = useTempDirs()
@@ -44,7 +33,7 @@ describe('privacy at rest', () => {
       await store.appendEvents(signer, events.slice(i * 100, (i + 1) * 100))
     expect(await store.findByPatient(secrets[0]!)).toHaveLength(500) // the index works...
     await store.close()
-    const files = await allFiles(path)
+    const files = await filesUnder(path)
     expect(files.length).toBeGreaterThan(2)
     let bytes = 0
     for (const file of files) {
