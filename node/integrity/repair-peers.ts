@@ -13,17 +13,15 @@ export interface RepairNetwork {
 
 /** The connected members to repair from (clients, which have no member name, are left out). */
 export function repairPeersOf(net: RepairNetwork): RepairPeer[] {
-  return net
-    .peers()
-    .flatMap(({ peerId, name }) =>
-      name
-        ? [
-            {
-              name,
-              request: (req: RepairRequest, signal?: AbortSignal) =>
-                net.requestRepair(peerId, req, signal),
-            },
-          ]
-        : [],
-    )
+  return net.peers().flatMap(({ peerId, name }) =>
+    name
+      ? [
+          {
+            name,
+            request: (req: RepairRequest, signal?: AbortSignal) =>
+              net.requestRepair(peerId, req, signal),
+          },
+        ]
+      : [],
+  )
 }
