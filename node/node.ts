@@ -87,6 +87,7 @@ export class EhrlogNode {
       const { parts, lifecycle } = buildParts(folder, this.#opts, () => this.status())
       this.#lifecycle = lifecycle
       await lifecycle.start() // on failure, it has stopped what it started
+      this.#parts = parts
       const info: RuntimeInfo = {
         pid: process.pid,
         name: folder.identity.config.name,
@@ -94,7 +95,6 @@ export class EhrlogNode {
         addresses: parts.net.addresses(),
       }
       await writeFile(join(dir, RUNTIME_FILE), `${JSON.stringify(info, null, 2)}\n`)
-      this.#parts = parts
       this.#state = 'started'
       const { networkId } = folder.membership
       logger.info({ http: info.http, addresses: info.addresses, networkId }, 'node started')
