@@ -101,6 +101,7 @@ export class EhrlogNode {
       return info
     } catch (err) {
       await this.#lifecycle?.stop().catch(() => {})
+      this.#parts = undefined
       this.#state = 'stopped'
       throw err
     }
