@@ -5,6 +5,7 @@ export {
   INCIDENT_KINDS,
 } from '../core/alert-body.ts'
 export { AlertService, type AlertServiceOptions } from './alert-service.ts'
+export { incidentOfCheckpoint } from './checkpoint-incident.ts'
 export { alertText, evidenceJson, type RenderOptions, renderAlertEmail } from './email.ts'
 export {
   alertBodyOf,

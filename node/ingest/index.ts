@@ -4,3 +4,9 @@ export {
   type IngestRequest,
   type IngestResult,
 } from './ingest-queue.ts'
+export {
+  type AppendedBatch,
+  type BatchPublisher,
+  OwnFeed,
+  type OwnFeedOptions,
+} from './own-feed.ts'

@@ -1,7 +1,8 @@
 import { entryId } from '../core/entry.ts'
 import { EhrlogError } from '../core/errors.ts'
 import type { AuditEvent } from '../core/event.ts'
-import type { FeedBatch, LogStore, Receipt, Signer } from '../store/index.ts'
+import type { LogStore, Receipt } from '../store/index.ts'
+import type { OwnFeed } from './own-feed.ts'
 
 export interface IngestRequest {
   /** Client's idempotency key: a retry with the same key returns the first answer. */
@@ -17,10 +18,10 @@ export interface IngestResult {
 }
 
 export interface IngestQueueOptions {
-  store: LogStore
-  signer: Signer
-  /** Called with every batch once it is durable, to gossip it. */
-  onAppended: (batch: FeedBatch) => void
+  /** Where earlier requests' idempotency receipts are looked up. */
+  store: Pick<LogStore, 'getReceipt'>
+  /** Appends each batch and gossips it once durable. */
+  feed: Pick<OwnFeed, 'append'>
   /** Events per append batch (default 1000). */
   maxBatch?: number
   /** How long an event may wait for others to share its batch (default 2 ms). */
@@ -40,8 +41,7 @@ interface Pending {
  * At most two batches are in flight, one being written while the next is encoded.
  */
 export class IngestQueue {
-  readonly #opts: Required<Omit<IngestQueueOptions, 'store' | 'signer' | 'onAppended'>> &
-    IngestQueueOptions
+  readonly #opts: Required<Omit<IngestQueueOptions, 'store' | 'feed'>> & IngestQueueOptions
   #pending: Pending[] = []
   #pendingEvents = 0
   #timer: NodeJS.Timeout | undefined
@@ -170,10 +170,8 @@ export class IngestQueue {
       at += p.events.length
     }
     try {
-      const { entries, head } = await this.#opts.store.appendEntries(
-        this.#opts.signer,
+      const { entries } = await this.#opts.feed.append(
         events.map((body) => ({ kind: 'event' as const, body })),
-        new Date(),
         receipts,
       )
       at = 0
@@ -183,7 +181,6 @@ export class IngestQueue {
         )
         at += p.events.length
       }
-      this.#opts.onAppended({ origin: head.origin, entries: entries.map((e) => e.bytes), head })
     } catch (err) {
       for (const p of taken) p.reject(err)
     }

@@ -1,3 +1,4 @@
+export { gateAccepts, type NetworkDoor } from './accept-gate.ts'
 export { CheckpointTrust, type TrustedCuts } from './checkpoint-trust.ts'
 export {
   decodeEvidence,
@@ -14,6 +15,7 @@ export {
   type IntegrityServiceOptions,
   type ScrubResult,
 } from './integrity-service.ts'
+export { type RepairNetwork, repairPeersOf } from './repair-peers.ts'
 export { repairSourceOf } from './repair-source.ts'
 export {
   type FeedRepairInput,

@@ -12,4 +12,4 @@ export {
 export type { RepairResponse } from './repair-client.ts'
 export { type ProvenEntryBytes, type RepairRequest, rangesOf } from './repair-frames.ts'
 export type { RepairSource } from './repair-server.ts'
-export type { AcceptResult, FeedBatch, ReplicaStore } from './replica-store.ts'
+export type { AcceptGate, AcceptResult, FeedBatch, ReplicaStore } from './replica-store.ts'

@@ -12,7 +12,7 @@ import { type QueryHandler, QueryServer } from './query-protocol.ts'
 import { type RepairResponse, requestRepair } from './repair-client.ts'
 import type { RepairRequest } from './repair-frames.ts'
 import { RepairServer, type RepairSource } from './repair-server.ts'
-import type { FeedBatch, ReplicaStore } from './replica-store.ts'
+import type { AcceptGate, FeedBatch, ReplicaStore } from './replica-store.ts'
 import { Sync } from './sync.ts'
 
 export interface NetServiceOptions {
@@ -34,13 +34,13 @@ export interface NetServiceOptions {
   redial?: Partial<RedialOptions>
   /** Gossip outbox bound in bytes (default 16 MiB). */
   maxOutboxBytes?: number
-  /** Member-only control topics by name, with the handler deciding on each message. */
+  /** Member-only control topics by name, with the handler deciding on each message (or handleControl). */
   controlTopics?: Record<string, ControlHandler>
   /** Answers /ehrlog/repair/1.0.0 from this replica; without it the protocol is not served. */
   repair?: RepairSource
   /** Longest wait for a repair dial, frame or write (default 10000). */
   repairTimeoutMs?: number
-  /** Answers /ehrlog/query/1.0.0 (clients too); without it the protocol is not served. */
+  /** Answers /ehrlog/query/1.0.0 (clients too); without it (or handleQuery) it is not served. */
   query?: QueryHandler
 }
 
@@ -77,6 +77,10 @@ export class NetService {
   private stopping: Promise<void> | undefined
   private readonly acceptor: Acceptor
   private readonly log: Logger
+  /** What the network serves: the options' handlers and those registered before start. */
+  private readonly controlHandlers: Map<string, ControlHandler>
+  private queryHandler: QueryHandler | undefined
+  private acceptGate: AcceptGate | undefined
 
   constructor(private readonly opts: NetServiceOptions) {
     if (!opts.membership.byName(opts.self)) {
@@ -89,7 +93,47 @@ export class NetService {
       )
     }
     this.log = opts.logger.child({ component: 'net', node: opts.self })
-    this.acceptor = new Acceptor(opts.store, opts.membership, this.log)
+    this.controlHandlers = new Map(Object.entries(opts.controlTopics ?? {}))
+    this.queryHandler = opts.query
+    const { store } = opts
+    const gated: ReplicaStore = {
+      sizes: () => store.sizes(),
+      readBatches: (origin, fromSeq, max) => store.readBatches(origin, fromSeq, max),
+      acceptBatch: (batch, fromPeer) => {
+        const accept = () => store.acceptBatch(batch, fromPeer)
+        return this.acceptGate ? this.acceptGate(batch, accept) : accept()
+      },
+    }
+    this.acceptor = new Acceptor(gated, opts.membership, this.log)
+  }
+
+  /**
+   * Serves member-only control topic `name` with `handler`. Before start() only: the parts
+   * that handle topics are built after the network they publish through, and the topics are
+   * fixed when the host is made.
+   */
+  handleControl(name: string, handler: ControlHandler): void {
+    this.assertNew(`control topic ${name}`)
+    this.controlHandlers.set(name, handler)
+  }
+
+  /** Answers /ehrlog/query/1.0.0 with `handler`. Before start() only. */
+  handleQuery(handler: QueryHandler): void {
+    this.assertNew('the query protocol')
+    this.queryHandler = handler
+  }
+
+  /** Every batch from the network reaches the store through `gate` (one gate). Before start() only. */
+  gateAccepts(gate: AcceptGate): void {
+    this.assertNew('an accept gate')
+    if (this.acceptGate) throw new EhrlogError('ARGUMENT_INVALID', 'accepts are gated already')
+    this.acceptGate = gate
+  }
+
+  private assertNew(what: string): void {
+    if (this.state !== 'new') {
+      throw new EhrlogError('ARGUMENT_INVALID', `cannot add ${what}: network is ${this.state}`)
+    }
   }
 
   get networkId(): string {
@@ -126,7 +170,7 @@ export class NetService {
         privateKey,
         listen: this.opts.listen,
         maxClientConnections: this.opts.maxClientConnections ?? 16,
-        controlTopics: Object.keys(this.opts.controlTopics ?? {}),
+        controlTopics: [...this.controlHandlers.keys()],
       })
     } catch (err) {
       this.state = 'stopped'
@@ -155,7 +199,7 @@ export class NetService {
       ...this.opts.redial,
     })
     const control = new Map<string, ControlTopic>()
-    for (const [name, handler] of Object.entries(this.opts.controlTopics ?? {})) {
+    for (const [name, handler] of this.controlHandlers) {
       control.set(
         name,
         new ControlTopic(host, membership, name, handler, this.log.child({ part: name })),
@@ -172,10 +216,10 @@ export class NetService {
           maxSessions: 8,
         })
       : undefined
-    const query = this.opts.query
+    const query = this.queryHandler
       ? new QueryServer({
           host,
-          handler: this.opts.query,
+          handler: this.queryHandler,
           networkId: membership.networkId,
           log: this.log.child({ part: 'query' }),
           timeoutMs: 30_000,

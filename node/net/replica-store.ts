@@ -24,3 +24,13 @@ export interface ReplicaStore {
    */
   acceptBatch(batch: FeedBatch, fromPeer: string): Promise<AcceptResult>
 }
+
+/**
+ * Wraps each accept of a batch from the network (NetService.gateAccepts): it decides when
+ * `store` runs, and sees its result or error. node/integrity's gate holds batches of a feed
+ * under repair and turns a conflicting signed head into equivocation evidence.
+ */
+export type AcceptGate = (
+  batch: FeedBatch,
+  store: () => Promise<AcceptResult>,
+) => Promise<AcceptResult>

@@ -20,7 +20,8 @@ import { type AuditEvent, parseEvent } from '../../node/core/event.ts'
 import { EMPTY_ROOT } from '../../node/core/merkle/index.ts'
 import { type QueryAnswerJson, verifyQueryAnswer } from '../../node/core/query-answer.ts'
 import { ed25519RawPublicKey } from '../../node/core/tree-head.ts'
-import { IngestQueue } from '../../node/ingest/index.ts'
+import { IngestQueue, OwnFeed } from '../../node/ingest/index.ts'
+import { silentLogger } from '../../node/logger.ts'
 import { QueryService, type Session } from '../../node/query/index.ts'
 import { LogStore } from '../../node/store/index.ts'
 import { type Figure, printFigures } from './report.ts'
@@ -139,7 +140,15 @@ export async function benchQuery(): Promise<Figure[]> {
       : {}),
   })
   await store.open()
-  const ingest = new IngestQueue({ store, signer: signers[3]!, onAppended: () => {} })
+  const ingest = new IngestQueue({
+    store,
+    feed: new OwnFeed({
+      store,
+      signer: signers[3]!,
+      gossip: { publish: () => {} },
+      logger: silentLogger(),
+    }),
+  })
   try {
     const t0 = performance.now()
     if (!kept) {

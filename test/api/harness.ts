@@ -3,7 +3,8 @@ import { pino } from 'pino'
 import { afterEach } from 'vitest'
 import { HttpServer, type HttpServerOptions, type NodeStatus } from '../../node/api/index.ts'
 import type { AuditEvent } from '../../node/core/event.ts'
-import { IngestQueue } from '../../node/ingest/index.ts'
+import { IngestQueue, OwnFeed } from '../../node/ingest/index.ts'
+import { silentLogger } from '../../node/logger.ts'
 import type { LogStore } from '../../node/store/index.ts'
 import { makeSigner, makeStoreKeys, openStore } from '../helpers/fixtures.ts'
 import { useTempDirs } from '../helpers/temp-dir.ts'
@@ -59,7 +60,13 @@ export function useApi(): StartApi {
     const signer = makeSigner(ORIGIN)
     const store = openStore(await tempDir(), makeStoreKeys(), [signer])
     await store.open()
-    const ingest = new IngestQueue({ store, signer, onAppended: () => {} })
+    const feed = new OwnFeed({
+      store,
+      signer,
+      gossip: { publish: () => {} },
+      logger: silentLogger(),
+    })
+    const ingest = new IngestQueue({ store, feed })
     const logs: LogLine[] = []
     const server = new HttpServer({
       host: '127.0.0.1',

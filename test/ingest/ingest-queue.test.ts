@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest'
-import { IngestQueue } from '../../node/ingest/index.ts'
+import { IngestQueue, OwnFeed } from '../../node/ingest/index.ts'
+import { silentLogger } from '../../node/logger.ts'
 import type { FeedBatch } from '../../node/store/index.ts'
 import { makeEvent, makeSigner, makeStoreKeys, openStore } from '../helpers/fixtures.ts'
 import { useTempDirs } from '../helpers/temp-dir.ts'
@@ -15,8 +16,12 @@ describe('IngestQueue', () => {
     const published: FeedBatch[] = []
     const queue = new IngestQueue({
       store,
-      signer: A,
-      onAppended: (b) => published.push(b),
+      feed: new OwnFeed({
+        store,
+        signer: A,
+        gossip: { publish: (b) => published.push(b) },
+        logger: silentLogger(),
+      }),
       maxDelayMs: 5,
     })
     return { store, queue, published }

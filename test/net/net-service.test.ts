@@ -24,5 +24,12 @@ describe('NetService lifecycle', () => {
       server.listen(a.port, '127.0.0.1', () => server.close(() => resolve()))
     })
     await expect(net?.start()).rejects.toMatchObject({ code: 'ARGUMENT_INVALID' })
+    // What the network serves is fixed before it starts.
+    expect(() => net?.handleControl('late', () => true)).toThrow(
+      expect.objectContaining({ code: 'ARGUMENT_INVALID' }),
+    )
+    expect(() => net?.gateAccepts((_batch, store) => store())).toThrow(
+      expect.objectContaining({ code: 'ARGUMENT_INVALID' }),
+    )
   })
 })

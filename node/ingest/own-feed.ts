@@ -1,0 +1,65 @@
+import type { EncodedEntry } from '../core/entry.ts'
+import type { SignedTreeHead } from '../core/tree-head.ts'
+import type { Logger } from '../logger.ts'
+import type { AppendItem, FeedBatch, LogStore, Receipt, Signer } from '../store/index.ts'
+
+/** Where a durable batch of the own feed goes next: the network's gossip (NetService.publish). */
+export interface BatchPublisher {
+  publish(batch: FeedBatch): void
+}
+
+export interface OwnFeedOptions {
+  store: Pick<LogStore, 'appendEntries'>
+  signer: Signer
+  gossip: BatchPublisher
+  logger: Logger
+}
+
+export interface AppendedBatch {
+  entries: EncodedEntry[]
+  head: SignedTreeHead
+}
+
+/**
+ * The node's own feed, the one writer's door for ingest, alerts and accounts alike: appends
+ * items as one batch (one atomic, fsync'd write with the signed tree head), then gossips it.
+ * Gossip is best effort. Once the batch is on disk the append has happened: a publish refused
+ * while the network is not running (before its start, during its stop) is logged and peers get
+ * the batch by sync. Failing the append then would make a caller retry an append that is
+ * already durable (the alert service would record the alert twice).
+ */
+export class OwnFeed {
+  readonly #opts: OwnFeedOptions
+
+  constructor(opts: OwnFeedOptions) {
+    this.#opts = opts
+  }
+
+  /** This node's name: the origin of every entry appended here. */
+  get origin(): string {
+    return this.#opts.signer.origin
+  }
+
+  /** Appends `items` (with idempotency `receipts`, if any); resolves once durable. */
+  async append(
+    items: readonly AppendItem[],
+    receipts: readonly Receipt[] = [],
+    now: Date = new Date(),
+  ): Promise<AppendedBatch> {
+    const { entries, head } = await this.#opts.store.appendEntries(
+      this.#opts.signer,
+      items,
+      now,
+      receipts,
+    )
+    try {
+      this.#opts.gossip.publish({ origin: head.origin, entries: entries.map((e) => e.bytes), head })
+    } catch (err) {
+      this.#opts.logger.debug(
+        { treeSize: head.treeSize, err: (err as Error).message },
+        'own batch not gossiped; peers pull it by sync',
+      )
+    }
+    return { entries, head }
+  }
+}

@@ -1,0 +1,55 @@
+import { readFile } from 'node:fs/promises'
+import { join } from 'node:path'
+import { EhrlogError } from './core/errors.ts'
+import { type NodeIdentity, openNodeDir, ProvenKeys } from './identity/index.ts'
+import type { Logger } from './logger.ts'
+import { Membership } from './net/index.ts'
+
+export const NETWORK_FILE = 'network.json'
+
+/** What a node is, read from its folder: its identity and config, and the network it is in. */
+export interface NodeFolder {
+  identity: NodeIdentity
+  membership: Membership
+  /** network.json as read: the portal hands it to browsers, which verify it themselves. */
+  networkText: string
+}
+
+/**
+ * Reads a node folder: keys and config (decrypted with `passphrase` when set), network.json,
+ * and the BLS proofs of possession this node verified before (only new ones are checked).
+ */
+export async function readNodeFolder(
+  dir: string,
+  passphrase: string | undefined,
+  logger: Logger,
+): Promise<NodeFolder> {
+  const identity = await openNodeDir(dir, passphrase ? { passphrase } : {})
+  const networkText = await readNetworkFile(dir)
+  const provenKeys = await ProvenKeys.load(dir, identity.provenKeysKey)
+  const membership = Membership.parse(networkText, join(dir, NETWORK_FILE), {
+    proven: provenKeys.has,
+  })
+  // Only a cache: a folder it cannot be written to costs the next start the pairings.
+  await provenKeys
+    .remember(membership.members)
+    .catch((err: unknown) =>
+      logger.warn({ err: (err as Error).message }, 'could not record the verified BLS proofs'),
+    )
+  return { identity, membership, networkText }
+}
+
+async function readNetworkFile(dir: string): Promise<string> {
+  try {
+    return await readFile(join(dir, NETWORK_FILE), 'utf8')
+  } catch (cause) {
+    throw new EhrlogError(
+      'CONFIG_INVALID',
+      `${join(dir, NETWORK_FILE)} is missing: a node needs the network's membership file (see \`ehrlog network init\`)`,
+      {
+        cause,
+        details: { field: NETWORK_FILE },
+      },
+    )
+  }
+}

@@ -1,0 +1,204 @@
+import { AlertService, type Incident, incidentOfCheckpoint } from './alerts/index.ts'
+import { HttpServer, type NodeStatus } from './api/index.ts'
+import { AuthService, DirectoryFold } from './auth/index.ts'
+import { CheckpointService } from './checkpoint/index.ts'
+import type { NodeIdentity } from './identity/index.ts'
+import { IngestQueue, OwnFeed } from './ingest/index.ts'
+import { gateAccepts, IntegrityService, repairPeersOf, repairSourceOf } from './integrity/index.ts'
+import { BackgroundTask, PartList, type Startable } from './lifecycle/index.ts'
+import type { Logger } from './logger.ts'
+import { NetService } from './net/index.ts'
+import type { NodeOptions } from './node.ts'
+import type { NodeFolder } from './node-folder.ts'
+import { storeOfNode } from './node-store.ts'
+import { portalNetworkOf } from './portal/index.ts'
+import { QueryService } from './query/index.ts'
+import { CheckpointLog, type LogStore } from './store/index.ts'
+
+export interface Parts {
+  identity: NodeIdentity
+  store: LogStore
+  alerts: AlertService
+  auth: AuthService
+  checkpoints: CheckpointService
+  integrity: IntegrityService
+  net: NetService
+  ingest: IngestQueue
+  query: QueryService
+  http: HttpServer
+}
+
+const CHECKPOINT_TOPIC = 'checkpoints'
+const EVIDENCE_TOPIC = 'evidence'
+/**
+ * The scrub at start waits for the first sync session, at most this long (a restarted node
+ * catches up before it reads its whole replica: both at once compete for the same cores);
+ * and this long for a first peer to connect. Feeds found damaged at open are scrubbed at once.
+ */
+const FIRST_SCRUB_MAX_WAIT_MS = 60_000
+const FIRST_SCRUB_NO_PEER_MS = 2_000
+
+/**
+ * Builds a node's parts from its folder, without I/O: the network first, since most parts
+ * publish through it, then each part with what it uses; the parts the network serves register
+ * with it before it starts. Returns them with the one ordered list that starts them, rolls
+ * back a failed start and stops them.
+ */
+export function buildParts(
+  folder: NodeFolder,
+  opts: NodeOptions,
+  status: () => NodeStatus,
+): { parts: Parts; lifecycle: PartList } {
+  const { identity, membership } = folder
+  const { dir, logger } = opts
+  const name = identity.config.name
+  const store = storeOfNode(identity, membership.ed25519Keys())
+  const net = new NetService({
+    membership,
+    self: name,
+    privateKey: identity.libp2pPrivateKey,
+    listen: identity.config.listen,
+    logger,
+    store: {
+      sizes: async () => store.sizes(),
+      readBatches: (origin, fromSeq, max) => store.readBatches(origin, fromSeq, max),
+      acceptBatch: (batch) => store.acceptBatch(batch),
+    },
+    repair: repairSourceOf(store),
+    ...(opts.syncIntervalMs ? { syncIntervalMs: opts.syncIntervalMs } : {}),
+  })
+  const signer = { origin: name, privateKey: identity.signingKey }
+  const ownFeed = new OwnFeed({ store, signer, gossip: net, logger })
+  const alerts = new AlertService({
+    node: name,
+    admins: identity.config.alerts.admins,
+    ...(identity.config.alerts.smtp ? { smtp: identity.config.alerts.smtp } : {}),
+    dir,
+    logger: logger.child({ component: 'alerts' }),
+    // Alerts are entries of the node's own feed: tamper-evident and replicated.
+    record: async (body) => void (await ownFeed.append([{ kind: 'alert', body }])),
+    ...(opts.alertRetryMs ? { retryMs: opts.alertRetryMs } : {}),
+  })
+  // Each incident goes to the admins (email or outbox) and is recorded in the own feed.
+  const report = (incident: Incident) => {
+    opts.onIncident?.(incident)
+    alerts
+      .report(incident)
+      .catch((err: unknown) =>
+        logger.error({ err: (err as Error).message }, 'could not report an incident'),
+      )
+  }
+  const users = new DirectoryFold({ store, feed: ownFeed, accepted: net, logger })
+  const auth = new AuthService({
+    node: name,
+    signingKey: identity.signingKey,
+    memberKey: (node) => {
+      const hex = membership.byName(node)?.ed25519PublicKey
+      return hex ? new Uint8Array(Buffer.from(hex, 'hex')) : undefined
+    },
+    directory: users.directory,
+    secret: identity.storeKeys.indexKey,
+    append: (records) => users.append(records),
+  })
+  const ingest = new IngestQueue({ store, feed: ownFeed })
+  const checkpoints = new CheckpointService({
+    self: name,
+    membership,
+    blsSecretKey: identity.blsSecretKey,
+    store,
+    checkpoints: new CheckpointLog(store),
+    publish: (data) => net.publishControl(CHECKPOINT_TOPIC, data),
+    syncNow: () => net.syncNow(),
+    onIncident: (incident) => report(incidentOfCheckpoint(name, incident)),
+    logger: logger.child({ component: 'checkpoint' }),
+    ...(opts.checkpointIntervalMs !== undefined ? { intervalMs: opts.checkpointIntervalMs } : {}),
+  })
+  net.handleControl(CHECKPOINT_TOPIC, (data, from) => checkpoints.handle(data, from))
+  // Every query is recorded in this node's own feed before it is answered.
+  const query = new QueryService({
+    node: name,
+    store,
+    checkpoints,
+    auth,
+    record: (event) => ingest.submit([event]),
+    rateLimit: identity.config.query.rateLimit,
+  })
+  net.handleQuery(({ token, ...request }) => query.answer(token, { ...request, via: 'libp2p' }))
+  const integrity = new IntegrityService({
+    self: name,
+    store,
+    membership,
+    latestCheckpoint: () => checkpoints.latest(),
+    latestHeld: () => checkpoints.latestHeld(),
+    peers: () => repairPeersOf(net),
+    syncNow: () => net.syncNow(),
+    beforeFirstScrub: () => net.firstSync(FIRST_SCRUB_NO_PEER_MS, FIRST_SCRUB_MAX_WAIT_MS),
+    publishEvidence: (data) => net.publishControl(EVIDENCE_TOPIC, data),
+    onIncident: (incident) => {
+      opts.onIntegrityIncident?.(incident)
+      report(incident)
+    },
+    logger: logger.child({ component: 'integrity' }),
+    ...(opts.scrubIntervalMs !== undefined ? { scrubIntervalMs: opts.scrubIntervalMs } : {}),
+    ...(opts.tailWaitMs !== undefined ? { tailWaitMs: opts.tailWaitMs } : {}),
+  })
+  gateAccepts(net, integrity, (peerId) => membership.byPeerId(peerId)?.name)
+  net.handleControl(EVIDENCE_TOPIC, (data, from) => integrity.handleEvidence(data, from))
+  const http = new HttpServer({
+    host: identity.config.http.host,
+    port: identity.config.http.port,
+    apiToken: identity.config.apiToken,
+    ingest,
+    status,
+    logger,
+    checkpoints: { source: checkpoints, store },
+    auth: { service: auth, node: name },
+    query,
+    portal: { network: portalNetworkOf(membership.networkId, folder.networkText) },
+  })
+  // The first queries after a start then find the upper tree levels in memory (docs/query.md);
+  // ~0.5 s of reads per million entries.
+  const warmUp = new BackgroundTask(
+    'tree cache warm-up',
+    (signal) => store.warmTreeCache(signal),
+    logger,
+  )
+  // Started in this order, stopped in reverse (a failed start too); adding a part is one line.
+  const lifecycle = new PartList(
+    [
+      ['store', storePart(store, logger)],
+      ['alerts', alerts],
+      // Before the network: no batch is stored between loading the directory and following it.
+      ['user directory', users],
+      // Before the network: the integrity gate judges the first batches against the latest
+      // cosigned checkpoint (a tail rolled back below it is named before sync refills it).
+      ['checkpoints', checkpoints],
+      ['network', net],
+      // Stopped before the network: appends in flight at stop are drained, then gossiped.
+      ['ingest', { start: async () => {}, stop: () => ingest.drain() }],
+      // After the network (the first scrub waits for its first sync); before HTTP: an own
+      // feed shorter than the checkpoint is pulled back (tailWaitMs) before events are taken.
+      ['integrity', integrity],
+      ['http', http],
+      // Last, so that it stops first: before the store closes.
+      ['tree cache warm-up', warmUp],
+    ],
+    logger,
+  )
+  const parts = { identity, store, alerts, auth, checkpoints, integrity, net, ingest, query, http }
+  return { parts, lifecycle }
+}
+
+/** Opens the store (naming feeds found damaged at open) and closes it. */
+function storePart(store: LogStore, logger: Logger): Startable {
+  return {
+    async start() {
+      await store.open()
+      for (const origin of store.origins()) {
+        const damage = store.damageOf(origin)
+        if (damage) logger.error({ origin, damage }, 'feed damaged at open: run `ehrlog verify`')
+      }
+    },
+    stop: () => store.close(),
+  }
+}
