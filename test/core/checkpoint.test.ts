@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto'
+import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 import { blsPublicKey, blsSign, generateBlsSecretKey } from '../../node/core/bls.ts'
 import {
@@ -113,6 +114,39 @@ describe('cosigned checkpoints', () => {
     expect(signerIndexes(Uint8Array.of(0, 1), 9)).toEqual([8])
     expect(codeOf(() => signerIndexes(Uint8Array.of(0, 2), 9))).toBe('INVALID_PROOF')
     expect(codeOf(() => signerIndexes(Uint8Array.of(0b1001), 9))).toBe('INVALID_PROOF')
+  })
+
+  it('every bitmap signerIndexes accepts is the one signersBitmap writes (property)', () => {
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 1, max: 40 }),
+        fc.uint8Array({ minLength: 0, maxLength: 7 }),
+        (memberCount, bitmap) => {
+          let indexes: number[]
+          try {
+            indexes = signerIndexes(bitmap, memberCount)
+          } catch (err) {
+            expect(isEhrlogError(err, 'INVALID_PROOF')).toBe(true)
+            return
+          }
+          expect(signersBitmap(indexes, memberCount)).toEqual(bitmap)
+        },
+      ),
+      { numRuns: 3000 },
+    )
+    fc.assert(
+      fc.property(
+        fc
+          .integer({ min: 1, max: 40 })
+          .chain((n) =>
+            fc.tuple(fc.constant(n), fc.uniqueArray(fc.integer({ min: 0, max: n - 1 }))),
+          ),
+        ([memberCount, signers]) => {
+          const sorted = [...signers].sort((a, b) => a - b)
+          expect(signerIndexes(signersBitmap(signers, memberCount), memberCount)).toEqual(sorted)
+        },
+      ),
+    )
   })
 
   it('any change to the checkpoint after signing breaks the aggregate', () => {
