@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest'
-import { INCIDENT_ID_TAG } from '../../node/alerts/incident.ts'
+import { INCIDENT_ID_TAG, incidentId } from '../../node/alerts/incident.ts'
+import { deriveLoginKey } from '../../node/core/auth/password-key.ts'
 import {
   blsProofOfPossession,
   blsPublicKey,
@@ -86,6 +87,7 @@ describe('docs/format.md worked examples, recomputed with the code', () => {
         'entry-user',
         'entry-alert',
         'entry-kinds-hashes',
+        'incident-id',
         'tree-head',
         'network',
         'network-id',
@@ -94,6 +96,7 @@ describe('docs/format.md worked examples, recomputed with the code', () => {
         'checkpoint',
         'cosigned-checkpoint',
         'login-session',
+        'login-key',
         'tags',
       ].sort(),
     )
@@ -137,6 +140,28 @@ describe('docs/format.md worked examples, recomputed with the code', () => {
       expect(new TextDecoder().decode(again.bytes)).toBe(text)
       expect(toHex(again.hash)).toBe(c.hash)
     }
+  })
+
+  it('incident id: SHA-256 of the tag, 0x00 and the identity, as incidentId computes it', () => {
+    const field = fieldsOf('incident-id')
+    expect(field('tag')).toBe(toHex(utf8.encode(INCIDENT_ID_TAG)))
+    expect(field('separator')).toBe('00')
+    const identity = { entryIds: ['hospital-a:1'], kind: 'modified', origin: 'hospital-a' }
+    expect(field('identity')).toBe(toHex(utf8.encode(canonicalJson(identity))))
+    const hashed = sha256(bytes(field('tag') + field('separator') + field('identity')))
+    expect(toHex(hashed)).toBe(field('incident id'))
+    const id = incidentId({
+      kind: 'modified',
+      origin: 'hospital-a',
+      entryIds: ['hospital-a:1'],
+      reportingNode: 'hospital-c',
+      detectedAt: '2026-01-02T03:04:05.678Z',
+      summary: 'entry hospital-a:1 was modified in the replica of hospital-c',
+      evidence: {},
+    })
+    expect(id).toBe(field('incident id'))
+    const alert = JSON.parse(jsonOf('entry-alert')) as Entry<{ incidentId: string }>
+    expect(alert.body.incidentId).toBe(id)
   })
 
   it('tree head: the message and the Ed25519 signature', () => {
@@ -229,6 +254,25 @@ describe('docs/format.md worked examples, recomputed with the code', () => {
     const login = loginMessage('hospital-a', 'alice@hospital-b', nonce, Date.UTC(2026, 0, 1, 0, 5))
     expect(toHex(login)).toBe(field('login message'))
     expect(toHex(sessionMessage(utf8.encode('{"sid":"x"}')))).toBe(field('session message'))
+  })
+
+  it('login key: scrypt over the tag, username and password, then Ed25519', () => {
+    const field = fieldsOf('login-key')
+    const username = 'alice@hospital-b'
+    const password = 'correct horse battery staple'
+    expect(field('scrypt input')).toBe(
+      toHex(utf8.encode(`${TAGS.passwordKey}\0${username}\0${password}`)),
+    )
+    const kdf = {
+      name: 'scrypt',
+      salt: '00112233445566778899aabbccddeeff',
+      N: 1024,
+      r: 8,
+      p: 1,
+    } as const
+    const key = deriveLoginKey(username, password, kdf)
+    expect(toHex(key.seed)).toBe(field('seed'))
+    expect(toHex(key.publicKey)).toBe(field('public key'))
   })
 
   it('the tags table lists every tag of the code, each with its UTF-8 bytes in hex', () => {
