@@ -32,6 +32,7 @@ import {
   signTreeHead,
   verifyEd25519,
 } from '../../node/core/tree-head.ts'
+import { deriveKey } from '../../node/identity/master-key.ts'
 import { type DocExample, hexFields, readFormatExamples, tableRows } from './format-doc.ts'
 
 // Every worked example of docs/format.md, read from the document and recomputed with the code.
@@ -98,6 +99,7 @@ describe('docs/format.md worked examples, recomputed with the code', () => {
         'login-session',
         'login-key',
         'tags',
+        'hkdf-keys',
       ].sort(),
     )
   })
@@ -273,6 +275,16 @@ describe('docs/format.md worked examples, recomputed with the code', () => {
     const key = deriveLoginKey(username, password, kdf)
     expect(toHex(key.seed)).toBe(field('seed'))
     expect(toHex(key.publicKey)).toBe(field('public key'))
+  })
+
+  it('HKDF keys: one per tag from the master secret', () => {
+    const field = fieldsOf('hkdf-keys')
+    const master = bytes(field('master secret'))
+    expect(master).toEqual(Uint8Array.from({ length: 32 }, (_, i) => i))
+    expect(toHex(deriveKey(master, TAGS.hkdfValueEncryption))).toBe(field('value key'))
+    expect(toHex(deriveKey(master, TAGS.hkdfBlindIndex))).toBe(field('index key'))
+    expect(toHex(deriveKey(master, TAGS.hkdfKeysFile))).toBe(field('keys-file key'))
+    expect(toHex(deriveKey(master, TAGS.hkdfProvenKeys))).toBe(field('proven-keys MAC key'))
   })
 
   it('the tags table lists every tag of the code, each with its UTF-8 bytes in hex', () => {
