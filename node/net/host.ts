@@ -51,7 +51,7 @@ export async function createHost(opts: HostOptions): Promise<NetHost> {
       // connections are capped by the gater anyway; this only bounds the handshake rate.
       inboundConnectionThreshold: INBOUND_CONNECTIONS_PER_SECOND,
     },
-    // MEASURED.md: under heavy publishing the 10 s pings time out and the monitor aborts
+    // docs/performance.md: under heavy publishing the 10 s pings time out and the monitor aborts
     // healthy links, after which nothing redials. Keep the pings (they measure rtt) but
     // never abort on them; liveness is judged by sync timeouts (sync.ts) and lost links
     // are redialed by MemberDialer.
@@ -60,7 +60,7 @@ export async function createHost(opts: HostOptions): Promise<NetHost> {
       identify: identify(),
       pubsub: gossipsub({
         // Batches carry their origin's signature; gossipsub's own signing would cost 3x
-        // throughput for nothing (MEASURED.md). Without a signature the id is the content hash.
+        // throughput for nothing (docs/performance.md). Without a signature the id is the content hash.
         globalSignaturePolicy: 'StrictNoSign',
         msgIdFn: (msg) => sha256(msg.data),
         allowedTopics: [

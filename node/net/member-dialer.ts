@@ -30,7 +30,7 @@ interface DialState {
 /**
  * Keeps this node connected to every other member with known addresses: dials them at start
  * and redials any it lost, with jittered exponential backoff. libp2p 3 does not redial on its
- * own once the connection monitor or the remote dropped a link (MEASURED.md).
+ * own once the connection monitor or the remote dropped a link (docs/performance.md).
  */
 export class MemberDialer {
   private readonly state = new Map<string, DialState>()

@@ -23,7 +23,7 @@ export interface SyncOptions {
 
 // After this many consecutive failed sessions with a connected member, its link is closed
 // so that MemberDialer builds a fresh one: our liveness check in place of the connection
-// monitor's ping abort (MEASURED.md).
+// monitor's ping abort (docs/performance.md).
 const FAILURES_BEFORE_HANGUP = 3
 /** How long a periodic round leaves gossip to bring what a peer holds more of. */
 const PERIODIC_GRACE_MS = 1000

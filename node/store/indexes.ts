@@ -42,7 +42,7 @@ export const TIME_BUCKET_MS = 60_000
  * - U | feed | first seq → seqs of the user records in the batch (so a node starts without
  *   reading every entry to rebuild its user directory)
  * Blind keys are HMACs, so they land at random places in LevelDB, and random-key writes
- * cost ~10 µs each here (MEASURED.md): one posting per patient per batch instead of one key
+ * cost ~10 µs each here (docs/performance.md): one posting per patient per batch instead of one key
  * per entry is what keeps appends fast. Values are sealed like every other value (by the
  * sink).
  */

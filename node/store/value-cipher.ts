@@ -8,7 +8,7 @@ import { EhrlogError } from '../core/errors.ts'
  *
  * Nonces are random (96 bits; fine far below 2^32 values per key, NIST SP 800-38D 8.3),
  * drawn from a pool refilled 4,096 at a time, since one randomBytes call per value halves
- * throughput (MEASURED.md).
+ * throughput (docs/performance.md).
  */
 const NONCE_SIZE = 12
 const TAG_SIZE = 16
