@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { type NodeIdentity, openNodeDir } from '../node/identity/index.ts'
-import { Membership } from '../node/net/index.ts'
+import { Membership } from '../node/core/trust/index.ts'
 import { NETWORK_FILE } from '../node/node.ts'
 import { storeOfNode } from '../node/node-store.ts'
 import type { LogStore } from '../node/store/index.ts'

@@ -4,7 +4,7 @@ import type { AuditEvent } from '../../node/core/event.ts'
 import { toHex } from '../../node/core/hex.ts'
 import type { LogStore } from '../../node/store/index.ts'
 import type { CliContext } from '../context.ts'
-import { SEED_COLUMNS, seedRow } from '../format/seed-columns.ts'
+import { SEED_COLUMNS, seedRow } from '../../node/core/trust/index.ts'
 import { renderTable } from '../format/text-table.ts'
 import { withLocalNode } from '../local-node.ts'
 

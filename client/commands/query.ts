@@ -12,7 +12,7 @@ import {
   type QueryScope,
   type QueryTrust,
   verifyQueryAnswer,
-} from '../../node/core/query-answer.ts'
+} from '../../node/core/trust/index.ts'
 import { type Membership, QueryClient, type QueryTarget } from '../../node/net/index.ts'
 import { NETWORK_FILE } from '../../node/node.ts'
 import type { CliContext } from '../context.ts'

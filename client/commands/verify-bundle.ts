@@ -9,7 +9,7 @@ import {
   type QueryScope,
   type VerifiedEntry,
   verifyQueryAnswer,
-} from '../../node/core/query-answer.ts'
+} from '../../node/core/trust/index.ts'
 import { Membership } from '../../node/net/index.ts'
 import type { CliContext } from '../context.ts'
 import { EXIT } from '../exit-codes.ts'

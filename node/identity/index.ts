@@ -11,9 +11,6 @@ export { type InitNodeOptions, initNodeDir } from './init.ts'
 export type { StoreKeys } from './master-key.ts'
 export { type NodeIdentity, type OpenNodeOptions, openNodeDir } from './open.ts'
 export { type BlsKeyProof, ProvenKeys } from './proven-keys.ts'
-export {
-  type PublicIdentity,
-  parsePublicIdentity,
-  publicIdentitySchema,
-  readPublicIdentity,
-} from './public-identity.ts'
+// identity.json's schema is core's: a verifier parses network.json's members with it.
+export { type PublicIdentity, publicIdentitySchema } from '../core/trust/index.ts'
+export { parsePublicIdentity, readPublicIdentity } from './public-identity.ts'

@@ -18,7 +18,7 @@ import {
   MASTER_SECRET_LENGTH,
   masterSecretFromPassphrase,
 } from './master-key.ts'
-import type { PublicIdentity } from './public-identity.ts'
+import type { PublicIdentity } from '../core/trust/index.ts'
 
 export interface InitNodeOptions {
   /** Origin name of the node (ORIGIN_PATTERN), e.g. hospital-a. */

@@ -25,7 +25,8 @@ import {
   readMasterKeyFile,
   type StoreKeys,
 } from './master-key.ts'
-import { type PublicIdentity, readPublicIdentity } from './public-identity.ts'
+import type { PublicIdentity } from '../core/trust/index.ts'
+import { readPublicIdentity } from './public-identity.ts'
 
 /** Everything a running node needs from its folder, secrets decrypted. */
 export interface NodeIdentity {

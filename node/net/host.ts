@@ -7,7 +7,7 @@ import { tcp } from '@libp2p/tcp'
 import { createLibp2p } from 'libp2p'
 import { sha256 } from '../core/merkle/hash.ts'
 import { memberGater } from './gater.ts'
-import type { Membership } from './membership.ts'
+import type { Membership } from '../core/trust/index.ts'
 import { batchTopic, controlTopic, LIMITS } from './protocol.ts'
 
 export type NetHost = Libp2p<{ identify: Identify; pubsub: GossipSub }>

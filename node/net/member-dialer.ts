@@ -3,7 +3,7 @@ import { peerIdFromString } from '@libp2p/peer-id'
 import { multiaddr } from '@multiformats/multiaddr'
 import type { Logger } from 'pino'
 import type { NetHost } from './host.ts'
-import type { Member, Membership } from './membership.ts'
+import type { Member, Membership } from '../core/trust/index.ts'
 
 export interface RedialOptions {
   /** First retry delay after a failed dial or a lost link. */

@@ -2,7 +2,7 @@ import type { Connection, Stream } from '@libp2p/interface'
 import { type LengthPrefixedStream, lpStream } from '@libp2p/utils'
 import type { Logger } from 'pino'
 import type { NetHost } from './host.ts'
-import type { Member, Membership } from './membership.ts'
+import type { Member, Membership } from '../core/trust/index.ts'
 
 /**
  * One admitted inbound stream of a member-only request/response protocol: the framed stream,

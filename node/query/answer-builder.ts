@@ -7,7 +7,7 @@ import {
   encodeCursor,
   type QueryAnswerJson,
   type QueryFilter,
-} from '../core/query-answer.ts'
+} from '../core/trust/index.ts'
 import type { SignedTreeHead } from '../core/tree-head.ts'
 import type { LogStore, ProofRequest } from '../store/index.ts'
 

@@ -18,7 +18,7 @@ import {
 } from '../../node/core/checkpoint.ts'
 import { type AuditEvent, parseEvent } from '../../node/core/event.ts'
 import { EMPTY_ROOT } from '../../node/core/merkle/index.ts'
-import { type QueryAnswerJson, verifyQueryAnswer } from '../../node/core/query-answer.ts'
+import { type QueryAnswerJson, verifyQueryAnswer } from '../../node/core/trust/index.ts'
 import { ed25519RawPublicKey } from '../../node/core/tree-head.ts'
 import { IngestQueue } from '../../node/ingest/index.ts'
 import { QueryService, type Session } from '../../node/query/index.ts'

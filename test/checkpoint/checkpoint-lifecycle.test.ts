@@ -10,7 +10,7 @@ import {
 } from '../../node/core/checkpoint.ts'
 import { fromHex } from '../../node/core/hex.ts'
 import { silentLogger } from '../../node/logger.ts'
-import { Membership } from '../../node/net/index.ts'
+import { Membership } from '../../node/core/trust/index.ts'
 import { CheckpointLog, type LogStore } from '../../node/store/index.ts'
 import { makeSigner, makeStoreKeys, openStore } from '../helpers/fixtures.ts'
 import { useTempDirs } from '../helpers/temp-dir.ts'

@@ -2,7 +2,7 @@ import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { localNodeName } from '../../client/commands/network.ts'
 import { silentLogger } from '../../node/logger.ts'
-import { Membership } from '../../node/net/index.ts'
+import { Membership } from '../../node/core/trust/index.ts'
 import { EhrlogNode, type NodeOptions } from '../../node/node.ts'
 import { runCli } from './cli.ts'
 

@@ -5,7 +5,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { isEhrlogError } from '../../node/core/errors.ts'
 import { NODE_FILES, openNodeDir, ProvenKeys } from '../../node/identity/index.ts'
 import { silentLogger } from '../../node/logger.ts'
-import { Membership } from '../../node/net/index.ts'
+import { Membership } from '../../node/core/trust/index.ts'
 import { EhrlogNode, NETWORK_FILE } from '../../node/node.ts'
 import { initNetwork } from '../helpers/network.ts'
 

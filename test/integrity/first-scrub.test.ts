@@ -10,7 +10,7 @@ import {
 import { EMPTY_ROOT } from '../../node/core/merkle/index.ts'
 import { ed25519RawPublicKey } from '../../node/core/tree-head.ts'
 import { IntegrityService, type IntegrityServiceOptions } from '../../node/integrity/index.ts'
-import { Membership } from '../../node/net/membership.ts'
+import { Membership } from '../../node/core/trust/index.ts'
 import { LogStore } from '../../node/store/index.ts'
 import { makeEvent, makeStoreKeys } from '../helpers/fixtures.ts'
 import { useTempDirs } from '../helpers/temp-dir.ts'

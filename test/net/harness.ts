@@ -9,7 +9,8 @@ import { blsProofOfPossession, blsPublicKey, generateBlsSecretKey } from '../../
 import { toHex } from '../../node/core/hex.ts'
 import { ed25519RawPublicKey } from '../../node/core/tree-head.ts'
 import type { PublicIdentity } from '../../node/identity/index.ts'
-import { Membership, NetService, type NetServiceOptions } from '../../node/net/index.ts'
+import { Membership } from '../../node/core/trust/index.ts'
+import { NetService, type NetServiceOptions } from '../../node/net/index.ts'
 import { FeedWriter } from './feed-writer.ts'
 import { MemoryReplicaStore } from './memory-replica-store.ts'
 

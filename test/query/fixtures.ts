@@ -9,7 +9,7 @@ import {
   checkpointSigningMessage,
 } from '../../node/core/checkpoint.ts'
 import { EMPTY_ROOT } from '../../node/core/merkle/index.ts'
-import type { QueryFilter, QueryScope, QueryTrust } from '../../node/core/query-answer.ts'
+import type { QueryFilter, QueryScope, QueryTrust } from '../../node/core/trust/index.ts'
 import { buildAnswer, selectEntries } from '../../node/query/index.ts'
 import type { LogStore } from '../../node/store/index.ts'
 import { makeEvent, makeSigner, makeStoreKeys, openStore } from '../helpers/fixtures.ts'

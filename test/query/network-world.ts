@@ -1,7 +1,7 @@
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import type { Membership } from '../../node/net/index.ts'
+import type { Membership } from '../../node/core/trust/index.ts'
 import type { EhrlogNode } from '../../node/node.ts'
 import { makeEvent } from '../helpers/fixtures.ts'
 import { initNetwork, startNodes, waitFor } from '../helpers/network.ts'

@@ -9,7 +9,7 @@ import {
   parseQueryFilter,
   type QueryAnswerJson,
   verifyQueryAnswer,
-} from '../../node/core/query-answer.ts'
+} from '../../node/core/trust/index.ts'
 import { useQueryWorld } from './fixtures.ts'
 
 const P0 = { patient: 'patient-0' }

@@ -7,7 +7,7 @@ import {
   type QueryTrust,
   type QueryVerification,
   verifyQueryAnswer,
-} from '../../core/query-answer.ts'
+} from '../../core/trust/index.ts'
 import { getJson, postJson } from './api.ts'
 import { checkNetworkPin, type PinCheck, pinNetwork } from './network-pin.ts'
 import {
