@@ -8,11 +8,18 @@ import type { UserRecord } from './core/auth/user-record.ts'
 import { verifyEntryBody } from './core/body.ts'
 import { decodeEntry, type Entry, isUserRecord } from './core/entry.ts'
 import { EhrlogError } from './core/errors.ts'
-import { type NodeIdentity, openNodeDir, ProvenKeys } from './identity/index.ts'
+import { Membership } from './core/trust/index.ts'
+import {
+  NETWORK_FILE,
+  type NodeIdentity,
+  openNodeDir,
+  ProvenKeys,
+  RUNTIME_FILE,
+  type RuntimeInfo,
+} from './identity/index.ts'
 import { IngestQueue } from './ingest/index.ts'
 import { type IntegrityIncident, IntegrityService, repairSourceOf } from './integrity/index.ts'
 import type { Logger } from './logger.ts'
-import { Membership } from './core/trust/index.ts'
 import { NetService } from './net/index.ts'
 import { storeOfNode } from './node-store.ts'
 import { portalNetworkOf } from './portal/index.ts'
@@ -42,16 +49,6 @@ export interface NodeOptions {
   onIntegrityIncident?: (incident: IntegrityIncident) => void
 }
 
-/** Where a running node says it can be reached: DIR/node.json, removed on stop. */
-export interface RuntimeInfo {
-  pid: number
-  name: string
-  http: string
-  addresses: string[]
-}
-
-export const RUNTIME_FILE = 'node.json'
-export const NETWORK_FILE = 'network.json'
 const CHECKPOINT_TOPIC = 'checkpoints'
 const EVIDENCE_TOPIC = 'evidence'
 /**
@@ -417,17 +414,6 @@ async function readNetworkFile(dir: string): Promise<string> {
         details: { field: NETWORK_FILE },
       },
     )
-  }
-}
-
-/** The runtime file of a running node, if one is running in `dir`. */
-export async function readRuntimeInfo(dir: string): Promise<RuntimeInfo | undefined> {
-  try {
-    const info = JSON.parse(await readFile(join(dir, RUNTIME_FILE), 'utf8')) as RuntimeInfo
-    process.kill(info.pid, 0) // throws when no such process: a stale file from a crash
-    return info
-  } catch {
-    return undefined
   }
 }
 

@@ -2,11 +2,15 @@ import { copyFile, mkdir, readdir, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { type Command, InvalidArgumentError } from 'commander'
 import { EhrlogError } from '../../node/core/errors.ts'
-import { initNodeDir, type PublicIdentity, readPublicIdentity } from '../../node/identity/index.ts'
 import { Membership } from '../../node/core/trust/index.ts'
-import { NETWORK_FILE } from '../../node/node.ts'
+import {
+  initNodeDir,
+  NETWORK_FILE,
+  type PublicIdentity,
+  readPublicIdentity,
+} from '../../node/identity/index.ts'
+import { toPort } from '../arguments.ts'
 import { type CliContext, passphraseOf } from '../context.ts'
-import { toPort } from './init.ts'
 
 /** Node names of a local network: hospital-a, hospital-b, … */
 export function localNodeName(i: number): string {

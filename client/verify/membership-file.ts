@@ -1,10 +1,9 @@
-import { readFile } from 'node:fs/promises'
+import { access, readFile } from 'node:fs/promises'
 import { join } from 'node:path'
-import { type CosignedCheckpoint, verifyCosignedCheckpoint } from '../node/core/checkpoint.ts'
-import { EhrlogError } from '../node/core/errors.ts'
-import { fromHex } from '../node/core/hex.ts'
-import { Membership } from '../node/net/index.ts'
-import { NETWORK_FILE } from '../node/node.ts'
+import { EhrlogError } from '../../node/core/errors.ts'
+import { Membership } from '../../node/core/trust/index.ts'
+import { NETWORK_FILE } from '../../node/identity/index.ts'
+import type { CliContext } from '../context.ts'
 
 /**
  * The client's trust anchor: its own copy of network.json (--network FILE, or the node
@@ -35,26 +34,26 @@ export async function loadMembership(opts: {
   return Membership.parse(text, path)
 }
 
-export interface CheckpointVerdict {
-  signers: string[]
-  memberCount: number
-  time: string
+/** --network, else the --dir one, else network.json in the config folder (next to the session). */
+export async function networkFileOf(
+  ctx: CliContext,
+  opts: { network?: string; dir?: string },
+): Promise<string | undefined> {
+  if (opts.network) return opts.network
+  if (opts.dir) return join(opts.dir, NETWORK_FILE)
+  const saved = ctx.configDir && join(ctx.configDir, NETWORK_FILE)
+  if (!saved) return undefined
+  return access(saved).then(
+    () => saved,
+    () => undefined,
+  )
 }
 
-/** Verifies a cosigned checkpoint against the membership; throws INVALID_SIGNATURE if it fails. */
-export function verifyCheckpoint(
-  membership: Membership,
-  cosigned: CosignedCheckpoint,
-): CheckpointVerdict {
-  const keys = membership.members.map((m) => fromHex(m.blsPublicKey, 48)!)
-  const signers = verifyCosignedCheckpoint(cosigned, fromHex(membership.networkId, 32)!, keys)
-  return {
-    signers: signers.map((i) => membership.members[i]!.name),
-    memberCount: keys.length,
-    time: new Date(cosigned.checkpoint.timeMs).toISOString(),
-  }
-}
-
-export function describeVerdict(v: CheckpointVerdict): string {
-  return `verified: cosigned by ${v.signers.length} of ${v.memberCount} nodes (${v.signers.join(', ')}) at ${v.time}`
+/** The membership of networkFileOf: what the query commands verify answers against. */
+export async function membershipOf(
+  ctx: CliContext,
+  opts: { network?: string; dir?: string },
+): Promise<Membership> {
+  const network = await networkFileOf(ctx, opts)
+  return loadMembership(network === undefined ? {} : { network })
 }

@@ -1,6 +1,7 @@
 import { type CosignedCheckpoint, cosignedToJson, feedCutOf } from '../core/checkpoint.ts'
 import { entryId } from '../core/entry.ts'
 import { toHex } from '../core/hex.ts'
+import type { SignedTreeHead } from '../core/tree-head.ts'
 import {
   type AnswerEntryJson,
   type AnswerHeadJson,
@@ -8,7 +9,6 @@ import {
   type QueryAnswerJson,
   type QueryFilter,
 } from '../core/trust/index.ts'
-import type { SignedTreeHead } from '../core/tree-head.ts'
 import type { LogStore, ProofRequest } from '../store/index.ts'
 
 import type { Selection } from './select.ts'

@@ -17,9 +17,10 @@ import {
   checkpointSigningMessage,
 } from '../../node/core/checkpoint.ts'
 import { type AuditEvent, parseEvent } from '../../node/core/event.ts'
+import { toHex } from '../../node/core/hex.ts'
 import { EMPTY_ROOT } from '../../node/core/merkle/index.ts'
-import { type QueryAnswerJson, verifyQueryAnswer } from '../../node/core/trust/index.ts'
 import { ed25519RawPublicKey } from '../../node/core/tree-head.ts'
+import { type QueryAnswerJson, verifyQueryAnswer } from '../../node/core/trust/index.ts'
 import { IngestQueue } from '../../node/ingest/index.ts'
 import { QueryService, type Session } from '../../node/query/index.ts'
 import { LogStore } from '../../node/store/index.ts'
@@ -238,9 +239,11 @@ export async function benchQuery(): Promise<Figure[]> {
       throw new Error(`answer has ${answer.entries.length} entries`)
 
     const trust = {
-      networkId,
-      blsKeys: bls.map(blsPublicKey),
-      ed25519Keys: publicKeys,
+      keys: {
+        networkId: toHex(networkId),
+        blsKeys: bls.map(blsPublicKey),
+        ed25519Keys: publicKeys,
+      },
       filter: { patient: TARGET },
     }
     const verifyTimes: number[] = []

@@ -12,7 +12,7 @@ import {
   MMAP_THRESHOLD,
   relaunches,
 } from '../../bin/relaunch.js'
-import { readRuntimeInfo } from '../../node/node.ts'
+import { readRuntimeInfo } from '../../node/identity/index.ts'
 import { runCli } from '../helpers/cli.ts'
 import { initNetwork, waitFor } from '../helpers/network.ts'
 import { useTempDirs } from '../helpers/temp-dir.ts'

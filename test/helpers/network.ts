@@ -1,8 +1,8 @@
 import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { localNodeName } from '../../client/commands/network.ts'
-import { silentLogger } from '../../node/logger.ts'
 import { Membership } from '../../node/core/trust/index.ts'
+import { silentLogger } from '../../node/logger.ts'
 import { EhrlogNode, type NodeOptions } from '../../node/node.ts'
 import { runCli } from './cli.ts'
 

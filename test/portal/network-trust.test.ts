@@ -58,7 +58,7 @@ describe('the membership a page verifies with', () => {
       }
     })()
     expect(err).toBeInstanceOf(UntrustedNetwork)
-    expect((err as Error).message).toMatch(/hospital-c's BLS proof of possession does not verify/)
+    expect((err as Error).message).toMatch(/does not prove possession of hospital-c's BLS key/)
   })
 
   it('refuses a malformed answer', () => {
