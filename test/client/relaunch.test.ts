@@ -13,8 +13,8 @@ import {
   relaunches,
 } from '../../bin/relaunch.js'
 import { readRuntimeInfo } from '../../node/identity/index.ts'
+import { initNetwork, waitFor } from '../../scripts/in-process-network.ts'
 import { runCli } from '../helpers/cli.ts'
-import { initNetwork, waitFor } from '../helpers/network.ts'
 import { useTempDirs } from '../helpers/temp-dir.ts'
 
 const BIN = join(import.meta.dirname, '..', '..', 'bin', 'ehrlog.js')

@@ -7,7 +7,7 @@ import { Membership } from '../../node/core/trust/index.ts'
 import { NETWORK_FILE, NODE_FILES, openNodeDir, ProvenKeys } from '../../node/identity/index.ts'
 import { silentLogger } from '../../node/logger.ts'
 import { EhrlogNode } from '../../node/node.ts'
-import { initNetwork } from '../helpers/network.ts'
+import { initNetwork } from '../../scripts/in-process-network.ts'
 
 // Real files in a temp folder, and in the last test a real node (LevelDB, libp2p on loopback).
 let dir: string

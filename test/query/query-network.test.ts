@@ -8,7 +8,7 @@ import {
 } from '../../node/core/trust/index.ts'
 import { QueryClient } from '../../node/net/index.ts'
 import type { EhrlogNode } from '../../node/node.ts'
-import { waitFor } from '../helpers/network.ts'
+import { waitFor } from '../../scripts/in-process-network.ts'
 import { QUERY_BURST_AT_C, startQueryNetwork } from './network-world.ts'
 import { login, signedToken } from './sessions.ts'
 
