@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { EhrlogError } from '../core/errors.ts'
-import { type PublicIdentity, publicIdentitySchema } from '../core/trust/member.ts'
+import { type PublicIdentity, publicIdentitySchema } from '../core/trust/index.ts'
 import { NODE_FILES } from './files.ts'
 import { describeSchemaIssue } from './schema-issue.ts'
 

@@ -27,7 +27,7 @@ const FORGED = 'nothing to see here'
  * stays damaged while the browser looks. Then a peer comes back, the node repairs itself, and
  * the same page verifies again.
  *
- * The tampering is an insider's (test/store/tamper.ts rewriteNotes: the store keys were
+ * The tampering is an insider's (scripts/tamper.ts rewriteNotes: the store keys were
  * stolen, so the forged record authenticates and the node serves it, with the proof its
  * stored tree gives); an outsider's byte flip the node cannot even read (last test).
  */
