@@ -1,5 +1,7 @@
+import { createHash } from 'node:crypto'
 import { beforeAll, describe, expect, it } from 'vitest'
 import { isEhrlogError } from '../../../node/core/errors.ts'
+import { toHex } from '../../../node/core/hex.ts'
 import { Membership, type PublicIdentity } from '../../../node/core/trust/index.ts'
 import { makeIdentity } from '../../net/harness.ts'
 
@@ -12,6 +14,14 @@ function configError(fn: () => unknown): { field: unknown; message: string } {
     throw err
   }
   throw new Error('did not throw')
+}
+
+/** RFC 8785 for an identity: keys sorted, strings as JSON.stringify writes these (ASCII). */
+function canonicalMember(m: PublicIdentity): string {
+  const sorted = Object.keys(m)
+    .sort()
+    .map((k) => `${JSON.stringify(k)}:${JSON.stringify(m[k as keyof PublicIdentity])}`)
+  return `{${sorted.join(',')}}`
 }
 
 describe('Membership', () => {
@@ -29,6 +39,21 @@ describe('Membership', () => {
     expect(m.byPeerId(a.peerId)?.name).toBe('hospital-a')
     expect(m.isMember('12D3KooWLRPJAA5o6J7hJ7xEmeXgZDf7GGbAKmAzSyqdQHbbFxDx')).toBe(false)
     expect(m.ed25519Keys().get('hospital-a')).toBe(a.ed25519PublicKey)
+  })
+
+  it('gives the verifying keys in one shape: the id, BLS keys in file order, Ed25519 keys by name', () => {
+    const file = { members: [b, a] }
+    const { keys } = Membership.fromJson(file)
+    expect(keys.networkId).toBe(Membership.fromJson(file).networkId)
+    // The id is the SHA-256 of the file's RFC 8785 form, computed here without core's helper.
+    const canonical = `{"members":[${[b, a].map(canonicalMember).join(',')}]}`
+    expect(keys.networkId).toBe(createHash('sha256').update(canonical).digest('hex'))
+    // A checkpoint's signer bitmap indexes members in network.json order: b first here.
+    expect(keys.blsKeys.map(toHex)).toEqual([b.blsPublicKey, a.blsPublicKey])
+    expect([...keys.ed25519Keys].map(([name, key]) => [name, toHex(key)])).toEqual([
+      ['hospital-b', b.ed25519PublicKey],
+      ['hospital-a', a.ed25519PublicKey],
+    ])
   })
 
   it('has one network id for one content however formatted, another for other content', () => {
