@@ -2,7 +2,7 @@ import type { CosignedCheckpoint } from '../checkpoint.ts'
 import type { EncodedEntry } from '../entry.ts'
 import type { Position } from './cursor.ts'
 
-/** What verifyQueryAnswer found: the entries that verified and a named failure for each other. */
+/* What verifyQueryAnswer finds: the entries that verified, and a named failure for each other. */
 
 export type Integrity = 'cosigned' | 'signed'
 

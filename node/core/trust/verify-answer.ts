@@ -12,7 +12,8 @@ import type { Failure, QueryVerification, VerifiedEntry } from './verification.t
 
 /*
  * Verified queries (docs/query.md): the client verifies a node's answer against its own
- * membership. Pure and without node: imports on this path: the patient's browser runs it too.
+ * membership. Pure: the patient's browser runs it too, with node:crypto's SHA-256 and Ed25519
+ * verification taken from @noble there (node/portal/browser/node-crypto.ts).
  */
 
 /** What an answer is checked against: the verifier's keys and what it asked for. */
