@@ -2,7 +2,7 @@ import { copyFile, mkdir, readdir, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { type Command, InvalidArgumentError } from 'commander'
 import { EhrlogError } from '../../node/core/errors.ts'
-import { Membership } from '../../node/core/trust/index.ts'
+import { Membership, shortNetworkId } from '../../node/core/trust/index.ts'
 import {
   initNodeDir,
   NETWORK_FILE,
@@ -59,7 +59,7 @@ export function registerNetwork(program: Command, ctx: CliContext): void {
       for (const id of identities)
         await copyFile(join(opts.dir, NETWORK_FILE), join(opts.dir, id.name, NETWORK_FILE))
       ctx.out(
-        `network ${membership.networkId.slice(0, 16)}… with ${identities.length} members: ${join(opts.dir, NETWORK_FILE)}\n`,
+        `network ${shortNetworkId(membership.networkId)} with ${identities.length} members: ${join(opts.dir, NETWORK_FILE)}\n`,
       )
       ctx.out(`start each node with: ehrlog node start --dir ${join(opts.dir, localNodeName(0))}\n`)
     })
