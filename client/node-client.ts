@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { EhrlogError, type ErrorCode } from '../node/core/errors.ts'
-import { readRuntimeInfo } from '../node/node.ts'
+import { readRuntimeInfo } from '../node/identity/index.ts'
 
 /** A running node's HTTP API, as the CLI reaches it. */
 export interface NodeEndpoint {

@@ -1,11 +1,9 @@
 import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { EhrlogError } from './core/errors.ts'
-import { type NodeIdentity, openNodeDir, ProvenKeys } from './identity/index.ts'
+import { Membership } from './core/trust/index.ts'
+import { NETWORK_FILE, type NodeIdentity, openNodeDir, ProvenKeys } from './identity/index.ts'
 import type { Logger } from './logger.ts'
-import { Membership } from './net/index.ts'
-
-export const NETWORK_FILE = 'network.json'
 
 /** What a node is, read from its folder: its identity and config, and the network it is in. */
 export interface NodeFolder {

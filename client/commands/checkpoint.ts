@@ -7,12 +7,13 @@ import {
 } from '../../node/core/checkpoint.ts'
 import { EhrlogError } from '../../node/core/errors.ts'
 import { toHex } from '../../node/core/hex.ts'
+import { describeVerdict, verifyCheckpoint } from '../../node/core/trust/index.ts'
 import { CheckpointLog } from '../../node/store/index.ts'
 import type { CliContext } from '../context.ts'
 import { renderTable } from '../format/text-table.ts'
 import { withLocalNode } from '../local-node.ts'
 import { callNode, findEndpoint } from '../node-client.ts'
-import { describeVerdict, loadMembership, verifyCheckpoint } from '../trust.ts'
+import { loadMembership } from '../verify/index.ts'
 
 interface CheckpointOptions {
   node?: string

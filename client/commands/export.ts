@@ -1,20 +1,21 @@
 import { readFile, writeFile } from 'node:fs/promises'
 import type { Command } from 'commander'
+import { toCount } from '../arguments.ts'
 import type { CliContext } from '../context.ts'
 import { EXIT } from '../exit-codes.ts'
 import { verdictLines } from '../format/query-output.ts'
 import { loadSession } from '../session-store.ts'
 import {
   addQueryOptions,
+  BUNDLE_FORMAT,
+  type Bundle,
   Connection,
   filterOf,
   membershipOf,
   networkFileOf,
   type QueryFlags,
   scopeOf,
-  toCount,
-} from './query.ts'
-import { BUNDLE_FORMAT, type Bundle } from './verify-bundle.ts'
+} from '../verify/index.ts'
 
 export function registerExport(program: Command, ctx: CliContext): void {
   addQueryOptions(

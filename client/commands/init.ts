@@ -1,5 +1,6 @@
-import { type Command, InvalidArgumentError } from 'commander'
+import type { Command } from 'commander'
 import { initNodeDir } from '../../node/identity/index.ts'
+import { toPort } from '../arguments.ts'
 import { type CliContext, passphraseOf } from '../context.ts'
 
 export function registerInit(program: Command, ctx: CliContext): void {
@@ -35,14 +36,4 @@ export function registerInit(program: Command, ctx: CliContext): void {
       )
       ctx.out(`share ${opts.dir}/identity.json with the other hospitals to build network.json\n`)
     })
-}
-
-export function toPort(text: string): number {
-  const port = Number(text)
-  if (!Number.isInteger(port) || port < 0 || port > 65535) {
-    throw new InvalidArgumentError(
-      `port must be a whole number from 0 to 65535, got ${JSON.stringify(text)}`,
-    )
-  }
-  return port
 }

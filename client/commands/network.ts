@@ -2,11 +2,15 @@ import { copyFile, mkdir, readdir, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { type Command, InvalidArgumentError } from 'commander'
 import { EhrlogError } from '../../node/core/errors.ts'
-import { initNodeDir, type PublicIdentity, readPublicIdentity } from '../../node/identity/index.ts'
-import { Membership } from '../../node/net/index.ts'
-import { NETWORK_FILE } from '../../node/node.ts'
+import { Membership, shortNetworkId } from '../../node/core/trust/index.ts'
+import {
+  initNodeDir,
+  NETWORK_FILE,
+  type PublicIdentity,
+  readPublicIdentity,
+} from '../../node/identity/index.ts'
+import { toPort } from '../arguments.ts'
 import { type CliContext, passphraseOf } from '../context.ts'
-import { toPort } from './init.ts'
 
 /** Node names of a local network: hospital-a, hospital-b, … */
 export function localNodeName(i: number): string {
@@ -55,7 +59,7 @@ export function registerNetwork(program: Command, ctx: CliContext): void {
       for (const id of identities)
         await copyFile(join(opts.dir, NETWORK_FILE), join(opts.dir, id.name, NETWORK_FILE))
       ctx.out(
-        `network ${membership.networkId.slice(0, 16)}… with ${identities.length} members: ${join(opts.dir, NETWORK_FILE)}\n`,
+        `network ${shortNetworkId(membership.networkId)} with ${identities.length} members: ${join(opts.dir, NETWORK_FILE)}\n`,
       )
       ctx.out(`start each node with: ehrlog node start --dir ${join(opts.dir, localNodeName(0))}\n`)
     })

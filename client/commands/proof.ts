@@ -9,11 +9,12 @@ import { decodeEntry, parseEntryId } from '../../node/core/entry.ts'
 import { EhrlogError } from '../../node/core/errors.ts'
 import { fromHex, toHex } from '../../node/core/hex.ts'
 import { verifyInclusion } from '../../node/core/merkle/index.ts'
+import { describeVerdict, verifyCheckpoint } from '../../node/core/trust/index.ts'
 import { CheckpointLog } from '../../node/store/index.ts'
 import type { CliContext } from '../context.ts'
 import { withLocalNode } from '../local-node.ts'
 import { callNode, findEndpoint } from '../node-client.ts'
-import { describeVerdict, loadMembership, verifyCheckpoint } from '../trust.ts'
+import { loadMembership } from '../verify/index.ts'
 
 /** What a node answers for GET /api/v1/proof/:entryId. */
 export interface ProofAnswer {

@@ -7,14 +7,14 @@ import { homeOf, type UserRecord } from '../../node/core/auth/user-record.ts'
 import { verifyEntryBody } from '../../node/core/body.ts'
 import { EhrlogError } from '../../node/core/errors.ts'
 import { toHex } from '../../node/core/hex.ts'
-import { readRuntimeInfo } from '../../node/node.ts'
+import { readRuntimeInfo } from '../../node/identity/index.ts'
 import type { LogStore } from '../../node/store/index.ts'
+import { accountEndpoint, checkUsernameArgument, parseAnswer } from '../account.ts'
 import type { CliContext } from '../context.ts'
 import { withLocalNode } from '../local-node.ts'
 import { callNode } from '../node-client.ts'
 import { assertNewPassword, readPassword } from '../password-prompt.ts'
 import { loadSession, sessionHeaders } from '../session-store.ts'
-import { accountEndpoint, checkUsernameArgument, parseAnswer } from './login.ts'
 
 const userAnswerSchema = z.object({ username: z.string(), status: z.string() })
 const enrollAnswerSchema = z.object({

@@ -4,35 +4,24 @@ import { EhrlogError } from '../../node/core/errors.ts'
 import {
   decodeCursor,
   type Failure,
+  Membership,
   parseQueryFilter,
   type QueryFilter,
   type QueryScope,
+  type VerifiedCheckpoints,
   type VerifiedEntry,
   verifyQueryAnswer,
-} from '../../node/core/query-answer.ts'
-import { Membership } from '../../node/net/index.ts'
+} from '../../node/core/trust/index.ts'
 import type { CliContext } from '../context.ts'
 import { EXIT } from '../exit-codes.ts'
 import { printPage } from '../format/query-output.ts'
-import { loadMembership } from '../trust.ts'
-import { FORMATS, type Format, trustOf } from './query.ts'
-
-export const BUNDLE_FORMAT = 'ehrlog-bundle/1'
-
-/** What `ehrlog export` writes: answers as the node sent them, and the membership they verify against. */
-export interface Bundle {
-  format: typeof BUNDLE_FORMAT
-  createdAt: string
-  createdBy: string
-  filter: QueryFilter
-  scope: QueryScope
-  /** The cursor of the first answer, when the export started after one. */
-  cursor?: string
-  /** network.json as the exporter had it. */
-  network: unknown
-  /** Query answers (docs/query.md), each page continuing after the previous one's `next`. */
-  answers: unknown[]
-}
+import {
+  BUNDLE_FORMAT,
+  type Bundle,
+  FORMATS,
+  type Format,
+  loadMembership,
+} from '../verify/index.ts'
 
 export function registerVerifyBundle(program: Command, ctx: CliContext): void {
   program
@@ -72,7 +61,7 @@ export function registerVerifyBundle(program: Command, ctx: CliContext): void {
       const verified: VerifiedEntry[] = []
       let first: ReturnType<typeof verifyQueryAnswer> | undefined
       let cursor = bundle.cursor
-      const verifiedCheckpoints = new Map<string, number[]>()
+      const verifiedCheckpoints: VerifiedCheckpoints = new Map()
       bundle.answers.forEach((answer, i) => {
         if (cursor !== undefined && !isCursor(cursor)) {
           failures.push({
@@ -81,8 +70,13 @@ export function registerVerifyBundle(program: Command, ctx: CliContext): void {
           })
           cursor = undefined
         }
-        const trust = trustOf(membership, bundle.filter, scope, cursor, verifiedCheckpoints)
-        const result = verifyQueryAnswer(answer, trust)
+        const result = verifyQueryAnswer(answer, {
+          keys: membership.keys,
+          filter: bundle.filter,
+          scope,
+          ...(cursor === undefined ? {} : { cursor }),
+          verifiedCheckpoints,
+        })
         first ??= result
         verified.push(...result.verified)
         failures.push(...result.failures)

@@ -1,10 +1,11 @@
 import type { Command } from 'commander'
+import { describeVerdict, verifyCheckpoint } from '../../node/core/trust/index.ts'
 import { CheckpointLog, type KnownHead, type VerifyReport } from '../../node/store/index.ts'
 import type { CliContext } from '../context.ts'
 import { EXIT } from '../exit-codes.ts'
 import { withLocalNode } from '../local-node.ts'
 import { startProgress } from '../progress.ts'
-import { describeVerdict, loadMembership, verifyCheckpoint } from '../trust.ts'
+import { loadMembership } from '../verify/index.ts'
 
 export function registerVerify(program: Command, ctx: CliContext): void {
   program

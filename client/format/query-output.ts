@@ -1,13 +1,17 @@
 import type { EncodedEntry } from '../../node/core/entry.ts'
-import type { Failure, QueryVerification } from '../../node/core/query-answer.ts'
-import type { Membership } from '../../node/net/index.ts'
+import {
+  type Failure,
+  type Membership,
+  type QueryVerification,
+  SEED_COLUMNS,
+  seedRow,
+} from '../../node/core/trust/index.ts'
 import type { CliContext } from '../context.ts'
 import { toCsv } from './csv.ts'
 import { toFhirJson } from './fhir.ts'
-import { SEED_COLUMNS, seedRow } from './seed-columns.ts'
 import { renderTable } from './text-table.ts'
 
-/** A verified page as the output needs it (client/commands/query.ts builds it). */
+/** A verified page as the output needs it (client/verify/connection.ts builds it). */
 export interface PageOutput {
   node: string
   result: QueryVerification

@@ -1,12 +1,12 @@
 import { join } from 'node:path'
 import { type AlertBody, alertBodySchema } from '../core/alert-body.ts'
 import { EhrlogError } from '../core/errors.ts'
+import type { SmtpConfig } from '../identity/index.ts'
 import type { Logger } from '../logger.ts'
 import { renderAlertEmail } from './email.ts'
 import { alertBodyOf, type Incident, incidentId, normalizeIncident } from './incident.ts'
 import { subjectOf } from './kind-texts.ts'
 import { singleFlight } from './single-flight.ts'
-import type { SmtpConfig } from './smtp-config.ts'
 import { createSmtpSender, type SmtpSender } from './smtp-sender.ts'
 import { AlertSpool } from './spool.ts'
 

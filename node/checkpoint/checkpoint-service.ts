@@ -8,8 +8,8 @@ import {
 import { EhrlogError, isEhrlogError } from '../core/errors.ts'
 import { fromHex, toHex } from '../core/hex.ts'
 import { EMPTY_ROOT } from '../core/merkle/index.ts'
+import type { Membership } from '../core/trust/index.ts'
 import type { Logger } from '../logger.ts'
-import type { Membership } from '../net/index.ts'
 import type { CheckpointLog, LogStore } from '../store/index.ts'
 import { BlsWorker } from './bls-worker.ts'
 import {

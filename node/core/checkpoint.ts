@@ -14,7 +14,7 @@ export interface FeedCut {
 
 /** The network's state at a cut. Feeds sorted by origin, one per member (size 0 allowed). */
 export interface Checkpoint {
-  /** SHA-256 of network.json's canonical form (node/net/membership.ts). */
+  /** SHA-256 of network.json's canonical form (networkIdOf, node/core/trust/network-keys.ts). */
   networkId: Uint8Array
   /** When it was proposed, ms since 1970: orders checkpoints of one network. */
   timeMs: number

@@ -1,9 +1,9 @@
 import { multiaddr } from '@multiformats/multiaddr'
 import { z } from 'zod'
-import { smtpConfigSchema } from '../alerts/smtp-config.ts'
 import { EhrlogError } from '../core/errors.ts'
 import { ORIGIN_PATTERN } from '../core/layout.ts'
 import { describeSchemaIssue } from './schema-issue.ts'
+import { smtpConfigSchema } from './smtp-config.ts'
 
 export const DEFAULT_LISTEN = ['/ip4/127.0.0.1/tcp/0']
 

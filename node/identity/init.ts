@@ -8,6 +8,7 @@ import { EhrlogError, isEhrlogError } from '../core/errors.ts'
 import { toHex } from '../core/hex.ts'
 import { ORIGIN_PATTERN } from '../core/layout.ts'
 import { ed25519PrivateKey, ed25519RawPublicKey } from '../core/tree-head.ts'
+import type { PublicIdentity } from '../core/trust/index.ts'
 import { writeFileAtomic } from '../fs/atomic-write.ts'
 import { DEFAULT_LISTEN, type NodeConfig, parseNodeConfig } from './config.ts'
 import { INIT_MARKERS, NODE_FILES, PUBLIC_FILE_MODE, SECRET_FILE_MODE } from './files.ts'
@@ -18,7 +19,6 @@ import {
   MASTER_SECRET_LENGTH,
   masterSecretFromPassphrase,
 } from './master-key.ts'
-import type { PublicIdentity } from './public-identity.ts'
 
 export interface InitNodeOptions {
   /** Origin name of the node (ORIGIN_PATTERN), e.g. hospital-a. */

@@ -9,6 +9,7 @@ import { EhrlogError } from '../core/errors.ts'
 import { toHex } from '../core/hex.ts'
 import { TAGS } from '../core/layout.ts'
 import { ed25519PrivateKey, ed25519RawPublicKey } from '../core/tree-head.ts'
+import type { PublicIdentity } from '../core/trust/index.ts'
 import { type NodeConfig, parseNodeConfigText } from './config.ts'
 import { NODE_FILES } from './files.ts'
 import {
@@ -25,7 +26,7 @@ import {
   readMasterKeyFile,
   type StoreKeys,
 } from './master-key.ts'
-import { type PublicIdentity, readPublicIdentity } from './public-identity.ts'
+import { readPublicIdentity } from './public-identity.ts'
 
 /** Everything a running node needs from its folder, secrets decrypted. */
 export interface NodeIdentity {

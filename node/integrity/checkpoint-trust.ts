@@ -4,7 +4,7 @@ import {
   verifyCosignedCheckpoint,
 } from '../core/checkpoint.ts'
 import { fromHex } from '../core/hex.ts'
-import type { Membership } from '../net/index.ts'
+import type { Membership } from '../core/trust/index.ts'
 import type { KnownHead } from '../store/index.ts'
 
 /** The feed cuts of a cosigned checkpoint this node verified itself: roots it may trust. */

@@ -1,8 +1,8 @@
 import type { CosignedCheckpoint } from '../core/checkpoint.ts'
 import { isEhrlogError } from '../core/errors.ts'
 import { fromHex } from '../core/hex.ts'
+import type { Membership } from '../core/trust/index.ts'
 import type { Logger } from '../logger.ts'
-import type { Membership } from '../net/index.ts'
 import type {
   AcceptResult,
   FeedBatch,

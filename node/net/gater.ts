@@ -1,5 +1,5 @@
 import type { ConnectionGater, PeerId } from '@libp2p/interface'
-import type { Membership } from './membership.ts'
+import type { Membership } from '../core/trust/index.ts'
 
 /**
  * Who may connect. Members always may. Non-members are the CLI clients of the future query

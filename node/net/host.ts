@@ -6,8 +6,8 @@ import type { Libp2p, PrivateKey } from '@libp2p/interface'
 import { tcp } from '@libp2p/tcp'
 import { createLibp2p } from 'libp2p'
 import { sha256 } from '../core/merkle/hash.ts'
+import type { Membership } from '../core/trust/index.ts'
 import { memberGater } from './gater.ts'
-import type { Membership } from './membership.ts'
 import { batchTopic, controlTopic, LIMITS } from './protocol.ts'
 
 export type NetHost = Libp2p<{ identify: Identify; pubsub: GossipSub }>

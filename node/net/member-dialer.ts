@@ -2,8 +2,8 @@ import type { PeerId } from '@libp2p/interface'
 import { peerIdFromString } from '@libp2p/peer-id'
 import { multiaddr } from '@multiformats/multiaddr'
 import type { Logger } from 'pino'
+import type { Member, Membership } from '../core/trust/index.ts'
 import type { NetHost } from './host.ts'
-import type { Member, Membership } from './membership.ts'
 
 export interface RedialOptions {
   /** First retry delay after a failed dial or a lost link. */

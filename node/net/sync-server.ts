@@ -1,8 +1,8 @@
 import type { Logger } from 'pino'
 import { bytesEqual } from '../core/hex.ts'
+import type { Membership } from '../core/trust/index.ts'
 import type { NetHost } from './host.ts'
 import { MemberResponder, type ResponderSession } from './member-responder.ts'
-import type { Membership } from './membership.ts'
 import { LIMITS, SYNC_PROTOCOL } from './protocol.ts'
 import type { ReplicaStore } from './replica-store.ts'
 import {

@@ -8,7 +8,7 @@ import {
   QUERY_LIMITS,
   type QueryAnswerJson,
   type QueryFilter,
-} from '../core/query-answer.ts'
+} from '../core/trust/index.ts'
 import type { LogStore } from '../store/index.ts'
 import { buildAnswer, type ProofStore } from './answer-builder.ts'
 import { type QueryRateLimit, QueryRateLimiter } from './rate-limit.ts'

@@ -9,7 +9,7 @@ import { main } from '../../client/main.ts'
 import { readStdinPassword } from '../../client/password-prompt.ts'
 import { LOGIN_FAILED } from '../../node/auth/index.ts'
 import type { EhrlogNode } from '../../node/node.ts'
-import { initNetwork, startNodes, waitFor } from '../helpers/network.ts'
+import { initNetwork, startNodes, waitFor } from '../../scripts/in-process-network.ts'
 import { useTempDirs } from '../helpers/temp-dir.ts'
 
 const FAST = { N: 2 ** 10, r: 8, p: 1 } // tests only: the default is 2^15

@@ -1,9 +1,9 @@
 import { join } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
 import type { EhrlogNode } from '../../node/node.ts'
+import { initNetwork, startNodes, waitFor } from '../../scripts/in-process-network.ts'
 import { runCli } from '../helpers/cli.ts'
 import { makeEvent } from '../helpers/fixtures.ts'
-import { initNetwork, startNodes, waitFor } from '../helpers/network.ts'
 import { useTempDirs } from '../helpers/temp-dir.ts'
 
 describe('ehrlog checkpoint, proof and verify against the cosigned checkpoint', () => {

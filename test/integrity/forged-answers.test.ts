@@ -18,9 +18,9 @@ import {
   rawRecords,
   repairFeed,
 } from '../../node/store/index.ts'
+import { Tamperer } from '../../scripts/tamper.ts'
 import { makeEvent, makeSigner, makeStoreKeys, openStore } from '../helpers/fixtures.ts'
 import { useTempDirs } from '../helpers/temp-dir.ts'
-import { Tamperer } from '../store/tamper.ts'
 
 const ORIGIN = 'hospital-a'
 const A = makeSigner(ORIGIN)

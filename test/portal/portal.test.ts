@@ -5,8 +5,8 @@ import type { Browser, BrowserContext, Page } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { ACTIONS } from '../../node/core/event.ts'
 import type { EhrlogNode } from '../../node/node.ts'
+import { initNetwork, startNodes, waitFor } from '../../scripts/in-process-network.ts'
 import { makeEvent } from '../helpers/fixtures.ts'
-import { initNetwork, startNodes, waitFor } from '../helpers/network.ts'
 import { login, register } from '../query/sessions.ts'
 import {
   hasChromium,

@@ -7,9 +7,9 @@ import { signTreeHead } from '../../node/core/tree-head.ts'
 import type { FeedBatch } from '../../node/store/index.ts'
 import { PREFIX, prefixRange } from '../../node/store/key-layout.ts'
 import { USER_INDEX_MARKER } from '../../node/store/user-index.ts'
+import { Tamperer } from '../../scripts/tamper.ts'
 import { makeEvent, makeSigner, makeStoreKeys, openStore } from '../helpers/fixtures.ts'
 import { useTempDirs } from '../helpers/temp-dir.ts'
-import { Tamperer } from './tamper.ts'
 
 const A = makeSigner('hospital-a')
 const B = makeSigner('hospital-b')

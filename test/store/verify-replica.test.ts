@@ -1,9 +1,9 @@
 import { generateKeyPairSync } from 'node:crypto'
 import { beforeEach, describe, expect, it } from 'vitest'
 import type { LogStore, Problem, StoreKeys, VerifyReport } from '../../node/store/index.ts'
+import { Tamperer } from '../../scripts/tamper.ts'
 import { makeEvent, makeSigner, makeStoreKeys, openStore } from '../helpers/fixtures.ts'
 import { useTempDirs } from '../helpers/temp-dir.ts'
-import { Tamperer } from './tamper.ts'
 
 const A = makeSigner('hospital-a')
 const B = makeSigner('hospital-b')

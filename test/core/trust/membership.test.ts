@@ -1,11 +1,9 @@
-import { generateKeyPair } from '@libp2p/crypto/keys'
-import { pino } from 'pino'
+import { createHash } from 'node:crypto'
 import { beforeAll, describe, expect, it } from 'vitest'
-import { isEhrlogError } from '../../node/core/errors.ts'
-import type { PublicIdentity } from '../../node/identity/index.ts'
-import { Membership, NetService } from '../../node/net/index.ts'
-import { makeIdentity } from './harness.ts'
-import { MemoryReplicaStore } from './memory-replica-store.ts'
+import { isEhrlogError } from '../../../node/core/errors.ts'
+import { toHex } from '../../../node/core/hex.ts'
+import { Membership, type PublicIdentity } from '../../../node/core/trust/index.ts'
+import { makeIdentity } from '../../net/harness.ts'
 
 function configError(fn: () => unknown): { field: unknown; message: string } {
   try {
@@ -16,6 +14,14 @@ function configError(fn: () => unknown): { field: unknown; message: string } {
     throw err
   }
   throw new Error('did not throw')
+}
+
+/** RFC 8785 for an identity: keys sorted, strings as JSON.stringify writes these (ASCII). */
+function canonicalMember(m: PublicIdentity): string {
+  const sorted = Object.keys(m)
+    .sort()
+    .map((k) => `${JSON.stringify(k)}:${JSON.stringify(m[k as keyof PublicIdentity])}`)
+  return `{${sorted.join(',')}}`
 }
 
 describe('Membership', () => {
@@ -33,6 +39,21 @@ describe('Membership', () => {
     expect(m.byPeerId(a.peerId)?.name).toBe('hospital-a')
     expect(m.isMember('12D3KooWLRPJAA5o6J7hJ7xEmeXgZDf7GGbAKmAzSyqdQHbbFxDx')).toBe(false)
     expect(m.ed25519Keys().get('hospital-a')).toBe(a.ed25519PublicKey)
+  })
+
+  it('gives the verifying keys in one shape: the id, BLS keys in file order, Ed25519 keys by name', () => {
+    const file = { members: [b, a] }
+    const { keys } = Membership.fromJson(file)
+    expect(keys.networkId).toBe(Membership.fromJson(file).networkId)
+    // The id is the SHA-256 of the file's RFC 8785 form, computed here without core's helper.
+    const canonical = `{"members":[${[b, a].map(canonicalMember).join(',')}]}`
+    expect(keys.networkId).toBe(createHash('sha256').update(canonical).digest('hex'))
+    // A checkpoint's signer bitmap indexes members in network.json order: b first here.
+    expect(keys.blsKeys.map(toHex)).toEqual([b.blsPublicKey, a.blsPublicKey])
+    expect([...keys.ed25519Keys].map(([name, key]) => [name, toHex(key)])).toEqual([
+      ['hospital-b', b.ed25519PublicKey],
+      ['hospital-a', a.ed25519PublicKey],
+    ])
   })
 
   it('has one network id for one content however formatted, another for other content', () => {
@@ -94,27 +115,5 @@ describe('Membership', () => {
     const err = configError(() => Membership.parse(typeof text === 'function' ? text() : text))
     expect(err.field).toBe(field)
     expect(err.message).toContain('network.json')
-  })
-})
-
-describe('NetService configuration', () => {
-  it('refuses a node name that is not a member, and a key whose PeerId is not its own', async () => {
-    const { identity } = await makeIdentity('hospital-a')
-    const membership = Membership.fromJson({ members: [identity] })
-    const base = {
-      membership,
-      privateKey: await generateKeyPair('Ed25519'),
-      listen: ['/ip4/127.0.0.1/tcp/0'],
-      store: new MemoryReplicaStore(new Map()),
-      logger: pino({ level: 'silent' }),
-    }
-    expect(configError(() => new NetService({ ...base, self: 'hospital-z' })).field).toBe('self')
-    const net = new NetService({ ...base, self: 'hospital-a' })
-    await expect(net.start()).rejects.toMatchObject({
-      code: 'CONFIG_INVALID',
-      details: { field: 'peerId' },
-    })
-    await net.stop()
-    await net.stop()
   })
 })

@@ -1,10 +1,15 @@
 import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
-import { localNodeName } from '../../client/commands/network.ts'
-import { silentLogger } from '../../node/logger.ts'
-import { Membership } from '../../node/net/index.ts'
-import { EhrlogNode, type NodeOptions } from '../../node/node.ts'
-import { runCli } from './cli.ts'
+import { localNodeName } from '../client/commands/network.ts'
+import { main } from '../client/main.ts'
+import { Membership } from '../node/core/trust/index.ts'
+import { silentLogger } from '../node/logger.ts'
+import { EhrlogNode, type NodeOptions } from '../node/node.ts'
+
+/*
+ * Networks of in-process nodes on loopback, for the tests and the benchmarks: `ehrlog network
+ * init` into a temp folder, then nodes started in this process.
+ */
 
 /** A free-ish base port per call: node i uses base+2i and base+2i+1. */
 export function basePort(): number {
@@ -17,17 +22,12 @@ export async function initNetwork(
   dir: string,
   nodes = 3,
 ): Promise<{ dirs: string[]; membership: Membership }> {
-  const r = await runCli([
-    'network',
-    'init',
-    '--dir',
-    dir,
-    '--nodes',
-    String(nodes),
-    '--base-port',
-    String(basePort()),
-  ])
-  if (r.code !== 0) throw new Error(`network init failed: ${r.err}`)
+  let err = ''
+  const code = await main(
+    ['network', 'init', '--dir', dir, '--nodes', String(nodes), '--base-port', String(basePort())],
+    { out: () => {}, err: (text) => (err += text), env: {} },
+  )
+  if (code !== 0) throw new Error(`network init failed: ${err}`)
   const membership = Membership.parse(await readFile(join(dir, 'network.json'), 'utf8'))
   return { dirs: Array.from({ length: nodes }, (_, i) => join(dir, localNodeName(i))), membership }
 }

@@ -1,15 +1,11 @@
 import type { PeerId } from '@libp2p/interface'
 import { multiaddr } from '@multiformats/multiaddr'
 import { z } from 'zod'
-import { verifyBlsProofOfPossession } from '../core/bls.ts'
-import { canonicalJson } from '../core/canonical-json.ts'
-import { EhrlogError } from '../core/errors.ts'
-import { fromHex, toHex } from '../core/hex.ts'
-import { sha256 } from '../core/merkle/hash.ts'
-import { type PublicIdentity, publicIdentitySchema } from '../identity/index.ts'
-
-/** One member of network.json: a node's identity.json (node/identity/public-identity.ts). */
-export type Member = PublicIdentity
+import { verifyBlsProofOfPossession } from '../bls.ts'
+import { EhrlogError } from '../errors.ts'
+import { fromHex } from '../hex.ts'
+import { type Member, publicIdentitySchema } from './member.ts'
+import { type NetworkKeys, networkIdOf } from './network-keys.ts'
 
 // Multiaddr protocol code of /p2p/<peer id>.
 const P2P_CODE = 421
@@ -80,12 +76,19 @@ export interface MembershipOptions {
 export class Membership {
   readonly networkId: string
   readonly members: readonly Member[]
+  /** What answers, checkpoints and tree heads are verified against. */
+  readonly keys: NetworkKeys
   private readonly byNameMap: Map<string, Member>
   private readonly byPeerMap: Map<string, Member>
 
   private constructor(networkId: string, members: Member[]) {
     this.networkId = networkId
     this.members = members
+    this.keys = {
+      networkId,
+      blsKeys: members.map((m) => fromHex(m.blsPublicKey, 48) as Uint8Array),
+      ed25519Keys: new Map(members.map((m) => [m.name, fromHex(m.ed25519PublicKey, 32)!])),
+    }
     this.byNameMap = new Map(members.map((m) => [m.name, m]))
     this.byPeerMap = new Map(members.map((m) => [m.peerId, m]))
   }
@@ -132,13 +135,12 @@ export class Membership {
         )
       }
     })
-    let canonical: string
+    let networkId: string
     try {
-      canonical = canonicalJson(value)
+      networkId = networkIdOf(value)
     } catch (cause) {
       throw configError(source, '', 'holds a number JSON canonicalization refuses', cause)
     }
-    const networkId = toHex(sha256(new TextEncoder().encode(canonical)))
     // Dial addresses without /p2p/: the PeerId comes from the member entry.
     const normalized = members.map((m) => ({
       ...m,

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { smtpConfigSchema } from '../../node/alerts/index.ts'
+import { smtpConfigSchema } from '../../node/identity/index.ts'
 
 describe('smtpConfigSchema', () => {
   it('defaults to submission on 587 with mandatory STARTTLS and verified certificates', () => {

@@ -1,8 +1,10 @@
-import { type EncodedEntry, entryId } from '../../node/core/entry.ts'
-import type { AuditEvent } from '../../node/core/event.ts'
-import { clip } from './text-table.ts'
+import { type EncodedEntry, entryId } from '../entry.ts'
+import type { AuditEvent } from '../event.ts'
 
-/** The prototype's logs table columns, plus the origin node. */
+/**
+ * The prototype's logs table columns, plus the origin node: how the CLI and the portal show
+ * entries, so both show one entry the same way.
+ */
 export const SEED_COLUMNS = [
   'LOG_ID',
   'USER_NAME',
@@ -39,4 +41,9 @@ export function seedRow(e: EncodedEntry, notesWidth = 48): string[] {
     clip(event.notes ?? '', notesWidth),
     e.entry.origin,
   ]
+}
+
+/** Shortens text for a table cell, marking the cut. */
+export function clip(text: string, max: number): string {
+  return text.length <= max ? text : `${text.slice(0, max - 1)}…`
 }

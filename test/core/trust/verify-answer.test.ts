@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest'
-import { canonicalJson } from '../../node/core/canonical-json.ts'
-import type { CosignedCheckpoint } from '../../node/core/checkpoint.ts'
-import { decodeEntry } from '../../node/core/entry.ts'
+import { canonicalJson } from '../../../node/core/canonical-json.ts'
+import type { CosignedCheckpoint } from '../../../node/core/checkpoint.ts'
+import { decodeEntry } from '../../../node/core/entry.ts'
 import {
   crossCheckAnswers,
   decodeCursor,
@@ -9,8 +9,8 @@ import {
   parseQueryFilter,
   type QueryAnswerJson,
   verifyQueryAnswer,
-} from '../../node/core/query-answer.ts'
-import { useQueryWorld } from './fixtures.ts'
+} from '../../../node/core/trust/index.ts'
+import { useQueryWorld } from '../../query/fixtures.ts'
 
 const P0 = { patient: 'patient-0' }
 

@@ -1,10 +1,10 @@
 import type { KeyObject } from 'node:crypto'
 import { ClassicLevel } from 'classic-level'
-import { makeEntry, readChainFields } from '../../node/core/entry.ts'
-import { fromHex } from '../../node/core/hex.ts'
-import { hashLeaf, MemoryTree } from '../../node/core/merkle/index.ts'
-import { signTreeHead } from '../../node/core/tree-head.ts'
-import type { StoreKeys } from '../../node/store/index.ts'
+import { makeEntry, readChainFields } from '../node/core/entry.ts'
+import { fromHex } from '../node/core/hex.ts'
+import { hashLeaf, MemoryTree } from '../node/core/merkle/index.ts'
+import { signTreeHead } from '../node/core/tree-head.ts'
+import type { StoreKeys } from '../node/store/index.ts'
 import {
   entryKey,
   feedTag,
@@ -12,14 +12,14 @@ import {
   PREFIX,
   prefixRange,
   seqOfKey,
-} from '../../node/store/key-layout.ts'
-import { decodeEntryRecord, encodeEntryRecord, encodeHeadRecord } from '../../node/store/records.ts'
-import { ValueCipher } from '../../node/store/value-cipher.ts'
+} from '../node/store/key-layout.ts'
+import { decodeEntryRecord, encodeEntryRecord, encodeHeadRecord } from '../node/store/records.ts'
+import { ValueCipher } from '../node/store/value-cipher.ts'
 
 /**
  * What an attacker with access to a CLOSED store's LevelDB can do: raw byte edits (no
  * keys), and, as an insider who also stole the node's store keys, re-encrypted edits.
- * Test-only: it reaches into the store's key layout on purpose.
+ * For tests and `npm run tamper-demo` only: it reaches into the store's key layout on purpose.
  */
 export class Tamperer {
   readonly db: ClassicLevel<Buffer, Buffer>

@@ -1,0 +1,18 @@
+import type { QueryFilter, QueryScope } from '../../node/core/trust/index.ts'
+
+export const BUNDLE_FORMAT = 'ehrlog-bundle/1'
+
+/** What `ehrlog export` writes: answers as the node sent them, and the membership they verify against. */
+export interface Bundle {
+  format: typeof BUNDLE_FORMAT
+  createdAt: string
+  createdBy: string
+  filter: QueryFilter
+  scope: QueryScope
+  /** The cursor of the first answer, when the export started after one. */
+  cursor?: string
+  /** network.json as the exporter had it. */
+  network: unknown
+  /** Query answers (docs/query.md), each page continuing after the previous one's `next`. */
+  answers: unknown[]
+}
