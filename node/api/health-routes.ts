@@ -33,7 +33,10 @@ export interface HealthRouteOptions {
  * kinds only), but feed sizes and query counts tell about a hospital's activity: without a
  * token it answers loopback clients only (with trustProxy, the client a proxy names).
  */
-export async function healthRoutes(scope: FastifyInstance, opts: HealthRouteOptions): Promise<void> {
+export async function healthRoutes(
+  scope: FastifyInstance,
+  opts: HealthRouteOptions,
+): Promise<void> {
   scope.get(HEALTHZ_PATH, async () => ({ status: 'alive' }))
   scope.get(READYZ_PATH, async () => {
     const { ready, reasons } = opts.readiness()
@@ -58,7 +61,10 @@ export async function healthRoutes(scope: FastifyInstance, opts: HealthRouteOpti
 /** A scrape is allowed with the metrics token, or without one from this host only. */
 function authorizeScrape(request: FastifyRequest, token: BearerToken | undefined): void {
   const header = request.headers.authorization
-  if (token && header !== undefined) return token.check(header)
+  if (token && header !== undefined) {
+    token.check(header)
+    return
+  }
   if (isLoopback(request.ip)) return
   throw token
     ? new EhrlogError(

@@ -58,7 +58,12 @@ export const nodeConfigSchema = z.strictObject({
       /** Quorum alert: this many checkpoint intervals with changes and no cosigned checkpoint. */
       quorumStallRounds: z.number().int().min(1).max(1000).default(3),
       /** Quorum alert: a member not connected for this long (default 5 minutes). */
-      memberSilenceMs: z.number().int().min(1000).max(7 * 24 * 3600_000).default(300_000),
+      memberSilenceMs: z
+        .number()
+        .int()
+        .min(1000)
+        .max(7 * 24 * 3600_000)
+        .default(300_000),
     })
     .default({ admins: [], quorumStallRounds: 3, memberSilenceMs: 300_000 }),
   /** Verified queries: per user at this node, `burst` at once, refilled at `perMinute`. */
