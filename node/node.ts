@@ -2,12 +2,14 @@ import { readFile, rm, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { AlertService, type Incident } from './alerts/index.ts'
 import { HttpServer, type NodeStatus } from './api/index.ts'
+import { tlsFilesOf } from './api/tls.ts'
 import { AuthService, UserDirectory } from './auth/index.ts'
 import { type CheckpointIncident, CheckpointService } from './checkpoint/index.ts'
 import type { UserRecord } from './core/auth/user-record.ts'
 import { verifyEntryBody } from './core/body.ts'
 import { decodeEntry, type Entry, isUserRecord } from './core/entry.ts'
 import { EhrlogError } from './core/errors.ts'
+import { NodeMetrics, nodeHealthOf, type QuorumWatch } from './health/index.ts'
 import { type NodeIdentity, openNodeDir, ProvenKeys } from './identity/index.ts'
 import { IngestQueue } from './ingest/index.ts'
 import { type IntegrityIncident, IntegrityService, repairSourceOf } from './integrity/index.ts'
@@ -72,6 +74,7 @@ interface Parts {
   ingest: IngestQueue
   query: QueryService
   http: HttpServer
+  quorumWatch: QuorumWatch
   /** The tree cache's warm-up after start (stopped before the store closes). */
   warmUp: { abort: AbortController; done: Promise<void> }
 }
@@ -113,6 +116,7 @@ export class EhrlogNode {
         logger.warn({ err: (err as Error).message }, 'could not record the verified BLS proofs'),
       )
     const name = identity.config.name
+    const metrics = new NodeMetrics()
     const store = storeOfNode(identity, membership.ed25519Keys())
     await store.open()
     const released: Array<() => Promise<void>> = [() => store.close()]
@@ -161,6 +165,7 @@ export class EhrlogNode {
       })
       const report = (incident: Incident) => {
         this.#opts.onIncident?.(incident)
+        metrics.incident(incident.kind)
         alerts
           .report(incident)
           .catch((err: unknown) =>
@@ -171,6 +176,7 @@ export class EhrlogNode {
         store,
         signer,
         onAppended: (batch) => net?.publish(batch),
+        observeAppend: (events, ms) => metrics.appended(events, ms),
       })
       released.unshift(() => ingest.drain())
       const checkpoints = new CheckpointService({
@@ -182,6 +188,7 @@ export class EhrlogNode {
         publish: (data) => net!.publishControl(CHECKPOINT_TOPIC, data),
         syncNow: () => net!.syncNow(),
         onIncident: (incident) => report(fromCheckpointIncident(name, incident)),
+        onRoundEnded: (outcome, ms) => metrics.roundEnded(outcome, ms),
         logger: logger.child({ component: 'checkpoint' }),
         ...(this.#opts.checkpointIntervalMs !== undefined
           ? { intervalMs: this.#opts.checkpointIntervalMs }
@@ -195,6 +202,7 @@ export class EhrlogNode {
         auth,
         record: (event) => ingest.submit([event]),
         rateLimit: identity.config.query.rateLimit,
+        observe: (outcome, ms) => metrics.queried(outcome, ms),
       })
       const integrity = new IntegrityService({
         self: name,
@@ -222,6 +230,7 @@ export class EhrlogNode {
           report(incident)
         },
         logger: logger.child({ component: 'integrity' }),
+        onScrubbed: (ms) => metrics.scrubbed(ms),
         ...(this.#opts.scrubIntervalMs !== undefined
           ? { scrubIntervalMs: this.#opts.scrubIntervalMs }
           : {}),
@@ -238,6 +247,7 @@ export class EhrlogNode {
           readBatches: (origin, fromSeq, max) => store.readBatches(origin, fromSeq, max),
           // Through the integrity gate: never during a repair of that feed; conflicts reported.
           acceptBatch: (batch) => integrity.accept(batch, () => store.acceptBatch(batch)),
+          peerSizes: (sizes) => metrics.announced(sizes),
         },
         repair: repairSourceOf(store),
         query: ({ token, ...request }) => query.answer(token, { ...request, via: 'libp2p' }),
@@ -267,6 +277,21 @@ export class EhrlogNode {
       released.unshift(() => net.stop())
       await integrity.start()
       released.unshift(() => integrity.stop())
+      const health = nodeHealthOf(metrics, {
+        self: name,
+        members: membership.members.map((m) => m.name),
+        config: identity.config,
+        store,
+        peers: () => net.peers(),
+        latestCheckpoint: () => checkpoints.latest(),
+        alertQueueLength: () => alerts.pending(),
+        started: () => this.#state === 'started',
+        checkpointIntervalMs: this.#opts.checkpointIntervalMs ?? 10_000,
+        report,
+        logger: logger.child({ component: 'health' }),
+      })
+      health.watch.start()
+      released.unshift(async () => health.watch.stop())
       const http = new HttpServer({
         host: identity.config.http.host,
         port: identity.config.http.port,
@@ -278,6 +303,9 @@ export class EhrlogNode {
         auth: { service: auth, node: name },
         query,
         portal: { network: portalNetworkOf(membership.networkId, networkText) },
+        health: health.http,
+        tls: tlsFilesOf(identity.config.http.tls, dir),
+        trustProxy: identity.config.http.trustProxy,
       })
       await http.start()
       released.unshift(() => http.stop())
@@ -299,6 +327,7 @@ export class EhrlogNode {
         ingest,
         query,
         http,
+        quorumWatch: health.watch,
       }
       const info: RuntimeInfo = {
         pid: process.pid,
@@ -331,6 +360,7 @@ export class EhrlogNode {
     this.#state = 'stopping'
     if (parts) {
       await parts.http.stop()
+      parts.quorumWatch.stop()
       await parts.checkpoints.stop()
       await parts.integrity.stop()
       await parts.ingest.drain()
@@ -379,6 +409,11 @@ export class EhrlogNode {
 
   get httpUrl(): string {
     return this.#require().http.url
+  }
+
+  /** Re-reads the HTTPS certificate and key (SIGHUP); false when the node serves plain HTTP. */
+  reloadTls(): Promise<boolean> {
+    return this.#require().http.reloadTls()
   }
 
   status(): NodeStatus {

@@ -68,7 +68,7 @@ export interface HttpServerOptions {
   /** The web portal's pages (node/portal); served only together with `auth`. */
   portal?: { network: PortalNetwork }
   /** HTTPS with this certificate and key (re-read by reloadTls()); plain HTTP without. */
-  tls?: TlsFiles
+  tls?: TlsFiles | undefined
   /** Fastify's trustProxy: client address and scheme from a reverse proxy's headers. */
   trustProxy?: boolean | string[]
   /** GET /healthz, /readyz and /metrics; without it those routes are absent. */

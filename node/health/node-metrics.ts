@@ -106,7 +106,10 @@ export class NodeMetrics {
 
   /** A member's state vector: per origin, the size it holds (unverified, as announced). */
   announced(sizes: ReadonlyMap<string, number>): void {
+    // Members only: a peer naming made-up origins must not grow this map.
+    const known = this.#sources?.sizes()
     for (const [origin, size] of sizes) {
+      if (!known?.has(origin)) continue
       if (size > (this.#announced.get(origin) ?? 0)) this.#announced.set(origin, size)
     }
   }

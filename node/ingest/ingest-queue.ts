@@ -21,6 +21,8 @@ export interface IngestQueueOptions {
   signer: Signer
   /** Called with every batch once it is durable, to gossip it. */
   onAppended: (batch: FeedBatch) => void
+  /** Told of each batch appended: its events and how long the durable append took (metrics). */
+  observeAppend?: (events: number, durationMs: number) => void
   /** Events per append batch (default 1000). */
   maxBatch?: number
   /** How long an event may wait for others to share its batch (default 2 ms). */
@@ -40,7 +42,9 @@ interface Pending {
  * At most two batches are in flight, one being written while the next is encoded.
  */
 export class IngestQueue {
-  readonly #opts: Required<Omit<IngestQueueOptions, 'store' | 'signer' | 'onAppended'>> &
+  readonly #opts: Required<
+    Omit<IngestQueueOptions, 'store' | 'signer' | 'onAppended' | 'observeAppend'>
+  > &
     IngestQueueOptions
   #pending: Pending[] = []
   #pendingEvents = 0
@@ -169,6 +173,7 @@ export class IngestQueue {
         })
       at += p.events.length
     }
+    const started = performance.now()
     try {
       const { entries, head } = await this.#opts.store.appendEntries(
         this.#opts.signer,
@@ -183,6 +188,7 @@ export class IngestQueue {
         )
         at += p.events.length
       }
+      this.#opts.observeAppend?.(events.length, performance.now() - started)
       this.#opts.onAppended({ origin: head.origin, entries: entries.map((e) => e.bytes), head })
     } catch (err) {
       for (const p of taken) p.reject(err)
