@@ -1,3 +1,4 @@
+import { createPrivateKey, X509Certificate } from 'node:crypto'
 import { readFile } from 'node:fs/promises'
 import { isAbsolute, join } from 'node:path'
 import { createSecureContext } from 'node:tls'
@@ -55,6 +56,10 @@ export async function loadTlsPem(files: TlsFiles): Promise<TlsPem> {
   }
   try {
     createSecureContext(pem)
+    // OpenSSL drops a key that does not match the certificate without a word (the server
+    // would then fail every handshake): check the pair here. The first PEM is the leaf.
+    if (!new X509Certificate(pem.cert).checkPrivateKey(createPrivateKey(pem.key)))
+      throw new Error('the private key does not belong to the certificate')
   } catch (cause) {
     throw new EhrlogError(
       'CONFIG_INVALID',
