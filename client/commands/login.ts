@@ -8,7 +8,7 @@ import { fromHex, toHex } from '../../node/core/hex.ts'
 import { loginMessage } from '../../node/core/layout.ts'
 import { readRuntimeInfo } from '../../node/node.ts'
 import type { CliContext } from '../context.ts'
-import { callNode, type NodeEndpoint } from '../node-client.ts'
+import { callNode, type NodeEndpoint, pinOf } from '../node-client.ts'
 import { readPassword } from '../password-prompt.ts'
 import { saveSession } from '../session-store.ts'
 
@@ -45,7 +45,7 @@ export async function accountEndpoint(opts: {
       'UNAVAILABLE',
       `no node is running in ${opts.dir}: start it (ehrlog node start --dir ${opts.dir}) or give --node URL`,
     )
-  return { url: running.http, token: undefined }
+  return { url: running.http, token: undefined, ...(await pinOf(opts.dir, running.http)) }
 }
 
 /** A username as typed, checked before anything is asked or sent. */

@@ -17,6 +17,7 @@ import { fromHex, toHex } from '../../node/core/hex.ts'
 import { loginMessage } from '../../node/core/layout.ts'
 import { silentLogger } from '../../node/logger.ts'
 import { EhrlogNode } from '../../node/node.ts'
+import { runCli } from '../helpers/cli.ts'
 import { initNetwork, startNodes } from '../helpers/network.ts'
 import { useTempDirs } from '../helpers/temp-dir.ts'
 import { httpsRequest, makeCertificate, type TestCertificate } from '../helpers/tls-cert.ts'
@@ -140,6 +141,20 @@ describe('HTTPS (config http.tls)', () => {
     expect((await httpsRequest(`${node.httpUrl}/healthz`, renewed.certPem)).fingerprint256).toBe(
       renewed.fingerprint256,
     )
+  })
+
+  it("lets the CLI reach a local HTTPS node by pinning the folder's certificate", async () => {
+    const { dir } = await tlsNode()
+    const ok = await runCli(['status', '--dir', dir])
+    expect(ok.err).toBe('')
+    expect(ok.code).toBe(0)
+    expect(ok.out).toContain('hospital-a')
+    // The folder names another certificate than the one served: the pin refuses the node.
+    const other = await makeCertificate(join(dir, 'tls'), 'other')
+    await writeFile(join(dir, 'tls', 'first.crt'), other.certPem)
+    const refused = await runCli(['status', '--dir', dir])
+    expect(refused.code).not.toBe(0)
+    expect(refused.err).toMatch(/^UNAVAILABLE: cannot reach the node at https:/)
   })
 
   it('does not start with an unreadable certificate: CONFIG_INVALID naming the file', async () => {
