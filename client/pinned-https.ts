@@ -2,7 +2,7 @@ import { X509Certificate } from 'node:crypto'
 import { readFile } from 'node:fs/promises'
 import { request } from 'node:https'
 import { rootCertificates } from 'node:tls'
-import { tlsFilesOf } from '../node/api/tls.ts'
+import { tlsFilesOf } from '../node/api/index.ts'
 
 /**
  * The certificate a node folder's config names (`http.tls.cert`), PEM; undefined when the

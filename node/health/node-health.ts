@@ -1,5 +1,5 @@
 import type { Incident } from '../alerts/index.ts'
-import type { HealthRouteOptions } from '../api/health-routes.ts'
+import type { HealthRouteOptions } from '../api/index.ts'
 import type { CosignedCheckpoint } from '../core/checkpoint.ts'
 import { defaultQuorum } from '../core/checkpoint.ts'
 import type { NodeConfig } from '../identity/config.ts'

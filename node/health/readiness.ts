@@ -1,4 +1,4 @@
-import type { Readiness } from '../api/health-routes.ts'
+import type { Readiness } from '../api/index.ts'
 
 /** What readiness is judged on, read at each probe. */
 export interface ReadinessSources {

@@ -5,7 +5,7 @@ import { join } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
 import { createAdminOffline } from '../../client/commands/user.ts'
 import type { CliContext } from '../../client/context.ts'
-import { HSTS_VALUE } from '../../node/api/tls.ts'
+import { HSTS_VALUE } from '../../node/api/index.ts'
 import {
   deriveLoginKey,
   type KdfParams,
