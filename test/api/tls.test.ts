@@ -216,6 +216,21 @@ describe('behind a reverse proxy (config http.trustProxy)', () => {
     expect(metrics.status).toBe(403)
     expect(JSON.parse(metrics.body).error).toMatchObject({ code: 'FORBIDDEN' })
     expect((await fetch(`${url}/metrics`)).status).toBe(200)
+
+    // The browser's page is https://portal.hospital.example, which the proxy names in
+    // X-Forwarded-Host: a cookie-authenticated POST from that page is same-origin.
+    const cookie = String(login.headers['set-cookie']).split(';')[0]!
+    const page = { origin: 'https://portal.hospital.example', cookie }
+    const elsewhere = await send('/api/v1/auth/logout', {
+      method: 'POST',
+      headers: { ...page, 'x-forwarded-host': 'evil.example' },
+    })
+    expect(elsewhere.status).toBe(403)
+    const out = await send('/api/v1/auth/logout', {
+      method: 'POST',
+      headers: { ...page, 'x-forwarded-host': 'portal.hospital.example' },
+    })
+    expect(out.status).toBe(204)
   })
 
   it('ignores those headers without trustProxy', async () => {
