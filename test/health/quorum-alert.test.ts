@@ -59,6 +59,7 @@ describe('quorum alerts by email', () => {
       /^\[Network Degraded\] hospital-a: member hospital-c unreachable since \d{4}-\d\d-\d\dT[\d:.]+Z; checkpoints still possible: 2 of 3 members reachable, 2 needed$/,
     )
     expect(degraded.text).toContain('Origin: hospital-c')
+    expect(degraded.text).toContain('Immediate action needs to be taken')
     await sleep(SILENCE_MS + 500) // still away: no second email for the same spell
     expect(smtp.received).toHaveLength(1)
 
@@ -69,6 +70,8 @@ describe('quorum alerts by email', () => {
     expect(recovered.subject).toMatch(
       /^\[Network Recovered\] hospital-a: recovered at .*: all 3 members reachable, checkpoints cosigned \(since .*: member hospital-c unreachable since/,
     )
+    expect(recovered.text).not.toContain('Immediate action')
+    expect(recovered.text).toContain('Nothing to do: the members caught up by themselves.')
     await sleep(SILENCE_MS + 500)
     expect(smtp.received).toHaveLength(2)
 
