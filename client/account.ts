@@ -2,7 +2,7 @@ import type { z } from 'zod'
 import { USERNAME_PATTERN } from '../node/core/auth/user-record.ts'
 import { EhrlogError } from '../node/core/errors.ts'
 import { readRuntimeInfo } from '../node/identity/index.ts'
-import type { NodeEndpoint } from './node-client.ts'
+import { type NodeEndpoint, pinOf } from './node-client.ts'
 
 /* What the account commands (register, login, whoami, user) share. */
 
@@ -39,7 +39,7 @@ export async function accountEndpoint(opts: {
       'UNAVAILABLE',
       `no node is running in ${opts.dir}: start it (ehrlog node start --dir ${opts.dir}) or give --node URL`,
     )
-  return { url: running.http, token: undefined }
+  return { url: running.http, token: undefined, ...(await pinOf(opts.dir, running.http)) }
 }
 
 /** A username as typed, checked before anything is asked or sent. */

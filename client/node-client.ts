@@ -2,11 +2,14 @@ import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { EhrlogError, type ErrorCode } from '../node/core/errors.ts'
 import { readRuntimeInfo } from '../node/identity/index.ts'
+import { certificateOfNodeDir, fetchPinned } from './pinned-https.ts'
 
 /** A running node's HTTP API, as the CLI reaches it. */
 export interface NodeEndpoint {
   url: string
   token: string | undefined
+  /** A local node's HTTPS certificate (config http.tls), pinned in place of its host name. */
+  certificate?: string | undefined
 }
 
 /**
@@ -27,7 +30,16 @@ export async function findEndpoint(
       'give --dir DIR (a node folder) or --node URL (a running node)',
     )
   const running = await readRuntimeInfo(opts.dir)
-  return running ? { url: running.http, token } : undefined
+  return running
+    ? { url: running.http, token, ...(await pinOf(opts.dir, running.http)) }
+    : undefined
+}
+
+/** For a local node on HTTPS: its certificate, to pin (node.json's address is not its name). */
+export async function pinOf(dir: string, url: string): Promise<{ certificate?: string }> {
+  if (!url.startsWith('https:')) return {}
+  const certificate = await certificateOfNodeDir(dir)
+  return certificate ? { certificate } : {}
 }
 
 async function tokenOf(dir: string): Promise<string | undefined> {
@@ -49,7 +61,7 @@ export async function callNode<T>(
 ): Promise<T> {
   let response: Response
   try {
-    response = await fetch(`${endpoint.url}${path}`, {
+    const init = {
       method,
       headers: {
         ...(body === undefined ? {} : { 'content-type': 'application/json' }),
@@ -58,7 +70,10 @@ export async function callNode<T>(
       },
       ...(body === undefined ? {} : { body: JSON.stringify(body) }),
       signal: AbortSignal.timeout(30_000),
-    })
+    }
+    response = endpoint.certificate
+      ? await fetchPinned(`${endpoint.url}${path}`, init, endpoint.certificate)
+      : await fetch(`${endpoint.url}${path}`, init)
   } catch (cause) {
     throw new EhrlogError(
       'UNAVAILABLE',

@@ -1,7 +1,8 @@
 import { AlertService, type Incident, incidentOfCheckpoint } from './alerts/index.ts'
-import { HttpServer, type NodeStatus } from './api/index.ts'
+import { HttpServer, type NodeStatus, tlsFilesOf } from './api/index.ts'
 import { AuthService, DirectoryFold } from './auth/index.ts'
 import { CheckpointService } from './checkpoint/index.ts'
+import { NodeMetrics, nodeHealthOf, type QuorumWatch } from './health/index.ts'
 import type { NodeIdentity } from './identity/index.ts'
 import { IngestQueue, OwnFeed } from './ingest/index.ts'
 import { gateAccepts, IntegrityService, repairPeersOf, repairSourceOf } from './integrity/index.ts'
@@ -26,6 +27,7 @@ export interface Parts {
   ingest: IngestQueue
   query: QueryService
   http: HttpServer
+  quorumWatch: QuorumWatch
 }
 
 const CHECKPOINT_TOPIC = 'checkpoints'
@@ -47,11 +49,12 @@ const FIRST_SCRUB_NO_PEER_MS = 2_000
 export function buildParts(
   folder: NodeFolder,
   opts: NodeOptions,
-  status: () => NodeStatus,
+  node: { status: () => NodeStatus; started: () => boolean },
 ): { parts: Parts; lifecycle: PartList } {
   const { identity, membership } = folder
   const { dir, logger } = opts
   const name = identity.config.name
+  const metrics = new NodeMetrics()
   const store = storeOfNode(identity, membership.ed25519Keys())
   const net = new NetService({
     membership,
@@ -63,6 +66,7 @@ export function buildParts(
       sizes: async () => store.sizes(),
       readBatches: (origin, fromSeq, max) => store.readBatches(origin, fromSeq, max),
       acceptBatch: (batch) => store.acceptBatch(batch),
+      peerSizes: (sizes) => metrics.announced(sizes),
     },
     repair: repairSourceOf(store),
     ...(opts.syncIntervalMs ? { syncIntervalMs: opts.syncIntervalMs } : {}),
@@ -82,6 +86,7 @@ export function buildParts(
   // Each incident goes to the admins (email or outbox) and is recorded in the own feed.
   const report = (incident: Incident) => {
     opts.onIncident?.(incident)
+    metrics.incident(incident.kind)
     alerts
       .report(incident)
       .catch((err: unknown) =>
@@ -100,7 +105,11 @@ export function buildParts(
     secret: identity.storeKeys.indexKey,
     append: (records) => users.append(records),
   })
-  const ingest = new IngestQueue({ store, feed: ownFeed })
+  const ingest = new IngestQueue({
+    store,
+    feed: ownFeed,
+    observeAppend: (events, ms) => metrics.appended(events, ms),
+  })
   const checkpoints = new CheckpointService({
     self: name,
     membership,
@@ -110,6 +119,7 @@ export function buildParts(
     publish: (data) => net.publishControl(CHECKPOINT_TOPIC, data),
     syncNow: () => net.syncNow(),
     onIncident: (incident) => report(incidentOfCheckpoint(name, incident)),
+    onRoundEnded: (outcome, ms) => metrics.roundEnded(outcome, ms),
     logger: logger.child({ component: 'checkpoint' }),
     ...(opts.checkpointIntervalMs !== undefined ? { intervalMs: opts.checkpointIntervalMs } : {}),
   })
@@ -122,6 +132,7 @@ export function buildParts(
     auth,
     record: (event) => ingest.submit([event]),
     rateLimit: identity.config.query.rateLimit,
+    observe: (outcome, ms) => metrics.queried(outcome, ms),
   })
   net.handleQuery(({ token, ...request }) => query.answer(token, { ...request, via: 'libp2p' }))
   const integrity = new IntegrityService({
@@ -139,22 +150,39 @@ export function buildParts(
       report(incident)
     },
     logger: logger.child({ component: 'integrity' }),
+    onScrubbed: (ms) => metrics.scrubbed(ms),
     ...(opts.scrubIntervalMs !== undefined ? { scrubIntervalMs: opts.scrubIntervalMs } : {}),
     ...(opts.tailWaitMs !== undefined ? { tailWaitMs: opts.tailWaitMs } : {}),
   })
   gateAccepts(net, integrity, (peerId) => membership.byPeerId(peerId)?.name)
   net.handleControl(EVIDENCE_TOPIC, (data, from) => integrity.handleEvidence(data, from))
+  const health = nodeHealthOf(metrics, {
+    self: name,
+    members: membership.members.map((m) => m.name),
+    config: identity.config,
+    store,
+    peers: () => net.peers(),
+    latestCheckpoint: () => checkpoints.latest(),
+    alertQueueLength: () => alerts.pending(),
+    started: node.started,
+    checkpointIntervalMs: opts.checkpointIntervalMs ?? 10_000,
+    report,
+    logger: logger.child({ component: 'health' }),
+  })
   const http = new HttpServer({
     host: identity.config.http.host,
     port: identity.config.http.port,
     apiToken: identity.config.apiToken,
     ingest,
-    status,
+    status: node.status,
     logger,
     checkpoints: { source: checkpoints, store },
     auth: { service: auth, node: name },
     query,
     portal: { network: portalNetworkOf(membership.networkId, folder.networkText) },
+    health: health.http,
+    tls: tlsFilesOf(identity.config.http.tls, dir),
+    trustProxy: identity.config.http.trustProxy,
   })
   // The first queries after a start then find the upper tree levels in memory (docs/query.md);
   // ~0.5 s of reads per million entries.
@@ -179,13 +207,27 @@ export function buildParts(
       // After the network (the first scrub waits for its first sync); before HTTP: an own
       // feed shorter than the checkpoint is pulled back (tailWaitMs) before events are taken.
       ['integrity', integrity],
+      // Emails admins when members go silent or checkpoints stall (and when that ends).
+      ['quorum watch', health.watch],
       ['http', http],
       // Last, so that it stops first: before the store closes.
       ['tree cache warm-up', warmUp],
     ],
     logger,
   )
-  const parts = { identity, store, alerts, auth, checkpoints, integrity, net, ingest, query, http }
+  const parts = {
+    identity,
+    store,
+    alerts,
+    auth,
+    checkpoints,
+    integrity,
+    net,
+    ingest,
+    query,
+    http,
+    quorumWatch: health.watch,
+  }
   return { parts, lifecycle }
 }
 

@@ -75,7 +75,10 @@ export class EhrlogNode {
     const { dir, logger, passphrase } = this.#opts
     try {
       const folder = await readNodeFolder(dir, passphrase, logger)
-      const { parts, lifecycle } = buildParts(folder, this.#opts, () => this.status())
+      const { parts, lifecycle } = buildParts(folder, this.#opts, {
+        status: () => this.status(),
+        started: () => this.#state === 'started',
+      })
       this.#lifecycle = lifecycle
       await lifecycle.start() // on failure, it has stopped what it started
       this.#parts = parts
@@ -152,6 +155,11 @@ export class EhrlogNode {
 
   get query(): QueryService {
     return this.#require().query
+  }
+
+  /** Re-reads the HTTPS certificate and key (SIGHUP); false when the node serves plain HTTP. */
+  reloadTls(): Promise<boolean> {
+    return this.#require().http.reloadTls()
   }
 
   get httpUrl(): string {

@@ -1,6 +1,6 @@
 import { Socket } from 'node:net'
 import type { Command } from 'commander'
-import { createLogger } from '../../node/logger.ts'
+import { createLogger, type Logger } from '../../node/logger.ts'
 import { EhrlogNode } from '../../node/node.ts'
 import { type CliContext, passphraseOf } from '../context.ts'
 import { EXIT } from '../exit-codes.ts'
@@ -40,12 +40,32 @@ export function registerNode(program: Command, ctx: CliContext): void {
         }
         process.on('SIGINT', () => stop('SIGINT'))
         process.on('SIGTERM', () => stop('SIGTERM'))
+        // SIGHUP re-reads the HTTPS certificate and key (renewed by certbot or the like); a
+        // bad pair is logged and the one in use stays.
+        process.on('SIGHUP', () => reloadTls(running, logger))
         watchLauncher(() => stop('launcher exited'))
       })
       // The node has stopped and its store is closed. libp2p leaves timers behind (gossipsub's
       // heartbeat, the address manager's debounce) that would hold the process 1-3 s more.
       setTimeout(() => process.exit(), 250).unref()
     })
+}
+
+/** The SIGHUP handler: EhrlogNode.reloadTls, its outcome logged. */
+export function reloadTls(running: EhrlogNode, logger: Logger): Promise<void> {
+  return running.reloadTls().then(
+    (reloaded) =>
+      logger.info(
+        reloaded
+          ? 'SIGHUP: HTTPS certificate and key reloaded'
+          : 'SIGHUP: no http.tls, nothing to reload',
+      ),
+    (err: unknown) =>
+      logger.error(
+        { err: (err as Error).message },
+        'SIGHUP: certificate not reloaded; the one in use stays',
+      ),
+  )
 }
 
 /** Within this long of the first stop signal, another one is taken as the same request. */

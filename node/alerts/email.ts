@@ -75,7 +75,8 @@ export function alertText(incident: Incident, id: string, evidenceSha256: string
   const lines = [
     ...wrap(`${KIND_TEXTS[incident.kind].tag} ${first}`, ''),
     ...rest,
-    'Immediate action needs to be taken',
+    // A recovery is news, not a call to act.
+    ...(incident.kind === 'quorum-recovered' ? [] : ['Immediate action needs to be taken']),
     '',
     ...wrap(incident.summary, ''),
     '',

@@ -1,3 +1,4 @@
+import type { Server as HttpsServer } from 'node:https'
 import type { AddressInfo } from 'node:net'
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify'
 import type { Logger } from 'pino'
@@ -11,12 +12,21 @@ import { BearerToken } from './bearer-auth.ts'
 import { CHECKPOINT_PATH, type CheckpointSource, checkpointRoutes } from './checkpoint-routes.ts'
 import { EVENTS_PATH, eventsRoute } from './events-route.ts'
 import { FHIR_AUDIT_EVENT_PATH, fhirRoute } from './fhir-route.ts'
+import {
+  HEALTHZ_PATH,
+  healthRoutes,
+  METRICS_PATH,
+  type MetricsExposition,
+  READYZ_PATH,
+  type Readiness,
+} from './health-routes.ts'
 import { type HttpFailure, httpFailureOf, sendFailure } from './http-errors.ts'
 import { QUERY_PATH, type QueryRouteOptions, queryRoute } from './query-route.ts'
 import { DebugRequestLog } from './request-log.ts'
 import { addSecurityHeaders, setSecurityHeaders } from './security-headers.ts'
 import type { NodeStatus } from './status.ts'
 import { STATUS_PATH, statusRoute } from './status-route.ts'
+import { addHsts, loadTlsPem, type TlsFiles, type TlsPem } from './tls.ts'
 
 export const DEFAULT_BODY_LIMIT_BYTES = 1024 * 1024
 
@@ -28,6 +38,9 @@ const ALLOWED_METHODS: ReadonlyMap<string, readonly string[]> = new Map([
   [CHECKPOINT_PATH, ['GET', 'HEAD', 'POST']],
   [QUERY_PATH, ['GET']], // HEAD: 405 (query-route.ts)
   ...AUTH_ROUTE_METHODS,
+  [HEALTHZ_PATH, ['GET', 'HEAD']],
+  [READYZ_PATH, ['GET', 'HEAD']],
+  [METRICS_PATH, ['GET', 'HEAD']],
 ])
 
 /** A whole request, headers to last body byte, must arrive within this (slow-client guard). */
@@ -54,6 +67,12 @@ export interface HttpServerOptions {
   query?: QueryRouteOptions['query']
   /** The web portal's pages (node/portal); served only together with `auth`. */
   portal?: { network: PortalNetwork }
+  /** HTTPS with this certificate and key (re-read by reloadTls()); plain HTTP without. */
+  tls?: TlsFiles | undefined
+  /** Fastify's trustProxy: client address and scheme from a reverse proxy's headers. */
+  trustProxy?: boolean | string[]
+  /** GET /healthz, /readyz and /metrics; without it those routes are absent. */
+  health?: { readiness: () => Readiness; metrics?: MetricsExposition; metricsToken?: string }
 }
 
 /**
@@ -82,7 +101,7 @@ export class HttpServer {
     this.#bodyLimitBytes = bodyLimitBytes
   }
 
-  /** http://host:port of the listening server (the real port when configured as 0). */
+  /** http(s)://host:port of the listening server (the real port when configured as 0). */
   get url(): string {
     if (this.#url === undefined) {
       throw new EhrlogError('UNAVAILABLE', 'the HTTP server is not listening')
@@ -105,12 +124,32 @@ export class HttpServer {
     return this.#stopping
   }
 
+  /**
+   * Re-reads the certificate and key (on SIGHUP) and serves them to new connections; open
+   * ones keep theirs. False without TLS. Throws CONFIG_INVALID for unreadable or mismatched
+   * files, and the certificate in use stays.
+   */
+  async reloadTls(): Promise<boolean> {
+    const files = this.#opts.tls
+    if (!files) return false
+    const pem = await loadTlsPem(files)
+    const app = this.#app
+    if (!app) throw new EhrlogError('UNAVAILABLE', 'the HTTP server is not listening')
+    ;(app.server as unknown as HttpsServer).setSecureContext(pem)
+    return true
+  }
+
   async #listen(): Promise<void> {
     const { host, port } = this.#opts
-    const app = this.#build()
+    const pem = this.#opts.tls ? await loadTlsPem(this.#opts.tls) : undefined
+    const app = this.#build(pem)
     this.#app = app
     try {
-      await app.listen({ host, port, listenTextResolver: (url) => `HTTP API listening at ${url}` })
+      await app.listen({
+        host,
+        port,
+        listenTextResolver: (url) => `HTTP API listening at ${url}`,
+      })
     } catch (cause) {
       this.#app = undefined
       await app.close().catch(() => {})
@@ -124,7 +163,7 @@ export class HttpServer {
       )
     }
     const bound = (app.server.address() as AddressInfo).port
-    this.#url = `http://${host.includes(':') ? `[${host}]` : host}:${bound}`
+    this.#url = `${pem ? 'https' : 'http'}://${host.includes(':') ? `[${host}]` : host}:${bound}`
   }
 
   async #close(): Promise<void> {
@@ -135,11 +174,13 @@ export class HttpServer {
     await app?.close()
   }
 
-  #build(): FastifyInstance {
+  #build(pem: TlsPem | undefined): FastifyInstance {
     const bodyLimit = this.#bodyLimitBytes
     // Cast: the pino-typed instance is used through the base-logger type the plugins take.
     const app = Fastify({
       loggerInstance: this.#opts.logger.child({ component: 'http' }),
+      ...(pem ? { https: pem } : {}),
+      trustProxy: this.#opts.trustProxy ?? false,
       logController: new DebugRequestLog(),
       bodyLimit,
       requestTimeout: REQUEST_TIMEOUT_MS,
@@ -161,6 +202,7 @@ export class HttpServer {
       if (closing) throw new EhrlogError('UNAVAILABLE', 'the node is shutting down: retry later')
     })
     addSecurityHeaders(app)
+    addHsts(app)
     app.setErrorHandler((err, request, reply) => {
       this.#fail(err, request, reply)
     })
@@ -174,6 +216,7 @@ export class HttpServer {
     app.addContentTypeParser('*', (_request, _payload, done) => done(null, undefined))
 
     app.register(statusRoute, { status: this.#opts.status })
+    if (this.#opts.health) app.register(healthRoutes, this.#opts.health)
     app.register(eventsRoute, { ingest: this.#opts.ingest, token: this.#token })
     app.register(fhirRoute, { ingest: this.#opts.ingest, token: this.#token })
     const cp = this.#opts.checkpoints

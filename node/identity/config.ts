@@ -33,8 +33,21 @@ export const nodeConfigSchema = z.strictObject({
     .strictObject({
       host: z.string().min(1).default('127.0.0.1'),
       port: z.number().int().min(0).max(65535).default(0),
+      /** HTTPS: PEM files, relative to the node folder or absolute; re-read on SIGHUP. */
+      tls: z.strictObject({ cert: z.string().min(1), key: z.string().min(1) }).optional(),
+      /**
+       * Behind a reverse proxy: client address and scheme from X-Forwarded-For/-Proto/-Host.
+       * true trusts any sender (only when nothing but the proxy reaches the port); better the
+       * list of the proxy's addresses or CIDRs.
+       */
+      trustProxy: z.union([z.boolean(), z.array(z.string().min(1)).min(1)]).default(false),
+      /** Bearer token for GET /metrics from other hosts; without it, loopback clients only. */
+      metricsToken: z
+        .string()
+        .regex(/^[A-Za-z0-9_-]{32,}$/, 'want at least 32 base64url characters')
+        .optional(),
     })
-    .default({ host: '127.0.0.1', port: 0 }),
+    .default({ host: '127.0.0.1', port: 0, trustProxy: false }),
   /** Bearer token of the hospital's EHR for the ingest API: 32 random bytes, base64url. */
   apiToken: z.string().regex(/^[A-Za-z0-9_-]{43,}$/, 'want at least 43 base64url characters'),
   alerts: z
@@ -42,8 +55,17 @@ export const nodeConfigSchema = z.strictObject({
       admins: z.array(z.email()).default([]),
       /** Without it, alerts go to the node's log and DIR/alerts/outbox/*.eml. */
       smtp: smtpConfigSchema.optional(),
+      /** Quorum alert: this many checkpoint intervals with changes and no cosigned checkpoint. */
+      quorumStallRounds: z.number().int().min(1).max(1000).default(3),
+      /** Quorum alert: a member not connected for this long (default 5 minutes). */
+      memberSilenceMs: z
+        .number()
+        .int()
+        .min(1000)
+        .max(7 * 24 * 3600_000)
+        .default(300_000),
     })
-    .default({ admins: [] }),
+    .default({ admins: [], quorumStallRounds: 3, memberSilenceMs: 300_000 }),
   /** Verified queries: per user at this node, `burst` at once, refilled at `perMinute`. */
   query: z
     .strictObject({

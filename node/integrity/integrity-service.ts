@@ -63,6 +63,8 @@ export interface IntegrityServiceOptions {
    * scrubbed at once, since their batches wait for that scrub.
    */
   beforeFirstScrub?: () => Promise<void>
+  /** Told how long each scrub took (metrics). */
+  onScrubbed?: (durationMs: number) => void
 }
 
 export interface ScrubResult {
@@ -187,7 +189,9 @@ export class IntegrityService {
   scrubNow(): Promise<ScrubResult> {
     if (this.#controller.signal.aborted) return Promise.reject(new Error('integrity stopped'))
     if (!this.#running) {
+      const started = performance.now()
       this.#running = this.#scrub().finally(() => {
+        this.#opts.onScrubbed?.(performance.now() - started)
         this.#running = undefined
         this.#releaseOwnHoldIfWhole() // a repair may have restored the own feed
       })

@@ -86,6 +86,7 @@ export async function pullFrom(
     if (theirs.type !== 'state') throw protocolError(peer, `got ${theirs.type}, want state`)
     if (!bytesEqual(theirs.networkId, opts.networkId))
       throw protocolError(peer, 'network id differs')
+    opts.store.peerSizes?.(theirs.sizes)
     const result: PullResult = { stored: 0, deferred: [] }
     const ahead = [...theirs.sizes].filter(
       ([origin, size]) => size > (mine.get(origin) ?? 0) && opts.membership.byName(origin),

@@ -52,6 +52,7 @@ export class SyncServer extends MemberResponder {
       )
       return session.refuse('FORBIDDEN', 'network id differs: network.json files differ')
     }
+    this.opts.store.peerSizes?.(hello.sizes)
     const sizes = await this.opts.store.sizes()
     await lp.write(encodeFrame({ type: 'state', networkId: this.opts.networkId, sizes }), {
       signal: signal(),

@@ -1,6 +1,6 @@
 import { canonicalJson } from '../core/canonical-json.ts'
 import type { CosignedCheckpoint } from '../core/checkpoint.ts'
-import { EhrlogError } from '../core/errors.ts'
+import { EhrlogError, isEhrlogError } from '../core/errors.ts'
 import { type AuditEvent, parseEvent } from '../core/event.ts'
 import {
   decodeCursor,
@@ -35,6 +35,8 @@ export interface QueryServiceOptions {
   /** Appends the query's audit event to this node's own feed; resolves once durable. */
   record: (event: AuditEvent) => Promise<unknown>
   now?: () => Date
+  /** Told of each query's outcome ('answered' or the error code) and duration (metrics). */
+  observe?: (outcome: string, durationMs: number) => void
 }
 
 /**
@@ -66,7 +68,7 @@ export class QueryService {
 
   /** Authenticates the session token (UNAUTHORIZED if it fails), then answers as that session. */
   answer(token: string | undefined, request: QueryRequest): Promise<QueryAnswerJson> {
-    return this.answerAs(this.#opts.auth.authenticate(token), request)
+    return this.#timed(async () => this.#answerAs(this.#opts.auth.authenticate(token), request))
   }
 
   /**
@@ -74,7 +76,25 @@ export class QueryService {
    * takes one of the user's queries (RATE_LIMITED when none is left); a query refused for
    * that is not recorded, or a flood of them would write a flood of audit entries.
    */
-  async answerAs(session: Session, request: QueryRequest): Promise<QueryAnswerJson> {
+  answerAs(session: Session, request: QueryRequest): Promise<QueryAnswerJson> {
+    return this.#timed(() => this.#answerAs(session, request))
+  }
+
+  async #timed(run: () => Promise<QueryAnswerJson>): Promise<QueryAnswerJson> {
+    const observe = this.#opts.observe
+    if (!observe) return run()
+    const started = performance.now()
+    try {
+      const answer = await run()
+      observe('answered', performance.now() - started)
+      return answer
+    } catch (err) {
+      observe(isEhrlogError(err) ? err.code : 'INTERNAL', performance.now() - started)
+      throw err
+    }
+  }
+
+  async #answerAs(session: Session, request: QueryRequest): Promise<QueryAnswerJson> {
     this.#limiter.take(session.sub)
     const filter = parseQueryFilter(request.filter ?? {})
     const limit = parseLimit(request.limit)

@@ -174,6 +174,11 @@ export class LogStore {
     this.#appendHolds.delete(origin)
   }
 
+  /** Why appends to `origin` are held (holdAppends), or undefined when they are not. */
+  appendHoldOf(origin: string): string | undefined {
+    return this.#appendHolds.get(origin)
+  }
+
   /** Validated audit events → entries of the signer's own feed, one atomic batch. */
   appendEvents(
     signer: Signer,

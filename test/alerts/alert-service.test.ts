@@ -139,6 +139,8 @@ describe('AlertService over SMTP', () => {
       '[Replica Divergence]',
       '[Equivocation]',
       '[Invalid Checkpoint]',
+      '[Network Degraded]',
+      '[Network Recovered]',
     ])
   })
 
