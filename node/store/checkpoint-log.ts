@@ -4,7 +4,7 @@ import {
   cosignedFromJson,
   cosignedToJson,
 } from '../core/checkpoint.ts'
-import { encodeU64, PREFIX, prefixRange } from './key-layout.ts'
+import { encodeU64, PREFIX, prefixRange } from './format/key-layout.ts'
 import type { LogStore } from './log-store.ts'
 
 /**

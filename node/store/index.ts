@@ -1,15 +1,4 @@
 export { CheckpointLog } from './checkpoint-log.ts'
-export type { AcceptResult, FeedBatch } from './feed-batch.ts'
-export { MAX_BATCH_ENTRIES } from './feed-batch.ts'
-export {
-  entryBytesOfValue,
-  headSizeBefore,
-  headSizes,
-  lastHeadSize,
-  rawRecords,
-  repairCount,
-} from './feed-reads.ts'
-export { proveInForkedTree } from './forked-tree.ts'
 export type {
   AppendItem,
   EntryRef,
@@ -21,6 +10,7 @@ export type {
   StoreKeys,
 } from './log-store.ts'
 export { LogStore } from './log-store.ts'
+export { proveInForkedTree } from './read/forked-tree.ts'
 export {
   completedNodes,
   type FeedRepair,
@@ -28,7 +18,15 @@ export {
   type ProvenEntry,
   repairFeed,
   verifyProvenEntry,
-} from './repair.ts'
+} from './repair/feed-repair.ts'
+export {
+  entryBytesOfValue,
+  headSizeBefore,
+  headSizes,
+  lastHeadSize,
+  rawRecords,
+  repairCount,
+} from './repair/raw-reads.ts'
 export type {
   FeedReport,
   KnownHead,
@@ -36,5 +34,7 @@ export type {
   ProblemKind,
   VerifyOptions,
   VerifyReport,
-} from './verify-replica.ts'
-export { verifyReplica } from './verify-replica.ts'
+} from './verify/verify-replica.ts'
+export { verifyReplica } from './verify/verify-replica.ts'
+export type { AcceptResult, FeedBatch } from './write/feed-batch.ts'
+export { MAX_BATCH_ENTRIES } from './write/feed-batch.ts'

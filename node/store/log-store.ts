@@ -5,13 +5,12 @@ import type { AuditEvent } from '../core/event.ts'
 import { bytesEqual, toHex } from '../core/hex.ts'
 import { EMPTY_ROOT } from '../core/merkle/index.ts'
 import { isTreeHeadSignatureValid, type SignedTreeHead } from '../core/tree-head.ts'
-import { EntryReader } from './entry-reader.ts'
-import { type AcceptResult, type FeedBatch, MAX_BATCH_ENTRIES } from './feed-batch.ts'
-import { type EncodedBatch, FeedEncoder } from './feed-encoder.ts'
 import { type FeedState, loadFeedState, newFeedState } from './feed-state.ts'
-import { type EntryRef, prefixRange, scanPostings, timeRange } from './indexes.ts'
-import { feedTag, PREFIX, receiptKey } from './key-layout.ts'
-import { SEAL_OFF_THREAD_FROM, Sealer } from './seal-worker.ts'
+import { feedTag, PREFIX, receiptKey } from './format/key-layout.ts'
+import { ValueCipher } from './format/value-cipher.ts'
+import { EntryReader } from './read/entry-reader.ts'
+import { TreeCache } from './read/tree-cache.ts'
+import { TreeReader } from './read/tree-reader.ts'
 import {
   type AppendItem,
   LEVELDB_TUNING,
@@ -23,12 +22,13 @@ import {
   type StoreInternals,
   type StoreKeys,
 } from './store-types.ts'
-import { TreeCache } from './tree-cache.ts'
-import { TreeReader } from './tree-reader.ts'
-import { ensureUserIndex } from './user-index.ts'
-import { ValueCipher } from './value-cipher.ts'
-import { type VerifyOptions, type VerifyReport, verifyReplica } from './verify-replica.ts'
-import { type PlainSink, WriteChain } from './write-chain.ts'
+import { type VerifyOptions, type VerifyReport, verifyReplica } from './verify/verify-replica.ts'
+import { type AcceptResult, type FeedBatch, MAX_BATCH_ENTRIES } from './write/feed-batch.ts'
+import { type EncodedBatch, FeedEncoder } from './write/feed-encoder.ts'
+import { type EntryRef, prefixRange, scanPostings, timeRange } from './write/indexes.ts'
+import { SEAL_OFF_THREAD_FROM, Sealer } from './write/seal-worker.ts'
+import { ensureUserIndex } from './write/user-index.ts'
+import { type PlainSink, WriteChain } from './write/write-chain.ts'
 
 export type {
   AppendItem,

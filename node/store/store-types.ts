@@ -1,9 +1,9 @@
 import type { KeyObject } from 'node:crypto'
 import type { ClassicLevel } from 'classic-level'
 import type { EntryKind } from '../core/entry.ts'
-import type { FeedTag } from './key-layout.ts'
-import type { TREE_CACHE_DEFAULTS } from './tree-cache.ts'
-import type { ValueCipher } from './value-cipher.ts'
+import type { FeedTag } from './format/key-layout.ts'
+import type { ValueCipher } from './format/value-cipher.ts'
+import type { TREE_CACHE_DEFAULTS } from './read/tree-cache.ts'
 
 export interface StoreKeys {
   valueKey: Uint8Array

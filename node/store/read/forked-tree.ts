@@ -1,11 +1,11 @@
-import { EhrlogError } from '../core/errors.ts'
+import { EhrlogError } from '../../core/errors.ts'
 import {
   hashChildren,
   inclusionProofRanges,
   largestPowerOfTwoBelow,
   MemoryTree,
-} from '../core/merkle/index.ts'
-import type { LogStore } from './log-store.ts'
+} from '../../core/merkle/index.ts'
+import type { LogStore } from '../log-store.ts'
 import { TreeReader } from './tree-reader.ts'
 
 /**

@@ -1,7 +1,7 @@
-import { verifyEntryBody } from '../core/body.ts'
-import { decodeEntry, entryId } from '../core/entry.ts'
-import { EhrlogError } from '../core/errors.ts'
-import { bytesEqual } from '../core/hex.ts'
+import { verifyEntryBody } from '../../core/body.ts'
+import { decodeEntry, entryId } from '../../core/entry.ts'
+import { EhrlogError } from '../../core/errors.ts'
+import { bytesEqual } from '../../core/hex.ts'
 import {
   completeSubtrees,
   foldSubtrees,
@@ -9,13 +9,13 @@ import {
   hashChildren,
   hashLeaf,
   verifyInclusion,
-} from '../core/merkle/index.ts'
-import { isTreeHeadSignatureValid, type SignedTreeHead } from '../core/tree-head.ts'
-import { lastHeadSizeOf, readPlain, repairCount, repairCountKey } from './feed-reads.ts'
-import type { FeedState } from './feed-state.ts'
-import { entryKey, type FeedTag, headKey } from './key-layout.ts'
-import type { LogStore, StoreInternals } from './log-store.ts'
-import { decodeEntryRecord, encodeEntryRecord, encodeHeadRecord } from './records.ts'
+} from '../../core/merkle/index.ts'
+import { isTreeHeadSignatureValid, type SignedTreeHead } from '../../core/tree-head.ts'
+import type { FeedState } from '../feed-state.ts'
+import { entryKey, type FeedTag, headKey } from '../format/key-layout.ts'
+import { decodeEntryRecord, encodeEntryRecord, encodeHeadRecord } from '../format/records.ts'
+import type { LogStore, StoreInternals } from '../log-store.ts'
+import { lastHeadSizeOf, readPlain, repairCount, repairCountKey } from './raw-reads.ts'
 
 /** An entry from a peer with its inclusion proof in the tree of `treeSize`. */
 export interface ProvenEntry {

@@ -1,4 +1,4 @@
-import { HASH_SIZE } from '../core/merkle/index.ts'
+import { HASH_SIZE } from '../../core/merkle/index.ts'
 import {
   entryKey,
   type FeedTag,
@@ -7,9 +7,9 @@ import {
   PREFIX,
   prefixRange,
   seqOfKey,
-} from './key-layout.ts'
-import type { LogStore, StoreInternals } from './log-store.ts'
-import { decodeEntryRecord } from './records.ts'
+} from '../format/key-layout.ts'
+import { decodeEntryRecord } from '../format/records.ts'
+import type { LogStore, StoreInternals } from '../log-store.ts'
 
 /*
  * What node/integrity reads of a feed's records without trusting them: head sizes from keys

@@ -1,4 +1,4 @@
-import { OrderedWorker } from '../threads/ordered-worker.ts'
+import { OrderedWorker } from '../../threads/ordered-worker.ts'
 import { type CheckedRecords, packRecords, transferables } from './record-check.ts'
 
 /**
@@ -15,7 +15,7 @@ export class CheckPool {
   constructor(size: number, valueKey: Uint8Array) {
     for (let i = 0; i < size; i++)
       this.#workers.push(
-        new OrderedWorker('node/store/check-worker.ts', { valueKey }, 'verify worker'),
+        new OrderedWorker('node/store/verify/check-worker.ts', { valueKey }, 'verify worker'),
       )
   }
 

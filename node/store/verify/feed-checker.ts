@@ -1,8 +1,8 @@
-import { entryId } from '../core/entry.ts'
-import { bytesEqual, toHex } from '../core/hex.ts'
-import { HASH_SIZE, MerkleBuilder } from '../core/merkle/index.ts'
-import { type FeedTag, PREFIX, prefixRange, seqOfKey } from './key-layout.ts'
-import type { StoreInternals } from './log-store.ts'
+import { entryId } from '../../core/entry.ts'
+import { bytesEqual, toHex } from '../../core/hex.ts'
+import { HASH_SIZE, MerkleBuilder } from '../../core/merkle/index.ts'
+import { type FeedTag, PREFIX, prefixRange, seqOfKey } from '../format/key-layout.ts'
+import type { StoreInternals } from '../log-store.ts'
 import {
   type CheckedRecords,
   RECORD_FOREIGN,

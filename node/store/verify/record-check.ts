@@ -1,7 +1,7 @@
-import { chainFieldOffsets } from '../core/entry.ts'
-import { HASH_SIZE, hashLeafInto } from '../core/merkle/hash.ts'
-import { seqOfKey } from './key-layout.ts'
-import type { ValueCipher } from './value-cipher.ts'
+import { chainFieldOffsets } from '../../core/entry.ts'
+import { HASH_SIZE, hashLeafInto } from '../../core/merkle/hash.ts'
+import { seqOfKey } from '../format/key-layout.ts'
+import type { ValueCipher } from '../format/value-cipher.ts'
 
 /**
  * The per-entry half of verifyReplica, which needs no other entry: authenticate and decrypt

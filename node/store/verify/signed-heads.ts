@@ -1,8 +1,8 @@
 import type { ClassicLevel } from 'classic-level'
-import { isTreeHeadSignatureValid } from '../core/tree-head.ts'
-import { type FeedTag, PREFIX, prefixRange, seqOfKey } from './key-layout.ts'
-import type { StoreInternals } from './log-store.ts'
-import { decodeHeadRecord } from './records.ts'
+import { isTreeHeadSignatureValid } from '../../core/tree-head.ts'
+import { type FeedTag, PREFIX, prefixRange, seqOfKey } from '../format/key-layout.ts'
+import { decodeHeadRecord } from '../format/records.ts'
+import type { StoreInternals } from '../log-store.ts'
 import type { Problem } from './verify-replica.ts'
 
 const CHUNK = 1024

@@ -1,8 +1,8 @@
 import { availableParallelism } from 'node:os'
+import { PREFIX, prefixRange } from '../format/key-layout.ts'
+import type { StoreInternals } from '../log-store.ts'
 import { CheckPool } from './check-pool.ts'
 import { type CheckRecords, FeedChecker } from './feed-checker.ts'
-import { PREFIX, prefixRange } from './key-layout.ts'
-import type { StoreInternals } from './log-store.ts'
 import { checkRecords } from './record-check.ts'
 
 /**

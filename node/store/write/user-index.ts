@@ -1,9 +1,9 @@
-import { readChainFields } from '../core/entry.ts'
+import { readChainFields } from '../../core/entry.ts'
+import { metaKey, PREFIX, prefixRange, seqOfKey } from '../format/key-layout.ts'
+import { decodeEntryRecord } from '../format/records.ts'
+import type { StoreInternals } from '../store-types.ts'
 import type { Indexes } from './indexes.ts'
-import { metaKey, PREFIX, prefixRange, seqOfKey } from './key-layout.ts'
-import { decodeEntryRecord } from './records.ts'
 import { sealingSink } from './seal-worker.ts'
-import type { StoreInternals } from './store-types.ts'
 
 /** M ‖ "user-index": present once every user record of the store has its U posting. */
 export const USER_INDEX_MARKER = metaKey('user-index')
