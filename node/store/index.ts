@@ -1,3 +1,6 @@
+// The public surface of node/store. The folders under it, by concern: format/ (keys, records,
+// value encryption), write/ (appends and accepted batches), read/ (entries, trees, proofs),
+// verify/ (verifyReplica), repair/ (repairs, and ScrubView: what node/integrity reads).
 export { CheckpointLog } from './checkpoint-log.ts'
 export type {
   AppendItem,
@@ -10,23 +13,14 @@ export type {
   StoreKeys,
 } from './log-store.ts'
 export { LogStore } from './log-store.ts'
-export { proveInForkedTree } from './read/forked-tree.ts'
 export {
   completedNodes,
   type FeedRepair,
   type FeedRepairResult,
   type ProvenEntry,
-  repairFeed,
   verifyProvenEntry,
 } from './repair/feed-repair.ts'
-export {
-  entryBytesOfValue,
-  headSizeBefore,
-  headSizes,
-  lastHeadSize,
-  rawRecords,
-  repairCount,
-} from './repair/raw-reads.ts'
+export type { ScrubView } from './repair/scrub-view.ts'
 export type {
   FeedReport,
   KnownHead,
@@ -34,7 +28,6 @@ export type {
   ProblemKind,
   VerifyOptions,
   VerifyReport,
-} from './verify/verify-replica.ts'
-export { verifyReplica } from './verify/verify-replica.ts'
+} from './verify/report.ts'
 export type { AcceptResult, FeedBatch } from './write/feed-batch.ts'
 export { MAX_BATCH_ENTRIES } from './write/feed-batch.ts'

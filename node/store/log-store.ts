@@ -11,6 +11,9 @@ import { ValueCipher } from './format/value-cipher.ts'
 import { EntryReader } from './read/entry-reader.ts'
 import { TreeCache } from './read/tree-cache.ts'
 import { TreeReader } from './read/tree-reader.ts'
+import { type FeedRepair, type FeedRepairResult, repairFeed } from './repair/feed-repair.ts'
+import { type ScrubView, scrubViewOf } from './repair/scrub-view.ts'
+import { grantAccess, type StoreAccess } from './store-access.ts'
 import {
   type AppendItem,
   LEVELDB_TUNING,
@@ -19,10 +22,10 @@ import {
   type Receipt,
   type Signer,
   type StoredReceipt,
-  type StoreInternals,
   type StoreKeys,
 } from './store-types.ts'
-import { type VerifyOptions, type VerifyReport, verifyReplica } from './verify/verify-replica.ts'
+import type { VerifyOptions, VerifyReport } from './verify/report.ts'
+import { verifyReplica } from './verify/verify-replica.ts'
 import { type AcceptResult, type FeedBatch, MAX_BATCH_ENTRIES } from './write/feed-batch.ts'
 import { type EncodedBatch, FeedEncoder } from './write/feed-encoder.ts'
 import { type EntryRef, prefixRange, scanPostings, timeRange } from './write/indexes.ts'
@@ -38,7 +41,6 @@ export type {
   Receipt,
   Signer,
   StoredReceipt,
-  StoreInternals,
   StoreKeys,
 }
 export { LEVELDB_TUNING }
@@ -59,6 +61,8 @@ export class LogStore {
   readonly #sealer: Sealer
   /** Upper levels of every feed's tree, shared by all proofs and roots (tree-cache.ts). */
   readonly treeCache: TreeCache
+  /** What node/integrity reads to scrub, repair and prove (repair/scrub-view.ts). */
+  readonly scrubView: ScrubView
   readonly #feeds = new Map<string, FeedState>()
   readonly #originByTag = new Map<string, string>()
   /** Own feeds that must not grow, with why (holdAppends). */
@@ -81,6 +85,8 @@ export class LogStore {
     this.#reader = new EntryReader(this.#db, this.#cipher, (origin) => this.#feeds.get(origin))
     this.#writes = new WriteChain(this.#db, opts.sync ?? true)
     this.treeCache = new TreeCache(opts.treeCache)
+    this.scrubView = scrubViewOf(this, () => this.#access())
+    grantAccess(this, () => this.#access())
   }
 
   async open(): Promise<void> {
@@ -103,7 +109,7 @@ export class LogStore {
         ),
       )
     }
-    await ensureUserIndex(this.internals, this.#encoder.indexes)
+    await ensureUserIndex(this.#access(), this.#encoder.indexes)
   }
 
   /** Waits for queued writes, then closes. Idempotent. */
@@ -116,7 +122,8 @@ export class LogStore {
     await this.#db.close()
   }
 
-  get internals(): StoreInternals {
+  /** For the store's own modules (store-access.ts); STORE_CLOSED unless open. */
+  #access(): StoreAccess {
     this.#assertOpen()
     return {
       db: this.#db,
@@ -129,7 +136,7 @@ export class LogStore {
 
   /** Streams through every feed and names each damaged entry (see verify-replica.ts). */
   verify(opts: VerifyOptions = {}): Promise<VerifyReport> {
-    return verifyReplica(this.internals, opts)
+    return verifyReplica(this.#access(), opts)
   }
 
   /** Origins this store holds a feed for. */
@@ -458,11 +465,20 @@ export class LogStore {
   }
 
   /**
-   * Re-reads a feed's state from disk after repair.ts rewrote its records. Loads only while
+   * Restores authentic records of one feed from proven data, in one batch (repair/feed-repair.ts);
+   * throws, writing nothing, if any entry fails its proof. Callers keep other writers of the feed
+   * out meanwhile (node/integrity's gate).
+   */
+  repairFeed(repair: FeedRepair): Promise<FeedRepairResult> {
+    return repairFeed(this.#access(), repair, (origin) => this.#reloadFeed(origin))
+  }
+
+  /**
+   * Re-reads a feed's state from disk after feed-repair.ts rewrote its records. Loads only while
    * no batch of the feed is being encoded or written, and updates the state object in place,
    * so no append or accepted batch is lost or rewound.
    */
-  async reloadFeed(origin: string): Promise<void> {
+  async #reloadFeed(origin: string): Promise<void> {
     this.#assertOpen()
     const tag = feedTag(this.#opts.keys.indexKey, origin)
     for (;;) {

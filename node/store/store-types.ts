@@ -1,8 +1,5 @@
 import type { KeyObject } from 'node:crypto'
-import type { ClassicLevel } from 'classic-level'
 import type { EntryKind } from '../core/entry.ts'
-import type { FeedTag } from './format/key-layout.ts'
-import type { ValueCipher } from './format/value-cipher.ts'
 import type { TREE_CACHE_DEFAULTS } from './read/tree-cache.ts'
 
 export interface StoreKeys {
@@ -39,16 +36,6 @@ export interface StoredReceipt {
   firstSeq: number
   count: number
   bodyHash: string
-}
-
-/** Internals that verify-replica.ts and feed-reads.ts read; not exported from the folder. */
-export interface StoreInternals {
-  db: ClassicLevel<Buffer, Buffer>
-  cipher: ValueCipher
-  /** For verify's worker threads, which seal nothing: they only open values. */
-  valueKey: Uint8Array
-  originKey: (origin: string) => Uint8Array | undefined
-  feeds: ReadonlyMap<string, { origin: string; tag: FeedTag; committed: { size: number } }>
 }
 
 export interface LogStoreOptions {
