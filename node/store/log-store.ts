@@ -4,7 +4,7 @@ import { EhrlogError } from '../core/errors.ts'
 import type { AuditEvent } from '../core/event.ts'
 import { bytesEqual, toHex } from '../core/hex.ts'
 import { EMPTY_ROOT } from '../core/merkle/index.ts'
-import { isTreeHeadSignatureValid, type SignedTreeHead } from '../core/tree-head.ts'
+import type { SignedTreeHead } from '../core/tree-head.ts'
 import { type FeedState, loadFeedState, newFeedState } from './feed-state.ts'
 import { feedTag, PREFIX, receiptKey } from './format/key-layout.ts'
 import { ValueCipher } from './format/value-cipher.ts'
@@ -26,7 +26,12 @@ import {
 } from './store-types.ts'
 import type { VerifyOptions, VerifyReport } from './verify/report.ts'
 import { verifyReplica } from './verify/verify-replica.ts'
-import { type AcceptResult, type FeedBatch, MAX_BATCH_ENTRIES } from './write/feed-batch.ts'
+import {
+  type AcceptResult,
+  checkBatchHead,
+  type FeedBatch,
+  MAX_BATCH_ENTRIES,
+} from './write/feed-batch.ts'
 import { type EncodedBatch, FeedEncoder } from './write/feed-encoder.ts'
 import { type EntryRef, prefixRange, scanPostings, timeRange } from './write/indexes.ts'
 import { SEAL_OFF_THREAD_FROM, Sealer } from './write/seal-worker.ts'
@@ -59,7 +64,7 @@ export class LogStore {
   readonly #reader: EntryReader
   readonly #writes: WriteChain
   readonly #sealer: Sealer
-  /** Upper levels of every feed's tree, shared by all proofs and roots (tree-cache.ts). */
+  /** Upper levels of every feed's tree, shared by all proofs and roots (read/tree-cache.ts). */
   readonly treeCache: TreeCache
   /** What node/integrity reads to scrub, repair and prove (repair/scrub-view.ts). */
   readonly scrubView: ScrubView
@@ -134,7 +139,7 @@ export class LogStore {
     }
   }
 
-  /** Streams through every feed and names each damaged entry (see verify-replica.ts). */
+  /** Streams through every feed and names each damaged entry (see verify/verify-replica.ts). */
   verify(opts: VerifyOptions = {}): Promise<VerifyReport> {
     return verifyReplica(this.#access(), opts)
   }
@@ -234,28 +239,7 @@ export class LogStore {
   async acceptBatch(batch: FeedBatch): Promise<AcceptResult> {
     const { origin, head } = batch
     const count = batch.entries.length
-    if (count === 0 || count > MAX_BATCH_ENTRIES) {
-      throw new EhrlogError(
-        'ENTRY_INVALID',
-        `a batch carries 1 to ${MAX_BATCH_ENTRIES} entries, got ${count}`,
-      )
-    }
-    if (head.origin !== origin || head.treeSize < count) {
-      throw new EhrlogError(
-        'ENTRY_INVALID',
-        `batch head (${head.origin}, size ${head.treeSize}) does not fit ${count} entries of ${origin}`,
-      )
-    }
-    const publicKey = this.#opts.originKey(origin)
-    if (!publicKey)
-      throw new EhrlogError('ORIGIN_UNKNOWN', `origin ${origin} is not a member of this network`)
-    if (!isTreeHeadSignatureValid(head, publicKey)) {
-      throw new EhrlogError(
-        'INVALID_SIGNATURE',
-        `tree head of ${origin} at size ${head.treeSize} has a bad signature`,
-        { details: { origin, treeSize: head.treeSize } },
-      )
-    }
+    checkBatchHead(batch, this.#opts.originKey(origin))
     this.#assertOpen()
     let feed = this.#feedFor(origin)
     if (head.treeSize <= feed.tip.builder.size) {
@@ -314,7 +298,7 @@ export class LogStore {
     return this.#reader.heads(origin, fromSize)
   }
 
-  /** Batches of stored entry bytes ending at signed heads, for sync (entry-reader.ts). */
+  /** Batches of stored entry bytes ending at signed heads, for sync (read/entry-reader.ts). */
   readBatches(origin: string, fromSeq: number, maxEntries: number): Promise<FeedBatch[]> {
     return this.#reader.readBatches(origin, fromSeq, maxEntries)
   }
@@ -474,9 +458,9 @@ export class LogStore {
   }
 
   /**
-   * Re-reads a feed's state from disk after feed-repair.ts rewrote its records. Loads only while
-   * no batch of the feed is being encoded or written, and updates the state object in place,
-   * so no append or accepted batch is lost or rewound.
+   * Re-reads a feed's state from disk after repair/feed-repair.ts rewrote its records. Loads
+   * only while no batch of the feed is being encoded or written, and updates the state object
+   * in place, so no append or accepted batch is lost or rewound.
    */
   async #reloadFeed(origin: string): Promise<void> {
     this.#assertOpen()

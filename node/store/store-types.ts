@@ -48,7 +48,7 @@ export interface LogStoreOptions {
   sync?: boolean
   /** Overrides of LEVELDB_TUNING (benchmarks, experiments). */
   leveldb?: Partial<typeof LEVELDB_TUNING>
-  /** Bounds of the cache of upper tree levels that proofs read (tree-cache.ts). */
+  /** Bounds of the cache of upper tree levels that proofs read (read/tree-cache.ts). */
   treeCache?: Partial<typeof TREE_CACHE_DEFAULTS>
 }
 
