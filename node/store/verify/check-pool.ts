@@ -1,5 +1,6 @@
 import { OrderedWorker } from '../../threads/ordered-worker.ts'
-import { type CheckedRecords, packRecords, transferables } from './record-check.ts'
+import { packRecords, transferables } from '../packed-records.ts'
+import type { CheckedRecords } from './record-check.ts'
 
 /**
  * Worker threads that run checkRecords (record-check.ts) for verifyReplica: decrypting and

@@ -1,6 +1,6 @@
 import { parentPort, workerData } from 'node:worker_threads'
 import { VALUE_OVERHEAD, ValueCipher } from '../format/value-cipher.ts'
-import { type RawRecords, unpackRecords } from '../verify/record-check.ts'
+import { type RawRecords, unpackRecords } from '../packed-records.ts'
 import type { SealedValues } from './seal-worker.ts'
 
 // The seal worker (seal-worker.ts): seals each job's records, in order, with the value key.

@@ -1,6 +1,6 @@
 import { OrderedWorker } from '../../threads/ordered-worker.ts'
 import type { ValueCipher } from '../format/value-cipher.ts'
-import { packRecords, transferables } from '../verify/record-check.ts'
+import { packRecords, transferables } from '../packed-records.ts'
 import type { ChainedBatch, PlainSink } from './write-chain.ts'
 
 /**
