@@ -90,18 +90,19 @@ export class IntegrityService {
     const { self, store, membership, logger: log } = opts
     const signal = this.#controller.signal
     const scrubNow = () => this.scrubNow()
+    // Every read goes through the store's ScrubView; its writes are repairFeed and the holds.
     const replica = store.scrubView
     this.#cuts = new CutJudge({
       self,
-      store,
+      store: replica,
       trust: new CheckpointTrust(membership, opts.quorum),
       latestCheckpoint: opts.latestCheckpoint,
       latestHeld: opts.latestHeld,
       logger: log,
     })
-    this.#startHold = new StartHold(store, membership, this.#cuts)
-    this.#ownCut = new OwnCutHold(store, self, log)
-    this.#tailWait = { store, syncNow: opts.syncNow, tailWaitMs: opts.tailWaitMs, signal }
+    this.#startHold = new StartHold(replica, membership, this.#cuts)
+    this.#ownCut = new OwnCutHold(replica, store, self, log)
+    this.#tailWait = { store: replica, syncNow: opts.syncNow, tailWaitMs: opts.tailWaitMs, signal }
     const { scrubIntervalMs, retryMs } = opts
     this.#schedule = new ScrubSchedule({ scrubNow, scrubIntervalMs, retryMs, signal, log })
     this.#scrubber = new Scrubber({

@@ -1,5 +1,5 @@
 import type { Logger } from '../logger.ts'
-import type { KnownHead, LogStore } from '../store/index.ts'
+import type { KnownHead, LogStore, ScrubView } from '../store/index.ts'
 
 /**
  * This node's own feed, when it is shorter than the network cosigned (its tail was rolled
@@ -8,18 +8,21 @@ import type { KnownHead, LogStore } from '../store/index.ts'
  * (an equivocation).
  */
 export class OwnCutHold {
-  readonly #store: Pick<LogStore, 'size' | 'holdAppends' | 'releaseAppends'>
+  readonly #replica: Pick<ScrubView, 'size'>
+  readonly #appends: Pick<LogStore, 'holdAppends' | 'releaseAppends'>
   readonly #self: string
   readonly #log: Logger
   /** The cosigned size of the own feed while appends are held for it. */
   #cut: number | undefined
 
   constructor(
-    store: Pick<LogStore, 'size' | 'holdAppends' | 'releaseAppends'>,
+    replica: Pick<ScrubView, 'size'>,
+    appends: Pick<LogStore, 'holdAppends' | 'releaseAppends'>,
     self: string,
     log: Logger,
   ) {
-    this.#store = store
+    this.#replica = replica
+    this.#appends = appends
     this.#self = self
     this.#log = log
   }
@@ -29,16 +32,15 @@ export class OwnCutHold {
    * bring it back, and lifts the hold if it did.
    */
   async holdBelow(cut: KnownHead, awaitTail: () => Promise<void>): Promise<void> {
-    const store = this.#store
-    const self = this.#self
-    if (store.size(self) >= cut.treeSize) return
+    const size = this.#replica.size(this.#self)
+    if (size >= cut.treeSize) return
     this.#log.error(
-      { have: store.size(self), cosigned: cut.treeSize },
+      { have: size, cosigned: cut.treeSize },
       'own feed is shorter than the cosigned checkpoint: pulling it back before appending',
     )
-    store.holdAppends(
-      self,
-      `its feed has ${store.size(self)} entries but the network cosigned ${cut.treeSize}; waiting for peers to restore them (retry later)`,
+    this.#appends.holdAppends(
+      this.#self,
+      `its feed has ${size} entries but the network cosigned ${cut.treeSize}; waiting for peers to restore them (retry later)`,
     )
     this.#cut = cut.treeSize
     await awaitTail()
@@ -47,10 +49,11 @@ export class OwnCutHold {
 
   /** Lifts the hold once sync or repair brought the own feed back to the cut. */
   releaseIfWhole(): void {
-    const store = this.#store
-    if (this.#cut === undefined || store.size(this.#self) < this.#cut) return
-    store.releaseAppends(this.#self)
+    if (this.#cut === undefined) return
+    const size = this.#replica.size(this.#self)
+    if (size < this.#cut) return
+    this.#appends.releaseAppends(this.#self)
     this.#cut = undefined
-    this.#log.info({ size: store.size(this.#self) }, 'own feed restored: appending again')
+    this.#log.info({ size }, 'own feed restored: appending again')
   }
 }
