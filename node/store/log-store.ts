@@ -26,12 +26,8 @@ import {
 } from './store-types.ts'
 import type { VerifyOptions, VerifyReport } from './verify/report.ts'
 import { verifyReplica } from './verify/verify-replica.ts'
-import {
-  type AcceptResult,
-  checkBatchHead,
-  type FeedBatch,
-  MAX_BATCH_ENTRIES,
-} from './write/feed-batch.ts'
+import { checkBatchHead } from './write/batch-check.ts'
+import { type AcceptResult, type FeedBatch, MAX_BATCH_ENTRIES } from './write/feed-batch.ts'
 import { type EncodedBatch, FeedEncoder } from './write/feed-encoder.ts'
 import { type EntryRef, prefixRange, scanPostings, timeRange } from './write/indexes.ts'
 import { SEAL_OFF_THREAD_FROM, Sealer } from './write/seal-worker.ts'
