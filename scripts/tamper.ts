@@ -4,7 +4,6 @@ import { makeEntry, readChainFields } from '../node/core/entry.ts'
 import { fromHex } from '../node/core/hex.ts'
 import { hashLeaf, MemoryTree } from '../node/core/merkle/index.ts'
 import { signTreeHead } from '../node/core/tree-head.ts'
-import type { StoreKeys } from '../node/store/index.ts'
 import {
   entryKey,
   feedTag,
@@ -12,9 +11,14 @@ import {
   PREFIX,
   prefixRange,
   seqOfKey,
-} from '../node/store/key-layout.ts'
-import { decodeEntryRecord, encodeEntryRecord, encodeHeadRecord } from '../node/store/records.ts'
-import { ValueCipher } from '../node/store/value-cipher.ts'
+} from '../node/store/format/key-layout.ts'
+import {
+  decodeEntryRecord,
+  encodeEntryRecord,
+  encodeHeadRecord,
+} from '../node/store/format/records.ts'
+import { ValueCipher } from '../node/store/format/value-cipher.ts'
+import type { StoreKeys } from '../node/store/index.ts'
 
 /**
  * What an attacker with access to a CLOSED store's LevelDB can do: raw byte edits (no

@@ -48,3 +48,9 @@ export class CheckpointTrust {
     return this.#last
   }
 }
+
+/** An origin's Ed25519 tree-head key from the membership; undefined: not a member. */
+export function originKeyOf(membership: Membership, origin: string): Uint8Array | undefined {
+  const hex = membership.byName(origin)?.ed25519PublicKey
+  return hex ? fromHex(hex, 32) : undefined
+}

@@ -163,7 +163,8 @@ describe('/ehrlog/repair/1.0.0', () => {
     })
     const run = (peers: RepairPeer[]) =>
       repairFromPeers({
-        store: replica,
+        replica: replica.scrubView,
+        writeRepair: (r) => replica.repairFeed(r),
         origin: 'hospital-a',
         problems,
         cut: undefined,

@@ -1,6 +1,7 @@
 import { parentPort, workerData } from 'node:worker_threads'
-import { checkRecords, type RawRecords, transferables, unpackRecords } from './record-check.ts'
-import { ValueCipher } from './value-cipher.ts'
+import { ValueCipher } from '../format/value-cipher.ts'
+import { type RawRecords, transferables, unpackRecords } from '../packed-records.ts'
+import { checkRecords } from './record-check.ts'
 
 // One verify worker: checks the chunks of records its CheckPool sends, in order. It holds
 // the value key (same process, same trust) and nothing else of the store.

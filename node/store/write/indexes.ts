@@ -1,5 +1,5 @@
 import type { ClassicLevel } from 'classic-level'
-import type { AuditEvent } from '../core/event.ts'
+import type { AuditEvent } from '../../core/event.ts'
 import {
   actorKey,
   blindIndex,
@@ -10,8 +10,8 @@ import {
   readU64,
   timeKey,
   userRecordsKey,
-} from './key-layout.ts'
-import type { ValueCipher } from './value-cipher.ts'
+} from '../format/key-layout.ts'
+import type { ValueCipher } from '../format/value-cipher.ts'
 import type { PlainSink } from './write-chain.ts'
 
 export interface EntryRef {

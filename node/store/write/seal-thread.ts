@@ -1,7 +1,7 @@
 import { parentPort, workerData } from 'node:worker_threads'
-import { type RawRecords, unpackRecords } from './record-check.ts'
+import { VALUE_OVERHEAD, ValueCipher } from '../format/value-cipher.ts'
+import { type RawRecords, unpackRecords } from '../packed-records.ts'
 import type { SealedValues } from './seal-worker.ts'
-import { VALUE_OVERHEAD, ValueCipher } from './value-cipher.ts'
 
 // The seal worker (seal-worker.ts): seals each job's records, in order, with the value key.
 // Its nonces come from its own random pool, as independent as any two draws in one thread.

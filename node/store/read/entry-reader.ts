@@ -1,13 +1,13 @@
 import type { ClassicLevel } from 'classic-level'
-import { decodeEntry, type EncodedEntry } from '../core/entry.ts'
-import { EhrlogError } from '../core/errors.ts'
-import type { SignedTreeHead } from '../core/tree-head.ts'
-import type { FeedBatch } from './feed-batch.ts'
-import type { FeedState } from './feed-state.ts'
-import type { EntryRef } from './indexes.ts'
-import { entryKey, headKey, seqOfKey } from './key-layout.ts'
-import { decodeEntryRecord, decodeHeadRecord } from './records.ts'
-import type { ValueCipher } from './value-cipher.ts'
+import { decodeEntry, type EncodedEntry } from '../../core/entry.ts'
+import { EhrlogError } from '../../core/errors.ts'
+import type { SignedTreeHead } from '../../core/tree-head.ts'
+import type { FeedState } from '../feed-state.ts'
+import { entryKey, headKey, seqOfKey } from '../format/key-layout.ts'
+import { decodeEntryRecord, decodeHeadRecord } from '../format/records.ts'
+import type { ValueCipher } from '../format/value-cipher.ts'
+import type { FeedBatch } from '../write/feed-batch.ts'
+import type { EntryRef } from '../write/indexes.ts'
 
 /** Entries per LevelDB read when streaming a feed's raw records. */
 const READ_BATCH = 1000

@@ -1,6 +1,6 @@
-import { OrderedWorker } from '../threads/ordered-worker.ts'
-import { packRecords, transferables } from './record-check.ts'
-import type { ValueCipher } from './value-cipher.ts'
+import { OrderedWorker } from '../../threads/ordered-worker.ts'
+import type { ValueCipher } from '../format/value-cipher.ts'
+import { packRecords, transferables } from '../packed-records.ts'
 import type { ChainedBatch, PlainSink } from './write-chain.ts'
 
 /**
@@ -86,7 +86,7 @@ export class Sealer {
   ): Promise<SealedValues> {
     if (this.#closed) throw new Error('sealer closed')
     this.#worker ??= new OrderedWorker(
-      'node/store/seal-thread.ts',
+      'node/store/write/seal-thread.ts',
       { valueKey: this.#valueKey },
       'seal worker',
     )

@@ -1,9 +1,9 @@
 import type { ClassicLevel } from 'classic-level'
-import { isTreeHeadSignatureValid } from '../core/tree-head.ts'
-import { type FeedTag, PREFIX, prefixRange, seqOfKey } from './key-layout.ts'
-import type { StoreInternals } from './log-store.ts'
-import { decodeHeadRecord } from './records.ts'
-import type { Problem } from './verify-replica.ts'
+import { isTreeHeadSignatureValid } from '../../core/tree-head.ts'
+import { type FeedTag, PREFIX, prefixRange, seqOfKey } from '../format/key-layout.ts'
+import { decodeHeadRecord } from '../format/records.ts'
+import type { StoreAccess } from '../store-access.ts'
+import type { Problem } from './report.ts'
 
 const CHUNK = 1024
 
@@ -16,7 +16,7 @@ export type Snapshot = ReturnType<ClassicLevel<Buffer, Buffer>['snapshot']>
  * are reported and dropped: a forged head is no evidence about the entries.
  */
 export class SignedHeads {
-  readonly #store: StoreInternals
+  readonly #store: StoreAccess
   readonly #origin: string
   readonly #publicKey: Uint8Array | undefined
   readonly #problem: (p: Omit<Problem, 'origin'>) => void
@@ -26,7 +26,7 @@ export class SignedHeads {
   #done = false
 
   constructor(
-    store: StoreInternals,
+    store: StoreAccess,
     origin: string,
     tag: FeedTag,
     problem: (p: Omit<Problem, 'origin'>) => void,
@@ -40,11 +40,7 @@ export class SignedHeads {
   }
 
   /** Size of the latest signed head on disk (0 if none), authentic or not. */
-  static async latestSize(
-    store: StoreInternals,
-    tag: FeedTag,
-    snapshot?: Snapshot,
-  ): Promise<number> {
+  static async latestSize(store: StoreAccess, tag: FeedTag, snapshot?: Snapshot): Promise<number> {
     const range = { ...prefixRange(headPrefix(tag)), reverse: true, limit: 1, snapshot }
     const last = await store.db.keys(range).all()
     return last[0] ? seqOfKey(last[0]) : 0

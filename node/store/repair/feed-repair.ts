@@ -1,7 +1,7 @@
-import { verifyEntryBody } from '../core/body.ts'
-import { decodeEntry, entryId } from '../core/entry.ts'
-import { EhrlogError } from '../core/errors.ts'
-import { bytesEqual } from '../core/hex.ts'
+import { verifyEntryBody } from '../../core/body.ts'
+import { decodeEntry, entryId } from '../../core/entry.ts'
+import { EhrlogError } from '../../core/errors.ts'
+import { bytesEqual } from '../../core/hex.ts'
 import {
   completeSubtrees,
   foldSubtrees,
@@ -9,13 +9,12 @@ import {
   hashChildren,
   hashLeaf,
   verifyInclusion,
-} from '../core/merkle/index.ts'
-import { isTreeHeadSignatureValid, type SignedTreeHead } from '../core/tree-head.ts'
-import { lastHeadSizeOf, readPlain, repairCount, repairCountKey } from './feed-reads.ts'
-import type { FeedState } from './feed-state.ts'
-import { entryKey, type FeedTag, headKey } from './key-layout.ts'
-import type { LogStore, StoreInternals } from './log-store.ts'
-import { decodeEntryRecord, encodeEntryRecord, encodeHeadRecord } from './records.ts'
+} from '../../core/merkle/index.ts'
+import { isTreeHeadSignatureValid, type SignedTreeHead } from '../../core/tree-head.ts'
+import { entryKey, type FeedTag, headKey } from '../format/key-layout.ts'
+import { decodeEntryRecord, encodeEntryRecord, encodeHeadRecord } from '../format/records.ts'
+import type { StoreAccess } from '../store-access.ts'
+import { lastHeadSizeOf, readPlain, repairCount, repairCountKey } from './raw-reads.ts'
 
 /** An entry from a peer with its inclusion proof in the tree of `treeSize`. */
 export interface ProvenEntry {
@@ -64,11 +63,14 @@ interface RepairedLeaf {
  * (writing nothing) if any entry fails its proof: nothing authentic is replaced by unverified
  * data. Callers must keep other writers of this feed out meanwhile (node/integrity's gate).
  */
-export async function repairFeed(store: LogStore, repair: FeedRepair): Promise<FeedRepairResult> {
-  const internals = store.internals
+export async function repairFeed(
+  internals: StoreAccess,
+  repair: FeedRepair,
+  reloadFeed: (origin: string) => Promise<void>,
+): Promise<FeedRepairResult> {
   const { db, cipher } = internals
   const { origin } = repair
-  const feed = internals.feeds.get(origin) as FeedState | undefined
+  const feed = internals.feeds.get(origin)
   if (!feed) throw new EhrlogError('NOT_FOUND', `this store holds no feed of ${origin}`)
   const result: FeedRepairResult = { entries: [], heads: [], deleted: [], skippedHeads: [] }
   const ops: Array<{ type: 'put'; key: Buffer; value: Buffer } | { type: 'del'; key: Buffer }> = []
@@ -118,13 +120,13 @@ export async function repairFeed(store: LogStore, repair: FeedRepair): Promise<F
   }
   if (ops.length > 0) {
     const key = repairCountKey(feed.tag)
-    const count = await repairCount(store, origin)
+    const count = await repairCount(internals, origin)
     const value = Buffer.alloc(8)
     value.writeBigUInt64BE(BigInt(count + 1))
     ops.push({ type: 'put', key, value: cipher.seal(key, value) })
     await db.batch(ops, { sync: true })
   }
-  if (ops.length > 0 || store.damageOf(origin)) await store.reloadFeed(origin)
+  if (ops.length > 0 || feed.damage) await reloadFeed(origin)
   return result
 }
 
@@ -175,7 +177,7 @@ export function verifyProvenEntry(
 
 /** Why `head` must not be stored, or undefined when it may. */
 async function headProblem(
-  internals: StoreInternals,
+  internals: StoreAccess,
   tag: FeedTag,
   origin: string,
   head: SignedTreeHead,
@@ -194,7 +196,7 @@ async function headProblem(
 
 /** Root at `treeSize` of the tree as it will be: repaired records over the ones on disk. */
 async function repairedRoot(
-  internals: StoreInternals,
+  internals: StoreAccess,
   tag: FeedTag,
   treeSize: number,
   repaired: ReadonlyMap<number, RepairedLeaf>,

@@ -1,8 +1,8 @@
-import { entryId } from '../core/entry.ts'
-import { bytesEqual, toHex } from '../core/hex.ts'
-import { HASH_SIZE, MerkleBuilder } from '../core/merkle/index.ts'
-import { type FeedTag, PREFIX, prefixRange, seqOfKey } from './key-layout.ts'
-import type { StoreInternals } from './log-store.ts'
+import { entryId } from '../../core/entry.ts'
+import { bytesEqual, toHex } from '../../core/hex.ts'
+import { HASH_SIZE, MerkleBuilder } from '../../core/merkle/index.ts'
+import { type FeedTag, PREFIX, prefixRange, seqOfKey } from '../format/key-layout.ts'
+import type { StoreAccess } from '../store-access.ts'
 import {
   type CheckedRecords,
   RECORD_FOREIGN,
@@ -10,8 +10,8 @@ import {
   RECORD_OK,
   RECORD_UNDECRYPTABLE,
 } from './record-check.ts'
+import type { FeedReport, KnownHead, Problem } from './report.ts'
 import { SignedHeads, type Snapshot } from './signed-heads.ts'
-import type { FeedReport, KnownHead, Problem } from './verify-replica.ts'
 
 /** Checks raw records of a feed: on a worker thread, or inline (record-check.ts). */
 export type CheckRecords = (
@@ -45,7 +45,7 @@ const READ_BYTES = 4 * 2 ** 20
  * Reading chunk n+1 and checking chunks on workers overlap this thread's work on chunk n.
  */
 export class FeedChecker {
-  readonly #store: StoreInternals
+  readonly #store: StoreAccess
   readonly #origin: string
   readonly #tag: FeedTag
   readonly #known: KnownHead | undefined
@@ -59,7 +59,7 @@ export class FeedChecker {
   #signedSize = 0
 
   constructor(
-    store: StoreInternals,
+    store: StoreAccess,
     feed: { origin: string; tag: FeedTag; known: KnownHead | undefined },
     addProblem: (p: Problem) => void,
     check: CheckRecords,

@@ -1,4 +1,4 @@
-import type { SignedTreeHead } from '../core/tree-head.ts'
+import type { SignedTreeHead } from '../../core/tree-head.ts'
 
 /**
  * Consecutive entries of one feed ending at a signed tree head: the unit of appends,

@@ -1,5 +1,5 @@
 import type { ClassicLevel } from 'classic-level'
-import { EhrlogError } from '../core/errors.ts'
+import { EhrlogError } from '../../core/errors.ts'
 
 /**
  * Where a batch's records go while it is encoded: plaintext values, which the sink seals

@@ -1,5 +1,5 @@
 import type { ClassicLevel } from 'classic-level'
-import { EhrlogError, isEhrlogError } from '../core/errors.ts'
+import { EhrlogError, isEhrlogError } from '../../core/errors.ts'
 import {
   completeSubtrees,
   consistencyProofRanges,
@@ -10,11 +10,11 @@ import {
   inclusionProofRanges,
   type NodeId,
   planInclusionProofs,
-} from '../core/merkle/index.ts'
-import { entryKey, type FeedTag } from './key-layout.ts'
-import { decodeEntryRecord } from './records.ts'
+} from '../../core/merkle/index.ts'
+import { entryKey, type FeedTag } from '../format/key-layout.ts'
+import { decodeEntryRecord } from '../format/records.ts'
+import type { ValueCipher } from '../format/value-cipher.ts'
 import type { FeedTreeCache, TreeCache } from './tree-cache.ts'
-import type { ValueCipher } from './value-cipher.ts'
 
 /**
  * Reads a feed's RFC 9162 tree from the entry records. Node (level, index) covers leaves

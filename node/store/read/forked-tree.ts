@@ -1,11 +1,11 @@
-import { EhrlogError } from '../core/errors.ts'
+import { EhrlogError } from '../../core/errors.ts'
 import {
   hashChildren,
   inclusionProofRanges,
   largestPowerOfTwoBelow,
   MemoryTree,
-} from '../core/merkle/index.ts'
-import type { LogStore } from './log-store.ts'
+} from '../../core/merkle/index.ts'
+import type { StoreAccess } from '../store-access.ts'
 import { TreeReader } from './tree-reader.ts'
 
 /**
@@ -15,21 +15,21 @@ import { TreeReader } from './tree-reader.ts'
  * through a tree we never stored. O(log n) reads of our nodes plus O(leaves) hashing.
  */
 export async function proveInForkedTree(
-  store: LogStore,
+  access: StoreAccess,
   origin: string,
   prefixSize: number,
   leaves: readonly Uint8Array[],
   index: number,
   treeSize: number,
 ): Promise<{ root: Uint8Array; proof: Uint8Array[] }> {
-  const feed = store.internals.feeds.get(origin)
-  if (!feed || prefixSize > store.size(origin) || treeSize !== prefixSize + leaves.length) {
+  const feed = access.feeds.get(origin)
+  if (!feed || prefixSize > feed.committed.size || treeSize !== prefixSize + leaves.length) {
     throw new EhrlogError(
       'ARGUMENT_INVALID',
       `cannot fork ${origin} after ${prefixSize} with ${leaves.length} leaves at size ${treeSize}`,
     )
   }
-  const ours = new TreeReader(store.internals.db, store.internals.cipher, feed.tag)
+  const ours = new TreeReader(access.db, access.cipher, feed.tag)
   // MTH of leaves [start, end): RFC 9162 §2.1.1's split, reading our stored nodes for the part
   // before prefixSize. Every range the recursion names is one completeSubtrees accepts.
   const rangeHash = async (start: number, end: number): Promise<Uint8Array> => {

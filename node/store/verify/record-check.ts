@@ -1,7 +1,7 @@
-import { chainFieldOffsets } from '../core/entry.ts'
-import { HASH_SIZE, hashLeafInto } from '../core/merkle/hash.ts'
-import { seqOfKey } from './key-layout.ts'
-import type { ValueCipher } from './value-cipher.ts'
+import { chainFieldOffsets } from '../../core/entry.ts'
+import { HASH_SIZE, hashLeafInto } from '../../core/merkle/hash.ts'
+import { seqOfKey } from '../format/key-layout.ts'
+import type { ValueCipher } from '../format/value-cipher.ts'
 
 /**
  * The per-entry half of verifyReplica, which needs no other entry: authenticate and decrypt
@@ -18,16 +18,6 @@ export const RECORD_MISPLACED = 2
 /** Authentic, but holds an entry of another origin. */
 export const RECORD_FOREIGN = 3
 
-/** Records as read from LevelDB, packed end to end. */
-export interface RawRecords {
-  count: number
-  keys: Uint8Array
-  /** keys[i] is keys.subarray(keyEnds[i - 1] ?? 0, keyEnds[i]); the same for values. */
-  keyEnds: Uint32Array
-  values: Uint8Array
-  valueEnds: Uint32Array
-}
-
 export interface CheckedRecords {
   count: number
   state: Uint8Array
@@ -41,45 +31,6 @@ export interface CheckedRecords {
   /** Tree nodes stored with OK records: those of record i end at nodeEnds[i] (in hashes). */
   nodeEnds: Uint32Array
   nodes: Uint8Array
-}
-
-export function packRecords(records: ReadonlyArray<readonly [Uint8Array, Uint8Array]>): RawRecords {
-  let keyBytes = 0
-  let valueBytes = 0
-  for (const [key, value] of records) {
-    keyBytes += key.byteLength
-    valueBytes += value.byteLength
-  }
-  const raw: RawRecords = {
-    count: records.length,
-    keys: new Uint8Array(keyBytes),
-    keyEnds: new Uint32Array(records.length),
-    values: new Uint8Array(valueBytes),
-    valueEnds: new Uint32Array(records.length),
-  }
-  let k = 0
-  let v = 0
-  records.forEach(([key, value], i) => {
-    raw.keys.set(key, k)
-    raw.values.set(value, v)
-    k += key.byteLength
-    v += value.byteLength
-    raw.keyEnds[i] = k
-    raw.valueEnds[i] = v
-  })
-  return raw
-}
-
-/** Views of the records packed by packRecords (no copy). */
-export function unpackRecords(raw: RawRecords): Array<[Uint8Array, Uint8Array]> {
-  const out: Array<[Uint8Array, Uint8Array]> = []
-  for (let i = 0; i < raw.count; i++) {
-    out.push([
-      raw.keys.subarray(i === 0 ? 0 : raw.keyEnds[i - 1], raw.keyEnds[i]),
-      raw.values.subarray(i === 0 ? 0 : raw.valueEnds[i - 1], raw.valueEnds[i]),
-    ])
-  }
-  return out
 }
 
 /** Checks each record as one of `origin`'s feed, stored under its own key. */
@@ -132,15 +83,6 @@ export function checkRecords(
     }
   }
   return out
-}
-
-/** Buffers to transfer (not copy) when posting packed or checked records to another thread. */
-export function transferables(c: CheckedRecords | RawRecords): ArrayBuffer[] {
-  const arrays =
-    'state' in c
-      ? [c.state, c.hasPrev, c.claimedSeq, c.hashes, c.prevs, c.nodeEnds, c.nodes]
-      : [c.keys, c.keyEnds, c.values, c.valueEnds]
-  return arrays.map((a) => a.buffer as ArrayBuffer)
 }
 
 /**

@@ -1,5 +1,6 @@
-import { OrderedWorker } from '../threads/ordered-worker.ts'
-import { type CheckedRecords, packRecords, transferables } from './record-check.ts'
+import { OrderedWorker } from '../../threads/ordered-worker.ts'
+import { packRecords, transferables } from '../packed-records.ts'
+import type { CheckedRecords } from './record-check.ts'
 
 /**
  * Worker threads that run checkRecords (record-check.ts) for verifyReplica: decrypting and
@@ -15,7 +16,7 @@ export class CheckPool {
   constructor(size: number, valueKey: Uint8Array) {
     for (let i = 0; i < size; i++)
       this.#workers.push(
-        new OrderedWorker('node/store/check-worker.ts', { valueKey }, 'verify worker'),
+        new OrderedWorker('node/store/verify/check-worker.ts', { valueKey }, 'verify worker'),
       )
   }
 

@@ -1,5 +1,5 @@
 import { createCipheriv, createDecipheriv, randomFillSync } from 'node:crypto'
-import { EhrlogError } from '../core/errors.ts'
+import { EhrlogError } from '../../core/errors.ts'
 
 /**
  * AES-256-GCM for every stored value, with the LevelDB key as associated data: a value

@@ -1,9 +1,9 @@
-import { readChainFields } from '../core/entry.ts'
+import { readChainFields } from '../../core/entry.ts'
+import { metaKey, PREFIX, prefixRange, seqOfKey } from '../format/key-layout.ts'
+import { decodeEntryRecord } from '../format/records.ts'
+import type { StoreAccess } from '../store-access.ts'
 import type { Indexes } from './indexes.ts'
-import { metaKey, PREFIX, prefixRange, seqOfKey } from './key-layout.ts'
-import { decodeEntryRecord } from './records.ts'
 import { sealingSink } from './seal-worker.ts'
-import type { StoreInternals } from './store-types.ts'
 
 /** M ‖ "user-index": present once every user record of the store has its U posting. */
 export const USER_INDEX_MARKER = metaKey('user-index')
@@ -13,7 +13,7 @@ export const USER_INDEX_MARKER = metaKey('user-index')
  * entries of every feed, then the marker, in one batch. A store with the marker skips this.
  * Unreadable records are skipped here; verify names them and repair restores them.
  */
-export async function ensureUserIndex(store: StoreInternals, indexes: Indexes): Promise<void> {
+export async function ensureUserIndex(store: StoreAccess, indexes: Indexes): Promise<void> {
   if ((await store.db.get(USER_INDEX_MARKER)) !== undefined) return
   const batch = store.db.batch()
   for (const feed of store.feeds.values()) {

@@ -1,4 +1,4 @@
-import type { FeedTag } from './key-layout.ts'
+import type { FeedTag } from '../format/key-layout.ts'
 
 /** Defaults of TreeCache (docs/performance.md, "Queries"). */
 export const TREE_CACHE_DEFAULTS = {

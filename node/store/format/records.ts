@@ -1,5 +1,5 @@
-import { EhrlogError } from '../core/errors.ts'
-import { HASH_SIZE } from '../core/merkle/hash.ts'
+import { EhrlogError } from '../../core/errors.ts'
+import { HASH_SIZE } from '../../core/merkle/hash.ts'
 
 /**
  * Plaintext layouts of stored values (before ValueCipher seals them); docs/storage.md.
