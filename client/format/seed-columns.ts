@@ -27,6 +27,7 @@ export function timestamp(iso: string): string {
 }
 
 export function seedRow(e: EncodedEntry, notesWidth = 48): string[] {
+  if (e.entry.kind !== 'event') return recordRow(e, notesWidth)
   const event = e.entry.body as AuditEvent
   return [
     entryId(e.entry.origin, e.entry.seq),
@@ -37,6 +38,25 @@ export function seedRow(e: EncodedEntry, notesWidth = 48): string[] {
     event.resource,
     timestamp(event.time),
     clip(event.notes ?? '', notesWidth),
+    e.entry.origin,
+  ]
+}
+
+/** A user or alert record in the same columns: its kind and operation, who, what it names. */
+function recordRow(e: EncodedEntry, notesWidth: number): string[] {
+  const body = e.entry.body as Record<string, unknown>
+  const text = (v: unknown) => (typeof v === 'string' ? v : '')
+  const what = e.entry.kind === 'user' ? text(body.op) : text(body.kind)
+  const notes = e.entry.kind === 'user' ? text(body.username) : text(body.summary)
+  return [
+    entryId(e.entry.origin, e.entry.seq),
+    '',
+    '',
+    text(body.by),
+    `${e.entry.kind.toUpperCase()} : ${what}`,
+    '',
+    text(body.detectedAt) ? timestamp(text(body.detectedAt)) : '',
+    clip(notes, notesWidth),
     e.entry.origin,
   ]
 }

@@ -9,6 +9,13 @@ import {
   verifyCosignedCheckpoint,
 } from './checkpoint.ts'
 import { decodeEntry, type EncodedEntry, entryId, parseEntryId } from './entry.ts'
+import {
+  bodyProblem,
+  isKindFilter,
+  KIND_FILTERS,
+  type KindFilter,
+  kindMismatch,
+} from './entry-kinds.ts'
 import { EhrlogError } from './errors.ts'
 import { ACTIONS, type AuditEvent, auditEventSchema } from './event.ts'
 import { bytesEqual, fromHex, toHex } from './hex.ts'
@@ -32,6 +39,8 @@ export interface QueryFilter {
   /** ISO 8601 UTC, exclusive. */
   to?: string
   origin?: string
+  /** Entry kinds: `event` when absent (entry-kinds.ts). */
+  kind?: KindFilter
 }
 
 /** What the session may see, enforced by the node and checked again by the client. */
@@ -41,7 +50,16 @@ export interface QueryScope {
 }
 
 export const QUERY_LIMITS = { defaultLimit: 100, maxLimit: 1000, textLength: 128 } as const
-const FILTER_FIELDS = ['patient', 'actor', 'action', 'resource', 'from', 'to', 'origin'] as const
+const FILTER_FIELDS = [
+  'patient',
+  'actor',
+  'action',
+  'resource',
+  'from',
+  'to',
+  'origin',
+  'kind',
+] as const
 
 function argument(field: string, message: string): EhrlogError {
   return new EhrlogError('ARGUMENT_INVALID', `${field} ${message}`, { details: { field } })
@@ -69,7 +87,10 @@ export function parseQueryFilter(input: unknown): QueryFilter {
     if (key === 'action' && !(ACTIONS as readonly string[]).includes(text))
       throw argument(field, `must be one of ${ACTIONS.join(', ')}`)
     if (key === 'origin' && !ORIGIN_PATTERN.test(text)) throw argument(field, 'is not a node name')
-    if (key === 'from' || key === 'to') {
+    if (key === 'kind' && !isKindFilter(text))
+      throw argument(field, `must be one of ${KIND_FILTERS.join(', ')}`)
+    if (key === 'kind') out.kind = text as KindFilter
+    else if (key === 'from' || key === 'to') {
       const time = auditEventSchema.shape.time.safeParse(text)
       if (!time.success) throw argument(field, time.error.issues[0]?.message ?? 'is not a time')
       out[key] = time.data
@@ -86,7 +107,8 @@ export function filterMismatch(
   filter: QueryFilter,
   scope: QueryScope = {},
 ): string | undefined {
-  if (entry.kind !== 'event') return `is a ${entry.kind} record, not an audit event`
+  const kind = kindMismatch(entry, filter, scope)
+  if (kind !== undefined || entry.kind !== 'event') return kind
   const e = entry.body as AuditEvent
   if (scope.patientId !== undefined && e.patientId !== scope.patientId)
     return "is about another patient than the session's"
@@ -316,8 +338,8 @@ function checkEntry(
     return fail(`comes after the answer's own end ${entryId(through.origin, through.seq)}`)
   const mismatch = filterMismatch(entry.entry, trust.filter, trust.scope)
   if (mismatch) return fail(mismatch)
-  if (!auditEventSchema.safeParse(entry.entry.body).success)
-    return fail('body is not a valid audit event')
+  const invalid = bodyProblem(entry.entry)
+  if (invalid) return fail(invalid)
   if (!trust.ed25519Keys.has(origin)) return fail(`origin ${origin} is not a member`)
   const proof = hashes(item.proof)
   const treeSize = item.treeSize

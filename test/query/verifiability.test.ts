@@ -17,6 +17,7 @@ import { decodeEntry } from '../../node/core/entry.ts'
 import type { AuditEvent } from '../../node/core/event.ts'
 import { fromHex } from '../../node/core/hex.ts'
 import { hashLeaf } from '../../node/core/merkle/index.ts'
+import { type QueryAnswerJson, verifyQueryAnswer } from '../../node/core/query-answer.ts'
 import { openNodeDir } from '../../node/identity/index.ts'
 import { type Membership, QueryClient } from '../../node/net/index.ts'
 import type { EhrlogNode } from '../../node/node.ts'
@@ -25,7 +26,7 @@ import { waitFor } from '../helpers/network.ts'
 import { startQueryNetwork } from './network-world.ts'
 import { login } from './sessions.ts'
 
-describe('entry proofs with a session, and consistency since a kept checkpoint, on real nodes', () => {
+describe('entry proofs with a session, consistency since a kept checkpoint, user and alert records, on real nodes', () => {
   let root: string
   let dirs: string[]
   let membership: Membership
@@ -242,5 +243,68 @@ describe('entry proofs with a session, and consistency since a kept checkpoint, 
     await expect(ask().then((x) => verifyConsistencyAnswer(kept, x, trust()))).rejects.toThrow(
       /^the history of hospital-b was rewritten: another root at the same tree size/,
     )
+  })
+
+  it('auditors see user and alert records with a kind filter, verified; a feed has no gaps', async () => {
+    const query = (token: string, filter: object) =>
+      client.query(membership.members[2]!, {
+        networkId: membership.networkId,
+        token,
+        filter,
+        limit: 1000,
+      }) as Promise<QueryAnswerJson>
+    const verify = (answer: QueryAnswerJson, patientId?: string) =>
+      verifyQueryAnswer(answer, {
+        ...trust(),
+        ed25519Keys: new Map(
+          membership.members.map((m) => [m.name, fromHex(m.ed25519PublicKey, 32)!]),
+        ),
+        filter: answer.filter,
+        scope: patientId ? { patientId } : {},
+      })
+    const all = await query(tokens.audit!, { kind: 'all', origin: 'hospital-a' })
+    const checked = verify(all)
+    expect(checked.failures).toEqual([])
+    const seqs = checked.verified.map((v) => v.entry.entry.seq)
+    expect(seqs).toEqual(Array.from({ length: seqs.length }, (_, i) => i + 1)) // no gap
+    const kinds = new Set(checked.verified.map((v) => v.entry.entry.kind))
+    expect(kinds).toEqual(new Set(['user', 'event']))
+
+    const users = verify(await query(tokens.admin!, { kind: 'user' }))
+    expect(users.failures).toEqual([])
+    expect(users.verified.every((v) => v.entry.entry.kind === 'user')).toBe(true)
+    expect(
+      users.verified.map((v) => (v.entry.entry.body as { username?: string }).username),
+    ).toContain('alice@hospital-a')
+    // Events only by default; and a node slipping records into an events answer is caught.
+    const events = verify(await query(tokens.audit!, { origin: 'hospital-a' }))
+    expect(events.verified.every((v) => v.entry.entry.kind === 'event')).toBe(true)
+    const slipped = verifyQueryAnswer(
+      { ...all, filter: { origin: 'hospital-a' } },
+      {
+        ...trust(),
+        ed25519Keys: new Map(
+          membership.members.map((m) => [m.name, fromHex(m.ed25519PublicKey, 32)!]),
+        ),
+        filter: { origin: 'hospital-a' },
+      },
+    )
+    expect(slipped.failures[0]!.reason).toBe('is a user record, the filter asks for kind event')
+    // A patient still sees only events about themselves, whatever kind they ask for.
+    const alice = await query(tokens.alice!, { kind: 'all' })
+    const hers = verify(alice, 'MRN-A')
+    expect(hers.failures).toEqual([])
+    expect(hers.verified.length).toBeGreaterThan(0)
+    expect(
+      hers.verified.every(
+        (v) =>
+          v.entry.entry.kind === 'event' &&
+          (v.entry.entry.body as AuditEvent).patientId === 'MRN-A',
+      ),
+    ).toBe(true)
+    await expect(query(tokens.audit!, { kind: 'users' })).rejects.toMatchObject({
+      code: 'ARGUMENT_INVALID',
+      details: { field: 'kind' },
+    })
   })
 })
