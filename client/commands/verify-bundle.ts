@@ -1,5 +1,6 @@
 import { readFile } from 'node:fs/promises'
 import { type Command, Option } from 'commander'
+import type { BundleEnd, BundleSignature } from '../../node/core/bundle-manifest.ts'
 import { EhrlogError } from '../../node/core/errors.ts'
 import {
   decodeCursor,
@@ -15,6 +16,7 @@ import type { CliContext } from '../context.ts'
 import { EXIT } from '../exit-codes.ts'
 import { printPage } from '../format/query-output.ts'
 import { loadMembership } from '../trust.ts'
+import { checkBundle } from './bundle-checks.ts'
 import { FORMATS, type Format, trustOf } from './query.ts'
 
 export const BUNDLE_FORMAT = 'ehrlog-bundle/1'
@@ -32,6 +34,12 @@ export interface Bundle {
   network: unknown
   /** Query answers (docs/query.md), each page continuing after the previous one's `next`. */
   answers: unknown[]
+  /** How the export ended (absent in bundles of older versions): bundle-checks.ts. */
+  end?: BundleEnd
+  /** The --max the export was given. */
+  max?: number
+  /** The exporting account's signature over the manifest (export --sign). */
+  signedBy?: BundleSignature
 }
 
 export function registerVerifyBundle(program: Command, ctx: CliContext): void {
@@ -42,8 +50,12 @@ export function registerVerifyBundle(program: Command, ctx: CliContext): void {
     )
     .argument('<file>', 'the bundle')
     .option('--network <file>', 'your own copy of network.json, instead of the one inside')
+    .option(
+      '--node <url>',
+      "check the signer's key against the network's user records there (your session)",
+    )
     .addOption(new Option('--format <format>', 'output').choices(FORMATS).default('table'))
-    .action(async (file: string, opts: { network?: string; format: Format }) => {
+    .action(async (file: string, opts: { network?: string; node?: string; format: Format }) => {
       const bundle = await readBundle(file)
       const failures: Failure[] = []
       let inside: Membership | undefined
@@ -95,6 +107,8 @@ export function registerVerifyBundle(program: Command, ctx: CliContext): void {
           })
       })
       if (!first) throw new EhrlogError('FILE_INVALID', `${file} holds no answers`)
+      const whole = await checkBundle(ctx, bundle, membership, cursor, opts.node)
+      failures.push(...whole.failures)
       const node = String((bundle.answers[0] as { node?: unknown })?.node ?? 'the exporter')
       printPage(
         ctx,
@@ -103,13 +117,12 @@ export function registerVerifyBundle(program: Command, ctx: CliContext): void {
           result: { ...first, verified },
           failures,
           crossChecked: [],
-          notes: [`exported by ${bundle.createdBy} at ${bundle.createdAt}`],
-          ...(cursor === undefined ? {} : { next: cursor }),
+          notes: whole.notes,
         },
         opts.format,
         membership,
       )
-      if (failures.length > 0) ctx.exitCode = EXIT.verifyFailed
+      if (failures.length > 0 || whole.incomplete) ctx.exitCode = EXIT.verifyFailed
     })
 }
 
@@ -142,10 +155,22 @@ async function readBundle(file: string): Promise<Bundle & { filter: QueryFilter 
     createdBy: String(value.createdBy),
     createdAt: String(value.createdAt),
     cursor: typeof value.cursor === 'string' ? value.cursor : undefined,
+    end: value.end === 'complete' || value.end === 'max' ? value.end : undefined,
+    max: Number.isSafeInteger(value.max) ? value.max : undefined,
+    signedBy: signatureFrom(value.signedBy),
   }
 }
 
 function scopeFrom(value: unknown): QueryScope {
   const patientId = (value as QueryScope | undefined)?.patientId
   return typeof patientId === 'string' ? { patientId } : {}
+}
+
+function signatureFrom(value: unknown): BundleSignature | undefined {
+  const v = value as Partial<BundleSignature> | undefined
+  return typeof v?.username === 'string' &&
+    typeof v.publicKey === 'string' &&
+    typeof v.signature === 'string'
+    ? { username: v.username, publicKey: v.publicKey, signature: v.signature }
+    : undefined
 }
