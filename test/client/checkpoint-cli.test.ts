@@ -6,6 +6,7 @@ import { runCli } from '../helpers/cli.ts'
 import { makeEvent } from '../helpers/fixtures.ts'
 import { initNetwork, startNodes, waitFor } from '../helpers/network.ts'
 import { useTempDirs } from '../helpers/temp-dir.ts'
+import { register } from '../query/sessions.ts'
 
 describe('ehrlog checkpoint, proof and verify against the cosigned checkpoint', () => {
   const tempDir = useTempDirs()
@@ -75,8 +76,21 @@ describe('ehrlog checkpoint, proof and verify against the cosigned checkpoint', 
     expect(since.out).toMatch(/^consistent: every feed of your checkpoint of .* is a prefix/m)
     expect(since.out).toMatch(/^ {2}hospital-a: 12 → 13 \(RFC 9162 consistency proof checked\)$/m)
 
+    // A user record in hospital-b's feed, for `log --kind` below.
+    await register(nodes[1]!.auth, 'admin@hospital-b', 'admin')
+    const bSize = nodes[1]!.store.size('hospital-b')
+    await waitFor('the record at c', () => nodes[2]!.store.size('hospital-b') === bSize)
     await Promise.all(nodes.map((n) => n.stop()))
     nodes = []
+    const kinds = async (...more: string[]) =>
+      (await runCli(['log', '--dir', dirs[2]!, '--json', ...more])).out
+        .trim()
+        .split('\n')
+        .map((l) => (JSON.parse(l) as { entry: { kind: string } }).entry.kind)
+    expect(new Set(await kinds())).toEqual(new Set(['event']))
+    const all = await kinds('--kind', 'all')
+    expect(all.filter((k) => k === 'user')).toHaveLength(bSize)
+    expect(await kinds('--kind', 'user')).toEqual(Array(bSize).fill('user'))
     const offline = await runCli(['checkpoint', '--dir', dirs[1]!])
     expect(offline.out).toMatch(/^verified: cosigned by/)
     const offlineProof = await runCli(['proof', 'hospital-a:12', '--dir', dirs[1]!])
