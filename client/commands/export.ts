@@ -18,6 +18,14 @@ import {
 } from './query.ts'
 import { BUNDLE_FORMAT, type Bundle } from './verify-bundle.ts'
 
+/** export's flags: the query's, and where to write, how much, whether to sign. */
+type ExportFlags = QueryFlags & {
+  out: string
+  max: number
+  sign?: boolean
+  passwordStdin?: boolean
+}
+
 export function registerExport(program: Command, ctx: CliContext): void {
   addQueryOptions(
     program
@@ -35,76 +43,72 @@ export function registerExport(program: Command, ctx: CliContext): void {
     )
     .option('--sign', "sign the bundle with your account's key (asks for your password again)")
     .option('--password-stdin', 'with --sign: read the password from stdin (a pipe)')
-    .action(
-      async (
-        opts: QueryFlags & { out: string; max: number; sign?: boolean; passwordStdin?: boolean },
-      ) => {
-        const session = await loadSession(ctx)
-        const membership = await membershipOf(ctx, opts)
-        const filter = filterOf(opts)
-        // An export asks page after page: past a node's per-user query rate it waits (the
-        // node says how long) rather than failing halfway.
-        const connection = new Connection(membership, session, opts.node, {
-          maxSeconds: 60,
-          notify: (message) => ctx.err(`${message}\n`),
-        })
-        const answers: unknown[] = []
-        let failures = 0
-        let entries = 0
-        let nextCursor: string | undefined
-        try {
-          let cursor = opts.cursor
-          for (;;) {
-            const page = await connection.verifiedPage(filter, cursor, opts.limit, opts.crossCheck)
-            answers.push(page.answer)
-            failures += page.failures.length
-            entries += page.result.verified.length
-            if (page.failures.length > 0) ctx.err(`${verdictLines(page, membership).join('\n')}\n`)
-            cursor = page.next
-            nextCursor = cursor
-            if (!cursor || entries >= opts.max) break
-          }
-        } finally {
-          await connection.close()
+    .action(async (opts: ExportFlags) => {
+      const session = await loadSession(ctx)
+      const membership = await membershipOf(ctx, opts)
+      const filter = filterOf(opts)
+      // An export asks page after page: past a node's per-user query rate it waits (the
+      // node says how long) rather than failing halfway.
+      const connection = new Connection(membership, session, opts.node, {
+        maxSeconds: 60,
+        notify: (message) => ctx.err(`${message}\n`),
+      })
+      const answers: unknown[] = []
+      let failures = 0
+      let entries = 0
+      let nextCursor: string | undefined
+      try {
+        let cursor = opts.cursor
+        for (;;) {
+          const page = await connection.verifiedPage(filter, cursor, opts.limit, opts.crossCheck)
+          answers.push(page.answer)
+          failures += page.failures.length
+          entries += page.result.verified.length
+          if (page.failures.length > 0) ctx.err(`${verdictLines(page, membership).join('\n')}\n`)
+          cursor = page.next
+          nextCursor = cursor
+          if (!cursor || entries >= opts.max) break
         }
-        // A next page left means the export stopped at --max, not at the end.
-        const end = nextCursor === undefined ? 'complete' : 'max'
-        const bundle: Bundle = {
-          format: BUNDLE_FORMAT,
-          createdAt: new Date().toISOString(),
-          createdBy: session.username,
-          filter,
-          scope: scopeOf(session),
-          ...(opts.cursor === undefined ? {} : { cursor: opts.cursor }),
-          // The very file the answers were verified against (membershipOf read and parsed it).
-          network: JSON.parse(await readFile((await networkFileOf(ctx, opts))!, 'utf8')) as unknown,
-          answers,
-          end,
-          max: opts.max,
-        }
-        if (opts.sign)
-          bundle.signedBy = await signAsAccount(
-            ctx,
-            session,
-            manifestOf(bundle, membership.networkId, end, opts.max),
-            opts.passwordStdin === true,
-          )
-        await writeFile(opts.out, `${JSON.stringify(bundle)}\n`)
-        ctx.out(
-          `wrote ${opts.out}: ${entries} entries in ${answers.length} answers, with proofs, checkpoints and the membership\n`,
+      } finally {
+        await connection.close()
+      }
+      // A next page left means the export stopped at --max, not at the end.
+      const end = nextCursor === undefined ? 'complete' : 'max'
+      const bundle: Bundle = {
+        format: BUNDLE_FORMAT,
+        createdAt: new Date().toISOString(),
+        createdBy: session.username,
+        filter,
+        scope: scopeOf(session),
+        ...(opts.cursor === undefined ? {} : { cursor: opts.cursor }),
+        // The very file the answers were verified against (membershipOf read and parsed it).
+        network: JSON.parse(await readFile((await networkFileOf(ctx, opts))!, 'utf8')) as unknown,
+        answers,
+        end,
+        max: opts.max,
+      }
+      if (opts.sign)
+        bundle.signedBy = await signAsAccount(
+          ctx,
+          session,
+          manifestOf(bundle, membership.networkId, end, opts.max),
+          opts.passwordStdin === true,
         )
-        if (end === 'max')
-          ctx.out(
-            `incomplete: stopped at --max ${opts.max}; the rest follows --cursor ${nextCursor}\n`,
-          )
+      await writeFile(opts.out, `${JSON.stringify(bundle)}\n`)
+      ctx.out(
+        `wrote ${opts.out}: ${entries} entries in ${answers.length} answers, with proofs, checkpoints and the membership\n`,
+      )
+      if (end === 'max')
         ctx.out(
-          opts.sign ? `signed by ${session.username}\n` : 'not signed (--sign signs it as you)\n',
+          `incomplete: stopped at --max ${opts.max}; the rest follows --cursor ${nextCursor}\n`,
         )
-        if (failures > 0) {
-          ctx.out(`FAILED: ${failures} problems; the bundle keeps the answers as they came\n`)
-          ctx.exitCode = EXIT.verifyFailed
-        } else
-          ctx.out('verified before writing; check it anywhere with `ehrlog verify-bundle FILE`\n')
-      },
-    )
+      ctx.out(
+        opts.sign ? `signed by ${session.username}\n` : 'not signed (--sign signs it as you)\n',
+      )
+      if (failures > 0) {
+        ctx.out(`FAILED: ${failures} problems; the bundle keeps the answers as they came\n`)
+        ctx.exitCode = EXIT.verifyFailed
+      } else
+        ctx.out('verified before writing; check it anywhere with `ehrlog verify-bundle FILE`\n')
+    })
 }
