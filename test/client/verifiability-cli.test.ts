@@ -155,6 +155,37 @@ describe('the CLI: signed, whole bundles; proofs with a session; checkpoint --si
     )
   })
 
+  it('query --kind user shows user records in the table; fhir output keeps events only', async () => {
+    const users = await cli('audit', [
+      'query',
+      '--network',
+      network,
+      '--kind',
+      'user',
+      '--origin',
+      'hospital-a',
+    ])
+    expect(users.code).toBe(0)
+    expect(users.out).toMatch(
+      /^hospital-a:\d+ .*USER : register .*alice@hospital-a .*hospital-a\s+verified$/m,
+    )
+    const fhir = await cli('audit', [
+      'query',
+      '--network',
+      network,
+      '--kind',
+      'all',
+      '--origin',
+      'hospital-a',
+      '--format',
+      'fhir',
+    ])
+    expect(fhir.code).toBe(0)
+    const bundle = JSON.parse(fhir.out) as { entry: unknown[] }
+    expect(bundle.entry.length).toBeGreaterThan(0)
+    expect(fhir.out).not.toMatch(/"register"/)
+  })
+
   it('proof ID works with an auditor session; a missing entry is "no such entry"', async () => {
     const proof = await cli('audit', [
       'proof',

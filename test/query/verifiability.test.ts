@@ -21,6 +21,7 @@ import { type QueryAnswerJson, verifyQueryAnswer } from '../../node/core/query-a
 import { openNodeDir } from '../../node/identity/index.ts'
 import { type Membership, QueryClient } from '../../node/net/index.ts'
 import type { EhrlogNode } from '../../node/node.ts'
+import { makeIncident } from '../alerts/fixtures.ts'
 import { makeEvent } from '../helpers/fixtures.ts'
 import { waitFor } from '../helpers/network.ts'
 import { startQueryNetwork } from './network-world.ts'
@@ -302,6 +303,23 @@ describe('entry proofs with a session, consistency since a kept checkpoint, user
           (v.entry.entry.body as AuditEvent).patientId === 'MRN-A',
       ),
     ).toBe(true)
+    // An alert hospital-b recorded in its feed: visible with kind=alert, verified.
+    const b = nodes[1]!
+    const bSize = b.store.size('hospital-b')
+    await b.alerts.report(
+      makeIncident('modified', {
+        reportingNode: 'hospital-b',
+        origin: 'hospital-a',
+        entryIds: ['hospital-a:3'],
+        summary: 'Entry hospital-a:3 fails verification in the replica on hospital-b (test).',
+      }),
+    )
+    await waitFor('the alert at c', () => nodes[2]!.store.size('hospital-b') > bSize)
+    const alerts = verify(await query(tokens.audit!, { kind: 'alert' }))
+    expect(alerts.failures).toEqual([])
+    expect(alerts.verified.map((v) => [v.entry.entry.kind, v.entry.entry.origin])).toEqual([
+      ['alert', 'hospital-b'],
+    ])
     await expect(query(tokens.audit!, { kind: 'users' })).rejects.toMatchObject({
       code: 'ARGUMENT_INVALID',
       details: { field: 'kind' },
