@@ -12,9 +12,6 @@ import { callNode, findEndpoint } from '../node-client.ts'
 import { loadSession, sessionHeaders } from '../session-store.ts'
 import { describeVerdict, loadMembership, verifyCheckpoint } from '../trust.ts'
 
-/** What a node answers for GET /api/v1/proof/:entryId (node/query/proof-reader.ts). */
-export type ProofAnswer = ProofAnswerJson
-
 export function registerProof(program: Command, ctx: CliContext): void {
   program
     .command('proof')
@@ -42,7 +39,7 @@ export function registerProof(program: Command, ctx: CliContext): void {
         // the EHR's API token may only append, so it is never sent here.
         const endpoint = await findEndpoint({ ...opts, token: '' }, {})
         const answer = endpoint
-          ? await callNode<ProofAnswer>(
+          ? await callNode<ProofAnswerJson>(
               { url: endpoint.url, token: undefined },
               'GET',
               `/api/v1/proof/${encodeURIComponent(id)}`,

@@ -233,6 +233,34 @@ describe('the CLI: signed, whole bundles; proofs with a session; checkpoint --si
     ])
     expect(same.code).toBe(0)
     expect(same.out).toMatch(/^consistent: /m)
+    // A kept file that is not a checkpoint, or not the network's, is refused before asking.
+    const junk = join(world.root, 'junk.json')
+    await writeFile(junk, 'not json')
+    const notJson = await cli('audit', [
+      'checkpoint',
+      '--node',
+      b.httpUrl,
+      '--network',
+      network,
+      '--since',
+      junk,
+    ])
+    expect(notJson.code).toBe(2)
+    expect(notJson.err).toMatch(/^FILE_INVALID: .*junk.json is not a readable JSON checkpoint/)
+    const altered = JSON.parse(shown.out) as { cosigned: { checkpoint: { timeMs: number } } }
+    altered.cosigned.checkpoint.timeMs += 1
+    await writeFile(junk, JSON.stringify(altered))
+    const notOurs = await cli('audit', [
+      'checkpoint',
+      '--node',
+      b.httpUrl,
+      '--network',
+      network,
+      '--since',
+      junk,
+    ])
+    expect(notOurs.code).toBe(3)
+    expect(notOurs.err).toMatch(/^INVALID_SIGNATURE: /)
 
     const honest = b.checkpoints.latest()!
     const ids = await Promise.all(world.dirs.map((d) => openNodeDir(d)))
