@@ -184,6 +184,20 @@ describe('the CLI: signed, whole bundles; proofs with a session; checkpoint --si
     const bundle = JSON.parse(fhir.out) as { entry: unknown[] }
     expect(bundle.entry.length).toBeGreaterThan(0)
     expect(fhir.out).not.toMatch(/"register"/)
+    const out = join(world.root, 'users.json')
+    const exported = await cli('audit', [
+      'export',
+      '--network',
+      network,
+      '--kind',
+      'user',
+      '--out',
+      out,
+    ])
+    expect(exported.code).toBe(0)
+    const checked = await cli('audit', ['verify-bundle', out])
+    expect(checked.code).toBe(0)
+    expect(checked.out).toMatch(/USER : register .*bob@hospital-a .*verified$/m)
   })
 
   it('proof ID works with an auditor session; a missing entry is "no such entry"', async () => {
