@@ -33,17 +33,24 @@ const kdfAnswer = z.object({
   }),
 })
 
-/** Signs `manifest` as the session's account: asks for the password, derives the login key. */
-export async function signAsAccount(
+/** Asks for the account's password, before the export's pages (as login asks first). */
+export function askBundlePassword(
   ctx: CliContext,
   session: SavedSession,
-  manifest: BundleManifest,
   fromStdin: boolean,
-): Promise<BundleSignature> {
-  const password = await readPassword(ctx, {
+): Promise<string> {
+  return readPassword(ctx, {
     prompt: `password for ${session.username} (signs the bundle): `,
     fromStdin,
   })
+}
+
+/** Signs `manifest` as the session's account: derives the login key from `password`. */
+export async function signAsAccount(
+  session: SavedSession,
+  manifest: BundleManifest,
+  password: string,
+): Promise<BundleSignature> {
   // The key's salt and cost come from the account's home node (the challenge answer).
   const parsed = kdfAnswer.safeParse(
     await callNode({ url: session.node, token: undefined }, 'POST', AUTH_PATHS.challenge, {

@@ -5,7 +5,7 @@ import { EXIT } from '../exit-codes.ts'
 import { verdictLines } from '../format/query-output.ts'
 import { loadSession } from '../session-store.ts'
 import { manifestOf } from './bundle-checks.ts'
-import { signAsAccount } from './bundle-signer.ts'
+import { askBundlePassword, signAsAccount } from './bundle-signer.ts'
 import {
   addQueryOptions,
   Connection,
@@ -46,6 +46,9 @@ export function registerExport(program: Command, ctx: CliContext): void {
     .action(async (opts: ExportFlags) => {
       const session = await loadSession(ctx)
       const membership = await membershipOf(ctx, opts)
+      const password = opts.sign
+        ? await askBundlePassword(ctx, session, opts.passwordStdin === true)
+        : undefined
       const filter = filterOf(opts)
       // An export asks page after page: past a node's per-user query rate it waits (the
       // node says how long) rather than failing halfway.
@@ -87,12 +90,11 @@ export function registerExport(program: Command, ctx: CliContext): void {
         end,
         max: opts.max,
       }
-      if (opts.sign)
+      if (password !== undefined)
         bundle.signedBy = await signAsAccount(
-          ctx,
           session,
           manifestOf(bundle, membership.networkId, end, opts.max),
-          opts.passwordStdin === true,
+          password,
         )
       await writeFile(opts.out, `${JSON.stringify(bundle)}\n`)
       ctx.out(

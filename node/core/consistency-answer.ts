@@ -109,6 +109,7 @@ export function verifyConsistencyAnswer(
         'UNAVAILABLE',
         `the node's latest checkpoint (${new Date(latest.checkpoint.timeMs).toISOString()}) is older than yours: ask another node`,
       )
+    if (!now && old.treeSize === 0) continue // an empty feed has no history to keep
     if (!now)
       throw rewritten(`the latest checkpoint has no feed ${old.origin}, yours had ${old.treeSize}`)
     if (now.treeSize < old.treeSize)

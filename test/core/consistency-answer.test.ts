@@ -76,6 +76,11 @@ describe('consistency since a kept checkpoint (RFC 9162 2.1.4)', () => {
     expect(() =>
       verifyConsistencyAnswer(kept, { ...answer, cosigned: cosignedToJson(dropped) }, trust),
     ).toThrow(/^the history of hospital-b was rewritten: the latest checkpoint has no feed/)
+    // An empty feed has no history: a latest checkpoint without it rewrites nothing.
+    const keptEmpty = cosign(1000, { 'hospital-a': 6, 'hospital-c': 0 })
+    expect(verifyConsistencyAnswer(keptEmpty, answer, trust).origins).toEqual([
+      { origin: 'hospital-a', fromSize: 6, toSize: 10 },
+    ])
     const older = cosign(500, { 'hospital-a': 4, 'hospital-b': 3 })
     expect(() =>
       verifyConsistencyAnswer(kept, { ...answer, cosigned: cosignedToJson(older) }, trust),
