@@ -5,6 +5,8 @@ import type { CliContext } from '../context.ts'
 import { EXIT } from '../exit-codes.ts'
 import { verdictLines } from '../format/query-output.ts'
 import { loadSession } from '../session-store.ts'
+import { manifestOf } from '../verify/bundle-checks.ts'
+import { askBundlePassword, signAsAccount } from '../verify/bundle-signer.ts'
 import {
   addQueryOptions,
   BUNDLE_FORMAT,
@@ -16,6 +18,14 @@ import {
   type QueryFlags,
   scopeOf,
 } from '../verify/index.ts'
+
+/** export's flags: the query's, and where to write, how much, whether to sign. */
+type ExportFlags = QueryFlags & {
+  out: string
+  max: number
+  sign?: boolean
+  passwordStdin?: boolean
+}
 
 export function registerExport(program: Command, ctx: CliContext): void {
   addQueryOptions(
@@ -32,9 +42,14 @@ export function registerExport(program: Command, ctx: CliContext): void {
       toCount(1, 1_000_000),
       10_000,
     )
-    .action(async (opts: QueryFlags & { out: string; max: number }) => {
+    .option('--sign', "sign the bundle with your account's key (asks for your password again)")
+    .option('--password-stdin', 'with --sign: read the password from stdin (a pipe)')
+    .action(async (opts: ExportFlags) => {
       const session = await loadSession(ctx)
       const membership = await membershipOf(ctx, opts)
+      const password = opts.sign
+        ? await askBundlePassword(ctx, session, opts.passwordStdin === true)
+        : undefined
       const filter = filterOf(opts)
       // An export asks page after page: past a node's per-user query rate it waits (the
       // node says how long) rather than failing halfway.
@@ -45,6 +60,7 @@ export function registerExport(program: Command, ctx: CliContext): void {
       const answers: unknown[] = []
       let failures = 0
       let entries = 0
+      let nextCursor: string | undefined
       try {
         let cursor = opts.cursor
         for (;;) {
@@ -54,11 +70,14 @@ export function registerExport(program: Command, ctx: CliContext): void {
           entries += page.result.verified.length
           if (page.failures.length > 0) ctx.err(`${verdictLines(page, membership).join('\n')}\n`)
           cursor = page.next
+          nextCursor = cursor
           if (!cursor || entries >= opts.max) break
         }
       } finally {
         await connection.close()
       }
+      // A next page left means the export stopped at --max, not at the end.
+      const end = nextCursor === undefined ? 'complete' : 'max'
       const bundle: Bundle = {
         format: BUNDLE_FORMAT,
         createdAt: new Date().toISOString(),
@@ -69,10 +88,25 @@ export function registerExport(program: Command, ctx: CliContext): void {
         // The very file the answers were verified against (membershipOf read and parsed it).
         network: JSON.parse(await readFile((await networkFileOf(ctx, opts))!, 'utf8')) as unknown,
         answers,
+        end,
+        max: opts.max,
       }
+      if (password !== undefined)
+        bundle.signedBy = await signAsAccount(
+          session,
+          manifestOf(bundle, membership.networkId, end, opts.max),
+          password,
+        )
       await writeFile(opts.out, `${JSON.stringify(bundle)}\n`)
       ctx.out(
         `wrote ${opts.out}: ${entries} entries in ${answers.length} answers, with proofs, checkpoints and the membership\n`,
+      )
+      if (end === 'max')
+        ctx.out(
+          `incomplete: stopped at --max ${opts.max}; the rest follows --cursor ${nextCursor}\n`,
+        )
+      ctx.out(
+        opts.sign ? `signed by ${session.username}\n` : 'not signed (--sign signs it as you)\n',
       )
       if (failures > 0) {
         ctx.out(`FAILED: ${failures} problems; the bundle keeps the answers as they came\n`)

@@ -1,6 +1,6 @@
-import { type Command, InvalidArgumentError } from 'commander'
+import { type Command, InvalidArgumentError, Option } from 'commander'
 import { type EncodedEntry, entryId } from '../../node/core/entry.ts'
-import type { AuditEvent } from '../../node/core/event.ts'
+import { KIND_FILTERS, type KindFilter } from '../../node/core/entry-kinds.ts'
 import { toHex } from '../../node/core/hex.ts'
 import { SEED_COLUMNS, seedRow } from '../../node/core/trust/index.ts'
 import type { LogStore } from '../../node/store/index.ts'
@@ -13,6 +13,7 @@ interface LogOptions {
   patient?: string
   limit: number
   json?: boolean
+  kind: KindFilter
 }
 
 export function registerLog(program: Command, ctx: CliContext): void {
@@ -24,6 +25,11 @@ export function registerLog(program: Command, ctx: CliContext): void {
     .requiredOption('--dir <dir>', 'the node folder')
     .option('--patient <id>', "only this patient's trail (found through the blind index)")
     .option('--limit <n>', 'at most this many entries, newest first in the table', toCount, 1000)
+    .addOption(
+      new Option('--kind <kind>', 'entry kinds: user and alert records too, for a gapless chain')
+        .choices(KIND_FILTERS)
+        .default('event'),
+    )
     .option(
       '--json',
       'JSON lines: each entry with its bytes, hash, the signed tree head covering it and the inclusion proof',
@@ -35,9 +41,7 @@ export function registerLog(program: Command, ctx: CliContext): void {
           for (const e of entries) ctx.out(`${JSON.stringify(await evidenceOf(store, e))}\n`)
           return
         }
-        const newestFirst = [...entries].sort((a, b) =>
-          (b.entry.body as AuditEvent).time.localeCompare((a.entry.body as AuditEvent).time),
-        )
+        const newestFirst = [...entries].sort((a, b) => timeOf(b).localeCompare(timeOf(a)))
         ctx.out(
           renderTable(
             SEED_COLUMNS,
@@ -52,13 +56,14 @@ export function registerLog(program: Command, ctx: CliContext): void {
 async function selectEntries(store: LogStore, opts: LogOptions): Promise<EncodedEntry[]> {
   if (opts.patient !== undefined) {
     const refs = await store.findByPatient(opts.patient)
+    // A patient's trail holds events only, whatever --kind says.
     return (await store.getEntries(refs.slice(-opts.limit))).filter((e) => e.entry.kind === 'event')
   }
   const out: EncodedEntry[] = []
   for (const origin of store.origins()) {
     const size = store.size(origin)
     for await (const e of store.entries(origin, Math.max(1, size - opts.limit + 1))) {
-      if (e.entry.kind === 'event') out.push(e)
+      if (opts.kind === 'all' || e.entry.kind === opts.kind) out.push(e)
     }
   }
   return out.slice(-opts.limit)
@@ -89,4 +94,11 @@ function toCount(text: string): number {
   if (!Number.isInteger(n) || n < 1)
     throw new InvalidArgumentError(`--limit wants a positive whole number, got ${text}`)
   return n
+}
+
+/** Event time, or an alert's detection time; user records sort last. */
+function timeOf(e: EncodedEntry): string {
+  const body = e.entry.body as { time?: unknown; detectedAt?: unknown }
+  const t = e.entry.kind === 'event' ? body.time : body.detectedAt
+  return typeof t === 'string' ? t : ''
 }

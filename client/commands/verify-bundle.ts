@@ -1,5 +1,6 @@
 import { readFile } from 'node:fs/promises'
 import { type Command, Option } from 'commander'
+import type { BundleSignature } from '../../node/core/bundle-manifest.ts'
 import { EhrlogError } from '../../node/core/errors.ts'
 import {
   decodeCursor,
@@ -15,6 +16,7 @@ import {
 import type { CliContext } from '../context.ts'
 import { EXIT } from '../exit-codes.ts'
 import { printPage } from '../format/query-output.ts'
+import { checkBundle } from '../verify/bundle-checks.ts'
 import {
   BUNDLE_FORMAT,
   type Bundle,
@@ -31,8 +33,12 @@ export function registerVerifyBundle(program: Command, ctx: CliContext): void {
     )
     .argument('<file>', 'the bundle')
     .option('--network <file>', 'your own copy of network.json, instead of the one inside')
+    .option(
+      '--node <url>',
+      "check the signer's key against the network's user records there (your session)",
+    )
     .addOption(new Option('--format <format>', 'output').choices(FORMATS).default('table'))
-    .action(async (file: string, opts: { network?: string; format: Format }) => {
+    .action(async (file: string, opts: { network?: string; node?: string; format: Format }) => {
       const bundle = await readBundle(file)
       const failures: Failure[] = []
       let inside: Membership | undefined
@@ -89,6 +95,8 @@ export function registerVerifyBundle(program: Command, ctx: CliContext): void {
           })
       })
       if (!first) throw new EhrlogError('FILE_INVALID', `${file} holds no answers`)
+      const whole = await checkBundle(ctx, bundle, membership, cursor, opts.node)
+      failures.push(...whole.failures)
       const node = String((bundle.answers[0] as { node?: unknown })?.node ?? 'the exporter')
       printPage(
         ctx,
@@ -97,13 +105,12 @@ export function registerVerifyBundle(program: Command, ctx: CliContext): void {
           result: { ...first, verified },
           failures,
           crossChecked: [],
-          notes: [`exported by ${bundle.createdBy} at ${bundle.createdAt}`],
-          ...(cursor === undefined ? {} : { next: cursor }),
+          notes: whole.notes,
         },
         opts.format,
         membership,
       )
-      if (failures.length > 0) ctx.exitCode = EXIT.verifyFailed
+      if (failures.length > 0 || whole.incomplete) ctx.exitCode = EXIT.verifyFailed
     })
 }
 
@@ -136,10 +143,22 @@ async function readBundle(file: string): Promise<Bundle & { filter: QueryFilter 
     createdBy: String(value.createdBy),
     createdAt: String(value.createdAt),
     cursor: typeof value.cursor === 'string' ? value.cursor : undefined,
+    end: value.end === 'complete' || value.end === 'max' ? value.end : undefined,
+    max: Number.isSafeInteger(value.max) ? value.max : undefined,
+    signedBy: signatureFrom(value.signedBy),
   }
 }
 
 function scopeFrom(value: unknown): QueryScope {
   const patientId = (value as QueryScope | undefined)?.patientId
   return typeof patientId === 'string' ? { patientId } : {}
+}
+
+function signatureFrom(value: unknown): BundleSignature | undefined {
+  const v = value as Partial<BundleSignature> | undefined
+  return typeof v?.username === 'string' &&
+    typeof v.publicKey === 'string' &&
+    typeof v.signature === 'string'
+    ? { username: v.username, publicKey: v.publicKey, signature: v.signature }
+    : undefined
 }

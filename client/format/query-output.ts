@@ -105,7 +105,12 @@ export function printPage(
       )
       break
     case 'fhir':
-      ctx.out(toFhirJson(page.result.verified.map((v) => v.entry)))
+      // FHIR AuditEvent maps audit events only; user and alert records have no such form.
+      ctx.out(
+        toFhirJson(
+          page.result.verified.map((v) => v.entry).filter((e) => e.entry.kind === 'event'),
+        ),
+      )
       break
     case 'json':
       ctx.out(

@@ -1,3 +1,4 @@
+import type { BundleEnd, BundleSignature } from '../../node/core/bundle-manifest.ts'
 import type { QueryFilter, QueryScope } from '../../node/core/trust/index.ts'
 
 export const BUNDLE_FORMAT = 'ehrlog-bundle/1'
@@ -15,4 +16,10 @@ export interface Bundle {
   network: unknown
   /** Query answers (docs/query.md), each page continuing after the previous one's `next`. */
   answers: unknown[]
+  /** How the export ended (absent in bundles of older versions): bundle-checks.ts. */
+  end?: BundleEnd
+  /** The --max the export was given. */
+  max?: number
+  /** The exporting account's signature over the manifest (export --sign). */
+  signedBy?: BundleSignature
 }

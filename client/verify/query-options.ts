@@ -16,6 +16,7 @@ export interface QueryFlags {
   from?: string
   to?: string
   origin?: string
+  kind?: string
   limit: number
   cursor?: string
   crossCheck: number
@@ -33,6 +34,7 @@ export function addQueryOptions(command: Command): Command {
     .option('--from <iso>', 'event time from (inclusive), e.g. 2023-12-01T00:00Z')
     .option('--to <iso>', 'event time to (exclusive)')
     .option('--origin <node>', 'only entries recorded by this node')
+    .option('--kind <kind>', 'event (default), user, alert or all: user and alert records too')
     .option(
       '--limit <n>',
       `at most this many entries per page (max ${QUERY_LIMITS.maxLimit})`,
@@ -53,6 +55,6 @@ export function addQueryOptions(command: Command): Command {
 
 /** The filter flags, checked as the node will check them. */
 export function filterOf(opts: QueryFlags): QueryFilter {
-  const { patient, actor, action, resource, from, to, origin } = opts
-  return parseQueryFilter({ patient, actor, action, resource, from, to, origin })
+  const { patient, actor, action, resource, from, to, origin, kind } = opts
+  return parseQueryFilter({ patient, actor, action, resource, from, to, origin, kind })
 }

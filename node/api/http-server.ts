@@ -9,7 +9,12 @@ import { type PortalNetwork, portalRoutes } from '../portal/index.ts'
 import type { LogStore } from '../store/index.ts'
 import { AUTH_ROUTE_METHODS, authRoutes } from './auth-routes.ts'
 import { BearerToken } from './bearer-auth.ts'
-import { CHECKPOINT_PATH, type CheckpointSource, checkpointRoutes } from './checkpoint-routes.ts'
+import {
+  CHECKPOINT_PATH,
+  type CheckpointSource,
+  CONSISTENCY_PATH,
+  checkpointRoutes,
+} from './checkpoint-routes.ts'
 import { EVENTS_PATH, eventsRoute } from './events-route.ts'
 import { FHIR_AUDIT_EVENT_PATH, fhirRoute } from './fhir-route.ts'
 import {
@@ -21,6 +26,7 @@ import {
   type Readiness,
 } from './health-routes.ts'
 import { type HttpFailure, httpFailureOf, sendFailure } from './http-errors.ts'
+import { type ProofRouteOptions, proofRoute } from './proof-route.ts'
 import { QUERY_PATH, type QueryRouteOptions, queryRoute } from './query-route.ts'
 import { DebugRequestLog } from './request-log.ts'
 import { addSecurityHeaders, setSecurityHeaders } from './security-headers.ts'
@@ -36,6 +42,7 @@ const ALLOWED_METHODS: ReadonlyMap<string, readonly string[]> = new Map([
   [FHIR_AUDIT_EVENT_PATH, ['POST']],
   [STATUS_PATH, ['GET', 'HEAD']],
   [CHECKPOINT_PATH, ['GET', 'HEAD', 'POST']],
+  [CONSISTENCY_PATH, ['GET', 'HEAD']],
   [QUERY_PATH, ['GET']], // HEAD: 405 (query-route.ts)
   ...AUTH_ROUTE_METHODS,
   [HEALTHZ_PATH, ['GET', 'HEAD']],
@@ -63,8 +70,8 @@ export interface HttpServerOptions {
   checkpoints?: { source: CheckpointSource; store: LogStore }
   /** Sign-in, sessions and accounts (node.ts); without it those routes are absent. */
   auth?: { service: AuthService; node: string }
-  /** Verified queries (node/query); served only together with `auth`. */
-  query?: QueryRouteOptions['query']
+  /** Verified queries and entry proofs (node/query); served only together with `auth`. */
+  query?: QueryRouteOptions['query'] & ProofRouteOptions['proofs']
   /** The web portal's pages (node/portal); served only together with `auth`. */
   portal?: { network: PortalNetwork }
   /** HTTPS with this certificate and key (re-read by reloadTls()); plain HTTP without. */
@@ -228,8 +235,10 @@ export class HttpServer {
       })
     const auth = this.#opts.auth
     if (auth) app.register(authRoutes, { auth: auth.service, node: auth.node })
-    if (auth && this.#opts.query)
+    if (auth && this.#opts.query) {
       app.register(queryRoute, { query: this.#opts.query, auth: auth.service })
+      app.register(proofRoute, { proofs: this.#opts.query, auth: auth.service })
+    }
     if (auth && this.#opts.portal)
       app.register(portalRoutes, { auth: auth.service, node: auth.node, ...this.#opts.portal })
     return app

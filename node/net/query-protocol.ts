@@ -15,6 +15,7 @@ import { LIMITS, QUERY_PROTOCOL } from './protocol.ts'
  * to clients (the CLI is not a member): the session token inside the request is what is
  * checked, by the handler. Frames are lpStream messages holding UTF-8 JSON:
  *   request  {v: 1, networkId, token, filter, cursor?, limit?}
+ *            or {v: 1, networkId, consistency: {from}} (public: no token needed)
  *   answer   {ok: true, answer} | {ok: false, error: {code, message, details}}
  */
 
@@ -24,6 +25,8 @@ export interface QueryWireRequest {
   filter: unknown
   cursor?: unknown
   limit?: unknown
+  /** Set for a consistency request (docs/query.md): `{from: 'origin:size,…'}`. */
+  consistency?: unknown
 }
 
 /** Answers a query (node.ts: QueryService.answer); throws EhrlogError to refuse. */
@@ -121,6 +124,7 @@ export class QueryServer {
         filter: request.filter,
         cursor: request.cursor,
         limit: request.limit,
+        ...(request.consistency === undefined ? {} : { consistency: request.consistency }),
       })
       await lp.write(encode({ ok: true, answer }), { signal })
       await stream.close({ signal })

@@ -1,5 +1,6 @@
 import { canonicalJson } from '../core/canonical-json.ts'
 import type { CosignedCheckpoint } from '../core/checkpoint.ts'
+import type { ConsistencyAnswerJson } from '../core/consistency-answer.ts'
 import { EhrlogError, isEhrlogError } from '../core/errors.ts'
 import { type AuditEvent, parseEvent } from '../core/event.ts'
 import {
@@ -11,6 +12,8 @@ import {
 } from '../core/trust/index.ts'
 import type { LogStore } from '../store/index.ts'
 import { buildAnswer, type ProofStore } from './answer-builder.ts'
+import { answerConsistency } from './consistency-builder.ts'
+import { type ProofAnswerJson, readEntryProof } from './proof-reader.ts'
 import { type QueryRateLimit, QueryRateLimiter } from './rate-limit.ts'
 import { QueryRefused, type Session, scopeQuery } from './scope.ts'
 import { selectEntries } from './select.ts'
@@ -22,6 +25,8 @@ export interface QueryRequest {
   limit?: unknown
   /** Which transport carried it, for the query's own audit event. */
   via: 'http' | 'libp2p'
+  /** libp2p's consistency request instead of a query: `{from}` (consistency-builder.ts). */
+  consistency?: unknown
 }
 
 export interface QueryServiceOptions {
@@ -66,8 +71,18 @@ export class QueryService {
     }
   }
 
-  /** Authenticates the session token (UNAUTHORIZED if it fails), then answers as that session. */
-  answer(token: string | undefined, request: QueryRequest): Promise<QueryAnswerJson> {
+  /**
+   * Authenticates the session token (UNAUTHORIZED if it fails), then answers as that session.
+   * A consistency request needs no session: like the checkpoint, it holds hashes only.
+   */
+  answer(
+    token: string | undefined,
+    request: QueryRequest,
+  ): Promise<QueryAnswerJson | ConsistencyAnswerJson> {
+    if (request.consistency !== undefined) {
+      const { from } = (request.consistency ?? {}) as { from?: unknown }
+      return answerConsistency(this.#opts, from)
+    }
     return this.#timed(async () => this.#answerAs(this.#opts.auth.authenticate(token), request))
   }
 
@@ -123,6 +138,32 @@ export class QueryService {
     return answer
   }
 
+  /**
+   * One entry and its inclusion proof (GET /api/v1/proof/:entryId) for an active auditor or
+   * admin session; the read is recorded like a query (action read), rate-limited like one.
+   */
+  proofAs(session: Session, entryId: string, via: QueryRequest['via']): Promise<ProofAnswerJson> {
+    this.#limiter.take(session.sub)
+    return readEntryProof(
+      {
+        store: this.#opts.store,
+        checkpoints: this.#opts.checkpoints,
+        record: ({ subject, entryId: id }) =>
+          this.#save({
+            patientId: subject,
+            actorId: session.sub,
+            action: 'read',
+            resource: 'audit_log',
+            time: (this.#opts.now?.() ?? new Date()).toISOString(),
+            outcome: 'success',
+            notes: `via ${via}, entry ${id} with its inclusion proof`,
+          }),
+      },
+      session,
+      entryId,
+    )
+  }
+
   async #build(
     filter: QueryFilter,
     after: ReturnType<typeof decodeCursor> | undefined,
@@ -145,7 +186,7 @@ export class QueryService {
     refused?: string,
   ): Promise<void> {
     const page = typeof request.cursor === 'string' ? ', next page' : ''
-    const event = parseEvent({
+    await this.#save({
       patientId: subject,
       actorId: session.sub,
       action: 'query',
@@ -155,6 +196,10 @@ export class QueryService {
       ...(refused ? { detail: refused } : {}),
       notes: `via ${request.via}${page}, filter ${canonicalJson(filter)}`,
     })
+  }
+
+  async #save(fields: Record<string, unknown>): Promise<void> {
+    const event = parseEvent(fields)
     try {
       await this.#opts.record(event)
     } catch (cause) {

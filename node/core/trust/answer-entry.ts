@@ -1,6 +1,6 @@
 import type { FeedCut } from '../checkpoint.ts'
 import { decodeEntry, type EncodedEntry, entryId } from '../entry.ts'
-import { auditEventSchema } from '../event.ts'
+import { bodyProblem } from '../entry-kinds.ts'
 import { verifyInclusion } from '../merkle/index.ts'
 import type { AnswerEntryJson } from './answer.ts'
 import { fromBase64, hashes } from './answer-fields.ts'
@@ -54,8 +54,8 @@ export function checkAnswerEntry(
     return fail(`comes after the answer's own end ${entryId(through.origin, through.seq)}`)
   const mismatch = filterMismatch(entry.entry, ctx.filter, ctx.scope)
   if (mismatch) return fail(mismatch)
-  if (!auditEventSchema.safeParse(entry.entry.body).success)
-    return fail('body is not a valid audit event')
+  const invalid = bodyProblem(entry.entry)
+  if (invalid) return fail(invalid)
   if (!ctx.keys.ed25519Keys.has(origin)) return fail(`origin ${origin} is not a member`)
   const proof = hashes(item.proof)
   const treeSize = item.treeSize

@@ -1,4 +1,5 @@
 import type { EncodedEntry } from '../entry.ts'
+import { isKindFilter, KIND_FILTERS, type KindFilter, kindMismatch } from '../entry-kinds.ts'
 import { EhrlogError } from '../errors.ts'
 import { ACTIONS, type AuditEvent, auditEventSchema } from '../event.ts'
 import { ORIGIN_PATTERN } from '../layout.ts'
@@ -14,6 +15,8 @@ export interface QueryFilter {
   /** ISO 8601 UTC, exclusive. */
   to?: string
   origin?: string
+  /** Entry kinds: `event` when absent (entry-kinds.ts). */
+  kind?: KindFilter
 }
 
 /** What the session may see, enforced by the node and checked again by the client. */
@@ -23,7 +26,16 @@ export interface QueryScope {
 }
 
 export const QUERY_LIMITS = { defaultLimit: 100, maxLimit: 1000, textLength: 128 } as const
-const FILTER_FIELDS = ['patient', 'actor', 'action', 'resource', 'from', 'to', 'origin'] as const
+const FILTER_FIELDS = [
+  'patient',
+  'actor',
+  'action',
+  'resource',
+  'from',
+  'to',
+  'origin',
+  'kind',
+] as const
 
 /** ARGUMENT_INVALID naming the field: the query's edge errors (filter and cursor). */
 export function argumentError(field: string, message: string): EhrlogError {
@@ -56,7 +68,10 @@ export function parseQueryFilter(input: unknown): QueryFilter {
       throw argumentError(field, `must be one of ${ACTIONS.join(', ')}`)
     if (key === 'origin' && !ORIGIN_PATTERN.test(text))
       throw argumentError(field, 'is not a node name')
-    if (key === 'from' || key === 'to') {
+    if (key === 'kind' && !isKindFilter(text))
+      throw argumentError(field, `must be one of ${KIND_FILTERS.join(', ')}`)
+    if (key === 'kind') out.kind = text as KindFilter
+    else if (key === 'from' || key === 'to') {
       const time = auditEventSchema.shape.time.safeParse(text)
       if (!time.success)
         throw argumentError(field, time.error.issues[0]?.message ?? 'is not a time')
@@ -74,7 +89,8 @@ export function filterMismatch(
   filter: QueryFilter,
   scope: QueryScope = {},
 ): string | undefined {
-  if (entry.kind !== 'event') return `is a ${entry.kind} record, not an audit event`
+  const kind = kindMismatch(entry, filter, scope)
+  if (kind !== undefined || entry.kind !== 'event') return kind
   const e = entry.body as AuditEvent
   if (scope.patientId !== undefined && e.patientId !== scope.patientId)
     return "is about another patient than the session's"

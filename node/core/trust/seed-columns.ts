@@ -29,6 +29,7 @@ export function timestamp(iso: string): string {
 }
 
 export function seedRow(e: EncodedEntry, notesWidth = 48): string[] {
+  if (e.entry.kind !== 'event') return recordRow(e, notesWidth)
   const event = e.entry.body as AuditEvent
   return [
     entryId(e.entry.origin, e.entry.seq),
@@ -46,4 +47,23 @@ export function seedRow(e: EncodedEntry, notesWidth = 48): string[] {
 /** Shortens text for a table cell, marking the cut. */
 export function clip(text: string, max: number): string {
   return text.length <= max ? text : `${text.slice(0, max - 1)}…`
+}
+
+/** A user or alert record in the same columns: its kind and operation, who, what it names. */
+function recordRow(e: EncodedEntry, notesWidth: number): string[] {
+  const body = e.entry.body as Record<string, unknown>
+  const text = (v: unknown) => (typeof v === 'string' ? v : '')
+  const what = e.entry.kind === 'user' ? text(body.op) : text(body.kind)
+  const notes = e.entry.kind === 'user' ? text(body.username) : text(body.summary)
+  return [
+    entryId(e.entry.origin, e.entry.seq),
+    '',
+    '',
+    text(body.by),
+    `${e.entry.kind.toUpperCase()} : ${what}`,
+    '',
+    text(body.detectedAt) ? timestamp(text(body.detectedAt)) : '',
+    clip(notes, notesWidth),
+    e.entry.origin,
+  ]
 }
