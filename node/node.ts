@@ -232,6 +232,7 @@ export class EhrlogNode {
         self: name,
         privateKey: identity.libp2pPrivateKey,
         listen: identity.config.listen,
+        announce: identity.config.announce,
         logger,
         store: {
           sizes: async () => store.sizes(),
@@ -389,6 +390,7 @@ export class EhrlogNode {
       node: identity.config.name,
       networkId: net.networkId,
       peers: peers.map((p) => ({ name: p.name, peerId: p.peerId, connected: true })),
+      members: net.memberLinks(),
       feeds: [...sizes].map(([origin, size]) => ({
         origin,
         size,

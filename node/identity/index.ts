@@ -1,4 +1,10 @@
 export {
+  dialableAddresses,
+  isLoopback,
+  publishedAddresses,
+  undialableReason,
+} from './addresses.ts'
+export {
   DEFAULT_LISTEN,
   type NodeConfig,
   type NodeConfigInput,
