@@ -5,6 +5,7 @@ import { EhrlogError } from '../node/core/errors.ts'
 import { fromHex } from '../node/core/hex.ts'
 import { Membership } from '../node/net/index.ts'
 import { NETWORK_FILE } from '../node/node.ts'
+import { plural } from './format/plural.ts'
 
 /**
  * The client's trust anchor: its own copy of network.json (--network FILE, or the node
@@ -56,5 +57,5 @@ export function verifyCheckpoint(
 }
 
 export function describeVerdict(v: CheckpointVerdict): string {
-  return `verified: cosigned by ${v.signers.length} of ${v.memberCount} nodes (${v.signers.join(', ')}) at ${v.time}`
+  return `verified: cosigned by ${v.signers.length} of ${plural(v.memberCount, 'node')} (${v.signers.join(', ')}) at ${v.time}`
 }

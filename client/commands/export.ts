@@ -1,7 +1,9 @@
-import { readFile, writeFile } from 'node:fs/promises'
+import { access, readFile, writeFile } from 'node:fs/promises'
 import type { Command } from 'commander'
+import { EhrlogError } from '../../node/core/errors.ts'
 import type { CliContext } from '../context.ts'
 import { EXIT } from '../exit-codes.ts'
+import { plural } from '../format/plural.ts'
 import { verdictLines } from '../format/query-output.ts'
 import { loadSession } from '../session-store.ts'
 import {
@@ -25,13 +27,28 @@ export function registerExport(program: Command, ctx: CliContext): void {
       ),
   )
     .requiredOption('--out <file>', 'the bundle file to write')
+    .option('--force', 'overwrite --out if it exists')
     .option(
       '--max <n>',
       'follow next pages up to this many entries in all',
       toCount(1, 1_000_000),
       10_000,
     )
-    .action(async (opts: QueryFlags & { out: string; max: number }) => {
+    .action(async (opts: QueryFlags & { out: string; max: number; force?: boolean }) => {
+      if (
+        !opts.force &&
+        (await access(opts.out).then(
+          () => true,
+          () => false,
+        ))
+      )
+        throw new EhrlogError(
+          'ARGUMENT_INVALID',
+          `${opts.out} exists; add --force to overwrite it`,
+          {
+            details: { field: 'out' },
+          },
+        )
       const session = await loadSession(ctx)
       const membership = await membershipOf(ctx, opts)
       const filter = filterOf(opts)
@@ -69,12 +86,14 @@ export function registerExport(program: Command, ctx: CliContext): void {
         network: JSON.parse(await readFile((await networkFileOf(ctx, opts))!, 'utf8')) as unknown,
         answers,
       }
-      await writeFile(opts.out, `${JSON.stringify(bundle)}\n`)
+      await writeFile(opts.out, `${JSON.stringify(bundle)}\n`, { flag: opts.force ? 'w' : 'wx' })
       ctx.out(
-        `wrote ${opts.out}: ${entries} entries in ${answers.length} answers, with proofs, checkpoints and the membership\n`,
+        `wrote ${opts.out}: ${plural(entries, 'entry')} in ${plural(answers.length, 'answer')}, with proofs, checkpoints and the membership\n`,
       )
       if (failures > 0) {
-        ctx.out(`FAILED: ${failures} problems; the bundle keeps the answers as they came\n`)
+        ctx.out(
+          `FAILED: ${plural(failures, 'problem')}; the bundle keeps the answers as they came\n`,
+        )
         ctx.exitCode = EXIT.verifyFailed
       } else
         ctx.out('verified before writing; check it anywhere with `ehrlog verify-bundle FILE`\n')

@@ -11,6 +11,7 @@ import {
 import { Membership } from '../../node/net/index.ts'
 import { NETWORK_FILE } from '../../node/node.ts'
 import { type CliContext, passphraseOf } from '../context.ts'
+import { plural } from '../format/plural.ts'
 import { toPort } from './init.ts'
 
 /** Node names of a local network: hospital-a, hospital-b, … */
@@ -60,7 +61,7 @@ export function registerNetwork(program: Command, ctx: CliContext): void {
       for (const id of identities)
         await copyFile(join(opts.dir, NETWORK_FILE), join(opts.dir, id.name, NETWORK_FILE))
       ctx.out(
-        `network ${membership.networkId.slice(0, 16)}… with ${identities.length} members: ${join(opts.dir, NETWORK_FILE)}\n`,
+        `network ${membership.networkId.slice(0, 16)}… with ${plural(identities.length, 'member')}: ${join(opts.dir, NETWORK_FILE)}\n`,
       )
       ctx.out(`start each node with: ehrlog node start --dir ${join(opts.dir, localNodeName(0))}\n`)
     })
@@ -82,7 +83,7 @@ export function registerNetwork(program: Command, ctx: CliContext): void {
       const membership = Membership.parse(text, opts.out)
       await writeFile(opts.out, text)
       ctx.out(
-        `wrote ${opts.out}: ${identities.length} members, network id ${membership.networkId}\n`,
+        `wrote ${opts.out}: ${plural(identities.length, 'member')}, network id ${membership.networkId}\n`,
       )
       ctx.out('copy it to every node folder as network.json; every node must have the same file\n')
     })

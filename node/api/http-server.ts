@@ -17,6 +17,7 @@ import { DebugRequestLog } from './request-log.ts'
 import { addSecurityHeaders, setSecurityHeaders } from './security-headers.ts'
 import type { NodeStatus } from './status.ts'
 import { STATUS_PATH, statusRoute } from './status-route.ts'
+import { VERIFY_PATH, verifyRoute } from './verify-route.ts'
 
 export const DEFAULT_BODY_LIMIT_BYTES = 1024 * 1024
 
@@ -27,6 +28,7 @@ const ALLOWED_METHODS: ReadonlyMap<string, readonly string[]> = new Map([
   [STATUS_PATH, ['GET', 'HEAD']],
   [CHECKPOINT_PATH, ['GET', 'HEAD', 'POST']],
   [QUERY_PATH, ['GET']], // HEAD: 405 (query-route.ts)
+  [VERIFY_PATH, ['POST']],
   ...AUTH_ROUTE_METHODS,
 ])
 
@@ -183,6 +185,7 @@ export class HttpServer {
         store: cp.store,
         token: this.#token,
       })
+    if (cp) app.register(verifyRoute, { store: cp.store, token: this.#token })
     const auth = this.#opts.auth
     if (auth) app.register(authRoutes, { auth: auth.service, node: auth.node })
     if (auth && this.#opts.query)
