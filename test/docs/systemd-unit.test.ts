@@ -3,6 +3,7 @@ import { access, readFile, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
 import { describe, expect, it } from 'vitest'
+import { noteSkipReason } from '../helpers/skip-reason.ts'
 import { useTempDirs } from '../helpers/temp-dir.ts'
 
 const run = promisify(execFile)
@@ -37,6 +38,8 @@ async function problemsOf(unit: string): Promise<string[]> {
       (l) => !/Failed to resolve (user|group)|System has not been booted|Failed to connect/.test(l),
     )
 }
+
+if (!systemdAnalyze) noteSkipReason('systemd-analyze missing, apt-get install systemd')
 
 describe('the systemd unit of docs/operations.md', () => {
   it('runs the node in the foreground with SIGTERM and the allocator setting', async () => {
