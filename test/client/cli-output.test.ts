@@ -1,7 +1,9 @@
 import { writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
+import { hintFor } from '../../client/exit-codes.ts'
 import { plural } from '../../client/format/plural.ts'
+import { buildProgram } from '../../client/main.ts'
 import { runCli } from '../helpers/cli.ts'
 import { useTempDirs } from '../helpers/temp-dir.ts'
 
@@ -49,6 +51,16 @@ describe('CLI output', () => {
       expect(err, args.join(' ')).toMatch(/^ARGUMENT_INVALID: /)
       expect(err).not.toMatch(/^error: /m)
     }
+  })
+
+  it('the STORE_LOCKED hint names commands that exist', () => {
+    const hint = hintFor('STORE_LOCKED')!
+    const named = [...hint.matchAll(/`ehrlog (\w[\w-]*)/g)].map((m) => m[1])
+    expect(named.length).toBeGreaterThanOrEqual(3)
+    const commands = buildProgram({ out: () => {}, err: () => {}, env: {} }).commands.map((c) =>
+      c.name(),
+    )
+    for (const name of named) expect(commands).toContain(name)
   })
 
   it('log says when it stopped at --limit, and verify counts in the singular', async () => {
