@@ -1,10 +1,10 @@
-import { access, readFile, writeFile } from 'node:fs/promises'
+import { readFile, writeFile } from 'node:fs/promises'
 import type { Command } from 'commander'
-import { EhrlogError } from '../../node/core/errors.ts'
 import type { CliContext } from '../context.ts'
 import { EXIT } from '../exit-codes.ts'
 import { plural } from '../format/plural.ts'
 import { verdictLines } from '../format/query-output.ts'
+import { refuseToOverwrite } from '../output-file.ts'
 import { loadSession } from '../session-store.ts'
 import {
   addQueryOptions,
@@ -35,20 +35,7 @@ export function registerExport(program: Command, ctx: CliContext): void {
       10_000,
     )
     .action(async (opts: QueryFlags & { out: string; max: number; force?: boolean }) => {
-      if (
-        !opts.force &&
-        (await access(opts.out).then(
-          () => true,
-          () => false,
-        ))
-      )
-        throw new EhrlogError(
-          'ARGUMENT_INVALID',
-          `${opts.out} exists; add --force to overwrite it`,
-          {
-            details: { field: 'out' },
-          },
-        )
+      await refuseToOverwrite(opts.out, opts.force)
       const session = await loadSession(ctx)
       const membership = await membershipOf(ctx, opts)
       const filter = filterOf(opts)
