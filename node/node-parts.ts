@@ -61,6 +61,7 @@ export function buildParts(
     self: name,
     privateKey: identity.libp2pPrivateKey,
     listen: identity.config.listen,
+    announce: identity.config.announce,
     logger,
     store: {
       sizes: async () => store.sizes(),

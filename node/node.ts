@@ -174,6 +174,7 @@ export class EhrlogNode {
       node: identity.config.name,
       networkId: net.networkId,
       peers: peers.map((p) => ({ name: p.name, peerId: p.peerId, connected: true })),
+      members: net.memberLinks(),
       feeds: [...sizes].map(([origin, size]) => ({
         origin,
         size,

@@ -3,7 +3,9 @@ import type { Command } from 'commander'
 import { toCount } from '../arguments.ts'
 import type { CliContext } from '../context.ts'
 import { EXIT } from '../exit-codes.ts'
+import { plural } from '../format/plural.ts'
 import { verdictLines } from '../format/query-output.ts'
+import { refuseToOverwrite } from '../output-file.ts'
 import { loadSession } from '../session-store.ts'
 import { manifestOf } from '../verify/bundle-checks.ts'
 import { askBundlePassword, signAsAccount } from '../verify/bundle-signer.ts'
@@ -25,6 +27,7 @@ type ExportFlags = QueryFlags & {
   max: number
   sign?: boolean
   passwordStdin?: boolean
+  force?: boolean
 }
 
 export function registerExport(program: Command, ctx: CliContext): void {
@@ -36,6 +39,7 @@ export function registerExport(program: Command, ctx: CliContext): void {
       ),
   )
     .requiredOption('--out <file>', 'the bundle file to write')
+    .option('--force', 'overwrite --out if it exists')
     .option(
       '--max <n>',
       'follow next pages up to this many entries in all',
@@ -45,6 +49,7 @@ export function registerExport(program: Command, ctx: CliContext): void {
     .option('--sign', "sign the bundle with your account's key (asks for your password again)")
     .option('--password-stdin', 'with --sign: read the password from stdin (a pipe)')
     .action(async (opts: ExportFlags) => {
+      await refuseToOverwrite(opts.out, opts.force)
       const session = await loadSession(ctx)
       const membership = await membershipOf(ctx, opts)
       const password = opts.sign
@@ -97,9 +102,9 @@ export function registerExport(program: Command, ctx: CliContext): void {
           manifestOf(bundle, membership.networkId, end, opts.max),
           password,
         )
-      await writeFile(opts.out, `${JSON.stringify(bundle)}\n`)
+      await writeFile(opts.out, `${JSON.stringify(bundle)}\n`, { flag: opts.force ? 'w' : 'wx' })
       ctx.out(
-        `wrote ${opts.out}: ${entries} entries in ${answers.length} answers, with proofs, checkpoints and the membership\n`,
+        `wrote ${opts.out}: ${plural(entries, 'entry')} in ${plural(answers.length, 'answer')}, with proofs, checkpoints and the membership\n`,
       )
       if (end === 'max')
         ctx.out(
@@ -109,7 +114,9 @@ export function registerExport(program: Command, ctx: CliContext): void {
         opts.sign ? `signed by ${session.username}\n` : 'not signed (--sign signs it as you)\n',
       )
       if (failures > 0) {
-        ctx.out(`FAILED: ${failures} problems; the bundle keeps the answers as they came\n`)
+        ctx.out(
+          `FAILED: ${plural(failures, 'problem')}; the bundle keeps the answers as they came\n`,
+        )
         ctx.exitCode = EXIT.verifyFailed
       } else
         ctx.out('verified before writing; check it anywhere with `ehrlog verify-bundle FILE`\n')

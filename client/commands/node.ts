@@ -22,8 +22,9 @@ export function registerNode(program: Command, ctx: CliContext): void {
         syncIntervalMs: opts.syncInterval,
         ...(passphrase ? { passphrase } : {}),
       })
-      const info = await running.start()
-      ctx.err(`${info.name} running: HTTP ${info.http}, libp2p ${info.addresses.join(' ')}\n`)
+      // Its "node started" log line names the HTTP URL and the libp2p addresses: stdout and
+      // stderr stay one JSON stream for journald and log shippers.
+      await running.start()
       await new Promise<void>((resolve) => {
         let stoppingSince: number | undefined
         const stop = (why: string) => {

@@ -33,6 +33,7 @@ import { addSecurityHeaders, setSecurityHeaders } from './security-headers.ts'
 import type { NodeStatus } from './status.ts'
 import { STATUS_PATH, statusRoute } from './status-route.ts'
 import { addHsts, loadTlsPem, type TlsFiles, type TlsPem } from './tls.ts'
+import { VERIFY_PATH, verifyRoute } from './verify-route.ts'
 
 export const DEFAULT_BODY_LIMIT_BYTES = 1024 * 1024
 
@@ -44,6 +45,7 @@ const ALLOWED_METHODS: ReadonlyMap<string, readonly string[]> = new Map([
   [CHECKPOINT_PATH, ['GET', 'HEAD', 'POST']],
   [CONSISTENCY_PATH, ['GET', 'HEAD']],
   [QUERY_PATH, ['GET']], // HEAD: 405 (query-route.ts)
+  [VERIFY_PATH, ['POST']],
   ...AUTH_ROUTE_METHODS,
   [HEALTHZ_PATH, ['GET', 'HEAD']],
   [READYZ_PATH, ['GET', 'HEAD']],
@@ -233,6 +235,7 @@ export class HttpServer {
         store: cp.store,
         token: this.#token,
       })
+    if (cp) app.register(verifyRoute, { store: cp.store, token: this.#token })
     const auth = this.#opts.auth
     if (auth) app.register(authRoutes, { auth: auth.service, node: auth.node })
     if (auth && this.#opts.query) {

@@ -28,6 +28,11 @@ export const nodeConfigSchema = z.strictObject({
   name: z.string().regex(ORIGIN_PATTERN, 'want a lower-case DNS label like hospital-a'),
   /** libp2p listen addresses. Port 0 picks a free port: fine alone, not for a real network. */
   listen: z.array(multiaddrText).min(1).default(DEFAULT_LISTEN),
+  /**
+   * The addresses other nodes dial (a public IP or DNS name and port), announced by libp2p
+   * instead of the listen addresses; identity.json publishes them (node/identity/addresses.ts).
+   */
+  announce: z.array(multiaddrText).default([]),
   /** Ingest API and web portal. Loopback by default: exposing it is a deliberate choice. */
   http: z
     .strictObject({

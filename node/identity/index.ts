@@ -1,6 +1,12 @@
 // identity.json's schema is core's: a verifier parses network.json's members with it.
 export { type PublicIdentity, publicIdentitySchema } from '../core/trust/index.ts'
 export {
+  dialableAddresses,
+  isLoopback,
+  publishedAddresses,
+  undialableReason,
+} from './addresses.ts'
+export {
   DEFAULT_LISTEN,
   type NodeConfig,
   type NodeConfigInput,

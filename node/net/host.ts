@@ -16,6 +16,8 @@ export interface HostOptions {
   membership: Membership
   privateKey: PrivateKey
   listen: string[]
+  /** Addresses to announce instead of the listen ones (public IP or DNS name and port). */
+  announce?: string[]
   /** Non-member (client) connections admitted at once; 0 admits members only. */
   maxClientConnections: number
   /** Names of the member-only control topics (control-topic.ts) besides the batch topic. */
@@ -38,7 +40,10 @@ export async function createHost(opts: HostOptions): Promise<NetHost> {
     host?.getConnections().filter((c) => !membership.isMember(c.remotePeer)).length ?? 0
   host = await createLibp2p({
     privateKey: opts.privateKey,
-    addresses: { listen: opts.listen },
+    addresses: {
+      listen: opts.listen,
+      ...(opts.announce?.length ? { announce: opts.announce } : {}),
+    },
     transports: [tcp()],
     connectionEncrypters: [noise()],
     streamMuxers: [yamux()],

@@ -7,7 +7,12 @@ import { type AcceptedListener, Acceptor } from './acceptor.ts'
 import { type ControlHandler, ControlTopic } from './control-topic.ts'
 import { Gossip } from './gossip.ts'
 import { createHost, type NetHost } from './host.ts'
-import { DEFAULT_REDIAL, MemberDialer, type RedialOptions } from './member-dialer.ts'
+import {
+  DEFAULT_REDIAL,
+  MemberDialer,
+  type MemberLink,
+  type RedialOptions,
+} from './member-dialer.ts'
 import { type QueryHandler, QueryServer } from './query-protocol.ts'
 import { type RepairResponse, requestRepair } from './repair-client.ts'
 import type { RepairRequest } from './repair-frames.ts'
@@ -23,6 +28,8 @@ export interface NetServiceOptions {
   privateKey: PrivateKey
   /** Multiaddrs to listen on, e.g. /ip4/0.0.0.0/tcp/7400. */
   listen: string[]
+  /** Addresses other nodes dial, announced instead of the listen ones (config `announce`). */
+  announce?: string[]
   store: ReplicaStore
   logger: Logger
   /** Mean anti-entropy period (default 5000). */
@@ -169,6 +176,7 @@ export class NetService {
         membership,
         privateKey,
         listen: this.opts.listen,
+        ...(this.opts.announce ? { announce: this.opts.announce } : {}),
         maxClientConnections: this.opts.maxClientConnections ?? 16,
         controlTopics: [...this.controlHandlers.keys()],
       })
@@ -314,7 +322,12 @@ export class NetService {
     }))
   }
 
-  /** Addresses this node listens on, with /p2p/<peer id>. */
+  /** Every other member: connected or not, the address tried, the last error (`ehrlog status`). */
+  memberLinks(): MemberLink[] {
+    return this.parts?.dialer.links() ?? []
+  }
+
+  /** Addresses this node listens on (or announces), with /p2p/<peer id>. */
   addresses(): string[] {
     return this.parts?.host.getMultiaddrs().map((a) => a.toString()) ?? []
   }

@@ -150,7 +150,7 @@ describe('ehrlog query, export and verify-bundle: the CLI verifies every answer 
     })
     const altered = await query('admin', ...args)
     expect(altered.code).toBe(3)
-    expect(altered.out).toMatch(/^FAILED: 1 problems in the answer of hospital-a/m)
+    expect(altered.out).toMatch(/^FAILED: 1 problem in the answer of hospital-a/m)
     expect(altered.out).toMatch(
       /^ {2}hospital-a:\d+: inclusion proof for index \d+ in tree size \d+ gives root/m,
     )
@@ -181,7 +181,7 @@ describe('ehrlog query, export and verify-bundle: the CLI verifies every answer 
     })
     const added = await query('admin', ...args)
     expect(added.code).toBe(3)
-    expect(added.out).toMatch(/FAILED: 1 problems/)
+    expect(added.out).toMatch(/FAILED: 1 problem/)
   })
 
   it('export, then verify-bundle with nothing but the bundle; one changed byte fails', async () => {
@@ -204,6 +204,17 @@ describe('ehrlog query, export and verify-bundle: the CLI verifies every answer 
     )
     expect(exported.err).toBe('')
     expect(exported.out).toMatch(/^wrote .*bundle.json: 5 entries in 3 answers/)
+    // An existing file is never overwritten silently.
+    const before = await readFile(bundlePath, 'utf8')
+    const again = ['export', '--network', network, '--out', bundlePath, '--patient', 'MRN-B']
+    const refused = await runCli(again, envs.admin)
+    expect(refused.code).toBe(2)
+    expect(refused.err).toMatch(/^ARGUMENT_INVALID: .*bundle\.json exists; add --force/)
+    expect(await readFile(bundlePath, 'utf8')).toBe(before)
+    const forced = await runCli([...again, '--force'], envs.admin)
+    expect(forced.code, forced.err).toBe(0)
+    expect(await readFile(bundlePath, 'utf8')).not.toBe(before)
+    await writeFile(bundlePath, before)
     const alone = await mkdtemp(join(tmpdir(), 'ehrlog-bundle-'))
     try {
       const copy = join(alone, 'bundle.json')
@@ -224,7 +235,7 @@ describe('ehrlog query, export and verify-bundle: the CLI verifies every answer 
       await writeFile(copy, flipped)
       const bad = await runCli(['verify-bundle', copy], {})
       expect(bad.code).toBe(3)
-      expect(bad.out).toMatch(/^FAILED: 1 problems/m)
+      expect(bad.out).toMatch(/^FAILED: 1 problem/m)
 
       const pinned = await runCli(['verify-bundle', bundlePath, '--network', network], {})
       expect(pinned.code).toBe(0)

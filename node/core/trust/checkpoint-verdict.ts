@@ -24,5 +24,5 @@ export function verifyCheckpoint(
 }
 
 export function describeVerdict(v: CheckpointVerdict): string {
-  return `verified: cosigned by ${v.signers.length} of ${v.memberCount} nodes (${v.signers.join(', ')}) at ${v.time}`
+  return `verified: cosigned by ${v.signers.length} of ${v.memberCount} node${v.memberCount === 1 ? '' : 's'} (${v.signers.join(', ')}) at ${v.time}`
 }
