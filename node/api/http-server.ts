@@ -229,11 +229,17 @@ function logFailure(request: FastifyRequest, failure: HttpFailure, err: unknown)
   const { statusCode, error } = failure
   if (failure.internal) {
     request.log.error({ err, statusCode }, 'request failed')
-  } else if (statusCode === 401) {
-    request.log.warn(
-      { ip: request.ip, statusCode, code: error.code },
-      'request without a valid API token',
-    )
+  } else if (statusCode === 401 || (statusCode === 429 && error.details.field === 'login')) {
+    const field = error.details.field
+    const what =
+      field === 'login'
+        ? statusCode === 429
+          ? 'sign-in refused by the failed-login limit'
+          : 'failed sign-in'
+        : field === 'session'
+          ? 'request without a valid session'
+          : 'request without a valid API token'
+    request.log.warn({ ip: request.ip, statusCode, code: error.code, field }, what)
   } else {
     request.log.debug(
       { statusCode, code: error.code, field: error.details.field },

@@ -4,5 +4,11 @@ export {
   type Challenge,
   LOGIN_FAILED,
 } from './auth-service.ts'
-export { FailureLimiter } from './failure-limiter.ts'
+export {
+  DEFAULT_LOGIN_LIMITS,
+  FailureLimiter,
+  type LoginLimitReason,
+  type LoginLimits,
+} from './failure-limiter.ts'
 export { UserDirectory, type UserState, type UserStatus } from './user-directory.ts'
+export { WindowedCounts } from './windowed-counts.ts'
