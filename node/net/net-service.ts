@@ -31,6 +31,10 @@ export interface NetServiceOptions {
   syncTimeoutMs?: number
   /** Non-member (client) connections admitted at once (default 16; 0: members only). */
   maxClientConnections?: number
+  /** Client connections from one IP address (default 4). */
+  maxClientConnectionsPerAddress?: number
+  /** A client connection without an open stream this long is closed (default 10 s). */
+  clientIdleMs?: number
   redial?: Partial<RedialOptions>
   /** Gossip outbox bound in bytes (default 16 MiB). */
   maxOutboxBytes?: number
@@ -126,6 +130,10 @@ export class NetService {
         privateKey,
         listen: this.opts.listen,
         maxClientConnections: this.opts.maxClientConnections ?? 16,
+        ...(this.opts.maxClientConnectionsPerAddress !== undefined
+          ? { maxClientConnectionsPerAddress: this.opts.maxClientConnectionsPerAddress }
+          : {}),
+        ...(this.opts.clientIdleMs !== undefined ? { clientIdleMs: this.opts.clientIdleMs } : {}),
         controlTopics: Object.keys(this.opts.controlTopics ?? {}),
       })
     } catch (err) {
