@@ -106,7 +106,8 @@ export async function authRoutes(scope: FastifyInstance, opts: AuthRoutesOptions
   scope.addContentTypeParser<Buffer>(
     'application/json',
     { parseAs: 'buffer' },
-    async (_request: FastifyRequest, body: Buffer) => parseJsonBody(body),
+    async (request: FastifyRequest, body: Buffer) =>
+      parseJsonBody(body, request.headers['content-type']),
   )
 
   scope.post(AUTH_PATHS.challenge, async (request, reply) => {

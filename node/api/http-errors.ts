@@ -72,9 +72,10 @@ export function httpFailureOf(err: unknown, ctx: FailureContext): HttpFailure {
 
 export function unsupportedMediaType(contentType: string | undefined): EhrlogError {
   const got = contentType === undefined ? 'none' : JSON.stringify(contentType.slice(0, ECHO_MAX))
+  const charset = /;\s*charset\s*=/i.test(contentType ?? '') ? ' (charset utf-8, or none)' : ''
   return new EhrlogError(
     'ARGUMENT_INVALID',
-    `Content-Type ${got} is not supported: want application/json`,
+    `Content-Type ${got} is not supported: want application/json${charset}`,
     { details: { field: 'Content-Type' } },
   )
 }

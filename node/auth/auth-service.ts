@@ -274,6 +274,14 @@ export class AuthService {
       throw new EhrlogError('ARGUMENT_INVALID', 'patientId must be 1 to 128 characters', {
         details: { field: 'patientId' },
       })
+    // '*' is the subject of query records not about one patient (node/query/scope.ts): an
+    // account bound to it would read every such record.
+    if (patientId.trim() === '*')
+      throw new EhrlogError(
+        'ARGUMENT_INVALID',
+        "patientId '*' is reserved (query records not about one patient): name one patient",
+        { details: { field: 'patientId' } },
+      )
     const code = randomBytes(12).toString('base64url')
     const expiresMs = this.#now() + validMs
     await this.#opts.append([
