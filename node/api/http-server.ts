@@ -11,7 +11,7 @@ import { BearerToken } from './bearer-auth.ts'
 import { CHECKPOINT_PATH, type CheckpointSource, checkpointRoutes } from './checkpoint-routes.ts'
 import { EVENTS_PATH, eventsRoute } from './events-route.ts'
 import { FHIR_AUDIT_EVENT_PATH, fhirRoute } from './fhir-route.ts'
-import { type HttpFailure, httpFailureOf, sendFailure } from './http-errors.ts'
+import { clientErrorResponse, type HttpFailure, httpFailureOf, sendFailure } from './http-errors.ts'
 import { QUERY_PATH, type QueryRouteOptions, queryRoute } from './query-route.ts'
 import { DebugRequestLog } from './request-log.ts'
 import { addSecurityHeaders, setSecurityHeaders } from './security-headers.ts'
@@ -150,6 +150,11 @@ export class HttpServer {
       frameworkErrors: (err, request, reply) => {
         setSecurityHeaders(request.url, reply)
         this.#fail(err, request, reply)
+      },
+      // Refused by Node's parser (e.g. headers over 16 KiB): answered in our error shape.
+      clientErrorHandler: (err, socket) => {
+        if (socket.writable) socket.end(clientErrorResponse(err as { code?: unknown }))
+        else socket.destroy()
       },
     }) as unknown as FastifyInstance
 
