@@ -1,5 +1,6 @@
 import { type Command, InvalidArgumentError } from 'commander'
 import { type EncodedEntry, entryId } from '../../node/core/entry.ts'
+import { EhrlogError } from '../../node/core/errors.ts'
 import type { AuditEvent } from '../../node/core/event.ts'
 import { toHex } from '../../node/core/hex.ts'
 import type { LogStore } from '../../node/store/index.ts'
@@ -50,6 +51,10 @@ export function registerLog(program: Command, ctx: CliContext): void {
 }
 
 async function selectEntries(store: LogStore, opts: LogOptions): Promise<EncodedEntry[]> {
+  if (opts.patient !== undefined && opts.patient.trim() === '')
+    throw new EhrlogError('ARGUMENT_INVALID', '--patient must not be empty: give a patient id', {
+      details: { field: '--patient' },
+    })
   if (opts.patient !== undefined) {
     const refs = await store.findByPatient(opts.patient)
     return (await store.getEntries(refs.slice(-opts.limit))).filter((e) => e.entry.kind === 'event')
