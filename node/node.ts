@@ -8,7 +8,7 @@ import type { UserRecord } from './core/auth/user-record.ts'
 import { verifyEntryBody } from './core/body.ts'
 import { decodeEntry, type Entry, isUserRecord } from './core/entry.ts'
 import { EhrlogError } from './core/errors.ts'
-import { type NodeIdentity, openNodeDir, ProvenKeys } from './identity/index.ts'
+import { assertOwnEntry, type NodeIdentity, openNodeDir, ProvenKeys } from './identity/index.ts'
 import { IngestQueue } from './ingest/index.ts'
 import { type IntegrityIncident, IntegrityService, repairSourceOf } from './integrity/index.ts'
 import type { Logger } from './logger.ts'
@@ -106,6 +106,7 @@ export class EhrlogNode {
     const membership = Membership.parse(networkText, join(dir, NETWORK_FILE), {
       proven: provenKeys.has,
     })
+    assertOwnEntry(membership, identity.identity, join(dir, NETWORK_FILE))
     // Only a cache: a folder it cannot be written to costs the next start the pairings.
     await provenKeys
       .remember(membership.members)
