@@ -1,6 +1,7 @@
-import { readFile, writeFile } from 'node:fs/promises'
+import { chmod, readFile, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
+import { openNodeDir } from '../../node/identity/index.ts'
 import { initNetwork, startNodes } from '../helpers/network.ts'
 import { useTempDirs } from '../helpers/temp-dir.ts'
 
@@ -25,4 +26,18 @@ describe('a node refuses a network.json whose entry for it carries another key t
       })
     })
   }
+})
+
+describe('config.json holds the API token: refused when others can read it, like master.key', () => {
+  it('mode 0644 is CONFIG_INVALID naming the mode; 0600 opens', async () => {
+    const { dirs } = await initNetwork(await tempDir(), 1)
+    const file = join(dirs[0]!, 'config.json')
+    await chmod(file, 0o644)
+    await expect(openNodeDir(dirs[0]!)).rejects.toMatchObject({
+      code: 'CONFIG_INVALID',
+      details: { field: 'mode', mode: '0644' },
+    })
+    await chmod(file, 0o600)
+    await expect(openNodeDir(dirs[0]!)).resolves.toMatchObject({ config: { name: 'hospital-a' } })
+  })
 })
