@@ -2,8 +2,14 @@ import { join } from 'node:path'
 import { type AlertBody, alertBodySchema } from '../core/alert-body.ts'
 import { EhrlogError } from '../core/errors.ts'
 import type { Logger } from '../logger.ts'
-import { evidenceJson, renderAlertEmail } from './email.ts'
-import { AlertEpisodes, DEFAULT_EPISODES, type EpisodeOptions, partingSeqOf } from './episodes.ts'
+import { renderAlertEmail } from './email.ts'
+import {
+  AlertEpisodes,
+  DEFAULT_EPISODES,
+  type EpisodeOptions,
+  keepFolded,
+  partingSeqOf,
+} from './episodes.ts'
 import { alertBodyOf, type Incident, incidentId, normalizeIncident } from './incident.ts'
 import { subjectOf } from './kind-texts.ts'
 import { singleFlight } from './single-flight.ts'
@@ -194,32 +200,16 @@ export class AlertService {
     return { id, isNew: true }
   }
 
-  /**
-   * A later incident of an episode already emailed: its evidence goes to folded/ (named after
-   * the episode's first incident), it is counted in the log, and no email or entry is made.
-   */
-  async #fold(
-    incident: Incident,
-    id: string,
-    firstId: string,
-    folded: number,
-  ): Promise<{ id: string; isNew: boolean; foldedInto: string }> {
+  async #fold(incident: Incident, id: string, firstId: string, folded: number) {
     try {
-      if (!(await this.#spool.exists('known', id))) {
-        await this.#spool.write('folded', `${firstId}.${id}.json`, evidenceJson(incident, id))
-        await this.#spool.write(
-          'known',
-          id,
-          `${JSON.stringify({ kind: incident.kind, origin: incident.origin, detectedAt: incident.detectedAt, foldedInto: firstId })}\n`,
-        )
-      }
+      await keepFolded(this.#spool, incident, id, firstId)
     } catch (err) {
       this.#known.delete(id)
       throw err
     }
     this.#logger.warn(
       { alert: { id, kind: incident.kind, origin: incident.origin, foldedInto: firstId, folded } },
-      `alerts: another ${incident.kind} incident of ${incident.origin}, part of incident ${firstId.slice(0, 16)}… already reported (${folded} folded into it): no new email; evidence in ${this.#spool.path('folded', `${firstId}.${id}.json`)}`,
+      `alerts: another ${incident.kind} incident of ${incident.origin}, part of incident ${firstId.slice(0, 16)}… already reported (${folded} folded into it): no new email`,
     )
     return { id, isNew: false, foldedInto: firstId }
   }

@@ -1,4 +1,6 @@
+import { evidenceJson } from './email.ts'
 import type { Incident } from './incident.ts'
+import type { AlertSpool } from './spool.ts'
 
 /** How alerts of one kind and origin are grouped into one email. */
 export interface EpisodeOptions {
@@ -71,4 +73,25 @@ export function partingSeqOf(incident: Incident): { seq: number; exact: boolean 
   return typeof size === 'number' && Number.isSafeInteger(size) && size > 0
     ? { seq: size, exact: false }
     : undefined
+}
+
+/**
+ * Keeps a folded incident: its evidence in folded/<first id>.<id>.json (attached to the
+ * episode by name), and its id in known/ so that it stays silent after a restart too.
+ */
+export async function keepFolded(
+  spool: AlertSpool,
+  incident: Incident,
+  id: string,
+  firstId: string,
+): Promise<void> {
+  if (await spool.exists('known', id)) return
+  await spool.write('folded', `${firstId}.${id}.json`, evidenceJson(incident, id))
+  const marker = {
+    kind: incident.kind,
+    origin: incident.origin,
+    detectedAt: incident.detectedAt,
+    foldedInto: firstId,
+  }
+  await spool.write('known', id, `${JSON.stringify(marker)}\n`)
 }
