@@ -102,6 +102,14 @@ export class AuthService {
     client: string,
   ): { token: string; claims: SessionClaims } {
     const name = checkUsername(username)
+    // Only the home node signs its accounts in: a session it issued for another node's account
+    // would be refused everywhere (iss must be home(sub), core/auth/session-token.ts).
+    if (homeOf(name) !== this.#opts.node)
+      throw new EhrlogError(
+        'ARGUMENT_INVALID',
+        `sign in to ${name} at its home node ${homeOf(name)}, not at ${this.#opts.node}`,
+        { details: { field: 'username' } },
+      )
     this.#failures.assertAllowed(name, client, this.#now())
     const pending = this.#challenges.get(nonce)
     this.#challenges.delete(nonce) // single use, whatever happens next
