@@ -69,7 +69,9 @@ export class ClientConnections {
 
   #idleMs(c: Connection): number {
     const now = this.now()
-    if (c.streams.length > 0) {
+    // Only the client's own open streams count: the node's pings and identify open streams
+    // of their own on every connection, and a half-closed stream carries no more requests.
+    if (c.streams.some((s) => s.direction === 'inbound' && s.status === 'open')) {
       this.#busyAt.set(c, now)
       return 0
     }

@@ -126,6 +126,10 @@ export class QueryServer {
       await stream.close({ signal })
     } catch (err) {
       await this.refuse(lp, stream, err, peer, signal)
+      // A client without a valid session keeps no client slot (client-connections.ts): once
+      // it has its answer, its connection is closed. Members never query, so this is clients.
+      if (isEhrlogError(err, 'UNAUTHORIZED'))
+        await connection.close().catch(() => connection.abort(new Error('unauthenticated')))
     } finally {
       if (counted) this.sessions--
     }

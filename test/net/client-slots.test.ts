@@ -4,6 +4,7 @@ import { noise } from '@chainsafe/libp2p-noise'
 import { yamux } from '@chainsafe/libp2p-yamux'
 import type { Libp2p } from '@libp2p/interface'
 import { type TCPSocketOptions, tcp } from '@libp2p/tcp'
+import { lpStream } from '@libp2p/utils'
 import { multiaddr } from '@multiformats/multiaddr'
 import { createLibp2p } from 'libp2p'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
@@ -87,9 +88,9 @@ describe('idle client connections cannot shut the CLI out (real nodes, real conn
     await waitFor(
       'idle client connections closed',
       () => held.every((p) => p.getConnections().length === 0),
-      20_000,
+      30_000,
     )
-  }, 40_000)
+  }, 60_000)
 
   it('a 70 KiB query request is PAYLOAD_TOO_LARGE, not INTERNAL', async () => {
     const client = await QueryClient.start()
@@ -105,5 +106,30 @@ describe('idle client connections cannot shut the CLI out (real nodes, real conn
     } finally {
       await client.stop()
     }
+  })
+
+  it('a client whose query is refused for its session is disconnected after the answer', async () => {
+    const peer = await peerFrom('127.0.0.3')
+    held.push(peer)
+    const m = world.membership.members[1]!
+    const stream = await peer.dialProtocol(addrs(1), '/ehrlog/query/1.0.0')
+    const lp = lpStream(stream)
+    await lp.write(
+      new TextEncoder().encode(
+        JSON.stringify({
+          v: 1,
+          networkId: world.membership.networkId,
+          token: 'forged.token',
+          filter: {},
+        }),
+      ),
+    )
+    const answer = JSON.parse(new TextDecoder().decode((await lp.read()).subarray()))
+    expect(answer).toMatchObject({ ok: false, error: { code: 'UNAUTHORIZED' } })
+    await waitFor(
+      `the connection to ${m.name} closed`,
+      () => peer.getConnections().filter((c) => c.status === 'open').length === 0,
+      5_000,
+    )
   })
 })
