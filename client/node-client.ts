@@ -23,7 +23,7 @@ export async function findEndpoint(
 ): Promise<NodeEndpoint | undefined> {
   const token =
     opts.token ?? env.EHRLOG_API_TOKEN ?? (opts.dir ? await tokenOf(opts.dir) : undefined)
-  if (opts.node) return { url: opts.node.replace(/\/+$/, ''), token }
+  if (opts.node) return { url: checkNodeUrl(opts.node).replace(/\/+$/, ''), token }
   if (!opts.dir)
     throw new EhrlogError(
       'ARGUMENT_INVALID',
@@ -40,6 +40,23 @@ export async function pinOf(dir: string, url: string): Promise<{ certificate?: s
   if (!url.startsWith('https:')) return {}
   const certificate = await certificateOfNodeDir(dir)
   return certificate ? { certificate } : {}
+}
+
+/** `--node` as given, or ARGUMENT_INVALID when it is not an http(s) URL (not UNAVAILABLE). */
+export function checkNodeUrl(url: string): string {
+  let protocol: string | undefined
+  try {
+    protocol = new URL(url).protocol
+  } catch {
+    protocol = undefined
+  }
+  if (protocol !== 'http:' && protocol !== 'https:')
+    throw new EhrlogError(
+      'ARGUMENT_INVALID',
+      `--node ${JSON.stringify(url.slice(0, 100))} is not an http(s) URL, e.g. http://127.0.0.1:7401`,
+      { details: { field: '--node' } },
+    )
+  return url
 }
 
 async function tokenOf(dir: string): Promise<string | undefined> {

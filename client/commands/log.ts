@@ -1,6 +1,7 @@
 import { type Command, InvalidArgumentError, Option } from 'commander'
 import { type EncodedEntry, entryId } from '../../node/core/entry.ts'
 import { KIND_FILTERS, type KindFilter } from '../../node/core/entry-kinds.ts'
+import { EhrlogError } from '../../node/core/errors.ts'
 import { toHex } from '../../node/core/hex.ts'
 import { QUERY_LIMITS, SEED_COLUMNS, seedRow } from '../../node/core/trust/index.ts'
 import { readRuntimeInfo } from '../../node/identity/index.ts'
@@ -73,6 +74,10 @@ async function selectEntries(
   store: LogStore,
   opts: LogOptions,
 ): Promise<{ entries: EncodedEntry[]; total: number }> {
+  if (opts.patient !== undefined && opts.patient.trim() === '')
+    throw new EhrlogError('ARGUMENT_INVALID', '--patient must not be empty: give a patient id', {
+      details: { field: '--patient' },
+    })
   if (opts.patient !== undefined) {
     const refs = await store.findByPatient(opts.patient)
     // A patient's trail holds events only, whatever --kind says.

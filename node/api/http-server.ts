@@ -25,7 +25,7 @@ import {
   READYZ_PATH,
   type Readiness,
 } from './health-routes.ts'
-import { type HttpFailure, httpFailureOf, sendFailure } from './http-errors.ts'
+import { clientErrorResponse, type HttpFailure, httpFailureOf, sendFailure } from './http-errors.ts'
 import { type ProofRouteOptions, proofRoute } from './proof-route.ts'
 import { QUERY_PATH, type QueryRouteOptions, queryRoute } from './query-route.ts'
 import { DebugRequestLog } from './request-log.ts'
@@ -201,6 +201,11 @@ export class HttpServer {
         setSecurityHeaders(request.url, reply)
         this.#fail(err, request, reply)
       },
+      // Refused by Node's parser (e.g. headers over 16 KiB): answered in our error shape.
+      clientErrorHandler: (err, socket) => {
+        if (socket.writable) socket.end(clientErrorResponse(err as { code?: unknown }))
+        else socket.destroy()
+      },
     }) as unknown as FastifyInstance
 
     let closing = false
@@ -284,11 +289,17 @@ function logFailure(request: FastifyRequest, failure: HttpFailure, err: unknown)
   const { statusCode, error } = failure
   if (failure.internal) {
     request.log.error({ err, statusCode }, 'request failed')
-  } else if (statusCode === 401) {
-    request.log.warn(
-      { ip: request.ip, statusCode, code: error.code },
-      'request without a valid API token',
-    )
+  } else if (statusCode === 401 || (statusCode === 429 && error.details.field === 'login')) {
+    const field = error.details.field
+    const what =
+      field === 'login'
+        ? statusCode === 429
+          ? 'sign-in refused by the failed-login limit'
+          : 'failed sign-in'
+        : field === 'session'
+          ? 'request without a valid session'
+          : 'request without a valid API token'
+    request.log.warn({ ip: request.ip, statusCode, code: error.code, field }, what)
   } else {
     request.log.debug(
       { statusCode, code: error.code, field: error.details.field },

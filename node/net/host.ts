@@ -7,6 +7,7 @@ import { tcp } from '@libp2p/tcp'
 import { createLibp2p } from 'libp2p'
 import { sha256 } from '../core/merkle/hash.ts'
 import type { Membership } from '../core/trust/index.ts'
+import { ClientConnections, DEFAULT_CLIENT_LIMITS } from './client-connections.ts'
 import { memberGater } from './gater.ts'
 import { batchTopic, controlTopic, LIMITS } from './protocol.ts'
 
@@ -20,6 +21,10 @@ export interface HostOptions {
   announce?: string[]
   /** Non-member (client) connections admitted at once; 0 admits members only. */
   maxClientConnections: number
+  /** Client connections from one IP address (default 4). */
+  maxClientConnectionsPerAddress?: number
+  /** A client connection without an open stream this long is closed (default 10 s). */
+  clientIdleMs?: number
   /** Names of the member-only control topics (control-topic.ts) besides the batch topic. */
   controlTopics?: string[]
 }
@@ -36,8 +41,15 @@ const NON_MEMBER_SCORE = -1000
 export async function createHost(opts: HostOptions): Promise<NetHost> {
   const { membership } = opts
   let host: NetHost | undefined
-  const clientConnections = () =>
-    host?.getConnections().filter((c) => !membership.isMember(c.remotePeer)).length ?? 0
+  const clients = new ClientConnections(
+    {
+      max: opts.maxClientConnections,
+      perAddress: opts.maxClientConnectionsPerAddress ?? DEFAULT_CLIENT_LIMITS.perAddress,
+      idleMs: opts.clientIdleMs ?? DEFAULT_CLIENT_LIMITS.idleMs,
+    },
+    () => host?.getConnections() ?? [],
+    (peer) => membership.isMember(peer),
+  )
   host = await createLibp2p({
     privateKey: opts.privateKey,
     addresses: {
@@ -47,7 +59,7 @@ export async function createHost(opts: HostOptions): Promise<NetHost> {
     transports: [tcp()],
     connectionEncrypters: [noise()],
     streamMuxers: [yamux()],
-    connectionGater: memberGater(membership, opts.maxClientConnections, clientConnections),
+    connectionGater: memberGater(membership, clients),
     connectionManager: {
       maxConnections: membership.members.length + opts.maxClientConnections + 8,
       dialTimeout: 10_000,
@@ -92,5 +104,10 @@ export async function createHost(opts: HostOptions): Promise<NetHost> {
       }),
     },
   })
+  // Idle client connections are closed within a fraction of the idle time after it passes.
+  const idleMs = opts.clientIdleMs ?? DEFAULT_CLIENT_LIMITS.idleMs
+  const sweeper = setInterval(() => clients.sweep(), Math.max(100, Math.min(idleMs / 4, 2_000)))
+  sweeper.unref()
+  host.addEventListener('stop', () => clearInterval(sweeper))
   return host
 }

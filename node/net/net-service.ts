@@ -38,6 +38,10 @@ export interface NetServiceOptions {
   syncTimeoutMs?: number
   /** Non-member (client) connections admitted at once (default 16; 0: members only). */
   maxClientConnections?: number
+  /** Client connections from one IP address (default 4). */
+  maxClientConnectionsPerAddress?: number
+  /** A client connection without an open stream this long is closed (default 10 s). */
+  clientIdleMs?: number
   redial?: Partial<RedialOptions>
   /** Gossip outbox bound in bytes (default 16 MiB). */
   maxOutboxBytes?: number
@@ -178,6 +182,10 @@ export class NetService {
         listen: this.opts.listen,
         ...(this.opts.announce ? { announce: this.opts.announce } : {}),
         maxClientConnections: this.opts.maxClientConnections ?? 16,
+        ...(this.opts.maxClientConnectionsPerAddress !== undefined
+          ? { maxClientConnectionsPerAddress: this.opts.maxClientConnectionsPerAddress }
+          : {}),
+        ...(this.opts.clientIdleMs !== undefined ? { clientIdleMs: this.opts.clientIdleMs } : {}),
         controlTopics: [...this.controlHandlers.keys()],
       })
     } catch (err) {

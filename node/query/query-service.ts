@@ -156,6 +156,7 @@ export class QueryService {
             resource: 'audit_log',
             time: (this.#opts.now?.() ?? new Date()).toISOString(),
             outcome: 'success',
+            detail: actorKind(session, this.#opts.node),
             notes: `via ${via}, entry ${id} with its inclusion proof`,
           }),
       },
@@ -186,6 +187,13 @@ export class QueryService {
     refused?: string,
   ): Promise<void> {
     const page = typeof request.cursor === 'string' ? ', next page' : ''
+    // A refused query lands in the trail of the patient it named, which that patient reads:
+    // the caller's filter values are free text of the caller's choosing ("SECURITY NOTICE:
+    // call …"), so only the names of the filter's fields are recorded, never their values.
+    const shown = refused
+      ? `filter fields ${Object.keys(filter).sort().join(', ') || 'none'} (values not recorded: refused)`
+      : `filter ${canonicalJson(filter)}`
+    const who = actorKind(session, this.#opts.node)
     await this.#save({
       patientId: subject,
       actorId: session.sub,
@@ -193,8 +201,8 @@ export class QueryService {
       resource: 'audit_log',
       time: (this.#opts.now?.() ?? new Date()).toISOString(),
       outcome: refused ? 'failure' : 'success',
-      ...(refused ? { detail: refused } : {}),
-      notes: `via ${request.via}${page}, filter ${canonicalJson(filter)}`,
+      detail: refused ? `${refused}, ${who}` : who,
+      notes: `via ${request.via}${page}, ${shown}`,
     })
   }
 
@@ -209,6 +217,23 @@ export class QueryService {
       })
     }
   }
+}
+
+/**
+ * What kind of account ran the query, written into the record's `detail` (ACTION_TYPE in the
+ * CLI and the portal): a username is chosen by whoever registers it, so a patient reading
+ * "hospital-security@hospital-c" in their trail must see that it is a self-registered
+ * account, not the hospital's staff.
+ */
+export function actorKind(session: Session, node: string): string {
+  const home = session.sub.slice(session.sub.indexOf('@') + 1)
+  if (session.role === 'patient')
+    return session.patientId === undefined
+      ? `self-registered patient account, not verified by ${home}`
+      : `patient account of ${home}`
+  if (session.status !== 'active')
+    return `self-registered ${session.role} account, not approved by ${home}`
+  return `${session.role} of ${home}${home === node ? '' : `, asking ${node}`}`
 }
 
 function parseLimit(value: unknown): number {

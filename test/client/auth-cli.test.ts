@@ -280,6 +280,11 @@ describe('ehrlog register, login, logout, whoami and user', () => {
     expect(gone.code).toBe(7)
     expect(gone.err).toMatch(/^UNAUTHORIZED: not logged in/)
 
+    // An admin clears an account's failed-login limits (nothing to clear here).
+    expect((await adminA(['user', 'unlock', 'audit@hospital-a'])).out).toBe(
+      'audit@hospital-a had no failed sign-ins to clear\n',
+    )
+
     // Revocation: the auditor's session ends everywhere and it can no longer log in.
     const auditorToken = (
       JSON.parse(await readFile(join(config('auditor'), 'session.json'), 'utf8')) as {

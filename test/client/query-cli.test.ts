@@ -13,7 +13,7 @@ import type { EhrlogNode } from '../../node/node.ts'
 import type { QueryService } from '../../node/query/index.ts'
 import { runCli } from '../helpers/cli.ts'
 import { QUERY_BURST_AT_C, type QueryNetwork, startQueryNetwork } from '../query/network-world.ts'
-import { login } from '../query/sessions.ts'
+import { login, register } from '../query/sessions.ts'
 
 describe('ehrlog query, export and verify-bundle: the CLI verifies every answer itself', () => {
   let world: QueryNetwork
@@ -24,15 +24,20 @@ describe('ehrlog query, export and verify-bundle: the CLI verifies every answer 
   beforeAll(async () => {
     world = await startQueryNetwork()
     network = join(world.root, 'network.json')
-    // Bob's session is issued by hospital-c, so the CLI asks hospital-c first (5 queries at once).
-    const bobAtC = login(world.nodes[2]!.auth, 'bob@hospital-a').token
+    // Bob's account (MRN-B) is at hospital-c, which issues its sessions, so the CLI asks
+    // hospital-c first (5 queries at once).
+    const c = world.nodes[2]!
+    await register(c.auth, 'admin@hospital-c', 'admin')
+    const { code } = await c.auth.enroll(login(c.auth, 'admin@hospital-c').claims, 'MRN-B')
+    await register(c.auth, 'bob@hospital-c', 'patient', code)
+    const bobAtC = login(c.auth, 'bob@hospital-c').token
     for (const user of ['alice', 'admin', 'bob']) {
       const configDir = join(world.root, `config-${user}`)
       envs[user] = { EHRLOG_CONFIG_DIR: configDir }
       await saveSession({ env: envs[user] } as unknown as CliContext, {
         v: 1,
         node: world.nodes[user === 'bob' ? 2 : 0]!.httpUrl,
-        username: `${user}@hospital-a`,
+        username: `${user}@hospital-${user === 'bob' ? 'c' : 'a'}`,
         token: user === 'bob' ? bobAtC : world.tokens[user]!,
         role: user === 'admin' ? 'admin' : 'patient',
         expiresMs: Date.now() + 3600_000,
@@ -254,13 +259,13 @@ describe('ehrlog query, export and verify-bundle: the CLI verifies every answer 
     expect(limited.code).toBe(6)
     expect(limited.out).toBe('')
     expect(limited.err).toMatch(
-      /^RATE_LIMITED: hospital-c: bob@hospital-a has run more queries than this node allows \(1 a minute, 5 at once\): retry in \d+ s\nhint: wait as long as the message says/,
+      /^RATE_LIMITED: hospital-c: bob@hospital-c has run more queries than this node allows \(1 a minute, 5 at once\): retry in \d+ s\nhint: wait as long as the message says/,
     )
     // Not passed on to another member: the limit is the node's answer, not an outage.
     const viaHttp = await query('bob', '--node', world.nodes[2]!.httpUrl)
     expect(viaHttp.code).toBe(6)
     expect(viaHttp.err).toMatch(
-      /^RATE_LIMITED: bob@hospital-a has run more queries .*retry in \d+ s$/m,
+      /^RATE_LIMITED: bob@hospital-c has run more queries .*retry in \d+ s$/m,
     )
   })
 

@@ -198,9 +198,13 @@ describe.skipIf(!hasChromium)('web portal in headless Chromium', () => {
     await page.locator('#integrity.verified').waitFor({ timeout: 20_000 })
     const queries = await page.locator('#logs tbody tr td:nth-child(5)').allTextContents()
     expect(queries.length).toBeGreaterThan(0)
-    // Views of the log, this auditor's refused ones (while pending) among them.
-    for (const q of queries) expect(q).toMatch(/^QUERY( : refused \(.+\))?$/)
-    expect(queries).toContain('QUERY')
+    // Views of the log, this auditor's refused ones (while pending) among them, each saying
+    // what kind of account asked (docs/query.md).
+    for (const q of queries) expect(q).toMatch(/^QUERY : (refused \(.+\), )?.+$/)
+    expect(queries.some((q) => /^QUERY : auditor of hospital-\w+/.test(q))).toBe(true)
+    expect(
+      queries.some((q) => /^QUERY : refused \(pending\), self-registered auditor/.test(q)),
+    ).toBe(true)
     await context.close()
   })
 

@@ -176,6 +176,7 @@ describe('verified queries on a real network: scope, sessions, and the audit of 
         action: 'query',
         resource: 'audit_log',
         outcome: 'success',
+        detail: 'admin of hospital-a, asking hospital-c',
         notes: 'via libp2p, filter {"action":"read","patient":"MRN-B"}',
       }),
       expect.objectContaining({ patientId: '*', actorId: 'admin@hospital-a', outcome: 'success' }),
@@ -183,7 +184,8 @@ describe('verified queries on a real network: scope, sessions, and the audit of 
         patientId: 'MRN-B',
         actorId: 'alice@hospital-a',
         outcome: 'failure',
-        detail: 'refused (other-patient)',
+        detail: 'refused (other-patient), patient account of hospital-a',
+        notes: 'via libp2p, filter fields patient (values not recorded: refused)',
       }),
     ])
     // Bob, the patient whose trail was looked at, sees who looked, including the refused attempt.
