@@ -83,7 +83,14 @@ export class QueryService {
       const { from } = (request.consistency ?? {}) as { from?: unknown }
       return answerConsistency(this.#opts, from)
     }
-    return this.#timed(async () => this.#answerAs(this.#opts.auth.authenticate(token), request))
+    let session: Session
+    try {
+      session = this.#opts.auth.authenticate(token)
+    } catch (err) {
+      // Counted like any other refused query (metrics), then refused.
+      return this.#timed(() => Promise.reject(err))
+    }
+    return this.answerAs(session, request)
   }
 
   /**
