@@ -1,45 +1,23 @@
 import { rm, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
-import type { AlertService, Incident } from './alerts/index.ts'
+import type { AlertService } from './alerts/index.ts'
 import type { NodeStatus } from './api/index.ts'
 import type { AuthService } from './auth/index.ts'
 import type { CheckpointService } from './checkpoint/index.ts'
 import { EhrlogError } from './core/errors.ts'
 import { RUNTIME_FILE, type RuntimeInfo } from './identity/index.ts'
 import type { IngestQueue } from './ingest/index.ts'
-import type { IntegrityIncident, IntegrityService } from './integrity/index.ts'
+import type { IntegrityService } from './integrity/index.ts'
 import type { PartList } from './lifecycle/index.ts'
-import type { Logger } from './logger.ts'
 import type { NetService } from './net/index.ts'
 import { readNodeFolder } from './node-folder.ts'
+import type { NodeOptions } from './node-options.ts'
 import { buildParts, type Parts } from './node-parts.ts'
 import type { QueryService } from './query/index.ts'
 import type { LogStore } from './store/index.ts'
 
 export { NETWORK_FILE, RUNTIME_FILE, type RuntimeInfo, readRuntimeInfo } from './identity/index.ts'
-
-export interface NodeOptions {
-  dir: string
-  passphrase?: string
-  logger: Logger
-  /** Mean anti-entropy sync period (default 5000 ms). */
-  syncIntervalMs?: number
-  /** Time between scheduled checkpoint rounds; 0: only on demand (default 10,000 ms). */
-  checkpointIntervalMs?: number
-  /** Also told of every incident the node reports to its admins (tests, tools). */
-  onIncident?: (incident: Incident) => void
-  /** Retry period of queued alert emails (default 30 s). */
-  alertRetryMs?: number
-  /** Time between scheduled scrubs of the replica; 0: only at start (default 10 min). */
-  scrubIntervalMs?: number
-  /**
-   * How long start() waits for peers to restore an own feed shorter than the cosigned
-   * checkpoint (default 15 s). Appends stay refused until it is whole, however long.
-   */
-  tailWaitMs?: number
-  /** Told of each modified/deleted/equivocation incident the integrity service reports. */
-  onIntegrityIncident?: (incident: IntegrityIncident) => void
-}
+export type { NodeOptions } from './node-options.ts'
 
 /**
  * The composition root: reads a node's folder, builds its parts (node-parts.ts) and starts

@@ -1,4 +1,4 @@
-import { type Command, InvalidArgumentError } from 'commander'
+import type { Command } from 'commander'
 import { initNodeDir, isLoopback } from '../../node/identity/index.ts'
 import { toPort } from '../arguments.ts'
 import { type CliContext, passphraseOf } from '../context.ts'

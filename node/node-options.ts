@@ -1,0 +1,27 @@
+import type { Incident } from './alerts/index.ts'
+import type { IntegrityIncident } from './integrity/index.ts'
+import type { Logger } from './logger.ts'
+
+/** What starting a node takes besides its folder: logging, timings, and observers (tests, tools). */
+export interface NodeOptions {
+  dir: string
+  passphrase?: string
+  logger: Logger
+  /** Mean anti-entropy sync period (default 5000 ms). */
+  syncIntervalMs?: number
+  /** Time between scheduled checkpoint rounds; 0: only on demand (default 10,000 ms). */
+  checkpointIntervalMs?: number
+  /** Also told of every incident the node reports to its admins (tests, tools). */
+  onIncident?: (incident: Incident) => void
+  /** Retry period of queued alert emails (default 30 s). */
+  alertRetryMs?: number
+  /** Time between scheduled scrubs of the replica; 0: only at start (default 10 min). */
+  scrubIntervalMs?: number
+  /**
+   * How long start() waits for peers to restore an own feed shorter than the cosigned
+   * checkpoint (default 15 s). Appends stay refused until it is whole, however long.
+   */
+  tailWaitMs?: number
+  /** Told of each modified/deleted/equivocation incident the integrity service reports. */
+  onIntegrityIncident?: (incident: IntegrityIncident) => void
+}
