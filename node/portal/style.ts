@@ -26,7 +26,7 @@ th{background:#e8eef4}
 thead th{white-space:nowrap}
 h3{margin:1.5rem 0 .25rem}
 .intro{margin:.25rem 0;color:#444}
-.report tbody th{background:#f3f6f9;font-weight:400}
+.report tbody th{background:#f3f6f9;font-weight:400;min-width:7.5rem}
 .report td,.report tbody th{hyphens:none;word-break:normal;overflow-wrap:normal}
 .report td[data-col=notes]{overflow-wrap:break-word;min-width:10rem;max-width:28rem}
 .report td[data-col=entry],.report td[data-col=where]{white-space:nowrap}

@@ -104,6 +104,7 @@ describe.skipIf(!hasChromium)("the patient's access report", () => {
     ).resolves.toBeGreaterThan(0)
     // One screen of 50; the rest behind "Show older".
     expect(await accesses.filter({ visible: true }).count()).toBe(50)
+    await screenshot(page, 'home-report')
     await page.getByRole('button', { name: `Show ${EXTRA + 3 - 50} older` }).click()
     expect(await accesses.filter({ visible: true }).count()).toBe(EXTRA + 3)
     // No view of the audit trail among the accesses; this very query among the views.
@@ -130,7 +131,6 @@ describe.skipIf(!hasChromium)("the patient's access report", () => {
     expect(checked.out).toContain('complete: the export reached the end of the answer')
     expect(checked.out).toContain('unverified (the bundle is not signed)')
     expect(checked.code).toBe(0)
-    await screenshot(page, 'home-patient')
     await context.close()
   }, 60_000)
 

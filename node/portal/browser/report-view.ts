@@ -127,10 +127,8 @@ export function renderSection(
   })
   const caption = table.caption as HTMLElement
   const visible = Math.min(shown, sorted.length)
-  caption.textContent =
-    sorted.length > visible
-      ? `${visible} newest of ${sorted.length}, newest first`
-      : `${sorted.length} ${sorted.length === 1 ? 'entry' : 'entries'}, newest first`
+  // All rows print; on screen the first `visible`, and the button says how many more.
+  caption.textContent = `${sorted.length} ${sorted.length === 1 ? 'entry' : 'entries'}, newest first`
   const older = document.querySelector<HTMLButtonElement>(`button.older[data-for="${section}"]`)
   if (older) {
     const more = Math.min(ROWS_PER_STEP, sorted.length - visible)
