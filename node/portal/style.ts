@@ -32,8 +32,8 @@ h3{margin:1.5rem 0 .25rem}
 .report td[data-col=entry],.report td[data-col=where]{white-space:nowrap}
 .report .line{display:block}
 .nw{white-space:nowrap}
-.report .sub{color:#444;font-size:.85em}
-.report .badge{display:inline-block;white-space:nowrap;margin-top:.2rem;padding:0 .4rem;border:1px solid #8a4b00;border-radius:.25rem;color:#6b3a00;background:#fff4d6;font-size:.85em}
+.report .sub{color:#4a4a4a;font-size:.875rem}
+.report .badge{display:inline-block;white-space:nowrap;margin-top:.2rem;padding:0 .4rem;border:1px solid #8a4b00;border-radius:.25rem;color:#6b3a00;background:#fff4d6;font-size:.875rem}
 .report tr.older{display:none}
 #downloads ul{list-style:none;padding:0;display:flex;flex-wrap:wrap;gap:.5rem 1rem;align-items:center}
 #filter-form p{display:inline-block;margin:.25rem .5rem .25rem 0;vertical-align:bottom}

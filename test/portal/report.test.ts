@@ -174,8 +174,13 @@ describe.skipIf(!hasChromium)("the patient's access report", () => {
       for (const width of [1280, 1024, 768]) {
         await page.setViewportSize({ width, height: 900 })
         expect(await wordsWrappedMidWord(page), `${role} at ${width} px`).toEqual([])
-        if (role === 'auditor' && width === 1024) await screenshot(page, 'home-auditor-1024')
-        if (role === 'patient' && width === 768) await screenshot(page, 'home-patient-768')
+        if ((role === 'auditor' && width === 1024) || (role === 'patient' && width === 768)) {
+          // One screen from the report down (the whole page is many screens long).
+          await page.evaluate(() => document.getElementById('accesses-h')?.scrollIntoView())
+          await screenshot(page, `home-${role}-${width}`, false)
+          await page.evaluate(() => document.getElementById('views-h')?.scrollIntoView())
+          await screenshot(page, `home-${role}-${width}-views`, false)
+        }
       }
       await context.close()
     }

@@ -31,6 +31,12 @@ export function setUpHome(body: HTMLElement): void {
   })
 }
 
+/** Nothing verified to report: the report's empty tables and buttons go. */
+function hideReport(): void {
+  const report = document.getElementById('report')
+  if (report) report.hidden = true
+}
+
 export async function logOut(): Promise<void> {
   await postJson('/api/v1/auth/logout', {})
 }
@@ -52,6 +58,7 @@ async function showLogs(body: HTMLElement, params: URLSearchParams): Promise<voi
     filter = parseQueryFilter(raw)
   } catch (err) {
     setStatus('', `Filter not applied: ${(err as Error).message}`)
+    hideReport()
     return
   }
   const network = await getJson<unknown>('/api/v1/network')
@@ -63,6 +70,7 @@ async function showLogs(body: HTMLElement, params: URLSearchParams): Promise<voi
   } catch (err) {
     if (!(err instanceof UntrustedNetwork)) throw err
     setStatus('warning', `Not verified: ${err.message}. No logs are shown.`)
+    hideReport()
     return
   }
   const pin = checkNetworkPin(trusted.networkId)
@@ -75,6 +83,7 @@ async function showLogs(body: HTMLElement, params: URLSearchParams): Promise<voi
         'Nothing is verified and no logs are shown. If your hospital announced a new network, ' +
         'compare its network id with the new one, then clear this site’s data in your browser to trust it.',
     )
+    hideReport()
     return
   }
   const patient = body.dataset.patient
@@ -90,6 +99,13 @@ async function showLogs(body: HTMLElement, params: URLSearchParams): Promise<voi
   } catch (err) {
     if (!(err instanceof NodeRefusal)) throw err
     showRefusal(err)
+    hideReport()
+    showNetwork(
+      trusted.networkId,
+      pin.state === 'pinned'
+        ? pinNote(pin, trusted.networkId, false)
+        : 'not pinned: nothing verified yet',
+    )
     return
   }
   const verified = loader.failures.length === 0
