@@ -129,6 +129,7 @@ ${
 }
 <section aria-labelledby="logs-h" id="report"><h2 id="logs-h">${patient ? 'Who accessed your record' : 'Access report'}</h2>
 <p id="report-zone"></p>
+<nav aria-label="Report sections" class="no-print"><a id="jump-accesses" href="#accesses-h">${patient ? 'Accesses to your record' : 'Accesses to records'}</a> · <a id="jump-views" href="#views-h">${patient ? 'Who looked at your audit trail' : 'Views of the audit log'}</a></nav>
 <p id="loaded" role="status"></p>
 <p class="no-print"><button type="button" id="load-more" hidden>Load more from the node</button></p>
 <div id="downloads" class="no-print" hidden><h3 id="downloads-h">Download this report</h3>

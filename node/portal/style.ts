@@ -40,6 +40,10 @@ h3{margin:1.5rem 0 .25rem}
 @media (max-width:40rem){
 main{padding:.75rem}
 #filter-form p{display:block;margin:.25rem 0}
+}
+/* Below 50rem (phones, and tablets upright at 768 px) a row of seven or eight columns would
+   squeeze names into one word a line: each row is a card of labelled cells instead. */
+@media screen and (max-width:50rem){
 .report thead{position:absolute;width:1px;height:1px;overflow:hidden;clip-path:inset(50%)}
 .report,.report caption,.report tbody,.report tr{display:block}
 .report tr{border:1px solid #ccc;margin-bottom:.75rem;background:#fff}

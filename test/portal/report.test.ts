@@ -115,6 +115,13 @@ describe.skipIf(!hasChromium)("the patient's access report", () => {
       'Searched the audit trailpatient account of hospital-a',
     )
     await expect(views.first().locator('[data-col=who]').textContent()).resolves.toBe(PATIENT)
+    // Links to both sections, with their counts, above the first.
+    await expect(page.locator('#jump-accesses').textContent()).resolves.toBe(
+      `Accesses to your record (${EXTRA + 3})`,
+    )
+    await expect(page.locator('#jump-views').textContent()).resolves.toBe(
+      `Who looked at your audit trail (${await views.count()})`,
+    )
 
     const csv = (await readFile(await download(page, '#download-csv'), 'utf8')).split('\r\n')
     expect(csv[0]).toBe(

@@ -54,6 +54,12 @@ export function showReport(body: HTMLElement, loader: TrailLoader, networkJson: 
     const zone = format.resolvedOptions().timeZone
     byId('report-zone').textContent = `Times are in your browser’s time zone, ${zone}.`
     showLoaded(loader, rows.length)
+    for (const section of ['accesses', 'views'] as const) {
+      const link = byId(`jump-${section}`)
+      link.dataset.label ??= link.textContent ?? ''
+      const n = rows.filter((r) => r.section === section).length
+      link.textContent = `${link.dataset.label} (${n})`
+    }
     links = offerDownloads(body, loader, rows, format, networkJson, links)
   }
 
