@@ -104,7 +104,7 @@ describe.skipIf(!hasChromium)("the patient's access report", () => {
     ).resolves.toBeGreaterThan(0)
     // One screen of 50; the rest behind "Show older".
     expect(await accesses.filter({ visible: true }).count()).toBe(50)
-    await screenshot(page, 'home-report')
+    await screenshot(page, 'home-report', false)
     await page.getByRole('button', { name: `Show ${EXTRA + 3 - 50} older` }).click()
     expect(await accesses.filter({ visible: true }).count()).toBe(EXTRA + 3)
     // No view of the audit trail among the accesses; this very query among the views.
