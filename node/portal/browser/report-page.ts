@@ -112,7 +112,7 @@ function showStatus(loader: TrailLoader, count: number, format: Intl.DateTimeFor
   setStatus(
     'verified',
     signedOnly > 0 && c
-      ? `${base}; ${signedOnly} newer ${signedOnly === 1 ? 'entry is' : 'entries are'} signed by their hospital, not yet cosigned`
+      ? `${base}; ${signedOnly} newer ${signedOnly === 1 ? 'entry is signed by its hospital' : 'entries are signed by their hospital'}, not yet cosigned`
       : base,
   )
 }
