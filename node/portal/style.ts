@@ -61,6 +61,7 @@ body{background:#fff;font-size:11pt}
 main{max-width:none;padding:0}
 .scroll{overflow:visible}
 table{font-size:9pt}
+.report .sub,.report .badge{font-size:.85em}
 .report tr.older{display:table-row}
 tr{break-inside:avoid}
 }
