@@ -81,26 +81,77 @@ function filterFields(): Html {
   )
 }
 
-/** The signed-in home page: who, the integrity status and the logs table (filled by the script). */
+/** The report's columns (browser/report-view.ts COLUMNS fills them, in this order). */
+const REPORT_COLUMNS = [
+  ['When', 'when'],
+  ['Who', 'who'],
+  ['What', 'what'],
+  ['Data', 'data'],
+  ['Where (hospital)', 'where'],
+  ['Patient', 'patient'],
+  ['Notes', 'notes'],
+  ['Entry', 'entry'],
+] as const
+
+/** One section of the access report: a heading, a table filled by the script, "Show older". */
+function reportSection(id: string, heading: string, intro: string, patient: boolean): Html {
+  const head = concat(
+    REPORT_COLUMNS.filter(([, key]) => !patient || key !== 'patient').map(
+      ([label, key]) => html`<th scope="col" class="col-${key}">${label}</th>`,
+    ),
+  )
+  return html`<section aria-labelledby="${id}-h"><h3 id="${id}-h">${heading}</h3>
+<p class="intro">${intro}</p>
+<div class="scroll"><table id="${id}" class="report"><caption>loading…</caption>
+<thead><tr>${head}</tr></thead><tbody></tbody></table></div>
+<p class="no-print"><button type="button" class="older" data-for="${id}" hidden>Show older</button></p></section>`
+}
+
+/**
+ * The signed-in home page: who, what is verified, and the access report (EHDS Annex II 3.2:
+ * who, what, when, where), in two sections filled by the script, with its downloads.
+ */
 export function homePage(node: string, user: HomeUser): string {
   const pending = user.status !== 'active'
+  const patient = user.role === 'patient'
   const logs: Html = pending
     ? html`<p id="pending" class="notice" role="status">Your account is ${user.status}: an admin of ${node} must approve it before you can see any log.</p>`
-    : html`<section aria-labelledby="integrity-h"><h2 id="integrity-h">Data integrity status</h2>
+    : html`<section aria-labelledby="integrity-h"><h2 id="integrity-h">What is verified</h2>
 <p id="integrity" role="status" aria-live="polite">verifying…</p>
 <ul id="failures"></ul>
+<p id="completeness" data-state="not-checked"></p>
 <p id="network">Network <code id="network-id">…</code>: <span id="network-note">checking…</span></p></section>
 ${
-  user.role === 'patient'
+  patient
     ? html``
-    : html`<section aria-labelledby="filter-h"><h2 id="filter-h">Filter</h2>
+    : html`<section aria-labelledby="filter-h" class="no-print"><h2 id="filter-h">Filter</h2>
 <form id="filter-form" method="get" action="/home">${filterFields()}<p><button type="submit">Apply</button> <a href="/home">Clear</a></p></form></section>`
 }
-<section aria-labelledby="logs-h"><h2 id="logs-h">Logs</h2>
-<div class="scroll"><table id="logs"><caption id="logs-caption">Audit log entries</caption>
-<thead><tr><th scope="col">LOG_ID</th><th scope="col">USER_NAME</th><th scope="col">USER_ID</th><th scope="col">AUDITOR_ID</th><th scope="col">ACTION_TYPE</th><th scope="col">TABLE AFFECTED IN EHR</th><th scope="col">TIMESTAMP</th><th scope="col">NOTES</th><th scope="col">ORIGIN</th></tr></thead>
-<tbody></tbody></table></div>
-<p><a id="next" href="/home" hidden>Next page</a></p></section>`
+<section aria-labelledby="logs-h" id="report"><h2 id="logs-h">${patient ? 'Who accessed your record' : 'Access report'}</h2>
+<p id="report-zone"></p>
+<nav aria-label="Report sections" class="no-print"><a id="jump-accesses" href="#accesses-h">${patient ? 'Accesses to your record' : 'Accesses to records'}</a> · <a id="jump-views" href="#views-h">${patient ? 'Who looked at your audit trail' : 'Views of the audit log'}</a></nav>
+<p id="loaded" role="status"></p>
+<p class="no-print"><button type="button" id="load-more" hidden>Load more from the node</button></p>
+<div id="downloads" class="no-print" hidden><h3 id="downloads-h">Download this report</h3>
+<ul aria-labelledby="downloads-h"><li><button type="button" id="print">Print or save as PDF</button></li>
+<li><a id="download-csv" href="#">Spreadsheet (CSV)</a></li>
+<li><a id="download-bundle" href="#">Offline bundle for <code>ehrlog verify-bundle</code></a></li></ul></div>
+${reportSection(
+  'accesses',
+  patient ? 'Accesses to your record' : 'Accesses to records',
+  patient
+    ? 'Who opened, changed, printed or exported your health data, as each hospital’s EHR reported it.'
+    : 'What the hospitals’ EHR systems reported.',
+  patient,
+)}
+${reportSection(
+  'views',
+  patient ? 'Who looked at your audit trail' : 'Views of the audit log',
+  patient
+    ? 'Searches of this access history (yours included) and reads of single entries, as the nodes recorded them.'
+    : 'Searches of the log and reads of single entries with their proofs.',
+  patient,
+)}</section>`
   return page(
     'Home',
     'home',
@@ -108,13 +159,14 @@ ${
 <dl class="who"><dt>Username</dt><dd id="me-username">${user.username}</dd>
 <dt>User id</dt><dd id="me-userid">${user.userId}</dd>
 <dt>Role</dt><dd id="me-role">${user.role}</dd></dl>
-<p><button id="logout" type="button">Log out</button></p>
+<p class="no-print"><button id="logout" type="button">Log out</button></p>
 ${logs}`,
     {
       node,
       role: user.role,
       status: user.status,
-      ...(user.role === 'patient' ? { patient: user.userId } : {}),
+      username: user.username,
+      ...(patient ? { patient: user.userId } : {}),
     },
   )
 }

@@ -23,16 +23,46 @@ table{border-collapse:collapse;width:100%;font-size:.9rem}
 caption{text-align:left;font-weight:600;padding:.25rem 0}
 th,td{border:1px solid #ccc;padding:.3rem .5rem;text-align:left;vertical-align:top}
 th{background:#e8eef4}
-td.notes{white-space:pre-wrap;word-break:break-word}
+thead th{white-space:nowrap}
+h3{margin:1.5rem 0 .25rem}
+.intro{margin:.25rem 0;color:#444}
+.report tbody th{background:#f3f6f9;font-weight:400;min-width:7.5rem}
+.report td,.report tbody th{hyphens:none;word-break:normal;overflow-wrap:normal}
+.report td[data-col=notes]{overflow-wrap:break-word;min-width:10rem;max-width:28rem}
+.report td[data-col=entry],.report td[data-col=where]{white-space:nowrap}
+.report .line{display:block}
+.nw{white-space:nowrap}
+.report .sub{color:#4a4a4a;font-size:.875rem}
+.report .badge{display:inline-block;white-space:nowrap;margin-top:.2rem;padding:0 .4rem;border:1px solid #8a4b00;border-radius:.25rem;color:#6b3a00;background:#fff4d6;font-size:.875rem}
+.report tr.older{display:none}
+#downloads ul{list-style:none;padding:0;display:flex;flex-wrap:wrap;gap:.5rem 1rem;align-items:center}
 #filter-form p{display:inline-block;margin:.25rem .5rem .25rem 0;vertical-align:bottom}
 @media (max-width:40rem){
 main{padding:.75rem}
 #filter-form p{display:block;margin:.25rem 0}
-#logs thead{position:absolute;width:1px;height:1px;overflow:hidden;clip-path:inset(50%)}
-#logs,#logs caption,#logs tbody,#logs tr{display:block}
-#logs tr{border:1px solid #ccc;margin-bottom:.75rem;background:#fff}
-#logs tbody th,#logs td{display:grid;grid-template-columns:8.5rem 1fr;gap:.5rem;border:0;border-bottom:1px solid #eee;overflow-wrap:anywhere}
-#logs tbody th::before,#logs td::before{content:attr(data-label);font-weight:600}
-#logs tbody th{background:#e8eef4}
+}
+/* Below 50rem (phones, and tablets upright at 768 px) a row of seven or eight columns would
+   squeeze names into one word a line: each row is a card of labelled cells instead. */
+@media screen and (max-width:50rem){
+.report thead{position:absolute;width:1px;height:1px;overflow:hidden;clip-path:inset(50%)}
+.report,.report caption,.report tbody,.report tr{display:block}
+.report tr{border:1px solid #ccc;margin-bottom:.75rem;background:#fff}
+.report tbody th,.report td{display:grid;grid-template-columns:6.5rem 1fr;gap:.5rem;border:0;border-bottom:1px solid #eee}
+.report tbody th::before,.report td::before{content:attr(data-label);font-weight:600}
+.report td.empty::before{content:none}
+.report td[data-col=notes]{max-width:none;min-width:0;overflow-wrap:anywhere}
+.report td[data-col=entry],.report td[data-col=where]{white-space:normal;overflow-wrap:anywhere}
+.report tbody th{background:#e8eef4}
+.report tr.older{display:none}
+}
+@media print{
+header,.no-print,#network{display:none}
+body{background:#fff;font-size:11pt}
+main{max-width:none;padding:0}
+.scroll{overflow:visible}
+table{font-size:9pt}
+.report .sub,.report .badge{font-size:.85em}
+.report tr.older{display:table-row}
+tr{break-inside:avoid}
 }
 `

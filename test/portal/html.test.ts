@@ -45,6 +45,28 @@ describe('portal HTML', () => {
     expect(page).not.toContain('<input id="f-action"')
   })
 
+  it('lays out the access report: two sections with column headers, and no completeness claim', () => {
+    const user = { username: 'a@hospital-a', name: 'A', status: 'active' }
+    const patient = homePage('hospital-a', { ...user, role: 'patient', userId: 'MRN-A' })
+    const auditor = homePage('hospital-a', { ...user, role: 'auditor', userId: 'a@hospital-a' })
+    const headers = (page: string, table: string) =>
+      [
+        ...(new RegExp(`<table id="${table}"[^]*?</thead>`).exec(page)?.[0] ?? '').matchAll(
+          /<th scope="col"[^>]*>([^<]*)<\/th>/g,
+        ),
+      ].map((m) => m[1])
+    const columns = ['When', 'Who', 'What', 'Data', 'Where (hospital)', 'Notes', 'Entry']
+    for (const table of ['accesses', 'views']) {
+      expect(headers(patient, table)).toEqual(columns)
+      expect(headers(auditor, table)).toEqual([...columns.slice(0, 5), 'Patient', 'Notes', 'Entry'])
+    }
+    expect(patient).toContain('<h3 id="accesses-h">Accesses to your record</h3>')
+    expect(patient).toContain('<h3 id="views-h">Who looked at your audit trail</h3>')
+    expect(patient).toContain('<p id="completeness" data-state="not-checked"></p>')
+    expect(patient).not.toMatch(/complete:/)
+    expect(patient).toContain('data-username="a@hospital-a"')
+  })
+
   it('bundles the browser script without Node built-ins', async () => {
     const script = await bundlePortalScript()
     expect(script.length).toBeGreaterThan(10_000)

@@ -72,7 +72,7 @@ describe.skipIf(!hasChromium)('the portal pins the network in the browser', () =
     expect(warning).toContain('Warning: the network changed')
     expect(warning).toContain(short)
     expect(warning).toContain('no logs are shown')
-    expect(await page.locator('#logs tbody tr').count()).toBe(0)
+    expect(await page.locator('.report tbody tr').count()).toBe(0)
     expect(await page.locator('#integrity.verified').count()).toBe(0)
     await expect(page.locator('#network-id').textContent()).resolves.not.toBe(short)
     // The pin is not replaced by what the node serves now.
@@ -87,13 +87,13 @@ describe.skipIf(!hasChromium)('the portal pins the network in the browser', () =
     await expect(page.locator('#integrity').textContent()).resolves.toMatch(
       /network\.json hashes to [0-9a-f]{16}…, not to the network id/,
     )
-    expect(await page.locator('#logs tbody tr').count()).toBe(0)
+    expect(await page.locator('.report tbody tr').count()).toBe(0)
 
     // The pinned network served again: verified as before.
     await page.unrouteAll()
     await page.reload()
     await page.locator('#integrity.verified').waitFor({ timeout: 20_000 })
-    expect(await page.locator('#logs tbody tr').count()).toBeGreaterThan(0)
+    expect(await page.locator('.report tbody tr').count()).toBeGreaterThan(0)
     await context.close()
   })
 

@@ -140,11 +140,15 @@ describe.skipIf(!hasChromium)('a replica tampered on disk, through its portal', 
     const reasons = await page.locator('#failures li').allTextContents()
     expect(reasons.map((r) => r.split(': ')[0]).sort()).toEqual(failing)
     // Neither is in the table; the other entries of A are, verified.
-    const ids = await page.locator('#logs tbody tr th').allTextContents()
+    const entryIds = () =>
+      page
+        .locator('.report tbody tr')
+        .evaluateAll((trs) => trs.map((t) => (t as HTMLElement).dataset.entry))
+    const ids = await entryIds()
     for (const id of failing) expect(ids).not.toContain(id)
     const others = [1, 2, 3, 4].map((s) => `${A}:${s}`).filter((id) => !failing.includes(id))
     for (const id of others) expect(ids).toContain(id)
-    const notes = await page.locator('#logs tbody td.notes').allTextContents()
+    const notes = await page.locator('.report tbody td[data-col=notes]').allTextContents()
     expect(notes).not.toContain(FORGED)
     await screenshot(page, 'home-compromised')
 
@@ -155,24 +159,33 @@ describe.skipIf(!hasChromium)('a replica tampered on disk, through its portal', 
     await waitFor('the repaired report', () => alerted.some((i) => i.repaired !== undefined))
     await page.reload()
     await page.locator('#integrity.verified').waitFor({ timeout: 20_000 })
-    expect(await page.locator('#logs tbody tr th').allTextContents()).toContain(tamperedId)
-    expect(await page.locator('#logs tbody td.notes').allTextContents()).toContain('note number 1')
+    expect(await entryIds()).toContain(tamperedId)
+    expect(await page.locator('.report tbody td[data-col=notes]').allTextContents()).toContain(
+      'note number 1',
+    )
     await context.close()
   }, 90_000)
 
-  it('a byte flipped on disk: the node cannot read the entry and refuses the query; nothing shows as verified', async () => {
+  it('a byte flipped on disk: the node cannot read the entry and answers STORE_CORRUPT; the page says it is being repaired', async () => {
     await stop('c')
     const b = await tamperB((t) => t.flipByte(tamperedSeq))
     await waitFor('the scrub to alert the admins', () =>
       alerted.some((i) => i.kind === 'modified' && i.entryIds.includes(tamperedId)),
     )
     const { context, page } = await newPage(browser)
+    const served = page.waitForResponse((r) => r.url().includes('/api/v1/query'))
     await openHome(page, b)
-    await expect(page.locator('#integrity').textContent()).resolves.toMatch(
-      /^The node refused the query/,
+    const refused = await served
+    expect(refused.status()).toBe(503)
+    expect(((await refused.json()) as { error: { code: string } }).error.code).toBe('STORE_CORRUPT')
+    await expect(page.locator('#integrity').getAttribute('class')).resolves.toBe('warning')
+    await expect(page.locator('#integrity').textContent()).resolves.toBe(
+      'This node found damage in its copy of the log and is repairing it from the other hospitals’ nodes. ' +
+        'Nothing can be shown until it verifies again: please try again in a few minutes.',
     )
     expect(await page.locator('#integrity.verified').count()).toBe(0)
-    expect(await page.locator('#logs tbody tr').count()).toBe(0)
+    expect(await page.locator('.report tbody tr').count()).toBe(0)
+    await screenshot(page, 'home-repairing')
     await context.close()
   }, 60_000)
 })

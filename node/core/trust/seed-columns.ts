@@ -2,8 +2,8 @@ import { type EncodedEntry, entryId } from '../entry.ts'
 import type { AuditEvent } from '../event.ts'
 
 /**
- * The prototype's logs table columns, plus the origin node: how the CLI and the portal show
- * entries, so both show one entry the same way.
+ * The prototype's logs table columns, plus the origin node: how the CLI shows entries (the
+ * portal shows an access report instead: node/portal/browser/report-rows.ts).
  */
 export const SEED_COLUMNS = [
   'LOG_ID',

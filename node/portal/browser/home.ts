@@ -1,22 +1,19 @@
-import type { EncodedEntry } from '../../core/entry.ts'
 import {
   type NetworkKeys,
   parseQueryFilter,
   type QueryFilter,
-  type QueryVerification,
-  SEED_COLUMNS,
-  seedRow,
   shortNetworkId,
   timestamp,
-  verifyQueryAnswer,
 } from '../../core/trust/index.ts'
 import { getJson, postJson } from './api.ts'
 import { checkNetworkPin, type PinCheck, pinNetwork } from './network-pin.ts'
 import { trustedNetworkOf, UntrustedNetwork } from './network-trust.ts'
+import { setStatus, showRefusal, showReport } from './report-page.ts'
+import { DEFAULT_PAGE_LIMIT, NodeRefusal, TrailLoader } from './trail-loader.ts'
 
 const FILTER_FIELDS = ['patient', 'actor', 'action', 'resource', 'from', 'to'] as const
 
-/** The signed-in page: logout, and (for active accounts) the verified logs table. */
+/** The signed-in page: logout, and (for active accounts) the verified access report. */
 export function setUpHome(body: HTMLElement): void {
   document.getElementById('logout')?.addEventListener('click', () => {
     logOut().finally(() => location.assign('/login'))
@@ -34,8 +31,20 @@ export function setUpHome(body: HTMLElement): void {
   })
 }
 
+/** Nothing verified to report: the report's empty tables and buttons go. */
+function hideReport(): void {
+  const report = document.getElementById('report')
+  if (report) report.hidden = true
+}
+
 export async function logOut(): Promise<void> {
   await postJson('/api/v1/auth/logout', {})
+}
+
+/** `limit=` from the address when it is a page size the node accepts (1–1000). */
+function pageLimitOf(params: URLSearchParams): number {
+  const n = Number(params.get('limit'))
+  return Number.isSafeInteger(n) && n >= 1 && n <= 1000 ? n : DEFAULT_PAGE_LIMIT
 }
 
 async function showLogs(body: HTMLElement, params: URLSearchParams): Promise<void> {
@@ -49,15 +58,10 @@ async function showLogs(body: HTMLElement, params: URLSearchParams): Promise<voi
     filter = parseQueryFilter(raw)
   } catch (err) {
     setStatus('', `Filter not applied: ${(err as Error).message}`)
+    hideReport()
     return
   }
-  const cursor = params.get('cursor') ?? undefined
-  const query = new URLSearchParams(filter as Record<string, string>)
-  if (cursor) query.set('cursor', cursor)
-  const [network, answer] = await Promise.all([
-    getJson<unknown>('/api/v1/network'),
-    getJson<unknown>(`/api/v1/query?${query}`),
-  ])
+  const network = await getJson<unknown>('/api/v1/network')
   let trusted: NetworkKeys
   try {
     if (!network.ok)
@@ -66,6 +70,7 @@ async function showLogs(body: HTMLElement, params: URLSearchParams): Promise<voi
   } catch (err) {
     if (!(err instanceof UntrustedNetwork)) throw err
     setStatus('warning', `Not verified: ${err.message}. No logs are shown.`)
+    hideReport()
     return
   }
   const pin = checkNetworkPin(trusted.networkId)
@@ -78,31 +83,34 @@ async function showLogs(body: HTMLElement, params: URLSearchParams): Promise<voi
         'Nothing is verified and no logs are shown. If your hospital announced a new network, ' +
         'compare its network id with the new one, then clear this site’s data in your browser to trust it.',
     )
-    return
-  }
-  if (!answer.ok) {
-    const error = (answer.body as { error?: { message?: string } }).error
-    setStatus('', `The node refused the query: ${error?.message ?? `HTTP ${answer.status}`}`)
+    hideReport()
     return
   }
   const patient = body.dataset.patient
-  const result = verifyQueryAnswer(answer.body, {
-    keys: trusted,
+  const loader = new TrailLoader(
+    trusted,
     filter,
-    ...(patient !== undefined ? { scope: { patientId: patient } } : {}),
-    ...(cursor !== undefined ? { cursor } : {}),
-  })
-  showStatus(result)
-  showNetwork(trusted.networkId, pinNote(pin, trusted.networkId, result.failures.length === 0))
-  showRows(result)
-  const next = (answer.body as { next?: unknown }).next
-  const link = document.getElementById('next') as HTMLAnchorElement
-  if (typeof next === 'string') {
-    const nextParams = new URLSearchParams(params)
-    nextParams.set('cursor', next)
-    link.href = `/home?${nextParams}`
-    link.hidden = false
+    patient !== undefined ? { patientId: patient } : {},
+    pageLimitOf(params),
+    params.get('cursor') ?? undefined,
+  )
+  try {
+    await loader.load()
+  } catch (err) {
+    if (!(err instanceof NodeRefusal)) throw err
+    showRefusal(err)
+    hideReport()
+    showNetwork(
+      trusted.networkId,
+      pin.state === 'pinned'
+        ? pinNote(pin, trusted.networkId, false)
+        : 'not pinned: nothing verified yet',
+    )
+    return
   }
+  const verified = loader.failures.length === 0
+  showNetwork(trusted.networkId, pinNote(pin, trusted.networkId, verified))
+  showReport(body, loader, (network.body as { networkJson?: unknown }).networkJson)
 }
 
 /** First use: pins the network once an answer verified against it. Says where the pin stands. */
@@ -118,60 +126,4 @@ function pinNote(pin: PinCheck, networkId: string, verified: boolean): string {
 function showNetwork(networkId: string, note: string): void {
   ;(document.getElementById('network-id') as HTMLElement).textContent = shortNetworkId(networkId)
   ;(document.getElementById('network-note') as HTMLElement).textContent = note
-}
-
-function setStatus(kind: string, text: string): void {
-  const status = document.getElementById('integrity') as HTMLElement
-  status.className = kind
-  status.textContent = text
-}
-
-/** "verified: cosigned by k of n nodes at T", or "data compromised" naming each bad entry. */
-function showStatus(result: QueryVerification): void {
-  if (result.failures.length > 0) {
-    const ids = result.failures.map((f) => f.entryId)
-    setStatus(
-      'compromised',
-      `data compromised: entries ${ids.join(', ')} failed verification. Admins have been notified.`,
-    )
-    const list = document.getElementById('failures') as HTMLElement
-    for (const f of result.failures) {
-      const item = document.createElement('li')
-      item.textContent = `${f.entryId}: ${f.reason}`
-      list.append(item)
-    }
-    return
-  }
-  const c = result.cosignedBy
-  const signedOnly = result.verified.filter((v) => v.integrity === 'signed').length
-  const base = c
-    ? `data integrity status: verified — cosigned by ${c.count} of ${c.of} nodes at ${c.time}`
-    : 'data integrity status: verified — signed by each origin (no cosigned checkpoint yet)'
-  setStatus(
-    'verified',
-    signedOnly > 0 && c ? `${base}; ${signedOnly} newer entries signed by their origin only` : base,
-  )
-}
-
-function showRows(result: QueryVerification): void {
-  const tbody = document.querySelector('#logs tbody') as HTMLElement
-  const rows: EncodedEntry[] = result.verified
-    .filter((v) => v.entry.entry.kind === 'event')
-    .map((v) => v.entry)
-  for (const entry of rows) {
-    const tr = document.createElement('tr')
-    seedRow(entry, 2000).forEach((cell, i) => {
-      const td = document.createElement(i === 0 ? 'th' : 'td')
-      if (i === 0) td.setAttribute('scope', 'row')
-      if (i === 7) td.className = 'notes'
-      // On a phone each row is a card; the stylesheet labels each cell with its column.
-      td.dataset.label = SEED_COLUMNS[i] ?? ''
-      // textContent: notes are whatever the EHR wrote, markup included; never parsed as HTML.
-      td.textContent = cell
-      tr.append(td)
-    })
-    tbody.append(tr)
-  }
-  const caption = document.getElementById('logs-caption') as HTMLElement
-  caption.textContent = `Audit log entries (${rows.length} shown, each verified in this browser)`
 }
