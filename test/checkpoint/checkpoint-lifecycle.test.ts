@@ -66,7 +66,9 @@ async function makeTrio(root: string) {
             if (j === i || stopped.has(j)) continue
             setImmediate(() => {
               onDeliver(j, type)
-              void services[j]!.handle(data, m.identity.name)
+              // As the control topic does (node/net/control-topic.ts): a message still being
+              // judged when the service stops fails there, and is dropped.
+              services[j]!.handle(data, m.identity.name).catch(() => {})
             })
           }
         },

@@ -86,7 +86,7 @@ describe('a refused query cannot write into another patient trail', () => {
     expect(victim.out).not.toContain('555-0100')
     const row = victim.out.split('\n').find((l) => l.includes('hospital-security@hospital-a'))
     expect(row).toMatch(/QUERY : refused \(unbound\), self-registered patient/)
-    const cells = seedRow({ entry: { body: recorded[0] } } as never, 2000)
+    const cells = seedRow({ entry: { kind: 'event', body: recorded[0] } } as never, 2000)
     expect(cells.join(' ')).not.toContain('SECURITY')
     expect(cells[4]).toContain('self-registered patient account')
   })
