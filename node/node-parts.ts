@@ -3,7 +3,7 @@ import { HttpServer, type NodeStatus } from './api/index.ts'
 import { AuthService, DirectoryFold } from './auth/index.ts'
 import { CheckpointService } from './checkpoint/index.ts'
 import type { NodeIdentity } from './identity/index.ts'
-import { IngestQueue, OwnFeed } from './ingest/index.ts'
+import { fencePart, IngestQueue, OwnFeed, OwnTipFence, PendingDrain } from './ingest/index.ts'
 import { gateAccepts, IntegrityService, repairPeersOf, repairSourceOf } from './integrity/index.ts'
 import { BackgroundTask, PartList, type Startable } from './lifecycle/index.ts'
 import type { Logger } from './logger.ts'
@@ -13,7 +13,7 @@ import type { NodeFolder } from './node-folder.ts'
 import { storeOfNode } from './node-store.ts'
 import { portalNetworkOf } from './portal/index.ts'
 import { QueryService } from './query/index.ts'
-import { CheckpointLog, type LogStore } from './store/index.ts'
+import { CheckpointLog, type LogStore, PendingLog } from './store/index.ts'
 
 export interface Parts {
   identity: NodeIdentity
@@ -24,6 +24,8 @@ export interface Parts {
   integrity: IntegrityService
   net: NetService
   ingest: IngestQueue
+  fence: OwnTipFence
+  pending: PendingDrain
   query: QueryService
   http: HttpServer
 }
@@ -53,6 +55,14 @@ export function buildParts(
   const { dir, logger } = opts
   const name = identity.config.name
   const store = storeOfNode(identity, membership.ed25519Keys())
+  // Nothing is signed onto the own feed before a quorum told this node its tip (own-tip-fence.ts).
+  const fence = new OwnTipFence({
+    self: name,
+    members: membership.members.map((m) => m.name),
+    localSize: () => store.size(name),
+    ...(opts.overrideFence !== undefined ? { override: opts.overrideFence } : {}),
+    logger: logger.child({ component: 'fence' }),
+  })
   const net = new NetService({
     membership,
     self: name,
@@ -65,10 +75,19 @@ export function buildParts(
       acceptBatch: (batch) => store.acceptBatch(batch),
     },
     repair: repairSourceOf(store),
+    onPeerSizes: (peer, sizes) =>
+      fence.noteClaim(membership.byPeerId(peer)?.name, sizes.get(name) ?? 0),
     ...(opts.syncIntervalMs ? { syncIntervalMs: opts.syncIntervalMs } : {}),
   })
   const signer = { origin: name, privateKey: identity.signingKey }
-  const ownFeed = new OwnFeed({ store, signer, gossip: net, logger })
+  const ownFeed = new OwnFeed({ store, signer, gossip: net, logger, fence })
+  // Events taken while fenced: durable in the store, appended once it opens (pending-drain.ts).
+  const pending = new PendingDrain({
+    opened: fence.opened,
+    log: new PendingLog(store),
+    feed: ownFeed,
+    logger: logger.child({ component: 'pending' }),
+  })
   const alerts = new AlertService({
     node: name,
     admins: identity.config.alerts.admins,
@@ -100,7 +119,13 @@ export function buildParts(
     secret: identity.storeKeys.indexKey,
     append: (records) => users.append(records),
   })
-  const ingest = new IngestQueue({ store, feed: ownFeed })
+  const ingest = new IngestQueue({
+    store,
+    feed: ownFeed,
+    gate: pending,
+    pending,
+    ...(opts.fenceWaitMs !== undefined ? { gateWaitMs: opts.fenceWaitMs } : {}),
+  })
   const checkpoints = new CheckpointService({
     self: name,
     membership,
@@ -167,6 +192,7 @@ export function buildParts(
   const lifecycle = new PartList(
     [
       ['store', storePart(store, logger)],
+      ['pending events', pending],
       ['alerts', alerts],
       // Before the network: no batch is stored between loading the directory and following it.
       ['user directory', users],
@@ -179,13 +205,22 @@ export function buildParts(
       // After the network (the first scrub waits for its first sync); before HTTP: an own
       // feed shorter than the checkpoint is pulled back (tailWaitMs) before events are taken.
       ['integrity', integrity],
+      // After integrity: with the override, a feed shorter than the cosigned checkpoint is
+      // held by integrity's store hold before anything can be appended.
+      [
+        'own-feed fence',
+        fencePart(fence, pending, name, () => store.size(name), opts.overrideFence),
+      ],
       ['http', http],
       // Last, so that it stops first: before the store closes.
       ['tree cache warm-up', warmUp],
     ],
     logger,
   )
-  const parts = { identity, store, alerts, auth, checkpoints, integrity, net, ingest, query, http }
+  const parts = {
+    ...{ identity, store, alerts, auth, checkpoints, integrity, net, ingest, fence, pending },
+    ...{ query, http },
+  }
   return { parts, lifecycle }
 }
 

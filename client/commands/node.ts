@@ -13,39 +13,51 @@ export function registerNode(program: Command, ctx: CliContext): void {
     .requiredOption('--dir <dir>', 'the node folder (with network.json)')
     .option('--log-level <level>', 'trace, debug, info, warn, error', 'info')
     .option('--sync-interval <ms>', 'mean anti-entropy sync period', (v) => Number(v), 5000)
-    .action(async (opts: { dir: string; logLevel: string; syncInterval: number }) => {
-      const logger = createLogger({ level: opts.logLevel })
-      const passphrase = passphraseOf(ctx)
-      const running = new EhrlogNode({
-        dir: opts.dir,
-        logger,
-        syncIntervalMs: opts.syncInterval,
-        ...(passphrase ? { passphrase } : {}),
-      })
-      const info = await running.start()
-      ctx.err(`${info.name} running: HTTP ${info.http}, libp2p ${info.addresses.join(' ')}\n`)
-      await new Promise<void>((resolve) => {
-        let stoppingSince: number | undefined
-        const stop = (why: string) => {
-          if (stoppingSince !== undefined) {
-            // A terminal's Ctrl-C reaches the launcher and the node both, and the launcher
-            // forwards it: a repeat right after the first is the same request.
-            if (Date.now() - stoppingSince < REPEAT_MS) return
-            logger.warn({ why }, 'asked again while stopping: exiting without a clean stop')
-            process.exit(EXIT.internal)
+    .option(
+      '--override-fence <reason>',
+      "append without learning the own feed's tip from a quorum of members (a new network's first start, or members gone for good); logged and recorded as an entry",
+    )
+    .action(
+      async (opts: {
+        dir: string
+        logLevel: string
+        syncInterval: number
+        overrideFence?: string
+      }) => {
+        const logger = createLogger({ level: opts.logLevel })
+        const passphrase = passphraseOf(ctx)
+        const running = new EhrlogNode({
+          dir: opts.dir,
+          logger,
+          syncIntervalMs: opts.syncInterval,
+          ...(passphrase ? { passphrase } : {}),
+          ...(opts.overrideFence !== undefined ? { overrideFence: opts.overrideFence } : {}),
+        })
+        const info = await running.start()
+        ctx.err(`${info.name} running: HTTP ${info.http}, libp2p ${info.addresses.join(' ')}\n`)
+        await new Promise<void>((resolve) => {
+          let stoppingSince: number | undefined
+          const stop = (why: string) => {
+            if (stoppingSince !== undefined) {
+              // A terminal's Ctrl-C reaches the launcher and the node both, and the launcher
+              // forwards it: a repeat right after the first is the same request.
+              if (Date.now() - stoppingSince < REPEAT_MS) return
+              logger.warn({ why }, 'asked again while stopping: exiting without a clean stop')
+              process.exit(EXIT.internal)
+            }
+            stoppingSince = Date.now()
+            logger.info({ why }, 'stopping')
+            running.stop().then(resolve, resolve)
           }
-          stoppingSince = Date.now()
-          logger.info({ why }, 'stopping')
-          running.stop().then(resolve, resolve)
-        }
-        process.on('SIGINT', () => stop('SIGINT'))
-        process.on('SIGTERM', () => stop('SIGTERM'))
-        watchLauncher(() => stop('launcher exited'))
-      })
-      // The node has stopped and its store is closed. libp2p leaves timers behind (gossipsub's
-      // heartbeat, the address manager's debounce) that would hold the process 1-3 s more.
-      setTimeout(() => process.exit(), 250).unref()
-    })
+          process.on('SIGINT', () => stop('SIGINT'))
+          process.on('SIGTERM', () => stop('SIGTERM'))
+          watchLauncher(() => stop('launcher exited'))
+        })
+        // The node has stopped and its store is closed. libp2p leaves timers behind (gossipsub's
+        // heartbeat, the address manager's debounce) that would hold the process 1-3 s more.
+        setTimeout(() => process.exit(), 250).unref()
+      },
+    )
 }
 
 /** Within this long of the first stop signal, another one is taken as the same request. */

@@ -29,6 +29,8 @@ export interface PullOptions {
    * always a few batches ahead, and pulling those would only duplicate gossip's work.
    */
   graceMs?: number
+  /** Told of the peer's state vector once it arrived (sync.ts PeerSizesListener). */
+  onPeerSizes?: (peer: string, sizes: ReadonlyMap<string, number>) => void
 }
 
 export interface PullResult {
@@ -86,6 +88,7 @@ export async function pullFrom(
     if (theirs.type !== 'state') throw protocolError(peer, `got ${theirs.type}, want state`)
     if (!bytesEqual(theirs.networkId, opts.networkId))
       throw protocolError(peer, 'network id differs')
+    opts.onPeerSizes?.(peer, theirs.sizes)
     const result: PullResult = { stored: 0, deferred: [] }
     const ahead = [...theirs.sizes].filter(
       ([origin, size]) => size > (mine.get(origin) ?? 0) && opts.membership.byName(origin),

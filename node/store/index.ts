@@ -38,3 +38,4 @@ export type {
   VerifyReport,
 } from './verify-replica.ts'
 export { verifyReplica } from './verify-replica.ts'
+export { type PendingRecord, type PendingRequest, PendingLog, pendingIdsOf } from './pending-log.ts'
