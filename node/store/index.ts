@@ -21,6 +21,7 @@ export type {
   StoreKeys,
 } from './log-store.ts'
 export { LogStore } from './log-store.ts'
+export { PendingLog, type PendingRecord, type PendingRequest, pendingIdsOf } from './pending-log.ts'
 export {
   completedNodes,
   type FeedRepair,
@@ -38,4 +39,3 @@ export type {
   VerifyReport,
 } from './verify-replica.ts'
 export { verifyReplica } from './verify-replica.ts'
-export { type PendingRecord, type PendingRequest, PendingLog, pendingIdsOf } from './pending-log.ts'
