@@ -7,6 +7,7 @@ import type { IngestQueue } from '../ingest/index.ts'
 import { type PortalNetwork, portalRoutes } from '../portal/index.ts'
 import type { LogStore } from '../store/index.ts'
 import { AUTH_ROUTE_METHODS, authRoutes } from './auth-routes.ts'
+import { backupRoute } from './backup-route.ts'
 import { BearerToken } from './bearer-auth.ts'
 import { CHECKPOINT_PATH, type CheckpointSource, checkpointRoutes } from './checkpoint-routes.ts'
 import { EVENTS_PATH, eventsRoute } from './events-route.ts'
@@ -185,6 +186,8 @@ export class HttpServer {
       })
     const auth = this.#opts.auth
     if (auth) app.register(authRoutes, { auth: auth.service, node: auth.node })
+    if (auth && cp)
+      app.register(backupRoute, { store: cp.store, auth: auth.service, node: auth.node })
     if (auth && this.#opts.query)
       app.register(queryRoute, { query: this.#opts.query, auth: auth.service })
     if (auth && this.#opts.portal)

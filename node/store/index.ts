@@ -1,3 +1,4 @@
+export { BACKUP_MAGIC, backupChunks, readBackup, writeBackupInto } from './backup-file.ts'
 export { CheckpointLog } from './checkpoint-log.ts'
 export type { AcceptResult, FeedBatch } from './feed-batch.ts'
 export { MAX_BATCH_ENTRIES } from './feed-batch.ts'
