@@ -37,6 +37,11 @@ export function registerStatus(program: Command, ctx: CliContext): void {
         ctx.out(
           `peers: ${status.peers.map((p) => p.name ?? p.peerId).join(', ') || 'none connected'}\n`,
         )
+      const own = status.ownFeed
+      if (own?.fenced)
+        ctx.out(`own feed fenced: ${own.waitingFor}; ${own.pendingEvents} events pending\n`)
+      else if (own && own.pendingEvents > 0)
+        ctx.out(`own feed: appending ${own.pendingEvents} pending events\n`)
       ctx.out(
         renderTable(
           ['FEED', 'ENTRIES', 'SIGNED'],

@@ -86,6 +86,11 @@ export class PendingDrain implements AppendGate {
     }
   }
 
+  /** Events stored pending and not yet appended. */
+  get pendingEvents(): number {
+    return this.#opts.log.events
+  }
+
   byRequest(requestKey: string): { bodyHash: string; pendingIds: string[] } | undefined {
     return this.#opts.log.byRequest(requestKey)
   }

@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest'
 import { SPOOL_FOLDERS } from '../../node/alerts/spool.ts'
 import { makeEvent } from '../helpers/fixtures.ts'
 import { type Member, useLocalNetworks } from './harness.ts'
-import { appendEvents, feedSizes, postEvents, waitForSizes } from './node-api.ts'
+import { appendEvents, feedSizes, getStatus, postEvents, waitForSizes } from './node-api.ts'
 import { expectIdenticalVerifiedReplicas } from './replicas.ts'
 
 /** Files in the member's alert spool (outbox, queue, sent, ...): any is an alert raised. */
@@ -52,8 +52,15 @@ describe('a node started on a restored store', () => {
     await net.start('hospital-c')
     const pendingKeyed = await postPending(c, 6, 'after-restore-1')
     await postPending(c, 7)
-    // Nothing signed: the feed is still the backup's two entries.
+    // Nothing signed: the feed is still the backup's two entries; status says why.
     expect((await feedSizes(c)).get('hospital-c')).toBe(2)
+    expect((await getStatus(c)) as unknown).toMatchObject({
+      ownFeed: {
+        fenced: true,
+        waitingFor: expect.stringMatching(/confirmed by 0 of the 1 other members needed/),
+        pendingEvents: 2,
+      },
+    })
 
     // A crash while events are pending loses none of them.
     await net.kill('hospital-c')
