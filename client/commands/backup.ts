@@ -1,16 +1,23 @@
 import { createWriteStream } from 'node:fs'
-import { access, readFile, rename, rm } from 'node:fs/promises'
+import { access, appendFile, mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { Readable } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
 import type { Command } from 'commander'
 import { BACKUP_PATH } from '../../node/api/backup-route.ts'
 import { EhrlogError } from '../../node/core/errors.ts'
+import { NODE_FILES } from '../../node/identity/index.ts'
 import { readRuntimeInfo } from '../../node/node.ts'
 import { backupChunks, readBackup, writeBackupInto } from '../../node/store/index.ts'
 import type { CliContext } from '../context.ts'
 import { withLocalNode } from '../local-node.ts'
 import { loadSession, sessionHeaders } from '../session-store.ts'
+import {
+  BACKUP_PASSPHRASE_ENV,
+  backupPassphrase,
+  openSecrets,
+  sealSecrets,
+} from './backup-secrets.ts'
 
 /**
  * `ehrlog backup` and `ehrlog restore` (docs/architecture.md, "One history per origin"): a
@@ -26,7 +33,12 @@ export function registerBackup(program: Command, ctx: CliContext): void {
     .requiredOption('--dir <dir>', 'the node folder')
     .requiredOption('--out <file>', 'the backup file to write')
     .option('--force', 'overwrite --out if it exists')
-    .action(async (opts: { dir: string; out: string; force?: boolean }) => {
+    .option(
+      '--with-secrets',
+      `also the node's keys and config, encrypted under $${BACKUP_PASSPHRASE_ENV}`,
+    )
+    .action(async (opts: { dir: string; out: string; force?: boolean; withSecrets?: boolean }) => {
+      const passphrase = opts.withSecrets ? backupPassphrase(ctx.env) : undefined
       if (!opts.force && (await exists(opts.out)))
         throw new EhrlogError(
           'ARGUMENT_INVALID',
@@ -55,12 +67,13 @@ export function registerBackup(program: Command, ctx: CliContext): void {
           )
         }
         readBackup(await readFile(partial)) // a copy that does not read back is no backup
+        if (passphrase) await appendFile(partial, await sealSecrets(opts.dir, passphrase))
         await rename(partial, opts.out)
       } finally {
         await rm(partial, { force: true })
       }
       ctx.out(
-        `backup of ${opts.dir} written to ${opts.out}${running ? ' (through the running node)' : ''}\n`,
+        `backup of ${opts.dir} written to ${opts.out}${running ? ' (through the running node)' : ''}${passphrase ? ', with its secrets (encrypted)' : ''}\n`,
       )
     })
 
@@ -73,12 +86,21 @@ export function registerBackup(program: Command, ctx: CliContext): void {
     .requiredOption('--dir <dir>', 'the node folder (its keys must be those of the backed-up node)')
     .option(
       '--force',
-      'move an existing store aside (to db.before-restore-TIME) instead of refusing',
+      'move an existing store aside (to db.before-restore-TIME) instead of refusing; replace differing secret files',
     )
-    .action(async (opts: { in: string; dir: string; force?: boolean }) => {
+    .option(
+      '--with-secrets',
+      `also put back the keys and config, decrypted with $${BACKUP_PASSPHRASE_ENV}`,
+    )
+    .action(async (opts: { in: string; dir: string; force?: boolean; withSecrets?: boolean }) => {
       if (await readRuntimeInfo(opts.dir))
         throw new EhrlogError('STORE_LOCKED', `the node in ${opts.dir} is running: stop it first`)
-      const records = readBackup(await readFile(opts.in))
+      const { records, trailer } = readBackup(await readFile(opts.in))
+      if (opts.withSecrets) {
+        const files = openSecrets(trailer, backupPassphrase(ctx.env))
+        await restoreSecrets(opts.dir, files, opts.force === true)
+        ctx.out(`restored ${[...files.keys()].join(', ')} into ${opts.dir}\n`)
+      }
       const db = join(opts.dir, await dataDirOf(opts.dir))
       if (await exists(db)) {
         if (!opts.force)
@@ -96,6 +118,28 @@ export function registerBackup(program: Command, ctx: CliContext): void {
         `restored ${records.length} records into ${db}; start the node with its members reachable: it appends once they told it its feed's tip\n`,
       )
     })
+}
+
+/** Writes the secret files, refusing to replace a differing one without `force`; all checked first. */
+async function restoreSecrets(
+  dir: string,
+  files: ReadonlyMap<string, Buffer>,
+  force: boolean,
+): Promise<void> {
+  await mkdir(dir, { recursive: true, mode: 0o700 })
+  for (const [name, bytes] of files) {
+    const current = await readFile(join(dir, name)).catch(() => undefined)
+    if (current && !current.equals(bytes) && !force)
+      throw new EhrlogError(
+        'ARGUMENT_INVALID',
+        `${join(dir, name)} differs from the backup's: give --force to replace it`,
+        { details: { field: 'dir' } },
+      )
+  }
+  for (const [name, bytes] of files) {
+    const secret = name === NODE_FILES.masterKey || name === NODE_FILES.keys
+    await writeFile(join(dir, name), bytes, { mode: secret ? 0o600 : 0o644 })
+  }
 }
 
 async function exists(path: string): Promise<boolean> {

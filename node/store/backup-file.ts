@@ -10,9 +10,11 @@ import { LEVELDB_TUNING } from './store-types.ts'
  * node's value key and keys hold only HMAC tags and numbers (docs/storage.md): the file holds
  * no plaintext patient data, and is of no use without the node's keys (which it never holds).
  *
- * Layout: MAGIC[8] ‖ records ‖ END. A record is u32 key length (≥ 1) ‖ key ‖ u32 value
- * length ‖ value, big-endian. END is u32 0 ‖ u64 record count ‖ SHA-256 of every byte before
- * it[32]: a truncated or altered file is refused before anything is written.
+ * Layout: MAGIC[8] ‖ records ‖ END ‖ [trailer]. A record is u32 key length (≥ 1) ‖ key ‖
+ * u32 value length ‖ value, big-endian. END is u32 0 ‖ u64 record count ‖ SHA-256 of every
+ * byte before the hash[32]: a truncated or altered file is refused before anything is written.
+ * The optional trailer is what `--with-secrets` appends (client/commands/backup-secrets.ts),
+ * authenticated on its own.
  */
 export const BACKUP_MAGIC = Buffer.from('EHRLOGB1', 'latin1')
 
@@ -56,36 +58,41 @@ export async function* backupChunks(store: LogStore): AsyncGenerator<Buffer> {
   yield Buffer.concat([end, hash.digest()])
 }
 
-/** The records of a backup file's bytes, after checking its magic, count and checksum. */
-export function readBackup(bytes: Buffer): Array<[Buffer, Buffer]> {
+/**
+ * The records of a backup file's bytes, after checking its magic, count and checksum, and the
+ * trailer after them (empty when there is none). A record that would run past the end is
+ * damage too: reported as a checksum mismatch, since the checksum cannot be found.
+ */
+export function readBackup(bytes: Buffer): { records: Array<[Buffer, Buffer]>; trailer: Buffer } {
   const bad = (why: string) => new EhrlogError('FILE_INVALID', `not a usable ehrlog backup: ${why}`)
+  const damaged = () => bad('its checksum does not match (the file is truncated or was changed)')
   if (bytes.length < BACKUP_MAGIC.length + 12 + 32 || !bytes.subarray(0, 8).equals(BACKUP_MAGIC))
     throw bad('it does not start with the ehrlog backup header')
-  const body = bytes.subarray(0, bytes.length - 32)
-  const digest = createHash('sha256').update(body).digest()
-  if (!digest.equals(bytes.subarray(bytes.length - 32)))
-    throw bad('its checksum does not match (the file is truncated or was changed)')
   const records: Array<[Buffer, Buffer]> = []
   let at = BACKUP_MAGIC.length
   for (;;) {
-    if (at + 4 > body.length) throw bad(`record ${records.length + 1} is cut off`)
-    const keyLength = body.readUInt32BE(at)
+    if (at + 4 > bytes.length) throw damaged()
+    const keyLength = bytes.readUInt32BE(at)
     at += 4
     if (keyLength === 0) break
-    if (at + keyLength + 4 > body.length) throw bad(`record ${records.length + 1} is cut off`)
-    const key = body.subarray(at, at + keyLength)
+    if (at + keyLength + 4 > bytes.length) throw damaged()
+    const key = bytes.subarray(at, at + keyLength)
     at += keyLength
-    const valueLength = body.readUInt32BE(at)
+    const valueLength = bytes.readUInt32BE(at)
     at += 4
-    if (at + valueLength > body.length) throw bad(`record ${records.length + 1} is cut off`)
-    records.push([key, body.subarray(at, at + valueLength)])
+    if (at + valueLength > bytes.length) throw damaged()
+    records.push([key, bytes.subarray(at, at + valueLength)])
     at += valueLength
   }
-  if (at + 8 !== body.length) throw bad('bytes follow its end')
-  const count = Number(body.readBigUInt64BE(at))
+  if (at + 8 + 32 > bytes.length) throw damaged()
+  const digest = createHash('sha256')
+    .update(bytes.subarray(0, at + 8))
+    .digest()
+  if (!digest.equals(bytes.subarray(at + 8, at + 40))) throw damaged()
+  const count = Number(bytes.readBigUInt64BE(at))
   if (count !== records.length)
     throw bad(`it ends saying ${count} records, holds ${records.length}`)
-  return records
+  return { records, trailer: bytes.subarray(at + 40) }
 }
 
 /** Writes a backup's records into a new LevelDB at `path` (which must not hold one). */

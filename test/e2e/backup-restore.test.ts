@@ -112,4 +112,33 @@ describe('ehrlog backup and restore', () => {
     expect(r.err).toMatch(/FILE_INVALID: not a usable ehrlog backup: its checksum does not match/)
     await expect(readFile(join(target, 'db', 'CURRENT'))).rejects.toThrow()
   })
+
+  it('--with-secrets carries the keys, encrypted: a whole node folder comes back from the file', async () => {
+    const root = await tempDir()
+    const { dirs } = await initNetwork(root, 1)
+    nodes = await startNodes(dirs)
+    await nodes[0]!.ingest.submit([makeEvent(1), makeEvent(2)])
+    await nodes[0]!.stop()
+    nodes = []
+    const file = join(root, 'a.backup')
+    const env = { EHRLOG_BACKUP_PASSPHRASE: 'correct horse battery' }
+    const noPass = await runCli(['backup', '--dir', dirs[0]!, '--out', file, '--with-secrets'])
+    expect(noPass.err).toMatch(/PASSPHRASE_REQUIRED: .*EHRLOG_BACKUP_PASSPHRASE/)
+    const taken = await runCli(['backup', '--dir', dirs[0]!, '--out', file, '--with-secrets'], env)
+    expect(taken.err).toBe('')
+    const bytes = await readFile(file)
+    const masterKey = await readFile(join(dirs[0]!, 'master.key'))
+    expect(bytes.includes(masterKey), 'the master key is encrypted').toBe(false)
+
+    const fresh = join(root, 'rebuilt', 'hospital-a')
+    const wrong = await runCli(['restore', '--in', file, '--dir', fresh, '--with-secrets'], {
+      EHRLOG_BACKUP_PASSPHRASE: 'wrong horse battery',
+    })
+    expect(wrong.err).toMatch(/PASSPHRASE_WRONG/)
+    await expect(readFile(join(fresh, 'config.json'))).rejects.toThrow()
+    const restored = await runCli(['restore', '--in', file, '--dir', fresh, '--with-secrets'], env)
+    expect(restored.err).toBe('')
+    nodes = await startNodes([fresh])
+    expect(nodes[0]!.store.size('hospital-a')).toBe(2)
+  })
 })
