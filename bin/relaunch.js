@@ -10,7 +10,7 @@
 // that sets MALLOC_MMAP_THRESHOLD_ itself (any value, with LD_PRELOAD as it likes) runs the
 // node in one process; EHRLOG_JEMALLOC=0 keeps glibc.
 //
-// The launcher forwards SIGINT and SIGTERM and exits with the node's code. The node reads
+// The launcher forwards SIGINT, SIGTERM and SIGHUP and exits with the node's code. The node reads
 // the other end of a pipe on fd 3 (EHRLOG_LAUNCHER_FD): if the launcher dies, even by
 // SIGKILL, the node sees the pipe close and stops cleanly instead of living on unseen.
 import { spawn } from 'node:child_process'
@@ -82,7 +82,8 @@ export function relaunch() {
   child.stdio[3]?.unref()
   // A terminal's Ctrl-C reaches both processes; the node takes a repeat within a moment of
   // the first signal as the same request (client/commands/node.ts).
-  for (const signal of ['SIGINT', 'SIGTERM']) process.on(signal, () => child.kill(signal))
+  // SIGHUP too: it asks the node to reload its HTTPS certificate, and must not end the launcher.
+  for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP']) process.on(signal, () => child.kill(signal))
   return new Promise((resolve) => {
     child.once('error', (err) => {
       process.stderr.write(`ehrlog: could not start the node process: ${err.message}\n`)

@@ -62,7 +62,7 @@ export function hintFor(code: ErrorCode): string | undefined {
     case 'NOT_INITIALIZED':
       return 'create the node first: ehrlog init --dir DIR --name NAME'
     case 'STORE_LOCKED':
-      return 'stop the node that uses this folder, or send the command to it with --node URL'
+      return 'a node runs on this folder: `ehrlog verify --dir DIR`, `ehrlog log --dir DIR` and `ehrlog status --dir DIR` go through it while it runs (is its DIR/node.json missing?); `ehrlog query --node URL` asks it directly; or stop it'
     case 'PASSPHRASE_REQUIRED':
       return 'set EHRLOG_PASSPHRASE to the passphrase the node was created with'
     case 'PASSPHRASE_WRONG':

@@ -1,8 +1,8 @@
-import { readFile } from 'node:fs/promises'
+import { readFile, stat } from 'node:fs/promises'
 import { join } from 'node:path'
-import { type NodeIdentity, openNodeDir } from '../node/identity/index.ts'
-import { Membership } from '../node/net/index.ts'
-import { NETWORK_FILE } from '../node/node.ts'
+import { EhrlogError } from '../node/core/errors.ts'
+import { Membership } from '../node/core/trust/index.ts'
+import { NETWORK_FILE, type NodeIdentity, openNodeDir } from '../node/identity/index.ts'
 import { storeOfNode } from '../node/node-store.ts'
 import type { LogStore } from '../node/store/index.ts'
 import { type CliContext, passphraseOf } from './context.ts'
@@ -21,6 +21,12 @@ export async function withLocalNode<T>(
   dir: string,
   task: (local: LocalNode) => Promise<T>,
 ): Promise<T> {
+  // A file where a folder belongs would fail deep inside as INTERNAL: ENOTDIR.
+  const found = await stat(dir).catch(() => undefined)
+  if (found && !found.isDirectory())
+    throw new EhrlogError('ARGUMENT_INVALID', `--dir ${dir} is a file, not a node folder`, {
+      details: { field: '--dir' },
+    })
   const node = await openNodeDir(dir, { passphrase: passphraseOf(ctx) })
   const store = storeOfNode(node, await memberKeysOf(dir))
   await store.open()

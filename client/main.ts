@@ -20,6 +20,7 @@ import { registerVerifyBundle } from './commands/verify-bundle.ts'
 import { registerWhoami } from './commands/whoami.ts'
 import { type CliContext, processContext } from './context.ts'
 import { EXIT, exitCodeOf, hintFor } from './exit-codes.ts'
+import { acceptJsonBothWays } from './format/json-flag.ts'
 
 export function buildProgram(ctx: CliContext): Command {
   const program = new Command('ehrlog')
@@ -27,7 +28,7 @@ export function buildProgram(ctx: CliContext): Command {
     .version('0.1.0')
     .option('--debug', 'show stack traces on errors')
     .showHelpAfterError('(run with --help for usage)')
-    .configureOutput({ writeOut: ctx.out, writeErr: ctx.err })
+    .configureOutput(outputOf(ctx))
     .exitOverride()
   registerInit(program, ctx)
   registerAppend(program, ctx)
@@ -47,9 +48,25 @@ export function buildProgram(ctx: CliContext): Command {
   registerLogout(program, ctx)
   registerWhoami(program, ctx)
   registerUser(program, ctx)
+  acceptJsonBothWays(program)
   for (const command of program.commands)
-    command.exitOverride().configureOutput({ writeOut: ctx.out, writeErr: ctx.err })
+    for (const sub of [command, ...command.commands])
+      sub.exitOverride().configureOutput(outputOf(ctx))
   return program
+}
+
+/**
+ * Commander's own errors (unknown option, missing argument, bad value) in the same
+ * `CODE: message` form as every other error: "error: unknown option '--x'" becomes
+ * "ARGUMENT_INVALID: unknown option '--x'".
+ */
+function outputOf(ctx: CliContext) {
+  return {
+    writeOut: ctx.out,
+    writeErr: ctx.err,
+    outputError: (text: string, write: (text: string) => void) =>
+      write(`ARGUMENT_INVALID: ${text.replace(/^error: /, '')}`),
+  }
 }
 
 /** Runs the CLI and returns the process exit code; prints `code: message` and a hint on errors. */

@@ -1,12 +1,15 @@
 import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { EhrlogError, type ErrorCode } from '../node/core/errors.ts'
-import { readRuntimeInfo } from '../node/node.ts'
+import { readRuntimeInfo } from '../node/identity/index.ts'
+import { certificateOfNodeDir, fetchPinned } from './pinned-https.ts'
 
 /** A running node's HTTP API, as the CLI reaches it. */
 export interface NodeEndpoint {
   url: string
   token: string | undefined
+  /** A local node's HTTPS certificate (config http.tls), pinned in place of its host name. */
+  certificate?: string | undefined
 }
 
 /**
@@ -20,14 +23,40 @@ export async function findEndpoint(
 ): Promise<NodeEndpoint | undefined> {
   const token =
     opts.token ?? env.EHRLOG_API_TOKEN ?? (opts.dir ? await tokenOf(opts.dir) : undefined)
-  if (opts.node) return { url: opts.node.replace(/\/+$/, ''), token }
+  if (opts.node) return { url: checkNodeUrl(opts.node).replace(/\/+$/, ''), token }
   if (!opts.dir)
     throw new EhrlogError(
       'ARGUMENT_INVALID',
       'give --dir DIR (a node folder) or --node URL (a running node)',
     )
   const running = await readRuntimeInfo(opts.dir)
-  return running ? { url: running.http, token } : undefined
+  return running
+    ? { url: running.http, token, ...(await pinOf(opts.dir, running.http)) }
+    : undefined
+}
+
+/** For a local node on HTTPS: its certificate, to pin (node.json's address is not its name). */
+export async function pinOf(dir: string, url: string): Promise<{ certificate?: string }> {
+  if (!url.startsWith('https:')) return {}
+  const certificate = await certificateOfNodeDir(dir)
+  return certificate ? { certificate } : {}
+}
+
+/** `--node` as given, or ARGUMENT_INVALID when it is not an http(s) URL (not UNAVAILABLE). */
+export function checkNodeUrl(url: string): string {
+  let protocol: string | undefined
+  try {
+    protocol = new URL(url).protocol
+  } catch {
+    protocol = undefined
+  }
+  if (protocol !== 'http:' && protocol !== 'https:')
+    throw new EhrlogError(
+      'ARGUMENT_INVALID',
+      `--node ${JSON.stringify(url.slice(0, 100))} is not an http(s) URL, e.g. http://127.0.0.1:7401`,
+      { details: { field: '--node' } },
+    )
+  return url
 }
 
 async function tokenOf(dir: string): Promise<string | undefined> {
@@ -49,7 +78,7 @@ export async function callNode<T>(
 ): Promise<T> {
   let response: Response
   try {
-    response = await fetch(`${endpoint.url}${path}`, {
+    const init = {
       method,
       headers: {
         ...(body === undefined ? {} : { 'content-type': 'application/json' }),
@@ -58,7 +87,10 @@ export async function callNode<T>(
       },
       ...(body === undefined ? {} : { body: JSON.stringify(body) }),
       signal: AbortSignal.timeout(30_000),
-    })
+    }
+    response = endpoint.certificate
+      ? await fetchPinned(`${endpoint.url}${path}`, init, endpoint.certificate)
+      : await fetch(`${endpoint.url}${path}`, init)
   } catch (cause) {
     throw new EhrlogError(
       'UNAVAILABLE',

@@ -1,11 +1,15 @@
 import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { EhrlogError } from './core/errors.ts'
-import { type NodeIdentity, openNodeDir, ProvenKeys } from './identity/index.ts'
+import { Membership } from './core/trust/index.ts'
+import {
+  assertOwnEntry,
+  NETWORK_FILE,
+  type NodeIdentity,
+  openNodeDir,
+  ProvenKeys,
+} from './identity/index.ts'
 import type { Logger } from './logger.ts'
-import { Membership } from './net/index.ts'
-
-export const NETWORK_FILE = 'network.json'
 
 /** What a node is, read from its folder: its identity and config, and the network it is in. */
 export interface NodeFolder {
@@ -30,6 +34,8 @@ export async function readNodeFolder(
   const membership = Membership.parse(networkText, join(dir, NETWORK_FILE), {
     proven: provenKeys.has,
   })
+  // A network.json whose entry for this node names other keys would leave it isolated.
+  assertOwnEntry(membership, identity.identity, join(dir, NETWORK_FILE))
   // Only a cache: a folder it cannot be written to costs the next start the pairings.
   await provenKeys
     .remember(membership.members)

@@ -1,7 +1,8 @@
 import { AlertService, type Incident, incidentOfCheckpoint } from './alerts/index.ts'
-import { HttpServer, type NodeStatus } from './api/index.ts'
+import { HttpServer, type NodeStatus, tlsFilesOf } from './api/index.ts'
 import { AuthService, DirectoryFold } from './auth/index.ts'
 import { CheckpointService } from './checkpoint/index.ts'
+import { NodeMetrics, nodeHealthOf, type QuorumWatch } from './health/index.ts'
 import type { NodeIdentity } from './identity/index.ts'
 import { fencePart, IngestQueue, OwnFeed, OwnTipFence, PendingDrain } from './ingest/index.ts'
 import { gateAccepts, IntegrityService, repairPeersOf, repairSourceOf } from './integrity/index.ts'
@@ -28,6 +29,7 @@ export interface Parts {
   pending: PendingDrain
   query: QueryService
   http: HttpServer
+  quorumWatch: QuorumWatch
 }
 
 const CHECKPOINT_TOPIC = 'checkpoints'
@@ -49,11 +51,12 @@ const FIRST_SCRUB_NO_PEER_MS = 2_000
 export function buildParts(
   folder: NodeFolder,
   opts: NodeOptions,
-  status: () => NodeStatus,
+  node: { status: () => NodeStatus; started: () => boolean },
 ): { parts: Parts; lifecycle: PartList } {
   const { identity, membership } = folder
   const { dir, logger } = opts
   const name = identity.config.name
+  const metrics = new NodeMetrics()
   const store = storeOfNode(identity, membership.ed25519Keys())
   // Nothing is signed onto the own feed before a quorum told this node its tip (own-tip-fence.ts).
   const fence = new OwnTipFence({
@@ -68,11 +71,13 @@ export function buildParts(
     self: name,
     privateKey: identity.libp2pPrivateKey,
     listen: identity.config.listen,
+    announce: identity.config.announce,
     logger,
     store: {
       sizes: async () => store.sizes(),
       readBatches: (origin, fromSeq, max) => store.readBatches(origin, fromSeq, max),
       acceptBatch: (batch) => store.acceptBatch(batch),
+      peerSizes: (sizes) => metrics.announced(sizes),
     },
     repair: repairSourceOf(store),
     onPeerSizes: (peer, sizes) =>
@@ -101,6 +106,7 @@ export function buildParts(
   // Each incident goes to the admins (email or outbox) and is recorded in the own feed.
   const report = (incident: Incident) => {
     opts.onIncident?.(incident)
+    metrics.incident(incident.kind)
     alerts
       .report(incident)
       .catch((err: unknown) =>
@@ -125,6 +131,7 @@ export function buildParts(
     gate: pending,
     pending,
     ...(opts.fenceWaitMs !== undefined ? { gateWaitMs: opts.fenceWaitMs } : {}),
+    observeAppend: (events, ms) => metrics.appended(events, ms),
   })
   const checkpoints = new CheckpointService({
     self: name,
@@ -135,6 +142,7 @@ export function buildParts(
     publish: (data) => net.publishControl(CHECKPOINT_TOPIC, data),
     syncNow: () => net.syncNow(),
     onIncident: (incident) => report(incidentOfCheckpoint(name, incident)),
+    onRoundEnded: (outcome, ms) => metrics.roundEnded(outcome, ms),
     logger: logger.child({ component: 'checkpoint' }),
     ...(opts.checkpointIntervalMs !== undefined ? { intervalMs: opts.checkpointIntervalMs } : {}),
   })
@@ -147,6 +155,7 @@ export function buildParts(
     auth,
     record: (event) => ingest.submit([event]),
     rateLimit: identity.config.query.rateLimit,
+    observe: (outcome, ms) => metrics.queried(outcome, ms),
   })
   net.handleQuery(({ token, ...request }) => query.answer(token, { ...request, via: 'libp2p' }))
   const integrity = new IntegrityService({
@@ -164,22 +173,44 @@ export function buildParts(
       report(incident)
     },
     logger: logger.child({ component: 'integrity' }),
+    onScrubbed: (ms) => metrics.scrubbed(ms),
     ...(opts.scrubIntervalMs !== undefined ? { scrubIntervalMs: opts.scrubIntervalMs } : {}),
     ...(opts.tailWaitMs !== undefined ? { tailWaitMs: opts.tailWaitMs } : {}),
   })
   gateAccepts(net, integrity, (peerId) => membership.byPeerId(peerId)?.name)
   net.handleControl(EVIDENCE_TOPIC, (data, from) => integrity.handleEvidence(data, from))
+  const health = nodeHealthOf(metrics, {
+    self: name,
+    members: membership.members.map((m) => m.name),
+    config: identity.config,
+    // The own feed's tip is known once integrity's hold is lifted and the fence is open.
+    store: {
+      size: (origin) => store.size(origin),
+      appendHoldOf: (origin) =>
+        store.appendHoldOf(origin) ?? (fence.isOpen ? undefined : fence.why()),
+    },
+    peers: () => net.peers(),
+    latestCheckpoint: () => checkpoints.latest(),
+    alertQueueLength: () => alerts.pending(),
+    started: node.started,
+    checkpointIntervalMs: opts.checkpointIntervalMs ?? 10_000,
+    report,
+    logger: logger.child({ component: 'health' }),
+  })
   const http = new HttpServer({
     host: identity.config.http.host,
     port: identity.config.http.port,
     apiToken: identity.config.apiToken,
     ingest,
-    status,
+    status: node.status,
     logger,
     checkpoints: { source: checkpoints, store },
     auth: { service: auth, node: name },
     query,
     portal: { network: portalNetworkOf(membership.networkId, folder.networkText) },
+    health: health.http,
+    tls: tlsFilesOf(identity.config.http.tls, dir),
+    trustProxy: identity.config.http.trustProxy,
   })
   // The first queries after a start then find the upper tree levels in memory (docs/query.md);
   // ~0.5 s of reads per million entries.
@@ -211,6 +242,8 @@ export function buildParts(
         'own-feed fence',
         fencePart(fence, pending, name, () => store.size(name), opts.overrideFence),
       ],
+      // Emails admins when members go silent or checkpoints stall (and when that ends).
+      ['quorum watch', health.watch],
       ['http', http],
       // Last, so that it stops first: before the store closes.
       ['tree cache warm-up', warmUp],
@@ -218,8 +251,19 @@ export function buildParts(
     logger,
   )
   const parts = {
-    ...{ identity, store, alerts, auth, checkpoints, integrity, net, ingest, fence, pending },
-    ...{ query, http },
+    identity,
+    store,
+    alerts,
+    auth,
+    checkpoints,
+    integrity,
+    net,
+    ingest,
+    query,
+    http,
+    quorumWatch: health.watch,
+    fence,
+    pending,
   }
   return { parts, lifecycle }
 }

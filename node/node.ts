@@ -1,10 +1,11 @@
-import { readFile, rm, writeFile } from 'node:fs/promises'
+import { rm, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import type { AlertService, Incident } from './alerts/index.ts'
 import type { NodeStatus } from './api/index.ts'
 import type { AuthService } from './auth/index.ts'
 import type { CheckpointService } from './checkpoint/index.ts'
 import { EhrlogError } from './core/errors.ts'
+import { RUNTIME_FILE, type RuntimeInfo } from './identity/index.ts'
 import type { IngestQueue } from './ingest/index.ts'
 import type { IntegrityIncident, IntegrityService } from './integrity/index.ts'
 import type { PartList } from './lifecycle/index.ts'
@@ -15,7 +16,7 @@ import { buildParts, type Parts } from './node-parts.ts'
 import type { QueryService } from './query/index.ts'
 import type { LogStore } from './store/index.ts'
 
-export { NETWORK_FILE } from './node-folder.ts'
+export { NETWORK_FILE, RUNTIME_FILE, type RuntimeInfo, readRuntimeInfo } from './identity/index.ts'
 
 export interface NodeOptions {
   dir: string
@@ -46,16 +47,6 @@ export interface NodeOptions {
   /** How long an ingest request waits for the fence before it is stored pending (default 2000 ms). */
   fenceWaitMs?: number
 }
-
-/** Where a running node says it can be reached: DIR/node.json, removed on stop. */
-export interface RuntimeInfo {
-  pid: number
-  name: string
-  http: string
-  addresses: string[]
-}
-
-export const RUNTIME_FILE = 'node.json'
 
 /**
  * The composition root: reads a node's folder, builds its parts (node-parts.ts) and starts
@@ -91,7 +82,10 @@ export class EhrlogNode {
     const { dir, logger, passphrase } = this.#opts
     try {
       const folder = await readNodeFolder(dir, passphrase, logger)
-      const { parts, lifecycle } = buildParts(folder, this.#opts, () => this.status())
+      const { parts, lifecycle } = buildParts(folder, this.#opts, {
+        status: () => this.status(),
+        started: () => this.#state === 'started',
+      })
       this.#lifecycle = lifecycle
       await lifecycle.start() // on failure, it has stopped what it started
       this.#parts = parts
@@ -170,6 +164,11 @@ export class EhrlogNode {
     return this.#require().query
   }
 
+  /** Re-reads the HTTPS certificate and key (SIGHUP); false when the node serves plain HTTP. */
+  reloadTls(): Promise<boolean> {
+    return this.#require().http.reloadTls()
+  }
+
   get httpUrl(): string {
     return this.#require().http.url
   }
@@ -182,6 +181,7 @@ export class EhrlogNode {
       node: identity.config.name,
       networkId: net.networkId,
       peers: peers.map((p) => ({ name: p.name, peerId: p.peerId, connected: true })),
+      members: net.memberLinks(),
       feeds: [...sizes].map(([origin, size]) => ({
         origin,
         size,
@@ -199,16 +199,5 @@ export class EhrlogNode {
   #require(): Parts {
     if (!this.#parts) throw new EhrlogError('UNAVAILABLE', 'the node is not started')
     return this.#parts
-  }
-}
-
-/** The runtime file of a running node, if one is running in `dir`. */
-export async function readRuntimeInfo(dir: string): Promise<RuntimeInfo | undefined> {
-  try {
-    const info = JSON.parse(await readFile(join(dir, RUNTIME_FILE), 'utf8')) as RuntimeInfo
-    process.kill(info.pid, 0) // throws when no such process: a stale file from a crash
-    return info
-  } catch {
-    return undefined
   }
 }

@@ -1,5 +1,5 @@
 // libp2p 3 calls Promise.withResolvers (ES2024), which Node 20 lacks. Every entry
-// point and the test setup import this module first (see ../shared/MEASURED.md).
+// point and the test setup import this module first (docs/performance.md).
 interface Resolvers<T> {
   promise: Promise<T>
   resolve: (value: T | PromiseLike<T>) => void

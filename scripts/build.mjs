@@ -32,8 +32,8 @@ const entries = {
 }
 /** Worker threads' entries (node/threads/worker-source.ts reads dist/workers/PATH.cjs). */
 const WORKERS = [
-  'node/store/check-worker.ts',
-  'node/store/seal-thread.ts',
+  'node/store/verify/check-worker.ts',
+  'node/store/write/seal-thread.ts',
   'node/checkpoint/bls-worker-thread.ts',
 ]
 for (const entry of WORKERS) {

@@ -124,7 +124,9 @@ async function run(): Promise<void> {
   console.log(
     `  (stop the demo, then) node bin/ehrlog.js log --dir ${rel(join(DIR, localNodeName(1)))}   # every hospital's entries, seed table`,
   )
-  console.log(`  (stopped) node bin/ehrlog.js verify --dir ${rel(join(DIR, localNodeName(1)))}`)
+  console.log(
+    `  node bin/ehrlog.js verify --dir ${rel(join(DIR, localNodeName(1)))}      # through the running node`,
+  )
   if (existsSync(CREDENTIALS)) {
     console.log(
       `\nDemo accounts (simple passwords, printed because this is a local demo; also in ${rel(CREDENTIALS)}):`,

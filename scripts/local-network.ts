@@ -3,7 +3,7 @@ import { createWriteStream } from 'node:fs'
 import { join } from 'node:path'
 import { nodeProcessEnv } from '../bin/relaunch.js'
 import { EhrlogError } from '../node/core/errors.ts'
-import { type RuntimeInfo, readRuntimeInfo } from '../node/node.ts'
+import { type RuntimeInfo, readRuntimeInfo } from '../node/identity/index.ts'
 
 const BIN = join(import.meta.dirname, '..', 'bin', 'ehrlog.js')
 

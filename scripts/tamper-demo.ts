@@ -11,8 +11,8 @@ import { parseEvent } from '../node/core/event.ts'
 import { openNodeDir } from '../node/identity/index.ts'
 import { silentLogger } from '../node/logger.ts'
 import { EhrlogNode } from '../node/node.ts'
-import { Tamperer } from '../test/store/tamper.ts'
 import { demoEvents } from './demo-data.ts'
+import { Tamperer } from './tamper.ts'
 
 const step = (text: string) => console.log(`\n== ${text}`)
 

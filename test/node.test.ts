@@ -5,7 +5,7 @@ import { describe, expect, it } from 'vitest'
 import { parseNodeConfigText } from '../node/identity/config.ts'
 import { silentLogger } from '../node/logger.ts'
 import { EhrlogNode, RUNTIME_FILE } from '../node/node.ts'
-import { initNetwork } from './helpers/network.ts'
+import { initNetwork } from '../scripts/in-process-network.ts'
 import { useTempDirs } from './helpers/temp-dir.ts'
 
 function listen(port: number, host: string): Promise<Server> {

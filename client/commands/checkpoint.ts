@@ -5,14 +5,17 @@ import {
   cosignedFromJson,
   cosignedToJson,
 } from '../../node/core/checkpoint.ts'
+import type { ConsistencyVerdict } from '../../node/core/consistency-answer.ts'
 import { EhrlogError } from '../../node/core/errors.ts'
 import { toHex } from '../../node/core/hex.ts'
+import { describeVerdict, verifyCheckpoint } from '../../node/core/trust/index.ts'
 import { CheckpointLog } from '../../node/store/index.ts'
 import type { CliContext } from '../context.ts'
 import { renderTable } from '../format/text-table.ts'
 import { withLocalNode } from '../local-node.ts'
 import { callNode, findEndpoint } from '../node-client.ts'
-import { describeVerdict, loadMembership, verifyCheckpoint } from '../trust.ts'
+import { checkSince, describeConsistency, readKeptCheckpoint } from '../verify/checkpoint-since.ts'
+import { loadMembership } from '../verify/index.ts'
 
 interface CheckpointOptions {
   node?: string
@@ -21,6 +24,7 @@ interface CheckpointOptions {
   run?: boolean
   json?: boolean
   token?: string
+  since?: string
 }
 
 export function registerCheckpoint(program: Command, ctx: CliContext): void {
@@ -35,18 +39,37 @@ export function registerCheckpoint(program: Command, ctx: CliContext): void {
       '--token <token>',
       'API token for --run (default: EHRLOG_API_TOKEN or the --dir config)',
     )
+    .option(
+      '--since <file>',
+      'a checkpoint you kept (`checkpoint --json` output): prove the latest extends it, per feed',
+    )
     .option('--json', 'print JSON')
     .action(async (opts: CheckpointOptions) => {
       const membership = await loadMembership(opts)
-      const cosigned = await fetchCheckpoint(ctx, opts)
+      const kept = opts.since ? await readKeptCheckpoint(opts.since, membership) : undefined
+      // With --since the latest checkpoint comes with the proofs (after a round, with --run).
+      let cosigned = kept && !opts.run ? undefined : await fetchCheckpoint(ctx, opts)
+      let consistency: ConsistencyVerdict | undefined
+      if (kept) {
+        const endpoint = await findEndpoint(opts, ctx.env)
+        consistency = await checkSince(
+          ctx,
+          kept,
+          membership,
+          endpoint ? { endpoint } : { dir: opts.dir! },
+        )
+        cosigned = consistency.latest
+      }
+      if (!cosigned) throw new EhrlogError('NOT_FOUND', 'no cosigned checkpoint')
       const verdict = verifyCheckpoint(membership, cosigned)
       if (opts.json) {
         ctx.out(
-          `${JSON.stringify({ verified: true, ...verdict, cosigned: cosignedToJson(cosigned) }, null, 2)}\n`,
+          `${JSON.stringify({ verified: true, ...verdict, cosigned: cosignedToJson(cosigned), ...(consistency ? { since: consistency.origins } : {}) }, null, 2)}\n`,
         )
         return
       }
       ctx.out(`${describeVerdict(verdict)}\n`)
+      if (kept && consistency) ctx.out(`${describeConsistency(kept, consistency)}\n`)
       ctx.out(
         renderTable(
           ['FEED', 'TREE SIZE', 'ROOT'],

@@ -1,20 +1,34 @@
 import { readFile, writeFile } from 'node:fs/promises'
 import type { Command } from 'commander'
+import { toCount } from '../arguments.ts'
 import type { CliContext } from '../context.ts'
 import { EXIT } from '../exit-codes.ts'
+import { plural } from '../format/plural.ts'
 import { verdictLines } from '../format/query-output.ts'
+import { refuseToOverwrite } from '../output-file.ts'
 import { loadSession } from '../session-store.ts'
+import { manifestOf } from '../verify/bundle-checks.ts'
+import { askBundlePassword, signAsAccount } from '../verify/bundle-signer.ts'
 import {
   addQueryOptions,
+  BUNDLE_FORMAT,
+  type Bundle,
   Connection,
   filterOf,
   membershipOf,
   networkFileOf,
   type QueryFlags,
   scopeOf,
-  toCount,
-} from './query.ts'
-import { BUNDLE_FORMAT, type Bundle } from './verify-bundle.ts'
+} from '../verify/index.ts'
+
+/** export's flags: the query's, and where to write, how much, whether to sign. */
+type ExportFlags = QueryFlags & {
+  out: string
+  max: number
+  sign?: boolean
+  passwordStdin?: boolean
+  force?: boolean
+}
 
 export function registerExport(program: Command, ctx: CliContext): void {
   addQueryOptions(
@@ -25,15 +39,22 @@ export function registerExport(program: Command, ctx: CliContext): void {
       ),
   )
     .requiredOption('--out <file>', 'the bundle file to write')
+    .option('--force', 'overwrite --out if it exists')
     .option(
       '--max <n>',
       'follow next pages up to this many entries in all',
       toCount(1, 1_000_000),
       10_000,
     )
-    .action(async (opts: QueryFlags & { out: string; max: number }) => {
+    .option('--sign', "sign the bundle with your account's key (asks for your password again)")
+    .option('--password-stdin', 'with --sign: read the password from stdin (a pipe)')
+    .action(async (opts: ExportFlags) => {
+      await refuseToOverwrite(opts.out, opts.force)
       const session = await loadSession(ctx)
       const membership = await membershipOf(ctx, opts)
+      const password = opts.sign
+        ? await askBundlePassword(ctx, session, opts.passwordStdin === true)
+        : undefined
       const filter = filterOf(opts)
       // An export asks page after page: past a node's per-user query rate it waits (the
       // node says how long) rather than failing halfway.
@@ -44,6 +65,7 @@ export function registerExport(program: Command, ctx: CliContext): void {
       const answers: unknown[] = []
       let failures = 0
       let entries = 0
+      let nextCursor: string | undefined
       try {
         let cursor = opts.cursor
         for (;;) {
@@ -53,11 +75,14 @@ export function registerExport(program: Command, ctx: CliContext): void {
           entries += page.result.verified.length
           if (page.failures.length > 0) ctx.err(`${verdictLines(page, membership).join('\n')}\n`)
           cursor = page.next
+          nextCursor = cursor
           if (!cursor || entries >= opts.max) break
         }
       } finally {
         await connection.close()
       }
+      // A next page left means the export stopped at --max, not at the end.
+      const end = nextCursor === undefined ? 'complete' : 'max'
       const bundle: Bundle = {
         format: BUNDLE_FORMAT,
         createdAt: new Date().toISOString(),
@@ -68,13 +93,30 @@ export function registerExport(program: Command, ctx: CliContext): void {
         // The very file the answers were verified against (membershipOf read and parsed it).
         network: JSON.parse(await readFile((await networkFileOf(ctx, opts))!, 'utf8')) as unknown,
         answers,
+        end,
+        max: opts.max,
       }
-      await writeFile(opts.out, `${JSON.stringify(bundle)}\n`)
+      if (password !== undefined)
+        bundle.signedBy = await signAsAccount(
+          session,
+          manifestOf(bundle, membership.networkId, end, opts.max),
+          password,
+        )
+      await writeFile(opts.out, `${JSON.stringify(bundle)}\n`, { flag: opts.force ? 'w' : 'wx' })
       ctx.out(
-        `wrote ${opts.out}: ${entries} entries in ${answers.length} answers, with proofs, checkpoints and the membership\n`,
+        `wrote ${opts.out}: ${plural(entries, 'entry')} in ${plural(answers.length, 'answer')}, with proofs, checkpoints and the membership\n`,
+      )
+      if (end === 'max')
+        ctx.out(
+          `incomplete: stopped at --max ${opts.max}; the rest follows --cursor ${nextCursor}\n`,
+        )
+      ctx.out(
+        opts.sign ? `signed by ${session.username}\n` : 'not signed (--sign signs it as you)\n',
       )
       if (failures > 0) {
-        ctx.out(`FAILED: ${failures} problems; the bundle keeps the answers as they came\n`)
+        ctx.out(
+          `FAILED: ${plural(failures, 'problem')}; the bundle keeps the answers as they came\n`,
+        )
         ctx.exitCode = EXIT.verifyFailed
       } else
         ctx.out('verified before writing; check it anywhere with `ehrlog verify-bundle FILE`\n')

@@ -2,11 +2,17 @@ import { copyFile, mkdir, readdir, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { type Command, InvalidArgumentError } from 'commander'
 import { EhrlogError } from '../../node/core/errors.ts'
-import { initNodeDir, type PublicIdentity, readPublicIdentity } from '../../node/identity/index.ts'
-import { Membership } from '../../node/net/index.ts'
-import { NETWORK_FILE } from '../../node/node.ts'
+import { Membership, shortNetworkId } from '../../node/core/trust/index.ts'
+import {
+  initNodeDir,
+  NETWORK_FILE,
+  type PublicIdentity,
+  readPublicIdentity,
+  undialableReason,
+} from '../../node/identity/index.ts'
+import { toPort } from '../arguments.ts'
 import { type CliContext, passphraseOf } from '../context.ts'
-import { toPort } from './init.ts'
+import { plural } from '../format/plural.ts'
 
 /** Node names of a local network: hospital-a, hospital-b, … */
 export function localNodeName(i: number): string {
@@ -55,7 +61,7 @@ export function registerNetwork(program: Command, ctx: CliContext): void {
       for (const id of identities)
         await copyFile(join(opts.dir, NETWORK_FILE), join(opts.dir, id.name, NETWORK_FILE))
       ctx.out(
-        `network ${membership.networkId.slice(0, 16)}… with ${identities.length} members: ${join(opts.dir, NETWORK_FILE)}\n`,
+        `network ${shortNetworkId(membership.networkId)} with ${plural(identities.length, 'member')}: ${join(opts.dir, NETWORK_FILE)}\n`,
       )
       ctx.out(`start each node with: ehrlog node start --dir ${join(opts.dir, localNodeName(0))}\n`)
     })
@@ -68,16 +74,42 @@ export function registerNetwork(program: Command, ctx: CliContext): void {
     .argument('<identity...>', 'identity.json files, or node folders holding one')
     .action(async (paths: string[], opts: { out: string }) => {
       const identities: PublicIdentity[] = []
-      for (const p of paths)
-        identities.push(await readPublicIdentity(p.endsWith('.json') ? join(p, '..') : p))
+      for (const p of paths) {
+        const identity = await readPublicIdentity(p.endsWith('.json') ? join(p, '..') : p)
+        checkDialable(identity, p)
+        identities.push(identity)
+      }
       const text = membershipText(identities)
       const membership = Membership.parse(text, opts.out)
       await writeFile(opts.out, text)
       ctx.out(
-        `wrote ${opts.out}: ${identities.length} members, network id ${membership.networkId}\n`,
+        `wrote ${opts.out}: ${plural(identities.length, 'member')}, network id ${membership.networkId}\n`,
       )
       ctx.out('copy it to every node folder as network.json; every node must have the same file\n')
     })
+}
+
+/**
+ * A member nobody can dial would sit in network.json and never connect (its peers would log
+ * nothing but a stalled checkpoint quorum), so assemble refuses it, naming the member.
+ */
+function checkDialable(identity: PublicIdentity, path: string): void {
+  const fix = `re-create it with \`ehrlog init --listen ... --announce /ip4/<public IP>/tcp/<port>\` or add the address others dial to its "addresses"`
+  if (identity.addresses.length === 0)
+    throw new EhrlogError(
+      'CONFIG_INVALID',
+      `member ${identity.name} (${path}) has no address other nodes can dial: its identity.json lists "addresses": []; ${fix}`,
+      { details: { field: 'addresses', member: identity.name, source: path } },
+    )
+  identity.addresses.forEach((address, i) => {
+    const problem = undialableReason(address)
+    if (problem)
+      throw new EhrlogError(
+        'CONFIG_INVALID',
+        `member ${identity.name} (${path}): address ${address} cannot be dialed (${problem}); ${fix}`,
+        { details: { field: `addresses.${i}`, member: identity.name, source: path } },
+      )
+  })
 }
 
 function membershipText(identities: PublicIdentity[]): string {

@@ -1,9 +1,16 @@
 import { Socket } from 'node:net'
 import type { Command } from 'commander'
-import { createLogger } from '../../node/logger.ts'
+import { createLogger, type Logger } from '../../node/logger.ts'
 import { EhrlogNode } from '../../node/node.ts'
 import { type CliContext, passphraseOf } from '../context.ts'
 import { EXIT } from '../exit-codes.ts'
+
+interface NodeStartOptions {
+  dir: string
+  logLevel: string
+  syncInterval: number
+  overrideFence?: string
+}
 
 export function registerNode(program: Command, ctx: CliContext): void {
   const node = program.command('node').description('run a node')
@@ -17,47 +24,61 @@ export function registerNode(program: Command, ctx: CliContext): void {
       '--override-fence <reason>',
       "append without learning the own feed's tip from a quorum of members (a new network's first start, or members gone for good); logged and recorded as an entry",
     )
-    .action(
-      async (opts: {
-        dir: string
-        logLevel: string
-        syncInterval: number
-        overrideFence?: string
-      }) => {
-        const logger = createLogger({ level: opts.logLevel })
-        const passphrase = passphraseOf(ctx)
-        const running = new EhrlogNode({
-          dir: opts.dir,
-          logger,
-          syncIntervalMs: opts.syncInterval,
-          ...(passphrase ? { passphrase } : {}),
-          ...(opts.overrideFence !== undefined ? { overrideFence: opts.overrideFence } : {}),
-        })
-        const info = await running.start()
-        ctx.err(`${info.name} running: HTTP ${info.http}, libp2p ${info.addresses.join(' ')}\n`)
-        await new Promise<void>((resolve) => {
-          let stoppingSince: number | undefined
-          const stop = (why: string) => {
-            if (stoppingSince !== undefined) {
-              // A terminal's Ctrl-C reaches the launcher and the node both, and the launcher
-              // forwards it: a repeat right after the first is the same request.
-              if (Date.now() - stoppingSince < REPEAT_MS) return
-              logger.warn({ why }, 'asked again while stopping: exiting without a clean stop')
-              process.exit(EXIT.internal)
-            }
-            stoppingSince = Date.now()
-            logger.info({ why }, 'stopping')
-            running.stop().then(resolve, resolve)
+    .action(async (opts: NodeStartOptions) => {
+      const logger = createLogger({ level: opts.logLevel })
+      const passphrase = passphraseOf(ctx)
+      const running = new EhrlogNode({
+        dir: opts.dir,
+        logger,
+        syncIntervalMs: opts.syncInterval,
+        ...(passphrase ? { passphrase } : {}),
+        ...(opts.overrideFence !== undefined ? { overrideFence: opts.overrideFence } : {}),
+      })
+      // Its "node started" log line names the HTTP URL and the libp2p addresses: stdout and
+      // stderr stay one JSON stream for journald and log shippers.
+      await running.start()
+      await new Promise<void>((resolve) => {
+        let stoppingSince: number | undefined
+        const stop = (why: string) => {
+          if (stoppingSince !== undefined) {
+            // A terminal's Ctrl-C reaches the launcher and the node both, and the launcher
+            // forwards it: a repeat right after the first is the same request.
+            if (Date.now() - stoppingSince < REPEAT_MS) return
+            logger.warn({ why }, 'asked again while stopping: exiting without a clean stop')
+            process.exit(EXIT.internal)
           }
-          process.on('SIGINT', () => stop('SIGINT'))
-          process.on('SIGTERM', () => stop('SIGTERM'))
-          watchLauncher(() => stop('launcher exited'))
-        })
-        // The node has stopped and its store is closed. libp2p leaves timers behind (gossipsub's
-        // heartbeat, the address manager's debounce) that would hold the process 1-3 s more.
-        setTimeout(() => process.exit(), 250).unref()
-      },
-    )
+          stoppingSince = Date.now()
+          logger.info({ why }, 'stopping')
+          running.stop().then(resolve, resolve)
+        }
+        process.on('SIGINT', () => stop('SIGINT'))
+        process.on('SIGTERM', () => stop('SIGTERM'))
+        // SIGHUP re-reads the HTTPS certificate and key (renewed by certbot or the like); a
+        // bad pair is logged and the one in use stays.
+        process.on('SIGHUP', () => reloadTls(running, logger))
+        watchLauncher(() => stop('launcher exited'))
+      })
+      // The node has stopped and its store is closed. libp2p leaves timers behind (gossipsub's
+      // heartbeat, the address manager's debounce) that would hold the process 1-3 s more.
+      setTimeout(() => process.exit(), 250).unref()
+    })
+}
+
+/** The SIGHUP handler: EhrlogNode.reloadTls, its outcome logged. */
+export function reloadTls(running: EhrlogNode, logger: Logger): Promise<void> {
+  return running.reloadTls().then(
+    (reloaded) =>
+      logger.info(
+        reloaded
+          ? 'SIGHUP: HTTPS certificate and key reloaded'
+          : 'SIGHUP: no http.tls, nothing to reload',
+      ),
+    (err: unknown) =>
+      logger.error(
+        { err: (err as Error).message },
+        'SIGHUP: certificate not reloaded; the one in use stays',
+      ),
+  )
 }
 
 /** Within this long of the first stop signal, another one is taken as the same request. */

@@ -1,29 +1,17 @@
 import type { Command } from 'commander'
-import {
-  type CosignedCheckpointJson,
-  cosignedFromJson,
-  cosignedToJson,
-  feedCutOf,
-} from '../../node/core/checkpoint.ts'
+import { cosignedFromJson, cosignedToJson, feedCutOf } from '../../node/core/checkpoint.ts'
 import { decodeEntry, parseEntryId } from '../../node/core/entry.ts'
 import { EhrlogError } from '../../node/core/errors.ts'
 import { fromHex, toHex } from '../../node/core/hex.ts'
 import { verifyInclusion } from '../../node/core/merkle/index.ts'
+import { describeVerdict, verifyCheckpoint } from '../../node/core/trust/index.ts'
+import type { ProofAnswerJson } from '../../node/query/index.ts'
 import { CheckpointLog } from '../../node/store/index.ts'
 import type { CliContext } from '../context.ts'
 import { withLocalNode } from '../local-node.ts'
 import { callNode, findEndpoint } from '../node-client.ts'
-import { describeVerdict, loadMembership, verifyCheckpoint } from '../trust.ts'
-
-/** What a node answers for GET /api/v1/proof/:entryId. */
-export interface ProofAnswer {
-  entryId: string
-  bytes: string
-  hash: string
-  treeSize: number
-  inclusionProof: string[]
-  cosigned: CosignedCheckpointJson
-}
+import { loadSession, sessionHeaders } from '../session-store.ts'
+import { loadMembership } from '../verify/index.ts'
 
 export function registerProof(program: Command, ctx: CliContext): void {
   program
@@ -32,15 +20,14 @@ export function registerProof(program: Command, ctx: CliContext): void {
       "print an entry's inclusion proof against the latest cosigned checkpoint, and verify it",
     )
     .argument('<entry-id>', 'origin:seq, e.g. hospital-a:42')
-    .option('--node <url>', 'ask a running node')
-    .option('--dir <dir>', 'a node folder (its running node, or offline)')
+    .option('--node <url>', 'ask a running node (with your session from `ehrlog login`)')
+    .option('--dir <dir>', 'a node folder: its running node (with your session), or offline')
     .option('--network <file>', 'your copy of network.json (default: the --dir one)')
-    .option('--token <token>', 'API token (default: EHRLOG_API_TOKEN or the --dir config)')
     .option('--json', 'print JSON')
     .action(
       async (
         id: string,
-        opts: { node?: string; dir?: string; network?: string; token?: string; json?: boolean },
+        opts: { node?: string; dir?: string; network?: string; json?: boolean },
       ) => {
         const ref = parseEntryId(id)
         if (!ref)
@@ -49,10 +36,24 @@ export function registerProof(program: Command, ctx: CliContext): void {
             `${JSON.stringify(id)} is not an entry id: want origin:seq, e.g. hospital-a:42`,
           )
         const membership = await loadMembership(opts)
-        const endpoint = await findEndpoint(opts, ctx.env)
+        // A running node answers an auditor's or admin's session (the read is recorded there);
+        // the EHR's API token may only append, so it is never sent here.
+        const endpoint = await findEndpoint({ ...opts, token: '' }, {})
         const answer = endpoint
-          ? await callNode<ProofAnswer>(endpoint, 'GET', `/api/v1/proof/${encodeURIComponent(id)}`)
+          ? await callNode<ProofAnswerJson>(
+              { url: endpoint.url, token: undefined },
+              'GET',
+              `/api/v1/proof/${encodeURIComponent(id)}`,
+              undefined,
+              sessionHeaders(await loadSession(ctx)),
+            )
           : await withLocalNode(ctx, opts.dir!, async ({ store }) => {
+              const entry = await store.getEntry(ref.origin, ref.seq)
+              if (!entry)
+                throw new EhrlogError(
+                  'NOT_FOUND',
+                  `no such entry ${id}: this folder holds none there`,
+                )
               const latest = await new CheckpointLog(store).latest()
               const cut = latest && feedCutOf(latest.checkpoint, ref.origin)
               if (!latest || !cut || cut.treeSize < ref.seq)
@@ -60,8 +61,6 @@ export function registerProof(program: Command, ctx: CliContext): void {
                   'NOT_FOUND',
                   `${id} is not covered by a cosigned checkpoint yet`,
                 )
-              const entry = await store.getEntry(ref.origin, ref.seq)
-              if (!entry) throw new EhrlogError('NOT_FOUND', `this node holds no entry ${id}`)
               const proof = await store.inclusionProof(ref.origin, ref.seq, cut.treeSize)
               return {
                 entryId: id,

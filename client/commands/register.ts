@@ -4,10 +4,10 @@ import { AUTH_PATHS } from '../../node/api/index.ts'
 import { DEFAULT_KDF, deriveLoginKey, newKdfParams } from '../../node/core/auth/password-key.ts'
 import { homeOf } from '../../node/core/auth/user-record.ts'
 import { toHex } from '../../node/core/hex.ts'
+import { accountEndpoint, checkUsernameArgument, parseAnswer } from '../account.ts'
 import type { CliContext } from '../context.ts'
 import { callNode } from '../node-client.ts'
 import { assertNewPassword, readPassword } from '../password-prompt.ts'
-import { accountEndpoint, checkUsernameArgument, parseAnswer } from './login.ts'
 
 const registerAnswerSchema = z.object({
   username: z.string(),

@@ -1,6 +1,7 @@
 import type { Command } from 'commander'
 import type { NodeStatus } from '../../node/api/index.ts'
 import type { CliContext } from '../context.ts'
+import { plural } from '../format/plural.ts'
 import { renderTable } from '../format/text-table.ts'
 import { withLocalNode } from '../local-node.ts'
 import { callNode, findEndpoint } from '../node-client.ts'
@@ -36,6 +37,19 @@ export function registerStatus(program: Command, ctx: CliContext): void {
       if (endpoint)
         ctx.out(
           `peers: ${status.peers.map((p) => p.name ?? p.peerId).join(', ') || 'none connected'}\n`,
+        )
+      if (status.members && status.members.length > 0)
+        ctx.out(
+          renderTable(
+            ['MEMBER', 'STATE', 'ADDRESS', 'LAST CONNECTED', 'LAST ERROR'],
+            status.members.map((m) => [
+              m.name,
+              m.connected ? 'connected' : `unreachable (${plural(m.failures, 'failed dial')})`,
+              m.address ?? '',
+              m.connected ? 'now' : (m.lastConnectedAt ?? 'never'),
+              m.lastError ?? '',
+            ]),
+          ),
         )
       const own = status.ownFeed
       if (own?.fenced)

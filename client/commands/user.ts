@@ -7,16 +7,17 @@ import { homeOf, type UserRecord } from '../../node/core/auth/user-record.ts'
 import { verifyEntryBody } from '../../node/core/body.ts'
 import { EhrlogError } from '../../node/core/errors.ts'
 import { toHex } from '../../node/core/hex.ts'
-import { readRuntimeInfo } from '../../node/node.ts'
+import { readRuntimeInfo } from '../../node/identity/index.ts'
 import type { LogStore } from '../../node/store/index.ts'
+import { accountEndpoint, checkUsernameArgument, parseAnswer } from '../account.ts'
 import type { CliContext } from '../context.ts'
 import { withLocalNode } from '../local-node.ts'
 import { callNode } from '../node-client.ts'
 import { assertNewPassword, readPassword } from '../password-prompt.ts'
 import { loadSession, sessionHeaders } from '../session-store.ts'
-import { accountEndpoint, checkUsernameArgument, parseAnswer } from './login.ts'
 
 const userAnswerSchema = z.object({ username: z.string(), status: z.string() })
+const unlockAnswerSchema = z.object({ username: z.string(), cleared: z.boolean() })
 const enrollAnswerSchema = z.object({
   code: z.string().min(1),
   patientId: z.string(),
@@ -86,6 +87,24 @@ export function registerUser(program: Command, ctx: CliContext): void {
       })
       const { status } = parseAnswer(userAnswerSchema, answer, 'revoke')
       ctx.out(`revoked ${username}: ${status}\n`)
+    })
+  user
+    .command('unlock')
+    .description(
+      'clear the failed-login limits of an account of your node (after checking with its user that it was them)',
+    )
+    .argument('<username>', 'e.g. anish@hospital-c')
+    .option(sessionOption, sessionHelp)
+    .action(async (username: string, opts: { node?: string }) => {
+      const answer = await asAdmin(ctx, opts, AUTH_PATHS.unlock, {
+        username: checkUsernameArgument(username),
+      })
+      const { cleared } = parseAnswer(unlockAnswerSchema, answer, 'unlock')
+      ctx.out(
+        cleared
+          ? `unlocked ${username}: its failed sign-ins no longer count\n`
+          : `${username} had no failed sign-ins to clear\n`,
+      )
     })
   user
     .command('enroll')

@@ -1,38 +1,29 @@
 import { readFile } from 'node:fs/promises'
 import { type Command, Option } from 'commander'
+import type { BundleSignature } from '../../node/core/bundle-manifest.ts'
 import { EhrlogError } from '../../node/core/errors.ts'
 import {
   decodeCursor,
   type Failure,
+  Membership,
   parseQueryFilter,
   type QueryFilter,
   type QueryScope,
+  type VerifiedCheckpoints,
   type VerifiedEntry,
   verifyQueryAnswer,
-} from '../../node/core/query-answer.ts'
-import { Membership } from '../../node/net/index.ts'
+} from '../../node/core/trust/index.ts'
 import type { CliContext } from '../context.ts'
 import { EXIT } from '../exit-codes.ts'
 import { printPage } from '../format/query-output.ts'
-import { loadMembership } from '../trust.ts'
-import { FORMATS, type Format, trustOf } from './query.ts'
-
-export const BUNDLE_FORMAT = 'ehrlog-bundle/1'
-
-/** What `ehrlog export` writes: answers as the node sent them, and the membership they verify against. */
-export interface Bundle {
-  format: typeof BUNDLE_FORMAT
-  createdAt: string
-  createdBy: string
-  filter: QueryFilter
-  scope: QueryScope
-  /** The cursor of the first answer, when the export started after one. */
-  cursor?: string
-  /** network.json as the exporter had it. */
-  network: unknown
-  /** Query answers (docs/query.md), each page continuing after the previous one's `next`. */
-  answers: unknown[]
-}
+import { checkBundle } from '../verify/bundle-checks.ts'
+import {
+  BUNDLE_FORMAT,
+  type Bundle,
+  FORMATS,
+  type Format,
+  loadMembership,
+} from '../verify/index.ts'
 
 export function registerVerifyBundle(program: Command, ctx: CliContext): void {
   program
@@ -42,8 +33,12 @@ export function registerVerifyBundle(program: Command, ctx: CliContext): void {
     )
     .argument('<file>', 'the bundle')
     .option('--network <file>', 'your own copy of network.json, instead of the one inside')
+    .option(
+      '--node <url>',
+      "check the signer's key against the network's user records there (your session)",
+    )
     .addOption(new Option('--format <format>', 'output').choices(FORMATS).default('table'))
-    .action(async (file: string, opts: { network?: string; format: Format }) => {
+    .action(async (file: string, opts: { network?: string; node?: string; format: Format }) => {
       const bundle = await readBundle(file)
       const failures: Failure[] = []
       let inside: Membership | undefined
@@ -72,7 +67,7 @@ export function registerVerifyBundle(program: Command, ctx: CliContext): void {
       const verified: VerifiedEntry[] = []
       let first: ReturnType<typeof verifyQueryAnswer> | undefined
       let cursor = bundle.cursor
-      const verifiedCheckpoints = new Map<string, number[]>()
+      const verifiedCheckpoints: VerifiedCheckpoints = new Map()
       bundle.answers.forEach((answer, i) => {
         if (cursor !== undefined && !isCursor(cursor)) {
           failures.push({
@@ -81,8 +76,13 @@ export function registerVerifyBundle(program: Command, ctx: CliContext): void {
           })
           cursor = undefined
         }
-        const trust = trustOf(membership, bundle.filter, scope, cursor, verifiedCheckpoints)
-        const result = verifyQueryAnswer(answer, trust)
+        const result = verifyQueryAnswer(answer, {
+          keys: membership.keys,
+          filter: bundle.filter,
+          scope,
+          ...(cursor === undefined ? {} : { cursor }),
+          verifiedCheckpoints,
+        })
         first ??= result
         verified.push(...result.verified)
         failures.push(...result.failures)
@@ -95,6 +95,8 @@ export function registerVerifyBundle(program: Command, ctx: CliContext): void {
           })
       })
       if (!first) throw new EhrlogError('FILE_INVALID', `${file} holds no answers`)
+      const whole = await checkBundle(ctx, bundle, membership, cursor, opts.node)
+      failures.push(...whole.failures)
       const node = String((bundle.answers[0] as { node?: unknown })?.node ?? 'the exporter')
       printPage(
         ctx,
@@ -103,13 +105,12 @@ export function registerVerifyBundle(program: Command, ctx: CliContext): void {
           result: { ...first, verified },
           failures,
           crossChecked: [],
-          notes: [`exported by ${bundle.createdBy} at ${bundle.createdAt}`],
-          ...(cursor === undefined ? {} : { next: cursor }),
+          notes: whole.notes,
         },
         opts.format,
         membership,
       )
-      if (failures.length > 0) ctx.exitCode = EXIT.verifyFailed
+      if (failures.length > 0 || whole.incomplete) ctx.exitCode = EXIT.verifyFailed
     })
 }
 
@@ -142,10 +143,22 @@ async function readBundle(file: string): Promise<Bundle & { filter: QueryFilter 
     createdBy: String(value.createdBy),
     createdAt: String(value.createdAt),
     cursor: typeof value.cursor === 'string' ? value.cursor : undefined,
+    end: value.end === 'complete' || value.end === 'max' ? value.end : undefined,
+    max: Number.isSafeInteger(value.max) ? value.max : undefined,
+    signedBy: signatureFrom(value.signedBy),
   }
 }
 
 function scopeFrom(value: unknown): QueryScope {
   const patientId = (value as QueryScope | undefined)?.patientId
   return typeof patientId === 'string' ? { patientId } : {}
+}
+
+function signatureFrom(value: unknown): BundleSignature | undefined {
+  const v = value as Partial<BundleSignature> | undefined
+  return typeof v?.username === 'string' &&
+    typeof v.publicKey === 'string' &&
+    typeof v.signature === 'string'
+    ? { username: v.username, publicKey: v.publicKey, signature: v.signature }
+    : undefined
 }

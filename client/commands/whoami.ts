@@ -1,10 +1,10 @@
 import type { Command } from 'commander'
 import { z } from 'zod'
 import { AUTH_PATHS } from '../../node/api/index.ts'
+import { accountEndpoint, parseAnswer } from '../account.ts'
 import type { CliContext } from '../context.ts'
 import { callNode } from '../node-client.ts'
 import { loadSession, sessionHeaders } from '../session-store.ts'
-import { accountEndpoint, parseAnswer } from './login.ts'
 
 const whoamiSchema = z.object({
   username: z.string(),

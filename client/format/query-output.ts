@@ -1,13 +1,18 @@
 import type { EncodedEntry } from '../../node/core/entry.ts'
-import type { Failure, QueryVerification } from '../../node/core/query-answer.ts'
-import type { Membership } from '../../node/net/index.ts'
+import {
+  type Failure,
+  type Membership,
+  type QueryVerification,
+  SEED_COLUMNS,
+  seedRow,
+} from '../../node/core/trust/index.ts'
 import type { CliContext } from '../context.ts'
 import { toCsv } from './csv.ts'
 import { toFhirJson } from './fhir.ts'
-import { SEED_COLUMNS, seedRow } from './seed-columns.ts'
+import { plural } from './plural.ts'
 import { renderTable } from './text-table.ts'
 
-/** A verified page as the output needs it (client/commands/query.ts builds it). */
+/** A verified page as the output needs it (client/verify/connection.ts builds it). */
 export interface PageOutput {
   node: string
   result: QueryVerification
@@ -50,19 +55,22 @@ export function verdictLines(page: PageOutput, membership: Membership): string[]
     : 'no cosigned checkpoint'
   const count = page.result.verified.length
   if (page.failures.length === 0)
-    lines.push(`verified: ${checkpoint}; ${count} entries from ${page.node}`)
+    lines.push(`verified: ${checkpoint}; ${plural(count, 'entry')} from ${page.node}`)
   else {
     lines.push(
-      `FAILED: ${page.failures.length} problems in the answer of ${page.node} (${checkpoint}):`,
+      `FAILED: ${plural(page.failures.length, 'problem')} in the answer of ${page.node} (${checkpoint}):`,
     )
     for (const f of page.failures) lines.push(`  ${f.entryId}: ${f.reason}`)
   }
   const signed = page.result.verified.filter((v) => v.integrity === 'signed').length
-  if (signed > 0) lines.push(`${signed} newer entries are signed by their origin, not yet cosigned`)
+  if (signed > 0)
+    lines.push(
+      `${plural(signed, 'newer entry', 'newer entries')} ${signed === 1 ? 'is' : 'are'} signed by their origin, not yet cosigned`,
+    )
   if (page.crossChecked.length > 0) {
     const dropped = page.failures.filter((f) => f.reason.startsWith('dropped by')).length
     lines.push(
-      `cross-checked with ${page.crossChecked.join(', ')}: ${dropped === 0 ? 'no entry left out' : `${dropped} entries left out`}`,
+      `cross-checked with ${page.crossChecked.join(', ')}: ${dropped === 0 ? 'no entry left out' : `${plural(dropped, 'entry')} left out`}`,
     )
   } else lines.push('not cross-checked: one node alone cannot prove that it left nothing out')
   lines.push(...page.notes)
@@ -101,7 +109,12 @@ export function printPage(
       )
       break
     case 'fhir':
-      ctx.out(toFhirJson(page.result.verified.map((v) => v.entry)))
+      // FHIR AuditEvent maps audit events only; user and alert records have no such form.
+      ctx.out(
+        toFhirJson(
+          page.result.verified.map((v) => v.entry).filter((e) => e.entry.kind === 'event'),
+        ),
+      )
       break
     case 'json':
       ctx.out(

@@ -13,8 +13,3 @@ export function renderTable(
     [line(headers), line(widths.map((w) => '-'.repeat(w))), ...rows.map(line)].join('\n') + '\n'
   )
 }
-
-/** Shortens text for a table cell, marking the cut. */
-export function clip(text: string, max: number): string {
-  return text.length <= max ? text : `${text.slice(0, max - 1)}…`
-}

@@ -1,12 +1,19 @@
 import { join } from 'node:path'
 import { type AlertBody, alertBodySchema } from '../core/alert-body.ts'
 import { EhrlogError } from '../core/errors.ts'
+import type { SmtpConfig } from '../identity/index.ts'
 import type { Logger } from '../logger.ts'
 import { renderAlertEmail } from './email.ts'
+import {
+  AlertEpisodes,
+  DEFAULT_EPISODES,
+  type EpisodeOptions,
+  keepFolded,
+  partingSeqOf,
+} from './episodes.ts'
 import { alertBodyOf, type Incident, incidentId, normalizeIncident } from './incident.ts'
 import { subjectOf } from './kind-texts.ts'
 import { singleFlight } from './single-flight.ts'
-import type { SmtpConfig } from './smtp-config.ts'
 import { createSmtpSender, type SmtpSender } from './smtp-sender.ts'
 import { AlertSpool } from './spool.ts'
 
@@ -26,6 +33,8 @@ export interface AlertServiceOptions {
   retryMs?: number
   /** Cap of the doubling. Default 15 min. */
   maxRetryMs?: number
+  /** Grouping of incidents of one kind and origin into one email (DEFAULT_EPISODES). */
+  episodes?: Partial<EpisodeOptions>
   now?: () => Date
 }
 
@@ -62,6 +71,7 @@ export class AlertService {
   #timer: NodeJS.Timeout | undefined
   readonly #delivery = singleFlight(() => this.#deliverQueued())
   readonly #recording = singleFlight(() => this.#recordPending())
+  readonly #episodes: AlertEpisodes
 
   constructor(options: AlertServiceOptions) {
     this.#options = options
@@ -70,6 +80,7 @@ export class AlertService {
     this.#now = options.now ?? (() => new Date())
     this.#retryMs = options.retryMs ?? 30_000
     this.#maxRetryMs = Math.max(this.#retryMs, options.maxRetryMs ?? 15 * 60_000)
+    this.#episodes = new AlertEpisodes({ ...DEFAULT_EPISODES, ...options.episodes })
   }
 
   /**
@@ -113,7 +124,7 @@ export class AlertService {
    * nothing. Throws ARGUMENT_INVALID for a malformed incident (nothing written), UNAVAILABLE
    * when not started, and disk errors (then the incident was not accepted: report it again).
    */
-  report(incident: Incident): Promise<{ id: string; isNew: boolean }> {
+  report(incident: Incident): Promise<{ id: string; isNew: boolean; foldedInto?: string }> {
     if (this.#state !== 'started') {
       return Promise.reject(
         new EhrlogError('UNAVAILABLE', `alert service is ${this.#state}, want started`),
@@ -126,13 +137,22 @@ export class AlertService {
     return run
   }
 
-  async #report(incident: Incident): Promise<{ id: string; isNew: boolean }> {
-    const normalized = normalizeIncident(incident)
-    const id = incidentId(normalized)
-    const body = alertBodyOf(normalized, id)
+  async #report(incident: Incident): Promise<{ id: string; isNew: boolean; foldedInto?: string }> {
+    const first = normalizeIncident(incident)
+    const id = incidentId(first)
     // Claimed before the first await: two concurrent reports of one incident send one email.
     if (this.#known.has(id)) return { id, isNew: false }
     this.#known.add(id)
+    const episode = this.#episodes.join(first, id, this.#now().getTime())
+    if (episode) return this.#fold(first, id, episode.firstId, episode.folded)
+    const parting = partingSeqOf(first)
+    const normalized = parting
+      ? {
+          ...first,
+          summary: `${first.summary} The histories part ${parting.exact ? 'at' : 'at or before'} seq ${parting.seq} of ${first.origin}.`,
+        }
+      : first
+    const body = alertBodyOf(normalized, id)
     try {
       if (await this.#spool.exists('known', id)) return { id, isNew: false }
       // Order matters for "never lost": the email is on disk before the marker that stops a
@@ -156,6 +176,7 @@ export class AlertService {
       )
     } catch (err) {
       this.#known.delete(id)
+      this.#episodes.cancel(first, id)
       throw err
     }
     this.#logger.error(
@@ -177,6 +198,20 @@ export class AlertService {
     if (this.#sendFailures === 0) await this.#delivery.run()
     this.#scheduleRetryIfPending()
     return { id, isNew: true }
+  }
+
+  async #fold(incident: Incident, id: string, firstId: string, folded: number) {
+    try {
+      await keepFolded(this.#spool, incident, id, firstId)
+    } catch (err) {
+      this.#known.delete(id)
+      throw err
+    }
+    this.#logger.warn(
+      { alert: { id, kind: incident.kind, origin: incident.origin, foldedInto: firstId, folded } },
+      `alerts: another ${incident.kind} incident of ${incident.origin}, part of incident ${firstId.slice(0, 16)}… already reported (${folded} folded into it): no new email`,
+    )
+    return { id, isNew: false, foldedInto: firstId }
   }
 
   /** Emails waiting in queue/ for the SMTP server. */

@@ -75,7 +75,8 @@ export function alertText(incident: Incident, id: string, evidenceSha256: string
   const lines = [
     ...wrap(`${KIND_TEXTS[incident.kind].tag} ${first}`, ''),
     ...rest,
-    'Immediate action needs to be taken',
+    // A recovery is news, not a call to act.
+    ...(incident.kind === 'quorum-recovered' ? [] : ['Immediate action needs to be taken']),
     '',
     ...wrap(incident.summary, ''),
     '',
@@ -96,14 +97,25 @@ export function alertText(incident: Incident, id: string, evidenceSha256: string
     '-- ',
     `ehrlog node ${incident.reportingNode}`,
   ]
-  return `${lines.join('\n')}\n`
+  // 7bit plain text (docs/alerts.md): only ASCII, no line over 76 characters, or the mail
+  // library falls back to quoted-printable with soft breaks in the middle of words. Summaries
+  // written by other parts may shorten hashes with an ellipsis: spelled as three dots here.
+  return `${lines.join('\n').replaceAll('\u2026', '...')}\n`
 }
 
-/** Wraps at spaces to LINE_WIDTH, continuation lines indented; a longer word stays whole. */
+/**
+ * Wraps at spaces to LINE_WIDTH, continuation lines indented. A word longer than a line (a
+ * hash, a list of ids without spaces) is cut into pieces that fit, so no line is longer.
+ */
 function wrap(line: string, indent: string): string[] {
   const out: string[] = []
   let current = ''
-  for (const word of line.split(' ')) {
+  const piece = LINE_WIDTH - indent.length
+  const words = line
+    .replaceAll('\u2026', '...')
+    .split(' ')
+    .flatMap((w) => (w.length <= piece ? [w] : (w.match(new RegExp(`.{1,${piece}}`, 'g')) ?? [])))
+  for (const word of words) {
     if (current !== '' && current.length + 1 + word.length > LINE_WIDTH) {
       out.push(current)
       current = indent + word

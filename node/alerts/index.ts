@@ -17,4 +17,3 @@ export {
   normalizeIncident,
 } from './incident.ts'
 export { subjectOf } from './kind-texts.ts'
-export { type SmtpConfig, type SmtpConfigInput, smtpConfigSchema } from './smtp-config.ts'

@@ -26,7 +26,18 @@ export const KIND_TEXTS: Record<IncidentKind, { tag: string; opening: string[] }
     tag: '[Invalid Checkpoint]',
     opening: ['A checkpoint of the audit log failed verification'],
   },
+  'quorum-degraded': {
+    tag: '[Network Degraded]',
+    opening: ['A member of the network is unreachable, or checkpoints are not being cosigned'],
+  },
+  'quorum-recovered': {
+    tag: '[Network Recovered]',
+    opening: ['The network is whole again: every member is reachable'],
+  },
 }
+
+/** Kinds about the network's health, not about entries: their subject is their summary. */
+const HEALTH_KINDS: ReadonlySet<IncidentKind> = new Set(['quorum-degraded', 'quorum-recovered'])
 
 function entries(n: number): string {
   return n === 1 ? '1 entry' : `${n} entries`
@@ -51,6 +62,8 @@ export function subjectOf(incident: Incident): string {
     diverged: `replicas of ${origin} disagree, seen by ${node}${range}`,
     equivocation: `${origin} signed two different versions of its log${range}`,
     'invalid-checkpoint': `checkpoint for ${origin} refused by ${node}`,
+    'quorum-degraded': `${node}: ${incident.summary}`,
+    'quorum-recovered': `${node}: ${incident.summary}`,
   }[incident.kind]
   return `${KIND_TEXTS[incident.kind].tag} ${tail}`
 }
@@ -60,7 +73,11 @@ export function repairStatusOf(incident: Incident): string {
   if (incident.repaired) {
     return `repaired from ${incident.repaired.from} (${entries(incident.repaired.entryIds.length)} restored and verified against ${incident.origin}'s signed tree head)`
   }
-  if (incident.kind === 'equivocation' || incident.kind === 'invalid-checkpoint') {
+  if (
+    incident.kind === 'equivocation' ||
+    incident.kind === 'invalid-checkpoint' ||
+    HEALTH_KINDS.has(incident.kind)
+  ) {
     return 'not applicable (the conflicting data was refused, nothing was stored)'
   }
   return 'NOT repaired yet'
@@ -109,6 +126,12 @@ export function adviceOf(incident: Incident): string[] {
       'Check that every node runs the same network.json (members and keys).',
       `If the keys match, the checkpoint was forged or altered in transit: contact ${origin}'s admins with evidence.json.`,
     ],
+    'quorum-degraded': [
+      `Check that the members named are running ("ehrlog status --dir <node folder>" on ${node} lists who is connected) and that their libp2p ports are reachable from ${node}.`,
+      'While fewer members than the quorum are reachable, new entries are replicated but not covered by a cosigned checkpoint; nothing is lost.',
+      'A second email follows when every member is reachable again.',
+    ],
+    'quorum-recovered': ['Nothing to do: the members caught up by themselves.'],
   }
   return [...(incident.action ? [incident.action] : []), ...steps[incident.kind], KEEP_EVIDENCE]
 }

@@ -1,5 +1,5 @@
 import { createTransport } from 'nodemailer'
-import type { SmtpConfig } from './smtp-config.ts'
+import type { SmtpConfig } from '../identity/index.ts'
 
 /**
  * Bounds on one delivery attempt, so a server that accepts the connection and then says

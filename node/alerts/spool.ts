@@ -10,7 +10,7 @@ import { syncDirectory, writeFileAtomic } from '../fs/atomic-write.ts'
  * - known: one empty-ish marker per incident id ever reported (deduplication across restarts)
  * - unrecorded: alert bodies not yet appended to the node's own feed
  */
-export const SPOOL_FOLDERS = ['queue', 'sent', 'outbox', 'known', 'unrecorded'] as const
+export const SPOOL_FOLDERS = ['queue', 'sent', 'outbox', 'known', 'unrecorded', 'folded'] as const
 export type SpoolFolder = (typeof SPOOL_FOLDERS)[number]
 
 // Emails carry entry ids and evidence: owner-only, like the rest of the node folder's secrets.

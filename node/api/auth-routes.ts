@@ -1,7 +1,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { errorCodes } from 'fastify'
 import { z } from 'zod'
-import type { AuthService } from '../auth/index.ts'
+import { type AuthService, WindowedCounts } from '../auth/index.ts'
 import { homeOf, USERNAME_PATTERN } from '../core/auth/user-record.ts'
 import { EhrlogError, isEhrlogError } from '../core/errors.ts'
 import { type JsonBody, parseJsonBody } from './json-body.ts'
@@ -16,6 +16,7 @@ export const AUTH_PATHS = {
   approve: '/api/v1/users/approve',
   enroll: '/api/v1/users/enroll',
   revoke: '/api/v1/users/revoke',
+  unlock: '/api/v1/users/unlock',
 } as const
 
 /** Methods of each auth route, for 405 answers. */
@@ -72,6 +73,7 @@ const bodies = {
   }),
   approve: z.strictObject({ username }),
   revoke: z.strictObject({ username }),
+  unlock: z.strictObject({ username }),
   enroll: z.strictObject({
     patientId: z
       .string()
@@ -90,7 +92,12 @@ const bodies = {
  */
 export async function authRoutes(scope: FastifyInstance, opts: AuthRoutesOptions): Promise<void> {
   const { auth, node } = opts
-  const registrations = new WindowCounter(opts.registrationsPerHour ?? 30, 3600_000)
+  // Per client address; bounded like the login limits (a flood of addresses evicts only
+  // addresses still under the limit, never one that reached it).
+  const registrations = new WindowedCounts({
+    limit: opts.registrationsPerHour ?? 30,
+    windowMs: 3600_000,
+  })
   // One registration at a time: AuthService checks "username free" and "code unused" before
   // its append, so two concurrent ones could both pass and the second would be ignored.
   let registering: Promise<unknown> = Promise.resolve()
@@ -99,7 +106,8 @@ export async function authRoutes(scope: FastifyInstance, opts: AuthRoutesOptions
   scope.addContentTypeParser<Buffer>(
     'application/json',
     { parseAs: 'buffer' },
-    async (_request: FastifyRequest, body: Buffer) => parseJsonBody(body),
+    async (request: FastifyRequest, body: Buffer) =>
+      parseJsonBody(body, request.headers['content-type']),
   )
 
   scope.post(AUTH_PATHS.challenge, async (request, reply) => {
@@ -153,8 +161,10 @@ export async function authRoutes(scope: FastifyInstance, opts: AuthRoutesOptions
 
   scope.post(AUTH_PATHS.register, async (request, reply) => {
     const body = read(request, bodies.register)
-    const retryAfterSeconds = registrations.take(request.ip)
-    if (retryAfterSeconds !== undefined) {
+    const now = Date.now()
+    const waitMs = registrations.waitMs(request.ip, now)
+    if (waitMs !== undefined) {
+      const retryAfterSeconds = Math.max(1, Math.ceil(waitMs / 1000))
       reply.header('Retry-After', String(retryAfterSeconds))
       throw new EhrlogError(
         'RATE_LIMITED',
@@ -162,6 +172,7 @@ export async function authRoutes(scope: FastifyInstance, opts: AuthRoutesOptions
         { details: { retryAfterSeconds } },
       )
     }
+    registrations.add(request.ip, now)
     const run = registering.then(() => auth.register(body))
     registering = run.catch(() => {})
     const user = await run
@@ -191,6 +202,14 @@ export async function authRoutes(scope: FastifyInstance, opts: AuthRoutesOptions
     const { patientId } = read(request, bodies.enroll)
     const { code, expiresMs } = await auth.enroll(admin, patientId)
     return { code, patientId, expiresMs }
+  })
+
+  scope.post(AUTH_PATHS.unlock, async (request) => {
+    const admin = requireSession(request, auth)
+    const { username } = read(request, bodies.unlock)
+    const cleared = auth.unlock(admin, username)
+    request.log.info({ username, by: admin.sub, cleared }, 'failed-login limits cleared')
+    return { username, cleared }
   })
 
   scope.post(AUTH_PATHS.revoke, async (request) => {
@@ -242,24 +261,5 @@ function withRetryAfter<T>(reply: FastifyReply, fn: () => T): T {
       reply.header('Retry-After', String(typeof seconds === 'number' ? seconds : 60))
     }
     throw err
-  }
-}
-
-/** Counts events per key in a sliding window; take() says how long to wait once over. */
-class WindowCounter {
-  readonly #hits = new Map<string, number[]>()
-  constructor(
-    readonly max: number,
-    readonly windowMs: number,
-  ) {}
-
-  /** Counts one event for `key`; returns seconds to wait if over the limit (not counted then). */
-  take(key: string, now = Date.now()): number | undefined {
-    const recent = (this.#hits.get(key) ?? []).filter((t) => t > now - this.windowMs)
-    if (recent.length >= this.max) return Math.ceil((recent[0]! + this.windowMs - now) / 1000)
-    recent.push(now)
-    this.#hits.set(key, recent)
-    if (this.#hits.size > 100_000) this.#hits.clear() // bounded memory under a flood
-    return undefined
   }
 }

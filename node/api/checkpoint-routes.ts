@@ -1,13 +1,12 @@
 import type { FastifyInstance } from 'fastify'
-import { type CosignedCheckpoint, cosignedToJson, feedCutOf } from '../core/checkpoint.ts'
-import { parseEntryId } from '../core/entry.ts'
+import { type CosignedCheckpoint, cosignedToJson } from '../core/checkpoint.ts'
 import { EhrlogError } from '../core/errors.ts'
-import { toHex } from '../core/hex.ts'
+import { answerConsistency } from '../query/index.ts'
 import type { LogStore } from '../store/index.ts'
 import type { BearerToken } from './bearer-auth.ts'
 
 export const CHECKPOINT_PATH = '/api/v1/checkpoint'
-export const PROOF_PATH = '/api/v1/proof/:entryId'
+export const CONSISTENCY_PATH = '/api/v1/checkpoint/consistency'
 
 export interface CheckpointSource {
   latest(): CosignedCheckpoint | undefined
@@ -24,8 +23,8 @@ export interface CheckpointRoutesOptions {
  * - GET /api/v1/checkpoint: the latest cosigned checkpoint (public: sizes and roots only).
  *   Clients verify it themselves against their own copy of network.json.
  * - POST /api/v1/checkpoint: run a round now (API token).
- * - GET /api/v1/proof/:entryId: an entry, its inclusion proof in its origin's feed at the
- *   latest cosigned checkpoint, and that checkpoint (API token: the entry holds patient data).
+ * - GET /api/v1/checkpoint/consistency?from=origin:size,…: the latest cosigned checkpoint and
+ *   RFC 9162 consistency proofs to it from the client's kept checkpoint (public: hashes only).
  */
 export async function checkpointRoutes(
   scope: FastifyInstance,
@@ -48,36 +47,17 @@ export async function checkpointRoutes(
     return { cosigned: cosignedToJson(cosigned) }
   })
 
-  scope.get<{ Params: { entryId: string } }>(PROOF_PATH, async (request) => {
-    opts.token.check(request.headers.authorization)
-    const id = parseEntryId(request.params.entryId)
-    if (!id) {
+  scope.get<{ Querystring: Record<string, unknown> }>(CONSISTENCY_PATH, async (request) => {
+    const { from, ...rest } = request.query ?? {}
+    const unknown = Object.keys(rest)[0]
+    if (unknown !== undefined)
       throw new EhrlogError(
         'ARGUMENT_INVALID',
-        `entry id ${JSON.stringify(request.params.entryId.slice(0, 80))} is not origin:seq`,
-        { details: { field: 'entryId' } },
+        `${unknown.slice(0, 40)} is not a parameter: want from`,
+        {
+          details: { field: unknown.slice(0, 40) },
+        },
       )
-    }
-    const latest = opts.checkpoints.latest()
-    const cut = latest && feedCutOf(latest.checkpoint, id.origin)
-    if (!latest || !cut || cut.treeSize < id.seq) {
-      throw new EhrlogError(
-        'NOT_FOUND',
-        `entry ${id.origin}:${id.seq} is not covered by a cosigned checkpoint yet: run \`ehrlog checkpoint --run\` or wait for the next round`,
-        { details: { field: 'entryId' } },
-      )
-    }
-    const entry = await opts.store.getEntry(id.origin, id.seq)
-    if (!entry)
-      throw new EhrlogError('NOT_FOUND', `this node holds no entry ${id.origin}:${id.seq}`)
-    const proof = await opts.store.inclusionProof(id.origin, id.seq, cut.treeSize)
-    return {
-      entryId: `${id.origin}:${id.seq}`,
-      bytes: Buffer.from(entry.bytes).toString('base64'),
-      hash: toHex(entry.hash),
-      treeSize: cut.treeSize,
-      inclusionProof: proof.map(toHex),
-      cosigned: cosignedToJson(latest),
-    }
+    return answerConsistency({ store: opts.store, checkpoints: opts.checkpoints }, from)
   })
 }

@@ -46,6 +46,17 @@ export function httpFailureOf(err: unknown, ctx: FailureContext): HttpFailure {
     if (statusCode !== undefined) return { statusCode, error: err, internal: false }
     if (err.code === 'STORE_CLOSED')
       return { statusCode: 503, error: shuttingDown(), internal: false }
+    // Damage found while reading (a flipped byte on disk): the integrity service repairs it
+    // from peers; until then the answer is "not now", with the code, not a 500.
+    if (err.code === 'STORE_CORRUPT')
+      return {
+        statusCode: 503,
+        error: new EhrlogError(
+          'STORE_CORRUPT',
+          "part of this node's replica failed verification and is being repaired from its peers: retry later, or ask another node",
+        ),
+        internal: false,
+      }
     return internalFailure()
   }
   const fastifyCode = (err as { code?: unknown } | null)?.code
@@ -72,9 +83,10 @@ export function httpFailureOf(err: unknown, ctx: FailureContext): HttpFailure {
 
 export function unsupportedMediaType(contentType: string | undefined): EhrlogError {
   const got = contentType === undefined ? 'none' : JSON.stringify(contentType.slice(0, ECHO_MAX))
+  const charset = /;\s*charset\s*=/i.test(contentType ?? '') ? ' (charset utf-8, or none)' : ''
   return new EhrlogError(
     'ARGUMENT_INVALID',
-    `Content-Type ${got} is not supported: want application/json`,
+    `Content-Type ${got} is not supported: want application/json${charset}`,
     { details: { field: 'Content-Type' } },
   )
 }
@@ -92,4 +104,24 @@ export function sendFailure(reply: FastifyReply, failure: HttpFailure): FastifyR
   const body: ErrorBody = { error: failure.error.toJSON() }
   if (failure.statusCode === 401) reply.header('WWW-Authenticate', 'Bearer realm="ehrlog"')
   return reply.code(failure.statusCode).type('application/json; charset=utf-8').send(body)
+}
+
+/**
+ * The raw HTTP answer to a request Node's parser refused before Fastify saw it (a header block
+ * over the limit, a malformed request line), in the API's error shape. The connection closes.
+ */
+export function clientErrorResponse(err: { code?: unknown }): string {
+  const tooLarge = err.code === 'HPE_HEADER_OVERFLOW'
+  const [status, reason] = tooLarge
+    ? [431, 'Request Header Fields Too Large']
+    : [400, 'Bad Request']
+  const error = tooLarge
+    ? new EhrlogError('PAYLOAD_TOO_LARGE', 'request headers are larger than the limit (16 KiB)', {
+        details: { field: 'headers' },
+      })
+    : new EhrlogError('ARGUMENT_INVALID', 'malformed HTTP request', {
+        details: { field: 'request' },
+      })
+  const body = JSON.stringify({ error: error.toJSON() })
+  return `HTTP/1.1 ${status} ${reason}\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`
 }

@@ -1,3 +1,4 @@
+import type { Server as HttpsServer } from 'node:https'
 import type { AddressInfo } from 'node:net'
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify'
 import type { Logger } from 'pino'
@@ -9,15 +10,31 @@ import type { LogStore } from '../store/index.ts'
 import { AUTH_ROUTE_METHODS, authRoutes } from './auth-routes.ts'
 import { backupRoute } from './backup-route.ts'
 import { BearerToken } from './bearer-auth.ts'
-import { CHECKPOINT_PATH, type CheckpointSource, checkpointRoutes } from './checkpoint-routes.ts'
+import {
+  CHECKPOINT_PATH,
+  type CheckpointSource,
+  CONSISTENCY_PATH,
+  checkpointRoutes,
+} from './checkpoint-routes.ts'
 import { EVENTS_PATH, eventsRoute } from './events-route.ts'
 import { FHIR_AUDIT_EVENT_PATH, fhirRoute } from './fhir-route.ts'
-import { type HttpFailure, httpFailureOf, sendFailure } from './http-errors.ts'
+import {
+  HEALTHZ_PATH,
+  healthRoutes,
+  METRICS_PATH,
+  type MetricsExposition,
+  READYZ_PATH,
+  type Readiness,
+} from './health-routes.ts'
+import { clientErrorResponse, type HttpFailure, httpFailureOf, sendFailure } from './http-errors.ts'
+import { type ProofRouteOptions, proofRoute } from './proof-route.ts'
 import { QUERY_PATH, type QueryRouteOptions, queryRoute } from './query-route.ts'
 import { DebugRequestLog } from './request-log.ts'
 import { addSecurityHeaders, setSecurityHeaders } from './security-headers.ts'
 import type { NodeStatus } from './status.ts'
 import { STATUS_PATH, statusRoute } from './status-route.ts'
+import { addHsts, loadTlsPem, type TlsFiles, type TlsPem } from './tls.ts'
+import { VERIFY_PATH, verifyRoute } from './verify-route.ts'
 
 export const DEFAULT_BODY_LIMIT_BYTES = 1024 * 1024
 
@@ -27,8 +44,13 @@ const ALLOWED_METHODS: ReadonlyMap<string, readonly string[]> = new Map([
   [FHIR_AUDIT_EVENT_PATH, ['POST']],
   [STATUS_PATH, ['GET', 'HEAD']],
   [CHECKPOINT_PATH, ['GET', 'HEAD', 'POST']],
+  [CONSISTENCY_PATH, ['GET', 'HEAD']],
   [QUERY_PATH, ['GET']], // HEAD: 405 (query-route.ts)
+  [VERIFY_PATH, ['POST']],
   ...AUTH_ROUTE_METHODS,
+  [HEALTHZ_PATH, ['GET', 'HEAD']],
+  [READYZ_PATH, ['GET', 'HEAD']],
+  [METRICS_PATH, ['GET', 'HEAD']],
 ])
 
 /** A whole request, headers to last body byte, must arrive within this (slow-client guard). */
@@ -51,10 +73,16 @@ export interface HttpServerOptions {
   checkpoints?: { source: CheckpointSource; store: LogStore }
   /** Sign-in, sessions and accounts (node.ts); without it those routes are absent. */
   auth?: { service: AuthService; node: string }
-  /** Verified queries (node/query); served only together with `auth`. */
-  query?: QueryRouteOptions['query']
+  /** Verified queries and entry proofs (node/query); served only together with `auth`. */
+  query?: QueryRouteOptions['query'] & ProofRouteOptions['proofs']
   /** The web portal's pages (node/portal); served only together with `auth`. */
   portal?: { network: PortalNetwork }
+  /** HTTPS with this certificate and key (re-read by reloadTls()); plain HTTP without. */
+  tls?: TlsFiles | undefined
+  /** Fastify's trustProxy: client address and scheme from a reverse proxy's headers. */
+  trustProxy?: boolean | string[]
+  /** GET /healthz, /readyz and /metrics; without it those routes are absent. */
+  health?: { readiness: () => Readiness; metrics?: MetricsExposition; metricsToken?: string }
 }
 
 /**
@@ -83,7 +111,7 @@ export class HttpServer {
     this.#bodyLimitBytes = bodyLimitBytes
   }
 
-  /** http://host:port of the listening server (the real port when configured as 0). */
+  /** http(s)://host:port of the listening server (the real port when configured as 0). */
   get url(): string {
     if (this.#url === undefined) {
       throw new EhrlogError('UNAVAILABLE', 'the HTTP server is not listening')
@@ -106,12 +134,32 @@ export class HttpServer {
     return this.#stopping
   }
 
+  /**
+   * Re-reads the certificate and key (on SIGHUP) and serves them to new connections; open
+   * ones keep theirs. False without TLS. Throws CONFIG_INVALID for unreadable or mismatched
+   * files, and the certificate in use stays.
+   */
+  async reloadTls(): Promise<boolean> {
+    const files = this.#opts.tls
+    if (!files) return false
+    const pem = await loadTlsPem(files)
+    const app = this.#app
+    if (!app) throw new EhrlogError('UNAVAILABLE', 'the HTTP server is not listening')
+    ;(app.server as unknown as HttpsServer).setSecureContext(pem)
+    return true
+  }
+
   async #listen(): Promise<void> {
     const { host, port } = this.#opts
-    const app = this.#build()
+    const pem = this.#opts.tls ? await loadTlsPem(this.#opts.tls) : undefined
+    const app = this.#build(pem)
     this.#app = app
     try {
-      await app.listen({ host, port, listenTextResolver: (url) => `HTTP API listening at ${url}` })
+      await app.listen({
+        host,
+        port,
+        listenTextResolver: (url) => `HTTP API listening at ${url}`,
+      })
     } catch (cause) {
       this.#app = undefined
       await app.close().catch(() => {})
@@ -125,7 +173,7 @@ export class HttpServer {
       )
     }
     const bound = (app.server.address() as AddressInfo).port
-    this.#url = `http://${host.includes(':') ? `[${host}]` : host}:${bound}`
+    this.#url = `${pem ? 'https' : 'http'}://${host.includes(':') ? `[${host}]` : host}:${bound}`
   }
 
   async #close(): Promise<void> {
@@ -136,11 +184,13 @@ export class HttpServer {
     await app?.close()
   }
 
-  #build(): FastifyInstance {
+  #build(pem: TlsPem | undefined): FastifyInstance {
     const bodyLimit = this.#bodyLimitBytes
     // Cast: the pino-typed instance is used through the base-logger type the plugins take.
     const app = Fastify({
       loggerInstance: this.#opts.logger.child({ component: 'http' }),
+      ...(pem ? { https: pem } : {}),
+      trustProxy: this.#opts.trustProxy ?? false,
       logController: new DebugRequestLog(),
       bodyLimit,
       requestTimeout: REQUEST_TIMEOUT_MS,
@@ -152,6 +202,11 @@ export class HttpServer {
         setSecurityHeaders(request.url, reply)
         this.#fail(err, request, reply)
       },
+      // Refused by Node's parser (e.g. headers over 16 KiB): answered in our error shape.
+      clientErrorHandler: (err, socket) => {
+        if (socket.writable) socket.end(clientErrorResponse(err as { code?: unknown }))
+        else socket.destroy()
+      },
     }) as unknown as FastifyInstance
 
     let closing = false
@@ -162,6 +217,7 @@ export class HttpServer {
       if (closing) throw new EhrlogError('UNAVAILABLE', 'the node is shutting down: retry later')
     })
     addSecurityHeaders(app)
+    addHsts(app)
     app.setErrorHandler((err, request, reply) => {
       this.#fail(err, request, reply)
     })
@@ -175,6 +231,7 @@ export class HttpServer {
     app.addContentTypeParser('*', (_request, _payload, done) => done(null, undefined))
 
     app.register(statusRoute, { status: this.#opts.status })
+    if (this.#opts.health) app.register(healthRoutes, this.#opts.health)
     app.register(eventsRoute, { ingest: this.#opts.ingest, token: this.#token })
     app.register(fhirRoute, { ingest: this.#opts.ingest, token: this.#token })
     const cp = this.#opts.checkpoints
@@ -184,12 +241,15 @@ export class HttpServer {
         store: cp.store,
         token: this.#token,
       })
+    if (cp) app.register(verifyRoute, { store: cp.store, token: this.#token })
     const auth = this.#opts.auth
     if (auth) app.register(authRoutes, { auth: auth.service, node: auth.node })
     if (auth && cp)
       app.register(backupRoute, { store: cp.store, auth: auth.service, node: auth.node })
-    if (auth && this.#opts.query)
+    if (auth && this.#opts.query) {
       app.register(queryRoute, { query: this.#opts.query, auth: auth.service })
+      app.register(proofRoute, { proofs: this.#opts.query, auth: auth.service })
+    }
     if (auth && this.#opts.portal)
       app.register(portalRoutes, { auth: auth.service, node: auth.node, ...this.#opts.portal })
     return app
@@ -232,11 +292,17 @@ function logFailure(request: FastifyRequest, failure: HttpFailure, err: unknown)
   const { statusCode, error } = failure
   if (failure.internal) {
     request.log.error({ err, statusCode }, 'request failed')
-  } else if (statusCode === 401) {
-    request.log.warn(
-      { ip: request.ip, statusCode, code: error.code },
-      'request without a valid API token',
-    )
+  } else if (statusCode === 401 || (statusCode === 429 && error.details.field === 'login')) {
+    const field = error.details.field
+    const what =
+      field === 'login'
+        ? statusCode === 429
+          ? 'sign-in refused by the failed-login limit'
+          : 'failed sign-in'
+        : field === 'session'
+          ? 'request without a valid session'
+          : 'request without a valid API token'
+    request.log.warn({ ip: request.ip, statusCode, code: error.code, field }, what)
   } else {
     request.log.debug(
       { statusCode, code: error.code, field: error.details.field },

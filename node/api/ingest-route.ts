@@ -53,7 +53,8 @@ export function ingestRoute(spec: IngestRouteSpec) {
       scope.addContentTypeParser<Buffer>(
         mediaType,
         { parseAs: 'buffer' },
-        async (_request: FastifyRequest, body: Buffer) => parseJsonBody(body),
+        async (request: FastifyRequest, body: Buffer) =>
+          parseJsonBody(body, request.headers['content-type']),
       )
     }
 

@@ -1,6 +1,6 @@
 import type { FastifyInstance } from 'fastify'
 import { EhrlogError, isEhrlogError } from '../core/errors.ts'
-import type { QueryAnswerJson } from '../core/query-answer.ts'
+import type { QueryAnswerJson } from '../core/trust/index.ts'
 import type { QueryRequest, Session } from '../query/index.ts'
 import { sendFailure } from './http-errors.ts'
 import { requireSession, type SessionAuthenticator } from './session.ts'

@@ -123,7 +123,8 @@ function assertSameOrigin(request: FastifyRequest): void {
   let crossOrigin = site !== undefined && site !== 'same-origin' && site !== 'none'
   if (origin !== undefined && origin !== 'null') {
     try {
-      crossOrigin ||= new URL(origin).host !== request.headers.host
+      // request.host: the Host header, or X-Forwarded-Host from a trusted proxy (trustProxy).
+      crossOrigin ||= new URL(origin).host !== request.host
     } catch {
       crossOrigin = true
     }

@@ -8,6 +8,19 @@ export interface NodeStatus {
   /** Hash of network.json, when the node is part of a network. */
   networkId?: string
   peers: Array<{ name?: string; peerId: string; connected: boolean }>
+  /**
+   * Every other member of network.json: connected or not, the address dialed (or of the open
+   * connection), the last dial error, and when it was last connected (ISO 8601).
+   */
+  members?: Array<{
+    name: string
+    peerId: string
+    connected: boolean
+    address?: string
+    lastError?: string
+    lastConnectedAt?: string
+    failures: number
+  }>
   /** Every feed this node holds: entries on disk and, if known, the latest signed tree size. */
   feeds: Array<{ origin: string; size: number; headSize?: number }>
   /** Origin → entries this node is behind the largest size it has heard of. */
@@ -39,6 +52,22 @@ export const nodeStatusSchema = {
           name: { type: 'string' },
           peerId: { type: 'string' },
           connected: { type: 'boolean' },
+        },
+      },
+    },
+    members: {
+      type: 'array',
+      items: {
+        type: 'object',
+        required: ['name', 'peerId', 'connected', 'failures'],
+        properties: {
+          name: { type: 'string' },
+          peerId: { type: 'string' },
+          connected: { type: 'boolean' },
+          address: { type: 'string' },
+          lastError: { type: 'string' },
+          lastConnectedAt: { type: 'string' },
+          failures: { type: 'integer' },
         },
       },
     },

@@ -16,7 +16,7 @@ import { verifyEntryBody } from '../core/body.ts'
 import { EhrlogError } from '../core/errors.ts'
 import { fromHex, toHex } from '../core/hex.ts'
 import { loginMessage } from '../core/layout.ts'
-import { FailureLimiter } from './failure-limiter.ts'
+import { FailureLimiter, type LoginLimits } from './failure-limiter.ts'
 import type { UserDirectory, UserState } from './user-directory.ts'
 
 export interface Challenge {
@@ -41,6 +41,8 @@ export interface AuthServiceOptions {
   append: (records: UserRecord[]) => Promise<void>
   sessionTtlMs?: number
   challengeTtlMs?: number
+  /** Failed-login limits (DEFAULT_LOGIN_LIMITS unless set). */
+  loginLimits?: Partial<LoginLimits>
   now?: () => number
 }
 
@@ -59,10 +61,11 @@ export const LOGIN_FAILED =
 export class AuthService {
   readonly #opts: AuthServiceOptions
   readonly #challenges = new Map<string, { username: string; expiresMs: number }>()
-  readonly #failures = new FailureLimiter({ maxFailures: 5, windowMs: 15 * 60_000 })
+  readonly #failures: FailureLimiter
 
   constructor(opts: AuthServiceOptions) {
     this.#opts = opts
+    this.#failures = new FailureLimiter(opts.loginLimits)
   }
 
   get directory(): UserDirectory {
@@ -99,7 +102,15 @@ export class AuthService {
     client: string,
   ): { token: string; claims: SessionClaims } {
     const name = checkUsername(username)
-    this.#failures.assertAllowed([`user:${name}`, `client:${client}`])
+    // Only the home node signs its accounts in: a session it issued for another node's account
+    // would be refused everywhere (iss must be home(sub), core/auth/session-token.ts).
+    if (homeOf(name) !== this.#opts.node)
+      throw new EhrlogError(
+        'ARGUMENT_INVALID',
+        `sign in to ${name} at its home node ${homeOf(name)}, not at ${this.#opts.node}`,
+        { details: { field: 'username' } },
+      )
+    this.#failures.assertAllowed(name, client, this.#now())
     const pending = this.#challenges.get(nonce)
     this.#challenges.delete(nonce) // single use, whatever happens next
     const user = this.#opts.directory.get(name)
@@ -119,10 +130,10 @@ export class AuthService {
         signature,
       )
     if (!ok) {
-      this.#failures.fail([`user:${name}`, `client:${client}`])
+      this.#failures.fail(name, client, this.#now())
       throw new EhrlogError('UNAUTHORIZED', LOGIN_FAILED, { details: { field: 'login' } })
     }
-    this.#failures.succeed(`user:${name}`)
+    this.#failures.succeed(name, client)
     return this.#issue(user)
   }
 
@@ -271,12 +282,30 @@ export class AuthService {
       throw new EhrlogError('ARGUMENT_INVALID', 'patientId must be 1 to 128 characters', {
         details: { field: 'patientId' },
       })
+    // '*' is the subject of query records not about one patient (node/query/scope.ts): an
+    // account bound to it would read every such record.
+    if (patientId.trim() === '*')
+      throw new EhrlogError(
+        'ARGUMENT_INVALID',
+        "patientId '*' is reserved (query records not about one patient): name one patient",
+        { details: { field: 'patientId' } },
+      )
     const code = randomBytes(12).toString('base64url')
     const expiresMs = this.#now() + validMs
     await this.#opts.append([
       { op: 'enroll', codeHash: hashCode(code), patientId, expiresMs, by: admin.sub },
     ])
     return { code, expiresMs }
+  }
+
+  /**
+   * Clears the failed-login limits of an account of this node (an admin, after checking with
+   * the user); returns whether there were any. Limits of client addresses stay.
+   */
+  unlock(admin: SessionClaims, username: string): boolean {
+    this.#requireAdmin(admin)
+    this.#requireLocalUser(username)
+    return this.#failures.unlock(username)
   }
 
   async revoke(admin: SessionClaims, username: string): Promise<void> {

@@ -10,5 +10,11 @@ export {
   type DirectoryFoldOptions,
   type UserRecordFeed,
 } from './directory-fold.ts'
-export { FailureLimiter } from './failure-limiter.ts'
+export {
+  DEFAULT_LOGIN_LIMITS,
+  FailureLimiter,
+  type LoginLimitReason,
+  type LoginLimits,
+} from './failure-limiter.ts'
 export { UserDirectory, type UserState, type UserStatus } from './user-directory.ts'
+export { WindowedCounts } from './windowed-counts.ts'

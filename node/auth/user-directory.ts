@@ -57,7 +57,7 @@ export class UserDirectory {
       }
       case 'approve': {
         const user = this.#users.get(record.username)
-        if (!user || user.status !== 'pending') return
+        if (user?.status !== 'pending') return
         const bootstrap =
           record.by === record.username && user.role === 'admin' && !this.#hasActiveAdmin(origin)
         if (this.isActiveAdmin(record.by) || bootstrap) user.status = 'active'
@@ -77,8 +77,7 @@ export class UserDirectory {
         const user = this.#users.get(record.username)
         const enrollment = this.#enrollments.get(record.codeHash)
         if (
-          !user ||
-          user.role !== 'patient' ||
+          user?.role !== 'patient' ||
           !enrollment ||
           enrollment.used ||
           enrollment.home !== origin

@@ -9,7 +9,7 @@ import {
 
 /**
  * The BLS work of checkpoint rounds, as jobs a worker thread runs (bls-worker.ts): each is
- * 20–30 ms of @noble/curves on this machine kind (MEASURED.md), too long for the event loop
+ * 20–30 ms of @noble/curves on this machine kind (docs/performance.md), too long for the event loop
  * that carries gossip. Pure functions of their inputs and the node's keys; no I/O.
  */
 export interface BlsKeys {

@@ -8,8 +8,8 @@ import {
 import { EhrlogError, isEhrlogError } from '../core/errors.ts'
 import { fromHex, toHex } from '../core/hex.ts'
 import { EMPTY_ROOT } from '../core/merkle/index.ts'
+import type { Membership } from '../core/trust/index.ts'
 import type { Logger } from '../logger.ts'
-import type { Membership } from '../net/index.ts'
 import type { CheckpointLog, LogStore } from '../store/index.ts'
 import { BlsWorker } from './bls-worker.ts'
 import {
@@ -29,6 +29,8 @@ export interface CheckpointServiceOptions {
   /** Pulls missing entries from peers now. */
   syncNow: () => Promise<void>
   onIncident: (incident: CheckpointIncident) => void
+  /** Told how each round this node proposed ended, and how long it took (metrics). */
+  onRoundEnded?: (outcome: 'cosigned' | 'failed', durationMs: number) => void
   logger: Logger
   /** Time between scheduled rounds; 0: rounds only on demand (default 10,000 ms). */
   intervalMs?: number
@@ -142,11 +144,15 @@ export class CheckpointService {
   /** Proposes a checkpoint of this node's replica now; resolves once a quorum cosigned it. */
   async runRound(): Promise<CosignedCheckpoint> {
     if (this.#stopped) throw new EhrlogError('UNAVAILABLE', 'checkpoint service stopped')
+    const started = performance.now()
+    const ended = (outcome: 'cosigned' | 'failed') =>
+      this.#opts.onRoundEnded?.(outcome, performance.now() - started)
     const checkpoint = this.#cut()
     const id = checkpointId(checkpoint)
     const done = new Promise<CosignedCheckpoint>((resolve, reject) => {
       const timer = setTimeout(() => {
         this.#waiters.delete(id)
+        ended('failed')
         reject(
           new EhrlogError(
             'UNAVAILABLE',
@@ -157,10 +163,12 @@ export class CheckpointService {
       this.#waiters.set(id, {
         resolve: (c) => {
           clearTimeout(timer)
+          ended('cosigned')
           resolve(c)
         },
         reject: (err) => {
           clearTimeout(timer)
+          ended('failed')
           reject(err)
         },
       })

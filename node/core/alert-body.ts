@@ -12,6 +12,8 @@ export const INCIDENT_KINDS = [
   'diverged',
   'equivocation',
   'invalid-checkpoint',
+  'quorum-degraded',
+  'quorum-recovered',
 ] as const
 
 export const ALERT_BODY_LIMITS = {

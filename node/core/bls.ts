@@ -22,7 +22,7 @@ type G2Point = ReturnType<typeof bls12_381.longSignatures.hash>
 const bls = bls12_381.longSignatures
 
 // Decoding a compressed G1 point costs a square root and a subgroup check; aggregating already
-// decoded points is ~20x faster (MEASURED.md). Membership keys are few and reused every round,
+// decoded points is ~20x faster (docs/performance.md). Membership keys are few and reused every round,
 // so cache them. Only points that passed validation are cached.
 const PUBLIC_KEY_CACHE_LIMIT = 1024
 const publicKeyCache = new Map<string, G1Point>()

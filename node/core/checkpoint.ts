@@ -14,7 +14,7 @@ export interface FeedCut {
 
 /** The network's state at a cut. Feeds sorted by origin, one per member (size 0 allowed). */
 export interface Checkpoint {
-  /** SHA-256 of network.json's canonical form (node/net/membership.ts). */
+  /** SHA-256 of network.json's canonical form (networkIdOf, node/core/trust/network-keys.ts). */
   networkId: Uint8Array
   /** When it was proposed, ms since 1970: orders checkpoints of one network. */
   timeMs: number
@@ -57,15 +57,34 @@ export function defaultQuorum(memberCount: number): number {
   return Math.floor(memberCount / 2) + 1
 }
 
+/** The signer bitmap's only length for `memberCount` members: one bit per member, rounded up to bytes. */
+export function signersBitmapLength(memberCount: number): number {
+  return Math.ceil(memberCount / 8)
+}
+
+/**
+ * Reads a signer bitmap (bit i is bit i & 7, least significant first, of byte i >> 3; set
+ * means member i of network.json cosigned). One checkpoint has one encoding, so a bitmap of
+ * any other length than signersBitmapLength (trailing zero bytes included) or with a bit set
+ * past the last member is refused with INVALID_PROOF (docs/format.md).
+ */
 export function signerIndexes(signers: Uint8Array, memberCount: number): number[] {
+  const want = signersBitmapLength(memberCount)
+  if (signers.byteLength !== want) {
+    throw new EhrlogError(
+      'INVALID_PROOF',
+      `signer bitmap has ${signers.byteLength} bytes, want ${want} for ${memberCount} members`,
+      { details: { signers: toHex(signers), memberCount } },
+    )
+  }
   const out: number[] = []
   for (let i = 0; i < signers.byteLength * 8; i++) {
     if ((signers[i >> 3]! >> (i & 7)) & 1) {
       if (i >= memberCount) {
         throw new EhrlogError(
-          'INVALID_SIGNATURE',
+          'INVALID_PROOF',
           `signer bit ${i} names no member (the network has ${memberCount})`,
-          { details: { signer: i } },
+          { details: { signer: i, signers: toHex(signers), memberCount } },
         )
       }
       out.push(i)
@@ -74,8 +93,9 @@ export function signerIndexes(signers: Uint8Array, memberCount: number): number[
   return out
 }
 
+/** The bitmap of `indexes` (each < memberCount) in the one encoding signerIndexes accepts. */
 export function signersBitmap(indexes: readonly number[], memberCount: number): Uint8Array {
-  const bits = new Uint8Array(Math.ceil(memberCount / 8))
+  const bits = new Uint8Array(signersBitmapLength(memberCount))
   for (const i of indexes) bits[i >> 3]! |= 1 << (i & 7)
   return bits
 }
@@ -99,7 +119,8 @@ export function aggregateCosignatures(
  * at least `quorum` of them, and the aggregate signature is theirs over this checkpoint.
  * `blsKeys` are the members' public keys in network.json order (their proofs of possession
  * checked when the membership was parsed, which is what stops rogue-key aggregates).
- * Returns the signer indexes; throws INVALID_SIGNATURE naming what failed.
+ * Returns the signer indexes; throws INVALID_PROOF for a bitmap not in its one encoding and
+ * INVALID_SIGNATURE naming what failed otherwise.
  */
 export function verifyCosignedCheckpoint(
   cosigned: CosignedCheckpoint,

@@ -28,6 +28,22 @@ export const LIMITS = { idLength: 128, nameLength: 200, notesLength: 2000 } as c
 // No control characters: they would break the table output and the seed's CSV columns.
 const CONTROL = /[\u0000-\u001f\u007f]/
 
+/**
+ * Entries are RFC 8785 JSON, which is defined on I-JSON (RFC 7493 §2.1): strings must not
+ * hold lone surrogates (no UTF-8 spelling: the entry bytes would not round-trip) or Unicode
+ * noncharacters (U+FDD0–U+FDEF and U+xFFFE, U+xFFFF of every plane). In `u` mode a
+ * surrogate pair is one code point, so only unpaired halves match \p{Surrogate}.
+ */
+const NOT_I_JSON = /[\p{Surrogate}\p{Noncharacter_Code_Point}]/u
+
+/** Whether `s` is a string I-JSON allows (RFC 7493 §2.1): no lone surrogate, no noncharacter. */
+export function isIJsonText(s: string): boolean {
+  return !NOT_I_JSON.test(s)
+}
+
+// Both rules in one pass, for isNormalEvent's hot path.
+const CONTROL_OR_NOT_I_JSON = /[\u0000-\u001f\u007f\p{Surrogate}\p{Noncharacter_Code_Point}]/u
+
 function text(max: number) {
   return z
     .string()
@@ -35,6 +51,10 @@ function text(max: number) {
     .min(1, 'must not be empty')
     .max(max, `must be at most ${max} characters`)
     .refine((s) => !CONTROL.test(s), 'must not contain control characters')
+    .refine(
+      isIJsonText,
+      'must not contain lone surrogates or Unicode noncharacters (I-JSON, RFC 7493 §2.1)',
+    )
 }
 
 /** Date.parse rolls 2023-02-30 over to March; a real date survives the round trip. */
@@ -142,7 +162,8 @@ export function isNormalEvent(value: unknown): value is AuditEvent {
     count++
     const max = TEXT_FIELDS.get(key)
     if (max !== undefined) {
-      if (v.length === 0 || v.length > max || CONTROL.test(v) || v.trim() !== v) return false
+      if (v.length === 0 || v.length > max || CONTROL_OR_NOT_I_JSON.test(v) || v.trim() !== v)
+        return false
     } else if (key === 'action') {
       if (!ACTION_SET.has(v)) return false
     } else if (key === 'outcome') {

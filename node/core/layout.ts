@@ -21,6 +21,8 @@ export const TAGS = {
   session: 'ehrlog/session/v1',
   /** Mixed into the password before scrypt: a login key is useless for anything else. */
   passwordKey: 'ehrlog/password-key/v1',
+  /** What an account signs, with its login key, over an export bundle's manifest. */
+  bundle: 'ehrlog/bundle/v1',
   /** HKDF-SHA256 `info` strings: one key per purpose, all from the node's master secret. */
   hkdfValueEncryption: 'ehrlog/v1/store/value-encryption',
   hkdfBlindIndex: 'ehrlog/v1/store/blind-index',

@@ -53,22 +53,43 @@ export function ed25519RawPublicKey(key: KeyObject): Uint8Array {
   return new Uint8Array(der.subarray(der.length - 32))
 }
 
+/**
+ * Ed25519 (RFC 8032 §5.1, pure: no prehash, no context) over `message`: 64 bytes. The one
+ * signing call behind every tree head; checked against RFC 8032 §7.1 in test/core/tree-head.test.ts.
+ */
+export function signEd25519(privateKey: KeyObject, message: Uint8Array): Uint8Array {
+  return new Uint8Array(sign(null, message, privateKey))
+}
+
+/**
+ * Whether `signature` is `publicKey`'s (32 raw bytes) RFC 8032 Ed25519 signature of `message`.
+ * False for a signature that is not 64 bytes. The one verifying call behind every tree head.
+ */
+export function verifyEd25519(
+  publicKey: Uint8Array,
+  message: Uint8Array,
+  signature: Uint8Array,
+): boolean {
+  if (signature.byteLength !== 64) return false
+  return verify(null, message, ed25519PublicKey(publicKey), signature)
+}
+
+/** Signs the feed's tree head: Ed25519 over treeHeadMessage (docs/format.md). */
 export function signTreeHead(
   privateKey: KeyObject,
   origin: string,
   treeSize: number,
   root: Uint8Array,
 ): SignedTreeHead {
-  const signature = new Uint8Array(sign(null, treeHeadMessage(origin, treeSize, root), privateKey))
+  const signature = signEd25519(privateKey, treeHeadMessage(origin, treeSize, root))
   return { origin, treeSize, root, signature }
 }
 
+/** Whether `head` carries its origin's signature over treeHeadMessage(origin, treeSize, root). */
 export function isTreeHeadSignatureValid(head: SignedTreeHead, publicKey: Uint8Array): boolean {
-  if (head.signature.byteLength !== 64) return false
-  return verify(
-    null,
+  return verifyEd25519(
+    publicKey,
     treeHeadMessage(head.origin, head.treeSize, head.root),
-    ed25519PublicKey(publicKey),
     head.signature,
   )
 }

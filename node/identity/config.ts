@@ -1,9 +1,9 @@
 import { multiaddr } from '@multiformats/multiaddr'
 import { z } from 'zod'
-import { smtpConfigSchema } from '../alerts/smtp-config.ts'
 import { EhrlogError } from '../core/errors.ts'
 import { ORIGIN_PATTERN } from '../core/layout.ts'
 import { describeSchemaIssue } from './schema-issue.ts'
+import { smtpConfigSchema } from './smtp-config.ts'
 
 export const DEFAULT_LISTEN = ['/ip4/127.0.0.1/tcp/0']
 
@@ -28,13 +28,31 @@ export const nodeConfigSchema = z.strictObject({
   name: z.string().regex(ORIGIN_PATTERN, 'want a lower-case DNS label like hospital-a'),
   /** libp2p listen addresses. Port 0 picks a free port: fine alone, not for a real network. */
   listen: z.array(multiaddrText).min(1).default(DEFAULT_LISTEN),
+  /**
+   * The addresses other nodes dial (a public IP or DNS name and port), announced by libp2p
+   * instead of the listen addresses; identity.json publishes them (node/identity/addresses.ts).
+   */
+  announce: z.array(multiaddrText).default([]),
   /** Ingest API and web portal. Loopback by default: exposing it is a deliberate choice. */
   http: z
     .strictObject({
       host: z.string().min(1).default('127.0.0.1'),
       port: z.number().int().min(0).max(65535).default(0),
+      /** HTTPS: PEM files, relative to the node folder or absolute; re-read on SIGHUP. */
+      tls: z.strictObject({ cert: z.string().min(1), key: z.string().min(1) }).optional(),
+      /**
+       * Behind a reverse proxy: client address and scheme from X-Forwarded-For/-Proto/-Host.
+       * true trusts any sender (only when nothing but the proxy reaches the port); better the
+       * list of the proxy's addresses or CIDRs.
+       */
+      trustProxy: z.union([z.boolean(), z.array(z.string().min(1)).min(1)]).default(false),
+      /** Bearer token for GET /metrics from other hosts; without it, loopback clients only. */
+      metricsToken: z
+        .string()
+        .regex(/^[A-Za-z0-9_-]{32,}$/, 'want at least 32 base64url characters')
+        .optional(),
     })
-    .default({ host: '127.0.0.1', port: 0 }),
+    .default({ host: '127.0.0.1', port: 0, trustProxy: false }),
   /** Bearer token of the hospital's EHR for the ingest API: 32 random bytes, base64url. */
   apiToken: z.string().regex(/^[A-Za-z0-9_-]{43,}$/, 'want at least 43 base64url characters'),
   alerts: z
@@ -42,8 +60,17 @@ export const nodeConfigSchema = z.strictObject({
       admins: z.array(z.email()).default([]),
       /** Without it, alerts go to the node's log and DIR/alerts/outbox/*.eml. */
       smtp: smtpConfigSchema.optional(),
+      /** Quorum alert: this many checkpoint intervals with changes and no cosigned checkpoint. */
+      quorumStallRounds: z.number().int().min(1).max(1000).default(3),
+      /** Quorum alert: a member not connected for this long (default 5 minutes). */
+      memberSilenceMs: z
+        .number()
+        .int()
+        .min(1000)
+        .max(7 * 24 * 3600_000)
+        .default(300_000),
     })
-    .default({ admins: [] }),
+    .default({ admins: [], quorumStallRounds: 3, memberSilenceMs: 300_000 }),
   /** Verified queries: per user at this node, `burst` at once, refilled at `perMinute`. */
   query: z
     .strictObject({

@@ -26,3 +26,9 @@ export const INIT_MARKERS = [
 
 export const SECRET_FILE_MODE = 0o600
 export const PUBLIC_FILE_MODE = 0o644
+
+/** The network's membership, the same file in every member's folder (`ehrlog network init`). */
+export const NETWORK_FILE = 'network.json'
+
+/** Where a running node says it can be reached (runtime-info.ts); removed on stop. */
+export const RUNTIME_FILE = 'node.json'

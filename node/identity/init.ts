@@ -8,7 +8,9 @@ import { EhrlogError, isEhrlogError } from '../core/errors.ts'
 import { toHex } from '../core/hex.ts'
 import { ORIGIN_PATTERN } from '../core/layout.ts'
 import { ed25519PrivateKey, ed25519RawPublicKey } from '../core/tree-head.ts'
+import type { PublicIdentity } from '../core/trust/index.ts'
 import { writeFileAtomic } from '../fs/atomic-write.ts'
+import { freeTcpPort, publishedAddresses } from './addresses.ts'
 import { DEFAULT_LISTEN, type NodeConfig, parseNodeConfig } from './config.ts'
 import { INIT_MARKERS, NODE_FILES, PUBLIC_FILE_MODE, SECRET_FILE_MODE } from './files.ts'
 import { type KeysFileKdf, sealKeysFile } from './keys-file.ts'
@@ -18,14 +20,16 @@ import {
   MASTER_SECRET_LENGTH,
   masterSecretFromPassphrase,
 } from './master-key.ts'
-import type { PublicIdentity } from './public-identity.ts'
 
 export interface InitNodeOptions {
   /** Origin name of the node (ORIGIN_PATTERN), e.g. hospital-a. */
   name: string
   /** Derive the master secret from this instead of writing master.key. */
   passphrase?: string
+  /** libp2p listen addresses; default: 127.0.0.1 on a port free now (addresses.ts). */
   listen?: string[]
+  /** Addresses other nodes dial (public IP or DNS name and port); published instead of listen. */
+  announce?: string[]
   httpPort?: number
   /** Clock for the keys' creation time; tests pin it. */
   now?: () => Date
@@ -41,7 +45,11 @@ export interface InitNodeOptions {
 export async function initNodeDir(dir: string, options: InitNodeOptions): Promise<PublicIdentity> {
   const { name, passphrase, now = () => new Date(), scryptN = DEFAULT_SCRYPT_N } = options
   checkOptions(options)
-  const config = buildConfig(options)
+  // Without --listen: a fixed loopback port, free now, so identity.json can name it and the
+  // nodes of a one-machine network find each other (a port 0 would be unknown to the others).
+  const listen = options.listen ?? [`/ip4/127.0.0.1/tcp/${await freeTcpPort()}`]
+  const config = buildConfig({ ...options, listen })
+  const addresses = publishedAddresses(config.listen, config.announce)
   await prepareFolder(dir)
 
   const ed25519Seed = new Uint8Array(randomBytes(32))
@@ -74,7 +82,7 @@ export async function initNodeDir(dir: string, options: InitNodeOptions): Promis
     peerId: peerIdFromPrivateKey(libp2pKey).toString(),
     blsPublicKey: toHex(blsPublicKey(blsSecretKey)),
     blsProofOfPossession: toHex(blsProofOfPossession(blsSecretKey)),
-    addresses: dialableAddresses(config.listen),
+    addresses,
   }
 
   // config.json goes last: open() treats a folder without it as not initialized, so a crash
@@ -125,6 +133,7 @@ function buildConfig(options: InitNodeOptions): NodeConfig {
       {
         name: options.name,
         listen: options.listen ?? DEFAULT_LISTEN,
+        announce: options.announce ?? [],
         http: { host: '127.0.0.1', port: options.httpPort ?? 0 },
         apiToken: randomBytes(32).toString('base64url'),
         alerts: { admins: [] },
@@ -199,13 +208,4 @@ async function writeAll(dir: string, files: Array<[string, string, number]>): Pr
     }
     throw err
   }
-}
-
-// Port 0 ("any free port") and the unspecified address (0.0.0.0, ::) are fine to listen on
-// but nobody can dial them; an operator sets a fixed, reachable address for a real network.
-function dialableAddresses(listen: readonly string[]): string[] {
-  return listen.filter(
-    (address) =>
-      !/\/(tcp|udp)\/0(\/|$)/.test(address) && !/^\/ip[46]\/(0\.0\.0\.0|::)(\/|$)/.test(address),
-  )
 }

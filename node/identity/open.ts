@@ -1,5 +1,5 @@
 import type { KeyObject } from 'node:crypto'
-import { readFile } from 'node:fs/promises'
+import { readFile, stat } from 'node:fs/promises'
 import { join } from 'node:path'
 import { privateKeyFromProtobuf } from '@libp2p/crypto/keys'
 import type { PrivateKey } from '@libp2p/interface'
@@ -9,6 +9,7 @@ import { EhrlogError } from '../core/errors.ts'
 import { toHex } from '../core/hex.ts'
 import { TAGS } from '../core/layout.ts'
 import { ed25519PrivateKey, ed25519RawPublicKey } from '../core/tree-head.ts'
+import type { PublicIdentity } from '../core/trust/index.ts'
 import { type NodeConfig, parseNodeConfigText } from './config.ts'
 import { NODE_FILES } from './files.ts'
 import {
@@ -25,7 +26,7 @@ import {
   readMasterKeyFile,
   type StoreKeys,
 } from './master-key.ts'
-import { type PublicIdentity, readPublicIdentity } from './public-identity.ts'
+import { readPublicIdentity } from './public-identity.ts'
 
 /** Everything a running node needs from its folder, secrets decrypted. */
 export interface NodeIdentity {
@@ -57,6 +58,7 @@ export async function openNodeDir(
   dir: string,
   options: OpenNodeOptions = {},
 ): Promise<NodeIdentity> {
+  await assertPrivate(join(dir, NODE_FILES.config))
   const configText = await readNodeFile(dir, NODE_FILES.config)
   const config = parseNodeConfigText(configText)
   const header = parseKeysFile(await readNodeFile(dir, NODE_FILES.keys))
@@ -178,4 +180,20 @@ function keyFileInvalid(
   details: Record<string, unknown> = {},
 ): EhrlogError {
   return new EhrlogError('KEY_FILE_INVALID', message, { details, cause })
+}
+
+/**
+ * config.json holds the EHR's API token: like master.key (master-key.ts) it must not be
+ * readable by group or others (`ehrlog init` writes it 0600). CONFIG_INVALID with the fix.
+ */
+async function assertPrivate(path: string): Promise<void> {
+  if (process.platform === 'win32') return
+  const found = await stat(path).catch(() => undefined)
+  if (!found || (found.mode & 0o077) === 0) return // a missing file is readNodeFile's to report
+  const mode = (found.mode & 0o777).toString(8).padStart(4, '0')
+  throw new EhrlogError(
+    'CONFIG_INVALID',
+    `${NODE_FILES.config} has mode ${mode}, want 0600: it holds the API token (chmod 600 ${path})`,
+    { details: { field: 'mode', source: NODE_FILES.config, mode } },
+  )
 }

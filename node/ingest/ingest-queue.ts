@@ -34,6 +34,8 @@ export interface IngestQueueOptions {
   store: Pick<LogStore, 'getReceipt'>
   /** Appends each batch and gossips it once durable. */
   feed: Pick<OwnFeed, 'append'>
+  /** Told of each batch appended: its events and how long the durable append took (metrics). */
+  observeAppend?: (events: number, durationMs: number) => void
   /** Events per append batch (default 1000). */
   maxBatch?: number
   /** How long an event may wait for others to share its batch (default 2 ms). */
@@ -214,6 +216,7 @@ export class IngestQueue {
         })
       at += p.events.length
     }
+    const started = performance.now()
     try {
       const { entries } = await this.#opts.feed.append(
         events.map((body) => ({ kind: 'event' as const, body })),
@@ -226,6 +229,7 @@ export class IngestQueue {
         )
         at += p.events.length
       }
+      this.#opts.observeAppend?.(events.length, performance.now() - started)
     } catch (err) {
       for (const p of taken) p.reject(err)
     }

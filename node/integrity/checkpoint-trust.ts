@@ -4,7 +4,7 @@ import {
   verifyCosignedCheckpoint,
 } from '../core/checkpoint.ts'
 import { fromHex } from '../core/hex.ts'
-import type { Membership } from '../net/index.ts'
+import type { Membership } from '../core/trust/index.ts'
 import type { KnownHead } from '../store/index.ts'
 
 /** The feed cuts of a cosigned checkpoint this node verified itself: roots it may trust. */
@@ -47,4 +47,10 @@ export class CheckpointTrust {
     this.#last = { checkpointId: id, cuts }
     return this.#last
   }
+}
+
+/** An origin's Ed25519 tree-head key from the membership; undefined: not a member. */
+export function originKeyOf(membership: Membership, origin: string): Uint8Array | undefined {
+  const hex = membership.byName(origin)?.ed25519PublicKey
+  return hex ? fromHex(hex, 32) : undefined
 }

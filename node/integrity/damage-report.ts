@@ -1,12 +1,6 @@
 import { createHash } from 'node:crypto'
 import { bytesEqual, toHex } from '../core/hex.ts'
-import {
-  entryBytesOfValue,
-  type LogStore,
-  type Problem,
-  rawRecords,
-  repairCount,
-} from '../store/index.ts'
+import type { Problem, ScrubView } from '../store/index.ts'
 import type { TrustedCuts } from './checkpoint-trust.ts'
 import {
   entryIdsOf,
@@ -29,16 +23,16 @@ export interface DamageSnapshot {
 }
 
 export async function snapshotDamage(
-  store: LogStore,
+  store: ScrubView,
   group: ProblemGroup,
 ): Promise<DamageSnapshot> {
   const seqs = group.problems.flatMap((p) => (p.seq === undefined ? [] : [p.seq]))
   const sizes = group.problems.flatMap((p) =>
     p.seq === undefined && p.treeSize !== undefined ? [p.treeSize] : [],
   )
-  const values = await rawRecords(store, group.origin, seqs, sizes)
+  const values = await store.rawRecords(group.origin, seqs, sizes)
   const hash = createHash('sha256').update(
-    `${group.kind}\0${group.origin}\0${await repairCount(store, group.origin)}\0`,
+    `${group.kind}\0${group.origin}\0${await store.repairCount(group.origin)}\0`,
   )
   for (const p of group.problems) hash.update(`${p.kind}:${p.seq ?? ''}:${p.treeSize ?? ''}\0`)
   for (const value of values) hash.update(value ?? 'absent').update('\0')
@@ -55,14 +49,14 @@ export async function snapshotDamage(
  * wrong, and the incident says so.
  */
 export async function attributeAfterRepair(
-  store: LogStore,
+  store: ScrubView,
   group: ProblemGroup,
   values: ReadonlyMap<number, Buffer | undefined>,
 ): Promise<ProblemGroup> {
   const problems: Problem[] = []
   for (const p of group.problems) {
     const value = p.kind === 'modified' && p.seq !== undefined ? values.get(p.seq) : undefined
-    const then = value && entryBytesOfValue(store, group.origin, p.seq!, value)
+    const then = value && store.entryBytesOfValue(group.origin, p.seq!, value)
     const now = then && (await store.getEntry(group.origin, p.seq!).catch(() => undefined))
     if (now && then && bytesEqual(now.bytes, then)) {
       problems.push({

@@ -1,7 +1,7 @@
 import { entryId } from '../core/entry.ts'
 import { toHex } from '../core/hex.ts'
 import type { Logger } from '../logger.ts'
-import type { FeedBatch, LogStore } from '../store/index.ts'
+import type { FeedBatch, ScrubView } from '../store/index.ts'
 import { evidenceFromConflict } from './equivocation.ts'
 import {
   decodeEvidence,
@@ -15,7 +15,7 @@ import type { IntegrityIncident } from './incident.ts'
 
 export interface EquivocationWatchOptions {
   self: string
-  store: LogStore
+  store: ScrubView
   /** An origin's Ed25519 tree-head key from the membership; undefined: not a member. */
   originKey: (origin: string) => Uint8Array | undefined
   /** Gossips evidence on the member-only 'evidence' control topic. */

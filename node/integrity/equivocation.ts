@@ -1,7 +1,7 @@
 import { bytesEqual } from '../core/hex.ts'
 import { hashLeaf, verifyConsistency, verifyInclusion } from '../core/merkle/index.ts'
 import { isTreeHeadSignatureValid, type SignedTreeHead } from '../core/tree-head.ts'
-import { type FeedBatch, type LogStore, proveInForkedTree } from '../store/index.ts'
+import type { FeedBatch, ScrubView } from '../store/index.ts'
 import type { EquivocationEvidence } from './evidence.ts'
 
 /**
@@ -13,7 +13,7 @@ import type { EquivocationEvidence } from './evidence.ts'
  * the scrub to name, and nobody is accused.
  */
 export async function evidenceFromConflict(
-  store: LogStore,
+  store: ScrubView,
   batch: FeedBatch,
   originKey: Uint8Array,
 ): Promise<EquivocationEvidence | undefined> {
@@ -25,8 +25,7 @@ export async function evidenceFromConflict(
       const theirs = batch.entries[seq - firstSeq]!
       const ours = await store.getEntry(origin, seq)
       if (!ours || bytesEqual(ours.bytes, theirs)) continue
-      const forked = await proveInForkedTree(
-        store,
+      const forked = await store.proveInForkedTree(
         origin,
         firstSeq - 1,
         batch.entries.map(hashLeaf),
@@ -70,7 +69,7 @@ export async function evidenceFromConflict(
 
 /** The first head of ours at or above `fromSize` that the origin really signed. */
 async function signedHeadFrom(
-  store: LogStore,
+  store: ScrubView,
   origin: string,
   fromSize: number,
   originKey: Uint8Array,

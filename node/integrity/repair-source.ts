@@ -1,14 +1,17 @@
 import { isInclusionValid } from '../core/merkle/index.ts'
 import type { SignedTreeHead } from '../core/tree-head.ts'
 import type { RepairSource } from '../net/index.ts'
-import type { LogStore } from '../store/index.ts'
+import type { ScrubView } from '../store/index.ts'
 
 /**
  * What this node serves to peers repairing their replicas: its heads, and entries with
  * inclusion proofs. An entry is served only if it proves into this replica's own root at the
  * size asked, so this node's own damage is not handed on (the requester checks again).
+ * `store`: a LogStore, or its scrubView (verified reads only).
  */
-export function repairSourceOf(store: LogStore): RepairSource {
+export function repairSourceOf(
+  store: Pick<ScrubView, 'size' | 'heads' | 'getEntry' | 'inclusionProof' | 'rootAt'>,
+): RepairSource {
   // A request proves many entries against one size: its root is read once (and only kept a
   // moment: this replica may be repaired meanwhile).
   let last: { origin: string; treeSize: number; atMs: number; root: Uint8Array } | undefined

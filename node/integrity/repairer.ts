@@ -3,15 +3,12 @@ import { isTreeHeadSignatureValid, type SignedTreeHead } from '../core/tree-head
 import type { Logger } from '../logger.ts'
 import { LIMITS, type RepairRequest, type RepairResponse, rangesOf } from '../net/index.ts'
 import {
+  type FeedRepair,
   type FeedRepairResult,
-  headSizeBefore,
-  headSizes,
   type KnownHead,
-  type LogStore,
-  lastHeadSize,
   type Problem,
   type ProvenEntry,
-  repairFeed,
+  type ScrubView,
   verifyProvenEntry,
 } from '../store/index.ts'
 
@@ -22,7 +19,10 @@ export interface RepairPeer {
 }
 
 export interface FeedRepairInput {
-  store: LogStore
+  /** What the repair reads of this replica (LogStore.scrubView). */
+  replica: ScrubView
+  /** Writes what was proven (LogStore.repairFeed, which checks all of it again). */
+  writeRepair: (repair: FeedRepair) => Promise<FeedRepairResult>
   origin: string
   /** This scrub's problems of `origin`. */
   problems: readonly Problem[]
@@ -69,7 +69,7 @@ interface Wanted {
  * Repairs one feed of this replica from peers: works out which entries and heads the
  * problems name, fetches them with inclusion proofs, believes an answer only when it proves
  * into a trusted root (the cosigned checkpoint's, or a head the origin signed), and writes
- * what was proven in one batch (node/store/repair.ts checks it all again).
+ * what was proven in one batch (node/store/repair/feed-repair.ts checks it all again).
  */
 export async function repairFromPeers(input: FeedRepairInput): Promise<FeedRepairOutcome> {
   const wanted = await wantedOf(input)
@@ -110,7 +110,7 @@ export async function repairFromPeers(input: FeedRepairInput): Promise<FeedRepai
   }
   if (proven.size === 0 && heads.size === 0 && wanted.uncovered.length === 0) return outcome
   outcome.result = await input.exclusive(() =>
-    repairFeed(input.store, {
+    input.writeRepair({
       origin: input.origin,
       trustedRoots,
       entries: [...proven.values()],
@@ -123,8 +123,8 @@ export async function repairFromPeers(input: FeedRepairInput): Promise<FeedRepai
 
 /** The entries, heads and uncovered records the problems name, with the sizes to prove at. */
 async function wantedOf(input: FeedRepairInput): Promise<Wanted> {
-  const { store, origin, cut } = input
-  const lastHead = await lastHeadSize(store, origin)
+  const { replica, origin, cut } = input
+  const lastHead = await replica.lastHeadSize(origin)
   const wanted: Wanted = { seqs: new Map(), heads: new Set(), uncovered: [], tailFrom: undefined }
   const entrySeqs = new Set<number>()
   for (const p of input.problems) {
@@ -136,7 +136,7 @@ async function wantedOf(input: FeedRepairInput): Promise<Wanted> {
       wanted.heads.add(p.treeSize)
       // A root that no flagged entry explains: some entry of that batch differs unflagged.
       if (p.kind === 'root-mismatch') {
-        const from = (await headSizeBefore(store, origin, p.treeSize)) + 1
+        const from = (await replica.headSizeBefore(origin, p.treeSize)) + 1
         for (let seq = from; seq <= Math.min(p.treeSize, lastHead); seq++) entrySeqs.add(seq)
       }
     }
@@ -145,7 +145,7 @@ async function wantedOf(input: FeedRepairInput): Promise<Wanted> {
     // Under the checkpoint only its root counts: a head the origin signed that disagrees
     // with what a quorum cosigned is a second history, never a source.
     if (cut && seq <= cut.treeSize) wanted.seqs.set(seq, [cut.treeSize])
-    else wanted.seqs.set(seq, await headSizes(store, origin, seq, 3))
+    else wanted.seqs.set(seq, await replica.headSizes(origin, seq, 3))
   }
   // Records beyond every head may be a batch whose head alone was lost: a peer holding the
   // head at the last of them proves them, and they stay.

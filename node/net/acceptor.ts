@@ -1,6 +1,6 @@
 import type { Logger } from 'pino'
 import { EhrlogError, isEhrlogError } from '../core/errors.ts'
-import type { Membership } from './membership.ts'
+import type { Membership } from '../core/trust/index.ts'
 import type { AcceptResult, FeedBatch, ReplicaStore } from './replica-store.ts'
 
 export type AcceptOutcome = AcceptResult | { status: 'rejected'; error: EhrlogError }

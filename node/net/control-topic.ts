@@ -1,8 +1,8 @@
 import { type Message, TopicValidatorResult } from '@libp2p/gossipsub'
 import type { PeerId } from '@libp2p/interface'
 import type { Logger } from 'pino'
+import type { Membership } from '../core/trust/index.ts'
 import type { NetHost } from './host.ts'
-import type { Membership } from './membership.ts'
 import { controlTopic, LIMITS } from './protocol.ts'
 
 /**

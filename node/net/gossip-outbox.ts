@@ -10,7 +10,7 @@ export interface OutboxOptions {
 }
 
 /**
- * Bounded queue between `publish()` and gossipsub, which has no backpressure (MEASURED.md).
+ * Bounded queue between `publish()` and gossipsub, which has no backpressure (docs/performance.md).
  * One loop sends one message at a time: it waits until the peers' gossip streams have
  * drained (`waitWritable`), then packs as many queued records as fit in one message. While
  * it waits, new records pile up and go out together, so bursts become few large messages.

@@ -6,8 +6,9 @@ import type { Libp2p, PrivateKey } from '@libp2p/interface'
 import { tcp } from '@libp2p/tcp'
 import { createLibp2p } from 'libp2p'
 import { sha256 } from '../core/merkle/hash.ts'
+import type { Membership } from '../core/trust/index.ts'
+import { ClientConnections, DEFAULT_CLIENT_LIMITS } from './client-connections.ts'
 import { memberGater } from './gater.ts'
-import type { Membership } from './membership.ts'
 import { batchTopic, controlTopic, LIMITS } from './protocol.ts'
 
 export type NetHost = Libp2p<{ identify: Identify; pubsub: GossipSub }>
@@ -16,8 +17,14 @@ export interface HostOptions {
   membership: Membership
   privateKey: PrivateKey
   listen: string[]
+  /** Addresses to announce instead of the listen ones (public IP or DNS name and port). */
+  announce?: string[]
   /** Non-member (client) connections admitted at once; 0 admits members only. */
   maxClientConnections: number
+  /** Client connections from one IP address (default 4). */
+  maxClientConnectionsPerAddress?: number
+  /** A client connection without an open stream this long is closed (default 10 s). */
+  clientIdleMs?: number
   /** Names of the member-only control topics (control-topic.ts) besides the batch topic. */
   controlTopics?: string[]
 }
@@ -34,15 +41,25 @@ const NON_MEMBER_SCORE = -1000
 export async function createHost(opts: HostOptions): Promise<NetHost> {
   const { membership } = opts
   let host: NetHost | undefined
-  const clientConnections = () =>
-    host?.getConnections().filter((c) => !membership.isMember(c.remotePeer)).length ?? 0
+  const clients = new ClientConnections(
+    {
+      max: opts.maxClientConnections,
+      perAddress: opts.maxClientConnectionsPerAddress ?? DEFAULT_CLIENT_LIMITS.perAddress,
+      idleMs: opts.clientIdleMs ?? DEFAULT_CLIENT_LIMITS.idleMs,
+    },
+    () => host?.getConnections() ?? [],
+    (peer) => membership.isMember(peer),
+  )
   host = await createLibp2p({
     privateKey: opts.privateKey,
-    addresses: { listen: opts.listen },
+    addresses: {
+      listen: opts.listen,
+      ...(opts.announce?.length ? { announce: opts.announce } : {}),
+    },
     transports: [tcp()],
     connectionEncrypters: [noise()],
     streamMuxers: [yamux()],
-    connectionGater: memberGater(membership, opts.maxClientConnections, clientConnections),
+    connectionGater: memberGater(membership, clients),
     connectionManager: {
       maxConnections: membership.members.length + opts.maxClientConnections + 8,
       dialTimeout: 10_000,
@@ -51,7 +68,7 @@ export async function createHost(opts: HostOptions): Promise<NetHost> {
       // connections are capped by the gater anyway; this only bounds the handshake rate.
       inboundConnectionThreshold: INBOUND_CONNECTIONS_PER_SECOND,
     },
-    // MEASURED.md: under heavy publishing the 10 s pings time out and the monitor aborts
+    // docs/performance.md: under heavy publishing the 10 s pings time out and the monitor aborts
     // healthy links, after which nothing redials. Keep the pings (they measure rtt) but
     // never abort on them; liveness is judged by sync timeouts (sync.ts) and lost links
     // are redialed by MemberDialer.
@@ -60,7 +77,7 @@ export async function createHost(opts: HostOptions): Promise<NetHost> {
       identify: identify(),
       pubsub: gossipsub({
         // Batches carry their origin's signature; gossipsub's own signing would cost 3x
-        // throughput for nothing (MEASURED.md). Without a signature the id is the content hash.
+        // throughput for nothing (docs/performance.md). Without a signature the id is the content hash.
         globalSignaturePolicy: 'StrictNoSign',
         msgIdFn: (msg) => sha256(msg.data),
         allowedTopics: [
@@ -87,5 +104,10 @@ export async function createHost(opts: HostOptions): Promise<NetHost> {
       }),
     },
   })
+  // Idle client connections are closed within a fraction of the idle time after it passes.
+  const idleMs = opts.clientIdleMs ?? DEFAULT_CLIENT_LIMITS.idleMs
+  const sweeper = setInterval(() => clients.sweep(), Math.max(100, Math.min(idleMs / 4, 2_000)))
+  sweeper.unref()
+  host.addEventListener('stop', () => clearInterval(sweeper))
   return host
 }

@@ -1,6 +1,6 @@
 export type { AcceptedListener, AcceptOutcome } from './acceptor.ts'
 export type { ControlHandler } from './control-topic.ts'
-export { type Member, Membership } from './membership.ts'
+export type { MemberLink } from './member-dialer.ts'
 export { NetService, type NetServiceOptions, type PeerInfo } from './net-service.ts'
 export { batchTopic, LIMITS, QUERY_PROTOCOL, REPAIR_PROTOCOL, SYNC_PROTOCOL } from './protocol.ts'
 export {

@@ -1,8 +1,8 @@
 import type { Connection, Stream } from '@libp2p/interface'
 import { type LengthPrefixedStream, lpStream } from '@libp2p/utils'
 import type { Logger } from 'pino'
+import type { Member, Membership } from '../core/trust/index.ts'
 import type { NetHost } from './host.ts'
-import type { Member, Membership } from './membership.ts'
 
 /**
  * One admitted inbound stream of a member-only request/response protocol: the framed stream,

@@ -2,12 +2,17 @@ import type { PrivateKey } from '@libp2p/interface'
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import type { Logger } from 'pino'
 import { EhrlogError } from '../core/errors.ts'
+import type { Membership } from '../core/trust/index.ts'
 import { type AcceptedListener, Acceptor } from './acceptor.ts'
 import { type ControlHandler, ControlTopic } from './control-topic.ts'
 import { Gossip } from './gossip.ts'
 import { createHost, type NetHost } from './host.ts'
-import { DEFAULT_REDIAL, MemberDialer, type RedialOptions } from './member-dialer.ts'
-import type { Membership } from './membership.ts'
+import {
+  DEFAULT_REDIAL,
+  MemberDialer,
+  type MemberLink,
+  type RedialOptions,
+} from './member-dialer.ts'
 import { type QueryHandler, QueryServer } from './query-protocol.ts'
 import { type RepairResponse, requestRepair } from './repair-client.ts'
 import type { RepairRequest } from './repair-frames.ts'
@@ -23,6 +28,8 @@ export interface NetServiceOptions {
   privateKey: PrivateKey
   /** Multiaddrs to listen on, e.g. /ip4/0.0.0.0/tcp/7400. */
   listen: string[]
+  /** Addresses other nodes dial, announced instead of the listen ones (config `announce`). */
+  announce?: string[]
   store: ReplicaStore
   logger: Logger
   /** Mean anti-entropy period (default 5000). */
@@ -31,6 +38,10 @@ export interface NetServiceOptions {
   syncTimeoutMs?: number
   /** Non-member (client) connections admitted at once (default 16; 0: members only). */
   maxClientConnections?: number
+  /** Client connections from one IP address (default 4). */
+  maxClientConnectionsPerAddress?: number
+  /** A client connection without an open stream this long is closed (default 10 s). */
+  clientIdleMs?: number
   redial?: Partial<RedialOptions>
   /** Gossip outbox bound in bytes (default 16 MiB). */
   maxOutboxBytes?: number
@@ -171,7 +182,12 @@ export class NetService {
         membership,
         privateKey,
         listen: this.opts.listen,
+        ...(this.opts.announce ? { announce: this.opts.announce } : {}),
         maxClientConnections: this.opts.maxClientConnections ?? 16,
+        ...(this.opts.maxClientConnectionsPerAddress !== undefined
+          ? { maxClientConnectionsPerAddress: this.opts.maxClientConnectionsPerAddress }
+          : {}),
+        ...(this.opts.clientIdleMs !== undefined ? { clientIdleMs: this.opts.clientIdleMs } : {}),
         controlTopics: [...this.controlHandlers.keys()],
       })
     } catch (err) {
@@ -317,7 +333,12 @@ export class NetService {
     }))
   }
 
-  /** Addresses this node listens on, with /p2p/<peer id>. */
+  /** Every other member: connected or not, the address tried, the last error (`ehrlog status`). */
+  memberLinks(): MemberLink[] {
+    return this.parts?.dialer.links() ?? []
+  }
+
+  /** Addresses this node listens on (or announces), with /p2p/<peer id>. */
   addresses(): string[] {
     return this.parts?.host.getMultiaddrs().map((a) => a.toString()) ?? []
   }

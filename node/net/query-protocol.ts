@@ -15,6 +15,7 @@ import { LIMITS, QUERY_PROTOCOL } from './protocol.ts'
  * to clients (the CLI is not a member): the session token inside the request is what is
  * checked, by the handler. Frames are lpStream messages holding UTF-8 JSON:
  *   request  {v: 1, networkId, token, filter, cursor?, limit?}
+ *            or {v: 1, networkId, consistency: {from}} (public: no token needed)
  *   answer   {ok: true, answer} | {ok: false, error: {code, message, details}}
  */
 
@@ -24,6 +25,8 @@ export interface QueryWireRequest {
   filter: unknown
   cursor?: unknown
   limit?: unknown
+  /** Set for a consistency request (docs/query.md): `{from: 'origin:size,…'}`. */
+  consistency?: unknown
 }
 
 /** Answers a query (node.ts: QueryService.answer); throws EhrlogError to refuse. */
@@ -121,11 +124,16 @@ export class QueryServer {
         filter: request.filter,
         cursor: request.cursor,
         limit: request.limit,
+        ...(request.consistency === undefined ? {} : { consistency: request.consistency }),
       })
       await lp.write(encode({ ok: true, answer }), { signal })
       await stream.close({ signal })
     } catch (err) {
       await this.refuse(lp, stream, err, peer, signal)
+      // A client without a valid session keeps no client slot (client-connections.ts): once
+      // it has its answer, its connection is closed. Members never query, so this is clients.
+      if (isEhrlogError(err, 'UNAUTHORIZED'))
+        await connection.close().catch(() => connection.abort(new Error('unauthenticated')))
     } finally {
       if (counted) this.sessions--
     }
@@ -138,12 +146,20 @@ export class QueryServer {
     peer: string,
     signal: AbortSignal,
   ): Promise<void> {
+    // lpStream refuses a frame over maxDataLength before reading it: the sender's mistake.
+    if ((err as Error)?.name === 'InvalidDataLengthError')
+      err = new EhrlogError(
+        'PAYLOAD_TOO_LARGE',
+        `query request is larger than ${LIMITS.maxQueryRequestBytes} bytes`,
+        { details: { limitBytes: LIMITS.maxQueryRequestBytes } },
+      )
     const passed = isEhrlogError(err) && PASSED_ON.has(err.code)
     if (!passed && !this.controller.signal.aborted)
       this.opts.log.warn({ peer, err: (err as Error).message }, 'query failed')
-    const error = passed
-      ? err.toJSON()
-      : { code: 'INTERNAL', message: 'internal error', details: {} }
+    const error =
+      isEhrlogError(err) && passed
+        ? err.toJSON()
+        : { code: 'INTERNAL', message: 'internal error', details: {} }
     try {
       await lp.write(encode({ ok: false, error }), { signal })
       await stream.close({ signal })
@@ -206,7 +222,7 @@ export class QueryClient {
     } catch (cause) {
       throw new EhrlogError(
         'UNAVAILABLE',
-        `cannot reach ${target.name} over libp2p: ${(cause as Error).message}`,
+        `cannot reach ${target.name} over libp2p: ${describe(cause)} (a node whose client connection slots are all busy closes new connections: retry in a few seconds, or ask one node over HTTP with --node URL)`,
         { cause, details: { node: target.name } },
       )
     }
@@ -221,7 +237,7 @@ export class QueryClient {
       if (isEhrlogError(cause)) throw cause
       throw new EhrlogError(
         'UNAVAILABLE',
-        `${target.name} did not answer the query: ${(cause as Error).message}`,
+        `${target.name} did not answer the query: ${describe(cause)}`,
         { cause, details: { node: target.name } },
       )
     }
@@ -240,4 +256,12 @@ export class QueryClient {
   async stop(): Promise<void> {
     await this.host.stop()
   }
+}
+
+/** An error as one line: libp2p's errors often have a name and no message (`undefined`). */
+function describe(err: unknown): string {
+  if (!(err instanceof Error)) return String(err)
+  const inner = err instanceof AggregateError ? err.errors.map(describe).join('; ') : ''
+  const text = [err.name !== 'Error' ? err.name : '', err.message, inner].filter(Boolean)
+  return text.length > 0 ? text.join(': ') : 'connection failed without a reason'
 }

@@ -1,9 +1,9 @@
 import type { Logger } from 'pino'
 import { bytesEqual } from '../core/hex.ts'
 import type { SignedTreeHead } from '../core/tree-head.ts'
+import type { Membership } from '../core/trust/index.ts'
 import type { NetHost } from './host.ts'
 import { MemberResponder, type ResponderSession } from './member-responder.ts'
-import type { Membership } from './membership.ts'
 import { LIMITS, REPAIR_PROTOCOL } from './protocol.ts'
 import {
   decodeRepairFrame,

@@ -23,6 +23,11 @@ export interface ReplicaStore {
    * before it as held, and settles them in that order.
    */
   acceptBatch(batch: FeedBatch, fromPeer: string): Promise<AcceptResult>
+  /**
+   * Told of the sizes a member's sync state vector announced (unverified claims: for the
+   * lag metric only, never for a decision).
+   */
+  peerSizes?(sizes: ReadonlyMap<string, number>): void
 }
 
 /**

@@ -4,7 +4,7 @@ import type { MessageStream } from '@libp2p/interface'
  * Waits until `stream` has at most `highWaterBytes` queued for sending, it closes, `signal`
  * aborts, or `timeoutMs` passes; returns false on timeout or abort. Listens for the 'drain'
  * event: in @libp2p/utils 7.4.1 `stream.onDrain()` resolves at once after the first drain
- * even while the stream is still full, so a loop awaiting it spins (MEASURED.md).
+ * even while the stream is still full, so a loop awaiting it spins (docs/performance.md).
  */
 export async function waitForDrain(
   stream: MessageStream,

@@ -3,9 +3,9 @@ import { peerIdFromString } from '@libp2p/peer-id'
 import { type LengthPrefixedStream, lpStream } from '@libp2p/utils'
 import { EhrlogError, type ErrorCode } from '../core/errors.ts'
 import { bytesEqual } from '../core/hex.ts'
+import type { Membership } from '../core/trust/index.ts'
 import type { Acceptor } from './acceptor.ts'
 import type { NetHost } from './host.ts'
-import type { Membership } from './membership.ts'
 import { LIMITS, SYNC_PROTOCOL } from './protocol.ts'
 import { PullWindow } from './pull-window.ts'
 import type { FeedBatch, ReplicaStore } from './replica-store.ts'
@@ -88,6 +88,7 @@ export async function pullFrom(
     if (theirs.type !== 'state') throw protocolError(peer, `got ${theirs.type}, want state`)
     if (!bytesEqual(theirs.networkId, opts.networkId))
       throw protocolError(peer, 'network id differs')
+    opts.store.peerSizes?.(theirs.sizes)
     opts.onPeerSizes?.(peer, theirs.sizes)
     const result: PullResult = { stored: 0, deferred: [] }
     const ahead = [...theirs.sizes].filter(

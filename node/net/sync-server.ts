@@ -1,8 +1,8 @@
 import type { Logger } from 'pino'
 import { bytesEqual } from '../core/hex.ts'
+import type { Membership } from '../core/trust/index.ts'
 import type { NetHost } from './host.ts'
 import { MemberResponder, type ResponderSession } from './member-responder.ts'
-import type { Membership } from './membership.ts'
 import { LIMITS, SYNC_PROTOCOL } from './protocol.ts'
 import type { ReplicaStore } from './replica-store.ts'
 import {
@@ -54,6 +54,7 @@ export class SyncServer extends MemberResponder {
       )
       return session.refuse('FORBIDDEN', 'network id differs: network.json files differ')
     }
+    this.opts.store.peerSizes?.(hello.sizes)
     this.opts.onPeerSizes?.(session.peer, hello.sizes)
     const sizes = await this.opts.store.sizes()
     await lp.write(encodeFrame({ type: 'state', networkId: this.opts.networkId, sizes }), {

@@ -2,9 +2,9 @@ import type { PeerId } from '@libp2p/interface'
 import { peerIdFromString } from '@libp2p/peer-id'
 import type { Logger } from 'pino'
 import { fromHex } from '../core/hex.ts'
+import type { Membership } from '../core/trust/index.ts'
 import type { Acceptor } from './acceptor.ts'
 import type { NetHost } from './host.ts'
-import type { Membership } from './membership.ts'
 import type { ReplicaStore } from './replica-store.ts'
 import { pullFrom } from './sync-client.ts'
 import { SyncServer } from './sync-server.ts'
@@ -31,7 +31,7 @@ export type PeerSizesListener = (peer: string, sizes: ReadonlyMap<string, number
 
 // After this many consecutive failed sessions with a connected member, its link is closed
 // so that MemberDialer builds a fresh one: our liveness check in place of the connection
-// monitor's ping abort (MEASURED.md).
+// monitor's ping abort (docs/performance.md).
 const FAILURES_BEFORE_HANGUP = 3
 /** How long a periodic round leaves gossip to bring what a peer holds more of. */
 const PERIODIC_GRACE_MS = 1000

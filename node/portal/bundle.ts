@@ -6,8 +6,9 @@ const BROWSER_DIR = fileURLToPath(sourceUrl('node/portal/browser/'))
 
 /**
  * Bundles the portal's one script (browser/app.ts with core's verification and login-key
- * code) for browsers, in memory. core/ uses Buffer and node:crypto's SHA-256: the bundle
- * injects the `buffer` package and aliases node:crypto to a noble-based shim, so core is
+ * code) for browsers, in memory. core/ uses Buffer, node:crypto's SHA-256 and its Ed25519
+ * verification: the bundle injects the `buffer` package and aliases node:crypto to a
+ * noble-based shim, so core is
  * shared, not copied. Takes ~100 ms; the portal does it once, on the first request.
  */
 export async function bundlePortalScript(): Promise<string> {

@@ -1,14 +1,14 @@
 import { type CosignedCheckpoint, cosignedToJson, feedCutOf } from '../core/checkpoint.ts'
 import { entryId } from '../core/entry.ts'
 import { toHex } from '../core/hex.ts'
+import type { SignedTreeHead } from '../core/tree-head.ts'
 import {
   type AnswerEntryJson,
   type AnswerHeadJson,
   encodeCursor,
   type QueryAnswerJson,
   type QueryFilter,
-} from '../core/query-answer.ts'
-import type { SignedTreeHead } from '../core/tree-head.ts'
+} from '../core/trust/index.ts'
 import type { LogStore, ProofRequest } from '../store/index.ts'
 
 import type { Selection } from './select.ts'

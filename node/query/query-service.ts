@@ -1,6 +1,7 @@
 import { canonicalJson } from '../core/canonical-json.ts'
 import type { CosignedCheckpoint } from '../core/checkpoint.ts'
-import { EhrlogError } from '../core/errors.ts'
+import type { ConsistencyAnswerJson } from '../core/consistency-answer.ts'
+import { EhrlogError, isEhrlogError } from '../core/errors.ts'
 import { type AuditEvent, parseEvent } from '../core/event.ts'
 import {
   decodeCursor,
@@ -8,9 +9,11 @@ import {
   QUERY_LIMITS,
   type QueryAnswerJson,
   type QueryFilter,
-} from '../core/query-answer.ts'
+} from '../core/trust/index.ts'
 import type { LogStore } from '../store/index.ts'
 import { buildAnswer, type ProofStore } from './answer-builder.ts'
+import { answerConsistency } from './consistency-builder.ts'
+import { type ProofAnswerJson, readEntryProof } from './proof-reader.ts'
 import { type QueryRateLimit, QueryRateLimiter } from './rate-limit.ts'
 import { QueryRefused, type Session, scopeQuery } from './scope.ts'
 import { selectEntries } from './select.ts'
@@ -22,6 +25,8 @@ export interface QueryRequest {
   limit?: unknown
   /** Which transport carried it, for the query's own audit event. */
   via: 'http' | 'libp2p'
+  /** libp2p's consistency request instead of a query: `{from}` (consistency-builder.ts). */
+  consistency?: unknown
 }
 
 export interface QueryServiceOptions {
@@ -35,6 +40,8 @@ export interface QueryServiceOptions {
   /** Appends the query's audit event to this node's own feed; resolves once durable. */
   record: (event: AuditEvent) => Promise<unknown>
   now?: () => Date
+  /** Told of each query's outcome ('answered' or the error code) and duration (metrics). */
+  observe?: (outcome: string, durationMs: number) => void
 }
 
 /**
@@ -64,9 +71,26 @@ export class QueryService {
     }
   }
 
-  /** Authenticates the session token (UNAUTHORIZED if it fails), then answers as that session. */
-  answer(token: string | undefined, request: QueryRequest): Promise<QueryAnswerJson> {
-    return this.answerAs(this.#opts.auth.authenticate(token), request)
+  /**
+   * Authenticates the session token (UNAUTHORIZED if it fails), then answers as that session.
+   * A consistency request needs no session: like the checkpoint, it holds hashes only.
+   */
+  answer(
+    token: string | undefined,
+    request: QueryRequest,
+  ): Promise<QueryAnswerJson | ConsistencyAnswerJson> {
+    if (request.consistency !== undefined) {
+      const { from } = (request.consistency ?? {}) as { from?: unknown }
+      return answerConsistency(this.#opts, from)
+    }
+    let session: Session
+    try {
+      session = this.#opts.auth.authenticate(token)
+    } catch (err) {
+      // Counted like any other refused query (metrics), then refused.
+      return this.#timed(() => Promise.reject(err))
+    }
+    return this.answerAs(session, request)
   }
 
   /**
@@ -74,7 +98,25 @@ export class QueryService {
    * takes one of the user's queries (RATE_LIMITED when none is left); a query refused for
    * that is not recorded, or a flood of them would write a flood of audit entries.
    */
-  async answerAs(session: Session, request: QueryRequest): Promise<QueryAnswerJson> {
+  answerAs(session: Session, request: QueryRequest): Promise<QueryAnswerJson> {
+    return this.#timed(() => this.#answerAs(session, request))
+  }
+
+  async #timed(run: () => Promise<QueryAnswerJson>): Promise<QueryAnswerJson> {
+    const observe = this.#opts.observe
+    if (!observe) return run()
+    const started = performance.now()
+    try {
+      const answer = await run()
+      observe('answered', performance.now() - started)
+      return answer
+    } catch (err) {
+      observe(isEhrlogError(err) ? err.code : 'INTERNAL', performance.now() - started)
+      throw err
+    }
+  }
+
+  async #answerAs(session: Session, request: QueryRequest): Promise<QueryAnswerJson> {
     this.#limiter.take(session.sub)
     const filter = parseQueryFilter(request.filter ?? {})
     const limit = parseLimit(request.limit)
@@ -103,6 +145,33 @@ export class QueryService {
     return answer
   }
 
+  /**
+   * One entry and its inclusion proof (GET /api/v1/proof/:entryId) for an active auditor or
+   * admin session; the read is recorded like a query (action read), rate-limited like one.
+   */
+  proofAs(session: Session, entryId: string, via: QueryRequest['via']): Promise<ProofAnswerJson> {
+    this.#limiter.take(session.sub)
+    return readEntryProof(
+      {
+        store: this.#opts.store,
+        checkpoints: this.#opts.checkpoints,
+        record: ({ subject, entryId: id }) =>
+          this.#save({
+            patientId: subject,
+            actorId: session.sub,
+            action: 'read',
+            resource: 'audit_log',
+            time: (this.#opts.now?.() ?? new Date()).toISOString(),
+            outcome: 'success',
+            detail: actorKind(session, this.#opts.node),
+            notes: `via ${via}, entry ${id} with its inclusion proof`,
+          }),
+      },
+      session,
+      entryId,
+    )
+  }
+
   async #build(
     filter: QueryFilter,
     after: ReturnType<typeof decodeCursor> | undefined,
@@ -125,16 +194,27 @@ export class QueryService {
     refused?: string,
   ): Promise<void> {
     const page = typeof request.cursor === 'string' ? ', next page' : ''
-    const event = parseEvent({
+    // A refused query lands in the trail of the patient it named, which that patient reads:
+    // the caller's filter values are free text of the caller's choosing ("SECURITY NOTICE:
+    // call …"), so only the names of the filter's fields are recorded, never their values.
+    const shown = refused
+      ? `filter fields ${Object.keys(filter).sort().join(', ') || 'none'} (values not recorded: refused)`
+      : `filter ${canonicalJson(filter)}`
+    const who = actorKind(session, this.#opts.node)
+    await this.#save({
       patientId: subject,
       actorId: session.sub,
       action: 'query',
       resource: 'audit_log',
       time: (this.#opts.now?.() ?? new Date()).toISOString(),
       outcome: refused ? 'failure' : 'success',
-      ...(refused ? { detail: refused } : {}),
-      notes: `via ${request.via}${page}, filter ${canonicalJson(filter)}`,
+      detail: refused ? `${refused}, ${who}` : who,
+      notes: `via ${request.via}${page}, ${shown}`,
     })
+  }
+
+  async #save(fields: Record<string, unknown>): Promise<void> {
+    const event = parseEvent(fields)
     try {
       await this.#opts.record(event)
     } catch (cause) {
@@ -144,6 +224,23 @@ export class QueryService {
       })
     }
   }
+}
+
+/**
+ * What kind of account ran the query, written into the record's `detail` (ACTION_TYPE in the
+ * CLI and the portal): a username is chosen by whoever registers it, so a patient reading
+ * "hospital-security@hospital-c" in their trail must see that it is a self-registered
+ * account, not the hospital's staff.
+ */
+export function actorKind(session: Session, node: string): string {
+  const home = session.sub.slice(session.sub.indexOf('@') + 1)
+  if (session.role === 'patient')
+    return session.patientId === undefined
+      ? `self-registered patient account, not verified by ${home}`
+      : `patient account of ${home}`
+  if (session.status !== 'active')
+    return `self-registered ${session.role} account, not approved by ${home}`
+  return `${session.role} of ${home}${home === node ? '' : `, asking ${node}`}`
 }
 
 function parseLimit(value: unknown): number {

@@ -1,7 +1,7 @@
 import type { UserStatus } from '../auth/index.ts'
 import type { SessionClaims } from '../core/auth/session-token.ts'
 import { EhrlogError } from '../core/errors.ts'
-import type { QueryFilter, QueryScope } from '../core/query-answer.ts'
+import type { QueryFilter, QueryScope } from '../core/trust/index.ts'
 
 /** A session as AuthService.authenticate returns it: the claims, the role read afresh, the status. */
 export type Session = SessionClaims & { status: UserStatus }

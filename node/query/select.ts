@@ -4,7 +4,7 @@ import {
   filterMismatch,
   type Position,
   type QueryFilter,
-} from '../core/query-answer.ts'
+} from '../core/trust/index.ts'
 import type { EntryRef, LogStore } from '../store/index.ts'
 
 /** What selection reads of the replica. */

@@ -1,8 +1,9 @@
 import { createHash } from 'node:crypto'
 import { ClassicLevel } from 'classic-level'
 import { EhrlogError } from '../core/errors.ts'
-import { PREFIX } from './key-layout.ts'
+import { PREFIX } from './format/key-layout.ts'
 import type { LogStore } from './log-store.ts'
+import { accessOf } from './store-access.ts'
 import { LEVELDB_TUNING } from './store-types.ts'
 
 /**
@@ -23,7 +24,7 @@ const SKIPPED = new Set<number>([PREFIX.pending])
 
 /** Streams a consistent copy of the store (one LevelDB snapshot: the iterator's) as chunks. */
 export async function* backupChunks(store: LogStore): AsyncGenerator<Buffer> {
-  const { db } = store.internals
+  const { db } = accessOf(store)
   const hash = createHash('sha256')
   const emit = (b: Buffer) => {
     hash.update(b)

@@ -4,8 +4,9 @@ import {
   cosignedFromJson,
   cosignedToJson,
 } from '../core/checkpoint.ts'
-import { encodeU64, PREFIX, prefixRange } from './key-layout.ts'
+import { encodeU64, PREFIX, prefixRange } from './format/key-layout.ts'
 import type { LogStore } from './log-store.ts'
+import { accessOf } from './store-access.ts'
 
 /**
  * The cosigned checkpoints a node has verified, in the same encrypted LevelDB as the feeds,
@@ -24,7 +25,7 @@ export class CheckpointLog {
    * (not part of what was signed; see CheckpointService.latestHeld).
    */
   async put(cosigned: CosignedCheckpoint, held?: readonly string[]): Promise<void> {
-    const { db, cipher } = this.#store.internals
+    const { db, cipher } = accessOf(this.#store)
     const key = Buffer.concat([
       Buffer.of(PREFIX.checkpoint),
       encodeU64(cosigned.checkpoint.timeMs),
@@ -46,7 +47,7 @@ export class CheckpointLog {
   async latestRecord(): Promise<
     { cosigned: CosignedCheckpoint; held: ReadonlySet<string> | undefined } | undefined
   > {
-    const { db, cipher } = this.#store.internals
+    const { db, cipher } = accessOf(this.#store)
     const found = await db
       .iterator({ ...prefixRange(Buffer.of(PREFIX.checkpoint)), reverse: true, limit: 1 })
       .all()

@@ -3,10 +3,17 @@ import { entryId, readChainFields } from '../core/entry.ts'
 import { bytesEqual } from '../core/hex.ts'
 import { EMPTY_ROOT, hashLeaf, MerkleBuilder } from '../core/merkle/index.ts'
 import type { SignedTreeHead } from '../core/tree-head.ts'
-import { entryKey, type FeedTag, headKey, PREFIX, prefixRange, seqOfKey } from './key-layout.ts'
-import { decodeEntryRecord, decodeHeadRecord } from './records.ts'
-import { TreeReader } from './tree-reader.ts'
-import type { ValueCipher } from './value-cipher.ts'
+import {
+  entryKey,
+  type FeedTag,
+  headKey,
+  PREFIX,
+  prefixRange,
+  seqOfKey,
+} from './format/key-layout.ts'
+import { decodeEntryRecord, decodeHeadRecord } from './format/records.ts'
+import type { ValueCipher } from './format/value-cipher.ts'
+import { TreeReader } from './read/tree-reader.ts'
 
 /** Where the next append of a feed continues: may run ahead of the disk by queued writes. */
 export interface FeedTip {

@@ -1,16 +1,8 @@
+// The public surface of node/store. The folders under it, by concern: format/ (keys, records,
+// value encryption), write/ (appends and accepted batches), read/ (entries, trees, proofs),
+// verify/ (verifyReplica), repair/ (repairs, and ScrubView: what node/integrity reads).
 export { BACKUP_MAGIC, backupChunks, readBackup, writeBackupInto } from './backup-file.ts'
 export { CheckpointLog } from './checkpoint-log.ts'
-export type { AcceptResult, FeedBatch } from './feed-batch.ts'
-export { MAX_BATCH_ENTRIES } from './feed-batch.ts'
-export {
-  entryBytesOfValue,
-  headSizeBefore,
-  headSizes,
-  lastHeadSize,
-  rawRecords,
-  repairCount,
-} from './feed-reads.ts'
-export { proveInForkedTree } from './forked-tree.ts'
 export type {
   AppendItem,
   EntryRef,
@@ -28,9 +20,9 @@ export {
   type FeedRepair,
   type FeedRepairResult,
   type ProvenEntry,
-  repairFeed,
   verifyProvenEntry,
-} from './repair.ts'
+} from './repair/feed-repair.ts'
+export type { ScrubView } from './repair/scrub-view.ts'
 export type {
   FeedReport,
   KnownHead,
@@ -38,5 +30,6 @@ export type {
   ProblemKind,
   VerifyOptions,
   VerifyReport,
-} from './verify-replica.ts'
-export { verifyReplica } from './verify-replica.ts'
+} from './verify/report.ts'
+export type { AcceptResult, FeedBatch } from './write/feed-batch.ts'
+export { MAX_BATCH_ENTRIES } from './write/feed-batch.ts'

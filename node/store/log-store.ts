@@ -4,14 +4,16 @@ import { EhrlogError } from '../core/errors.ts'
 import type { AuditEvent } from '../core/event.ts'
 import { bytesEqual, toHex } from '../core/hex.ts'
 import { EMPTY_ROOT } from '../core/merkle/index.ts'
-import { isTreeHeadSignatureValid, type SignedTreeHead } from '../core/tree-head.ts'
-import { EntryReader } from './entry-reader.ts'
-import { type AcceptResult, type FeedBatch, MAX_BATCH_ENTRIES } from './feed-batch.ts'
-import { type EncodedBatch, FeedEncoder } from './feed-encoder.ts'
+import type { SignedTreeHead } from '../core/tree-head.ts'
 import { type FeedState, loadFeedState, newFeedState } from './feed-state.ts'
-import { type EntryRef, prefixRange, scanPostings, timeRange } from './indexes.ts'
-import { feedTag, PREFIX, receiptKey } from './key-layout.ts'
-import { SEAL_OFF_THREAD_FROM, Sealer } from './seal-worker.ts'
+import { feedTag, PREFIX, receiptKey } from './format/key-layout.ts'
+import { ValueCipher } from './format/value-cipher.ts'
+import { EntryReader } from './read/entry-reader.ts'
+import { TreeCache } from './read/tree-cache.ts'
+import { TreeReader } from './read/tree-reader.ts'
+import { type FeedRepair, type FeedRepairResult, repairFeed } from './repair/feed-repair.ts'
+import { type ScrubView, scrubViewOf } from './repair/scrub-view.ts'
+import { grantAccess, type StoreAccess } from './store-access.ts'
 import {
   type AppendItem,
   LEVELDB_TUNING,
@@ -20,15 +22,17 @@ import {
   type Receipt,
   type Signer,
   type StoredReceipt,
-  type StoreInternals,
   type StoreKeys,
 } from './store-types.ts'
-import { TreeCache } from './tree-cache.ts'
-import { TreeReader } from './tree-reader.ts'
-import { ensureUserIndex } from './user-index.ts'
-import { ValueCipher } from './value-cipher.ts'
-import { type VerifyOptions, type VerifyReport, verifyReplica } from './verify-replica.ts'
-import { type PlainSink, WriteChain } from './write-chain.ts'
+import type { VerifyOptions, VerifyReport } from './verify/report.ts'
+import { verifyReplica } from './verify/verify-replica.ts'
+import { checkBatchHead } from './write/batch-check.ts'
+import { type AcceptResult, type FeedBatch, MAX_BATCH_ENTRIES } from './write/feed-batch.ts'
+import { type EncodedBatch, FeedEncoder } from './write/feed-encoder.ts'
+import { type EntryRef, prefixRange, scanPostings, timeRange } from './write/indexes.ts'
+import { SEAL_OFF_THREAD_FROM, Sealer } from './write/seal-worker.ts'
+import { ensureUserIndex } from './write/user-index.ts'
+import { type PlainSink, WriteChain } from './write/write-chain.ts'
 
 export type {
   AppendItem,
@@ -38,7 +42,6 @@ export type {
   Receipt,
   Signer,
   StoredReceipt,
-  StoreInternals,
   StoreKeys,
 }
 export { LEVELDB_TUNING }
@@ -57,8 +60,10 @@ export class LogStore {
   readonly #reader: EntryReader
   readonly #writes: WriteChain
   readonly #sealer: Sealer
-  /** Upper levels of every feed's tree, shared by all proofs and roots (tree-cache.ts). */
+  /** Upper levels of every feed's tree, shared by all proofs and roots (read/tree-cache.ts). */
   readonly treeCache: TreeCache
+  /** What node/integrity reads to scrub, repair and prove (repair/scrub-view.ts). */
+  readonly scrubView: ScrubView
   readonly #feeds = new Map<string, FeedState>()
   readonly #originByTag = new Map<string, string>()
   /** Own feeds that must not grow, with why (holdAppends). */
@@ -81,6 +86,8 @@ export class LogStore {
     this.#reader = new EntryReader(this.#db, this.#cipher, (origin) => this.#feeds.get(origin))
     this.#writes = new WriteChain(this.#db, opts.sync ?? true)
     this.treeCache = new TreeCache(opts.treeCache)
+    this.scrubView = scrubViewOf(this, () => this.#access())
+    grantAccess(this, () => this.#access())
   }
 
   async open(): Promise<void> {
@@ -103,7 +110,7 @@ export class LogStore {
         ),
       )
     }
-    await ensureUserIndex(this.internals, this.#encoder.indexes)
+    await ensureUserIndex(this.#access(), this.#encoder.indexes)
   }
 
   /** Waits for queued writes, then closes. Idempotent. */
@@ -116,7 +123,8 @@ export class LogStore {
     await this.#db.close()
   }
 
-  get internals(): StoreInternals {
+  /** For the store's own modules (store-access.ts); STORE_CLOSED unless open. */
+  #access(): StoreAccess {
     this.#assertOpen()
     return {
       db: this.#db,
@@ -127,9 +135,9 @@ export class LogStore {
     }
   }
 
-  /** Streams through every feed and names each damaged entry (see verify-replica.ts). */
+  /** Streams through every feed and names each damaged entry (see verify/verify-replica.ts). */
   verify(opts: VerifyOptions = {}): Promise<VerifyReport> {
-    return verifyReplica(this.internals, opts)
+    return verifyReplica(this.#access(), opts)
   }
 
   /** Origins this store holds a feed for. */
@@ -172,6 +180,11 @@ export class LogStore {
 
   releaseAppends(origin: string): void {
     this.#appendHolds.delete(origin)
+  }
+
+  /** Why appends to `origin` are held (holdAppends), or undefined when they are not. */
+  appendHoldOf(origin: string): string | undefined {
+    return this.#appendHolds.get(origin)
   }
 
   /** Validated audit events → entries of the signer's own feed, one atomic batch. */
@@ -232,28 +245,7 @@ export class LogStore {
   async acceptBatch(batch: FeedBatch): Promise<AcceptResult> {
     const { origin, head } = batch
     const count = batch.entries.length
-    if (count === 0 || count > MAX_BATCH_ENTRIES) {
-      throw new EhrlogError(
-        'ENTRY_INVALID',
-        `a batch carries 1 to ${MAX_BATCH_ENTRIES} entries, got ${count}`,
-      )
-    }
-    if (head.origin !== origin || head.treeSize < count) {
-      throw new EhrlogError(
-        'ENTRY_INVALID',
-        `batch head (${head.origin}, size ${head.treeSize}) does not fit ${count} entries of ${origin}`,
-      )
-    }
-    const publicKey = this.#opts.originKey(origin)
-    if (!publicKey)
-      throw new EhrlogError('ORIGIN_UNKNOWN', `origin ${origin} is not a member of this network`)
-    if (!isTreeHeadSignatureValid(head, publicKey)) {
-      throw new EhrlogError(
-        'INVALID_SIGNATURE',
-        `tree head of ${origin} at size ${head.treeSize} has a bad signature`,
-        { details: { origin, treeSize: head.treeSize } },
-      )
-    }
+    checkBatchHead(batch, this.#opts.originKey(origin))
     this.#assertOpen()
     let feed = this.#feedFor(origin)
     if (head.treeSize <= feed.tip.builder.size) {
@@ -312,7 +304,7 @@ export class LogStore {
     return this.#reader.heads(origin, fromSize)
   }
 
-  /** Batches of stored entry bytes ending at signed heads, for sync (entry-reader.ts). */
+  /** Batches of stored entry bytes ending at signed heads, for sync (read/entry-reader.ts). */
   readBatches(origin: string, fromSeq: number, maxEntries: number): Promise<FeedBatch[]> {
     return this.#reader.readBatches(origin, fromSeq, maxEntries)
   }
@@ -465,11 +457,20 @@ export class LogStore {
   }
 
   /**
-   * Re-reads a feed's state from disk after repair.ts rewrote its records. Loads only while
-   * no batch of the feed is being encoded or written, and updates the state object in place,
-   * so no append or accepted batch is lost or rewound.
+   * Restores authentic records of one feed from proven data, in one batch (repair/feed-repair.ts);
+   * throws, writing nothing, if any entry fails its proof. Callers keep other writers of the feed
+   * out meanwhile (node/integrity's gate).
    */
-  async reloadFeed(origin: string): Promise<void> {
+  repairFeed(repair: FeedRepair): Promise<FeedRepairResult> {
+    return repairFeed(this.#access(), repair, (origin) => this.#reloadFeed(origin))
+  }
+
+  /**
+   * Re-reads a feed's state from disk after repair/feed-repair.ts rewrote its records. Loads
+   * only while no batch of the feed is being encoded or written, and updates the state object
+   * in place, so no append or accepted batch is lost or rewound.
+   */
+  async #reloadFeed(origin: string): Promise<void> {
     this.#assertOpen()
     const tag = feedTag(this.#opts.keys.indexKey, origin)
     for (;;) {

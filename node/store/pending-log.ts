@@ -1,6 +1,7 @@
 import type { AuditEvent } from '../core/event.ts'
-import { PREFIX, pendingKey, prefixRange, readU64 } from './key-layout.ts'
+import { PREFIX, pendingKey, prefixRange, readU64 } from './format/key-layout.ts'
 import type { LogStore } from './log-store.ts'
+import { accessOf } from './store-access.ts'
 
 /** An idempotent request's key and body hash, as IngestQueue takes them. */
 export interface PendingRequest {
@@ -50,7 +51,7 @@ export class PendingLog {
 
   /** Reads the index of what is pending (after the store opened). */
   async open(): Promise<void> {
-    const { db, cipher } = this.#store.internals
+    const { db, cipher } = accessOf(this.#store)
     for await (const [key, value] of db.iterator(prefixRange(Buffer.of(PREFIX.pending)))) {
       const plain = cipher.open(key, value)
       // A value that fails authentication was not written by this node: left in place, skipped.
@@ -86,7 +87,7 @@ export class PendingLog {
       ...(request ? { request } : {}),
       receivedAt: new Date().toISOString(),
     }
-    const { db, cipher } = this.#store.internals
+    const { db, cipher } = accessOf(this.#store)
     await db.put(key, cipher.seal(key, Buffer.from(JSON.stringify(record))), { sync: true })
     this.#index({ key, arrival, count: events.length, request })
     return pendingIdsOf(arrival, events.length)
@@ -101,7 +102,7 @@ export class PendingLog {
 
   /** The oldest pending requests, whole, up to `maxEvents` events (at least one request). */
   async oldest(maxEvents: number): Promise<PendingRecord[]> {
-    const { db, cipher } = this.#store.internals
+    const { db, cipher } = accessOf(this.#store)
     const out: PendingRecord[] = []
     let events = 0
     for (const meta of this.#metas) {

@@ -1,9 +1,6 @@
 import type { KeyObject } from 'node:crypto'
-import type { ClassicLevel } from 'classic-level'
 import type { EntryKind } from '../core/entry.ts'
-import type { FeedTag } from './key-layout.ts'
-import type { TREE_CACHE_DEFAULTS } from './tree-cache.ts'
-import type { ValueCipher } from './value-cipher.ts'
+import type { TREE_CACHE_DEFAULTS } from './read/tree-cache.ts'
 
 export interface StoreKeys {
   valueKey: Uint8Array
@@ -41,16 +38,6 @@ export interface StoredReceipt {
   bodyHash: string
 }
 
-/** Internals that verify-replica.ts and feed-reads.ts read; not exported from the folder. */
-export interface StoreInternals {
-  db: ClassicLevel<Buffer, Buffer>
-  cipher: ValueCipher
-  /** For verify's worker threads, which seal nothing: they only open values. */
-  valueKey: Uint8Array
-  originKey: (origin: string) => Uint8Array | undefined
-  feeds: ReadonlyMap<string, { origin: string; tag: FeedTag; committed: { size: number } }>
-}
-
 export interface LogStoreOptions {
   /** Folder of the LevelDB database. */
   path: string
@@ -61,7 +48,7 @@ export interface LogStoreOptions {
   sync?: boolean
   /** Overrides of LEVELDB_TUNING (benchmarks, experiments). */
   leveldb?: Partial<typeof LEVELDB_TUNING>
-  /** Bounds of the cache of upper tree levels that proofs read (tree-cache.ts). */
+  /** Bounds of the cache of upper tree levels that proofs read (read/tree-cache.ts). */
   treeCache?: Partial<typeof TREE_CACHE_DEFAULTS>
 }
 

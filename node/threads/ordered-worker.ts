@@ -12,7 +12,7 @@ export class OrderedWorker<Answer> {
   readonly #waiting: Array<{ resolve: (answer: Answer) => void; reject: (err: Error) => void }> = []
   #failure: Error | undefined
 
-  /** `entry`: the thread's source from the repository root, e.g. `node/store/seal-thread.ts`. */
+  /** `entry`: the thread's source from the repository root, e.g. `node/store/write/seal-thread.ts`. */
   constructor(entry: string, workerData: unknown, name: string) {
     this.#worker = new Worker(workerSource(sourceUrl(entry)), {
       eval: true,

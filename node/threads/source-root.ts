@@ -6,7 +6,7 @@
 const fromBundle = (globalThis as { EHRLOG_SOURCE_ROOT?: string }).EHRLOG_SOURCE_ROOT
 const SOURCE_ROOT = fromBundle ? new URL(fromBundle) : new URL('../../', import.meta.url)
 
-/** A source file by its path from the repository root, e.g. `node/store/check-worker.ts`. */
+/** A source file by its path from the repository root, e.g. `node/store/verify/check-worker.ts`. */
 export function sourceUrl(path: string): URL {
   return new URL(path, SOURCE_ROOT)
 }

@@ -14,7 +14,7 @@ import {
   verifyCosignedCheckpoint,
 } from '../../node/core/checkpoint.ts'
 import { parseEvent } from '../../node/core/event.ts'
-import { initNetwork, startNodes, waitFor } from '../../test/helpers/network.ts'
+import { initNetwork, startNodes, waitFor } from '../in-process-network.ts'
 import { type Figure, printFigures } from './report.ts'
 
 function median(xs: number[]): number {

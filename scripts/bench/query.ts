@@ -17,9 +17,10 @@ import {
   checkpointSigningMessage,
 } from '../../node/core/checkpoint.ts'
 import { type AuditEvent, parseEvent } from '../../node/core/event.ts'
+import { toHex } from '../../node/core/hex.ts'
 import { EMPTY_ROOT } from '../../node/core/merkle/index.ts'
-import { type QueryAnswerJson, verifyQueryAnswer } from '../../node/core/query-answer.ts'
 import { ed25519RawPublicKey } from '../../node/core/tree-head.ts'
+import { type QueryAnswerJson, verifyQueryAnswer } from '../../node/core/trust/index.ts'
 import { IngestQueue, OwnFeed } from '../../node/ingest/index.ts'
 import { silentLogger } from '../../node/logger.ts'
 import { QueryService, type Session } from '../../node/query/index.ts'
@@ -247,9 +248,11 @@ export async function benchQuery(): Promise<Figure[]> {
       throw new Error(`answer has ${answer.entries.length} entries`)
 
     const trust = {
-      networkId,
-      blsKeys: bls.map(blsPublicKey),
-      ed25519Keys: publicKeys,
+      keys: {
+        networkId: toHex(networkId),
+        blsKeys: bls.map(blsPublicKey),
+        ed25519Keys: publicKeys,
+      },
       filter: { patient: TARGET },
     }
     const verifyTimes: number[] = []

@@ -8,9 +8,9 @@ import {
   type AlertServiceOptions,
   alertBodySchema,
   INCIDENT_KINDS,
-  smtpConfigSchema,
 } from '../../node/alerts/index.ts'
 import { isEhrlogError } from '../../node/core/errors.ts'
+import { smtpConfigSchema } from '../../node/identity/index.ts'
 import { createLogger } from '../../node/logger.ts'
 import { makeSigner, makeStoreKeys, openStore } from '../helpers/fixtures.ts'
 import { useTempDirs } from '../helpers/temp-dir.ts'
@@ -139,6 +139,8 @@ describe('AlertService over SMTP', () => {
       '[Replica Divergence]',
       '[Equivocation]',
       '[Invalid Checkpoint]',
+      '[Network Degraded]',
+      '[Network Recovered]',
     ])
   })
 

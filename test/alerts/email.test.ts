@@ -111,6 +111,8 @@ describe('renderAlertEmail', () => {
         diverged: '[Replica Divergence]',
         equivocation: '[Equivocation]',
         'invalid-checkpoint': '[Invalid Checkpoint]',
+        'quorum-degraded': '[Network Degraded]',
+        'quorum-recovered': '[Network Recovered]',
       }[kind]
       expect(mail.subject.startsWith(`${tag} `)).toBe(true)
       expect(mail.text.startsWith(`${tag} `)).toBe(true)

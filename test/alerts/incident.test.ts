@@ -62,12 +62,20 @@ describe('subjects', () => {
     ['diverged', '[Replica Divergence] replicas of a disagree, seen by b (seq 3-4)'],
     ['equivocation', '[Equivocation] a signed two different versions of its log (seq 3-4)'],
     ['invalid-checkpoint', '[Invalid Checkpoint] checkpoint for a refused by b'],
+    [
+      'quorum-degraded',
+      '[Network Degraded] b: Entries a:3 and a:4 of a fail verification in the replica on b (quorum-degraded).',
+    ],
+    [
+      'quorum-recovered',
+      '[Network Recovered] b: Entries a:3 and a:4 of a fail verification in the replica on b (quorum-recovered).',
+    ],
   ] as const)('%s → %s', (kind, subject) => {
     expect(subjectOf(normalizeIncident(makeIncident(kind)))).toBe(subject)
   })
 
   it('covers every kind', () => {
-    expect(INCIDENT_KINDS).toHaveLength(5)
+    expect(INCIDENT_KINDS).toHaveLength(7)
   })
 })
 

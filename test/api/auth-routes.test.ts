@@ -13,7 +13,7 @@ import { fromHex, toHex } from '../../node/core/hex.ts'
 import { loginMessage } from '../../node/core/layout.ts'
 import { ed25519RawPublicKey } from '../../node/core/tree-head.ts'
 import type { EhrlogNode } from '../../node/node.ts'
-import { initNetwork, startNodes, waitFor } from '../helpers/network.ts'
+import { initNetwork, startNodes, waitFor } from '../../scripts/in-process-network.ts'
 import { useTempDirs } from '../helpers/temp-dir.ts'
 
 const FAST = { N: 2 ** 10, r: 8, p: 1 } // tests only: the default is 2^15

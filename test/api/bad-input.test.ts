@@ -87,6 +87,24 @@ const cases: Case[] = [
     message: /at most 2000 characters/,
   },
   {
+    // JSON.stringify escapes it as \ud800: valid JSON, but not I-JSON (RFC 7493 §2.1)
+    name: 'a lone surrogate in a text field',
+    body: eventInput(1, { notes: 'cut off \ud83d' }),
+    status: 400,
+    code: 'EVENT_INVALID',
+    field: 'event.notes',
+    message: /lone surrogates or Unicode noncharacters/,
+  },
+  {
+    name: 'a Unicode noncharacter in a batch',
+    opts: {
+      raw: `[${JSON.stringify(eventInput(1))},${JSON.stringify(eventInput(2)).replace('"patient-2"', '"patient-2\\ufdd0"')}]`,
+    },
+    status: 400,
+    code: 'EVENT_INVALID',
+    field: 'events[1].patientId',
+  },
+  {
     name: 'an impossible date',
     body: { events: [eventInput(1), eventInput(2, { time: '2023-02-30T10:00:00Z' })] },
     status: 400,

@@ -44,7 +44,7 @@ export interface PostOptions {
 }
 
 export type StartApi = (
-  opts?: Partial<Pick<HttpServerOptions, 'bodyLimitBytes' | 'status'>>,
+  opts?: Partial<Pick<HttpServerOptions, 'bodyLimitBytes' | 'status' | 'auth'>>,
 ) => Promise<Api>
 
 /** Gives each test a way to start APIs; all are stopped and their stores closed after it. */
@@ -76,6 +76,7 @@ export function useApi(): StartApi {
       logger: captureLogger(logs),
       status: opts.status ?? (() => statusOf(store)),
       ...(opts.bodyLimitBytes === undefined ? {} : { bodyLimitBytes: opts.bodyLimitBytes }),
+      ...(opts.auth === undefined ? {} : { auth: opts.auth }),
     })
     cleanups.push(async () => {
       await server.stop()

@@ -9,8 +9,8 @@ import {
   verifyCosignedCheckpoint,
 } from '../../node/core/checkpoint.ts'
 import { fromHex } from '../../node/core/hex.ts'
+import { Membership } from '../../node/core/trust/index.ts'
 import { silentLogger } from '../../node/logger.ts'
-import { Membership } from '../../node/net/index.ts'
 import { CheckpointLog, type LogStore } from '../../node/store/index.ts'
 import { makeSigner, makeStoreKeys, openStore } from '../helpers/fixtures.ts'
 import { useTempDirs } from '../helpers/temp-dir.ts'

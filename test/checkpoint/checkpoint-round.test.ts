@@ -3,8 +3,8 @@ import { checkpointId, verifyCosignedCheckpoint } from '../../node/core/checkpoi
 import { fromHex } from '../../node/core/hex.ts'
 import type { EhrlogNode } from '../../node/node.ts'
 import { CheckpointLog } from '../../node/store/index.ts'
+import { initNetwork, startNodes, waitFor } from '../../scripts/in-process-network.ts'
 import { makeEvent } from '../helpers/fixtures.ts'
-import { initNetwork, startNodes, waitFor } from '../helpers/network.ts'
 import { useTempDirs } from '../helpers/temp-dir.ts'
 
 describe('checkpoint rounds with three real nodes', () => {

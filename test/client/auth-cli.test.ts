@@ -9,7 +9,7 @@ import { main } from '../../client/main.ts'
 import { readStdinPassword } from '../../client/password-prompt.ts'
 import { LOGIN_FAILED } from '../../node/auth/index.ts'
 import type { EhrlogNode } from '../../node/node.ts'
-import { initNetwork, startNodes, waitFor } from '../helpers/network.ts'
+import { initNetwork, startNodes, waitFor } from '../../scripts/in-process-network.ts'
 import { useTempDirs } from '../helpers/temp-dir.ts'
 
 const FAST = { N: 2 ** 10, r: 8, p: 1 } // tests only: the default is 2^15
@@ -279,6 +279,11 @@ describe('ehrlog register, login, logout, whoami and user', () => {
     const gone = await anish(['whoami'])
     expect(gone.code).toBe(7)
     expect(gone.err).toMatch(/^UNAUTHORIZED: not logged in/)
+
+    // An admin clears an account's failed-login limits (nothing to clear here).
+    expect((await adminA(['user', 'unlock', 'audit@hospital-a'])).out).toBe(
+      'audit@hospital-a had no failed sign-ins to clear\n',
+    )
 
     // Revocation: the auditor's session ends everywhere and it can no longer log in.
     const auditorToken = (

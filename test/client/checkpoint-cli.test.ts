@@ -1,10 +1,12 @@
+import { writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
 import type { EhrlogNode } from '../../node/node.ts'
+import { initNetwork, startNodes, waitFor } from '../../scripts/in-process-network.ts'
 import { runCli } from '../helpers/cli.ts'
 import { makeEvent } from '../helpers/fixtures.ts'
-import { initNetwork, startNodes, waitFor } from '../helpers/network.ts'
 import { useTempDirs } from '../helpers/temp-dir.ts'
+import { register } from '../query/sessions.ts'
 
 describe('ehrlog checkpoint, proof and verify against the cosigned checkpoint', () => {
   const tempDir = useTempDirs()
@@ -45,44 +47,64 @@ describe('ehrlog checkpoint, proof and verify against the cosigned checkpoint', 
       /^ARGUMENT_INVALID: give --network FILE/,
     )
 
-    const proof = await runCli([
-      'proof',
-      'hospital-a:7',
-      '--node',
-      nodes[2]!.httpUrl,
-      '--network',
-      network,
-      '--dir',
-      dirs[2]!,
-    ])
-    expect(proof.err).toBe('')
-    expect(proof.out).toMatch(/entry hospital-a:7 {2}hash [0-9a-f]{64}/)
-    expect(proof.out).toMatch(/inclusion proof \(4 hashes, RFC 9162\)/)
-    expect(proof.out).toMatch(/verified: cosigned by/)
-    expect((await runCli(['proof', 'hospital-a:13', '--dir', dirs[2]!])).err).toMatch(
-      /^NOT_FOUND: entry hospital-a:13 is not covered/,
+    // Online, an entry's contents need a session (the EHR's API token only appends).
+    const noSession = await runCli(
+      ['proof', 'hospital-a:7', '--node', nodes[2]!.httpUrl, '--network', network],
+      { EHRLOG_CONFIG_DIR: join(root, 'nobody') },
     )
+    expect(noSession.code).toBe(7)
+    expect(noSession.err).toMatch(/^UNAUTHORIZED: not logged in/)
     expect((await runCli(['proof', 'nonsense', '--dir', dirs[2]!])).code).toBe(2)
-    const noToken = await runCli([
-      'proof',
-      'hospital-a:7',
+    const kept = join(root, 'kept-checkpoint.json')
+    await writeFile(kept, shown.out)
+    await nodes[0]!.ingest.submit([makeEvent(40)])
+    await waitFor('replication', () => nodes.every((n) => n.store.size('hospital-a') === 13))
+    expect((await runCli(['checkpoint', '--dir', dirs[0]!, '--run'])).code).toBe(0)
+    await waitFor('c to store it', () =>
+      nodes.every((n) => n.checkpoints.latest()?.checkpoint.feeds[0]?.treeSize === 13),
+    )
+    const since = await runCli([
+      'checkpoint',
       '--node',
       nodes[2]!.httpUrl,
       '--network',
       network,
-      '--token',
-      'wrong',
+      '--since',
+      kept,
     ])
-    expect(noToken.code).toBe(7)
+    expect(since.err).toBe('')
+    expect(since.out).toMatch(/^consistent: every feed of your checkpoint of .* is a prefix/m)
+    expect(since.out).toMatch(/^ {2}hospital-a: 12 → 13 \(RFC 9162 consistency proof checked\)$/m)
 
+    // A user record in hospital-b's feed, for `log --kind` below.
+    await register(nodes[1]!.auth, 'admin@hospital-b', 'admin')
+    const bSize = nodes[1]!.store.size('hospital-b')
+    await waitFor('the record at c', () => nodes[2]!.store.size('hospital-b') === bSize)
     await Promise.all(nodes.map((n) => n.stop()))
     nodes = []
+    const kinds = async (...more: string[]) =>
+      (await runCli(['log', '--dir', dirs[2]!, '--json', ...more])).out
+        .trim()
+        .split('\n')
+        .map((l) => (JSON.parse(l) as { entry: { kind: string } }).entry.kind)
+    expect(new Set(await kinds())).toEqual(new Set(['event']))
+    const all = await kinds('--kind', 'all')
+    expect(all.filter((k) => k === 'user')).toHaveLength(bSize)
+    expect(await kinds('--kind', 'user')).toEqual(Array(bSize).fill('user'))
     const offline = await runCli(['checkpoint', '--dir', dirs[1]!])
     expect(offline.out).toMatch(/^verified: cosigned by/)
     const offlineProof = await runCli(['proof', 'hospital-a:12', '--dir', dirs[1]!])
+    expect(offlineProof.err).toBe('')
+    expect(offlineProof.out).toMatch(/entry hospital-a:12 {2}hash [0-9a-f]{64}/)
     expect(offlineProof.out).toMatch(/verified: cosigned by/)
+    expect((await runCli(['proof', 'hospital-a:99', '--dir', dirs[1]!])).err).toMatch(
+      /^NOT_FOUND: no such entry hospital-a:99/,
+    )
+    // Offline too: the kept checkpoint against the folder's latest.
+    const offlineSince = await runCli(['checkpoint', '--dir', dirs[1]!, '--since', kept])
+    expect(offlineSince.out).toMatch(/hospital-a: 12 → 13/)
     const verify = await runCli(['verify', '--dir', dirs[2]!])
     expect(verify.code).toBe(0)
     expect(verify.out).toMatch(/checked against the latest checkpoint, verified: cosigned by/)
-  })
+  }, 90_000)
 })

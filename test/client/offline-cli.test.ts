@@ -136,7 +136,7 @@ describe('ehrlog CLI on a stopped node folder', () => {
     expect(Buffer.from(lines[0].bytes, 'base64').toString()).toContain('"patientName":"anish"')
     const verify = await runCli(['verify', '--dir', dir])
     expect(verify.code).toBe(0)
-    expect(verify.out).toMatch(/^intact: 3 entries in 1 feeds verified/)
+    expect(verify.out).toMatch(/^intact: 3 entries in 1 feed verified/)
   })
 
   it('bulk append from NDJSON; a bad line names line and field and writes nothing', async () => {

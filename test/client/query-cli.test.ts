@@ -8,12 +8,12 @@ import { canonicalJson } from '../../node/core/canonical-json.ts'
 import { decodeEntry } from '../../node/core/entry.ts'
 import { EhrlogError } from '../../node/core/errors.ts'
 import type { AuditEvent } from '../../node/core/event.ts'
-import type { QueryAnswerJson } from '../../node/core/query-answer.ts'
+import type { QueryAnswerJson } from '../../node/core/trust/index.ts'
 import type { EhrlogNode } from '../../node/node.ts'
 import type { QueryService } from '../../node/query/index.ts'
 import { runCli } from '../helpers/cli.ts'
 import { QUERY_BURST_AT_C, type QueryNetwork, startQueryNetwork } from '../query/network-world.ts'
-import { login } from '../query/sessions.ts'
+import { login, register } from '../query/sessions.ts'
 
 describe('ehrlog query, export and verify-bundle: the CLI verifies every answer itself', () => {
   let world: QueryNetwork
@@ -24,15 +24,20 @@ describe('ehrlog query, export and verify-bundle: the CLI verifies every answer 
   beforeAll(async () => {
     world = await startQueryNetwork()
     network = join(world.root, 'network.json')
-    // Bob's session is issued by hospital-c, so the CLI asks hospital-c first (5 queries at once).
-    const bobAtC = login(world.nodes[2]!.auth, 'bob@hospital-a').token
+    // Bob's account (MRN-B) is at hospital-c, which issues its sessions, so the CLI asks
+    // hospital-c first (5 queries at once).
+    const c = world.nodes[2]!
+    await register(c.auth, 'admin@hospital-c', 'admin')
+    const { code } = await c.auth.enroll(login(c.auth, 'admin@hospital-c').claims, 'MRN-B')
+    await register(c.auth, 'bob@hospital-c', 'patient', code)
+    const bobAtC = login(c.auth, 'bob@hospital-c').token
     for (const user of ['alice', 'admin', 'bob']) {
       const configDir = join(world.root, `config-${user}`)
       envs[user] = { EHRLOG_CONFIG_DIR: configDir }
       await saveSession({ env: envs[user] } as unknown as CliContext, {
         v: 1,
         node: world.nodes[user === 'bob' ? 2 : 0]!.httpUrl,
-        username: `${user}@hospital-a`,
+        username: `${user}@hospital-${user === 'bob' ? 'c' : 'a'}`,
         token: user === 'bob' ? bobAtC : world.tokens[user]!,
         role: user === 'admin' ? 'admin' : 'patient',
         expiresMs: Date.now() + 3600_000,
@@ -150,7 +155,7 @@ describe('ehrlog query, export and verify-bundle: the CLI verifies every answer 
     })
     const altered = await query('admin', ...args)
     expect(altered.code).toBe(3)
-    expect(altered.out).toMatch(/^FAILED: 1 problems in the answer of hospital-a/m)
+    expect(altered.out).toMatch(/^FAILED: 1 problem in the answer of hospital-a/m)
     expect(altered.out).toMatch(
       /^ {2}hospital-a:\d+: inclusion proof for index \d+ in tree size \d+ gives root/m,
     )
@@ -181,7 +186,7 @@ describe('ehrlog query, export and verify-bundle: the CLI verifies every answer 
     })
     const added = await query('admin', ...args)
     expect(added.code).toBe(3)
-    expect(added.out).toMatch(/FAILED: 1 problems/)
+    expect(added.out).toMatch(/FAILED: 1 problem/)
   })
 
   it('export, then verify-bundle with nothing but the bundle; one changed byte fails', async () => {
@@ -204,6 +209,17 @@ describe('ehrlog query, export and verify-bundle: the CLI verifies every answer 
     )
     expect(exported.err).toBe('')
     expect(exported.out).toMatch(/^wrote .*bundle.json: 5 entries in 3 answers/)
+    // An existing file is never overwritten silently.
+    const before = await readFile(bundlePath, 'utf8')
+    const again = ['export', '--network', network, '--out', bundlePath, '--patient', 'MRN-B']
+    const refused = await runCli(again, envs.admin)
+    expect(refused.code).toBe(2)
+    expect(refused.err).toMatch(/^ARGUMENT_INVALID: .*bundle\.json exists; add --force/)
+    expect(await readFile(bundlePath, 'utf8')).toBe(before)
+    const forced = await runCli([...again, '--force'], envs.admin)
+    expect(forced.code, forced.err).toBe(0)
+    expect(await readFile(bundlePath, 'utf8')).not.toBe(before)
+    await writeFile(bundlePath, before)
     const alone = await mkdtemp(join(tmpdir(), 'ehrlog-bundle-'))
     try {
       const copy = join(alone, 'bundle.json')
@@ -224,7 +240,7 @@ describe('ehrlog query, export and verify-bundle: the CLI verifies every answer 
       await writeFile(copy, flipped)
       const bad = await runCli(['verify-bundle', copy], {})
       expect(bad.code).toBe(3)
-      expect(bad.out).toMatch(/^FAILED: 1 problems/m)
+      expect(bad.out).toMatch(/^FAILED: 1 problem/m)
 
       const pinned = await runCli(['verify-bundle', bundlePath, '--network', network], {})
       expect(pinned.code).toBe(0)
@@ -243,13 +259,13 @@ describe('ehrlog query, export and verify-bundle: the CLI verifies every answer 
     expect(limited.code).toBe(6)
     expect(limited.out).toBe('')
     expect(limited.err).toMatch(
-      /^RATE_LIMITED: hospital-c: bob@hospital-a has run more queries than this node allows \(1 a minute, 5 at once\): retry in \d+ s\nhint: wait as long as the message says/,
+      /^RATE_LIMITED: hospital-c: bob@hospital-c has run more queries than this node allows \(1 a minute, 5 at once\): retry in \d+ s\nhint: wait as long as the message says/,
     )
     // Not passed on to another member: the limit is the node's answer, not an outage.
     const viaHttp = await query('bob', '--node', world.nodes[2]!.httpUrl)
     expect(viaHttp.code).toBe(6)
     expect(viaHttp.err).toMatch(
-      /^RATE_LIMITED: bob@hospital-a has run more queries .*retry in \d+ s$/m,
+      /^RATE_LIMITED: bob@hospital-c has run more queries .*retry in \d+ s$/m,
     )
   })
 

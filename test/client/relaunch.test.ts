@@ -12,9 +12,9 @@ import {
   MMAP_THRESHOLD,
   relaunches,
 } from '../../bin/relaunch.js'
-import { readRuntimeInfo } from '../../node/node.ts'
+import { readRuntimeInfo } from '../../node/identity/index.ts'
+import { initNetwork, waitFor } from '../../scripts/in-process-network.ts'
 import { runCli } from '../helpers/cli.ts'
-import { initNetwork, waitFor } from '../helpers/network.ts'
 import { useTempDirs } from '../helpers/temp-dir.ts'
 
 const BIN = join(import.meta.dirname, '..', '..', 'bin', 'ehrlog.js')

@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto'
+import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 import { blsPublicKey, blsSign, generateBlsSecretKey } from '../../node/core/bls.ts'
 import {
@@ -8,6 +9,9 @@ import {
   checkpointSigningMessage,
   cosignedFromJson,
   cosignedToJson,
+  signerIndexes,
+  signersBitmap,
+  signersBitmapLength,
   verifyCosignedCheckpoint,
 } from '../../node/core/checkpoint.ts'
 import { isEhrlogError } from '../../node/core/errors.ts'
@@ -79,12 +83,70 @@ describe('cosigned checkpoints', () => {
     expect(codeOf(() => verifyCosignedCheckpoint(forged, networkId, keys))).toBe(
       'INVALID_SIGNATURE',
     )
-    // a signer beyond the membership
-    const outsider = { ...cosign(checkpoint, [0, 1, 2]), signers: Uint8Array.of(0b111, 0b1) }
+    // a signer beyond the membership (N = 5: bit 5 is the sixth member)
+    const outsider = { ...cosign(checkpoint, [0, 1, 2]), signers: Uint8Array.of(0b100111) }
     expect(() => verifyCosignedCheckpoint(outsider, networkId, keys)).toThrow(/names no member/)
     expect(() =>
       verifyCosignedCheckpoint(cosign(checkpoint, [0, 1, 2]), new Uint8Array(32), keys),
     ).toThrow(/not this one/)
+  })
+
+  it('one checkpoint has one encoding: a bitmap of another length or with bits past the members is INVALID_PROOF', () => {
+    const cosigned = cosign(checkpoint, [0, 1, 2])
+    expect(signersBitmapLength(N)).toBe(1)
+    expect(cosigned.signers).toEqual(Uint8Array.of(0b111))
+    expect(signerIndexes(cosigned.signers, N)).toEqual([0, 1, 2])
+    const respelled = [
+      Uint8Array.of(0b111, 0), // a trailing zero byte: same signers, another encoding
+      Uint8Array.of(0b111, 0, 0),
+      new Uint8Array(0), // too short
+      Uint8Array.of(0b111 | (1 << 5)), // member 5 of 0..4
+      Uint8Array.of(0b111 | (1 << 7)),
+    ]
+    for (const signers of respelled) {
+      expect(
+        codeOf(() => verifyCosignedCheckpoint({ ...cosigned, signers }, networkId, keys)),
+      ).toBe('INVALID_PROOF')
+    }
+    // 9 members: two bytes, and a zero second byte is the one encoding when member 8 did not sign
+    expect(signersBitmap([0, 3], 9)).toEqual(Uint8Array.of(0b1001, 0))
+    expect(signerIndexes(Uint8Array.of(0b1001, 0), 9)).toEqual([0, 3])
+    expect(signerIndexes(Uint8Array.of(0, 1), 9)).toEqual([8])
+    expect(codeOf(() => signerIndexes(Uint8Array.of(0, 2), 9))).toBe('INVALID_PROOF')
+    expect(codeOf(() => signerIndexes(Uint8Array.of(0b1001), 9))).toBe('INVALID_PROOF')
+  })
+
+  it('every bitmap signerIndexes accepts is the one signersBitmap writes (property)', () => {
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 1, max: 40 }),
+        fc.uint8Array({ minLength: 0, maxLength: 7 }),
+        (memberCount, bitmap) => {
+          let indexes: number[]
+          try {
+            indexes = signerIndexes(bitmap, memberCount)
+          } catch (err) {
+            expect(isEhrlogError(err, 'INVALID_PROOF')).toBe(true)
+            return
+          }
+          expect(signersBitmap(indexes, memberCount)).toEqual(bitmap)
+        },
+      ),
+      { numRuns: 3000 },
+    )
+    fc.assert(
+      fc.property(
+        fc
+          .integer({ min: 1, max: 40 })
+          .chain((n) =>
+            fc.tuple(fc.constant(n), fc.uniqueArray(fc.integer({ min: 0, max: n - 1 }))),
+          ),
+        ([memberCount, signers]) => {
+          const sorted = [...signers].sort((a, b) => a - b)
+          expect(signerIndexes(signersBitmap(signers, memberCount), memberCount)).toEqual(sorted)
+        },
+      ),
+    )
   })
 
   it('any change to the checkpoint after signing breaks the aggregate', () => {

@@ -54,6 +54,53 @@ describe('audit event validation', () => {
     expect(fieldOf('not an object')).toBe('event')
   })
 
+  it('refuses text that is not I-JSON (RFC 7493 §2.1): lone surrogates and noncharacters', () => {
+    const notIJson = [
+      '\ud800', // a high surrogate alone
+      'a\udc00b', // a low surrogate alone
+      '\ude00\ud83d', // a pair in the wrong order is two lone halves
+      '\ufdd0',
+      '\ufdef',
+      'x\ufffe',
+      '\uffff',
+      '\u{1fffe}',
+      '\u{10ffff}',
+    ]
+    for (const bad of notIJson) {
+      for (const field of ['patientId', 'patientName', 'actorName', 'resource', 'notes']) {
+        expect(fieldOf({ ...valid, [field]: bad })).toBe(`event.${field}`)
+      }
+    }
+    expect(() => parseEvent({ ...valid, notes: 'ok \ud800' })).toThrow(
+      /event\.notes must not contain lone surrogates or Unicode noncharacters/,
+    )
+    // Their neighbours are ordinary text: a surrogate pair, U+FDCF, U+FDF0, U+FFFD, U+10FFFD.
+    for (const good of ['\ud83d\ude00', '\ufdcf', '\ufdf0', '\ufffd', '\u{10fffd}']) {
+      expect(parseEvent({ ...valid, notes: good }).notes).toBe(good)
+    }
+  })
+
+  it('accepts well-formed text and refuses text with a lone surrogate (property)', () => {
+    fc.assert(
+      fc.property(fc.string({ unit: 'binary', minLength: 1, maxLength: 30 }), (s) => {
+        const wellFormed = !/[\p{Surrogate}\p{Noncharacter_Code_Point}]/u.test(s)
+        const clean = /^[^\u0000-\u001f\u007f]*$/.test(s) && s.trim().length > 0
+        if (!clean) return
+        const result = auditEventSchema.safeParse({ ...valid, notes: s })
+        expect(result.success).toBe(wellFormed)
+      }),
+      { numRuns: 2000 },
+    )
+    // Half of a pair cut off, as a client slicing UTF-16 at a fixed length would.
+    fc.assert(
+      fc.property(fc.string({ unit: 'grapheme', minLength: 1, maxLength: 20 }), (s) => {
+        const cut = `${s}\ud83d`
+        expect(fieldOf({ ...valid, notes: cut })).toBe('event.notes')
+      }),
+      { numRuns: 300 },
+    )
+  })
+
   it('says what was wrong in the message', () => {
     expect(() => parseEvent({ ...valid, action: 'steal' })).toThrow(
       /event\.action must be one of create, read/,
@@ -78,6 +125,15 @@ describe('isNormalEvent, the schema-free fast path', () => {
   // Values near every edge the schema draws: lengths, whitespace, controls, time forms.
   const text = fc.oneof(
     fc.constantFrom('', ' ', 'a', ' a', 'a ', 'a\u0000b', 'a\tb', 'x'.repeat(128), 'x'.repeat(129)),
+    fc.constantFrom(
+      '\ud800',
+      'a\udc00',
+      '\ud83d\ude00',
+      '\ufdd0',
+      '\uffff',
+      '\u{10fffe}',
+      '\ufffd',
+    ),
     fc.constantFrom('x'.repeat(200), 'x'.repeat(201), 'n'.repeat(2000), 'n'.repeat(2001)),
     fc.string({ maxLength: 12 }),
   )

@@ -1,8 +1,8 @@
 import { readFile } from 'node:fs/promises'
 import { afterEach, describe, expect, it } from 'vitest'
 import type { EhrlogNode, NodeOptions } from '../../node/node.ts'
+import { initNetwork, startNodes } from '../../scripts/in-process-network.ts'
 import { makeEvent } from '../helpers/fixtures.ts'
-import { initNetwork, startNodes } from '../helpers/network.ts'
 import { useTempDirs } from '../helpers/temp-dir.ts'
 
 /** POSTs one event right after start; returns its status and the ms from start() to the answer. */

@@ -39,13 +39,15 @@ describe('initNodeDir', () => {
     const blsKey = fromHex(identity.blsPublicKey, 48) as Uint8Array
     const pop = fromHex(identity.blsProofOfPossession, 96) as Uint8Array
     expect(verifyBlsProofOfPossession(blsKey, pop)).toBe(true)
-    // The default listen address (port 0) is not dialable, so it is not published.
-    expect(identity.addresses).toEqual([])
+    // Without --listen: a loopback port free at init, fixed in config.json and published.
+    expect(identity.addresses).toHaveLength(1)
+    expect(identity.addresses[0]).toMatch(/^\/ip4\/127\.0\.0\.1\/tcp\/[1-9][0-9]*$/)
 
     const config = parseNodeConfigText(await readFile(join(dir, 'config.json'), 'utf8'))
     expect(config).toMatchObject({
       name: 'hospital-a',
-      listen: ['/ip4/127.0.0.1/tcp/0'],
+      listen: identity.addresses,
+      announce: [],
       http: { host: '127.0.0.1', port: 0 },
       alerts: { admins: [] },
       dataDir: 'db',

@@ -3,11 +3,11 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { isEhrlogError } from '../../node/core/errors.ts'
-import { NODE_FILES, openNodeDir, ProvenKeys } from '../../node/identity/index.ts'
+import { Membership } from '../../node/core/trust/index.ts'
+import { NETWORK_FILE, NODE_FILES, openNodeDir, ProvenKeys } from '../../node/identity/index.ts'
 import { silentLogger } from '../../node/logger.ts'
-import { Membership } from '../../node/net/index.ts'
-import { EhrlogNode, NETWORK_FILE } from '../../node/node.ts'
-import { initNetwork } from '../helpers/network.ts'
+import { EhrlogNode } from '../../node/node.ts'
+import { initNetwork } from '../../scripts/in-process-network.ts'
 
 // Real files in a temp folder, and in the last test a real node (LevelDB, libp2p on loopback).
 let dir: string

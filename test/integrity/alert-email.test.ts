@@ -9,11 +9,11 @@ import { signTreeHead } from '../../node/core/tree-head.ts'
 import { openNodeDir } from '../../node/identity/index.ts'
 import { decodeEvidence, verifyEquivocation } from '../../node/integrity/index.ts'
 import type { EhrlogNode } from '../../node/node.ts'
+import { initNetwork, startNodes, waitFor } from '../../scripts/in-process-network.ts'
+import { Tamperer } from '../../scripts/tamper.ts'
 import { parseMail, startSmtpServer, type TestSmtpServer } from '../alerts/smtp-harness.ts'
 import { makeEvent } from '../helpers/fixtures.ts'
-import { initNetwork, startNodes, waitFor } from '../helpers/network.ts'
 import { filesUnder, useTempDirs } from '../helpers/temp-dir.ts'
-import { Tamperer } from '../store/tamper.ts'
 
 type Damage = (t: Tamperer, signingKey: KeyObject) => Promise<unknown>
 

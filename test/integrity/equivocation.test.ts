@@ -144,13 +144,13 @@ describe('evidence built from a conflicting batch', () => {
     const err = await store.acceptBatch(whole).catch((e: unknown) => e)
     expect(isEhrlogError(err, 'EQUIVOCATION')).toBe(true)
 
-    const byEntries = await evidenceFromConflict(store, whole, signer.publicKey)
+    const byEntries = await evidenceFromConflict(store.scrubView, whole, signer.publicKey)
     expect(byEntries).toMatchObject({ type: 'entries', origin: A, seq: 3 })
     verifyEquivocation(byEntries!, signer.publicKey)
 
     // Only its last three entries: where the histories part is not in the batch.
     const tail = { ...whole, entries: whole.entries.slice(5) }
-    const byHeads = await evidenceFromConflict(store, tail, signer.publicKey)
+    const byHeads = await evidenceFromConflict(store.scrubView, tail, signer.publicKey)
     expect(byHeads).toMatchObject({ type: 'heads', origin: A, treeSize: 8 })
     verifyEquivocation(decodeEvidence(encodeEvidence(byHeads!)), signer.publicKey)
     expect(equivocationKey(byHeads!)).toBe('hospital-a:size-8')
@@ -161,7 +161,7 @@ describe('evidence built from a conflicting batch', () => {
       entries: [(await store.getEntry(A, 8))!.bytes],
       head: (await store.heads(A, 8).next()).value!,
     }
-    expect(await evidenceFromConflict(store, same, signer.publicKey)).toBeUndefined()
+    expect(await evidenceFromConflict(store.scrubView, same, signer.publicKey)).toBeUndefined()
     await store.close()
   })
 })

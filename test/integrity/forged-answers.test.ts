@@ -11,16 +11,10 @@ import {
 } from '../../node/integrity/index.ts'
 import { silentLogger } from '../../node/logger.ts'
 import type { RepairRequest, RepairResponse } from '../../node/net/index.ts'
-import {
-  completedNodes,
-  type KnownHead,
-  type LogStore,
-  rawRecords,
-  repairFeed,
-} from '../../node/store/index.ts'
+import { completedNodes, type KnownHead, type LogStore } from '../../node/store/index.ts'
+import { Tamperer } from '../../scripts/tamper.ts'
 import { makeEvent, makeSigner, makeStoreKeys, openStore } from '../helpers/fixtures.ts'
 import { useTempDirs } from '../helpers/temp-dir.ts'
-import { Tamperer } from '../store/tamper.ts'
 
 const ORIGIN = 'hospital-a'
 const A = makeSigner(ORIGIN)
@@ -111,7 +105,8 @@ describe('repair believes only data proven into a trusted root', () => {
     cut?: KnownHead,
   ): Promise<FeedRepairOutcome> {
     return repairFromPeers({
-      store: replica,
+      replica: replica.scrubView,
+      writeRepair: (r) => replica.repairFeed(r),
       origin: ORIGIN,
       problems,
       cut,
@@ -124,7 +119,7 @@ describe('repair believes only data proven into a trusted root', () => {
 
   it('a forged entry is not written, whatever head or proof comes with it', async () => {
     const { origin, replica, problems, forged, forgedTree, close } = await damagedReplica()
-    const [before] = await rawRecords(replica, ORIGIN, [5], [])
+    const [before] = await replica.scrubView.rawRecords(ORIGIN, [5], [])
     const authenticHead = (await origin.heads(ORIGIN, 8).next()).value as SignedTreeHead
     const peers = [
       // 1. a consistent forged tree, its head signed by another key
@@ -152,7 +147,7 @@ describe('repair believes only data proven into a trusted root', () => {
     expect(new Set(outcome.rejected.map((r) => r.peer))).toEqual(
       new Set(['mallory', 'eve', 'trudy']),
     )
-    const [after] = await rawRecords(replica, ORIGIN, [5], [])
+    const [after] = await replica.scrubView.rawRecords(ORIGIN, [5], [])
     expect(Buffer.compare(after!, before!)).toBe(0) // not a byte changed
     expect((await replica.verify()).problems.map((p) => p.entryId)).toEqual(['hospital-a:5'])
     await close()
@@ -192,18 +187,20 @@ describe('repair believes only data proven into a trusted root', () => {
 
   it('the store refuses a repair whose entry does not prove, and writes nothing', async () => {
     const { replica, forged, forgedTree, close } = await damagedReplica()
-    const [before] = await rawRecords(replica, ORIGIN, [5], [])
-    const err = await repairFeed(replica, {
-      origin: ORIGIN,
-      trustedRoots: new Map([[12, await replica.rootAt(ORIGIN, 12)]]),
-      entries: [
-        { seq: 5, bytes: forged.bytes, treeSize: 12, proof: forgedTree.inclusionProof(4, 12) },
-      ],
-      heads: [],
-      uncovered: [],
-    }).catch((e: unknown) => e)
+    const [before] = await replica.scrubView.rawRecords(ORIGIN, [5], [])
+    const err = await replica
+      .repairFeed({
+        origin: ORIGIN,
+        trustedRoots: new Map([[12, await replica.rootAt(ORIGIN, 12)]]),
+        entries: [
+          { seq: 5, bytes: forged.bytes, treeSize: 12, proof: forgedTree.inclusionProof(4, 12) },
+        ],
+        heads: [],
+        uncovered: [],
+      })
+      .catch((e: unknown) => e)
     expect(isEhrlogError(err, 'INVALID_PROOF')).toBe(true)
-    const [after] = await rawRecords(replica, ORIGIN, [5], [])
+    const [after] = await replica.scrubView.rawRecords(ORIGIN, [5], [])
     expect(Buffer.compare(after!, before!)).toBe(0)
     await close()
   })

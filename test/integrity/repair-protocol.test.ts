@@ -14,10 +14,10 @@ import { createHost, type NetHost } from '../../node/net/host.ts'
 import { LIMITS, REPAIR_PROTOCOL, type RepairSource } from '../../node/net/index.ts'
 import { decodeRepairFrame, encodeRepairFrame } from '../../node/net/repair-frames.ts'
 import type { LogStore } from '../../node/store/index.ts'
+import { Tamperer } from '../../scripts/tamper.ts'
 import { makeEvent, makeStoreKeys, openStore } from '../helpers/fixtures.ts'
 import { useTempDirs } from '../helpers/temp-dir.ts'
 import { makeNetwork, type TestNetwork, type TestNode, waitForMesh } from '../net/harness.ts'
-import { Tamperer } from '../store/tamper.ts'
 
 describe('/ehrlog/repair/1.0.0', () => {
   const tempDir = useTempDirs()
@@ -163,7 +163,8 @@ describe('/ehrlog/repair/1.0.0', () => {
     })
     const run = (peers: RepairPeer[]) =>
       repairFromPeers({
-        store: replica,
+        replica: replica.scrubView,
+        writeRepair: (r) => replica.repairFeed(r),
         origin: 'hospital-a',
         problems,
         cut: undefined,

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest'
 import { ed25519RawPublicKey } from '../../node/core/tree-head.ts'
+import { Membership } from '../../node/core/trust/index.ts'
 import { Acceptor } from '../../node/net/acceptor.ts'
-import { Membership } from '../../node/net/membership.ts'
 import type { AcceptResult, FeedBatch, ReplicaStore } from '../../node/net/replica-store.ts'
 import { FeedWriter } from './feed-writer.ts'
 import { captureLogger, type LogLine, makeIdentity } from './harness.ts'

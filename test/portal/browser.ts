@@ -2,10 +2,12 @@ import { existsSync } from 'node:fs'
 import { mkdir } from 'node:fs/promises'
 import { join } from 'node:path'
 import { type Browser, chromium, type Page } from 'playwright-core'
+import { noteSkipReason } from '../helpers/skip-reason.ts'
 
 /** Debian's Chromium (.ci/apt-packages installs it); the portal tests skip without it. */
 export const CHROMIUM = '/usr/bin/chromium'
 export const hasChromium = existsSync(CHROMIUM)
+if (!hasChromium) noteSkipReason(`Chromium missing (${CHROMIUM}), apt-get install chromium`)
 
 /** Screenshots land here (test output); docs/images/portal-*.png are committed copies. */
 export const SHOTS = join(process.cwd(), '.tmp', 'portal-screenshots')

@@ -6,7 +6,7 @@ import { toHex } from '../../node/core/hex.ts'
 import { sha256 } from '../../node/core/merkle/hash.ts'
 import { trustedNetworkOf, UntrustedNetwork } from '../../node/portal/browser/network-trust.ts'
 import { portalNetworkOf } from '../../node/portal/index.ts'
-import { initNetwork } from '../helpers/network.ts'
+import { initNetwork } from '../../scripts/in-process-network.ts'
 import { useTempDirs } from '../helpers/temp-dir.ts'
 
 type NetworkJson = { members: Array<Record<string, string | string[]>> }
@@ -58,7 +58,7 @@ describe('the membership a page verifies with', () => {
       }
     })()
     expect(err).toBeInstanceOf(UntrustedNetwork)
-    expect((err as Error).message).toMatch(/hospital-c's BLS proof of possession does not verify/)
+    expect((err as Error).message).toMatch(/does not prove possession of hospital-c's BLS key/)
   })
 
   it('refuses a malformed answer', () => {

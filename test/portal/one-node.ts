@@ -3,8 +3,8 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { Browser, BrowserContext, Page } from 'playwright-core'
 import type { EhrlogNode } from '../../node/node.ts'
+import { initNetwork, startNodes } from '../../scripts/in-process-network.ts'
 import { makeEvent } from '../helpers/fixtures.ts'
-import { initNetwork, startNodes } from '../helpers/network.ts'
 import { login, register } from '../query/sessions.ts'
 
 /** The password test/query/sessions.ts's `register` gives every account. */

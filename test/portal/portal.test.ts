@@ -5,8 +5,8 @@ import type { Browser, BrowserContext, Page } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { ACTIONS } from '../../node/core/event.ts'
 import type { EhrlogNode } from '../../node/node.ts'
+import { initNetwork, startNodes, waitFor } from '../../scripts/in-process-network.ts'
 import { makeEvent } from '../helpers/fixtures.ts'
-import { initNetwork, startNodes, waitFor } from '../helpers/network.ts'
 import { login, register } from '../query/sessions.ts'
 import {
   hasChromium,
@@ -198,9 +198,13 @@ describe.skipIf(!hasChromium)('web portal in headless Chromium', () => {
     await page.locator('#integrity.verified').waitFor({ timeout: 20_000 })
     const queries = await page.locator('#logs tbody tr td:nth-child(5)').allTextContents()
     expect(queries.length).toBeGreaterThan(0)
-    // Views of the log, this auditor's refused ones (while pending) among them.
-    for (const q of queries) expect(q).toMatch(/^QUERY( : refused \(.+\))?$/)
-    expect(queries).toContain('QUERY')
+    // Views of the log, this auditor's refused ones (while pending) among them, each saying
+    // what kind of account asked (docs/query.md).
+    for (const q of queries) expect(q).toMatch(/^QUERY : (refused \(.+\), )?.+$/)
+    expect(queries.some((q) => /^QUERY : auditor of hospital-\w+/.test(q))).toBe(true)
+    expect(
+      queries.some((q) => /^QUERY : refused \(pending\), self-registered auditor/.test(q)),
+    ).toBe(true)
     await context.close()
   })
 

@@ -6,10 +6,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { Incident } from '../../node/alerts/index.ts'
 import { openNodeDir } from '../../node/identity/index.ts'
 import type { EhrlogNode } from '../../node/node.ts'
+import { initNetwork, startNodes, waitFor } from '../../scripts/in-process-network.ts'
+import { Tamperer } from '../../scripts/tamper.ts'
 import { makeEvent } from '../helpers/fixtures.ts'
-import { initNetwork, startNodes, waitFor } from '../helpers/network.ts'
 import { login, register } from '../query/sessions.ts'
-import { Tamperer } from '../store/tamper.ts'
 import { hasChromium, launchChromium, logIn, screenshot } from './browser.ts'
 import { newPage, passwordOf } from './one-node.ts'
 
@@ -27,7 +27,7 @@ const FORGED = 'nothing to see here'
  * stays damaged while the browser looks. Then a peer comes back, the node repairs itself, and
  * the same page verifies again.
  *
- * The tampering is an insider's (test/store/tamper.ts rewriteNotes: the store keys were
+ * The tampering is an insider's (scripts/tamper.ts rewriteNotes: the store keys were
  * stolen, so the forged record authenticates and the node serves it, with the proof its
  * stored tree gives); an outsider's byte flip the node cannot even read (last test).
  */

@@ -8,8 +8,9 @@ import {
   type CosignedCheckpoint,
   checkpointSigningMessage,
 } from '../../node/core/checkpoint.ts'
+import { toHex } from '../../node/core/hex.ts'
 import { EMPTY_ROOT } from '../../node/core/merkle/index.ts'
-import type { QueryFilter, QueryScope, QueryTrust } from '../../node/core/query-answer.ts'
+import type { AnswerCheck, QueryFilter, QueryScope } from '../../node/core/trust/index.ts'
 import { buildAnswer, selectEntries } from '../../node/query/index.ts'
 import type { LogStore } from '../../node/store/index.ts'
 import { makeEvent, makeSigner, makeStoreKeys, openStore } from '../helpers/fixtures.ts'
@@ -77,11 +78,13 @@ export function useQueryWorld() {
     return buildAnswer(store, { node: 'hospital-a', filter, selection, checkpoint })
   }
 
-  function trust(filter: QueryFilter, scope: QueryScope = {}, cursor?: string): QueryTrust {
+  function trust(filter: QueryFilter, scope: QueryScope = {}, cursor?: string): AnswerCheck {
     return {
-      networkId,
-      blsKeys: bls.map(blsPublicKey),
-      ed25519Keys: new Map(signers.map((s) => [s.origin, s.publicKey])),
+      keys: {
+        networkId: toHex(networkId),
+        blsKeys: bls.map(blsPublicKey),
+        ed25519Keys: new Map(signers.map((s) => [s.origin, s.publicKey])),
+      },
       filter,
       scope,
       ...(cursor ? { cursor } : {}),

@@ -1,10 +1,10 @@
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import type { Membership } from '../../node/net/index.ts'
+import type { Membership } from '../../node/core/trust/index.ts'
 import type { EhrlogNode } from '../../node/node.ts'
+import { initNetwork, startNodes, waitFor } from '../../scripts/in-process-network.ts'
 import { makeEvent } from '../helpers/fixtures.ts'
-import { initNetwork, startNodes, waitFor } from '../helpers/network.ts'
 import { login, register } from './sessions.ts'
 
 /** Queries a user may run at once at hospital-c (refilled at one a minute). */

@@ -1,11 +1,14 @@
 import { rm } from 'node:fs/promises'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { AuditEvent } from '../../node/core/event.ts'
-import { fromHex } from '../../node/core/hex.ts'
-import { type QueryAnswerJson, verifyQueryAnswer } from '../../node/core/query-answer.ts'
-import { type Membership, QueryClient } from '../../node/net/index.ts'
+import {
+  type Membership,
+  type QueryAnswerJson,
+  verifyQueryAnswer,
+} from '../../node/core/trust/index.ts'
+import { QueryClient } from '../../node/net/index.ts'
 import type { EhrlogNode } from '../../node/node.ts'
-import { waitFor } from '../helpers/network.ts'
+import { waitFor } from '../../scripts/in-process-network.ts'
 import { QUERY_BURST_AT_C, startQueryNetwork } from './network-world.ts'
 import { login, signedToken } from './sessions.ts'
 
@@ -35,9 +38,7 @@ describe('verified queries on a real network: scope, sessions, and the audit of 
 
   const target = (i: number) => membership.members[i]!
   const trust = (filter: object, patientId?: string) => ({
-    networkId: fromHex(membership.networkId, 32)!,
-    blsKeys: membership.members.map((m) => fromHex(m.blsPublicKey, 48)!),
-    ed25519Keys: new Map(membership.members.map((m) => [m.name, fromHex(m.ed25519PublicKey, 32)!])),
+    keys: membership.keys,
     filter,
     scope: patientId ? { patientId } : {},
   })
@@ -175,6 +176,7 @@ describe('verified queries on a real network: scope, sessions, and the audit of 
         action: 'query',
         resource: 'audit_log',
         outcome: 'success',
+        detail: 'admin of hospital-a, asking hospital-c',
         notes: 'via libp2p, filter {"action":"read","patient":"MRN-B"}',
       }),
       expect.objectContaining({ patientId: '*', actorId: 'admin@hospital-a', outcome: 'success' }),
@@ -182,7 +184,8 @@ describe('verified queries on a real network: scope, sessions, and the audit of 
         patientId: 'MRN-B',
         actorId: 'alice@hospital-a',
         outcome: 'failure',
-        detail: 'refused (other-patient)',
+        detail: 'refused (other-patient), patient account of hospital-a',
+        notes: 'via libp2p, filter fields patient (values not recorded: refused)',
       }),
     ])
     // Bob, the patient whose trail was looked at, sees who looked, including the refused attempt.

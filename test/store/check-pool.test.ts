@@ -1,17 +1,17 @@
 import { randomBytes } from 'node:crypto'
 import { describe, expect, it } from 'vitest'
 import { makeEntry } from '../../node/core/entry.ts'
-import { CheckPool } from '../../node/store/check-pool.ts'
-import { entryKey } from '../../node/store/key-layout.ts'
+import { entryKey } from '../../node/store/format/key-layout.ts'
+import { encodeEntryRecord } from '../../node/store/format/records.ts'
+import { ValueCipher } from '../../node/store/format/value-cipher.ts'
+import { CheckPool } from '../../node/store/verify/check-pool.ts'
 import {
   checkRecords,
   RECORD_FOREIGN,
   RECORD_MISPLACED,
   RECORD_OK,
   RECORD_UNDECRYPTABLE,
-} from '../../node/store/record-check.ts'
-import { encodeEntryRecord } from '../../node/store/records.ts'
-import { ValueCipher } from '../../node/store/value-cipher.ts'
+} from '../../node/store/verify/record-check.ts'
 import { makeEvent } from '../helpers/fixtures.ts'
 
 /** Sealed entry records of hospital-a, seqs 1..n, each with one made-up tree node. */

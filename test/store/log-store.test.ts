@@ -4,12 +4,12 @@ import { makeEntry } from '../../node/core/entry.ts'
 import { isEhrlogError } from '../../node/core/errors.ts'
 import { MemoryTree, verifyConsistency, verifyInclusion } from '../../node/core/merkle/index.ts'
 import { signTreeHead } from '../../node/core/tree-head.ts'
+import { PREFIX, prefixRange } from '../../node/store/format/key-layout.ts'
 import type { FeedBatch } from '../../node/store/index.ts'
-import { PREFIX, prefixRange } from '../../node/store/key-layout.ts'
-import { USER_INDEX_MARKER } from '../../node/store/user-index.ts'
+import { USER_INDEX_MARKER } from '../../node/store/write/user-index.ts'
+import { Tamperer } from '../../scripts/tamper.ts'
 import { makeEvent, makeSigner, makeStoreKeys, openStore } from '../helpers/fixtures.ts'
 import { useTempDirs } from '../helpers/temp-dir.ts'
-import { Tamperer } from './tamper.ts'
 
 const A = makeSigner('hospital-a')
 const B = makeSigner('hospital-b')

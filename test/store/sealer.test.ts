@@ -1,8 +1,8 @@
 import { randomBytes } from 'node:crypto'
 import { describe, expect, it, vi } from 'vitest'
-import { SEAL_OFF_THREAD_FROM, Sealer } from '../../node/store/seal-worker.ts'
-import { VALUE_OVERHEAD, ValueCipher } from '../../node/store/value-cipher.ts'
-import type { ChainedBatch } from '../../node/store/write-chain.ts'
+import { VALUE_OVERHEAD, ValueCipher } from '../../node/store/format/value-cipher.ts'
+import { SEAL_OFF_THREAD_FROM, Sealer } from '../../node/store/write/seal-worker.ts'
+import type { ChainedBatch } from '../../node/store/write/write-chain.ts'
 import { makeEvent, makeSigner, makeStoreKeys, openStore } from '../helpers/fixtures.ts'
 import { useTempDirs } from '../helpers/temp-dir.ts'
 

@@ -3,8 +3,9 @@ import fc from 'fast-check'
 import { afterEach, describe, expect, it } from 'vitest'
 import { toHex } from '../../node/core/hex.ts'
 import { hashLeaf, isInclusionValid, MemoryTree } from '../../node/core/merkle/index.ts'
-import { LogStore, type LogStoreOptions, repairFeed } from '../../node/store/index.ts'
-import { entryKey } from '../../node/store/key-layout.ts'
+import { entryKey } from '../../node/store/format/key-layout.ts'
+import { LogStore, type LogStoreOptions } from '../../node/store/index.ts'
+import { accessOf } from '../../node/store/store-access.ts'
 import { makeEvent, makeSigner, makeStoreKeys, openStore } from '../helpers/fixtures.ts'
 import { useTempDirs } from '../helpers/temp-dir.ts'
 
@@ -114,7 +115,7 @@ describe('LogStore.inclusionProofs: proofs built together, upper tree levels cac
     for await (const e of store.entries('hospital-a')) leaves.push(hashLeaf(e.bytes))
     expect(store.treeCache.bytes).toBe(0)
     await store.warmTreeCache()
-    const cache = store.treeCache.feed(store.internals.feeds.get('hospital-a')!.tag)
+    const cache = store.treeCache.feed(accessOf(store).feeds.get('hospital-a')!.tag)
     for (let level = 4; 2 ** level <= 700; level++) {
       const width = 2 ** level
       for (let index = 0; (index + 1) * width <= 700; index++) {
@@ -150,7 +151,7 @@ describe('LogStore.inclusionProofs: proofs built together, upper tree levels cac
     const asked = [{ seq: 20, treeSize: 700 }]
     const honest = (await reader.inclusionProofs('hospital-a', asked))[0]!.map(toHex)
     // A wrong node in the cache, as if read from a record an insider had sealed wrong.
-    const { feeds, db } = store.internals
+    const { feeds, db } = accessOf(store)
     const tag = feeds.get('hospital-a')!.tag
     store.treeCache.feed(tag).put(3, 3, new Uint8Array(32).fill(7)) // node over seqs 25..32
     expect((await reader.inclusionProofs('hospital-a', asked))[0]!.map(toHex)).not.toEqual(honest)
@@ -159,7 +160,7 @@ describe('LogStore.inclusionProofs: proofs built together, upper tree levels cac
     const bytes = (await store.getEntry('hospital-a', 5))!.bytes
     const proof = await store.inclusionProof('hospital-a', 5, 700)
     await db.del(entryKey(tag, 5))
-    const result = await repairFeed(store, {
+    const result = await store.repairFeed({
       origin: 'hospital-a',
       trustedRoots: new Map([[700, await store.rootAt('hospital-a', 700)]]),
       entries: [{ seq: 5, bytes, treeSize: 700, proof }],

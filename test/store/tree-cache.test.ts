@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { TreeCache } from '../../node/store/tree-cache.ts'
+import { TreeCache } from '../../node/store/read/tree-cache.ts'
 
 const tagA = Buffer.from('aaaaaaaa')
 const tagB = Buffer.from('bbbbbbbb')

@@ -1,9 +1,9 @@
 import { generateKeyPairSync } from 'node:crypto'
 import { beforeEach, describe, expect, it } from 'vitest'
 import type { LogStore, Problem, StoreKeys, VerifyReport } from '../../node/store/index.ts'
+import { Tamperer } from '../../scripts/tamper.ts'
 import { makeEvent, makeSigner, makeStoreKeys, openStore } from '../helpers/fixtures.ts'
 import { useTempDirs } from '../helpers/temp-dir.ts'
-import { Tamperer } from './tamper.ts'
 
 const A = makeSigner('hospital-a')
 const B = makeSigner('hospital-b')
@@ -116,7 +116,7 @@ describe.each([0, 1])(
 
     it('two values swapped without the keys: both fail authentication', async () => {
       await tamper(async (t) => {
-        const { entryKey, feedTag } = await import('../../node/store/key-layout.ts')
+        const { entryKey, feedTag } = await import('../../node/store/format/key-layout.ts')
         const tag = feedTag(keys.indexKey, 'hospital-a')
         const [a, b] = [await t.db.get(entryKey(tag, 3)), await t.db.get(entryKey(tag, 4))]
         await t.db.put(entryKey(tag, 3), b!)

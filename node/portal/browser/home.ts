@@ -1,21 +1,18 @@
-import { SEED_COLUMNS, seedRow, timestamp } from '../../../client/format/seed-columns.ts'
 import type { EncodedEntry } from '../../core/entry.ts'
-import { fromHex } from '../../core/hex.ts'
 import {
+  type NetworkKeys,
   parseQueryFilter,
   type QueryFilter,
-  type QueryTrust,
   type QueryVerification,
+  SEED_COLUMNS,
+  seedRow,
+  shortNetworkId,
+  timestamp,
   verifyQueryAnswer,
-} from '../../core/query-answer.ts'
+} from '../../core/trust/index.ts'
 import { getJson, postJson } from './api.ts'
 import { checkNetworkPin, type PinCheck, pinNetwork } from './network-pin.ts'
-import {
-  shortNetworkId,
-  type TrustedNetwork,
-  trustedNetworkOf,
-  UntrustedNetwork,
-} from './network-trust.ts'
+import { trustedNetworkOf, UntrustedNetwork } from './network-trust.ts'
 
 const FILTER_FIELDS = ['patient', 'actor', 'action', 'resource', 'from', 'to'] as const
 
@@ -61,7 +58,7 @@ async function showLogs(body: HTMLElement, params: URLSearchParams): Promise<voi
     getJson<unknown>('/api/v1/network'),
     getJson<unknown>(`/api/v1/query?${query}`),
   ])
-  let trusted: TrustedNetwork
+  let trusted: NetworkKeys
   try {
     if (!network.ok)
       throw new UntrustedNetwork(`the node did not send its network.json (HTTP ${network.status})`)
@@ -89,15 +86,12 @@ async function showLogs(body: HTMLElement, params: URLSearchParams): Promise<voi
     return
   }
   const patient = body.dataset.patient
-  const trust: QueryTrust = {
-    networkId: fromHex(trusted.networkId, 32) as Uint8Array,
-    blsKeys: trusted.blsKeys,
-    ed25519Keys: trusted.ed25519Keys,
+  const result = verifyQueryAnswer(answer.body, {
+    keys: trusted,
     filter,
     ...(patient !== undefined ? { scope: { patientId: patient } } : {}),
     ...(cursor !== undefined ? { cursor } : {}),
-  }
-  const result = verifyQueryAnswer(answer.body, trust)
+  })
   showStatus(result)
   showNetwork(trusted.networkId, pinNote(pin, trusted.networkId, result.failures.length === 0))
   showRows(result)

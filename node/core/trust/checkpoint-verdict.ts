@@ -1,0 +1,28 @@
+import { type CosignedCheckpoint, verifyCosignedCheckpoint } from '../checkpoint.ts'
+import { fromHex } from '../hex.ts'
+import type { Membership } from './membership.ts'
+
+/** Who cosigned a checkpoint that verified, by name, and when. */
+export interface CheckpointVerdict {
+  signers: string[]
+  memberCount: number
+  time: string
+}
+
+/** Verifies a cosigned checkpoint against the membership; throws INVALID_SIGNATURE if it fails. */
+export function verifyCheckpoint(
+  membership: Membership,
+  cosigned: CosignedCheckpoint,
+): CheckpointVerdict {
+  const { networkId, blsKeys } = membership.keys
+  const signers = verifyCosignedCheckpoint(cosigned, fromHex(networkId, 32)!, blsKeys)
+  return {
+    signers: signers.map((i) => membership.members[i]!.name),
+    memberCount: blsKeys.length,
+    time: new Date(cosigned.checkpoint.timeMs).toISOString(),
+  }
+}
+
+export function describeVerdict(v: CheckpointVerdict): string {
+  return `verified: cosigned by ${v.signers.length} of ${v.memberCount} node${v.memberCount === 1 ? '' : 's'} (${v.signers.join(', ')}) at ${v.time}`
+}

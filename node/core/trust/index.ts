@@ -1,0 +1,29 @@
+/*
+ * What a verifier needs to check what a node sends without trusting it: the membership and
+ * its keys, queries (filter, scope, cursor, the answer's wire types, verification and the
+ * cross-check between nodes) and the checkpoint verdict. Pure, no I/O: nodes, the CLI and
+ * the browser share it.
+ */
+export type { AnswerEntryJson, AnswerHeadJson, QueryAnswerJson } from './answer.ts'
+export type { VerifiedCheckpoints } from './answer-checkpoint.ts'
+export { type CheckpointVerdict, describeVerdict, verifyCheckpoint } from './checkpoint-verdict.ts'
+export { type CheckedAnswer, crossCheckAnswers } from './cross-check.ts'
+export { comparePositions, decodeCursor, encodeCursor, type Position } from './cursor.ts'
+export {
+  filterMismatch,
+  parseQueryFilter,
+  QUERY_LIMITS,
+  type QueryFilter,
+  type QueryScope,
+} from './filter.ts'
+export { type Member, type PublicIdentity, publicIdentitySchema } from './member.ts'
+export { Membership, type MembershipOptions } from './membership.ts'
+export { type NetworkKeys, networkIdOf, shortNetworkId } from './network-keys.ts'
+export { actionType, clip, SEED_COLUMNS, seedRow, timestamp } from './seed-columns.ts'
+export type {
+  Failure,
+  Integrity,
+  QueryVerification,
+  VerifiedEntry,
+} from './verification.ts'
+export { type AnswerCheck, verifyQueryAnswer } from './verify-answer.ts'

@@ -1,0 +1,31 @@
+import { canonicalJson } from '../canonical-json.ts'
+import { toHex } from '../hex.ts'
+import { sha256 } from '../merkle/hash.ts'
+
+/**
+ * The keys every check of what a node sends is made against, taken from the verifier's own
+ * copy of network.json (never from the node being checked). One shape for nodes, the CLI
+ * and the browser; Membership.keys builds it.
+ */
+export interface NetworkKeys {
+  /** networkIdOf(network.json), hex: bound into every checkpoint's signed message. */
+  networkId: string
+  /** The members' BLS keys in network.json order: a checkpoint's signer bitmap indexes it. */
+  blsKeys: readonly Uint8Array[]
+  /** Each member's Ed25519 key, by name (the origin of its feed): it signs the tree heads. */
+  ed25519Keys: ReadonlyMap<string, Uint8Array>
+}
+
+/**
+ * The network id: SHA-256 of network.json's RFC 8785 canonical JSON, hex. Every holder of
+ * the same file gets the same id however it is formatted. Throws for a number JSON
+ * canonicalization refuses (RFC 8785 section 3.2.2.3).
+ */
+export function networkIdOf(networkJson: unknown): string {
+  return toHex(sha256(new TextEncoder().encode(canonicalJson(networkJson))))
+}
+
+/** The first 16 hex digits, as ehrlog prints network ids ("1a2b…"). */
+export function shortNetworkId(networkId: string): string {
+  return `${networkId.slice(0, 16)}…`
+}

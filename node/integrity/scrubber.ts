@@ -1,0 +1,219 @@
+import type { Membership } from '../core/trust/index.ts'
+import type { Logger } from '../logger.ts'
+import type {
+  FeedRepair,
+  FeedRepairResult,
+  Problem,
+  ScrubView,
+  VerifyReport,
+} from '../store/index.ts'
+import { originKeyOf, type TrustedCuts } from './checkpoint-trust.ts'
+import type { CutJudge } from './cut-judge.ts'
+import {
+  attributeAfterRepair,
+  type DamageSnapshot,
+  damageIncident,
+  snapshotDamage,
+} from './damage-report.ts'
+import { groupProblems, type IntegrityIncident, type ProblemGroup } from './incident.ts'
+import type { OriginGate } from './origin-gate.ts'
+import { type FeedRepairOutcome, type RepairPeer, repairFromPeers } from './repairer.ts'
+
+export interface ScrubResult {
+  /** The scrub before any repair. */
+  report: VerifyReport
+  /** Incidents this scrub reported (incidents still open from an earlier scrub are not repeated). */
+  incidents: IntegrityIncident[]
+  /** The replica after the repairs; `report` itself when nothing was wrong. */
+  after: VerifyReport
+}
+
+export interface ScrubberOptions {
+  self: string
+  replica: ScrubView
+  /** The replica's one write (LogStore.repairFeed). */
+  writeRepair: (repair: FeedRepair) => Promise<FeedRepairResult>
+  membership: Membership
+  cuts: CutJudge
+  /** Repairs hold a feed alone; accepted batches share it (IntegrityService.accept). */
+  gate: OriginGate
+  peers: () => RepairPeer[]
+  /** How long a repair waits for a first peer (IntegrityServiceOptions.retryMs, default 5 s). */
+  retryMs: number | undefined
+  /** Waits for sync to refill a tail cut below the checkpoint (tail-wait.ts). */
+  awaitTail: (origin: string, cut: { treeSize: number; root: Uint8Array }) => Promise<void>
+  /** Right after the first verify of a scrub, before any repair (StartHold.release). */
+  onVerified: () => void
+  /** After a scrub that found damage, with the incidents it left open (ScrubSchedule). */
+  onJudged: (openIncidents: number) => void
+  emit: (incident: IntegrityIncident) => void
+  signal: AbortSignal
+  log: Logger
+}
+
+/** Repair passes per scrub: a second pass fixes heads only a repaired entry exposes. */
+const MAX_PASSES = 3
+
+/**
+ * One scrub: verifies the replica against the cuts it is held to, repairs what it finds from
+ * peers (only with data proven into a trusted root), and reports each incident once with
+ * whether it was repaired. Keeps which incidents are still open between scrubs.
+ */
+export class Scrubber {
+  readonly #opts: ScrubberOptions
+  /** Incidents reported and not yet repaired, by kind, origin and fingerprint. */
+  readonly #open = new Set<string>()
+  /** The member that last delivered an accepted batch of each origin (credit for sync repairs). */
+  readonly #deliveredBy = new Map<string, string>()
+
+  constructor(opts: ScrubberOptions) {
+    this.#opts = opts
+  }
+
+  /** Notes who delivered a stored batch, to credit sync repairs. */
+  noteDelivered(origin: string, member: string): void {
+    this.#deliveredBy.set(origin, member)
+  }
+
+  async run(): Promise<ScrubResult> {
+    const { replica, signal } = this.#opts
+    const trusted = this.#opts.cuts.judged()
+    const verifyOptions = trusted ? { knownHeads: trusted.cuts } : {}
+    const report = await replica.verify(verifyOptions)
+    const detectedAt = new Date().toISOString()
+    this.#opts.onVerified()
+    for (const p of report.problems)
+      if (p.kind === 'unreadable-feed') this.#opts.log.error({ problem: p }, p.message)
+    const groups = groupProblems(report.problems)
+    if (groups.length === 0) {
+      this.#open.clear()
+      return { report, incidents: [], after: report }
+    }
+    const seen = await Promise.all(groups.map((g) => snapshotDamage(replica, g)))
+    const outcomes = new Map<string, FeedRepairOutcome[]>()
+    let after = report
+    for (let pass = 0; pass < MAX_PASSES && !signal.aborted; pass++) {
+      const damaged = new Map<string, Problem[]>()
+      for (const p of after.problems) {
+        if (p.kind === 'unreadable-feed' || !groups.some((g) => g.origin === p.origin)) continue
+        const list = damaged.get(p.origin)
+        if (list) list.push(p)
+        else damaged.set(p.origin, [p])
+      }
+      if (damaged.size === 0) break
+      let progress = false
+      for (const [origin, problems] of damaged) {
+        const outcome = await this.#repair(origin, problems, trusted)
+        if (!outcome) continue
+        outcomes.set(origin, [...(outcomes.get(origin) ?? []), outcome])
+        const written = outcome.result
+        if (written && written.entries.length + written.heads.length + written.deleted.length > 0)
+          progress = true
+        const cut = trusted?.cuts.get(origin)
+        if (outcome.tailFrom !== undefined && cut) {
+          const before = replica.size(origin)
+          await this.#opts.awaitTail(origin, cut)
+          if (replica.size(origin) > before) progress = true
+        }
+      }
+      if (!progress) break
+      after = await replica.verify(verifyOptions)
+    }
+    // Sync may have restored a feed damaged at open meanwhile: judge the replica as it is now.
+    if (after === report && outcomes.size > 0) after = await replica.verify(verifyOptions)
+    const incidents: IntegrityIncident[] = []
+    // Open from now on: what this scrub still finds unrepaired (old fingerprints lapse).
+    const wasOpen = new Set(this.#open)
+    this.#open.clear()
+    for (const [i, group] of groups.entries()) {
+      const incident = await this.#incidentOf(group, seen[i]!, wasOpen, {
+        detectedAt,
+        trusted,
+        outcomes,
+        after,
+      })
+      if (incident) incidents.push(incident)
+    }
+    for (const incident of incidents) {
+      this.#opts.log.error({ incident: { ...incident, evidence: undefined } }, incident.summary)
+      this.#opts.emit(incident)
+    }
+    this.#opts.onJudged(this.#open.size)
+    return { report, incidents, after }
+  }
+
+  /** The incident of a group, or undefined when it was reported already and nothing changed. */
+  async #incidentOf(
+    scrubbed: ProblemGroup,
+    { fingerprint, values }: DamageSnapshot,
+    open: ReadonlySet<string>,
+    scrub: {
+      detectedAt: string
+      trusted: TrustedCuts | undefined
+      outcomes: ReadonlyMap<string, FeedRepairOutcome[]>
+      after: VerifyReport
+    },
+  ): Promise<IntegrityIncident | undefined> {
+    const { trusted, outcomes, after } = scrub
+    const { origin } = scrubbed
+    const repaired = !after.problems.some((p) => p.origin === origin)
+    const openKey = `${scrubbed.kind}:${origin}:${fingerprint}`
+    const wasOpen = open.has(openKey)
+    if (!repaired) this.#open.add(openKey)
+    if (!repaired && wasOpen) return undefined
+    const tried = outcomes.get(origin) ?? []
+    const { self, replica } = this.#opts
+    return damageIncident({
+      self,
+      group: repaired ? await attributeAfterRepair(replica, scrubbed, values) : scrubbed,
+      repairedFrom: repaired
+        ? (tried.flatMap((o) => o.from)[0] ?? this.#deliveredBy.get(origin) ?? self)
+        : undefined,
+      // A follow-up to an incident reported unrepaired is a new incident for the alerts.
+      key: wasOpen ? `${fingerprint}:repaired` : fingerprint,
+      detectedAt: scrub.detectedAt,
+      trusted,
+      tried,
+    })
+  }
+
+  /** Connected members; at start the links may still be coming up, so wait a little for one. */
+  async #connectedPeers(): Promise<RepairPeer[]> {
+    const deadline = Date.now() + (this.#opts.retryMs ?? 5000)
+    let peers = this.#opts.peers()
+    while (peers.length === 0 && Date.now() < deadline && !this.#opts.signal.aborted) {
+      await new Promise((resolve) => setTimeout(resolve, 100))
+      peers = this.#opts.peers()
+    }
+    return peers
+  }
+
+  async #repair(
+    origin: string,
+    problems: readonly Problem[],
+    trusted: TrustedCuts | undefined,
+  ): Promise<FeedRepairOutcome | undefined> {
+    const { membership, gate, log } = this.#opts
+    if (!membership.byName(origin)) return undefined
+    const peers = await this.#connectedPeers()
+    // The origin is the authority on its own feed: ask it first.
+    peers.sort((a, b) => Number(b.name === origin) - Number(a.name === origin))
+    try {
+      return await repairFromPeers({
+        replica: this.#opts.replica,
+        writeRepair: this.#opts.writeRepair,
+        origin,
+        problems,
+        cut: trusted?.cuts.get(origin),
+        originKey: originKeyOf(membership, origin),
+        peers,
+        exclusive: (fn) => gate.exclusive(origin, fn),
+        log,
+        signal: this.#opts.signal,
+      })
+    } catch (err) {
+      log.error({ origin, err: (err as Error).message }, 'repair failed: nothing written')
+      return undefined
+    }
+  }
+}
