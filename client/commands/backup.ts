@@ -1,5 +1,5 @@
 import { createWriteStream } from 'node:fs'
-import { access, appendFile, mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises'
+import { access, appendFile, chmod, mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { Readable } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
@@ -137,8 +137,13 @@ async function restoreSecrets(
       )
   }
   for (const [name, bytes] of files) {
-    const secret = name === NODE_FILES.masterKey || name === NODE_FILES.keys
-    await writeFile(join(dir, name), bytes, { mode: secret ? 0o600 : 0o644 })
+    // config.json holds the API token: secret like the keys (the node refuses it readable).
+    const secret = [NODE_FILES.masterKey, NODE_FILES.keys, NODE_FILES.config].includes(
+      name as never,
+    )
+    const mode = secret ? 0o600 : 0o644
+    await writeFile(join(dir, name), bytes, { mode })
+    await chmod(join(dir, name), mode) // an existing file keeps its mode on write
   }
 }
 
