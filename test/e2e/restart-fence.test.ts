@@ -53,4 +53,27 @@ describe('the own-feed fence on a normal restart', () => {
       `start to first 201, hospital-c with two members up: fenced ${times.fenced!.join(', ')} ms; without the fence (override) ${times.override!.join(', ')} ms`,
     )
   }, 120_000)
+
+  it('the operator override appends alone, and is itself recorded as an entry of the own feed', async () => {
+    const { dirs } = await initNetwork(await tempDir())
+    nodes = await startNodes([dirs[0]!], {
+      overrideFence: 'first start of a new network; hospital-b and -c not up yet',
+      fenceWaitMs: 100,
+    })
+    const a = nodes[0]!
+    const { ids, pendingIds } = await a.ingest.submit([makeEvent(1)])
+    expect(pendingIds).toBeUndefined()
+    expect(ids).toEqual(['hospital-a:2'])
+    const first = await a.store.getEntry('hospital-a', 1)
+    expect(first?.entry.kind).toBe('event')
+    expect(first?.entry.body).toMatchObject({
+      actorId: 'operator@hospital-a',
+      action: 'other',
+      detail: 'own-feed fence override',
+      resource: 'ehrlog_node',
+      notes:
+        'started with --override-fence at feed size 0: first start of a new network; hospital-b and -c not up yet',
+    })
+    expect(a.status().ownFeed).toEqual({ fenced: false, pendingEvents: 0 })
+  })
 })
