@@ -1,4 +1,4 @@
-import { mkdir, readFile, writeFile } from 'node:fs/promises'
+import { mkdir, readFile, rm, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
 import type { Incident } from '../../node/alerts/index.ts'
@@ -141,4 +141,35 @@ describe('ehrlog backup and restore', () => {
     nodes = await startNodes([fresh])
     expect(nodes[0]!.store.size('hospital-a')).toBe(2)
   })
+
+  it("the issue's reproduction: hospital-c's db deleted, started alone, then the others", async () => {
+    const root = await tempDir()
+    const { dirs } = await initNetwork(root)
+    const incidents: Incident[] = []
+    const opts = { onIncident: (i: Incident) => incidents.push(i), fenceWaitMs: 200 }
+    nodes = await startNodes(dirs, opts)
+    await nodes[2]!.ingest.submit([makeEvent(1)])
+    await waitFor('replicated', () => nodes.every((n) => n.store.size('hospital-c') === 1))
+    await Promise.all(nodes.map((n) => n.stop()))
+    await rm(join(dirs[2]!, 'db'), { recursive: true, force: true })
+
+    nodes = await startNodes([dirs[2]!], opts)
+    const c = nodes[0]!
+    const pending = await c.ingest.submit([makeEvent(2)])
+    expect(pending.pendingIds).toHaveLength(1)
+    expect(c.store.size('hospital-c')).toBe(0) // no second hospital-c:1
+    nodes.push(...(await startNodes(dirs.slice(0, 2), opts)))
+    await waitFor(
+      'hospital-c:1 pulled back, the pending event appended as hospital-c:2 everywhere',
+      () => nodes.every((n) => n.store.size('hospital-c') === 2),
+      30_000,
+    )
+    expect((await c.store.getEntry('hospital-c', 2))?.entry.body).toMatchObject({
+      notes: 'note number 2',
+    })
+    await Promise.all(nodes.map((n) => n.stop()))
+    nodes = []
+    for (const dir of dirs) expect((await runCli(['verify', '--dir', dir])).code).toBe(0)
+    expect(incidents).toEqual([])
+  }, 60_000)
 })
