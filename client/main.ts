@@ -1,6 +1,7 @@
 import { Command, CommanderError } from 'commander'
 import { isEhrlogError } from '../node/core/errors.ts'
 import { registerAppend } from './commands/append.ts'
+import { registerBackup } from './commands/backup.ts'
 import { registerCheckpoint } from './commands/checkpoint.ts'
 import { registerExport } from './commands/export.ts'
 import { registerInit } from './commands/init.ts'
@@ -35,6 +36,7 @@ export function buildProgram(ctx: CliContext): Command {
   registerLog(program, ctx)
   registerNetwork(program, ctx)
   registerNode(program, ctx)
+  registerBackup(program, ctx)
   registerStatus(program, ctx)
   registerCheckpoint(program, ctx)
   registerProof(program, ctx)

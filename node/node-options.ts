@@ -24,4 +24,11 @@ export interface NodeOptions {
   tailWaitMs?: number
   /** Told of each modified/deleted/equivocation incident the integrity service reports. */
   onIntegrityIncident?: (incident: IntegrityIncident) => void
+  /**
+   * Opens the own-feed fence at start without a quorum, for this reason (logged at warn and
+   * recorded as an entry): a new network's first start, or members gone for good.
+   */
+  overrideFence?: string
+  /** How long an ingest request waits for the fence before it is stored pending (default 2000 ms). */
+  fenceWaitMs?: number
 }

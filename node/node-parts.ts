@@ -4,7 +4,7 @@ import { AuthService, DirectoryFold } from './auth/index.ts'
 import { CheckpointService } from './checkpoint/index.ts'
 import { NodeMetrics, nodeHealthOf, type QuorumWatch } from './health/index.ts'
 import type { NodeIdentity } from './identity/index.ts'
-import { IngestQueue, OwnFeed } from './ingest/index.ts'
+import { fencePart, IngestQueue, OwnFeed, OwnTipFence, PendingDrain } from './ingest/index.ts'
 import { gateAccepts, IntegrityService, repairPeersOf, repairSourceOf } from './integrity/index.ts'
 import { BackgroundTask, PartList, type Startable } from './lifecycle/index.ts'
 import type { Logger } from './logger.ts'
@@ -14,7 +14,7 @@ import type { NodeOptions } from './node-options.ts'
 import { storeOfNode } from './node-store.ts'
 import { portalNetworkOf } from './portal/index.ts'
 import { QueryService } from './query/index.ts'
-import { CheckpointLog, type LogStore } from './store/index.ts'
+import { CheckpointLog, type LogStore, PendingLog } from './store/index.ts'
 
 export interface Parts {
   identity: NodeIdentity
@@ -25,6 +25,8 @@ export interface Parts {
   integrity: IntegrityService
   net: NetService
   ingest: IngestQueue
+  fence: OwnTipFence
+  pending: PendingDrain
   query: QueryService
   http: HttpServer
   quorumWatch: QuorumWatch
@@ -56,6 +58,14 @@ export function buildParts(
   const name = identity.config.name
   const metrics = new NodeMetrics()
   const store = storeOfNode(identity, membership.ed25519Keys())
+  // Nothing is signed onto the own feed before a quorum told this node its tip (own-tip-fence.ts).
+  const fence = new OwnTipFence({
+    self: name,
+    members: membership.members.map((m) => m.name),
+    localSize: () => store.size(name),
+    ...(opts.overrideFence !== undefined ? { override: opts.overrideFence } : {}),
+    logger: logger.child({ component: 'fence' }),
+  })
   const net = new NetService({
     membership,
     self: name,
@@ -70,10 +80,19 @@ export function buildParts(
       peerSizes: (sizes) => metrics.announced(sizes),
     },
     repair: repairSourceOf(store),
+    onPeerSizes: (peer, sizes) =>
+      fence.noteClaim(membership.byPeerId(peer)?.name, sizes.get(name) ?? 0),
     ...(opts.syncIntervalMs ? { syncIntervalMs: opts.syncIntervalMs } : {}),
   })
   const signer = { origin: name, privateKey: identity.signingKey }
-  const ownFeed = new OwnFeed({ store, signer, gossip: net, logger })
+  const ownFeed = new OwnFeed({ store, signer, gossip: net, logger, fence })
+  // Events taken while fenced: durable in the store, appended once it opens (pending-drain.ts).
+  const pending = new PendingDrain({
+    opened: fence.opened,
+    log: new PendingLog(store),
+    feed: ownFeed,
+    logger: logger.child({ component: 'pending' }),
+  })
   const alerts = new AlertService({
     node: name,
     admins: identity.config.alerts.admins,
@@ -109,6 +128,9 @@ export function buildParts(
   const ingest = new IngestQueue({
     store,
     feed: ownFeed,
+    gate: pending,
+    pending,
+    ...(opts.fenceWaitMs !== undefined ? { gateWaitMs: opts.fenceWaitMs } : {}),
     observeAppend: (events, ms) => metrics.appended(events, ms),
   })
   const checkpoints = new CheckpointService({
@@ -161,7 +183,12 @@ export function buildParts(
     self: name,
     members: membership.members.map((m) => m.name),
     config: identity.config,
-    store,
+    // The own feed's tip is known once integrity's hold is lifted and the fence is open.
+    store: {
+      size: (origin) => store.size(origin),
+      appendHoldOf: (origin) =>
+        store.appendHoldOf(origin) ?? (fence.isOpen ? undefined : fence.why()),
+    },
     peers: () => net.peers(),
     latestCheckpoint: () => checkpoints.latest(),
     alertQueueLength: () => alerts.pending(),
@@ -196,6 +223,7 @@ export function buildParts(
   const lifecycle = new PartList(
     [
       ['store', storePart(store, logger)],
+      ['pending events', pending],
       ['alerts', alerts],
       // Before the network: no batch is stored between loading the directory and following it.
       ['user directory', users],
@@ -208,6 +236,12 @@ export function buildParts(
       // After the network (the first scrub waits for its first sync); before HTTP: an own
       // feed shorter than the checkpoint is pulled back (tailWaitMs) before events are taken.
       ['integrity', integrity],
+      // After integrity: with the override, a feed shorter than the cosigned checkpoint is
+      // held by integrity's store hold before anything can be appended.
+      [
+        'own-feed fence',
+        fencePart(fence, pending, name, () => store.size(name), opts.overrideFence),
+      ],
       // Emails admins when members go silent or checkpoints stall (and when that ends).
       ['quorum watch', health.watch],
       ['http', http],
@@ -228,6 +262,8 @@ export function buildParts(
     query,
     http,
     quorumWatch: health.watch,
+    fence,
+    pending,
   }
   return { parts, lifecycle }
 }

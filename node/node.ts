@@ -145,7 +145,7 @@ export class EhrlogNode {
   }
 
   status(): NodeStatus {
-    const { identity, store, net } = this.#require()
+    const { identity, store, net, fence, pending } = this.#require()
     const sizes = store.sizes()
     const peers = net.peers().filter((p) => p.name !== undefined)
     return {
@@ -158,6 +158,11 @@ export class EhrlogNode {
         size,
         headSize: store.latestHead(origin)?.treeSize ?? 0,
       })),
+      ownFeed: {
+        fenced: !fence.isOpen,
+        ...(fence.isOpen ? {} : { waitingFor: fence.why() }),
+        pendingEvents: pending.pendingEvents,
+      },
       uptimeSeconds: Math.round((Date.now() - this.#startedAt) / 1000),
     }
   }

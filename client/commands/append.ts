@@ -146,19 +146,34 @@ async function appendRemote(
   const total = opts.file ? await countValidEvents(opts.file) : 1
   const progress = startProgress('sending', total, ctx.progressStream)
   const ids: string[] = []
+  const pendingIds: string[] = []
   try {
     for await (const events of batches) {
       const key = randomUUID()
       const answer = await withRetries(() =>
-        callNode<{ ids: string[] }>(endpoint, 'POST', '/api/v1/events', events, {
-          'idempotency-key': key,
-        }),
+        callNode<{ ids?: string[]; pendingIds?: string[] }>(
+          endpoint,
+          'POST',
+          '/api/v1/events',
+          events,
+          { 'idempotency-key': key },
+        ),
       )
-      ids.push(...answer.ids)
-      progress.update(ids.length)
+      // 202: durable on the node, sequenced once it has learned its feed's tip (README, ingest).
+      ids.push(...(answer.ids ?? []))
+      pendingIds.push(...(answer.pendingIds ?? []))
+      progress.update(ids.length + pendingIds.length)
     }
   } finally {
     progress.stop()
+  }
+  if (pendingIds.length > 0) {
+    ctx.out(
+      opts.json
+        ? `${JSON.stringify({ appended: ids.length, pending: pendingIds.length, pendingIds: pendingIds.length > 100 ? undefined : pendingIds })}\n`
+        : `${pendingIds.length} events durable, not yet sequenced (the node is learning its feed's tip from the other members)${ids.length > 0 ? `; appended ${ids.length}` : ''}\n`,
+    )
+    return
   }
   if (opts.json)
     ctx.out(

@@ -5,6 +5,13 @@ import { EhrlogNode } from '../../node/node.ts'
 import { type CliContext, passphraseOf } from '../context.ts'
 import { EXIT } from '../exit-codes.ts'
 
+interface NodeStartOptions {
+  dir: string
+  logLevel: string
+  syncInterval: number
+  overrideFence?: string
+}
+
 export function registerNode(program: Command, ctx: CliContext): void {
   const node = program.command('node').description('run a node')
   node
@@ -13,7 +20,11 @@ export function registerNode(program: Command, ctx: CliContext): void {
     .requiredOption('--dir <dir>', 'the node folder (with network.json)')
     .option('--log-level <level>', 'trace, debug, info, warn, error', 'info')
     .option('--sync-interval <ms>', 'mean anti-entropy sync period', (v) => Number(v), 5000)
-    .action(async (opts: { dir: string; logLevel: string; syncInterval: number }) => {
+    .option(
+      '--override-fence <reason>',
+      "append without learning the own feed's tip from a quorum of members (a new network's first start, or members gone for good); logged and recorded as an entry",
+    )
+    .action(async (opts: NodeStartOptions) => {
       const logger = createLogger({ level: opts.logLevel })
       const passphrase = passphraseOf(ctx)
       const running = new EhrlogNode({
@@ -21,6 +32,7 @@ export function registerNode(program: Command, ctx: CliContext): void {
         logger,
         syncIntervalMs: opts.syncInterval,
         ...(passphrase ? { passphrase } : {}),
+        ...(opts.overrideFence !== undefined ? { overrideFence: opts.overrideFence } : {}),
       })
       // Its "node started" log line names the HTTP URL and the libp2p addresses: stdout and
       // stderr stay one JSON stream for journald and log shippers.

@@ -51,6 +51,11 @@ export function registerStatus(program: Command, ctx: CliContext): void {
             ]),
           ),
         )
+      const own = status.ownFeed
+      if (own?.fenced)
+        ctx.out(`own feed fenced: ${own.waitingFor}; ${own.pendingEvents} events pending\n`)
+      else if (own && own.pendingEvents > 0)
+        ctx.out(`own feed: appending ${own.pendingEvents} pending events\n`)
       ctx.out(
         renderTable(
           ['FEED', 'ENTRIES', 'SIGNED'],

@@ -8,6 +8,7 @@ import type { IngestQueue } from '../ingest/index.ts'
 import { type PortalNetwork, portalRoutes } from '../portal/index.ts'
 import type { LogStore } from '../store/index.ts'
 import { AUTH_ROUTE_METHODS, authRoutes } from './auth-routes.ts'
+import { backupRoute } from './backup-route.ts'
 import { BearerToken } from './bearer-auth.ts'
 import {
   CHECKPOINT_PATH,
@@ -243,6 +244,8 @@ export class HttpServer {
     if (cp) app.register(verifyRoute, { store: cp.store, token: this.#token })
     const auth = this.#opts.auth
     if (auth) app.register(authRoutes, { auth: auth.service, node: auth.node })
+    if (auth && cp)
+      app.register(backupRoute, { store: cp.store, auth: auth.service, node: auth.node })
     if (auth && this.#opts.query) {
       app.register(queryRoute, { query: this.#opts.query, auth: auth.service })
       app.register(proofRoute, { proofs: this.#opts.query, auth: auth.service })

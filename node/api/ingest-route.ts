@@ -11,8 +11,18 @@ export interface IngestRouteOptions {
   token: BearerToken
 }
 
-/** 201 for new entries; a retry with a known Idempotency-Key gets 200 and the first ids. */
-export type EventsResponse = { ids: string[] } | { ids: string[]; duplicate: true }
+/**
+ * 201 for new entries; a retry with a known Idempotency-Key gets 200 and the first ids. 202
+ * while the own feed is fenced (after a restore, before a quorum told the node its tip): the
+ * events are durable, not yet sequenced; a retry with the same key later gets the entry ids.
+ */
+export type EventsResponse =
+  | { ids: string[] }
+  | { ids: string[]; duplicate: true }
+  | { pending: true; pendingIds: string[]; duplicate?: true; message: string }
+
+const PENDING_MESSAGE =
+  'durable, not yet sequenced: this node is learning its feed tip from the other members; retry with the same Idempotency-Key to get the entry ids'
 
 /** What differs between the ingest paths: where, which media types, how a body reads. */
 export interface IngestRouteSpec {
@@ -61,12 +71,20 @@ export function ingestRoute(spec: IngestRouteSpec) {
         const body = request.body as JsonBody | undefined
         if (body === undefined) throw new errorCodes.FST_ERR_CTP_INVALID_MEDIA_TYPE()
         const { events, locationOf } = spec.read(body.value)
-        const { ids, duplicate } =
+        const { ids, duplicate, pendingIds } =
           key === undefined
             ? await opts.ingest.submit(events)
             : await sameKey.run(key, () =>
                 opts.ingest.submit(events, { key, bodyHash: body.sha256 }),
               )
+        if (pendingIds) {
+          return reply.code(202).send({
+            pending: true,
+            pendingIds,
+            ...(duplicate ? { duplicate: true } : {}),
+            message: PENDING_MESSAGE,
+          })
+        }
         const location = locationOf?.(ids)
         if (location !== undefined) reply.header('Location', location)
         if (duplicate) return reply.code(200).send({ ids, duplicate: true })

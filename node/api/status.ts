@@ -25,6 +25,11 @@ export interface NodeStatus {
   feeds: Array<{ origin: string; size: number; headSize?: number }>
   /** Origin → entries this node is behind the largest size it has heard of. */
   replicationLag?: Record<string, number>
+  /**
+   * The own-feed fence (docs/architecture.md, "One history per origin"): whether appends wait
+   * for the members to confirm the feed's tip, what for, and how many events are pending.
+   */
+  ownFeed?: { fenced: boolean; waitingFor?: string; pendingEvents: number }
   uptimeSeconds: number
 }
 
@@ -79,6 +84,15 @@ export const nodeStatusSchema = {
       },
     },
     replicationLag: { type: 'object', additionalProperties: { type: 'integer' } },
+    ownFeed: {
+      type: 'object',
+      required: ['fenced', 'pendingEvents'],
+      properties: {
+        fenced: { type: 'boolean' },
+        waitingFor: { type: 'string' },
+        pendingEvents: { type: 'integer' },
+      },
+    },
     uptimeSeconds: { type: 'number' },
   },
 } as const

@@ -1,4 +1,7 @@
+export { fenceOverrideEvent, NO_PATIENT } from './fence-override.ts'
+export { fencePart } from './fence-part.ts'
 export {
+  type AppendGate,
   IngestQueue,
   type IngestQueueOptions,
   type IngestRequest,
@@ -6,7 +9,16 @@ export {
 } from './ingest-queue.ts'
 export {
   type AppendedBatch,
+  type AppendFence,
   type BatchPublisher,
   OwnFeed,
   type OwnFeedOptions,
 } from './own-feed.ts'
+export {
+  type FenceOpening,
+  fenceQuorum,
+  judgeFence,
+  OwnTipFence,
+  type OwnTipFenceOptions,
+} from './own-tip-fence.ts'
+export { PendingDrain, type PendingDrainOptions } from './pending-drain.ts'

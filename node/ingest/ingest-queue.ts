@@ -1,7 +1,7 @@
 import { entryId } from '../core/entry.ts'
 import { EhrlogError } from '../core/errors.ts'
 import type { AuditEvent } from '../core/event.ts'
-import type { LogStore, Receipt } from '../store/index.ts'
+import type { LogStore, PendingLog, Receipt } from '../store/index.ts'
 import type { OwnFeed } from './own-feed.ts'
 
 export interface IngestRequest {
@@ -12,9 +12,21 @@ export interface IngestRequest {
 }
 
 export interface IngestResult {
+  /** Entry ids; empty while the events are pending. */
   ids: string[]
   /** True when the request key was seen before and nothing new was appended. */
   duplicate: boolean
+  /**
+   * Set when the events are durable but not yet sequenced (the own feed is fenced): their
+   * pending ids. A retry with the same Idempotency-Key gets the entry ids once sequenced.
+   */
+  pendingIds?: string[]
+}
+
+/** When the own feed takes appends (PendingDrain: the fence is open and the backlog appended). */
+export interface AppendGate {
+  /** Resolves true once appends go straight to the feed; false after `timeoutMs`. */
+  waitReady(timeoutMs: number): Promise<boolean>
 }
 
 export interface IngestQueueOptions {
@@ -28,6 +40,14 @@ export interface IngestQueueOptions {
   maxBatch?: number
   /** How long an event may wait for others to share its batch (default 2 ms). */
   maxDelayMs?: number
+  /**
+   * With `pending`: a request waits up to `gateWaitMs` for the gate, then is stored pending
+   * (durable, not yet sequenced). Without them, requests go straight to the feed.
+   */
+  gate?: AppendGate
+  pending?: Pick<PendingLog, 'add' | 'byRequest'>
+  /** Default 2000 ms: covers a normal restart, whose fence opens with its first sync session. */
+  gateWaitMs?: number
 }
 
 interface Pending {
@@ -43,17 +63,17 @@ interface Pending {
  * At most two batches are in flight, one being written while the next is encoded.
  */
 export class IngestQueue {
-  readonly #opts: Required<Omit<IngestQueueOptions, 'store' | 'feed' | 'observeAppend'>> &
+  readonly #opts: Required<Pick<IngestQueueOptions, 'maxBatch' | 'maxDelayMs' | 'gateWaitMs'>> &
     IngestQueueOptions
   #pending: Pending[] = []
   #pendingEvents = 0
   #timer: NodeJS.Timeout | undefined
   #inFlight: Promise<void>[] = []
   /** Requests being appended, by key: a concurrent retry waits for the first. */
-  readonly #byKey = new Map<string, { bodyHash: string; done: Promise<string[]> }>()
+  readonly #byKey = new Map<string, { bodyHash: string; done: Promise<IngestResult> }>()
 
   constructor(opts: IngestQueueOptions) {
-    this.#opts = { maxBatch: 1000, maxDelayMs: 2, ...opts }
+    this.#opts = { maxBatch: 1000, maxDelayMs: 2, gateWaitMs: 2000, ...opts }
   }
 
   /** Appends validated events; resolves with their entry ids once they are durable. */
@@ -63,39 +83,63 @@ export class IngestQueue {
         details: { field: 'events' },
       })
     }
-    if (!request) return { ids: await this.#enqueue(events, undefined), duplicate: false }
+    if (!request) return this.#appendOrPend(events, undefined)
     const running = this.#byKey.get(request.key)
     if (running) {
       this.#assertSameBody(request, running.bodyHash)
-      return { ids: await running.done, duplicate: true }
+      return { ...(await running.done), duplicate: true }
     }
     // Registered before the first await: a concurrent retry with this key waits for this one
     // instead of appending a second time.
-    let settle!: { resolve: (ids: string[]) => void; reject: (err: unknown) => void }
-    const done = new Promise<string[]>((resolve, reject) => {
+    let settle!: { resolve: (result: IngestResult) => void; reject: (err: unknown) => void }
+    const done = new Promise<IngestResult>((resolve, reject) => {
       settle = { resolve, reject }
     })
     done.catch(() => {}) // rejections reach the callers; this only silences the unobserved case
     this.#byKey.set(request.key, { bodyHash: request.bodyHash, done })
     try {
+      // Pending before receipts: the write that sequences a pending request writes its
+      // receipt, and only then is it forgotten here, so one of the two always finds it.
+      const pending = this.#opts.pending?.byRequest(request.key)
+      if (pending) {
+        this.#assertSameBody(request, pending.bodyHash)
+        const result = { ids: [], duplicate: true, pendingIds: pending.pendingIds }
+        settle.resolve(result)
+        return result
+      }
       const receipt = await this.#opts.store.getReceipt(request.key)
       if (receipt) {
         this.#assertSameBody(request, receipt.bodyHash)
         const ids = Array.from({ length: receipt.count }, (_, i) =>
           entryId(receipt.origin, receipt.firstSeq + i),
         )
-        settle.resolve(ids)
+        settle.resolve({ ids, duplicate: true })
         return { ids, duplicate: true }
       }
-      const ids = await this.#enqueue(events, request)
-      settle.resolve(ids)
-      return { ids, duplicate: false }
+      const result = await this.#appendOrPend(events, request)
+      settle.resolve(result)
+      return result
     } catch (err) {
       settle.reject(err)
       throw err
     } finally {
       this.#byKey.delete(request.key)
     }
+  }
+
+  /**
+   * Appends once the gate is open; if it stays closed for gateWaitMs, stores the request
+   * pending instead (PendingDrain appends it later, in arrival order, before anything newer).
+   */
+  async #appendOrPend(
+    events: AuditEvent[],
+    request: IngestRequest | undefined,
+  ): Promise<IngestResult> {
+    const { gate, pending, gateWaitMs } = this.#opts
+    if (gate && pending && !(await gate.waitReady(gateWaitMs))) {
+      return { ids: [], duplicate: false, pendingIds: await pending.add(events, request) }
+    }
+    return { ids: await this.#enqueue(events, request), duplicate: false }
   }
 
   #enqueue(events: AuditEvent[], request: IngestRequest | undefined): Promise<string[]> {

@@ -8,11 +8,21 @@ export interface BatchPublisher {
   publish(batch: FeedBatch): void
 }
 
+/** What an append waits for first (OwnTipFence): the own feed's tip learned from a quorum. */
+export interface AppendFence {
+  /** Resolves once open; throws UNAVAILABLE, saying why, after `timeoutMs`. */
+  assertOpen(timeoutMs: number): Promise<void>
+}
+
 export interface OwnFeedOptions {
   store: Pick<LogStore, 'appendEntries'>
   signer: Signer
   gossip: BatchPublisher
   logger: Logger
+  /** Without it, appends are never fenced (tests of one part). */
+  fence?: AppendFence
+  /** How long an append waits for the fence before UNAVAILABLE (default 10 s). */
+  fenceWaitMs?: number
 }
 
 export interface AppendedBatch {
@@ -40,17 +50,24 @@ export class OwnFeed {
     return this.#opts.signer.origin
   }
 
-  /** Appends `items` (with idempotency `receipts`, if any); resolves once durable. */
+  /**
+   * Appends `items` (with idempotency `receipts`, if any, and deleting `removals` in the same
+   * write); resolves once durable. Waits for the fence first: nothing is signed before the
+   * node knows its feed's tip (UNAVAILABLE after fenceWaitMs).
+   */
   async append(
     items: readonly AppendItem[],
     receipts: readonly Receipt[] = [],
-    now: Date = new Date(),
+    now?: Date,
+    removals: readonly Buffer[] = [],
   ): Promise<AppendedBatch> {
+    await this.#opts.fence?.assertOpen(this.#opts.fenceWaitMs ?? 10_000)
     const { entries, head } = await this.#opts.store.appendEntries(
       this.#opts.signer,
       items,
-      now,
+      now ?? new Date(),
       receipts,
+      removals,
     )
     try {
       this.#opts.gossip.publish({ origin: head.origin, entries: entries.map((e) => e.bytes), head })

@@ -18,7 +18,7 @@ import { type RepairResponse, requestRepair } from './repair-client.ts'
 import type { RepairRequest } from './repair-frames.ts'
 import { RepairServer, type RepairSource } from './repair-server.ts'
 import type { AcceptGate, FeedBatch, ReplicaStore } from './replica-store.ts'
-import { Sync } from './sync.ts'
+import { type PeerSizesListener, Sync } from './sync.ts'
 
 export interface NetServiceOptions {
   membership: Membership
@@ -53,6 +53,8 @@ export interface NetServiceOptions {
   repairTimeoutMs?: number
   /** Answers /ehrlog/query/1.0.0 (clients too); without it (or handleQuery) it is not served. */
   query?: QueryHandler
+  /** Told of each member's state vector in a sync session, either side (PeerSizesListener). */
+  onPeerSizes?: PeerSizesListener
 }
 
 export interface PeerInfo {
@@ -200,6 +202,7 @@ export class NetService {
       log: this.log.child({ part: 'sync' }),
       intervalMs: this.opts.syncIntervalMs ?? 5000,
       timeoutMs: this.opts.syncTimeoutMs ?? 15_000,
+      ...(this.opts.onPeerSizes ? { onPeerSizes: this.opts.onPeerSizes } : {}),
     })
     const gossip = new Gossip({
       host,

@@ -29,6 +29,8 @@ export interface PullOptions {
    * always a few batches ahead, and pulling those would only duplicate gossip's work.
    */
   graceMs?: number
+  /** Told of the peer's state vector once it arrived (sync.ts PeerSizesListener). */
+  onPeerSizes?: (peer: string, sizes: ReadonlyMap<string, number>) => void
 }
 
 export interface PullResult {
@@ -87,6 +89,7 @@ export async function pullFrom(
     if (!bytesEqual(theirs.networkId, opts.networkId))
       throw protocolError(peer, 'network id differs')
     opts.store.peerSizes?.(theirs.sizes)
+    opts.onPeerSizes?.(peer, theirs.sizes)
     const result: PullResult = { stored: 0, deferred: [] }
     const ahead = [...theirs.sizes].filter(
       ([origin, size]) => size > (mine.get(origin) ?? 0) && opts.membership.byName(origin),

@@ -23,6 +23,8 @@ export interface SyncServerOptions {
   timeoutMs: number
   /** Sessions served at once across all peers. */
   maxSessions: number
+  /** Told of the puller's state vector (sync.ts PeerSizesListener). */
+  onPeerSizes?: (peer: string, sizes: ReadonlyMap<string, number>) => void
 }
 
 /**
@@ -53,6 +55,7 @@ export class SyncServer extends MemberResponder {
       return session.refuse('FORBIDDEN', 'network id differs: network.json files differ')
     }
     this.opts.store.peerSizes?.(hello.sizes)
+    this.opts.onPeerSizes?.(session.peer, hello.sizes)
     const sizes = await this.opts.store.sizes()
     await lp.write(encodeFrame({ type: 'state', networkId: this.opts.networkId, sizes }), {
       signal: signal(),

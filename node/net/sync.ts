@@ -19,7 +19,15 @@ export interface SyncOptions {
   intervalMs: number
   /** Longest wait for one frame, dial or write. */
   timeoutMs: number
+  /** Told of each member's state vector, whichever side opened the session. */
+  onPeerSizes?: PeerSizesListener
 }
+
+/**
+ * A member's sizes of every feed, from its STATE frame: `peer` is its PeerId, authenticated by
+ * the connection (only members get this far). The own-feed fence counts these as claims.
+ */
+export type PeerSizesListener = (peer: string, sizes: ReadonlyMap<string, number>) => void
 
 // After this many consecutive failed sessions with a connected member, its link is closed
 // so that MemberDialer builds a fresh one: our liveness check in place of the connection
@@ -60,6 +68,7 @@ export class Sync {
       networkId: this.networkId,
       timeoutMs: opts.timeoutMs,
       maxSessions: 16,
+      ...(opts.onPeerSizes ? { onPeerSizes: opts.onPeerSizes } : {}),
     })
   }
 

@@ -1,6 +1,7 @@
 // The public surface of node/store. The folders under it, by concern: format/ (keys, records,
 // value encryption), write/ (appends and accepted batches), read/ (entries, trees, proofs),
 // verify/ (verifyReplica), repair/ (repairs, and ScrubView: what node/integrity reads).
+export { BACKUP_MAGIC, backupChunks, readBackup, writeBackupInto } from './backup-file.ts'
 export { CheckpointLog } from './checkpoint-log.ts'
 export type {
   AppendItem,
@@ -13,6 +14,7 @@ export type {
   StoreKeys,
 } from './log-store.ts'
 export { LogStore } from './log-store.ts'
+export { PendingLog, type PendingRecord, type PendingRequest, pendingIdsOf } from './pending-log.ts'
 export {
   completedNodes,
   type FeedRepair,

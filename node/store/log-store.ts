@@ -203,12 +203,14 @@ export class LogStore {
   /**
    * Appends items to the signer's own feed and signs the new tree head, all in one LevelDB
    * batch: after a crash the batch is there whole or not at all. Resolves once it is on disk.
+   * `removals`: keys deleted in that same write (pending events it sequences, pending-log.ts).
    */
   async appendEntries(
     signer: Signer,
     items: readonly AppendItem[],
     now: Date = new Date(),
     receipts: readonly Receipt[] = [],
+    removals: readonly Buffer[] = [],
   ): Promise<{ entries: EncodedEntry[]; head: SignedTreeHead }> {
     if (items.length === 0 || items.length > MAX_BATCH_ENTRIES) {
       throw new EhrlogError(
@@ -227,8 +229,11 @@ export class LogStore {
     const feed = this.#feedFor(signer.origin)
     if (feed.damage)
       throw new EhrlogError('STORE_CORRUPT', `feed ${signer.origin} is damaged: ${feed.damage}`)
-    const { entries, head } = await this.#encodeAndCommit(feed, (sink) =>
-      this.#encoder.encodeAppend(sink, feed, signer, items, now, receipts),
+    const { entries, head } = await this.#encodeAndCommit(
+      feed,
+      (sink) => this.#encoder.encodeAppend(sink, feed, signer, items, now, receipts),
+      false,
+      removals,
     )
     return { entries, head }
   }
@@ -391,8 +396,10 @@ export class LogStore {
     feed: FeedState,
     encode: (sink: PlainSink) => T,
     offThread = false,
+    removals: readonly Buffer[] = [],
   ): Promise<T> {
     const batch = this.#writes.begin()
+    for (const key of removals) batch.del(key)
     const deferred = offThread ? this.#sealer.deferred(batch) : undefined
     let encoded: T
     try {

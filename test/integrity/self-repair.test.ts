@@ -1,3 +1,4 @@
+import { generateKeyPairSync } from 'node:crypto'
 import { describe, expect, it } from 'vitest'
 import type { IntegrityIncident } from '../../node/integrity/index.ts'
 import type { EhrlogNode } from '../../node/node.ts'
@@ -123,23 +124,32 @@ describe('detection and self-repair with three real nodes', () => {
     await expectCliVerifyClean(A)
   })
 
-  it("the origin's own tail rolled back while no peer answers: appends refused until peers restore it", async () => {
+  it("the origin's own tail rolled back while no peer answers: events wait, pending, until peers restore it", async () => {
     await net.setUp()
     await net.checkpoint()
     await net.stop(B)
     await net.stop(C)
     const a = await net.tamperAndRestart(A, A, (t) => t.truncate(9, true), { tailWaitMs: 300 })
-    // start() gave up waiting, but the feed is short of what the network cosigned: no append.
+    // start() gave up waiting, but the feed is short of what the network cosigned: nothing is
+    // signed; the event is durable, pending (the fence: no quorum has told it its tip).
     expect(a.store.size(A)).toBe(8)
-    await expect(a.ingest.submit([makeEvent(99)])).rejects.toMatchObject({
+    const pending = await a.ingest.submit([makeEvent(99)])
+    expect(pending.ids).toEqual([])
+    expect(pending.pendingIds).toHaveLength(1)
+    // Below the fence, the integrity hold refuses any append (checked before signing: any key).
+    const privateKey = generateKeyPairSync('ed25519').privateKey
+    await expect(
+      a.store.appendEvents({ origin: A, privateKey }, [makeEvent(98)]),
+    ).rejects.toMatchObject({
       code: 'UNAVAILABLE',
       message: expect.stringMatching(/has 8 entries but the network cosigned 12/),
     })
     expect(a.store.size(A)).toBe(8)
     await net.start(B)
-    await waitFor('the own feed pulled back from hospital-b', () => a.store.size(A) >= 12)
-    const { ids } = await a.ingest.submit([makeEvent(99)])
-    expect(Number(ids[0]!.split(':')[1])).toBeGreaterThan(12)
+    await waitFor('the own feed pulled back, then the pending event', () => a.store.size(A) >= 13)
+    expect((await a.store.getEntry(A, 13))?.entry.body).toMatchObject({ notes: 'note number 99' })
+    const { ids } = await a.ingest.submit([makeEvent(100)])
+    expect(ids).toEqual([`${A}:14`])
     await waitFor(
       'the new batch at hospital-b',
       () => net.node(B).store.size(A) === a.store.size(A),

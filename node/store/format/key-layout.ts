@@ -27,6 +27,8 @@ export const PREFIX = {
   userRecords: 0x55,
   /** R | blind(request key) → receipt of an idempotent append (origin, first seq, count, body hash) */
   receipt: 0x52,
+  /** Q | u64 arrival number → events taken while the own feed was fenced (node/store/pending-log.ts) */
+  pending: 0x51,
 } as const
 
 export const FEED_TAG_SIZE = 8
@@ -120,6 +122,11 @@ export function receiptKey(indexKey: Uint8Array, requestKey: string): Buffer {
     .digest()
     .subarray(0, BLIND_SIZE)
   return Buffer.concat([Buffer.of(PREFIX.receipt), blind])
+}
+
+/** Key of a pending (durable, not yet sequenced) request: arrival order is key order. */
+export function pendingKey(arrival: number): Buffer {
+  return Buffer.concat([Buffer.of(PREFIX.pending), u64(arrival)])
 }
 
 export function metaKey(name: string): Buffer {
