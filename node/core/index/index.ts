@@ -1,4 +1,16 @@
 export {
+  type AnsweredEntry,
+  type CompletenessFailure,
+  type CompletenessProof,
+  type CompletenessResult,
+  chainOfSeqs,
+  type IndexCut,
+  type LeafOpening,
+  type OriginIndexProof,
+  verifyCompleteness,
+} from './completeness.ts'
+export { decodeCompletenessProof, encodeCompletenessProof } from './completeness-bytes.ts'
+export {
   chainNext,
   EMPTY_HASH,
   INDEX_HASH_SIZE,
@@ -9,6 +21,7 @@ export {
   smtNodeHash,
   vrfInput,
 } from './layout.ts'
+export { PatientIndex } from './patient-index.ts'
 export { SparseMerkleTree } from './smt.ts'
 export {
   rootFromSmtProof,
@@ -26,6 +39,7 @@ export {
   VRF_PUBLIC_KEY_SIZE,
   type VrfKeyPair,
   vrfKeyPair,
+  vrfOutput,
   vrfProofToHash,
   vrfProve,
   vrfVerify,

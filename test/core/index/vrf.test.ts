@@ -4,6 +4,7 @@ import { fromHex, toHex } from '../../../node/core/hex.ts'
 import {
   encodeToCurve,
   vrfKeyPair,
+  vrfOutput,
   vrfProofToHash,
   vrfProve,
   vrfVerify,
@@ -63,6 +64,7 @@ describe('ECVRF-EDWARDS25519-SHA512-TAI (RFC 9381 Appendix B.3)', () => {
       const pi = vrfProve(hex(v.sk), hex(v.alpha))
       expect(toHex(pi)).toBe(v.pi)
       expect(toHex(vrfProofToHash(pi))).toBe(v.beta)
+      expect(toHex(vrfOutput(hex(v.sk), hex(v.alpha)))).toBe(v.beta)
       expect(toHex(vrfVerify(hex(v.pk), hex(v.alpha), hex(v.pi)))).toBe(v.beta)
     })
   }
