@@ -141,9 +141,14 @@ export class SparseMerkleTree {
     this.hashes.set(subtree.hash, node * INDEX_HASH_SIZE)
   }
 
+  /** A view, not a copy: flush() reads two children and writes their parent elsewhere. */
   private nodeAt(node: number): Subtree {
     const kind = this.kinds[node]!
-    return kind === EMPTY ? EMPTY_SUBTREE : { kind, hash: this.hashAt(node) }
+    if (kind === EMPTY) return EMPTY_SUBTREE
+    return {
+      kind,
+      hash: this.hashes.subarray(node * INDEX_HASH_SIZE, (node + 1) * INDEX_HASH_SIZE),
+    }
   }
 
   /** Rehashes the dirty buckets, then their ancestors level by level, each node once. */

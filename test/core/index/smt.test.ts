@@ -181,3 +181,22 @@ describe('SMT proof bytes', () => {
     expect(refused(new Uint8Array([0, 1, 0x7f, 0]))).toBe(true)
   })
 })
+
+describe('SMT proofs in non-canonical form', () => {
+  it('are refused: a path that should have ended higher, or an "other" leaf off the path', () => {
+    const tree = build(fc.sample(fc.tuple(bytes32, bytes32), { numRuns: 64, seed: 9 }))
+    const root = tree.root()
+    const absent = new Uint8Array(32).fill(0x5a)
+    const proof = tree.prove(absent)
+    verifySmtAbsence(root, absent, proof)
+    // One level deeper with an empty sibling: the same subtree, described non-canonically.
+    const deeper = { siblings: [...proof.siblings, EMPTY_HASH], terminal: proof.terminal }
+    expect(invalidProof(() => verifySmtAbsence(root, absent, deeper))).toBe(true)
+    if (proof.terminal.kind === 'other') {
+      const off = proof.terminal.key.slice()
+      off[0]! ^= 0x80
+      const moved = { ...proof, terminal: { ...proof.terminal, key: off } }
+      expect(invalidProof(() => verifySmtAbsence(root, absent, moved))).toBe(true)
+    }
+  })
+})
