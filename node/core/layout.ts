@@ -28,6 +28,18 @@ export const TAGS = {
   hkdfBlindIndex: 'ehrlog/v1/store/blind-index',
   hkdfKeysFile: 'ehrlog/v1/keys-file',
   hkdfProvenKeys: 'ehrlog/v1/proven-bls-keys',
+  /**
+   * The per-patient index (docs/format.md, "The per-patient index"): the VRF input for a
+   * patient id, the tree key and leaf salt derived from the VRF output per origin, the chain
+   * over a patient's seqs at one origin, and the sparse Merkle tree's value, leaf and node hashes.
+   */
+  indexVrfInput: 'ehrlog/index-vrf-input/v1',
+  indexKey: 'ehrlog/index-key/v1',
+  indexSalt: 'ehrlog/index-salt/v1',
+  indexChain: 'ehrlog/index-chain/v1',
+  indexValue: 'ehrlog/index-value/v1',
+  indexLeaf: 'ehrlog/index-leaf/v1',
+  indexNode: 'ehrlog/index-node/v1',
   /** BLS12-381 ciphersuites (draft-irtf-cfrg-bls-signature-05, proof-of-possession scheme, min-pk). */
   blsSignatureDst: 'BLS_SIG_BLS12381G2_XMD:SHA-256_SSWU_RO_POP_',
   blsPopDst: 'BLS_POP_BLS12381G2_XMD:SHA-256_SSWU_RO_POP_',

@@ -100,6 +100,10 @@ describe('docs/format.md worked examples, recomputed with the code', () => {
         'login-key',
         'tags',
         'hkdf-keys',
+        // Checked in test/core/index/format-examples.test.ts.
+        'index-vrf',
+        'index-leaf',
+        'index-proofs',
       ].sort(),
     )
   })

@@ -1,0 +1,242 @@
+import { EhrlogError } from '../errors.ts'
+import { EMPTY_HASH, INDEX_HASH_SIZE, keyBit, smtLeafHash, smtNodeHash } from './layout.ts'
+import { SMT_KEY_SIZE, type SmtProof, type SmtTerminal } from './smt-proof.ts'
+
+/*
+ * An in-memory sparse Merkle tree over 256-bit keys (the canonical tree of smt-proof.ts).
+ * Shape, for cheap incremental updates: the top `bits` levels are a complete binary tree in
+ * two flat arrays (heap order: node i has children 2i and 2i+1, the root is 1); each of its
+ * 2^bits bottom nodes is a bucket holding the leaves whose keys start with that prefix,
+ * sorted, about one to two of them (keys are uniform: they are VRF outputs). set() only marks
+ * the bucket dirty; root() rehashes each dirty bucket and then each dirty heap node once, so a
+ * batch of u updates among n leaves costs about u * (log2(n) - log2(u)) + 2u hashes, and
+ * empty or one-leaf subtrees cost none. `bits` grows with the leaf count (rebuild, amortised).
+ */
+
+const EMPTY = 0
+const SINGLE = 1
+const MANY = 2
+
+interface Subtree {
+  kind: number
+  hash: Uint8Array
+}
+
+const EMPTY_SUBTREE: Subtree = { kind: EMPTY, hash: EMPTY_HASH }
+
+/** The canonical combination: empty+empty is empty, one leaf beside nothing stays that leaf. */
+function combine(left: Subtree, right: Subtree): Subtree {
+  if (left.kind === EMPTY && right.kind !== MANY) return right
+  if (right.kind === EMPTY && left.kind !== MANY) return left
+  return { kind: MANY, hash: smtNodeHash(left.hash, right.hash) }
+}
+
+/** A leaf record: key[32] || value hash[32] in one array (one object per leaf, for memory). */
+type Leaf = Uint8Array
+
+const MIN_BITS = 4
+const MAX_BITS = 18
+
+export class SparseMerkleTree {
+  private bits = MIN_BITS
+  private buckets: Leaf[][] = []
+  private kinds = new Uint8Array(0)
+  private hashes = new Uint8Array(0)
+  private readonly dirty = new Set<number>()
+  private leafCount = 0
+
+  constructor() {
+    this.allocate(MIN_BITS)
+    this.buckets = Array.from({ length: 1 << MIN_BITS }, () => [])
+  }
+
+  get size(): number {
+    return this.leafCount
+  }
+
+  /** Sets the value hash of `key`'s leaf, adding the leaf if it is new. */
+  set(key: Uint8Array, valueHash: Uint8Array): void {
+    if (key.length !== SMT_KEY_SIZE || valueHash.length !== INDEX_HASH_SIZE) {
+      throw new EhrlogError('ARGUMENT_INVALID', 'a tree key and value hash are 32 bytes each')
+    }
+    const b = this.bucketOf(key)
+    const bucket = this.buckets[b]!
+    const at = findSlot(bucket, key)
+    if (at < bucket.length && compareKey(bucket[at]!, key) === 0) {
+      bucket[at]!.set(valueHash, SMT_KEY_SIZE)
+    } else {
+      const leaf = new Uint8Array(SMT_KEY_SIZE + INDEX_HASH_SIZE)
+      leaf.set(key)
+      leaf.set(valueHash, SMT_KEY_SIZE)
+      bucket.splice(at, 0, leaf)
+      this.leafCount++
+    }
+    this.dirty.add(b)
+    if (this.leafCount > 2 << this.bits && this.bits < MAX_BITS) this.grow()
+  }
+
+  /** The value hash of `key`'s leaf, or undefined. */
+  get(key: Uint8Array): Uint8Array | undefined {
+    const bucket = this.buckets[this.bucketOf(key)]!
+    const at = findSlot(bucket, key)
+    const leaf = bucket[at]
+    return leaf && compareKey(leaf, key) === 0 ? leaf.slice(SMT_KEY_SIZE) : undefined
+  }
+
+  /** The root hash (EMPTY_HASH for no leaves), rehashing what changed since the last call. */
+  root(): Uint8Array {
+    this.flush()
+    return this.hashes.slice(INDEX_HASH_SIZE, 2 * INDEX_HASH_SIZE)
+  }
+
+  /** The proof for `key`: of its leaf if it has one, else of its absence (smt-proof.ts). */
+  prove(key: Uint8Array): SmtProof {
+    this.flush()
+    const siblings: Uint8Array[] = []
+    let node = 1
+    for (let depth = 0; depth < this.bits; depth++) {
+      const kind = this.kinds[node]!
+      if (kind !== MANY) return { siblings, terminal: this.terminalBelow(node, depth, key) }
+      const bit = keyBit(key, depth)
+      siblings.push(this.hashAt(node * 2 + 1 - bit))
+      node = node * 2 + bit
+    }
+    return this.proveInBucket(this.buckets[this.bucketOf(key)]!, this.bits, key, siblings)
+  }
+
+  /** The terminal for a heap node holding at most one leaf. */
+  private terminalBelow(node: number, depth: number, key: Uint8Array): SmtTerminal {
+    if (this.kinds[node] === EMPTY) return { kind: 'empty' }
+    // One leaf below: follow the non-empty child down to its bucket.
+    let n = node
+    for (let d = depth; d < this.bits; d++) n = this.kinds[n * 2] === SINGLE ? n * 2 : n * 2 + 1
+    const leaf = this.buckets[n - (1 << this.bits)]![0]!
+    return terminalFor(leaf, key)
+  }
+
+  private proveInBucket(
+    leaves: Leaf[],
+    depth: number,
+    key: Uint8Array,
+    siblings: Uint8Array[],
+  ): SmtProof {
+    if (leaves.length === 0) return { siblings, terminal: { kind: 'empty' } }
+    if (leaves.length === 1) return { siblings, terminal: terminalFor(leaves[0]!, key) }
+    const split = splitAt(leaves, depth)
+    const bit = keyBit(key, depth)
+    const [mine, other] =
+      bit === 0
+        ? [leaves.slice(0, split), leaves.slice(split)]
+        : [leaves.slice(split), leaves.slice(0, split)]
+    siblings.push(subtreeOf(other, depth + 1).hash)
+    return this.proveInBucket(mine, depth + 1, key, siblings)
+  }
+
+  private hashAt(node: number): Uint8Array {
+    return this.hashes.slice(node * INDEX_HASH_SIZE, (node + 1) * INDEX_HASH_SIZE)
+  }
+
+  private setNode(node: number, subtree: Subtree): void {
+    this.kinds[node] = subtree.kind
+    this.hashes.set(subtree.hash, node * INDEX_HASH_SIZE)
+  }
+
+  /** A view, not a copy: flush() reads two children and writes their parent elsewhere. */
+  private nodeAt(node: number): Subtree {
+    const kind = this.kinds[node]!
+    if (kind === EMPTY) return EMPTY_SUBTREE
+    return {
+      kind,
+      hash: this.hashes.subarray(node * INDEX_HASH_SIZE, (node + 1) * INDEX_HASH_SIZE),
+    }
+  }
+
+  /** Rehashes the dirty buckets, then their ancestors level by level, each node once. */
+  private flush(): void {
+    if (this.dirty.size === 0) return
+    const base = 1 << this.bits
+    let level = new Set<number>()
+    for (const b of this.dirty) {
+      this.setNode(base + b, subtreeOf(this.buckets[b]!, this.bits))
+      level.add((base + b) >> 1)
+    }
+    this.dirty.clear()
+    while (level.size > 0) {
+      const up = new Set<number>()
+      for (const node of level) {
+        this.setNode(node, combine(this.nodeAt(node * 2), this.nodeAt(node * 2 + 1)))
+        if (node > 1) up.add(node >> 1)
+      }
+      level = up
+    }
+  }
+
+  private bucketOf(key: Uint8Array): number {
+    const top = ((key[0]! << 24) | (key[1]! << 16) | (key[2]! << 8) | key[3]!) >>> 0
+    return top >>> (32 - this.bits)
+  }
+
+  private allocate(bits: number): void {
+    this.bits = bits
+    this.kinds = new Uint8Array(2 << bits)
+    this.hashes = new Uint8Array((2 << bits) * INDEX_HASH_SIZE)
+  }
+
+  /** One more heap level: each bucket splits in two by the next key bit (still sorted). */
+  private grow(): void {
+    const old = this.buckets
+    this.allocate(this.bits + 1)
+    this.buckets = []
+    for (const bucket of old) {
+      const split = splitAt(bucket, this.bits - 1)
+      this.buckets.push(bucket.slice(0, split), bucket.slice(split))
+    }
+    this.dirty.clear()
+    for (let b = 0; b < this.buckets.length; b++) if (this.buckets[b]!.length > 0) this.dirty.add(b)
+  }
+}
+
+/** Terminal for a lone leaf at the end of `key`'s path. */
+function terminalFor(leaf: Leaf, key: Uint8Array): SmtTerminal {
+  if (compareKey(leaf, key) === 0) return { kind: 'key' }
+  return { kind: 'other', key: leaf.slice(0, SMT_KEY_SIZE), valueHash: leaf.slice(SMT_KEY_SIZE) }
+}
+
+/** The canonical subtree of sorted leaves sharing a prefix of `depth` bits. */
+export function subtreeOf(leaves: readonly Leaf[], depth: number): Subtree {
+  if (leaves.length === 0) return EMPTY_SUBTREE
+  if (leaves.length === 1) {
+    const leaf = leaves[0]!
+    return {
+      kind: SINGLE,
+      hash: smtLeafHash(leaf.subarray(0, SMT_KEY_SIZE), leaf.subarray(SMT_KEY_SIZE)),
+    }
+  }
+  const split = splitAt(leaves, depth)
+  return combine(
+    subtreeOf(leaves.slice(0, split), depth + 1),
+    subtreeOf(leaves.slice(split), depth + 1),
+  )
+}
+
+/** The first index whose key has bit `depth` set (sorted leaves sharing the bits above). */
+function splitAt(leaves: readonly Leaf[], depth: number): number {
+  let i = 0
+  while (i < leaves.length && keyBit(leaves[i]!, depth) === 0) i++
+  return i
+}
+
+/** Where `key` is or would go in a sorted bucket. */
+function findSlot(bucket: readonly Leaf[], key: Uint8Array): number {
+  let i = 0
+  while (i < bucket.length && compareKey(bucket[i]!, key) < 0) i++
+  return i
+}
+
+/** Compares a leaf's key (its first 32 bytes) with `key`. */
+function compareKey(leaf: Uint8Array, key: Uint8Array): number {
+  for (let i = 0; i < SMT_KEY_SIZE; i++) {
+    if (leaf[i] !== key[i]) return leaf[i]! - key[i]!
+  }
+  return 0
+}
