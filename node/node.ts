@@ -181,6 +181,7 @@ export class EhrlogNode {
         headSize: store.latestHead(origin)?.treeSize ?? 0,
       })),
       uptimeSeconds: Math.round((Date.now() - this.#startedAt) / 1000),
+      ...(this.#parts?.atna && { syslog: this.#parts.atna.tallies() }),
     }
   }
 

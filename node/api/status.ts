@@ -26,6 +26,8 @@ export interface NodeStatus {
   /** Origin → entries this node is behind the largest size it has heard of. */
   replicationLag?: Record<string, number>
   uptimeSeconds: number
+  /** ATNA syslog senders (certificate CN) and their message counts since start (docs/atna.md). */
+  syslog?: Array<{ sender: string; received: number; appended: number; refused: number }>
 }
 
 /**
@@ -80,5 +82,18 @@ export const nodeStatusSchema = {
     },
     replicationLag: { type: 'object', additionalProperties: { type: 'integer' } },
     uptimeSeconds: { type: 'number' },
+    syslog: {
+      type: 'array',
+      items: {
+        type: 'object',
+        required: ['sender', 'received', 'appended', 'refused'],
+        properties: {
+          sender: { type: 'string' },
+          received: { type: 'integer' },
+          appended: { type: 'integer' },
+          refused: { type: 'integer' },
+        },
+      },
+    },
   },
 } as const
