@@ -48,11 +48,9 @@ export async function issue(dir: string, ca: Issued, cn: string): Promise<Issued
     '-keyout', keyFile, '-out', csrFile, '-subj', `/CN=${cn}`,
   ])
   const ext = join(dir, `${cn}.ext`)
-  await import('node:fs/promises').then((fs) =>
-    fs.writeFile(
-      ext,
-      'subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth,clientAuth\n',
-    ),
+  await writeFile(
+    ext,
+    'subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth,clientAuth\n',
   )
   // biome-ignore format: one option and its value per line
   await run('openssl', [
