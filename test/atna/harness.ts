@@ -3,8 +3,8 @@ import { join } from 'node:path'
 import { connect, type TLSSocket } from 'node:tls'
 import { pino } from 'pino'
 import type { EhrlogNode } from '../../node/node.ts'
+import { type Issued, issue, makeCa } from '../../scripts/atna-certs.ts'
 import { basePort, initNetwork, startNodes } from '../../scripts/in-process-network.ts'
-import { type Issued, issue, makeCa } from './certs.ts'
 
 export const SENDER = 'ehr.hospital-a.test'
 
