@@ -44,15 +44,7 @@ type Node = Record<string, unknown>
  * names no patient, or lacks a field the mapping needs: MESSAGE_INVALID naming it.
  */
 export function eventsOfAuditMessage(xml: Buffer): AuditEvent[] {
-  const text = xml.toString('utf8')
-  // ATNA messages never carry a DTD (the schemas are XSD/RELAX NG); a DOCTYPE is where
-  // entity-expansion attacks ("billion laughs") live, so it is refused outright.
-  if (/<!DOCTYPE|<!ENTITY/i.test(text)) throw invalid('DOCTYPE', 'a DTD is not allowed')
-  const valid = XMLValidator.validate(text)
-  if (valid !== true)
-    throw invalid('xml', `not well-formed: ${valid.err.msg} (line ${valid.err.line})`)
-  const root = (parser.parse(text) as Node).AuditMessage as Node | undefined
-  if (!root || typeof root !== 'object') throw invalid('AuditMessage', 'no AuditMessage root')
+  const root = parseAuditMessage(xml)
   const ident = root.EventIdentification as Node | undefined
   if (!ident) throw invalid('EventIdentification', 'missing')
   const actionCode = attr(ident, 'EventActionCode')
@@ -111,6 +103,38 @@ export function eventsOfAuditMessage(xml: Buffer): AuditEvent[] {
       `AuditMessage.ParticipantObjectIdentification[${i}]`,
     ),
   )
+}
+
+/** The AuditMessage element of `xml`, parsed; MESSAGE_INVALID for a DTD or bad XML. */
+export function parseAuditMessage(xml: Buffer): Record<string, unknown> {
+  const text = xml.toString('utf8')
+  // ATNA messages never carry a DTD (the schemas are XSD/RELAX NG); a DOCTYPE is where
+  // entity-expansion attacks ("billion laughs") live, so it is refused outright.
+  if (/<!DOCTYPE|<!ENTITY/i.test(text)) throw invalid('DOCTYPE', 'a DTD is not allowed')
+  const valid = XMLValidator.validate(text)
+  if (valid !== true)
+    throw invalid('xml', `not well-formed: ${valid.err.msg} (line ${valid.err.line})`)
+  const root = (parser.parse(text) as Node).AuditMessage as Node | undefined
+  if (!root || typeof root !== 'object') throw invalid('AuditMessage', 'no AuditMessage root')
+  return root
+}
+
+/**
+ * The ids that let two records of one exchange be matched (docs/atna.md "Reconciliation"):
+ * ParticipantObjectIDs of query objects (TypeCodeRole 24: both sides of an IHE query audit
+ * the query's id) and of objects whose ID type is X-Request-Id.
+ */
+export function correlationIdsOf(root: Record<string, unknown>): string[] {
+  const ids = asList(root.ParticipantObjectIdentification)
+    .filter((o) => {
+      const type = coded(o.ParticipantObjectIDTypeCode as Node | undefined)
+      const isRequestId = [type?.code, type?.display].some(
+        (t) => t?.toLowerCase() === 'x-request-id',
+      )
+      return attr(o, 'ParticipantObjectTypeCodeRole') === '24' || isRequestId
+    })
+    .map((o) => attr(o, 'ParticipantObjectID'))
+  return [...new Set(ids.filter((id): id is string => id !== undefined))]
 }
 
 /** A coded value: DICOM's csd-code/originalText or RFC 3881's code/displayName. */
