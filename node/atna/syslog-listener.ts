@@ -76,6 +76,8 @@ export class SyslogListener {
     })
     server.on('secureConnection', (socket) => this.#accept(socket))
     server.on('tlsClientError', (err, socket) => {
+      // A refused connection counts as one message received and refused (none is read from it).
+      this.#opts.counts.count('unauthenticated', 'received')
       this.#opts.counts.count('unauthenticated', 'refused')
       logger.warn(
         { remote: socket.remoteAddress, err: err.message },
@@ -107,6 +109,7 @@ export class SyslogListener {
     const subject = socket.getPeerCertificate().subject?.CN
     const sender = typeof subject === 'string' ? subject : 'unnamed'
     if (!allowedSubjects.includes(sender)) {
+      counts.count(sender, 'received')
       counts.count(sender, 'refused')
       logger.warn(
         { sender, remote: socket.remoteAddress },
