@@ -98,6 +98,9 @@ describe('ATNA syslog over TLS (RFC 5425, ITI-20)', () => {
     // Status over HTTP and the metrics carry the counts, by sender and outcome only.
     const status = await (await fetch(`${node!.httpUrl}/api/v1/status`)).json()
     expect(status.syslog).toContainEqual({ sender: SENDER, received: 7, appended: 1, refused: 6 })
+    const cli = await runCli(['status', '--node', node!.httpUrl])
+    expect(cli.out).toMatch(/SYSLOG SENDER +RECEIVED +APPENDED +REFUSED/)
+    expect(cli.out).toMatch(/ehr\.hospital-a\.test +7 +1 +6/)
     const metrics = await (await fetch(`${node!.httpUrl}/metrics`)).text()
     expect(metrics).toContain(
       `ehrlog_syslog_messages_total{sender="${SENDER}",outcome="refused"} 6`,
