@@ -3,7 +3,7 @@ import { XMLParser, XMLValidator } from 'fast-xml-parser'
 import { EhrlogError } from '../core/errors.ts'
 import { type Action, type AuditEvent, LIMITS, parseEvent } from '../core/event.ts'
 
-/** EventActionCode (DICOM PS3.15 A.5.1, RFC 3881 §5.1): C, R, U, D, E. */
+/** EventActionCode (DICOM PS3.15 A.5, RFC 3881 §5.1): C, R, U, D, E. */
 const ACTION_OF_CODE: Record<string, Action> = {
   C: 'create',
   R: 'read',

@@ -64,7 +64,7 @@ export class SyslogListener {
 
   async start(): Promise<void> {
     const { cert, key, ca, host, port, logger } = this.#opts
-    // RFC 5425 §5.2 / ATNA node authentication: the sender must present a certificate that
+    // RFC 5425 §5 (certificate-based authorization) / ATNA node authentication: the sender must present a certificate that
     // chains to the configured CA (requestCert + rejectUnauthorized); TLS 1.2 at least.
     const server = createServer({
       cert,

@@ -1,11 +1,13 @@
 /*
- * Audit messages for the tests, shaped after published examples:
- * - DICOM: DICOM PS3.15 A.5.3.9 "Patient Record" (EventID 110110, DCM) in the A.5.1 schema's
- *   csd-code/originalText spelling, with the participants IHE ITI TF-2 requires.
- * - RFC 3881: the RFC's §5 element set in its code/displayName spelling, as IHE ITI-47
- *   (Patient Demographics Query) audits were written before DICOM's 2012 schema: EventID
- *   110112 Query, EventActionCode E, the patient, and the query (TypeCodeRole 24).
- * Identifiers are made up; no published message carries real patients.
+ * Audit messages for the tests, written after the structure of published ones, not copied
+ * from them (identifiers are made up; no published message carries real patients):
+ * - DICOM: PS3.15 A.5.3's "Patient Record" message (EventID 110110, DCM) in the DICOM
+ *   schema's csd-code/originalText spelling, with the participants IHE ITI TF-2 requires;
+ *   its layout follows IExHub's "DICOM compatible" ITI-47 audit template.
+ * - RFC 3881: the RFC's §5 element set in its code/displayName spelling, as the PIX/PDQ query
+ *   audits in OpenHIM core's test fixtures are written (a Java sender, 2015: syslog header
+ *   `<85>1 … java 9293 IHE+RFC-3881 - <?xml …?><AuditMessage>`): EventID 110112 Query,
+ *   EventActionCode E, the patients, and the query (TypeCodeRole 24).
  */
 export const DICOM_PATIENT_RECORD = `<?xml version="1.0" encoding="UTF-8"?>
 <AuditMessage>
