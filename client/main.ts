@@ -12,6 +12,7 @@ import { registerNetwork } from './commands/network.ts'
 import { registerNode } from './commands/node.ts'
 import { registerProof } from './commands/proof.ts'
 import { registerQuery } from './commands/query.ts'
+import { registerReconcile } from './commands/reconcile.ts'
 import { registerRegister } from './commands/register.ts'
 import { registerStatus } from './commands/status.ts'
 import { registerUser } from './commands/user.ts'
@@ -41,6 +42,7 @@ export function buildProgram(ctx: CliContext): Command {
   registerCheckpoint(program, ctx)
   registerProof(program, ctx)
   registerQuery(program, ctx)
+  registerReconcile(program, ctx)
   registerExport(program, ctx)
   registerVerifyBundle(program, ctx)
   registerRegister(program, ctx)

@@ -1,5 +1,6 @@
 import { AlertService, type Incident, incidentOfCheckpoint } from './alerts/index.ts'
 import { HttpServer, type NodeStatus, tlsFilesOf } from './api/index.ts'
+import { AtnaIngest } from './atna/index.ts'
 import { AuthService, DirectoryFold } from './auth/index.ts'
 import { CheckpointService } from './checkpoint/index.ts'
 import { NodeMetrics, nodeHealthOf, type QuorumWatch } from './health/index.ts'
@@ -30,6 +31,8 @@ export interface Parts {
   query: QueryService
   http: HttpServer
   quorumWatch: QuorumWatch
+  /** ATNA syslog ingest, when config.json has `syslog.tls`. */
+  atna: AtnaIngest | undefined
 }
 
 const CHECKPOINT_TOPIC = 'checkpoints'
@@ -212,6 +215,16 @@ export function buildParts(
     tls: tlsFilesOf(identity.config.http.tls, dir),
     trustProxy: identity.config.http.trustProxy,
   })
+  const syslog = identity.config.syslog?.tls
+  const atna =
+    syslog &&
+    new AtnaIngest({
+      config: syslog,
+      dir,
+      submit: (events) => ingest.submit(events),
+      observe: (sender, outcome, n) => metrics.syslogMessages(sender, outcome, n),
+      logger: logger.child({ component: 'syslog' }),
+    })
   // The first queries after a start then find the upper tree levels in memory (docs/query.md);
   // ~0.5 s of reads per million entries.
   const warmUp = new BackgroundTask(
@@ -245,6 +258,8 @@ export function buildParts(
       // Emails admins when members go silent or checkpoints stall (and when that ends).
       ['quorum watch', health.watch],
       ['http', http],
+      // Beside HTTP: another door for events, after integrity like it.
+      ...(atna ? [['syslog', atna] as [string, Startable]] : []),
       // Last, so that it stops first: before the store closes.
       ['tree cache warm-up', warmUp],
     ],
@@ -264,6 +279,7 @@ export function buildParts(
     quorumWatch: health.watch,
     fence,
     pending,
+    atna,
   }
   return { parts, lifecycle }
 }

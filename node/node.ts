@@ -164,6 +164,7 @@ export class EhrlogNode {
         pendingEvents: pending.pendingEvents,
       },
       uptimeSeconds: Math.round((Date.now() - this.#startedAt) / 1000),
+      ...(this.#parts?.atna && { syslog: this.#parts.atna.tallies() }),
     }
   }
 

@@ -62,5 +62,18 @@ export function registerStatus(program: Command, ctx: CliContext): void {
           status.feeds.map((f) => [f.origin, String(f.size), String(f.headSize ?? '')]),
         ),
       )
+      // ATNA senders (docs/atna.md): received − appended − refused are still being appended.
+      if (status.syslog && status.syslog.length > 0)
+        ctx.out(
+          renderTable(
+            ['SYSLOG SENDER', 'RECEIVED', 'APPENDED', 'REFUSED'],
+            status.syslog.map((s) => [
+              s.sender,
+              String(s.received),
+              String(s.appended),
+              String(s.refused),
+            ]),
+          ),
+        )
     })
 }

@@ -31,6 +31,8 @@ export interface NodeStatus {
    */
   ownFeed?: { fenced: boolean; waitingFor?: string; pendingEvents: number }
   uptimeSeconds: number
+  /** ATNA syslog senders (certificate CN) and their message counts since start (docs/atna.md). */
+  syslog?: Array<{ sender: string; received: number; appended: number; refused: number }>
 }
 
 /**
@@ -94,5 +96,18 @@ export const nodeStatusSchema = {
       },
     },
     uptimeSeconds: { type: 'number' },
+    syslog: {
+      type: 'array',
+      items: {
+        type: 'object',
+        required: ['sender', 'received', 'appended', 'refused'],
+        properties: {
+          sender: { type: 'string' },
+          received: { type: 'integer' },
+          appended: { type: 'integer' },
+          refused: { type: 'integer' },
+        },
+      },
+    },
   },
 } as const

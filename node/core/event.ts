@@ -23,7 +23,13 @@ export type Action = (typeof ACTIONS)[number]
 export const OUTCOMES = ['success', 'failure'] as const
 export type Outcome = (typeof OUTCOMES)[number]
 
-export const LIMITS = { idLength: 128, nameLength: 200, notesLength: 2000 } as const
+export const LIMITS = {
+  idLength: 128,
+  nameLength: 200,
+  notesLength: 2000,
+  /** An ATNA sender's original message, base64: 16 KiB of bytes (docs/atna.md). */
+  originalLength: 21848,
+} as const
 
 // No control characters: they would break the table output and the seed's CSV columns.
 const CONTROL = /[\u0000-\u001f\u007f]/
@@ -73,6 +79,17 @@ function isRealDate(s: string): boolean {
   )
 }
 
+const SHA256_HEX = /^[0-9a-f]{64}$/
+
+/** Non-empty base64 whose decoding encodes back to the same text: one spelling per byte string. */
+function isCanonicalBase64(s: string): boolean {
+  return (
+    s.length > 0 &&
+    /^[A-Za-z0-9+/]+={0,2}$/.test(s) &&
+    Buffer.from(s, 'base64').toString('base64') === s
+  )
+}
+
 const isoTime = z
   .string()
   .refine(
@@ -103,6 +120,19 @@ export const auditEventSchema = z.strictObject({
     .enum(OUTCOMES, { message: `must be one of ${OUTCOMES.join(', ')}` })
     .default('success'),
   notes: text(LIMITS.notesLength).optional(),
+  /** The sender's own id for the system that recorded it (ATNA AuditSourceID). */
+  source: text(LIMITS.idLength).optional(),
+  /** SHA-256 of the original message as received (ATNA ingest), 64 lower-case hex digits. */
+  originalSha256: z
+    .string()
+    .regex(SHA256_HEX, 'must be 64 lower-case hex digits (SHA-256)')
+    .optional(),
+  /** The original message's bytes, canonical base64 (RFC 4648 §4, padded). */
+  original: z
+    .string()
+    .max(LIMITS.originalLength, `must be at most ${LIMITS.originalLength} characters`)
+    .refine(isCanonicalBase64, 'must be canonical padded base64 (RFC 4648 §4)')
+    .optional(),
 })
 
 /** An event after validation: trimmed strings, time normalized to UTC milliseconds. */
@@ -135,6 +165,7 @@ const TEXT_FIELDS: ReadonlyMap<string, number> = new Map([
   ['resource', LIMITS.idLength],
   ['resourceId', LIMITS.idLength],
   ['notes', LIMITS.notesLength],
+  ['source', LIMITS.idLength],
 ])
 const ACTION_SET: ReadonlySet<string> = new Set(ACTIONS)
 const OUTCOME_SET: ReadonlySet<string> = new Set(OUTCOMES)
@@ -168,6 +199,10 @@ export function isNormalEvent(value: unknown): value is AuditEvent {
       if (!ACTION_SET.has(v)) return false
     } else if (key === 'outcome') {
       if (!OUTCOME_SET.has(v)) return false
+    } else if (key === 'originalSha256') {
+      if (!SHA256_HEX.test(v)) return false
+    } else if (key === 'original') {
+      if (v.length > LIMITS.originalLength || !isCanonicalBase64(v)) return false
     } else if (key === 'time') {
       const ms = Date.parse(v)
       if (!(ms >= 0 && ms < TIME_END_MS) || new Date(ms).toISOString() !== v) return false

@@ -38,6 +38,7 @@ export class NodeMetrics {
   readonly #incidents: Counter<'kind'>
   readonly #queries: Counter<'outcome'>
   readonly #querySeconds: Histogram<'outcome'>
+  readonly #syslogMessages: Counter<'sender' | 'outcome'>
 
   constructor() {
     const registers = [this.registry]
@@ -89,7 +90,18 @@ export class NodeMetrics {
       buckets: LATENCY_BUCKETS,
       registers,
     })
+    this.#syslogMessages = new Counter({
+      name: 'ehrlog_syslog_messages_total',
+      help: 'ATNA syslog messages by sender (certificate CN) and outcome: received, appended, refused.',
+      labelNames: ['sender', 'outcome'],
+      registers,
+    })
     this.#defineGauges(registers)
+  }
+
+  /** `n` ATNA syslog messages of `sender` (a certificate CN, never patient data) had `outcome`. */
+  syslogMessages(sender: string, outcome: string, n: number): void {
+    this.#syslogMessages.inc({ sender, outcome }, n)
   }
 
   /** Connects the gauges to the running parts; until then they have no samples. */

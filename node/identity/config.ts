@@ -82,6 +82,29 @@ export const nodeConfigSchema = z.strictObject({
         .default({ perMinute: 60, burst: 30 }),
     })
     .default({ rateLimit: { perMinute: 60, burst: 30 } }),
+  /**
+   * IHE ATNA ingest (ITI-20, docs/atna.md): RFC 5425 syslog over TLS. Senders must present a
+   * certificate issued by `ca` whose subject CN is in `allowedSubjects`. Off when absent.
+   */
+  syslog: z
+    .strictObject({
+      tls: z.strictObject({
+        host: z.string().min(1).default('127.0.0.1'),
+        port: z.number().int().min(0).max(65535).default(6514),
+        /** PEM files, relative to the node folder or absolute. */
+        cert: z.string().min(1),
+        key: z.string().min(1),
+        ca: z.string().min(1),
+        allowedSubjects: z.array(z.string().min(1).max(256)).min(1),
+        maxFrameBytes: z
+          .number()
+          .int()
+          .min(1024)
+          .max(1024 * 1024)
+          .default(65536),
+      }),
+    })
+    .optional(),
   /** The store folder, relative to the node folder. */
   dataDir: z.string().min(1).default('db'),
 })

@@ -1,0 +1,68 @@
+// A flood is bounded: while appends wait, a connection holding more than its byte cap is
+// paused (TCP backpressure), and resumes once the ingest queue catches up.
+import { connect } from 'node:tls'
+import { afterEach, describe, expect, it } from 'vitest'
+import { SenderCounts, SyslogListener } from '../../node/atna/index.ts'
+import { silentLogger } from '../../node/logger.ts'
+import { issue, makeCa } from '../../scripts/atna-certs.ts'
+import { waitFor } from '../../scripts/in-process-network.ts'
+import { useTempDirs } from '../helpers/temp-dir.ts'
+import { DICOM_PATIENT_RECORD, framed, syslogOf } from './messages.ts'
+
+describe('syslog listener backpressure', () => {
+  const tempDir = useTempDirs()
+  let listener: SyslogListener | undefined
+  afterEach(async () => {
+    await listener?.stop()
+    listener = undefined
+  })
+
+  it('pauses a connection over its byte cap until appends finish, then takes the rest', async () => {
+    const dir = await tempDir()
+    const ca = await makeCa(dir, 'ca')
+    const server = await issue(dir, ca, 'syslog.test')
+    const ehr = await issue(dir, ca, 'ehr.test')
+    let open!: () => void
+    const gate = new Promise<void>((resolve) => {
+      open = resolve
+    })
+    const counts = new SenderCounts()
+    listener = new SyslogListener({
+      host: '127.0.0.1',
+      port: 0,
+      cert: server.cert,
+      key: server.key,
+      ca: ca.cert,
+      allowedSubjects: ['ehr.test'],
+      submit: () => gate, // the ingest queue is busy until the gate opens
+      counts,
+      logger: silentLogger(),
+      maxConnectionBytes: 64 * 1024,
+    })
+    await listener.start()
+    const count = 2000
+    const frame = framed(syslogOf(DICOM_PATIENT_RECORD))
+    const wire = Buffer.concat(Array.from({ length: count }, () => frame))
+    const socket = connect({
+      host: '127.0.0.1',
+      port: listener.port,
+      servername: 'localhost',
+      ca: ca.cert,
+      cert: ehr.cert,
+      key: ehr.key,
+    })
+    socket.on('error', () => {})
+    socket.on('secureConnect', () => socket.end(wire))
+    const tally = () => counts.tallies().find((t) => t.sender === 'ehr.test')
+    await waitFor('first messages', () => (tally()?.received ?? 0) > 0)
+    await new Promise((r) => setTimeout(r, 1000))
+    // ~64 KiB of ~1.7 KiB messages, plus what one read brought: far from all of them.
+    const held = tally()!.received
+    expect(held).toBeLessThan(120)
+    expect(held * frame.byteLength).toBeLessThan(wire.byteLength / 10)
+    open()
+    await waitFor('all appended', () => tally()?.appended === count, 60_000)
+    expect(tally()).toMatchObject({ received: count, appended: count, refused: 0 })
+    socket.destroy()
+  }, 60_000)
+})
