@@ -100,11 +100,13 @@ export function parseFhirSearch(params: ReadonlyMap<string, readonly string[]>):
           break
         case 'date': {
           const { prefix, start, end } = parseDate(value)
-          if (prefix === 'ge' || prefix === 'eq') from = Math.max(from ?? start, start)
-          if (prefix === 'gt') from = Math.max(from ?? end, end)
-          if (prefix === 'lt' || prefix === 'eq')
-            to = Math.min(to ?? start, prefix === 'eq' ? end : start)
-          if (prefix === 'le') to = Math.min(to ?? end, end)
+          // The value spans [start, end): ge/eq from its start, gt after its end; lt before
+          // its start, le/eq up to its end. Repeats narrow (AND).
+          const low = prefix === 'ge' || prefix === 'eq' ? start : prefix === 'gt' ? end : undefined
+          const high =
+            prefix === 'lt' ? start : prefix === 'le' || prefix === 'eq' ? end : undefined
+          if (low !== undefined) from = Math.max(from ?? low, low)
+          if (high !== undefined) to = Math.min(to ?? high, high)
           break
         }
         case 'type':
