@@ -1,11 +1,11 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { isEhrlogError } from '../core/errors.ts'
 import { EHRLOG_FHIR_BASE } from '../core/fhir/codes.ts'
-import { toSearchBundle } from '../core/fhir/search-bundle.ts'
 import { CURSOR_PARAM, groupParams, parseFhirSearch } from '../core/fhir/search-params.ts'
 import type { QueryAnswerJson } from '../core/trust/index.ts'
 import type { QueryRequest, Session } from '../query/index.ts'
 import { FHIR_AUDIT_EVENT_PATH } from './fhir-route.ts'
+import { toSearchBundle } from './fhir-search-bundle.ts'
 import { httpFailureOf } from './http-errors.ts'
 import { requireSession, type SessionAuthenticator } from './session.ts'
 

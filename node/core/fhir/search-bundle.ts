@@ -1,14 +1,11 @@
-import { decodeEntry, type Entry } from '../entry.ts'
-import type { AuditEvent } from '../event.ts'
-import { fromHex, toHex } from '../hex.ts'
+import { toHex } from '../hex.ts'
+import { fromBase64 } from '../trust/answer-fields.ts'
 import type { AnswerEntryJson, QueryAnswerJson } from '../trust/index.ts'
-import { type ToFhirOptions, toFhirAuditEvent } from './audit-event.ts'
 import { EHRLOG_FHIR_BASE } from './codes.ts'
-import type { Extension, FhirAuditEvent, FhirBundle } from './types.ts'
 
 /*
- * A query answer as a FHIR searchset Bundle (docs/fhir.md, "Search"): every AuditEvent
- * carries its entry's bytes and inclusion proof in the inclusion-proof extension, and the
+ * A query answer as a FHIR searchset Bundle (docs/fhir.md, "Search"; node/api/fhir-search-bundle.ts
+ * builds it): every AuditEvent carries its entry's bytes and inclusion proof in the inclusion-proof extension, and the
  * Bundle's meta carries, once, what the proofs lead to (the cosigned checkpoint, the signed
  * heads) and what the cross-check needs. A plain FHIR client ignores both; a verifying
  * client rebuilds the query answer from them (answerOfSearchBundle) and verifies it as any.
@@ -19,85 +16,6 @@ export const QUERY_ANSWER_EXTENSION = `${EHRLOG_FHIR_BASE}/StructureDefinition/q
 
 /** Parts of the query-answer extension; each value is a valueString of JSON. */
 export const ANSWER_PARTS = ['node', 'filter', 'checkpoint', 'head', 'held', 'through'] as const
-
-export interface SearchBundleLinks {
-  self: string
-  /** The next page's URL; absent on the last page. */
-  next?: string
-}
-
-export type SearchBundle = FhirBundle & {
-  meta: { extension: Extension[] }
-  link: Array<{ relation: string; url: string }>
-}
-
-/**
- * The searchset Bundle of one answer page. `total` is given only when the page is the whole
- * result (no cursor in, none out): counting every match of a paged search would cost a
- * second pass over the index.
- */
-export function toSearchBundle(
-  answer: QueryAnswerJson,
-  links: SearchBundleLinks,
-  opts: ToFhirOptions & { baseUrl?: string; firstPage?: boolean } = {},
-): SearchBundle {
-  const parts: Extension[] = [
-    { url: 'node', valueString: JSON.stringify(answer.node) },
-    { url: 'filter', valueString: JSON.stringify(answer.filter) },
-  ]
-  if (answer.checkpoint)
-    parts.push({ url: 'checkpoint', valueString: JSON.stringify(answer.checkpoint) })
-  for (const head of answer.heads) parts.push({ url: 'head', valueString: JSON.stringify(head) })
-  parts.push({ url: 'held', valueString: JSON.stringify(answer.held) })
-  if (answer.through !== undefined)
-    parts.push({ url: 'through', valueString: JSON.stringify(answer.through) })
-  const bundle: SearchBundle = {
-    resourceType: 'Bundle',
-    meta: { extension: [{ url: QUERY_ANSWER_EXTENSION, extension: parts }] },
-    type: 'searchset',
-    link: [
-      { relation: 'self', url: links.self },
-      ...(links.next === undefined ? [] : [{ relation: 'next', url: links.next }]),
-    ],
-  }
-  if (opts.firstPage && links.next === undefined) bundle.total = answer.entries.length
-  if (answer.entries.length > 0) {
-    bundle.entry = answer.entries.map((item) => {
-      const resource = searchResource(item, opts)
-      return opts.baseUrl !== undefined && resource.id !== undefined
-        ? {
-            fullUrl: `${opts.baseUrl}/AuditEvent/${resource.id}`,
-            resource,
-            search: { mode: 'match' },
-          }
-        : { resource, search: { mode: 'match' } }
-    })
-  }
-  return bundle
-}
-
-/** One answer entry as its AuditEvent with the inclusion-proof extension appended. */
-function searchResource(item: AnswerEntryJson, opts: ToFhirOptions): FhirAuditEvent {
-  const entry = decodeEntry(Buffer.from(item.bytes, 'base64')).entry as Entry<AuditEvent>
-  const resource = toFhirAuditEvent(entry, opts)
-  resource.extension = [...(resource.extension ?? []), proofExtension(item, entry.seq)]
-  return resource
-}
-
-function proofExtension(item: AnswerEntryJson, seq: number): Extension {
-  return {
-    url: INCLUSION_PROOF_EXTENSION,
-    extension: [
-      { url: 'entry', valueBase64Binary: item.bytes },
-      { url: 'leafIndex', valueInteger: seq - 1 },
-      { url: 'treeSize', valueInteger: item.treeSize },
-      ...item.proof.map((h) => ({
-        url: 'hash',
-        valueBase64Binary: Buffer.from(fromHex(h, 32) ?? []).toString('base64'),
-      })),
-    ],
-  }
-}
 
 /**
  * The query answer inside a searchset Bundle, for verifyQueryAnswer; `resources` are the
@@ -146,8 +64,7 @@ export function answerOfSearchBundle(bundle: unknown): {
     const hashes = parts
       .filter((p) => p.url === 'hash')
       .map((p) => {
-        const bytes =
-          typeof p.valueBase64Binary === 'string' ? base64Bytes(p.valueBase64Binary) : undefined
+        const bytes = fromBase64(p.valueBase64Binary)
         return bytes?.length === 32 ? toHex(bytes) : 'malformed'
       })
     entries.push({
@@ -161,11 +78,6 @@ export function answerOfSearchBundle(bundle: unknown): {
   for (const l of arrayOf(b.link))
     if (typeof l.relation === 'string' && typeof l.url === 'string') links[l.relation] = l.url
   return { answer, resources, links }
-}
-
-function base64Bytes(text: string): Uint8Array | undefined {
-  if (!/^[A-Za-z0-9+/]*={0,2}$/.test(text)) return undefined
-  return new Uint8Array(Buffer.from(text, 'base64'))
 }
 
 function isRecord(v: unknown): v is Record<string, unknown> {

@@ -240,7 +240,8 @@ export function parseDate(text: string): { prefix: Prefix; start: number; end: n
   if (prefixed && !(PREFIXES as readonly string[]).includes(head))
     throw invalid('date', `has prefix ${clip(head)}: want ge, gt, le, lt or eq`)
   const prefix: Prefix = prefixed ? (head as Prefix) : 'eq'
-  const value = prefixed ? text.slice(2) : text
+  // A `+` of a zone sent unencoded arrives as a space (form encoding): read it as the `+`.
+  const value = (prefixed ? text.slice(2) : text).replace(/ (\d{2}:\d{2})$/, '+$1')
   const m = DATE.exec(value)
   if (!m)
     throw invalid('date', `is ${clip(text)}: want [prefix]YYYY[-MM[-DD[Thh:mm[:ss[.s]]zone]]]`)

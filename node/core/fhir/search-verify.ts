@@ -80,7 +80,7 @@ export function verifySearchBundle(
       shownOf.set(item.bytes, { resource: resources[i], leafIndex: leafIndexOf(bundle, i) })
   })
   const verified = result.verified.filter((v) => {
-    const shown = shownOf.get(Buffer.from(v.entry.bytes).toString('base64'))
+    const shown = shownOf.get(toBase64(v.entry.bytes))
     const expected = toFhirAuditEvent(v.entry.entry as Entry<AuditEvent>)
     let reason: string | undefined
     if (!shown || canonicalJson(shown.resource) !== canonicalJson(expected))
@@ -104,4 +104,12 @@ function leafIndexOf(bundle: unknown, i: number): unknown {
     (e) => (e as { url?: unknown }).url === INCLUSION_PROOF,
   ) as { extension?: Array<{ url?: unknown; valueInteger?: unknown }> } | undefined
   return ext?.extension?.find((p) => p.url === 'leafIndex')?.valueInteger
+}
+
+/** Standard base64 of bytes, as the answer's entries carry them (no Buffer: browser too). */
+function toBase64(bytes: Uint8Array): string {
+  let binary = ''
+  for (let i = 0; i < bytes.length; i += 0x8000)
+    binary += String.fromCharCode(...bytes.subarray(i, i + 0x8000))
+  return btoa(binary)
 }
