@@ -3,6 +3,7 @@ import { isEhrlogError } from '../node/core/errors.ts'
 import { registerAppend } from './commands/append.ts'
 import { registerCheckpoint } from './commands/checkpoint.ts'
 import { registerExport } from './commands/export.ts'
+import { registerFhir } from './commands/fhir.ts'
 import { registerInit } from './commands/init.ts'
 import { registerLog } from './commands/log.ts'
 import { registerLogin } from './commands/login.ts'
@@ -41,6 +42,7 @@ export function buildProgram(ctx: CliContext): Command {
   registerQuery(program, ctx)
   registerExport(program, ctx)
   registerVerifyBundle(program, ctx)
+  registerFhir(program, ctx)
   registerRegister(program, ctx)
   registerLogin(program, ctx)
   registerLogout(program, ctx)

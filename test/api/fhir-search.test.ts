@@ -1,11 +1,15 @@
-import { rm } from 'node:fs/promises'
+import { readFile, rm, writeFile } from 'node:fs/promises'
+import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import type { CliContext } from '../../client/context.ts'
+import { saveSession } from '../../client/session-store.ts'
 import type { AuditEvent } from '../../node/core/event.ts'
 import { validateAuditEventBundle } from '../../node/core/fhir/index.ts'
 import { verifySearchBundle } from '../../node/core/fhir/search-verify.ts'
 import { crossCheckAnswers, type Membership } from '../../node/core/trust/index.ts'
 import type { EhrlogNode } from '../../node/node.ts'
 import { waitFor } from '../../scripts/in-process-network.ts'
+import { runCli } from '../helpers/cli.ts'
 import { startQueryNetwork } from '../query/network-world.ts'
 
 // biome-ignore lint/suspicious/noExplicitAny: tests reach into Bundles at any depth to break them
@@ -207,5 +211,45 @@ describe('GET /fhir/AuditEvent (ITI-81) on a real network: searchset Bundles wit
     expect(crossed).toEqual([
       expect.objectContaining({ reason: expect.stringContaining('dropped by hospital-a') }),
     ])
+  })
+
+  it('ehrlog fhir-search and verify-fhir verify Bundles, refuse tampered ones, cross-check nodes', async () => {
+    const network = join(root, 'network.json')
+    const env = { EHRLOG_CONFIG_DIR: join(root, 'config-fhir-admin') }
+    await saveSession({ env } as unknown as CliContext, {
+      v: 1,
+      node: nodes[0]!.httpUrl,
+      username: 'admin@hospital-a',
+      token: tokens.admin!,
+      role: 'admin',
+      expiresMs: Date.now() + 3600_000,
+    })
+    const [atA, atB] = [join(root, 'search-a.json'), join(root, 'search-b.json')]
+    const query = 'patient=MRN-A&action=R'
+    const fetched = await runCli(['fhir-search', query, '--network', network, '--out', atA], env)
+    expect(fetched.err).toBe('')
+    expect(fetched.out).toMatch(/answer: 5 entries verified \(5 cosigned.*; 0 failures/)
+    const fromB = ['fhir-search', query, '--network', network, '--node', nodes[1]!.httpUrl]
+    expect((await runCli([...fromB, '--out', atB], env)).code).toBe(0)
+    const both = await runCli(['verify-fhir', atA, atB, '--network', network], env)
+    expect(both.code).toBe(0)
+    expect(both.out).toContain('agree wherever both are complete')
+
+    const bundle = JSON.parse(await readFile(atA, 'utf8'))
+    bundle.entry[2].resource.entity[0].what.identifier.value = 'MRN-B'
+    await writeFile(atA, JSON.stringify(bundle))
+    const changed = await runCli(['verify-fhir', atA, '--network', network], env)
+    expect(changed.code).toBe(3)
+    expect(changed.out).toMatch(/FAILED hospital-\w:\d+: the AuditEvent shown is not the mapping/)
+
+    bundle.entry.splice(2, 1)
+    await writeFile(atA, JSON.stringify(bundle))
+    const dropped = await runCli(['verify-fhir', atA, atB, '--network', network], env)
+    expect(dropped.code).toBe(3)
+    expect(dropped.out).toContain(`dropped by ${atA}`)
+
+    const refused = await runCli(['fhir-search', 'bogus=1', '--network', network], env)
+    expect(refused.code).toBe(2)
+    expect(refused.err).toContain('bogus is not a supported search parameter')
   })
 })
