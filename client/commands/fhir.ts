@@ -35,7 +35,11 @@ export function registerFhir(program: Command, ctx: CliContext): void {
     .description(
       'run a FHIR AuditEvent search (ITI-81) with your saved session, verify every entry of the searchset Bundle, and print it',
     )
-    .argument('[params]', 'the search, e.g. "patient=MRN-A&date=ge2024-01-01"', '')
+    .argument(
+      '[params]',
+      'the search, e.g. "patient=MRN-A&date=ge2024-01-01", or a whole URL such as a next link',
+      '',
+    )
     .option('--network <file>', 'your copy of network.json (default: the saved one)')
     .option('--node <url>', 'ask this node instead of the one that issued the session')
     .option('--out <file>', 'write the Bundle here instead of stdout')
@@ -45,10 +49,11 @@ export function registerFhir(program: Command, ctx: CliContext): void {
       const session = await loadSession(ctx)
       const membership = await membershipOf(ctx, opts)
       const base = (opts.node ?? session.node).replace(/\/+$/, '')
-      const bundle = await getBundle(
-        `${base}/fhir/AuditEvent${params ? `?${params.replace(/^\?/, '')}` : ''}`,
-        sessionHeaders(session),
-      )
+      // A whole URL (the `next` link of a page) is fetched as it is.
+      const url = /^https?:\/\//.test(params)
+        ? params
+        : `${base}/fhir/AuditEvent${params ? `?${params.replace(/^\?/, '')}` : ''}`
+      const bundle = await getBundle(url, sessionHeaders(session))
       const checked = verifySearchBundle(bundle, { keys: membership.keys })
       const text = `${JSON.stringify(bundle, null, 2)}\n`
       if (opts.out) await writeFile(opts.out, text)

@@ -248,6 +248,13 @@ describe('GET /fhir/AuditEvent (ITI-81) on a real network: searchset Bundles wit
     expect(dropped.code).toBe(3)
     expect(dropped.out).toContain(`dropped by ${atA}`)
 
+    const paged = await runCli(['fhir-search', `${query}&_count=2`, '--network', network], env)
+    const next = /next page: (\S+)/.exec(paged.err)?.[1]
+    expect(next).toContain('_cursor=')
+    const page2 = await runCli(['fhir-search', next!, '--network', network], env)
+    expect(page2.code).toBe(0)
+    expect(page2.out).toMatch(/answer: 2 entries verified/)
+
     const refused = await runCli(['fhir-search', 'bogus=1', '--network', network], env)
     expect(refused.code).toBe(2)
     expect(refused.err).toContain('bogus is not a supported search parameter')
