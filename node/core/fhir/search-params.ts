@@ -33,7 +33,11 @@ export const SEARCH_PARAMS = [
   'outcome',
   '_count',
   CURSOR_PARAM,
+  '_format',
 ] as const
+
+/** `_format` values naming the only format answered, FHIR JSON (R4 http.html#mime). */
+const JSON_FORMATS = ['json', 'application/json', 'application/fhir+json']
 
 /** The parsed search: filter fields for parseQueryFilter, the page size and the cursor. */
 export interface FhirSearch {
@@ -46,7 +50,7 @@ const PREFIXES = ['eq', 'ge', 'gt', 'le', 'lt'] as const
 type Prefix = (typeof PREFIXES)[number]
 
 /** Parameters given at most once; the others repeat as FHIR's AND (date: both bounds). */
-const SINGLE = ['outcome', '_count', CURSOR_PARAM] as const
+const SINGLE = ['outcome', '_count', CURSOR_PARAM, '_format'] as const
 
 /**
  * Maps search parameters (each name with every value it was given) to a query. Unknown
@@ -134,6 +138,11 @@ export function parseFhirSearch(params: ReadonlyMap<string, readonly string[]>):
           break
         case CURSOR_PARAM:
           out.cursor = value
+          break
+        case '_format':
+          // An unencoded `+` arrives as a space: application/fhir json.
+          if (!JSON_FORMATS.includes(value.split(';')[0]!.trim().replace(' ', '+')))
+            throw invalid(name, `is ${clip(value)}: only FHIR JSON is answered (json)`)
           break
       }
     }

@@ -93,6 +93,10 @@ describe('FHIR AuditEvent search parameters → query filter', () => {
     expect(fieldOf('_count=1&_count=2')).toBe('_count')
     expect(fieldOf('agent=')).toBe('agent')
     expect(fieldOf('patient=A&patient=A')).toBe('accepted')
+    expect(fieldOf('_format=json&_format=json')).toBe('_format')
+    expect(fieldOf('_format=xml')).toBe('_format')
+    expect(fieldOf('_format=application/fhir%2Bjson')).toBe('accepted')
+    expect(fieldOf('_format=application/fhir+json')).toBe('accepted')
   })
 
   it('gives filters the shared filter code parses and matches (action lists, outcome)', () => {
