@@ -54,7 +54,7 @@ export function registerFhir(program: Command, ctx: CliContext): void {
         ? params
         : `${base}/fhir/AuditEvent${params ? `?${params.replace(/^\?/, '')}` : ''}`
       const bundle = await getBundle(url, sessionHeaders(session))
-      const checked = verifySearchBundle(bundle, { keys: membership.keys })
+      const checked = verifySearchBundle(bundle, { keys: membership.keys, requested: url })
       const text = `${JSON.stringify(bundle, null, 2)}\n`
       if (opts.out) await writeFile(opts.out, text)
       else ctx.out(text)

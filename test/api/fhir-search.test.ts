@@ -190,6 +190,15 @@ describe('GET /fhir/AuditEvent (ITI-81) on a real network: searchset Bundles wit
     proof.valueBase64Binary = Buffer.from(JSON.stringify(decoded)).toString('base64')
     expect(verify(bytes).result.failures.length).toBeGreaterThan(0)
 
+    // A node that answers a wider search than asked, and says so in its self link, is
+    // caught when the verifier checks against what it asked itself.
+    const wider = (await search(0, '?action=R')).body
+    const asked = `${nodes[0]!.httpUrl}/fhir/AuditEvent${query}`
+    const widerChecked = verifySearchBundle(wider, { keys: membership.keys, requested: asked })
+    expect(widerChecked.result.failures.map((f) => f.reason)).toContain(
+      'has another patientId than the filter',
+    )
+
     const swapped = await fresh()
     swapped.entry.reverse()
     expect(

@@ -23,6 +23,11 @@ export interface SearchBundleCheck {
   /** A patient session's scope, when the verifier knows it. */
   scope?: QueryScope
   verifiedCheckpoints?: VerifiedCheckpoints
+  /**
+   * The URL the verifier itself asked: its search is checked instead of the Bundle's self
+   * link, which the node writes (a lying node could name a wider search there).
+   */
+  requested?: string
 }
 
 export interface SearchBundleVerification {
@@ -53,7 +58,7 @@ export function verifySearchBundle(
   let cursor: string | undefined
   let search: string | undefined
   try {
-    const url = new URL(links.self ?? '')
+    const url = new URL(check.requested ?? links.self ?? '')
     const params = groupParams(url.searchParams)
     const parsed = parseFhirSearch(params)
     filter = parseQueryFilter(parsed.filter)
