@@ -4,6 +4,7 @@ import { registerAppend } from './commands/append.ts'
 import { registerBackup } from './commands/backup.ts'
 import { registerCheckpoint } from './commands/checkpoint.ts'
 import { registerExport } from './commands/export.ts'
+import { registerFhir } from './commands/fhir.ts'
 import { registerInit } from './commands/init.ts'
 import { registerLog } from './commands/log.ts'
 import { registerLogin } from './commands/login.ts'
@@ -45,6 +46,7 @@ export function buildProgram(ctx: CliContext): Command {
   registerReconcile(program, ctx)
   registerExport(program, ctx)
   registerVerifyBundle(program, ctx)
+  registerFhir(program, ctx)
   registerRegister(program, ctx)
   registerLogin(program, ctx)
   registerLogout(program, ctx)

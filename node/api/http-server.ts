@@ -18,6 +18,7 @@ import {
 } from './checkpoint-routes.ts'
 import { EVENTS_PATH, eventsRoute } from './events-route.ts'
 import { FHIR_AUDIT_EVENT_PATH, fhirRoute } from './fhir-route.ts'
+import { fhirSearchRoute } from './fhir-search-route.ts'
 import {
   HEALTHZ_PATH,
   healthRoutes,
@@ -41,7 +42,7 @@ export const DEFAULT_BODY_LIMIT_BYTES = 1024 * 1024
 /** Methods of each route, for 405 answers (HEAD comes with GET). */
 const ALLOWED_METHODS: ReadonlyMap<string, readonly string[]> = new Map([
   [EVENTS_PATH, ['POST']],
-  [FHIR_AUDIT_EVENT_PATH, ['POST']],
+  [FHIR_AUDIT_EVENT_PATH, ['GET', 'POST']], // GET: search (fhir-search-route.ts)
   [STATUS_PATH, ['GET', 'HEAD']],
   [CHECKPOINT_PATH, ['GET', 'HEAD', 'POST']],
   [CONSISTENCY_PATH, ['GET', 'HEAD']],
@@ -248,6 +249,11 @@ export class HttpServer {
       app.register(backupRoute, { store: cp.store, auth: auth.service, node: auth.node })
     if (auth && this.#opts.query) {
       app.register(queryRoute, { query: this.#opts.query, auth: auth.service })
+      app.register(fhirSearchRoute, {
+        query: this.#opts.query,
+        auth: auth.service,
+        bodyLimitBytes: this.#bodyLimitBytes,
+      })
       app.register(proofRoute, { proofs: this.#opts.query, auth: auth.service })
     }
     if (auth && this.#opts.portal)

@@ -25,6 +25,7 @@ import { IngestQueue, OwnFeed } from '../../node/ingest/index.ts'
 import { silentLogger } from '../../node/logger.ts'
 import { QueryService, type Session } from '../../node/query/index.ts'
 import { LogStore } from '../../node/store/index.ts'
+import { benchFhirSearch } from './fhir-search.ts'
 import { type Figure, printFigures } from './report.ts'
 
 const ENTRIES = Number(process.env.QUERY_ENTRIES ?? 1_000_000)
@@ -276,6 +277,14 @@ export async function benchQuery(): Promise<Figure[]> {
       verifyQueryAnswer(answer, warmTrust)
       warm.push(performance.now() - t)
     }
+    const fhir = await benchFhirSearch({
+      service: served.service,
+      session,
+      patient: TARGET,
+      trail: TRAIL,
+      queries: Math.min(QUERIES, 100),
+      keys: trust.keys,
+    })
     const load = loadavg()[0]!
     const p99 = percentile(served.times, 99)
     const verifyP99 = percentile(verify, 99)
@@ -353,6 +362,7 @@ export async function benchQuery(): Promise<Figure[]> {
         unit: 'KiB',
         note: `${TRAIL} entries with proofs and the checkpoint`,
       },
+      ...fhir,
       {
         name: 'load average at the end',
         value: load,

@@ -162,11 +162,11 @@ describe('POST /fhir/AuditEvent: like /api/v1/events', () => {
     expect(api.size()).toBe(0)
   })
 
-  it('answers 405 with Allow: POST to a GET', async () => {
+  it('answers 405 with Allow: GET, POST to a PUT (GET is the search, fhir-search.test.ts)', async () => {
     const api = await startApi()
-    const res = await fetch(`${api.url}/fhir/AuditEvent`)
+    const res = await fetch(`${api.url}/fhir/AuditEvent`, { method: 'PUT' })
     expect(res.status).toBe(405)
-    expect(res.headers.get('allow')).toBe('POST')
+    expect(res.headers.get('allow')).toBe('GET, POST')
   })
 })
 

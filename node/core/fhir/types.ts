@@ -36,6 +36,8 @@ export interface Period {
 export interface Extension {
   url: string
   valueString?: string
+  valueBase64Binary?: string
+  valueInteger?: number
   extension?: Extension[]
 }
 

@@ -1,13 +1,14 @@
 import type { EncodedEntry } from '../entry.ts'
 import { isKindFilter, KIND_FILTERS, type KindFilter, kindMismatch } from '../entry-kinds.ts'
 import { EhrlogError } from '../errors.ts'
-import { ACTIONS, type AuditEvent, auditEventSchema } from '../event.ts'
+import { ACTIONS, type AuditEvent, auditEventSchema, OUTCOMES } from '../event.ts'
 import { ORIGIN_PATTERN } from '../layout.ts'
 
 /** What a query selects; every field optional, all given fields must match. Times: event time. */
 export interface QueryFilter {
   patient?: string
   actor?: string
+  /** One action, or several joined by commas (sorted, no repeats): any of them matches. */
   action?: string
   resource?: string
   /** ISO 8601 UTC, inclusive. */
@@ -17,6 +18,8 @@ export interface QueryFilter {
   origin?: string
   /** Entry kinds: `event` when absent (entry-kinds.ts). */
   kind?: KindFilter
+  /** `success` or `failure` (FHIR search `outcome`). */
+  outcome?: string
 }
 
 /** What the session may see, enforced by the node and checked again by the client. */
@@ -35,6 +38,7 @@ const FILTER_FIELDS = [
   'to',
   'origin',
   'kind',
+  'outcome',
 ] as const
 
 /** ARGUMENT_INVALID naming the field: the query's edge errors (filter and cursor). */
@@ -64,13 +68,19 @@ export function parseQueryFilter(input: unknown): QueryFilter {
         `must be 1 to ${QUERY_LIMITS.textLength} characters without controls`,
       )
     const key = field as keyof QueryFilter
-    if (key === 'action' && !(ACTIONS as readonly string[]).includes(text))
-      throw argumentError(field, `must be one of ${ACTIONS.join(', ')}`)
+    if (
+      key === 'action' &&
+      !text.split(',').every((a) => (ACTIONS as readonly string[]).includes(a))
+    )
+      throw argumentError(field, `must be one or more of ${ACTIONS.join(', ')}, joined by commas`)
+    if (key === 'outcome' && !(OUTCOMES as readonly string[]).includes(text))
+      throw argumentError(field, `must be one of ${OUTCOMES.join(', ')}`)
     if (key === 'origin' && !ORIGIN_PATTERN.test(text))
       throw argumentError(field, 'is not a node name')
     if (key === 'kind' && !isKindFilter(text))
       throw argumentError(field, `must be one of ${KIND_FILTERS.join(', ')}`)
     if (key === 'kind') out.kind = text as KindFilter
+    else if (key === 'action') out.action = [...new Set(text.split(','))].sort().join(',')
     else if (key === 'from' || key === 'to') {
       const time = auditEventSchema.shape.time.safeParse(text)
       if (!time.success)
@@ -98,8 +108,10 @@ export function filterMismatch(
     return 'has another patientId than the filter'
   if (filter.actor !== undefined && e.actorId !== filter.actor)
     return 'has another actorId than the filter'
-  if (filter.action !== undefined && e.action !== filter.action)
+  if (filter.action !== undefined && !filter.action.split(',').includes(e.action))
     return `has action ${e.action}, the filter asks for ${filter.action}`
+  if (filter.outcome !== undefined && e.outcome !== filter.outcome)
+    return `has outcome ${e.outcome}, the filter asks for ${filter.outcome}`
   if (filter.resource !== undefined && e.resource !== filter.resource)
     return 'has another resource than the filter'
   if (filter.origin !== undefined && entry.origin !== filter.origin)

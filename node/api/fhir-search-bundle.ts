@@ -1,0 +1,90 @@
+import { decodeEntry, type Entry } from '../core/entry.ts'
+import type { AuditEvent } from '../core/event.ts'
+import { type ToFhirOptions, toFhirAuditEvent } from '../core/fhir/audit-event.ts'
+import { INCLUSION_PROOF_EXTENSION, QUERY_ANSWER_EXTENSION } from '../core/fhir/search-bundle.ts'
+import type { Extension, FhirAuditEvent, FhirBundle } from '../core/fhir/types.ts'
+import type { AnswerEntryJson, QueryAnswerJson } from '../core/trust/index.ts'
+
+/*
+ * A query answer as a FHIR searchset Bundle (docs/fhir.md, "Search"); its extensions are
+ * defined, and read back for verification, in node/core/fhir/search-bundle.ts.
+ */
+
+export interface SearchBundleLinks {
+  self: string
+  /** The next page's URL; absent on the last page. */
+  next?: string
+}
+
+export type SearchBundle = FhirBundle & {
+  meta: { extension: Extension[] }
+  link: Array<{ relation: string; url: string }>
+}
+
+/**
+ * The searchset Bundle of one answer page. `total` is given only when the page is the whole
+ * result (no cursor in, none out): counting every match of a paged search would cost a
+ * second pass over the index.
+ */
+export function toSearchBundle(
+  answer: QueryAnswerJson,
+  links: SearchBundleLinks,
+  opts: ToFhirOptions & { baseUrl?: string; firstPage?: boolean } = {},
+): SearchBundle {
+  const parts: Extension[] = [
+    { url: 'node', valueString: JSON.stringify(answer.node) },
+    { url: 'filter', valueString: JSON.stringify(answer.filter) },
+  ]
+  if (answer.checkpoint)
+    parts.push({ url: 'checkpoint', valueString: JSON.stringify(answer.checkpoint) })
+  for (const head of answer.heads) parts.push({ url: 'head', valueString: JSON.stringify(head) })
+  parts.push({ url: 'held', valueString: JSON.stringify(answer.held) })
+  if (answer.through !== undefined)
+    parts.push({ url: 'through', valueString: JSON.stringify(answer.through) })
+  const bundle: SearchBundle = {
+    resourceType: 'Bundle',
+    meta: { extension: [{ url: QUERY_ANSWER_EXTENSION, extension: parts }] },
+    type: 'searchset',
+    link: [
+      { relation: 'self', url: links.self },
+      ...(links.next === undefined ? [] : [{ relation: 'next', url: links.next }]),
+    ],
+  }
+  if (opts.firstPage && links.next === undefined) bundle.total = answer.entries.length
+  if (answer.entries.length > 0) {
+    bundle.entry = answer.entries.map((item) => {
+      const resource = searchResource(item, opts)
+      return opts.baseUrl !== undefined && resource.id !== undefined
+        ? {
+            fullUrl: `${opts.baseUrl}/AuditEvent/${resource.id}`,
+            resource,
+            search: { mode: 'match' },
+          }
+        : { resource, search: { mode: 'match' } }
+    })
+  }
+  return bundle
+}
+
+/** One answer entry as its AuditEvent with the inclusion-proof extension appended. */
+function searchResource(item: AnswerEntryJson, opts: ToFhirOptions): FhirAuditEvent {
+  const entry = decodeEntry(Buffer.from(item.bytes, 'base64')).entry as Entry<AuditEvent>
+  const resource = toFhirAuditEvent(entry, opts)
+  resource.extension = [...(resource.extension ?? []), proofExtension(item, entry.seq)]
+  return resource
+}
+
+function proofExtension(item: AnswerEntryJson, seq: number): Extension {
+  return {
+    url: INCLUSION_PROOF_EXTENSION,
+    extension: [
+      { url: 'entry', valueBase64Binary: item.bytes },
+      { url: 'leafIndex', valueInteger: seq - 1 },
+      { url: 'treeSize', valueInteger: item.treeSize },
+      ...item.proof.map((h) => ({
+        url: 'hash',
+        valueBase64Binary: Buffer.from(h, 'hex').toString('base64'),
+      })),
+    ],
+  }
+}

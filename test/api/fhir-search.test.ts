@@ -1,0 +1,271 @@
+import { readFile, rm, writeFile } from 'node:fs/promises'
+import { join } from 'node:path'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import type { CliContext } from '../../client/context.ts'
+import { saveSession } from '../../client/session-store.ts'
+import type { AuditEvent } from '../../node/core/event.ts'
+import { validateAuditEventBundle } from '../../node/core/fhir/index.ts'
+import { verifySearchBundle } from '../../node/core/fhir/search-verify.ts'
+import { crossCheckAnswers, type Membership } from '../../node/core/trust/index.ts'
+import type { EhrlogNode } from '../../node/node.ts'
+import { waitFor } from '../../scripts/in-process-network.ts'
+import { runCli } from '../helpers/cli.ts'
+import { startQueryNetwork } from '../query/network-world.ts'
+
+// biome-ignore lint/suspicious/noExplicitAny: tests reach into Bundles at any depth to break them
+type Json = Record<string, any>
+
+describe('GET /fhir/AuditEvent (ITI-81) on a real network: searchset Bundles with proofs', () => {
+  let root: string
+  let membership: Membership
+  let nodes: EhrlogNode[] = []
+  let tokens: Record<string, string>
+
+  beforeAll(async () => {
+    ;({ root, membership, nodes, tokens } = await startQueryNetwork())
+  }, 60_000)
+
+  afterAll(async () => {
+    await Promise.all(nodes.map((n) => n.stop()))
+    await rm(root, { recursive: true, force: true })
+  })
+
+  const search = async (i: number, query: string, user = 'admin') => {
+    const res = await fetch(`${nodes[i]!.httpUrl}/fhir/AuditEvent${query}`, {
+      headers: { authorization: `Session ${tokens[user]}` },
+    })
+    return {
+      status: res.status,
+      type: res.headers.get('content-type'),
+      body: (await res.json()) as Json,
+    }
+  }
+  const verify = (bundle: unknown, patientId?: string) =>
+    verifySearchBundle(bundle, {
+      keys: membership.keys,
+      ...(patientId ? { scope: { patientId } } : {}),
+    })
+  const patientsOf = (bundle: Json) =>
+    (bundle.entry ?? []).map((e: Json) => e.resource.entity[0].what.identifier.value)
+  const storeSizes = () => nodes.map((n) => [...n.store.sizes()].map(([, s]) => s).join(','))
+
+  it('pages a patient trail by entity.identifier (CH:ATC style), every page valid R4 and verified', async () => {
+    let url: string | undefined =
+      '?entity.identifier=urn:oid:2.16.756.5.30.1.127.3.10.3|MRN-A&action=R&_count=2'
+    const seen: string[] = []
+    let pages = 0
+    while (url) {
+      const { status, type, body } = await search(0, url)
+      expect(status).toBe(200)
+      expect(type).toContain('application/fhir+json')
+      expect(body).toMatchObject({ resourceType: 'Bundle', type: 'searchset' })
+      expect(validateAuditEventBundle(body)).toEqual([])
+      expect(body.total).toBeUndefined() // paged: no count of every match
+      const checked = verify(body)
+      expect(checked.result.failures).toEqual([])
+      expect(checked.result.verified).toHaveLength(body.entry.length)
+      expect(checked.result.cosignedBy?.count).toBeGreaterThan(0)
+      for (const v of checked.result.verified) seen.push(v.id)
+      expect(patientsOf(body).every((p: string) => p === 'MRN-A')).toBe(true)
+      expect(body.link[0]).toMatchObject({ relation: 'self' })
+      const next = body.link.find((l: Json) => l.relation === 'next')?.url
+      url = next === undefined ? undefined : new URL(next).search
+      pages++
+    }
+    expect(pages).toBe(3)
+    expect(seen).toHaveLength(5) // 3 reads at hospital-a, 2 at hospital-b
+    expect(new Set(seen).size).toBe(5)
+    const whole = await search(1, '?patient=Patient/MRN-A&action=R')
+    expect(whole.body.total).toBe(5)
+  })
+
+  it('answers date ranges with prefixes, type, subtype and outcome', async () => {
+    const one = await search(
+      0,
+      '?patient=MRN-A&date=ge2023-12-04T19:00:01Z&date=lt2023-12-04T19:00:02Z&action=R',
+    )
+    expect(one.status).toBe(200)
+    expect(one.body.entry).toHaveLength(1)
+    expect(one.body.entry[0].resource.period.start).toBe('2023-12-04T19:00:01.000Z')
+    const byDay = await search(0, '?patient=MRN-A&date=2023-12-04&subtype=read')
+    expect(byDay.body.total).toBe(5)
+    const queries = await search(0, '?type=http://dicom.nema.org/resources/ontology/DCM|110112')
+    expect(queries.status).toBe(200)
+    expect(queries.body.entry.length).toBeGreaterThan(0)
+    for (const e of queries.body.entry) expect(e.resource.type.code).toBe('110112')
+    const failed = await search(0, '?outcome=4&type=110110')
+    expect(failed.body.total).toBe(0)
+    expect(failed.body.entry).toBeUndefined()
+    expect(validateAuditEventBundle(failed.body)).toEqual([])
+  })
+
+  it('records every search as a query of the audit log', async () => {
+    const a = nodes[0]!
+    const before = a.store.size('hospital-a')
+    const { status } = await search(0, '?patient=MRN-B&action=R')
+    expect(status).toBe(200)
+    const recorded: AuditEvent[] = []
+    for await (const e of a.store.entries('hospital-a', before + 1))
+      recorded.push(e.entry.body as AuditEvent)
+    expect(recorded).toEqual([
+      expect.objectContaining({
+        patientId: 'MRN-B',
+        actorId: 'admin@hospital-a',
+        action: 'query',
+        resource: 'audit_log',
+        notes: 'via http, filter {"action":"export,print,read","patient":"MRN-B"}',
+      }),
+    ])
+  })
+
+  it('shows a patient only their own trail, and refuses (and records) another patient', async () => {
+    const own = await search(0, '?_count=100', 'alice')
+    expect(own.status).toBe(200)
+    expect(patientsOf(own.body).length).toBeGreaterThan(0)
+    expect(new Set(patientsOf(own.body))).toEqual(new Set(['MRN-A']))
+    expect(verify(own.body, 'MRN-A').result.failures).toEqual([])
+    const a = nodes[0]!
+    const before = a.store.size('hospital-a')
+    const other = await search(0, '?patient=MRN-B', 'alice')
+    expect(other.status).toBe(403)
+    expect(other.body).toMatchObject({
+      resourceType: 'OperationOutcome',
+      issue: [{ severity: 'error', code: 'forbidden' }],
+    })
+    const last = await a.store.getEntries([{ origin: 'hospital-a', seq: before + 1 }])
+    expect(last[0]?.entry.body).toMatchObject({ patientId: 'MRN-B', outcome: 'failure' })
+  })
+
+  it('refuses unknown and malformed parameters with a 400 OperationOutcome, writing nothing', async () => {
+    // The previous test's record replicates to every node first.
+    await waitFor('replicas agree', () => new Set(storeSizes()).size === 1)
+    const sizes = storeSizes()
+    for (const [query, field] of [
+      ['?foo=1', 'foo'],
+      ['?patient:exact=MRN-A', 'patient:exact'],
+      ['?date=2023-13-01', 'date'],
+      ['?date=xx2023-01-01', 'date'],
+      ['?date=2023-12-04T19:00:00', 'date'],
+      ['?action=X', 'action'],
+      ['?type=http://example.org|110110', 'type'],
+      ['?patient=Practitioner/1', 'patient'],
+      ['?patient=MRN-A&entity.identifier=MRN-B', 'patient'],
+      ['?outcome=1', 'outcome'],
+      ['?_count=0', 'limit'],
+      ['?_count=5&_count=6', '_count'],
+      ['?_cursor=%%%', 'cursor'],
+      ['?type=110114&action=C', 'action'],
+    ] as const) {
+      const { status, body } = await search(0, query)
+      expect({ query, status }).toEqual({ query, status: 400 })
+      expect(body).toMatchObject({
+        resourceType: 'OperationOutcome',
+        issue: [{ severity: 'error', code: 'invalid', expression: [field] }],
+      })
+    }
+    const noSession = await fetch(`${nodes[0]!.httpUrl}/fhir/AuditEvent`)
+    expect(noSession.status).toBe(401)
+    expect(await noSession.json()).toMatchObject({ issue: [{ code: 'login' }] })
+    expect(storeSizes()).toEqual(sizes)
+  })
+
+  it('catches a tampered Bundle: a changed resource, changed bytes, reordered or dropped entries', async () => {
+    const query = '?patient=MRN-A&action=R'
+    const fresh = async () => (await search(0, query)).body
+    const good = await fresh()
+    expect(verify(good).result.failures).toEqual([])
+
+    const shown = await fresh()
+    shown.entry[1].resource.agent[0].who.display = 'Someone Else'
+    expect(verify(shown).result.failures).toEqual([
+      expect.objectContaining({
+        reason: 'the AuditEvent shown is not the mapping of its proven entry',
+      }),
+    ])
+
+    const bytes = await fresh()
+    const proof = bytes.entry[0].resource.extension.at(-1).extension[0]
+    const decoded = JSON.parse(Buffer.from(proof.valueBase64Binary, 'base64').toString('utf8'))
+    decoded.body.actorId = 'nobody'
+    proof.valueBase64Binary = Buffer.from(JSON.stringify(decoded)).toString('base64')
+    expect(verify(bytes).result.failures.length).toBeGreaterThan(0)
+
+    // A node that answers a wider search than asked, and says so in its self link, is
+    // caught when the verifier checks against what it asked itself.
+    const wider = (await search(0, '?action=R')).body
+    const asked = `${nodes[0]!.httpUrl}/fhir/AuditEvent${query}`
+    const widerChecked = verifySearchBundle(wider, { keys: membership.keys, requested: asked })
+    expect(widerChecked.result.failures.map((f) => f.reason)).toContain(
+      'has another patientId than the filter',
+    )
+
+    const swapped = await fresh()
+    swapped.entry.reverse()
+    expect(
+      verify(swapped)
+        .result.failures.map((f) => f.reason)
+        .join(),
+    ).toContain('out of (origin, seq) order')
+
+    const dropped = await fresh()
+    dropped.entry.splice(1, 1)
+    const alone = verify(dropped)
+    expect(alone.result.failures).toEqual([]) // a page's proofs cannot show an omission…
+    const other = verify((await search(1, query)).body)
+    const crossed = crossCheckAnswers(
+      { node: 'hospital-a', result: alone.result },
+      { node: 'hospital-b', result: other.result },
+    )
+    // …the cross-check with another node's answer to the same search does.
+    expect(crossed).toEqual([
+      expect.objectContaining({ reason: expect.stringContaining('dropped by hospital-a') }),
+    ])
+  })
+
+  it('ehrlog fhir-search and verify-fhir verify Bundles, refuse tampered ones, cross-check nodes', async () => {
+    const network = join(root, 'network.json')
+    const env = { EHRLOG_CONFIG_DIR: join(root, 'config-fhir-admin') }
+    await saveSession({ env } as unknown as CliContext, {
+      v: 1,
+      node: nodes[0]!.httpUrl,
+      username: 'admin@hospital-a',
+      token: tokens.admin!,
+      role: 'admin',
+      expiresMs: Date.now() + 3600_000,
+    })
+    const [atA, atB] = [join(root, 'search-a.json'), join(root, 'search-b.json')]
+    const query = 'patient=MRN-A&action=R'
+    const fetched = await runCli(['fhir-search', query, '--network', network, '--out', atA], env)
+    expect(fetched.err).toBe('')
+    expect(fetched.out).toMatch(/answer: 5 entries verified \(5 cosigned.*; 0 failures/)
+    const fromB = ['fhir-search', query, '--network', network, '--node', nodes[1]!.httpUrl]
+    expect((await runCli([...fromB, '--out', atB], env)).code).toBe(0)
+    const both = await runCli(['verify-fhir', atA, atB, '--network', network], env)
+    expect(both.code).toBe(0)
+    expect(both.out).toContain('agree wherever both are complete')
+
+    const bundle = JSON.parse(await readFile(atA, 'utf8'))
+    bundle.entry[2].resource.entity[0].what.identifier.value = 'MRN-B'
+    await writeFile(atA, JSON.stringify(bundle))
+    const changed = await runCli(['verify-fhir', atA, '--network', network], env)
+    expect(changed.code).toBe(3)
+    expect(changed.out).toMatch(/FAILED hospital-\w:\d+: the AuditEvent shown is not the mapping/)
+
+    bundle.entry.splice(2, 1)
+    await writeFile(atA, JSON.stringify(bundle))
+    const dropped = await runCli(['verify-fhir', atA, atB, '--network', network], env)
+    expect(dropped.code).toBe(3)
+    expect(dropped.out).toContain(`dropped by ${atA}`)
+
+    const paged = await runCli(['fhir-search', `${query}&_count=2`, '--network', network], env)
+    const next = /next page: (\S+)/.exec(paged.err)?.[1]
+    expect(next).toContain('_cursor=')
+    const page2 = await runCli(['fhir-search', next!, '--network', network], env)
+    expect(page2.code).toBe(0)
+    expect(page2.out).toMatch(/answer: 2 entries verified/)
+
+    const refused = await runCli(['fhir-search', 'bogus=1', '--network', network], env)
+    expect(refused.code).toBe(2)
+    expect(refused.err).toContain('bogus is not a supported search parameter')
+  })
+})
