@@ -5,5 +5,5 @@ export interface TestReport {
   numPendingTests: number
   numTodoTests?: number
 }
-export function summaryLine(report: TestReport, reasons: string[]): string
+export function summaryLines(report: TestReport, reasons: string[]): string[]
 export function engineProblem(version: string, range: string): string | undefined

@@ -1,18 +1,20 @@
-// The closing lines CI reads (.ci/run): "N passed, N failed, N skipped: <why>", and the check
+// The closing lines CI reads (.ci/run): "N skipped: <why>" when tests skipped, then the plain
+// "N passed, N failed, N skipped" (alone on its line, as CI parses it), and the check
 // that this Node satisfies package.json's "engines". Plain JavaScript: it runs before and
 // after `npm ci`, without tsx.
 import { existsSync, readFileSync } from 'node:fs'
 
 /**
- * "12 passed, 0 failed, 12 skipped: Chromium missing, apt-get install chromium". `reasons`
- * are the lines tests wrote to EHRLOG_SKIP_REASONS when they skipped (test/helpers/skip-reason.ts).
+ * ["12 skipped: Chromium missing, apt-get install chromium", "300 passed, 0 failed, 12 skipped"].
+ * `reasons` are the lines tests wrote to EHRLOG_SKIP_REASONS when they skipped
+ * (test/helpers/skip-reason.ts). The last line stays plain: CI reads it alone on its line.
  */
-export function summaryLine(report, reasons) {
+export function summaryLines(report, reasons) {
   const skipped = report.numPendingTests + (report.numTodoTests ?? 0)
   const why = [...new Set(reasons.map((r) => r.trim()).filter((r) => r !== ''))]
   let line = `${report.numPassedTests} passed, ${report.numFailedTests} failed`
-  if (skipped > 0) line += `, ${skipped} skipped${why.length > 0 ? `: ${why.join('; ')}` : ''}`
-  return line
+  if (skipped > 0) line += `, ${skipped} skipped`
+  return skipped > 0 && why.length > 0 ? [`${skipped} skipped: ${why.join('; ')}`, line] : [line]
 }
 
 /** Undefined when `version` (e.g. v20.20.2) satisfies `range` (">=20.10"), else why not. */
@@ -43,5 +45,5 @@ if (command === 'engine') {
   const report = JSON.parse(readFileSync(reportFile, 'utf8'))
   const reasons =
     reasonsFile && existsSync(reasonsFile) ? readFileSync(reasonsFile, 'utf8').split('\n') : []
-  console.log(summaryLine(report, reasons))
+  for (const line of summaryLines(report, reasons)) console.log(line)
 }
