@@ -1,11 +1,11 @@
 import type { Command } from 'commander'
-import { cosignedFromJson, cosignedToJson, feedCutOf } from '../../node/core/checkpoint.ts'
+import { cosignedFromJson, feedCutOf } from '../../node/core/checkpoint.ts'
 import { decodeEntry, parseEntryId } from '../../node/core/entry.ts'
 import { EhrlogError } from '../../node/core/errors.ts'
 import { fromHex, toHex } from '../../node/core/hex.ts'
 import { verifyInclusion } from '../../node/core/merkle/index.ts'
 import { describeVerdict, verifyCheckpoint } from '../../node/core/trust/index.ts'
-import type { ProofAnswerJson } from '../../node/query/index.ts'
+import { entryProofAt, type ProofAnswerJson } from '../../node/query/index.ts'
 import { CheckpointLog } from '../../node/store/index.ts'
 import type { CliContext } from '../context.ts'
 import { withLocalNode } from '../local-node.ts'
@@ -54,22 +54,7 @@ export function registerProof(program: Command, ctx: CliContext): void {
                   'NOT_FOUND',
                   `no such entry ${id}: this folder holds none there`,
                 )
-              const latest = await new CheckpointLog(store).latest()
-              const cut = latest && feedCutOf(latest.checkpoint, ref.origin)
-              if (!latest || !cut || cut.treeSize < ref.seq)
-                throw new EhrlogError(
-                  'NOT_FOUND',
-                  `${id} is not covered by a cosigned checkpoint yet`,
-                )
-              const proof = await store.inclusionProof(ref.origin, ref.seq, cut.treeSize)
-              return {
-                entryId: id,
-                bytes: Buffer.from(entry.bytes).toString('base64'),
-                hash: toHex(entry.hash),
-                treeSize: cut.treeSize,
-                inclusionProof: proof.map(toHex),
-                cosigned: cosignedToJson(latest),
-              }
+              return entryProofAt(store, await new CheckpointLog(store).latest(), entry)
             })
         // Verified here, whatever the node says: checkpoint signature, entry bytes, proof.
         const cosigned = cosignedFromJson(answer.cosigned)

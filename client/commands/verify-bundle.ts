@@ -9,6 +9,7 @@ import {
   parseQueryFilter,
   type QueryFilter,
   type QueryScope,
+  shortNetworkId,
   type VerifiedCheckpoints,
   type VerifiedEntry,
   verifyQueryAnswer,
@@ -50,16 +51,18 @@ export function registerVerifyBundle(program: Command, ctx: CliContext): void {
       let membership: Membership
       if (opts.network) {
         membership = await loadMembership({ network: opts.network })
-        ctx.err(`trusting your network.json (${opts.network}), network id ${short(membership)}\n`)
+        ctx.err(
+          `trusting your network.json (${opts.network}), network id ${shortNetworkId(membership.networkId)}\n`,
+        )
         if (inside && inside.networkId !== membership.networkId)
           failures.push({
             entryId: 'membership',
-            reason: `the bundle's membership (network id ${short(inside)}) is not yours (${short(membership)})`,
+            reason: `the bundle's membership (network id ${shortNetworkId(inside.networkId)}) is not yours (${shortNetworkId(membership.networkId)})`,
           })
       } else if (inside) {
         membership = inside
         ctx.err(
-          `trusting the membership inside the bundle: network id ${short(inside)}, members ${inside.members.map((m) => m.name).join(', ')}; pin your own copy with --network FILE\n`,
+          `trusting the membership inside the bundle: network id ${shortNetworkId(inside.networkId)}, members ${inside.members.map((m) => m.name).join(', ')}; pin your own copy with --network FILE\n`,
         )
       } else throw new EhrlogError('FILE_INVALID', `${file}: ${failures[0]?.reason}`)
 
@@ -121,10 +124,6 @@ function isCursor(text: string): boolean {
   } catch {
     return false
   }
-}
-
-function short(m: Membership): string {
-  return `${m.networkId.slice(0, 16)}…`
 }
 
 /** The bundle file, parsed at the edge: shape only; its contents are verified after. */

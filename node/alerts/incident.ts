@@ -115,7 +115,8 @@ export function seqRangeOf(incident: Incident): { seqFrom: number; seqTo: number
 
 /**
  * The incident as it is stored, sent and recorded: entry ids sorted and unique, detectedAt in
- * toISOString() form, summary on one line. Throws ARGUMENT_INVALID for what cannot be fixed
+ * toISOString() form, summary on one line and I-JSON (a lone surrogate or a noncharacter, as
+ * a peer's error text may carry, becomes U+FFFD). Throws ARGUMENT_INVALID for what cannot be fixed
  * (an unknown kind, a time that is not a date, a body the feed would refuse), before anything
  * is written.
  */
@@ -137,7 +138,10 @@ export function normalizeIncident(incident: Incident): Incident {
     ...incident,
     entryIds: sortEntryIds(incident.entryIds),
     detectedAt: new Date(time).toISOString(),
-    summary: incident.summary.replace(/[\u0000-\u001f\u007f\s]+/g, ' ').trim(),
+    summary: incident.summary
+      .replace(/[\u0000-\u001f\u007f\s]+/g, ' ')
+      .replace(/[\p{Surrogate}\p{Noncharacter_Code_Point}]/gu, '\uFFFD')
+      .trim(),
   }
   alertBodyOf(normalized, '0'.repeat(64))
   return normalized
@@ -152,7 +156,7 @@ export function alertBodyOf(incident: Incident, id: string): AlertBody {
   const range = seqRangeOf(incident)
   const summary =
     incident.summary.length > ALERT_BODY_LIMITS.summaryLength
-      ? `${incident.summary.slice(0, ALERT_BODY_LIMITS.summaryLength - 1)}\u2026`
+      ? `${cutBeforeLoneSurrogate(incident.summary.slice(0, ALERT_BODY_LIMITS.summaryLength - 1))}\u2026`
       : incident.summary
   const candidate = {
     incidentId: id,
@@ -172,6 +176,11 @@ export function alertBodyOf(incident: Incident, id: string): AlertBody {
     throw argumentInvalid(field, `incident ${field || '(root)'}: ${issue?.message ?? 'invalid'}`)
   }
   return parsed.data
+}
+
+/** `text` without a high surrogate at its end: a cut through a pair leaves a lone half (I-JSON). */
+function cutBeforeLoneSurrogate(text: string): string {
+  return /[\uD800-\uDBFF]$/.test(text) ? text.slice(0, -1) : text
 }
 
 function argumentInvalid(field: string, message: string): EhrlogError {

@@ -4,6 +4,7 @@ import { z } from 'zod'
 import { type AuthService, WindowedCounts } from '../auth/index.ts'
 import { homeOf, USERNAME_PATTERN } from '../core/auth/user-record.ts'
 import { EhrlogError, isEhrlogError } from '../core/errors.ts'
+import { isIJsonText } from '../core/event.ts'
 import { type JsonBody, parseJsonBody } from './json-body.ts'
 import { clearSessionCookie, requireSession, setSessionCookie } from './session.ts'
 
@@ -62,7 +63,8 @@ const bodies = {
       .trim()
       .min(1, 'must not be empty')
       .max(200, 'must be at most 200 characters')
-      .refine((s) => !/[\u0000-\u001f\u007f]/.test(s), 'must have no control characters'),
+      .refine((s) => !/[\u0000-\u001f\u007f]/.test(s), 'must have no control characters')
+      .refine(isIJsonText, 'must have no lone surrogates or Unicode noncharacters (I-JSON)'),
     role: z.enum(['patient', 'auditor'], {
       message:
         'must be patient or auditor (admins are created with `ehrlog user create` on the node folder)',

@@ -16,7 +16,7 @@ export interface BlsKeys {
   /** This node's BLS secret key (identity.json); it signs only checkpoints. */
   secretKey: Uint8Array
   /** Members' public keys in network.json order, their proofs of possession checked. */
-  blsKeys: Uint8Array[]
+  blsKeys: readonly Uint8Array[]
   networkId: Uint8Array
   quorum: number
 }

@@ -65,7 +65,7 @@ interface Round {
 export class CheckpointService {
   readonly #opts: CheckpointServiceOptions
   readonly #index: number
-  readonly #blsKeys: Uint8Array[]
+  readonly #blsKeys: readonly Uint8Array[]
   readonly #networkId: Uint8Array
   readonly #quorum: number
   readonly #rounds = new Map<string, Round>()
@@ -85,8 +85,8 @@ export class CheckpointService {
     const members = opts.membership.members
     this.#index = members.findIndex((m) => m.name === opts.self)
     if (this.#index < 0) throw new EhrlogError('CONFIG_INVALID', `${opts.self} is not a member`)
-    this.#blsKeys = members.map((m) => fromHex(m.blsPublicKey, 48)!)
-    this.#networkId = fromHex(opts.membership.networkId, 32)!
+    this.#blsKeys = opts.membership.keys.blsKeys
+    this.#networkId = fromHex(opts.membership.keys.networkId, 32)!
     this.#quorum = opts.quorum ?? defaultQuorum(members.length)
     this.#bls =
       opts.bls ??

@@ -1,5 +1,6 @@
 import { z } from 'zod'
 import { parseEntryId } from './entry.ts'
+import { isIJsonText } from './event.ts'
 import { ORIGIN_PATTERN } from './layout.ts'
 
 // The format of an `alert` entry's body, as replicated to every node: here in core because
@@ -54,7 +55,11 @@ export const alertBodySchema = z
       .string()
       .min(1)
       .max(ALERT_BODY_LIMITS.summaryLength)
-      .refine((s) => !CONTROL.test(s), 'must not contain control characters'),
+      .refine((s) => !CONTROL.test(s), 'must not contain control characters')
+      .refine(
+        isIJsonText,
+        'must not contain lone surrogates or Unicode noncharacters (I-JSON, RFC 7493 §2.1)',
+      ),
     /** The peer this node restored the authentic entries from, when it did. */
     repairedFrom: z.string().regex(ORIGIN_PATTERN, 'want a node name like hospital-a').optional(),
   })

@@ -22,15 +22,15 @@ export interface TrustedCuts {
  */
 export class CheckpointTrust {
   readonly #membership: Membership
-  readonly #blsKeys: Uint8Array[]
+  readonly #blsKeys: readonly Uint8Array[]
   readonly #networkId: Uint8Array
   readonly #quorum: number | undefined
   #last: TrustedCuts | undefined
 
   constructor(membership: Membership, quorum?: number) {
     this.#membership = membership
-    this.#blsKeys = membership.members.map((m) => fromHex(m.blsPublicKey, 48)!)
-    this.#networkId = fromHex(membership.networkId, 32)!
+    this.#blsKeys = membership.keys.blsKeys
+    this.#networkId = fromHex(membership.keys.networkId, 32)!
     this.#quorum = quorum
   }
 
@@ -51,6 +51,5 @@ export class CheckpointTrust {
 
 /** An origin's Ed25519 tree-head key from the membership; undefined: not a member. */
 export function originKeyOf(membership: Membership, origin: string): Uint8Array | undefined {
-  const hex = membership.byName(origin)?.ed25519PublicKey
-  return hex ? fromHex(hex, 32) : undefined
+  return membership.keys.ed25519Keys.get(origin)
 }

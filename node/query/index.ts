@@ -1,6 +1,11 @@
 export { buildAnswer, type ProofStore } from './answer-builder.ts'
 export { answerConsistency, type ConsistencySource } from './consistency-builder.ts'
-export { type EntryRead, type ProofAnswerJson, readEntryProof } from './proof-reader.ts'
+export {
+  type EntryRead,
+  entryProofAt,
+  type ProofAnswerJson,
+  readEntryProof,
+} from './proof-reader.ts'
 export { type QueryRequest, QueryService, type QueryServiceOptions } from './query-service.ts'
 export {
   DEFAULT_QUERY_RATE_LIMIT,

@@ -1,5 +1,5 @@
 import { type CosignedCheckpoint, cosignedToJson, feedCutOf } from '../core/checkpoint.ts'
-import { entryId, parseEntryId } from '../core/entry.ts'
+import { type EncodedEntry, entryId, parseEntryId } from '../core/entry.ts'
 import { EhrlogError } from '../core/errors.ts'
 import type { AuditEvent } from '../core/event.ts'
 import { toHex } from '../core/hex.ts'
@@ -68,18 +68,33 @@ export async function readEntryProof(
     throw new EhrlogError('NOT_FOUND', `no such entry ${id}: this node holds no entry there`, {
       details: { field: 'entryId', entryId: id },
     })
-  const latest = opts.checkpoints.latest()
-  const cut = latest && feedCutOf(latest.checkpoint, ref.origin)
-  if (!latest || !cut || cut.treeSize < ref.seq)
+  const answer = await entryProofAt(opts.store, opts.checkpoints.latest(), entry)
+  const subject = entry.entry.kind === 'event' ? (entry.entry.body as AuditEvent).patientId : '*'
+  // Fail closed: contents leave only once their read is on record.
+  await opts.record({ session, entryId: id, subject })
+  return answer
+}
+
+/**
+ * `entry` with its inclusion proof at `latest`'s cut of its origin: what a node answers, and
+ * what `ehrlog proof --dir` reads from a stopped node's folder. NOT_FOUND while no cosigned
+ * checkpoint covers the entry.
+ */
+export async function entryProofAt(
+  store: Pick<LogStore, 'inclusionProof'>,
+  latest: CosignedCheckpoint | undefined,
+  entry: EncodedEntry,
+): Promise<ProofAnswerJson> {
+  const { origin, seq } = entry.entry
+  const id = entryId(origin, seq)
+  const cut = latest && feedCutOf(latest.checkpoint, origin)
+  if (!latest || !cut || cut.treeSize < seq)
     throw new EhrlogError(
       'NOT_FOUND',
       `entry ${id} is not covered by a cosigned checkpoint yet: run \`ehrlog checkpoint --run\` or wait for the next round`,
       { details: { field: 'entryId', entryId: id, reason: 'not-cosigned' } },
     )
-  const proof = await opts.store.inclusionProof(ref.origin, ref.seq, cut.treeSize)
-  const subject = entry.entry.kind === 'event' ? (entry.entry.body as AuditEvent).patientId : '*'
-  // Fail closed: contents leave only once their read is on record.
-  await opts.record({ session, entryId: id, subject })
+  const proof = await store.inclusionProof(origin, seq, cut.treeSize)
   return {
     entryId: id,
     bytes: Buffer.from(entry.bytes).toString('base64'),

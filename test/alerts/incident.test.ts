@@ -134,6 +134,19 @@ describe('alert body', () => {
     const body = alertBodyOf(incident, incidentId(incident))
     expect(body.summary).toHaveLength(ALERT_BODY_LIMITS.summaryLength)
   })
+
+  it('keeps the summary I-JSON: lone surrogates and noncharacters become U+FFFD, a cut keeps pairs whole', () => {
+    const odd = normalizeIncident(
+      makeIncident('modified', { summary: 'peer said \uD800 and \uFFFE, kept 𝒜' }),
+    )
+    expect(odd.summary).toBe('peer said \uFFFD and \uFFFD, kept 𝒜')
+    expect(() => alertBodyOf(odd, incidentId(odd))).not.toThrow()
+    // The cut at the limit falls between the two halves of 𝒜 (U+1D49C).
+    const cut = `${'x'.repeat(ALERT_BODY_LIMITS.summaryLength - 2)}𝒜 and more`
+    const incident = normalizeIncident(makeIncident('modified', { summary: cut }))
+    const body = alertBodyOf(incident, incidentId(incident))
+    expect(body.summary).toBe(`${'x'.repeat(ALERT_BODY_LIMITS.summaryLength - 2)}\u2026`)
+  })
 })
 
 describe('normalizeIncident', () => {

@@ -303,6 +303,8 @@ describe('auth HTTP API', () => {
       ],
       ['/api/v1/users/register', 'admin role', { ...good, role: 'admin' }, 400, 'role'],
       ['/api/v1/users/register', 'control characters', { ...good, name: 'A\u0007' }, 400, 'name'],
+      ['/api/v1/users/register', 'a lone surrogate', { ...good, name: 'A\uD800' }, 400, 'name'],
+      ['/api/v1/users/register', 'a noncharacter', { ...good, name: 'A\uFFFE' }, 400, 'name'],
       ['/api/v1/users/register', 'short key', { ...good, publicKey: 'abcd' }, 400, 'publicKey'],
       [
         '/api/v1/users/register',

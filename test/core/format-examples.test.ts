@@ -8,6 +8,13 @@ import {
   verifyBlsProofOfPossession,
 } from '../../node/core/bls.ts'
 import { verifyEntryBody } from '../../node/core/body.ts'
+import {
+  answersHashOf,
+  type BundleManifest,
+  bundleManifestMessage,
+  isBundleSignatureValid,
+  signBundleManifest,
+} from '../../node/core/bundle-manifest.ts'
 import { canonicalJson } from '../../node/core/canonical-json.ts'
 import {
   aggregateCosignatures,
@@ -98,6 +105,8 @@ describe('docs/format.md worked examples, recomputed with the code', () => {
         'cosigned-checkpoint',
         'login-session',
         'login-key',
+        'bundle-manifest',
+        'bundle-signature',
         'tags',
         'hkdf-keys',
         // Checked in test/core/index/format-examples.test.ts.
@@ -279,6 +288,30 @@ describe('docs/format.md worked examples, recomputed with the code', () => {
     const key = deriveLoginKey(username, password, kdf)
     expect(toHex(key.seed)).toBe(field('seed'))
     expect(toHex(key.publicKey)).toBe(field('public key'))
+  })
+
+  it('bundle signature: the tag, 0x00 and the manifest, signed with the login key', () => {
+    const json = jsonOf('bundle-manifest')
+    const manifest = JSON.parse(json) as BundleManifest
+    expect(canonicalJson(manifest)).toBe(json)
+    expect(manifest.answersHash).toBe(answersHashOf([]))
+    expect(manifest.networkId).toBe(fieldsOf('network-id')('network id'))
+    const field = fieldsOf('bundle-signature')
+    expect(field('tag')).toBe(toHex(utf8.encode(TAGS.bundle)))
+    expect(toHex(bundleManifestMessage(manifest))).toBe(
+      field('tag') + field('separator') + toHex(utf8.encode(json)),
+    )
+    // The key of the login-key example: the bundle is signed by that account.
+    const loginKey = fieldsOf('login-key')
+    expect(field('public key')).toBe(loginKey('public key'))
+    expect(signBundleManifest(manifest, bytes(loginKey('seed')))).toBe(field('signature'))
+    const signedBy = {
+      username: manifest.createdBy,
+      publicKey: field('public key'),
+      signature: field('signature'),
+    }
+    expect(isBundleSignatureValid(manifest, signedBy)).toBe(true)
+    expect(isBundleSignatureValid({ ...manifest, pages: 2 }, signedBy)).toBe(false)
   })
 
   it('HKDF keys: one per tag from the master secret', () => {

@@ -1,4 +1,5 @@
 import { z } from 'zod'
+import { isIJsonText } from '../event.ts'
 import { fromHex } from '../hex.ts'
 import { ORIGIN_PATTERN } from '../layout.ts'
 
@@ -27,6 +28,7 @@ const displayName = z
   .min(1)
   .max(200)
   .refine((s) => !/[\u0000-\u001f]/.test(s), 'no control characters')
+  .refine(isIJsonText, 'no lone surrogates or Unicode noncharacters (I-JSON, RFC 7493 §2.1)')
 
 export const userRecordSchema = z.discriminatedUnion('op', [
   /** A new account. Patients and auditors register themselves; a patient with an enrollment code is bound at once. */
