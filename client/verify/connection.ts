@@ -157,15 +157,22 @@ export class Connection {
       return { node: typeof node === 'string' ? node : url, answer }
     }
     const unreachable: string[] = []
+    let damaged = false
     for (const target of this.members()) {
       try {
         return { node: target.name, answer: await this.#ask(target, request) }
       } catch (err) {
-        if (!isEhrlogError(err, 'UNAVAILABLE')) throw err
+        // A member whose replica is damaged repairs it from its peers: ask the next one.
+        const corrupt = isEhrlogError(err, 'STORE_CORRUPT')
+        if (!corrupt && !isEhrlogError(err, 'UNAVAILABLE')) throw err
+        damaged ||= corrupt
         unreachable.push(err.message)
       }
     }
-    throw new EhrlogError('UNAVAILABLE', `no member answered: ${unreachable.join('; ')}`)
+    throw new EhrlogError(
+      damaged ? 'STORE_CORRUPT' : 'UNAVAILABLE',
+      `no member answered: ${unreachable.join('; ')}`,
+    )
   }
 
   async #ask(target: QueryTarget, request: object): Promise<unknown> {
