@@ -31,7 +31,7 @@ describe('a byte flipped on disk: both query doors answer STORE_CORRUPT', () => 
   beforeAll(async () => {
     ;({ dirs, membership } = await initNetwork(await tempDir()))
     const nodes = await startNodes(dirs)
-    nodes.forEach((n, i) => running.set(['a', 'b', 'c'][i]!, n))
+    for (const [i, n] of nodes.entries()) running.set(['a', 'b', 'c'][i]!, n)
     const [a, b] = [running.get('a')!, running.get('b')!]
     await register(b.auth, 'admin@hospital-b', 'admin')
     await register(b.auth, AUDITOR, 'auditor')
