@@ -15,6 +15,7 @@ export const AUTH_PATHS = {
   register: '/api/v1/users/register',
   approve: '/api/v1/users/approve',
   enroll: '/api/v1/users/enroll',
+  bind: '/api/v1/users/bind',
   revoke: '/api/v1/users/revoke',
   unlock: '/api/v1/users/unlock',
 } as const
@@ -72,6 +73,7 @@ const bodies = {
     enrollmentCode: z.string().trim().min(1).max(100).optional(),
   }),
   approve: z.strictObject({ username }),
+  bind: z.strictObject({ enrollmentCode: z.string().trim().min(1, 'must not be empty').max(100) }),
   revoke: z.strictObject({ username }),
   unlock: z.strictObject({ username }),
   enroll: z.strictObject({
@@ -188,6 +190,18 @@ export async function authRoutes(scope: FastifyInstance, opts: AuthRoutesOptions
           }
         : {}),
     }
+  })
+
+  // A patient who registered without a code enters it later (the portal's home page,
+  // `ehrlog user bind`): the same bind record, serialized with registrations for the same
+  // reason (a code must bind once).
+  scope.post(AUTH_PATHS.bind, async (request) => {
+    const session = requireSession(request, auth)
+    const { enrollmentCode } = read(request, bodies.bind)
+    const run = registering.then(() => auth.bind(session, enrollmentCode))
+    registering = run.catch(() => {})
+    const user = await run
+    return { username: user.username, role: user.role, patientId: user.patientId }
   })
 
   scope.post(AUTH_PATHS.approve, async (request) => {
