@@ -43,7 +43,7 @@ async function register(url: string, username: string, role = 'patient') {
 }
 
 async function loginAs(url: string, username: string, password = `pw of ${username}`) {
-  const c = (await call(url, '/api/v1/auth/challenge', { username })).body as {
+  const c = (await call(url, '/api/v1/auth/challenge', { username })).body as unknown as {
     node: string
     nonce: string
     expiresMs: number
