@@ -75,6 +75,11 @@ export interface DamageIncidentInput {
   group: ProblemGroup
   /** The member the authentic data came from; undefined when the damage is not repaired. */
   repairedFrom: string | undefined
+  /**
+   * Repaired by this node alone: it removed the records no signed head covers (`removed`,
+   * entry ids) and fetched nothing, so no peer is named as the source.
+   */
+  repairedHere?: { removed: string[] }
   key: string
   /** When the scrub found it (ISO 8601). */
   detectedAt: string
@@ -87,9 +92,14 @@ export function damageIncident(input: DamageIncidentInput): IntegrityIncident {
   const { self, group, repairedFrom, trusted } = input
   const entryIds = entryIdsOf(group.problems)
   const cut = trusted?.cuts.get(group.origin)
-  const outcome = repairedFrom
-    ? `Repaired from ${repairedFrom}: the authentic data was restored after its proof checked out.`
-    : 'Not repaired yet: no peer proved the authentic data; the next scrub tries again.'
+  const here = repairedFrom ? input.repairedHere : undefined
+  const outcome = here
+    ? here.removed.length > 0
+      ? `Repaired by ${self} itself: ${here.removed.join(', ')} ${here.removed.length === 1 ? 'was' : 'were'} removed; nothing was needed from a peer.`
+      : `Repaired: ${self}'s replica verifies again.`
+    : repairedFrom
+      ? `Repaired from ${repairedFrom}: the authentic data was restored after its proof checked out.`
+      : 'Not repaired yet: no peer proved the authentic data; the next scrub tries again.'
   return {
     kind: group.kind,
     reportingNode: self,
@@ -114,6 +124,14 @@ export function damageIncident(input: DamageIncidentInput): IntegrityIncident {
       })),
     },
     key: input.key,
-    ...(repairedFrom ? { repaired: { from: repairedFrom, entryIds } } : {}),
+    ...(repairedFrom
+      ? {
+          repaired: {
+            from: repairedFrom,
+            entryIds,
+            ...(here ? { local: true, removed: here.removed } : {}),
+          },
+        }
+      : {}),
   }
 }

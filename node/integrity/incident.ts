@@ -83,7 +83,9 @@ export function seqRangeOf(problems: readonly Problem[]): { seqFrom: number; seq
 
 /** A sentence naming what was found, e.g. "2 entries of hospital-a were modified: …". */
 export function summaryOf(group: ProblemGroup, self: string): string {
-  const ids = entryIdsOf(group.problems)
+  // Records no signed head covers were inserted, not modified: named apart.
+  const inserted = entryIdsOf(group.problems.filter((p) => p.kind === 'inserted'))
+  const ids = entryIdsOf(group.problems).filter((id) => !inserted.includes(id))
   const heads = group.problems.filter((p) => p.seq === undefined && p.treeSize !== undefined)
   const verb = group.kind === 'modified' ? 'modified' : 'deleted'
   const parts: string[] = []
@@ -92,6 +94,12 @@ export function summaryOf(group: ProblemGroup, self: string): string {
       ids.slice(0, 10).join(', ') + (ids.length > 10 ? ` and ${ids.length - 10} more` : '')
     parts.push(
       `${ids.length} ${ids.length === 1 ? 'entry' : 'entries'} of ${group.origin} ${ids.length === 1 ? 'was' : 'were'} ${verb} in ${self}'s replica: ${shown}`,
+    )
+  }
+  if (inserted.length > 0) {
+    const one = inserted.length === 1
+    parts.push(
+      `${inserted.length} ${one ? 'record was' : 'records were'} inserted into ${group.origin}'s feed in ${self}'s replica (covered by no head ${group.origin} signed): ${inserted.slice(0, 10).join(', ')}${inserted.length > 10 ? ` and ${inserted.length - 10} more` : ''}`,
     )
   }
   if (heads.length > 0) {

@@ -163,12 +163,23 @@ export class Scrubber {
     if (!repaired && wasOpen) return undefined
     const tried = outcomes.get(origin) ?? []
     const { self, replica } = this.#opts
+    // Who repaired it: the first peer whose proven data was written; else, when something was
+    // written or refilled (a tail by sync), the member that delivered; else this node alone,
+    // which only removed inserted records (never "repaired from" itself).
+    const removed = tried.flatMap((o) => o.result?.deleted ?? []).map((seq) => `${origin}:${seq}`)
+    const refilled = tried.some(
+      (o) =>
+        (o.result?.entries.length ?? 0) + (o.result?.heads.length ?? 0) > 0 ||
+        o.tailFrom !== undefined,
+    )
+    const peer =
+      tried.flatMap((o) => o.from)[0] ??
+      (refilled || removed.length === 0 ? this.#deliveredBy.get(origin) : undefined)
     return damageIncident({
       self,
       group: repaired ? await attributeAfterRepair(replica, scrubbed, values) : scrubbed,
-      repairedFrom: repaired
-        ? (tried.flatMap((o) => o.from)[0] ?? this.#deliveredBy.get(origin) ?? self)
-        : undefined,
+      repairedFrom: repaired ? (peer ?? self) : undefined,
+      ...(repaired && (peer === undefined || peer === self) ? { repairedHere: { removed } } : {}),
       // A follow-up to an incident reported unrepaired is a new incident for the alerts.
       key: wasOpen ? `${fingerprint}:repaired` : fingerprint,
       detectedAt: scrub.detectedAt,
