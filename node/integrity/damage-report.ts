@@ -52,8 +52,26 @@ export async function attributeAfterRepair(
   store: ScrubView,
   group: ProblemGroup,
   values: ReadonlyMap<number, Buffer | undefined>,
+  rewritten: readonly number[] = [],
 ): Promise<ProblemGroup> {
   const problems: Problem[] = []
+  // An insider who rewrote several entries and re-chained and re-signed them leaves one trace
+  // the scrub can see: the cosigned root, blamed on the last entry. The repair's later passes
+  // find the others (each authentic entry's chain link exposes its forged predecessor) and
+  // rewrite them: they were modified too, and the incident names them all.
+  const named = new Set(
+    group.problems.flatMap((p) => (p.seq === undefined || !p.entryId ? [] : [p.seq])),
+  )
+  for (const seq of [...new Set(rewritten)].sort((a, b) => a - b)) {
+    if (named.has(seq)) continue
+    problems.push({
+      kind: 'modified',
+      origin: group.origin,
+      seq,
+      entryId: `${group.origin}:${seq}`,
+      message: `entry ${group.origin}:${seq} differed from the authentic entry (found while repairing)`,
+    })
+  }
   for (const p of group.problems) {
     const value = p.kind === 'modified' && p.seq !== undefined ? values.get(p.seq) : undefined
     const then = value && store.entryBytesOfValue(group.origin, p.seq!, value)

@@ -102,6 +102,15 @@ export function summaryOf(group: ProblemGroup, self: string): string {
       `${inserted.length} ${one ? 'record was' : 'records were'} inserted into ${group.origin}'s feed in ${self}'s replica (covered by no head ${group.origin} signed): ${inserted.slice(0, 10).join(', ')}${inserted.length > 10 ? ` and ${inserted.length - 10} more` : ''}`,
     )
   }
+  // Stored Merkle nodes that the entries no longer give: entries from there on were rewritten
+  // (re-chained, so no link broke); the repair names each one it has to restore.
+  const nodes = group.problems.filter((p) => p.kind === 'tree-node' && p.seq !== undefined)
+  if (nodes.length > 0) {
+    const from = Math.min(...nodes.map((p) => p.seq!))
+    parts.push(
+      `the tree nodes stored with ${group.origin}:${from} do not match the entries: entries from there on may have been rewritten`,
+    )
+  }
   if (heads.length > 0) {
     const sizes = heads
       .slice(0, 5)

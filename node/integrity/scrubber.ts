@@ -177,7 +177,14 @@ export class Scrubber {
       (refilled || removed.length === 0 ? this.#deliveredBy.get(origin) : undefined)
     return damageIncident({
       self,
-      group: repaired ? await attributeAfterRepair(replica, scrubbed, values) : scrubbed,
+      group: repaired
+        ? await attributeAfterRepair(
+            replica,
+            scrubbed,
+            values,
+            tried.flatMap((o) => o.result?.entries ?? []),
+          )
+        : scrubbed,
       repairedFrom: repaired ? (peer ?? self) : undefined,
       ...(repaired && (peer === undefined || peer === self) ? { repairedHere: { removed } } : {}),
       // A follow-up to an incident reported unrepaired is a new incident for the alerts.

@@ -43,4 +43,38 @@ describe('the repair is credited to whoever did it', () => {
     expect(text).toMatch(/repaired here \(2 entries that no head hospital-a signed covers removed/)
     expect(text).not.toMatch(/repaired from hospital-b/i)
   })
+
+  it('an insider re-chains and re-signs the last entries: all named, and a repaired follow-up once peers are back', async () => {
+    await net.setUp()
+    await net.checkpoint()
+    await net.stop(B)
+    await net.stop('hospital-c')
+    // Peers down: nothing to repair from, so the first report is "not repaired yet".
+    const a = await net.tamperAndRestart(A, A, async (t, signingKey) => {
+      expect(await t.rewriteChainFrom(10, 'nothing to see here')).toBe(3)
+      await t.resignHeads(A, 10, signingKey)
+    })
+    const first = await incidentOn(A)
+    expect(first.repaired).toBeUndefined()
+    expect(first.summary).toMatch(/Not repaired yet/)
+    // The last entry is all the cosigned root can blame; the stored tree nodes point further back.
+    expect(first.entryIds).toEqual(['hospital-a:12'])
+    expect(first.summary).toContain(
+      'the tree nodes stored with hospital-a:10 do not match the entries: entries from there on may have been rewritten',
+    )
+    await net.start(B)
+    await waitFor('A to see B', () => a.net.peers().some((p) => p.name === B))
+    await a.integrity.scrubNow()
+    await waitFor('the repaired follow-up', () =>
+      net.incidents(A).some((i) => i.kind === 'modified' && i.repaired !== undefined),
+    )
+    const followUp = net.incidents(A).find((i) => i.repaired !== undefined)!
+    expect(followUp.key).toBe(`${first.key}:repaired`)
+    expect(followUp.entryIds).toEqual(['hospital-a:10', 'hospital-a:11', 'hospital-a:12'])
+    expect(followUp.repaired?.from).toBe(B)
+    for (const seq of [10, 11, 12])
+      expect((await a.store.getEntry(A, seq))!.entry.body).toMatchObject({
+        notes: `note number ${seq - 1}`,
+      })
+  })
 })
