@@ -77,4 +77,28 @@ describe('the repair is credited to whoever did it', () => {
         notes: `note number ${seq - 1}`,
       })
   })
+
+  it('damage that sync restores before the next scrub still gets its repaired follow-up', async () => {
+    await net.setUp()
+    await net.checkpoint()
+    await net.stop(A)
+    await net.stop('hospital-c')
+    const b = await net.tamperAndRestart(B, A, (t) => t.truncate(9, false))
+    await waitFor('the deleted incident', () =>
+      net.incidents(B).some((i) => i.kind === 'deleted' && i.origin === A),
+    )
+    const first = net.incidents(B).find((i) => i.kind === 'deleted')!
+    expect(first.repaired).toBeUndefined()
+    // A is back: plain sync pulls the missing tail, and the next scrub finds nothing wrong.
+    await net.start(A)
+    await waitFor('sync to refill the tail', () => b.store.size(A) === 12)
+    await b.integrity.scrubNow()
+    await waitFor('the repaired follow-up', () =>
+      net.incidents(B).some((i) => i.key === `${first.key}:repaired`),
+    )
+    const followUp = net.incidents(B).find((i) => i.key === `${first.key}:repaired`)!
+    expect(followUp.kind).toBe('deleted')
+    expect(followUp.entryIds).toEqual(first.entryIds)
+    expect(followUp.repaired?.from).toBe(A)
+  })
 })
