@@ -90,7 +90,10 @@ export const nodeConfigSchema = z.strictObject({
   portals: z
     .record(
       z.string().regex(ORIGIN_PATTERN, 'want a member name like hospital-c'),
-      z.url({ protocol: /^https?$/, error: 'want an http(s) URL like https://ehrlog.hospital-c.org' }),
+      z.url({
+        protocol: /^https?$/,
+        error: 'want an http(s) URL like https://ehrlog.hospital-c.org',
+      }),
     )
     .default({}),
   /** The store folder, relative to the node folder. */
