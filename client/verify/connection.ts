@@ -84,9 +84,14 @@ export class Connection {
       try {
         answer = await this.#ask(target, request)
       } catch (err) {
-        // A member that is down or has had enough of this user's queries is not a verdict on
-        // the primary's answer: the next member is asked instead.
-        if (!isEhrlogError(err, 'UNAVAILABLE') && !isEhrlogError(err, 'RATE_LIMITED')) throw err
+        // A member that is down, repairing a damaged replica, or has had enough of this user's
+        // queries is not a verdict on the primary's answer: the next member is asked instead.
+        if (
+          !isEhrlogError(err, 'UNAVAILABLE') &&
+          !isEhrlogError(err, 'RATE_LIMITED') &&
+          !isEhrlogError(err, 'STORE_CORRUPT')
+        )
+          throw err
         page.notes.push(`cross-check: ${target.name} did not answer (${err.code}: ${err.message})`)
         continue
       }

@@ -1,5 +1,7 @@
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import type { CliContext } from '../../client/context.ts'
+import { saveSession } from '../../client/session-store.ts'
 import { isEhrlogError } from '../../node/core/errors.ts'
 import type { Membership } from '../../node/core/trust/index.ts'
 import { openNodeDir } from '../../node/identity/index.ts'
@@ -7,6 +9,7 @@ import { QueryClient } from '../../node/net/index.ts'
 import type { EhrlogNode } from '../../node/node.ts'
 import { initNetwork, startNodes, waitFor } from '../../scripts/in-process-network.ts'
 import { Tamperer } from '../../scripts/tamper.ts'
+import { runCli } from '../helpers/cli.ts'
 import { makeEvent } from '../helpers/fixtures.ts'
 import { useTempDirs } from '../helpers/temp-dir.ts'
 import { login, register } from '../query/sessions.ts'
@@ -82,5 +85,23 @@ describe('a byte flipped on disk: both query doors answer STORE_CORRUPT', () => 
     expect(isEhrlogError(err, 'STORE_CORRUPT')).toBe(true)
     expect((err as Error).message).toBe(`hospital-b: ${body.error.message}`)
     expect((err as Error).message).toMatch(/being repaired from its peers/)
+
+    // The CLI: the other members are down too, so no member answers; the code says why.
+    const env = { EHRLOG_CONFIG_DIR: join(dirs[1]!, '..', 'config-auditor') }
+    await saveSession({ env } as unknown as CliContext, {
+      v: 1,
+      node: b!.httpUrl,
+      username: AUDITOR,
+      token,
+      role: 'auditor',
+      expiresMs: Date.now() + 3600_000,
+    })
+    const network = join(dirs[1]!, '..', 'network.json')
+    const cli = await runCli(['query', '--network', network, '--origin', A], env)
+    expect(cli.code).toBe(3)
+    expect(cli.err).toMatch(
+      /^STORE_CORRUPT: no member answered: .*hospital-b: part of this node's replica failed verification/,
+    )
+    expect(cli.err).toMatch(/retry later, or ask another node with --node/)
   }, 90_000)
 })
