@@ -26,7 +26,27 @@ export async function snapshotDamage(
   store: ScrubView,
   group: ProblemGroup,
 ): Promise<DamageSnapshot> {
-  const seqs = group.problems.flatMap((p) => (p.seq === undefined ? [] : [p.seq]))
+  const named = group.problems.flatMap((p) => (p.seq === undefined ? [] : [p.seq]))
+  // Stale tree nodes at a seq: entries from there on may have been rewritten and re-chained
+  // (nothing else names them). Their values now let the report name each one that a repair,
+  // by this scrub or any other path, later replaced.
+  const suspectFrom = Math.min(
+    ...group.problems.flatMap((p) =>
+      p.kind === 'tree-node' && p.seq !== undefined ? [p.seq] : [],
+    ),
+  )
+  const suspects = Number.isFinite(suspectFrom)
+    ? Array.from(
+        {
+          length: Math.max(
+            0,
+            Math.min(store.size(group.origin), suspectFrom + 999) - suspectFrom + 1,
+          ),
+        },
+        (_, i) => suspectFrom + i,
+      )
+    : []
+  const seqs = [...new Set([...named, ...suspects])]
   const sizes = group.problems.flatMap((p) =>
     p.seq === undefined && p.treeSize !== undefined ? [p.treeSize] : [],
   )
@@ -62,7 +82,14 @@ export async function attributeAfterRepair(
   const named = new Set(
     group.problems.flatMap((p) => (p.seq === undefined || !p.entryId ? [] : [p.seq])),
   )
-  for (const seq of [...new Set(rewritten)].sort((a, b) => a - b)) {
+  // Entries snapshotted as suspects whose stored value has changed since: something replaced them.
+  const unnamed = [...values.keys()].filter((seq) => !named.has(seq))
+  const current = await store.rawRecords(group.origin, unnamed, [])
+  const replaced = unnamed.filter((seq, i) => {
+    const [before, now] = [values.get(seq), current[i]]
+    return before !== undefined && now !== undefined && !before.equals(now)
+  })
+  for (const seq of [...new Set([...rewritten, ...replaced])].sort((a, b) => a - b)) {
     if (named.has(seq)) continue
     problems.push({
       kind: 'modified',

@@ -54,6 +54,7 @@ export interface ScrubberOptions {
 interface OpenIncident {
   group: ProblemGroup
   fingerprint: string
+  values: ReadonlyMap<number, Buffer | undefined>
   detectedAt: string
 }
 
@@ -94,7 +95,7 @@ export class Scrubber {
       if (p.kind === 'unreadable-feed') this.#opts.log.error({ problem: p }, p.message)
     const groups = groupProblems(report.problems)
     if (groups.length === 0) {
-      const incidents = this.#vanished(groups, trusted)
+      const incidents = await this.#vanished(groups, trusted)
       this.#open.clear()
       this.#report(incidents)
       return { report, incidents, after: report }
@@ -131,7 +132,7 @@ export class Scrubber {
     }
     // Sync may have restored a feed damaged at open meanwhile: judge the replica as it is now.
     if (after === report && outcomes.size > 0) after = await replica.verify(verifyOptions)
-    const incidents: IntegrityIncident[] = this.#vanished(groups, trusted)
+    const incidents: IntegrityIncident[] = await this.#vanished(groups, trusted)
     // Open from now on: what this scrub still finds unrepaired (old fingerprints lapse).
     const wasOpen = new Set(this.#open)
     this.#open.clear()
@@ -161,10 +162,10 @@ export class Scrubber {
    * away without a repair of this scrub (sync refilled a tail, an earlier pass or another
    * path restored it). Without this the admins would hold "not repaired yet" for good.
    */
-  #vanished(
+  async #vanished(
     groups: readonly ProblemGroup[],
     trusted: TrustedCuts | undefined,
-  ): IntegrityIncident[] {
+  ): Promise<IntegrityIncident[]> {
     const out: IntegrityIncident[] = []
     for (const [openKey, open] of this.#openIncidents) {
       const { group } = open
@@ -174,7 +175,7 @@ export class Scrubber {
       out.push(
         damageIncident({
           self: this.#opts.self,
-          group,
+          group: await attributeAfterRepair(this.#opts.replica, group, open.values),
           repairedFrom: from ?? this.#opts.self,
           ...(from === undefined ? { repairedHere: { removed: [] } } : {}),
           key: `${open.fingerprint}:repaired`,
@@ -209,6 +210,7 @@ export class Scrubber {
       this.#openIncidents.set(openKey, {
         group: scrubbed,
         fingerprint,
+        values,
         detectedAt: scrub.detectedAt,
       })
     } else this.#openIncidents.delete(openKey)
