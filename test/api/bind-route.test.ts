@@ -106,7 +106,9 @@ describe('a patient who registered without a code binds the account later', () =
     const code = await enroll(a, 'MRN-7')
     const afterEnroll = size()
     expect(afterEnroll).toBe(before + 1)
-    // At another node the session is valid, but the record belongs to the home node's feed.
+    // At another node the session is valid (once kim's record has replicated there), but the
+    // record belongs to the home node's feed.
+    await waitFor('kim at b', () => nodes[1]!.auth.directory.get('kim@hospital-a') !== undefined)
     const elsewhere = await call(b, '/api/v1/users/bind', { enrollmentCode: code }, kim)
     expect(elsewhere).toMatchObject({
       status: 400,
