@@ -70,7 +70,7 @@ export function hintFor(code: ErrorCode): string | undefined {
     case 'KEY_FILE_INVALID':
       return 'restore master.key / keys.enc from your backup; the node cannot decrypt its data without them'
     case 'STORE_CORRUPT':
-      return 'run `ehrlog verify --dir DIR` to see which entries are damaged'
+      return 'a node repairs a damaged replica from its peers: retry later, or ask another node with --node; on your own node folder, `ehrlog verify --dir DIR` names the damaged entries'
     case 'RATE_LIMITED':
       return 'wait as long as the message says, then run it again (a node limits the queries each user may run a minute, and how many it serves at once)'
     default:

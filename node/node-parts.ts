@@ -208,7 +208,7 @@ export function buildParts(
     status: node.status,
     logger,
     checkpoints: { source: checkpoints, store },
-    auth: { service: auth, node: name },
+    auth: { service: auth, node: name, portals: identity.config.portals },
     query,
     portal: { network: portalNetworkOf(membership.networkId, folder.networkText) },
     health: health.http,

@@ -107,6 +107,26 @@ export class Tamperer {
     await this.writePlain(seq, nodes, forged.bytes)
   }
 
+  /**
+   * Insider: rewrites the notes of every entry from `fromSeq` to the tail and links each to
+   * its forged predecessor, so the hash chain holds (only re-signed heads and the cosigned
+   * checkpoint are left to tell). Returns how many entries were rewritten.
+   */
+  async rewriteChainFrom(fromSeq: number, notes: string): Promise<number> {
+    let prev = hashLeaf((await this.readPlain(fromSeq - 1)).entryBytes)
+    let count = 0
+    for (let seq = fromSeq; ; seq++) {
+      const record = await this.readPlain(seq).catch(() => undefined)
+      if (!record) return count
+      const e = readChainFields(record.entryBytes)
+      const body = { ...(e.body as Record<string, unknown>), notes }
+      const forged = makeEntry(e.origin, e.seq, prev, e.kind, body, new Date(e.recorded))
+      await this.writePlain(seq, record.nodes, forged.bytes)
+      prev = hashLeaf(forged.bytes)
+      count++
+    }
+  }
+
   /** Insider: writes an entry after the tail that no signed head covers. */
   async insertAfterTail(seq: number, origin: string, body: unknown): Promise<void> {
     const prev = await this.readPlain(seq - 1)

@@ -44,14 +44,22 @@ export function registerNetwork(program: Command, ctx: CliContext): void {
       }
       const passphrase = passphraseOf(ctx)
       const identities: PublicIdentity[] = []
+      // Every node's portal address is known here: each config links to the others' portals.
+      const portalOf = (i: number) => `http://127.0.0.1:${opts.basePort + 2 * i + 1}`
       for (let i = 0; i < opts.nodes; i++) {
         const name = localNodeName(i)
         const port = opts.basePort + 2 * i
+        const portals = Object.fromEntries(
+          Array.from({ length: opts.nodes }, (_, j) => [localNodeName(j), portalOf(j)]).filter(
+            ([other]) => other !== name,
+          ),
+        )
         identities.push(
           await initNodeDir(join(opts.dir, name), {
             name,
             listen: [`/ip4/127.0.0.1/tcp/${port}`],
             httpPort: port + 1,
+            portals,
             ...(passphrase ? { passphrase } : {}),
           }),
         )

@@ -18,6 +18,7 @@ import { loadSession, sessionHeaders } from '../session-store.ts'
 
 const userAnswerSchema = z.object({ username: z.string(), status: z.string() })
 const unlockAnswerSchema = z.object({ username: z.string(), cleared: z.boolean() })
+const bindAnswerSchema = z.object({ username: z.string(), patientId: z.string() })
 const enrollAnswerSchema = z.object({
   code: z.string().min(1),
   patientId: z.string(),
@@ -70,7 +71,7 @@ export function registerUser(program: Command, ctx: CliContext): void {
     .argument('<username>', 'e.g. audit@hospital-a')
     .option(sessionOption, sessionHelp)
     .action(async (username: string, opts: { node?: string }) => {
-      const answer = await asAdmin(ctx, opts, AUTH_PATHS.approve, {
+      const answer = await withSession(ctx, opts, AUTH_PATHS.approve, {
         username: checkUsernameArgument(username),
       })
       const { status } = parseAnswer(userAnswerSchema, answer, 'approve')
@@ -82,7 +83,7 @@ export function registerUser(program: Command, ctx: CliContext): void {
     .argument('<username>', 'e.g. anish@hospital-c')
     .option(sessionOption, sessionHelp)
     .action(async (username: string, opts: { node?: string }) => {
-      const answer = await asAdmin(ctx, opts, AUTH_PATHS.revoke, {
+      const answer = await withSession(ctx, opts, AUTH_PATHS.revoke, {
         username: checkUsernameArgument(username),
       })
       const { status } = parseAnswer(userAnswerSchema, answer, 'revoke')
@@ -96,7 +97,7 @@ export function registerUser(program: Command, ctx: CliContext): void {
     .argument('<username>', 'e.g. anish@hospital-c')
     .option(sessionOption, sessionHelp)
     .action(async (username: string, opts: { node?: string }) => {
-      const answer = await asAdmin(ctx, opts, AUTH_PATHS.unlock, {
+      const answer = await withSession(ctx, opts, AUTH_PATHS.unlock, {
         username: checkUsernameArgument(username),
       })
       const { cleared } = parseAnswer(unlockAnswerSchema, answer, 'unlock')
@@ -117,7 +118,7 @@ export function registerUser(program: Command, ctx: CliContext): void {
     .action(async (opts: { patientId: string; node?: string; json?: boolean }) => {
       const answer = parseAnswer(
         enrollAnswerSchema,
-        await asAdmin(ctx, opts, AUTH_PATHS.enroll, { patientId: opts.patientId }),
+        await withSession(ctx, opts, AUTH_PATHS.enroll, { patientId: opts.patientId }),
         'enroll',
       )
       if (opts.json) {
@@ -128,9 +129,23 @@ export function registerUser(program: Command, ctx: CliContext): void {
         `enrollment code for patient id ${answer.patientId}: ${answer.code}\n(one use, valid until ${new Date(answer.expiresMs).toISOString()}; give it to the patient only)\n`,
       )
     })
+  user
+    .command('bind')
+    .description(
+      'bind your own patient account to your patient id with the enrollment code from your hospital (for a patient who registered without one)',
+    )
+    .requiredOption('--code <code>', "the enrollment code from your hospital's admin")
+    .option(sessionOption, sessionHelp)
+    .action(async (opts: { code: string; node?: string }) => {
+      // The same request as an admin's, with the patient's own session: the node checks who.
+      const answer = await withSession(ctx, opts, AUTH_PATHS.bind, { enrollmentCode: opts.code })
+      const { username, patientId } = parseAnswer(bindAnswerSchema, answer, 'bind')
+      ctx.out(`bound ${username} to patient id ${patientId}\n`)
+    })
 }
 
-async function asAdmin(
+/** POSTs `body` to `path` with the saved session, at `--node` or the node that issued it. */
+async function withSession(
   ctx: CliContext,
   opts: { node?: string },
   path: string,

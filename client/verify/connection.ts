@@ -84,9 +84,14 @@ export class Connection {
       try {
         answer = await this.#ask(target, request)
       } catch (err) {
-        // A member that is down or has had enough of this user's queries is not a verdict on
-        // the primary's answer: the next member is asked instead.
-        if (!isEhrlogError(err, 'UNAVAILABLE') && !isEhrlogError(err, 'RATE_LIMITED')) throw err
+        // A member that is down, repairing a damaged replica, or has had enough of this user's
+        // queries is not a verdict on the primary's answer: the next member is asked instead.
+        if (
+          !isEhrlogError(err, 'UNAVAILABLE') &&
+          !isEhrlogError(err, 'RATE_LIMITED') &&
+          !isEhrlogError(err, 'STORE_CORRUPT')
+        )
+          throw err
         page.notes.push(`cross-check: ${target.name} did not answer (${err.code}: ${err.message})`)
         continue
       }
@@ -157,15 +162,22 @@ export class Connection {
       return { node: typeof node === 'string' ? node : url, answer }
     }
     const unreachable: string[] = []
+    let damaged = false
     for (const target of this.members()) {
       try {
         return { node: target.name, answer: await this.#ask(target, request) }
       } catch (err) {
-        if (!isEhrlogError(err, 'UNAVAILABLE')) throw err
+        // A member whose replica is damaged repairs it from its peers: ask the next one.
+        const corrupt = isEhrlogError(err, 'STORE_CORRUPT')
+        if (!corrupt && !isEhrlogError(err, 'UNAVAILABLE')) throw err
+        damaged ||= corrupt
         unreachable.push(err.message)
       }
     }
-    throw new EhrlogError('UNAVAILABLE', `no member answered: ${unreachable.join('; ')}`)
+    throw new EhrlogError(
+      damaged ? 'STORE_CORRUPT' : 'UNAVAILABLE',
+      `no member answered: ${unreachable.join('; ')}`,
+    )
   }
 
   async #ask(target: QueryTarget, request: object): Promise<unknown> {

@@ -41,8 +41,12 @@ interface IncidentFields {
   evidence: unknown
   /** Replaces the kind's standard advice when the caller knows better. */
   action?: string
-  /** Set when this node restored the authentic entries from a peer. */
-  repaired?: { from: string; entryIds: string[] }
+  /**
+   * Set when the replica verifies again: `from` the peer whose proven data restored it, or,
+   * with `local`, this node itself, which only removed records no signed head covers
+   * (`removed`, inserted by someone) and needed nothing from a peer.
+   */
+  repaired?: { from: string; entryIds: string[]; local?: boolean; removed?: string[] }
 }
 
 /**

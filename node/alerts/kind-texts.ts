@@ -70,6 +70,12 @@ export function subjectOf(incident: Incident): string {
 
 /** The repair status line. */
 export function repairStatusOf(incident: Incident): string {
+  if (incident.repaired?.local) {
+    const removed = incident.repaired.removed ?? []
+    return removed.length > 0
+      ? `repaired here (${entries(removed.length)} that no head ${incident.origin} signed covers removed: ${removed.join(', ')}; nothing was needed from a peer)`
+      : 'repaired here (the replica verifies again)'
+  }
   if (incident.repaired) {
     return `repaired from ${incident.repaired.from} (${entries(incident.repaired.entryIds.length)} restored and verified against ${incident.origin}'s signed tree head)`
   }
@@ -96,9 +102,11 @@ export function adviceOf(incident: Incident): string[] {
   const verify = `Run "ehrlog verify --dir <node folder>" on ${node} (stopped) to list every damaged entry.`
   const steps: Record<IncidentKind, string[]> = {
     modified: [
-      incident.repaired
-        ? `The replica was repaired from ${incident.repaired.from}; no data was lost, but someone changed the stored records.`
-        : 'The replica is not repaired yet: no peer has supplied the authentic entries; the node retries at every scrub, and the entries show as compromised until then.',
+      incident.repaired?.local
+        ? `The replica was repaired here: records ${origin} never signed were removed; no data was lost, but someone inserted records into the store.`
+        : incident.repaired
+          ? `The replica was repaired from ${incident.repaired.from}; no data was lost, but someone changed the stored records.`
+          : 'The replica is not repaired yet: no peer has supplied the authentic entries; the node retries at every scrub, and the entries show as compromised until then.',
       access,
       'Copy the database folder before anyone touches it, then keep the copy for forensics.',
       verify,

@@ -16,6 +16,7 @@ export const AUTH_PATHS = {
   register: '/api/v1/users/register',
   approve: '/api/v1/users/approve',
   enroll: '/api/v1/users/enroll',
+  bind: '/api/v1/users/bind',
   revoke: '/api/v1/users/revoke',
   unlock: '/api/v1/users/unlock',
 } as const
@@ -28,6 +29,8 @@ export interface AuthRoutesOptions {
   auth: AuthService
   /** This node's name: the home of the accounts it registers, signs in and logs out. */
   node: string
+  /** Other members' portal addresses by node name (config.json `portals`), for sign-in hints. */
+  portals?: Readonly<Record<string, string>>
   /** Registrations one client address may make per hour (default 30). */
   registrationsPerHour?: number
 }
@@ -74,6 +77,7 @@ const bodies = {
     enrollmentCode: z.string().trim().min(1).max(100).optional(),
   }),
   approve: z.strictObject({ username }),
+  bind: z.strictObject({ enrollmentCode: z.string().trim().min(1, 'must not be empty').max(100) }),
   revoke: z.strictObject({ username }),
   unlock: z.strictObject({ username }),
   enroll: z.strictObject({
@@ -94,6 +98,7 @@ const bodies = {
  */
 export async function authRoutes(scope: FastifyInstance, opts: AuthRoutesOptions): Promise<void> {
   const { auth, node } = opts
+  const portals = opts.portals ?? {}
   // Per client address; bounded like the login limits (a flood of addresses evicts only
   // addresses still under the limit, never one that reached it).
   const registrations = new WindowedCounts({
@@ -114,13 +119,13 @@ export async function authRoutes(scope: FastifyInstance, opts: AuthRoutesOptions
 
   scope.post(AUTH_PATHS.challenge, async (request, reply) => {
     const { username } = read(request, bodies.challenge)
-    assertHome(username, node)
+    assertHome(username, node, portals)
     return withRetryAfter(reply, () => auth.challenge(username))
   })
 
   scope.post(AUTH_PATHS.login, async (request, reply) => {
     const body = read(request, bodies.login)
-    assertHome(body.username, node)
+    assertHome(body.username, node, portals)
     // request.ip is the socket's address (no trustProxy): a header cannot pick the key.
     const { token, claims } = withRetryAfter(reply, () =>
       auth.login(body.username, body.nonce, body.signature, request.ip),
@@ -192,6 +197,18 @@ export async function authRoutes(scope: FastifyInstance, opts: AuthRoutesOptions
     }
   })
 
+  // A patient who registered without a code enters it later (the portal's home page,
+  // `ehrlog user bind`): the same bind record, serialized with registrations for the same
+  // reason (a code must bind once).
+  scope.post(AUTH_PATHS.bind, async (request) => {
+    const session = requireSession(request, auth)
+    const { enrollmentCode } = read(request, bodies.bind)
+    const run = registering.then(() => auth.bind(session, enrollmentCode))
+    registering = run.catch(() => {})
+    const user = await run
+    return { username: user.username, role: user.role, patientId: user.patientId }
+  })
+
   scope.post(AUTH_PATHS.approve, async (request) => {
     const admin = requireSession(request, auth)
     const { username } = read(request, bodies.approve)
@@ -244,13 +261,24 @@ function read<T>(request: FastifyRequest, schema: z.ZodType<T>): T {
   throw new EhrlogError('ARGUMENT_INVALID', message, { details: { field } })
 }
 
-function assertHome(username: string, node: string): void {
-  if (homeOf(username) !== node)
-    throw new EhrlogError(
-      'ARGUMENT_INVALID',
-      `sign in to ${username} at its home node ${homeOf(username)}, not at ${node}`,
-      { details: { field: 'username' } },
-    )
+/**
+ * Sign-in happens at the account's home node. The answer names it, and its portal when this
+ * node's config knows it: both follow from the username's `@node` alone, so they tell nothing
+ * about whether the account exists (docs/auth.md).
+ */
+function assertHome(
+  username: string,
+  node: string,
+  portals: Readonly<Record<string, string>>,
+): void {
+  const home = homeOf(username)
+  if (home === node) return
+  const portal = Object.hasOwn(portals, home) ? portals[home] : undefined
+  throw new EhrlogError(
+    'ARGUMENT_INVALID',
+    `sign in to ${username} at its home node ${home}${portal ? ` (${portal})` : ''}, not at ${node}`,
+    { details: { field: 'username', home, ...(portal ? { portal } : {}) } },
+  )
 }
 
 /** Runs `fn`; a RATE_LIMITED answer carries Retry-After (RFC 9110 10.2.3). */

@@ -73,7 +73,8 @@ export interface HttpServerOptions {
   /** Checkpoints and proofs (node.ts); without them those routes are absent. */
   checkpoints?: { source: CheckpointSource; store: LogStore }
   /** Sign-in, sessions and accounts (node.ts); without it those routes are absent. */
-  auth?: { service: AuthService; node: string }
+  /** `portals`: other members' portal addresses by node name (config.json), for sign-in hints. */
+  auth?: { service: AuthService; node: string; portals?: Readonly<Record<string, string>> }
   /** Verified queries and entry proofs (node/query); served only together with `auth`. */
   query?: QueryRouteOptions['query'] & ProofRouteOptions['proofs']
   /** The web portal's pages (node/portal); served only together with `auth`. */
@@ -244,7 +245,8 @@ export class HttpServer {
       })
     if (cp) app.register(verifyRoute, { store: cp.store, token: this.#token })
     const auth = this.#opts.auth
-    if (auth) app.register(authRoutes, { auth: auth.service, node: auth.node })
+    if (auth)
+      app.register(authRoutes, { auth: auth.service, node: auth.node, portals: auth.portals ?? {} })
     if (auth && cp)
       app.register(backupRoute, { store: cp.store, auth: auth.service, node: auth.node })
     if (auth && this.#opts.query) {

@@ -232,20 +232,55 @@ export class AuthService {
         throw new EhrlogError('ARGUMENT_INVALID', 'enrollment codes are for patient accounts', {
           details: { field: 'enrollmentCode' },
         })
-      const codeHash = hashCode(input.enrollmentCode)
-      const enrollment = this.#opts.directory.enrollment(codeHash, this.#opts.node, this.#now())
-      if (!enrollment)
-        throw new EhrlogError(
-          'ARGUMENT_INVALID',
-          'the enrollment code is unknown, used or expired: ask your hospital for a new one',
-          { details: { field: 'enrollmentCode' } },
-        )
-      records.push({ op: 'bind', username, patientId: enrollment.patientId, codeHash })
+      records.push(this.#bindRecord(username, input.enrollmentCode))
     }
     // What peers would refuse must not enter the feed: a rejected record stalls its replication.
     for (const record of records) verifyEntryBody('user', record, this.#opts.node)
     await this.#opts.append(records)
     return this.#opts.directory.get(username)!
+  }
+
+  /**
+   * Binds the signed-in patient account to its patient id with an enrollment code: the same
+   * `bind` record registration writes, for a patient who registered without a code. Only at
+   * the account's home node (peers take user records only from it), once per account.
+   */
+  async bind(session: SessionClaims, enrollmentCode: string): Promise<UserState> {
+    const username = session.sub
+    if (homeOf(username) !== this.#opts.node)
+      throw new EhrlogError(
+        'ARGUMENT_INVALID',
+        `enter the code at ${homeOf(username)}, the home node of ${username}, not at ${this.#opts.node}`,
+        { details: { field: 'session', home: homeOf(username) } },
+      )
+    const user = this.#opts.directory.get(username)
+    if (user?.role !== 'patient')
+      throw new EhrlogError('FORBIDDEN', 'only patient accounts are bound to a patient id', {
+        details: { field: 'session' },
+      })
+    if (user.patientId !== undefined)
+      throw new EhrlogError(
+        'ARGUMENT_INVALID',
+        `${username} is bound already (patient id ${user.patientId}): a code binds an account once`,
+        { details: { field: 'enrollmentCode', reason: 'bound' } },
+      )
+    const record = this.#bindRecord(username, enrollmentCode)
+    verifyEntryBody('user', record, this.#opts.node)
+    await this.#opts.append([record])
+    return this.#opts.directory.get(username)!
+  }
+
+  /** The `bind` record for an unused, unexpired code of this node, or ARGUMENT_INVALID. */
+  #bindRecord(username: string, enrollmentCode: string): UserRecord {
+    const codeHash = hashCode(enrollmentCode)
+    const enrollment = this.#opts.directory.enrollment(codeHash, this.#opts.node, this.#now())
+    if (!enrollment)
+      throw new EhrlogError(
+        'ARGUMENT_INVALID',
+        'the enrollment code is unknown, used or expired: ask your hospital for a new one',
+        { details: { field: 'enrollmentCode' } },
+      )
+    return { op: 'bind', username, patientId: enrollment.patientId, codeHash }
   }
 
   /** Creates an account as the hospital's own tooling: an active admin when none exists yet. */

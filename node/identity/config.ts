@@ -105,6 +105,20 @@ export const nodeConfigSchema = z.strictObject({
       }),
     })
     .optional(),
+  /**
+   * Other members' portal addresses, by node name, e.g. {"hospital-c": "https://ehrlog.hospital-c.org"}.
+   * network.json holds only libp2p addresses, not where a hospital serves its portal: with
+   * this, a sign-in at the wrong hospital's portal links to the right one (docs/portal.md).
+   */
+  portals: z
+    .record(
+      z.string().regex(ORIGIN_PATTERN, 'want a member name like hospital-c'),
+      z.url({
+        protocol: /^https?$/,
+        error: 'want an http(s) URL like https://ehrlog.hospital-c.org',
+      }),
+    )
+    .default({}),
   /** The store folder, relative to the node folder. */
   dataDir: z.string().min(1).default('db'),
 })

@@ -31,6 +31,8 @@ export interface InitNodeOptions {
   /** Addresses other nodes dial (public IP or DNS name and port); published instead of listen. */
   announce?: string[]
   httpPort?: number
+  /** Other members' portal addresses (config.json `portals`). */
+  portals?: Record<string, string>
   /** Clock for the keys' creation time; tests pin it. */
   now?: () => Date
   /** scrypt cost N for passphrase mode (power of 2, 2^10..2^20); tests lower it. */
@@ -137,6 +139,7 @@ function buildConfig(options: InitNodeOptions): NodeConfig {
         http: { host: '127.0.0.1', port: options.httpPort ?? 0 },
         apiToken: randomBytes(32).toString('base64url'),
         alerts: { admins: [] },
+        ...(options.portals ? { portals: options.portals } : {}),
         dataDir: NODE_FILES.dataDir,
       },
       'init options',

@@ -26,7 +26,27 @@ export async function snapshotDamage(
   store: ScrubView,
   group: ProblemGroup,
 ): Promise<DamageSnapshot> {
-  const seqs = group.problems.flatMap((p) => (p.seq === undefined ? [] : [p.seq]))
+  const named = group.problems.flatMap((p) => (p.seq === undefined ? [] : [p.seq]))
+  // Stale tree nodes at a seq: entries from there on may have been rewritten and re-chained
+  // (nothing else names them). Their values now let the report name each one that a repair,
+  // by this scrub or any other path, later replaced.
+  const suspectFrom = Math.min(
+    ...group.problems.flatMap((p) =>
+      p.kind === 'tree-node' && p.seq !== undefined ? [p.seq] : [],
+    ),
+  )
+  const suspects = Number.isFinite(suspectFrom)
+    ? Array.from(
+        {
+          length: Math.max(
+            0,
+            Math.min(store.size(group.origin), suspectFrom + 999) - suspectFrom + 1,
+          ),
+        },
+        (_, i) => suspectFrom + i,
+      )
+    : []
+  const seqs = [...new Set([...named, ...suspects])]
   const sizes = group.problems.flatMap((p) =>
     p.seq === undefined && p.treeSize !== undefined ? [p.treeSize] : [],
   )
@@ -52,8 +72,33 @@ export async function attributeAfterRepair(
   store: ScrubView,
   group: ProblemGroup,
   values: ReadonlyMap<number, Buffer | undefined>,
+  rewritten: readonly number[] = [],
 ): Promise<ProblemGroup> {
   const problems: Problem[] = []
+  // An insider who rewrote several entries and re-chained and re-signed them leaves one trace
+  // the scrub can see: the cosigned root, blamed on the last entry. The repair's later passes
+  // find the others (each authentic entry's chain link exposes its forged predecessor) and
+  // rewrite them: they were modified too, and the incident names them all.
+  const named = new Set(
+    group.problems.flatMap((p) => (p.seq === undefined || !p.entryId ? [] : [p.seq])),
+  )
+  // Entries snapshotted as suspects whose stored value has changed since: something replaced them.
+  const unnamed = [...values.keys()].filter((seq) => !named.has(seq))
+  const current = await store.rawRecords(group.origin, unnamed, [])
+  const replaced = unnamed.filter((seq, i) => {
+    const [before, now] = [values.get(seq), current[i]]
+    return before !== undefined && now !== undefined && !before.equals(now)
+  })
+  for (const seq of [...new Set([...rewritten, ...replaced])].sort((a, b) => a - b)) {
+    if (named.has(seq)) continue
+    problems.push({
+      kind: 'modified',
+      origin: group.origin,
+      seq,
+      entryId: `${group.origin}:${seq}`,
+      message: `entry ${group.origin}:${seq} differed from the authentic entry (found while repairing)`,
+    })
+  }
   for (const p of group.problems) {
     const value = p.kind === 'modified' && p.seq !== undefined ? values.get(p.seq) : undefined
     const then = value && store.entryBytesOfValue(group.origin, p.seq!, value)
@@ -75,6 +120,11 @@ export interface DamageIncidentInput {
   group: ProblemGroup
   /** The member the authentic data came from; undefined when the damage is not repaired. */
   repairedFrom: string | undefined
+  /**
+   * Repaired by this node alone: it removed the records no signed head covers (`removed`,
+   * entry ids) and fetched nothing, so no peer is named as the source.
+   */
+  repairedHere?: { removed: string[] }
   key: string
   /** When the scrub found it (ISO 8601). */
   detectedAt: string
@@ -87,9 +137,14 @@ export function damageIncident(input: DamageIncidentInput): IntegrityIncident {
   const { self, group, repairedFrom, trusted } = input
   const entryIds = entryIdsOf(group.problems)
   const cut = trusted?.cuts.get(group.origin)
-  const outcome = repairedFrom
-    ? `Repaired from ${repairedFrom}: the authentic data was restored after its proof checked out.`
-    : 'Not repaired yet: no peer proved the authentic data; the next scrub tries again.'
+  const here = repairedFrom ? input.repairedHere : undefined
+  const outcome = here
+    ? here.removed.length > 0
+      ? `Repaired by ${self} itself: ${here.removed.join(', ')} ${here.removed.length === 1 ? 'was' : 'were'} removed; nothing was needed from a peer.`
+      : `Repaired: ${self}'s replica verifies again.`
+    : repairedFrom
+      ? `Repaired from ${repairedFrom}: the authentic data was restored after its proof checked out.`
+      : 'Not repaired yet: no peer proved the authentic data; the next scrub tries again.'
   return {
     kind: group.kind,
     reportingNode: self,
@@ -114,6 +169,14 @@ export function damageIncident(input: DamageIncidentInput): IntegrityIncident {
       })),
     },
     key: input.key,
-    ...(repairedFrom ? { repaired: { from: repairedFrom, entryIds } } : {}),
+    ...(repairedFrom
+      ? {
+          repaired: {
+            from: repairedFrom,
+            entryIds,
+            ...(here ? { local: true, removed: here.removed } : {}),
+          },
+        }
+      : {}),
   }
 }

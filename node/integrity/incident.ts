@@ -83,7 +83,9 @@ export function seqRangeOf(problems: readonly Problem[]): { seqFrom: number; seq
 
 /** A sentence naming what was found, e.g. "2 entries of hospital-a were modified: …". */
 export function summaryOf(group: ProblemGroup, self: string): string {
-  const ids = entryIdsOf(group.problems)
+  // Records no signed head covers were inserted, not modified: named apart.
+  const inserted = entryIdsOf(group.problems.filter((p) => p.kind === 'inserted'))
+  const ids = entryIdsOf(group.problems).filter((id) => !inserted.includes(id))
   const heads = group.problems.filter((p) => p.seq === undefined && p.treeSize !== undefined)
   const verb = group.kind === 'modified' ? 'modified' : 'deleted'
   const parts: string[] = []
@@ -92,6 +94,21 @@ export function summaryOf(group: ProblemGroup, self: string): string {
       ids.slice(0, 10).join(', ') + (ids.length > 10 ? ` and ${ids.length - 10} more` : '')
     parts.push(
       `${ids.length} ${ids.length === 1 ? 'entry' : 'entries'} of ${group.origin} ${ids.length === 1 ? 'was' : 'were'} ${verb} in ${self}'s replica: ${shown}`,
+    )
+  }
+  if (inserted.length > 0) {
+    const one = inserted.length === 1
+    parts.push(
+      `${inserted.length} ${one ? 'record was' : 'records were'} inserted into ${group.origin}'s feed in ${self}'s replica (covered by no head ${group.origin} signed): ${inserted.slice(0, 10).join(', ')}${inserted.length > 10 ? ` and ${inserted.length - 10} more` : ''}`,
+    )
+  }
+  // Stored Merkle nodes that the entries no longer give: entries from there on were rewritten
+  // (re-chained, so no link broke); the repair names each one it has to restore.
+  const nodes = group.problems.filter((p) => p.kind === 'tree-node' && p.seq !== undefined)
+  if (nodes.length > 0) {
+    const from = Math.min(...nodes.map((p) => p.seq!))
+    parts.push(
+      `the tree nodes stored with ${group.origin}:${from} do not match the entries: entries from there on may have been rewritten`,
     )
   }
   if (heads.length > 0) {

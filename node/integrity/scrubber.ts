@@ -51,6 +51,13 @@ export interface ScrubberOptions {
   log: Logger
 }
 
+interface OpenIncident {
+  group: ProblemGroup
+  fingerprint: string
+  values: ReadonlyMap<number, Buffer | undefined>
+  detectedAt: string
+}
+
 /** Repair passes per scrub: a second pass fixes heads only a repaired entry exposes. */
 const MAX_PASSES = 3
 
@@ -63,6 +70,8 @@ export class Scrubber {
   readonly #opts: ScrubberOptions
   /** Incidents reported and not yet repaired, by kind, origin and fingerprint. */
   readonly #open = new Set<string>()
+  /** What each open incident was, for its follow-up when the damage goes away by other means. */
+  readonly #openIncidents = new Map<string, OpenIncident>()
   /** The member that last delivered an accepted batch of each origin (credit for sync repairs). */
   readonly #deliveredBy = new Map<string, string>()
 
@@ -86,8 +95,10 @@ export class Scrubber {
       if (p.kind === 'unreadable-feed') this.#opts.log.error({ problem: p }, p.message)
     const groups = groupProblems(report.problems)
     if (groups.length === 0) {
+      const incidents = await this.#vanished(groups, trusted)
       this.#open.clear()
-      return { report, incidents: [], after: report }
+      this.#report(incidents)
+      return { report, incidents, after: report }
     }
     const seen = await Promise.all(groups.map((g) => snapshotDamage(replica, g)))
     const outcomes = new Map<string, FeedRepairOutcome[]>()
@@ -121,7 +132,7 @@ export class Scrubber {
     }
     // Sync may have restored a feed damaged at open meanwhile: judge the replica as it is now.
     if (after === report && outcomes.size > 0) after = await replica.verify(verifyOptions)
-    const incidents: IntegrityIncident[] = []
+    const incidents: IntegrityIncident[] = await this.#vanished(groups, trusted)
     // Open from now on: what this scrub still finds unrepaired (old fingerprints lapse).
     const wasOpen = new Set(this.#open)
     this.#open.clear()
@@ -134,12 +145,47 @@ export class Scrubber {
       })
       if (incident) incidents.push(incident)
     }
+    this.#report(incidents)
+    this.#opts.onJudged(this.#open.size)
+    return { report, incidents, after }
+  }
+
+  #report(incidents: readonly IntegrityIncident[]): void {
     for (const incident of incidents) {
       this.#opts.log.error({ incident: { ...incident, evidence: undefined } }, incident.summary)
       this.#opts.emit(incident)
     }
-    this.#opts.onJudged(this.#open.size)
-    return { report, incidents, after }
+  }
+
+  /**
+   * Follow-ups of open incidents whose origin and kind this scrub finds clean: the damage went
+   * away without a repair of this scrub (sync refilled a tail, an earlier pass or another
+   * path restored it). Without this the admins would hold "not repaired yet" for good.
+   */
+  async #vanished(
+    groups: readonly ProblemGroup[],
+    trusted: TrustedCuts | undefined,
+  ): Promise<IntegrityIncident[]> {
+    const out: IntegrityIncident[] = []
+    for (const [openKey, open] of this.#openIncidents) {
+      const { group } = open
+      if (groups.some((g) => g.origin === group.origin && g.kind === group.kind)) continue
+      this.#openIncidents.delete(openKey)
+      const from = this.#deliveredBy.get(group.origin)
+      out.push(
+        damageIncident({
+          self: this.#opts.self,
+          group: await attributeAfterRepair(this.#opts.replica, group, open.values),
+          repairedFrom: from ?? this.#opts.self,
+          ...(from === undefined ? { repairedHere: { removed: [] } } : {}),
+          key: `${open.fingerprint}:repaired`,
+          detectedAt: open.detectedAt,
+          trusted,
+          tried: [],
+        }),
+      )
+    }
+    return out
   }
 
   /** The incident of a group, or undefined when it was reported already and nothing changed. */
@@ -159,16 +205,46 @@ export class Scrubber {
     const repaired = !after.problems.some((p) => p.origin === origin)
     const openKey = `${scrubbed.kind}:${origin}:${fingerprint}`
     const wasOpen = open.has(openKey)
-    if (!repaired) this.#open.add(openKey)
+    if (!repaired) {
+      this.#open.add(openKey)
+      this.#openIncidents.set(openKey, {
+        group: scrubbed,
+        fingerprint,
+        values,
+        detectedAt: scrub.detectedAt,
+      })
+    } else this.#openIncidents.delete(openKey)
+    // An incident superseded by other damage of the same origin and kind is reported anew.
+    for (const key of this.#openIncidents.keys())
+      if (!this.#open.has(key) && key.startsWith(`${scrubbed.kind}:${origin}:`))
+        this.#openIncidents.delete(key)
     if (!repaired && wasOpen) return undefined
     const tried = outcomes.get(origin) ?? []
     const { self, replica } = this.#opts
+    // Who repaired it: the first peer whose proven data was written; else, when something was
+    // written or refilled (a tail by sync), the member that delivered; else this node alone,
+    // which only removed inserted records (never "repaired from" itself).
+    const removed = tried.flatMap((o) => o.result?.deleted ?? []).map((seq) => `${origin}:${seq}`)
+    const refilled = tried.some(
+      (o) =>
+        (o.result?.entries.length ?? 0) + (o.result?.heads.length ?? 0) > 0 ||
+        o.tailFrom !== undefined,
+    )
+    const peer =
+      tried.flatMap((o) => o.from)[0] ??
+      (refilled || removed.length === 0 ? this.#deliveredBy.get(origin) : undefined)
     return damageIncident({
       self,
-      group: repaired ? await attributeAfterRepair(replica, scrubbed, values) : scrubbed,
-      repairedFrom: repaired
-        ? (tried.flatMap((o) => o.from)[0] ?? this.#deliveredBy.get(origin) ?? self)
-        : undefined,
+      group: repaired
+        ? await attributeAfterRepair(
+            replica,
+            scrubbed,
+            values,
+            tried.flatMap((o) => o.result?.entries ?? []),
+          )
+        : scrubbed,
+      repairedFrom: repaired ? (peer ?? self) : undefined,
+      ...(repaired && (peer === undefined || peer === self) ? { repairedHere: { removed } } : {}),
       // A follow-up to an incident reported unrepaired is a new incident for the alerts.
       key: wasOpen ? `${fingerprint}:repaired` : fingerprint,
       detectedAt: scrub.detectedAt,

@@ -42,7 +42,20 @@ const PASSED_ON = new Set<ErrorCode>([
   'RATE_LIMITED',
   'UNAVAILABLE',
   'PAYLOAD_TOO_LARGE',
+  'STORE_CORRUPT',
 ])
+
+/**
+ * Damage found while answering (a flipped byte on disk): "not now, ask another node", with the
+ * code, as HTTP answers it (api/http-errors.ts). The store's own message names keys and paths
+ * of this node's disk, so it stays in the log.
+ */
+function storeCorrupt(): EhrlogError {
+  return new EhrlogError(
+    'STORE_CORRUPT',
+    "part of this node's replica failed verification and is being repaired from its peers: retry later, or ask another node",
+  )
+}
 
 const utf8 = new TextEncoder()
 const utf8Decoder = new TextDecoder('utf-8', { fatal: true })
@@ -153,6 +166,10 @@ export class QueryServer {
         `query request is larger than ${LIMITS.maxQueryRequestBytes} bytes`,
         { details: { limitBytes: LIMITS.maxQueryRequestBytes } },
       )
+    if (isEhrlogError(err, 'STORE_CORRUPT')) {
+      this.opts.log.warn({ peer, err: err.message }, 'query met a damaged replica')
+      err = storeCorrupt()
+    }
     const passed = isEhrlogError(err) && PASSED_ON.has(err.code)
     if (!passed && !this.controller.signal.aborted)
       this.opts.log.warn({ peer, err: (err as Error).message }, 'query failed')

@@ -1,12 +1,24 @@
 import { ACTIONS } from '../core/event.ts'
+import { shortNetworkId } from '../core/trust/index.ts'
 import { type Html, html, page } from './html.ts'
 
+/**
+ * Whose portal this is: the hospital's node name and the network's id (its short form, the
+ * whole id on hover), so a user who typed another hospital's address sees it before signing in.
+ */
+function portalBanner(node: string, networkId: string): Html {
+  return html`<dl id="portal-of" class="who"><dt>Hospital</dt><dd id="portal-node">${node}</dd>
+<dt>Network</dt><dd><code id="portal-network" title="${networkId}">${shortNetworkId(networkId)}</code></dd></dl>
+<p>Accounts of ${node} (name@${node}) sign in here; an account of another hospital signs in at that hospital's portal.</p>`
+}
+
 /** The prototype's sign-in page: username, password and user type. */
-export function loginPage(node: string): string {
+export function loginPage(node: string, networkId: string): string {
   return page(
     'Log in',
     'login',
-    html`<h1>Log in</h1>
+    html`<h1>Log in to ${node}</h1>
+${portalBanner(node, networkId)}
 <form id="login-form" novalidate>
   <p><label for="username">Username</label>
   <input id="username" name="username" autocomplete="username" required placeholder="anish@${node}"></p>
@@ -24,11 +36,12 @@ export function loginPage(node: string): string {
   )
 }
 
-export function registerPage(node: string): string {
+export function registerPage(node: string, networkId: string): string {
   return page(
     'Register',
     'register',
-    html`<h1>Register</h1>
+    html`<h1>Register at ${node}</h1>
+${portalBanner(node, networkId)}
 <form id="register-form" novalidate>
   <p><label for="name">Name</label>
   <input id="name" name="name" autocomplete="name" required></p>

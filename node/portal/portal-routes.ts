@@ -77,8 +77,12 @@ export async function portalRoutes(scope: FastifyInstance, opts: PortalOptions):
   let script: Promise<string> | undefined
 
   scope.get(PORTAL_PATHS.root, async (_request, reply) => reply.redirect(PORTAL_PATHS.login, 302))
-  scope.get(PORTAL_PATHS.login, async (_request, reply) => sendPage(reply, loginPage(node)))
-  scope.get(PORTAL_PATHS.register, async (_request, reply) => sendPage(reply, registerPage(node)))
+  scope.get(PORTAL_PATHS.login, async (_request, reply) =>
+    sendPage(reply, loginPage(node, network.networkId)),
+  )
+  scope.get(PORTAL_PATHS.register, async (_request, reply) =>
+    sendPage(reply, registerPage(node, network.networkId)),
+  )
   scope.get(PORTAL_PATHS.logout, async (_request, reply) => sendPage(reply, logoutPage()))
 
   scope.get(PORTAL_PATHS.home, async (request, reply) => {

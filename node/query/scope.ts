@@ -39,7 +39,7 @@ export function scopeQuery(session: Session, filter: QueryFilter): ScopedQuery {
     if (bound === undefined)
       throw new QueryRefused(
         'unbound',
-        'this patient account is not bound to a patient id yet: register with the enrollment code your hospital gave you',
+        'this patient account is not bound to a patient id yet: enter the enrollment code your hospital gave you (portal home page, or `ehrlog user bind --code CODE`)',
         filter.patient ?? '*',
       )
     if (filter.patient !== undefined && filter.patient !== bound)

@@ -1,8 +1,14 @@
 /** JSON requests to this node. The session travels in the HttpOnly cookie, never in script. */
+export interface ApiError {
+  code?: string
+  message?: string
+  details?: Record<string, unknown>
+}
+
 export interface ApiResult<T> {
   ok: boolean
   status: number
-  body: T & { error?: { code?: string; message?: string } }
+  body: T & { error?: ApiError }
 }
 
 export async function postJson<T>(path: string, body: unknown): Promise<ApiResult<T>> {

@@ -6,6 +6,7 @@ import {
   timestamp,
 } from '../../core/trust/index.ts'
 import { getJson, postJson } from './api.ts'
+import { mountEnrollForm } from './enroll.ts'
 import { checkNetworkPin, type PinCheck, pinNetwork } from './network-pin.ts'
 import { trustedNetworkOf, UntrustedNetwork } from './network-trust.ts'
 import { setStatus, showRefusal, showReport } from './report-page.ts'
@@ -18,6 +19,7 @@ export function setUpHome(body: HTMLElement): void {
   document.getElementById('logout')?.addEventListener('click', () => {
     logOut().finally(() => location.assign('/login'))
   })
+  mountEnrollForm(body).catch(() => {})
   if (body.dataset.status !== 'active') return
   const params = new URLSearchParams(location.search)
   const form = document.getElementById('filter-form') as HTMLFormElement | null

@@ -47,6 +47,9 @@ export function setUpRegister(node: string): void {
             ? `Registered ${r.body.username}. An admin of ${node} must approve the account before it can see any log.`
             : `Registered ${r.body.username}. You can log in now.`
         form.reset()
+        // reset() unticks "Audit Company" without a change event: show the code field again
+        // for the next registration.
+        codeRow.hidden = auditor.checked
       })
       .catch(() => {
         message.textContent = 'Registration failed: the node did not answer. Try again.'
