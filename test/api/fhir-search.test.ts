@@ -3,13 +3,13 @@ import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { CliContext } from '../../client/context.ts'
 import { saveSession } from '../../client/session-store.ts'
-import type { AuditEvent } from '../../node/core/event.ts'
 import { validateAuditEventBundle } from '../../node/core/fhir/index.ts'
 import { verifySearchBundle } from '../../node/core/fhir/search-verify.ts'
 import { crossCheckAnswers, type Membership } from '../../node/core/trust/index.ts'
 import type { EhrlogNode } from '../../node/node.ts'
 import { waitFor } from '../../scripts/in-process-network.ts'
 import { runCli } from '../helpers/cli.ts'
+import { bodiesAfter } from '../helpers/fixtures.ts'
 import { startQueryNetwork } from '../query/network-world.ts'
 
 // biome-ignore lint/suspicious/noExplicitAny: tests reach into Bundles at any depth to break them
@@ -104,9 +104,7 @@ describe('GET /fhir/AuditEvent (ITI-81) on a real network: searchset Bundles wit
     const before = a.store.size('hospital-a')
     const { status } = await search(0, '?patient=MRN-B&action=R')
     expect(status).toBe(200)
-    const recorded: AuditEvent[] = []
-    for await (const e of a.store.entries('hospital-a', before + 1))
-      recorded.push(e.entry.body as AuditEvent)
+    const recorded = await bodiesAfter(a.store, 'hospital-a', before)
     expect(recorded).toEqual([
       expect.objectContaining({
         patientId: 'MRN-B',

@@ -34,3 +34,14 @@ export function openStore(
   const byOrigin = new Map(signers.map((s) => [s.origin, s.publicKey]))
   return new LogStore({ path, keys, originKey: (o) => byOrigin.get(o), sync: false })
 }
+
+/** The bodies of `origin`'s entries after seq `after` in `store`: what a test just caused. */
+export async function bodiesAfter(
+  store: Pick<LogStore, 'entries'>,
+  origin: string,
+  after: number,
+): Promise<AuditEvent[]> {
+  const bodies: AuditEvent[] = []
+  for await (const e of store.entries(origin, after + 1)) bodies.push(e.entry.body as AuditEvent)
+  return bodies
+}

@@ -9,6 +9,7 @@ import {
 import { QueryClient } from '../../node/net/index.ts'
 import type { EhrlogNode } from '../../node/node.ts'
 import { waitFor } from '../../scripts/in-process-network.ts'
+import { bodiesAfter } from '../helpers/fixtures.ts'
 import { QUERY_BURST_AT_C, startQueryNetwork } from './network-world.ts'
 import { login, signedToken } from './sessions.ts'
 
@@ -166,9 +167,7 @@ describe('verified queries on a real network: scope, sessions, and the audit of 
     await overLibp2p(2, tokens.admin!, { patient: 'MRN-B', action: 'read' })
     await overLibp2p(2, tokens.admin!, { action: 'read' })
     await overLibp2p(2, tokens.alice!, { patient: 'MRN-B' }).catch(() => {})
-    const recorded: AuditEvent[] = []
-    for await (const e of c.store.entries('hospital-c', before + 1))
-      recorded.push(e.entry.body as AuditEvent)
+    const recorded = await bodiesAfter(c.store, 'hospital-c', before)
     expect(recorded).toEqual([
       expect.objectContaining({
         patientId: 'MRN-B',
@@ -227,9 +226,7 @@ describe('verified queries on a real network: scope, sessions, and the audit of 
       'query records',
       () => c.store.size('hospital-c') >= before + QUERY_BURST_AT_C + 1,
     )
-    const recorded: AuditEvent[] = []
-    for await (const e of c.store.entries('hospital-c', before + 1))
-      recorded.push(e.entry.body as AuditEvent)
+    const recorded = await bodiesAfter(c.store, 'hospital-c', before)
     expect(recorded.map((e) => e.actorId)).toEqual([
       ...Array(QUERY_BURST_AT_C).fill('bob@hospital-a'),
       'alice@hospital-a',
@@ -255,9 +252,7 @@ describe('verified queries on a real network: scope, sessions, and the audit of 
     // A GET right after is recorded: the store would have shown a HEAD's record before it.
     expect((await overHttp(2, 'patient=MRN-A', session('admin'))).status).toBe(200)
     await waitFor('the GET recorded', () => c.store.size('hospital-c') > before)
-    const recorded: AuditEvent[] = []
-    for await (const e of c.store.entries('hospital-c', before + 1))
-      recorded.push(e.entry.body as AuditEvent)
+    const recorded = await bodiesAfter(c.store, 'hospital-c', before)
     expect(recorded).toEqual([
       expect.objectContaining({
         actorId: 'admin@hospital-a',

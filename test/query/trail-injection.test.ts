@@ -3,10 +3,10 @@ import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { CliContext } from '../../client/context.ts'
 import { saveSession } from '../../client/session-store.ts'
-import type { AuditEvent } from '../../node/core/event.ts'
 import { seedRow } from '../../node/core/trust/index.ts'
 import { waitFor } from '../../scripts/in-process-network.ts'
 import { runCli } from '../helpers/cli.ts'
+import { bodiesAfter } from '../helpers/fixtures.ts'
 import { type QueryNetwork, startQueryNetwork } from './network-world.ts'
 import { login, register } from './sessions.ts'
 
@@ -63,9 +63,7 @@ describe('a refused query cannot write into another patient trail', () => {
     expect(attack.err).toMatch(/^FORBIDDEN: this patient account is not bound/)
 
     // The refusal is still recorded in MRN-B's trail (who tried to look), without the text.
-    const recorded: AuditEvent[] = []
-    for await (const e of a.store.entries('hospital-a', before + 1))
-      recorded.push(e.entry.body as AuditEvent)
+    const recorded = await bodiesAfter(a.store, 'hospital-a', before)
     expect(recorded).toEqual([
       expect.objectContaining({
         patientId: 'MRN-B',
@@ -112,9 +110,7 @@ describe('a refused query cannot write into another patient trail', () => {
       headers: { authorization: `Session ${admin}` },
     })
     expect(res.status).toBe(200)
-    const recorded: AuditEvent[] = []
-    for await (const e of a.store.entries('hospital-a', before + 1))
-      recorded.push(e.entry.body as AuditEvent)
+    const recorded = await bodiesAfter(a.store, 'hospital-a', before)
     expect(recorded).toEqual([
       expect.objectContaining({
         actorId: 'bob@hospital-a',
