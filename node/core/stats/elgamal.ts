@@ -61,6 +61,8 @@ export function encryptCounters(
   period: string,
   counts: readonly number[],
 ): Ciphertext[] {
+  // A window table for the key (built once per key object) halves the cost of r·Y here.
+  publicKey.precompute(8)
   return counts.map((m, index) => encrypt(publicKey, m, counterNonce(seed, origin, period, index)))
 }
 
