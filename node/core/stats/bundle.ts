@@ -1,7 +1,7 @@
 import { concatBytes } from '@noble/curves/utils.js'
 import { EhrlogError } from '../errors.ts'
 import { smallDiscreteLog } from './bsgs.ts'
-import { COUNTER_COUNT, checkPeriod } from './counters.ts'
+import { COUNTER_COUNT, COUNTER_NAMES, checkPeriod } from './counters.ts'
 import {
   combineDecryptionShares,
   type DecryptionShare,
@@ -419,9 +419,11 @@ export function verifyStatsBundle(
   )
   published.forEach((l, i) => {
     if (!mulPublic(G, BigInt(b.totals[l]!)).equals(points[i]!)) {
-      throw wrong('total-mismatch', `total ${l} (${b.totals[l]}) is not what the shares decrypt`, {
-        cell: l,
-      })
+      throw wrong(
+        'total-mismatch',
+        `total ${l} (${COUNTER_NAMES[l]}) says ${b.totals[l]}, which is not what the shares decrypt`,
+        { cell: l },
+      )
     }
   })
   return {
