@@ -75,9 +75,8 @@ function dkg(n: number) {
 
 export function benchStats(): Figure[] {
   const figures: Figure[] = []
-  const load = loadavg()
-    .map((l) => l.toFixed(2))
-    .join(' ')
+  const loadAtStart = loadavg()
+  const load = loadAtStart.map((l) => l.toFixed(2)).join(' ')
   const table = time(() => smallDiscreteLog(G))
   figures.push({
     name: 'baby-step table (2^16 entries, once per process)',

@@ -70,7 +70,9 @@ describe('ehrlog stats verify FILE', () => {
     const lying = { ...bundle, totals: bundle.totals.map((t, l) => (l === 0 ? t! + 1 : t)) }
     const r4 = await runCli(['stats', 'verify', await file(encodeStatsBundle(lying))])
     expect(r4.code).toBe(3)
-    expect(r4.err).toMatch(/^INVALID_PROOF: .*total-mismatch: .*total 0 \(events\.create\.clinical\)/)
+    expect(r4.err).toMatch(
+      /^INVALID_PROOF: .*total-mismatch: .*total 0 \(events\.create\.clinical\)/,
+    )
 
     const r5 = await runCli(['stats', 'verify', good, '--key', 'zz'])
     expect(r5.code).toBe(2)
