@@ -198,6 +198,43 @@ export function resolveComplaint(
   return checkShare(params, dealing, member, revealed) ? 'complaint-unfounded' : 'dealer-faulty'
 }
 
+/** A complaint published in round 2, and the dealer's answer in round 3 (if any). */
+export interface Complaint {
+  dealer: number
+  member: number
+  /** The share the dealer revealed in its feed to answer; undefined if it did not answer. */
+  revealed?: Uint8Array
+}
+
+/**
+ * The qualified dealers, by anyone from the feeds alone: every dealing that verifies, minus
+ * each dealer with a complaint upheld (a revealed share that does not match, or no answer).
+ * Sorted by dealer; a dealer with two dealings is left out entirely (it equivocated).
+ */
+export function qualifiedDealings(
+  params: DkgParams,
+  dealings: readonly Dealing[],
+  complaints: readonly Complaint[] = [],
+): Dealing[] {
+  const count = new Map<number, number>()
+  for (const d of dealings) count.set(d.dealer, (count.get(d.dealer) ?? 0) + 1)
+  return dealings
+    .filter((d) => {
+      if (count.get(d.dealer) !== 1) return false
+      try {
+        verifyDealing(params, d)
+      } catch {
+        return false
+      }
+      return complaints.every(
+        (c) =>
+          c.dealer !== d.dealer ||
+          resolveComplaint(params, d, c.member, c.revealed) === 'complaint-unfounded',
+      )
+    })
+    .sort((a, b) => a.dealer - b.dealer)
+}
+
 /**
  * Round 3, by anyone: the key of the qualified dealings (each verified here; at least k of
  * them, distinct dealers), as the combined commitments.

@@ -23,6 +23,7 @@ import {
   lagrangeAtZero,
   mulSecret,
   publicKeyOf,
+  qualifiedDealings,
   randomScalar,
   resolveComplaint,
   STATS_TAGS,
@@ -138,6 +139,21 @@ describe('distributed key generation (Pedersen, Feldman commitments)', () => {
     expect(resolveComplaint(params, cheat.dealing, 2, honestShare)).toBe('complaint-unfounded')
     expect(resolveComplaint(params, cheat.dealing, 2, bad)).toBe('dealer-faulty')
     expect(resolveComplaint(params, cheat.dealing, 2, undefined)).toBe('dealer-faulty')
+    // From the feeds alone: dealer 3 answered member 2's complaint with the bad share.
+    const qualified = qualifiedDealings(
+      params,
+      dealers.map((d) => d.dealing),
+      [
+        { dealer: 3, member: 2, revealed: bad },
+        { dealer: 1, member: 3, revealed: dealers[0]!.shares.get(3)! },
+      ],
+    )
+    expect(qualified.map((d) => d.dealer)).toEqual([1, 2])
+    expect(
+      qualifiedDealings(params, [...dealers.map((d) => d.dealing), deal(params, 2).dealing]).map(
+        (d) => d.dealer,
+      ),
+    ).toEqual([1, 3])
     // Without dealer 3 the key and shares still agree.
     const key = combineDealings(params, [dealers[0]!.dealing, dealers[1]!.dealing])
     for (const j of [1, 2, 3]) {
