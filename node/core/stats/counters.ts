@@ -1,4 +1,3 @@
-import { INCIDENT_KINDS } from '../alert-body.ts'
 import type { Entry } from '../entry.ts'
 import { EhrlogError } from '../errors.ts'
 import { ACTIONS } from '../event.ts'
@@ -14,6 +13,22 @@ import { ACTIONS } from '../event.ts'
  *   42..48  incidents by kind (7, in INCIDENT_KINDS order)
  *   49      failed sign-ins
  */
+
+/**
+ * The incident kinds of `alert` entries, in INCIDENT_KINDS order (core/alert-body.ts; a test
+ * keeps the two equal). Copied so this module does not load the entry codec, which hashes with
+ * node:crypto: node/core/stats runs in the browser as is.
+ */
+export const STATS_INCIDENT_KINDS = [
+  'modified',
+  'deleted',
+  'diverged',
+  'equivocation',
+  'invalid-checkpoint',
+  'quorum-degraded',
+  'quorum-recovered',
+] as const
+const INCIDENT_KINDS = STATS_INCIDENT_KINDS
 
 export const DATA_CATEGORIES = ['clinical', 'medication', 'demographic', 'other'] as const
 export type DataCategory = (typeof DATA_CATEGORIES)[number]

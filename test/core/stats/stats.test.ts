@@ -1,5 +1,6 @@
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
+import { INCIDENT_KINDS } from '../../../node/core/alert-body.ts'
 import { makeEntry } from '../../../node/core/entry.ts'
 import { isEhrlogError } from '../../../node/core/errors.ts'
 import { parseEvent } from '../../../node/core/event.ts'
@@ -26,6 +27,7 @@ import {
   qualifiedDealings,
   randomScalar,
   resolveComplaint,
+  STATS_INCIDENT_KINDS,
   STATS_TAGS,
   scalarFromBytes,
   scalarToBytes,
@@ -345,6 +347,10 @@ describe('committed counters: members recompute each hospital’s ciphertexts fr
       )
     })
     expect(mismatches).toEqual(['hospital-b:failed-sign-ins'])
+  })
+
+  it('counts every incident kind of alert entries, in the order of INCIDENT_KINDS', () => {
+    expect([...STATS_INCIDENT_KINDS]).toEqual([...INCIDENT_KINDS])
   })
 
   it('the statistics tags are distinct and free of 0x00', () => {
