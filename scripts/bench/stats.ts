@@ -123,7 +123,7 @@ export function benchStats(): Figure[] {
     hospitals.map((h) => h.ciphertexts),
     COUNTER_COUNT,
   )
-  const context = statsContext('2026-11', net.key, sum, published)
+  const context = statsContext('2026-11', net.key, origins, sum, published)
   const members = Array.from({ length: net.key.k }, (_, i) => i + 1)
   const shareTimes: number[] = []
   const shares = members.map((j) => {

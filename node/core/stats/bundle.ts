@@ -1,5 +1,6 @@
 import { concatBytes } from '@noble/curves/utils.js'
 import { EhrlogError } from '../errors.ts'
+import { ORIGIN_PATTERN } from '../layout.ts'
 import { smallDiscreteLog } from './bsgs.ts'
 import { COUNTER_COUNT, COUNTER_NAMES, checkPeriod } from './counters.ts'
 import {
@@ -105,12 +106,15 @@ export function publishedCells(totals: readonly (number | undefined)[]): number[
 }
 
 /**
- * The digest every decryption proof starts its transcript with: period, key, which cells are
- * published and the sum ciphertexts. A share made for another period, key or sum fails.
+ * The digest every decryption proof starts its transcript with: period, key, the hospitals (in
+ * bundle order), the sum ciphertexts and which cells are published. A share made for another
+ * period, key, group of hospitals or sum fails: members make shares only for a group the
+ * policy allows (policy.ts), and the proof binds them to it.
  */
 export function statsContext(
   period: string,
   key: StatsKey,
+  origins: readonly string[],
   sum: readonly Ciphertext[],
   published: readonly number[],
 ): Uint8Array {
@@ -119,6 +123,8 @@ export function statsContext(
     shortText(period),
     Uint8Array.of(key.n, key.k),
     ...key.commitments.map((c) => c.toBytes()),
+    u16(origins.length),
+    ...origins.map(shortText),
     u16(sum.length),
     ...sum.map(ciphertextToBytes),
     u16(published.length),
@@ -142,7 +148,13 @@ export function assembleStatsBundle(input: {
     hospitals.map((h) => h.ciphertexts),
     COUNTER_COUNT,
   )
-  const context = statsContext(input.period, input.key, sum, input.published)
+  const context = statsContext(
+    input.period,
+    input.key,
+    hospitals.map((h) => h.origin),
+    sum,
+    input.published,
+  )
   const shares = [...input.shares].sort((a, b) => a.member - b.member)
   checkShares(
     input.key,
@@ -310,6 +322,9 @@ export function decodeStatsBundle(bytes: Uint8Array): StatsBundle {
   const hospitals: HospitalCounters[] = []
   for (let h = 0; h < hospitalCount; h++) {
     const origin = r.text(`hospital ${h}'s name`)
+    if (!ORIGIN_PATTERN.test(origin)) {
+      throw malformed('malformed', `hospital ${h}'s name is not a node name like hospital-a`)
+    }
     const ciphertexts = Array.from({ length: cells }, (_, l) =>
       r.ciphertext(`${origin}'s ciphertext ${l}`, { origin, cell: l }),
     )
@@ -406,7 +421,13 @@ export function verifyStatsBundle(
     }
   })
   const published = publishedCells(b.totals)
-  const context = statsContext(b.period, b.key, b.sum, published)
+  const context = statsContext(
+    b.period,
+    b.key,
+    b.hospitals.map((h) => h.origin),
+    b.sum,
+    published,
+  )
   checkShares(
     b.key,
     context,

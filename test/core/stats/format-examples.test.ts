@@ -137,7 +137,13 @@ describe('docs/format.md private statistics examples, recomputed', () => {
       hospitals.map((h) => h.ciphertexts),
       COUNTER_COUNT,
     )
-    const context = statsContext('2026-11', exampleKey, sum, published)
+    const context = statsContext(
+      '2026-11',
+      exampleKey,
+      hospitals.map((h) => h.origin),
+      sum,
+      published,
+    )
     expect(field('context')).toBe(bytesToHex(context))
     const shares = [1, 3].map((j) =>
       makeDecryptionShare(

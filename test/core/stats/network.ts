@@ -65,7 +65,13 @@ export function makeBundle(
     sorted.map((h) => h.ciphertexts),
     COUNTER_COUNT,
   )
-  const context = statsContext(period, net.key, sum, published)
+  const context = statsContext(
+    period,
+    net.key,
+    sorted.map((h) => h.origin),
+    sum,
+    published,
+  )
   const shares = members.map((j) =>
     makeDecryptionShare(
       context,

@@ -369,3 +369,37 @@ function findCiphertext(haystack: Uint8Array, needle: Uint8Array): number {
   if (at < 0) throw new Error('ciphertext not found in the bundle')
   return at
 }
+
+describe('every byte of a bundle is checked', () => {
+  const net = runDkg(3)
+  const bundle = makeBundle(net, ORIGINS3, '2026-11', [1, 3], undefined, [0, 17, 49])
+  const bytes = encodeStatsBundle(bundle)
+
+  it('renaming a hospital breaks every proof (the shares are bound to the group)', () => {
+    const renamed = {
+      ...bundle,
+      hospitals: bundle.hospitals.map((h, i) => (i === 2 ? { ...h, origin: 'hospital-z' } : h)),
+    }
+    expect(refusal(() => verifyStatsBundle(encodeStatsBundle(renamed))).reason).toBe('share-forged')
+  })
+
+  it('property: any one changed byte is refused with a named reason, never a crash', () => {
+    expect(verifyStatsBundle(bytes).totals[17]).toBe(
+      [0, 1, 2].reduce((acc, i) => acc + countsFor(i)[17]!, 0),
+    )
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 0, max: bytes.length - 1 }),
+        fc.integer({ min: 1, max: 255 }),
+        (at, xor) => {
+          const changed = bytes.slice()
+          changed[at]! ^= xor
+          const r = refusal(() => verifyStatsBundle(changed))
+          expect(r.code, `byte ${at} ^ ${xor}`).toMatch(/^(FILE_INVALID|INVALID_PROOF)$/)
+          expect(typeof r.reason).toBe('string')
+        },
+      ),
+      { numRuns: 40 },
+    )
+  })
+})
