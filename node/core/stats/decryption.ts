@@ -26,7 +26,8 @@ import {
  * everything the proof is about give M = sum d_l·C1_l and Z = sum d_l·D_l, and the one DLEQ
  * proof is over (G, X_j, M, Z). A wrong D_l passes only if the hashed weights happen to cancel
  * it (probability 1/l). Fiat–Shamir over a domain-separated transcript that starts with the
- * bundle's context digest (period, key, cells), so a proof is bound to its bundle and member.
+ * bundle's context digest (period, key, hospitals, sum, published cells), so a proof is bound
+ * to its bundle and member.
  */
 
 export const PROOF_SIZE = 64
