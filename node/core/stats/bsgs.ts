@@ -38,7 +38,8 @@ const STEP = Ed.BASE.double().double()
 
 /**
  * The baby-step table x(4j·B) -> j for 0 <= j < 2^16: built once per process on first use
- * (about 0.3 s and 6 MB: 65 536 bigints in a Map), then shared.
+ * (0.7–1.3 s measured on a loaded 2-core machine, 4.8 MB of heap: 65 536 bigints in a Map),
+ * then shared.
  */
 function table(): Map<bigint, number> {
   if (babyTable) return babyTable
