@@ -113,6 +113,13 @@ describe('docs/format.md worked examples, recomputed with the code', () => {
         'index-vrf',
         'index-leaf',
         'index-proofs',
+        // Checked in test/core/stats/format-examples.test.ts.
+        'stats-tags',
+        'stats-counters',
+        'stats-dealing',
+        'stats-ciphertext',
+        'stats-share',
+        'stats-bundle-header',
       ].sort(),
     )
   })
