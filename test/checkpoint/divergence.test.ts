@@ -33,7 +33,9 @@ describe('a proposal whose roots differ from this replica', () => {
     const proposal: Checkpoint = {
       networkId: new Uint8Array(32),
       timeMs: Date.now(),
-      feeds: [{ origin: 'hospital-a', treeSize: 4, root: theirRoot }],
+      feeds: [
+        { origin: 'hospital-a', treeSize: 4, root: theirRoot, indexRoot: new Uint8Array(32) },
+      ],
     }
     const incidents: CheckpointIncident[] = []
     const options = {
