@@ -6,6 +6,7 @@ import { CheckpointService } from './checkpoint/index.ts'
 import { NodeMetrics, nodeHealthOf, type QuorumWatch } from './health/index.ts'
 import type { NodeIdentity } from './identity/index.ts'
 import { fencePart, IngestQueue, OwnFeed, OwnTipFence, PendingDrain } from './ingest/index.ts'
+import { ReferenceIndexView } from './index/reference-index-view.ts'
 import { gateAccepts, IntegrityService, repairPeersOf, repairSourceOf } from './integrity/index.ts'
 import { BackgroundTask, PartList, type Startable } from './lifecycle/index.ts'
 import type { Logger } from './logger.ts'
@@ -136,11 +137,15 @@ export function buildParts(
     ...(opts.fenceWaitMs !== undefined ? { gateWaitMs: opts.fenceWaitMs } : {}),
     observeAppend: (events, ms) => metrics.appended(events, ms),
   })
+  // The per-patient index (docs/architecture.md, "Complete answers"): its roots go into each
+  // checkpoint; answers to patient-only queries carry its completeness proofs.
+  const index = new ReferenceIndexView(store, folder.vrfSecretKey)
   const checkpoints = new CheckpointService({
     self: name,
     membership,
     blsSecretKey: identity.blsSecretKey,
     store,
+    index,
     checkpoints: new CheckpointLog(store),
     publish: (data) => net.publishControl(CHECKPOINT_TOPIC, data),
     syncNow: () => net.syncNow(),
@@ -159,6 +164,8 @@ export function buildParts(
     record: (event) => ingest.submit([event]),
     rateLimit: identity.config.query.rateLimit,
     observe: (outcome, ms) => metrics.queried(outcome, ms),
+    index,
+    logger: logger.child({ component: 'query' }),
   })
   net.handleQuery(({ token, ...request }) => query.answer(token, { ...request, via: 'libp2p' }))
   const integrity = new IntegrityService({
@@ -177,6 +184,7 @@ export function buildParts(
     },
     logger: logger.child({ component: 'integrity' }),
     onScrubbed: (ms) => metrics.scrubbed(ms),
+    index,
     ...(opts.scrubIntervalMs !== undefined ? { scrubIntervalMs: opts.scrubIntervalMs } : {}),
     ...(opts.tailWaitMs !== undefined ? { tailWaitMs: opts.tailWaitMs } : {}),
   })
