@@ -20,9 +20,7 @@ export const KIND_TEXTS: Record<IncidentKind, { tag: string; opening: string[] }
   },
   'index-diverged': {
     tag: '[Index Divergence]',
-    opening: [
-      "The per-patient index of the audit log does not match the log's own entries",
-    ],
+    opening: ["The per-patient index of the audit log does not match the log's own entries"],
   },
   equivocation: {
     tag: '[Equivocation]',

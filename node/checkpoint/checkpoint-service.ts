@@ -116,12 +116,14 @@ export class CheckpointService {
     // Proofs answer at the latest checkpoint: the index gets there now if it can (not after a
     // start of a node whose replica is behind: then on the first proof asked for).
     if (stored && stored.held?.size === stored.cosigned.checkpoint.feeds.length) {
-      await this.#opts.index.commit(stored.cosigned.checkpoint).catch((err: unknown) =>
-        this.#opts.logger.warn(
-          { err: (err as Error).message },
-          'the per-patient index did not commit the stored checkpoint at start',
-        ),
-      )
+      await this.#opts.index
+        .commit(stored.cosigned.checkpoint)
+        .catch((err: unknown) =>
+          this.#opts.logger.warn(
+            { err: (err as Error).message },
+            'the per-patient index did not commit the stored checkpoint at start',
+          ),
+        )
     }
     this.#bls.start()
     const interval = this.#opts.intervalMs ?? 10_000
@@ -383,12 +385,14 @@ export class CheckpointService {
       // Proofs are answered at the newest cut. Without its entries yet (a node that was away),
       // the index commits on the first proof asked for once they are here (IndexView.prove).
       if (held.length === cosigned.checkpoint.feeds.length) {
-        await this.#opts.index.commit(cosigned.checkpoint).catch((err: unknown) =>
-          this.#opts.logger.error(
-            { err: (err as Error).message, checkpoint: id.slice(0, 16) },
-            'the per-patient index could not commit the cosigned checkpoint',
-          ),
-        )
+        await this.#opts.index
+          .commit(cosigned.checkpoint)
+          .catch((err: unknown) =>
+            this.#opts.logger.error(
+              { err: (err as Error).message, checkpoint: id.slice(0, 16) },
+              'the per-patient index could not commit the cosigned checkpoint',
+            ),
+          )
       }
       this.#opts.logger.info(
         {

@@ -2,11 +2,7 @@ import { type Checkpoint, checkpointId } from '../core/checkpoint.ts'
 import type { EncodedEntry } from '../core/entry.ts'
 import { EhrlogError } from '../core/errors.ts'
 import { bytesEqual, toHex } from '../core/hex.ts'
-import {
-  type CompletenessProof,
-  type OriginIndexProof,
-  PatientIndex,
-} from '../core/index/index.ts'
+import { type CompletenessProof, type OriginIndexProof, PatientIndex } from '../core/index/index.ts'
 import type { LogStore } from '../store/index.ts'
 import type { IndexView } from './index-view.ts'
 

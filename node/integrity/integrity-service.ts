@@ -179,10 +179,10 @@ export class IntegrityService {
         .run()
         .then((result) => this.#checkIndex(result))
         .finally(() => {
-        this.#opts.onScrubbed?.(performance.now() - started)
-        this.#running = undefined
-        this.#ownCut.releaseIfWhole() // a repair may have restored the own feed
-      })
+          this.#opts.onScrubbed?.(performance.now() - started)
+          this.#running = undefined
+          this.#ownCut.releaseIfWhole() // a repair may have restored the own feed
+        })
       return this.#running
     }
     this.#queued ??= this.#running
@@ -254,7 +254,9 @@ export class IntegrityService {
       log.error({ origin: incident.origin, treeSize: incident.evidence.treeSize }, incident.summary)
       this.#emit(incident)
     }
-    return incidents.length === 0 ? result : { ...result, incidents: [...result.incidents, ...incidents] }
+    return incidents.length === 0
+      ? result
+      : { ...result, incidents: [...result.incidents, ...incidents] }
   }
 
   /** Hands an incident over; a throwing listener must not stop a scrub. */

@@ -49,9 +49,7 @@ export class CheckpointLog {
    */
   async latestRecord(
     onOld?: (old: { timeMs: number; id: string }) => void,
-  ): Promise<
-    { cosigned: CosignedCheckpoint; held: ReadonlySet<string> | undefined } | undefined
-  > {
+  ): Promise<{ cosigned: CosignedCheckpoint; held: ReadonlySet<string> | undefined } | undefined> {
     const { db, cipher } = accessOf(this.#store)
     const found = await db
       .iterator({ ...prefixRange(Buffer.of(PREFIX.checkpoint)), reverse: true, limit: 1 })

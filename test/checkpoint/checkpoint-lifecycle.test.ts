@@ -10,6 +10,7 @@ import {
 } from '../../node/core/checkpoint.ts'
 import { fromHex } from '../../node/core/hex.ts'
 import { Membership } from '../../node/core/trust/index.ts'
+import { ReferenceIndexView } from '../../node/index/reference-index-view.ts'
 import { silentLogger } from '../../node/logger.ts'
 import { CheckpointLog, type LogStore } from '../../node/store/index.ts'
 import {
@@ -17,6 +18,7 @@ import {
   makeStoreKeys,
   openStore,
   TEST_VRF_PUBLIC_KEY_HEX,
+  TEST_VRF_SECRET_KEY,
 } from '../helpers/fixtures.ts'
 import { useTempDirs } from '../helpers/temp-dir.ts'
 import { makeIdentity } from '../net/harness.ts'
@@ -64,6 +66,7 @@ async function makeTrio(root: string) {
         membership,
         blsSecretKey,
         store,
+        index: new ReferenceIndexView(store, TEST_VRF_SECRET_KEY),
         checkpoints: new CheckpointLog(store),
         // As NetService.publishControl once the node's network stopped: the topic is gone.
         publish: async (data) => {
