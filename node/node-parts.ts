@@ -5,6 +5,7 @@ import { AuthService, DirectoryFold } from './auth/index.ts'
 import { CheckpointService } from './checkpoint/index.ts'
 import { NodeMetrics, nodeHealthOf, type QuorumWatch } from './health/index.ts'
 import type { NodeIdentity } from './identity/index.ts'
+import type { IndexView } from './index/index-view.ts'
 import { ReferenceIndexView } from './index/reference-index-view.ts'
 import { fencePart, IngestQueue, OwnFeed, OwnTipFence, PendingDrain } from './ingest/index.ts'
 import { gateAccepts, IntegrityService, repairPeersOf, repairSourceOf } from './integrity/index.ts'
@@ -21,6 +22,8 @@ import { CheckpointLog, type LogStore, PendingLog } from './store/index.ts'
 export interface Parts {
   identity: NodeIdentity
   store: LogStore
+  /** The per-patient index (node/index): checkpoints' index roots, completeness proofs. */
+  index: IndexView
   alerts: AlertService
   auth: AuthService
   checkpoints: CheckpointService
@@ -139,7 +142,9 @@ export function buildParts(
   })
   // The per-patient index (docs/architecture.md, "Complete answers"): its roots go into each
   // checkpoint; answers to patient-only queries carry its completeness proofs.
-  const index = new ReferenceIndexView(store, folder.vrfSecretKey)
+  const index =
+    opts.indexView?.(store, folder.vrfSecretKey) ??
+    new ReferenceIndexView(store, folder.vrfSecretKey)
   const checkpoints = new CheckpointService({
     self: name,
     membership,
@@ -276,6 +281,7 @@ export function buildParts(
   const parts = {
     identity,
     store,
+    index,
     alerts,
     auth,
     checkpoints,
