@@ -21,7 +21,7 @@ const B = makeSigner('hospital-b')
 /** The oracle: patient-{i % 7} of makeEvent(i), applied in feed order. */
 function oracle(origin: string, patients: readonly string[]): Uint8Array {
   const index = new PatientIndex(TEST_VRF_SECRET_KEY)
-  patients.forEach((p, i) => index.applyEntry(origin, i + 1, p))
+  for (const [i, p] of patients.entries()) index.applyEntry(origin, i + 1, p)
   return index.indexRoot(origin)
 }
 
