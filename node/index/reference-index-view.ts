@@ -6,6 +6,8 @@ import { type CompletenessProof, type OriginIndexProof, PatientIndex } from '../
 import type { LogStore } from '../store/index.ts'
 import type { IndexView } from './index-view.ts'
 
+const ROOT_MEMO = 64
+
 /** What the reference reads of the replica: sizes and entries in feed order. */
 export type IndexSource = Pick<LogStore, 'size' | 'entries'>
 
@@ -33,6 +35,12 @@ export class ReferenceIndexView implements IndexView {
   protected readonly working = new Map<string, PatientIndex>()
   /** The committed checkpoint's id and, per origin, the index at its cut. */
   protected committed: { id: string; timeMs: number; feeds: Map<string, PatientIndex> } | undefined
+  /**
+   * Roots already computed, per origin and size (the last ROOT_MEMO): a cosigner asked for a
+   * size below its working index (its own cut was ahead of a proposal) is answered without a
+   * rebuild when it has been there. Cleared by check(). Protected: tests damage it.
+   */
+  protected readonly roots = new Map<string, Map<number, Uint8Array>>()
   #queue: Promise<unknown> = Promise.resolve()
 
   constructor(source: IndexSource, vrfSecretKey: Uint8Array) {
@@ -42,9 +50,11 @@ export class ReferenceIndexView implements IndexView {
 
   rootAt(origin: string, treeSize: number): Promise<Uint8Array> {
     return this.#serial(async () => {
+      const known = this.roots.get(origin)?.get(treeSize)
+      if (known) return known
       const index = await this.#advance(this.working.get(origin), origin, treeSize)
       this.working.set(origin, index)
-      return index.indexRoot(origin)
+      return this.#remember(origin, treeSize, index.indexRoot(origin))
     })
   }
 
@@ -84,6 +94,7 @@ export class ReferenceIndexView implements IndexView {
       }
       await recheck(this.working)
       if (this.committed) await recheck(this.committed.feeds)
+      this.roots.clear()
       return [...differed].map(([origin, treeSize]) => ({ origin, treeSize }))
     })
   }
@@ -146,6 +157,17 @@ export class ReferenceIndexView implements IndexView {
       )
     }
     return out
+  }
+
+  #remember(origin: string, treeSize: number, root: Uint8Array): Uint8Array {
+    let roots = this.roots.get(origin)
+    if (!roots) {
+      roots = new Map()
+      this.roots.set(origin, roots)
+    }
+    roots.set(treeSize, root)
+    if (roots.size > ROOT_MEMO) roots.delete(roots.keys().next().value!)
+    return root
   }
 
   #serial<T>(run: () => Promise<T>): Promise<T> {

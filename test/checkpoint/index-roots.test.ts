@@ -53,6 +53,7 @@ class WrongIndexView extends ReferenceIndexView {
 /** Lets the test damage an index it holds, keeping its size (what check() must find). */
 class DamageableIndexView extends ReferenceIndexView {
   damage(origin: string): void {
+    this.roots.clear()
     for (const feeds of [this.working, this.committed?.feeds]) {
       const held = feeds?.get(origin)
       if (!held) continue
