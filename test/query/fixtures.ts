@@ -58,6 +58,7 @@ export function useQueryWorld() {
         origin,
         treeSize: store.size(origin),
         root: store.latestHead(origin)?.root ?? EMPTY_ROOT,
+        indexRoot: new Uint8Array(32),
       })),
     }
     const message = checkpointSigningMessage(checkpoint)
@@ -84,6 +85,7 @@ export function useQueryWorld() {
         networkId: toHex(networkId),
         blsKeys: bls.map(blsPublicKey),
         ed25519Keys: new Map(signers.map((s) => [s.origin, s.publicKey])),
+        vrfPublicKey: new Uint8Array(32),
       },
       filter,
       scope,
