@@ -1,19 +1,26 @@
-import { randomBytes } from 'node:crypto'
 import { join } from 'node:path'
+import { publicKeyFromRaw } from '@libp2p/crypto/keys'
+import { peerIdFromPublicKey } from '@libp2p/peer-id'
 import { afterEach } from 'vitest'
-import { blsPublicKey, blsSign, generateBlsSecretKey } from '../../node/core/bls.ts'
+import {
+  blsProofOfPossession,
+  blsPublicKey,
+  blsSign,
+  generateBlsSecretKey,
+} from '../../node/core/bls.ts'
 import {
   aggregateCosignatures,
   type Checkpoint,
   type CosignedCheckpoint,
   checkpointSigningMessage,
 } from '../../node/core/checkpoint.ts'
-import { toHex } from '../../node/core/hex.ts'
+import { fromHex, toHex } from '../../node/core/hex.ts'
 import { encodeCompletenessProof, PatientIndex } from '../../node/core/index/index.ts'
 import { EMPTY_ROOT } from '../../node/core/merkle/index.ts'
 import {
   type AnswerCheck,
   completenessPatientOf,
+  networkIdOf,
   type QueryFilter,
   type QueryScope,
 } from '../../node/core/trust/index.ts'
@@ -43,7 +50,19 @@ export function useQueryWorld() {
   })
   const signers = ORIGINS.map(makeSigner)
   const bls = ORIGINS.map(() => generateBlsSecretKey())
-  const networkId = new Uint8Array(randomBytes(32))
+  // A real network.json for these keys: the CLI and the browser verify against the file.
+  const networkJson = {
+    members: ORIGINS.map((name, i) => ({
+      name,
+      ed25519PublicKey: toHex(signers[i]!.publicKey),
+      peerId: peerIdFromPublicKey(publicKeyFromRaw(signers[i]!.publicKey)).toString(),
+      blsPublicKey: toHex(blsPublicKey(bls[i]!)),
+      blsProofOfPossession: toHex(blsProofOfPossession(bls[i]!)),
+      addresses: [],
+    })),
+    vrfPublicKey: TEST_VRF_PUBLIC_KEY_HEX,
+  }
+  const networkId = fromHex(networkIdOf(networkJson), 32)!
 
   async function open(): Promise<LogStore> {
     const store = openStore(join(await tempDir(), 'db'), makeStoreKeys(), signers)
@@ -147,5 +166,5 @@ export function useQueryWorld() {
     }
   }
 
-  return { open, append, cosign, answer, trust, signers, completenessAt, indexOf }
+  return { open, append, cosign, answer, trust, signers, completenessAt, indexOf, networkJson }
 }
