@@ -14,6 +14,7 @@ import {
   type CosignedCheckpoint,
   checkpointSigningMessage,
 } from '../../node/core/checkpoint.ts'
+import type { AuditEvent } from '../../node/core/event.ts'
 import { fromHex, toHex } from '../../node/core/hex.ts'
 import { encodeCompletenessProof, PatientIndex } from '../../node/core/index/index.ts'
 import { EMPTY_ROOT } from '../../node/core/merkle/index.ts'
@@ -71,9 +72,15 @@ export function useQueryWorld() {
     return store
   }
 
-  /** Appends `count` events (makeEvent(first..)) to `origin`'s feed in one batch. */
-  async function append(store: LogStore, origin: number, first: number, count: number) {
-    const events = Array.from({ length: count }, (_, i) => makeEvent(first + i))
+  /** Appends `count` events (makeEvent(first..), with `overrides`) to `origin`'s feed in one batch. */
+  async function append(
+    store: LogStore,
+    origin: number,
+    first: number,
+    count: number,
+    overrides: Partial<AuditEvent> = {},
+  ) {
+    const events = Array.from({ length: count }, (_, i) => makeEvent(first + i, overrides))
     await store.appendEvents(signers[origin]!, events)
   }
 
