@@ -1,7 +1,7 @@
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import type { Browser, Page } from 'playwright-core'
+import type { Browser, Download, Page } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { CosignedCheckpoint } from '../../node/core/checkpoint.ts'
 import { decodeEntry } from '../../node/core/entry.ts'
@@ -9,6 +9,8 @@ import { networkIdOf } from '../../node/core/trust/index.ts'
 import type { EhrlogNode } from '../../node/node.ts'
 import type { LogStore } from '../../node/store/index.ts'
 import { initNetwork, startNodes } from '../../scripts/in-process-network.ts'
+import { runCli } from '../helpers/cli.ts'
+import { useTempDirs } from '../helpers/temp-dir.ts'
 import { type AnswerState, answerFromParams } from '../query/answer-server.ts'
 import { useQueryWorld } from '../query/fixtures.ts'
 import { login, register } from '../query/sessions.ts'
@@ -27,6 +29,7 @@ const ANISH = { patientId: 'MRN-A', patientName: 'Anish Kumar' }
 
 describe.skipIf(!hasChromium)("the report page proves the patient's trail complete", () => {
   const world = useQueryWorld()
+  const tempDir = useTempDirs()
   let root: string
   let nodes: EhrlogNode[] = []
   let base: string
@@ -81,7 +84,11 @@ describe.skipIf(!hasChromium)("the report page proves the patient's trail comple
 
   it('accepted: the statement, and the newer entry marked signed, not yet proven complete', async () => {
     const { store, checkpoint } = await trail()
-    const { context, page } = await newPage(browser)
+    const context = await browser.newContext({
+      viewport: { width: 1280, height: 900 },
+      acceptDownloads: true,
+    })
+    const page = await context.newPage()
     try {
       await openReport(page, store, { checkpoint, scopePatient: 'MRN-A' })
       await expect(note(page).getAttribute('data-state')).resolves.toBe('complete')
@@ -98,6 +105,18 @@ describe.skipIf(!hasChromium)("the report page proves the patient's trail comple
       const older = page.locator('td[data-col=entry]', { hasText: 'hospital-b:2' })
       await expect(older.textContent()).resolves.toContain('cosigned')
       await screenshot(page, 'completeness-proven')
+      // The page's offline bundle carries the proof: verify-bundle checks it with no network.
+      const [file] = await Promise.all([
+        page.waitForEvent('download') as Promise<Download>,
+        page.locator('#download-bundle').click(),
+      ])
+      const path = join(await tempDir(), file.suggestedFilename())
+      await file.saveAs(path)
+      const offline = await runCli(['verify-bundle', path], {})
+      expect(offline.code, offline.out).toBe(0)
+      expect(offline.out).toMatch(
+        /^complete: every access to patient MRN-A recorded up to checkpoint 2026-03-01T09:00:00.000Z \([0-9a-f]{12}\), cosigned by 2 of 3$/m,
+      )
     } finally {
       await context.close()
     }
