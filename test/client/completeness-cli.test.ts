@@ -154,6 +154,20 @@ describe('ehrlog query --patient: the whole trail, proven complete or refused wi
     )
   })
 
+  it('a damaged kept checkpoint protects nothing: ignored, then replaced by the verified one', async () => {
+    const { query, env } = await setUp()
+    expect((await query(...P0)).code).toBe(0)
+    const dir = join(env.EHRLOG_CONFIG_DIR, 'checkpoints')
+    const [name] = await readdir(dir)
+    await writeFile(join(dir, name!), '{"not":"a checkpoint"}')
+    const r = await query(...P0)
+    expect(r.code).toBe(0)
+    expect(r.out).toMatch(/^complete: every access to patient patient-0/m)
+    expect(JSON.parse(await readFile(join(dir, name!), 'utf8')).checkpoint.timeMs).toBe(
+      Date.parse('2026-03-01T09:00:00Z'),
+    )
+  })
+
   it('a missing proof: refused with --cross-check 0 (the default), reported with --no-require-complete', async () => {
     const { server, query } = await setUp()
     server.state.tamper = (answer) => {
