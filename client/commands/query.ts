@@ -69,8 +69,11 @@ export function registerQuery(program: Command, ctx: CliContext): void {
         // One patient's trail: every page, then the completeness proof over all of them.
         const pages: VerifiedPage[] = []
         let cursor: string | undefined
+        // Each page asked is itself recorded in the patient's trail (a query record at the
+        // answering node): pages of one entry would each add one and never reach the end.
+        const perPage = opts.limit === 1 ? 2 : opts.limit
         do {
-          const page = await connection.verifiedPage(filter, cursor, opts.limit, opts.crossCheck)
+          const page = await connection.verifiedPage(filter, cursor, perPage, opts.crossCheck)
           pages.push(page)
           cursor = page.next
         } while (cursor !== undefined)

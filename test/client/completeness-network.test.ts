@@ -10,21 +10,15 @@ import type { QueryService } from '../../node/query/index.ts'
 import { waitFor } from '../../scripts/in-process-network.ts'
 import { runCli } from '../helpers/cli.ts'
 import { makeEvent } from '../helpers/fixtures.ts'
-import { noteSkipReason } from '../helpers/skip-reason.ts'
 import { type QueryNetwork, startQueryNetwork } from '../query/network-world.ts'
 
 /*
  * End to end on three real nodes: the nodes attach `completeness` to patient queries and put
  * index roots in their checkpoints (the node side of issue 15), the real CLI checks them.
- * SKIPPED until the node side is merged: on the base branch nodes send no proof and their
- * checkpoints carry no index roots. Enable by removing `.skip` after the merge; the same
- * checks run today against answers built from a store in completeness-cli.test.ts.
+ * A lying node is made by rewriting its answers after it built them (what a node, or anyone
+ * in between, could send).
  */
-const NODE_SIDE_MERGED = false
-if (!NODE_SIDE_MERGED)
-  noteSkipReason('completeness E2E on real nodes waits for the node side of issue 15')
-
-describe.skipIf(!NODE_SIDE_MERGED)('completeness on a real network, through the CLI', () => {
+describe('completeness on a real network, through the CLI', () => {
   let world: QueryNetwork
   let network: string
   const envs: Record<string, Record<string, string>> = {}

@@ -8,7 +8,6 @@ import { NETWORK_FILE, NODE_FILES, openNodeDir, ProvenKeys } from '../../node/id
 import { silentLogger } from '../../node/logger.ts'
 import { EhrlogNode } from '../../node/node.ts'
 import { initNetwork } from '../../scripts/in-process-network.ts'
-import type { TEST_VRF_PUBLIC_KEY_HEX } from '../helpers/fixtures.ts'
 
 // Real files in a temp folder, and in the last test a real node (LevelDB, libp2p on loopback).
 let dir: string

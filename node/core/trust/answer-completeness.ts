@@ -61,13 +61,12 @@ export function completenessPatientOf(
   filter: QueryFilter,
   scope: QueryScope = {},
 ): string | undefined {
-  const patient = filter.patient ?? scope.patientId
+  const { patient = scope.patientId, kind, ...rest } = filter
   if (patient === undefined) return undefined
   if (scope.patientId !== undefined && scope.patientId !== patient) return undefined
-  const { actor, action, resource, from, to, origin, outcome, kind } = filter
-  const narrowed = [actor, action, resource, from, to, origin, outcome].some((v) => v !== undefined)
-  if (narrowed || (kind !== undefined && kind !== 'event')) return undefined
-  return patient
+  // With a patient, `all` selects the same entries as `event`: other kinds name no patient.
+  if (kind !== undefined && kind !== 'event' && kind !== 'all') return undefined
+  return Object.values(rest).every((v) => v === undefined) ? patient : undefined
 }
 
 function refuse(

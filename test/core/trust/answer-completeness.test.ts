@@ -215,7 +215,8 @@ describe('checkAnswerCompleteness: the patient trail, proven complete at the che
     expect(
       completenessPatientOf({ patient: 'p', from: '2026-01-01T00:00:00.000Z' }),
     ).toBeUndefined()
-    expect(completenessPatientOf({ patient: 'p', kind: 'all' })).toBeUndefined()
+    expect(completenessPatientOf({ patient: 'p', kind: 'all' })).toBe('p')
+    expect(completenessPatientOf({ patient: 'p', kind: 'user' })).toBeUndefined()
     expect(completenessPatientOf({ patient: 'q' }, { patientId: 'p' })).toBeUndefined()
   })
 })
