@@ -28,6 +28,11 @@ export function exitCodeOf(code: ErrorCode): number {
     case 'CHAIN_BROKEN':
     case 'SEQ_MISMATCH':
     case 'EQUIVOCATION':
+    case 'SIGNER_UNKNOWN':
+    case 'QUORUM_NOT_MET':
+    case 'CHANGE_REPLAYED':
+    case 'CHANGE_OUT_OF_ORDER':
+    case 'MEMBER_CONFLICT':
     case 'STORE_CORRUPT':
       return EXIT.verifyFailed
     case 'KEY_FILE_INVALID':
