@@ -1,5 +1,7 @@
 import { beforeAll, describe, expect, it } from 'vitest'
+import { blsProofOfPossession, blsPublicKey } from '../../../node/core/bls.ts'
 import { isEhrlogError } from '../../../node/core/errors.ts'
+import { toHex } from '../../../node/core/hex.ts'
 import {
   applyProposal,
   checkEquivocation,
@@ -37,11 +39,12 @@ let network: { members: unknown[] }
 let v0: MembershipVersion
 
 beforeAll(async () => {
-  ;[a, b, c, d] = await Promise.all(
+  const made = await Promise.all(
     ['hospital-a', 'hospital-b', 'hospital-c', 'hospital-d'].map((n, i) =>
       makeMember(n, `/ip4/10.0.0.${i + 1}/tcp/7400`),
     ),
   )
+  ;[a, b, c, d] = made as [TestMember, TestMember, TestMember, TestMember]
   keys = new Map([a, b, c, d].map((m) => [m.identity.name, m]))
   network = { members: [a, b, c].map((m) => m.identity) }
   v0 = genesisVersion(network).version
@@ -96,8 +99,8 @@ describe('membership chain: valid changes', () => {
     const newBls = {
       type: 'rotate-bls',
       name: 'hospital-c',
-      blsPublicKey: (await makeMemberKeys(fresh)).blsPublicKey,
-      blsProofOfPossession: (await makeMemberKeys(fresh)).blsProofOfPossession,
+      blsPublicKey: blsKeyOf(fresh).blsPublicKey,
+      blsProofOfPossession: blsKeyOf(fresh).blsProofOfPossession,
       oldKey: 'held',
     } as const
     await step(newBls, ['hospital-a', 'hospital-b', 'hospital-c', 'hospital-d'])
@@ -132,9 +135,7 @@ describe('membership chain: valid changes', () => {
   })
 })
 
-async function makeMemberKeys(fresh: Awaited<ReturnType<typeof freshKeys>>) {
-  const { blsProofOfPossession, blsPublicKey } = await import('../../../node/core/bls.ts')
-  const { toHex } = await import('../../../node/core/hex.ts')
+function blsKeyOf(fresh: Awaited<ReturnType<typeof freshKeys>>) {
   return {
     blsPublicKey: toHex(blsPublicKey(fresh.bls)),
     blsProofOfPossession: toHex(blsProofOfPossession(fresh.bls)),
