@@ -15,12 +15,7 @@ import {
   type SignedProposal,
   verifyChain,
 } from '../../../node/core/trust/index.ts'
-import {
-  freshKeys,
-  makeMember,
-  signedChange,
-  type TestMember,
-} from './membership-chain-fixtures.ts'
+import { makeMember, signedChange, type TestMember } from './membership-chain-fixtures.ts'
 
 /*
  * Property tests of the membership chain against a plain reference: a list of members (name,
