@@ -13,6 +13,7 @@ import {
 import { toPort } from '../arguments.ts'
 import { type CliContext, passphraseOf } from '../context.ts'
 import { plural } from '../format/plural.ts'
+import { registerMembershipCommands } from './network-membership.ts'
 
 /** Node names of a local network: hospital-a, hospital-b, … */
 export function localNodeName(i: number): string {
@@ -22,7 +23,7 @@ export function localNodeName(i: number): string {
 export function registerNetwork(program: Command, ctx: CliContext): void {
   const network = program
     .command('network')
-    .description('create or assemble the membership of a network')
+    .description('create or assemble the membership of a network, and change it')
   network
     .command('init')
     .description('a local network in one step: N node folders and their network.json')
@@ -95,6 +96,7 @@ export function registerNetwork(program: Command, ctx: CliContext): void {
       )
       ctx.out('copy it to every node folder as network.json; every node must have the same file\n')
     })
+  registerMembershipCommands(network, ctx)
 }
 
 /**
