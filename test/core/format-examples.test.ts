@@ -109,6 +109,11 @@ describe('docs/format.md worked examples, recomputed with the code', () => {
         'bundle-signature',
         'tags',
         'hkdf-keys',
+        // Checked in test/core/trust/membership-chain-format.test.ts.
+        'membership-change-1',
+        'membership-change-1-bytes',
+        'membership-change-2',
+        'membership-change-2-bytes',
         // Checked in test/core/index/format-examples.test.ts.
         'index-vrf',
         'index-leaf',
