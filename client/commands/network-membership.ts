@@ -9,6 +9,7 @@ import { signEd25519 } from '../../node/core/tree-head.ts'
 import {
   addSignature,
   applyChange,
+  applyProposal,
   describeVersion,
   type FollowedChain,
   followChain,
@@ -29,6 +30,7 @@ import {
 } from '../../node/identity/index.ts'
 import { type CliContext, passphraseOf } from '../context.ts'
 import { plural } from '../format/plural.ts'
+import { checkDialable } from './network-dialable.ts'
 
 /*
  * Membership changes on files, until nodes gossip them (docs/architecture.md, "A network that
@@ -66,6 +68,7 @@ export function registerMembershipCommands(network: Command, ctx: CliContext): v
     const identity = identityPath.endsWith('.json')
       ? parsePublicIdentity(await readJson(identityPath), identityPath)
       : await readPublicIdentity(identityPath)
+    checkDialable(identity, identityPath)
     await proposeAndWrite(ctx, opts, () => ({ type: 'add', member: identity }))
   })
   common(
@@ -116,6 +119,7 @@ export function registerMembershipCommands(network: Command, ctx: CliContext): v
       .argument('<name>', 'the member')
       .argument('<multiaddr...>', 'its new addresses'),
   ).action(async (name: string, addresses: string[], opts: ChainOptions & { out: string }) => {
+    checkDialable({ name, addresses }, 'the new addresses')
     await proposeAndWrite(ctx, opts, () => ({ type: 'addresses', name, addresses }))
   })
   common(
@@ -148,10 +152,15 @@ export function registerMembershipCommands(network: Command, ctx: CliContext): v
       await recordVote(node, signed)
       const out = await withOldKey(addSignature(signed, name, node.signingKey), node)
       await writeAtomic(file, out)
-      const missing = Math.max(0, quorumNeeded(chain) - out.signatures.length)
-      ctx.out(
-        `${file}: signed by ${name} (${plural(out.signatures.length, 'signature')} of the ${quorumNeeded(chain)} ${describeVersion(current)} needs${missing ? `; ${missing} more` : '; enough to apply'})\n`,
-      )
+      let state: string
+      try {
+        const next = applyProposal(current, out)
+        state = `enough to apply: it makes ${describeVersion(next)}`
+      } catch (err) {
+        if (!(err instanceof EhrlogError)) throw err
+        state = `not yet applicable: ${err.message}`
+      }
+      ctx.out(`${file}: signed by ${name}; ${state}\n`)
     })
 
   network
@@ -418,7 +427,7 @@ function reportText(chain: FollowedChain): string {
   )
   for (const p of chain.pending)
     lines.push(
-      `pending: ${summarize(p.signed.proposal.change)} by ${p.signed.proposal.proposer} (${p.sources.join(', ')}): signed by ${p.signers.join(', ') || 'nobody'}, ${p.signers.length} of ${p.quorum}`,
+      `pending: ${summarize(p.signed.proposal.change)} by ${p.signed.proposal.proposer} (${p.sources.join(', ')}): signed by ${p.signers.join(', ') || 'nobody'}, ${p.signers.length} of ${p.quorum}; waiting for ${p.waitingFor}`,
     )
   for (const r of chain.refused)
     lines.push(`refused: ${r.sources.join(', ')}: ${r.error.code}: ${r.error.message}`)
@@ -456,6 +465,7 @@ function reportJson(chain: FollowedChain): unknown {
       proposal: p.signed.proposal,
       signers: p.signers,
       quorum: p.quorum,
+      waitingFor: p.waitingFor,
     })),
     refused: chain.refused.map((r) => ({ sources: r.sources, error: r.error.toJSON() })),
     ...(chain.equivocation ? { equivocation: chain.equivocation } : {}),

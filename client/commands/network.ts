@@ -8,11 +8,11 @@ import {
   NETWORK_FILE,
   type PublicIdentity,
   readPublicIdentity,
-  undialableReason,
 } from '../../node/identity/index.ts'
 import { toPort } from '../arguments.ts'
 import { type CliContext, passphraseOf } from '../context.ts'
 import { plural } from '../format/plural.ts'
+import { checkDialable } from './network-dialable.ts'
 import { registerMembershipCommands } from './network-membership.ts'
 
 /** Node names of a local network: hospital-a, hospital-b, … */
@@ -97,29 +97,6 @@ export function registerNetwork(program: Command, ctx: CliContext): void {
       ctx.out('copy it to every node folder as network.json; every node must have the same file\n')
     })
   registerMembershipCommands(network, ctx)
-}
-
-/**
- * A member nobody can dial would sit in network.json and never connect (its peers would log
- * nothing but a stalled checkpoint quorum), so assemble refuses it, naming the member.
- */
-function checkDialable(identity: PublicIdentity, path: string): void {
-  const fix = `re-create it with \`ehrlog init --listen ... --announce /ip4/<public IP>/tcp/<port>\` or add the address others dial to its "addresses"`
-  if (identity.addresses.length === 0)
-    throw new EhrlogError(
-      'CONFIG_INVALID',
-      `member ${identity.name} (${path}) has no address other nodes can dial: its identity.json lists "addresses": []; ${fix}`,
-      { details: { field: 'addresses', member: identity.name, source: path } },
-    )
-  identity.addresses.forEach((address, i) => {
-    const problem = undialableReason(address)
-    if (problem)
-      throw new EhrlogError(
-        'CONFIG_INVALID',
-        `member ${identity.name} (${path}): address ${address} cannot be dialed (${problem}); ${fix}`,
-        { details: { field: `addresses.${i}`, member: identity.name, source: path } },
-      )
-  })
 }
 
 function membershipText(identities: PublicIdentity[]): string {

@@ -307,4 +307,82 @@ describe('ehrlog network propose, sign and show', () => {
       'CHANGE_REPLAYED',
     ])
   })
+
+  it('addresses: an undialable one is refused; a rotation proposed by another waits for the old key', async () => {
+    const root = await network()
+    const dirA = join(root, 'hospital-a')
+    const refused = await runCli([
+      'network',
+      'propose',
+      'addresses',
+      'hospital-b',
+      '/ip4/0.0.0.0/tcp/7400',
+      '--dir',
+      dirA,
+      '--out',
+      join(root, 'x.json'),
+    ])
+    expect(refused.code).toBe(2)
+    expect(refused.err).toMatch(
+      /^CONFIG_INVALID: member hospital-b \(the new addresses\): address \/ip4\/0.0.0.0\/tcp\/7400 cannot be dialed/,
+    )
+    await expect(stat(join(root, 'x.json'))).rejects.toThrow()
+
+    const p1 = join(root, 'addr-b.json')
+    await ok([
+      'network',
+      'propose',
+      'addresses',
+      'hospital-b',
+      '/dns4/b.example/tcp/7400',
+      '--dir',
+      dirA,
+      '--out',
+      p1,
+    ])
+    expect(await ok(['network', 'sign', p1, '--dir', join(root, 'hospital-c')])).toContain(
+      'enough to apply: it makes version 1',
+    )
+
+    // hospital-a proposes hospital-c's new Ed25519 key; c still holds the old one.
+    await ok([
+      'init',
+      '--dir',
+      join(root, 'c2'),
+      '--name',
+      'hospital-c',
+      '--listen',
+      '/ip4/127.0.0.1/tcp/17410',
+    ])
+    const p2 = join(root, 'rotate-c.json')
+    const proposed = await ok([
+      'network',
+      'propose',
+      'rotate',
+      'hospital-c',
+      '--key',
+      'ed25519',
+      '--identity',
+      join(root, 'c2', 'identity.json'),
+      '--dir',
+      dirA,
+      '--changes',
+      p1,
+      '--out',
+      p2,
+    ])
+    expect(proposed).toContain('hospital-c must sign it too')
+    expect(
+      await ok(['network', 'sign', p2, '--dir', join(root, 'hospital-b'), '--changes', p1]),
+    ).toMatch(/not yet applicable: oldKeySignature: missing/)
+    let shown = await showJson(root, [p1, p2])
+    expect(shown.report.current.number).toBe(1)
+    expect(shown.report.current.members[1].addresses).toEqual(['/dns4/b.example/tcp/7400'])
+    expect(shown.report.pending[0].waitingFor).toBe("hospital-c's old ed25519 key")
+    await ok(['network', 'sign', p2, '--dir', join(root, 'hospital-c'), '--changes', p1])
+    shown = await showJson(root, [p1, p2])
+    expect(shown.report.current.number).toBe(2)
+    const c2 = JSON.parse(await readFile(join(root, 'c2', 'identity.json'), 'utf8'))
+    expect(shown.report.current.members[2].ed25519PublicKey).toBe(c2.ed25519PublicKey)
+  })
 })

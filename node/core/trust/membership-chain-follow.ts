@@ -7,6 +7,7 @@ import {
   checkEquivocation,
   genesisVersion,
   type MembershipEquivocation,
+  OLD_KEY_MISSING,
 } from './membership-chain.ts'
 import {
   type MembershipVersion,
@@ -43,8 +44,11 @@ export interface FollowedChain {
   /** The proposal that made each version after genesis: applied[i] made versions[i + 1]. */
   applied: FollowedProposal[]
   current: MembershipVersion
-  /** On the current version, still short of the quorum: `quorum` signatures make it apply. */
-  pending: Array<FollowedProposal & { quorum: number }>
+  /**
+   * On the current version, still short of signatures: `quorum` member signatures make it
+   * apply, and for a rotation with the old key held, that key's (`waitingFor` names what).
+   */
+  pending: Array<FollowedProposal & { quorum: number; waitingFor: string }>
   /** Can never apply as they are: wrong network, another chain, replayed, or a bad change. */
   refused: RefusedProposal[]
   /** Two quorum-signed changes on one version: following stops there. */
@@ -111,7 +115,7 @@ export function followChain(
         accepted.push({ key, group, next: applyProposal(current, group.signed) })
       } catch (err) {
         if (!(err instanceof EhrlogError)) throw err
-        if (err.code !== 'QUORUM_NOT_MET') {
+        if (!isPending(err)) {
           refused.push({ ...group, error: err })
           groups.delete(key)
         }
@@ -139,7 +143,7 @@ export function followChain(
   for (const group of groups.values()) {
     const { baseVersion, baseHash } = group.signed.proposal
     if (baseVersion === current.number && baseHash === current.hash && !equivocation) {
-      pending.push({ ...group, quorum: quorumOf(current) })
+      pending.push({ ...group, quorum: quorumOf(current), waitingFor: waitingFor(current, group) })
       continue
     }
     try {
@@ -158,6 +162,21 @@ export function followChain(
     refused,
     ...(equivocation ? { equivocation } : {}),
   }
+}
+
+function waitingFor(version: MembershipVersion, group: FollowedProposal): string {
+  const missing = Math.max(0, quorumOf(version) - group.signers.length)
+  const { change } = group.signed.proposal
+  const needs: string[] = []
+  if (missing > 0) needs.push(`${missing} more member signature${missing === 1 ? '' : 's'}`)
+  if ('oldKey' in change && change.oldKey === 'held' && !group.signed.oldKeySignature)
+    needs.push(`${change.name}'s old ${change.type.slice('rotate-'.length)} key`)
+  return needs.join(' and ')
+}
+
+/** Short of signatures (the quorum's, or a held rotated key's): more signing can make it apply. */
+function isPending(err: EhrlogError): boolean {
+  return err.code === 'QUORUM_NOT_MET' || err.details.reason === OLD_KEY_MISSING
 }
 
 /** Drops the signatures that are not by a member of `version` or do not verify, noting them. */

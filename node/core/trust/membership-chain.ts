@@ -205,16 +205,27 @@ function checkOldKey(
   const member = version.members.find((m) => m.name === rotation.name)
   if (!member) return // applyChange names the unknown member
   const signature = signed.oldKeySignature
-  const refuse = (why: string) =>
+  const refuse = (why: string, reason: string) =>
     new EhrlogError(
       'INVALID_SIGNATURE',
       `oldKeySignature: ${why} (${rotation.type} of ${rotation.name}, old key "held"); if the key is lost, propose with old key "lost"`,
-      { details: { field: 'oldKeySignature', member: rotation.name, version: version.number } },
+      {
+        details: {
+          field: 'oldKeySignature',
+          member: rotation.name,
+          version: version.number,
+          reason,
+        },
+      },
     )
-  if (signature === undefined) throw refuse('missing: the old key must sign its own rotation')
+  if (signature === undefined)
+    throw refuse(`missing: ${rotation.name}'s old key must sign its own rotation`, OLD_KEY_MISSING)
   if (!oldKeySignatureValid(member, rotation.type, message, fromHex(signature) as Uint8Array))
-    throw refuse(`does not verify under ${rotation.name}'s current key`)
+    throw refuse(`does not verify under ${rotation.name}'s current key`, 'old-key-invalid')
 }
+
+/** `details.reason` of a rotation still waiting for its old key's signature (followChain: pending). */
+export const OLD_KEY_MISSING = 'old-key-missing'
 
 /** Whether `signature` is the member's current key of `type`'s signature of `message`. */
 export function oldKeySignatureValid(
