@@ -1,7 +1,7 @@
 import { EhrlogError } from '../errors.ts'
 import { fromHex, toHex } from '../hex.ts'
 import { verifyEd25519 } from '../tree-head.ts'
-import type { Membership } from './membership.ts'
+import type { Membership, MembershipOptions } from './membership.ts'
 import {
   applyProposal,
   checkEquivocation,
@@ -58,8 +58,9 @@ export interface FollowedChain {
 export function followChain(
   networkJson: unknown,
   files: ReadonlyArray<{ source: string; value: unknown }>,
+  options: MembershipOptions = {},
 ): FollowedChain {
-  const { genesis, version } = genesisVersion(networkJson)
+  const { genesis, version } = genesisVersion(networkJson, 'network.json', options)
   const refused: RefusedProposal[] = []
   const groups = new Map<string, FollowedProposal>()
   for (const { source, value } of files) {
