@@ -385,4 +385,29 @@ describe('ehrlog network propose, sign and show', () => {
     const c2 = JSON.parse(await readFile(join(root, 'c2', 'identity.json'), 'utf8'))
     expect(shown.report.current.members[2].ed25519PublicKey).toBe(c2.ed25519PublicKey)
   })
+
+  it('bad arguments are ARGUMENT_INVALID (exit 2) before any folder is opened', async () => {
+    for (const args of [
+      ['network', 'propose', 'quorum', 'many', '--dir', 'nowhere', '--out', 'x.json'],
+      [
+        'network',
+        'propose',
+        'rotate',
+        'hospital-a',
+        '--key',
+        'rsa',
+        '--identity',
+        'i.json',
+        '--dir',
+        'nowhere',
+        '--out',
+        'x.json',
+      ],
+      ['network', 'sign', '--dir', 'nowhere'],
+    ]) {
+      const { code, err } = await runCli(args)
+      expect(code, args.join(' ')).toBe(2)
+      expect(err, args.join(' ')).toMatch(/^ARGUMENT_INVALID: /)
+    }
+  })
 })
