@@ -301,6 +301,7 @@ describe('ehrlog network propose, sign and show', () => {
     expect(refused.err).toMatch(
       /^CHANGE_REPLAYED: the proposal applies to version 0, but this chain is at version 2/,
     )
+    expect(refused.err).toContain('propose the change again on the current version') // the hint
     expect(await readFile(stale, 'utf8')).toBe(before)
     shown = await showJson(root, [p1, p3, stale])
     expect(shown.report.refused.map((r: { error: { code: string } }) => r.error.code)).toEqual([
