@@ -24,6 +24,8 @@ export {
   checkEquivocation,
   genesisVersion,
   type MembershipEquivocation,
+  networkKeysOf,
+  OLD_KEY_MISSING,
   oldKeySignatureValid,
   proposeChange,
   type VerifiedChain,

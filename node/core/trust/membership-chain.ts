@@ -18,6 +18,7 @@ import {
   type SignedProposal,
   versionHash,
 } from './membership-chain-types.ts'
+import type { NetworkKeys } from './network-keys.ts'
 
 /*
  * Membership as a log (docs/architecture.md, "A network that can change"): genesis is
@@ -40,6 +41,19 @@ export function genesisVersion(
       hash: genesis.networkId,
       members: genesis.members,
     },
+  }
+}
+
+/**
+ * The keys a checkpoint cosigned under `version` is verified with: the genesis network id
+ * (it never changes), the version's BLS keys in its member order (the signer bitmap's), and
+ * each member's Ed25519 key by name.
+ */
+export function networkKeysOf(version: MembershipVersion): NetworkKeys {
+  return {
+    networkId: version.networkId,
+    blsKeys: version.members.map((m) => fromHex(m.blsPublicKey, 48) as Uint8Array),
+    ed25519Keys: new Map(version.members.map((m) => [m.name, fromHex(m.ed25519PublicKey, 32)!])),
   }
 }
 

@@ -9,6 +9,7 @@ import {
   genesisVersion,
   type MembershipChange,
   type MembershipVersion,
+  networkKeysOf,
   proposalMessage,
   type SignedProposal,
   verifyChain,
@@ -132,6 +133,12 @@ describe('membership chain: valid changes', () => {
     expect(chain.current.members[1]!.blsPublicKey).toBe(newBls.blsPublicKey)
     expect(chain.current.members[2]!.addresses).toEqual(['/dns4/d.example/tcp/7400'])
     expect(chain.current.quorum).toBe(3)
+    // The keys a checkpoint of this version is checked with: the genesis id, this version's keys.
+    const keysNow = networkKeysOf(chain.current)
+    expect(keysNow.networkId).toBe(genesisVersion(network).genesis.networkId)
+    expect(keysNow.blsKeys.map(toHex)).toEqual(chain.current.members.map((m) => m.blsPublicKey))
+    expect(toHex(keysNow.ed25519Keys.get('hospital-d')!)).toBe(d.identity.ed25519PublicKey)
+    expect(keysNow.ed25519Keys.has('hospital-b')).toBe(false)
   })
 })
 
