@@ -114,6 +114,8 @@ describe('docs/format.md worked examples, recomputed with the code', () => {
         'membership-change-1-bytes',
         'membership-change-2',
         'membership-change-2-bytes',
+        'membership-change-3',
+        'membership-change-3-bytes',
         // Checked in test/core/index/format-examples.test.ts.
         'index-vrf',
         'index-leaf',

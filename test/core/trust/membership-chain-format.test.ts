@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest'
+import { blsProofOfPossession, blsPublicKey, blsSign } from '../../../node/core/bls.ts'
 import { canonicalJson } from '../../../node/core/canonical-json.ts'
 import { isEhrlogError } from '../../../node/core/errors.ts'
 import { toHex } from '../../../node/core/hex.ts'
@@ -56,7 +57,7 @@ const keys = SEEDS.map((seed) => ed25519PrivateKey(Buffer.from(seed, 'hex')))
 
 describe('docs/format.md membership changes, recomputed with the code', () => {
   const network = JSON.parse(jsonOf('network')) as {
-    members: Array<{ name: string; ed25519PublicKey: string }>
+    members: Array<{ name: string; ed25519PublicKey: string; blsPublicKey: string }>
   }
   const first = JSON.parse(jsonOf('membership-change-1')) as SignedProposal
   const second = JSON.parse(jsonOf('membership-change-2')) as SignedProposal
@@ -112,5 +113,31 @@ describe('docs/format.md membership changes, recomputed with the code', () => {
     const byC = addSignature({ proposal: first.proposal, signatures: [] }, 'hospital-a', keys[0]!)
     const other = addSignature(byC, 'hospital-c', keys[2]!)
     expect(verifyChain(network, [other]).current.hash).toBe(chain.versions[1]!.hash)
+  })
+
+  it('the BLS rotation with the old key held: new key and proof from secret key 4, the old key (2) signs the message', () => {
+    const third = JSON.parse(jsonOf('membership-change-3')) as SignedProposal
+    const field = fieldsOf('membership-change-3-bytes')
+    const secret = (i: number) => {
+      const key = new Uint8Array(32)
+      key[31] = i
+      return key
+    }
+    expect(toHex(blsPublicKey(secret(4)))).toBe(field('new key'))
+    expect(toHex(blsProofOfPossession(secret(4)))).toBe(field('new pop'))
+    const message = proposalMessage(parseSignedProposal(third).proposal)
+    expect(message.byteLength).toBe(524)
+    expect(toHex(blsSign(secret(2), message))).toBe(field('old signature'))
+    expect(third.oldKeySignature).toBe(field('old signature'))
+    expect(third.proposal.change).toMatchObject({ blsPublicKey: field('new key'), oldKey: 'held' })
+    const chain = verifyChain(network, [first, second, third])
+    expect(chain.current.hash).toBe(field('version 3'))
+    expect(chain.versions[2]!.members[1]!.blsPublicKey).toBe(network.members[1]!.blsPublicKey)
+    expect(chain.current.members[1]!.blsPublicKey).toBe(field('new key'))
+    // Without the old key's signature, or with secret key 3's instead, it is refused.
+    const { oldKeySignature: _, ...without } = third
+    expect(codeOf(() => verifyChain(network, [first, second, without]))).toBe('INVALID_SIGNATURE')
+    const wrong = { ...third, oldKeySignature: toHex(blsSign(secret(3), message)) }
+    expect(codeOf(() => verifyChain(network, [first, second, wrong]))).toBe('INVALID_SIGNATURE')
   })
 })
