@@ -15,6 +15,7 @@ import { registerProof } from './commands/proof.ts'
 import { registerQuery } from './commands/query.ts'
 import { registerReconcile } from './commands/reconcile.ts'
 import { registerRegister } from './commands/register.ts'
+import { registerStats } from './commands/stats.ts'
 import { registerStatus } from './commands/status.ts'
 import { registerUser } from './commands/user.ts'
 import { registerVerify } from './commands/verify.ts'
@@ -52,6 +53,7 @@ export function buildProgram(ctx: CliContext): Command {
   registerLogout(program, ctx)
   registerWhoami(program, ctx)
   registerUser(program, ctx)
+  registerStats(program, ctx)
   acceptJsonBothWays(program)
   for (const command of program.commands)
     for (const sub of [command, ...command.commands])

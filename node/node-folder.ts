@@ -8,6 +8,7 @@ import {
   type NodeIdentity,
   openNodeDir,
   ProvenKeys,
+  readNodeIndexKey,
 } from './identity/index.ts'
 import type { Logger } from './logger.ts'
 
@@ -17,6 +18,8 @@ export interface NodeFolder {
   membership: Membership
   /** network.json as read: the portal hands it to browsers, which verify it themselves. */
   networkText: string
+  /** The network's VRF secret key for the per-patient index (index.key), checked against network.json. */
+  vrfSecretKey: Uint8Array
 }
 
 /**
@@ -36,13 +39,14 @@ export async function readNodeFolder(
   })
   // A network.json whose entry for this node names other keys would leave it isolated.
   assertOwnEntry(membership, identity.identity, join(dir, NETWORK_FILE))
+  const vrfSecretKey = await readNodeIndexKey(dir, membership)
   // Only a cache: a folder it cannot be written to costs the next start the pairings.
   await provenKeys
     .remember(membership.members)
     .catch((err: unknown) =>
       logger.warn({ err: (err as Error).message }, 'could not record the verified BLS proofs'),
     )
-  return { identity, membership, networkText }
+  return { identity, membership, networkText, vrfSecretKey }
 }
 
 async function readNetworkFile(dir: string): Promise<string> {

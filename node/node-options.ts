@@ -1,6 +1,8 @@
 import type { Incident } from './alerts/index.ts'
+import type { IndexView } from './index/index-view.ts'
 import type { IntegrityIncident } from './integrity/index.ts'
 import type { Logger } from './logger.ts'
+import type { LogStore } from './store/index.ts'
 
 /** What starting a node takes besides its folder: logging, timings, and observers (tests, tools). */
 export interface NodeOptions {
@@ -31,4 +33,9 @@ export interface NodeOptions {
   overrideFence?: string
   /** How long an ingest request waits for the fence before it is stored pending (default 2000 ms). */
   fenceWaitMs?: number
+  /**
+   * Makes the per-patient index from the store and the network's VRF secret key (default:
+   * ReferenceIndexView). Tests put in a damaged one.
+   */
+  indexView?: (store: LogStore, vrfSecretKey: Uint8Array) => IndexView
 }

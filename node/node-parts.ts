@@ -5,6 +5,8 @@ import { AuthService, DirectoryFold } from './auth/index.ts'
 import { CheckpointService } from './checkpoint/index.ts'
 import { NodeMetrics, nodeHealthOf, type QuorumWatch } from './health/index.ts'
 import type { NodeIdentity } from './identity/index.ts'
+import type { IndexView } from './index/index-view.ts'
+import { ReferenceIndexView } from './index/reference-index-view.ts'
 import { fencePart, IngestQueue, OwnFeed, OwnTipFence, PendingDrain } from './ingest/index.ts'
 import { gateAccepts, IntegrityService, repairPeersOf, repairSourceOf } from './integrity/index.ts'
 import { BackgroundTask, PartList, type Startable } from './lifecycle/index.ts'
@@ -20,6 +22,8 @@ import { CheckpointLog, type LogStore, PendingLog } from './store/index.ts'
 export interface Parts {
   identity: NodeIdentity
   store: LogStore
+  /** The per-patient index (node/index): checkpoints' index roots, completeness proofs. */
+  index: IndexView
   alerts: AlertService
   auth: AuthService
   checkpoints: CheckpointService
@@ -136,11 +140,17 @@ export function buildParts(
     ...(opts.fenceWaitMs !== undefined ? { gateWaitMs: opts.fenceWaitMs } : {}),
     observeAppend: (events, ms) => metrics.appended(events, ms),
   })
+  // The per-patient index (docs/architecture.md, "Complete answers"): its roots go into each
+  // checkpoint; answers to patient-only queries carry its completeness proofs.
+  const index =
+    opts.indexView?.(store, folder.vrfSecretKey) ??
+    new ReferenceIndexView(store, folder.vrfSecretKey)
   const checkpoints = new CheckpointService({
     self: name,
     membership,
     blsSecretKey: identity.blsSecretKey,
     store,
+    index,
     checkpoints: new CheckpointLog(store),
     publish: (data) => net.publishControl(CHECKPOINT_TOPIC, data),
     syncNow: () => net.syncNow(),
@@ -159,6 +169,8 @@ export function buildParts(
     record: (event) => ingest.submit([event]),
     rateLimit: identity.config.query.rateLimit,
     observe: (outcome, ms) => metrics.queried(outcome, ms),
+    index,
+    logger: logger.child({ component: 'query' }),
   })
   net.handleQuery(({ token, ...request }) => query.answer(token, { ...request, via: 'libp2p' }))
   const integrity = new IntegrityService({
@@ -177,6 +189,7 @@ export function buildParts(
     },
     logger: logger.child({ component: 'integrity' }),
     onScrubbed: (ms) => metrics.scrubbed(ms),
+    index,
     ...(opts.scrubIntervalMs !== undefined ? { scrubIntervalMs: opts.scrubIntervalMs } : {}),
     ...(opts.tailWaitMs !== undefined ? { tailWaitMs: opts.tailWaitMs } : {}),
   })
@@ -268,6 +281,7 @@ export function buildParts(
   const parts = {
     identity,
     store,
+    index,
     alerts,
     auth,
     checkpoints,

@@ -6,6 +6,7 @@ import type { AuthService } from './auth/index.ts'
 import type { CheckpointService } from './checkpoint/index.ts'
 import { EhrlogError } from './core/errors.ts'
 import { RUNTIME_FILE, type RuntimeInfo } from './identity/index.ts'
+import type { IndexView } from './index/index-view.ts'
 import type { IngestQueue } from './ingest/index.ts'
 import type { IntegrityService } from './integrity/index.ts'
 import type { PartList } from './lifecycle/index.ts'
@@ -117,6 +118,11 @@ export class EhrlogNode {
 
   get alerts(): AlertService {
     return this.#require().alerts
+  }
+
+  /** The per-patient index this node answers completeness proofs from. */
+  get index(): IndexView {
+    return this.#require().index
   }
 
   get checkpoints(): CheckpointService {

@@ -1,5 +1,6 @@
 import { readFile, writeFile } from 'node:fs/promises'
 import type { Command } from 'commander'
+import { type CheckedPage, completenessPatientOf } from '../../node/core/trust/index.ts'
 import { toCount } from '../arguments.ts'
 import type { CliContext } from '../context.ts'
 import { EXIT } from '../exit-codes.ts'
@@ -14,10 +15,12 @@ import {
   BUNDLE_FORMAT,
   type Bundle,
   Connection,
+  completenessVerdict,
   filterOf,
   membershipOf,
   networkFileOf,
   type QueryFlags,
+  readNewestCheckpoint,
   scopeOf,
 } from '../verify/index.ts'
 
@@ -63,6 +66,7 @@ export function registerExport(program: Command, ctx: CliContext): void {
         notify: (message) => ctx.err(`${message}\n`),
       })
       const answers: unknown[] = []
+      const pages: CheckedPage[] = []
       let failures = 0
       let entries = 0
       let nextCursor: string | undefined
@@ -71,6 +75,7 @@ export function registerExport(program: Command, ctx: CliContext): void {
         for (;;) {
           const page = await connection.verifiedPage(filter, cursor, opts.limit, opts.crossCheck)
           answers.push(page.answer)
+          pages.push({ answer: page.answer, result: page.result })
           failures += page.failures.length
           entries += page.result.verified.length
           if (page.failures.length > 0) ctx.err(`${verdictLines(page, membership).join('\n')}\n`)
@@ -83,6 +88,22 @@ export function registerExport(program: Command, ctx: CliContext): void {
       }
       // A next page left means the export stopped at --max, not at the end.
       const end = nextCursor === undefined ? 'complete' : 'max'
+      // One patient's whole trail: its completeness proof travels in the answers; check it now.
+      const patientId =
+        opts.cursor === undefined && end === 'complete'
+          ? completenessPatientOf(filter, scopeOf(session))
+          : undefined
+      const verdict =
+        patientId === undefined
+          ? undefined
+          : completenessVerdict(
+              membership.keys,
+              patientId,
+              pages,
+              await readNewestCheckpoint(ctx, membership.keys),
+            )
+      for (const f of verdict?.failures ?? []) ctx.err(`FAILED: ${f.entryId}: ${f.reason}\n`)
+      failures += verdict?.failures.length ?? 0
       const bundle: Bundle = {
         format: BUNDLE_FORMAT,
         createdAt: new Date().toISOString(),
@@ -113,6 +134,7 @@ export function registerExport(program: Command, ctx: CliContext): void {
       ctx.out(
         opts.sign ? `signed by ${session.username}\n` : 'not signed (--sign signs it as you)\n',
       )
+      for (const line of verdict?.lines ?? []) ctx.out(`${line}\n`)
       if (failures > 0) {
         ctx.out(
           `FAILED: ${plural(failures, 'problem')}; the bundle keeps the answers as they came\n`,

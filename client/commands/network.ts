@@ -1,13 +1,19 @@
 import { copyFile, mkdir, readdir, writeFile } from 'node:fs/promises'
-import { join } from 'node:path'
+import { dirname, join } from 'node:path'
 import { type Command, InvalidArgumentError } from 'commander'
 import { EhrlogError } from '../../node/core/errors.ts'
+import { toHex } from '../../node/core/hex.ts'
+import { vrfKeyPair } from '../../node/core/index/index.ts'
 import { Membership, shortNetworkId } from '../../node/core/trust/index.ts'
 import {
   initNodeDir,
   NETWORK_FILE,
+  NODE_FILES,
+  newIndexKey,
   type PublicIdentity,
+  readIndexKeyFile,
   readPublicIdentity,
+  writeIndexKey,
 } from '../../node/identity/index.ts'
 import { toPort } from '../arguments.ts'
 import { type CliContext, passphraseOf } from '../context.ts'
@@ -66,9 +72,12 @@ export function registerNetwork(program: Command, ctx: CliContext): void {
         )
         ctx.out(`created ${name}: libp2p 127.0.0.1:${port}, HTTP http://127.0.0.1:${port + 1}\n`)
       }
-      const membership = await writeMembership(opts.dir, identities)
-      for (const id of identities)
+      const indexKey = newIndexKey()
+      const membership = await writeMembership(opts.dir, identities, indexKey.publicKey)
+      for (const id of identities) {
         await copyFile(join(opts.dir, NETWORK_FILE), join(opts.dir, id.name, NETWORK_FILE))
+        await writeIndexKey(join(opts.dir, id.name, NODE_FILES.indexKey), indexKey.secretKey)
+      }
       ctx.out(
         `network ${shortNetworkId(membership.networkId)} with ${plural(identities.length, 'member')}: ${join(opts.dir, NETWORK_FILE)}\n`,
       )
@@ -80,31 +89,46 @@ export function registerNetwork(program: Command, ctx: CliContext): void {
       "build network.json from the members' identity.json files (real hospitals, separate machines)",
     )
     .requiredOption('--out <file>', 'where to write network.json')
+    .option(
+      '--index-key <file>',
+      "the network's index key (secret): reused when the file exists (keep it when re-assembling), else made (default: index.key beside --out)",
+    )
     .argument('<identity...>', 'identity.json files, or node folders holding one')
-    .action(async (paths: string[], opts: { out: string }) => {
+    .action(async (paths: string[], opts: { out: string; indexKey?: string }) => {
       const identities: PublicIdentity[] = []
       for (const p of paths) {
         const identity = await readPublicIdentity(p.endsWith('.json') ? join(p, '..') : p)
         checkDialable(identity, p)
         identities.push(identity)
       }
-      const text = membershipText(identities)
+      const keyPath = opts.indexKey ?? join(dirname(opts.out), NODE_FILES.indexKey)
+      const existing = await readIndexKeyFile(keyPath)
+      const indexKey = existing ? vrfKeyPair(existing) : newIndexKey()
+      const text = membershipText(identities, indexKey.publicKey)
       const membership = Membership.parse(text, opts.out)
       await writeFile(opts.out, text)
+      if (!existing) await writeIndexKey(keyPath, indexKey.secretKey)
       ctx.out(
         `wrote ${opts.out}: ${plural(identities.length, 'member')}, network id ${membership.networkId}\n`,
       )
       ctx.out('copy it to every node folder as network.json; every node must have the same file\n')
+      ctx.out(
+        `${existing ? 'kept' : 'made'} the network's index key ${keyPath}: SECRET, copy it to every node folder as ${NODE_FILES.indexKey} (mode 0600) over a channel you trust\n`,
+      )
     })
   registerMembershipCommands(network, ctx)
 }
 
-function membershipText(identities: PublicIdentity[]): string {
-  return `${JSON.stringify({ members: identities }, null, 2)}\n`
+function membershipText(identities: PublicIdentity[], vrfPublicKey: Uint8Array): string {
+  return `${JSON.stringify({ members: identities, vrfPublicKey: toHex(vrfPublicKey) }, null, 2)}\n`
 }
 
-async function writeMembership(dir: string, identities: PublicIdentity[]): Promise<Membership> {
-  const text = membershipText(identities)
+async function writeMembership(
+  dir: string,
+  identities: PublicIdentity[],
+  vrfPublicKey: Uint8Array,
+): Promise<Membership> {
+  const text = membershipText(identities, vrfPublicKey)
   const membership = Membership.parse(text) // validates: PoPs, duplicates, addresses
   await writeFile(join(dir, NETWORK_FILE), text)
   return membership

@@ -3,6 +3,8 @@ import { type Command, Option } from 'commander'
 import type { BundleSignature } from '../../node/core/bundle-manifest.ts'
 import { EhrlogError } from '../../node/core/errors.ts'
 import {
+  type CheckedPage,
+  completenessPatientOf,
   decodeCursor,
   type Failure,
   Membership,
@@ -18,13 +20,23 @@ import type { CliContext } from '../context.ts'
 import { EXIT } from '../exit-codes.ts'
 import { printPage } from '../format/query-output.ts'
 import { checkBundle } from '../verify/bundle-checks.ts'
+import { readKeptCheckpoint } from '../verify/checkpoint-since.ts'
 import {
   BUNDLE_FORMAT,
   type Bundle,
+  completenessVerdict,
   FORMATS,
   type Format,
   loadMembership,
 } from '../verify/index.ts'
+
+interface VerifyBundleFlags {
+  network?: string
+  node?: string
+  format: Format
+  since?: string
+  requireComplete?: boolean
+}
 
 export function registerVerifyBundle(program: Command, ctx: CliContext): void {
   program
@@ -39,7 +51,12 @@ export function registerVerifyBundle(program: Command, ctx: CliContext): void {
       "check the signer's key against the network's user records there (your session)",
     )
     .addOption(new Option('--format <format>', 'output').choices(FORMATS).default('table'))
-    .action(async (file: string, opts: { network?: string; node?: string; format: Format }) => {
+    .option(
+      '--since <file>',
+      'a checkpoint you verified before (`ehrlog checkpoint --json`): an older one in the bundle is refused',
+    )
+    .option('--require-complete', "one patient's trail: fail unless the bundle proves it complete")
+    .action(async (file: string, opts: VerifyBundleFlags) => {
       const bundle = await readBundle(file)
       const failures: Failure[] = []
       let inside: Membership | undefined
@@ -68,6 +85,7 @@ export function registerVerifyBundle(program: Command, ctx: CliContext): void {
 
       const scope = scopeFrom(bundle.scope)
       const verified: VerifiedEntry[] = []
+      const pages: CheckedPage[] = []
       let first: ReturnType<typeof verifyQueryAnswer> | undefined
       let cursor = bundle.cursor
       const verifiedCheckpoints: VerifiedCheckpoints = new Map()
@@ -87,6 +105,7 @@ export function registerVerifyBundle(program: Command, ctx: CliContext): void {
           verifiedCheckpoints,
         })
         first ??= result
+        pages.push({ answer, result })
         verified.push(...result.verified)
         failures.push(...result.failures)
         const next = (answer as { next?: unknown } | null)?.next
@@ -100,6 +119,20 @@ export function registerVerifyBundle(program: Command, ctx: CliContext): void {
       if (!first) throw new EhrlogError('FILE_INVALID', `${file} holds no answers`)
       const whole = await checkBundle(ctx, bundle, membership, cursor, opts.node)
       failures.push(...whole.failures)
+      // One patient's whole trail: the completeness proof, checked offline like the rest.
+      const patientId =
+        bundle.cursor === undefined ? completenessPatientOf(bundle.filter, scope) : undefined
+      let completeness: string[] | undefined
+      let unproven = false
+      if (patientId !== undefined && cursor === undefined) {
+        const since = opts.since ? await readKeptCheckpoint(opts.since, membership) : undefined
+        const verdict = completenessVerdict(membership.keys, patientId, pages, since)
+        failures.push(...verdict.failures)
+        completeness = verdict.lines
+        unproven = verdict.unproven && opts.requireComplete === true
+        if (unproven) completeness.push('refused: completeness is required (--require-complete)')
+      } else if (patientId !== undefined)
+        completeness = ['completeness: not proven (the bundle does not hold the whole trail)']
       const node = String((bundle.answers[0] as { node?: unknown })?.node ?? 'the exporter')
       printPage(
         ctx,
@@ -109,11 +142,12 @@ export function registerVerifyBundle(program: Command, ctx: CliContext): void {
           failures,
           crossChecked: [],
           notes: whole.notes,
+          ...(completeness ? { completeness } : {}),
         },
         opts.format,
         membership,
       )
-      if (failures.length > 0 || whole.incomplete) ctx.exitCode = EXIT.verifyFailed
+      if (failures.length > 0 || whole.incomplete || unproven) ctx.exitCode = EXIT.verifyFailed
     })
 }
 

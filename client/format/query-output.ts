@@ -20,6 +20,8 @@ export interface PageOutput {
   crossChecked: string[]
   notes: string[]
   next?: string
+  /** A patient's trail: the completeness statement, or why it is not proven (completeness.ts). */
+  completeness?: string[]
 }
 
 export const QUERY_COLUMNS = [...SEED_COLUMNS, 'INTEGRITY'] as const
@@ -62,6 +64,7 @@ export function verdictLines(page: PageOutput, membership: Membership): string[]
     )
     for (const f of page.failures) lines.push(`  ${f.entryId}: ${f.reason}`)
   }
+  lines.push(...(page.completeness ?? []))
   const signed = page.result.verified.filter((v) => v.integrity === 'signed').length
   if (signed > 0)
     lines.push(
@@ -130,6 +133,7 @@ export function printPage(
             })),
             failures: page.failures.map((f) => ({ entryId: f.entryId, reason: f.reason })),
             crossChecked: page.crossChecked,
+            ...(page.completeness ? { completeness: page.completeness } : {}),
             ...(page.next ? { next: page.next } : {}),
           },
           null,

@@ -4,8 +4,10 @@
  * the query flags and the export bundle's format. Verification itself is node/core/trust.
  */
 export { BUNDLE_FORMAT, type Bundle } from './bundle.ts'
+export { type CompletenessVerdict, completenessVerdict } from './completeness.ts'
 export { Connection, type RateLimitWait, type VerifiedPage } from './connection.ts'
 export { loadMembership, membershipOf, networkFileOf } from './membership-file.ts'
+export { keepNewestCheckpoint, readNewestCheckpoint } from './newest-checkpoint.ts'
 export {
   addQueryOptions,
   FORMATS,

@@ -12,14 +12,20 @@ import { ORIGIN_PATTERN } from '../core/layout.ts'
 
 /**
  * What an alert is about. `deleted` also covers a truncated feed (entries missing at the tail);
- * `diverged` is two replicas holding different roots for one origin and size; `equivocation`
+ * `diverged` is two replicas holding different roots for one origin and size; `index-diverged`
+ * is a per-patient index root that the entries do not give (a proposal's, or this node's own
+ * index found damaged by the scrub and rebuilt); `equivocation`
  * is one origin signing two different entries or roots for one seq or size.
  */
 export { INCIDENT_KINDS }
 export type IncidentKind = (typeof INCIDENT_KINDS)[number]
 
 /** Kinds not named by their entries alone: the caller names the conflict with a `key`. */
-export type KeyedIncidentKind = 'diverged' | 'equivocation' | 'invalid-checkpoint'
+export type KeyedIncidentKind =
+  | 'diverged'
+  | 'index-diverged'
+  | 'equivocation'
+  | 'invalid-checkpoint'
 
 interface IncidentFields {
   /** The node that saw it (and sends the email). */

@@ -18,6 +18,10 @@ export const KIND_TEXTS: Record<IncidentKind, { tag: string; opening: string[] }
     tag: '[Replica Divergence]',
     opening: ['Replicas of the audit log disagree about the same records'],
   },
+  'index-diverged': {
+    tag: '[Index Divergence]',
+    opening: ["The per-patient index of the audit log does not match the log's own entries"],
+  },
   equivocation: {
     tag: '[Equivocation]',
     opening: ['A node signed two different versions of its audit log'],
@@ -60,6 +64,7 @@ export function subjectOf(incident: Incident): string {
     modified: `${entries(n)} of ${origin} modified in the replica on ${node}${range}`,
     deleted: `${entries(n)} of ${origin} missing from the replica on ${node}${range}`,
     diverged: `replicas of ${origin} disagree, seen by ${node}${range}`,
+    'index-diverged': `the per-patient index of ${origin} disagrees, seen by ${node}`,
     equivocation: `${origin} signed two different versions of its log${range}`,
     'invalid-checkpoint': `checkpoint for ${origin} refused by ${node}`,
     'quorum-degraded': `${node}: ${incident.summary}`,
@@ -123,6 +128,13 @@ export function adviceOf(incident: Incident): string[] {
       `Two replicas hold different roots for ${origin} at the same tree size: one of them was altered, or ${origin} showed different logs to different nodes (an [Equivocation] alert follows if so).`,
       `The replica whose root matches ${origin}'s signed tree head (in evidence.json) is authentic.`,
       'Contact the admins of the other node named in evidence.json; do not delete either replica.',
+    ],
+    'index-diverged': [
+      incident.repaired?.local
+        ? `${node}'s own index of ${origin} no longer matched ${origin}'s entries and was rebuilt from them; answers since the last clean scrub may have carried proofs clients refused.`
+        : `A proposed checkpoint carried an index root for ${origin} that ${node} does not compute from the same entries: ${node} did not cosign it. Either the proposer's index is damaged or its software differs.`,
+      `Compare the versions of ehrlog the members run; a member whose index is damaged rebuilds it at its next scrub.`,
+      KEEP_EVIDENCE,
     ],
     equivocation: [
       `${origin} signed two different tree heads (or entries) for the same size (or seq); both signatures verify with its key, so ${origin} or someone holding its signing key produced both.`,

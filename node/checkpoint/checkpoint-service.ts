@@ -9,6 +9,7 @@ import { EhrlogError, isEhrlogError } from '../core/errors.ts'
 import { fromHex, toHex } from '../core/hex.ts'
 import { EMPTY_ROOT } from '../core/merkle/index.ts'
 import type { Membership } from '../core/trust/index.ts'
+import type { IndexView } from '../index/index-view.ts'
 import type { Logger } from '../logger.ts'
 import type { CheckpointLog, LogStore } from '../store/index.ts'
 import { BlsWorker } from './bls-worker.ts'
@@ -24,6 +25,8 @@ export interface CheckpointServiceOptions {
   membership: Membership
   blsSecretKey: Uint8Array
   store: LogStore
+  /** The per-patient index: roots for the cut, commit() of each adopted checkpoint. */
+  index: IndexView
   checkpoints: CheckpointLog
   publish: (data: Uint8Array) => Promise<void>
   /** Pulls missing entries from peers now. */
@@ -102,9 +105,26 @@ export class CheckpointService {
   }
 
   async start(): Promise<void> {
-    const stored = await this.#opts.checkpoints.latestRecord()
+    const stored = await this.#opts.checkpoints.latestRecord((old) =>
+      this.#opts.logger.warn(
+        { storedCheckpoint: old.id, timeMs: old.timeMs },
+        'the latest stored checkpoint predates the per-patient index (no index roots): not used; the network cosigns a new one at its next round',
+      ),
+    )
     this.#latest = stored?.cosigned
     this.#latestHeld = stored?.held
+    // Proofs answer at the latest checkpoint: the index gets there now if it can (not after a
+    // start of a node whose replica is behind: then on the first proof asked for).
+    if (stored && stored.held?.size === stored.cosigned.checkpoint.feeds.length) {
+      await this.#opts.index
+        .commit(stored.cosigned.checkpoint)
+        .catch((err: unknown) =>
+          this.#opts.logger.warn(
+            { err: (err as Error).message },
+            'the per-patient index did not commit the stored checkpoint at start',
+          ),
+        )
+    }
     this.#bls.start()
     const interval = this.#opts.intervalMs ?? 10_000
     if (interval > 0) this.#timer = setInterval(() => this.#onTick(interval), interval)
@@ -147,7 +167,7 @@ export class CheckpointService {
     const started = performance.now()
     const ended = (outcome: 'cosigned' | 'failed') =>
       this.#opts.onRoundEnded?.(outcome, performance.now() - started)
-    const checkpoint = this.#cut()
+    const checkpoint = await this.#cut()
     const id = checkpointId(checkpoint)
     const done = new Promise<CosignedCheckpoint>((resolve, reject) => {
       const timer = setTimeout(() => {
@@ -212,20 +232,26 @@ export class CheckpointService {
 
   #changedSinceLatest(): boolean {
     const latest = this.#latest?.checkpoint.feeds
-    return this.#cut().feeds.some(
-      (cut) => latest?.find((f) => f.origin === cut.origin)?.treeSize !== cut.treeSize,
+    return this.#opts.membership.members.some(
+      ({ name }) =>
+        latest?.find((f) => f.origin === name)?.treeSize !== this.#opts.store.size(name),
     )
   }
 
-  /** This node's view: every member's feed at the size it holds on disk. */
-  #cut(): Checkpoint {
-    const feeds: FeedCut[] = [...this.#opts.membership.members]
-      .map((m) => m.name)
-      .sort()
-      .map((origin) => {
-        const treeSize = this.#opts.store.size(origin)
-        return { origin, treeSize, root: this.#opts.store.latestHead(origin)?.root ?? EMPTY_ROOT }
-      })
+  /**
+   * This node's view: every member's feed at the size it holds on disk, with its feed root and
+   * its index root at that size (the time is taken after the index roots, which may take a
+   * while on a first round after a start).
+   */
+  async #cut(): Promise<Checkpoint> {
+    const { store, index } = this.#opts
+    const origins = this.#opts.membership.members.map((m) => m.name).sort()
+    const feeds: FeedCut[] = []
+    for (const origin of origins) {
+      const treeSize = store.size(origin)
+      const root = store.latestHead(origin)?.root ?? EMPTY_ROOT
+      feeds.push({ origin, treeSize, root, indexRoot: await index.rootAt(origin, treeSize) })
+    }
     return { networkId: this.#networkId, timeMs: Date.now(), feeds }
   }
 
@@ -356,6 +382,18 @@ export class CheckpointService {
       this.#latest = cosigned
       this.#latestHeld = new Set(held)
       await this.#opts.checkpoints.put(cosigned, held)
+      // Proofs are answered at the newest cut. Without its entries yet (a node that was away),
+      // the index commits on the first proof asked for once they are here (IndexView.prove).
+      if (held.length === cosigned.checkpoint.feeds.length) {
+        await this.#opts.index
+          .commit(cosigned.checkpoint)
+          .catch((err: unknown) =>
+            this.#opts.logger.error(
+              { err: (err as Error).message, checkpoint: id.slice(0, 16) },
+              'the per-patient index could not commit the cosigned checkpoint',
+            ),
+          )
+      }
       this.#opts.logger.info(
         {
           checkpoint: id.slice(0, 16),

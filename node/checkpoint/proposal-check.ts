@@ -1,12 +1,13 @@
 import type { Checkpoint, CosignedCheckpoint } from '../core/checkpoint.ts'
 import { bytesEqual, toHex } from '../core/hex.ts'
 import { verifyConsistency } from '../core/merkle/index.ts'
+import type { IndexView } from '../index/index-view.ts'
 import type { Logger } from '../logger.ts'
 import type { LogStore } from '../store/index.ts'
 
 /** Something wrong found while checking checkpoints: for the alerts. */
 export interface CheckpointIncident {
-  kind: 'diverged' | 'invalid-checkpoint'
+  kind: 'diverged' | 'index-diverged' | 'invalid-checkpoint'
   origin: string
   /** Deduplicates reports of the same incident. */
   key: string
@@ -17,6 +18,8 @@ export interface CheckpointIncident {
 export interface ProposalCheckOptions {
   self: string
   store: LogStore
+  /** This node's per-patient index: its root at each cut must equal the proposal's. */
+  index: Pick<IndexView, 'rootAt'>
   /** The newest cosigned checkpoint this node verified. */
   latest: CosignedCheckpoint | undefined
   proposerName: string
@@ -32,8 +35,10 @@ export interface ProposalCheckOptions {
 
 /**
  * Whether this node may cosign `checkpoint`: its replica holds exactly the proposed roots
- * (pulling what it lacks first; a different root is a divergence incident) and every cut
- * extends the latest cosigned checkpoint (RFC 9162 consistency, per origin).
+ * (pulling what it lacks first; a different root is a divergence incident), its own index of
+ * those entries has the proposed index roots (a different one is an 'index-diverged' incident
+ * naming the origin) and every cut extends the latest cosigned checkpoint (RFC 9162
+ * consistency, per origin).
  */
 export async function mayCosign(
   checkpoint: Checkpoint,
@@ -62,6 +67,25 @@ export async function mayCosign(
           treeSize: cut.treeSize,
           theirRoot: toHex(cut.root),
           ourRoot: toHex(ours),
+          nodes: [opts.proposerName, opts.self],
+        },
+      })
+      return false
+    }
+    const ourIndex = await opts.index.rootAt(cut.origin, cut.treeSize)
+    if (!bytesEqual(ourIndex, cut.indexRoot)) {
+      opts.onIncident({
+        kind: 'index-diverged',
+        origin: cut.origin,
+        // One incident per origin and size, whatever roots the proposers put in.
+        key: `${cut.origin}:${cut.treeSize}`,
+        summary: `${opts.proposerName} proposes index root ${toHex(cut.indexRoot).slice(0, 16)}… for ${cut.origin} at size ${cut.treeSize}; the index ${opts.self} computes from the same entries has ${toHex(ourIndex).slice(0, 16)}…: not cosigned`,
+        evidence: {
+          origin: cut.origin,
+          treeSize: cut.treeSize,
+          root: toHex(cut.root),
+          theirIndexRoot: toHex(cut.indexRoot),
+          ourIndexRoot: toHex(ourIndex),
           nodes: [opts.proposerName, opts.self],
         },
       })

@@ -11,6 +11,7 @@ export const INCIDENT_KINDS = [
   'modified',
   'deleted',
   'diverged',
+  'index-diverged',
   'equivocation',
   'invalid-checkpoint',
   'quorum-degraded',

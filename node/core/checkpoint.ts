@@ -5,11 +5,16 @@ import { fromHex, toHex } from './hex.ts'
 import { checkpointMessage, ORIGIN_PATTERN } from './layout.ts'
 import { hashLeaf, MemoryTree } from './merkle/index.ts'
 
-/** One origin's feed at the cut: its tree size and RFC 9162 root. */
+/**
+ * One origin's feed at the cut: its tree size, RFC 9162 root, and the root of its per-patient
+ * index at that size (docs/architecture.md, "Complete answers"), which every cosigner
+ * recomputes from its own replica before signing.
+ */
 export interface FeedCut {
   origin: string
   treeSize: number
   root: Uint8Array
+  indexRoot: Uint8Array
 }
 
 /** The network's state at a cut. Feeds sorted by origin, one per member (size 0 allowed). */
@@ -30,10 +35,15 @@ export interface CosignedCheckpoint {
 
 const utf8 = new TextEncoder()
 
-/** Leaf of the checkpoint tree: RFC 8785 bytes of {origin, root (hex), treeSize}. */
+/** Leaf of the checkpoint tree: RFC 8785 bytes of {indexRoot (hex), origin, root (hex), treeSize}. */
 export function feedCutBytes(cut: FeedCut): Uint8Array {
   return utf8.encode(
-    canonicalJson({ origin: cut.origin, root: toHex(cut.root), treeSize: cut.treeSize }),
+    canonicalJson({
+      indexRoot: toHex(cut.indexRoot),
+      origin: cut.origin,
+      root: toHex(cut.root),
+      treeSize: cut.treeSize,
+    }),
   )
 }
 
@@ -169,7 +179,7 @@ export interface CosignedCheckpointJson {
   checkpoint: {
     networkId: string
     timeMs: number
-    feeds: Array<{ origin: string; treeSize: number; root: string }>
+    feeds: Array<{ origin: string; treeSize: number; root: string; indexRoot: string }>
   }
   signers: string
   signature: string
@@ -184,6 +194,7 @@ export function cosignedToJson(c: CosignedCheckpoint): CosignedCheckpointJson {
         origin: f.origin,
         treeSize: f.treeSize,
         root: toHex(f.root),
+        indexRoot: toHex(f.indexRoot),
       })),
     },
     signers: toHex(c.signers),
@@ -211,7 +222,9 @@ export function checkpointFromJson(value: unknown): Checkpoint {
     if (!Number.isSafeInteger(f.treeSize) || f.treeSize < 0)
       throw bad(`feeds[${i}].treeSize is not a size`)
     if (!root) throw bad(`feeds[${i}].root is not 32 bytes of hex`)
-    return { origin: f.origin, treeSize: f.treeSize, root }
+    const indexRoot = typeof f?.indexRoot === 'string' ? fromHex(f.indexRoot, 32) : undefined
+    if (!indexRoot) throw bad(`feeds[${i}].indexRoot is not 32 bytes of hex`)
+    return { origin: f.origin, treeSize: f.treeSize, root, indexRoot }
   })
   for (let i = 1; i < feeds.length; i++) {
     if (feeds[i - 1]!.origin >= feeds[i]!.origin)

@@ -15,7 +15,7 @@ export const ORIGIN_PATTERN = /^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/
 
 export const TAGS = {
   treeHead: 'ehrlog/tree-head/v1',
-  checkpoint: 'ehrlog/checkpoint/v1',
+  checkpoint: 'ehrlog/checkpoint/v2',
   /** What a user signs to log in, and what a node signs on a session token. */
   login: 'ehrlog/login/v1',
   session: 'ehrlog/session/v1',

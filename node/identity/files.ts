@@ -10,6 +10,8 @@ export const NODE_FILES = {
   masterKey: 'master.key',
   /** Secret (0600): the private keys, encrypted under a key derived from the master secret. */
   keys: 'keys.enc',
+  /** Secret (0600): the network's VRF key for the per-patient index, the same in every member's folder. */
+  indexKey: 'index.key',
   /** Public: MACs of the BLS proofs of possession already verified (proven-keys.ts). */
   provenKeys: 'proven-bls-keys',
   /** The LevelDB store (node/store), reserved here so init refuses a folder that has one. */

@@ -15,6 +15,7 @@ export {
   parseNodeConfigText,
 } from './config.ts'
 export { NETWORK_FILE, NODE_FILES, RUNTIME_FILE } from './files.ts'
+export { newIndexKey, readIndexKeyFile, readNodeIndexKey, writeIndexKey } from './index-key.ts'
 export { type InitNodeOptions, initNodeDir } from './init.ts'
 export type { StoreKeys } from './master-key.ts'
 export { type NodeIdentity, type OpenNodeOptions, openNodeDir } from './open.ts'

@@ -13,30 +13,15 @@ import { NODE_FILES } from './files.ts'
 export const MASTER_SECRET_LENGTH = 32
 
 const MASTER_KEY_HEADER = 'ehrlog-master-key-v1'
-// Header + newline + 64 hex + newline; anything much larger is not a master key file.
-const MASTER_KEY_MAX_BYTES = 256
 
 /** The text of master.key: `ehrlog-master-key-v1\n<64 hex>\n`. */
 export function formatMasterKey(secret: Uint8Array): string {
-  return `${MASTER_KEY_HEADER}\n${toHex(secret)}\n`
+  return formatSecretKey(MASTER_KEY_HEADER, secret)
 }
 
 /** Parses master.key text; throws KEY_FILE_INVALID (without echoing the content). */
 export function parseMasterKey(text: string): Uint8Array {
-  const lines = text.split(/\r?\n/)
-  if (lines[0] !== MASTER_KEY_HEADER) {
-    throw invalid(`${NODE_FILES.masterKey} does not start with "${MASTER_KEY_HEADER}"`)
-  }
-  if (lines.slice(2).some((line) => line !== '')) {
-    throw invalid(`${NODE_FILES.masterKey} has extra lines after the key`)
-  }
-  const secret = fromHex(lines[1] ?? '', MASTER_SECRET_LENGTH)
-  if (!secret) {
-    throw invalid(
-      `${NODE_FILES.masterKey} key line has ${(lines[1] ?? '').length} characters, want ${MASTER_SECRET_LENGTH * 2} lower-case hex`,
-    )
-  }
-  return secret
+  return parseSecretKey(text, NODE_FILES.masterKey, MASTER_KEY_HEADER)
 }
 
 /**
@@ -44,31 +29,64 @@ export function parseMasterKey(text: string): Uint8Array {
  * private keys: such a key may already be copied, and silently using it hides that.
  * Returns undefined if the file does not exist.
  */
-export async function readMasterKeyFile(path: string): Promise<Uint8Array | undefined> {
+export function readMasterKeyFile(path: string): Promise<Uint8Array | undefined> {
+  return readSecretKeyFile(path, NODE_FILES.masterKey, MASTER_KEY_HEADER)
+}
+
+// Header + newline + 64 hex + newline; anything much larger is not a key file.
+const SECRET_KEY_MAX_BYTES = 256
+
+/** The text of a 32-byte secret key file: `<header>\n<64 hex>\n`. */
+export function formatSecretKey(header: string, secret: Uint8Array): string {
+  return `${header}\n${toHex(secret)}\n`
+}
+
+/** Parses a secret key file's text; throws KEY_FILE_INVALID (without echoing the content). */
+export function parseSecretKey(text: string, file: string, header: string): Uint8Array {
+  const lines = text.split(/\r?\n/)
+  if (lines[0] !== header) throw invalid(file, `${file} does not start with "${header}"`)
+  if (lines.slice(2).some((line) => line !== '')) {
+    throw invalid(file, `${file} has extra lines after the key`)
+  }
+  const secret = fromHex(lines[1] ?? '', MASTER_SECRET_LENGTH)
+  if (!secret) {
+    throw invalid(
+      file,
+      `${file} key line has ${(lines[1] ?? '').length} characters, want ${MASTER_SECRET_LENGTH * 2} lower-case hex`,
+    )
+  }
+  return secret
+}
+
+/**
+ * Reads a 32-byte secret key file (master.key, index.key). Refuses a file readable or writable
+ * by group or others, as ssh does for private keys. Returns undefined if it does not exist.
+ */
+export async function readSecretKeyFile(
+  path: string,
+  file: string,
+  header: string,
+): Promise<Uint8Array | undefined> {
   let handle: Awaited<ReturnType<typeof open>>
   try {
     handle = await open(path, 'r')
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined
-    throw invalid(`${NODE_FILES.masterKey} cannot be read: ${(err as Error).message}`, err)
+    throw invalid(file, `${file} cannot be read: ${(err as Error).message}`, err)
   }
   try {
     const stat = await handle.stat()
-    if (!stat.isFile()) throw invalid(`${NODE_FILES.masterKey} is not a regular file`)
+    if (!stat.isFile()) throw invalid(file, `${file} is not a regular file`)
     if (process.platform !== 'win32' && (stat.mode & 0o077) !== 0) {
       const mode = (stat.mode & 0o777).toString(8).padStart(4, '0')
-      throw invalid(
-        `${NODE_FILES.masterKey} has mode ${mode}, want 0600 (chmod 600 ${path})`,
-        undefined,
-        {
-          mode,
-        },
-      )
+      throw invalid(file, `${file} has mode ${mode}, want 0600 (chmod 600 ${path})`, undefined, {
+        mode,
+      })
     }
-    if (stat.size > MASTER_KEY_MAX_BYTES) {
-      throw invalid(`${NODE_FILES.masterKey} has ${stat.size} bytes, want about 86`)
+    if (stat.size > SECRET_KEY_MAX_BYTES) {
+      throw invalid(file, `${file} has ${stat.size} bytes, want about ${header.length + 66}`)
     }
-    return parseMasterKey(await handle.readFile('utf8'))
+    return parseSecretKey(await handle.readFile('utf8'), file, header)
   } finally {
     await handle.close()
   }
@@ -130,12 +148,13 @@ export function masterSecretFromPassphrase(
 }
 
 function invalid(
+  file: string,
   message: string,
   cause?: unknown,
   details: Record<string, unknown> = {},
 ): EhrlogError {
   return new EhrlogError('KEY_FILE_INVALID', message, {
-    details: { file: NODE_FILES.masterKey, ...details },
+    details: { file, ...details },
     cause,
   })
 }

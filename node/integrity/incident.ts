@@ -7,9 +7,11 @@ import type { Problem, ProblemKind } from '../store/index.ts'
  *   longer gives the signed root;
  * - deleted: entries are missing, inside the feed or at its tail (truncated);
  * - equivocation: the origin signed two different entries for one seq (or two roots for one
- *   size); the two signed versions are the proof, in `evidence`.
+ *   size); the two signed versions are the proof, in `evidence`;
+ * - index-diverged: this node's per-patient index of an origin did not match that origin's
+ *   entries in the replica (IndexView.check); it was rebuilt from them (`repaired.local`).
  */
-export type IntegrityIncidentKind = 'modified' | 'deleted' | 'equivocation'
+export type IntegrityIncidentKind = 'modified' | 'deleted' | 'equivocation' | 'index-diverged'
 
 /**
  * An alert incident (node/alerts) of one of the integrity kinds. `key` tells incidents with
@@ -20,7 +22,10 @@ export type IntegrityIncidentKind = 'modified' | 'deleted' | 'equivocation'
  */
 export type IntegrityIncident = Omit<Incident, 'kind' | 'key' | 'evidence'> & {
   evidence: Record<string, unknown>
-} & ({ kind: 'modified' | 'deleted'; key?: string } | { kind: 'equivocation'; key: string })
+} & (
+    | { kind: 'modified' | 'deleted'; key?: string }
+    | { kind: 'equivocation' | 'index-diverged'; key: string }
+  )
 
 const INCIDENT_KIND: Record<ProblemKind, 'modified' | 'deleted' | undefined> = {
   modified: 'modified',

@@ -1,6 +1,7 @@
 import type { CosignedCheckpoint } from '../core/checkpoint.ts'
 import { isEhrlogError } from '../core/errors.ts'
 import type { Membership } from '../core/trust/index.ts'
+import type { IndexView } from '../index/index-view.ts'
 import type { Logger } from '../logger.ts'
 import type { AcceptResult, FeedBatch, LogStore } from '../store/index.ts'
 import { CheckpointTrust, originKeyOf } from './checkpoint-trust.ts'
@@ -60,6 +61,12 @@ export interface IntegrityServiceOptions {
   beforeFirstScrub?: () => Promise<void>
   /** Told how long each scrub took (metrics). */
   onScrubbed?: (durationMs: number) => void
+  /**
+   * The per-patient index, checked against the replica after each scrub's repairs (a repaired
+   * entry changes what the index must say): an origin whose index differed is rebuilt by
+   * check() and named in an 'index-diverged' incident.
+   */
+  index?: Pick<IndexView, 'check'>
 }
 
 /**
@@ -168,11 +175,14 @@ export class IntegrityService {
     if (this.#controller.signal.aborted) return Promise.reject(new Error('integrity stopped'))
     if (!this.#running) {
       const started = performance.now()
-      this.#running = this.#scrubber.run().finally(() => {
-        this.#opts.onScrubbed?.(performance.now() - started)
-        this.#running = undefined
-        this.#ownCut.releaseIfWhole() // a repair may have restored the own feed
-      })
+      this.#running = this.#scrubber
+        .run()
+        .then((result) => this.#checkIndex(result))
+        .finally(() => {
+          this.#opts.onScrubbed?.(performance.now() - started)
+          this.#running = undefined
+          this.#ownCut.releaseIfWhole() // a repair may have restored the own feed
+        })
       return this.#running
     }
     this.#queued ??= this.#running
@@ -212,6 +222,41 @@ export class IntegrityService {
   /** Notes who delivered a stored batch (NetService.onAccepted), to credit sync repairs. */
   noteDelivered(origin: string, member: string | undefined): void {
     if (member) this.#scrubber.noteDelivered(origin, member)
+  }
+
+  /** After the replica is whole again: the index is checked against it, damage rebuilt and named. */
+  async #checkIndex(result: ScrubResult): Promise<ScrubResult> {
+    const index = this.#opts.index
+    if (!index || this.#controller.signal.aborted) return result
+    const { self, logger: log } = this.#opts
+    let differed: { origin: string; treeSize: number }[]
+    try {
+      differed = await index.check()
+    } catch (err) {
+      log.error({ err: (err as Error).message }, 'the per-patient index could not be checked')
+      return result
+    }
+    const detectedAt = new Date().toISOString()
+    const incidents = differed.map(
+      ({ origin, treeSize }): IntegrityIncident => ({
+        kind: 'index-diverged',
+        key: `${origin}:${treeSize}:rebuilt`,
+        reportingNode: self,
+        origin,
+        entryIds: [],
+        detectedAt,
+        summary: `the per-patient index of ${origin} in ${self}'s replica (size ${treeSize}) did not match ${origin}'s entries: rebuilt from them`,
+        evidence: { origin, treeSize },
+        repaired: { from: self, entryIds: [], local: true },
+      }),
+    )
+    for (const incident of incidents) {
+      log.error({ origin: incident.origin, treeSize: incident.evidence.treeSize }, incident.summary)
+      this.#emit(incident)
+    }
+    return incidents.length === 0
+      ? result
+      : { ...result, incidents: [...result.incidents, ...incidents] }
   }
 
   /** Hands an incident over; a throwing listener must not stop a scrub. */

@@ -10,8 +10,11 @@ import {
   type QueryAnswerJson,
   type QueryFilter,
 } from '../core/trust/index.ts'
+import type { IndexView } from '../index/index-view.ts'
+import type { Logger } from '../logger.ts'
 import type { LogStore } from '../store/index.ts'
 import { buildAnswer, type ProofStore } from './answer-builder.ts'
+import { completenessOf, completenessPatientOf } from './completeness.ts'
 import { answerConsistency } from './consistency-builder.ts'
 import { type ProofAnswerJson, readEntryProof } from './proof-reader.ts'
 import { type QueryRateLimit, QueryRateLimiter } from './rate-limit.ts'
@@ -42,6 +45,13 @@ export interface QueryServiceOptions {
   now?: () => Date
   /** Told of each query's outcome ('answered' or the error code) and duration (metrics). */
   observe?: (outcome: string, durationMs: number) => void
+  /**
+   * The per-patient index: a patient-only query's answer carries its completeness proof at
+   * the checkpoint's cut (completeness.ts). Without it answers carry none.
+   */
+  index?: Pick<IndexView, 'prove'>
+  /** Where a proof that could not be made is logged (the answer then goes without it). */
+  logger?: Logger
 }
 
 /**
@@ -177,13 +187,31 @@ export class QueryService {
     after: ReturnType<typeof decodeCursor> | undefined,
     limit: number,
   ): Promise<QueryAnswerJson> {
+    // One checkpoint for the whole answer: its entries' proofs and the completeness proof.
+    const checkpoint = this.#opts.checkpoints.latest()
+    const patientId = completenessPatientOf(filter)
+    const { index } = this.#opts
+    const completeness =
+      index && checkpoint && patientId !== undefined
+        ? completenessOf(index, patientId, checkpoint.checkpoint).catch((err: unknown) => {
+            // E.g. a checkpoint adopted before its entries arrived: the client is told
+            // "not proven", never a wrong proof.
+            this.#opts.logger?.warn(
+              { err: (err as Error).message },
+              'answer sent without a completeness proof',
+            )
+            return undefined
+          })
+        : undefined
     const selection = await selectEntries(this.#opts.store, filter, after, limit)
-    return buildAnswer(this.#proofs, {
+    const answer = await buildAnswer(this.#proofs, {
       node: this.#opts.node,
       filter,
       selection,
-      checkpoint: this.#opts.checkpoints.latest(),
+      checkpoint,
     })
+    const proof = await completeness
+    return proof ? { ...answer, completeness: proof } : answer
   }
 
   async #record(

@@ -42,11 +42,14 @@ export class CheckpointLog {
 
   /**
    * The newest stored checkpoint with the feeds held when it was adopted; `held` is undefined
-   * for a checkpoint stored before that was recorded.
+   * for a checkpoint stored before that was recorded. A checkpoint stored by a version before
+   * the per-patient index (its feeds carry no `indexRoot`, leaf v1) is no longer one this
+   * version can rely on or extend: it is skipped with `onOld` told, as if none were stored,
+   * and the network cosigns a new one at its next round (docs/operations.md, "Upgrading").
    */
-  async latestRecord(): Promise<
-    { cosigned: CosignedCheckpoint; held: ReadonlySet<string> | undefined } | undefined
-  > {
+  async latestRecord(
+    onOld?: (old: { timeMs: number; id: string }) => void,
+  ): Promise<{ cosigned: CosignedCheckpoint; held: ReadonlySet<string> | undefined } | undefined> {
     const { db, cipher } = accessOf(this.#store)
     const found = await db
       .iterator({ ...prefixRange(Buffer.of(PREFIX.checkpoint)), reverse: true, limit: 1 })
@@ -55,7 +58,15 @@ export class CheckpointLog {
     const [key, value] = found[0]!
     const plain = cipher.open(key, value)
     if (!plain) return undefined
-    const record = JSON.parse(plain.toString('utf8')) as { held?: unknown }
+    const record = JSON.parse(plain.toString('utf8')) as {
+      held?: unknown
+      checkpoint?: { timeMs?: unknown; feeds?: unknown }
+    }
+    const feeds = record.checkpoint?.feeds
+    if (Array.isArray(feeds) && feeds.some((f) => typeof f?.indexRoot !== 'string')) {
+      onOld?.({ timeMs: Number(record.checkpoint?.timeMs), id: key.subarray(9).toString('hex') })
+      return undefined
+    }
     const held =
       Array.isArray(record.held) && record.held.every((o) => typeof o === 'string')
         ? new Set<string>(record.held)

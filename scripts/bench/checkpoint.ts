@@ -74,6 +74,7 @@ function simulatedRound(signers: number): {
       origin: `hospital-${String(i).padStart(3, '0')}`,
       treeSize: 1000 + i,
       root: new Uint8Array(32).fill(i),
+      indexRoot: new Uint8Array(32).fill(i + 1),
     })),
   }
   const message = checkpointSigningMessage(checkpoint)

@@ -174,6 +174,7 @@ export async function benchQuery(): Promise<Figure[]> {
         origin,
         treeSize: store.size(origin),
         root: store.latestHead(origin)?.root ?? EMPTY_ROOT,
+        indexRoot: new Uint8Array(32),
       })),
     }
     const message = checkpointSigningMessage(checkpoint)
@@ -253,6 +254,7 @@ export async function benchQuery(): Promise<Figure[]> {
         networkId: toHex(networkId),
         blsKeys: bls.map(blsPublicKey),
         ed25519Keys: publicKeys,
+        vrfPublicKey: new Uint8Array(32),
       },
       filter: { patient: TARGET },
     }

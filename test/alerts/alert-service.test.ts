@@ -137,6 +137,7 @@ describe('AlertService over SMTP', () => {
       '[Unauthorized Log Modifications]',
       '[Unauthorized Log Deletions]',
       '[Replica Divergence]',
+      '[Index Divergence]',
       '[Equivocation]',
       '[Invalid Checkpoint]',
       '[Network Degraded]',

@@ -109,6 +109,7 @@ describe('renderAlertEmail', () => {
         modified: '[Unauthorized Log Modifications]',
         deleted: '[Unauthorized Log Deletions]',
         diverged: '[Replica Divergence]',
+        'index-diverged': '[Index Divergence]',
         equivocation: '[Equivocation]',
         'invalid-checkpoint': '[Invalid Checkpoint]',
         'quorum-degraded': '[Network Degraded]',

@@ -60,6 +60,7 @@ describe('subjects', () => {
       '[Unauthorized Log Deletions] 2 entries of a missing from the replica on b (seq 3-4)',
     ],
     ['diverged', '[Replica Divergence] replicas of a disagree, seen by b (seq 3-4)'],
+    ['index-diverged', '[Index Divergence] the per-patient index of a disagrees, seen by b'],
     ['equivocation', '[Equivocation] a signed two different versions of its log (seq 3-4)'],
     ['invalid-checkpoint', '[Invalid Checkpoint] checkpoint for a refused by b'],
     [
@@ -75,7 +76,7 @@ describe('subjects', () => {
   })
 
   it('covers every kind', () => {
-    expect(INCIDENT_KINDS).toHaveLength(7)
+    expect(INCIDENT_KINDS).toHaveLength(8)
   })
 })
 

@@ -10,9 +10,16 @@ import {
 } from '../../node/core/checkpoint.ts'
 import { fromHex } from '../../node/core/hex.ts'
 import { Membership } from '../../node/core/trust/index.ts'
+import { ReferenceIndexView } from '../../node/index/reference-index-view.ts'
 import { silentLogger } from '../../node/logger.ts'
 import { CheckpointLog, type LogStore } from '../../node/store/index.ts'
-import { makeSigner, makeStoreKeys, openStore } from '../helpers/fixtures.ts'
+import {
+  makeSigner,
+  makeStoreKeys,
+  openStore,
+  TEST_VRF_PUBLIC_KEY_HEX,
+  TEST_VRF_SECRET_KEY,
+} from '../helpers/fixtures.ts'
 import { useTempDirs } from '../helpers/temp-dir.ts'
 import { makeIdentity } from '../net/harness.ts'
 
@@ -25,7 +32,10 @@ async function makeTrio(root: string) {
   const made = await Promise.all(
     ['hospital-a', 'hospital-b', 'hospital-c'].map((n) => makeIdentity(n)),
   )
-  const membership = Membership.fromJson({ members: made.map((m) => m.identity) })
+  const membership = Membership.fromJson({
+    members: made.map((m) => m.identity),
+    vrfPublicKey: TEST_VRF_PUBLIC_KEY_HEX,
+  })
   // Feeds stay empty: a round over empty feeds exercises the same BLS steps.
   const signers = made.map((m) => makeSigner(m.identity.name))
   const stores: LogStore[] = []
@@ -56,6 +66,7 @@ async function makeTrio(root: string) {
         membership,
         blsSecretKey,
         store,
+        index: new ReferenceIndexView(store, TEST_VRF_SECRET_KEY),
         checkpoints: new CheckpointLog(store),
         // As NetService.publishControl once the node's network stopped: the topic is gone.
         publish: async (data) => {

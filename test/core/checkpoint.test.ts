@@ -28,6 +28,7 @@ const checkpoint: Checkpoint = {
     origin,
     treeSize: 10 * (i + 1),
     root: new Uint8Array(32).fill(i + 1),
+    indexRoot: new Uint8Array(32).fill(16 + i),
   })),
 }
 

@@ -28,6 +28,7 @@ describe('consistency since a kept checkpoint (RFC 9162 2.1.4)', () => {
         origin,
         treeSize,
         root: tree.root(treeSize),
+        indexRoot: new Uint8Array(32),
       })),
     }
     const message = checkpointSigningMessage(checkpoint)

@@ -29,8 +29,9 @@ import {
 } from '../../node/core/checkpoint.ts'
 import { decodeEntry, type Entry, encodeEntry, makeEntry } from '../../node/core/entry.ts'
 import { isEhrlogError } from '../../node/core/errors.ts'
-import { parseEvent } from '../../node/core/event.ts'
+import { type AuditEvent, parseEvent } from '../../node/core/event.ts'
 import { fromHex, toHex } from '../../node/core/hex.ts'
+import { EMPTY_HASH, PatientIndex } from '../../node/core/index/index.ts'
 import { loginMessage, sessionMessage, TAGS, treeHeadMessage } from '../../node/core/layout.ts'
 import { EMPTY_ROOT, hashLeaf, MemoryTree, sha256 } from '../../node/core/merkle/index.ts'
 import {
@@ -120,6 +121,13 @@ describe('docs/format.md worked examples, recomputed with the code', () => {
         'index-vrf',
         'index-leaf',
         'index-proofs',
+        // Checked in test/core/stats/format-examples.test.ts.
+        'stats-tags',
+        'stats-counters',
+        'stats-dealing',
+        'stats-ciphertext',
+        'stats-share',
+        'stats-bundle-header',
       ].sort(),
     )
   })
@@ -201,6 +209,7 @@ describe('docs/format.md worked examples, recomputed with the code', () => {
 
   it('network id and BLS keys: SHA-256 of the canonical network.json; keys and proofs from secret keys 1, 2, 3', () => {
     const network = JSON.parse(jsonOf('network')) as {
+      vrfPublicKey: string
       members: Array<{
         ed25519PublicKey: string
         blsPublicKey: string
@@ -208,7 +217,7 @@ describe('docs/format.md worked examples, recomputed with the code', () => {
       }>
     }
     const canonical = utf8.encode(canonicalJson(network))
-    expect(canonical.byteLength).toBe(1645)
+    expect(canonical.byteLength).toBe(1727)
     // The steps of Membership.fromJson: RFC 8785 bytes, then SHA-256.
     expect(toHex(sha256(canonical))).toBe(fieldsOf('network-id')('network id'))
     const field = fieldsOf('bls-keys')
@@ -224,6 +233,8 @@ describe('docs/format.md worked examples, recomputed with the code', () => {
       ).toBe(true)
     })
     expect(network.members[0]!.ed25519PublicKey).toBe(fieldsOf('tree-head')('public key'))
+    // The network's VRF key is the one of the per-patient index example.
+    expect(network.vrfPublicKey).toBe(fieldsOf('index-vrf')('VRF public key'))
   })
 
   it('cosigned checkpoint: cut leaves, root, message, id, signatures, bitmap, aggregate and JSON', () => {
@@ -237,6 +248,16 @@ describe('docs/format.md worked examples, recomputed with the code', () => {
     expect(toHex(checkpoint.feeds[0]!.root)).toBe(fieldsOf('entry-event-hashes')('root of size 2'))
     expect(toHex(checkpoint.feeds[1]!.root)).toBe(fieldsOf('entry-kinds-hashes')('user entry hash'))
     expect(toHex(checkpoint.feeds[2]!.root)).toBe(toHex(EMPTY_ROOT))
+    // Index roots: hospital-a's two events are about the event example's patient; the user
+    // entry and the empty feed index no one (the empty tree's root, 32 zero bytes).
+    const index = new PatientIndex(bytes(fieldsOf('index-vrf')('VRF secret key')))
+    const patientId = (decodeEntry(utf8.encode(jsonOf('entry-event'))).entry.body as AuditEvent)
+      .patientId
+    index.applyEntry('hospital-a', 1, patientId)
+    index.applyEntry('hospital-a', 2, patientId)
+    expect(toHex(checkpoint.feeds[0]!.indexRoot)).toBe(toHex(index.indexRoot('hospital-a')))
+    expect(toHex(checkpoint.feeds[1]!.indexRoot)).toBe(toHex(EMPTY_HASH))
+    expect(toHex(checkpoint.feeds[2]!.indexRoot)).toBe(toHex(EMPTY_HASH))
 
     const cuts = example('checkpoint-cuts').lines
     expect(checkpoint.feeds.map((cut) => new TextDecoder().decode(feedCutBytes(cut)))).toEqual(cuts)

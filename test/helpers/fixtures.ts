@@ -45,3 +45,13 @@ export async function bodiesAfter(
   for await (const e of store.entries(origin, after + 1)) bodies.push(e.entry.body as AuditEvent)
   return bodies
 }
+
+/**
+ * A fixed network VRF key for tests that build network.json by hand (the secret is RFC 9381
+ * Appendix B.3's first example key, so it is public: tests only).
+ */
+export const TEST_VRF_SECRET_KEY = Uint8Array.from(
+  Buffer.from('9d61b19deffd5a60ba844af492ec2cc44449c5697b326919703bac031cae7f60', 'hex'),
+)
+export const TEST_VRF_PUBLIC_KEY_HEX =
+  'd75a980182b10ab7d54bfed3c964073a0ee172f3daa62325af021a68f707511a'

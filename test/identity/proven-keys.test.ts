@@ -8,6 +8,7 @@ import { NETWORK_FILE, NODE_FILES, openNodeDir, ProvenKeys } from '../../node/id
 import { silentLogger } from '../../node/logger.ts'
 import { EhrlogNode } from '../../node/node.ts'
 import { initNetwork } from '../../scripts/in-process-network.ts'
+import type { TEST_VRF_PUBLIC_KEY_HEX } from '../helpers/fixtures.ts'
 
 // Real files in a temp folder, and in the last test a real node (LevelDB, libp2p on loopback).
 let dir: string
@@ -99,7 +100,9 @@ describe('a node start with proven keys', () => {
     )
 
     // Member 1 given member 0's proof: verified (never proven), refused with the field named.
-    const network = JSON.parse(text) as { members: Array<Record<string, unknown>> }
+    const network = JSON.parse(text) as {
+      members: Array<Record<string, unknown>>
+    }
     network.members[1]!.blsProofOfPossession = network.members[0]!.blsProofOfPossession
     await writeFile(path, JSON.stringify(network))
     const swapped = new EhrlogNode({

@@ -12,7 +12,7 @@ import { ed25519RawPublicKey } from '../../node/core/tree-head.ts'
 import { Membership } from '../../node/core/trust/index.ts'
 import { IntegrityService, type IntegrityServiceOptions } from '../../node/integrity/index.ts'
 import { LogStore } from '../../node/store/index.ts'
-import { makeEvent, makeStoreKeys } from '../helpers/fixtures.ts'
+import { makeEvent, makeStoreKeys, TEST_VRF_PUBLIC_KEY_HEX } from '../helpers/fixtures.ts'
 import { useTempDirs } from '../helpers/temp-dir.ts'
 import { makeIdentity } from '../net/harness.ts'
 
@@ -27,7 +27,10 @@ describe('the first scrub after a start', () => {
     const ids = await Promise.all(
       ['hospital-a', 'hospital-b', 'hospital-c'].map((n) => makeIdentity(n)),
     )
-    const membership = Membership.fromJson({ members: ids.map((i) => i.identity) })
+    const membership = Membership.fromJson({
+      members: ids.map((i) => i.identity),
+      vrfPublicKey: TEST_VRF_PUBLIC_KEY_HEX,
+    })
     const feedKeys = new Map(ids.map((i) => [i.identity.name, i.feedKey]))
     const dir = await tempDir()
     const keys = makeStoreKeys()
@@ -63,6 +66,7 @@ describe('the first scrub after a start', () => {
           origin: m.name,
           treeSize: m.name === 'hospital-a' ? size : 0,
           root: EMPTY_ROOT,
+          indexRoot: new Uint8Array(32),
         })),
       }
       checkpoint.feeds[0]!.root = await a.rootAt('hospital-a', size)

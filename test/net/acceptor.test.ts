@@ -3,6 +3,7 @@ import { ed25519RawPublicKey } from '../../node/core/tree-head.ts'
 import { Membership } from '../../node/core/trust/index.ts'
 import { Acceptor } from '../../node/net/acceptor.ts'
 import type { AcceptResult, FeedBatch, ReplicaStore } from '../../node/net/replica-store.ts'
+import { TEST_VRF_PUBLIC_KEY_HEX } from '../helpers/fixtures.ts'
 import { FeedWriter } from './feed-writer.ts'
 import { captureLogger, type LogLine, makeIdentity } from './harness.ts'
 import { MemoryReplicaStore } from './memory-replica-store.ts'
@@ -36,7 +37,10 @@ class HeldStore implements ReplicaStore {
 
 async function setUp() {
   const { identity, feedKey } = await makeIdentity('hospital-a')
-  const membership = Membership.fromJson({ members: [identity] })
+  const membership = Membership.fromJson({
+    members: [identity],
+    vrfPublicKey: TEST_VRF_PUBLIC_KEY_HEX,
+  })
   const inner = new MemoryReplicaStore(new Map([['hospital-a', ed25519RawPublicKey(feedKey)]]))
   const store = new HeldStore(inner)
   const lines: LogLine[] = []

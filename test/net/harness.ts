@@ -11,6 +11,7 @@ import { ed25519RawPublicKey } from '../../node/core/tree-head.ts'
 import { Membership } from '../../node/core/trust/index.ts'
 import type { PublicIdentity } from '../../node/identity/index.ts'
 import { NetService, type NetServiceOptions } from '../../node/net/index.ts'
+import { TEST_VRF_PUBLIC_KEY_HEX } from '../helpers/fixtures.ts'
 import { FeedWriter } from './feed-writer.ts'
 import { MemoryReplicaStore } from './memory-replica-store.ts'
 
@@ -121,7 +122,10 @@ export async function makeNetwork(names: string[]): Promise<TestNetwork> {
       net: undefined,
     })
   }
-  const membership = Membership.fromJson({ members: identities })
+  const membership = Membership.fromJson({
+    members: identities,
+    vrfPublicKey: TEST_VRF_PUBLIC_KEY_HEX,
+  })
   const keys = new Map(nodes.map((n) => [n.name, ed25519RawPublicKey(n.feedKey)]))
   for (const n of nodes) n.store = new MemoryReplicaStore(keys)
 

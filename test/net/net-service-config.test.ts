@@ -4,6 +4,7 @@ import { describe, expect, it } from 'vitest'
 import { isEhrlogError } from '../../node/core/errors.ts'
 import { Membership } from '../../node/core/trust/index.ts'
 import { NetService } from '../../node/net/index.ts'
+import { TEST_VRF_PUBLIC_KEY_HEX } from '../helpers/fixtures.ts'
 import { makeIdentity } from './harness.ts'
 import { MemoryReplicaStore } from './memory-replica-store.ts'
 
@@ -21,7 +22,10 @@ function configError(fn: () => unknown): { field: unknown; message: string } {
 describe('NetService configuration', () => {
   it('refuses a node name that is not a member, and a key whose PeerId is not its own', async () => {
     const { identity } = await makeIdentity('hospital-a')
-    const membership = Membership.fromJson({ members: [identity] })
+    const membership = Membership.fromJson({
+      members: [identity],
+      vrfPublicKey: TEST_VRF_PUBLIC_KEY_HEX,
+    })
     const base = {
       membership,
       privateKey: await generateKeyPair('Ed25519'),

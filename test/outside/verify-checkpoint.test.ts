@@ -26,7 +26,7 @@ interface CosignedJson {
   checkpoint: {
     networkId: string
     timeMs: number
-    feeds: Array<{ origin: string; treeSize: number; root: string }>
+    feeds: Array<{ origin: string; treeSize: number; root: string; indexRoot: string }>
   }
   signers: string
   signature: string
@@ -113,6 +113,7 @@ describe('an outside verifier written from docs/format.md', () => {
       const changes: Array<[string, (c: CosignedJson) => void]> = [
         ['a tree size', (c) => (c.checkpoint.feeds[0]!.treeSize = 2)],
         ['a root', (c) => (c.checkpoint.feeds[1]!.root = '00'.repeat(32))],
+        ['an index root', (c) => (c.checkpoint.feeds[0]!.indexRoot = '11'.repeat(32))],
         ['the time', (c) => (c.checkpoint.timeMs += 1)],
         ['a trailing zero byte on the bitmap', (c) => (c.signers += '00')],
         ['a dropped feed', (c) => c.checkpoint.feeds.pop()],

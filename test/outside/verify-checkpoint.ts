@@ -15,7 +15,7 @@ import { bls12_381 } from '@noble/curves/bls12-381.js'
 
 const SIGNATURE_DST = 'BLS_SIG_BLS12381G2_XMD:SHA-256_SSWU_RO_POP_'
 const POP_DST = 'BLS_POP_BLS12381G2_XMD:SHA-256_SSWU_RO_POP_'
-const CHECKPOINT_TAG = 'ehrlog/checkpoint/v1'
+const CHECKPOINT_TAG = 'ehrlog/checkpoint/v2'
 
 export interface CheckpointVerdict {
   networkId: string
@@ -23,7 +23,7 @@ export interface CheckpointVerdict {
   /** Indexes of the members that cosigned, ascending. */
   signers: number[]
   quorum: number
-  feeds: Array<{ origin: string; treeSize: number; root: string }>
+  feeds: Array<{ origin: string; treeSize: number; root: string; indexRoot: string }>
 }
 
 /** Thrown for anything that does not verify; `code` is the one docs/format.md names. */
@@ -165,7 +165,12 @@ export function verifyCheckpoint(
     if (typeof origin !== 'string') throw new CheckpointRefused('MALFORMED', `feeds[${i}].origin`)
     if (typeof treeSize !== 'number' || !Number.isSafeInteger(treeSize) || treeSize < 0)
       throw new CheckpointRefused('MALFORMED', `feeds[${i}].treeSize`)
-    return { origin, treeSize, root: hex(unhex(f.root, 32, `feeds[${i}].root`)) }
+    return {
+      origin,
+      treeSize,
+      root: hex(unhex(f.root, 32, `feeds[${i}].root`)),
+      indexRoot: hex(unhex(f.indexRoot, 32, `feeds[${i}].indexRoot`)),
+    }
   })
   for (let i = 1; i < feeds.length; i++) {
     if (!(feeds[i - 1]!.origin < feeds[i]!.origin))
@@ -194,7 +199,9 @@ export function verifyCheckpoint(
   const leaves = feeds.map((f) =>
     sha256(
       Uint8Array.of(0),
-      new TextEncoder().encode(jcs({ origin: f.origin, root: f.root, treeSize: f.treeSize })),
+      new TextEncoder().encode(
+        jcs({ indexRoot: f.indexRoot, origin: f.origin, root: f.root, treeSize: f.treeSize }),
+      ),
     ),
   )
   const message = new Uint8Array(

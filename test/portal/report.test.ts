@@ -72,11 +72,12 @@ describe.skipIf(!hasChromium)("the patient's access report", () => {
     await expect(page.locator('#integrity').textContent()).resolves.toMatch(
       /^data integrity status: verified — cosigned by 1 of 1 nodes at .+ CET: each of the \d+ entries below is proven in this browser/,
     )
-    // What is not proven yet is said, and nothing claims completeness.
+    // The node proves the trail complete at its checkpoint (issue 15); this browser checked it.
     const completeness = page.locator('#completeness')
-    await expect(completeness.getAttribute('data-state')).resolves.toBe('not-checked')
-    await expect(completeness.textContent()).resolves.toContain('not yet by this page')
-    await expect(page.locator('body').textContent()).resolves.not.toMatch(/\bcomplete:/)
+    await expect(completeness.getAttribute('data-state')).resolves.toBe('complete')
+    await expect(completeness.textContent()).resolves.toMatch(
+      /^complete: every access to patient MRN-A recorded up to checkpoint \S+Z \([0-9a-f]{12}\), cosigned by 1 of 1/,
+    )
     await expect(page.locator('#report-zone').textContent()).resolves.toContain('Europe/Zurich')
 
     // Accesses: newest first; the newest is event 159 at 19:02:39 UTC, 20:02:39 in Zurich.

@@ -36,7 +36,21 @@ export interface QueryAnswerJson {
   checkpoint: CosignedCheckpointJson | null
   /** Entries the node holds per origin: coverage for the cross-check. */
   held: Record<string, number>
+  /**
+   * For a query about exactly one patient, once a checkpoint exists: the proof that the
+   * answer's entries up to the checkpoint's cut are every `event` entry about that patient
+   * at every origin, and no other (docs/query.md, "Complete answers").
+   */
+  completeness?: CompletenessJson
   /** Set when there may be more: the answer is complete up to this entry id. */
   through?: string
   next?: string
+}
+
+/** A completeness proof on the wire. */
+export interface CompletenessJson {
+  /** The patient the proof is for: the client checks it is the one it asked about. */
+  patientId: string
+  /** base64 of encodeCompletenessProof (docs/format.md, "The per-patient index"), for the cut of the answer's checkpoint. */
+  proof: string
 }

@@ -4,8 +4,22 @@
  * cross-check between nodes) and the checkpoint verdict. Pure, no I/O: nodes, the CLI and
  * the browser share it.
  */
-export type { AnswerEntryJson, AnswerHeadJson, QueryAnswerJson } from './answer.ts'
+export type {
+  AnswerEntryJson,
+  AnswerHeadJson,
+  CompletenessJson,
+  QueryAnswerJson,
+} from './answer.ts'
 export type { VerifiedCheckpoints } from './answer-checkpoint.ts'
+export {
+  type CheckedPage,
+  type CompletenessRefusal,
+  type CompletenessStatement,
+  checkAnswerCompleteness,
+  checkNotOlder,
+  completenessPatientOf,
+  describeCompleteness,
+} from './answer-completeness.ts'
 export { type CheckpointVerdict, describeVerdict, verifyCheckpoint } from './checkpoint-verdict.ts'
 export { type CheckedAnswer, crossCheckAnswers } from './cross-check.ts'
 export { comparePositions, decodeCursor, encodeCursor, type Position } from './cursor.ts'

@@ -144,7 +144,9 @@ function checkNewIdentity(
 function normalized(version: MembershipVersion, members: Member[]): Member[] {
   try {
     return [
-      ...Membership.fromJson({ members }, 'membership change', { proven: () => true }).members,
+      ...Membership.fromJson({ members, vrfPublicKey: version.vrfPublicKey }, 'membership change', {
+        proven: () => true,
+      }).members,
     ]
   } catch (err) {
     if (isEhrlogError(err, 'CONFIG_INVALID'))

@@ -104,6 +104,8 @@ export interface MembershipVersion {
   members: readonly Member[]
   /** Set by a quorum change; until then a majority of the members. */
   quorum?: number
+  /** The genesis's ECVRF public key (the per-patient index), hex; no change replaces it yet. */
+  vrfPublicKey: string
 }
 
 /** The smallest quorum allowed: a majority, so any two quorums share a member. */

@@ -40,20 +40,22 @@ export function genesisVersion(
       number: 0,
       hash: genesis.networkId,
       members: genesis.members,
+      vrfPublicKey: toHex(genesis.keys.vrfPublicKey),
     },
   }
 }
 
 /**
  * The keys a checkpoint cosigned under `version` is verified with: the genesis network id
- * (it never changes), the version's BLS keys in its member order (the signer bitmap's), and
- * each member's Ed25519 key by name.
+ * (it never changes), the version's BLS keys in its member order (the signer bitmap's), each
+ * member's Ed25519 key by name, and the network's VRF key.
  */
 export function networkKeysOf(version: MembershipVersion): NetworkKeys {
   return {
     networkId: version.networkId,
     blsKeys: version.members.map((m) => fromHex(m.blsPublicKey, 48) as Uint8Array),
     ed25519Keys: new Map(version.members.map((m) => [m.name, fromHex(m.ed25519PublicKey, 32)!])),
+    vrfPublicKey: fromHex(version.vrfPublicKey, 32) as Uint8Array,
   }
 }
 
@@ -166,6 +168,7 @@ export function applyProposal(version: MembershipVersion, value: unknown): Membe
     networkId: version.networkId,
     number: version.number + 1,
     hash: versionHash(message),
+    vrfPublicKey: version.vrfPublicKey,
     ...applied,
   }
 }

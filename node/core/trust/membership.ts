@@ -13,6 +13,8 @@ const P2P_CODE = 421
 const networkSchema = z
   .strictObject({
     members: z.array(publicIdentitySchema).min(1, 'must list at least one member').max(1000),
+    /** ECVRF public key of the per-patient index (docs/architecture.md, "Complete answers"). */
+    vrfPublicKey: z.string().regex(/^[0-9a-f]{64}$/, 'is not 32 bytes of lowercase hex'),
   })
   .superRefine((net, ctx) => {
     for (const field of ['name', 'peerId', 'ed25519PublicKey'] as const) {
@@ -81,13 +83,14 @@ export class Membership {
   private readonly byNameMap: Map<string, Member>
   private readonly byPeerMap: Map<string, Member>
 
-  private constructor(networkId: string, members: Member[]) {
+  private constructor(networkId: string, members: Member[], vrfPublicKey: Uint8Array) {
     this.networkId = networkId
     this.members = members
     this.keys = {
       networkId,
       blsKeys: members.map((m) => fromHex(m.blsPublicKey, 48) as Uint8Array),
       ed25519Keys: new Map(members.map((m) => [m.name, fromHex(m.ed25519PublicKey, 32)!])),
+      vrfPublicKey,
     }
     this.byNameMap = new Map(members.map((m) => [m.name, m]))
     this.byPeerMap = new Map(members.map((m) => [m.peerId, m]))
@@ -146,7 +149,7 @@ export class Membership {
       ...m,
       addresses: m.addresses.map((a) => multiaddr(a).decapsulateCode(P2P_CODE).toString()),
     }))
-    return new Membership(networkId, normalized)
+    return new Membership(networkId, normalized, fromHex(parsed.data.vrfPublicKey, 32)!)
   }
 
   byName(name: string): Member | undefined {

@@ -14,6 +14,11 @@ export interface NetworkKeys {
   blsKeys: readonly Uint8Array[]
   /** Each member's Ed25519 key, by name (the origin of its feed): it signs the tree heads. */
   ed25519Keys: ReadonlyMap<string, Uint8Array>
+  /**
+   * The network's ECVRF public key (RFC 9381, edwards25519): a completeness proof's VRF
+   * proof is checked under it, which binds the proof's tree keys to the patient asked about.
+   */
+  vrfPublicKey: Uint8Array
 }
 
 /**

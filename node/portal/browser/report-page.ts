@@ -7,6 +7,7 @@ import {
   timeFormatter,
 } from './report-rows.ts'
 import { COLUMNS, type Column, ROWS_PER_STEP, renderSection } from './report-view.ts'
+import { trailCompleteness } from './trail-completeness.ts'
 import { NodeRefusal, type TrailLoader } from './trail-loader.ts'
 
 export function setStatus(kind: string, text: string): void {
@@ -118,29 +119,48 @@ function showStatus(loader: TrailLoader, count: number, format: Intl.DateTimeFor
 }
 
 /**
- * What is and is not proven. The completeness proof (issue 15) is not checked by this page
- * yet: until it is, the page says so and claims nothing more.
+ * What is and is not proven: the completeness of the patient's trail, checked here once every
+ * page is loaded (trail-completeness.ts). "complete: …" only when the proof holds; a refusal
+ * names what is wrong; without a proof the page says so and claims nothing more.
  */
 function showCompleteness(body: HTMLElement, loader: TrailLoader): void {
   const note = byId('completeness')
-  // COMPLETENESS: once the browser checks the per-patient completeness proof, this becomes
-  // "complete: every access to patient P recorded up to checkpoint T, cosigned by k of n",
-  // with data-state="complete" (or the named failure). Never before that check passes.
-  note.dataset.state = 'not-checked'
   const who = body.dataset.patient
   const cli = document.createElement('code')
   cli.className = 'nw'
   cli.textContent = who ? `ehrlog query --patient ${who}` : 'ehrlog query'
-  if (loader.failures.length > 0) {
-    note.textContent = 'Entries that failed verification are not shown.'
-    return
+  const verdict = trailCompleteness(loader)
+  note.dataset.state = verdict.state
+  switch (verdict.state) {
+    case 'complete':
+      note.replaceChildren(
+        ...verdict.lines.flatMap((line, i) =>
+          i === 0 ? [line] : [document.createElement('br'), line],
+        ),
+      )
+      return
+    case 'refused':
+      note.textContent = `Not proven complete: ${verdict.reason}. Entries may be missing from this report; the entries shown are verified one by one.`
+      return
+    case 'unproven':
+      note.replaceChildren(
+        `Every entry shown is verified; that none was left out is not proven ${verdict.reason.replace(/^completeness: not proven /, '')}. The command-line tool’s cross-check with a second node (`,
+        cli,
+        ') checks it another way.',
+      )
+      return
+    case 'partial':
+      note.textContent =
+        'Completeness is checked once every page is loaded: use “Load more” until all entries are loaded.'
+      return
+    case 'not-applicable':
+      note.replaceChildren(
+        'Every entry shown is verified. Completeness is proven for a patient’s whole trail only, not for a filtered view; the command-line tool’s cross-check (',
+        cli,
+        who ? '' : ' with the same filters',
+        ') checks this view against a second node.',
+      )
   }
-  note.replaceChildren(
-    'Every entry shown is verified; that none was left out is checked by the command-line tool’s cross-check with a second node (',
-    cli,
-    who ? '' : ' with the same filters',
-    '), not yet by this page.',
-  )
 }
 
 function showLoaded(loader: TrailLoader, count: number): void {

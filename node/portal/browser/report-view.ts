@@ -80,7 +80,12 @@ function cellOf(row: ReportRow, column: Column, format: Intl.DateTimeFormat): HT
     case 'entry':
       return [
         line(row.id),
-        line(row.integrity === 'cosigned' ? 'cosigned' : 'signed, not yet cosigned', 'sub'),
+        line(
+          row.integrity === 'cosigned'
+            ? 'cosigned'
+            : `signed by ${row.origin}, not yet proven complete`,
+          'sub',
+        ),
       ]
   }
 }

@@ -1,4 +1,5 @@
 import {
+  type CheckedPage,
   type Failure,
   type NetworkKeys,
   type QueryFilter,
@@ -34,6 +35,8 @@ export class NodeRefusal extends Error {
 export class TrailLoader {
   readonly answers: unknown[] = []
   readonly verified: VerifiedEntry[] = []
+  /** Each answer with its verification: the completeness check needs them all. */
+  readonly pages: CheckedPage[] = []
   readonly failures: Failure[] = []
   /** The latest page's verification (its checkpoint and cosigners). */
   last: QueryVerification | undefined
@@ -80,6 +83,7 @@ export class TrailLoader {
       verifiedCheckpoints: this.#checkpoints,
     })
     this.answers.push(answer.body)
+    this.pages.push({ answer: answer.body, result })
     this.verified.push(...result.verified)
     this.failures.push(...result.failures)
     this.last = result

@@ -37,7 +37,12 @@ describe('searchset Bundles of AuditEvents: the R4 structure and a Bundle withou
   })
 
   it('verifies nothing in a Bundle that carries no proofs, and says so', () => {
-    const keys = { networkId: '00'.repeat(32), blsKeys: [], ed25519Keys: new Map() }
+    const keys = {
+      networkId: '00'.repeat(32),
+      blsKeys: [],
+      ed25519Keys: new Map(),
+      vrfPublicKey: new Uint8Array(32),
+    }
     const checked = verifySearchBundle(foreignSearchset(), { keys })
     expect(checked.result.verified).toEqual([])
     expect(checked.result.failures).toEqual([{ entryId: 'answer', reason: 'has no entry list' }])

@@ -20,6 +20,8 @@ import {
   type SignedProposal,
 } from '../../../node/core/trust/index.ts'
 
+export { TEST_VRF_PUBLIC_KEY_HEX } from '../../helpers/fixtures.ts'
+
 /** A member's public identity and the private keys behind it. */
 export interface TestMember {
   identity: PublicIdentity

@@ -3,7 +3,12 @@ import { describe, expect, it } from 'vitest'
 import { toHex } from '../../../node/core/hex.ts'
 import { applyProposal, genesisVersion, verifyChain } from '../../../node/core/trust/index.ts'
 import { readFormatExamples } from '../format-doc.ts'
-import { makeMember, signedChange, type TestMember } from './membership-chain-fixtures.ts'
+import {
+  makeMember,
+  signedChange,
+  TEST_VRF_PUBLIC_KEY_HEX,
+  type TestMember,
+} from './membership-chain-fixtures.ts'
 
 /*
  * A follower of membership chains written from docs/format.md ("Network id", "Membership
@@ -54,7 +59,10 @@ interface OutsideMember {
 }
 
 /** Follows `changes` from `network`; returns each version's hash, the members and quorum. */
-function follow(network: { members: OutsideMember[] }, changes: Array<{ [k: string]: Json }>) {
+function follow(
+  network: { members: OutsideMember[]; vrfPublicKey: string },
+  changes: Array<{ [k: string]: Json }>,
+) {
   const networkId = sha256(Buffer.from(jcs(network as unknown as Json)))
   let hash = networkId
   let members = network.members.map((m) => ({ ...m }))
@@ -129,7 +137,10 @@ describe('a membership chain follower written from docs/format.md alone', () => 
     )
     const [a, b, c, d] = made as [TestMember, TestMember, TestMember, TestMember]
     const keys = new Map(made.map((m) => [m.identity.name, m]))
-    const network = { members: [a, b, c].map((m) => m.identity) }
+    const network = {
+      members: [a, b, c].map((m) => m.identity),
+      vrfPublicKey: TEST_VRF_PUBLIC_KEY_HEX,
+    }
     let v = genesisVersion(network).version
     const changes = []
     const fresh = await makeMember('x')

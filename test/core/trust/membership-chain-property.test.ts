@@ -17,7 +17,12 @@ import {
   type SignedProposal,
   verifyChain,
 } from '../../../node/core/trust/index.ts'
-import { makeMember, signedChange, type TestMember } from './membership-chain-fixtures.ts'
+import {
+  makeMember,
+  signedChange,
+  TEST_VRF_PUBLIC_KEY_HEX,
+  type TestMember,
+} from './membership-chain-fixtures.ts'
 
 /*
  * Property tests of the membership chain against a plain reference: a list of members (name,
@@ -61,7 +66,7 @@ const PROVEN = { proven: () => true }
 
 const POOL = 6
 let pool: TestMember[]
-let network: { members: unknown[] }
+let network: { members: unknown[]; vrfPublicKey: string }
 
 beforeAll(async () => {
   pool = await Promise.all(
@@ -69,7 +74,10 @@ beforeAll(async () => {
       makeMember(`hospital-${String.fromCharCode(97 + i)}`, `/ip4/10.0.0.${i + 1}/tcp/7400`),
     ),
   )
-  network = { members: pool.slice(0, 3).map((m) => m.identity) }
+  network = {
+    members: pool.slice(0, 3).map((m) => m.identity),
+    vrfPublicKey: TEST_VRF_PUBLIC_KEY_HEX,
+  }
 })
 
 /**
@@ -417,7 +425,10 @@ describe('membership chain properties', () => {
           fc.nat(),
           fc.integer({ min: 0, max: 2 }),
           async (n, s1, s2, extra) => {
-            const genesis = { members: pool.slice(0, n).map((m) => m.identity) }
+            const genesis = {
+              members: pool.slice(0, n).map((m) => m.identity),
+              vrfPublicKey: TEST_VRF_PUBLIC_KEY_HEX,
+            }
             const v0 = genesisVersion(genesis, 'network.json', PROVEN).version
             const names = v0.members.map((m) => m.name)
             const q = Math.min(n, majority(n) + extra)

@@ -19,6 +19,7 @@ import {
   freshKeys,
   makeMember,
   signedChange,
+  TEST_VRF_PUBLIC_KEY_HEX,
   type TestMember,
 } from './membership-chain-fixtures.ts'
 
@@ -36,7 +37,7 @@ let b: TestMember
 let c: TestMember
 let d: TestMember
 let keys: Map<string, TestMember>
-let network: { members: unknown[] }
+let network: { members: unknown[]; vrfPublicKey: string }
 let v0: MembershipVersion
 
 beforeAll(async () => {
@@ -47,7 +48,7 @@ beforeAll(async () => {
   )
   ;[a, b, c, d] = made as [TestMember, TestMember, TestMember, TestMember]
   keys = new Map([a, b, c, d].map((m) => [m.identity.name, m]))
-  network = { members: [a, b, c].map((m) => m.identity) }
+  network = { members: [a, b, c].map((m) => m.identity), vrfPublicKey: TEST_VRF_PUBLIC_KEY_HEX }
   v0 = genesisVersion(network).version
 })
 

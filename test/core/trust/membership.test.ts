@@ -3,6 +3,7 @@ import { beforeAll, describe, expect, it } from 'vitest'
 import { isEhrlogError } from '../../../node/core/errors.ts'
 import { toHex } from '../../../node/core/hex.ts'
 import { Membership, type PublicIdentity } from '../../../node/core/trust/index.ts'
+import { TEST_VRF_PUBLIC_KEY_HEX } from '../../helpers/fixtures.ts'
 import { makeIdentity } from '../../net/harness.ts'
 
 function configError(fn: () => unknown): { field: unknown; message: string } {
@@ -33,7 +34,9 @@ describe('Membership', () => {
   })
 
   it('parses network.json and looks members up by name and PeerId', () => {
-    const m = Membership.parse(JSON.stringify({ members: [a, b] }))
+    const m = Membership.parse(
+      JSON.stringify({ members: [a, b], vrfPublicKey: TEST_VRF_PUBLIC_KEY_HEX }),
+    )
     expect(m.networkId).toMatch(/^[0-9a-f]{64}$/)
     expect(m.byName('hospital-b')?.peerId).toBe(b.peerId)
     expect(m.byPeerId(a.peerId)?.name).toBe('hospital-a')
@@ -42,11 +45,11 @@ describe('Membership', () => {
   })
 
   it('gives the verifying keys in one shape: the id, BLS keys in file order, Ed25519 keys by name', () => {
-    const file = { members: [b, a] }
+    const file = { members: [b, a], vrfPublicKey: TEST_VRF_PUBLIC_KEY_HEX }
     const { keys } = Membership.fromJson(file)
     expect(keys.networkId).toBe(Membership.fromJson(file).networkId)
     // The id is the SHA-256 of the file's RFC 8785 form, computed here without core's helper.
-    const canonical = `{"members":[${[b, a].map(canonicalMember).join(',')}]}`
+    const canonical = `{"members":[${[b, a].map(canonicalMember).join(',')}],"vrfPublicKey":"${TEST_VRF_PUBLIC_KEY_HEX}"}`
     expect(keys.networkId).toBe(createHash('sha256').update(canonical).digest('hex'))
     // A checkpoint's signer bitmap indexes members in network.json order: b first here.
     expect(keys.blsKeys.map(toHex)).toEqual([b.blsPublicKey, a.blsPublicKey])
@@ -57,21 +60,31 @@ describe('Membership', () => {
   })
 
   it('has one network id for one content however formatted, another for other content', () => {
-    const id = Membership.parse(JSON.stringify({ members: [a, b] })).networkId
-    const reordered = { members: [Object.fromEntries(Object.entries(a).reverse()), b] }
+    const id = Membership.parse(
+      JSON.stringify({ members: [a, b], vrfPublicKey: TEST_VRF_PUBLIC_KEY_HEX }),
+    ).networkId
+    const reordered = {
+      members: [Object.fromEntries(Object.entries(a).reverse()), b],
+      vrfPublicKey: TEST_VRF_PUBLIC_KEY_HEX,
+    }
     expect(Membership.parse(JSON.stringify(reordered, null, 2)).networkId).toBe(id)
-    const moved = { members: [{ ...a, addresses: ['/ip4/10.0.0.2/tcp/7400'] }, b] }
+    const moved = {
+      members: [{ ...a, addresses: ['/ip4/10.0.0.2/tcp/7400'] }, b],
+      vrfPublicKey: TEST_VRF_PUBLIC_KEY_HEX,
+    }
     expect(Membership.fromJson(moved).networkId).not.toBe(id)
   })
 
   it('strips /p2p/ from addresses and refuses one naming another peer', () => {
     const m = Membership.fromJson({
       members: [{ ...a, addresses: [`/ip4/10.0.0.1/tcp/7400/p2p/${a.peerId}`] }],
+      vrfPublicKey: TEST_VRF_PUBLIC_KEY_HEX,
     })
     expect(m.byName('hospital-a')?.addresses).toEqual(['/ip4/10.0.0.1/tcp/7400'])
     const err = configError(() =>
       Membership.fromJson({
         members: [{ ...a, addresses: [`/ip4/10.0.0.1/tcp/7400/p2p/${b.peerId}`] }],
+        vrfPublicKey: TEST_VRF_PUBLIC_KEY_HEX,
       }),
     )
     expect(err.field).toBe('members.0.addresses.0')
@@ -79,36 +92,66 @@ describe('Membership', () => {
 
   it.each([
     ['not JSON', '{members:', ''],
-    ['no members', JSON.stringify({ members: [] }), 'members'],
+    ['no VRF key', () => JSON.stringify({ members: [a] }), 'vrfPublicKey'],
+    [
+      'a VRF key of 31 bytes',
+      () => JSON.stringify({ members: [a], vrfPublicKey: TEST_VRF_PUBLIC_KEY_HEX.slice(2) }),
+      'vrfPublicKey',
+    ],
+    [
+      'no members',
+      JSON.stringify({ members: [], vrfPublicKey: TEST_VRF_PUBLIC_KEY_HEX }),
+      'members',
+    ],
     [
       'a bad PeerId',
-      () => JSON.stringify({ members: [a, { ...b, peerId: 'Qm-nope' }] }),
+      () =>
+        JSON.stringify({
+          members: [a, { ...b, peerId: 'Qm-nope' }],
+          vrfPublicKey: TEST_VRF_PUBLIC_KEY_HEX,
+        }),
       'members.1.peerId',
     ],
     [
       'a short key',
-      () => JSON.stringify({ members: [{ ...a, ed25519PublicKey: 'abcd' }] }),
+      () =>
+        JSON.stringify({
+          members: [{ ...a, ed25519PublicKey: 'abcd' }],
+          vrfPublicKey: TEST_VRF_PUBLIC_KEY_HEX,
+        }),
       'members.0.ed25519PublicKey',
     ],
     [
       'a duplicate name',
-      () => JSON.stringify({ members: [a, { ...b, name: 'hospital-a' }] }),
+      () =>
+        JSON.stringify({
+          members: [a, { ...b, name: 'hospital-a' }],
+          vrfPublicKey: TEST_VRF_PUBLIC_KEY_HEX,
+        }),
       'members.1.name',
     ],
     [
       'an unknown field',
-      () => JSON.stringify({ members: [{ ...a, port: 7400 }] }),
+      () =>
+        JSON.stringify({ members: [{ ...a, port: 7400 }], vrfPublicKey: TEST_VRF_PUBLIC_KEY_HEX }),
       'members.0.port',
     ],
     [
       'a bad multiaddr',
-      () => JSON.stringify({ members: [{ ...a, addresses: ['10.0.0.1:7400'] }] }),
+      () =>
+        JSON.stringify({
+          members: [{ ...a, addresses: ['10.0.0.1:7400'] }],
+          vrfPublicKey: TEST_VRF_PUBLIC_KEY_HEX,
+        }),
       'members.0.addresses.0',
     ],
     [
       "another member's proof of possession",
       () =>
-        JSON.stringify({ members: [{ ...a, blsProofOfPossession: b.blsProofOfPossession }, b] }),
+        JSON.stringify({
+          members: [{ ...a, blsProofOfPossession: b.blsProofOfPossession }, b],
+          vrfPublicKey: TEST_VRF_PUBLIC_KEY_HEX,
+        }),
       'members.0.blsProofOfPossession',
     ],
   ])('refuses %s with CONFIG_INVALID naming the field', (_what, text, field) => {

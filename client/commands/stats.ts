@@ -1,0 +1,77 @@
+import { readFile } from 'node:fs/promises'
+import type { Command } from 'commander'
+import { EhrlogError, isEhrlogError } from '../../node/core/errors.ts'
+import { fromHex, toHex } from '../../node/core/hex.ts'
+import { COUNTER_NAMES, verifyStatsBundle } from '../../node/core/stats/index.ts'
+import type { CliContext } from '../context.ts'
+
+/**
+ * `ehrlog stats verify FILE`: checks a statistics bundle offline, with no secret (docs/format.md,
+ * "Private network statistics"), and prints its totals. Any failure exits non-zero with
+ * `CODE: FILE: reason: message` (FILE_INVALID for malformed bytes, INVALID_PROOF for a forged
+ * share, a wrong period or key, a sum or total that does not match).
+ */
+export function registerStats(program: Command, ctx: CliContext): void {
+  const stats = program
+    .command('stats')
+    .description('private network statistics: totals anyone can check, never per hospital')
+  stats
+    .command('verify')
+    .description('check a statistics bundle (no network, no secret) and print its totals')
+    .argument('<file>', 'the bundle (binary, as the combiner wrote it)')
+    .option('--period <month>', 'the period you expect, e.g. 2026-11')
+    .option(
+      '--key <hex>',
+      "the network's statistics public key from a source you trust (64 hex characters)",
+    )
+    .option('--json', 'one JSON object')
+    .action(async (file: string, opts: { period?: string; key?: string; json?: boolean }) => {
+      let publicKey: Uint8Array | undefined
+      if (opts.key !== undefined) {
+        publicKey = fromHex(opts.key, 32)
+        if (!publicKey) {
+          throw new EhrlogError('ARGUMENT_INVALID', '--key must be 64 lower-case hex characters')
+        }
+      }
+      let bytes: Uint8Array
+      try {
+        bytes = new Uint8Array(await readFile(file))
+      } catch (err) {
+        throw new EhrlogError('FILE_INVALID', `${file}: cannot read: ${(err as Error).message}`)
+      }
+      let verified: ReturnType<typeof verifyStatsBundle>
+      try {
+        verified = verifyStatsBundle(bytes, { period: opts.period, publicKey })
+      } catch (err) {
+        if (!isEhrlogError(err)) throw err
+        const reason = typeof err.details.reason === 'string' ? `${err.details.reason}: ` : ''
+        throw new EhrlogError(err.code, `${file}: ${reason}${err.message}`, {
+          details: err.details,
+        })
+      }
+      const key = toHex(verified.publicKey)
+      if (!publicKey) {
+        ctx.err(
+          `trusting the key inside the bundle (${key.slice(0, 16)}…); pin the network's with --key HEX\n`,
+        )
+      }
+      if (opts.json) {
+        const totals = Object.fromEntries(
+          COUNTER_NAMES.map((name, l) => [name, verified.totals[l] ?? null]),
+        )
+        ctx.out(
+          `${JSON.stringify({ period: verified.period, hospitals: verified.origins, publicKey: key, sharesFrom: verified.sharesFrom, totals })}\n`,
+        )
+        return
+      }
+      const width = Math.max(...COUNTER_NAMES.map((n) => n.length))
+      const lines = [
+        `verified: period ${verified.period}, ${verified.origins.length} hospitals (${verified.origins.join(', ')}), decrypted by members ${verified.sharesFrom.join(', ')}`,
+        ...COUNTER_NAMES.map(
+          (name, l) =>
+            `${name.padEnd(width)}  ${verified.totals[l] ?? 'withheld (under the minimum)'}`,
+        ),
+      ]
+      ctx.out(`${lines.join('\n')}\n`)
+    })
+}

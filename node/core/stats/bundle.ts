@@ -1,0 +1,457 @@
+import { concatBytes } from '@noble/curves/utils.js'
+import { EhrlogError } from '../errors.ts'
+import { ORIGIN_PATTERN } from '../layout.ts'
+import { smallDiscreteLog } from './bsgs.ts'
+import { COUNTER_COUNT, COUNTER_NAMES, checkPeriod } from './counters.ts'
+import {
+  combineDecryptionShares,
+  type DecryptionShare,
+  PROOF_SIZE,
+  verifyDecryptionShare,
+} from './decryption.ts'
+import { MAX_MEMBERS, type StatsKey, sharePublicKey } from './dkg.ts'
+import {
+  CIPHERTEXT_SIZE,
+  type Ciphertext,
+  ciphertextFromBytes,
+  ciphertextToBytes,
+  sumVectors,
+} from './elgamal.ts'
+import {
+  G,
+  type GroupPoint,
+  mulPublic,
+  POINT_SIZE,
+  pointFromBytes,
+  STATS_TAGS,
+  shortText,
+  tagged,
+  taggedDigest,
+  u16,
+} from './group.ts'
+
+/*
+ * The statistics bundle (docs/format.md, "Private network statistics"): everything a verifier
+ * needs, with no secret, to check a group's totals for one period: the key's commitments, each
+ * hospital's encrypted counters, their sum, the members' decryption shares with proofs, and
+ * the totals. verifyStatsBundle checks it all and names the first thing that is wrong.
+ */
+
+/** A total is a u32; this value marks a cell withheld for being under the policy's minimum. */
+export const WITHHELD = 0xffffffff
+export const MAX_TOTAL = WITHHELD - 1
+
+export interface HospitalCounters {
+  origin: string
+  ciphertexts: Ciphertext[]
+  /**
+   * Reserved for the proof that the ciphertexts are in the origin's feed under a cosigned
+   * checkpoint; must be empty in v1 (no entry kind carries them yet).
+   */
+  anchor: Uint8Array
+}
+
+export interface StatsBundle {
+  period: string
+  key: StatsKey
+  /** Sorted by origin (byte order of UTF-8), no repeats, at least 2. */
+  hospitals: HospitalCounters[]
+  /** Cell-wise sum of the hospitals' ciphertexts. */
+  sum: Ciphertext[]
+  /** One per cell; undefined = withheld. */
+  totals: (number | undefined)[]
+  /** Over the published cells only, in cell order; members ascending, at least k. */
+  shares: DecryptionShare[]
+}
+
+export type BundleRefusal =
+  | 'malformed'
+  | 'malformed-ciphertext'
+  | 'malformed-share'
+  | 'wrong-period'
+  | 'wrong-key'
+  | 'too-few-hospitals'
+  | 'anchor-unsupported'
+  | 'sum-mismatch'
+  | 'too-few-shares'
+  | 'share-forged'
+  | 'total-mismatch'
+
+function malformed(
+  reason: BundleRefusal,
+  message: string,
+  details: Record<string, unknown> = {},
+): EhrlogError {
+  return new EhrlogError('FILE_INVALID', `statistics bundle: ${message}`, {
+    details: { reason, ...details },
+  })
+}
+
+function wrong(
+  reason: BundleRefusal,
+  message: string,
+  details: Record<string, unknown> = {},
+): EhrlogError {
+  return new EhrlogError('INVALID_PROOF', `statistics bundle: ${message}`, {
+    details: { reason, ...details },
+  })
+}
+
+const utf8 = new TextEncoder()
+const fromUtf8 = new TextDecoder('utf-8', { fatal: true })
+
+/** The indexes of the published cells. */
+export function publishedCells(totals: readonly (number | undefined)[]): number[] {
+  return totals.flatMap((t, l) => (t === undefined ? [] : [l]))
+}
+
+/**
+ * The digest every decryption proof starts its transcript with: period, key, the hospitals (in
+ * bundle order), the sum ciphertexts and which cells are published. A share made for another
+ * period, key, group of hospitals or sum fails: members make shares only for a group the
+ * policy allows (policy.ts), and the proof binds them to it.
+ */
+export function statsContext(
+  period: string,
+  key: StatsKey,
+  origins: readonly string[],
+  sum: readonly Ciphertext[],
+  published: readonly number[],
+): Uint8Array {
+  return taggedDigest(
+    STATS_TAGS.context,
+    shortText(period),
+    Uint8Array.of(key.n, key.k),
+    ...key.commitments.map((c) => c.toBytes()),
+    u16(origins.length),
+    ...origins.map(shortText),
+    u16(sum.length),
+    ...sum.map(ciphertextToBytes),
+    u16(published.length),
+    ...published.map(u16),
+  )
+}
+
+/**
+ * For the combiner: checks every share, combines them and solves each published cell's total
+ * (baby-step giant-step, < 2^32). Refuses a forged share exactly as the verifier would.
+ */
+export function assembleStatsBundle(input: {
+  period: string
+  key: StatsKey
+  hospitals: HospitalCounters[]
+  published: readonly number[]
+  shares: DecryptionShare[]
+}): StatsBundle {
+  const hospitals = [...input.hospitals].sort((a, b) => compareOrigins(a.origin, b.origin))
+  const sum = sumVectors(
+    hospitals.map((h) => h.ciphertexts),
+    COUNTER_COUNT,
+  )
+  const context = statsContext(
+    input.period,
+    input.key,
+    hospitals.map((h) => h.origin),
+    sum,
+    input.published,
+  )
+  const shares = [...input.shares].sort((a, b) => a.member - b.member)
+  checkShares(
+    input.key,
+    context,
+    input.published.map((l) => sum[l]!.c1),
+    shares,
+  )
+  const points = combineDecryptionShares(
+    input.published.map((l) => sum[l]!.c2),
+    shares,
+  )
+  const totals: (number | undefined)[] = new Array(COUNTER_COUNT).fill(undefined)
+  input.published.forEach((l, i) => {
+    const t = smallDiscreteLog(points[i]!)
+    if (t > MAX_TOTAL) throw wrong('total-mismatch', `cell ${l} totals ${t}, more than a u32 holds`)
+    totals[l] = t
+  })
+  return { period: input.period, key: input.key, hospitals, sum, totals, shares }
+}
+
+function compareOrigins(a: string, b: string): number {
+  const x = utf8.encode(a)
+  const y = utf8.encode(b)
+  for (let i = 0; i < Math.min(x.length, y.length); i++) if (x[i] !== y[i]) return x[i]! - y[i]!
+  return x.length - y.length
+}
+
+function checkShares(
+  key: StatsKey,
+  context: Uint8Array,
+  c1s: readonly GroupPoint[],
+  shares: readonly DecryptionShare[],
+): void {
+  if (shares.length < key.k) {
+    throw wrong(
+      'too-few-shares',
+      `${shares.length} decryption shares, want at least ${key.k} of ${key.n}`,
+    )
+  }
+  let previous = 0
+  for (const share of shares) {
+    if (share.member <= previous || share.member > key.n) {
+      throw malformed(
+        'malformed-share',
+        `share member indexes must ascend within 1..${key.n}, got ${share.member}`,
+      )
+    }
+    previous = share.member
+    if (!verifyDecryptionShare(context, sharePublicKey(key, share.member), c1s, share)) {
+      throw wrong(
+        'share-forged',
+        `the decryption share of member ${share.member} does not verify against its share public key`,
+        { member: share.member },
+      )
+    }
+  }
+}
+
+/* ---------- bytes ---------- */
+
+const MAGIC = tagged(STATS_TAGS.bundle)
+
+function u32(n: number): Uint8Array {
+  const b = new Uint8Array(4)
+  new DataView(b.buffer).setUint32(0, n)
+  return b
+}
+
+export function encodeStatsBundle(bundle: StatsBundle): Uint8Array {
+  const cells = bundle.sum.length
+  const parts: Uint8Array[] = [
+    MAGIC,
+    shortText(bundle.period),
+    u16(cells),
+    Uint8Array.of(bundle.key.n, bundle.key.k),
+    ...bundle.key.commitments.map((c) => c.toBytes()),
+    u16(bundle.hospitals.length),
+  ]
+  for (const h of bundle.hospitals) {
+    parts.push(
+      shortText(h.origin),
+      ...h.ciphertexts.map(ciphertextToBytes),
+      u16(h.anchor.length),
+      h.anchor,
+    )
+  }
+  parts.push(...bundle.sum.map(ciphertextToBytes))
+  parts.push(...bundle.totals.map((t) => u32(t === undefined ? WITHHELD : t)))
+  parts.push(Uint8Array.of(bundle.shares.length))
+  for (const s of bundle.shares) {
+    parts.push(Uint8Array.of(s.member), ...s.shares.map((d) => d.toBytes()), s.proof)
+  }
+  return concatBytes(...parts)
+}
+
+class Reader {
+  at = 0
+  constructor(private readonly bytes: Uint8Array) {}
+  take(n: number, what: string): Uint8Array {
+    if (this.at + n > this.bytes.length) {
+      throw malformed('malformed', `ends inside ${what} (byte ${this.at} of ${this.bytes.length})`)
+    }
+    const out = this.bytes.subarray(this.at, this.at + n)
+    this.at += n
+    return out
+  }
+  u8(what: string): number {
+    return this.take(1, what)[0]!
+  }
+  u16(what: string): number {
+    const b = this.take(2, what)
+    return (b[0]! << 8) | b[1]!
+  }
+  u32(what: string): number {
+    return new DataView(this.take(4, what).slice().buffer).getUint32(0)
+  }
+  text(what: string): string {
+    const bytes = this.take(this.u8(what), what)
+    try {
+      return fromUtf8.decode(bytes)
+    } catch {
+      throw malformed('malformed', `${what} is not UTF-8`)
+    }
+  }
+  point(what: string): GroupPoint {
+    const p = pointFromBytes(this.take(POINT_SIZE, what))
+    if (!p) throw malformed('malformed-share', `${what} is not a ristretto255 element`)
+    return p
+  }
+  ciphertext(what: string, details: Record<string, unknown>): Ciphertext {
+    const c = ciphertextFromBytes(this.take(CIPHERTEXT_SIZE, what))
+    if (!c)
+      throw malformed('malformed-ciphertext', `${what} is not two ristretto255 elements`, details)
+    return c
+  }
+  end(): void {
+    if (this.at !== this.bytes.length) {
+      throw malformed('malformed', `${this.bytes.length - this.at} bytes after the end`)
+    }
+  }
+}
+
+/** Parses the bytes (structure and encodings only; verifyStatsBundle checks the rest). */
+export function decodeStatsBundle(bytes: Uint8Array): StatsBundle {
+  const r = new Reader(bytes)
+  const magic = r.take(MAGIC.length, 'the magic')
+  if (!magic.every((b, i) => b === MAGIC[i])) {
+    throw malformed('malformed', `does not start with ${STATS_TAGS.bundle}`)
+  }
+  const period = r.text('the period')
+  try {
+    checkPeriod(period)
+  } catch {
+    throw malformed('malformed', `the period "${period}" is not a UTC month like 2026-11`)
+  }
+  const cells = r.u16('the cell count')
+  if (cells !== COUNTER_COUNT) {
+    throw malformed('malformed', `${cells} cells, the v1 counter table has ${COUNTER_COUNT}`)
+  }
+  const n = r.u8('the member count')
+  const k = r.u8('the threshold')
+  if (n < 1 || n > MAX_MEMBERS || k < 1 || k > n) throw malformed('malformed', `a ${k}-of-${n} key`)
+  const commitments = Array.from({ length: k }, (_, t) => r.point(`key commitment ${t}`))
+  const hospitalCount = r.u16('the hospital count')
+  const hospitals: HospitalCounters[] = []
+  for (let h = 0; h < hospitalCount; h++) {
+    const origin = r.text(`hospital ${h}'s name`)
+    if (!ORIGIN_PATTERN.test(origin)) {
+      throw malformed('malformed', `hospital ${h}'s name is not a node name like hospital-a`)
+    }
+    const ciphertexts = Array.from({ length: cells }, (_, l) =>
+      r.ciphertext(`${origin}'s ciphertext ${l}`, { origin, cell: l }),
+    )
+    const anchor = r.take(r.u16(`${origin}'s anchor length`), `${origin}'s anchor`)
+    hospitals.push({ origin, ciphertexts, anchor })
+  }
+  const sum = Array.from({ length: cells }, (_, l) =>
+    r.ciphertext(`sum ciphertext ${l}`, { cell: l }),
+  )
+  const totals = Array.from({ length: cells }, (_, l) => {
+    const t = r.u32(`total ${l}`)
+    return t === WITHHELD ? undefined : t
+  })
+  const published = publishedCells(totals).length
+  const shareCount = r.u8('the share count')
+  const shares: DecryptionShare[] = []
+  for (let s = 0; s < shareCount; s++) {
+    const member = r.u8(`share ${s}'s member`)
+    const points = Array.from({ length: published }, (_, i) =>
+      r.point(`member ${member}'s decryption share ${i}`),
+    )
+    shares.push({
+      member,
+      shares: points,
+      proof: r.take(PROOF_SIZE, `member ${member}'s proof`).slice(),
+    })
+  }
+  r.end()
+  return { period, key: { n, k, commitments }, hospitals, sum, totals, shares }
+}
+
+export interface VerifiedStats {
+  period: string
+  origins: string[]
+  /** The public key (hex), to compare with the network's. */
+  publicKey: Uint8Array
+  totals: (number | undefined)[]
+  sharesFrom: number[]
+}
+
+/**
+ * Checks a bundle with no secret: the bytes, the period and key the caller expects (when
+ * given; the key must come from a trusted source such as network.json, not from the bundle),
+ * that the sum is the sum, that every decryption share verifies against its member's share
+ * public key, and that each published total t has t·G = C2 - x·C1. Throws FILE_INVALID
+ * (malformed) or INVALID_PROOF with `details.reason` a BundleRefusal.
+ */
+export function verifyStatsBundle(
+  bytes: Uint8Array,
+  expect: { period?: string; publicKey?: Uint8Array } = {},
+): VerifiedStats {
+  const b = decodeStatsBundle(bytes)
+  if (expect.period !== undefined && b.period !== expect.period) {
+    throw wrong('wrong-period', `is for period ${b.period}, not ${expect.period}`, {
+      period: b.period,
+    })
+  }
+  const publicKey = b.key.commitments[0]!.toBytes()
+  if (expect.publicKey !== undefined && !expect.publicKey.every((x, i) => x === publicKey[i])) {
+    throw wrong('wrong-key', 'is under another statistics key than the one expected')
+  }
+  if (b.hospitals.length < 2) {
+    throw wrong(
+      'too-few-hospitals',
+      `covers ${b.hospitals.length} hospital(s); a total covers at least 2`,
+    )
+  }
+  for (let h = 1; h < b.hospitals.length; h++) {
+    if (compareOrigins(b.hospitals[h - 1]!.origin, b.hospitals[h]!.origin) >= 0) {
+      throw malformed(
+        'malformed',
+        `hospitals must be sorted by name without repeats (${b.hospitals[h]!.origin})`,
+      )
+    }
+  }
+  for (const h of b.hospitals) {
+    if (h.anchor.length !== 0) {
+      throw wrong('anchor-unsupported', `${h.origin}'s anchor is not empty; v1 defines none`, {
+        origin: h.origin,
+      })
+    }
+  }
+  const sum = sumVectors(
+    b.hospitals.map((h) => h.ciphertexts),
+    b.sum.length,
+  )
+  sum.forEach((c, l) => {
+    if (!c.c1.equals(b.sum[l]!.c1) || !c.c2.equals(b.sum[l]!.c2)) {
+      throw wrong(
+        'sum-mismatch',
+        `sum ciphertext ${l} is not the sum of the hospitals' ciphertexts`,
+        { cell: l },
+      )
+    }
+  })
+  const published = publishedCells(b.totals)
+  const context = statsContext(
+    b.period,
+    b.key,
+    b.hospitals.map((h) => h.origin),
+    b.sum,
+    published,
+  )
+  checkShares(
+    b.key,
+    context,
+    published.map((l) => b.sum[l]!.c1),
+    b.shares,
+  )
+  const points = combineDecryptionShares(
+    published.map((l) => b.sum[l]!.c2),
+    b.shares,
+  )
+  published.forEach((l, i) => {
+    if (!mulPublic(G, BigInt(b.totals[l]!)).equals(points[i]!)) {
+      throw wrong(
+        'total-mismatch',
+        `total ${l} (${COUNTER_NAMES[l]}) says ${b.totals[l]}, which is not what the shares decrypt`,
+        { cell: l },
+      )
+    }
+  })
+  return {
+    period: b.period,
+    origins: b.hospitals.map((h) => h.origin),
+    publicKey,
+    totals: b.totals,
+    sharesFrom: b.shares.map((s) => s.member),
+  }
+}

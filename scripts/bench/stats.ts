@@ -1,0 +1,180 @@
+// Private network statistics benchmark (issue 18): distributed key generation for 3 and 16
+// members, encrypting one hospital's counters for a period, building a bundle (decryption
+// shares, totals by baby-step giant-step) and verifying it with no secret for 16 hospitals ×
+// 50 counters. Run: node --import tsx scripts/bench/stats.ts (not part of `npm run bench`).
+import { loadavg } from 'node:os'
+import {
+  assembleStatsBundle,
+  COUNTER_COUNT,
+  checkShare,
+  combineDealings,
+  combineShares,
+  type DkgParams,
+  deal,
+  defaultThreshold,
+  encodeStatsBundle,
+  encryptCounters,
+  G,
+  makeDecryptionShare,
+  publicKeyOf,
+  smallDiscreteLog,
+  statsContext,
+  sumVectors,
+  verifyStatsBundle,
+} from '../../node/core/stats/index.ts'
+import { type Figure, printFigures } from './report.ts'
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b)
+  return s[Math.floor(s.length / 2)]!
+}
+
+function time<T>(fn: () => T): { ms: number; value: T } {
+  const start = performance.now()
+  const value = fn()
+  return { ms: performance.now() - start, value }
+}
+
+/** One whole key generation in this process: all dealings, every member's checks, combine. */
+function dkg(n: number) {
+  const params: DkgParams = { n, k: defaultThreshold(n), context: new Uint8Array(32) }
+  const dealTimes: number[] = []
+  const dealers = Array.from({ length: n }, (_, i) => {
+    const t = time(() => deal(params, i + 1))
+    dealTimes.push(t.ms)
+    return t.value
+  })
+  const checkTimes: number[] = []
+  for (let j = 1; j <= n; j++) {
+    const t = time(() => {
+      for (const d of dealers) {
+        if (!checkShare(params, d.dealing, j, d.shares.get(j)!)) throw new Error('bad share')
+      }
+    })
+    checkTimes.push(t.ms)
+  }
+  const combined = time(() =>
+    combineDealings(
+      params,
+      dealers.map((d) => d.dealing),
+    ),
+  )
+  const secretShares = new Map<number, Uint8Array>()
+  for (let j = 1; j <= n; j++) {
+    secretShares.set(j, combineShares(dealers.map((d) => d.shares.get(j)!)))
+  }
+  return {
+    key: combined.value,
+    secretShares,
+    perMemberMs: median(dealTimes) + median(checkTimes),
+    combineMs: combined.ms,
+    totalMs:
+      dealTimes.reduce((a, b) => a + b, 0) + checkTimes.reduce((a, b) => a + b, 0) + combined.ms,
+  }
+}
+
+export function benchStats(): Figure[] {
+  const figures: Figure[] = []
+  const loadAtStart = loadavg()
+  const load = loadAtStart.map((l) => l.toFixed(2)).join(' ')
+  const table = time(() => smallDiscreteLog(G))
+  figures.push({
+    name: 'baby-step table (2^16 entries, once per process)',
+    value: table.ms,
+    unit: 'ms',
+  })
+  dkg(3) // warm-up: the first run pays for the JIT
+  let net16: ReturnType<typeof dkg> | undefined
+  for (const n of [3, 16]) {
+    const r = dkg(n)
+    if (n === 16) net16 = r
+    figures.push(
+      {
+        name: `DKG ${n} members (k=${defaultThreshold(n)}): one member's work`,
+        value: r.perMemberMs,
+        unit: 'ms',
+        note: 'deal + check the n shares it receives; members run in parallel',
+      },
+      { name: `DKG ${n} members: all of it in one process`, value: r.totalMs, unit: 'ms' },
+    )
+  }
+  const net = net16!
+  const y = publicKeyOf(net.key)
+  const counts = (h: number) =>
+    Array.from({ length: COUNTER_COUNT }, (_, l) => (h * 131 + l * 977) % 5000)
+  const encryptTimes = Array.from(
+    { length: 5 },
+    (_, i) =>
+      time(() => encryptCounters(y, new Uint8Array(32), `hospital-${i}`, '2026-11', counts(i))).ms,
+  )
+  figures.push({
+    name: `encrypt one hospital's ${COUNTER_COUNT} counters for a period`,
+    value: median(encryptTimes),
+    unit: 'ms',
+  })
+
+  const origins = Array.from({ length: 16 }, (_, i) => `hospital-${String(i).padStart(2, '0')}`)
+  const hospitals = origins.map((origin, i) => ({
+    origin,
+    ciphertexts: encryptCounters(y, new Uint8Array(32), origin, '2026-11', counts(i)),
+    anchor: new Uint8Array(0),
+  }))
+  const published = Array.from({ length: COUNTER_COUNT }, (_, l) => l)
+  const sum = sumVectors(
+    hospitals.map((h) => h.ciphertexts),
+    COUNTER_COUNT,
+  )
+  const context = statsContext('2026-11', net.key, origins, sum, published)
+  const members = Array.from({ length: net.key.k }, (_, i) => i + 1)
+  const shareTimes: number[] = []
+  const shares = members.map((j) => {
+    const t = time(() =>
+      makeDecryptionShare(
+        context,
+        j,
+        net.secretShares.get(j)!,
+        sum.map((c) => c.c1),
+      ),
+    )
+    shareTimes.push(t.ms)
+    return t.value
+  })
+  figures.push({
+    name: `one member's decryption share of ${COUNTER_COUNT} cells, with proof`,
+    value: median(shareTimes),
+    unit: 'ms',
+  })
+  const assembled = time(() =>
+    assembleStatsBundle({ period: '2026-11', key: net.key, hospitals, published, shares }),
+  )
+  figures.push({
+    name: `combine ${members.length} shares and solve ${COUNTER_COUNT} totals (< 80 000 each)`,
+    value: assembled.ms,
+    unit: 'ms',
+  })
+  const bytes = encodeStatsBundle(assembled.value)
+  const verifyTimes = Array.from({ length: 3 }, () => time(() => verifyStatsBundle(bytes)).ms)
+  figures.push(
+    {
+      name: `verify a bundle: 16 hospitals × ${COUNTER_COUNT} counters, ${members.length} shares`,
+      value: median(verifyTimes),
+      unit: 'ms',
+      target: '< 2000',
+      meets: median(verifyTimes) < 2000,
+    },
+    { name: 'bundle size', value: bytes.length, unit: 'bytes' },
+    {
+      name: 'load average at start (1, 5, 15 min)',
+      value: loadAtStart[0]!,
+      unit: '',
+      note: `${load} at start; ${loadavg()
+        .map((l) => l.toFixed(2))
+        .join(' ')} at end`,
+    },
+  )
+  return figures
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) {
+  printFigures('private statistics', benchStats())
+}
