@@ -28,6 +28,11 @@ export function exitCodeOf(code: ErrorCode): number {
     case 'CHAIN_BROKEN':
     case 'SEQ_MISMATCH':
     case 'EQUIVOCATION':
+    case 'SIGNER_UNKNOWN':
+    case 'QUORUM_NOT_MET':
+    case 'CHANGE_REPLAYED':
+    case 'CHANGE_OUT_OF_ORDER':
+    case 'MEMBER_CONFLICT':
     case 'STORE_CORRUPT':
       return EXIT.verifyFailed
     case 'KEY_FILE_INVALID':
@@ -73,6 +78,12 @@ export function hintFor(code: ErrorCode): string | undefined {
       return 'a node repairs a damaged replica from its peers: retry later, or ask another node with --node; on your own node folder, `ehrlog verify --dir DIR` names the damaged entries'
     case 'RATE_LIMITED':
       return 'wait as long as the message says, then run it again (a node limits the queries each user may run a minute, and how many it serves at once)'
+    case 'QUORUM_NOT_MET':
+      return 'more members must sign it: `ehrlog network sign FILE --dir NODE_DIR` on each; `ehrlog network show` lists who signed'
+    case 'CHANGE_OUT_OF_ORDER':
+      return 'pass the proposal files of the changes before it with --changes; `ehrlog network show` lists the versions'
+    case 'CHANGE_REPLAYED':
+      return 'the membership moved past the version this proposal was made on: propose the change again on the current version'
     default:
       return undefined
   }

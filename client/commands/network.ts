@@ -13,12 +13,13 @@ import {
   type PublicIdentity,
   readIndexKeyFile,
   readPublicIdentity,
-  undialableReason,
   writeIndexKey,
 } from '../../node/identity/index.ts'
 import { toPort } from '../arguments.ts'
 import { type CliContext, passphraseOf } from '../context.ts'
 import { plural } from '../format/plural.ts'
+import { checkDialable } from './network-dialable.ts'
+import { registerMembershipCommands } from './network-membership.ts'
 
 /** Node names of a local network: hospital-a, hospital-b, … */
 export function localNodeName(i: number): string {
@@ -28,7 +29,7 @@ export function localNodeName(i: number): string {
 export function registerNetwork(program: Command, ctx: CliContext): void {
   const network = program
     .command('network')
-    .description('create or assemble the membership of a network')
+    .description('create or assemble the membership of a network, and change it')
   network
     .command('init')
     .description('a local network in one step: N node folders and their network.json')
@@ -115,29 +116,7 @@ export function registerNetwork(program: Command, ctx: CliContext): void {
         `${existing ? 'kept' : 'made'} the network's index key ${keyPath}: SECRET, copy it to every node folder as ${NODE_FILES.indexKey} (mode 0600) over a channel you trust\n`,
       )
     })
-}
-
-/**
- * A member nobody can dial would sit in network.json and never connect (its peers would log
- * nothing but a stalled checkpoint quorum), so assemble refuses it, naming the member.
- */
-function checkDialable(identity: PublicIdentity, path: string): void {
-  const fix = `re-create it with \`ehrlog init --listen ... --announce /ip4/<public IP>/tcp/<port>\` or add the address others dial to its "addresses"`
-  if (identity.addresses.length === 0)
-    throw new EhrlogError(
-      'CONFIG_INVALID',
-      `member ${identity.name} (${path}) has no address other nodes can dial: its identity.json lists "addresses": []; ${fix}`,
-      { details: { field: 'addresses', member: identity.name, source: path } },
-    )
-  identity.addresses.forEach((address, i) => {
-    const problem = undialableReason(address)
-    if (problem)
-      throw new EhrlogError(
-        'CONFIG_INVALID',
-        `member ${identity.name} (${path}): address ${address} cannot be dialed (${problem}); ${fix}`,
-        { details: { field: `addresses.${i}`, member: identity.name, source: path } },
-      )
-  })
+  registerMembershipCommands(network, ctx)
 }
 
 function membershipText(identities: PublicIdentity[], vrfPublicKey: Uint8Array): string {

@@ -22,6 +22,12 @@ export type ErrorCode =
   | 'SEQ_MISMATCH'
   | 'ORIGIN_UNKNOWN'
   | 'EQUIVOCATION'
+  // membership changes (node/core/trust/membership-chain.ts)
+  | 'SIGNER_UNKNOWN'
+  | 'QUORUM_NOT_MET'
+  | 'CHANGE_REPLAYED'
+  | 'CHANGE_OUT_OF_ORDER'
+  | 'MEMBER_CONFLICT'
   // storage
   | 'STORE_LOCKED'
   | 'STORE_CLOSED'

@@ -40,6 +40,12 @@ export const TAGS = {
   indexValue: 'ehrlog/index-value/v1',
   indexLeaf: 'ehrlog/index-leaf/v1',
   indexNode: 'ehrlog/index-node/v1',
+  /**
+   * Membership changes (docs/format.md, "Membership changes"): the message members sign for a
+   * proposed change, and the hash that names the version a change makes.
+   */
+  membershipChange: 'ehrlog/membership-change/v1',
+  membershipVersion: 'ehrlog/membership-version/v1',
   /** BLS12-381 ciphersuites (draft-irtf-cfrg-bls-signature-05, proof-of-possession scheme, min-pk). */
   blsSignatureDst: 'BLS_SIG_BLS12381G2_XMD:SHA-256_SSWU_RO_POP_',
   blsPopDst: 'BLS_POP_BLS12381G2_XMD:SHA-256_SSWU_RO_POP_',
@@ -108,5 +114,23 @@ export function loginMessage(
 export function sessionMessage(claimsJson: Uint8Array): Uint8Array {
   return new Uint8Array(
     Buffer.concat([Buffer.from(TAGS.session, 'utf8'), Buffer.from([0]), claimsJson]),
+  )
+}
+
+/**
+ * What members sign (Ed25519) for a proposed membership change, and what a rotated key signs
+ * when its holder still has it: UTF8(TAGS.membershipChange) || 0x00 || network id[32] ||
+ * u64be(base version number) || base version hash[32] || the RFC 8785 bytes of
+ * `{"change": …, "proposer": …}` (membership-chain-types.ts).
+ */
+export function membershipChangeMessage(
+  networkId: Uint8Array,
+  baseVersion: number,
+  baseHash: Uint8Array,
+  bodyJson: Uint8Array,
+): Uint8Array {
+  const tag = Buffer.from(TAGS.membershipChange, 'utf8')
+  return new Uint8Array(
+    Buffer.concat([tag, Buffer.from([0]), networkId, u64be(baseVersion), baseHash, bodyJson]),
   )
 }

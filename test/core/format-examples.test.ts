@@ -110,6 +110,13 @@ describe('docs/format.md worked examples, recomputed with the code', () => {
         'bundle-signature',
         'tags',
         'hkdf-keys',
+        // Checked in test/core/trust/membership-chain-format.test.ts.
+        'membership-change-1',
+        'membership-change-1-bytes',
+        'membership-change-2',
+        'membership-change-2-bytes',
+        'membership-change-3',
+        'membership-change-3-bytes',
         // Checked in test/core/index/format-examples.test.ts.
         'index-vrf',
         'index-leaf',

@@ -32,6 +32,39 @@ export {
 } from './filter.ts'
 export { type Member, type PublicIdentity, publicIdentitySchema } from './member.ts'
 export { Membership, type MembershipOptions } from './membership.ts'
+export {
+  addSignature,
+  applyProposal,
+  checkEquivocation,
+  genesisVersion,
+  type MembershipEquivocation,
+  networkKeysOf,
+  OLD_KEY_MISSING,
+  oldKeySignatureValid,
+  proposeChange,
+  type VerifiedChain,
+  verifyChain,
+} from './membership-chain.ts'
+export { type AppliedChange, applyChange } from './membership-chain-apply.ts'
+export {
+  type FollowedChain,
+  type FollowedProposal,
+  followChain,
+} from './membership-chain-follow.ts'
+export {
+  changeSchema,
+  describeVersion,
+  type MembershipChange,
+  type MembershipProposal,
+  type MembershipVersion,
+  majority,
+  parseSignedProposal,
+  proposalMessage,
+  quorumOf,
+  type RotateChange,
+  type SignedProposal,
+  versionHash,
+} from './membership-chain-types.ts'
 export { type NetworkKeys, networkIdOf, shortNetworkId } from './network-keys.ts'
 export { actionType, clip, SEED_COLUMNS, seedRow, timestamp } from './seed-columns.ts'
 export type {

@@ -1,0 +1,473 @@
+import { createHash } from 'node:crypto'
+import { readFile, rename, stat, writeFile } from 'node:fs/promises'
+import { join } from 'node:path'
+import { type Command, InvalidArgumentError } from 'commander'
+import { blsSign } from '../../node/core/bls.ts'
+import { EhrlogError } from '../../node/core/errors.ts'
+import { toHex } from '../../node/core/hex.ts'
+import { signEd25519 } from '../../node/core/tree-head.ts'
+import {
+  addSignature,
+  applyChange,
+  applyProposal,
+  describeVersion,
+  type FollowedChain,
+  followChain,
+  type MembershipChange,
+  type MembershipVersion,
+  parseSignedProposal,
+  proposalMessage,
+  proposeChange,
+  quorumOf,
+  type SignedProposal,
+} from '../../node/core/trust/index.ts'
+import {
+  NETWORK_FILE,
+  type NodeIdentity,
+  openNodeDir,
+  parsePublicIdentity,
+  readPublicIdentity,
+} from '../../node/identity/index.ts'
+import { type CliContext, passphraseOf } from '../context.ts'
+import { plural } from '../format/plural.ts'
+import { checkDialable } from './network-dialable.ts'
+
+/*
+ * Membership changes on files, until nodes gossip them (docs/architecture.md, "A network that
+ * can change"): one admin proposes a change into a file, the others sign that file (or copies
+ * of it), and anyone shows where the chain stands from network.json and the files.
+ */
+
+/** Where a node folder remembers which proposal it signed on each version (never two). */
+export const VOTES_FILE = 'membership-votes.json'
+
+interface ChainOptions {
+  dir: string
+  network?: string
+  changes?: string[]
+}
+
+export function registerMembershipCommands(network: Command, ctx: CliContext): void {
+  const propose = network
+    .command('propose')
+    .description(
+      'propose a membership change into a file, signed by this node (others then `network sign` it)',
+    )
+  const common = (cmd: Command) =>
+    cmd
+      .requiredOption('--dir <dir>', 'the proposing node folder (its key signs)')
+      .requiredOption('--out <file>', 'where to write the proposal (must not exist)')
+      .option('--network <file>', 'the genesis network.json (default: DIR/network.json)')
+      .option('--changes <files...>', 'the proposal files of the changes applied so far')
+  common(
+    propose
+      .command('add')
+      .description('add a member')
+      .argument('<identity>', "the new member's identity.json, or its node folder"),
+  ).action(async (identityPath: string, opts: ChainOptions & { out: string }) => {
+    const identity = identityPath.endsWith('.json')
+      ? parsePublicIdentity(await readJson(identityPath), identityPath)
+      : await readPublicIdentity(identityPath)
+    checkDialable(identity, identityPath)
+    await proposeAndWrite(ctx, opts, () => ({ type: 'add', member: identity }))
+  })
+  common(
+    propose.command('remove').description('remove a member').argument('<name>', 'the member'),
+  ).action(async (name: string, opts: ChainOptions & { out: string }) => {
+    await proposeAndWrite(ctx, opts, () => ({ type: 'remove', name }))
+  })
+  common(
+    propose
+      .command('rotate')
+      .description("replace one of a member's keys with the one in its new identity.json")
+      .argument('<name>', 'the member')
+      .requiredOption('--key <kind>', 'ed25519, bls or libp2p', toKeyKind)
+      .requiredOption('--identity <file>', "the member's new identity.json (holds the new key)")
+      .option(
+        '--old-key-lost',
+        'the old key is lost: the quorum alone decides (no old-key signature)',
+      ),
+  ).action(
+    async (
+      name: string,
+      opts: ChainOptions & { out: string; key: KeyKind; identity: string; oldKeyLost?: boolean },
+    ) => {
+      const next = parsePublicIdentity(await readJson(opts.identity), opts.identity)
+      const oldKey = opts.oldKeyLost ? 'lost' : 'held'
+      await proposeAndWrite(ctx, opts, () => {
+        switch (opts.key) {
+          case 'ed25519':
+            return { type: 'rotate-ed25519', name, ed25519PublicKey: next.ed25519PublicKey, oldKey }
+          case 'bls':
+            return {
+              type: 'rotate-bls',
+              name,
+              blsPublicKey: next.blsPublicKey,
+              blsProofOfPossession: next.blsProofOfPossession,
+              oldKey,
+            }
+          case 'libp2p':
+            return { type: 'rotate-libp2p', name, peerId: next.peerId, oldKey }
+        }
+      })
+    },
+  )
+  common(
+    propose
+      .command('addresses')
+      .description("replace a member's addresses")
+      .argument('<name>', 'the member')
+      .argument('<multiaddr...>', 'its new addresses'),
+  ).action(async (name: string, addresses: string[], opts: ChainOptions & { out: string }) => {
+    checkDialable({ name, addresses }, 'the new addresses')
+    await proposeAndWrite(ctx, opts, () => ({ type: 'addresses', name, addresses }))
+  })
+  common(
+    propose
+      .command('quorum')
+      .description('change how many members must sign checkpoints and changes')
+      .argument('<n>', 'from a majority of the members to all of them', toCount),
+  ).action(async (quorum: number, opts: ChainOptions & { out: string }) => {
+    await proposeAndWrite(ctx, opts, () => ({ type: 'quorum', quorum }))
+  })
+
+  network
+    .command('sign')
+    .description("add this node's signature to a proposal file (in place)")
+    .argument('<file>', 'the proposal file')
+    .requiredOption('--dir <dir>', 'the signing node folder')
+    .option('--network <file>', 'the genesis network.json (default: DIR/network.json)')
+    .option('--changes <files...>', 'the proposal files of the changes applied so far')
+    .action(async (file: string, opts: ChainOptions) => {
+      const signed = parseSignedProposal(await readJson(file), file)
+      const node = await openNodeDir(opts.dir, withPassphrase(ctx))
+      const chain = await chainOf(opts, node)
+      const current = chain.current
+      const name = node.identity.name
+      checkApplies(current, signed)
+      if (signed.signatures.some((s) => s.signer === name) && !needsOldKey(signed, name)) {
+        ctx.out(`${file}: ${name} already signed it; nothing changed\n`)
+        return
+      }
+      await recordVote(node, signed)
+      const out = await withOldKey(addSignature(signed, name, node.signingKey), node)
+      await writeAtomic(file, out)
+      let state: string
+      try {
+        const next = applyProposal(current, out)
+        state = `enough to apply: it makes ${describeVersion(next)}`
+      } catch (err) {
+        if (!(err instanceof EhrlogError)) throw err
+        state = `not yet applicable: ${err.message}`
+      }
+      ctx.out(`${file}: signed by ${name}; ${state}\n`)
+    })
+
+  network
+    .command('show')
+    .description(
+      'the membership versions, pending proposals and who signed, from network.json and proposal files',
+    )
+    .requiredOption('--network <file>', 'the genesis network.json (the one you pinned)')
+    .option('--changes <files...>', 'proposal files, in any order; copies of one proposal merge')
+    .option('--json', 'print the report as JSON')
+    .action(async (opts: { network: string; changes?: string[]; json?: boolean }) => {
+      const chain = followChain(await readJson(opts.network), await readProposalFiles(opts.changes))
+      ctx.out(opts.json ? `${JSON.stringify(reportJson(chain), null, 2)}\n` : reportText(chain))
+      if (chain.equivocation)
+        throw new EhrlogError(
+          'EQUIVOCATION',
+          `two different changes were each signed by a quorum on version ${chain.equivocation.baseVersion}; ${chain.equivocation.signedBoth.join(', ') || 'nobody'} signed both`,
+          {
+            details: {
+              baseVersion: chain.equivocation.baseVersion,
+              signedBoth: chain.equivocation.signedBoth,
+            },
+          },
+        )
+    })
+}
+
+type KeyKind = 'ed25519' | 'bls' | 'libp2p'
+
+function toKeyKind(text: string): KeyKind {
+  if (text === 'ed25519' || text === 'bls' || text === 'libp2p') return text
+  throw new InvalidArgumentError(`--key wants ed25519, bls or libp2p, got ${text}`)
+}
+
+function toCount(text: string): number {
+  const n = Number(text)
+  if (!Number.isInteger(n) || n < 1 || n > 1000)
+    throw new InvalidArgumentError(`wants 1 to 1000, got ${text}`)
+  return n
+}
+
+function withPassphrase(ctx: CliContext): { passphrase?: string } {
+  const passphrase = passphraseOf(ctx)
+  return passphrase ? { passphrase } : {}
+}
+
+async function proposeAndWrite(
+  ctx: CliContext,
+  opts: ChainOptions & { out: string },
+  makeChange: () => MembershipChange,
+): Promise<void> {
+  if (await stat(opts.out).catch(() => undefined))
+    throw new EhrlogError(
+      'ARGUMENT_INVALID',
+      `--out ${opts.out} exists; refusing to overwrite a proposal`,
+      {
+        details: { field: 'out' },
+      },
+    )
+  const node = await openNodeDir(opts.dir, withPassphrase(ctx))
+  const chain = await chainOf(opts, node)
+  const current = chain.current
+  const change = makeChange()
+  // What any member would refuse (an unknown member, a key already taken, a bad proof) is
+  // refused here, before anyone signs.
+  applyChange(current, change)
+  const name = node.identity.name
+  let signed: SignedProposal = { proposal: proposeChange(current, name, change), signatures: [] }
+  await recordVote(node, signed)
+  signed = await withOldKey(addSignature(signed, name, node.signingKey), node)
+  await writeFile(opts.out, `${JSON.stringify(signed, null, 2)}\n`, { flag: 'wx' })
+  const needed = quorumNeeded(chain)
+  ctx.out(
+    `wrote ${opts.out}: ${summarize(change)} on ${describeVersion(current)}, signed by ${name} (1 of the ${needed} signatures it needs)\n`,
+  )
+  if ('oldKey' in change && change.oldKey === 'held' && change.name !== name)
+    ctx.out(
+      `${change.name} must sign it too: its current ${change.type.slice(7)} key signs its own rotation\n`,
+    )
+  ctx.out(`send it to the other members: ehrlog network sign ${opts.out} --dir NODE_DIR\n`)
+}
+
+/** The chain as this node knows it: its genesis network.json and the applied proposal files. */
+async function chainOf(opts: ChainOptions, node: NodeIdentity): Promise<FollowedChain> {
+  const networkPath = opts.network ?? join(opts.dir, NETWORK_FILE)
+  const chain = followChain(await readJson(networkPath), await readProposalFiles(opts.changes))
+  if (chain.equivocation)
+    throw new EhrlogError(
+      'EQUIVOCATION',
+      `the --changes files hold two quorum-signed changes on version ${chain.equivocation.baseVersion}: resolve the fork before proposing or signing (ehrlog network show)`,
+      { details: { baseVersion: chain.equivocation.baseVersion } },
+    )
+  if (
+    !chain.current.members.some(
+      (m) => m.name === node.identity.name && m.ed25519PublicKey === node.identity.ed25519PublicKey,
+    )
+  )
+    throw new EhrlogError(
+      'SIGNER_UNKNOWN',
+      `${node.identity.name} (${opts.dir}) is not a member of ${describeVersion(chain.current)} with this node's key; only members propose and sign changes`,
+      { details: { signer: node.identity.name, version: chain.current.number } },
+    )
+  return chain
+}
+
+function quorumNeeded(chain: FollowedChain): number {
+  return quorumOf(chain.current)
+}
+
+/** The proposal must apply to this node's current version: refused with applyProposal's codes. */
+function checkApplies(current: MembershipVersion, signed: SignedProposal): void {
+  const { proposal } = signed
+  const where = describeVersion(current)
+  if (proposal.networkId !== current.networkId)
+    throw new EhrlogError(
+      'CHAIN_BROKEN',
+      `the proposal is for another network (${proposal.networkId.slice(0, 16)}…)`,
+      {
+        details: { field: 'proposal.networkId' },
+      },
+    )
+  if (proposal.baseVersion < current.number)
+    throw new EhrlogError(
+      'CHANGE_REPLAYED',
+      `the proposal applies to version ${proposal.baseVersion}, but this chain is at ${where}: propose it again on the current version`,
+      { details: { field: 'proposal.baseVersion', version: current.number } },
+    )
+  if (proposal.baseVersion > current.number)
+    throw new EhrlogError(
+      'CHANGE_OUT_OF_ORDER',
+      `the proposal applies to version ${proposal.baseVersion}, but this chain is at ${where}: pass the changes in between with --changes`,
+      { details: { field: 'proposal.baseVersion', version: current.number } },
+    )
+  if (proposal.baseHash !== current.hash)
+    throw new EhrlogError(
+      'CHAIN_BROKEN',
+      `the proposal applies to another version ${proposal.baseVersion} than ${where}`,
+      {
+        details: { field: 'proposal.baseHash', version: current.number },
+      },
+    )
+  applyChange(current, proposal.change)
+}
+
+function needsOldKey(signed: SignedProposal, name: string): boolean {
+  const { change } = signed.proposal
+  return (
+    'oldKey' in change &&
+    change.oldKey === 'held' &&
+    change.name === name &&
+    !signed.oldKeySignature
+  )
+}
+
+/** The rotated member, old key held, adds that key's signature of the same message. */
+async function withOldKey(signed: SignedProposal, node: NodeIdentity): Promise<SignedProposal> {
+  if (!needsOldKey(signed, node.identity.name)) return signed
+  const { change } = signed.proposal
+  const message = proposalMessage(signed.proposal)
+  let signature: Uint8Array
+  switch (change.type) {
+    case 'rotate-ed25519':
+      signature = signEd25519(node.signingKey, message)
+      break
+    case 'rotate-bls':
+      signature = blsSign(node.blsSecretKey, message)
+      break
+    default:
+      signature = await node.libp2pPrivateKey.sign(message)
+  }
+  return { ...signed, oldKeySignature: toHex(signature) }
+}
+
+/**
+ * A member signs at most one proposal per version: were two different ones to reach a quorum,
+ * the chain would fork. The node folder remembers its choice (EQUIVOCATION for another).
+ */
+async function recordVote(node: NodeIdentity, signed: SignedProposal): Promise<void> {
+  const path = join(node.dir, VOTES_FILE)
+  const votes = (await readFile(path, 'utf8')
+    .then((text) => JSON.parse(text) as Record<string, string>)
+    .catch((err: NodeJS.ErrnoException) => {
+      if (err.code === 'ENOENT') return {}
+      throw new EhrlogError(
+        'FILE_INVALID',
+        `${path} is not JSON: restore it or remove it knowingly`,
+        { cause: err },
+      )
+    })) as Record<string, string>
+  const { proposal } = signed
+  const slot = `${proposal.networkId}/${proposal.baseVersion}/${proposal.baseHash}`
+  const digest = createHash('sha256').update(proposalMessage(proposal)).digest('hex')
+  const before = votes[slot]
+  if (before === digest) return
+  if (before !== undefined)
+    throw new EhrlogError(
+      'EQUIVOCATION',
+      `${node.identity.name} already signed another change on version ${proposal.baseVersion} (message ${before.slice(0, 16)}…); signing a second would let two changes reach a quorum and fork the membership`,
+      { details: { baseVersion: proposal.baseVersion, signed: before, refused: digest } },
+    )
+  votes[slot] = digest
+  await writeAtomic(path, votes)
+}
+
+async function writeAtomic(path: string, value: unknown): Promise<void> {
+  const partial = `${path}.partial`
+  await writeFile(partial, `${JSON.stringify(value, null, 2)}\n`)
+  await rename(partial, path)
+}
+
+async function readJson(path: string): Promise<unknown> {
+  let text: string
+  try {
+    text = await readFile(path, 'utf8')
+  } catch (err) {
+    throw new EhrlogError('FILE_INVALID', `cannot read ${path}: ${(err as Error).message}`, {
+      details: { file: path },
+      cause: err,
+    })
+  }
+  try {
+    return JSON.parse(text)
+  } catch (err) {
+    throw new EhrlogError('FILE_INVALID', `${path} is not JSON`, {
+      details: { file: path },
+      cause: err,
+    })
+  }
+}
+
+async function readProposalFiles(
+  paths: string[] = [],
+): Promise<Array<{ source: string; value: unknown }>> {
+  return Promise.all(paths.map(async (source) => ({ source, value: await readJson(source) })))
+}
+
+function summarize(change: MembershipChange): string {
+  switch (change.type) {
+    case 'add':
+      return `add ${change.member.name}`
+    case 'remove':
+      return `remove ${change.name}`
+    case 'addresses':
+      return `addresses of ${change.name}: ${change.addresses.join(' ') || '(none)'}`
+    case 'quorum':
+      return `quorum ${change.quorum}`
+    default:
+      return `rotate ${change.name}'s ${change.type.slice(7)} key (old key ${change.oldKey})`
+  }
+}
+
+function reportText(chain: FollowedChain): string {
+  const lines: string[] = [`network ${chain.genesis.networkId}`]
+  chain.versions.forEach((v, i) => {
+    const by =
+      i === 0
+        ? 'genesis (network.json)'
+        : `${summarize(chain.applied[i - 1]!.signed.proposal.change)}; signed by ${chain.applied[i - 1]!.signers.join(', ')}`
+    lines.push(`version ${v.number}  ${v.hash}  ${by}`)
+  })
+  const v = chain.current
+  lines.push(
+    `current: ${describeVersion(v)}, ${plural(v.members.length, 'member')} (${v.members.map((m) => m.name).join(', ')}), quorum ${quorumOf(v)}`,
+  )
+  for (const p of chain.pending)
+    lines.push(
+      `pending: ${summarize(p.signed.proposal.change)} by ${p.signed.proposal.proposer} (${p.sources.join(', ')}): signed by ${p.signers.join(', ') || 'nobody'}, ${p.signers.length} of ${p.quorum}; waiting for ${p.waitingFor}`,
+    )
+  for (const r of chain.refused)
+    lines.push(`refused: ${r.sources.join(', ')}: ${r.error.code}: ${r.error.message}`)
+  for (const p of [...chain.applied, ...chain.pending])
+    if (p.dropped.length)
+      lines.push(`dropped signatures (${p.sources.join(', ')}): ${p.dropped.join(', ')}`)
+  if (chain.equivocation)
+    lines.push(
+      `EQUIVOCATION on version ${chain.equivocation.baseVersion}: two quorum-signed changes (${summarize(chain.equivocation.first.proposal.change)} / ${summarize(chain.equivocation.second.proposal.change)}); signed both: ${chain.equivocation.signedBoth.join(', ') || 'nobody'}`,
+    )
+  return `${lines.join('\n')}\n`
+}
+
+function reportJson(chain: FollowedChain): unknown {
+  return {
+    networkId: chain.genesis.networkId,
+    versions: chain.versions.map((v, i) => ({
+      number: v.number,
+      hash: v.hash,
+      ...(i === 0
+        ? {}
+        : {
+            change: chain.applied[i - 1]!.signed.proposal.change,
+            signers: chain.applied[i - 1]!.signers,
+          }),
+    })),
+    current: {
+      number: chain.current.number,
+      hash: chain.current.hash,
+      quorum: quorumOf(chain.current),
+      members: chain.current.members,
+    },
+    pending: chain.pending.map((p) => ({
+      sources: p.sources,
+      proposal: p.signed.proposal,
+      signers: p.signers,
+      quorum: p.quorum,
+      waitingFor: p.waitingFor,
+    })),
+    refused: chain.refused.map((r) => ({ sources: r.sources, error: r.error.toJSON() })),
+    ...(chain.equivocation ? { equivocation: chain.equivocation } : {}),
+  }
+}
