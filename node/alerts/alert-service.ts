@@ -227,13 +227,19 @@ export class AlertService {
         this.#stopping.signal,
         AbortSignal.timeout(this.#options.partingWaitMs ?? 10_000),
       ])
-      found = await this.#options.parting(incident, signal).catch((err: unknown) => {
+      // Raced with the signal: a finder that does not heed it still cannot hold the email.
+      const gaveUp = new Promise<undefined>((resolve) =>
+        signal.addEventListener('abort', () => resolve(undefined), { once: true }),
+      )
+      const search = this.#options.parting(incident, signal).catch((err: unknown) => {
         this.#logger.warn(
           { origin: incident.origin, err: (err as Error).message },
           'alerts: where the histories part is not known',
         )
         return undefined
       })
+      found = await Promise.race([search, gaveUp])
+      if (found && !(Number.isSafeInteger(found.seq) && found.seq >= 1)) found = undefined
       if (found) parting = { seq: found.seq, exact: true }
     }
     const summary = `${incident.summary} The histories part ${parting.exact ? 'at' : 'at or before'} seq ${parting.seq} of ${incident.origin}.`

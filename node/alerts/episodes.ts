@@ -94,7 +94,7 @@ export class AlertEpisodes {
 /**
  * Where the two histories part, as far as the first incident tells: the seq of two entries
  * signed for one seq, else the tree size whose roots differ (the histories part at or before
- * its last seq).
+ * its last seq; AlertServiceOptions.parting then looks for the exact seq).
  */
 export function partingSeqOf(incident: Incident): { seq: number; exact: boolean } | undefined {
   if (incident.kind !== 'equivocation' && incident.kind !== 'diverged') return undefined

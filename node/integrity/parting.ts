@@ -69,6 +69,8 @@ export async function findParting(input: PartingInput): Promise<Parting | undefi
 }
 
 interface Probe {
+  /** The member whose answer proved it. */
+  peer: string
   agrees: boolean
   leafHash: Uint8Array
   proof: Uint8Array[]
@@ -118,16 +120,13 @@ async function partingFrom(input: PartingInput, root: Uint8Array): Promise<Parti
     seq: hi,
     treeSize,
     root,
-    provenBy: provenBy.get(at) ?? '',
+    provenBy: at.peer,
     ourLeafHash: (await replica.getEntry(origin, hi).catch(() => undefined))?.hash,
     theirLeafHash: at.leafHash,
     theirProof: at.proof,
     agreedRoot: await replica.rootAt(origin, hi - 1),
   }
 }
-
-/** Which peer proved each probe (for the evidence). */
-const provenBy = new WeakMap<Probe, string>()
 
 /** The askFirst members, then the origin (the authority on its feed), then the rest. */
 function orderPeers(peers: readonly RepairPeer[], question: PartingQuestion): RepairPeer[] {
@@ -195,12 +194,12 @@ async function ask(
     const prefix = prefixRoot(leafHash, seq - 1, treeSize, entry.proof)
     const ours = await input.replica.rootAt(origin, seq)
     const probe = {
+      peer: peer.name,
       agrees: bytesEqual(prefix, ours),
       leafHash,
       proof: entry.proof,
       prefixRoot: prefix,
     }
-    provenBy.set(probe, peer.name)
     out.set(seq, probe)
   }
   return out
