@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest'
 import { EhrlogError } from '../../node/core/errors.ts'
 import { hashLeaf, MemoryTree } from '../../node/core/merkle/index.ts'
-import { findParting, prefixRoot } from '../../node/integrity/parting.ts'
+import { findParting, partingQuestionOf, prefixRoot } from '../../node/integrity/parting.ts'
 import { repairSourceOf } from '../../node/integrity/repair-source.ts'
 import type { RepairPeer } from '../../node/integrity/repairer.ts'
 import { silentLogger } from '../../node/logger.ts'
@@ -152,5 +152,50 @@ describe('findParting: where this replica and another history of a feed part', (
       }),
     ).toBeUndefined()
     for (const s of [us, them, other]) await s.close()
+  })
+})
+
+describe('partingQuestionOf: the two roots at one size an alert incident names', () => {
+  const r = (b: number) => b.toString(16).padStart(2, '0').repeat(32)
+  it('reads a divergence and an equivocation over heads; nothing else', () => {
+    const diverged = partingQuestionOf({
+      kind: 'diverged',
+      origin: A,
+      evidence: {
+        origin: A,
+        treeSize: 12,
+        theirRoot: r(1),
+        ourRoot: r(2),
+        nodes: ['hospital-b', 'hospital-c'],
+      },
+    })
+    expect(diverged).toMatchObject({
+      origin: A,
+      treeSize: 12,
+      askFirst: ['hospital-b', 'hospital-c'],
+    })
+    expect(diverged!.roots.map((x) => Buffer.from(x).toString('hex'))).toEqual([r(1), r(2)])
+    const heads = partingQuestionOf({
+      kind: 'equivocation',
+      origin: A,
+      evidence: {
+        type: 'heads',
+        treeSize: 8,
+        a: { treeSize: 8, root: r(3) },
+        bRoot: r(4),
+        foundBy: 'hospital-b',
+      },
+    })
+    expect(heads).toMatchObject({ treeSize: 8, askFirst: ['hospital-b'] })
+    expect(heads!.roots.map((x) => Buffer.from(x).toString('hex'))).toEqual([r(3), r(4)])
+    // Two entries at one seq name the seq already; other kinds and malformed evidence: none.
+    for (const incident of [
+      { kind: 'equivocation', origin: A, evidence: { type: 'entries', seq: 3, treeSize: 8 } },
+      { kind: 'modified', origin: A, evidence: { treeSize: 8, theirRoot: r(1) } },
+      { kind: 'diverged', origin: A, evidence: { treeSize: '12', theirRoot: r(1) } },
+      { kind: 'diverged', origin: A, evidence: { treeSize: 12, theirRoot: 'zz' } },
+      { kind: 'diverged', origin: A, evidence: undefined },
+    ])
+      expect(partingQuestionOf(incident), JSON.stringify(incident)).toBeUndefined()
   })
 })
