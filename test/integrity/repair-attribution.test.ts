@@ -1,5 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest'
 import { alertText, type Incident } from '../../node/alerts/index.ts'
+import { MemoryTree } from '../../node/core/merkle/index.ts'
 import type { IntegrityIncident } from '../../node/integrity/index.ts'
 import { parseMail, startSmtpServer } from '../alerts/smtp-harness.ts'
 import { makeEvent } from '../helpers/fixtures.ts'
@@ -102,6 +103,34 @@ describe('the repair is credited to whoever did it', () => {
     await a.integrity.scrubNow()
     await new Promise((r) => setTimeout(r, 1000))
     expect(smtp.received).toHaveLength(2)
+  })
+
+  it('an insider who also recomputes the tree nodes: every rewritten entry restored in one repair, and named', async () => {
+    await net.setUp()
+    await net.checkpoint()
+    const a = await net.tamperAndRestart(A, A, async (t, signingKey) => {
+      // Entries 7 to 12 rewritten and re-chained, the nodes stored with them recomputed over
+      // the forged leaves, the heads at 8 and 12 re-signed: only the cosigned root disagrees.
+      expect(await t.rewriteChainFrom(7, 'nothing to see here')).toBe(6)
+      const leaves = await t.leafHashes()
+      for (let seq = 7; seq <= leaves.length; seq++) {
+        const nodes: Uint8Array[] = []
+        for (let level = 1; seq % 2 ** level === 0; level++)
+          nodes.push(new MemoryTree(leaves.slice(seq - 2 ** level, seq)).root())
+        await t.writePlain(seq, nodes, (await t.readPlain(seq)).entryBytes)
+      }
+      expect(await t.resignHeads(A, 7, signingKey)).toBe(2)
+    })
+    const incident = await incidentOn(A)
+    expect(incident.summary).not.toMatch(/tree nodes/)
+    expect(incident.repaired).toBeDefined()
+    expect(incident.entryIds).toEqual([7, 8, 9, 10, 11, 12].map((seq) => `hospital-a:${seq}`))
+    expect(net.incidents(A).filter((i) => i.kind === 'modified')).toHaveLength(1)
+    for (let seq = 7; seq <= 12; seq++)
+      expect((await a.store.getEntry(A, seq))!.entry.body).toMatchObject({
+        notes: `note number ${seq - 1}`,
+      })
+    expect((await a.store.verify()).ok).toBe(true)
   })
 
   it('damage that sync restores before the next scrub still gets its repaired follow-up', async () => {
