@@ -108,6 +108,8 @@ export function buildParts(
     logger: logger.child({ component: 'alerts' }),
     // Alerts are entries of the node's own feed: tamper-evident and replicated.
     record: async (body) => void (await ownFeed.append([{ kind: 'alert', body }])),
+    // The first email of a fork names the seq where the histories part (integrity proves it).
+    parting: (incident, signal) => integrity.partingOf(incident, signal),
     ...(opts.alertRetryMs ? { retryMs: opts.alertRetryMs } : {}),
   })
   // Each incident goes to the admins (email or outbox) and is recorded in the own feed.

@@ -33,10 +33,24 @@ export interface AlertServiceOptions {
   retryMs?: number
   /** Cap of the doubling. Default 15 min. */
   maxRetryMs?: number
+  /**
+   * Finds where a fork's histories part when its first incident only knows a tree size
+   * (IntegrityService.partingOf): the first seq whose leaf differs, and its proof for
+   * evidence.json. Waited for at most `partingWaitMs`, then the email says "at or before".
+   */
+  parting?: PartingFinder
+  /** Default 10 s. */
+  partingWaitMs?: number
   /** Grouping of incidents of one kind and origin into one email (DEFAULT_EPISODES). */
   episodes?: Partial<EpisodeOptions>
   now?: () => Date
 }
+
+/** Where a fork parts: the first seq whose leaf differs, with what proves it. */
+export type PartingFinder = (
+  incident: Incident,
+  signal: AbortSignal,
+) => Promise<{ seq: number; evidence: Record<string, unknown> } | undefined>
 
 type State = 'new' | 'started' | 'stopped'
 
@@ -72,6 +86,8 @@ export class AlertService {
   readonly #delivery = singleFlight(() => this.#deliverQueued())
   readonly #recording = singleFlight(() => this.#recordPending())
   readonly #episodes: AlertEpisodes
+  /** Aborted by stop(): a parting search in progress gives up. */
+  readonly #stopping = new AbortController()
 
   constructor(options: AlertServiceOptions) {
     this.#options = options
@@ -107,6 +123,7 @@ export class AlertService {
     if (this.#state === 'stopped') return
     const wasStarted = this.#state === 'started'
     this.#state = 'stopped'
+    this.#stopping.abort()
     clearTimeout(this.#timer)
     this.#timer = undefined
     // Both loops check the state before each file: this waits for the file in hand only.
@@ -145,16 +162,12 @@ export class AlertService {
     this.#known.add(id)
     const episode = this.#episodes.join(first, id, this.#now().getTime())
     if (episode) return this.#fold(first, id, episode.firstId, episode.folded)
-    const parting = partingSeqOf(first)
-    const normalized = parting
-      ? {
-          ...first,
-          summary: `${first.summary} The histories part ${parting.exact ? 'at' : 'at or before'} seq ${parting.seq} of ${first.origin}.`,
-        }
-      : first
-    const body = alertBodyOf(normalized, id)
+    let normalized = first
+    let body = alertBodyOf(normalized, id)
     try {
       if (await this.#spool.exists('known', id)) return { id, isNew: false }
+      normalized = await this.#withParting(first)
+      body = alertBodyOf(normalized, id)
       // Order matters for "never lost": the email is on disk before the marker that stops a
       // second report; a crash between the two can at worst send it twice, never not at all.
       const email = await renderAlertEmail(normalized, {
@@ -198,6 +211,44 @@ export class AlertService {
     if (this.#sendFailures === 0) await this.#delivery.run()
     this.#scheduleRetryIfPending()
     return { id, isNew: true }
+  }
+
+  /**
+   * The first incident of a fork, saying where the histories part: exactly when the incident
+   * names the seq or the finder proves it (then also its seq range and evidence), else "at
+   * or before" the tree size whose roots differ.
+   */
+  async #withParting(incident: Incident): Promise<Incident> {
+    let parting = partingSeqOf(incident)
+    if (!parting) return incident
+    let found: Awaited<ReturnType<PartingFinder>>
+    if (!parting.exact && this.#options.parting) {
+      const signal = AbortSignal.any([
+        this.#stopping.signal,
+        AbortSignal.timeout(this.#options.partingWaitMs ?? 10_000),
+      ])
+      // Raced with the signal: a finder that does not heed it still cannot hold the email.
+      const gaveUp = new Promise<undefined>((resolve) =>
+        signal.addEventListener('abort', () => resolve(undefined), { once: true }),
+      )
+      const search = this.#options.parting(incident, signal).catch((err: unknown) => {
+        this.#logger.warn(
+          { origin: incident.origin, err: (err as Error).message },
+          'alerts: where the histories part is not known',
+        )
+        return undefined
+      })
+      found = await Promise.race([search, gaveUp])
+      if (found && !(Number.isSafeInteger(found.seq) && found.seq >= 1)) found = undefined
+      if (found) parting = { seq: found.seq, exact: true }
+    }
+    const summary = `${incident.summary} The histories part ${parting.exact ? 'at' : 'at or before'} seq ${parting.seq} of ${incident.origin}.`
+    if (!found) return { ...incident, summary }
+    const evidence =
+      incident.evidence && typeof incident.evidence === 'object'
+        ? { ...(incident.evidence as Record<string, unknown>), parting: found.evidence }
+        : { original: incident.evidence, parting: found.evidence }
+    return { ...incident, summary, seqFrom: found.seq, seqTo: found.seq, evidence }
   }
 
   async #fold(incident: Incident, id: string, firstId: string, folded: number) {

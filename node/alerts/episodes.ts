@@ -20,7 +20,14 @@ export interface Episode {
   lastAtMs: number
   /** Incidents folded into it after the first (not emailed, not recorded; evidence kept). */
   folded: number
+  /** The first incident's key: its "repaired" follow-up (key `<it>:repaired`) is emailed. */
+  firstKey: string | undefined
+  /** Whether that follow-up was emailed already (once per episode). */
+  followedUp: boolean
 }
+
+/** The suffix of the key of an incident's "repaired" follow-up (node/integrity scrubber.ts). */
+export const REPAIRED_SUFFIX = ':repaired'
 
 /**
  * Alert storms: one equivocation after a restore used to send one email per diverging tree
@@ -33,9 +40,14 @@ export class AlertEpisodes {
 
   constructor(private readonly opts: EpisodeOptions = DEFAULT_EPISODES) {}
 
-  /** The open episode `incident` joins (counted), or undefined after opening one with `id`. */
+  /**
+   * The open episode `incident` joins (counted), or undefined when it is emailed: after
+   * opening an episode with `id`, or as the one "repaired" follow-up of the episode's first
+   * incident (the admins hold "not repaired yet" otherwise; it is that incident's end, not
+   * another one, and leaves the episode as it was).
+   */
   join(
-    incident: Pick<Incident, 'kind' | 'origin'>,
+    incident: Pick<Incident, 'kind' | 'origin' | 'key' | 'repaired'>,
     id: string,
     nowMs: number,
   ): Episode | undefined {
@@ -46,25 +58,43 @@ export class AlertEpisodes {
       nowMs - open.lastAtMs < this.opts.quietMs &&
       nowMs - open.openedAtMs < this.opts.maxMs
     ) {
+      if (
+        !open.followedUp &&
+        incident.repaired &&
+        open.firstKey !== undefined &&
+        incident.key === `${open.firstKey}${REPAIRED_SUFFIX}`
+      ) {
+        open.followedUp = true
+        return undefined
+      }
       open.lastAtMs = nowMs
       open.folded++
       return open
     }
-    this.#open.set(key, { firstId: id, openedAtMs: nowMs, lastAtMs: nowMs, folded: 0 })
+    this.#open.set(key, {
+      firstId: id,
+      openedAtMs: nowMs,
+      lastAtMs: nowMs,
+      folded: 0,
+      firstKey: incident.key,
+      followedUp: false,
+    })
     return undefined
   }
 
-  /** Forgets an episode opened by `id` whose first incident could not be accepted. */
-  cancel(incident: Pick<Incident, 'kind' | 'origin'>, id: string): void {
+  /** Forgets an episode opened by `id`, or its follow-up, when that incident was not accepted. */
+  cancel(incident: Pick<Incident, 'kind' | 'origin' | 'key'>, id: string): void {
     const key = `${incident.kind}\u0000${incident.origin}`
-    if (this.#open.get(key)?.firstId === id) this.#open.delete(key)
+    const open = this.#open.get(key)
+    if (open?.firstId === id) this.#open.delete(key)
+    else if (open && incident.key === `${open.firstKey}${REPAIRED_SUFFIX}`) open.followedUp = false
   }
 }
 
 /**
  * Where the two histories part, as far as the first incident tells: the seq of two entries
  * signed for one seq, else the tree size whose roots differ (the histories part at or before
- * its last seq).
+ * its last seq; AlertServiceOptions.parting then looks for the exact seq).
  */
 export function partingSeqOf(incident: Incident): { seq: number; exact: boolean } | undefined {
   if (incident.kind !== 'equivocation' && incident.kind !== 'diverged') return undefined

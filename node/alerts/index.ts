@@ -4,7 +4,7 @@ export {
   alertBodySchema,
   INCIDENT_KINDS,
 } from '../core/alert-body.ts'
-export { AlertService, type AlertServiceOptions } from './alert-service.ts'
+export { AlertService, type AlertServiceOptions, type PartingFinder } from './alert-service.ts'
 export { incidentOfCheckpoint } from './checkpoint-incident.ts'
 export { alertText, evidenceJson, type RenderOptions, renderAlertEmail } from './email.ts'
 export {

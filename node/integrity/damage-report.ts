@@ -29,23 +29,8 @@ export async function snapshotDamage(
   const named = group.problems.flatMap((p) => (p.seq === undefined ? [] : [p.seq]))
   // Stale tree nodes at a seq: entries from there on may have been rewritten and re-chained
   // (nothing else names them). Their values now let the report name each one that a repair,
-  // by this scrub or any other path, later replaced.
-  const suspectFrom = Math.min(
-    ...group.problems.flatMap((p) =>
-      p.kind === 'tree-node' && p.seq !== undefined ? [p.seq] : [],
-    ),
-  )
-  const suspects = Number.isFinite(suspectFrom)
-    ? Array.from(
-        {
-          length: Math.max(
-            0,
-            Math.min(store.size(group.origin), suspectFrom + 999) - suspectFrom + 1,
-          ),
-        },
-        (_, i) => suspectFrom + i,
-      )
-    : []
+  // by this scrub or any other path (sync), later replaced with other bytes.
+  const suspects = await suspectSeqs(store, group, named)
   const seqs = [...new Set([...named, ...suspects])]
   const sizes = group.problems.flatMap((p) =>
     p.seq === undefined && p.treeSize !== undefined ? [p.treeSize] : [],
@@ -60,6 +45,30 @@ export async function snapshotDamage(
     fingerprint: hash.digest('hex').slice(0, 32),
     values: new Map(seqs.map((seq, i) => [seq, values[i]])),
   }
+}
+
+/** Most entries a snapshot keeps beyond those the problems name. */
+const MAX_SUSPECTS = 1000
+
+/**
+ * The entries a re-chained rewrite may have changed: from the first stale tree node's pair
+ * (the verifier checks the level-1 node of every confirmed pair, so the first changed leaf is
+ * that node's seq or the one before it) to the last record on disk. A feed damaged at open
+ * has no committed size (store.size is 0), so its head records and the named seqs bound it.
+ */
+async function suspectSeqs(
+  store: ScrubView,
+  group: ProblemGroup,
+  named: readonly number[],
+): Promise<number[]> {
+  const stale = group.problems.flatMap((p) =>
+    p.kind === 'tree-node' && p.seq !== undefined ? [p.seq] : [],
+  )
+  if (stale.length === 0) return []
+  const from = Math.max(1, Math.min(...stale) - 1)
+  const last = Math.max(store.size(group.origin), await store.lastHeadSize(group.origin), ...named)
+  const to = Math.min(last, from + MAX_SUSPECTS - 1)
+  return Array.from({ length: Math.max(0, to - from + 1) }, (_, i) => from + i)
 }
 
 /**
@@ -82,12 +91,16 @@ export async function attributeAfterRepair(
   const named = new Set(
     group.problems.flatMap((p) => (p.seq === undefined || !p.entryId ? [] : [p.seq])),
   )
-  // Entries snapshotted as suspects whose stored value has changed since: something replaced them.
+  // Entries snapshotted as suspects that hold other entry bytes now: something replaced them.
+  // Bytes, not sealed values: sync re-storing an entry unchanged seals it anew.
   const unnamed = [...values.keys()].filter((seq) => !named.has(seq))
   const current = await store.rawRecords(group.origin, unnamed, [])
   const replaced = unnamed.filter((seq, i) => {
     const [before, now] = [values.get(seq), current[i]]
-    return before !== undefined && now !== undefined && !before.equals(now)
+    if (before === undefined || now === undefined || before.equals(now)) return false
+    const then = store.entryBytesOfValue(group.origin, seq, before)
+    const bytes = store.entryBytesOfValue(group.origin, seq, now)
+    return bytes !== undefined && (then === undefined || !bytesEqual(then, bytes))
   })
   for (const seq of [...new Set([...rewritten, ...replaced])].sort((a, b) => a - b)) {
     if (named.has(seq)) continue

@@ -11,6 +11,7 @@ import { startFirstScrub } from './first-scrub.ts'
 import type { IntegrityIncident } from './incident.ts'
 import { OriginGate } from './origin-gate.ts'
 import { OwnCutHold } from './own-cut.ts'
+import { findParting, partingQuestionOf, partingToJson } from './parting.ts'
 import type { RepairPeer } from './repairer.ts'
 import { ScrubSchedule } from './scrub-schedule.ts'
 import { Scrubber, type ScrubResult } from './scrubber.ts'
@@ -212,6 +213,29 @@ export class IntegrityService {
         throw err
       }
     })
+  }
+
+  /**
+   * Where a divergence or an equivocation over tree heads (an alert's incident) parts from
+   * this replica: the first seq whose leaf differs, proven with the conflicting history's
+   * entries from the members (parting.ts). Undefined when the incident names no two roots at
+   * a size, or no member proves the other history in time.
+   */
+  async partingOf(
+    incident: { kind: string; origin: string; evidence: unknown },
+    signal?: AbortSignal,
+  ): Promise<{ seq: number; evidence: Record<string, unknown> } | undefined> {
+    const question = partingQuestionOf(incident)
+    if (!question) return undefined
+    const stop = this.#controller.signal
+    const parting = await findParting({
+      replica: this.#opts.store.scrubView,
+      peers: this.#opts.peers(),
+      question,
+      log: this.#opts.logger,
+      signal: signal ? AbortSignal.any([signal, stop]) : stop,
+    })
+    return parting && { seq: parting.seq, evidence: partingToJson(parting) }
   }
 
   /** Handler of the 'evidence' control topic. */

@@ -11,6 +11,7 @@ import {
   type ScrubView,
   verifyProvenEntry,
 } from '../store/index.ts'
+import { findParting } from './parting.ts'
 
 /** A member to fetch authentic data from (/ehrlog/repair/1.0.0 in a running node). */
 export interface RepairPeer {
@@ -141,6 +142,7 @@ async function wantedOf(input: FeedRepairInput): Promise<Wanted> {
       }
     }
   }
+  for (const seq of await rewrittenBelowCut(input)) entrySeqs.add(seq)
   for (const seq of entrySeqs) {
     // Under the checkpoint only its root counts: a head the origin signed that disagrees
     // with what a quorum cosigned is a second history, never a source.
@@ -152,6 +154,40 @@ async function wantedOf(input: FeedRepairInput): Promise<Wanted> {
   const lastUncovered = Math.max(0, ...wanted.uncovered)
   for (const seq of wanted.uncovered) wanted.seqs.set(seq, [lastUncovered])
   return wanted
+}
+
+/** Most entries asked for from where the replica parts from the checkpoint's tree. */
+const MAX_REWRITTEN = 4096
+
+/**
+ * Entries before the one a scrub blames may have been rewritten too, re-chained with their
+ * tree nodes recomputed: then only the checkpoint's root disagrees, and each pass would find
+ * one more forged link. Where this replica parts from the cut's tree (parting.ts, proven
+ * with the members' entries at the cut) is the first of them: every entry from there to the
+ * cut is asked for at once. Nothing when the replica gives the cut's root (the damage is
+ * elsewhere), or its tree cannot be read (a record that fails authentication names itself).
+ */
+async function rewrittenBelowCut(input: FeedRepairInput): Promise<number[]> {
+  const { cut, replica, origin } = input
+  const blamed = input.problems.some(
+    (p) => p.kind === 'modified' && p.seq !== undefined && cut && p.seq <= cut.treeSize,
+  )
+  if (!cut || !blamed || replica.size(origin) < cut.treeSize) return []
+  try {
+    if (bytesEqual(await replica.rootAt(origin, cut.treeSize), cut.root)) return []
+  } catch {
+    return []
+  }
+  const parting = await findParting({
+    replica,
+    peers: input.peers,
+    question: { origin, treeSize: cut.treeSize, roots: [cut.root], askFirst: [origin] },
+    log: input.log,
+    ...(input.signal ? { signal: input.signal } : {}),
+  })
+  if (!parting) return []
+  const to = Math.min(cut.treeSize, parting.seq + MAX_REWRITTEN - 1)
+  return Array.from({ length: to - parting.seq + 1 }, (_, i) => parting.seq + i)
 }
 
 interface FetchState {

@@ -42,7 +42,7 @@ export interface ScrubberOptions {
   retryMs: number | undefined
   /** Waits for sync to refill a tail cut below the checkpoint (tail-wait.ts). */
   awaitTail: (origin: string, cut: { treeSize: number; root: Uint8Array }) => Promise<void>
-  /** Right after the first verify of a scrub, before any repair (StartHold.release). */
+  /** After a scrub's verify and its snapshot of the damage, before any repair (StartHold.release). */
   onVerified: () => void
   /** After a scrub that found damage, with the incidents it left open (ScrubSchedule). */
   onJudged: (openIncidents: number) => void
@@ -90,17 +90,19 @@ export class Scrubber {
     const verifyOptions = trusted ? { knownHeads: trusted.cuts } : {}
     const report = await replica.verify(verifyOptions)
     const detectedAt = new Date().toISOString()
-    this.#opts.onVerified()
     for (const p of report.problems)
       if (p.kind === 'unreadable-feed') this.#opts.log.error({ problem: p }, p.message)
     const groups = groupProblems(report.problems)
     if (groups.length === 0) {
+      this.#opts.onVerified()
       const incidents = await this.#vanished(groups, trusted)
       this.#open.clear()
       this.#report(incidents)
       return { report, incidents, after: report }
     }
     const seen = await Promise.all(groups.map((g) => snapshotDamage(replica, g)))
+    // Only now may sync refill a feed held since start: the snapshot is the damage as found.
+    this.#opts.onVerified()
     const outcomes = new Map<string, FeedRepairOutcome[]>()
     let after = report
     for (let pass = 0; pass < MAX_PASSES && !signal.aborted; pass++) {
@@ -204,15 +206,28 @@ export class Scrubber {
     const { origin } = scrubbed
     const repaired = !after.problems.some((p) => p.origin === origin)
     const openKey = `${scrubbed.kind}:${origin}:${fingerprint}`
-    const wasOpen = open.has(openKey)
+    // The incident reported unrepaired that this damage continues: the same fingerprint, or,
+    // when this scrub repaired it, any open one of its kind and origin (sync may have replaced
+    // some records between an earlier scrub and this one's snapshot). Its follow-up names
+    // what it first saw, as first seen.
+    const prior = open.has(openKey)
+      ? this.#openIncidents.get(openKey)
+      : repaired
+        ? [...this.#openIncidents.entries()].find(
+            ([key]) => open.has(key) && key.startsWith(`${scrubbed.kind}:${origin}:`),
+          )?.[1]
+        : undefined
+    const wasOpen = prior !== undefined
     if (!repaired) {
       this.#open.add(openKey)
-      this.#openIncidents.set(openKey, {
-        group: scrubbed,
-        fingerprint,
-        values,
-        detectedAt: scrub.detectedAt,
-      })
+      // Still open: kept as first seen (the follow-up names what that scrub saw).
+      if (!prior)
+        this.#openIncidents.set(openKey, {
+          group: scrubbed,
+          fingerprint,
+          values,
+          detectedAt: scrub.detectedAt,
+        })
     } else this.#openIncidents.delete(openKey)
     // An incident superseded by other damage of the same origin and kind is reported anew.
     for (const key of this.#openIncidents.keys())
@@ -233,20 +248,21 @@ export class Scrubber {
     const peer =
       tried.flatMap((o) => o.from)[0] ??
       (refilled || removed.length === 0 ? this.#deliveredBy.get(origin) : undefined)
+    const seen = prior ? new Map([...values, ...prior.values]) : values
     return damageIncident({
       self,
       group: repaired
         ? await attributeAfterRepair(
             replica,
-            scrubbed,
-            values,
+            prior ? mergeGroups(prior.group, scrubbed) : scrubbed,
+            seen,
             tried.flatMap((o) => o.result?.entries ?? []),
           )
         : scrubbed,
       repairedFrom: repaired ? (peer ?? self) : undefined,
       ...(repaired && (peer === undefined || peer === self) ? { repairedHere: { removed } } : {}),
       // A follow-up to an incident reported unrepaired is a new incident for the alerts.
-      key: wasOpen ? `${fingerprint}:repaired` : fingerprint,
+      key: prior ? `${prior.fingerprint}:repaired` : fingerprint,
       detectedAt: scrub.detectedAt,
       trusted,
       tried,
@@ -292,4 +308,16 @@ export class Scrubber {
       return undefined
     }
   }
+}
+
+/** The problems of both, each once (the first scrub's kept where both name one). */
+function mergeGroups(first: ProblemGroup, later: ProblemGroup): ProblemGroup {
+  const seen = new Set<string>()
+  const problems = [...first.problems, ...later.problems].filter((p) => {
+    const id = `${p.kind}:${p.seq ?? ''}:${p.treeSize ?? ''}`
+    if (seen.has(id)) return false
+    seen.add(id)
+    return true
+  })
+  return { ...first, problems }
 }

@@ -1,7 +1,12 @@
 import { readdir } from 'node:fs/promises'
 import { join } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
-import { type AlertBody, AlertService, type Incident } from '../../node/alerts/index.ts'
+import {
+  type AlertBody,
+  AlertService,
+  type AlertServiceOptions,
+  type Incident,
+} from '../../node/alerts/index.ts'
 import { smtpConfigSchema } from '../../node/identity/index.ts'
 import { silentLogger } from '../../node/logger.ts'
 import { useTempDirs } from '../helpers/temp-dir.ts'
@@ -31,7 +36,7 @@ function fork(
   }
 }
 
-async function setup(nowMs: { value: number }) {
+async function setup(nowMs: { value: number }, extra: Partial<AlertServiceOptions> = {}) {
   const server: TestSmtpServer = await startSmtpServer()
   cleanups.push(() => server.close())
   const dir = await tempDir()
@@ -52,6 +57,7 @@ async function setup(nowMs: { value: number }) {
       recorded.push(body)
     },
     now: () => new Date(nowMs.value),
+    ...extra,
   })
   await service.start()
   cleanups.push(() => service.stop())
@@ -105,5 +111,77 @@ describe('alert storms: one incident, one email (real SMTP server)', () => {
     expect((await service.report(fork('hospital-c', 500))).isNew).toBe(true)
     expect(server.received).toHaveLength(3)
     expect(recorded).toHaveLength(3)
+  })
+
+  it('a fork whose parting is found names the exact seq; one not found in time says "at or before"', async () => {
+    const now = { value: Date.parse('2026-01-05T10:00:00Z') }
+    const asked: Incident[] = []
+    const { server, recorded, service } = await setup(now, {
+      partingWaitMs: 300,
+      parting: async (incident, signal) => {
+        asked.push(incident)
+        if (incident.origin === 'hospital-c') return { seq: 23, evidence: { seq: 23, by: 'test' } }
+        // hospital-d: the search outlasts the wait (it is told to give up by its signal).
+        await new Promise((resolve) => signal.addEventListener('abort', resolve))
+        return undefined
+      },
+    })
+    for (let size = 40; size < 45; size++) await service.report(fork('hospital-c', size))
+    expect(asked).toHaveLength(1) // only the first incident of the episode is looked into
+    const mail = parseMail(server.received[0]!.raw)
+    expect(mail.subject).toMatch(/disagree, seen by hospital-b \(seq 23\)$/)
+    expect(mail.text).toContain('The histories part at seq 23 of hospital-c.')
+    expect(recorded[0]).toMatchObject({ seqFrom: 23, seqTo: 23 })
+    const evidence = JSON.parse(
+      mail.attachments.find((a) => a.filename === 'evidence.json')!.content.toString('utf8'),
+    ).evidence
+    expect(evidence).toMatchObject({ treeSize: 40, parting: { seq: 23, by: 'test' } })
+
+    const started = Date.now()
+    await service.report(fork('hospital-d', 12))
+    expect(Date.now() - started).toBeLessThan(5000)
+    expect(parseMail(server.received[1]!.raw).text).toContain(
+      'The histories part at or before seq 12 of hospital-d.',
+    )
+  })
+
+  it('the "repaired" follow-up of an episode\'s first incident is emailed, once; other follow-ups fold', async () => {
+    const now = { value: Date.parse('2026-01-05T10:00:00Z') }
+    const { server, recorded, service } = await setup(now)
+    const damage = (key: string, ids: string[], repaired = false): Incident => ({
+      kind: 'modified',
+      key,
+      reportingNode: 'hospital-b',
+      origin: 'hospital-a',
+      entryIds: ids,
+      detectedAt: '2026-01-05T10:00:00.000Z',
+      summary: `entries of hospital-a were modified (${key})`,
+      evidence: {},
+      ...(repaired ? { repaired: { from: 'hospital-c', entryIds: ids } } : {}),
+    })
+    expect((await service.report(damage('first', ['hospital-a:12']))).isNew).toBe(true)
+    now.value += 1000
+    // Another damage of the same kind and origin: folded into the episode.
+    expect((await service.report(damage('second', ['hospital-a:3']))).foldedInto).toBeDefined()
+    now.value += 1000
+    // The follow-up of the second (folded) incident folds too.
+    expect((await service.report(damage('second:repaired', ['hospital-a:3'], true))).isNew).toBe(
+      false,
+    )
+    expect(server.received).toHaveLength(1)
+    // The first incident's follow-up is its end: emailed and recorded.
+    const ids = ['hospital-a:10', 'hospital-a:11', 'hospital-a:12']
+    expect((await service.report(damage('first:repaired', ids, true))).isNew).toBe(true)
+    expect(server.received).toHaveLength(2)
+    expect(recorded).toHaveLength(2)
+    expect(recorded[1]).toMatchObject({ entryIds: ids, repairedFrom: 'hospital-c' })
+    expect(parseMail(server.received[1]!.raw).text).toContain(
+      'Compromised log ids: hospital-a:10, hospital-a:11, hospital-a:12',
+    )
+    // Only once: a second incident with that key (other entries) folds.
+    now.value += 1000
+    const again = await service.report(damage('first:repaired', ['hospital-a:12'], true))
+    expect(again.foldedInto).toBeDefined()
+    expect(server.received).toHaveLength(2)
   })
 })

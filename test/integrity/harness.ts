@@ -1,3 +1,4 @@
+import { readFile, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { afterEach } from 'vitest'
 import type { EncodedEntry } from '../../node/core/entry.ts'
@@ -90,6 +91,26 @@ export function useIntegrityNetwork() {
     },
 
     start: (name: string): Promise<EhrlogNode> => start([A, B, C].indexOf(name)),
+
+    /**
+     * Sends `name`'s alerts to `admin` through the SMTP server on 127.0.0.1:`port` from its
+     * next start (config.json `alerts`).
+     */
+    async withAdmins(name: string, port: number, admin = 'it-security@hospital.example') {
+      const path = join(dirs[[A, B, C].indexOf(name)]!, 'config.json')
+      const config = JSON.parse(await readFile(path, 'utf8'))
+      config.alerts = {
+        admins: [admin],
+        smtp: {
+          host: '127.0.0.1',
+          port,
+          secure: false,
+          requireTLS: false,
+          from: 'ehrlog@x.example',
+        },
+      }
+      await writeFile(path, JSON.stringify(config, null, 2), { mode: 0o600 })
+    },
 
     async stop(name: string): Promise<void> {
       await running.get(name)?.stop()
