@@ -1,6 +1,7 @@
 import { decodeEntry, type Entry } from '../core/entry.ts'
 import type { AuditEvent } from '../core/event.ts'
-import { type ToFhirOptions, toFhirAuditEvent } from '../core/fhir/audit-event.ts'
+import type { ToFhirOptions } from '../core/fhir/audit-event.ts'
+import { type FhirMapping, toFhirAuditEventAs } from '../core/fhir/balp.ts'
 import { INCLUSION_PROOF_EXTENSION, QUERY_ANSWER_EXTENSION } from '../core/fhir/search-bundle.ts'
 import type { Extension, FhirAuditEvent, FhirBundle } from '../core/fhir/types.ts'
 import type { AnswerEntryJson, QueryAnswerJson } from '../core/trust/index.ts'
@@ -29,7 +30,7 @@ export type SearchBundle = FhirBundle & {
 export function toSearchBundle(
   answer: QueryAnswerJson,
   links: SearchBundleLinks,
-  opts: ToFhirOptions & { baseUrl?: string; firstPage?: boolean } = {},
+  opts: ToFhirOptions & { baseUrl?: string; firstPage?: boolean; mapping?: FhirMapping } = {},
 ): SearchBundle {
   const parts: Extension[] = [
     { url: 'node', valueString: JSON.stringify(answer.node) },
@@ -67,9 +68,12 @@ export function toSearchBundle(
 }
 
 /** One answer entry as its AuditEvent with the inclusion-proof extension appended. */
-function searchResource(item: AnswerEntryJson, opts: ToFhirOptions): FhirAuditEvent {
+function searchResource(
+  item: AnswerEntryJson,
+  opts: ToFhirOptions & { mapping?: FhirMapping },
+): FhirAuditEvent {
   const entry = decodeEntry(Buffer.from(item.bytes, 'base64')).entry as Entry<AuditEvent>
-  const resource = toFhirAuditEvent(entry, opts)
+  const resource = toFhirAuditEventAs(opts.mapping ?? 'ehrlog', entry, opts)
   resource.extension = [...(resource.extension ?? []), proofExtension(item, entry.seq)]
   return resource
 }
