@@ -122,6 +122,14 @@ export async function benchFhirSearch(input: {
     )
   if (same(toSearchBundleBefore) !== same(toSearchBundle))
     throw new Error('the two Bundle writers disagree')
+  // The writers alone on that answer, interleaved: CPU per Bundle written and serialized.
+  const writerCpu = { before: [] as number[], after: [] as number[] }
+  for (let i = 0; i < 400; i++) {
+    const which = i % 2 === 0 ? 'before' : 'after'
+    const c = process.cpuUsage()
+    same(which === 'before' ? toSearchBundleBefore : toSearchBundle)
+    writerCpu[which].push(cpuMs(process.cpuUsage(c)))
+  }
   const text = texts.after
   const bundle = JSON.parse(text) as { total?: number }
   if (bundle.total !== input.trail) throw new Error(`the Bundle has ${bundle.total} entries`)
@@ -168,6 +176,12 @@ export async function benchFhirSearch(input: {
       value: percentile(before.wall, 50),
       unit: 'ms',
       note: `p99 ${percentile(before.wall, 99).toFixed(1)} ms, CPU p50 ${percentile(before.cpu, 50).toFixed(1)} / p99 ${percentile(before.cpu, 99).toFixed(1)} ms; ${split(before)}; interleaved with the searches above`,
+    },
+    {
+      name: 'FHIR Bundle writer CPU p50, before / now',
+      value: percentile(writerCpu.before.slice(20), 50),
+      unit: 'ms',
+      note: `now ${percentile(writerCpu.after.slice(20), 50).toFixed(2)} ms (p99 ${percentile(writerCpu.before.slice(20), 99).toFixed(2)} / ${percentile(writerCpu.after.slice(20), 99).toFixed(2)} ms): toSearchBundle and JSON.stringify of one ${input.trail}-entry answer, 200 each, interleaved`,
     },
     {
       name: 'FHIR Bundle size',
