@@ -283,6 +283,11 @@ describe('GET /fhir/AuditEvent (ITI-81) on a real network: searchset Bundles wit
     const both = await runCli(['verify-fhir', atA, atB, '--network', network], env)
     expect(both.code).toBe(0)
     expect(both.out).toContain('agree wherever both are complete')
+    // BALP output through the CLI: verified against the BALP mapping the search asked for.
+    const balp = await runCli(['fhir-search', `${query}&mapping=balp`, '--network', network], env)
+    expect(balp.code).toBe(0)
+    expect(balp.out).toMatch(/answer: 5 entries verified \(5 cosigned.*; 0 failures/)
+    expect(balp.out).toContain('IHE.BasicAudit.PatientRead')
 
     const bundle = JSON.parse(await readFile(atA, 'utf8'))
     bundle.entry[2].resource.entity[0].what.identifier.value = 'MRN-B'
