@@ -76,7 +76,7 @@ const utf8 = new TextDecoder('utf-8', { fatal: true })
  * One answer entry as its AuditEvent with the inclusion-proof extension appended. The bytes
  * are parsed, not decoded again with decodeEntry: they are this node's own, checked when the
  * store read them a moment ago, and the client verifies them against the proof anyway (a
- * second canonical-form check and leaf hash per entry was a third of the Bundle's cost).
+ * second canonical-form check and leaf hash per entry was a fifth of the writer's CPU).
  */
 function searchResource(
   item: AnswerEntryJson,
