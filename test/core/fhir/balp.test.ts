@@ -7,7 +7,9 @@ import {
   parseFhirAuditEvent,
   toBalpAuditEvent,
   toFhirAuditEvent,
+  toFhirBundle,
   validateAuditEvent,
+  validateAuditEventBundle,
 } from '../../../node/core/fhir/index.ts'
 import { GENESIS_PREV } from '../../../node/core/layout.ts'
 import { balpPatientReadServer } from './balp-examples.ts'
@@ -241,6 +243,22 @@ describe('toBalpAuditEvent: BALP profiles where a pattern describes the event', 
       const entry = entryOf(fields)
       expect(parseFhirAuditEvent(asJson(toBalpAuditEvent(entry)))).toEqual(entry.body)
     }
+  })
+})
+
+describe('toFhirBundle with mapping balp', () => {
+  it('writes a collection that validates, each entry in its BALP profile or in the ehrlog mapping', () => {
+    const entries = [
+      entryOf({ action: 'create' }, 1),
+      entryOf({ action: 'read', outcome: 'failure' }, 2),
+    ]
+    const bundle = asJson(toFhirBundle(entries, { mapping: 'balp' }))
+    expect(validateAuditEventBundle(bundle)).toEqual([])
+    const [created, failed] = (bundle.entry as Array<{ resource: Record<string, unknown> }>).map(
+      (e) => e.resource,
+    )
+    expect(balpProblems('PatientCreate', created!)).toEqual([])
+    expect(failed).toEqual(asJson(toFhirAuditEvent(entries[1]!)))
   })
 })
 
