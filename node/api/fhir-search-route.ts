@@ -61,6 +61,7 @@ export async function fhirSearchRoute(
       const bundle = toSearchBundle(answer, next === undefined ? { self } : { self, next }, {
         baseUrl: base,
         firstPage: search.cursor === undefined,
+        ...(search.mapping === undefined ? {} : { mapping: search.mapping }),
       })
       reply.header('Cache-Control', 'no-store')
       return reply.type('application/fhir+json; charset=utf-8').send(bundle)

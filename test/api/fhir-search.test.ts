@@ -8,6 +8,7 @@ import { verifySearchBundle } from '../../node/core/fhir/search-verify.ts'
 import { crossCheckAnswers, type Membership } from '../../node/core/trust/index.ts'
 import type { EhrlogNode } from '../../node/node.ts'
 import { waitFor } from '../../scripts/in-process-network.ts'
+import { balpProblems } from '../core/fhir/balp-profiles.ts'
 import { runCli } from '../helpers/cli.ts'
 import { bodiesAfter } from '../helpers/fixtures.ts'
 import { startQueryNetwork } from '../query/network-world.ts'
@@ -97,6 +98,47 @@ describe('GET /fhir/AuditEvent (ITI-81) on a real network: searchset Bundles wit
     expect(failed.body.total).toBe(0)
     expect(failed.body.entry).toBeUndefined()
     expect(validateAuditEventBundle(failed.body)).toEqual([])
+  })
+
+  it('shows BALP profiles with mapping=balp: valid R4, verified, one AuditEvent per patient', async () => {
+    const { status, body } = await search(0, '?patient=MRN-A&action=R&mapping=balp')
+    expect(status).toBe(200)
+    expect(validateAuditEventBundle(body)).toEqual([])
+    expect(body.entry).toHaveLength(5)
+    for (const e of body.entry) {
+      const { extension, ...shown } = e.resource
+      expect(balpProblems('PatientRead', shown)).toEqual([])
+      expect(extension).toHaveLength(2) // the ehrlog-event and inclusion-proof extensions
+    }
+    const checked = verify(body)
+    expect(checked.result.failures).toEqual([])
+    expect(checked.result.verified).toHaveLength(5)
+    // The verifier maps as the self link says: the same Bundle checked as the ehrlog mapping
+    // (or a BALP element changed) is not what its entries say.
+    const asked = `${nodes[0]!.httpUrl}/fhir/AuditEvent?patient=MRN-A&action=R`
+    const asEhrlog = verifySearchBundle(body, { keys: membership.keys, requested: asked })
+    expect(asEhrlog.result.verified).toEqual([])
+    body.entry[0].resource.agent[2].requestor = false
+    expect(verify(body).result.failures).toEqual([
+      expect.objectContaining({
+        reason: 'the AuditEvent shown is not the mapping of its proven entry',
+      }),
+    ])
+    // ehrlog's own records of these searches: PatientQuery (one patient) and Query ('*').
+    const own = await search(0, '?type=110112&mapping=balp')
+    const profiles = new Set(own.body.entry.map((e: Json) => e.resource.meta?.profile?.[0]))
+    expect(profiles).toContain(
+      'https://profiles.ihe.net/ITI/BALP/StructureDefinition/IHE.BasicAudit.PatientQuery',
+    )
+    for (const e of own.body.entry) {
+      const name = e.resource.meta?.profile?.[0]?.split('IHE.BasicAudit.')[1]
+      if (name !== undefined) expect(balpProblems(name, e.resource)).toEqual([])
+      else expect(e.resource.outcome).toBe('4') // a refused search: BALP has no pattern
+    }
+    expect(verify(own.body).result.failures).toEqual([])
+    const bad = await search(0, '?mapping=dicom')
+    expect(bad.status).toBe(400)
+    expect(bad.body.issue[0].expression).toEqual(['mapping'])
   })
 
   it('records every search as a query of the audit log', async () => {
@@ -241,6 +283,11 @@ describe('GET /fhir/AuditEvent (ITI-81) on a real network: searchset Bundles wit
     const both = await runCli(['verify-fhir', atA, atB, '--network', network], env)
     expect(both.code).toBe(0)
     expect(both.out).toContain('agree wherever both are complete')
+    // BALP output through the CLI: verified against the BALP mapping the search asked for.
+    const balp = await runCli(['fhir-search', `${query}&mapping=balp`, '--network', network], env)
+    expect(balp.code).toBe(0)
+    expect(balp.out).toMatch(/answer: 5 entries verified \(5 cosigned.*; 0 failures/)
+    expect(balp.out).toContain('IHE.BasicAudit.PatientRead')
 
     const bundle = JSON.parse(await readFile(atA, 'utf8'))
     bundle.entry[2].resource.entity[0].what.identifier.value = 'MRN-B'

@@ -1,7 +1,8 @@
 import type { Entry } from '../entry.ts'
 import { EhrlogError } from '../errors.ts'
 import type { AuditEvent } from '../event.ts'
-import { type ToFhirOptions, toFhirAuditEvent } from './audit-event.ts'
+import type { ToFhirOptions } from './audit-event.ts'
+import { type FhirMapping, toFhirAuditEventAs } from './balp.ts'
 import { parseFhirAuditEvent, parseValidated, throwIfIssues } from './from-fhir.ts'
 import type { FhirAuditEvent, FhirBundle } from './types.ts'
 import { isObject, kindOf, validateAuditEventBundle } from './validate.ts'
@@ -9,17 +10,18 @@ import { isObject, kindOf, validateAuditEventBundle } from './validate.ts'
 /**
  * Event entries as a Bundle of type collection: a set of resources with no query or
  * transaction behind it. With `baseUrl` (the FHIR base, no trailing slash) each entry gets
- * fullUrl `<baseUrl>/AuditEvent/<id>`.
+ * fullUrl `<baseUrl>/AuditEvent/<id>`. `mapping: 'balp'` writes BALP profiles where one fits
+ * (balp.ts).
  */
 export function toFhirBundle(
   entries: readonly Entry<AuditEvent>[],
-  opts: ToFhirOptions & { baseUrl?: string } = {},
+  opts: ToFhirOptions & { baseUrl?: string; mapping?: FhirMapping } = {},
 ): FhirBundle {
   const bundle: FhirBundle = { resourceType: 'Bundle', type: 'collection' }
   // An empty array is not allowed in FHIR JSON: no entries, no entry element.
   if (entries.length > 0) {
     bundle.entry = entries.map((entry) => {
-      const resource = toFhirAuditEvent(entry, opts)
+      const resource = toFhirAuditEventAs(opts.mapping ?? 'ehrlog', entry, opts)
       const { baseUrl } = opts
       return baseUrl !== undefined && resource.id !== undefined
         ? { fullUrl: `${baseUrl}/AuditEvent/${resource.id}`, resource }

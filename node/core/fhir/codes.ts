@@ -135,3 +135,68 @@ export const ENTITY_ROLES = {
   /** "A logical object related to a health record event ... not restricted to FHIR Resources". */
   domainResource: { system: SYSTEMS.objectRole, code: '4', display: 'Domain Resource' },
 } as const satisfies Record<string, Code>
+
+/*
+ * IHE Basic Audit Log Patterns (BALP, profiles.ihe.net/ITI/BALP, FHIR R4), written when a
+ * search asks for it (docs/fhir.md, "BALP"). The constraints used are those of the BALP
+ * profiles Read, Create, Update, Delete, Query and their Patient variants.
+ */
+
+/** The canonical base of BALP's StructureDefinitions: meta.profile is this plus the profile id. */
+export const BALP_PROFILE_BASE = 'https://profiles.ihe.net/ITI/BALP/StructureDefinition'
+
+export const BALP_PROFILES = {
+  patientCreate: `${BALP_PROFILE_BASE}/IHE.BasicAudit.PatientCreate`,
+  patientRead: `${BALP_PROFILE_BASE}/IHE.BasicAudit.PatientRead`,
+  patientUpdate: `${BALP_PROFILE_BASE}/IHE.BasicAudit.PatientUpdate`,
+  patientDelete: `${BALP_PROFILE_BASE}/IHE.BasicAudit.PatientDelete`,
+  patientQuery: `${BALP_PROFILE_BASE}/IHE.BasicAudit.PatientQuery`,
+  query: `${BALP_PROFILE_BASE}/IHE.BasicAudit.Query`,
+} as const
+
+/** audit-event-type `rest`: every BALP RESTful pattern's type. */
+export const REST_TYPE: Code = {
+  system: SYSTEMS.auditEventType,
+  code: 'rest',
+  display: 'Restful Operation',
+}
+
+const rest = (code: string): Code => ({ system: SYSTEMS.restfulInteraction, code, display: code })
+
+/** restful-interaction subtypes BALP fixes (or binds, for update and query) per pattern. */
+export const REST_INTERACTIONS = {
+  create: rest('create'),
+  read: rest('read'),
+  update: rest('update'),
+  delete: rest('delete'),
+  search: rest('search'),
+  searchType: rest('search-type'),
+} as const
+
+/** The agent types BALP slices agents by (DICOM, HL7 v3 ParticipationType, provenance). */
+export const BALP_AGENT_TYPES = {
+  sourceRole: dicom('110153', 'Source Role ID'),
+  destinationRole: dicom('110152', 'Destination Role ID'),
+  application: dicom('110150', 'Application'),
+  custodian: {
+    system: 'http://terminology.hl7.org/CodeSystem/provenance-participant-type',
+    code: 'custodian',
+    display: 'Custodian',
+  },
+  informationRecipient: {
+    system: 'http://terminology.hl7.org/CodeSystem/v3-ParticipationType',
+    code: 'IRCP',
+    display: 'information recipient',
+  },
+  author: {
+    system: 'http://terminology.hl7.org/CodeSystem/v3-ParticipationType',
+    code: 'AUT',
+    display: 'author (originator)',
+  },
+} as const satisfies Record<string, Code>
+
+/** object-role 24 Query: BALP's entity:query. */
+export const QUERY_ROLE: Code = { system: SYSTEMS.objectRole, code: '24', display: 'Query' }
+
+/** R4's extension for a required element whose value is not known (hl7.org/fhir/R4/extension-data-absent-reason.html). */
+export const DATA_ABSENT_REASON = 'http://hl7.org/fhir/StructureDefinition/data-absent-reason'

@@ -4,8 +4,16 @@ export {
   type ToFhirOptions,
   toFhirAuditEvent,
 } from './audit-event.ts'
+export {
+  balpProfileOf,
+  FHIR_MAPPINGS,
+  type FhirMapping,
+  toBalpAuditEvent,
+  toFhirAuditEventAs,
+} from './balp.ts'
 export { INGEST_BUNDLE_TYPES, parseFhirAuditEvents, toFhirBundle } from './bundle.ts'
 export {
+  BALP_PROFILES,
   EHRLOG_ACTION_SYSTEM,
   EHRLOG_EVENT_EXTENSION,
   EHRLOG_NODE_SYSTEM,

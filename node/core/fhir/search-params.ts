@@ -1,5 +1,6 @@
 import { EhrlogError } from '../errors.ts'
 import { ACTIONS, type Action } from '../event.ts'
+import { FHIR_MAPPINGS, type FhirMapping } from './balp.ts'
 import {
   ACTION_MAP,
   EHRLOG_ACTION_SYSTEM,
@@ -34,6 +35,7 @@ export const SEARCH_PARAMS = [
   '_count',
   CURSOR_PARAM,
   '_format',
+  'mapping',
 ] as const
 
 /** `_format` values naming the only format answered, FHIR JSON (R4 http.html#mime). */
@@ -44,13 +46,15 @@ export interface FhirSearch {
   filter: Record<string, string>
   count?: string
   cursor?: string
+  /** How entries are shown (`mapping=balp`: BALP profiles where they fit; absent: ehrlog). Not a filter. */
+  mapping?: FhirMapping
 }
 
 const PREFIXES = ['eq', 'ge', 'gt', 'le', 'lt'] as const
 type Prefix = (typeof PREFIXES)[number]
 
 /** Parameters given at most once; the others repeat as FHIR's AND (date: both bounds). */
-const SINGLE = ['outcome', '_count', CURSOR_PARAM, '_format'] as const
+const SINGLE = ['outcome', '_count', CURSOR_PARAM, '_format', 'mapping'] as const
 
 /**
  * Maps search parameters (each name with every value it was given) to a query. Unknown
@@ -143,6 +147,11 @@ export function parseFhirSearch(params: ReadonlyMap<string, readonly string[]>):
           // An unencoded `+` arrives as a space: application/fhir json.
           if (!JSON_FORMATS.includes(value.split(';')[0]!.trim().replace(' ', '+')))
             throw invalid(name, `is ${clip(value)}: only FHIR JSON is answered (json)`)
+          break
+        case 'mapping':
+          if (!(FHIR_MAPPINGS as readonly string[]).includes(value))
+            throw invalid(name, `is ${clip(value)}: want ${FHIR_MAPPINGS.join(' or ')}`)
+          out.mapping = value as FhirMapping
           break
       }
     }

@@ -11,7 +11,7 @@ import {
   type VerifiedCheckpoints,
   verifyQueryAnswer,
 } from '../trust/index.ts'
-import { toFhirAuditEvent } from './audit-event.ts'
+import { type FhirMapping, toFhirAuditEventAs } from './balp.ts'
 import {
   answerOfSearchBundle,
   INCLUSION_PROOF_EXTENSION as INCLUSION_PROOF,
@@ -57,12 +57,14 @@ export function verifySearchBundle(
   let filter: QueryFilter | undefined
   let cursor: string | undefined
   let search: string | undefined
+  let mapping: FhirMapping = 'ehrlog'
   try {
     const url = new URL(check.requested ?? links.self ?? '')
     const params = groupParams(url.searchParams)
     const parsed = parseFhirSearch(params)
     filter = parseQueryFilter(parsed.filter)
     cursor = parsed.cursor
+    mapping = parsed.mapping ?? 'ehrlog'
     params.delete(CURSOR_PARAM)
     search = [...params].map(([k, v]) => `${k}=${v.join('&')}`).join('&')
   } catch (err) {
@@ -86,7 +88,7 @@ export function verifySearchBundle(
   })
   const verified = result.verified.filter((v) => {
     const shown = shownOf.get(toBase64(v.entry.bytes))
-    const expected = toFhirAuditEvent(v.entry.entry as Entry<AuditEvent>)
+    const expected = toFhirAuditEventAs(mapping, v.entry.entry as Entry<AuditEvent>)
     let reason: string | undefined
     if (!shown || canonicalJson(shown.resource) !== canonicalJson(expected))
       reason = 'the AuditEvent shown is not the mapping of its proven entry'

@@ -22,6 +22,7 @@ export interface Identifier {
 }
 
 export interface Reference {
+  extension?: Extension[]
   reference?: string
   type?: string
   identifier?: Identifier
@@ -38,6 +39,7 @@ export interface Extension {
   valueString?: string
   valueBase64Binary?: string
   valueInteger?: number
+  valueCode?: string
   extension?: Extension[]
 }
 
@@ -46,6 +48,8 @@ export interface AuditEventAgent {
   who?: Reference
   name?: string
   requestor: boolean
+  /** BALP's client and server agents require one; ehrlog writes it as data absent. */
+  network?: { extension?: Extension[]; address?: string; type?: string }
 }
 
 export interface AuditEventEntity {
@@ -54,11 +58,15 @@ export interface AuditEventEntity {
   role?: Coding
   name?: string
   description?: string
+  /** base64Binary: the search, on BALP's entity:query. */
+  query?: string
 }
 
 export interface FhirAuditEvent {
   resourceType: 'AuditEvent'
   id?: string
+  /** Written only with a BALP profile the AuditEvent meets. */
+  meta?: { profile: string[] }
   extension?: Extension[]
   type: Coding
   subtype?: Coding[]

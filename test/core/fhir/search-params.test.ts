@@ -28,6 +28,17 @@ describe('FHIR AuditEvent search parameters → query filter', () => {
     })
   })
 
+  it('reads mapping (how entries are shown, not a filter): balp or ehrlog, once', () => {
+    expect(search('patient=MRN-A&mapping=balp')).toEqual({
+      filter: { patient: 'MRN-A' },
+      mapping: 'balp',
+    })
+    expect(search('mapping=ehrlog')).toEqual({ filter: {}, mapping: 'ehrlog' })
+    expect(fieldOf('mapping=dicom')).toBe('mapping')
+    expect(fieldOf('mapping=balp&mapping=balp')).toBe('mapping')
+    expect(fieldOf('mapping=')).toBe('mapping')
+  })
+
   it('reads patient and agent references and identifiers, _count and the cursor', () => {
     expect(search('patient=Patient/MRN-A&agent.identifier=|dr-1&_count=7&_cursor=abc')).toEqual({
       filter: { patient: 'MRN-A', actor: 'dr-1' },
