@@ -77,6 +77,7 @@ export class SyslogListener {
 
   async start(): Promise<void> {
     const { cert, key, ca, host, port, logger } = this.#opts
+    this.#pool.start()
     // RFC 5425 §5 (certificate-based authorization) / ATNA node authentication: the sender must present a certificate that
     // chains to the configured CA (requestCert + rejectUnauthorized); TLS 1.2 at least.
     const server = createServer({
