@@ -52,7 +52,9 @@ export function packFrames(frames: readonly Uint8Array[]): PackedFrames {
     ends[i] = total
   })
   const bytes = new Uint8Array(total)
-  frames.forEach((f, i) => bytes.set(f, ends[i]! - f.byteLength))
+  frames.forEach((f, i) => {
+    bytes.set(f, ends[i]! - f.byteLength)
+  })
   return { bytes, ends }
 }
 
