@@ -31,6 +31,8 @@ export interface SyslogUdpConfig {
 export interface SyslogConfig {
   tls?: SyslogTlsConfig | undefined
   udp?: SyslogUdpConfig | undefined
+  /** Parse threads (parse-pool.ts); default defaultParseThreads(). */
+  parseThreads?: number | undefined
 }
 
 /**
@@ -54,7 +56,7 @@ export class AtnaIngest {
     },
   ) {
     this.#counts = new SenderCounts(opts.observe)
-    this.#pool = new ParsePool(defaultParseThreads())
+    this.#pool = new ParsePool(opts.config.parseThreads ?? defaultParseThreads())
   }
 
   /** The TLS listener's port (0 before start, or without TLS). */

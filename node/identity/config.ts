@@ -155,6 +155,11 @@ export const nodeConfigSchema = z.strictObject({
         })
         .optional(),
       udp: syslogUdpSchema.optional(),
+      /**
+       * Worker threads that parse messages (XML, event schema) off the event loop; 0 parses
+       * inline. Default: one fewer than the cores, at least 1, at most 4.
+       */
+      parseThreads: z.number().int().min(0).max(16).optional(),
     })
     .refine((s) => s.tls !== undefined || s.udp !== undefined, {
       message: 'want tls, udp or both',
