@@ -35,7 +35,7 @@ export interface Parts {
   query: QueryService
   http: HttpServer
   quorumWatch: QuorumWatch
-  /** ATNA syslog ingest, when config.json has `syslog.tls`. */
+  /** ATNA syslog ingest, when config.json has `syslog` (TLS, UDP or both). */
   atna: AtnaIngest | undefined
 }
 
@@ -230,7 +230,7 @@ export function buildParts(
     tls: tlsFilesOf(identity.config.http.tls, dir),
     trustProxy: identity.config.http.trustProxy,
   })
-  const syslog = identity.config.syslog?.tls
+  const syslog = identity.config.syslog
   const atna =
     syslog &&
     new AtnaIngest({

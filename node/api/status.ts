@@ -31,7 +31,7 @@ export interface NodeStatus {
    */
   ownFeed?: { fenced: boolean; waitingFor?: string; pendingEvents: number }
   uptimeSeconds: number
-  /** ATNA syslog senders (certificate CN) and their message counts since start (docs/atna.md). */
+  /** ATNA syslog senders (certificate CN, or udp:ADDRESS) and their message counts since start (docs/atna.md). */
   syslog?: Array<{ sender: string; received: number; appended: number; refused: number }>
 }
 

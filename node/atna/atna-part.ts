@@ -3,8 +3,10 @@ import { isAbsolute, join } from 'node:path'
 import { EhrlogError } from '../core/errors.ts'
 import type { AuditEvent } from '../core/event.ts'
 import type { Logger } from '../logger.ts'
+import { defaultParseThreads, ParsePool } from './parse-pool.ts'
 import { type MessageOutcome, SenderCounts, type SenderTally } from './sender-counts.ts'
 import { SyslogListener } from './syslog-listener.ts'
+import { UdpListener } from './udp-listener.ts'
 
 /** config.json `syslog.tls`: where to listen, the PEM files, and who may send. */
 export interface SyslogTlsConfig {
@@ -17,17 +19,36 @@ export interface SyslogTlsConfig {
   maxFrameBytes: number
 }
 
+/** config.json `syslog.udp` (RFC 5426): where to listen, and which networks may send. */
+export interface SyslogUdpConfig {
+  host: string
+  port: number
+  allowedNetworks: string[]
+  maxDatagramBytes: number
+}
+
+/** config.json `syslog`: TLS, UDP, or both. */
+export interface SyslogConfig {
+  tls?: SyslogTlsConfig | undefined
+  udp?: SyslogUdpConfig | undefined
+  /** Parse threads (parse-pool.ts); default defaultParseThreads(). */
+  parseThreads?: number | undefined
+}
+
 /**
  * The node part for ATNA ingest: reads the PEM files (relative to the node folder) at start,
- * so a missing or unreadable one is CONFIG_INVALID naming it, then runs the listener.
+ * so a missing or unreadable one is CONFIG_INVALID naming it, then runs the listeners (TLS,
+ * UDP, or both), which share the parse threads and the per-sender counts.
  */
 export class AtnaIngest {
   readonly #counts: SenderCounts
+  readonly #pool: ParsePool
   #listener: SyslogListener | undefined
+  #udp: UdpListener | undefined
 
   constructor(
     private readonly opts: {
-      config: SyslogTlsConfig
+      config: SyslogConfig
       dir: string
       submit: (events: AuditEvent[]) => Promise<unknown>
       observe?: (sender: string, outcome: MessageOutcome, n: number) => void
@@ -35,11 +56,17 @@ export class AtnaIngest {
     },
   ) {
     this.#counts = new SenderCounts(opts.observe)
+    this.#pool = new ParsePool(opts.config.parseThreads ?? defaultParseThreads())
   }
 
-  /** The listener's port (0 before start). */
+  /** The TLS listener's port (0 before start, or without TLS). */
   get port(): number {
     return this.#listener?.port ?? 0
+  }
+
+  /** The UDP listener's port (0 before start, or without UDP). */
+  get udpPort(): number {
+    return this.#udp?.port ?? 0
   }
 
   tallies(): SenderTally[] {
@@ -47,7 +74,29 @@ export class AtnaIngest {
   }
 
   async start(): Promise<void> {
-    const { config, dir } = this.opts
+    const { tls, udp } = this.opts.config
+    if (tls) await this.#startTls(tls)
+    if (udp) {
+      const listener = new UdpListener({
+        ...udp,
+        submit: this.opts.submit,
+        counts: this.#counts,
+        pool: this.#pool,
+        logger: this.opts.logger,
+      })
+      this.#pool.start()
+      await listener.start()
+      this.#udp = listener
+    }
+  }
+
+  async stop(): Promise<void> {
+    await Promise.all([this.#listener?.stop(), this.#udp?.stop()])
+    await this.#pool.close()
+  }
+
+  async #startTls(config: SyslogTlsConfig): Promise<void> {
+    const { dir } = this.opts
     const read = async (field: 'cert' | 'key' | 'ca') => {
       const path = isAbsolute(config[field]) ? config[field] : join(dir, config[field])
       try {
@@ -69,13 +118,10 @@ export class AtnaIngest {
       maxFrameBytes: config.maxFrameBytes,
       submit: this.opts.submit,
       counts: this.#counts,
+      pool: this.#pool,
       logger: this.opts.logger,
     })
     await listener.start()
     this.#listener = listener
-  }
-
-  async stop(): Promise<void> {
-    await this.#listener?.stop()
   }
 }

@@ -34,16 +34,37 @@ export class OctetFramer {
     return this.#bufferedBytes === 0 && this.#want === undefined
   }
 
-  /** Feeds bytes from the stream; returns the frames they completed. Throws MESSAGE_INVALID. */
+  /**
+   * Feeds bytes from the stream; returns the frames they completed. Throws MESSAGE_INVALID.
+   * A frame that lies whole in `chunk` is a view of it, not a copy (the parse threads copy
+   * each batch once anyway); only a frame split across chunks, and the unfinished tail, are
+   * copied, so a chunk is not kept alive by the bytes held for the next one.
+   */
   push(chunk: Buffer): Buffer[] {
     if (this.#failed) throw framingError('the stream already failed framing')
     const frames: Buffer[] = []
-    let data = this.#bufferedBytes > 0 ? Buffer.concat([...this.#buffered, chunk]) : chunk
-    this.#buffered = []
-    this.#bufferedBytes = 0
+    let data = chunk
+    if (this.#bufferedBytes > 0) {
+      const want = this.#want
+      if (want !== undefined && this.#bufferedBytes + chunk.length < want) {
+        // Still inside one long frame: hold this chunk too, without re-copying what is held.
+        this.#buffered.push(Buffer.from(chunk))
+        this.#bufferedBytes += chunk.length
+        return frames
+      }
+      if (want !== undefined) {
+        const need = want - this.#bufferedBytes
+        frames.push(Buffer.concat([...this.#buffered, chunk.subarray(0, need)]))
+        data = chunk.subarray(need)
+        this.#want = undefined
+      } else data = Buffer.concat([...this.#buffered, chunk]) // a split MSG-LEN: a few bytes
+      this.#buffered = []
+      this.#bufferedBytes = 0
+    }
     try {
       for (;;) {
         if (this.#want === undefined) {
+          if (data.length === 0) break
           const space = data.indexOf(SPACE)
           const digits = space === -1 ? data.length : space
           if (digits > MAX_LENGTH_DIGITS || !isDecimal(data, digits)) {
@@ -64,7 +85,7 @@ export class OctetFramer {
           data = data.subarray(space + 1)
         }
         if (data.length < this.#want) break
-        frames.push(Buffer.from(data.subarray(0, this.#want)))
+        frames.push(data.subarray(0, this.#want))
         data = data.subarray(this.#want)
         this.#want = undefined
       }

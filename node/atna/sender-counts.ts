@@ -10,8 +10,8 @@ export interface SenderTally {
 
 /**
  * Per-sender message counts since the node started, for `GET /api/v1/status`. A sender is
- * its certificate subject's CN (or "unauthenticated" for a refused handshake): never patient
- * data. A message is counted received once, then appended or refused once, so
+ * its certificate subject's CN (or "unauthenticated" for a refused handshake), or over UDP
+ * `udp:ADDRESS` (or `udp:not-allowed`, udp-listener.ts): never patient data. A message is counted received once, then appended or refused once, so
  * received − appended − refused is what is still in flight.
  */
 export class SenderCounts {

@@ -1,12 +1,11 @@
 import type { AddressInfo } from 'node:net'
 import { createServer, type Server, type TLSSocket } from 'node:tls'
-import { type EhrlogError, isEhrlogError } from '../core/errors.ts'
 import type { AuditEvent } from '../core/event.ts'
 import type { Logger } from '../logger.ts'
-import { eventsOfAuditMessage } from './audit-message.ts'
+import { FrameIngest } from './frame-ingest.ts'
 import { OctetFramer } from './octet-framer.ts'
+import { defaultParseThreads, ParsePool } from './parse-pool.ts'
 import type { SenderCounts } from './sender-counts.ts'
-import { parseSyslogMessage } from './syslog-message.ts'
 
 export interface SyslogListenerOptions {
   host: string
@@ -27,6 +26,8 @@ export interface SyslogListenerOptions {
   maxConnectionBytes?: number
   /** Bytes all connections together may hold unappended before all are paused (default 16 MiB). */
   maxTotalBytes?: number
+  /** Where frames are parsed (shared with the UDP listener); default: a pool of its own. */
+  pool?: ParsePool
 }
 
 const KiB = 1024
@@ -41,20 +42,32 @@ const MiB = 1024 * KiB
  * appended is paused (TCP backpressure) until the ingest queue catches up.
  */
 export class SyslogListener {
-  readonly #opts: Required<SyslogListenerOptions>
+  readonly #opts: Required<Omit<SyslogListenerOptions, 'pool'>>
+  readonly #pool: ParsePool
+  readonly #ownPool: boolean
+  readonly #ingest: FrameIngest
+  #lanes = 0
   #server: Server | undefined
   readonly #sockets = new Set<TLSSocket>()
   readonly #inFlight = new Set<Promise<void>>()
   #totalBytes = 0
   readonly #paused = new Set<() => void>()
 
-  constructor(opts: SyslogListenerOptions) {
+  constructor({ pool, ...opts }: SyslogListenerOptions) {
     this.#opts = {
       maxFrameBytes: 64 * KiB,
       maxConnectionBytes: MiB,
       maxTotalBytes: 16 * MiB,
       ...opts,
     }
+    this.#ownPool = pool === undefined
+    this.#pool = pool ?? new ParsePool(defaultParseThreads())
+    this.#ingest = new FrameIngest({
+      submit: opts.submit,
+      counts: opts.counts,
+      pool: this.#pool,
+      logger: opts.logger,
+    })
   }
 
   /** The port bound (after start). */
@@ -64,6 +77,7 @@ export class SyslogListener {
 
   async start(): Promise<void> {
     const { cert, key, ca, host, port, logger } = this.#opts
+    this.#pool.start()
     // RFC 5425 §5 (certificate-based authorization) / ATNA node authentication: the sender must present a certificate that
     // chains to the configured CA (requestCert + rejectUnauthorized); TLS 1.2 at least.
     const server = createServer({
@@ -102,6 +116,7 @@ export class SyslogListener {
     for (const socket of this.#sockets) socket.destroy()
     if (server) await new Promise<void>((resolve) => server.close(() => resolve()))
     await Promise.allSettled([...this.#inFlight])
+    if (this.#ownPool) await this.#pool.close()
   }
 
   #accept(socket: TLSSocket): void {
@@ -120,6 +135,9 @@ export class SyslogListener {
     }
     this.#sockets.add(socket)
     const framer = new OctetFramer(this.#opts.maxFrameBytes)
+    // This connection's batches go to one parse thread, which answers in order: its messages
+    // are submitted in the order they arrived.
+    const lane = this.#lanes++
     let held = 0 // bytes of this connection received and not yet appended or refused
     const resume = () => {
       if (
@@ -136,17 +154,19 @@ export class SyslogListener {
         frames = framer.push(chunk)
       } catch (err) {
         counts.count(sender, 'received')
-        this.#refuse(sender, err)
+        this.#ingest.refuse(sender, err)
         socket.destroy() // no later byte can be trusted to start a frame
         return
       }
-      for (const frame of frames) {
-        counts.count(sender, 'received')
-        held += frame.byteLength
-        this.#totalBytes += frame.byteLength
-        const done = this.#ingest(sender, frame).finally(() => {
-          held -= frame.byteLength
-          this.#totalBytes -= frame.byteLength
+      if (frames.length > 0) {
+        // One batch per read: parsed together on a thread, appended in one submit.
+        const bytes = frames.reduce((n, f) => n + f.byteLength, 0)
+        counts.count(sender, 'received', frames.length)
+        held += bytes
+        this.#totalBytes += bytes
+        const done = this.#ingest.ingest(sender, frames, lane).finally(() => {
+          held -= bytes
+          this.#totalBytes -= bytes
           this.#inFlight.delete(done)
           for (const wake of [...this.#paused]) wake()
         })
@@ -163,7 +183,7 @@ export class SyslogListener {
     socket.on('end', () => {
       if (!framer.idle) {
         counts.count(sender, 'received')
-        this.#refuse(
+        this.#ingest.refuse(
           sender,
           new Error(`stream ended inside a frame (${framer.bufferedBytes} bytes held)`),
         )
@@ -177,35 +197,5 @@ export class SyslogListener {
       this.#sockets.delete(socket)
       this.#paused.delete(resume)
     })
-  }
-
-  async #ingest(sender: string, frame: Buffer): Promise<void> {
-    let events: AuditEvent[]
-    try {
-      events = eventsOfAuditMessage(parseSyslogMessage(frame).msg)
-    } catch (err) {
-      this.#refuse(sender, err)
-      return
-    }
-    try {
-      await this.#opts.submit(events)
-      this.#opts.counts.count(sender, 'appended')
-    } catch (err) {
-      this.#refuse(sender, err)
-    }
-  }
-
-  #refuse(sender: string, err: unknown): void {
-    this.#opts.counts.count(sender, 'refused')
-    const e = err as EhrlogError
-    this.#opts.logger.warn(
-      {
-        sender,
-        code: isEhrlogError(err) ? e.code : 'INTERNAL',
-        field: isEhrlogError(err) ? e.details.field : undefined,
-        reason: e.message,
-      },
-      'syslog: message refused',
-    )
   }
 }

@@ -92,7 +92,7 @@ export class NodeMetrics {
     })
     this.#syslogMessages = new Counter({
       name: 'ehrlog_syslog_messages_total',
-      help: 'ATNA syslog messages by sender (certificate CN) and outcome: received, appended, refused.',
+      help: 'ATNA syslog messages by sender (certificate CN, or udp:ADDRESS) and outcome: received, appended, refused.',
       labelNames: ['sender', 'outcome'],
       registers,
     })

@@ -1,3 +1,4 @@
+import { isIP, isIPv4 } from 'node:net'
 import { multiaddr } from '@multiformats/multiaddr'
 import { z } from 'zod'
 import { EhrlogError } from '../core/errors.ts'
@@ -18,6 +19,53 @@ const multiaddrText = z.string().refine(
   },
   { message: 'not a multiaddr (want e.g. /ip4/0.0.0.0/tcp/4001)' },
 )
+
+/** An IP address with a prefix length (10.1.2.0/24, fd00::/8), or one address alone. */
+const cidrText = z.string().refine((text) => parseCidr(text) !== undefined, {
+  message: 'not an address or CIDR (want e.g. 10.1.2.0/24 or 192.0.2.7)',
+})
+
+/**
+ * RFC 5426 syslog over UDP. No sender can be authenticated over UDP: a listener on anything but
+ * loopback must name the networks it takes datagrams from (docs/atna.md).
+ */
+const syslogUdpSchema = z
+  .strictObject({
+    host: z.string().min(1).default('127.0.0.1'),
+    port: z.number().int().min(0).max(65535).default(514),
+    allowedNetworks: z.array(cidrText).default([]),
+    /** RFC 5426 §3.2: a receiver must take 480 octets and should take 2048; IPv4 allows 65507. */
+    maxDatagramBytes: z.number().int().min(480).max(65507).default(65507),
+  })
+  .superRefine((udp, ctx) => {
+    if (!isLoopbackHost(udp.host) && udp.allowedNetworks.length === 0)
+      ctx.addIssue({
+        code: 'custom',
+        path: ['allowedNetworks'],
+        message: `host ${udp.host} is not loopback: name the networks whose datagrams are taken (UDP cannot authenticate a sender)`,
+      })
+  })
+
+/** Whether `host` is a loopback address or name (a UDP listener there needs no network list). */
+export function isLoopbackHost(host: string): boolean {
+  if (host === 'localhost' || host === '::1') return true
+  return isIPv4(host) && host.startsWith('127.')
+}
+
+/** "a.b.c.d/n", "x::y/n" or one address: the address, its family and prefix length. */
+export function parseCidr(
+  text: string,
+): { address: string; family: 'ipv4' | 'ipv6'; prefix: number } | undefined {
+  const [address = '', prefixText, extra] = text.split('/')
+  if (extra !== undefined) return undefined
+  const version = isIP(address)
+  if (version === 0) return undefined
+  const max = version === 4 ? 32 : 128
+  const prefix = prefixText === undefined ? max : Number(prefixText)
+  if (prefixText !== undefined && !/^\d{1,3}$/.test(prefixText)) return undefined
+  if (!Number.isInteger(prefix) || prefix < 0 || prefix > max) return undefined
+  return { address, family: version === 4 ? 'ipv4' : 'ipv6', prefix }
+}
 
 /**
  * config.json of a node folder. Strict: an unknown key is refused (CONFIG_INVALID), because a
@@ -83,26 +131,38 @@ export const nodeConfigSchema = z.strictObject({
     })
     .default({ rateLimit: { perMinute: 60, burst: 30 } }),
   /**
-   * IHE ATNA ingest (ITI-20, docs/atna.md): RFC 5425 syslog over TLS. Senders must present a
-   * certificate issued by `ca` whose subject CN is in `allowedSubjects`. Off when absent.
+   * IHE ATNA ingest (ITI-20, docs/atna.md): RFC 5425 syslog over TLS (senders present a
+   * certificate issued by `ca` whose subject CN is in `allowedSubjects`) and, optionally,
+   * RFC 5426 syslog over UDP from loopback or the allowed networks. Off when absent.
    */
   syslog: z
     .strictObject({
-      tls: z.strictObject({
-        host: z.string().min(1).default('127.0.0.1'),
-        port: z.number().int().min(0).max(65535).default(6514),
-        /** PEM files, relative to the node folder or absolute. */
-        cert: z.string().min(1),
-        key: z.string().min(1),
-        ca: z.string().min(1),
-        allowedSubjects: z.array(z.string().min(1).max(256)).min(1),
-        maxFrameBytes: z
-          .number()
-          .int()
-          .min(1024)
-          .max(1024 * 1024)
-          .default(65536),
-      }),
+      tls: z
+        .strictObject({
+          host: z.string().min(1).default('127.0.0.1'),
+          port: z.number().int().min(0).max(65535).default(6514),
+          /** PEM files, relative to the node folder or absolute. */
+          cert: z.string().min(1),
+          key: z.string().min(1),
+          ca: z.string().min(1),
+          allowedSubjects: z.array(z.string().min(1).max(256)).min(1),
+          maxFrameBytes: z
+            .number()
+            .int()
+            .min(1024)
+            .max(1024 * 1024)
+            .default(65536),
+        })
+        .optional(),
+      udp: syslogUdpSchema.optional(),
+      /**
+       * Worker threads that parse messages (XML, event schema) off the event loop; 0 parses
+       * inline. Default: one fewer than the cores, at least 1, at most 4.
+       */
+      parseThreads: z.number().int().min(0).max(16).optional(),
+    })
+    .refine((s) => s.tls !== undefined || s.udp !== undefined, {
+      message: 'want tls, udp or both',
     })
     .optional(),
   /**

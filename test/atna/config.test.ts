@@ -36,15 +36,48 @@ describe('config.json syslog.tls', () => {
     expect(fieldOf(() => parseNodeConfig({ ...base, syslog: { tls: value } }))).toBe(field)
   })
 
-  it('refuses UDP: it is not built, and a setting that does nothing must not pass', () => {
-    expect(fieldOf(() => parseNodeConfig({ ...base, syslog: { tls, udp: { port: 514 } } }))).toBe(
-      'syslog.udp',
-    )
+  it('UDP (RFC 5426) is off unless named; on, it defaults to loopback and port 514', () => {
+    expect(parseNodeConfig({ ...base, syslog: { tls } }).syslog?.udp).toBeUndefined()
+    expect(parseNodeConfig({ ...base, syslog: { udp: {} } }).syslog).toEqual({
+      udp: { host: '127.0.0.1', port: 514, allowedNetworks: [], maxDatagramBytes: 65507 },
+    })
+    const lan = { host: '0.0.0.0', allowedNetworks: ['10.1.2.0/24', '192.0.2.7', 'fd00::/8'] }
+    expect(parseNodeConfig({ ...base, syslog: { udp: lan } }).syslog?.udp).toMatchObject(lan)
+  })
+
+  it.each([
+    [
+      'a non-loopback host without allowed networks',
+      { host: '0.0.0.0' },
+      'syslog.udp.allowedNetworks',
+    ],
+    [
+      'a LAN address without allowed networks',
+      { host: '10.1.2.3', allowedNetworks: [] },
+      'syslog.udp.allowedNetworks',
+    ],
+    ['a bad CIDR', { allowedNetworks: ['10.1.2.0/33'] }, 'syslog.udp.allowedNetworks.0'],
+    [
+      'a name instead of an address',
+      { allowedNetworks: ['relay.example'] },
+      'syslog.udp.allowedNetworks.0',
+    ],
+    [
+      "a datagram limit below RFC 5426 §3.2's 480",
+      { maxDatagramBytes: 100 },
+      'syslog.udp.maxDatagramBytes',
+    ],
+  ])('refuses UDP with %s (CONFIG_INVALID naming the field)', (_, udp, field) => {
+    expect(fieldOf(() => parseNodeConfig({ ...base, syslog: { udp } }))).toBe(field)
+  })
+
+  it('refuses a syslog section with neither tls nor udp', () => {
+    expect(fieldOf(() => parseNodeConfig({ ...base, syslog: {} }))).toBe('syslog')
   })
 
   it('a missing PEM file stops the part at start with CONFIG_INVALID naming it', async () => {
     const part = new AtnaIngest({
-      config: { ...tls, host: '127.0.0.1', port: 0, maxFrameBytes: 65536 },
+      config: { tls: { ...tls, host: '127.0.0.1', port: 0, maxFrameBytes: 65536 } },
       dir: '/nonexistent-ehrlog-dir',
       submit: async () => {},
       logger: silentLogger(),

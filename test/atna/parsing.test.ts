@@ -114,6 +114,21 @@ describe('RFC 6587 octet-counted framing', () => {
     expect(framer.idle).toBe(true)
   })
 
+  it.each([1, 2, 3, 4, 5, 150, 299, 300, 301, 302, 4096])(
+    'gives the same frames whatever the chunk size (%i bytes), twice over',
+    (step) => {
+      const framer = new OctetFramer(1000)
+      const messages = ['hello', 'a b c', 'x'.repeat(300), 'y', 'z'.repeat(999)]
+      const wire = Buffer.concat([...messages, ...messages].map((m) => framed(Buffer.from(m))))
+      const frames: string[] = []
+      for (let i = 0; i < wire.length; i += step)
+        frames.push(...framer.push(wire.subarray(i, i + step)).map((f) => f.toString()))
+      expect(frames).toEqual([...messages, ...messages])
+      expect(framer.idle).toBe(true)
+      expect(framer.bufferedBytes).toBe(0)
+    },
+  )
+
   it('refuses non-transparent framing (a message ended by LF), a leading zero and a huge length', () => {
     expect(code(() => new OctetFramer(1000).push(Buffer.from('<34>1 - - - - - - hi\n')))).toBe(
       'MESSAGE_INVALID',
