@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto'
+import { XMLParser, XMLValidator } from 'fast-xml-parser'
 import { EhrlogError } from '../core/errors.ts'
 import { type Action, type AuditEvent, LIMITS, parseEvent } from '../core/event.ts'
-import { readXml, XmlNotWellFormed } from './xml-reader.ts'
 
 /** EventActionCode (DICOM PS3.15 A.5, RFC 3881 §5.1): C, R, U, D, E. */
 const ACTION_OF_CODE: Record<string, Action> = {
@@ -18,12 +18,21 @@ const ACTION_OF_EVENT_ID: Record<string, Action> = {
   '110114': 'login', // User Authentication (the EventTypeCode tells login from logout)
 }
 
-/** Elements read as lists even when one is present. */
-const ARRAYS = new Set([
-  'ActiveParticipant',
-  'ParticipantObjectIdentification',
-  'AuditSourceIdentification',
-])
+const parser = new XMLParser({
+  ignoreAttributes: false,
+  attributeNamePrefix: '',
+  // Only XML's five predefined entities and character references are expanded: a DTD, where
+  // entities could be defined (and multiplied), is refused before the parser sees it.
+  processEntities: true,
+  htmlEntities: false,
+  removeNSPrefix: true,
+  parseAttributeValue: false,
+  parseTagValue: false,
+  isArray: (name) =>
+    ['ActiveParticipant', 'ParticipantObjectIdentification', 'AuditSourceIdentification'].includes(
+      name,
+    ),
+})
 
 type Node = Record<string, unknown>
 
@@ -102,16 +111,10 @@ export function parseAuditMessage(xml: Buffer): Record<string, unknown> {
   // ATNA messages never carry a DTD (the schemas are XSD/RELAX NG); a DOCTYPE is where
   // entity-expansion attacks ("billion laughs") live, so it is refused outright.
   if (/<!DOCTYPE|<!ENTITY/i.test(text)) throw invalid('DOCTYPE', 'a DTD is not allowed')
-  let doc: Node
-  try {
-    // Well-formedness is checked in the same walk that builds the tree; only XML's five
-    // predefined entities and character references are expanded (xml-reader.ts).
-    doc = readXml(text, ARRAYS)
-  } catch (err) {
-    if (!(err instanceof XmlNotWellFormed)) throw err
-    throw invalid('xml', `not well-formed: ${err.message} (line ${err.line})`)
-  }
-  const root = doc.AuditMessage as Node | undefined
+  const valid = XMLValidator.validate(text)
+  if (valid !== true)
+    throw invalid('xml', `not well-formed: ${valid.err.msg} (line ${valid.err.line})`)
+  const root = (parser.parse(text) as Node).AuditMessage as Node | undefined
   if (!root || typeof root !== 'object') throw invalid('AuditMessage', 'no AuditMessage root')
   return root
 }
