@@ -1,7 +1,8 @@
 // Private network statistics benchmark (issue 18): distributed key generation for 3 and 16
 // members, encrypting one hospital's counters for a period, building a bundle (decryption
 // shares, totals by baby-step giant-step) and verifying it with no secret for 16 hospitals ×
-// 50 counters. Run: node --import tsx scripts/bench/stats.ts (not part of `npm run bench`).
+// the table's COUNTER_COUNT counters. Run: node --import tsx scripts/bench/stats.ts (not part
+// of `npm run bench`).
 import { loadavg } from 'node:os'
 import {
   assembleStatsBundle,

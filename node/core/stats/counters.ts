@@ -4,14 +4,14 @@ import { ACTIONS } from '../event.ts'
 
 /*
  * The counter table (docs/format.md, "Private network statistics"): what one hospital counts
- * per period, in this fixed order, 50 cells. Changing the table is a new bundle version.
+ * per period, in this fixed order, 51 cells. Changing the table is a new bundle version.
  *
  *   0..39   events by action (10, in ACTIONS order) × data category (4, in DATA_CATEGORIES order):
  *           cell 4·a + c
  *   40      emergency accesses
  *   41      refused queries
- *   42..48  incidents by kind (7, in INCIDENT_KINDS order)
- *   49      failed sign-ins
+ *   42..49  incidents by kind (8, in INCIDENT_KINDS order)
+ *   50      failed sign-ins
  */
 
 /**
@@ -23,6 +23,7 @@ export const STATS_INCIDENT_KINDS = [
   'modified',
   'deleted',
   'diverged',
+  'index-diverged',
   'equivocation',
   'invalid-checkpoint',
   'quorum-degraded',

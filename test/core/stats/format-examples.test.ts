@@ -67,8 +67,8 @@ describe('docs/format.md private statistics examples, recomputed', () => {
     const rows = tableRows(example('stats-counters'))
     expect(rows.length).toBeGreaterThan(5)
     for (const [cell, name] of rows) expect(COUNTER_NAMES[Number(cell)]).toBe(name)
-    expect(COUNTER_COUNT).toBe(50)
-    expect(rows.at(-1)).toEqual(['49', 'failed-sign-ins'])
+    expect(COUNTER_COUNT).toBe(51)
+    expect(rows.at(-1)).toEqual(['50', 'failed-sign-ins'])
   })
 
   it('dealing: commitments of 5 and 11, a proof that verifies, the three shares', () => {
@@ -123,7 +123,7 @@ describe('docs/format.md private statistics examples, recomputed', () => {
     const field = fieldsOf('stats-bundle-header')
     const y = publicKeyOf(exampleKey)
     const counts = (a: number, b: number) =>
-      Array.from({ length: COUNTER_COUNT }, (_, l) => (l === 0 ? a : l === 49 ? b : 0))
+      Array.from({ length: COUNTER_COUNT }, (_, l) => (l === 0 ? a : l === 50 ? b : 0))
     const hospitals = [
       { origin: 'hospital-a', counts: counts(3, 10) },
       { origin: 'hospital-b', counts: counts(4, 20) },
@@ -132,7 +132,7 @@ describe('docs/format.md private statistics examples, recomputed', () => {
       ciphertexts: encryptCounters(y, SEED, h.origin, '2026-11', h.counts),
       anchor: new Uint8Array(0),
     }))
-    const published = [0, 49]
+    const published = [0, 50]
     const sum = sumVectors(
       hospitals.map((h) => h.ciphertexts),
       COUNTER_COUNT,
@@ -162,8 +162,8 @@ describe('docs/format.md private statistics examples, recomputed', () => {
       ),
     )
     expect(bytesToHex(bytes.subarray(0, header.length))).toBe(bytesToHex(header))
-    expect(bytes.length).toBe(10_186)
+    expect(bytes.length).toBe(10_382)
     const totals = verifyStatsBundle(bytes, { period: '2026-11', publicKey: y.toBytes() }).totals
-    expect([totals[0], totals[49], totals[1]]).toEqual([7, 30, undefined])
+    expect([totals[0], totals[50], totals[1]]).toEqual([7, 30, undefined])
   })
 })

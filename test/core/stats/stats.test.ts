@@ -270,7 +270,7 @@ describe('threshold decryption and the statistics bundle', () => {
   })
 
   it('withholds small cells: no shares for them, the rest verifies', () => {
-    const published = [0, 1, 2, 40, 49]
+    const published = [0, 1, 2, 40, 50]
     const bundle = makeBundle(net, ORIGINS3, '2026-11', [2, 3], undefined, published)
     const verified = verifyStatsBundle(encodeStatsBundle(bundle))
     expect(verified.totals.filter((t) => t !== undefined)).toHaveLength(published.length)
@@ -355,6 +355,34 @@ describe('committed counters: members recompute each hospital’s ciphertexts fr
 
   it('counts every incident kind of alert entries, in the order of INCIDENT_KINDS', () => {
     expect([...STATS_INCIDENT_KINDS]).toEqual([...INCIDENT_KINDS])
+    // One alert of the k-th kind, k + 1 times: cells 42.. hold 1, 2, 3, … in that order.
+    let prev: Uint8Array | undefined
+    let seq = 0
+    const alerts = INCIDENT_KINDS.flatMap((kind, k) =>
+      Array.from({ length: k + 1 }, () => {
+        const body = {
+          incidentId: 'ab'.repeat(32),
+          kind,
+          origin: 'hospital-b',
+          entryIds: ['hospital-b:7'],
+          entryCount: 1,
+          detectedAt: recorded,
+          summary: `a ${kind} incident`,
+        }
+        const made = makeEntry('hospital-a', ++seq, prev, 'alert', body, recorded)
+        prev = made.hash
+        return made.entry
+      }),
+    )
+    const counts = countersOf(alerts, period)
+    const first = COUNTER_NAMES.indexOf('incidents.modified')
+    expect(first).toBe(42)
+    expect(counts.slice(first, first + INCIDENT_KINDS.length)).toEqual(
+      INCIDENT_KINDS.map((_, k) => k + 1),
+    )
+    expect(counts[COUNTER_NAMES.indexOf('incidents.index-diverged')]).toBe(4)
+    expect(COUNTER_NAMES.indexOf('failed-sign-ins')).toBe(42 + INCIDENT_KINDS.length)
+    expect(counts.reduce((a, b) => a + b, 0)).toBe(alerts.length)
   })
 
   it('the statistics tags are distinct and free of 0x00', () => {
@@ -372,7 +400,7 @@ function findCiphertext(haystack: Uint8Array, needle: Uint8Array): number {
 
 describe('every byte of a bundle is checked', () => {
   const net = runDkg(3)
-  const bundle = makeBundle(net, ORIGINS3, '2026-11', [1, 3], undefined, [0, 17, 49])
+  const bundle = makeBundle(net, ORIGINS3, '2026-11', [1, 3], undefined, [0, 17, 50])
   const bytes = encodeStatsBundle(bundle)
 
   it('renaming a hospital breaks every proof (the shares are bound to the group)', () => {
