@@ -35,6 +35,7 @@ const WORKERS = [
   'node/store/verify/check-worker.ts',
   'node/store/write/seal-thread.ts',
   'node/checkpoint/bls-worker-thread.ts',
+  'node/index/vrf-thread.ts',
 ]
 for (const entry of WORKERS) {
   await build({

@@ -89,6 +89,52 @@ export class SparseMerkleTree {
     return this.hashes.slice(INDEX_HASH_SIZE, 2 * INDEX_HASH_SIZE)
   }
 
+  /**
+   * The root the tree would have with `changes` (key, value hash) set, leaving the tree as it
+   * is: the changed buckets and their ancestors are rehashed into an overlay, each once, so an
+   * overlay of u leaves costs what root() after u set() calls would. Keys of new leaves are
+   * inserted in the overlay only. Used for a root at a size above the committed one.
+   */
+  rootWith(changes: ReadonlyArray<readonly [Uint8Array, Uint8Array]>): Uint8Array {
+    this.flush()
+    if (changes.length === 0) return this.hashes.slice(INDEX_HASH_SIZE, 2 * INDEX_HASH_SIZE)
+    const byBucket = new Map<number, Leaf[]>()
+    for (const [key, valueHash] of changes) {
+      if (key.length !== SMT_KEY_SIZE || valueHash.length !== INDEX_HASH_SIZE) {
+        throw new EhrlogError('ARGUMENT_INVALID', 'a tree key and value hash are 32 bytes each')
+      }
+      const b = this.bucketOf(key)
+      let leaves = byBucket.get(b)
+      if (!leaves) {
+        leaves = this.buckets[b]!.slice()
+        byBucket.set(b, leaves)
+      }
+      const at = findSlot(leaves, key)
+      const leaf = new Uint8Array(SMT_KEY_SIZE + INDEX_HASH_SIZE)
+      leaf.set(key)
+      leaf.set(valueHash, SMT_KEY_SIZE)
+      if (at < leaves.length && compareKey(leaves[at]!, key) === 0) leaves[at] = leaf
+      else leaves.splice(at, 0, leaf)
+    }
+    const base = 1 << this.bits
+    const overlay = new Map<number, Subtree>()
+    let level = new Set<number>()
+    for (const [b, leaves] of byBucket) {
+      overlay.set(base + b, subtreeOf(leaves, this.bits))
+      level.add((base + b) >> 1)
+    }
+    const at = (node: number): Subtree => overlay.get(node) ?? this.nodeAt(node)
+    while (level.size > 0) {
+      const up = new Set<number>()
+      for (const node of level) {
+        overlay.set(node, combine(at(node * 2), at(node * 2 + 1)))
+        if (node > 1) up.add(node >> 1)
+      }
+      level = up
+    }
+    return Uint8Array.from(at(1).hash)
+  }
+
   /** The proof for `key`: of its leaf if it has one, else of its absence (smt-proof.ts). */
   prove(key: Uint8Array): SmtProof {
     this.flush()
