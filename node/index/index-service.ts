@@ -268,10 +268,11 @@ export class IndexService implements IndexView {
       const job = this.#loadBetas(patients, chunk)
       for (const slot of chunk) patients.inflight.set(slot, job)
       waits.push(job)
-      void job.finally(() => {
+      const clear = () => {
         for (const slot of chunk)
           if (patients.inflight.get(slot) === job) patients.inflight.delete(slot)
-      })
+      }
+      job.then(clear, clear)
     }
     await Promise.all(waits)
   }
