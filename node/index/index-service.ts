@@ -86,9 +86,16 @@ export class IndexService implements IndexView {
     service.#unsubscribe = store.onCommitted((batch) => service.onBatch(batch))
     await service.#exclusive(async () => {
       service.#state = await service.#build(cutOf(opts.checkpoint), opts.onProgress)
-      service.#checkpoint = opts.checkpoint
     })
-    if (opts.checkpoint) await service.commit(opts.checkpoint)
+    const c = opts.checkpoint
+    if (c) {
+      // Built at the cut, unless this replica does not hold all of it yet: then the commit
+      // waits for the entries in the background (proofs are refused until it is done).
+      const held = c.feeds.every((f) => f.treeSize <= store.size(f.origin))
+      const committing = service.commit(c)
+      if (held) await committing
+      else committing.catch(() => undefined)
+    }
     return service
   }
 
@@ -173,20 +180,40 @@ export class IndexService implements IndexView {
     return this.#exclusive(async () => {
       const cut = new Map([...this.#state.origins].map(([o, s]) => [o, s.committed]))
       const fresh = await this.#build(cut)
+      // Batches told while this compares go to both states (fresh gets them below if kept).
+      const late: CommittedBatch[] = []
+      this.#buffered = late
       const differed: { origin: string; treeSize: number }[] = []
-      const origins = new Set([...cut.keys(), ...fresh.origins.keys()])
-      for (const origin of [...origins].sort()) {
-        const ours = this.#originOf(this.#state, origin)
-        const theirs = this.#originOf(fresh, origin)
-        const same =
-          ours.committed === theirs.committed &&
-          ours.known === theirs.known &&
-          bytesEqual(ours.tree.root(), theirs.tree.root()) &&
-          !this.#stale.has(origin)
-        if (!same) differed.push({ origin, treeSize: ours.committed })
+      try {
+        const origins = new Set([...cut.keys(), ...fresh.origins.keys()])
+        for (const origin of [...origins].sort()) {
+          const ours = this.#originOf(this.#state, origin)
+          const theirs = this.#originOf(fresh, origin)
+          // `ours` may have heard of batches since the build (they reach `fresh` below).
+          const n = theirs.known
+          let same =
+            ours.committed === theirs.committed &&
+            ours.known >= n &&
+            bytesEqual(ours.tree.root(), theirs.tree.root()) &&
+            !this.#stale.has(origin)
+          if (same && n > ours.committed) {
+            // The pending entries too: the overlay roots at the newest size both know.
+            await this.#ensureBetas(slotsOf(ours.pendingSlots(n)))
+            await this.#ensureBetas(slotsOf(theirs.pendingSlots(n)), fresh.patients)
+            const mine = ours.rootAt(this.#state.patients, n)
+            same = bytesEqual(mine, theirs.rootAt(fresh.patients, n))
+          }
+          if (!same) differed.push({ origin, treeSize: ours.committed })
+        }
+      } finally {
+        this.#buffered = undefined
       }
       this.#stale.clear()
-      if (differed.length > 0) this.#state = fresh
+      if (differed.length > 0) {
+        for (const batch of late) this.#apply(fresh, batch)
+        this.#state = fresh
+        this.#queue.clear() // slots of the registry just replaced
+      }
       return differed
     })
   }

@@ -230,6 +230,21 @@ describe('IndexService state', () => {
     expect(await service.check()).toEqual([])
   }, 60_000)
 
+  it('check() compares the entries after the committed cut too (overlay roots)', async () => {
+    const { store } = await newStore()
+    const history: History = new Map()
+    const service = await IndexService.open(store, TEST_VRF_SECRET_KEY)
+    opened.push(service)
+    await append(store, history, 'bravo', [0])
+    const writing = append(store, history, 'bravo', [1, 2])
+    service.onBatch({ origin: 'bravo', entries: [{ seq: 2, patientId: 'patient-2' }] })
+    await writing
+    const want = reference(history, sizes(history)).indexRoot('bravo')
+    expect(toHex(await service.rootAt('bravo', 3))).not.toBe(toHex(want))
+    expect(await service.check()).toEqual([{ origin: 'bravo', treeSize: 0 }])
+    expect(toHex(await service.rootAt('bravo', 3))).toBe(toHex(want))
+  }, 60_000)
+
   it('refuses roots outside what it holds and proofs at another cut', async () => {
     const { store } = await newStore()
     const history: History = new Map()
