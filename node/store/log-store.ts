@@ -490,7 +490,13 @@ export class LogStore {
   }
 
   #tellCommitted(batch: CommittedBatch): void {
-    for (const listener of this.#committedListeners) listener(batch)
+    for (const listener of this.#committedListeners) {
+      try {
+        listener(batch)
+      } catch {
+        // A listener's failure is its own (the index finds gaps itself): the batch is written.
+      }
+    }
   }
 
   /** The blind index of a patient id, as in the patient postings' keys. */
