@@ -6,3 +6,4 @@ export {
   type RebuildProgress,
 } from './index-service.ts'
 export type { IndexView } from './index-view.ts'
+export { progressLine } from './progress.ts'

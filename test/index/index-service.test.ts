@@ -3,7 +3,7 @@ import { afterEach, describe, expect, it } from 'vitest'
 import type { Checkpoint } from '../../node/core/checkpoint.ts'
 import { toHex } from '../../node/core/hex.ts'
 import { PatientIndex, verifyCompleteness } from '../../node/core/index/index.ts'
-import { IndexService, type RebuildProgress } from '../../node/index/index.ts'
+import { IndexService, progressLine, type RebuildProgress } from '../../node/index/index.ts'
 import type { LogStore, StoreKeys } from '../../node/store/index.ts'
 import {
   makeEvent,
@@ -183,6 +183,12 @@ describe('IndexService state', () => {
     expect(second.vrfCalls).toBe(0)
     expect(progress.at(-1)).toEqual({ done: 8, total: 8, phase: 'done' })
     expect(progress.map((p) => p.phase)).toContain('betas')
+    expect(progressLine(progress.at(-1)!)).toBe(
+      `index [${'#'.repeat(30)}] 100 % done 8 / 8 entries`,
+    )
+    expect(progressLine({ done: 1, total: 3, phase: 'postings' })).toBe(
+      `index [${'#'.repeat(10)}${'-'.repeat(20)}]  33 % postings 1 / 3 entries`,
+    )
   }, 60_000)
 
   it('a rebuild decrypts entries only for patients without a cached beta and matches the reference', async () => {
