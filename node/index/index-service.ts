@@ -385,7 +385,9 @@ export class IndexService implements IndexView {
       for (const state of built.origins.values()) {
         state.settle(built.patients, all)
         state.tree.root()
+        state.trim()
       }
+      built.patients.trim()
       for (const batch of this.#buffered) this.#apply(built, batch)
       // From here to the caller's use of `built` nothing awaits: no hook batch is lost between.
       this.#buffered = undefined

@@ -147,6 +147,15 @@ export class OriginState {
     return opening ? { origin: this.origin, opening, proof } : { origin: this.origin, proof }
   }
 
+  /** Gives back the arrays' spare room (after a build; growth doubles them). */
+  trim(): void {
+    const leaves = Math.max(1, this.#leaves)
+    this.#counts = this.#counts.slice(0, leaves)
+    this.#chains = this.#chains.slice(0, leaves * INDEX_HASH_SIZE)
+    this.#pending = this.#pending.slice(0, Math.max(1, this.#pendingLength))
+    this.tree.trim()
+  }
+
   /** Bytes held in typed arrays (for the memory figures; the tree's leaves are extra). */
   get arrayBytes(): number {
     return (

@@ -63,6 +63,14 @@ export class Patients {
     return this.#betas.subarray(slot * VRF_OUTPUT_SIZE, (slot + 1) * VRF_OUTPUT_SIZE)
   }
 
+  /** Gives back the arrays' spare room (after a build; growth doubles them). */
+  trim(): void {
+    const n = Math.max(1, this.count)
+    this.#betas = this.#betas.slice(0, n * VRF_OUTPUT_SIZE)
+    this.#ready = this.#ready.slice(0, n)
+    this.#blinds = this.#blinds.slice(0, n * BLIND_BYTES)
+  }
+
   /** Bytes held in typed arrays (for the memory figures). */
   get arrayBytes(): number {
     return this.#betas.byteLength + this.#ready.byteLength + this.#blinds.byteLength

@@ -61,6 +61,11 @@ export class SparseMerkleTree {
     return this.leafCount
   }
 
+  /** Gives back the leaf pool's spare room (after a bulk build; growth doubles it). */
+  trim(): void {
+    this.pool = this.pool.slice(0, Math.max(LEAF_SIZE, this.leafCount * LEAF_SIZE))
+  }
+
   /** Sets the value hash of `key`'s leaf, adding the leaf if it is new. */
   set(key: Uint8Array, valueHash: Uint8Array): void {
     if (key.length !== SMT_KEY_SIZE || valueHash.length !== INDEX_HASH_SIZE) {
