@@ -127,22 +127,22 @@ export class IndexService implements IndexView {
   }
 
   async commit(c: Checkpoint): Promise<void> {
+    // Waits outside the lock: a check() that must rebuild a broken origin can still run.
+    for (const cut of c.feeds) {
+      await this.#until(() => this.#originOf(this.#state, cut.origin).known >= cut.treeSize)
+    }
     return this.#exclusive(async () => {
       if (this.#checkpoint && c.timeMs < this.#checkpoint.timeMs) return
-      for (const cut of c.feeds) {
-        const state = this.#originOf(this.#state, cut.origin)
-        if (cut.treeSize < state.committed) {
-          throw new EhrlogError(
-            'ARGUMENT_INVALID',
-            `checkpoint cuts ${cut.origin} at ${cut.treeSize}, the index is committed at ${state.committed}`,
-          )
-        }
-        await this.#until(() => this.#originOf(this.#state, cut.origin).known >= cut.treeSize)
-      }
-      // #until may have waited through a rebuild: read the states again.
       const slots = new Set<number>()
       for (const cut of c.feeds) {
         const state = this.#originOf(this.#state, cut.origin)
+        if (cut.treeSize < state.committed || cut.treeSize > state.known) {
+          throw new EhrlogError(
+            'ARGUMENT_INVALID',
+            `checkpoint cuts ${cut.origin} at ${cut.treeSize}, the index has ${state.committed} to ${state.known}`,
+            { details: { origin: cut.origin, treeSize: cut.treeSize } },
+          )
+        }
         for (const s of slotsOf(state.pendingSlots(cut.treeSize))) slots.add(s)
       }
       await this.#ensureBetas(slots)
@@ -213,6 +213,7 @@ export class IndexService implements IndexView {
         for (const batch of late) this.#apply(fresh, batch)
         this.#state = fresh
         this.#queue.clear() // slots of the registry just replaced
+        for (const wake of this.#waiters) wake()
       }
       return differed
     })
@@ -236,18 +237,27 @@ export class IndexService implements IndexView {
   #apply(state: Built, batch: CommittedBatch): void {
     const origin = this.#originOf(state, batch.origin)
     if (batch.repaired) {
-      this.#stale.add(batch.origin)
+      this.#markStale(batch.origin)
       return
     }
     for (const { seq, patientId } of batch.entries) {
       if (seq <= origin.known) continue
       if (seq !== origin.known + 1) {
-        this.#stale.add(batch.origin) // a gap: only a rebuild can tell the missing patients
+        this.#markStale(batch.origin) // a gap: only a rebuild can tell the missing patients
         return
       }
       origin.push(patientId === undefined ? -1 : this.#slotOfId(state, patientId))
     }
     for (const wake of this.#waiters) wake()
+  }
+
+  /** An origin whose batches broke off (a gap, a repair): rebuilt by a check() started now. */
+  #markStale(origin: string): void {
+    if (this.#stale.has(origin)) return
+    this.#stale.add(origin)
+    setImmediate(() => {
+      if (!this.#closed) this.check().catch(() => undefined)
+    })
   }
 
   /** The slot of a patient by id; a new one is queued for its beta (cache or VRF, off-thread). */
