@@ -251,6 +251,21 @@ describe('IndexService state', () => {
     expect(toHex(await service.rootAt('bravo', 3))).toBe(toHex(want))
   }, 60_000)
 
+  it('a gap in the batches told starts a check that rebuilds the origin', async () => {
+    const { store } = await newStore()
+    const history: History = new Map()
+    const service = await IndexService.open(store, TEST_VRF_SECRET_KEY)
+    opened.push(service)
+    await append(store, history, 'alpha', [0])
+    const writing = append(store, history, 'alpha', [1])
+    service.onBatch({ origin: 'alpha', entries: [{ seq: 2, patientId: 'patient-9' }] }) // a lie
+    await writing
+    service.onBatch({ origin: 'alpha', entries: [{ seq: 9, patientId: 'patient-9' }] }) // a gap
+    await new Promise((resolve) => setImmediate(resolve))
+    const want = reference(history, sizes(history)).indexRoot('alpha')
+    expect(toHex(await service.rootAt('alpha', 2))).toBe(toHex(want))
+  }, 60_000)
+
   it('refuses roots outside what it holds and proofs at another cut', async () => {
     const { store } = await newStore()
     const history: History = new Map()
