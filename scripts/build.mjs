@@ -36,6 +36,7 @@ const WORKERS = [
   'node/store/write/seal-thread.ts',
   'node/checkpoint/bls-worker-thread.ts',
   'node/atna/parse-thread.ts',
+  'node/index/vrf-thread.ts',
 ]
 for (const entry of WORKERS) {
   await build({

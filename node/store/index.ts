@@ -5,8 +5,10 @@ export { BACKUP_MAGIC, backupChunks, readBackup, writeBackupInto } from './backu
 export { CheckpointLog } from './checkpoint-log.ts'
 export type {
   AppendItem,
+  CommittedBatch,
   EntryRef,
   LogStoreOptions,
+  PatientPosting,
   ProofRequest,
   Receipt,
   Signer,

@@ -9,6 +9,12 @@ import { type FeedState, loadFeedState, newFeedState } from './feed-state.ts'
 import { feedTag, PREFIX, receiptKey } from './format/key-layout.ts'
 import { ValueCipher } from './format/value-cipher.ts'
 import { EntryReader } from './read/entry-reader.ts'
+import {
+  getIndexBetas,
+  type PatientPosting,
+  patientPostings,
+  putIndexBetas,
+} from './read/index-postings.ts'
 import { TreeCache } from './read/tree-cache.ts'
 import { TreeReader } from './read/tree-reader.ts'
 import { type FeedRepair, type FeedRepairResult, repairFeed } from './repair/feed-repair.ts'
@@ -34,10 +40,22 @@ import { SEAL_OFF_THREAD_FROM, Sealer } from './write/seal-worker.ts'
 import { ensureUserIndex } from './write/user-index.ts'
 import { type PlainSink, WriteChain } from './write/write-chain.ts'
 
+/**
+ * A batch of a feed now durably on disk: every new seq in order, with the patient of each
+ * event entry (undefined for other kinds). Told for own appends and accepted batches;
+ * `repaired` after a repair rewrote records of the feed (listeners re-read what they need).
+ */
+export interface CommittedBatch {
+  origin: string
+  entries: Array<{ seq: number; patientId: string | undefined }>
+  repaired?: boolean
+}
+
 export type {
   AppendItem,
   EntryRef,
   LogStoreOptions,
+  PatientPosting,
   ProofRequest,
   Receipt,
   Signer,
@@ -69,6 +87,7 @@ export class LogStore {
   /** Own feeds that must not grow, with why (holdAppends). */
   readonly #appendHolds = new Map<string, string>()
   #status: 'new' | 'open' | 'closed' = 'new'
+  readonly #committedListeners = new Set<(batch: CommittedBatch) => void>()
 
   constructor(opts: LogStoreOptions) {
     this.#opts = opts
@@ -408,7 +427,8 @@ export class LogStore {
       this.#writes.discard(batch)
       throw err
     }
-    const { builder, lastHash, lastRecordedMs, head } = encoded
+    const { builder, lastHash, lastRecordedMs, head, events } = encoded
+    const firstSeq = feed.tip.builder.size + 1
     // Only now: a batch whose encoding failed must not leave a new feed without its record.
     feed.isNew = false
     feed.tip = { builder, lastHash, lastRecordedMs }
@@ -416,6 +436,8 @@ export class LogStore {
       batch,
       () => {
         feed.committed = { size: head.treeSize, root: head.root, head }
+        if (this.#committedListeners.size > 0)
+          this.#tellCommitted(committedBatch(feed.origin, firstSeq, head.treeSize, events))
       },
       deferred?.fill(),
     )
@@ -457,12 +479,55 @@ export class LogStore {
   }
 
   /**
+   * Calls `listener` after each batch is durably committed (own appends, accepted batches,
+   * repairs), synchronously in the write's completion, so that when an append resolves or
+   * size() shows a seq, the listener has heard of it. Listeners must only queue (the per-patient
+   * index does). Returns the function that removes it.
+   */
+  onCommitted(listener: (batch: CommittedBatch) => void): () => void {
+    this.#committedListeners.add(listener)
+    return () => this.#committedListeners.delete(listener)
+  }
+
+  #tellCommitted(batch: CommittedBatch): void {
+    for (const listener of this.#committedListeners) {
+      try {
+        listener(batch)
+      } catch {
+        // A listener's failure is its own (the index finds gaps itself): the batch is written.
+      }
+    }
+  }
+
+  /** The blind index of a patient id, as in the patient postings' keys. */
+  patientBlind(patientId: string): Buffer {
+    return this.#encoder.indexes.blind('patient', patientId)
+  }
+
+  /** Every patient posting in key order, from one snapshot (read/index-postings.ts). */
+  patientPostings(damaged?: { count: number }): AsyncGenerator<PatientPosting> {
+    return patientPostings(this.#access(), this.#originOfTag, damaged)
+  }
+
+  /** Cached VRF outputs of the per-patient index, by blind index (undefined where none). */
+  getIndexBetas(blinds: readonly Uint8Array[]): Promise<(Buffer | undefined)[]> {
+    return getIndexBetas(this.#access(), blinds)
+  }
+
+  /** Caches VRF outputs of the per-patient index by blind index (sealed). */
+  putIndexBetas(betas: ReadonlyArray<readonly [Uint8Array, Uint8Array]>): Promise<void> {
+    return putIndexBetas(this.#access(), betas)
+  }
+
+  /**
    * Restores authentic records of one feed from proven data, in one batch (repair/feed-repair.ts);
    * throws, writing nothing, if any entry fails its proof. Callers keep other writers of the feed
    * out meanwhile (node/integrity's gate).
    */
-  repairFeed(repair: FeedRepair): Promise<FeedRepairResult> {
-    return repairFeed(this.#access(), repair, (origin) => this.#reloadFeed(origin))
+  async repairFeed(repair: FeedRepair): Promise<FeedRepairResult> {
+    const result = await repairFeed(this.#access(), repair, (origin) => this.#reloadFeed(origin))
+    this.#tellCommitted({ origin: repair.origin, entries: [], repaired: true })
+    return result
   }
 
   /**
@@ -489,6 +554,23 @@ export class LogStore {
       return
     }
   }
+}
+
+/** Seqs firstSeq..lastSeq with the patient of each event among them. */
+function committedBatch(
+  origin: string,
+  firstSeq: number,
+  lastSeq: number,
+  events: EncodedBatch['events'],
+): CommittedBatch {
+  const entries: CommittedBatch['entries'] = []
+  let e = 0
+  for (let seq = firstSeq; seq <= lastSeq; seq++) {
+    while (e < events.length && events[e]!.seq < seq) e++
+    const event = events[e]
+    entries.push({ seq, patientId: event?.seq === seq ? event.event.patientId : undefined })
+  }
+  return { origin, entries }
 }
 
 /** STORE_LOCKED when another process holds the store, else STORE_CORRUPT. */

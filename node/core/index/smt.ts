@@ -31,15 +31,22 @@ function combine(left: Subtree, right: Subtree): Subtree {
   return { kind: MANY, hash: smtNodeHash(left.hash, right.hash) }
 }
 
-/** A leaf record: key[32] || value hash[32] in one array (one object per leaf, for memory). */
+/** A leaf record: key[32] || value hash[32]; in the tree, a view into its leaf pool. */
 type Leaf = Uint8Array
+const LEAF_SIZE = SMT_KEY_SIZE + INDEX_HASH_SIZE
 
 const MIN_BITS = 4
 const MAX_BITS = 18
 
 export class SparseMerkleTree {
   private bits = MIN_BITS
-  private buckets: Leaf[][] = []
+  /**
+   * Leaf numbers per bucket, sorted by key; leaf i is pool[64i, 64i + 64). One flat pool
+   * instead of a typed array per leaf: ~100 bytes less per leaf (a store's index holds
+   * hundreds of thousands).
+   */
+  private buckets: number[][] = []
+  private pool = new Uint8Array(LEAF_SIZE * 64)
   private kinds = new Uint8Array(0)
   private hashes = new Uint8Array(0)
   private readonly dirty = new Set<number>()
@@ -54,6 +61,11 @@ export class SparseMerkleTree {
     return this.leafCount
   }
 
+  /** Gives back the leaf pool's spare room (after a bulk build; growth doubles it). */
+  trim(): void {
+    this.pool = this.pool.slice(0, Math.max(LEAF_SIZE, this.leafCount * LEAF_SIZE))
+  }
+
   /** Sets the value hash of `key`'s leaf, adding the leaf if it is new. */
   set(key: Uint8Array, valueHash: Uint8Array): void {
     if (key.length !== SMT_KEY_SIZE || valueHash.length !== INDEX_HASH_SIZE) {
@@ -61,15 +73,19 @@ export class SparseMerkleTree {
     }
     const b = this.bucketOf(key)
     const bucket = this.buckets[b]!
-    const at = findSlot(bucket, key)
-    if (at < bucket.length && compareKey(bucket[at]!, key) === 0) {
-      bucket[at]!.set(valueHash, SMT_KEY_SIZE)
+    const at = this.findSlotOf(bucket, key)
+    if (at < bucket.length && this.compareLeaf(bucket[at]!, key) === 0) {
+      this.pool.set(valueHash, bucket[at]! * LEAF_SIZE + SMT_KEY_SIZE)
     } else {
-      const leaf = new Uint8Array(SMT_KEY_SIZE + INDEX_HASH_SIZE)
-      leaf.set(key)
-      leaf.set(valueHash, SMT_KEY_SIZE)
-      bucket.splice(at, 0, leaf)
-      this.leafCount++
+      const id = this.leafCount++
+      if ((id + 1) * LEAF_SIZE > this.pool.length) {
+        const grown = new Uint8Array(this.pool.length * 2)
+        grown.set(this.pool)
+        this.pool = grown
+      }
+      this.pool.set(key, id * LEAF_SIZE)
+      this.pool.set(valueHash, id * LEAF_SIZE + SMT_KEY_SIZE)
+      bucket.splice(at, 0, id)
     }
     this.dirty.add(b)
     if (this.leafCount > 2 << this.bits && this.bits < MAX_BITS) this.grow()
@@ -78,15 +94,63 @@ export class SparseMerkleTree {
   /** The value hash of `key`'s leaf, or undefined. */
   get(key: Uint8Array): Uint8Array | undefined {
     const bucket = this.buckets[this.bucketOf(key)]!
-    const at = findSlot(bucket, key)
-    const leaf = bucket[at]
-    return leaf && compareKey(leaf, key) === 0 ? leaf.slice(SMT_KEY_SIZE) : undefined
+    const at = this.findSlotOf(bucket, key)
+    const id = bucket[at]
+    return id !== undefined && this.compareLeaf(id, key) === 0
+      ? this.pool.slice(id * LEAF_SIZE + SMT_KEY_SIZE, (id + 1) * LEAF_SIZE)
+      : undefined
   }
 
   /** The root hash (EMPTY_HASH for no leaves), rehashing what changed since the last call. */
   root(): Uint8Array {
     this.flush()
     return this.hashes.slice(INDEX_HASH_SIZE, 2 * INDEX_HASH_SIZE)
+  }
+
+  /**
+   * The root the tree would have with `changes` (key, value hash) set, leaving the tree as it
+   * is: the changed buckets and their ancestors are rehashed into an overlay, each once, so an
+   * overlay of u leaves costs what root() after u set() calls would. Keys of new leaves are
+   * inserted in the overlay only. Used for a root at a size above the committed one.
+   */
+  rootWith(changes: ReadonlyArray<readonly [Uint8Array, Uint8Array]>): Uint8Array {
+    this.flush()
+    if (changes.length === 0) return this.hashes.slice(INDEX_HASH_SIZE, 2 * INDEX_HASH_SIZE)
+    const byBucket = new Map<number, Leaf[]>()
+    for (const [key, valueHash] of changes) {
+      if (key.length !== SMT_KEY_SIZE || valueHash.length !== INDEX_HASH_SIZE) {
+        throw new EhrlogError('ARGUMENT_INVALID', 'a tree key and value hash are 32 bytes each')
+      }
+      const b = this.bucketOf(key)
+      let leaves = byBucket.get(b)
+      if (!leaves) {
+        leaves = this.leavesOf(b)
+        byBucket.set(b, leaves)
+      }
+      const at = findSlot(leaves, key)
+      const leaf = new Uint8Array(SMT_KEY_SIZE + INDEX_HASH_SIZE)
+      leaf.set(key)
+      leaf.set(valueHash, SMT_KEY_SIZE)
+      if (at < leaves.length && compareKey(leaves[at]!, key) === 0) leaves[at] = leaf
+      else leaves.splice(at, 0, leaf)
+    }
+    const base = 1 << this.bits
+    const overlay = new Map<number, Subtree>()
+    let level = new Set<number>()
+    for (const [b, leaves] of byBucket) {
+      overlay.set(base + b, subtreeOf(leaves, this.bits))
+      level.add((base + b) >> 1)
+    }
+    const at = (node: number): Subtree => overlay.get(node) ?? this.nodeAt(node)
+    while (level.size > 0) {
+      const up = new Set<number>()
+      for (const node of level) {
+        overlay.set(node, combine(at(node * 2), at(node * 2 + 1)))
+        if (node > 1) up.add(node >> 1)
+      }
+      level = up
+    }
+    return Uint8Array.from(at(1).hash)
   }
 
   /** The proof for `key`: of its leaf if it has one, else of its absence (smt-proof.ts). */
@@ -101,7 +165,7 @@ export class SparseMerkleTree {
       siblings.push(this.hashAt(node * 2 + 1 - bit))
       node = node * 2 + bit
     }
-    return this.proveInBucket(this.buckets[this.bucketOf(key)]!, this.bits, key, siblings)
+    return this.proveInBucket(this.leavesOf(this.bucketOf(key)), this.bits, key, siblings)
   }
 
   /** The terminal for a heap node holding at most one leaf. */
@@ -110,7 +174,7 @@ export class SparseMerkleTree {
     // One leaf below: follow the non-empty child down to its bucket.
     let n = node
     for (let d = depth; d < this.bits; d++) n = this.kinds[n * 2] === SINGLE ? n * 2 : n * 2 + 1
-    const leaf = this.buckets[n - (1 << this.bits)]![0]!
+    const leaf = this.leavesOf(n - (1 << this.bits))[0]!
     return terminalFor(leaf, key)
   }
 
@@ -157,7 +221,7 @@ export class SparseMerkleTree {
     const base = 1 << this.bits
     let level = new Set<number>()
     for (const b of this.dirty) {
-      this.setNode(base + b, subtreeOf(this.buckets[b]!, this.bits))
+      this.setNode(base + b, subtreeOf(this.leavesOf(b), this.bits))
       level.add((base + b) >> 1)
     }
     this.dirty.clear()
@@ -169,6 +233,32 @@ export class SparseMerkleTree {
       }
       level = up
     }
+  }
+
+  /** Views of a bucket's leaves in the pool (valid until the next new leaf). */
+  private leavesOf(b: number): Leaf[] {
+    return this.buckets[b]!.map((id) => this.leafView(id))
+  }
+
+  private leafView(id: number): Leaf {
+    return this.pool.subarray(id * LEAF_SIZE, (id + 1) * LEAF_SIZE)
+  }
+
+  /** Compares leaf `id`'s key with `key`. */
+  private compareLeaf(id: number, key: Uint8Array): number {
+    const at = id * LEAF_SIZE
+    for (let i = 0; i < SMT_KEY_SIZE; i++) {
+      const d = this.pool[at + i]! - key[i]!
+      if (d !== 0) return d
+    }
+    return 0
+  }
+
+  /** Where `key` is or would go in a sorted bucket of leaf numbers. */
+  private findSlotOf(bucket: readonly number[], key: Uint8Array): number {
+    let i = 0
+    while (i < bucket.length && this.compareLeaf(bucket[i]!, key) < 0) i++
+    return i
   }
 
   private bucketOf(key: Uint8Array): number {
@@ -188,7 +278,9 @@ export class SparseMerkleTree {
     this.allocate(this.bits + 1)
     this.buckets = []
     for (const bucket of old) {
-      const split = splitAt(bucket, this.bits - 1)
+      let split = 0
+      while (split < bucket.length && keyBit(this.leafView(bucket[split]!), this.bits - 1) === 0)
+        split++
       this.buckets.push(bucket.slice(0, split), bucket.slice(split))
     }
     this.dirty.clear()

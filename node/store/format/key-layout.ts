@@ -29,6 +29,8 @@ export const PREFIX = {
   receipt: 0x52,
   /** Q | u64 arrival number → events taken while the own feed was fenced (node/store/pending-log.ts) */
   pending: 0x51,
+  /** V | blind(patient) → the patient's VRF output for the per-patient index (node/index) */
+  indexBeta: 0x56,
 } as const
 
 export const FEED_TAG_SIZE = 8
@@ -127,6 +129,11 @@ export function receiptKey(indexKey: Uint8Array, requestKey: string): Buffer {
 /** Key of a pending (durable, not yet sequenced) request: arrival order is key order. */
 export function pendingKey(arrival: number): Buffer {
   return Buffer.concat([Buffer.of(PREFIX.pending), u64(arrival)])
+}
+
+/** Key of a patient's cached VRF output (the index's beta), under the patient's blind index. */
+export function indexBetaKey(blind: Uint8Array): Buffer {
+  return Buffer.concat([Buffer.of(PREFIX.indexBeta), blind])
 }
 
 export function metaKey(name: string): Buffer {

@@ -20,6 +20,8 @@ export interface EncodedBatch {
   lastHash: Uint8Array | undefined
   lastRecordedMs: number
   head: SignedTreeHead
+  /** The batch's events by seq (for the store's committed-batch listeners). */
+  events: IndexedBatch['events']
 }
 
 /**
@@ -83,7 +85,14 @@ export class FeedEncoder {
     }
     const head = signTreeHead(signer.privateKey, signer.origin, builder.size, builder.root())
     this.#putHead(sink, feed, head)
-    return { builder, lastHash: prev, lastRecordedMs: recordedMs, head, entries }
+    return {
+      builder,
+      lastHash: prev,
+      lastRecordedMs: recordedMs,
+      head,
+      entries,
+      events: indexed.events,
+    }
   }
 
   /**
@@ -138,7 +147,7 @@ export class FeedEncoder {
     }
     this.#indexes.addBatchOps(sink, feed.tag, indexed)
     this.#putHead(sink, feed, head)
-    return { builder, lastHash: prev, lastRecordedMs, head }
+    return { builder, lastHash: prev, lastRecordedMs, head, events: indexed.events }
   }
 
   /** The feed record (F), with the first batch of a feed. */

@@ -1,0 +1,468 @@
+import type { Checkpoint } from '../core/checkpoint.ts'
+import { EhrlogError } from '../core/errors.ts'
+import type { AuditEvent } from '../core/event.ts'
+import { bytesEqual } from '../core/hex.ts'
+import type { CompletenessProof } from '../core/index/completeness.ts'
+import { vrfKeyPair } from '../core/index/vrf.ts'
+import type { CommittedBatch, LogStore } from '../store/index.ts'
+import type { IndexView } from './index-view.ts'
+import { OriginState } from './origin-state.ts'
+import { Patients } from './patients.ts'
+import { VrfWorker } from './vrf-worker.ts'
+
+/** Betas loaded or computed per job: a VRF job of 256 patients is ~1.3 s of the thread. */
+const BETA_CHUNK = 256
+/** VRF proofs kept (80 bytes each): the patients whose queries repeat. */
+const PROOF_CACHE = 4096
+/** Progress is told every this many postings. */
+const PROGRESS_EVERY = 16_384
+
+export interface RebuildProgress {
+  /** Entries (event postings' seqs) read so far. */
+  done: number
+  /** Entries in the replica when the rebuild began (all kinds). */
+  total: number
+  phase: 'postings' | 'betas' | 'tree' | 'done'
+}
+
+export interface IndexServiceOptions {
+  /** The newest cosigned checkpoint: the committed cut to build at (none: size 0 everywhere). */
+  checkpoint?: Checkpoint
+  onProgress?: (p: RebuildProgress) => void
+}
+
+/** One full build: the per-origin states and the patient registry at a snapshot. */
+interface Built {
+  patients: Patients
+  origins: Map<string, OriginState>
+}
+
+/**
+ * The per-patient index of every feed the store holds, kept beside the store (issue 15,
+ * docs/architecture.md "Complete answers"). Off the ingest path: the store's committed-batch
+ * hook only queues (origin, seq, patient slot); the VRF outputs of new patients are computed
+ * on a worker thread in the background and cached in LevelDB under the patient's blind index
+ * (V | blind → sealed beta), so a restart or rebuild never computes one again. The state is
+ * in memory (origin-state.ts, patients.ts) and built at open from the patient postings,
+ * which already list each patient's seqs per feed in order: no entry is decrypted except for
+ * a patient whose beta is not cached. Roots and proofs equal PatientIndex's (the reference).
+ */
+export class IndexService implements IndexView {
+  readonly #store: LogStore
+  readonly #vrf: VrfWorker
+  readonly vrfPublicKey: Uint8Array
+  #state: Built = { patients: new Patients(), origins: new Map() }
+  #checkpoint: Checkpoint | undefined
+  /** Hook batches seen while a build runs, replayed onto its result. */
+  #buffered: CommittedBatch[] | undefined
+  /** Origins whose hook stream broke (a gap, a repair): check() rebuilds them. */
+  readonly #stale = new Set<string>()
+  readonly #queue = new Set<number>()
+  #pumping = false
+  #lock: Promise<unknown> = Promise.resolve()
+  readonly #proofs = new Map<string, Uint8Array>()
+  readonly #waiters = new Set<() => void>()
+  #unsubscribe: (() => void) | undefined
+  #closed = false
+
+  private constructor(store: LogStore, vrfSecretKey: Uint8Array) {
+    this.#store = store
+    this.vrfPublicKey = vrfKeyPair(vrfSecretKey).publicKey
+    this.#vrf = new VrfWorker(vrfSecretKey)
+  }
+
+  /**
+   * Builds the index of an open store at `opts.checkpoint`'s cut from its postings (with
+   * progress) and follows the store's batches from then on. The state is not on disk (only
+   * the betas are), so an index is never missing or old at start: it is built, at ≥100,000
+   * entries/s (docs/performance.md).
+   */
+  static async open(
+    store: LogStore,
+    vrfSecretKey: Uint8Array,
+    opts: IndexServiceOptions = {},
+  ): Promise<IndexService> {
+    const service = new IndexService(store, vrfSecretKey)
+    service.#unsubscribe = store.onCommitted((batch) => service.onBatch(batch))
+    await service.#exclusive(async () => {
+      service.#state = await service.#build(cutOf(opts.checkpoint), opts.onProgress)
+    })
+    const c = opts.checkpoint
+    if (c) {
+      // Built at the cut, unless this replica does not hold all of it yet: then the commit
+      // waits for the entries in the background (proofs are refused until it is done).
+      const held = c.feeds.every((f) => f.treeSize <= store.size(f.origin))
+      const committing = service.commit(c)
+      if (held) await committing
+      else committing.catch(() => undefined)
+    }
+    return service
+  }
+
+  /** VRF evaluations so far (outputs and proofs): zero after a restart with cached betas. */
+  get vrfCalls(): number {
+    return this.#vrf.calls
+  }
+
+  /** The store's committed-batch hook: queues the batch's patients, nothing more. */
+  onBatch(batch: CommittedBatch): void {
+    if (this.#closed) return
+    this.#buffered?.push(batch)
+    this.#apply(this.#state, batch)
+  }
+
+  async rootAt(origin: string, treeSize: number): Promise<Uint8Array> {
+    return this.#exclusive(async () => {
+      const state = this.#originOf(this.#state, origin)
+      if (treeSize < state.committed || treeSize > state.known) {
+        throw new EhrlogError(
+          'NOT_FOUND',
+          `the index of ${origin} has sizes ${state.committed} to ${state.known}, not ${treeSize}`,
+          { details: { origin, treeSize } },
+        )
+      }
+      await this.#ensureBetas(slotsOf(state.pendingSlots(treeSize)))
+      return state.rootAt(this.#state.patients, treeSize)
+    })
+  }
+
+  async commit(c: Checkpoint): Promise<void> {
+    // Waits outside the lock: a check() that must rebuild a broken origin can still run.
+    for (const cut of c.feeds) {
+      await this.#until(() => this.#originOf(this.#state, cut.origin).known >= cut.treeSize)
+    }
+    return this.#exclusive(async () => {
+      if (this.#checkpoint && c.timeMs < this.#checkpoint.timeMs) return
+      const slots = new Set<number>()
+      for (const cut of c.feeds) {
+        const state = this.#originOf(this.#state, cut.origin)
+        if (cut.treeSize < state.committed || cut.treeSize > state.known) {
+          throw new EhrlogError(
+            'ARGUMENT_INVALID',
+            `checkpoint cuts ${cut.origin} at ${cut.treeSize}, the index has ${state.committed} to ${state.known}`,
+            { details: { origin: cut.origin, treeSize: cut.treeSize } },
+          )
+        }
+        for (const s of slotsOf(state.pendingSlots(cut.treeSize))) slots.add(s)
+      }
+      await this.#ensureBetas(slots)
+      for (const cut of c.feeds) {
+        this.#originOf(this.#state, cut.origin).advance(this.#state.patients, cut.treeSize)
+      }
+      this.#checkpoint = c
+    })
+  }
+
+  async prove(patientId: string, c: Checkpoint): Promise<CompletenessProof> {
+    return this.#exclusive(async () => {
+      const { patients } = this.#state
+      for (const cut of c.feeds) {
+        const committed = this.#originOf(this.#state, cut.origin).committed
+        if (committed !== cut.treeSize) {
+          throw new EhrlogError(
+            'NOT_FOUND',
+            `the index of ${cut.origin} is committed at ${committed}, the checkpoint cuts it at ${cut.treeSize}`,
+            { details: { origin: cut.origin, treeSize: cut.treeSize } },
+          )
+        }
+      }
+      const slot = this.#slotOfId(this.#state, patientId)
+      await this.#ensureBetas(new Set([slot]))
+      const origins = [...c.feeds]
+        .map((cut) => cut.origin)
+        .sort()
+        .map((origin) => this.#originOf(this.#state, origin).prove(patients, slot))
+      return { vrfProof: await this.#vrfProof(patientId), origins }
+    })
+  }
+
+  async check(): Promise<{ origin: string; treeSize: number }[]> {
+    return this.#exclusive(async () => {
+      const cut = new Map([...this.#state.origins].map(([o, s]) => [o, s.committed]))
+      const fresh = await this.#build(cut)
+      // Batches told while this compares go to both states (fresh gets them below if kept).
+      const late: CommittedBatch[] = []
+      this.#buffered = late
+      const differed: { origin: string; treeSize: number }[] = []
+      try {
+        const origins = new Set([...cut.keys(), ...fresh.origins.keys()])
+        for (const origin of [...origins].sort()) {
+          const ours = this.#originOf(this.#state, origin)
+          const theirs = this.#originOf(fresh, origin)
+          // `ours` may have heard of batches since the build (they reach `fresh` below).
+          const n = theirs.known
+          let same =
+            ours.committed === theirs.committed &&
+            ours.known >= n &&
+            bytesEqual(ours.tree.root(), theirs.tree.root()) &&
+            !this.#stale.has(origin)
+          if (same && n > ours.committed) {
+            // The pending entries too: the overlay roots at the newest size both know.
+            await this.#ensureBetas(slotsOf(ours.pendingSlots(n)))
+            await this.#ensureBetas(slotsOf(theirs.pendingSlots(n)), fresh.patients)
+            const mine = ours.rootAt(this.#state.patients, n)
+            same = bytesEqual(mine, theirs.rootAt(fresh.patients, n))
+          }
+          if (!same) differed.push({ origin, treeSize: ours.committed })
+        }
+      } finally {
+        this.#buffered = undefined
+      }
+      this.#stale.clear()
+      if (differed.length > 0) {
+        for (const batch of late) this.#apply(fresh, batch)
+        this.#state = fresh
+        this.#queue.clear() // slots of the registry just replaced
+        for (const wake of this.#waiters) wake()
+      }
+      return differed
+    })
+  }
+
+  /** Stops following the store and ends the VRF thread. */
+  async close(): Promise<void> {
+    this.#closed = true
+    this.#unsubscribe?.()
+    for (const wake of this.#waiters) wake()
+    await this.#vrf.close()
+  }
+
+  /** Bytes in the typed arrays of the state (memory figures). */
+  get arrayBytes(): number {
+    let n = this.#state.patients.arrayBytes
+    for (const s of this.#state.origins.values()) n += s.arrayBytes
+    return n
+  }
+
+  #apply(state: Built, batch: CommittedBatch): void {
+    const origin = this.#originOf(state, batch.origin)
+    if (batch.repaired) {
+      this.#markStale(batch.origin)
+      return
+    }
+    for (const { seq, patientId } of batch.entries) {
+      if (seq <= origin.known) continue
+      if (seq !== origin.known + 1) {
+        this.#markStale(batch.origin) // a gap: only a rebuild can tell the missing patients
+        return
+      }
+      origin.push(patientId === undefined ? -1 : this.#slotOfId(state, patientId))
+    }
+    for (const wake of this.#waiters) wake()
+  }
+
+  /** An origin whose batches broke off (a gap, a repair): rebuilt by a check() started now. */
+  #markStale(origin: string): void {
+    if (this.#stale.has(origin)) return
+    this.#stale.add(origin)
+    setImmediate(() => {
+      if (!this.#closed) this.check().catch(() => undefined)
+    })
+  }
+
+  /** The slot of a patient by id; a new one is queued for its beta (cache or VRF, off-thread). */
+  #slotOfId(state: Built, patientId: string): number {
+    const { slot, isNew } = state.patients.slotOf(this.#store.patientBlind(patientId))
+    if (!state.patients.isReady(slot)) state.patients.ids.set(slot, patientId)
+    if (isNew && state === this.#state) {
+      this.#queue.add(slot)
+      void this.#pump()
+    }
+    return slot
+  }
+
+  /** Loads or computes the betas of queued patients in the background. */
+  async #pump(): Promise<void> {
+    if (this.#pumping) return
+    this.#pumping = true
+    try {
+      while (this.#queue.size > 0 && !this.#closed) {
+        const chunk = new Set<number>()
+        for (const slot of this.#queue) {
+          this.#queue.delete(slot)
+          chunk.add(slot)
+          if (chunk.size >= BETA_CHUNK) break
+        }
+        await this.#ensureBetas(chunk).catch(() => undefined) // retried when needed
+      }
+    } finally {
+      this.#pumping = false
+    }
+  }
+
+  /** Waits until every slot's beta is known: cached ones are read, the rest computed. */
+  async #ensureBetas(slots: Iterable<number>, patients = this.#state.patients): Promise<void> {
+    const waits: Promise<void>[] = []
+    const missing: number[] = []
+    for (const slot of slots) {
+      if (patients.isReady(slot)) continue
+      const inflight = patients.inflight.get(slot)
+      if (inflight) waits.push(inflight)
+      else missing.push(slot)
+    }
+    for (let i = 0; i < missing.length; i += BETA_CHUNK) {
+      const chunk = missing.slice(i, i + BETA_CHUNK)
+      const job = this.#loadBetas(patients, chunk)
+      for (const slot of chunk) patients.inflight.set(slot, job)
+      waits.push(job)
+      const clear = () => {
+        for (const slot of chunk)
+          if (patients.inflight.get(slot) === job) patients.inflight.delete(slot)
+      }
+      job.then(clear, clear)
+    }
+    await Promise.all(waits)
+  }
+
+  async #loadBetas(patients: Patients, slots: readonly number[]): Promise<void> {
+    const blinds = slots.map((slot) => patients.blind(slot))
+    const cached = await this.#store.getIndexBetas(blinds)
+    const toCompute: number[] = []
+    slots.forEach((slot, i) => {
+      const beta = cached[i]
+      if (beta && beta.length === 64) patients.setBeta(slot, beta)
+      else toCompute.push(slot)
+    })
+    if (toCompute.length === 0) return
+    const ids: string[] = []
+    for (const slot of toCompute) {
+      const id = patients.ids.get(slot) ?? (await this.#idFromEntry(patients, slot))
+      ids.push(id)
+    }
+    const betas = await this.#vrf.outputs(ids)
+    toCompute.forEach((slot, i) => {
+      patients.setBeta(slot, betas[i]!)
+    })
+    await this.#store.putIndexBetas(toCompute.map((slot, i) => [patients.blind(slot), betas[i]!]))
+  }
+
+  /** A patient met only in postings: its id from one of its entries (the only decryption). */
+  async #idFromEntry(patients: Patients, slot: number): Promise<string> {
+    const ref = patients.refs.get(slot)
+    const entry = ref && (await this.#store.getEntry(ref.origin, ref.seq))
+    const id = entry && (entry.entry.body as AuditEvent).patientId
+    if (typeof id !== 'string') {
+      throw new EhrlogError('STORE_CORRUPT', `no readable entry names the patient of slot ${slot}`)
+    }
+    return id
+  }
+
+  /**
+   * Builds states at `cut` (origin → committed size; others 0) from one snapshot of the
+   * postings, then replays the hook batches that came meanwhile.
+   */
+  async #build(
+    cut: ReadonlyMap<string, number>,
+    onProgress?: (p: RebuildProgress) => void,
+  ): Promise<Built> {
+    const built: Built = { patients: new Patients(), origins: new Map() }
+    // Sizes and the postings' snapshot in one tick: postings above these sizes come again as hook batches.
+    const sizes = this.#store.sizes()
+    const postings = this.#store.patientPostings()
+    const first = postings.next()
+    this.#buffered = []
+    try {
+      const total = [...sizes.values()].reduce((a, b) => a + b, 0)
+      for (const [origin, size] of sizes) {
+        const state = new OriginState(origin, Math.min(cut.get(origin) ?? 0, size))
+        state.reservePending(size)
+        built.origins.set(origin, state)
+      }
+      let done = 0
+      let count = 0
+      for (let next = await first; !next.done; next = await postings.next()) {
+        const { blind, origin, seqs } = next.value
+        const state = built.origins.get(origin)
+        const size = sizes.get(origin) ?? 0
+        if (!state) continue
+        const { slot } = built.patients.slotOf(blind)
+        for (let at = 0; at + 8 <= seqs.length; at += 8) {
+          const seq = seqs.readUInt32BE(at) * 0x1_0000_0000 + seqs.readUInt32BE(at + 4)
+          if (seq > size || seq < 1) continue
+          if (seq <= state.committed) state.addCommitted(slot, seq)
+          else state.setPending(seq, slot)
+          if (!built.patients.refs.has(slot)) built.patients.refs.set(slot, { origin, seq })
+          done++
+        }
+        if (++count % PROGRESS_EVERY === 0) onProgress?.({ done, total, phase: 'postings' })
+      }
+      await postings.return(undefined)
+      onProgress?.({ done, total, phase: 'betas' })
+      const all = new Set<number>()
+      for (let slot = 0; slot < built.patients.count; slot++) all.add(slot)
+      await this.#ensureBetas(all, built.patients)
+      onProgress?.({ done, total, phase: 'tree' })
+      for (const state of built.origins.values()) {
+        state.settle(built.patients, all)
+        state.tree.root()
+        state.trim()
+      }
+      built.patients.trim()
+      for (const batch of this.#buffered) this.#apply(built, batch)
+      // From here to the caller's use of `built` nothing awaits: no hook batch is lost between.
+      this.#buffered = undefined
+      onProgress?.({ done: total, total, phase: 'done' })
+      return built
+    } finally {
+      this.#buffered = undefined
+      await postings.return(undefined)
+    }
+  }
+
+  #originOf(state: Built, origin: string): OriginState {
+    let s = state.origins.get(origin)
+    if (!s) {
+      s = new OriginState(origin)
+      state.origins.set(origin, s)
+    }
+    return s
+  }
+
+  async #vrfProof(patientId: string): Promise<Uint8Array> {
+    let proof = this.#proofs.get(patientId)
+    if (proof) {
+      this.#proofs.delete(patientId)
+    } else {
+      proof = await this.#vrf.prove(patientId)
+      if (this.#proofs.size >= PROOF_CACHE) {
+        this.#proofs.delete(this.#proofs.keys().next().value as string)
+      }
+    }
+    this.#proofs.set(patientId, proof)
+    return proof
+  }
+
+  /** Resolves once `ready()` holds, re-checked after each hook batch. */
+  #until(ready: () => boolean): Promise<void> {
+    if (ready()) return Promise.resolve()
+    return new Promise((resolve, reject) => {
+      const wake = () => {
+        if (this.#closed) {
+          this.#waiters.delete(wake)
+          reject(new EhrlogError('UNAVAILABLE', 'the index is closed'))
+        } else if (ready()) {
+          this.#waiters.delete(wake)
+          resolve()
+        }
+      }
+      this.#waiters.add(wake)
+    })
+  }
+
+  /** Runs `fn` after every earlier operation: commits, roots, proofs and checks never interleave. */
+  #exclusive<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.#lock.then(fn, fn)
+    this.#lock = run.catch(() => undefined)
+    return run
+  }
+}
+
+function cutOf(c: Checkpoint | undefined): Map<string, number> {
+  return new Map((c?.feeds ?? []).map((f) => [f.origin, f.treeSize]))
+}
+
+function slotsOf(pending: Int32Array): Set<number> {
+  const out = new Set<number>()
+  for (const slot of pending) if (slot >= 0) out.add(slot)
+  return out
+}

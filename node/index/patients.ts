@@ -1,0 +1,78 @@
+import { VRF_OUTPUT_SIZE } from '../core/index/vrf.ts'
+
+const BLIND_BYTES = 16
+
+/**
+ * Every patient the index has met, by slot number: its blind index (the store's HMAC of the
+ * id, 16 bytes) and, once known, its VRF output (beta), in flat typed arrays: ~100 bytes a
+ * patient instead of a few objects each. No patient id is kept once its beta is known.
+ */
+export class Patients {
+  readonly #slotOf = new Map<string, number>()
+  #betas = new Uint8Array(1024 * VRF_OUTPUT_SIZE)
+  #ready = new Uint8Array(1024)
+  #blinds = new Uint8Array(1024 * BLIND_BYTES)
+  /** Ids of patients whose beta is not known yet (so a VRF needs no entry read). */
+  readonly ids = new Map<number, string>()
+  /** For patients met only in postings, until their beta is known: where one of their entries is. */
+  readonly refs = new Map<number, { origin: string; seq: number }>()
+  /** Beta loads under way, by slot. */
+  readonly inflight = new Map<number, Promise<void>>()
+  count = 0
+
+  /** The slot of the patient with this blind index, new if never seen. */
+  slotOf(blind: Uint8Array): { slot: number; isNew: boolean } {
+    const blindHex = Buffer.from(blind.buffer, blind.byteOffset, blind.byteLength).toString('hex')
+    const known = this.#slotOf.get(blindHex)
+    if (known !== undefined) return { slot: known, isNew: false }
+    const slot = this.count++
+    if (slot >= this.#ready.length) {
+      const grownBetas = new Uint8Array(this.#betas.length * 2)
+      grownBetas.set(this.#betas)
+      this.#betas = grownBetas
+      const grownReady = new Uint8Array(this.#ready.length * 2)
+      grownReady.set(this.#ready)
+      this.#ready = grownReady
+      const grownBlinds = new Uint8Array(this.#blinds.length * 2)
+      grownBlinds.set(this.#blinds)
+      this.#blinds = grownBlinds
+    }
+    this.#blinds.set(blind, slot * BLIND_BYTES)
+    this.#slotOf.set(blindHex, slot)
+    return { slot, isNew: true }
+  }
+
+  /** A copy of the slot's blind index. */
+  blind(slot: number): Uint8Array {
+    return this.#blinds.slice(slot * BLIND_BYTES, (slot + 1) * BLIND_BYTES)
+  }
+
+  isReady(slot: number): boolean {
+    return this.#ready[slot] === 1
+  }
+
+  setBeta(slot: number, beta: Uint8Array): void {
+    this.#betas.set(beta, slot * VRF_OUTPUT_SIZE)
+    this.#ready[slot] = 1
+    this.ids.delete(slot)
+    this.refs.delete(slot)
+  }
+
+  /** A view of the slot's beta (valid until the next new patient). */
+  beta(slot: number): Uint8Array {
+    return this.#betas.subarray(slot * VRF_OUTPUT_SIZE, (slot + 1) * VRF_OUTPUT_SIZE)
+  }
+
+  /** Gives back the arrays' spare room (after a build; growth doubles them). */
+  trim(): void {
+    const n = Math.max(1, this.count)
+    this.#betas = this.#betas.slice(0, n * VRF_OUTPUT_SIZE)
+    this.#ready = this.#ready.slice(0, n)
+    this.#blinds = this.#blinds.slice(0, n * BLIND_BYTES)
+  }
+
+  /** Bytes held in typed arrays (for the memory figures). */
+  get arrayBytes(): number {
+    return this.#betas.byteLength + this.#ready.byteLength + this.#blinds.byteLength
+  }
+}

@@ -1,0 +1,67 @@
+import { BLIND_SIZE, indexBetaKey, PREFIX, prefixRange } from '../format/key-layout.ts'
+import type { StoreAccess } from '../store-access.ts'
+
+/** One patient posting: the seqs (u64be each, ascending) of one patient's events in one batch. */
+export interface PatientPosting {
+  /** The patient's blind index (16 bytes): no patient id is read. */
+  blind: Buffer
+  origin: string
+  seqs: Buffer
+}
+
+/**
+ * Every patient posting (P | blind | feed | first seq), in key order: by blind, then feed,
+ * then seq, so each patient's seqs per feed come in ascending order. The iterator reads one
+ * LevelDB snapshot, taken when this is called (classic-level makes it at iterator creation),
+ * so a caller that reads the feed sizes in the same tick sees postings up to those sizes and
+ * maybe a few later ones (written but not yet reported), never fewer. Postings that fail
+ * authentication are skipped (verify reports them); `damaged` counts them.
+ */
+export async function* patientPostings(
+  access: StoreAccess,
+  originOfTag: (tagHex: string) => string | undefined,
+  damaged: { count: number } = { count: 0 },
+): AsyncGenerator<PatientPosting> {
+  const iterator = access.db.iterator(prefixRange(Buffer.of(PREFIX.patient)))
+  try {
+    for (;;) {
+      const chunk = await iterator.nextv(1000)
+      if (chunk.length === 0) return
+      for (const [key, value] of chunk) {
+        const origin = originOfTag(key.subarray(key.length - 16, key.length - 8).toString('hex'))
+        const plain = access.cipher.open(key, value)
+        if (!origin || !plain) {
+          damaged.count++
+          continue
+        }
+        yield { blind: key.subarray(1, 1 + BLIND_SIZE), origin, seqs: plain }
+      }
+    }
+  } finally {
+    await iterator.close()
+  }
+}
+
+/** Cached VRF outputs by blind index, sealed; undefined where none (or one that fails to open). */
+export async function getIndexBetas(
+  access: StoreAccess,
+  blinds: readonly Uint8Array[],
+): Promise<(Buffer | undefined)[]> {
+  const keys = blinds.map(indexBetaKey)
+  const values = await access.db.getMany(keys)
+  return values.map((v, i) => (v ? access.cipher.open(keys[i]!, v) : undefined))
+}
+
+/** Stores VRF outputs by blind index, sealed like every other value, in one write. */
+export async function putIndexBetas(
+  access: StoreAccess,
+  betas: ReadonlyArray<readonly [Uint8Array, Uint8Array]>,
+): Promise<void> {
+  if (betas.length === 0) return
+  const batch = access.db.batch()
+  for (const [blind, beta] of betas) {
+    const key = indexBetaKey(blind)
+    batch.put(key, access.cipher.seal(key, beta))
+  }
+  await batch.write()
+}
