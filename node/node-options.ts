@@ -35,7 +35,7 @@ export interface NodeOptions {
   fenceWaitMs?: number
   /**
    * Makes the per-patient index from the store and the network's VRF secret key (default:
-   * ReferenceIndexView). Tests put in a damaged one.
+   * IndexPart over IndexService). Tests put in a damaged ReferenceIndexView.
    */
   indexView?: (store: LogStore, vrfSecretKey: Uint8Array) => IndexView
 }

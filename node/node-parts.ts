@@ -5,8 +5,8 @@ import { AuthService, DirectoryFold } from './auth/index.ts'
 import { CheckpointService } from './checkpoint/index.ts'
 import { NodeMetrics, nodeHealthOf, type QuorumWatch } from './health/index.ts'
 import type { NodeIdentity } from './identity/index.ts'
+import { IndexPart } from './index/index-part.ts'
 import type { IndexView } from './index/index-view.ts'
-import { ReferenceIndexView } from './index/reference-index-view.ts'
 import { fencePart, IngestQueue, OwnFeed, OwnTipFence, PendingDrain } from './ingest/index.ts'
 import { gateAccepts, IntegrityService, repairPeersOf, repairSourceOf } from './integrity/index.ts'
 import { BackgroundTask, PartList, type Startable } from './lifecycle/index.ts'
@@ -144,16 +144,21 @@ export function buildParts(
   })
   // The per-patient index (docs/architecture.md, "Complete answers"): its roots go into each
   // checkpoint; answers to patient-only queries carry its completeness proofs.
-  const index =
-    opts.indexView?.(store, folder.vrfSecretKey) ??
-    new ReferenceIndexView(store, folder.vrfSecretKey)
+  const checkpointLog = new CheckpointLog(store)
+  const indexPart = new IndexPart(
+    store,
+    folder.vrfSecretKey,
+    async () => (await checkpointLog.latestRecord())?.cosigned.checkpoint,
+    logger.child({ component: 'index' }),
+  )
+  const index = opts.indexView?.(store, folder.vrfSecretKey) ?? indexPart
   const checkpoints = new CheckpointService({
     self: name,
     membership,
     blsSecretKey: identity.blsSecretKey,
     store,
     index,
-    checkpoints: new CheckpointLog(store),
+    checkpoints: checkpointLog,
     publish: (data) => net.publishControl(CHECKPOINT_TOPIC, data),
     syncNow: () => net.syncNow(),
     onIncident: (incident) => report(incidentOfCheckpoint(name, incident)),
@@ -251,6 +256,8 @@ export function buildParts(
   const lifecycle = new PartList(
     [
       ['store', storePart(store, logger)],
+      // Built from the store before anything appends or asks for a root or a proof.
+      ...(index === indexPart ? [['per-patient index', indexPart] as [string, Startable]] : []),
       ['pending events', pending],
       ['alerts', alerts],
       // Before the network: no batch is stored between loading the directory and following it.

@@ -4,7 +4,8 @@ import type { AuditEvent } from '../core/event.ts'
 import { bytesEqual } from '../core/hex.ts'
 import type { CompletenessProof } from '../core/index/completeness.ts'
 import { vrfKeyPair } from '../core/index/vrf.ts'
-import type { CommittedBatch, LogStore } from '../store/index.ts'
+import type { CommittedBatch, LogStore, PatientPosting } from '../store/index.ts'
+import { entryPostings } from './entry-postings.ts'
 import type { IndexView } from './index-view.ts'
 import { OriginState } from './origin-state.ts'
 import { Patients } from './patients.ts'
@@ -57,6 +58,8 @@ export class IndexService implements IndexView {
   #buffered: CommittedBatch[] | undefined
   /** Origins whose hook stream broke (a gap, a repair): check() rebuilds them. */
   readonly #stale = new Set<string>()
+  /** Origins a check in the background found different (and rebuilt): told by the next check(). */
+  #unreported: { origin: string; treeSize: number }[] = []
   readonly #queue = new Set<number>()
   #pumping = false
   #lock: Promise<unknown> = Promise.resolve()
@@ -147,7 +150,11 @@ export class IndexService implements IndexView {
       }
       await this.#ensureBetas(slots)
       for (const cut of c.feeds) {
-        this.#originOf(this.#state, cut.origin).advance(this.#state.patients, cut.treeSize)
+        const state = this.#originOf(this.#state, cut.origin)
+        state.advance(this.#state.patients, cut.treeSize)
+        // A quorum computed this root from the feed. This index, built from the stored
+        // postings, differs: a posting is damaged or missing. Rebuilt from the entries.
+        if (!bytesEqual(state.tree.root(), cut.indexRoot)) this.#markStale(cut.origin)
       }
       this.#checkpoint = c
     })
@@ -176,10 +183,22 @@ export class IndexService implements IndexView {
     })
   }
 
+  /**
+   * Recomputes the index from the entries themselves (not the stored postings it was built
+   * from at start) and compares: the origins that differed, now rebuilt, with those a check
+   * in the background found since the last call.
+   */
   async check(): Promise<{ origin: string; treeSize: number }[]> {
+    const differed = await this.#checkNow()
+    const all = [...this.#unreported, ...differed]
+    this.#unreported = []
+    return all.filter((d, i) => all.findIndex((o) => o.origin === d.origin) === i)
+  }
+
+  #checkNow(): Promise<{ origin: string; treeSize: number }[]> {
     return this.#exclusive(async () => {
       const cut = new Map([...this.#state.origins].map(([o, s]) => [o, s.committed]))
-      const fresh = await this.#build(cut)
+      const fresh = await this.#build(cut, undefined, entryPostings(this.#store))
       // Batches told while this compares go to both states (fresh gets them below if kept).
       const late: CommittedBatch[] = []
       this.#buffered = late
@@ -256,7 +275,10 @@ export class IndexService implements IndexView {
     if (this.#stale.has(origin)) return
     this.#stale.add(origin)
     setImmediate(() => {
-      if (!this.#closed) this.check().catch(() => undefined)
+      if (this.#closed) return
+      this.#checkNow()
+        .then((differed) => this.#unreported.push(...differed))
+        .catch(() => undefined)
     })
   }
 
@@ -354,11 +376,11 @@ export class IndexService implements IndexView {
   async #build(
     cut: ReadonlyMap<string, number>,
     onProgress?: (p: RebuildProgress) => void,
+    postings: AsyncGenerator<PatientPosting> = this.#store.patientPostings(),
   ): Promise<Built> {
     const built: Built = { patients: new Patients(), origins: new Map() }
     // Sizes and the postings' snapshot in one tick: postings above these sizes come again as hook batches.
     const sizes = this.#store.sizes()
-    const postings = this.#store.patientPostings()
     const first = postings.next()
     this.#buffered = []
     try {

@@ -4,6 +4,7 @@ import { join } from 'node:path'
 import type { Browser } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { CliContext } from '../../client/context.ts'
+import type { Incident } from '../../node/alerts/index.ts'
 import { saveSession } from '../../client/session-store.ts'
 import { openNodeDir } from '../../node/identity/index.ts'
 import type { EhrlogNode } from '../../node/node.ts'
@@ -40,6 +41,8 @@ describe('an index posting deleted by an insider', () => {
   let network: string
   let env: Record<string, string>
   let browser: Browser | undefined
+  /** What hospital-b reported to its admins after the restart. */
+  const incidents: Incident[] = []
 
   beforeAll(async () => {
     root = await mkdtemp(join(tmpdir(), 'ehrlog-posting-'))
@@ -75,7 +78,7 @@ describe('an index posting deleted by an insider', () => {
     } finally {
       await tamper.close()
     }
-    b = (await startNodes([dirs[1]!]))[0]!
+    b = (await startNodes([dirs[1]!], { onIncident: (i: Incident) => incidents.push(i) }))[0]!
     nodes[1] = b
 
     await register(b.auth, ADMIN, 'admin')
@@ -103,6 +106,13 @@ describe('an index posting deleted by an insider', () => {
   const missing = new RegExp(
     `completeness: ${PER_BATCH} of patient MRN-A's ${BATCHES * PER_BATCH} entries at hospital-a up to \\d+ are missing`,
   )
+
+  it("hospital-b's own index is not fooled: built from the postings, it disagrees with the cosigned root, is rebuilt from the entries and the damage is named", async () => {
+    await waitFor('the index incident', () => incidents.some((i) => i.kind === 'index-diverged'))
+    const incident = incidents.find((i) => i.kind === 'index-diverged')!
+    expect(incident.origin).toBe(A)
+    expect(incident.summary).toMatch(/did not match hospital-a's entries: rebuilt from them/)
+  })
 
   it('the CLI asked alone refuses the answer and says how many entries are missing', async () => {
     const r = await runCli(

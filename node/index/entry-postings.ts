@@ -1,0 +1,29 @@
+import type { AuditEvent } from '../core/event.ts'
+import type { LogStore, PatientPosting } from '../store/index.ts'
+
+/**
+ * The patient postings as the feeds themselves give them: every entry up to the sizes the
+ * store has now, read and decrypted, its events grouped per patient (seqs ascending). Slower
+ * than the stored postings (P | blind | feed | seq) that a start builds from, but it rests on
+ * nothing but the entries, which the scrub has just verified: what check() compares the index
+ * with, so that a posting an insider deleted or damaged is found, not built in.
+ */
+export async function* entryPostings(
+  store: Pick<LogStore, 'sizes' | 'entries' | 'patientBlind'>,
+): AsyncGenerator<PatientPosting> {
+  for (const [origin, size] of store.sizes()) {
+    const byPatient = new Map<string, number[]>()
+    for await (const { entry } of store.entries(origin, 1, size)) {
+      if (entry.kind !== 'event') continue
+      const id = (entry.body as AuditEvent).patientId
+      let seqs = byPatient.get(id)
+      if (!seqs) byPatient.set(id, (seqs = []))
+      seqs.push(entry.seq)
+    }
+    for (const [id, seqs] of byPatient) {
+      const bytes = Buffer.alloc(8 * seqs.length)
+      seqs.forEach((seq, i) => bytes.writeBigUInt64BE(BigInt(seq), 8 * i))
+      yield { blind: store.patientBlind(id), origin, seqs: bytes }
+    }
+  }
+}
