@@ -24,6 +24,7 @@ const SECRET_FILES = [
   NODE_FILES.masterKey,
   NODE_FILES.keys,
   NODE_FILES.provenKeys,
+  NODE_FILES.indexKey,
   'network.json',
 ] as const
 

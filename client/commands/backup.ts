@@ -138,9 +138,12 @@ async function restoreSecrets(
   }
   for (const [name, bytes] of files) {
     // config.json holds the API token: secret like the keys (the node refuses it readable).
-    const secret = [NODE_FILES.masterKey, NODE_FILES.keys, NODE_FILES.config].includes(
-      name as never,
-    )
+    const secret = [
+      NODE_FILES.masterKey,
+      NODE_FILES.keys,
+      NODE_FILES.config,
+      NODE_FILES.indexKey,
+    ].includes(name as never)
     const mode = secret ? 0o600 : 0o644
     await writeFile(join(dir, name), bytes, { mode })
     await chmod(join(dir, name), mode) // an existing file keeps its mode on write

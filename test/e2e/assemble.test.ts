@@ -1,4 +1,4 @@
-import { copyFile, mkdtemp, rm } from 'node:fs/promises'
+import { chmod, copyFile, mkdtemp, rm } from 'node:fs/promises'
 import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -44,7 +44,12 @@ describe('three nodes assembled from three inits', () => {
     const assemble = await runCli(['network', 'assemble', '--out', networkFile, ...dirs])
     expect(assemble.err).toBe('')
     expect(assemble.code).toBe(0)
-    for (const dir of dirs) await copyFile(networkFile, join(dir, 'network.json'))
+    expect(assemble.out).toMatch(/made the network's index key .*index\.key: SECRET/)
+    for (const dir of dirs) {
+      await copyFile(networkFile, join(dir, 'network.json'))
+      await copyFile(join(root, 'index.key'), join(dir, 'index.key'))
+      await chmod(join(dir, 'index.key'), 0o600)
+    }
 
     for (const [i, dir] of dirs.entries())
       nodes.push(await spawnNode(dir, { logFile: join(root, `${'abc'[i]}.log`) }))
