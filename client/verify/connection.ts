@@ -19,7 +19,7 @@ export interface VerifiedPage extends PageOutput {
   answer: unknown
 }
 
-/** Waiting out a node's RATE_LIMITED instead of failing: for commands that ask many pages. */
+/** Waiting out a node's RATE_LIMITED instead of failing, from the second page on: for commands that ask many pages. */
 export interface RateLimitWait {
   /** Longest wait accepted for one query; a longer Retry-After fails as usual. */
   maxSeconds: number
@@ -139,7 +139,12 @@ export class Connection {
     }
   }
 
-  #askPrimary(request: object): Promise<{ node: string; answer: unknown }> {
+  /**
+   * A follow-up page waits out RATE_LIMITED (the command is halfway through); a first page
+   * does not: the user has spent this node's allowance, which the error says with when to retry.
+   */
+  #askPrimary(request: { cursor?: string }): Promise<{ node: string; answer: unknown }> {
+    if (request.cursor === undefined) return this.#askPrimaryOnce(request)
     return this.#patiently(() => this.#askPrimaryOnce(request))
   }
 
@@ -183,12 +188,10 @@ export class Connection {
   async #ask(target: QueryTarget, request: object): Promise<unknown> {
     this.#client ??= QueryClient.start()
     const client = await this.#client
-    return this.#patiently(() =>
-      client.query(target, {
-        networkId: this.membership.networkId,
-        token: this.session.token,
-        ...request,
-      } as Parameters<QueryClient['query']>[1]),
-    )
+    return client.query(target, {
+      networkId: this.membership.networkId,
+      token: this.session.token,
+      ...request,
+    } as Parameters<QueryClient['query']>[1])
   }
 }
