@@ -18,7 +18,9 @@ button{font:inherit;padding:.4rem 1rem;cursor:pointer}
 #completeness[data-state=complete]{color:#165c16;font-weight:700}
 #completeness[data-state=refused]{color:#fff;background:#a01010;padding:.5rem;font-weight:700}
 #completeness[data-state=unproven]{color:#1b1b1b;background:#ffd27a;border:2px solid #a05a00;padding:.5rem}
-#integrity,#completeness,#failures li,#network{overflow-wrap:anywhere}
+#integrity,#failures li,#network{overflow-wrap:anywhere}
+#completeness{overflow-wrap:break-word}
+.nowrap{white-space:nowrap}
 .who{display:grid;grid-template-columns:max-content 1fr;gap:.25rem 1rem}
 .who dt{font-weight:600}.who dd{margin:0}
 .scroll{overflow-x:auto}

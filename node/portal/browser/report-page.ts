@@ -135,7 +135,7 @@ function showCompleteness(body: HTMLElement, loader: TrailLoader): void {
     case 'complete':
       note.replaceChildren(
         ...verdict.lines.flatMap((line, i) =>
-          i === 0 ? [line] : [document.createElement('br'), line],
+          i === 0 ? unbrokenTimes(line) : [document.createElement('br'), ...unbrokenTimes(line)],
         ),
       )
       return
@@ -144,7 +144,7 @@ function showCompleteness(body: HTMLElement, loader: TrailLoader): void {
       return
     case 'unproven':
       note.replaceChildren(
-        `Every entry shown is verified; that none was left out is not proven ${verdict.reason.replace(/^completeness: not proven /, '')}. The command-line tool’s cross-check with a second node (`,
+        `Every entry shown is verified; that none was left out is not proven ${verdict.reason.replace(/^completeness: not proven /, '')}. The command‑line tool’s cross‑check with a second node (`,
         cli,
         ') checks it another way.',
       )
@@ -155,12 +155,23 @@ function showCompleteness(body: HTMLElement, loader: TrailLoader): void {
       return
     case 'not-applicable':
       note.replaceChildren(
-        'Every entry shown is verified. Completeness is proven for a patient’s whole trail only, not for a filtered view; the command-line tool’s cross-check (',
+        'Every entry shown is verified. Completeness is proven for a patient’s whole trail only, not for a filtered view; the command‑line tool’s cross‑check (',
         cli,
         who ? '' : ' with the same filters',
         ') checks this view against a second node.',
       )
   }
+}
+
+/** The line with each ISO 8601 time kept on one line (a browser may break after its hyphens). */
+function unbrokenTimes(line: string): (string | Node)[] {
+  return line.split(/(\d{4}-\d\d-\d\dT[\d:.]+Z)/).map((part, i) => {
+    if (i % 2 === 0) return part
+    const time = document.createElement('span')
+    time.className = 'nowrap'
+    time.textContent = part
+    return time
+  })
 }
 
 function showLoaded(loader: TrailLoader, count: number): void {
