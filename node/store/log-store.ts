@@ -18,6 +18,7 @@ import {
 import { TreeCache } from './read/tree-cache.ts'
 import { TreeReader } from './read/tree-reader.ts'
 import { type FeedRepair, type FeedRepairResult, repairFeed } from './repair/feed-repair.ts'
+import { restorePatientPostings } from './repair/posting-repair.ts'
 import { type ScrubView, scrubViewOf } from './repair/scrub-view.ts'
 import { grantAccess, type StoreAccess } from './store-access.ts'
 import {
@@ -502,6 +503,22 @@ export class LogStore {
   /** The blind index of a patient id, as in the patient postings' keys. */
   patientBlind(patientId: string): Buffer {
     return this.#encoder.indexes.blind('patient', patientId)
+  }
+
+  /**
+   * Restores the patient postings of `origin` from its entries up to its size, where the
+   * per-patient index rebuilt from the entries showed them short (repair/posting-repair.ts).
+   * Returns the seqs restored.
+   */
+  restorePatientPostings(origin: string): Promise<number[]> {
+    return restorePatientPostings(
+      this.#access(),
+      this.#reader,
+      this.#originOfTag,
+      (id) => this.patientBlind(id),
+      origin,
+      this.size(origin),
+    )
   }
 
   /** Every patient posting in key order, from one snapshot (read/index-postings.ts). */
