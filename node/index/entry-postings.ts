@@ -16,13 +16,13 @@ export async function* entryPostings(
     for await (const { entry } of store.entries(origin, 1, size)) {
       if (entry.kind !== 'event') continue
       const id = (entry.body as AuditEvent).patientId
-      let seqs = byPatient.get(id)
-      if (!seqs) byPatient.set(id, (seqs = []))
-      seqs.push(entry.seq)
+      const seqs = byPatient.get(id)
+      if (seqs) seqs.push(entry.seq)
+      else byPatient.set(id, [entry.seq])
     }
     for (const [id, seqs] of byPatient) {
       const bytes = Buffer.alloc(8 * seqs.length)
-      seqs.forEach((seq, i) => bytes.writeBigUInt64BE(BigInt(seq), 8 * i))
+      for (const [i, seq] of seqs.entries()) bytes.writeBigUInt64BE(BigInt(seq), 8 * i)
       yield { blind: store.patientBlind(id), origin, seqs: bytes }
     }
   }

@@ -27,8 +27,8 @@ export async function restorePatientPostings(
   for await (const posting of patientPostings(access, originOfTag)) {
     if (posting.origin !== origin) continue
     const key = posting.blind.toString('hex')
-    let seqs = listed.get(key)
-    if (!seqs) listed.set(key, (seqs = new Set()))
+    const seqs = listed.get(key) ?? new Set<number>()
+    listed.set(key, seqs)
     for (let at = 0; at + 8 <= posting.seqs.length; at += 8)
       seqs.add(Number(posting.seqs.readBigUInt64BE(at)))
   }
