@@ -136,9 +136,11 @@ export function registerFhir(program: Command, ctx: CliContext): void {
       let failed = checked.some(({ v }) => v.result.failures.length > 0)
       // Pages of one patient's whole trail, as one node answered it: proven complete together.
       const trails = new Map<string, { patientId: string; pages: SearchBundleVerification[] }>()
+      const trailOf = ({ v }: { v: SearchBundleVerification }) =>
+        v.patientId === undefined ? undefined : JSON.stringify([v.search, nodeOf(v)])
       for (const { v } of checked) {
-        if (v.patientId === undefined) continue
-        const key = JSON.stringify([v.search, nodeOf(v)])
+        const key = trailOf({ v })
+        if (v.patientId === undefined || key === undefined) continue
         const trail = trails.get(key) ?? { patientId: v.patientId, pages: [] }
         trail.pages.push(v)
         trails.set(key, trail)
@@ -159,9 +161,8 @@ export function registerFhir(program: Command, ctx: CliContext): void {
         for (let j = i + 1; j < checked.length; j++) {
           const [a, b] = [checked[i]!, checked[j]!]
           if (a.v.search === undefined || a.v.search !== b.v.search) continue
-          // Bundles of one node are its pages (or its repeated answers): the cross-check
-          // compares nodes.
-          if (nodeOf(a.v) === nodeOf(b.v)) continue
+          // Pages of one trail are proven complete together, not compared with each other.
+          if (trailOf(a) !== undefined && trailOf(a) === trailOf(b)) continue
           const dropped = crossCheckAnswers(
             { node: a.file, result: a.v.result },
             { node: b.file, result: b.v.result },
@@ -190,7 +191,7 @@ function report(
   for (const f of failures as Failure[]) ctx.out(`FAILED ${f.entryId}: ${f.reason}\n`)
 }
 
-/** The answering node's name, as its Bundle says (informational: it only groups Bundles). */
+/** The answering node's name, as its Bundle says (informational: it only groups a trail's pages). */
 function nodeOf(v: SearchBundleVerification): unknown {
   return (v.page.answer as { node?: unknown }).node
 }

@@ -488,6 +488,23 @@ describe('GET /fhir/AuditEvent (ITI-81) on a real network: searchset Bundles wit
       /^FAILED completeness: \d+ of patient MRN-A's \d+ entries at hospital-\w up to \d+ are missing$/m,
     )
 
+    // One of the patient's hospital-b entries taken out of a saved page.
+    const saved = await Promise.all(files.map(async (f) => JSON.parse(await readFile(f, 'utf8'))))
+    const at = saved.findIndex((b) =>
+      (b.entry ?? []).some((e: Json) => originOf(e) === 'hospital-b'),
+    )
+    saved[at].entry = saved[at].entry.filter(
+      (e: Json, i: number, all: Json[]) =>
+        originOf(e) !== 'hospital-b' || all.findIndex((x) => originOf(x) === 'hospital-b') !== i,
+    )
+    await writeFile(files[at]!, JSON.stringify(saved[at]))
+    const cut = await runCli(['verify-fhir', ...files, '--network', network], env)
+    expect(cut.code).toBe(3)
+    expect(cut.out).toContain(
+      "FAILED completeness: 1 of patient MRN-A's 2 entries at hospital-b up to 4 are missing\n",
+    )
+    expect(cut.out).not.toContain('complete: every access')
+
     // A node that leaves one of the patient's hospital-b entries out of its answer.
     let restore = lie(nodes[0]!, (answer) => {
       const i = answer.entries.findIndex(
