@@ -43,7 +43,7 @@ export function registerFhir(program: Command, ctx: CliContext): void {
   program
     .command('fhir-search')
     .description(
-      'run a FHIR AuditEvent search (ITI-81) with your saved session, verify every entry of the searchset Bundle, and print it',
+      "run a FHIR AuditEvent search (ITI-81) with your saved session, verify every entry of the searchset Bundle, and print it; for one patient's whole trail, every page and its completeness proof",
     )
     .argument(
       '[params]',
@@ -52,7 +52,10 @@ export function registerFhir(program: Command, ctx: CliContext): void {
     )
     .option('--network <file>', 'your copy of network.json (default: the saved one)')
     .option('--node <url>', 'ask this node instead of the one that issued the session')
-    .option('--out <file>', 'write the Bundle here instead of stdout')
+    .option(
+      '--out <file>',
+      'write the Bundle here instead of stdout (page k of a trail to FILE with .pk before its extension)',
+    )
     .option('--force', 'overwrite --out if it exists')
     .action(async (params: string, opts: FhirSearchFlags) => {
       if (opts.out) await refuseToOverwrite(opts.out, opts.force)
@@ -117,7 +120,7 @@ export function registerFhir(program: Command, ctx: CliContext): void {
   program
     .command('verify-fhir')
     .description(
-      'verify searchset Bundles of GET /fhir/AuditEvent against your network.json: every inclusion proof, the signed heads and the cosigned checkpoint; Bundles of the same search from different nodes are cross-checked for left-out entries',
+      "verify searchset Bundles of GET /fhir/AuditEvent against your network.json: every inclusion proof, the signed heads and the cosigned checkpoint; the pages of one patient's whole trail against its completeness proof; Bundles of the same search from different nodes are cross-checked for left-out entries",
     )
     .argument('<files...>', 'Bundle files (JSON)')
     .option('--network <file>', 'your copy of network.json (default: the saved one)')
