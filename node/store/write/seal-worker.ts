@@ -10,6 +10,15 @@ import type { ChainedBatch, PlainSink } from './write-chain.ts'
  */
 export const SEAL_OFF_THREAD_FROM = 256
 
+/**
+ * Own appends of at least this many entries are sealed on the worker too. An own batch is
+ * the ingest queue's group commit: under load it holds hundreds of events, whose sealing
+ * (~5 µs per record, ~2 records per entry) then stalls the thread that reads syslog and
+ * API requests; a batch this small costs about the round trip inline, and a single API
+ * append keeps its latency (docs/performance.md, "ATNA syslog ingest").
+ */
+export const SEAL_OWN_OFF_THREAD_FROM = 32
+
 /** A sink that seals each record into `batch` in this thread as it is put. */
 export function sealingSink(cipher: ValueCipher, batch: ChainedBatch): PlainSink {
   return { putPlain: (key, plaintext) => batch.put(key, cipher.seal(key, plaintext)) }
