@@ -1,7 +1,11 @@
 import { randomBytes } from 'node:crypto'
 import { describe, expect, it, vi } from 'vitest'
 import { VALUE_OVERHEAD, ValueCipher } from '../../node/store/format/value-cipher.ts'
-import { SEAL_OFF_THREAD_FROM, SEAL_OWN_OFF_THREAD_FROM, Sealer } from '../../node/store/write/seal-worker.ts'
+import {
+  SEAL_OFF_THREAD_FROM,
+  SEAL_OWN_OFF_THREAD_FROM,
+  Sealer,
+} from '../../node/store/write/seal-worker.ts'
 import type { ChainedBatch } from '../../node/store/write/write-chain.ts'
 import { makeEvent, makeSigner, makeStoreKeys, openStore } from '../helpers/fixtures.ts'
 import { useTempDirs } from '../helpers/temp-dir.ts'
