@@ -37,7 +37,8 @@ export interface SealedValues {
  * cipher object per value: node:crypto cannot rekey a nonce). For the large batches a
  * catching-up replica accepts, that is a quarter of the thread's work, so those records are
  * collected as plaintext and sealed on a worker while the thread verifies the next batch
- * (docs/performance.md). The worker starts on first use, answers jobs in order, and holds
+ * (docs/performance.md); the same for the own feed's group commits, while the thread reads
+ * the next messages. The worker starts on first use, answers jobs in order, and holds
  * the value key (same process, same trust). If it fails, every job from then on is sealed
  * inline: a lost worker costs speed, never a write.
  */
