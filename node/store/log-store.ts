@@ -37,7 +37,7 @@ import { checkBatchHead } from './write/batch-check.ts'
 import { type AcceptResult, type FeedBatch, MAX_BATCH_ENTRIES } from './write/feed-batch.ts'
 import { type EncodedBatch, FeedEncoder } from './write/feed-encoder.ts'
 import { type EntryRef, prefixRange, scanPostings, timeRange } from './write/indexes.ts'
-import { SEAL_OFF_THREAD_FROM, Sealer } from './write/seal-worker.ts'
+import { SEAL_OFF_THREAD_FROM, SEAL_OWN_OFF_THREAD_FROM, Sealer } from './write/seal-worker.ts'
 import { ensureUserIndex } from './write/user-index.ts'
 import { type PlainSink, WriteChain } from './write/write-chain.ts'
 
@@ -252,7 +252,7 @@ export class LogStore {
     const { entries, head } = await this.#encodeAndCommit(
       feed,
       (sink) => this.#encoder.encodeAppend(sink, feed, signer, items, now, receipts),
-      false,
+      items.length >= SEAL_OWN_OFF_THREAD_FROM,
       removals,
     )
     return { entries, head }
