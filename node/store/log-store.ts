@@ -504,8 +504,8 @@ export class LogStore {
     return this.#encoder.indexes.blind('patient', patientId)
   }
 
-  /** Every patient posting in key order, from one snapshot (read/index-postings.ts). */
-  patientPostings(damaged?: { count: number }): AsyncGenerator<PatientPosting> {
+  /** Every patient posting in key order, in batches, from one snapshot (read/index-postings.ts). */
+  patientPostings(damaged?: { count: number }): AsyncGenerator<PatientPosting[]> {
     return patientPostings(this.#access(), this.#originOfTag, damaged)
   }
 

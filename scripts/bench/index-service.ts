@@ -7,10 +7,12 @@
 // The VRF outputs are pre-seeded in the beta cache as random bytes: 100,000 real ones cost
 // ~100,000 × 5 ms = ~8 minutes of the VRF thread, once per patient ever (index-core.ts has
 // that figure). Everything else (hook, postings, hashing, tree, proofs) runs as in a node;
-// the roots are then not the network's, which nothing here compares.
+// the roots are then not the network's, which nothing here compares. PROFILE_REBUILD=file
+// writes a CPU profile (.cpuprofile) of the rebuild alone.
 import '../../node/shim.ts'
 import { generateKeyPairSync, randomBytes } from 'node:crypto'
-import { mkdtemp, rm } from 'node:fs/promises'
+import { mkdtemp, rm, writeFile } from 'node:fs/promises'
+import { Session } from 'node:inspector/promises'
 import { loadavg, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { relaunch, thresholdUnset } from '../../bin/relaunch.js'
@@ -161,12 +163,23 @@ export async function benchIndexService(): Promise<Figure[]> {
     await store.open()
     const before = memory()
     let progressCalls = 0
+    const profiler = process.env.PROFILE_REBUILD ? new Session() : undefined
+    if (profiler) {
+      profiler.connect()
+      await profiler.post('Profiler.enable')
+      await profiler.post('Profiler.start')
+    }
     t = performance.now()
     service = await IndexService.open(store, vrfKey, {
       checkpoint: c,
       onProgress: () => progressCalls++,
     })
     const rebuildS = (performance.now() - t) / 1000
+    if (profiler) {
+      const { profile } = await profiler.post('Profiler.stop')
+      await writeFile(process.env.PROFILE_REBUILD!, JSON.stringify(profile))
+      profiler.disconnect()
+    }
     const after = memory()
     const added = after.rss - before.rss
     const live = after.live - before.live
