@@ -7,9 +7,11 @@ import { fileURLToPath } from 'node:url'
 import { build } from 'esbuild'
 import { chromium } from 'playwright-core'
 import type { NetworkKeys } from '../../node/core/trust/index.ts'
+import { sourceUrl } from '../../node/threads/source-root.ts'
 
 const CHROMIUM = '/usr/bin/chromium'
-const BROWSER_DIR = fileURLToPath(new URL('../../node/portal/browser/', import.meta.url))
+// From the sources also when this runs from the prebuilt bench bundle (dist/bench/).
+const BROWSER_DIR = fileURLToPath(sourceUrl('node/portal/browser/'))
 
 export interface BrowserTimes {
   /** verifyQueryAnswer + checkAnswerCompleteness per run, ms. */
@@ -20,7 +22,7 @@ export interface BrowserTimes {
 
 async function bundle(): Promise<string> {
   const result = await build({
-    entryPoints: [fileURLToPath(new URL('./browser-verify-entry.ts', import.meta.url))],
+    entryPoints: [fileURLToPath(sourceUrl('scripts/bench/browser-verify-entry.ts'))],
     bundle: true,
     write: false,
     format: 'iife',

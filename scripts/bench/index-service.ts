@@ -1,8 +1,9 @@
 // Per-patient index in the store (issue 15): ingest with and without the index in the same
 // run, rebuild from the postings, added memory, a checkpoint round's index work, and proofs
 // served at the committed cut. ENTRIES (default 1,000,000) over 3 origins, PATIENTS (default
-// 100,000), every batch of 1,000 a different patient each (the postings' worst case). Not part
-// of `npm run bench`; run it with `node --expose-gc --import tsx scripts/bench/index-service.ts`.
+// 100,000), every batch of 1,000 a different patient each (the postings' worst case). Part of
+// `npm run bench` (scripts/bench/index.ts); alone: `node --expose-gc --import tsx
+// scripts/bench/index-service.ts` (without --expose-gc the memory figures include garbage).
 //
 // The VRF outputs are pre-seeded in the beta cache as random bytes: 100,000 real ones cost
 // ~100,000 × 5 ms = ~8 minutes of the VRF thread, once per patient ever (index-core.ts has
@@ -15,6 +16,8 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { Session } from 'node:inspector/promises'
 import { loadavg, tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { setFlagsFromString } from 'node:v8'
+import { runInNewContext } from 'node:vm'
 import { relaunch, thresholdUnset } from '../../bin/relaunch.js'
 import type { Checkpoint } from '../../node/core/checkpoint.ts'
 import { type AuditEvent, parseEvent } from '../../node/core/event.ts'
@@ -28,7 +31,13 @@ const ENTRIES = Number(process.env.ENTRIES ?? 1_000_000)
 const PATIENTS = Number(process.env.PATIENTS ?? 100_000)
 const ORIGINS = ['hospital-a', 'hospital-b', 'hospital-c']
 const BATCH = 1000
-const gc = (globalThis as { gc?: () => void }).gc
+/** A full collection for the memory figures, also without --expose-gc (as in `npm run bench`). */
+const gc: (() => void) | undefined =
+  (globalThis as { gc?: () => void }).gc ??
+  (() => {
+    setFlagsFromString('--expose-gc')
+    return runInNewContext('gc') as () => void
+  })()
 
 function event(i: number, patient: number): AuditEvent {
   return parseEvent({
@@ -287,7 +296,8 @@ export async function benchIndexService(): Promise<Figure[]> {
   }
 }
 
-if (import.meta.url === `file://${process.argv[1]}`) {
+// Run alone (not from the bench bundle, whose import.meta.url is dist/bench/index.mjs).
+if (process.argv[1]?.endsWith('index-service.ts')) {
   if (thresholdUnset()) process.exit(await relaunch())
   printFigures('per-patient index in the store', await benchIndexService())
 }
