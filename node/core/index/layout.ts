@@ -37,8 +37,11 @@ function taggedHash(tag: string, ...parts: Uint8Array[]): Uint8Array {
   const prefix = prefixOf(tag)
   let n = prefix.length
   for (const p of parts) n += p.length
-  const input =
-    n <= scratch.length ? (scratchViews[n] ??= scratch.subarray(0, n)) : new Uint8Array(n)
+  let input = scratchViews[n]
+  if (!input) {
+    input = n <= scratch.length ? scratch.subarray(0, n) : new Uint8Array(n)
+    if (n <= scratch.length) scratchViews[n] = input
+  }
   input.set(prefix, 0)
   let at = prefix.length
   for (const p of parts) {
