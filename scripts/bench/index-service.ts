@@ -193,6 +193,11 @@ export async function benchIndexService(): Promise<Figure[]> {
       await writeFile(process.env.PROFILE_REBUILD!, JSON.stringify(profile))
       profiler.disconnect()
     }
+    const atOnce = memory()
+    // The bench runs on jemalloc (bin/relaunch.js: dirty_decay_ms 1000, a background thread),
+    // which gives freed pages back after ~1 s: the build's garbage is in `atOnce`, not in the
+    // steady state a started node runs in. Both are reported.
+    await new Promise((resolve) => setTimeout(resolve, 3000))
     const after = memory()
     const added = after.rss - before.rss
     const live = after.live - before.live
@@ -215,7 +220,7 @@ export async function benchIndexService(): Promise<Figure[]> {
       {
         name: `added RSS, ${ENTRIES} entries / ${PATIENTS} patients / 3 origins`,
         value: added,
-        unit: `MiB (live heap + buffers ${live.toFixed(1)} MiB, of it typed arrays ${(service.arrayBytes / 2 ** 20).toFixed(1)} MiB)`,
+        unit: `MiB 3 s after the build (${(atOnce.rss - before.rss).toFixed(1)} MiB at once; live heap + buffers ${live.toFixed(1)} MiB, of it the service's typed arrays ${(service.arrayBytes / 2 ** 20).toFixed(1)} MiB without the trees')`,
         target: '< 64',
         meets: added < 64 && live < 64,
       },
