@@ -174,6 +174,8 @@ export async function benchIndexService(): Promise<Figure[]> {
     // Rebuild from the postings (as at every start), memory added by the index.
     store = open('indexed')
     await store.open()
+    // The baseline settled too: the ingest's freed pages are given back first (see below).
+    await new Promise((resolve) => setTimeout(resolve, 3000))
     const before = memory()
     let progressCalls = 0
     const profiler = process.env.PROFILE_REBUILD ? new Session() : undefined
@@ -220,7 +222,7 @@ export async function benchIndexService(): Promise<Figure[]> {
       {
         name: `added RSS, ${ENTRIES} entries / ${PATIENTS} patients / 3 origins`,
         value: added,
-        unit: `MiB 3 s after the build (${(atOnce.rss - before.rss).toFixed(1)} MiB at once; live heap + buffers ${live.toFixed(1)} MiB, of it the service's typed arrays ${(service.arrayBytes / 2 ** 20).toFixed(1)} MiB without the trees')`,
+        unit: `MiB 3 s after the build (${(atOnce.rss - before.rss).toFixed(1)} MiB at once; live heap + buffers ${live.toFixed(1)} MiB, of it the service's typed arrays ${(service.arrayBytes / 2 ** 20).toFixed(1)} MiB without the trees)`,
         target: '< 64',
         meets: added < 64 && live < 64,
       },
