@@ -376,7 +376,7 @@ export class IndexService implements IndexView {
   async #build(
     cut: ReadonlyMap<string, number>,
     onProgress?: (p: RebuildProgress) => void,
-    postings: AsyncGenerator<PatientPosting[]> = this.#store.patientPostings(),
+    postings: AsyncGenerator<PatientPosting[]> = this.#store.patientPostingBatches(),
   ): Promise<Built> {
     const built: Built = { patients: new Patients(), origins: new Map() }
     // Sizes and the postings' snapshot in one tick: postings above these sizes come again as hook batches.

@@ -19,7 +19,7 @@ export interface PatientPosting {
  * batches (one LevelDB read of up to 1,000 each): a rebuild reads a million postings, and an
  * await per posting cost more than its decryption.
  */
-export async function* patientPostings(
+export async function* patientPostingBatches(
   access: StoreAccess,
   originOfTag: (tagHex: string) => string | undefined,
   damaged: { count: number } = { count: 0 },
@@ -44,6 +44,15 @@ export async function* patientPostings(
   } finally {
     await iterator.close()
   }
+}
+
+/** The same postings one by one (patientPostingBatches). */
+export async function* patientPostings(
+  access: StoreAccess,
+  originOfTag: (tagHex: string) => string | undefined,
+  damaged: { count: number } = { count: 0 },
+): AsyncGenerator<PatientPosting> {
+  for await (const batch of patientPostingBatches(access, originOfTag, damaged)) yield* batch
 }
 
 /** Cached VRF outputs by blind index, sealed; undefined where none (or one that fails to open). */
