@@ -2,7 +2,11 @@ import type { Entry } from '../core/entry.ts'
 import type { AuditEvent } from '../core/event.ts'
 import type { ToFhirOptions } from '../core/fhir/audit-event.ts'
 import { type FhirMapping, toFhirAuditEventAs } from '../core/fhir/balp.ts'
-import { INCLUSION_PROOF_EXTENSION, QUERY_ANSWER_EXTENSION } from '../core/fhir/search-bundle.ts'
+import {
+  COMPLETENESS_PROOF_EXTENSION,
+  INCLUSION_PROOF_EXTENSION,
+  QUERY_ANSWER_EXTENSION,
+} from '../core/fhir/search-bundle.ts'
 import type { Extension, FhirAuditEvent, FhirBundle } from '../core/fhir/types.ts'
 import type { AnswerEntryJson, QueryAnswerJson } from '../core/trust/index.ts'
 
@@ -42,9 +46,19 @@ export function toSearchBundle(
   parts.push({ url: 'held', valueString: JSON.stringify(answer.held) })
   if (answer.through !== undefined)
     parts.push({ url: 'through', valueString: JSON.stringify(answer.through) })
+  const extensions: Extension[] = [{ url: QUERY_ANSWER_EXTENSION, extension: parts }]
+  // The query service attaches it to every page of a one-patient, all-time search.
+  if (answer.completeness)
+    extensions.push({
+      url: COMPLETENESS_PROOF_EXTENSION,
+      extension: [
+        { url: 'patientId', valueString: answer.completeness.patientId },
+        { url: 'proof', valueBase64Binary: answer.completeness.proof },
+      ],
+    })
   const bundle: SearchBundle = {
     resourceType: 'Bundle',
-    meta: { extension: [{ url: QUERY_ANSWER_EXTENSION, extension: parts }] },
+    meta: { extension: extensions },
     type: 'searchset',
     link: [
       { relation: 'self', url: links.self },

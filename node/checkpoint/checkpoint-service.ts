@@ -113,10 +113,10 @@ export class CheckpointService {
     )
     this.#latest = stored?.cosigned
     this.#latestHeld = stored?.held
-    // Proofs answer at the latest checkpoint: the index gets there now if it can (not after a
-    // start of a node whose replica is behind: then on the first proof asked for).
+    // Proofs answer at the latest checkpoint: the index gets there in the background (a replica
+    // behind it, or damaged, gets its entries back from peers only once the network is up).
     if (stored && stored.held?.size === stored.cosigned.checkpoint.feeds.length) {
-      await this.#opts.index
+      this.#opts.index
         .commit(stored.cosigned.checkpoint)
         .catch((err: unknown) =>
           this.#opts.logger.warn(

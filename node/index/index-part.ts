@@ -35,7 +35,23 @@ export class IndexPart implements IndexView, Startable {
     this.#logger = logger
   }
 
+  /**
+   * Builds the index; a replica too damaged to build it from (an entry it needs unreadable)
+   * does not stop the node, which must start to repair itself: the build is tried again at
+   * the scrub's check, after the repair. Meanwhile roots and proofs are UNAVAILABLE.
+   */
   async start(): Promise<void> {
+    try {
+      await this.#open()
+    } catch (err) {
+      this.#logger.error(
+        { err: (err as Error).message },
+        'the per-patient index could not be built: tried again after the scrub',
+      )
+    }
+  }
+
+  async #open(): Promise<void> {
     const checkpoint = await this.#latest()
     let logged = 0
     const onProgress = (p: RebuildProgress) => {
@@ -69,8 +85,12 @@ export class IndexPart implements IndexView, Startable {
     return this.#running().prove(patientId, c)
   }
 
-  check(): Promise<{ origin: string; treeSize: number }[]> {
-    return this.#running().check()
+  async check(): Promise<{ origin: string; treeSize: number }[]> {
+    if (!this.#service) {
+      await this.#open()
+      return []
+    }
+    return this.#service.check()
   }
 
   /** VRF evaluations so far: zero after a restart with every beta cached. */

@@ -210,12 +210,14 @@ export class IndexService implements IndexView {
           const theirs = this.#originOf(fresh, origin)
           // `ours` may have heard of batches since the build (they reach `fresh` below).
           const n = theirs.known
+          // A stale origin (a gap in the hook's stream, a repair) is rebuilt below whatever
+          // the comparison says, but named only if its roots really differ.
+          const stale = this.#stale.has(origin)
           let same =
             ours.committed === theirs.committed &&
-            ours.known >= n &&
-            bytesEqual(ours.tree.root(), theirs.tree.root()) &&
-            !this.#stale.has(origin)
-          if (same && n > ours.committed) {
+            (stale || ours.known >= n) &&
+            bytesEqual(ours.tree.root(), theirs.tree.root())
+          if (same && !stale && n > ours.committed) {
             // The pending entries too: the overlay roots at the newest size both know.
             await this.#ensureBetas(slotsOf(ours.pendingSlots(n)))
             await this.#ensureBetas(slotsOf(theirs.pendingSlots(n)), fresh.patients)
@@ -227,8 +229,9 @@ export class IndexService implements IndexView {
       } finally {
         this.#buffered = undefined
       }
+      const rebuild = differed.length > 0 || this.#stale.size > 0
       this.#stale.clear()
-      if (differed.length > 0) {
+      if (rebuild) {
         for (const batch of late) this.#apply(fresh, batch)
         this.#state = fresh
         this.#queue.clear() // slots of the registry just replaced

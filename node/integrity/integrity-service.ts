@@ -261,19 +261,48 @@ export class IntegrityService {
       return result
     }
     const detectedAt = new Date().toISOString()
-    const incidents = differed.map(
-      ({ origin, treeSize }): IntegrityIncident => ({
+    const incidents: IntegrityIncident[] = []
+    const differedAt = new Map(differed.map((d) => [d.origin, d.treeSize]))
+    for (const origin of this.#opts.store.origins()) {
+      // The postings a query reads (and the index is built from at start) against the entries:
+      // those missing are written anew from the entries.
+      let restored: number[] = []
+      try {
+        restored = await this.#opts.store.restorePatientPostings(origin)
+      } catch (err) {
+        log.error({ err: (err as Error).message, origin }, 'could not check the patient postings')
+      }
+      const treeSize = differedAt.get(origin)
+      if (treeSize === undefined && restored.length === 0) continue
+      const seqs = `${restored.slice(0, 10).join(', ')}${restored.length > 10 ? ', …' : ''}`
+      const parts = [
+        ...(treeSize === undefined
+          ? []
+          : [
+              `the per-patient index of ${origin} (size ${treeSize}) did not match ${origin}'s entries: rebuilt from them`,
+            ]),
+        ...(restored.length === 0
+          ? []
+          : [
+              `${restored.length} of ${origin}'s entries had no patient posting (seqs ${seqs}): restored from the entries`,
+            ]),
+      ]
+      incidents.push({
         kind: 'index-diverged',
-        key: `${origin}:${treeSize}:rebuilt`,
+        key: `${origin}:${treeSize ?? `postings-${restored[0]}`}:rebuilt`,
         reportingNode: self,
         origin,
         entryIds: [],
         detectedAt,
-        summary: `the per-patient index of ${origin} in ${self}'s replica (size ${treeSize}) did not match ${origin}'s entries: rebuilt from them`,
-        evidence: { origin, treeSize },
+        summary: `${self}'s replica: ${parts.join('; ')}`,
+        evidence: {
+          origin,
+          ...(treeSize === undefined ? {} : { treeSize }),
+          restoredPostings: restored,
+        },
         repaired: { from: self, entryIds: [], local: true },
-      }),
-    )
+      })
+    }
     for (const incident of incidents) {
       log.error({ origin: incident.origin, treeSize: incident.evidence.treeSize }, incident.summary)
       this.#emit(incident)

@@ -3,7 +3,7 @@ import { foldSubtrees, hashLeaf, rootFromInclusionProof } from '../core/merkle/i
 import type { Logger } from '../logger.ts'
 import { LIMITS, rangesOf } from '../net/index.ts'
 import type { ScrubView } from '../store/index.ts'
-import type { RepairPeer } from './repairer.ts'
+import type { RepairPeer } from './repair-peers.ts'
 
 /** A history of `origin` that conflicts with this replica: its root at `treeSize`. */
 export interface PartingQuestion {

@@ -1,5 +1,10 @@
 import type { RepairRequest, RepairResponse } from '../net/index.ts'
-import type { RepairPeer } from './repairer.ts'
+
+/** A member asked for authentic records of a feed (the repair protocol). */
+export interface RepairPeer {
+  name: string
+  request(request: RepairRequest, signal?: AbortSignal): Promise<RepairResponse>
+}
 
 /** What repairs need from the network (NetService). */
 export interface RepairNetwork {

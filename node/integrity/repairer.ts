@@ -1,7 +1,7 @@
 import { bytesEqual } from '../core/hex.ts'
 import { isTreeHeadSignatureValid, type SignedTreeHead } from '../core/tree-head.ts'
 import type { Logger } from '../logger.ts'
-import { LIMITS, type RepairRequest, type RepairResponse, rangesOf } from '../net/index.ts'
+import { LIMITS, type RepairResponse, rangesOf } from '../net/index.ts'
 import {
   type FeedRepair,
   type FeedRepairResult,
@@ -12,12 +12,10 @@ import {
   verifyProvenEntry,
 } from '../store/index.ts'
 import { findParting } from './parting.ts'
+import type { RepairPeer } from './repair-peers.ts'
 
 /** A member to fetch authentic data from (/ehrlog/repair/1.0.0 in a running node). */
-export interface RepairPeer {
-  name: string
-  request(request: RepairRequest, signal?: AbortSignal): Promise<RepairResponse>
-}
+export type { RepairPeer } from './repair-peers.ts'
 
 export interface FeedRepairInput {
   /** What the repair reads of this replica (LogStore.scrubView). */

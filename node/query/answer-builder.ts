@@ -76,11 +76,22 @@ export async function buildAnswer(
       for (const [i, request] of list.entries()) proofs.set(request, built[i]!)
     }),
   )
+  // The proofs of one origin share their upper nodes as the same arrays (foldInclusionProofs):
+  // each distinct hash is written as hex once per answer, not once per proof it is in.
+  const hexOf = new Map<Uint8Array, string>()
+  const hex = (hash: Uint8Array) => {
+    let text = hexOf.get(hash)
+    if (text === undefined) {
+      text = toHex(hash)
+      hexOf.set(hash, text)
+    }
+    return text
+  }
   const entries = selection.entries.map(
     (e, i): AnswerEntryJson => ({
-      bytes: Buffer.from(e.bytes).toString('base64'),
+      bytes: Buffer.from(e.bytes.buffer, e.bytes.byteOffset, e.bytes.byteLength).toString('base64'),
       treeSize: requests[i]!.treeSize,
-      proof: proofs.get(requests[i]!)!.map(toHex),
+      proof: proofs.get(requests[i]!)!.map(hex),
     }),
   )
   const through = selection.through

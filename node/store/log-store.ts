@@ -19,6 +19,7 @@ import {
 import { TreeCache } from './read/tree-cache.ts'
 import { TreeReader } from './read/tree-reader.ts'
 import { type FeedRepair, type FeedRepairResult, repairFeed } from './repair/feed-repair.ts'
+import { restorePatientPostings } from './repair/posting-repair.ts'
 import { type ScrubView, scrubViewOf } from './repair/scrub-view.ts'
 import { grantAccess, type StoreAccess } from './store-access.ts'
 import {
@@ -37,7 +38,7 @@ import { checkBatchHead } from './write/batch-check.ts'
 import { type AcceptResult, type FeedBatch, MAX_BATCH_ENTRIES } from './write/feed-batch.ts'
 import { type EncodedBatch, FeedEncoder } from './write/feed-encoder.ts'
 import { type EntryRef, prefixRange, scanPostings, timeRange } from './write/indexes.ts'
-import { SEAL_OFF_THREAD_FROM, Sealer } from './write/seal-worker.ts'
+import { SEAL_OFF_THREAD_FROM, SEAL_OWN_OFF_THREAD_FROM, Sealer } from './write/seal-worker.ts'
 import { ensureUserIndex } from './write/user-index.ts'
 import { type PlainSink, WriteChain } from './write/write-chain.ts'
 
@@ -252,7 +253,7 @@ export class LogStore {
     const { entries, head } = await this.#encodeAndCommit(
       feed,
       (sink) => this.#encoder.encodeAppend(sink, feed, signer, items, now, receipts),
-      false,
+      items.length >= SEAL_OWN_OFF_THREAD_FROM,
       removals,
     )
     return { entries, head }
@@ -503,6 +504,22 @@ export class LogStore {
   /** The blind index of a patient id, as in the patient postings' keys. */
   patientBlind(patientId: string): Buffer {
     return this.#encoder.indexes.blind('patient', patientId)
+  }
+
+  /**
+   * Restores the patient postings of `origin` from its entries up to its size, where the
+   * per-patient index rebuilt from the entries showed them short (repair/posting-repair.ts).
+   * Returns the seqs restored.
+   */
+  restorePatientPostings(origin: string): Promise<number[]> {
+    return restorePatientPostings(
+      this.#access(),
+      this.#reader,
+      this.#originOfTag,
+      (id) => this.patientBlind(id),
+      origin,
+      this.size(origin),
+    )
   }
 
   /** Every patient posting in key order, from one snapshot (read/index-postings.ts). */

@@ -4,9 +4,16 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { CliContext } from '../../client/context.ts'
 import { saveSession } from '../../client/session-store.ts'
 import { validateAuditEventBundle } from '../../node/core/fhir/index.ts'
+import { COMPLETENESS_PROOF_EXTENSION } from '../../node/core/fhir/search-bundle.ts'
 import { verifySearchBundle } from '../../node/core/fhir/search-verify.ts'
-import { crossCheckAnswers, type Membership } from '../../node/core/trust/index.ts'
+import {
+  checkAnswerCompleteness,
+  crossCheckAnswers,
+  type Membership,
+  type QueryAnswerJson,
+} from '../../node/core/trust/index.ts'
 import type { EhrlogNode } from '../../node/node.ts'
+import type { QueryService } from '../../node/query/index.ts'
 import { waitFor } from '../../scripts/in-process-network.ts'
 import { balpProblems } from '../core/fhir/balp-profiles.ts'
 import { runCli } from '../helpers/cli.ts'
@@ -313,4 +320,223 @@ describe('GET /fhir/AuditEvent (ITI-81) on a real network: searchset Bundles wit
     expect(refused.code).toBe(2)
     expect(refused.err).toContain('bogus is not a supported search parameter')
   })
+
+  const completenessOf = (bundle: Json) =>
+    (bundle.meta.extension as Json[]).find((e) => e.url === COMPLETENESS_PROOF_EXTENSION)
+
+  /** Every page of a search, from its first URL (a query string), following `next`. */
+  const allPages = async (i: number, first: string, user = 'admin') => {
+    const pages: Json[] = []
+    let url: string | undefined = first
+    while (url !== undefined) {
+      const { status, body } = await search(i, url, user)
+      expect(status, JSON.stringify(body)).toBe(200)
+      pages.push(body)
+      const next = body.link.find((l: Json) => l.relation === 'next')?.url
+      url = next === undefined ? undefined : new URL(next).search
+    }
+    return pages
+  }
+
+  /** Makes `node` rewrite its query answers (as a lying node, or anyone in between, could). */
+  const lie = (node: EhrlogNode, tamper: (answer: QueryAnswerJson) => void) => {
+    const service = node.query as QueryService
+    const honest = service.answerAs.bind(service)
+    service.answerAs = async (session, request) => {
+      const answer = await honest(session, request)
+      tamper(answer)
+      return answer
+    }
+    return () => {
+      service.answerAs = honest
+    }
+  }
+
+  const originOf = (e: Json) => e.resource.source.observer.display as string
+
+  it("carries the completeness proof on every page of one patient's whole trail: valid R4, proven complete", async () => {
+    const pages = await allPages(
+      1,
+      '?entity.identifier=urn:oid:2.16.756.5.30.1.127.3.10.3|MRN-A&_count=10',
+    )
+    expect(pages.length).toBeGreaterThan(1)
+    const checked = pages.map((body) => {
+      expect(validateAuditEventBundle(body)).toEqual([])
+      expect(completenessOf(body)).toEqual({
+        url: COMPLETENESS_PROOF_EXTENSION,
+        extension: [
+          { url: 'patientId', valueString: 'MRN-A' },
+          { url: 'proof', valueBase64Binary: expect.stringMatching(/^[A-Za-z0-9+/]+=*$/) },
+        ],
+      })
+      const v = verify(body)
+      expect(v.result.failures).toEqual([])
+      expect(v.patientId).toBe('MRN-A')
+      return v
+    })
+    const statement = checkAnswerCompleteness({
+      keys: membership.keys,
+      patientId: 'MRN-A',
+      pages: checked.map((v) => v.page),
+    })
+    // 3 events at hospital-a, 2 at hospital-b under the checkpoint's cut.
+    expect(statement.origins.reduce((n, o) => n + o.count, 0)).toBe(5)
+    expect(statement.cosignedBy.of).toBe(3)
+    // A patient's session names no patient: the scope makes it their whole trail.
+    const own = await allPages(1, '?_count=100', 'alice')
+    expect(completenessOf(own[0]!)?.extension[0]).toEqual({
+      url: 'patientId',
+      valueString: 'MRN-A',
+    })
+    const ownChecked = own.map((body) => verify(body, 'MRN-A'))
+    expect(ownChecked[0]!.patientId).toBe('MRN-A')
+    expect(
+      checkAnswerCompleteness({
+        keys: membership.keys,
+        patientId: 'MRN-A',
+        pages: ownChecked.map((v) => v.page),
+      }).patientId,
+    ).toBe('MRN-A')
+  })
+
+  it('a narrowed search carries no completeness proof, and none is asked of it', async () => {
+    for (const query of [
+      '?patient=MRN-A&action=R',
+      '?patient=MRN-A&date=ge2020-01-01',
+      '?patient=MRN-A&agent=someone',
+      '?patient=MRN-A&outcome=0',
+      '?patient=MRN-A&type=110110',
+      '?type=110110',
+    ]) {
+      const { status, body } = await search(1, query)
+      expect({ query, status }).toEqual({ query, status: 200 })
+      expect({ query, proof: completenessOf(body) }).toEqual({ query, proof: undefined })
+      const v = verify(body)
+      expect(v.result.failures).toEqual([])
+      expect({ query, patientId: v.patientId }).toEqual({ query, patientId: undefined })
+    }
+  })
+
+  it('an entry dropped from a page is refused by the completeness proof, naming the missing count', async () => {
+    const pages = await allPages(1, '?patient=MRN-A&_count=10')
+    const at = pages.findIndex((p) =>
+      (p.entry ?? []).some((e: Json) => originOf(e) === 'hospital-b'),
+    )
+    const page = pages[at]!
+    page.entry.splice(
+      page.entry.findIndex((e: Json) => originOf(e) === 'hospital-b'),
+      1,
+    )
+    const checked = pages.map((body) => verify(body))
+    // Each page on its own still verifies: its proofs cannot show an omission…
+    expect(checked.flatMap((v) => v.result.failures)).toEqual([])
+    // …the completeness proof does.
+    expect(() =>
+      checkAnswerCompleteness({
+        keys: membership.keys,
+        patientId: 'MRN-A',
+        pages: checked.map((v) => v.page),
+      }),
+    ).toThrow("1 of patient MRN-A's 2 entries at hospital-b up to 4 are missing")
+    // And a proof moved onto another patient's search is for the wrong patient.
+    const bob = (await search(1, '?patient=MRN-B')).body
+    bob.meta.extension = bob.meta.extension.filter((e: Json) => e !== completenessOf(bob))
+    bob.meta.extension.push(completenessOf(pages[0]!))
+    expect(() =>
+      checkAnswerCompleteness({
+        keys: membership.keys,
+        patientId: 'MRN-B',
+        pages: [verify(bob).page],
+      }),
+    ).toThrow('the completeness proof is for patient MRN-A, not MRN-B')
+  })
+
+  it("ehrlog fhir-search collects every page of a patient's own trail and proves it complete; a dropped entry or a missing proof exits 3", async () => {
+    const network = join(root, 'network.json')
+    const env = { EHRLOG_CONFIG_DIR: join(root, 'config-fhir-complete') }
+    await saveSession({ env } as unknown as CliContext, {
+      v: 1,
+      node: nodes[0]!.httpUrl,
+      username: 'alice@hospital-a',
+      token: tokens.alice!,
+      role: 'patient',
+      expiresMs: Date.now() + 3600_000,
+    })
+    const trail = join(root, 'trail.json')
+    const ok = await runCli(['fhir-search', '_count=10', '--network', network, '--out', trail], env)
+    expect(ok.code, ok.out + ok.err).toBe(0)
+    expect(ok.out).toMatch(/^page 1: 10 entries verified/m)
+    expect(ok.out).toMatch(
+      /^complete: every access to patient MRN-A recorded up to checkpoint \S+Z \([0-9a-f]{12}\), cosigned by [23] of 3$/m,
+    )
+    const pageCount = Number(/(\d+) pages written/.exec(ok.err)?.[1])
+    expect(pageCount).toBeGreaterThanOrEqual(3)
+    const files = [
+      trail,
+      ...Array.from({ length: pageCount - 1 }, (_, i) => join(root, `trail.p${i + 2}.json`)),
+    ]
+    // The saved pages verify offline, together, with the same statement.
+    const offline = await runCli(['verify-fhir', ...files, '--network', network], env)
+    expect(offline.code, offline.out).toBe(0)
+    expect(offline.out).toMatch(
+      /^complete: every access to patient MRN-A recorded up to checkpoint/m,
+    )
+    // Page 1 alone is not the whole trail.
+    const partial = await runCli(['verify-fhir', trail, '--network', network], env)
+    expect(partial.code).toBe(3)
+    expect(partial.out).toMatch(
+      /^FAILED completeness: \d+ of patient MRN-A's \d+ entries at hospital-\w up to \d+ are missing$/m,
+    )
+
+    // One of the patient's hospital-b entries taken out of a saved page.
+    const saved = await Promise.all(files.map(async (f) => JSON.parse(await readFile(f, 'utf8'))))
+    const at = saved.findIndex((b) =>
+      (b.entry ?? []).some((e: Json) => originOf(e) === 'hospital-b'),
+    )
+    saved[at].entry = saved[at].entry.filter(
+      (e: Json, i: number, all: Json[]) =>
+        originOf(e) !== 'hospital-b' || all.findIndex((x) => originOf(x) === 'hospital-b') !== i,
+    )
+    await writeFile(files[at]!, JSON.stringify(saved[at]))
+    const cut = await runCli(['verify-fhir', ...files, '--network', network], env)
+    expect(cut.code).toBe(3)
+    expect(cut.out).toContain(
+      "FAILED completeness: 1 of patient MRN-A's 2 entries at hospital-b up to 4 are missing\n",
+    )
+    expect(cut.out).not.toContain('complete: every access')
+
+    // A node that leaves one of the patient's hospital-b entries out of its answer.
+    let restore = lie(nodes[0]!, (answer) => {
+      const i = answer.entries.findIndex(
+        (e) => JSON.parse(Buffer.from(e.bytes, 'base64').toString('utf8')).origin === 'hospital-b',
+      )
+      if (i >= 0) answer.entries.splice(i, 1)
+    })
+    try {
+      const dropped = await runCli(['fhir-search', '', '--network', network], env)
+      expect(dropped.code).toBe(3)
+      expect(dropped.out).toContain(
+        "FAILED completeness: 1 of patient MRN-A's 2 entries at hospital-b up to 4 are missing\n",
+      )
+      expect(dropped.out).not.toContain('complete: every access')
+    } finally {
+      restore()
+    }
+    // A node that sends no proof: refused, since fhir-search has no cross-check to fall back on.
+    restore = lie(nodes[0]!, (answer) => {
+      delete answer.completeness
+    })
+    try {
+      const unproven = await runCli(['fhir-search', '', '--network', network], env)
+      expect(unproven.code).toBe(3)
+      expect(unproven.out).toContain('completeness: not proven (the node sent no proof)\n')
+      expect(unproven.out).toContain("refused: one patient's whole trail must be proven complete")
+    } finally {
+      restore()
+    }
+    // A narrowed search claims nothing either way.
+    const narrowed = await runCli(['fhir-search', 'action=R', '--network', network], env)
+    expect(narrowed.code).toBe(0)
+    expect(narrowed.out).not.toContain('complete')
+  }, 60_000)
 })

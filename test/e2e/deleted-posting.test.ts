@@ -9,6 +9,7 @@ import type { Incident } from '../../node/alerts/index.ts'
 import { openNodeDir } from '../../node/identity/index.ts'
 import type { EhrlogNode } from '../../node/node.ts'
 import { blindIndex, feedTag, PREFIX, prefixRange } from '../../node/store/format/key-layout.ts'
+import { accessOf } from '../../node/store/store-access.ts'
 import { initNetwork, startNodes, waitFor } from '../../scripts/in-process-network.ts'
 import { Tamperer } from '../../scripts/tamper.ts'
 import { runCli } from '../helpers/cli.ts'
@@ -21,10 +22,14 @@ import { login, register } from '../query/sessions.ts'
  * The issue's scenario, on real nodes: an insider with hospital-b's store keys deletes one of
  * patient MRN-A's index postings from hospital-b's LevelDB. hospital-b then answers that
  * patient's trail with some entries missing; before the per-patient index, the CLI asked alone
- * (`--cross-check 0`) printed "verified". Now the completeness proof, made from hospital-b's
- * own index and bound to the cosigned checkpoint, shows the count the answer falls short of:
- * the CLI, `verify-bundle` on the exported bundle and the portal in Chromium each refuse it
- * and say what is missing.
+ * (`--cross-check 0`) printed "verified". Now the completeness proof, bound to the cosigned
+ * checkpoint, shows the count the answer falls short of: the CLI, `verify-bundle` on the
+ * exported bundle and the portal in Chromium each refuse it and say what is missing. Then the
+ * node's scrub finds the posting missing, names it and restores it from the entries.
+ *
+ * The first deletion is made in the running node (an insider with the process's access), with
+ * the scrub held off so that the refusals can be looked at; the last test deletes another
+ * posting in the stopped node's LevelDB and starts it, as the issue's reproduction did.
  */
 const A = 'hospital-a'
 const PATIENT = 'anna@hospital-b'
@@ -32,6 +37,7 @@ const ADMIN = 'admin@hospital-b'
 /** MRN-A's events at hospital-a: 4 batches of 5, so one deleted posting hides 5 entries. */
 const BATCHES = 4
 const PER_BATCH = 5
+const HOUR = 3_600_000
 
 describe('an index posting deleted by an insider', () => {
   let root: string
@@ -41,14 +47,36 @@ describe('an index posting deleted by an insider', () => {
   let network: string
   let env: Record<string, string>
   let browser: Browser | undefined
-  /** What hospital-b reported to its admins after the restart. */
+  /** What hospital-b reported to its admins. */
   const incidents: Incident[] = []
+
+  const startB = async () => {
+    b = (
+      await startNodes([dirs[1]!], {
+        onIncident: (i: Incident) => incidents.push(i),
+        scrubIntervalMs: HOUR,
+      })
+    )[0]!
+    nodes[1] = b
+  }
+
+  /** The LevelDB keys of MRN-A's postings in hospital-b's replica of hospital-a, and the prefix. */
+  async function postingPrefix(): Promise<Buffer> {
+    const { storeKeys } = await openNodeDir(dirs[1]!)
+    return Buffer.concat([
+      Buffer.of(PREFIX.patient),
+      blindIndex(storeKeys.indexKey, 'patient', 'MRN-A'),
+      feedTag(storeKeys.indexKey, A),
+    ])
+  }
 
   beforeAll(async () => {
     root = await mkdtemp(join(tmpdir(), 'ehrlog-posting-'))
     ;({ dirs } = await initNetwork(root))
     network = join(root, 'network.json')
-    nodes = await startNodes(dirs)
+    nodes = await startNodes(dirs, { scrubIntervalMs: HOUR })
+    await nodes[1]!.stop()
+    await startB()
     const a = nodes[0]!
     for (let batch = 0; batch < BATCHES; batch++) {
       await a.ingest.submit(
@@ -60,26 +88,13 @@ describe('an index posting deleted by an insider', () => {
     await waitFor('replication', () => nodes.every((n) => n.store.size(A) === a.store.size(A)))
     await a.checkpoints.runRound()
     await waitFor('checkpoint everywhere', () => nodes.every((n) => n.checkpoints.latest()))
+    await b.integrity.scrubNow() // the start's scrub is over: the next one is an hour away
 
-    // The insider: hospital-b stopped, one posting of MRN-A in its replica of hospital-a gone.
-    await nodes[1]!.stop()
-    const identity = await openNodeDir(dirs[1]!)
-    const tamper = new Tamperer(join(dirs[1]!, identity.config.dataDir), identity.storeKeys, A)
-    await tamper.open()
-    try {
-      const prefix = Buffer.concat([
-        Buffer.of(PREFIX.patient),
-        blindIndex(identity.storeKeys.indexKey, 'patient', 'MRN-A'),
-        feedTag(identity.storeKeys.indexKey, A),
-      ])
-      const postings = await tamper.db.keys(prefixRange(prefix)).all()
-      expect(postings).toHaveLength(BATCHES)
-      await tamper.db.del(postings[1]!)
-    } finally {
-      await tamper.close()
-    }
-    b = (await startNodes([dirs[1]!], { onIncident: (i: Incident) => incidents.push(i) }))[0]!
-    nodes[1] = b
+    // The insider, in the running node.
+    const { db } = accessOf(b.store)
+    const postings = await db.keys(prefixRange(await postingPrefix())).all()
+    expect(postings).toHaveLength(BATCHES)
+    await db.del(postings[1]!)
 
     await register(b.auth, ADMIN, 'admin')
     const admin = login(b.auth, ADMIN)
@@ -92,7 +107,7 @@ describe('an index posting deleted by an insider', () => {
       username: ADMIN,
       token: admin.token,
       role: 'admin',
-      expiresMs: Date.now() + 3600_000,
+      expiresMs: Date.now() + HOUR,
     })
     if (hasChromium) browser = await launchChromium()
   }, 120_000)
@@ -103,22 +118,14 @@ describe('an index posting deleted by an insider', () => {
     if (root) await rm(root, { recursive: true, force: true })
   })
 
+  const query = () =>
+    runCli(['query', '--network', network, '--patient', 'MRN-A', '--cross-check', '0'], env)
   const missing = new RegExp(
     `completeness: ${PER_BATCH} of patient MRN-A's ${BATCHES * PER_BATCH} entries at hospital-a up to \\d+ are missing`,
   )
 
-  it("hospital-b's own index is not fooled: built from the postings, it disagrees with the cosigned root, is rebuilt from the entries and the damage is named", async () => {
-    await waitFor('the index incident', () => incidents.some((i) => i.kind === 'index-diverged'))
-    const incident = incidents.find((i) => i.kind === 'index-diverged')!
-    expect(incident.origin).toBe(A)
-    expect(incident.summary).toMatch(/did not match hospital-a's entries: rebuilt from them/)
-  })
-
   it('the CLI asked alone refuses the answer and says how many entries are missing', async () => {
-    const r = await runCli(
-      ['query', '--network', network, '--patient', 'MRN-A', '--cross-check', '0'],
-      env,
-    )
+    const r = await query()
     expect(r.code, r.out + r.err).toBe(3)
     expect(r.out).toMatch(missing)
     expect(r.out).not.toMatch(/^complete: /m)
@@ -153,5 +160,41 @@ describe('an index posting deleted by an insider', () => {
     } finally {
       await context.close()
     }
+  })
+
+  it("the node's scrub names the missing postings and restores them: the trail is complete again", async () => {
+    incidents.length = 0
+    await b.integrity.scrubNow()
+    const incident = incidents.find((i) => i.kind === 'index-diverged')
+    expect(incident?.origin).toBe(A)
+    expect(incident?.summary).toMatch(
+      new RegExp(`${PER_BATCH} of hospital-a's entries had no patient posting .*: restored`),
+    )
+    const r = await query()
+    expect(r.code, r.out + r.err).toBe(0)
+    expect(r.out).toMatch(/^complete: every access to patient MRN-A recorded up to/m)
+  })
+
+  it('deleted in the stopped node: its index, built from the postings at start, disagrees with the cosigned root, is rebuilt from the entries, and the posting restored', async () => {
+    await b.stop()
+    const { storeKeys, config } = await openNodeDir(dirs[1]!)
+    const tamper = new Tamperer(join(dirs[1]!, config.dataDir), storeKeys, A)
+    await tamper.open()
+    try {
+      const postings = await tamper.db.keys(prefixRange(await postingPrefix())).all()
+      await tamper.db.del(postings[0]!)
+    } finally {
+      await tamper.close()
+    }
+    incidents.length = 0
+    await startB()
+    await waitFor('the index incident', () => incidents.some((i) => i.kind === 'index-diverged'))
+    const incident = incidents.find((i) => i.kind === 'index-diverged')!
+    expect(incident.origin).toBe(A)
+    expect(incident.summary).toMatch(/did not match hospital-a's entries: rebuilt from them/)
+    expect(incident.summary).toMatch(/had no patient posting .*: restored from the entries/)
+    const r = await query()
+    expect(r.code, r.out + r.err).toBe(0)
+    expect(r.out).toMatch(/^complete: every access to patient MRN-A recorded up to/m)
   })
 })

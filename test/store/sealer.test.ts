@@ -1,7 +1,11 @@
 import { randomBytes } from 'node:crypto'
 import { describe, expect, it, vi } from 'vitest'
 import { VALUE_OVERHEAD, ValueCipher } from '../../node/store/format/value-cipher.ts'
-import { SEAL_OFF_THREAD_FROM, Sealer } from '../../node/store/write/seal-worker.ts'
+import {
+  SEAL_OFF_THREAD_FROM,
+  SEAL_OWN_OFF_THREAD_FROM,
+  Sealer,
+} from '../../node/store/write/seal-worker.ts'
 import type { ChainedBatch } from '../../node/store/write/write-chain.ts'
 import { makeEvent, makeSigner, makeStoreKeys, openStore } from '../helpers/fixtures.ts'
 import { useTempDirs } from '../helpers/temp-dir.ts'
@@ -107,5 +111,49 @@ describe('LogStore sealing accepted batches off-thread', () => {
       await origin.findByPatient(makeEvent(5).patientId),
     )
     await Promise.all([replica.close(), origin.close()])
+  })
+})
+
+describe('LogStore sealing own appends off-thread', () => {
+  const tempDir = useTempDirs()
+  const A = makeSigner('hospital-a')
+
+  it('seals group-commit sized appends on the worker, small ones inline, all in call order', async () => {
+    const dir = await tempDir()
+    const keys = makeStoreKeys()
+    let store = openStore(`${dir}/store`, keys, [A])
+    await store.open()
+    const big = SEAL_OWN_OFF_THREAD_FROM + 8
+    const sizes = [big, 1, big, SEAL_OWN_OFF_THREAD_FROM - 1, big]
+    const deferred = vi.spyOn(Sealer.prototype, 'deferred')
+    let next = 0
+    try {
+      // Not awaited one by one: a small inline batch queued behind a big one on the worker
+      // must still be written after it.
+      const heads = await Promise.all(
+        sizes.map((n) =>
+          store.appendEvents(
+            A,
+            Array.from({ length: n }, () => makeEvent(next++)),
+          ),
+        ),
+      )
+      expect(heads.map((h) => h.head.treeSize)).toEqual([40, 41, 81, 112, 152])
+      expect(deferred).toHaveBeenCalledTimes(3)
+    } finally {
+      deferred.mockRestore()
+    }
+    await store.close()
+    store = openStore(`${dir}/store`, keys, [A])
+    await store.open()
+    const report = await store.verify()
+    expect(report.ok).toBe(true)
+    expect(report.entriesChecked).toBe(next)
+    expect((await store.getEntry('hospital-a', 100))?.entry.body).toEqual(makeEvent(99))
+    expect(await store.findByPatient(makeEvent(45).patientId)).toContainEqual({
+      origin: 'hospital-a',
+      seq: 46,
+    })
+    await store.close()
   })
 })

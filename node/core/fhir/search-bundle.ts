@@ -7,12 +7,19 @@ import { EHRLOG_FHIR_BASE } from './codes.ts'
  * A query answer as a FHIR searchset Bundle (docs/fhir.md, "Search"; node/api/fhir-search-bundle.ts
  * builds it): every AuditEvent carries its entry's bytes and inclusion proof in the inclusion-proof extension, and the
  * Bundle's meta carries, once, what the proofs lead to (the cosigned checkpoint, the signed
- * heads) and what the cross-check needs. A plain FHIR client ignores both; a verifying
+ * heads) and what the cross-check needs, and for one patient's whole trail the completeness
+ * proof. A plain FHIR client ignores them; a verifying
  * client rebuilds the query answer from them (answerOfSearchBundle) and verifies it as any.
  */
 
 export const INCLUSION_PROOF_EXTENSION = `${EHRLOG_FHIR_BASE}/StructureDefinition/inclusion-proof`
 export const QUERY_ANSWER_EXTENSION = `${EHRLOG_FHIR_BASE}/StructureDefinition/query-answer`
+/**
+ * On every page of a search about exactly one patient over all time (the rule of
+ * completenessPatientOf, applied to the mapped filter): the completeness proof of the page's
+ * checkpoint, with the patient it is for (docs/fhir.md, "Proofs in the Bundle").
+ */
+export const COMPLETENESS_PROOF_EXTENSION = `${EHRLOG_FHIR_BASE}/StructureDefinition/completeness-proof`
 
 /** Parts of the query-answer extension; each value is a valueString of JSON. */
 export const ANSWER_PARTS = ['node', 'filter', 'checkpoint', 'head', 'held', 'through'] as const
@@ -50,6 +57,15 @@ export function answerOfSearchBundle(bundle: unknown): {
     else if (name === 'filter') answer.filter = value as QueryAnswerJson['filter']
   }
   if (ext === undefined) answer.entries = undefined
+  const completeness = arrayOf(meta.extension).find((e) => e.url === COMPLETENESS_PROOF_EXTENSION)
+  if (completeness !== undefined) {
+    // Left as found (a missing part stays missing): checkAnswerCompleteness names it.
+    const parts = arrayOf(completeness.extension)
+    answer.completeness = {
+      patientId: parts.find((p) => p.url === 'patientId')?.valueString as string,
+      proof: parts.find((p) => p.url === 'proof')?.valueBase64Binary as string,
+    }
+  }
   const resources: unknown[] = []
   const entries: Partial<AnswerEntryJson>[] = []
   for (const item of arrayOf(b.entry)) {

@@ -2,9 +2,12 @@ import { canonicalJson } from '../canonical-json.ts'
 import type { Entry } from '../entry.ts'
 import type { AuditEvent } from '../event.ts'
 import {
+  type CheckedPage,
+  completenessPatientOf,
   type Failure,
   type NetworkKeys,
   parseQueryFilter,
+  type QueryAnswerJson,
   type QueryFilter,
   type QueryScope,
   type QueryVerification,
@@ -38,6 +41,15 @@ export interface SearchBundleVerification {
   /** The search the self link names, without its cursor: two Bundles of one search share it. */
   search: string | undefined
   next: string | undefined
+  /**
+   * The patient whose whole trail the search asks for (completenessPatientOf of the mapped
+   * filter and the scope; without a scope, a search naming no patient is taken as scoped to
+   * the patient of the Bundle's completeness proof): the pages of such a search must carry a
+   * completeness proof, and together hold every entry it names. Undefined for a narrowed search.
+   */
+  patientId: string | undefined
+  /** The page for checkAnswerCompleteness: the rebuilt answer (with its completeness) and its verification. */
+  page: CheckedPage
 }
 
 /**
@@ -46,7 +58,8 @@ export interface SearchBundleVerification {
  * and heads from its extensions, checked by verifyQueryAnswer like any query answer; then
  * every AuditEvent shown must be exactly the mapping of its proven entry, with the leaf index
  * of that entry. An entry left out of the middle of a page is not visible here: compare two
- * nodes' Bundles of the same search with crossCheckAnswers (`ehrlog verify-fhir A B`).
+ * nodes' Bundles of the same search with crossCheckAnswers (`ehrlog verify-fhir A B`), or,
+ * for one patient's whole trail, check every page's `page` with checkAnswerCompleteness.
  */
 export function verifySearchBundle(
   bundle: unknown,
@@ -97,12 +110,25 @@ export function verifySearchBundle(
     if (reason) failures.push({ entryId: v.id, reason, entry: v.entry })
     return reason === undefined
   })
+  const checked = { ...result, verified, failures: [...failures, ...result.failures] }
   return {
-    result: { ...result, verified, failures: [...failures, ...result.failures] },
+    result: checked,
     filter,
     search,
     next: links.next,
+    patientId: filter && completenessPatientOf(filter, check.scope ?? claimedScope(answer)),
+    page: { answer, result: checked },
   }
+}
+
+/**
+ * A patient session's search names no patient (the node scopes it): offline, without the
+ * session, the patient is the one the Bundle's completeness proof is for. The pages must then
+ * prove that patient's whole trail, each entry about them; the statement names them.
+ */
+function claimedScope(answer: Partial<QueryAnswerJson>): QueryScope {
+  const patientId = answer.completeness?.patientId
+  return typeof patientId === 'string' && patientId !== '' ? { patientId } : {}
 }
 
 function leafIndexOf(bundle: unknown, i: number): unknown {
@@ -119,4 +145,20 @@ function toBase64(bytes: Uint8Array): string {
   for (let i = 0; i < bytes.length; i += 0x8000)
     binary += String.fromCharCode(...bytes.subarray(i, i + 0x8000))
   return btoa(binary)
+}
+
+/**
+ * The patient whose whole trail the search URL asks for, or undefined: a search about one
+ * patient with no other narrowing and no cursor (the first page; `_count` is only paging),
+ * mapped as the node maps it and judged by completenessPatientOf. A malformed search is
+ * undefined here: the node refuses it.
+ */
+export function trailPatientOf(url: string, scope: QueryScope = {}): string | undefined {
+  try {
+    const parsed = parseFhirSearch(groupParams(new URL(url).searchParams))
+    if (parsed.cursor !== undefined) return undefined
+    return completenessPatientOf(parseQueryFilter(parsed.filter), scope)
+  } catch {
+    return undefined
+  }
 }

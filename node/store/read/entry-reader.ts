@@ -145,6 +145,8 @@ export class EntryReader {
         'STORE_CORRUPT',
         'a stored entry fails authentication (modified on disk); run `ehrlog verify`',
       )
-    return new Uint8Array(decodeEntryRecord(plain).entryBytes)
+    // A view, not a copy: the plaintext is this entry's alone and nothing writes to it.
+    const bytes = decodeEntryRecord(plain).entryBytes
+    return new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength)
   }
 }

@@ -10,6 +10,15 @@ import type { ChainedBatch, PlainSink } from './write-chain.ts'
  */
 export const SEAL_OFF_THREAD_FROM = 256
 
+/**
+ * Own appends of at least this many entries are sealed on the worker too. An own batch is
+ * the ingest queue's group commit: under load it holds hundreds of events, whose sealing
+ * (~5 µs per record, ~2 records per entry) then stalls the thread that reads syslog and
+ * API requests; a batch this small costs about the round trip inline, and a single API
+ * append keeps its latency (docs/performance.md, "ATNA syslog ingest").
+ */
+export const SEAL_OWN_OFF_THREAD_FROM = 32
+
 /** A sink that seals each record into `batch` in this thread as it is put. */
 export function sealingSink(cipher: ValueCipher, batch: ChainedBatch): PlainSink {
   return { putPlain: (key, plaintext) => batch.put(key, cipher.seal(key, plaintext)) }
@@ -28,7 +37,8 @@ export interface SealedValues {
  * cipher object per value: node:crypto cannot rekey a nonce). For the large batches a
  * catching-up replica accepts, that is a quarter of the thread's work, so those records are
  * collected as plaintext and sealed on a worker while the thread verifies the next batch
- * (docs/performance.md). The worker starts on first use, answers jobs in order, and holds
+ * (docs/performance.md); the same for the own feed's group commits, while the thread reads
+ * the next messages. The worker starts on first use, answers jobs in order, and holds
  * the value key (same process, same trust). If it fails, every job from then on is sealed
  * inline: a lost worker costs speed, never a write.
  */

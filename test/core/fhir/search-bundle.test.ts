@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import { validateAuditEventBundle } from '../../../node/core/fhir/index.ts'
-import { verifySearchBundle } from '../../../node/core/fhir/search-verify.ts'
+import { trailPatientOf, verifySearchBundle } from '../../../node/core/fhir/search-verify.ts'
 import { exampleLogin, exampleRest } from './r4-examples.ts'
 
 /** The published R4 examples as another FHIR server's ITI-81 answer would carry them. */
@@ -48,5 +48,42 @@ describe('searchset Bundles of AuditEvents: the R4 structure and a Bundle withou
     expect(checked.result.failures).toEqual([{ entryId: 'answer', reason: 'has no entry list' }])
     const noSelf = verifySearchBundle({ resourceType: 'Bundle', type: 'searchset' }, { keys })
     expect(noSelf.result.failures[0]).toMatchObject({ entryId: 'bundle' })
+  })
+})
+
+describe("which searches ask for one patient's whole trail (and carry its completeness proof)", () => {
+  const url = (q: string) => `https://node.example/fhir/AuditEvent?${q}`
+  it('one patient with only paging and presentation: that patient', () => {
+    for (const q of [
+      'patient=Patient/MRN-1',
+      'entity=MRN-1&_count=5',
+      'entity.identifier=urn:oid:2.16.756.5.30.1.127.3.10.3|MRN-1&_format=json&mapping=balp',
+      'patient=MRN-1&entity.identifier=MRN-1',
+      // Every outcome, every action: nothing narrowed, no filter field.
+      'patient=MRN-1&outcome=0,4',
+      'patient=MRN-1&action=C,R,U,D,E',
+    ])
+      expect({ q, patient: trailPatientOf(url(q)) }).toEqual({ q, patient: 'MRN-1' })
+  })
+
+  it('narrowed, no patient, a later page or a refused search: none', () => {
+    for (const q of [
+      'patient=MRN-1&date=ge2024-01-01',
+      'patient=MRN-1&agent=Practitioner/1',
+      'patient=MRN-1&agent.identifier=dr-1',
+      'patient=MRN-1&type=110110',
+      'patient=MRN-1&subtype=read',
+      'patient=MRN-1&action=R',
+      'patient=MRN-1&outcome=4',
+      'patient=MRN-1&_cursor=abc',
+      '_count=10',
+      'patient=MRN-1&bogus=1',
+    ])
+      expect({ q, patient: trailPatientOf(url(q)) }).toEqual({ q, patient: undefined })
+  })
+
+  it("a patient session's search naming no patient is that patient's trail; naming another is not", () => {
+    expect(trailPatientOf(url('_count=10'), { patientId: 'MRN-1' })).toBe('MRN-1')
+    expect(trailPatientOf(url('patient=MRN-2'), { patientId: 'MRN-1' })).toBeUndefined()
   })
 })
