@@ -379,7 +379,7 @@ export class IndexService implements IndexView {
   async #build(
     cut: ReadonlyMap<string, number>,
     onProgress?: (p: RebuildProgress) => void,
-    postings: AsyncGenerator<PatientPosting> = this.#store.patientPostings(),
+    postings: AsyncGenerator<PatientPosting[]> = this.#store.patientPostingBatches(),
   ): Promise<Built> {
     const built: Built = { patients: new Patients(), origins: new Map() }
     // Sizes and the postings' snapshot in one tick: postings above these sizes come again as hook batches.
@@ -395,21 +395,33 @@ export class IndexService implements IndexView {
       }
       let done = 0
       let count = 0
+      let told = 0
+      const { patients } = built
       for (let next = await first; !next.done; next = await postings.next()) {
-        const { blind, origin, seqs } = next.value
-        const state = built.origins.get(origin)
-        const size = sizes.get(origin) ?? 0
-        if (!state) continue
-        const { slot } = built.patients.slotOf(blind)
-        for (let at = 0; at + 8 <= seqs.length; at += 8) {
-          const seq = seqs.readUInt32BE(at) * 0x1_0000_0000 + seqs.readUInt32BE(at + 4)
-          if (seq > size || seq < 1) continue
-          if (seq <= state.committed) state.addCommitted(slot, seq)
-          else state.setPending(seq, slot)
-          if (!built.patients.refs.has(slot)) built.patients.refs.set(slot, { origin, seq })
-          done++
+        for (const { blind, origin, seqs } of next.value) {
+          const state = built.origins.get(origin)
+          if (!state) continue
+          const size = sizes.get(origin) ?? 0
+          const { slot } = patients.slotOf(blind)
+          // Where one entry of the patient is, for a beta not cached (the first in range).
+          let needsRef = !patients.refs.has(slot)
+          for (let at = 0; at + 8 <= seqs.length; at += 8) {
+            const seq = seqs.readUInt32BE(at) * 0x1_0000_0000 + seqs.readUInt32BE(at + 4)
+            if (seq > size || seq < 1) continue
+            if (seq <= state.committed) state.addCommitted(slot, seq)
+            else state.setPending(seq, slot)
+            if (needsRef) {
+              patients.refs.set(slot, { origin, seq })
+              needsRef = false
+            }
+            done++
+          }
+          count++
         }
-        if (++count % PROGRESS_EVERY === 0) onProgress?.({ done, total, phase: 'postings' })
+        if (count - told >= PROGRESS_EVERY) {
+          told = count
+          onProgress?.({ done, total, phase: 'postings' })
+        }
       }
       await postings.return(undefined)
       onProgress?.({ done, total, phase: 'betas' })

@@ -1,6 +1,7 @@
 import type { OriginIndexProof } from '../core/index/completeness.ts'
 import {
   chainNext,
+  chainNextInPlace,
   EMPTY_HASH,
   INDEX_HASH_SIZE,
   indexKey,
@@ -77,8 +78,7 @@ export class OriginState {
   addCommitted(slot: number, seq: number): void {
     const leaf = this.#leafNumber(slot)
     this.#counts[leaf]!++
-    const at = leaf * INDEX_HASH_SIZE
-    this.#chains.set(chainNext(this.#chains.subarray(at, at + INDEX_HASH_SIZE), seq), at)
+    chainNextInPlace(this.#chains, leaf * INDEX_HASH_SIZE, seq)
   }
 
   /** The slot's committed (count, chain), or undefined without a leaf. */

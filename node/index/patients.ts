@@ -1,3 +1,4 @@
+import { EhrlogError } from '../core/errors.ts'
 import { VRF_OUTPUT_SIZE } from '../core/index/vrf.ts'
 
 const BLIND_BYTES = 16
@@ -6,9 +7,14 @@ const BLIND_BYTES = 16
  * Every patient the index has met, by slot number: its blind index (the store's HMAC of the
  * id, 16 bytes) and, once known, its VRF output (beta), in flat typed arrays: ~100 bytes a
  * patient instead of a few objects each. No patient id is kept once its beta is known.
+ *
+ * Blind → slot is an open-addressing hash table of slot + 1 (0: free) in an Int32Array, at
+ * most half full, probed from the blind's first 4 bytes (an HMAC output: uniform) and
+ * compared on all 16 bytes: ~8 bytes a patient instead of a `Map` entry and a hex string
+ * (~100 bytes a patient, ~10 MiB at 100,000 patients).
  */
 export class Patients {
-  readonly #slotOf = new Map<string, number>()
+  #table = new Int32Array(2048)
   #betas = new Uint8Array(1024 * VRF_OUTPUT_SIZE)
   #ready = new Uint8Array(1024)
   #blinds = new Uint8Array(1024 * BLIND_BYTES)
@@ -22,9 +28,15 @@ export class Patients {
 
   /** The slot of the patient with this blind index, new if never seen. */
   slotOf(blind: Uint8Array): { slot: number; isNew: boolean } {
-    const blindHex = Buffer.from(blind.buffer, blind.byteOffset, blind.byteLength).toString('hex')
-    const known = this.#slotOf.get(blindHex)
-    if (known !== undefined) return { slot: known, isNew: false }
+    if (blind.length !== BLIND_BYTES) {
+      throw new EhrlogError(
+        'ARGUMENT_INVALID',
+        `a blind index is ${BLIND_BYTES} bytes, not ${blind.length}`,
+      )
+    }
+    const at = this.#find(blind)
+    const known = this.#table[at]!
+    if (known !== 0) return { slot: known - 1, isNew: false }
     const slot = this.count++
     if (slot >= this.#ready.length) {
       const grownBetas = new Uint8Array(this.#betas.length * 2)
@@ -38,8 +50,35 @@ export class Patients {
       this.#blinds = grownBlinds
     }
     this.#blinds.set(blind, slot * BLIND_BYTES)
-    this.#slotOf.set(blindHex, slot)
+    this.#table[at] = slot + 1
+    if (this.count * 2 > this.#table.length) this.#rehash()
     return { slot, isNew: true }
+  }
+
+  /** The table cell holding `blind`, or the free cell where it would go (linear probing). */
+  #find(blind: Uint8Array): number {
+    const mask = this.#table.length - 1
+    let at = ((blind[0]! << 24) | (blind[1]! << 16) | (blind[2]! << 8) | blind[3]!) & mask
+    for (;;) {
+      const cell = this.#table[at]!
+      if (cell === 0 || this.#blindIs(cell - 1, blind)) return at
+      at = (at + 1) & mask
+    }
+  }
+
+  #blindIs(slot: number, blind: Uint8Array): boolean {
+    const base = slot * BLIND_BYTES
+    for (let i = 0; i < BLIND_BYTES; i++) if (this.#blinds[base + i] !== blind[i]) return false
+    return true
+  }
+
+  /** Doubles the table and re-inserts every slot. */
+  #rehash(): void {
+    this.#table = new Int32Array(this.#table.length * 2)
+    for (let slot = 0; slot < this.count; slot++) {
+      const blind = this.#blinds.subarray(slot * BLIND_BYTES, (slot + 1) * BLIND_BYTES)
+      this.#table[this.#find(blind)] = slot + 1
+    }
   }
 
   /** A copy of the slot's blind index. */
@@ -73,6 +112,11 @@ export class Patients {
 
   /** Bytes held in typed arrays (for the memory figures). */
   get arrayBytes(): number {
-    return this.#betas.byteLength + this.#ready.byteLength + this.#blinds.byteLength
+    return (
+      this.#betas.byteLength +
+      this.#ready.byteLength +
+      this.#blinds.byteLength +
+      this.#table.byteLength
+    )
   }
 }

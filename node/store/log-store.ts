@@ -12,6 +12,7 @@ import { EntryReader } from './read/entry-reader.ts'
 import {
   getIndexBetas,
   type PatientPosting,
+  patientPostingBatches,
   patientPostings,
   putIndexBetas,
 } from './read/index-postings.ts'
@@ -524,6 +525,11 @@ export class LogStore {
   /** Every patient posting in key order, from one snapshot (read/index-postings.ts). */
   patientPostings(damaged?: { count: number }): AsyncGenerator<PatientPosting> {
     return patientPostings(this.#access(), this.#originOfTag, damaged)
+  }
+
+  /** The same in batches of up to 1,000 (one LevelDB read each): a rebuild's million postings. */
+  patientPostingBatches(damaged?: { count: number }): AsyncGenerator<PatientPosting[]> {
+    return patientPostingBatches(this.#access(), this.#originOfTag, damaged)
   }
 
   /** Cached VRF outputs of the per-patient index, by blind index (undefined where none). */

@@ -2,10 +2,12 @@
 // Set ENTRIES to change the size of the store benchmark (default 1,000,000); the network
 // benchmark reads RUNS, INGEST_SECONDS, LATENCY_SECONDS, CATCH_UP_ENTRIES, HYPERCORE_BLOCKS;
 // the query benchmark QUERY_ENTRIES (default 1,000,000) and QUERIES; the syslog benchmark
-// SYSLOG_MESSAGES (default 20,000) and SYSLOG_CONNECTIONS (default 4).
+// SYSLOG_MESSAGES (default 20,000) and SYSLOG_CONNECTIONS (default 4); the per-patient index
+// benchmark ENTRIES and PATIENTS (default 100,000).
 import '../../node/shim.ts'
 import { relaunch, thresholdUnset } from '../../bin/relaunch.js'
 import { benchCheckpoint } from './checkpoint.ts'
+import { benchIndexService } from './index-service.ts'
 import { benchLogStore } from './log-store.ts'
 import { benchNetwork } from './network.ts'
 import { benchQuery } from './query.ts'
@@ -21,3 +23,4 @@ printFigures('checkpoints', await benchCheckpoint())
 printFigures('peer network, 3 local nodes', await benchNetwork())
 printFigures('verified queries', await benchQuery())
 printFigures('ATNA syslog ingest, 3 local nodes', await benchSyslog())
+printFigures('per-patient index in the store (issue 15)', await benchIndexService())

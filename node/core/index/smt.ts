@@ -7,10 +7,16 @@ import { SMT_KEY_SIZE, type SmtProof, type SmtTerminal } from './smt-proof.ts'
  * Shape, for cheap incremental updates: the top `bits` levels are a complete binary tree in
  * two flat arrays (heap order: node i has children 2i and 2i+1, the root is 1); each of its
  * 2^bits bottom nodes is a bucket holding the leaves whose keys start with that prefix,
- * sorted, about one to two of them (keys are uniform: they are VRF outputs). set() only marks
- * the bucket dirty; root() rehashes each dirty bucket and then each dirty heap node once, so a
- * batch of u updates among n leaves costs about u * (log2(n) - log2(u)) + 2u hashes, and
- * empty or one-leaf subtrees cost none. `bits` grows with the leaf count (rebuild, amortised).
+ * about two to four of them (keys are uniform: they are VRF outputs). The leaves are one
+ * flat pool (leaf i: pool[64i, 64i + 64)) and one array of leaf numbers sorted by key
+ * (`order`); bucket b is order[start[b], start[b + 1]). No object per bucket or per leaf:
+ * 68 bytes a leaf and 36 a bucket (a store's index holds hundreds of thousands).
+ *
+ * set() of a known key writes its value in place; a new key is appended to the pool and
+ * merged into `order` at the next flush, all new keys of a batch in one pass. set() only
+ * marks buckets dirty; root() rehashes each dirty bucket and then each dirty heap node once,
+ * so a batch of u updates among n leaves costs about u * (log2(n) - log2(u)) + 4u hashes,
+ * and empty or one-leaf subtrees cost none. `bits` grows with the leaf count.
  */
 
 const EMPTY = 0
@@ -37,33 +43,39 @@ const LEAF_SIZE = SMT_KEY_SIZE + INDEX_HASH_SIZE
 
 const MIN_BITS = 4
 const MAX_BITS = 18
+/** The heap gains a level when the leaves pass this many per bucket on average. */
+const LEAVES_PER_BUCKET = 4
 
 export class SparseMerkleTree {
   private bits = MIN_BITS
-  /**
-   * Leaf numbers per bucket, sorted by key; leaf i is pool[64i, 64i + 64). One flat pool
-   * instead of a typed array per leaf: ~100 bytes less per leaf (a store's index holds
-   * hundreds of thousands).
-   */
-  private buckets: number[][] = []
   private pool = new Uint8Array(LEAF_SIZE * 64)
+  /** Leaf numbers of the merged leaves, sorted by key. */
+  private order = new Uint32Array(64)
+  private merged = 0
+  /** Bucket b's leaves are order[start[b], start[b + 1]). */
+  private start = new Uint32Array((1 << MIN_BITS) + 1)
+  /** Leaf numbers set since the last flush whose keys were not in `order` (unsorted). */
+  private added: number[] = []
   private kinds = new Uint8Array(0)
   private hashes = new Uint8Array(0)
   private readonly dirty = new Set<number>()
+  /** Leaves in the pool (merged and added; a key added twice before a flush wastes one). */
   private leafCount = 0
 
   constructor() {
     this.allocate(MIN_BITS)
-    this.buckets = Array.from({ length: 1 << MIN_BITS }, () => [])
   }
 
   get size(): number {
-    return this.leafCount
+    this.merge()
+    return this.merged
   }
 
   /** Gives back the leaf pool's spare room (after a bulk build; growth doubles it). */
   trim(): void {
+    this.merge()
     this.pool = this.pool.slice(0, Math.max(LEAF_SIZE, this.leafCount * LEAF_SIZE))
+    this.order = this.order.slice(0, Math.max(1, this.merged))
   }
 
   /** Sets the value hash of `key`'s leaf, adding the leaf if it is new. */
@@ -72,31 +84,28 @@ export class SparseMerkleTree {
       throw new EhrlogError('ARGUMENT_INVALID', 'a tree key and value hash are 32 bytes each')
     }
     const b = this.bucketOf(key)
-    const bucket = this.buckets[b]!
-    const at = this.findSlotOf(bucket, key)
-    if (at < bucket.length && this.compareLeaf(bucket[at]!, key) === 0) {
-      this.pool.set(valueHash, bucket[at]! * LEAF_SIZE + SMT_KEY_SIZE)
+    const id = this.find(b, key)
+    if (id >= 0) {
+      this.pool.set(valueHash, id * LEAF_SIZE + SMT_KEY_SIZE)
     } else {
-      const id = this.leafCount++
-      if ((id + 1) * LEAF_SIZE > this.pool.length) {
+      const added = this.leafCount++
+      if ((added + 1) * LEAF_SIZE > this.pool.length) {
         const grown = new Uint8Array(this.pool.length * 2)
         grown.set(this.pool)
         this.pool = grown
       }
-      this.pool.set(key, id * LEAF_SIZE)
-      this.pool.set(valueHash, id * LEAF_SIZE + SMT_KEY_SIZE)
-      bucket.splice(at, 0, id)
+      this.pool.set(key, added * LEAF_SIZE)
+      this.pool.set(valueHash, added * LEAF_SIZE + SMT_KEY_SIZE)
+      this.added.push(added)
     }
     this.dirty.add(b)
-    if (this.leafCount > 2 << this.bits && this.bits < MAX_BITS) this.grow()
   }
 
   /** The value hash of `key`'s leaf, or undefined. */
   get(key: Uint8Array): Uint8Array | undefined {
-    const bucket = this.buckets[this.bucketOf(key)]!
-    const at = this.findSlotOf(bucket, key)
-    const id = bucket[at]
-    return id !== undefined && this.compareLeaf(id, key) === 0
+    this.merge()
+    const id = this.find(this.bucketOf(key), key)
+    return id >= 0
       ? this.pool.slice(id * LEAF_SIZE + SMT_KEY_SIZE, (id + 1) * LEAF_SIZE)
       : undefined
   }
@@ -217,6 +226,7 @@ export class SparseMerkleTree {
 
   /** Rehashes the dirty buckets, then their ancestors level by level, each node once. */
   private flush(): void {
+    this.merge()
     if (this.dirty.size === 0) return
     const base = 1 << this.bits
     let level = new Set<number>()
@@ -235,9 +245,61 @@ export class SparseMerkleTree {
     }
   }
 
+  /**
+   * Merges the added leaves into `order` (sorted; of a key added twice, the later value
+   * wins), grows the heap if the buckets got too full, and recounts the bucket starts.
+   */
+  private merge(): void {
+    if (this.added.length === 0) return
+    const pool = this.pool
+    const cmp = (a: number, b: number): number => {
+      const x = a * LEAF_SIZE
+      const y = b * LEAF_SIZE
+      for (let i = 0; i < SMT_KEY_SIZE; i++) {
+        const d = pool[x + i]! - pool[y + i]!
+        if (d !== 0) return d
+      }
+      return b - a // equal keys: the later leaf first, so the earlier one is dropped below
+    }
+    const added = this.added.sort(cmp)
+    this.added = []
+    const total = this.merged + added.length
+    const order = new Uint32Array(Math.max(64, this.order.length, total))
+    let i = 0
+    let j = 0
+    let n = 0
+    while (i < this.merged || j < added.length) {
+      let next: number
+      if (j >= added.length) next = this.order[i++]!
+      else if (i >= this.merged) next = added[j++]!
+      else next = cmp(this.order[i]!, added[j]!) <= 0 ? this.order[i++]! : added[j++]!
+      // A repeat of the previous key (added twice since the last flush): keep the first seen.
+      if (n > 0 && this.compareLeaves(order[n - 1]!, next) === 0) continue
+      order[n++] = next
+    }
+    this.order = order
+    this.merged = n
+    let bits = this.bits
+    while (n > LEAVES_PER_BUCKET << bits && bits < MAX_BITS) bits++
+    const grew = bits !== this.bits
+    if (grew) this.allocate(bits)
+    const buckets = 1 << this.bits
+    this.start = new Uint32Array(buckets + 1)
+    for (let k = 0; k < n; k++) this.start[this.bucketOf(this.leafView(order[k]!)) + 1]!++
+    for (let b = 0; b < buckets; b++) this.start[b + 1]! += this.start[b]!
+    if (grew) {
+      // Every bucket is new: the dirty ones were numbered at the old depth.
+      this.dirty.clear()
+      for (let b = 0; b < buckets; b++) if (this.start[b + 1]! > this.start[b]!) this.dirty.add(b)
+    }
+  }
+
   /** Views of a bucket's leaves in the pool (valid until the next new leaf). */
   private leavesOf(b: number): Leaf[] {
-    return this.buckets[b]!.map((id) => this.leafView(id))
+    const out: Leaf[] = []
+    for (let k = this.start[b]!; k < this.start[b + 1]!; k++)
+      out.push(this.leafView(this.order[k]!))
+    return out
   }
 
   private leafView(id: number): Leaf {
@@ -254,11 +316,18 @@ export class SparseMerkleTree {
     return 0
   }
 
-  /** Where `key` is or would go in a sorted bucket of leaf numbers. */
-  private findSlotOf(bucket: readonly number[], key: Uint8Array): number {
-    let i = 0
-    while (i < bucket.length && this.compareLeaf(bucket[i]!, key) < 0) i++
-    return i
+  private compareLeaves(a: number, b: number): number {
+    return this.compareLeaf(a, this.pool.subarray(b * LEAF_SIZE, b * LEAF_SIZE + SMT_KEY_SIZE))
+  }
+
+  /** The leaf number of `key` among the merged leaves of bucket `b`, or -1. */
+  private find(b: number, key: Uint8Array): number {
+    for (let k = this.start[b]!; k < this.start[b + 1]!; k++) {
+      const d = this.compareLeaf(this.order[k]!, key)
+      if (d === 0) return this.order[k]!
+      if (d > 0) break
+    }
+    return -1
   }
 
   private bucketOf(key: Uint8Array): number {
@@ -270,21 +339,6 @@ export class SparseMerkleTree {
     this.bits = bits
     this.kinds = new Uint8Array(2 << bits)
     this.hashes = new Uint8Array((2 << bits) * INDEX_HASH_SIZE)
-  }
-
-  /** One more heap level: each bucket splits in two by the next key bit (still sorted). */
-  private grow(): void {
-    const old = this.buckets
-    this.allocate(this.bits + 1)
-    this.buckets = []
-    for (const bucket of old) {
-      let split = 0
-      while (split < bucket.length && keyBit(this.leafView(bucket[split]!), this.bits - 1) === 0)
-        split++
-      this.buckets.push(bucket.slice(0, split), bucket.slice(split))
-    }
-    this.dirty.clear()
-    for (let b = 0; b < this.buckets.length; b++) if (this.buckets[b]!.length > 0) this.dirty.add(b)
   }
 }
 

@@ -17,6 +17,7 @@ import {
   vrfProve,
   vrfVerify,
 } from '../../../node/core/index/index.ts'
+import { chainNextInPlace } from '../../../node/core/index/layout.ts'
 import { hexFields, readFormatExamples } from '../format-doc.ts'
 
 // docs/format.md, "The per-patient index": its worked examples, recomputed with the code.
@@ -62,6 +63,14 @@ describe('docs/format.md: the per-patient index examples', () => {
     expect(toHex(chain2)).toBe(leaf('chain 2'))
     expect(toHex(value)).toBe(leaf('value hash'))
     expect(toHex(smtLeafHash(key, value))).toBe(leaf('leaf hash'))
+    // The in-place step a rebuild uses gives the same chain, also past 2^32.
+    const chains = new Uint8Array(96)
+    chainNextInPlace(chains, 32, 1)
+    chainNextInPlace(chains, 32, 4)
+    expect(toHex(chains.subarray(32, 64))).toBe(leaf('chain 2'))
+    expect(toHex(chains.subarray(0, 32))).toBe(toHex(EMPTY_HASH))
+    chainNextInPlace(chains, 64, 2 ** 40 + 7)
+    expect(toHex(chains.subarray(64))).toBe(toHex(chainNext(EMPTY_HASH, 2 ** 40 + 7)))
   })
 
   it('index-proofs: the root, two index proofs, and a completeness proof that verifies', () => {

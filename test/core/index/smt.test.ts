@@ -65,6 +65,21 @@ describe('SparseMerkleTree against the reference', () => {
     )
   })
 
+  it('a new key set twice before a root keeps its later value (get and root agree)', () => {
+    const k = new Uint8Array(32).fill(7)
+    const tree = new SparseMerkleTree()
+    tree.set(new Uint8Array(32).fill(1), new Uint8Array(32).fill(1))
+    tree.root()
+    tree.set(k, new Uint8Array(32).fill(2))
+    tree.set(k, new Uint8Array(32).fill(3))
+    expect(toHex(tree.get(k)!)).toBe(toHex(new Uint8Array(32).fill(3)))
+    const reference = new ReferenceTree()
+    reference.set(new Uint8Array(32).fill(1), new Uint8Array(32).fill(1))
+    reference.set(k, new Uint8Array(32).fill(3))
+    expect(toHex(tree.root())).toBe(toHex(reference.root()))
+    expect(tree.size).toBe(2)
+  })
+
   it('grows its heap past thousands of leaves and keeps the reference root', () => {
     const list: [Uint8Array, Uint8Array][] = fc.sample(fc.tuple(bytes32, bytes32), {
       numRuns: 3000,
