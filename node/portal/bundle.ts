@@ -11,12 +11,20 @@ const BROWSER_DIR = fileURLToPath(sourceUrl('node/portal/browser/'))
  * noble-based shim, so core is
  * shared, not copied. Takes ~100 ms; the portal does it once, on the first request.
  */
-export async function bundlePortalScript(): Promise<string> {
+export function bundlePortalScript(): Promise<string> {
+  return bundleForBrowser(`${BROWSER_DIR}app.ts`, 'esm')
+}
+
+/**
+ * Bundles `entry` for browsers the portal's way (core's Buffer and node:crypto replaced as
+ * above), in memory: the portal's script, and the benchmark that times its checks in Chromium.
+ */
+export async function bundleForBrowser(entry: string, format: 'esm' | 'iife'): Promise<string> {
   const result = await build({
-    entryPoints: [`${BROWSER_DIR}app.ts`],
+    entryPoints: [entry],
     bundle: true,
     write: false,
-    format: 'esm',
+    format,
     platform: 'browser',
     target: 'es2022',
     minify: true,
@@ -26,6 +34,6 @@ export async function bundlePortalScript(): Promise<string> {
     logLevel: 'silent',
   })
   const file = result.outputFiles[0]
-  if (!file) throw new Error('esbuild produced no portal script')
+  if (!file) throw new Error(`esbuild produced nothing for ${entry}`)
   return file.text
 }

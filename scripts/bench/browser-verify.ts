@@ -4,13 +4,11 @@
 // and checkAnswerCompleteness as the portal's trail page, timed inside the page.
 import { existsSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
-import { build } from 'esbuild'
 import type { NetworkKeys } from '../../node/core/trust/index.ts'
+import { bundleForBrowser } from '../../node/portal/bundle.ts'
 import { sourceUrl } from '../../node/threads/source-root.ts'
 
 const CHROMIUM = '/usr/bin/chromium'
-// From the sources also when this runs from the prebuilt bench bundle (dist/bench/).
-const BROWSER_DIR = fileURLToPath(sourceUrl('node/portal/browser/'))
 
 export interface BrowserTimes {
   /** verifyQueryAnswer + checkAnswerCompleteness per run, ms. */
@@ -19,23 +17,8 @@ export interface BrowserTimes {
   completeness: number[]
 }
 
-async function bundle(): Promise<string> {
-  const result = await build({
-    entryPoints: [fileURLToPath(sourceUrl('scripts/bench/browser-verify-entry.ts'))],
-    bundle: true,
-    write: false,
-    format: 'iife',
-    platform: 'browser',
-    target: 'es2022',
-    minify: true,
-    legalComments: 'none',
-    alias: { 'node:crypto': `${BROWSER_DIR}node-crypto.ts` },
-    inject: [`${BROWSER_DIR}buffer-shim.ts`],
-    logLevel: 'silent',
-  })
-  const file = result.outputFiles[0]
-  if (!file) throw new Error('esbuild produced no script')
-  return file.text
+function bundle(): Promise<string> {
+  return bundleForBrowser(fileURLToPath(sourceUrl('scripts/bench/browser-verify-entry.ts')), 'iife')
 }
 
 /** Times `runs` verifications of `answer` in headless Chromium; undefined without Chromium. */
