@@ -66,9 +66,13 @@ export function verdictLines(page: PageOutput, membership: Membership): string[]
   }
   lines.push(...(page.completeness ?? []))
   const signed = page.result.verified.filter((v) => v.integrity === 'signed').length
-  if (signed > 0)
+  // The completeness lines already count them, per origin ("not yet proven complete").
+  const told = page.completeness?.some((line) => line.includes('newer')) ?? false
+  if (signed > 0 && !told)
     lines.push(
-      `${plural(signed, 'newer entry', 'newer entries')} ${signed === 1 ? 'is' : 'are'} signed by their origin, not yet cosigned`,
+      signed === 1
+        ? '1 newer entry is signed by its origin, not yet cosigned'
+        : `${plural(signed, 'newer entry', 'newer entries')} are signed by their origin, not yet cosigned`,
     )
   if (page.crossChecked.length > 0) {
     const dropped = page.failures.filter((f) => f.reason.startsWith('dropped by')).length
