@@ -10,7 +10,7 @@ import type { LogStore, PatientPosting } from '../store/index.ts'
  * per origin, like the store's postings in batches.
  */
 export async function* entryPostings(
-  store: Pick<LogStore, 'sizes' | 'entries' | 'patientBlind'>,
+  store: Pick<LogStore, 'sizes' | 'entries' | 'patientIndex'>,
 ): AsyncGenerator<PatientPosting[]> {
   for (const [origin, size] of store.sizes()) {
     const byPatient = new Map<string, number[]>()
@@ -25,7 +25,7 @@ export async function* entryPostings(
     for (const [id, seqs] of byPatient) {
       const bytes = Buffer.alloc(8 * seqs.length)
       for (let i = 0; i < seqs.length; i++) bytes.writeBigUInt64BE(BigInt(seqs[i]!), 8 * i)
-      batch.push({ blind: store.patientBlind(id), origin, seqs: bytes })
+      batch.push({ blind: store.patientIndex.blind(id), origin, seqs: bytes })
     }
     yield batch
   }

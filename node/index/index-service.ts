@@ -287,7 +287,7 @@ export class IndexService implements IndexView {
 
   /** The slot of a patient by id; a new one is queued for its beta (cache or VRF, off-thread). */
   #slotOfId(state: Built, patientId: string): number {
-    const { slot, isNew } = state.patients.slotOf(this.#store.patientBlind(patientId))
+    const { slot, isNew } = state.patients.slotOf(this.#store.patientIndex.blind(patientId))
     if (!state.patients.isReady(slot)) state.patients.ids.set(slot, patientId)
     if (isNew && state === this.#state) {
       this.#queue.add(slot)
@@ -341,7 +341,7 @@ export class IndexService implements IndexView {
 
   async #loadBetas(patients: Patients, slots: readonly number[]): Promise<void> {
     const blinds = slots.map((slot) => patients.blind(slot))
-    const cached = await this.#store.getIndexBetas(blinds)
+    const cached = await this.#store.patientIndex.getBetas(blinds)
     const toCompute: number[] = []
     slots.forEach((slot, i) => {
       const beta = cached[i]
@@ -358,7 +358,9 @@ export class IndexService implements IndexView {
     toCompute.forEach((slot, i) => {
       patients.setBeta(slot, betas[i]!)
     })
-    await this.#store.putIndexBetas(toCompute.map((slot, i) => [patients.blind(slot), betas[i]!]))
+    await this.#store.patientIndex.putBetas(
+      toCompute.map((slot, i) => [patients.blind(slot), betas[i]!]),
+    )
   }
 
   /** A patient met only in postings: its id from one of its entries (the only decryption). */
@@ -379,7 +381,7 @@ export class IndexService implements IndexView {
   async #build(
     cut: ReadonlyMap<string, number>,
     onProgress?: (p: RebuildProgress) => void,
-    postings: AsyncGenerator<PatientPosting[]> = this.#store.patientPostingBatches(),
+    postings: AsyncGenerator<PatientPosting[]> = this.#store.patientIndex.postingBatches(),
   ): Promise<Built> {
     const built: Built = { patients: new Patients(), origins: new Map() }
     // Sizes and the postings' snapshot in one tick: postings above these sizes come again as hook batches.

@@ -268,7 +268,7 @@ export class IntegrityService {
       // those missing are written anew from the entries.
       let restored: number[] = []
       try {
-        restored = await this.#opts.store.restorePatientPostings(origin)
+        restored = await this.#opts.store.patientIndex.restorePostings(origin)
       } catch (err) {
         log.error({ err: (err as Error).message, origin }, 'could not check the patient postings')
       }

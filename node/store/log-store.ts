@@ -8,18 +8,11 @@ import type { SignedTreeHead } from '../core/tree-head.ts'
 import { type FeedState, loadFeedState, newFeedState } from './feed-state.ts'
 import { feedTag, PREFIX, receiptKey } from './format/key-layout.ts'
 import { ValueCipher } from './format/value-cipher.ts'
+import { type CommittedBatch, committedBatch, PatientIndexStore } from './patient-index-store.ts'
 import { EntryReader } from './read/entry-reader.ts'
-import {
-  getIndexBetas,
-  type PatientPosting,
-  patientPostingBatches,
-  patientPostings,
-  putIndexBetas,
-} from './read/index-postings.ts'
 import { TreeCache } from './read/tree-cache.ts'
 import { TreeReader } from './read/tree-reader.ts'
 import { type FeedRepair, type FeedRepairResult, repairFeed } from './repair/feed-repair.ts'
-import { restorePatientPostings } from './repair/posting-repair.ts'
 import { type ScrubView, scrubViewOf } from './repair/scrub-view.ts'
 import { grantAccess, type StoreAccess } from './store-access.ts'
 import {
@@ -42,22 +35,12 @@ import { SEAL_OFF_THREAD_FROM, SEAL_OWN_OFF_THREAD_FROM, Sealer } from './write/
 import { ensureUserIndex } from './write/user-index.ts'
 import { type PlainSink, WriteChain } from './write/write-chain.ts'
 
-/**
- * A batch of a feed now durably on disk: every new seq in order, with the patient of each
- * event entry (undefined for other kinds). Told for own appends and accepted batches;
- * `repaired` after a repair rewrote records of the feed (listeners re-read what they need).
- */
-export interface CommittedBatch {
-  origin: string
-  entries: Array<{ seq: number; patientId: string | undefined }>
-  repaired?: boolean
-}
-
+export type { PatientPosting } from './read/index-postings.ts'
 export type {
   AppendItem,
+  CommittedBatch,
   EntryRef,
   LogStoreOptions,
-  PatientPosting,
   ProofRequest,
   Receipt,
   Signer,
@@ -84,6 +67,8 @@ export class LogStore {
   readonly treeCache: TreeCache
   /** What node/integrity reads to scrub, repair and prove (repair/scrub-view.ts). */
   readonly scrubView: ScrubView
+  /** What the per-patient index reads and writes here (patient-index-store.ts). */
+  readonly patientIndex: PatientIndexStore
   readonly #feeds = new Map<string, FeedState>()
   readonly #originByTag = new Map<string, string>()
   /** Own feeds that must not grow, with why (holdAppends). */
@@ -108,6 +93,13 @@ export class LogStore {
     this.#writes = new WriteChain(this.#db, opts.sync ?? true)
     this.treeCache = new TreeCache(opts.treeCache)
     this.scrubView = scrubViewOf(this, () => this.#access())
+    this.patientIndex = new PatientIndexStore({
+      access: () => this.#access(),
+      reader: this.#reader,
+      originOfTag: this.#originOfTag,
+      blind: (id) => this.#encoder.indexes.blind('patient', id),
+      size: (origin) => this.size(origin),
+    })
     grantAccess(this, () => this.#access())
   }
 
@@ -501,47 +493,6 @@ export class LogStore {
     }
   }
 
-  /** The blind index of a patient id, as in the patient postings' keys. */
-  patientBlind(patientId: string): Buffer {
-    return this.#encoder.indexes.blind('patient', patientId)
-  }
-
-  /**
-   * Restores the patient postings of `origin` from its entries up to its size, where the
-   * per-patient index rebuilt from the entries showed them short (repair/posting-repair.ts).
-   * Returns the seqs restored.
-   */
-  restorePatientPostings(origin: string): Promise<number[]> {
-    return restorePatientPostings(
-      this.#access(),
-      this.#reader,
-      this.#originOfTag,
-      (id) => this.patientBlind(id),
-      origin,
-      this.size(origin),
-    )
-  }
-
-  /** Every patient posting in key order, from one snapshot (read/index-postings.ts). */
-  patientPostings(damaged?: { count: number }): AsyncGenerator<PatientPosting> {
-    return patientPostings(this.#access(), this.#originOfTag, damaged)
-  }
-
-  /** The same in batches of up to 1,000 (one LevelDB read each): a rebuild's million postings. */
-  patientPostingBatches(damaged?: { count: number }): AsyncGenerator<PatientPosting[]> {
-    return patientPostingBatches(this.#access(), this.#originOfTag, damaged)
-  }
-
-  /** Cached VRF outputs of the per-patient index, by blind index (undefined where none). */
-  getIndexBetas(blinds: readonly Uint8Array[]): Promise<(Buffer | undefined)[]> {
-    return getIndexBetas(this.#access(), blinds)
-  }
-
-  /** Caches VRF outputs of the per-patient index by blind index (sealed). */
-  putIndexBetas(betas: ReadonlyArray<readonly [Uint8Array, Uint8Array]>): Promise<void> {
-    return putIndexBetas(this.#access(), betas)
-  }
-
   /**
    * Restores authentic records of one feed from proven data, in one batch (repair/feed-repair.ts);
    * throws, writing nothing, if any entry fails its proof. Callers keep other writers of the feed
@@ -577,23 +528,6 @@ export class LogStore {
       return
     }
   }
-}
-
-/** Seqs firstSeq..lastSeq with the patient of each event among them. */
-function committedBatch(
-  origin: string,
-  firstSeq: number,
-  lastSeq: number,
-  events: EncodedBatch['events'],
-): CommittedBatch {
-  const entries: CommittedBatch['entries'] = []
-  let e = 0
-  for (let seq = firstSeq; seq <= lastSeq; seq++) {
-    while (e < events.length && events[e]!.seq < seq) e++
-    const event = events[e]
-    entries.push({ seq, patientId: event?.seq === seq ? event.event.patientId : undefined })
-  }
-  return { origin, entries }
 }
 
 /** STORE_LOCKED when another process holds the store, else STORE_CORRUPT. */

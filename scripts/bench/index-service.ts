@@ -137,9 +137,9 @@ export async function benchIndexService(): Promise<Figure[]> {
     await store.open()
     const seeded: Array<[Uint8Array, Uint8Array]> = []
     for (let p = 0; p < PATIENTS; p++)
-      seeded.push([store.patientBlind(`patient-${p}`), randomBytes(64)])
+      seeded.push([store.patientIndex.blind(`patient-${p}`), randomBytes(64)])
     for (let i = 0; i < seeded.length; i += 10_000)
-      await store.putIndexBetas(seeded.slice(i, i + 10_000))
+      await store.patientIndex.putBetas(seeded.slice(i, i + 10_000))
     let service: IndexService = await IndexService.open(store, vrfKey)
     const indexedRate = await ingest(store, signers, batches)
     loads.push(loadavg())

@@ -184,8 +184,8 @@ export async function benchQuery(): Promise<Figure[]> {
       const others = [...Array(PATIENTS).keys()].map((p) => `patient-${p}`)
       for (let k = 1; k <= OTHER_TRAILS; k++) others.push(`${TARGET}-${k}`)
       for (let i = 0; i < others.length; i += 10_000) {
-        await store.putIndexBetas(
-          others.slice(i, i + 10_000).map((id) => [store.patientBlind(id), randomBytes(64)]),
+        await store.patientIndex.putBetas(
+          others.slice(i, i + 10_000).map((id) => [store.patientIndex.blind(id), randomBytes(64)]),
         )
       }
       if (keepDir)
