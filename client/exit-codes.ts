@@ -33,6 +33,7 @@ export function exitCodeOf(code: ErrorCode): number {
     case 'CHANGE_REPLAYED':
     case 'CHANGE_OUT_OF_ORDER':
     case 'MEMBER_CONFLICT':
+    case 'MEMBERSHIP_UNKNOWN':
     case 'STORE_CORRUPT':
       return EXIT.verifyFailed
     case 'KEY_FILE_INVALID':

@@ -7,8 +7,8 @@ import {
   verifyConsistencyAnswer,
 } from '../../node/core/consistency-answer.ts'
 import { EhrlogError } from '../../node/core/errors.ts'
-import { fromHex } from '../../node/core/hex.ts'
 import { type Membership, verifyCheckpoint } from '../../node/core/trust/index.ts'
+import { checkpointKeysOf } from '../../node/core/trust/network-keys.ts'
 import { answerConsistency } from '../../node/query/index.ts'
 import { CheckpointLog } from '../../node/store/index.ts'
 import type { CliContext } from '../context.ts'
@@ -66,10 +66,7 @@ export async function checkSince(
           const latest = await new CheckpointLog(store).latest()
           return answerConsistency({ store, checkpoints: { latest: () => latest } }, from)
         })
-  return verifyConsistencyAnswer(kept, answer, {
-    networkId: fromHex(membership.networkId, 32)!,
-    blsKeys: membership.members.map((m) => fromHex(m.blsPublicKey, 48)!),
-  })
+  return verifyConsistencyAnswer(kept, answer, checkpointKeysOf(membership.keys))
 }
 
 /** One line per origin: how its feed grew since the kept checkpoint. */

@@ -9,6 +9,7 @@ import {
 } from '../../node/core/checkpoint.ts'
 import { fromHex } from '../../node/core/hex.ts'
 import type { NetworkKeys } from '../../node/core/trust/index.ts'
+import { checkpointKeysOf } from '../../node/core/trust/network-keys.ts'
 import type { CliContext } from '../context.ts'
 import { configDirOf } from '../session-store.ts'
 
@@ -36,7 +37,7 @@ export async function readNewestCheckpoint(
   }
   try {
     const kept = cosignedFromJson(JSON.parse(text))
-    verifyCosignedCheckpoint(kept, fromHex(keys.networkId, 32)!, keys.blsKeys)
+    verifyCosignedCheckpoint(kept, checkpointKeysOf(keys))
     return kept
   } catch {
     // A damaged or foreign file protects nothing: it is replaced by the next verified one.

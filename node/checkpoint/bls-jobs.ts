@@ -2,6 +2,7 @@ import { blsSign, blsVerify } from '../core/bls.ts'
 import {
   aggregateCosignatures,
   type Checkpoint,
+  type CheckpointKeys,
   type CosignedCheckpoint,
   checkpointSigningMessage,
   verifyCosignedCheckpoint,
@@ -12,12 +13,11 @@ import {
  * 20–30 ms of @noble/curves on this machine kind (docs/performance.md), too long for the event loop
  * that carries gossip. Pure functions of their inputs and the node's keys; no I/O.
  */
-export interface BlsKeys {
+export interface BlsKeys extends CheckpointKeys {
   /** This node's BLS secret key (identity.json); it signs only checkpoints. */
   secretKey: Uint8Array
-  /** Members' public keys in network.json order, their proofs of possession checked. */
+  /** Members' public keys in the membership version's order, proofs of possession checked. */
   blsKeys: readonly Uint8Array[]
-  networkId: Uint8Array
   quorum: number
 }
 
@@ -52,7 +52,7 @@ export function runBlsJob(keys: BlsKeys, job: BlsJob): BlsResults[BlsJob['op']] 
     case 'aggregate':
       return aggregate(keys, job.checkpoint, new Map(job.signatures))
     case 'verifyCosigned':
-      return verifyCosignedCheckpoint(job.cosigned, keys.networkId, keys.blsKeys, keys.quorum)
+      return verifyCosignedCheckpoint(job.cosigned, keys)
   }
 }
 
@@ -69,7 +69,7 @@ function aggregate(
   const dropped: number[] = []
   try {
     const cosigned = aggregateCosignatures(checkpoint, signatures, n)
-    verifyCosignedCheckpoint(cosigned, keys.networkId, keys.blsKeys, keys.quorum)
+    verifyCosignedCheckpoint(cosigned, keys)
     return { cosigned, dropped }
   } catch {
     const message = checkpointSigningMessage(checkpoint)

@@ -2,11 +2,11 @@ import {
   type Checkpoint,
   type CosignedCheckpoint,
   checkpointId,
-  defaultQuorum,
   type FeedCut,
+  type MembershipRef,
 } from '../core/checkpoint.ts'
 import { EhrlogError, isEhrlogError } from '../core/errors.ts'
-import { fromHex, toHex } from '../core/hex.ts'
+import { bytesEqual, fromHex, toHex } from '../core/hex.ts'
 import { EMPTY_ROOT } from '../core/merkle/index.ts'
 import type { Membership } from '../core/trust/index.ts'
 import type { IndexView } from '../index/index-view.ts'
@@ -71,6 +71,8 @@ export class CheckpointService {
   readonly #blsKeys: readonly Uint8Array[]
   readonly #networkId: Uint8Array
   readonly #quorum: number
+  /** The membership version this service cosigns under (its members are the signer bitmap's). */
+  readonly #membership: MembershipRef
   readonly #rounds = new Map<string, Round>()
   readonly #waiters = new Map<
     string,
@@ -90,7 +92,11 @@ export class CheckpointService {
     if (this.#index < 0) throw new EhrlogError('CONFIG_INVALID', `${opts.self} is not a member`)
     this.#blsKeys = opts.membership.keys.blsKeys
     this.#networkId = fromHex(opts.membership.keys.networkId, 32)!
-    this.#quorum = opts.quorum ?? defaultQuorum(members.length)
+    this.#quorum = opts.quorum ?? opts.membership.quorum
+    this.#membership = {
+      version: opts.membership.version,
+      hash: fromHex(opts.membership.versionHash, 32)!,
+    }
     this.#bls =
       opts.bls ??
       new BlsWorker(
@@ -98,6 +104,7 @@ export class CheckpointService {
           secretKey: opts.blsSecretKey,
           blsKeys: this.#blsKeys,
           networkId: this.#networkId,
+          membership: this.#membership,
           quorum: this.#quorum,
         },
         opts.logger,
@@ -108,7 +115,7 @@ export class CheckpointService {
     const stored = await this.#opts.checkpoints.latestRecord((old) =>
       this.#opts.logger.warn(
         { storedCheckpoint: old.id, timeMs: old.timeMs },
-        'the latest stored checkpoint predates the per-patient index (no index roots): not used; the network cosigns a new one at its next round',
+        'the latest stored checkpoint was made by an older version (no index roots or no membership version): not used; the network cosigns a new one at its next round',
       ),
     )
     this.#latest = stored?.cosigned
@@ -252,13 +259,22 @@ export class CheckpointService {
       const root = store.latestHead(origin)?.root ?? EMPTY_ROOT
       feeds.push({ origin, treeSize, root, indexRoot: await index.rootAt(origin, treeSize) })
     }
-    return { networkId: this.#networkId, timeMs: Date.now(), feeds }
+    return { networkId: this.#networkId, membership: this.#membership, timeMs: Date.now(), feeds }
+  }
+
+  #sameMembership(checkpoint: Checkpoint): boolean {
+    return (
+      checkpoint.membership.version === this.#membership.version &&
+      bytesEqual(checkpoint.membership.hash, this.#membership.hash)
+    )
   }
 
   async #onPropose(message: Extract<CheckpointMessage, { type: 'propose' }>): Promise<boolean> {
     const { checkpoint, signer, signature } = message
     const key = this.#blsKeys[signer]
     if (!key || toHex(checkpoint.networkId) !== toHex(this.#networkId)) return false
+    // A proposal under another membership version has other signers: not this round's.
+    if (!this.#sameMembership(checkpoint)) return false
     if (!(await this.#bls.run({ op: 'verify', signer, checkpoint, signature }))) return false
     if (this.#stopped) return false
     const id = checkpointId(checkpoint)

@@ -17,10 +17,23 @@ export interface FeedCut {
   indexRoot: Uint8Array
 }
 
+/** Which membership version a checkpoint is cosigned under: its number and hash. */
+export interface MembershipRef {
+  /** 0 for the genesis network.json. */
+  version: number
+  /** The version's hash (versionHash); for version 0 the network id. */
+  hash: Uint8Array
+}
+
 /** The network's state at a cut. Feeds sorted by origin, one per member (size 0 allowed). */
 export interface Checkpoint {
-  /** SHA-256 of network.json's canonical form (networkIdOf, node/core/trust/network-keys.ts). */
+  /** SHA-256 of the genesis network.json's canonical form (networkIdOf, network-keys.ts). */
   networkId: Uint8Array
+  /**
+   * The membership version whose members cosign it: the signer bitmap indexes that version's
+   * members, and a verifier takes that version's BLS keys and quorum.
+   */
+  membership: MembershipRef
   /** When it was proposed, ms since 1970: orders checkpoints of one network. */
   timeMs: number
   feeds: FeedCut[]
@@ -54,7 +67,13 @@ export function checkpointRoot(checkpoint: Checkpoint): Uint8Array {
 
 /** What each cosigner signs (layout.ts). */
 export function checkpointSigningMessage(checkpoint: Checkpoint): Uint8Array {
-  return checkpointMessage(checkpoint.networkId, checkpoint.timeMs, checkpointRoot(checkpoint))
+  return checkpointMessage(
+    checkpoint.networkId,
+    checkpoint.membership.version,
+    checkpoint.membership.hash,
+    checkpoint.timeMs,
+    checkpointRoot(checkpoint),
+  )
 }
 
 /** A stable id: hex SHA-256 leaf hash of the signed message. */
@@ -125,24 +144,47 @@ export function aggregateCosignatures(
 }
 
 /**
- * Checks a cosigned checkpoint with one aggregate verification: the signers are members,
- * at least `quorum` of them, and the aggregate signature is theirs over this checkpoint.
- * `blsKeys` are the members' public keys in network.json order (their proofs of possession
- * checked when the membership was parsed, which is what stops rogue-key aggregates).
- * Returns the signer indexes; throws INVALID_PROOF for a bitmap not in its one encoding and
- * INVALID_SIGNATURE naming what failed otherwise.
+ * The keys a checkpoint is checked with: the network id, the membership version it must name,
+ * that version's members' BLS keys in its order, and its quorum (a majority when absent).
+ */
+export interface CheckpointKeys {
+  networkId: Uint8Array
+  membership: MembershipRef
+  blsKeys: readonly Uint8Array[]
+  quorum?: number
+}
+
+/**
+ * Checks a cosigned checkpoint with one aggregate verification: it names this network and the
+ * membership version of `keys`, the signers are members of that version, at least its quorum
+ * of them, and the aggregate signature is theirs over this checkpoint. `blsKeys` are the
+ * version's members' public keys in its order (their proofs of possession checked when the
+ * membership was built, which is what stops rogue-key aggregates). Returns the signer indexes;
+ * throws INVALID_PROOF for a bitmap not in its one encoding, MEMBERSHIP_UNKNOWN for a
+ * checkpoint of another membership version, INVALID_SIGNATURE naming what failed otherwise.
  */
 export function verifyCosignedCheckpoint(
   cosigned: CosignedCheckpoint,
-  networkId: Uint8Array,
-  blsKeys: readonly Uint8Array[],
-  quorum = defaultQuorum(blsKeys.length),
+  keys: CheckpointKeys,
 ): number[] {
   const { checkpoint } = cosigned
+  const { networkId, blsKeys } = keys
+  const quorum = keys.quorum ?? defaultQuorum(blsKeys.length)
   if (toHex(checkpoint.networkId) !== toHex(networkId)) {
     throw new EhrlogError(
       'INVALID_SIGNATURE',
       `checkpoint is for network ${toHex(checkpoint.networkId).slice(0, 16)}…, not this one (${toHex(networkId).slice(0, 16)}…)`,
+    )
+  }
+  const named = checkpoint.membership
+  if (
+    named.version !== keys.membership.version ||
+    toHex(named.hash) !== toHex(keys.membership.hash)
+  ) {
+    throw new EhrlogError(
+      'MEMBERSHIP_UNKNOWN',
+      `checkpoint is cosigned under membership version ${named.version} (${toHex(named.hash).slice(0, 8)}…), checked against version ${keys.membership.version} (${toHex(keys.membership.hash).slice(0, 8)}…)`,
+      { details: { version: named.version, hash: toHex(named.hash) } },
     )
   }
   const signers = signerIndexes(cosigned.signers, blsKeys.length)
@@ -178,6 +220,7 @@ export function verifyCosignedCheckpoint(
 export interface CosignedCheckpointJson {
   checkpoint: {
     networkId: string
+    membership: { version: number; hash: string }
     timeMs: number
     feeds: Array<{ origin: string; treeSize: number; root: string; indexRoot: string }>
   }
@@ -189,6 +232,10 @@ export function cosignedToJson(c: CosignedCheckpoint): CosignedCheckpointJson {
   return {
     checkpoint: {
       networkId: toHex(c.checkpoint.networkId),
+      membership: {
+        version: c.checkpoint.membership.version,
+        hash: toHex(c.checkpoint.membership.hash),
+      },
       timeMs: c.checkpoint.timeMs,
       feeds: c.checkpoint.feeds.map((f) => ({
         origin: f.origin,
@@ -212,6 +259,12 @@ export function checkpointFromJson(value: unknown): Checkpoint {
   if (typeof c !== 'object' || c === null) throw bad('not an object')
   const networkId = typeof c.networkId === 'string' ? fromHex(c.networkId, 32) : undefined
   if (!networkId) throw bad('networkId is not 32 bytes of hex')
+  const m = c.membership
+  if (typeof m !== 'object' || m === null) throw bad('membership is not an object')
+  if (!Number.isSafeInteger(m.version) || m.version < 0)
+    throw bad('membership.version is not a version number')
+  const membershipHash = typeof m.hash === 'string' ? fromHex(m.hash, 32) : undefined
+  if (!membershipHash) throw bad('membership.hash is not 32 bytes of hex')
   if (!Number.isSafeInteger(c.timeMs) || c.timeMs < 0) throw bad('timeMs is not a time')
   if (!Array.isArray(c.feeds) || c.feeds.length > 1000)
     throw bad('feeds is not a list of at most 1000')
@@ -230,7 +283,12 @@ export function checkpointFromJson(value: unknown): Checkpoint {
     if (feeds[i - 1]!.origin >= feeds[i]!.origin)
       throw bad('feeds are not sorted by origin without repeats')
   }
-  return { networkId, timeMs: c.timeMs, feeds }
+  return {
+    networkId,
+    membership: { version: m.version, hash: membershipHash },
+    timeMs: c.timeMs,
+    feeds,
+  }
 }
 
 export function cosignedFromJson(value: unknown): CosignedCheckpoint {

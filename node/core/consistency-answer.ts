@@ -1,4 +1,5 @@
 import {
+  type CheckpointKeys,
   type CosignedCheckpoint,
   type CosignedCheckpointJson,
   cosignedFromJson,
@@ -87,13 +88,13 @@ export interface ConsistencyVerdict {
 export function verifyConsistencyAnswer(
   kept: CosignedCheckpoint,
   answer: unknown,
-  trust: { networkId: Uint8Array; blsKeys: readonly Uint8Array[] },
+  trust: CheckpointKeys,
 ): ConsistencyVerdict {
   const a = (
     typeof answer === 'object' && answer !== null ? answer : {}
   ) as Partial<ConsistencyAnswerJson>
   const latest = cosignedFromJson(a.cosigned)
-  const signers = verifyCosignedCheckpoint(latest, trust.networkId, trust.blsKeys)
+  const signers = verifyCosignedCheckpoint(latest, trust)
   const proofs = new Map<string, Partial<ConsistencyProofJson>>()
   for (const p of Array.isArray(a.proofs) ? (a.proofs as Partial<ConsistencyProofJson>[]) : [])
     if (typeof p?.origin === 'string' && !proofs.has(p.origin)) proofs.set(p.origin, p)

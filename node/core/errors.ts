@@ -28,6 +28,7 @@ export type ErrorCode =
   | 'CHANGE_REPLAYED'
   | 'CHANGE_OUT_OF_ORDER'
   | 'MEMBER_CONFLICT'
+  | 'MEMBERSHIP_UNKNOWN'
   // storage
   | 'STORE_LOCKED'
   | 'STORE_CLOSED'

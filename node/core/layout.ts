@@ -15,7 +15,7 @@ export const ORIGIN_PATTERN = /^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/
 
 export const TAGS = {
   treeHead: 'ehrlog/tree-head/v1',
-  checkpoint: 'ehrlog/checkpoint/v2',
+  checkpoint: 'ehrlog/checkpoint/v3',
   /** What a user signs to log in, and what a node signs on a session token. */
   login: 'ehrlog/login/v1',
   session: 'ehrlog/session/v1',
@@ -71,16 +71,30 @@ export function treeHeadMessage(origin: string, treeSize: number, root: Uint8Arr
 
 /**
  * The message every node signs with BLS for a checkpoint:
- * UTF8(TAGS.checkpoint) || 0x00 || network id[32] || u64be(time ms) || checkpoint root[32]
- * where the checkpoint root is the RFC 9162 root over the feed cuts (checkpoint.ts).
+ * UTF8(TAGS.checkpoint) || 0x00 || network id[32] || u64be(membership version) ||
+ * membership version hash[32] || u64be(time ms) || checkpoint root[32]
+ * where the checkpoint root is the RFC 9162 root over the feed cuts (checkpoint.ts) and the
+ * membership version is the one whose members cosign (version 0's hash is the network id).
  */
 export function checkpointMessage(
   networkId: Uint8Array,
+  membershipVersion: number,
+  membershipHash: Uint8Array,
   timeMs: number,
   root: Uint8Array,
 ): Uint8Array {
   const tag = Buffer.from(TAGS.checkpoint, 'utf8')
-  return new Uint8Array(Buffer.concat([tag, Buffer.from([0]), networkId, u64be(timeMs), root]))
+  return new Uint8Array(
+    Buffer.concat([
+      tag,
+      Buffer.from([0]),
+      networkId,
+      u64be(membershipVersion),
+      membershipHash,
+      u64be(timeMs),
+      root,
+    ]),
+  )
 }
 
 /**

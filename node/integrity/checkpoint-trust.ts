@@ -5,6 +5,7 @@ import {
 } from '../core/checkpoint.ts'
 import { fromHex } from '../core/hex.ts'
 import type { Membership } from '../core/trust/index.ts'
+import { checkpointKeysOf } from '../core/trust/network-keys.ts'
 import type { KnownHead } from '../store/index.ts'
 
 /** The feed cuts of a cosigned checkpoint this node verified itself: roots it may trust. */
@@ -38,7 +39,10 @@ export class CheckpointTrust {
     if (!cosigned) return undefined
     const id = checkpointId(cosigned.checkpoint)
     if (this.#last?.checkpointId === id) return this.#last
-    verifyCosignedCheckpoint(cosigned, this.#networkId, this.#blsKeys, this.#quorum)
+    verifyCosignedCheckpoint(cosigned, {
+      ...checkpointKeysOf(this.#membership.keys),
+      ...(this.#quorum === undefined ? {} : { quorum: this.#quorum }),
+    })
     const cuts = new Map<string, KnownHead>()
     for (const cut of cosigned.checkpoint.feeds) {
       if (cut.treeSize > 0 && this.#membership.byName(cut.origin))

@@ -42,10 +42,11 @@ export class CheckpointLog {
 
   /**
    * The newest stored checkpoint with the feeds held when it was adopted; `held` is undefined
-   * for a checkpoint stored before that was recorded. A checkpoint stored by a version before
-   * the per-patient index (its feeds carry no `indexRoot`, leaf v1) is no longer one this
-   * version can rely on or extend: it is skipped with `onOld` told, as if none were stored,
-   * and the network cosigns a new one at its next round (docs/operations.md, "Upgrading").
+   * for a checkpoint stored before that was recorded. A checkpoint stored by an older version
+   * (before the per-patient index, v1: its feeds carry no `indexRoot`; before membership
+   * versions, v2: it names no `membership`) is no longer one this version can rely on or
+   * extend: it is skipped with `onOld` told, as if none were stored, and the network cosigns
+   * a new one at its next round (docs/operations.md, "Upgrading").
    */
   async latestRecord(
     onOld?: (old: { timeMs: number; id: string }) => void,
@@ -60,10 +61,13 @@ export class CheckpointLog {
     if (!plain) return undefined
     const record = JSON.parse(plain.toString('utf8')) as {
       held?: unknown
-      checkpoint?: { timeMs?: unknown; feeds?: unknown }
+      checkpoint?: { timeMs?: unknown; feeds?: unknown; membership?: unknown }
     }
     const feeds = record.checkpoint?.feeds
-    if (Array.isArray(feeds) && feeds.some((f) => typeof f?.indexRoot !== 'string')) {
+    const older =
+      (Array.isArray(feeds) && feeds.some((f) => typeof f?.indexRoot !== 'string')) ||
+      typeof record.checkpoint?.membership !== 'object'
+    if (older) {
       onOld?.({ timeMs: Number(record.checkpoint?.timeMs), id: key.subarray(9).toString('hex') })
       return undefined
     }

@@ -22,6 +22,9 @@ function benchVerify(input: Input): { times: number[]; completeness: number[] } 
   const bytes = (h: string) => fromHex(h) ?? new Uint8Array(0)
   const keys: NetworkKeys = {
     networkId: input.keys.networkId,
+    version: 0,
+    versionHash: input.keys.networkId,
+    quorum: Math.floor(input.keys.blsKeys.length / 2) + 1,
     blsKeys: input.keys.blsKeys.map(bytes),
     ed25519Keys: new Map(input.keys.ed25519Keys.map(([o, k]) => [o, bytes(k)])),
     vrfPublicKey: bytes(input.keys.vrfPublicKey),

@@ -96,6 +96,7 @@ function p99(samples: number[]): number {
 function checkpointOf(store: LogStore, timeMs: number, indexRoots: Uint8Array[]): Checkpoint {
   return {
     networkId: new Uint8Array(32),
+    membership: { version: 0, hash: new Uint8Array(32) },
     timeMs,
     feeds: ORIGINS.map((origin, i) => ({
       origin,

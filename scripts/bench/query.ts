@@ -202,7 +202,8 @@ export async function benchQuery(): Promise<Figure[]> {
     const bls = [...ORIGINS, SELF].map(() => generateBlsSecretKey())
     const networkId = new Uint8Array(randomBytes(32))
     const checkpoint: Checkpoint = {
-      networkId,
+      networkId: networkId,
+      membership: { version: 0, hash: networkId },
       timeMs: Date.now(),
       feeds: [...ORIGINS, SELF].map((origin) => ({
         origin,
@@ -289,6 +290,9 @@ export async function benchQuery(): Promise<Figure[]> {
     const trust = {
       keys: {
         networkId: toHex(networkId),
+        version: 0,
+        versionHash: toHex(networkId),
+        quorum: 2,
         blsKeys: bls.map(blsPublicKey),
         ed25519Keys: publicKeys,
         vrfPublicKey: index.vrfPublicKey,

@@ -55,6 +55,7 @@ async function makeTrio(root: string) {
         secretKey: blsSecretKey,
         blsKeys: membership.members.map((x) => fromHex(x.blsPublicKey, 48)!),
         networkId: fromHex(membership.networkId, 32)!,
+        membership: { version: 0, hash: fromHex(membership.networkId, 32)! },
         quorum: 2,
       },
       silentLogger(),
@@ -126,6 +127,7 @@ describe('checkpoint BLS on a worker thread', () => {
     expect(worker.running).toBe(true)
     const checkpoint: Checkpoint = {
       networkId: fromHex(trio.membership.networkId, 32)!,
+      membership: { version: 0, hash: fromHex(trio.membership.networkId, 32)! },
       timeMs: 1,
       feeds: [],
     }
@@ -148,11 +150,11 @@ describe('checkpoint BLS on a worker thread', () => {
     close = trio.close
     const cosigned = await trio.services[0]!.runRound()
     const keys = trio.membership.members.map((m) => fromHex(m.blsPublicKey, 48)!)
-    const signers = verifyCosignedCheckpoint(
-      cosigned,
-      fromHex(trio.membership.networkId, 32)!,
-      keys,
-    )
+    const signers = verifyCosignedCheckpoint(cosigned, {
+      networkId: fromHex(trio.membership.networkId, 32)!,
+      membership: { version: 0, hash: fromHex(trio.membership.networkId, 32)! },
+      blsKeys: keys,
+    })
     expect(signers).toContain(0)
     expect(signers.length).toBeGreaterThanOrEqual(2)
   })

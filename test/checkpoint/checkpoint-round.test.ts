@@ -33,7 +33,11 @@ describe('checkpoint rounds with three real nodes', () => {
       ['hospital-c', 0],
     ])
     const keys = membership.members.map((m) => fromHex(m.blsPublicKey, 48)!)
-    const signers = verifyCosignedCheckpoint(cosigned, fromHex(membership.networkId, 32)!, keys)
+    const signers = verifyCosignedCheckpoint(cosigned, {
+      networkId: fromHex(membership.networkId, 32)!,
+      membership: { version: 0, hash: fromHex(membership.networkId, 32)! },
+      blsKeys: keys,
+    })
     expect(signers.length).toBeGreaterThanOrEqual(2)
     const id = checkpointId(cosigned.checkpoint)
     await waitFor('every node to store it', () =>

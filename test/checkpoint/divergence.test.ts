@@ -40,6 +40,7 @@ describe('a proposal whose roots differ from this replica', () => {
     expect(toHex(theirRoot)).not.toBe(toHex(ourRoot))
     const proposal: Checkpoint = {
       networkId: new Uint8Array(32),
+      membership: { version: 0, hash: new Uint8Array(32) },
       timeMs: Date.now(),
       feeds: [
         { origin: 'hospital-a', treeSize: 4, root: theirRoot, indexRoot: new Uint8Array(32) },
@@ -117,6 +118,7 @@ describe('a proposal whose roots differ from this replica', () => {
     }
     const proposal: Checkpoint = {
       networkId: new Uint8Array(32),
+      membership: { version: 0, hash: new Uint8Array(32) },
       timeMs: Date.now(),
       feeds: [{ origin: 'hospital-a', treeSize: 4, root, indexRoot: wrongRoot }],
     }

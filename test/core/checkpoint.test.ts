@@ -22,7 +22,8 @@ const keys = secrets.map(blsPublicKey)
 const networkId = new Uint8Array(randomBytes(32))
 
 const checkpoint: Checkpoint = {
-  networkId,
+  networkId: networkId,
+  membership: { version: 0, hash: networkId },
   timeMs: Date.UTC(2026, 10, 24, 12),
   feeds: ['hospital-a', 'hospital-b', 'hospital-c'].map((origin, i) => ({
     origin,
@@ -54,21 +55,43 @@ describe('cosigned checkpoints', () => {
   it('a quorum of cosignatures aggregates into one that verifies in one step', () => {
     const cosigned = cosign(checkpoint, [0, 2, 4])
     expect(cosigned.signature).toHaveLength(96)
-    expect(verifyCosignedCheckpoint(cosigned, networkId, keys)).toEqual([0, 2, 4])
     expect(
-      verifyCosignedCheckpoint(cosign(checkpoint, [0, 1, 2, 3, 4]), networkId, keys),
+      verifyCosignedCheckpoint(cosigned, {
+        networkId: networkId,
+        membership: { version: 0, hash: networkId },
+        blsKeys: keys,
+      }),
+    ).toEqual([0, 2, 4])
+    expect(
+      verifyCosignedCheckpoint(cosign(checkpoint, [0, 1, 2, 3, 4]), {
+        networkId: networkId,
+        membership: { version: 0, hash: networkId },
+        blsKeys: keys,
+      }),
     ).toHaveLength(5)
   })
 
   it('rejects a missing cosignature (below quorum), a forged one, a non-member and another network', () => {
     expect(
-      codeOf(() => verifyCosignedCheckpoint(cosign(checkpoint, [1, 3]), networkId, keys)),
+      codeOf(() =>
+        verifyCosignedCheckpoint(cosign(checkpoint, [1, 3]), {
+          networkId: networkId,
+          membership: { version: 0, hash: networkId },
+          blsKeys: keys,
+        }),
+      ),
     ).toBe('INVALID_SIGNATURE')
     // a signer bit set whose signature is not in the aggregate
     const claimsMore = { ...cosign(checkpoint, [0, 1, 2]), signers: Uint8Array.of(0b1111) }
-    expect(codeOf(() => verifyCosignedCheckpoint(claimsMore, networkId, keys))).toBe(
-      'INVALID_SIGNATURE',
-    )
+    expect(
+      codeOf(() =>
+        verifyCosignedCheckpoint(claimsMore, {
+          networkId: networkId,
+          membership: { version: 0, hash: networkId },
+          blsKeys: keys,
+        }),
+      ),
+    ).toBe('INVALID_SIGNATURE')
     // a forger's own key in place of member 1
     const forger = generateBlsSecretKey()
     const message = checkpointSigningMessage(checkpoint)
@@ -81,14 +104,30 @@ describe('cosigned checkpoints', () => {
       ]),
       N,
     )
-    expect(codeOf(() => verifyCosignedCheckpoint(forged, networkId, keys))).toBe(
-      'INVALID_SIGNATURE',
-    )
+    expect(
+      codeOf(() =>
+        verifyCosignedCheckpoint(forged, {
+          networkId: networkId,
+          membership: { version: 0, hash: networkId },
+          blsKeys: keys,
+        }),
+      ),
+    ).toBe('INVALID_SIGNATURE')
     // a signer beyond the membership (N = 5: bit 5 is the sixth member)
     const outsider = { ...cosign(checkpoint, [0, 1, 2]), signers: Uint8Array.of(0b100111) }
-    expect(() => verifyCosignedCheckpoint(outsider, networkId, keys)).toThrow(/names no member/)
     expect(() =>
-      verifyCosignedCheckpoint(cosign(checkpoint, [0, 1, 2]), new Uint8Array(32), keys),
+      verifyCosignedCheckpoint(outsider, {
+        networkId: networkId,
+        membership: { version: 0, hash: networkId },
+        blsKeys: keys,
+      }),
+    ).toThrow(/names no member/)
+    expect(() =>
+      verifyCosignedCheckpoint(cosign(checkpoint, [0, 1, 2]), {
+        networkId: new Uint8Array(32),
+        membership: { version: 0, hash: new Uint8Array(32) },
+        blsKeys: keys,
+      }),
     ).toThrow(/not this one/)
   })
 
@@ -106,7 +145,12 @@ describe('cosigned checkpoints', () => {
     ]
     for (const signers of respelled) {
       expect(
-        codeOf(() => verifyCosignedCheckpoint({ ...cosigned, signers }, networkId, keys)),
+        codeOf(() =>
+          verifyCosignedCheckpoint(
+            { ...cosigned, signers },
+            { networkId: networkId, membership: { version: 0, hash: networkId }, blsKeys: keys },
+          ),
+        ),
       ).toBe('INVALID_PROOF')
     }
     // 9 members: two bytes, and a zero second byte is the one encoding when member 8 did not sign
@@ -167,16 +211,28 @@ describe('cosigned checkpoints', () => {
     for (const change of changes) {
       const altered = { ...cosigned, checkpoint: change(cosigned.checkpoint) }
       expect(checkpointId(altered.checkpoint)).not.toBe(checkpointId(checkpoint))
-      expect(codeOf(() => verifyCosignedCheckpoint(altered, networkId, keys))).toBe(
-        'INVALID_SIGNATURE',
-      )
+      expect(
+        codeOf(() =>
+          verifyCosignedCheckpoint(altered, {
+            networkId: networkId,
+            membership: { version: 0, hash: networkId },
+            blsKeys: keys,
+          }),
+        ),
+      ).toBe('INVALID_SIGNATURE')
     }
   })
 
   it('round-trips through JSON and refuses malformed JSON with MESSAGE_INVALID', () => {
     const cosigned = cosign(checkpoint, [0, 1, 2])
     const back = cosignedFromJson(JSON.parse(JSON.stringify(cosignedToJson(cosigned))))
-    expect(verifyCosignedCheckpoint(back, networkId, keys)).toEqual([0, 1, 2])
+    expect(
+      verifyCosignedCheckpoint(back, {
+        networkId: networkId,
+        membership: { version: 0, hash: networkId },
+        blsKeys: keys,
+      }),
+    ).toEqual([0, 1, 2])
     const json = cosignedToJson(cosigned)
     const bads: unknown[] = [
       null,

@@ -16,13 +16,19 @@ import { hashLeaf, MemoryTree } from '../../node/core/merkle/index.ts'
 
 describe('consistency since a kept checkpoint (RFC 9162 2.1.4)', () => {
   const secrets = [generateBlsSecretKey(), generateBlsSecretKey(), generateBlsSecretKey()]
-  const trust = { networkId: new Uint8Array(32).fill(1), blsKeys: secrets.map(blsPublicKey) }
+  const networkId = new Uint8Array(32).fill(1)
+  const trust = {
+    networkId,
+    membership: { version: 0, hash: networkId },
+    blsKeys: secrets.map(blsPublicKey),
+  }
   const tree = new MemoryTree(
     Array.from({ length: 10 }, (_, i) => hashLeaf(new TextEncoder().encode(`entry ${i}`))),
   )
   const cosign = (timeMs: number, sizes: Record<string, number>) => {
     const checkpoint: Checkpoint = {
-      networkId: trust.networkId,
+      networkId,
+      membership: trust.membership,
       timeMs,
       feeds: Object.entries(sizes).map(([origin, treeSize]) => ({
         origin,

@@ -266,7 +266,7 @@ describe('docs/format.md worked examples, recomputed with the code', () => {
     })
     expect(toHex(checkpointRoot(checkpoint))).toBe(field('root'))
     const message = checkpointSigningMessage(checkpoint)
-    expect(message.byteLength).toBe(93)
+    expect(message.byteLength).toBe(133)
     expect(toHex(message)).toBe(field('message'))
     expect(checkpointId(checkpoint)).toBe(field('checkpoint id'))
 
@@ -279,7 +279,13 @@ describe('docs/format.md worked examples, recomputed with the code', () => {
 
     const keys = [0, 1, 2].map((i) => bytes(fieldsOf('bls-keys')(`public key ${i}`)))
     expect(defaultQuorum(3)).toBe(2)
-    expect(verifyCosignedCheckpoint(cosignedInDoc, checkpoint.networkId, keys)).toEqual([0, 2])
+    expect(
+      verifyCosignedCheckpoint(cosignedInDoc, {
+        networkId: checkpoint.networkId,
+        membership: { version: 0, hash: checkpoint.networkId },
+        blsKeys: keys,
+      }),
+    ).toEqual([0, 2])
     // The three variants the document says are refused.
     const refused = { '0500': 'INVALID_PROOF', '0d': 'INVALID_PROOF', '01': 'INVALID_SIGNATURE' }
     for (const [signers, code] of Object.entries(refused)) {
@@ -287,7 +293,15 @@ describe('docs/format.md worked examples, recomputed with the code', () => {
         JSON.parse(json.replace('"signers":"05"', `"signers":"${signers}"`)),
       )
       expect(toHex(variant.signers)).toBe(signers)
-      expect(codeOf(() => verifyCosignedCheckpoint(variant, checkpoint.networkId, keys))).toBe(code)
+      expect(
+        codeOf(() =>
+          verifyCosignedCheckpoint(variant, {
+            networkId: checkpoint.networkId,
+            membership: { version: 0, hash: checkpoint.networkId },
+            blsKeys: keys,
+          }),
+        ),
+      ).toBe(code)
     }
   })
 

@@ -65,6 +65,7 @@ function reference(history: History, cut: ReadonlyMap<string, number>): PatientI
 function checkpointAt(history: History, ref: PatientIndex, timeMs: number): Checkpoint {
   return {
     networkId: new Uint8Array(32),
+    membership: { version: 0, hash: new Uint8Array(32) },
     timeMs,
     feeds: ORIGINS.map((origin) => ({
       origin,

@@ -61,6 +61,7 @@ describe('ReferenceIndexView on a real store', () => {
     const view = new ReferenceIndexView(store, TEST_VRF_SECRET_KEY)
     const cutAt = async (a: number, b: number): Promise<Checkpoint> => ({
       networkId: new Uint8Array(32),
+      membership: { version: 0, hash: new Uint8Array(32) },
       timeMs: Date.now(),
       feeds: [
         {
@@ -111,15 +112,16 @@ describe('ReferenceIndexView on a real store', () => {
   })
 })
 
-describe('a checkpoint stored before the per-patient index (v1, no indexRoot)', () => {
+describe('a checkpoint stored by an older version (v1: no indexRoot; v2: no membership)', () => {
   const tempDir = useTempDirs()
 
-  it('is skipped as the latest, with the caller told; a v2 one stored after is the latest', async () => {
+  it('is skipped as the latest, with the caller told; a v3 one stored after is the latest', async () => {
     const store = openStore(await tempDir(), makeStoreKeys(), [A])
     await store.open()
-    const v2 = {
+    const v3 = {
       checkpoint: {
         networkId: new Uint8Array(32),
+        membership: { version: 0, hash: new Uint8Array(32) },
         timeMs: 2_000,
         feeds: [
           {
@@ -134,7 +136,7 @@ describe('a checkpoint stored before the per-patient index (v1, no indexRoot)', 
       signature: new Uint8Array(96),
     }
     // As version 1 stored it: the same record without indexRoot in its feeds.
-    const old = { ...v2, checkpoint: { ...v2.checkpoint, timeMs: 1_000 } }
+    const old = { ...v3, checkpoint: { ...v3.checkpoint, timeMs: 1_000 } }
     const json = cosignedToJson(old)
     for (const f of json.checkpoint.feeds) delete (f as { indexRoot?: string }).indexRoot
     const { db, cipher } = accessOf(store)
@@ -148,8 +150,15 @@ describe('a checkpoint stored before the per-patient index (v1, no indexRoot)', 
     const told: { timeMs: number }[] = []
     expect(await log.latestRecord((o) => told.push(o))).toBeUndefined()
     expect(told).toMatchObject([{ timeMs: 1_000 }])
-    await log.put(v2, ['hospital-a'])
+    await log.put(v3, ['hospital-a'])
     expect((await log.latest())?.checkpoint.timeMs).toBe(2_000)
+    // As version 2 stored it: indexRoot in its feeds, but no membership version named.
+    const older = cosignedToJson({ ...v3, checkpoint: { ...v3.checkpoint, timeMs: 3_000 } })
+    delete (older.checkpoint as { membership?: unknown }).membership
+    const key2 = Buffer.concat([Buffer.of(PREFIX.checkpoint), encodeU64(3_000), Buffer.alloc(8)])
+    await db.put(key2, cipher.seal(key2, Buffer.from(JSON.stringify(older))))
+    expect(await log.latestRecord((o) => told.push(o))).toBeUndefined()
+    expect(told).toMatchObject([{ timeMs: 1_000 }, { timeMs: 3_000 }])
     await store.close()
   })
 })

@@ -61,6 +61,7 @@ describe('the first scrub after a start', () => {
     const cosigned = async (size: number, timeMs: number): Promise<CosignedCheckpoint> => {
       const checkpoint: Checkpoint = {
         networkId: new Uint8Array(Buffer.from(membership.networkId, 'hex')),
+        membership: { version: 0, hash: new Uint8Array(Buffer.from(membership.networkId, 'hex')) },
         timeMs,
         feeds: membership.members.map((m) => ({
           origin: m.name,

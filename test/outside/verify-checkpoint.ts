@@ -15,7 +15,7 @@ import { bls12_381 } from '@noble/curves/bls12-381.js'
 
 const SIGNATURE_DST = 'BLS_SIG_BLS12381G2_XMD:SHA-256_SSWU_RO_POP_'
 const POP_DST = 'BLS_POP_BLS12381G2_XMD:SHA-256_SSWU_RO_POP_'
-const CHECKPOINT_TAG = 'ehrlog/checkpoint/v2'
+const CHECKPOINT_TAG = 'ehrlog/checkpoint/v3'
 
 export interface CheckpointVerdict {
   networkId: string
@@ -29,7 +29,7 @@ export interface CheckpointVerdict {
 /** Thrown for anything that does not verify; `code` is the one docs/format.md names. */
 export class CheckpointRefused extends Error {
   constructor(
-    readonly code: 'INVALID_SIGNATURE' | 'INVALID_PROOF' | 'MALFORMED',
+    readonly code: 'INVALID_SIGNATURE' | 'INVALID_PROOF' | 'MALFORMED' | 'MEMBERSHIP_UNKNOWN',
     message: string,
   ) {
     super(`${code}: ${message}`)
@@ -146,7 +146,7 @@ export function verifyCheckpoint(
   const cosigned = (
     outer && typeof outer === 'object' && 'cosigned' in outer ? outer.cosigned : cosignedJson
   ) as {
-    checkpoint?: { networkId?: unknown; timeMs?: unknown; feeds?: unknown }
+    checkpoint?: { networkId?: unknown; membership?: unknown; timeMs?: unknown; feeds?: unknown }
     signers?: unknown
     signature?: unknown
   }
@@ -154,6 +154,17 @@ export function verifyCheckpoint(
   if (!checkpoint) throw new CheckpointRefused('MALFORMED', 'no checkpoint')
   if (hex(unhex(checkpoint.networkId, 32, 'networkId')) !== hex(networkId))
     throw new CheckpointRefused('INVALID_SIGNATURE', 'checkpoint is for another network')
+  // This verifier holds the genesis only: a checkpoint of a later membership version would need
+  // the signed changes that reach it (docs/format.md, "Membership changes").
+  const named = checkpoint.membership as { version?: unknown; hash?: unknown } | undefined
+  if (typeof named?.version !== 'number' || !Number.isSafeInteger(named.version))
+    throw new CheckpointRefused('MALFORMED', 'membership.version is not a version number')
+  const membershipHash = unhex(named.hash, 32, 'membership.hash')
+  if (named.version !== 0 || hex(membershipHash) !== hex(networkId))
+    throw new CheckpointRefused(
+      'MEMBERSHIP_UNKNOWN',
+      `checkpoint names membership version ${named.version}, this verifier holds version 0`,
+    )
 
   // Step 2: the cuts.
   const timeMs = checkpoint.timeMs
@@ -209,6 +220,8 @@ export function verifyCheckpoint(
       Buffer.from(CHECKPOINT_TAG, 'utf8'),
       Uint8Array.of(0),
       networkId,
+      u64be(named.version),
+      membershipHash,
       u64be(timeMs),
       merkleRoot(leaves),
     ]),

@@ -113,7 +113,8 @@ export function useQueryWorld() {
   ): Promise<CosignedCheckpoint> {
     const index = await indexOf(store)
     const checkpoint: Checkpoint = {
-      networkId,
+      networkId: networkId,
+      membership: { version: 0, hash: networkId },
       timeMs,
       feeds: ORIGINS.map((origin) => ({
         origin,
@@ -163,6 +164,9 @@ export function useQueryWorld() {
     return {
       keys: {
         networkId: toHex(networkId),
+        version: 0,
+        versionHash: toHex(networkId),
+        quorum: 2,
         blsKeys: bls.map(blsPublicKey),
         ed25519Keys: new Map(signers.map((s) => [s.origin, s.publicKey])),
         vrfPublicKey: Uint8Array.from(Buffer.from(TEST_VRF_PUBLIC_KEY_HEX, 'hex')),

@@ -63,6 +63,7 @@ describe('entry proofs with a session, consistency since a kept checkpoint, user
 
   const trust = () => ({
     networkId: fromHex(membership.networkId, 32)!,
+    membership: { version: 0, hash: fromHex(membership.networkId, 32)! },
     blsKeys: membership.members.map((m) => fromHex(m.blsPublicKey, 48)!),
   })
   const proofOf = async (i: number, id: string, authorization?: string) => {

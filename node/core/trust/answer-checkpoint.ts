@@ -6,6 +6,7 @@ import {
 } from '../checkpoint.ts'
 import { fromHex, toHex } from '../hex.ts'
 import type { NetworkKeys } from './network-keys.ts'
+import { checkpointKeysOf } from './network-keys.ts'
 import type { Failure, QueryVerification } from './verification.ts'
 
 /**
@@ -39,8 +40,7 @@ export function checkAnswerCheckpoint(
     const key = `${checkpointId(cosigned.checkpoint)}:${toHex(cosigned.signers)}:${toHex(cosigned.signature)}`
     let signers = memo?.get(key)
     if (!signers) {
-      const networkId = fromHex(keys.networkId, 32) as Uint8Array
-      signers = verifyCosignedCheckpoint(cosigned, networkId, keys.blsKeys)
+      signers = verifyCosignedCheckpoint(cosigned, checkpointKeysOf(keys))
       if (memo && memo.size < 64) memo.set(key, signers)
     }
     const time = new Date(cosigned.checkpoint.timeMs).toISOString()

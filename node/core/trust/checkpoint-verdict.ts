@@ -1,6 +1,7 @@
 import { type CosignedCheckpoint, verifyCosignedCheckpoint } from '../checkpoint.ts'
 import { fromHex } from '../hex.ts'
 import type { Membership } from './membership.ts'
+import { checkpointKeysOf } from './network-keys.ts'
 
 /** Who cosigned a checkpoint that verified, by name, and when. */
 export interface CheckpointVerdict {
@@ -14,8 +15,8 @@ export function verifyCheckpoint(
   membership: Membership,
   cosigned: CosignedCheckpoint,
 ): CheckpointVerdict {
-  const { networkId, blsKeys } = membership.keys
-  const signers = verifyCosignedCheckpoint(cosigned, fromHex(networkId, 32)!, blsKeys)
+  const { blsKeys } = membership.keys
+  const signers = verifyCosignedCheckpoint(cosigned, checkpointKeysOf(membership.keys))
   return {
     signers: signers.map((i) => membership.members[i]!.name),
     memberCount: blsKeys.length,

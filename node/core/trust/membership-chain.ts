@@ -53,6 +53,9 @@ export function genesisVersion(
 export function networkKeysOf(version: MembershipVersion): NetworkKeys {
   return {
     networkId: version.networkId,
+    version: version.number,
+    versionHash: version.hash,
+    quorum: quorumOf(version),
     blsKeys: version.members.map((m) => fromHex(m.blsPublicKey, 48) as Uint8Array),
     ed25519Keys: new Map(version.members.map((m) => [m.name, fromHex(m.ed25519PublicKey, 32)!])),
     vrfPublicKey: fromHex(version.vrfPublicKey, 32) as Uint8Array,

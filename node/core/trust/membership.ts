@@ -69,31 +69,71 @@ export interface MembershipOptions {
   proven?: (member: { blsPublicKey: string; blsProofOfPossession: string }) => boolean
 }
 
+/** Which version of a network's membership a Membership is (membership-chain.ts). */
+export interface MembershipVersionRef {
+  /** 0 for the genesis network.json. */
+  number: number
+  /** hex; the network id for version 0. */
+  hash: string
+  /** Checkpoint quorum; a majority of the members unless a quorum change set it. */
+  quorum?: number
+}
+
 /**
- * The members of one network, parsed from network.json `{ "members": [identity, ...] }`.
- * The network id is the SHA-256 of the file's RFC 8785 canonical JSON, so every node with
- * the same file has the same id however it is formatted; it names the gossip topic and
- * sync checks it, so nodes with different files never exchange data.
+ * The members of one network at one membership version: the genesis parsed from network.json
+ * `{ "members": [identity, ...] }`, or a later version reached through the chain of changes
+ * (Membership.ofVersion). The network id is the SHA-256 of the genesis file's RFC 8785
+ * canonical JSON, so every node with the same file has the same id however it is formatted;
+ * it names the gossip topic and sync checks it, so nodes with different networks never
+ * exchange data. It stays the genesis's id for every later version.
  */
 export class Membership {
   readonly networkId: string
+  /** The version's number and hash (0 and the network id for the genesis). */
+  readonly version: number
+  readonly versionHash: string
+  readonly quorum: number
   readonly members: readonly Member[]
   /** What answers, checkpoints and tree heads are verified against. */
   readonly keys: NetworkKeys
   private readonly byNameMap: Map<string, Member>
   private readonly byPeerMap: Map<string, Member>
 
-  private constructor(networkId: string, members: Member[], vrfPublicKey: Uint8Array) {
+  private constructor(
+    networkId: string,
+    members: readonly Member[],
+    vrfPublicKey: Uint8Array,
+    version: MembershipVersionRef = { number: 0, hash: networkId },
+  ) {
     this.networkId = networkId
+    this.version = version.number
+    this.versionHash = version.hash
+    this.quorum = version.quorum ?? Math.floor(members.length / 2) + 1
     this.members = members
     this.keys = {
       networkId,
+      version: this.version,
+      versionHash: this.versionHash,
+      quorum: this.quorum,
       blsKeys: members.map((m) => fromHex(m.blsPublicKey, 48) as Uint8Array),
       ed25519Keys: new Map(members.map((m) => [m.name, fromHex(m.ed25519PublicKey, 32)!])),
       vrfPublicKey,
     }
     this.byNameMap = new Map(members.map((m) => [m.name, m]))
     this.byPeerMap = new Map(members.map((m) => [m.peerId, m]))
+  }
+
+  /**
+   * A later version, as the chain of changes made it (membership-chain.ts verified every member
+   * it adds, proofs of possession included): same network id, its own members and quorum.
+   */
+  static ofVersion(
+    networkId: string,
+    version: MembershipVersionRef,
+    members: readonly Member[],
+    vrfPublicKey: Uint8Array,
+  ): Membership {
+    return new Membership(networkId, members, vrfPublicKey, version)
   }
 
   /** Parses the text of network.json; throws CONFIG_INVALID naming the field. */

@@ -1,5 +1,6 @@
 import { canonicalJson } from '../canonical-json.ts'
-import { toHex } from '../hex.ts'
+import type { CheckpointKeys } from '../checkpoint.ts'
+import { fromHex, toHex } from '../hex.ts'
 import { sha256 } from '../merkle/hash.ts'
 
 /**
@@ -8,9 +9,17 @@ import { sha256 } from '../merkle/hash.ts'
  * and the browser; Membership.keys builds it.
  */
 export interface NetworkKeys {
-  /** networkIdOf(network.json), hex: bound into every checkpoint's signed message. */
+  /** networkIdOf(genesis network.json), hex: bound into every checkpoint's signed message. */
   networkId: string
-  /** The members' BLS keys in network.json order: a checkpoint's signer bitmap indexes it. */
+  /**
+   * The membership version these keys are of (0 = genesis network.json) and its hash (the
+   * network id for version 0): a checkpoint names the version it was cosigned under.
+   */
+  version: number
+  versionHash: string
+  /** How many of the members a checkpoint needs: a majority unless a quorum change set it. */
+  quorum: number
+  /** The members' BLS keys in the version's order: a checkpoint's signer bitmap indexes it. */
   blsKeys: readonly Uint8Array[]
   /** Each member's Ed25519 key, by name (the origin of its feed): it signs the tree heads. */
   ed25519Keys: ReadonlyMap<string, Uint8Array>
@@ -19,6 +28,16 @@ export interface NetworkKeys {
    * proof is checked under it, which binds the proof's tree keys to the patient asked about.
    */
   vrfPublicKey: Uint8Array
+}
+
+/** What verifyCosignedCheckpoint takes, from the keys of one membership version. */
+export function checkpointKeysOf(keys: NetworkKeys): CheckpointKeys {
+  return {
+    networkId: fromHex(keys.networkId, 32) as Uint8Array,
+    membership: { version: keys.version, hash: fromHex(keys.versionHash, 32) as Uint8Array },
+    blsKeys: keys.blsKeys,
+    quorum: keys.quorum,
+  }
 }
 
 /**

@@ -13,6 +13,7 @@ import {
   describeCompleteness,
   type NetworkKeys,
 } from '../../core/trust/index.ts'
+import { checkpointKeysOf } from '../../core/trust/network-keys.ts'
 import type { TrailLoader } from './trail-loader.ts'
 
 /*
@@ -43,7 +44,7 @@ function keptCheckpoint(keys: NetworkKeys): CosignedCheckpoint | undefined {
     const text = localStorage.getItem(keyOf(keys.networkId))
     if (text === null) return undefined
     const kept = cosignedFromJson(JSON.parse(text))
-    verifyCosignedCheckpoint(kept, fromHex(keys.networkId, 32)!, keys.blsKeys)
+    verifyCosignedCheckpoint(kept, checkpointKeysOf(keys))
     return kept
   } catch {
     return undefined

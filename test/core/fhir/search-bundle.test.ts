@@ -39,6 +39,9 @@ describe('searchset Bundles of AuditEvents: the R4 structure and a Bundle withou
   it('verifies nothing in a Bundle that carries no proofs, and says so', () => {
     const keys = {
       networkId: '00'.repeat(32),
+      version: 0,
+      versionHash: '00'.repeat(32),
+      quorum: 1,
       blsKeys: [],
       ed25519Keys: new Map(),
       vrfPublicKey: new Uint8Array(32),
