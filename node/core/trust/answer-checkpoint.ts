@@ -4,7 +4,7 @@ import {
   cosignedFromJson,
   verifyCosignedCheckpoint,
 } from '../checkpoint.ts'
-import { fromHex, toHex } from '../hex.ts'
+import { toHex } from '../hex.ts'
 import type { NetworkKeys } from './network-keys.ts'
 import { checkpointKeysOf } from './network-keys.ts'
 import type { Failure, QueryVerification } from './verification.ts'

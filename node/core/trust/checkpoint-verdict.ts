@@ -1,5 +1,4 @@
 import { type CosignedCheckpoint, verifyCosignedCheckpoint } from '../checkpoint.ts'
-import { fromHex } from '../hex.ts'
 import type { Membership } from './membership.ts'
 import { checkpointKeysOf } from './network-keys.ts'
 

@@ -65,7 +65,13 @@ export {
   type SignedProposal,
   versionHash,
 } from './membership-chain-types.ts'
-export { type NetworkKeys, networkIdOf, shortNetworkId } from './network-keys.ts'
+export { MembershipHistory, type VersionRef } from './membership-history.ts'
+export {
+  checkpointKeysOf,
+  type NetworkKeys,
+  networkIdOf,
+  shortNetworkId,
+} from './network-keys.ts'
 export { actionType, clip, SEED_COLUMNS, seedRow, timestamp } from './seed-columns.ts'
 export type {
   Failure,
