@@ -29,9 +29,8 @@ const Point = ed25519.Point
 const Fp = Point.Fp
 /** suite_string for ECVRF-EDWARDS25519-SHA512-TAI (RFC 9381 section 5.5). */
 const SUITE = 0x03
-/** PKCS#8 and SPKI DER prefixes of a raw X25519 key (RFC 8410). */
+/** The PKCS#8 DER prefix of a raw X25519 private key (RFC 8410). */
 const PKCS8_X25519 = Buffer.from('302e020100300506032b656e04220420', 'hex')
-const SPKI_X25519 = Buffer.from('302a300506032b656e032100', 'hex')
 
 /** Clamped per RFC 7748 section 5: bits 0-2 and 255 clear, bit 254 set. */
 function isClamped(k: bigint): boolean {
@@ -116,10 +115,8 @@ function x25519Private(scalar: Uint8Array): KeyObject {
 }
 
 function x25519(privateKey: KeyObject, u: Uint8Array): Uint8Array {
-  const publicKey = createPublicKey({
-    key: Buffer.concat([SPKI_X25519, u]),
-    format: 'der',
-    type: 'spki',
-  })
+  // A JWK (RFC 8037) imports in ~10 µs here, the same key as SPKI DER in ~100 µs.
+  const x = Buffer.from(u.buffer, u.byteOffset, u.byteLength).toString('base64url')
+  const publicKey = createPublicKey({ key: { kty: 'OKP', crv: 'X25519', x }, format: 'jwk' })
   return diffieHellman({ privateKey, publicKey })
 }

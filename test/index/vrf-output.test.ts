@@ -3,8 +3,8 @@ import { describe, expect, it } from 'vitest'
 import { fromHex, toHex } from '../../node/core/hex.ts'
 import { vrfOutput, vrfProofToHash, vrfProve } from '../../node/core/index/index.ts'
 import { vrfInput } from '../../node/core/index/layout.ts'
-import { VrfOutputs } from '../../node/index/vrf-output.ts'
 import { runVrfJob } from '../../node/index/vrf-jobs.ts'
+import { VrfOutputs } from '../../node/index/vrf-output.ts'
 
 /** RFC 9381 Appendix B.3 (ECVRF-EDWARDS25519-SHA512-TAI), examples 16-18: SK, alpha, beta. */
 const RFC9381_B3 = [
