@@ -23,6 +23,10 @@ import { encodeToCurve, vrfOutput } from '../core/index/vrf.ts'
  * u-coordinate (both would mean 2*T0 = 0, and T0 has order q). So the point is chosen, not
  * computed here: every group operation is OpenSSL's or noble's. Anything unexpected (a point
  * of small order, an X25519 error, no candidate matching) falls back to vrfOutput.
+ *
+ * The secret scalar is only ever used inside OpenSSL's X25519 (a constant-time ladder); what
+ * noble handles here is H (from the public key and the patient id) and T (the cofactor-cleared
+ * Gamma, which the VRF proof of that patient discloses anyway), as in vrfOutput.
  */
 
 const Point = ed25519.Point
