@@ -11,7 +11,7 @@ import { OriginState } from './origin-state.ts'
 import { Patients } from './patients.ts'
 import { VrfWorker } from './vrf-worker.ts'
 
-/** Betas loaded or computed per job: a VRF job of 256 patients is ~1.3 s of the thread. */
+/** Betas loaded or computed per job: a VRF job of 256 patients is ~0.15 s of the thread (vrf-output.ts). */
 const BETA_CHUNK = 256
 /** VRF proofs kept (80 bytes each): the patients whose queries repeat. */
 const PROOF_CACHE = 4096

@@ -2,7 +2,8 @@
 // Set ENTRIES to change the size of the store benchmark (default 1,000,000); the network
 // benchmark reads RUNS, INGEST_SECONDS, LATENCY_SECONDS, CATCH_UP_ENTRIES, HYPERCORE_BLOCKS;
 // the query benchmark QUERY_ENTRIES (default 1,000,000) and QUERIES; the syslog benchmark
-// SYSLOG_MESSAGES (default 20,000) and SYSLOG_CONNECTIONS (default 4); the per-patient index
+// SYSLOG_MESSAGES (default 20,000), SYSLOG_CONNECTIONS (default 4), SYSLOG_PATIENTS (default
+// 100,000) and SYSLOG_WORKLOAD (pool, new, both); the per-patient index
 // benchmark ENTRIES and PATIENTS (default 100,000).
 import '../../node/shim.ts'
 import { relaunch, thresholdUnset } from '../../bin/relaunch.js'
