@@ -83,8 +83,10 @@ try {
     }),
   })
   const roots = await Promise.all(FEEDS.map((o) => index.rootAt(o, store.size(o))))
+  const networkId = new Uint8Array(crypto.randomBytes(32))
   const checkpoint = {
-    networkId: new Uint8Array(crypto.randomBytes(32)),
+    networkId,
+    membership: { version: 0, hash: networkId },
     timeMs: Date.now(),
     feeds: FEEDS.map((origin, i) => ({
       origin,
