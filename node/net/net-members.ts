@@ -110,7 +110,7 @@ export class NetMembers implements MemberView {
   /** Names and PeerIds of every version, recomputed when the history grows. */
   #ever(): { names: Set<string>; peerIds: Set<string> } {
     const history = this.#source?.history
-    if (this.#everOf?.history !== history) {
+    if (this.#everOf === undefined || this.#everOf.history !== history) {
       const names = new Set<string>()
       const peerIds = new Set<string>()
       for (const v of history?.versions ?? [])
@@ -120,7 +120,7 @@ export class NetMembers implements MemberView {
         }
       this.#everOf = { history, names, peerIds }
     }
-    return this.#everOf as { names: Set<string>; peerIds: Set<string> }
+    return this.#everOf
   }
 }
 

@@ -80,7 +80,7 @@ describe('the network follows membership changes', () => {
     await waitFor(
       'a full mesh with hospital-d',
       () => [a, b, c].every((n) => gossipingWith(n, d) && gossipingWith(d, n)),
-      15_000,
+      30_000,
     )
     expect(a.net!.memberLinks().map((l) => l.name)).toContain('hospital-d')
     await appendLive(d, 3)
