@@ -390,6 +390,20 @@ export class NetService {
     }))
   }
 
+  /**
+   * The membership version in force and whether it lists this node (`ehrlog status`): a
+   * joining node says what it waits for.
+   */
+  membershipStatus(): { version: number; admitted: boolean; waitingFor?: string } {
+    const version = this.members.version
+    if (this.admitted) return { version, admitted: true }
+    return {
+      version,
+      admitted: false,
+      waitingFor: `to be admitted: membership version ${version} does not list ${this.opts.self} with this node's PeerId; the members add it with \`ehrlog network propose add\``,
+    }
+  }
+
   /** Every other member: connected or not, the address tried, the last error (`ehrlog status`). */
   memberLinks(): MemberLink[] {
     return this.parts?.dialer.links() ?? []
