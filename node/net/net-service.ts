@@ -108,6 +108,7 @@ export class NetService {
   private acceptGate: AcceptGate | undefined
   /** The membership in force, asked at each decision (net-members.ts). */
   private readonly members: NetMembers
+  private ownPeerId: string | undefined
 
   constructor(private readonly opts: NetServiceOptions) {
     this.members = NetMembers.of(opts.membership)
@@ -175,7 +176,8 @@ export class NetService {
   }
 
   private get peerId(): string {
-    return peerIdFromPrivateKey(this.opts.privateKey).toString()
+    this.ownPeerId ??= peerIdFromPrivateKey(this.opts.privateKey).toString()
+    return this.ownPeerId
   }
 
   async start(): Promise<void> {
