@@ -92,7 +92,15 @@ export class MembershipFollower {
 
   async start(): Promise<void> {
     await this.server.start()
-    this.unsubscribe = this.members.onChange((now, before) => void this.changed(now, before))
+    this.unsubscribe = this.members.onChange((now, before) => {
+      this.changed(now, before).catch((err: unknown) => {
+        if (!this.controller.signal.aborted)
+          this.opts.log.warn(
+            { err: (err as Error).message },
+            'could not follow a membership change',
+          )
+      })
+    })
     this.opts.host.addEventListener('peer:connect', this.onConnect)
     if (!this.admitted) {
       this.logWaiting()
