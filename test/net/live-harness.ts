@@ -43,6 +43,7 @@ export interface LiveNetwork {
 export async function makeLiveNetwork(
   genesisNames: string[],
   joiningNames: string[] = [],
+  opts: { genesisAddresses?: boolean } = {},
 ): Promise<LiveNetwork> {
   const names = [...genesisNames, ...joiningNames]
   const ports = await reservePorts(names.length)
@@ -64,7 +65,15 @@ export async function makeLiveNetwork(
     }),
   )
   const genesis = {
-    members: made.slice(0, genesisNames.length).map((m) => m.member.identity),
+    // Without addresses (genesisAddresses: false) nobody dials the genesis members: a joining
+    // node reaches them only through its `join` peers.
+    members: made
+      .slice(0, genesisNames.length)
+      .map((m) =>
+        opts.genesisAddresses === false
+          ? { ...m.member.identity, addresses: [] }
+          : m.member.identity,
+      ),
     vrfPublicKey: TEST_VRF_PUBLIC_KEY_HEX,
   }
   const nodes: LiveNode[] = made.map(({ name, port, member }) => ({

@@ -89,6 +89,38 @@ describe('the network follows membership changes', () => {
     )
   }, 60_000)
 
+  it('a joining node reaches a member genesis does not list through its join peer', async () => {
+    // Genesis lists no addresses: hospital-d can only reach hospital-e, itself added later.
+    network = await makeLiveNetwork(['hospital-a', 'hospital-b'], ['hospital-e', 'hospital-d'], {
+      genesisAddresses: false,
+    })
+    const [a, b, e, d] = network.nodes as [LiveNode, LiveNode, LiveNode, LiveNode]
+    const addE = await signedChange(
+      network.versionOf(a),
+      { type: 'add', member: e.member.identity },
+      ['hospital-a', 'hospital-b'],
+      network.signers,
+    )
+    await applyOn([a, b, e], addE)
+    const addD = await signedChange(
+      network.versionOf(a),
+      { type: 'add', member: d.member.identity },
+      ['hospital-a', 'hospital-b'],
+      network.signers,
+    )
+    await applyOn([a, b, e], addD)
+    await network.start(e)
+    await appendLive(e, 4)
+    const netD = await network.start(d, {
+      join: [`/ip4/127.0.0.1/tcp/${e.port}/p2p/${e.member.identity.peerId}`],
+    })
+    expect(netD.membershipStatus().admitted).toBe(false)
+    expect(netD.membershipStatus().waitingFor).toMatch(/to be admitted/)
+    await waitFor('hospital-d admitted through its join peer', () => netD.admitted)
+    expect(netD.membershipStatus()).toEqual({ version: 2, admitted: true })
+    await waitFor('hospital-d synced from hospital-e', () => d.store.size('hospital-e') === 4)
+  }, 30_000)
+
   it('a removed member is disconnected, refused and not dialled; its feed is kept', async () => {
     network = await makeLiveNetwork(['hospital-a', 'hospital-b', 'hospital-c'])
     const [a, b, c] = network.nodes as [LiveNode, LiveNode, LiveNode]
