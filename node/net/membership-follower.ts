@@ -1,7 +1,7 @@
 import { peerIdFromString } from '@libp2p/peer-id'
 import { multiaddr } from '@multiformats/multiaddr'
 import type { Logger } from 'pino'
-import { isEhrlogError } from '../core/errors.ts'
+import { EhrlogError, isEhrlogError } from '../core/errors.ts'
 import type { Membership } from '../core/trust/index.ts'
 import type { NetHost } from './host.ts'
 import type { MemberDialer } from './member-dialer.ts'
@@ -65,15 +65,7 @@ export class MembershipFollower {
       timeoutMs: opts.timeoutMs,
       maxSessions: 8,
     })
-    this.joinPeers = new Map(
-      opts.join.map((address) => {
-        const peer = multiaddr(address)
-          .getComponents()
-          .find((c) => c.name === 'p2p')?.value
-        if (!peer) throw new Error(`join address ${address} names no /p2p/ PeerId`)
-        return [peer, address]
-      }),
-    )
+    this.joinPeers = joinPeersOf(opts.join)
   }
 
   private get members(): NetMembers {
@@ -250,4 +242,27 @@ export class MembershipFollower {
       `waiting to be admitted: ${this.opts.self} is not a member of membership version ${this.opts.source.current.version}; it neither appends nor cosigns until the members add it (ehrlog network propose add)`,
     )
   }
+}
+
+/** PeerId → address of each `join` multiaddr; CONFIG_INVALID for one without /p2p/<PeerId>. */
+export function joinPeersOf(addresses: readonly string[]): Map<string, string> {
+  return new Map(
+    addresses.map((address) => {
+      let peer: string | undefined
+      try {
+        peer = multiaddr(address)
+          .getComponents()
+          .find((c) => c.name === 'p2p')?.value
+      } catch {
+        peer = undefined
+      }
+      if (!peer)
+        throw new EhrlogError(
+          'CONFIG_INVALID',
+          `join address ${address} is not a multiaddr ending in /p2p/<PeerId>`,
+          { details: { field: 'join' } },
+        )
+      return [peer, address]
+    }),
+  )
 }

@@ -13,7 +13,7 @@ import {
   type MemberLink,
   type RedialOptions,
 } from './member-dialer.ts'
-import { MembershipFollower } from './membership-follower.ts'
+import { joinPeersOf, MembershipFollower } from './membership-follower.ts'
 import { type MembershipSource, NetMembers } from './net-members.ts'
 import { type QueryHandler, QueryServer } from './query-protocol.ts'
 import { type RepairResponse, requestRepair } from './repair-client.ts'
@@ -122,6 +122,7 @@ export class NetService {
         },
       )
     }
+    joinPeersOf(opts.join ?? []) // refused here, before any I/O
     this.log = opts.logger.child({ component: 'net', node: opts.self })
     this.controlHandlers = new Map(Object.entries(opts.controlTopics ?? {}))
     this.queryHandler = opts.query
