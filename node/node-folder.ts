@@ -20,6 +20,12 @@ export interface NodeFolder {
   networkText: string
   /** The network's VRF secret key for the per-patient index (index.key), checked against network.json. */
   vrfSecretKey: Uint8Array
+  /**
+   * A hospital joining the network: no version this folder holds lists its name. It starts
+   * from them, fetches the chain of changes from the members (node/net membership sync) and
+   * neither appends nor cosigns until a verified version lists it.
+   */
+  joining: boolean
 }
 
 /**
@@ -37,8 +43,10 @@ export async function readNodeFolder(
   const membership = Membership.parse(networkText, join(dir, NETWORK_FILE), {
     proven: provenKeys.has,
   })
-  // A network.json whose entry for this node names other keys would leave it isolated.
-  assertOwnEntry(membership, identity.identity, join(dir, NETWORK_FILE))
+  // A network.json whose entry for this node names other keys would leave it isolated. A node
+  // it does not name at all is joining (docs/protocol.md, "A joining node").
+  const joining = membership.byName(identity.identity.name) === undefined
+  if (!joining) assertOwnEntry(membership, identity.identity, join(dir, NETWORK_FILE))
   const vrfSecretKey = await readNodeIndexKey(dir, membership)
   // Only a cache: a folder it cannot be written to costs the next start the pairings.
   await provenKeys
@@ -46,7 +54,7 @@ export async function readNodeFolder(
     .catch((err: unknown) =>
       logger.warn({ err: (err as Error).message }, 'could not record the verified BLS proofs'),
     )
-  return { identity, membership, networkText, vrfSecretKey }
+  return { identity, membership, networkText, vrfSecretKey, joining }
 }
 
 async function readNetworkFile(dir: string): Promise<string> {
