@@ -1,9 +1,9 @@
 import { readFile } from 'node:fs/promises'
 import type { Command } from 'commander'
+import type { CosignedCheckpoint } from '../../node/core/checkpoint.ts'
 import { EhrlogError, isEhrlogError } from '../../node/core/errors.ts'
 import { fromHex, toHex } from '../../node/core/hex.ts'
 import { COUNTER_NAMES, verifyStatsBundle } from '../../node/core/stats/index.ts'
-import type { CosignedCheckpoint } from '../../node/core/checkpoint.ts'
 import { verifyCheckpoint } from '../../node/core/trust/index.ts'
 import type { CliContext } from '../context.ts'
 import { loadMembership } from '../verify/index.ts'
@@ -41,7 +41,10 @@ export function registerStats(program: Command, ctx: CliContext): void {
       '--network <file>',
       "network.json from a source you trust: checks the cosignatures of the checkpoints the hospitals' anchors rest on",
     )
-    .option('--allow-unanchored', 'accept hospital blocks without an anchor into a cosigned checkpoint')
+    .option(
+      '--allow-unanchored',
+      'accept hospital blocks without an anchor into a cosigned checkpoint',
+    )
     .option('--json', 'one JSON object')
     .action(async (file: string, opts: VerifyOptions) => {
       let publicKey: Uint8Array | undefined

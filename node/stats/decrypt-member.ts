@@ -95,7 +95,11 @@ export class DecryptMember {
       COUNTER_COUNT,
     )
     const totals = new Array<number>(COUNTER_COUNT).fill(0)
-    for (const h of hospitals) h.counts.forEach((c, l) => (totals[l]! += c))
+    for (const h of hospitals) {
+      h.counts.forEach((c, l) => {
+        totals[l]! += c
+      })
+    }
     return {
       period,
       origins: sorted,

@@ -70,8 +70,8 @@ export class FeedScan {
         const open = this.#open.get(origin)
         const counts = open?.get(body.period) ?? new Array<number>(COUNTER_COUNT).fill(0)
         open?.delete(body.period)
-        let byPeriod = this.counters.get(origin)
-        if (!byPeriod) this.counters.set(origin, (byPeriod = new Map()))
+        const byPeriod = this.counters.get(origin) ?? new Map<string, CountersSeen>()
+        this.counters.set(origin, byPeriod)
         if (!byPeriod.has(body.period)) {
           byPeriod.set(body.period, {
             seq: entry.seq,
@@ -92,10 +92,10 @@ export class FeedScan {
     // Entries of a period already closed (a clock set back) are in no vector: the origin
     // counted only what came before its entry, and so does every checker.
     if (this.counters.get(origin)?.has(period)) return
-    let open = this.#open.get(origin)
-    if (!open) this.#open.set(origin, (open = new Map()))
-    let counts = open.get(period)
-    if (!counts) open.set(period, (counts = new Array<number>(COUNTER_COUNT).fill(0)))
+    const open = this.#open.get(origin) ?? new Map<string, number[]>()
+    this.#open.set(origin, open)
+    const counts = open.get(period) ?? new Array<number>(COUNTER_COUNT).fill(0)
+    open.set(period, counts)
     addToCounters(counts, entry as Parameters<typeof addToCounters>[1])
   }
 

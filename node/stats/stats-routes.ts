@@ -64,7 +64,7 @@ export function statsRoutes(o: { stats: StatsService; node: string }) {
         const result = await opts.stats.request({
           period,
           ...(group ? { group } : {}),
-        ...(hospitals ? { origins: hospitals.split(',').filter((h) => h !== '') } : {}),
+          ...(hospitals ? { origins: hospitals.split(',').filter((h) => h !== '') } : {}),
           ...(counters ? { counters: counters.split(',').filter((c) => c !== '') } : {}),
         })
         reply.code(201)

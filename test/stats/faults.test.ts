@@ -22,7 +22,14 @@ describe('misbehaving members (real in-process nodes, faults injected through No
       'A and B to report C',
       () =>
         [A, B].every((n) =>
-          net.incidents(n).some((i) => i.kind === 'diverged' && i.origin === C && /under- or over-reported/.test(i.summary)),
+          net
+            .incidents(n)
+            .some(
+              (i) =>
+                i.kind === 'diverged' &&
+                i.origin === C &&
+                /under- or over-reported/.test(i.summary),
+            ),
         ),
       30_000,
     )
@@ -33,9 +40,21 @@ describe('misbehaving members (real in-process nodes, faults injected through No
       ([, seen]) => seen.verdict !== 'ok' && seen.verdict !== undefined,
     )![0]
     // Nobody reports the honest members; the members refuse to decrypt the period.
-    for (const n of NAMES) expect(net.incidents(n).filter((i) => i.kind === 'diverged' && i.origin !== C)).toEqual([])
+    for (const n of NAMES)
+      expect(net.incidents(n).filter((i) => i.kind === 'diverged' && i.origin !== C)).toEqual([])
     const token = JSON.parse(await readFile(join(net.dir(A), 'config.json'), 'utf8')).apiToken
-    const asked = await runCli(['stats', 'request', '--node', net.node(A).httpUrl, '--token', token, '--period', period, '--out', join(net.dir(A), 'x.stats')])
+    const asked = await runCli([
+      'stats',
+      'request',
+      '--node',
+      net.node(A).httpUrl,
+      '--token',
+      token,
+      '--period',
+      period,
+      '--out',
+      join(net.dir(A), 'x.stats'),
+    ])
     expect(asked.code).not.toBe(0)
     expect(asked.err).toMatch(/FORBIDDEN.*hospital-c's counters .* are not what its feed gives/)
   }, 120_000)
@@ -53,14 +72,29 @@ describe('misbehaving members (real in-process nodes, faults injected through No
       30_000,
     )
     const seen = net.node(A).stats.countersSeen()
-    const period = [...seen.get(A)!.keys()].find((p) => NAMES.every((o) => seen.get(o)?.get(p)?.verdict === 'ok'))!
+    const period = [...seen.get(A)!.keys()].find((p) =>
+      NAMES.every((o) => seen.get(o)?.get(p)?.verdict === 'ok'),
+    )!
     await net.stop(C) // only A's own share and B's forged one can come
     const token = JSON.parse(await readFile(join(net.dir(A), 'config.json'), 'utf8')).apiToken
-    const asked = await runCli(['stats', 'request', '--node', net.node(A).httpUrl, '--token', token, '--period', period, '--out', join(net.dir(A), 'x.stats')])
+    const asked = await runCli([
+      'stats',
+      'request',
+      '--node',
+      net.node(A).httpUrl,
+      '--token',
+      token,
+      '--period',
+      period,
+      '--out',
+      join(net.dir(A), 'x.stats'),
+    ])
     expect(asked.code).not.toBe(0)
     expect(asked.err).toMatch(/UNAVAILABLE: 1 good decryption shares of 2/)
     expect(asked.err).toMatch(/refused: hospital-b \(share-forged\)/)
     expect(asked.err).toMatch(/no answer from hospital-c/)
-    expect(net.incidents(A).some((i) => i.origin === B && /does not verify/.test(i.summary))).toBe(true)
+    expect(net.incidents(A).some((i) => i.origin === B && /does not verify/.test(i.summary))).toBe(
+      true,
+    )
   }, 120_000)
 })

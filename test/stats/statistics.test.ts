@@ -1,10 +1,10 @@
-import { mkdtemp, readFile } from 'node:fs/promises'
+import { mkdtemp, readFile, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { ristretto255 } from '@noble/curves/ed25519.js'
 import { describe, expect, it } from 'vitest'
 import type { AuditEvent } from '../../node/core/event.ts'
-import { decodeStatsBundle } from '../../node/core/stats/index.ts'
+import { decodeStatsBundle, encodeStatsBundle } from '../../node/core/stats/index.ts'
 import { runCli } from '../helpers/cli.ts'
 import { makeEvent } from '../helpers/fixtures.ts'
 import { NAMES, useStatsNetwork, waitFor } from './harness.ts'
@@ -105,21 +105,37 @@ describe('private network statistics on three real nodes', () => {
     // Every node recorded the same key; every dealing and key entry is in every replica.
     const keys = [A, B, C].map((n) => net.node(n).stats.keysRecorded())
     for (const k of keys) for (const origin of NAMES) expect(k.get(origin)).toEqual(keys[0]!.get(A))
-    const publicKey = Buffer.from(net.node(A).stats.key!.key.commitments[0]!.toBytes()).toString('hex')
+    const publicKey = Buffer.from(net.node(A).stats.key!.key.commitments[0]!.toBytes()).toString(
+      'hex',
+    )
 
-    await net.ingestInOnePeriod({ [A]: eventsFor(1, 7), [B]: eventsFor(2, 4), [C]: eventsFor(3, 5) })
-    await net.ingestInOnePeriod({ [A]: eventsFor(4, 3), [B]: eventsFor(5, 6), [C]: eventsFor(6, 2) })
+    await net.ingestInOnePeriod({
+      [A]: eventsFor(1, 7),
+      [B]: eventsFor(2, 4),
+      [C]: eventsFor(3, 5),
+    })
+    await net.ingestInOnePeriod({
+      [A]: eventsFor(4, 3),
+      [B]: eventsFor(5, 6),
+      [C]: eventsFor(6, 2),
+    })
     // The two periods in which every hospital has events (each node's entries say which).
-    const periodsOf = (origin: string) => [...(net.node(A).stats.countersSeen().get(origin)?.keys() ?? [])]
+    const periodsOf = (origin: string) => [
+      ...(net.node(A).stats.countersSeen().get(origin)?.keys() ?? []),
+    ]
     await waitFor(
       'every node to check a counters entry of every hospital for two common periods',
       () => {
-        const common = periodsOf(A).filter((p) => periodsOf(B).includes(p) && periodsOf(C).includes(p))
+        const common = periodsOf(A).filter(
+          (p) => periodsOf(B).includes(p) && periodsOf(C).includes(p),
+        )
         return (
           common.length >= 2 &&
           [A, B, C].every((n) =>
             NAMES.every((o) =>
-              common.every((p) => net.node(n).stats.countersSeen().get(o)?.get(p)?.verdict === 'ok'),
+              common.every(
+                (p) => net.node(n).stats.countersSeen().get(o)?.get(p)?.verdict === 'ok',
+              ),
             ),
           )
         )
@@ -136,25 +152,60 @@ describe('private network statistics on three real nodes', () => {
     const endpoint = ['--node', net.node(A).httpUrl, '--token', await tokenOf(net.dir(A))]
     for (const period of periods) {
       const file = join(out, `${period.replaceAll(':', '-')}.stats`)
-      const asked = await runCli(['stats', 'request', ...endpoint, '--period', period, '--out', file, '--json'])
+      const asked = await runCli([
+        'stats',
+        'request',
+        ...endpoint,
+        '--period',
+        period,
+        '--out',
+        file,
+        '--json',
+      ])
       expect(asked.err, asked.err).toBe('')
       expect(asked.code).toBe(0)
       const answer = JSON.parse(asked.out)
       expect(answer.hospitals).toEqual([A, B, C])
       expect(answer.sharesFrom).toHaveLength(2)
       const verified = await runCli([
-        'stats', 'verify', file, '--period', period, '--key', publicKey, '--network', net.networkFile(), '--json',
+        'stats',
+        'verify',
+        file,
+        '--period',
+        period,
+        '--key',
+        publicKey,
+        '--network',
+        net.networkFile(),
+        '--json',
       ])
       expect(verified.err, verified.err).toBe('')
       expect(verified.code).toBe(0)
       const result = JSON.parse(verified.out)
-      expect(result).toMatchObject({ period, hospitals: [A, B, C], anchored: true, cosignaturesChecked: true })
+      expect(result).toMatchObject({
+        period,
+        hospitals: [A, B, C],
+        anchored: true,
+        cosignaturesChecked: true,
+      })
       const want = await expectedCounts(net, B, period)
       // minCellCount 1: every cell under 1 (zero) is withheld, every other one published.
-      const published = Object.fromEntries(Object.entries(result.totals).filter(([, v]) => v !== null))
+      const published = Object.fromEntries(
+        Object.entries(result.totals).filter(([, v]) => v !== null),
+      )
       expect(published).toEqual(want)
       expect(Object.values(want).reduce((a, b) => a + b, 0)).toBeGreaterThanOrEqual(9)
       outsideCheck(new Uint8Array(await readFile(file)))
+      // Another hospital's anchor in a block fails: the anchor names the entry and its bytes.
+      const decoded = decodeStatsBundle(new Uint8Array(await readFile(file)))
+      decoded.hospitals[0]!.anchor = decoded.hospitals[1]!.anchor
+      const swapped = join(out, 'swapped.stats')
+      await writeFile(swapped, encodeStatsBundle(decoded))
+      const refused = await runCli(['stats', 'verify', swapped, '--network', net.networkFile()])
+      expect(refused.code).not.toBe(0)
+      expect(refused.err).toMatch(
+        /INVALID_PROOF: .*anchor-invalid: .*hospital-a's anchor holds hospital-b:/,
+      )
       // The bundle is served to the public; a changed total fails verification.
       const bytes = new Uint8Array(await readFile(file))
       const served = await fetch(`${net.node(A).httpUrl}/api/v1/stats/bundles/${answer.file}`)
@@ -162,10 +213,30 @@ describe('private network statistics on three real nodes', () => {
     }
 
     // The policy: one hospital, or a subset overlapping the network total already published.
-    const single = await runCli(['stats', 'request', ...endpoint, '--period', periods[0]!, '--hospitals', B, '--out', join(out, 'x')])
+    const single = await runCli([
+      'stats',
+      'request',
+      ...endpoint,
+      '--period',
+      periods[0]!,
+      '--hospitals',
+      B,
+      '--out',
+      join(out, 'x'),
+    ])
     expect(single.code).not.toBe(0)
     expect(single.err).toMatch(/FORBIDDEN.*one hospital/)
-    const overlap = await runCli(['stats', 'request', ...endpoint, '--period', periods[0]!, '--hospitals', `${A},${B}`, '--out', join(out, 'y')])
+    const overlap = await runCli([
+      'stats',
+      'request',
+      ...endpoint,
+      '--period',
+      periods[0]!,
+      '--hospitals',
+      `${A},${B}`,
+      '--out',
+      join(out, 'y'),
+    ])
     expect(overlap.code).not.toBe(0)
     expect(overlap.err).toMatch(/FORBIDDEN.*overlap/)
     await expect(readFile(join(out, 'x'))).rejects.toThrow()
@@ -173,14 +244,33 @@ describe('private network statistics on three real nodes', () => {
     // One member down: 2 of 3 still decrypt. Two down: the request says who did not answer.
     await net.stop(C)
     const file = join(out, 'one-down.stats')
-    const oneDown = await runCli(['stats', 'request', ...endpoint, '--period', periods[1]!, '--out', file, '--json'])
+    const oneDown = await runCli([
+      'stats',
+      'request',
+      ...endpoint,
+      '--period',
+      periods[1]!,
+      '--out',
+      file,
+      '--json',
+    ])
     expect(oneDown.code, oneDown.err).toBe(0)
     expect(JSON.parse(oneDown.out).sharesFrom).toEqual([A, B])
     expect((await runCli(['stats', 'verify', file, '--network', net.networkFile()])).code).toBe(0)
     await net.stop(B)
-    const twoDown = await runCli(['stats', 'request', ...endpoint, '--period', periods[1]!, '--out', join(out, 'z')])
+    const twoDown = await runCli([
+      'stats',
+      'request',
+      ...endpoint,
+      '--period',
+      periods[1]!,
+      '--out',
+      join(out, 'z'),
+    ])
     expect(twoDown.code).not.toBe(0)
-    expect(twoDown.err).toMatch(/UNAVAILABLE.*1 good decryption shares of 2.*no answer from hospital-b, hospital-c/)
+    expect(twoDown.err).toMatch(
+      /UNAVAILABLE.*1 good decryption shares of 2.*no answer from hospital-b, hospital-c/,
+    )
   }, 180_000)
 })
 
