@@ -14,6 +14,7 @@ import { signEd25519, verifyEd25519 } from '../core/tree-head.ts'
  *   decrypt-request a combiner asks for decryption shares of a group's sum for a period
  *   decrypt-share   a member's shares of the published cells with one Chaum–Pedersen proof
  *   decrypt-refusal a member refuses a request, with the reason code
+ *   bundle          a combined statistics bundle (base64), for every member's public page
  */
 
 export type StatsMessage =
@@ -42,6 +43,7 @@ export type StatsMessage =
       reason: string
       message: string
     }
+  | { type: 'bundle'; from: string; file: string; bundle: string }
 
 const TAG = 'ehrlog/stats-message/v1'
 const utf8 = new TextEncoder()
@@ -132,6 +134,14 @@ export function decodeStatsMessage(
         code: str(v.code, 'code'),
         reason: str(v.reason, 'reason'),
         message: str(v.message, 'message'),
+      }
+      break
+    case 'bundle':
+      m = {
+        type: 'bundle',
+        from,
+        file: str(v.file, 'file', /^[0-9T-]+\.[a-z0-9][a-z0-9-]{0,62}\.stats$/),
+        bundle: str(v.bundle, 'bundle', /^[A-Za-z0-9+/]*={0,2}$/),
       }
       break
     default:

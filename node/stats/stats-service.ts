@@ -1,9 +1,9 @@
-import { mkdir } from 'node:fs/promises'
+import { mkdir, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import type { Incident } from '../alerts/index.ts'
-import type { CosignedCheckpoint } from '../core/checkpoint.ts'
+import { type CosignedCheckpoint, verifyCosignedCheckpoint } from '../core/checkpoint.ts'
 import { EhrlogError, isEhrlogError } from '../core/errors.ts'
-import { bytesHex, COUNTER_NAMES, hexBytes } from '../core/stats/index.ts'
+import { bytesHex, COUNTER_NAMES, hexBytes, verifyStatsBundle } from '../core/stats/index.ts'
 import type { Membership } from '../core/trust/index.ts'
 import type { NodeIdentity } from '../identity/index.ts'
 import type { Logger } from '../logger.ts'
@@ -211,7 +211,41 @@ export class StatsService {
   }): Promise<StatsResult> {
     if (!this.#combiner) throw new EhrlogError('UNAVAILABLE', 'the statistics part is not started')
     await this.tick()
-    return this.#combiner.request(input)
+    const result = await this.#combiner.request(input)
+    // Every member's public page serves it too (each checks it before keeping it).
+    await this.o.publish(
+      encodeStatsMessage(
+        {
+          type: 'bundle',
+          from: this.#self,
+          file: result.file,
+          bundle: Buffer.from(result.bundle).toString('base64'),
+        },
+        this.o.identity.signingKey,
+      ),
+    )
+    return result
+  }
+
+  /** A bundle another member combined: kept for the public page only if it verifies here. */
+  async #keepBundle(m: Extract<StatsMessage, { type: 'bundle' }>): Promise<void> {
+    const bytes = new Uint8Array(Buffer.from(m.bundle, 'base64'))
+    const { networkId, blsKeys } = this.o.membership.keys
+    try {
+      verifyStatsBundle(bytes, {
+        requireAnchors: true,
+        ...(this.key ? { publicKey: this.key.key.commitments[0]!.toBytes() } : {}),
+        checkCheckpoint: (c) => void verifyCosignedCheckpoint(c, hexBytes(networkId), blsKeys),
+      })
+    } catch (err) {
+      this.o.logger.warn(
+        { from: m.from, file: m.file, err: (err as Error).message },
+        'refused a statistics bundle',
+      )
+      return
+    }
+    await mkdir(join(this.#dir, 'bundles'), { recursive: true })
+    await writeFile(join(this.#dir, 'bundles', m.file), bytes, { mode: 0o644 })
   }
 
   /** The `stats` control topic's handler (accepting means forwarding). */
@@ -225,6 +259,8 @@ export class StatsService {
       if (m.to === this.#self) await this.#dkg?.receive(m)
     } else if (m.type === 'decrypt-request') {
       void this.#answer(m)
+    } else if (m.type === 'bundle') {
+      await this.#keepBundle(m)
     } else {
       this.#combiner?.handle(m)
     }
