@@ -29,8 +29,8 @@ interface RequestAnswer {
 
 /**
  * `ehrlog stats request --period P [--group G | --hospitals a,b] [--counters …] --out FILE`:
- * asks a running member to have the members decrypt a group's totals for a period (docs/
- * statistics.md). The members check the policy; refusals and a stalled request come back as
+ * asks a running member to have the members decrypt a group's totals for a period
+ * (docs/architecture.md, "Private network statistics"). The members check the policy; refusals and a stalled request come back as
  * coded errors naming the rule or the members that did not answer. Writes the bundle, which
  * `ehrlog stats verify` checks offline.
  */

@@ -73,7 +73,7 @@ export interface DkgRunnerOptions {
  * on the control topic, resent each tick until that member's key entry is in its feed), and
  * combines once it holds all n dealings and n shares that check; then it appends its `dkg-key`
  * entry. Generation 1 for the network.json of today; a membership change would start the next
- * generation (docs/statistics.md, "Re-keying").
+ * generation (docs/architecture.md, "Re-keying on a membership change").
  */
 export class DkgRunner {
   readonly generation = 1
@@ -220,7 +220,7 @@ export class DkgRunner {
       verifyDealing(this.params, dealing)
       const bytes = hexBytes(received)
       if (!checkShare(this.params, dealing, this.#index, bytes.subarray(0, 32))) {
-        // A complaint round is not built (docs/statistics.md): the key generation waits.
+        // A complaint round is not built (docs/architecture.md, "Private network statistics"): the key generation waits.
         this.o.logger.error(
           { dealer: m.name },
           'the DKG share from this dealer does not match its commitments',

@@ -9,7 +9,7 @@ import {
   type StatsPolicy,
 } from '../core/stats/index.ts'
 
-/** The node folder's optional statistics settings (docs/statistics.md). */
+/** The node folder's optional statistics settings (docs/architecture.md, "Private network statistics"). */
 export const STATS_FILE = 'stats.json'
 /** The node folder's statistics state: sealed key share, published totals, bundles. */
 export const STATS_DIR = 'stats'

@@ -32,7 +32,7 @@ const CSP = [
 ].join('; ')
 
 /**
- * The statistics routes (docs/statistics.md): a decryption request (API token), and the
+ * The statistics routes (docs/architecture.md, "Private network statistics"): a decryption request (API token), and the
  * public side: the bundles this node combined, the key, and the page that checks and plots
  * them in the browser. No route ever gives a per-hospital figure: the bundles hold only
  * ciphertexts per hospital, and totals over whole groups.
