@@ -41,25 +41,30 @@ export interface StatsNodeOptions {
 }
 
 /**
- * stats.json (optional; the same in every member's folder): `period` (month, day, hour,
+ * stats.json (the same in every member's folder; without it the statistics are off and the
+ * node writes no `stats` entry): `period` (month, day, hour,
  * minute or second; default day), `minGroupSize` (default 2), `minCellCount` (default 5),
  * `groups` (the partition; default one group `network` of every member), `threshold`.
  */
 export async function readStatsConfig(
   dir: string,
   members: readonly string[],
-): Promise<StatsConfig> {
-  let raw: Record<string, unknown> = {}
+): Promise<StatsConfig | undefined> {
+  let raw: Record<string, unknown>
   const path = join(dir, STATS_FILE)
   try {
     raw = JSON.parse(await readFile(path, 'utf8')) as Record<string, unknown>
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') {
-      throw new EhrlogError('CONFIG_INVALID', `${path}: ${(err as Error).message}`, {
-        details: { field: STATS_FILE },
-      })
-    }
+    // No stats.json: the network has not turned the statistics on; the part stays idle.
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined
+    throw new EhrlogError('CONFIG_INVALID', `${path}: ${(err as Error).message}`, {
+      details: { field: STATS_FILE },
+    })
   }
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw))
+    throw new EhrlogError('CONFIG_INVALID', `${path}: not a JSON object`, {
+      details: { field: STATS_FILE },
+    })
   const bad = (field: string, message: string) =>
     new EhrlogError('CONFIG_INVALID', `${path}: ${field} ${message}`, {
       details: { field: `${STATS_FILE}.${field}` },

@@ -79,6 +79,10 @@ export class StatsService {
       identity.dir,
       membership.members.map((m) => m.name),
     )
+    if (!config) {
+      logger.debug('no stats.json: the private statistics are off')
+      return
+    }
     this.#config = config
     await mkdir(this.#dir, { recursive: true, mode: 0o700 })
     const sealKey = sealingKey(identity.storeKeys.valueKey, 'member')
@@ -209,7 +213,12 @@ export class StatsService {
     origins?: string[]
     counters?: string[]
   }): Promise<StatsResult> {
-    if (!this.#combiner) throw new EhrlogError('UNAVAILABLE', 'the statistics part is not started')
+    if (!this.#combiner)
+      throw new EhrlogError(
+        'UNAVAILABLE',
+        'the private statistics are off on this node (no stats.json in its folder) or not started',
+        { details: { reason: 'statistics-off' } },
+      )
     await this.tick()
     const result = await this.#combiner.request(input)
     // Every member's public page serves it too (each checks it before keeping it).
@@ -254,7 +263,7 @@ export class StatsService {
       const hex = this.o.membership.byName(name)?.ed25519PublicKey
       return hex ? hexBytes(hex) : undefined
     })
-    if (m.from === this.#self) return true
+    if (m.from === this.#self || !this.#scan) return true
     if (m.type === 'dkg-share') {
       if (m.to === this.#self) await this.#dkg?.receive(m)
     } else if (m.type === 'decrypt-request') {
