@@ -61,7 +61,14 @@ export class DecryptMember {
   view(period: string, origins: readonly string[]): RequestView {
     const { config, scan } = this.o
     const unit = periodUnitOf(period)
-    if (!unit) throw refuse('bad-period', `"${period.slice(0, 40)}" is not a period`)
+    if (!unit)
+      throw new EhrlogError(
+        'ARGUMENT_INVALID',
+        `"${period.slice(0, 40)}" is not a period like 2026-11-03`,
+        {
+          details: { reason: 'bad-period', field: 'period' },
+        },
+      )
     if (unit !== config.period)
       throw refuse('wrong-unit', `this network counts by ${config.period}, ${period} is a ${unit}`)
     const key = this.o.key()

@@ -241,6 +241,21 @@ describe('private network statistics on three real nodes', () => {
     expect(overlap.err).toMatch(/FORBIDDEN.*overlap/)
     await expect(readFile(join(out, 'x'))).rejects.toThrow()
 
+    // Bad requests get coded 4xx answers and change nothing.
+    const url = `${net.node(A).httpUrl}/api/v1/stats/requests`
+    const auth = { authorization: `Bearer ${endpoint[3]}` }
+    expect((await fetch(`${url}?period=${periods[0]}`, { method: 'POST' })).status).toBe(401)
+    const codeOf = async (query: string) => {
+      const res = await fetch(`${url}?${query}`, { method: 'POST', headers: auth })
+      return `${res.status} ${((await res.json()) as { error: { code: string } }).error.code}`
+    }
+    expect(await codeOf('')).toBe('400 ARGUMENT_INVALID')
+    expect(await codeOf('period=2026-13-01')).toBe('400 ARGUMENT_INVALID')
+    expect(await codeOf(`period=${periods[0]}&colour=red`)).toBe('400 ARGUMENT_INVALID')
+    expect(await codeOf(`period=${periods[0]}&counters=events.reed`)).toBe('400 ARGUMENT_INVALID')
+    expect(await codeOf(`period=${periods[0]}&group=nope`)).toBe('400 ARGUMENT_INVALID')
+    expect(await codeOf(`period=${periods[0]!.slice(0, 16)}`)).toBe('403 FORBIDDEN') // a minute: wrong unit
+
     // One member down: 2 of 3 still decrypt. Two down: the request says who did not answer.
     await net.stop(C)
     const file = join(out, 'one-down.stats')
