@@ -33,7 +33,7 @@ export class CounterWork {
   /** Appends a `counters` entry for each own period that has ended (one per call, oldest first). */
   async closeOwn(key: MemberKey, now = Date.now()): Promise<boolean> {
     const { self, scan } = this.o
-    for (const [period, counts] of scan.openPeriods(self)) {
+    for (const [period, counts] of scan.owedPeriods(self, now - this.o.closeDelayMs)) {
       if (periodBoundsMs(period).end + this.o.closeDelayMs > now) return false
       const published = [...counts]
       if (this.o.underReport) {

@@ -3,6 +3,7 @@ import {
   COUNTER_COUNT,
   type PeriodUnit,
   parseStatsEntryBody,
+  periodBoundsMs,
   periodOf,
   type StatsEntryBody,
 } from '../core/stats/index.ts'
@@ -34,6 +35,8 @@ export class FeedScan {
   readonly counters = new Map<string, Map<string, CountersSeen>>()
   readonly dealings = new Map<string, Dealing[]>()
   readonly keys = new Map<string, KeyBody[]>()
+  /** When each origin recorded its first `dkg-key` entry (ISO time). */
+  readonly keyRecorded = new Map<string, string>()
 
   constructor(
     private readonly store: LogStore,
@@ -84,6 +87,7 @@ export class FeedScan {
         this.dealings.set(origin, [...(this.dealings.get(origin) ?? []), body])
       } else {
         this.keys.set(origin, [...(this.keys.get(origin) ?? []), body])
+        if (!this.keyRecorded.has(origin)) this.keyRecorded.set(origin, entry.recorded)
       }
       return
     }
@@ -97,6 +101,29 @@ export class FeedScan {
     const counts = open.get(period) ?? new Array<number>(COUNTER_COUNT).fill(0)
     open.set(period, counts)
     addToCounters(counts, entry as Parameters<typeof addToCounters>[1])
+  }
+
+  /**
+   * The periods whose `counters` entry `origin` owes, oldest first, with their counts: those
+   * with counted entries, and for hours, days and months also every empty one since the
+   * origin recorded its key (so a group total is never blocked by an idle hospital). Minutes
+   * and seconds (tests) only when there are entries: an entry a second would be noise.
+   */
+  owedPeriods(origin: string, untilMs: number): Array<[string, number[]]> {
+    const owed = new Map(this.openPeriods(origin))
+    const since = this.keyRecorded.get(origin)
+    if (since && (this.unit === 'hour' || this.unit === 'day' || this.unit === 'month')) {
+      const closed = this.counters.get(origin)
+      let period = periodOf(since, this.unit)
+      for (let n = 0; n < 100_000; n++) {
+        const { end } = periodBoundsMs(period)
+        if (end > untilMs) break
+        if (!closed?.has(period) && !owed.has(period))
+          owed.set(period, new Array<number>(COUNTER_COUNT).fill(0))
+        period = periodOf(end, this.unit)
+      }
+    }
+    return [...owed].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
   }
 
   /** The periods of `origin` with counted entries and no `counters` entry yet, oldest first. */

@@ -13,6 +13,7 @@ import {
 } from '../../node/core/stats/index.ts'
 import { ed25519RawPublicKey } from '../../node/core/tree-head.ts'
 import { cellsOf } from '../../node/stats/decrypt-combiner.ts'
+import { FeedScan } from '../../node/stats/feed-scan.ts'
 import { decodeStatsMessage, encodeStatsMessage } from '../../node/stats/messages.ts'
 import { openShare, sealShare } from '../../node/stats/share-box.ts'
 
@@ -140,5 +141,60 @@ describe('stats entries, periods, messages and share boxes', () => {
     expect(cellsOf(['events.read.*'])).toEqual([4, 5, 6, 7])
     expect(cellsOf(['failed-sign-ins', 'emergency-accesses'])).toEqual([40, 50])
     expect(() => cellsOf(['events.reed.*'])).toThrow(/no counter events.reed/)
+  })
+})
+
+describe('the periods a member owes a counters entry for', () => {
+  const keyBody = {
+    type: 'dkg-key',
+    generation: 1,
+    n: 1,
+    k: 1,
+    qualified: [1],
+    commitments: [Buffer.from(G.toBytes()).toString('hex')],
+  }
+  const feed = (unit: 'hour' | 'second') => {
+    const entries = [
+      { seq: 1, kind: 'stats', recorded: '2026-11-03T10:20:00.000Z', body: keyBody },
+      {
+        seq: 2,
+        kind: 'event',
+        recorded: '2026-11-03T11:05:00.000Z',
+        body: { action: 'read', resource: 'Observation' },
+      },
+      {
+        seq: 3,
+        kind: 'event',
+        recorded: '2026-11-03T11:06:00.000Z',
+        body: { action: 'read', resource: 'Observation' },
+      },
+    ]
+    const store = {
+      origins: () => ['hospital-a'],
+      size: () => entries.length,
+      async *entries(_origin: string, from: number, to: number) {
+        for (const entry of entries.slice(from - 1, to)) yield { entry }
+      },
+    }
+    return new FeedScan(store as never, unit)
+  }
+
+  it('by the hour: every hour since the key, empty ones as zeros, until the last that ended', async () => {
+    const scan = feed('hour')
+    await scan.scan()
+    const owed = scan.owedPeriods('hospital-a', Date.UTC(2026, 10, 3, 13, 30))
+    expect(owed.map(([p]) => p)).toEqual(['2026-11-03T10', '2026-11-03T11', '2026-11-03T12'])
+    expect(owed[0]![1].every((c) => c === 0)).toBe(true)
+    expect(owed[1]![1][4]).toBe(2) // events.read.clinical
+    expect(owed[2]![1].every((c) => c === 0)).toBe(true)
+  })
+
+  it('by the second (tests): only the periods with entries', async () => {
+    const scan = feed('second')
+    await scan.scan()
+    expect(scan.owedPeriods('hospital-a', Date.UTC(2026, 10, 3, 13, 30)).map(([p]) => p)).toEqual([
+      '2026-11-03T11:05:00',
+      '2026-11-03T11:06:00',
+    ])
   })
 })
