@@ -17,6 +17,7 @@ import type { NodeOptions } from './node-options.ts'
 import { storeOfNode } from './node-store.ts'
 import { portalNetworkOf } from './portal/index.ts'
 import { QueryService } from './query/index.ts'
+import { type StatsService, statsPartOf } from './stats/index.ts'
 import { CheckpointLog, type LogStore, PendingLog } from './store/index.ts'
 
 export interface Parts {
@@ -37,6 +38,8 @@ export interface Parts {
   quorumWatch: QuorumWatch
   /** ATNA syslog ingest, when config.json has `syslog` (TLS, UDP or both). */
   atna: AtnaIngest | undefined
+  /** The private network statistics (node/stats). */
+  stats: StatsService
 }
 
 const CHECKPOINT_TOPIC = 'checkpoints'
@@ -221,6 +224,16 @@ export function buildParts(
     report,
     logger: logger.child({ component: 'health' }),
   })
+  const stats = statsPartOf({
+    identity,
+    membership,
+    store,
+    ownFeed,
+    net,
+    checkpoints,
+    report,
+    opts,
+  })
   const http = new HttpServer({
     host: identity.config.http.host,
     port: identity.config.http.port,
@@ -235,6 +248,7 @@ export function buildParts(
     health: health.http,
     tls: tlsFilesOf(identity.config.http.tls, dir),
     trustProxy: identity.config.http.trustProxy,
+    routes: [stats.routes],
   })
   const syslog = identity.config.syslog
   const atna =
@@ -280,6 +294,7 @@ export function buildParts(
       ],
       // Emails admins when members go silent or checkpoints stall (and when that ends).
       ['quorum watch', health.watch],
+      ['statistics', stats.service],
       ['http', http],
       // Beside HTTP: another door for events, after integrity like it.
       ...(atna ? [['syslog', atna] as [string, Startable]] : []),
@@ -304,6 +319,7 @@ export function buildParts(
     fence,
     pending,
     atna,
+    stats: stats.service,
   }
   return { parts, lifecycle }
 }

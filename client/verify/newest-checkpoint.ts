@@ -7,7 +7,6 @@ import {
   cosignedToJson,
   verifyCosignedCheckpoint,
 } from '../../node/core/checkpoint.ts'
-import { fromHex } from '../../node/core/hex.ts'
 import type { NetworkKeys } from '../../node/core/trust/index.ts'
 import { checkpointKeysOf } from '../../node/core/trust/network-keys.ts'
 import type { CliContext } from '../context.ts'

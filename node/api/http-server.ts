@@ -85,6 +85,8 @@ export interface HttpServerOptions {
   trustProxy?: boolean | string[]
   /** GET /healthz, /readyz and /metrics; without it those routes are absent. */
   health?: { readiness: () => Readiness; metrics?: MetricsExposition; metricsToken?: string }
+  /** Routes of other parts (node/stats), each a plugin given the token-checking helper. */
+  routes?: ReadonlyArray<(scope: FastifyInstance, token: BearerToken) => Promise<void>>
 }
 
 /**
@@ -260,6 +262,8 @@ export class HttpServer {
     }
     if (auth && this.#opts.portal)
       app.register(portalRoutes, { auth: auth.service, node: auth.node, ...this.#opts.portal })
+    for (const routes of this.#opts.routes ?? [])
+      app.register((scope) => routes(scope, this.#token))
     return app
   }
 

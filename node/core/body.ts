@@ -3,6 +3,7 @@ import { homeOf, userRecordSchema } from './auth/user-record.ts'
 import type { EntryKind } from './entry.ts'
 import { EhrlogError } from './errors.ts'
 import { auditEventSchema, eventError, isNormalEvent } from './event.ts'
+import { parseStatsEntryBody } from './stats/stats-entry.ts'
 
 /**
  * Checks an entry body received from another node against its kind's schema. An event body
@@ -51,6 +52,10 @@ export function verifyEntryBody(kind: EntryKind, body: unknown, origin?: string)
         },
       )
     }
+    return
+  }
+  if (kind === 'stats') {
+    parseStatsEntryBody(body)
     return
   }
   if (kind !== 'event' || isNormalEvent(body)) return

@@ -5,7 +5,6 @@ import {
   verifyCosignedCheckpoint,
 } from '../../core/checkpoint.ts'
 import { isEhrlogError } from '../../core/errors.ts'
-import { fromHex } from '../../core/hex.ts'
 import {
   checkAnswerCompleteness,
   checkNotOlder,
