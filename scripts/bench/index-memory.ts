@@ -9,6 +9,7 @@
 import '../../node/shim.ts'
 import { readFileSync } from 'node:fs'
 import { readFile } from 'node:fs/promises'
+import { getHeapSpaceStatistics } from 'node:v8'
 import type { Checkpoint } from '../../node/core/checkpoint.ts'
 import { fromHex } from '../../node/core/hex.ts'
 import { IndexService } from '../../node/index/index.ts'
@@ -26,19 +27,25 @@ export interface MemorySpec {
     timeMs: number
     feeds: Array<{ origin: string; treeSize: number; root: string; indexRoot: string }>
   }
-  /** How long to wait before each settled reading (jemalloc gives pages back after ~1 s). */
+  /**
+   * How long to wait before the baseline and the settled reading: jemalloc gives freed pages
+   * back after ~1 s (bin/relaunch.js), V8 shrinks its young generation after ~8 s idle.
+   */
   settleMs: number
 }
 
 export interface MemorySample {
   baselineRssMiB: number
+  /** RSS added (all, then anonymous only), right after the build and 3 s later. */
   atOnceRssMiB: number
+  threeSecondsRssMiB: number
+  threeSecondsAnonMiB: number
+  /** RSS added after `settleMs` (what a started node keeps): all, anonymous, mapped files. */
   settledRssMiB: number
-  /** Of the settled RSS added: anonymous memory (heap, arrays, allocator) and mapped files. */
   settledAnonMiB: number
   settledFileMiB: number
-  /** V8's heap as committed (heapTotal), settled minus baseline. */
-  heapTotalMiB: number
+  /** V8's young generation as committed after the build, at 3 s and settled. */
+  newSpaceMiB: { atOnce: number; settled: number }
   /** Live V8 heap + buffers outside it, settled minus baseline. */
   liveMiB: number
   /** The service's typed arrays (without the trees). */
@@ -50,18 +57,28 @@ const MiB = 2 ** 20
 const hex = (s: string) => fromHex(s) as Uint8Array
 const gc = (globalThis as { gc?: () => void }).gc
 
-function reading(): { rss: number; live: number; anon: number; file: number; heap: number } {
+interface Reading {
+  rss: number
+  live: number
+  anon: number
+  file: number
+  newSpace: number
+}
+
+/** After two full collections: RSS, anonymous and file-backed RSS, live data, young generation. */
+function reading(): Reading {
   gc?.()
   gc?.()
   const m = process.memoryUsage()
   const status = readFileSync('/proc/self/status', 'utf8')
   const kib = (field: string) => Number(status.match(new RegExp(`${field}:\\s+(\\d+)`))?.[1] ?? 0)
+  const young = getHeapSpaceStatistics().find((s) => s.space_name === 'new_space')
   return {
     rss: m.rss / MiB,
-    heap: m.heapTotal / MiB,
     live: (m.heapUsed + m.external) / MiB,
     anon: kib('RssAnon') / 1024,
     file: kib('RssFile') / 1024,
+    newSpace: (young?.space_size ?? 0) / MiB,
   }
 }
 
@@ -87,21 +104,27 @@ async function sample(spec: MemorySpec): Promise<MemorySample> {
       indexRoot: hex(f.indexRoot),
     })),
   }
+  // The baseline settled too: V8 shrinks its young generation (grown by the store's open)
+  // only once the process has been idle for a while (its memory reducer, ~8 s).
   await sleep(spec.settleMs)
   const before = reading()
   const t0 = performance.now()
   const service = await IndexService.open(store, hex(spec.vrfKey), { checkpoint })
   const buildMs = performance.now() - t0
   const atOnce = reading()
-  await sleep(spec.settleMs)
+  await sleep(3000)
+  const three = reading()
+  await sleep(Math.max(0, spec.settleMs - 3000))
   const after = reading()
   const result: MemorySample = {
     baselineRssMiB: before.rss,
     atOnceRssMiB: atOnce.rss - before.rss,
+    threeSecondsRssMiB: three.rss - before.rss,
+    threeSecondsAnonMiB: three.anon - before.anon,
     settledRssMiB: after.rss - before.rss,
     settledAnonMiB: after.anon - before.anon,
     settledFileMiB: after.file - before.file,
-    heapTotalMiB: after.heap - before.heap,
+    newSpaceMiB: { atOnce: atOnce.newSpace, settled: after.newSpace },
     liveMiB: after.live - before.live,
     arrayMiB: service.arrayBytes / MiB,
     buildMs,
