@@ -113,7 +113,15 @@ export class NodeProcess {
     return this.#ask('round') as Promise<RoundResult>
   }
 
-  #ask(type: 'sizes' | 'usage' | 'reach' | 'round', fields: object = {}): Promise<unknown> {
+  /** Times the node's index roots of every feed at the sizes it holds (ms; -1: refused). */
+  indexRoots(): Promise<number> {
+    return this.#ask('indexRoots') as Promise<number>
+  }
+
+  #ask(
+    type: 'sizes' | 'usage' | 'reach' | 'round' | 'indexRoots',
+    fields: object = {},
+  ): Promise<unknown> {
     const id = this.#nextId++
     return new Promise((resolve, reject) => {
       this.#pending.set(id, { resolve, reject })

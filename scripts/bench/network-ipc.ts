@@ -9,6 +9,8 @@ export type DriverMessage =
   /** Report when each batch of `origin` is stored, and track event-loop delay, until unwatch. */
   | { type: 'watch'; origin: string }
   | { type: 'unwatch' }
+  /** Times the index roots of every feed at the sizes held (a round's index work); replies ms. */
+  | { type: 'indexRoots'; id: number }
   /** Runs one checkpoint round with this node proposing; replies a RoundResult. */
   | { type: 'round'; id: number }
   | { type: 'stop' }

@@ -111,6 +111,15 @@ process.on('message', (message: DriverMessage) => {
       arrivals = []
       loopDelay.disable()
       break
+    case 'indexRoots': {
+      const t0 = performance.now()
+      const sizes = [...node.store.sizes()]
+      Promise.all(sizes.map(([origin, size]) => node.index.rootAt(origin, size))).then(
+        () => send({ type: 'reply', id: message.id, value: performance.now() - t0 }),
+        () => send({ type: 'reply', id: message.id, value: -1 }),
+      )
+      break
+    }
     case 'round': {
       const t0 = performance.now()
       node.checkpoints.runRound().then(
