@@ -176,6 +176,8 @@ export function benchStats(): Figure[] {
   return figures
 }
 
-if (import.meta.url === `file://${process.argv[1]}`) {
+// Run alone (this file or its bundle), not when bundled into dist/bench/index.mjs, where
+// import.meta.url is the bundle's own.
+if (process.argv[1]?.match(/\/stats\.(ts|mjs)$/)) {
   printFigures('private statistics', benchStats())
 }
