@@ -9,6 +9,7 @@ import { entryPostings } from './entry-postings.ts'
 import type { IndexView } from './index-view.ts'
 import { OriginState } from './origin-state.ts'
 import { Patients } from './patients.ts'
+import { cutOf, range, slotsOf } from './slots.ts'
 import { VrfWorker } from './vrf-worker.ts'
 
 /** Betas a build loads at a time (a few jobs of BETA_CHUNK), so its transient memory is bounded. */
@@ -114,8 +115,25 @@ export class IndexService implements IndexView {
       const committing = service.commit(c)
       if (held) await committing
       else committing.catch(() => undefined)
+    } else {
+      void service.#advanceAll()
     }
     return service
+  }
+
+  /**
+   * Without a checkpoint, moves each origin's tree to the entries held, in the background
+   * (rootAt), so that the first round's roots are overlays of what came since: otherwise
+   * every member does that work inside the first round, and at 1M entries that round got no
+   * quorum in its 10 s (docs/performance.md, session 8).
+   */
+  async #advanceAll(): Promise<void> {
+    for (const origin of [...this.#state.origins.keys()]) {
+      if (this.#closed || this.#checkpointed) return
+      const state = this.#originOf(this.#state, origin)
+      if (state.known - state.committed < this.#advanceFrom) continue
+      await this.rootAt(origin, state.known).catch(() => undefined)
+    }
   }
 
   /** VRF evaluations so far (outputs and proofs): zero after a restart with cached betas. */
@@ -476,18 +494,4 @@ export class IndexService implements IndexView {
     this.#lock = run.catch(() => undefined)
     return run
   }
-}
-
-function cutOf(c: Checkpoint | undefined): Map<string, number> {
-  return new Map((c?.feeds ?? []).map((f) => [f.origin, f.treeSize]))
-}
-
-function slotsOf(pending: Int32Array): Set<number> {
-  const out = new Set<number>()
-  for (const slot of pending) if (slot >= 0) out.add(slot)
-  return out
-}
-
-function* range(from: number, to: number): Generator<number> {
-  for (let i = from; i < to; i++) yield i
 }

@@ -259,6 +259,14 @@ describe('IndexService state', () => {
     expect(await service.prove('patient-1', c)).toEqual(ref.prove('patient-1', ORIGINS))
     await expect(service.rootAt('alpha', 4)).rejects.toMatchObject({ code: 'NOT_FOUND' })
     expect(await service.check()).toEqual([])
+    // Opened without a checkpoint over entries held, a service moves its trees there in the
+    // background; roots and a first commit below still come back to the cut.
+    const restarted = await IndexService.open(store, TEST_VRF_SECRET_KEY, { advanceFrom: 3 })
+    opened.push(restarted)
+    expect(toHex(await restarted.rootAt('alpha', 7))).toBe(toHex(at(7)))
+    expect(toHex(await restarted.rootAt('alpha', 4))).toBe(toHex(at(4)))
+    await restarted.commit(c)
+    expect(await restarted.prove('patient-1', c)).toEqual(ref.prove('patient-1', ORIGINS))
   }, 60_000)
 
   it('check() finds a state that disagrees with the postings, names it and rebuilds it', async () => {
