@@ -15,8 +15,9 @@
 // Part of `npm run bench` (scripts/bench/index.ts); alone: `node --import tsx
 // scripts/bench/checkpoint-scale.ts` (or `node --import ./dist/shim.mjs
 // dist/bench/checkpoint-scale.mjs` after `node scripts/build.mjs --bench`). CHECKPOINT_ROUNDS
-// (default 100: a p99 that is not just the maximum) timed rounds. CHECKPOINT_SCALE_DIR=DIR keeps the seeded network there and
-// copies it for each later run with the same size (seeding 1M entries takes a minute or two).
+// (default 100: a p99 that is not just the maximum) timed rounds. CHECKPOINT_SCALE_DIR=DIR
+// keeps the seeded network there and copies it for each later run with the same size
+// (seeding 1M entries takes a minute or two).
 import '../../node/shim.ts'
 import { cp, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
 import { loadavg, tmpdir } from 'node:os'
