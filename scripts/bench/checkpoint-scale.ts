@@ -199,7 +199,7 @@ export async function benchCheckpointAtScale(): Promise<Figure[]> {
         note: `p99 ${percentile(indexMs, 99).toFixed(0)} ms, ${indexMs.length} samples (3 nodes at once)`,
       },
       {
-        name: '  first round after start (every index root over the whole replica)',
+        name: '  first round after start (no checkpoint before it)',
         value: first.at(-1)!,
         unit: 'ms',
         note: `attempts ${first.map((m) => m.toFixed(0)).join(', ')} ms`,
