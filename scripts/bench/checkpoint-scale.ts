@@ -142,7 +142,7 @@ export async function benchCheckpointAtScale(): Promise<Figure[]> {
     say(`first scrubs over after ${quietS.toFixed(1)} s (load ${load()})`)
     loads.push(load())
 
-    // The first round after start: every index root over the whole replica (nothing committed).
+    // The first round after start: no checkpoint yet, the index's first commit.
     const first: number[] = []
     for (let attempt = 0; attempt < 3; attempt++) {
       const r = await c.node(0).round()
