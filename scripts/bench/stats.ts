@@ -233,6 +233,8 @@ export async function benchStats(): Promise<Figure[]> {
   return figures
 }
 
-if (import.meta.url === `file://${process.argv[1]}`) {
+// Run alone (this file or its bundle), not when bundled into dist/bench/index.mjs, where
+// import.meta.url is the bundle's own.
+if (process.argv[1]?.match(/\/stats\.(ts|mjs)$/)) {
   printFigures('private statistics', await benchStats())
 }

@@ -233,6 +233,8 @@ function figuresOf(
   ]
 }
 
-if (import.meta.url === `file://${process.argv[1]}`) {
+// Run alone (this file or its bundle), not when bundled into dist/bench/index.mjs, where
+// import.meta.url is the bundle's own.
+if (process.argv[1]?.match(/\/syslog\.(ts|mjs)$/)) {
   printFigures('ATNA syslog ingest, 3 local nodes', await benchSyslog())
 }
