@@ -1,13 +1,8 @@
-import { createHash } from 'node:crypto'
 import { readFile, rename, stat, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { type Command, InvalidArgumentError } from 'commander'
-import { blsSign } from '../../node/core/bls.ts'
 import { EhrlogError } from '../../node/core/errors.ts'
-import { toHex } from '../../node/core/hex.ts'
-import { signEd25519 } from '../../node/core/tree-head.ts'
 import {
-  addSignature,
   applyChange,
   applyProposal,
   describeVersion,
@@ -16,7 +11,6 @@ import {
   type MembershipChange,
   type MembershipVersion,
   parseSignedProposal,
-  proposalMessage,
   proposeChange,
   quorumOf,
   type SignedProposal,
@@ -28,6 +22,13 @@ import {
   parsePublicIdentity,
   readPublicIdentity,
 } from '../../node/identity/index.ts'
+import {
+  type MemberKeys,
+  needsOldKey,
+  recordVote,
+  signAsMember,
+  VOTES_FILE,
+} from '../../node/membership/governance-votes.ts'
 import { type CliContext, passphraseOf } from '../context.ts'
 import { plural } from '../format/plural.ts'
 import { checkDialable } from './network-dialable.ts'
@@ -38,8 +39,7 @@ import { checkDialable } from './network-dialable.ts'
  * of it), and anyone shows where the chain stands from network.json and the files.
  */
 
-/** Where a node folder remembers which proposal it signed on each version (never two). */
-export const VOTES_FILE = 'membership-votes.json'
+export { VOTES_FILE }
 
 interface ChainOptions {
   dir: string
@@ -149,8 +149,8 @@ export function registerMembershipCommands(network: Command, ctx: CliContext): v
         ctx.out(`${file}: ${name} already signed it; nothing changed\n`)
         return
       }
-      await recordVote(node, signed)
-      const out = await withOldKey(addSignature(signed, name, node.signingKey), node)
+      await recordVote(node.dir, name, signed.proposal)
+      const out = await signAsMember(signed, keysOf(node))
       await writeAtomic(file, out)
       let state: string
       try {
@@ -229,8 +229,8 @@ async function proposeAndWrite(
   applyChange(current, change)
   const name = node.identity.name
   let signed: SignedProposal = { proposal: proposeChange(current, name, change), signatures: [] }
-  await recordVote(node, signed)
-  signed = await withOldKey(addSignature(signed, name, node.signingKey), node)
+  await recordVote(node.dir, name, signed.proposal)
+  signed = await signAsMember(signed, keysOf(node))
   await writeFile(opts.out, `${JSON.stringify(signed, null, 2)}\n`, { flag: 'wx' })
   const needed = quorumNeeded(chain)
   ctx.out(
@@ -264,6 +264,15 @@ async function chainOf(opts: ChainOptions, node: NodeIdentity): Promise<Followed
       { details: { signer: node.identity.name, version: chain.current.number } },
     )
   return chain
+}
+
+function keysOf(node: NodeIdentity): MemberKeys {
+  return {
+    name: node.identity.name,
+    signingKey: node.signingKey,
+    blsSecretKey: node.blsSecretKey,
+    libp2pPrivateKey: node.libp2pPrivateKey,
+  }
 }
 
 function quorumNeeded(chain: FollowedChain): number {
@@ -303,66 +312,6 @@ function checkApplies(current: MembershipVersion, signed: SignedProposal): void 
       },
     )
   applyChange(current, proposal.change)
-}
-
-function needsOldKey(signed: SignedProposal, name: string): boolean {
-  const { change } = signed.proposal
-  return (
-    'oldKey' in change &&
-    change.oldKey === 'held' &&
-    change.name === name &&
-    !signed.oldKeySignature
-  )
-}
-
-/** The rotated member, old key held, adds that key's signature of the same message. */
-async function withOldKey(signed: SignedProposal, node: NodeIdentity): Promise<SignedProposal> {
-  if (!needsOldKey(signed, node.identity.name)) return signed
-  const { change } = signed.proposal
-  const message = proposalMessage(signed.proposal)
-  let signature: Uint8Array
-  switch (change.type) {
-    case 'rotate-ed25519':
-      signature = signEd25519(node.signingKey, message)
-      break
-    case 'rotate-bls':
-      signature = blsSign(node.blsSecretKey, message)
-      break
-    default:
-      signature = await node.libp2pPrivateKey.sign(message)
-  }
-  return { ...signed, oldKeySignature: toHex(signature) }
-}
-
-/**
- * A member signs at most one proposal per version: were two different ones to reach a quorum,
- * the chain would fork. The node folder remembers its choice (EQUIVOCATION for another).
- */
-async function recordVote(node: NodeIdentity, signed: SignedProposal): Promise<void> {
-  const path = join(node.dir, VOTES_FILE)
-  const votes = (await readFile(path, 'utf8')
-    .then((text) => JSON.parse(text) as Record<string, string>)
-    .catch((err: NodeJS.ErrnoException) => {
-      if (err.code === 'ENOENT') return {}
-      throw new EhrlogError(
-        'FILE_INVALID',
-        `${path} is not JSON: restore it or remove it knowingly`,
-        { cause: err },
-      )
-    })) as Record<string, string>
-  const { proposal } = signed
-  const slot = `${proposal.networkId}/${proposal.baseVersion}/${proposal.baseHash}`
-  const digest = createHash('sha256').update(proposalMessage(proposal)).digest('hex')
-  const before = votes[slot]
-  if (before === digest) return
-  if (before !== undefined)
-    throw new EhrlogError(
-      'EQUIVOCATION',
-      `${node.identity.name} already signed another change on version ${proposal.baseVersion} (message ${before.slice(0, 16)}…); signing a second would let two changes reach a quorum and fork the membership`,
-      { details: { baseVersion: proposal.baseVersion, signed: before, refused: digest } },
-    )
-  votes[slot] = digest
-  await writeAtomic(path, votes)
 }
 
 async function writeAtomic(path: string, value: unknown): Promise<void> {
