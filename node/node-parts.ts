@@ -11,6 +11,7 @@ import { fencePart, IngestQueue, OwnFeed, OwnTipFence, PendingDrain } from './in
 import { gateAccepts, IntegrityService, repairPeersOf, repairSourceOf } from './integrity/index.ts'
 import { BackgroundTask, PartList, type Startable } from './lifecycle/index.ts'
 import type { Logger } from './logger.ts'
+import type { GovernanceService } from './membership/governance.ts'
 import { governancePart } from './membership/governance-part.ts'
 import { NetService } from './net/index.ts'
 import type { NodeFolder } from './node-folder.ts'
@@ -19,7 +20,6 @@ import { storeOfNode } from './node-store.ts'
 import { portalNetworkOf } from './portal/index.ts'
 import { QueryService } from './query/index.ts'
 import { CheckpointLog, type LogStore, PendingLog } from './store/index.ts'
-import type { GovernanceService } from './membership/governance.ts'
 
 export interface Parts {
   identity: NodeIdentity

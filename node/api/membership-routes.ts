@@ -61,9 +61,13 @@ export async function membershipRoutes(
   const reader = (request: FastifyRequest): void => {
     const session = requireActiveSession(request, auth)
     if (session.role !== 'admin' && session.role !== 'auditor')
-      throw new EhrlogError('FORBIDDEN', `${session.sub} is a ${session.role}: admins and auditors see the membership proposals`, {
-        details: { field: 'session' },
-      })
+      throw new EhrlogError(
+        'FORBIDDEN',
+        `${session.sub} is a ${session.role}: admins and auditors see the membership proposals`,
+        {
+          details: { field: 'session' },
+        },
+      )
   }
 
   scope.get(MEMBERSHIP_PATHS.proposals, async (request) => {
@@ -112,7 +116,8 @@ async function asClient<T>(work: Promise<T>): Promise<T> {
     return await work
   } catch (err) {
     if (isEhrlogError(err)) {
-      if (err.code === 'INVALID_PROOF' || err.code === 'INVALID_SIGNATURE') throw clientFault(err, 400)
+      if (err.code === 'INVALID_PROOF' || err.code === 'INVALID_SIGNATURE')
+        throw clientFault(err, 400)
       if (err.code === 'EQUIVOCATION' || err.code === 'CHAIN_BROKEN') throw clientFault(err, 409)
     }
     throw err

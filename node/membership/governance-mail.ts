@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto'
 import MailComposer from 'nodemailer/lib/mail-composer'
-import { EhrlogError } from '../core/errors.ts'
 import { canonicalJson } from '../core/canonical-json.ts'
+import { EhrlogError } from '../core/errors.ts'
 import type { MembershipAlertKind, MembershipRecord } from '../core/trust/membership-record.ts'
 
 /*
@@ -72,7 +72,9 @@ export async function renderNotice(
       ...(alert ? { 'X-Priority': '1 (Highest)', Importance: 'high' } : {}),
     },
     text: `${[...notice.text.flatMap((p) => [...wrap(ascii(p)), '']), '-- ', `ehrlog node ${notice.node}`].join('\n')}\n`,
-    attachments: [{ filename: 'proposal.json', content: evidence, contentType: 'application/json' }],
+    attachments: [
+      { filename: 'proposal.json', content: evidence, contentType: 'application/json' },
+    ],
     newline: 'windows',
   })
   return composer.compile().build()

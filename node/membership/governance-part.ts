@@ -5,9 +5,8 @@ import type { Logger } from '../logger.ts'
 import type { NetService } from '../net/index.ts'
 import type { NodeFolder } from '../node-folder.ts'
 import { GovernanceService } from './governance.ts'
-import { renderNotice } from './governance-mail.ts'
+import { noticeId, renderNotice } from './governance-mail.ts'
 import { MEMBERSHIP_TOPIC } from './governance-messages.ts'
-import { noticeId } from './governance-mail.ts'
 import { LiveMembership } from './live-membership.ts'
 
 /**

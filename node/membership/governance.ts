@@ -180,10 +180,11 @@ export class GovernanceService {
           members: [use.member],
           ids: [],
           version: use.version,
-          summary: `${use.member}'s ${use.key} key, replaced or removed at membership version ${use.version}, signed ${use.what}: refused`.slice(
-            0,
-            500,
-          ),
+          summary:
+            `${use.member}'s ${use.key} key, replaced or removed at membership version ${use.version}, signed ${use.what}: refused`.slice(
+              0,
+              500,
+            ),
         },
         use.evidence,
       ),
@@ -262,7 +263,10 @@ export class GovernanceService {
     const { entry } = merged
     const admin = by ? { by } : {}
     if (merged.isNew) {
-      await this.#note({ op: 'proposed', id: entry.id, proposal: entry.signed.proposal, ...admin }, entry)
+      await this.#note(
+        { op: 'proposed', id: entry.id, proposal: entry.signed.proposal, ...admin },
+        entry,
+      )
       const { change } = entry.signed.proposal
       if ('oldKey' in change && change.oldKey === 'lost')
         await this.#alert(
@@ -318,10 +322,11 @@ export class GovernanceService {
         members: fork.signedBoth,
         ids,
         version: fork.baseVersion,
-        summary: `two different changes were each signed by a quorum on membership version ${fork.baseVersion}: the membership forked; ${fork.signedBoth.join(', ') || 'nobody'} signed both`.slice(
-          0,
-          500,
-        ),
+        summary:
+          `two different changes were each signed by a quorum on membership version ${fork.baseVersion}: the membership forked; ${fork.signedBoth.join(', ') || 'nobody'} signed both`.slice(
+            0,
+            500,
+          ),
       },
       fork,
     )
@@ -372,11 +377,17 @@ export class GovernanceService {
     this.#writes = this.#writes
       .then(() => this.#opts.record(record))
       .catch((err: unknown) =>
-        logger.error({ err: (err as Error).message, op: record.op }, 'membership: record not written'),
+        logger.error(
+          { err: (err as Error).message, op: record.op },
+          'membership: record not written',
+        ),
       )
       .then(() => this.#opts.notify(notice))
       .catch((err: unknown) =>
-        logger.error({ err: (err as Error).message, op: record.op }, 'membership: email not queued'),
+        logger.error(
+          { err: (err as Error).message, op: record.op },
+          'membership: email not queued',
+        ),
       )
     return Promise.resolve()
   }
