@@ -32,6 +32,7 @@ import {
 import { type CliContext, passphraseOf } from '../context.ts'
 import { plural } from '../format/plural.ts'
 import { checkDialable } from './network-dialable.ts'
+import { nodeMode, proposeOnNode, showOnNode, signOnNode } from './network-membership-node.ts'
 
 /*
  * Membership changes on files, until nodes gossip them (docs/architecture.md, "A network that
@@ -45,18 +46,21 @@ interface ChainOptions {
   dir: string
   network?: string
   changes?: string[]
+  /** A running member's URL: the command goes to it (network-membership-node.ts). */
+  node?: string
 }
 
 export function registerMembershipCommands(network: Command, ctx: CliContext): void {
   const propose = network
     .command('propose')
     .description(
-      'propose a membership change into a file, signed by this node (others then `network sign` it)',
+      'propose a membership change to a running member (--node, as its admin) or into a file (--dir, --out), signed by that node',
     )
   const common = (cmd: Command) =>
     cmd
-      .requiredOption('--dir <dir>', 'the proposing node folder (its key signs)')
-      .requiredOption('--out <file>', 'where to write the proposal (must not exist)')
+      .option('--node <url>', 'a running member: propose as its admin (ehrlog login first)')
+      .option('--dir <dir>', 'files: the proposing node folder (its key signs)')
+      .option('--out <file>', 'files: where to write the proposal (must not exist)')
       .option('--network <file>', 'the genesis network.json (default: DIR/network.json)')
       .option('--changes <files...>', 'the proposal files of the changes applied so far')
   common(
@@ -64,7 +68,7 @@ export function registerMembershipCommands(network: Command, ctx: CliContext): v
       .command('add')
       .description('add a member')
       .argument('<identity>', "the new member's identity.json, or its node folder"),
-  ).action(async (identityPath: string, opts: ChainOptions & { out: string }) => {
+  ).action(async (identityPath: string, opts: ChainOptions & { out?: string }) => {
     const identity = identityPath.endsWith('.json')
       ? parsePublicIdentity(await readJson(identityPath), identityPath)
       : await readPublicIdentity(identityPath)
@@ -73,7 +77,7 @@ export function registerMembershipCommands(network: Command, ctx: CliContext): v
   })
   common(
     propose.command('remove').description('remove a member').argument('<name>', 'the member'),
-  ).action(async (name: string, opts: ChainOptions & { out: string }) => {
+  ).action(async (name: string, opts: ChainOptions & { out?: string }) => {
     await proposeAndWrite(ctx, opts, () => ({ type: 'remove', name }))
   })
   common(
@@ -90,7 +94,7 @@ export function registerMembershipCommands(network: Command, ctx: CliContext): v
   ).action(
     async (
       name: string,
-      opts: ChainOptions & { out: string; key: KeyKind; identity: string; oldKeyLost?: boolean },
+      opts: ChainOptions & { out?: string; key: KeyKind; identity: string; oldKeyLost?: boolean },
     ) => {
       const next = parsePublicIdentity(await readJson(opts.identity), opts.identity)
       const oldKey = opts.oldKeyLost ? 'lost' : 'held'
@@ -118,7 +122,7 @@ export function registerMembershipCommands(network: Command, ctx: CliContext): v
       .description("replace a member's addresses")
       .argument('<name>', 'the member')
       .argument('<multiaddr...>', 'its new addresses'),
-  ).action(async (name: string, addresses: string[], opts: ChainOptions & { out: string }) => {
+  ).action(async (name: string, addresses: string[], opts: ChainOptions & { out?: string }) => {
     checkDialable({ name, addresses }, 'the new addresses')
     await proposeAndWrite(ctx, opts, () => ({ type: 'addresses', name, addresses }))
   })
@@ -127,18 +131,23 @@ export function registerMembershipCommands(network: Command, ctx: CliContext): v
       .command('quorum')
       .description('change how many members must sign checkpoints and changes')
       .argument('<n>', 'from a majority of the members to all of them', toCount),
-  ).action(async (quorum: number, opts: ChainOptions & { out: string }) => {
+  ).action(async (quorum: number, opts: ChainOptions & { out?: string }) => {
     await proposeAndWrite(ctx, opts, () => ({ type: 'quorum', quorum }))
   })
 
   network
     .command('sign')
-    .description("add this node's signature to a proposal file (in place)")
-    .argument('<file>', 'the proposal file')
-    .requiredOption('--dir <dir>', 'the signing node folder')
+    .description(
+      "add a member's signature: the running node's (--node URL, as its admin) to a pending proposal, or a node folder's to a proposal file (in place)",
+    )
+    .argument('<proposal>', 'with --node: the proposal id (network show); else the proposal file')
+    .option('--node <url>', 'a running member: sign with its key, as its admin')
+    .option('--dir <dir>', 'files: the signing node folder')
     .option('--network <file>', 'the genesis network.json (default: DIR/network.json)')
     .option('--changes <files...>', 'the proposal files of the changes applied so far')
     .action(async (file: string, opts: ChainOptions) => {
+      const url = nodeMode(opts, '--dir DIR and a proposal file')
+      if (url) return signOnNode(ctx, url, file)
       const signed = parseSignedProposal(await readJson(file), file)
       const node = await openNodeDir(opts.dir, withPassphrase(ctx))
       const chain = await chainOf(opts, node)
@@ -166,26 +175,34 @@ export function registerMembershipCommands(network: Command, ctx: CliContext): v
   network
     .command('show')
     .description(
-      'the membership versions, pending proposals and who signed, from network.json and proposal files',
+      'the membership versions, pending proposals and who signed: of a running member (--node), or from network.json and proposal files',
     )
-    .requiredOption('--network <file>', 'the genesis network.json (the one you pinned)')
+    .option('--node <url>', 'a running member (as its admin or auditor)')
+    .option('--network <file>', 'files: the genesis network.json (the one you pinned)')
     .option('--changes <files...>', 'proposal files, in any order; copies of one proposal merge')
     .option('--json', 'print the report as JSON')
-    .action(async (opts: { network: string; changes?: string[]; json?: boolean }) => {
-      const chain = followChain(await readJson(opts.network), await readProposalFiles(opts.changes))
-      ctx.out(opts.json ? `${JSON.stringify(reportJson(chain), null, 2)}\n` : reportText(chain))
-      if (chain.equivocation)
-        throw new EhrlogError(
-          'EQUIVOCATION',
-          `two different changes were each signed by a quorum on version ${chain.equivocation.baseVersion}; ${chain.equivocation.signedBoth.join(', ') || 'nobody'} signed both`,
-          {
-            details: {
-              baseVersion: chain.equivocation.baseVersion,
-              signedBoth: chain.equivocation.signedBoth,
-            },
-          },
+    .action(
+      async (opts: { network?: string; changes?: string[]; json?: boolean; node?: string }) => {
+        const url = nodeMode({ ...opts, dir: opts.network }, '--network FILE')
+        if (url) return showOnNode(ctx, url, opts.json === true)
+        const chain = followChain(
+          await readJson(opts.network as string),
+          await readProposalFiles(opts.changes),
         )
-    })
+        ctx.out(opts.json ? `${JSON.stringify(reportJson(chain), null, 2)}\n` : reportText(chain))
+        if (chain.equivocation)
+          throw new EhrlogError(
+            'EQUIVOCATION',
+            `two different changes were each signed by a quorum on version ${chain.equivocation.baseVersion}; ${chain.equivocation.signedBoth.join(', ') || 'nobody'} signed both`,
+            {
+              details: {
+                baseVersion: chain.equivocation.baseVersion,
+                signedBoth: chain.equivocation.signedBoth,
+              },
+            },
+          )
+      },
+    )
 }
 
 type KeyKind = 'ed25519' | 'bls' | 'libp2p'
@@ -209,9 +226,15 @@ function withPassphrase(ctx: CliContext): { passphrase?: string } {
 
 async function proposeAndWrite(
   ctx: CliContext,
-  opts: ChainOptions & { out: string },
+  opts: ChainOptions & { out?: string },
   makeChange: () => MembershipChange,
 ): Promise<void> {
+  const url = nodeMode(opts, '--dir DIR --out FILE')
+  if (url) return proposeOnNode(ctx, url, makeChange())
+  if (!opts.out)
+    throw new EhrlogError('ARGUMENT_INVALID', 'give --out FILE: where to write the proposal', {
+      details: { field: 'out' },
+    })
   if (await stat(opts.out).catch(() => undefined))
     throw new EhrlogError(
       'ARGUMENT_INVALID',
