@@ -1,3 +1,5 @@
+import { readFile } from 'node:fs/promises'
+import { join } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
 import { addSignature, type SignedProposal } from '../../node/core/trust/index.ts'
 import { openNodeDir } from '../../node/identity/index.ts'
@@ -77,6 +79,15 @@ describe('membership governance over the network', () => {
     )
     expect(b.governance.live.pending).toBeUndefined()
 
+    // C's admin proposes another change on version 0 meanwhile.
+    const rival = await call(c, tokens[2], 'POST', P, {
+      change: { type: 'remove', name: 'hospital-a' },
+    })
+    expect([rival.status, rival.json.proposal.baseVersion]).toEqual([201, 0])
+    await waitFor('B holds the rival', () =>
+      b.governance.view().proposals.some((p) => p.id === rival.json.id),
+    )
+
     // B's admin signs it over B's API: the quorum is reached on every node.
     const signed = await call(b, tokens[1], 'POST', `${P}/${id}/signatures`)
     expect(signed.status).toBe(200)
@@ -84,7 +95,18 @@ describe('membership governance over the network', () => {
     await waitFor('every node holds the change for its next cut', () =>
       nodes.every((n) => n.governance.live.pending?.proposal.change.type === 'add'),
     )
-    // Signing twice changes nothing; a second vote on version 0 is refused.
+    // Signing twice changes nothing; a second vote on version 0 is refused, nothing written.
+    const votes = await readFile(join(dirs[1]!, 'membership-votes.json'), 'utf8')
+    const second = await call(b, tokens[1], 'POST', `${P}/${rival.json.id}/signatures`)
+    expect([second.status, second.json.error.code]).toEqual([409, 'EQUIVOCATION'])
+    await b.governance.flushed()
+    expect(await readFile(join(dirs[1]!, 'membership-votes.json'), 'utf8')).toBe(votes)
+    expect(
+      (await membershipRecords(b, 'hospital-b')).filter(
+        (r) => r.op === 'signed' && r.id === rival.json.id && r.signer === 'hospital-b',
+      ),
+    ).toEqual([])
+    expect(b.governance.proposal(rival.json.id).signers).toEqual(['hospital-c'])
     expect((await call(b, tokens[1], 'POST', `${P}/${id}/signatures`)).json.signers).toEqual([
       'hospital-a',
       'hospital-b',
@@ -102,7 +124,11 @@ describe('membership governance over the network', () => {
       const ops = (await membershipRecords(node, NAMES[i]!)).map((r) =>
         r.op === 'signed' ? `signed:${r.signer}` : r.op,
       )
-      expect(ops.slice(0, 3)).toEqual(['proposed', 'signed:hospital-a', 'signed:hospital-b'])
+      expect(ops.filter((o) => o !== 'proposed' && o !== 'signed:hospital-c')).toEqual(
+        expect.arrayContaining(['signed:hospital-a', 'signed:hospital-b']),
+      )
+      // A's change, C's rival on version 0 and C's change on version 1.
+      expect(ops.filter((o) => o === 'proposed')).toHaveLength(3)
     }
     const own = await membershipRecords(a, 'hospital-a')
     expect(own[0]).toMatchObject({ op: 'proposed', id, by: 'admin@hospital-a' })
