@@ -265,6 +265,12 @@ export class AlertService {
     return { id, isNew: false, foldedInto: firstId }
   }
 
+  /** Whether a notice (or incident) with this id was queued already, in this run or before. */
+  async isKnown(id: string): Promise<boolean> {
+    if (this.#known.has(id)) return true
+    return /^[0-9a-f]{64}$/.test(id) && this.#spool.exists('known', id)
+  }
+
   /**
    * Queues an email that is not an incident (membership governance: node/membership/
    * governance-mail.ts) with the same guarantees: written to queue/ before this resolves, sent

@@ -46,6 +46,7 @@ export function governancePart(
       void (await opts.alerts.notify(noticeId(notice.node, notice.record), (envelope) =>
         renderNotice(notice, envelope),
       )),
+    known: (notice) => opts.alerts.isKnown(noticeId(notice.node, notice.record)),
     logger: opts.logger,
     ...(opts.republishMs !== undefined ? { republishMs: opts.republishMs } : {}),
   })

@@ -30,6 +30,11 @@ export interface GovernanceOptions {
   record: (body: MembershipRecord) => Promise<void>
   /** Emails this node's admins (AlertService.notify with renderNotice). */
   notify: (notice: GovernanceNotice) => Promise<void>
+  /**
+   * Whether this notice was emailed already (AlertService.isKnown): after a restart the pool
+   * comes back by gossip, and what was recorded and emailed then is not again.
+   */
+  known?: (notice: GovernanceNotice) => Promise<boolean>
   logger: Logger
   /** The pending proposals are gossiped again this often (late or restarted members). Default 30 s; 0: never. */
   republishMs?: number
@@ -374,21 +379,13 @@ export class GovernanceService {
   #write(record: MembershipRecord, evidence: unknown): Promise<void> {
     const { logger } = this.#opts
     const notice = noticeOf(this.#opts.keys.name, record, evidence, this.#opts.live)
-    this.#writes = this.#writes
-      .then(() => this.#opts.record(record))
-      .catch((err: unknown) =>
-        logger.error(
-          { err: (err as Error).message, op: record.op },
-          'membership: record not written',
-        ),
-      )
-      .then(() => this.#opts.notify(notice))
-      .catch((err: unknown) =>
-        logger.error(
-          { err: (err as Error).message, op: record.op },
-          'membership: email not queued',
-        ),
-      )
+    const failed = (what: string) => (err: unknown) =>
+      logger.error({ err: (err as Error).message, op: record.op }, `membership: ${what}`)
+    this.#writes = this.#writes.then(async () => {
+      if (await this.#opts.known?.(notice).catch(() => false)) return
+      await this.#opts.record(record).catch(failed('record not written'))
+      await this.#opts.notify(notice).catch(failed('email not queued'))
+    })
     return Promise.resolve()
   }
 
