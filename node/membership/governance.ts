@@ -17,6 +17,7 @@ import { GovernancePool, type Merged, type PooledProposal, proposalId } from './
 import { type GovernanceView, type ProposalView, proposalView, viewOf } from './governance-view.ts'
 import { type MemberKeys, needsOldKey, recordVote, signAsMember } from './governance-votes.ts'
 import type { LiveMembership } from './live-membership.ts'
+import { rotatedOutSignature } from './rotated-out-key.ts'
 
 export interface GovernanceOptions {
   live: LiveMembership
@@ -112,6 +113,7 @@ export class GovernanceService {
       return true
     } catch (err) {
       if (!isEhrlogError(err)) throw err
+      if (err.code === 'INVALID_SIGNATURE') await this.#serial(() => this.#rotatedOut(signed))
       this.#opts.logger.warn(
         { from: fromMember, code: err.code, field: err.details.field, id: proposalId(signed) },
         `membership: dropped a proposal: ${err.message}`,
@@ -193,6 +195,23 @@ export class GovernanceService {
         },
         use.evidence,
       ),
+    )
+  }
+
+  /** A signature by a key a change took from its member: alerted (rotated-out-key.ts). */
+  async #rotatedOut(signed: SignedProposal): Promise<void> {
+    const found = rotatedOutSignature(this.#opts.live.history.versions, this.#next(), signed)
+    if (!found) return
+    await this.#alert(
+      {
+        op: 'alert',
+        alert: 'rotated-key-signature',
+        members: [found.signer],
+        ids: [proposalId(signed)],
+        version: found.until,
+        summary: `${found.signer}'s ed25519 key, replaced or removed at membership version ${found.until}, signed a membership proposal on version ${signed.proposal.baseVersion}: refused`,
+      },
+      signed,
     )
   }
 

@@ -1,11 +1,12 @@
 import { beforeAll, describe, expect, it } from 'vitest'
 import { toHex } from '../../node/core/hex.ts'
 import { ed25519RawPublicKey } from '../../node/core/tree-head.ts'
-import { MembershipHistory } from '../../node/core/trust/index.ts'
+import { addSignature, MembershipHistory, proposeChange } from '../../node/core/trust/index.ts'
 import type { MembershipRecord } from '../../node/core/trust/membership-record.ts'
 import { silentLogger } from '../../node/logger.ts'
 import { GovernanceService } from '../../node/membership/governance.ts'
 import { noticeId } from '../../node/membership/governance-mail.ts'
+import { encodeGovernanceMessage } from '../../node/membership/governance-messages.ts'
 import { LiveMembership } from '../../node/membership/live-membership.ts'
 import {
   freshKeys,
@@ -134,6 +135,37 @@ describe('GovernanceService', () => {
     expect(a!.records.filter((r) => r.op === 'applied')).toEqual([
       expect.objectContaining({ op: 'applied', id: first.id, version: 1 }),
     ])
+  })
+
+  it("a proposal signed by a member's rotated-out Ed25519 key is refused and alerted", async () => {
+    const [a, b, c] = await wire()
+    const next = await freshKeys()
+    const rotation = await b!.service.propose('admin@hospital-b', {
+      type: 'rotate-ed25519',
+      name: 'hospital-b',
+      ed25519PublicKey: toHex(ed25519RawPublicKey(next.feedKey)),
+      oldKey: 'held',
+    })
+    await a!.service.sign('admin@hospital-a', rotation.id)
+    for (const m of [a, b, c]) await m!.live.applyPending()
+    expect(a!.live.current.version).toBe(1)
+    // Someone holding hospital-b's old key proposes on version 1 in its name.
+    const v1 = a!.live.history.versions[1]!
+    const forged = addSignature(
+      { proposal: proposeChange(v1, 'hospital-b', { type: 'quorum', quorum: 3 }), signatures: [] },
+      'hospital-b',
+      members[1]!.feedKey,
+    )
+    expect(await a!.service.handle(encodeGovernanceMessage(forged), 'hospital-c')).toBe(false)
+    await a!.service.flushed()
+    expect(a!.records.filter((r) => r.op === 'alert')).toEqual([
+      expect.objectContaining({
+        alert: 'rotated-key-signature',
+        members: ['hospital-b'],
+        version: 1,
+      }),
+    ])
+    expect(a!.service.view().proposals).toEqual([])
   })
 
   it('after a restart, what was recorded and emailed before is not again', async () => {
