@@ -1,3 +1,5 @@
+import { readFileSync } from 'node:fs'
+import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { verifyEntryBody } from '../../node/core/body.ts'
 import { decodeEntry, type Entry, encodeEntry } from '../../node/core/entry.ts'
@@ -5,6 +7,10 @@ import { fromHex, toHex } from '../../node/core/hex.ts'
 import { verifyEd25519 } from '../../node/core/tree-head.ts'
 import { proposalMessage, type SignedProposal } from '../../node/core/trust/index.ts'
 import type { MembershipRecord } from '../../node/core/trust/membership-record.ts'
+import {
+  decodeGovernanceMessage,
+  encodeGovernanceMessage,
+} from '../../node/membership/governance-messages.ts'
 import { proposalId } from '../../node/membership/governance-pool.ts'
 import { hexFields, readFormatExamples } from '../core/format-doc.ts'
 
@@ -18,6 +24,20 @@ function jsonLine(name: string): string {
   expect(found.lines).toHaveLength(1)
   return found.lines[0]!
 }
+
+describe('docs/protocol.md: the membership topic message', () => {
+  it("is hospital-a's copy of format.md's first membership change, 475 bytes, as the node encodes it", () => {
+    const doc = readFileSync(join(import.meta.dirname, '..', '..', 'docs', 'protocol.md'), 'utf8')
+    const line = doc.split('\n').find((l) => l.startsWith('{"v":1,"type":"proposal"'))!
+    expect(utf8.encode(line).byteLength).toBe(475)
+    const decoded = decodeGovernanceMessage(utf8.encode(line))
+    const change = JSON.parse(jsonLine('membership-change-1')) as SignedProposal
+    expect(decoded).toEqual({ ...change, signatures: change.signatures.slice(0, 1) })
+    expect(new TextDecoder().decode(encodeGovernanceMessage(decoded))).toBe(line)
+    expect(encodeGovernanceMessage(change).byteLength).toBe(642)
+    expect(proposalId(change).startsWith('3be246d2')).toBe(true)
+  })
+})
 
 describe('docs/format.md: membership entries', () => {
   it('the signed record is canonical, valid, hashes as shown, and its signature and id are those of the membership change example', () => {
