@@ -33,11 +33,18 @@ export function governancePart(
   const { identity } = folder
   const governance = new GovernanceService({
     live,
+    // Read at each use: a node that installs a rotated key signs with the new one from then on.
     keys: {
       name: identity.config.name,
-      signingKey: identity.signingKey,
-      blsSecretKey: identity.blsSecretKey,
-      libp2pPrivateKey: identity.libp2pPrivateKey,
+      get signingKey() {
+        return identity.signingKey
+      },
+      get blsSecretKey() {
+        return identity.blsSecretKey
+      },
+      get libp2pPrivateKey() {
+        return identity.libp2pPrivateKey
+      },
     },
     dir: opts.dir,
     publish: (data) => opts.net.publishControl(MEMBERSHIP_TOPIC, data),

@@ -1,4 +1,6 @@
 import { EhrlogError, isEhrlogError } from '../core/errors.ts'
+import { toHex } from '../core/hex.ts'
+import { ed25519RawPublicKey } from '../core/tree-head.ts'
 import {
   applyProposal,
   describeVersion,
@@ -266,13 +268,25 @@ export class GovernanceService {
     )
   }
 
+  /**
+   * This node is a member of `base` with the key it signs with: a node whose Ed25519 key a
+   * change replaced signs nothing until its new key is installed (a signature by the old key
+   * would be refused and alerted everywhere as a rotated-out key's).
+   */
   #checkSelf(base: MembershipVersion): void {
-    const { name } = this.#opts.keys
-    if (!base.members.some((m) => m.name === name))
+    const { name, signingKey } = this.#opts.keys
+    const member = base.members.find((m) => m.name === name)
+    if (!member)
       throw new EhrlogError(
         'SIGNER_UNKNOWN',
         `${name} is not a member of ${describeVersion(base)}; only members propose and sign changes`,
         { details: { signer: name, version: base.number } },
+      )
+    if (member.ed25519PublicKey !== toHex(ed25519RawPublicKey(signingKey)))
+      throw new EhrlogError(
+        'SIGNER_UNKNOWN',
+        `${name}'s Ed25519 key in ${describeVersion(base)} is not the one this node signs with: install its new key first (docs/operations.md)`,
+        { details: { signer: name, version: base.number, field: 'ed25519PublicKey' } },
       )
   }
 

@@ -166,6 +166,10 @@ describe('GovernanceService', () => {
       }),
     ])
     expect(a!.service.view().proposals).toEqual([])
+    // B's own node, its new key not installed yet, signs nothing: it would be the same refusal.
+    await expect(
+      b!.service.propose('admin@hospital-b', { type: 'quorum', quorum: 3 }),
+    ).rejects.toMatchObject({ code: 'SIGNER_UNKNOWN', details: { field: 'ed25519PublicKey' } })
   })
 
   it('after a restart, what was recorded and emailed before is not again', async () => {
