@@ -16,6 +16,7 @@ import type { NodeFolder } from './node-folder.ts'
 import type { NodeOptions } from './node-options.ts'
 import { storeOfNode } from './node-store.ts'
 import { portalNetworkOf } from './portal/index.ts'
+import { MembershipHistory } from './core/trust/index.ts'
 import { QueryService } from './query/index.ts'
 import { CheckpointLog, type LogStore, PendingLog } from './store/index.ts'
 
@@ -231,6 +232,8 @@ export function buildParts(
     auth: { service: auth, node: name, portals: identity.config.portals },
     query,
     portal: { network: portalNetworkOf(membership.networkId, folder.networkText) },
+    // m16node: `history: () => live.history` once the node runs on LiveMembership.
+    membership: { history: genesisHistoryOf(folder) },
     health: health.http,
     tls: tlsFilesOf(identity.config.http.tls, dir),
     trustProxy: identity.config.http.trustProxy,
@@ -305,6 +308,22 @@ export function buildParts(
     atna,
   }
   return { parts, lifecycle }
+}
+
+/** The folder's genesis alone (no change applied yet), built once when first asked. */
+function genesisHistoryOf(folder: NodeFolder): () => MembershipHistory {
+  let history: MembershipHistory | undefined
+  return () => {
+    history ??= MembershipHistory.fromChain(JSON.parse(folder.networkText), [], {
+      // The folder's membership verified these very proofs of possession when it was read.
+      proven: (m) =>
+        folder.membership.members.some(
+          (x) =>
+            x.blsPublicKey === m.blsPublicKey && x.blsProofOfPossession === m.blsProofOfPossession,
+        ),
+    })
+    return history
+  }
 }
 
 /** Opens the store (naming feeds found damaged at open) and closes it. */
