@@ -28,7 +28,11 @@ import {
   type Readiness,
 } from './health-routes.ts'
 import { clientErrorResponse, type HttpFailure, httpFailureOf, sendFailure } from './http-errors.ts'
-import { MEMBERSHIP_PATH, type MembershipRouteOptions, membershipRoute } from './membership-route.ts'
+import {
+  MEMBERSHIP_PATH,
+  type MembershipRouteOptions,
+  membershipRoute,
+} from './membership-route.ts'
 import { type ProofRouteOptions, proofRoute } from './proof-route.ts'
 import { QUERY_PATH, type QueryRouteOptions, queryRoute } from './query-route.ts'
 import { DebugRequestLog } from './request-log.ts'

@@ -72,6 +72,7 @@ export {
 } from './membership-chain-types.ts'
 export {
   changesUpTo,
+  followChanges,
   followMembershipAnswer,
   type MembershipAnswerJson,
   membershipAnswerOf,

@@ -66,20 +66,7 @@ export function followMembershipAnswer(
       `${node} answered changes after version ${a.after}, past the ${known.latest} asked for`,
       { details: { field: 'after' } },
     )
-  let history = known
-  a.changes.forEach((change, index) => {
-    const made = a.after + index + 1
-    const where = `membership change ${made} from ${node} (index ${index})`
-    if (made <= history.latest) {
-      sameChange(history, made, change, where)
-      return
-    }
-    try {
-      history = history.extend(change)
-    } catch (err) {
-      throw refusal(err, where, made, index)
-    }
-  })
+  const history = followChanges(known, a.after, a.changes, node)
   const { version, hash } = a.latest
   const ours = history.versions[version]
   if (version > history.latest)
@@ -94,6 +81,34 @@ export function followMembershipAnswer(
       `${node} names membership version ${version} ${hash.slice(0, 8)}…, but the chain verified from your genesis makes ${ours.hash.slice(0, 8)}… there: it does not extend your chain`,
       { details: { field: 'latest', version, hash, expected: ours.hash } },
     )
+  return history
+}
+
+/**
+ * `known` followed through `changes`, which claim to follow version `after` (≤ known.latest):
+ * the ones `known` holds must be the same changes, each newer one is applied to the version
+ * before it. Throws like followMembershipAnswer, naming the change (`from`: where it came from).
+ */
+export function followChanges(
+  known: MembershipHistory,
+  after: number,
+  changes: readonly unknown[],
+  from: string,
+): MembershipHistory {
+  let history = known
+  changes.forEach((change, index) => {
+    const made = after + index + 1
+    const where = `membership change ${made} from ${from} (index ${index})`
+    if (made <= history.latest) {
+      sameChange(history, made, change, where)
+      return
+    }
+    try {
+      history = history.extend(change)
+    } catch (err) {
+      throw refusal(err, where, made, index)
+    }
+  })
   return history
 }
 
@@ -145,10 +160,7 @@ function refusal(err: unknown, where: string, made: number, index: number | unde
 }
 
 function parseAnswer(answer: unknown, node: string): MembershipAnswerJson {
-  const a = (typeof answer === 'object' && answer !== null ? answer : {}) as Record<
-    string,
-    unknown
-  >
+  const a = (typeof answer === 'object' && answer !== null ? answer : {}) as Record<string, unknown>
   const bad = (field: string, want: string) =>
     new EhrlogError('MESSAGE_INVALID', `${node}'s membership answer: ${field}: ${want}`, {
       details: { field },
