@@ -29,9 +29,7 @@ let change: SignedProposal
 
 beforeAll(async () => {
   root = await mkdtemp(join(tmpdir(), 'ehrlog-follow-folder-'))
-  ;({
-    dirs: [dir],
-  } = (await initNetwork(root, 1)) as { dirs: [string] })
+  dir = (await initNetwork(root, 1)).dirs[0]!
   networkFile = join(root, 'network.json')
   const genesis = MembershipHistory.fromChain(JSON.parse(await readFile(networkFile, 'utf8')), [])
   const keys = await keysOfFolders([dir])

@@ -72,8 +72,6 @@ async function showLogs(body: HTMLElement, params: URLSearchParams): Promise<voi
     if (!network.ok)
       throw new UntrustedNetwork(`the node did not send its network.json (HTTP ${network.status})`)
     trusted = trustedNetworkOf(network.body)
-    // Its genesis, then the signed membership changes, each checked here.
-    history = await followServedMembership((network.body as { networkJson: unknown }).networkJson)
   } catch (err) {
     if (!(err instanceof UntrustedNetwork)) throw err
     setStatus('warning', `Not verified: ${err.message}. No logs are shown.`)
@@ -90,6 +88,16 @@ async function showLogs(body: HTMLElement, params: URLSearchParams): Promise<voi
         'Nothing is verified and no logs are shown. If your hospital announced a new network, ' +
         'compare its network id with the new one, then clear this site’s data in your browser to trust it.',
     )
+    hideReport()
+    return
+  }
+  try {
+    // The pinned genesis, then the signed membership changes, each checked here.
+    history = await followServedMembership((network.body as { networkJson: unknown }).networkJson)
+  } catch (err) {
+    if (!(err instanceof UntrustedNetwork)) throw err
+    showNetwork(trusted.networkId, 'the membership chain was refused')
+    setStatus('warning', `Not verified: ${err.message}. No logs are shown.`)
     hideReport()
     return
   }

@@ -27,6 +27,10 @@ export async function followServedMembership(genesis: unknown): Promise<Membersh
       throw new UntrustedNetwork(
         `the node did not send its membership changes (HTTP ${answer.status})`,
       )
+    // Changes of another network than the genesis served are none of this one's: the page
+    // then holds the genesis alone, and a checkpoint of a later version does not verify.
+    if ((answer.body as { networkId?: unknown } | null)?.networkId !== pinned.networkId)
+      return undefined
     return answer.body
   }
   let followed: MembershipHistory
@@ -37,7 +41,9 @@ export async function followServedMembership(genesis: unknown): Promise<Membersh
       followed = followMembershipAnswer(kept, answer, 'this node')
     } catch (err) {
       if (!isEhrlogError(err, 'CHAIN_BROKEN') || kept.latest === 0) throw err
-      followed = followMembershipAnswer(kept, await ask(0), 'this node')
+      const again = await ask(0)
+      if (again === undefined) return kept
+      followed = followMembershipAnswer(kept, again, 'this node')
     }
   } catch (err) {
     if (!isEhrlogError(err)) throw err
