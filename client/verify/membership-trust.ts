@@ -150,11 +150,15 @@ export async function followNode(
   }
   let followed: MembershipHistory
   try {
-    followed = followMembershipAnswer(history, answer, endpoint.url)
+    try {
+      followed = followMembershipAnswer(history, answer, endpoint.url)
+    } catch (err) {
+      if (!isEhrlogError(err, 'CHAIN_BROKEN') || history.latest === 0) throw err
+      // From genesis, the node's whole chain against the one held: where do they part?
+      followed = followMembershipAnswer(history, await ask(0), endpoint.url)
+    }
   } catch (err) {
-    if (!isEhrlogError(err, 'CHAIN_BROKEN') || history.latest === 0) throw err
-    // From genesis, the node's whole chain against the one held: where do they part?
-    followed = followMembershipAnswer(history, await ask(0), endpoint.url)
+    throw fromSource(err, endpoint.url)
   }
   await keepChain(ctx, followed)
   return followed
@@ -170,8 +174,13 @@ export async function followFolder(
   genesis: unknown,
   dir: string,
 ): Promise<MembershipHistory> {
-  const live = await LiveMembership.load(dir, genesis)
-  const followed = followMembershipAnswer(history, membershipAnswerOf(live.history, 0), dir)
+  let followed: MembershipHistory
+  try {
+    const live = await LiveMembership.load(dir, genesis)
+    followed = followMembershipAnswer(history, membershipAnswerOf(live.history, 0), dir)
+  } catch (err) {
+    throw fromSource(err, dir)
+  }
   await keepChain(ctx, followed)
   return followed
 }
@@ -207,6 +216,15 @@ export function explainUnknown(err: unknown, ref: VersionRef, where: string): un
     `the checkpoint is cosigned under membership version ${ref.version}, but ${where} showed the signed changes only up to version ${latest}: it cannot be verified until a member shows the changes that make version ${ref.version} (ask another member with --node URL); ${err.message}`,
     { details: err.details, cause: err },
   )
+}
+
+/** A refusal of the chain `source` showed, marked so that the CLI's hint says what to do. */
+function fromSource(err: unknown, source: string): unknown {
+  if (!isEhrlogError(err) || err.code === 'UNAVAILABLE') return err
+  return new EhrlogError(err.code, err.message, {
+    details: { ...err.details, membershipSource: source },
+    cause: err,
+  })
 }
 
 function keptPathOf(ctx: CliContext, networkId: string): string {

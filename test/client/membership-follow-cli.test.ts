@@ -185,6 +185,9 @@ describe('ehrlog checkpoint follows the chain from the pinned genesis', () => {
     const r = await cli('follower', ['checkpoint', '--node', url, '--network', networkFile])
     expect(r.code).toBe(3)
     expect(r.err).toMatch(
+      /^hint: the membership chain from http:\/\/127\.0\.0\.1:\d+ does not verify from your network\.json/m,
+    )
+    expect(r.err).toMatch(
       /^EQUIVOCATION: membership change 1 from http:\/\/127\.0\.0\.1:\d+ \(index 0\): two different changes were each signed by a quorum on version 0/m,
     )
   })
