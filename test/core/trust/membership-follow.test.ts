@@ -218,6 +218,65 @@ describe('clients follow the membership chain from the genesis they pinned', () 
     expect(unknown.failures[0]?.reason).toMatch(/past the newest this history holds \(0\)/)
   })
 
+  it('heads past the checkpoint’s cut verify under its version’s key, or the next version’s after a rotation', async () => {
+    const { generateKeyPairSync } = await import('node:crypto')
+    const { signTreeHead, ed25519RawPublicKey } = await import('../../../node/core/tree-head.ts')
+    const { toHex } = await import('../../../node/core/hex.ts')
+    const fresh = generateKeyPairSync('ed25519').privateKey
+    const rotate = await signedChange(
+      full.versions[2]!,
+      {
+        type: 'rotate-ed25519',
+        name: 'hospital-b',
+        ed25519PublicKey: toHex(ed25519RawPublicKey(fresh)),
+        oldKey: 'lost',
+      },
+      ['hospital-a', 'hospital-c', 'hospital-d', 'hospital-b'],
+      keys,
+    )
+    const h3 = full.extend(rotate)
+    const root = new Uint8Array(32).fill(7)
+    const headBy = (key: import('node:crypto').KeyObject) => {
+      const h = signTreeHead(key, 'hospital-b', 3, root)
+      return {
+        origin: 'hospital-b',
+        treeSize: 3,
+        root: toHex(h.root),
+        signature: toHex(h.signature),
+        consistency: [],
+      }
+    }
+    const answerWith = (head: unknown) => ({
+      v: 1,
+      node: 'x',
+      filter: {},
+      entries: [],
+      heads: [head],
+      checkpoint: cosignedToJson(cosignedAt(h3, 2)),
+      held: {},
+    })
+    const check = { keys: h3.current.keys, filter: {} }
+    const ok = (answer: unknown, history: MembershipHistory) => [
+      ...verifyQueryAnswer(answer, { ...check, history }).failures,
+    ]
+    // The checkpoint is of version 2: hospital-b's key then, or (rotated in version 3) its new one.
+    expect(ok(answerWith(headBy(keys.get('hospital-b')!.feedKey)), h3)).toEqual([])
+    expect(ok(answerWith(headBy(fresh)), h3)).toEqual([])
+    // A verifier that does not hold version 3 knows no such key; another key is never accepted.
+    const stranger = generateKeyPairSync('ed25519').privateKey
+    const { checkAnswerHeads } = await import('../../../node/core/trust/answer-heads.ts')
+    const heads = checkAnswerHeads([headBy(fresh)], full.at(2)!.keys, () => undefined, [])
+    expect(heads.get('hospital-b:3')?.problem).toMatch(/is not signed by hospital-b/)
+    const other = checkAnswerHeads(
+      [headBy(stranger)],
+      full.at(2)!.keys,
+      () => undefined,
+      [],
+      h3.at(3)!.keys.ed25519Keys,
+    )
+    expect(other.get('hospital-b:3')?.problem).toMatch(/is not signed by hospital-b/)
+  })
+
   it('a bundle carries the changes up to the newest version its checkpoints name', () => {
     expect(changesUpTo(full, [{ version: 0 }])).toEqual([])
     expect(changesUpTo(full, [{ version: 1 }, { version: 0 }])).toHaveLength(1)
