@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { EhrlogError } from './core/errors.ts'
-import { Membership } from './core/trust/index.ts'
+import type { Membership } from './core/trust/index.ts'
 import {
   assertOwnEntry,
   NETWORK_FILE,
@@ -11,11 +11,18 @@ import {
   readNodeIndexKey,
 } from './identity/index.ts'
 import type { Logger } from './logger.ts'
+import { LiveMembership, MEMBERSHIP_DIR } from './membership/live-membership.ts'
 
 /** What a node is, read from its folder: its identity and config, and the network it is in. */
 export interface NodeFolder {
   identity: NodeIdentity
+  /**
+   * The version in force when the node started (genesis network.json plus membership/): for
+   * parts that read the members once. Parts that must follow changes take `live`.
+   */
   membership: Membership
+  /** The membership as it changes: genesis, the applied changes, the one pending for the cut. */
+  live: LiveMembership
   /** network.json as read: the portal hands it to browsers, which verify it themselves. */
   networkText: string
   /** The network's VRF secret key for the per-patient index (index.key), checked against network.json. */
@@ -23,8 +30,10 @@ export interface NodeFolder {
 }
 
 /**
- * Reads a node folder: keys and config (decrypted with `passphrase` when set), network.json,
- * and the BLS proofs of possession this node verified before (only new ones are checked).
+ * Reads a node folder: keys and config (decrypted with `passphrase` when set), network.json
+ * (the genesis) with the membership changes applied since (membership/NNNNNN.json, each
+ * verified against the version before), and the BLS proofs of possession this node verified
+ * before (only new ones are checked).
  */
 export async function readNodeFolder(
   dir: string,
@@ -34,19 +43,34 @@ export async function readNodeFolder(
   const identity = await openNodeDir(dir, passphrase ? { passphrase } : {})
   const networkText = await readNetworkFile(dir)
   const provenKeys = await ProvenKeys.load(dir, identity.provenKeysKey)
-  const membership = Membership.parse(networkText, join(dir, NETWORK_FILE), {
+  const live = await LiveMembership.load(dir, parseNetworkText(dir, networkText), {
     proven: provenKeys.has,
   })
-  // A network.json whose entry for this node names other keys would leave it isolated.
-  assertOwnEntry(membership, identity.identity, join(dir, NETWORK_FILE))
-  const vrfSecretKey = await readNodeIndexKey(dir, membership)
+  const membership = live.current
+  // An entry for this node naming other keys would leave it isolated (after a rotation of its
+  // own keys: the new keys must be installed in its folder first).
+  const source =
+    membership.version === 0 ? NETWORK_FILE : `${MEMBERSHIP_DIR}/ (version ${membership.version})`
+  assertOwnEntry(membership, identity.identity, join(dir, source))
+  const vrfSecretKey = await readNodeIndexKey(dir, live.at(0)!)
   // Only a cache: a folder it cannot be written to costs the next start the pairings.
   await provenKeys
     .remember(membership.members)
     .catch((err: unknown) =>
       logger.warn({ err: (err as Error).message }, 'could not record the verified BLS proofs'),
     )
-  return { identity, membership, networkText, vrfSecretKey }
+  return { identity, membership, live, networkText, vrfSecretKey }
+}
+
+function parseNetworkText(dir: string, text: string): unknown {
+  try {
+    return JSON.parse(text)
+  } catch (cause) {
+    throw new EhrlogError('CONFIG_INVALID', `${join(dir, NETWORK_FILE)}: is not JSON`, {
+      cause,
+      details: { field: '', source: join(dir, NETWORK_FILE) },
+    })
+  }
 }
 
 async function readNetworkFile(dir: string): Promise<string> {

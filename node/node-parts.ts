@@ -11,6 +11,7 @@ import { fencePart, IngestQueue, OwnFeed, OwnTipFence, PendingDrain } from './in
 import { gateAccepts, IntegrityService, repairPeersOf, repairSourceOf } from './integrity/index.ts'
 import { BackgroundTask, PartList, type Startable } from './lifecycle/index.ts'
 import type { Logger } from './logger.ts'
+import type { LiveMembership } from './membership/live-membership.ts'
 import { NetService } from './net/index.ts'
 import type { NodeFolder } from './node-folder.ts'
 import type { NodeOptions } from './node-options.ts'
@@ -21,6 +22,8 @@ import { CheckpointLog, type LogStore, PendingLog } from './store/index.ts'
 
 export interface Parts {
   identity: NodeIdentity
+  /** The membership as it changes (genesis, applied changes, the one pending for the cut). */
+  membership: LiveMembership
   store: LogStore
   /** The per-patient index (node/index): checkpoints' index roots, completeness proofs. */
   index: IndexView
@@ -154,7 +157,8 @@ export function buildParts(
   const index = opts.indexView?.(store, folder.vrfSecretKey) ?? indexPart
   const checkpoints = new CheckpointService({
     self: name,
-    membership,
+    // Rounds follow the membership: each under the version in force, a change applied at the cut.
+    membership: folder.live,
     blsSecretKey: identity.blsSecretKey,
     store,
     index,
@@ -183,7 +187,7 @@ export function buildParts(
   const integrity = new IntegrityService({
     self: name,
     store,
-    membership,
+    membership: folder.live,
     latestCheckpoint: () => checkpoints.latest(),
     latestHeld: () => checkpoints.latestHeld(),
     peers: () => repairPeersOf(net),
@@ -289,6 +293,7 @@ export function buildParts(
   )
   const parts = {
     identity,
+    membership: folder.live,
     store,
     index,
     alerts,

@@ -3,6 +3,7 @@ import { isEhrlogError } from '../core/errors.ts'
 import type { Membership } from '../core/trust/index.ts'
 import type { IndexView } from '../index/index-view.ts'
 import type { Logger } from '../logger.ts'
+import { type MembershipView, membershipViewOf } from '../membership/membership-view.ts'
 import type { AcceptResult, FeedBatch, LogStore } from '../store/index.ts'
 import { CheckpointTrust, originKeyOf } from './checkpoint-trust.ts'
 import { CutJudge } from './cut-judge.ts'
@@ -24,7 +25,11 @@ export interface IntegrityServiceOptions {
   /** This node's member name. */
   self: string
   store: LogStore
-  membership: Membership
+  /**
+   * The membership (a LiveMembership follows changes): checkpoints are verified under the
+   * version they name; the feeds judged are those of the version in force.
+   */
+  membership: Membership | MembershipView
   /** The newest cosigned checkpoint (CheckpointService.latest); verified here before use. */
   latestCheckpoint: () => CosignedCheckpoint | undefined
   /**
@@ -97,7 +102,8 @@ export class IntegrityService {
 
   constructor(opts: IntegrityServiceOptions) {
     this.#opts = opts
-    const { self, store, membership, logger: log } = opts
+    const { self, store, logger: log } = opts
+    const membership = membershipViewOf(opts.membership)
     const signal = this.#controller.signal
     const scrubNow = () => this.scrubNow()
     // Every read goes through the store's ScrubView; its writes are repairFeed and the holds.
@@ -110,7 +116,7 @@ export class IntegrityService {
       latestHeld: opts.latestHeld,
       logger: log,
     })
-    this.#startHold = new StartHold(replica, membership, this.#cuts)
+    this.#startHold = new StartHold(replica, () => membership.current, this.#cuts)
     this.#ownCut = new OwnCutHold(replica, store, self, log)
     this.#tailWait = { store: replica, syncNow: opts.syncNow, tailWaitMs: opts.tailWaitMs, signal }
     const { scrubIntervalMs, retryMs } = opts
@@ -119,7 +125,7 @@ export class IntegrityService {
       self,
       replica,
       writeRepair: (repair) => store.repairFeed(repair),
-      membership,
+      membership: () => membership.current,
       cuts: this.#cuts,
       gate: this.#gate,
       peers: opts.peers,
@@ -134,7 +140,7 @@ export class IntegrityService {
     this.#equivocation = new EquivocationWatch({
       self,
       store: replica,
-      originKey: (origin) => originKeyOf(membership, origin),
+      originKey: (origin) => originKeyOf(membership.current, origin),
       publish: opts.publishEvidence,
       onIncident: (incident) => this.#emit(incident),
       onUnprovable: () => void this.scrubNow().catch(() => {}),
