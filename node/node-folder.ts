@@ -12,6 +12,7 @@ import {
 } from './identity/index.ts'
 import type { Logger } from './logger.ts'
 import { LiveMembership, MEMBERSHIP_DIR } from './membership/live-membership.ts'
+import { OriginKeys } from './membership/origin-keys.ts'
 
 /** What a node is, read from its folder: its identity and config, and the network it is in. */
 export interface NodeFolder {
@@ -23,6 +24,8 @@ export interface NodeFolder {
   membership: Membership
   /** The membership as it changes: genesis, the applied changes, the one pending for the cut. */
   live: LiveMembership
+  /** Each origin's Ed25519 key per tree size across versions (rotations, removed members). */
+  originKeys: OriginKeys
   /** network.json as read: the portal hands it to browsers, which verify it themselves. */
   networkText: string
   /** The network's VRF secret key for the per-patient index (index.key), checked against network.json. */
@@ -59,7 +62,8 @@ export async function readNodeFolder(
     .catch((err: unknown) =>
       logger.warn({ err: (err as Error).message }, 'could not record the verified BLS proofs'),
     )
-  return { identity, membership, live, networkText, vrfSecretKey }
+  const originKeys = await OriginKeys.load(live, dir)
+  return { identity, membership, live, originKeys, networkText, vrfSecretKey }
 }
 
 function parseNetworkText(dir: string, text: string): unknown {

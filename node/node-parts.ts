@@ -8,7 +8,13 @@ import type { NodeIdentity } from './identity/index.ts'
 import { IndexPart } from './index/index-part.ts'
 import type { IndexView } from './index/index-view.ts'
 import { fencePart, IngestQueue, OwnFeed, OwnTipFence, PendingDrain } from './ingest/index.ts'
-import { gateAccepts, IntegrityService, repairPeersOf, repairSourceOf } from './integrity/index.ts'
+import {
+  gateAccepts,
+  IntegrityService,
+  isAlertKind,
+  repairPeersOf,
+  repairSourceOf,
+} from './integrity/index.ts'
 import { BackgroundTask, PartList, type Startable } from './lifecycle/index.ts'
 import type { Logger } from './logger.ts'
 import type { LiveMembership } from './membership/live-membership.ts'
@@ -67,7 +73,7 @@ export function buildParts(
   const { dir, logger } = opts
   const name = identity.config.name
   const metrics = new NodeMetrics()
-  const store = storeOfNode(identity, membership.ed25519Keys())
+  const store = storeOfNode(identity, folder.originKeys)
   // Nothing is signed onto the own feed before a quorum told this node its tip (own-tip-fence.ts).
   const fence = new OwnTipFence({
     self: name,
@@ -166,11 +172,14 @@ export function buildParts(
     publish: (data) => net.publishControl(CHECKPOINT_TOPIC, data),
     syncNow: () => net.syncNow(),
     onIncident: (incident) => report(incidentOfCheckpoint(name, incident)),
+    onAdopted: (cosigned) => folder.originKeys.noteCheckpoint(cosigned),
     onRoundEnded: (outcome, ms) => metrics.roundEnded(outcome, ms),
     logger: logger.child({ component: 'checkpoint' }),
     ...(opts.checkpointIntervalMs !== undefined ? { intervalMs: opts.checkpointIntervalMs } : {}),
   })
   net.handleControl(CHECKPOINT_TOPIC, (data, from) => checkpoints.handle(data, from))
+  // A member removed at this cut is frozen at its size in the last checkpoint it was cut in.
+  folder.live.onChange((now) => folder.originKeys.noteApplied(now.version, checkpoints.latest()))
   // Every query is recorded in this node's own feed before it is answered.
   const query = new QueryService({
     node: name,
@@ -197,6 +206,12 @@ export function buildParts(
     onIncident: (incident) => {
       opts.onIntegrityIncident?.(incident)
       report(incident)
+    },
+    // A rotated-out key signing new history: emailed once the alerts know the kind.
+    onRetiredKey: (incident) => {
+      opts.onRetiredKey?.(incident)
+      if (isAlertKind(incident.kind))
+        report({ ...incident, reportingNode: name, detectedAt: new Date().toISOString() } as never)
     },
     logger: logger.child({ component: 'integrity' }),
     onScrubbed: (ms) => metrics.scrubbed(ms),

@@ -42,6 +42,11 @@ export interface CheckpointServiceOptions {
   /** Pulls missing entries from peers now. */
   syncNow: () => Promise<void>
   onIncident: (incident: CheckpointIncident) => void
+  /**
+   * Told of each cosigned checkpoint this node adopts (and of the stored latest at start): the
+   * origin keys learn where a rotation took effect from it (membership/origin-keys.ts).
+   */
+  onAdopted?: (cosigned: CosignedCheckpoint) => void
   /** Told how each round this node proposed ended, and how long it took (metrics). */
   onRoundEnded?: (outcome: 'cosigned' | 'failed', durationMs: number) => void
   logger: Logger
@@ -131,6 +136,7 @@ export class CheckpointService {
     )
     this.#latest = stored?.cosigned
     this.#latestHeld = stored?.held
+    if (stored) this.#opts.onAdopted?.(stored.cosigned)
     // Proofs answer at the latest checkpoint: the index gets there in the background (a replica
     // behind it, or damaged, gets its entries back from peers only once the network is up).
     if (stored && stored.held?.size === stored.cosigned.checkpoint.feeds.length) {
@@ -474,6 +480,7 @@ export class CheckpointService {
         .map((f) => f.origin)
       this.#latest = cosigned
       this.#latestHeld = new Set(held)
+      this.#opts.onAdopted?.(cosigned)
       await this.#opts.checkpoints.put(cosigned, held)
       // Proofs are answered at the newest cut. Without its entries yet (a node that was away),
       // the index commits on the first proof asked for once they are here (IndexView.prove).

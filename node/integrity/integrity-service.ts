@@ -14,6 +14,7 @@ import { OriginGate } from './origin-gate.ts'
 import { OwnCutHold } from './own-cut.ts'
 import { findParting, partingQuestionOf, partingToJson } from './parting.ts'
 import type { RepairPeer } from './repairer.ts'
+import { type RetiredKeyIncident, retiredKeyIncidentOf } from './retired-key.ts'
 import { ScrubSchedule } from './scrub-schedule.ts'
 import { Scrubber, type ScrubResult } from './scrubber.ts'
 import { StartHold } from './start-hold.ts'
@@ -46,6 +47,8 @@ export interface IntegrityServiceOptions {
   publishEvidence: (data: Uint8Array) => Promise<void>
   /** Told of each incident once, after its repair was tried (see IntegrityIncident.repaired). */
   onIncident: (incident: IntegrityIncident) => void
+  /** Told once per head of a batch refused as signed by a retired key (retired-key.ts). */
+  onRetiredKey?: (incident: RetiredKeyIncident) => void
   logger: Logger
   /** Time between scheduled scrubs; 0: only at start and on scrubNow() (default 10 min). */
   scrubIntervalMs?: number
@@ -97,6 +100,7 @@ export class IntegrityService {
   readonly #schedule: ScrubSchedule
   readonly #equivocation: EquivocationWatch
   /** The scrub running now, and the one more asked for meanwhile (scrubNow). */
+  readonly #retiredSeen = new Set<string>()
   #running: Promise<ScrubResult> | undefined
   #queued: Promise<ScrubResult> | undefined
 
@@ -216,6 +220,12 @@ export class IntegrityService {
         return result
       } catch (err) {
         if (isEhrlogError(err, 'EQUIVOCATION')) void this.#equivocation.onConflict(batch)
+        const retired = retiredKeyIncidentOf(err, batch, this.#opts.self)
+        if (retired && !this.#retiredSeen.has(retired.key)) {
+          this.#retiredSeen.add(retired.key)
+          this.#opts.logger.error({ incident: retired.evidence }, retired.summary)
+          this.#opts.onRetiredKey?.(retired)
+        }
         throw err
       }
     })

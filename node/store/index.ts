@@ -7,6 +7,7 @@ export type {
   AppendItem,
   CommittedBatch,
   EntryRef,
+  HeadKeys,
   LogStoreOptions,
   PatientPosting,
   ProofRequest,
