@@ -136,7 +136,7 @@ export function buildParts(
     node: name,
     signingKey: identity.signingKey,
     memberKey: (node) => {
-      const hex = membership.byName(node)?.ed25519PublicKey
+      const hex = folder.live.current.byName(node)?.ed25519PublicKey
       return hex ? new Uint8Array(Buffer.from(hex, 'hex')) : undefined
     },
     directory: users.directory,
