@@ -1,18 +1,13 @@
-import {
-  type Checkpoint,
-  type CosignedCheckpoint,
-  checkpointId,
-  type FeedCut,
-} from '../core/checkpoint.ts'
+import { type Checkpoint, type CosignedCheckpoint, checkpointId } from '../core/checkpoint.ts'
 import { EhrlogError, isEhrlogError } from '../core/errors.ts'
 import { bytesEqual, fromHex, toHex } from '../core/hex.ts'
-import { EMPTY_ROOT } from '../core/merkle/index.ts'
 import type { Membership } from '../core/trust/index.ts'
 import type { IndexView } from '../index/index-view.ts'
 import type { Logger } from '../logger.ts'
 import { type MembershipView, membershipViewOf } from '../membership/membership-view.ts'
 import type { CheckpointLog, LogStore } from '../store/index.ts'
 import { BlsWorker } from './bls-worker.ts'
+import { cutOf, grewSince } from './cut.ts'
 import {
   type CheckpointMessage,
   decodeCheckpointMessage,
@@ -102,29 +97,15 @@ export class CheckpointService {
   constructor(opts: CheckpointServiceOptions) {
     this.#opts = opts
     this.#live = membershipViewOf(opts.membership)
-    this.#versions = new VersionStates(opts.self, [
-      opts.blsSecretKey,
-      ...(opts.moreBlsSecretKeys ?? []),
-    ])
+    const secretKeys = [opts.blsSecretKey, ...(opts.moreBlsSecretKeys ?? [])]
+    this.#versions = new VersionStates(opts.self, secretKeys, opts.quorum)
     this.#networkId = fromHex(this.#live.networkId, 32)!
     this.#bls = opts.bls ?? new BlsWorker({ secretKey: opts.blsSecretKey }, opts.logger)
   }
 
-  /** The version in force, as rounds use it (the quorum option overrides the version's). */
+  /** The version in force, as rounds use it. */
   #now(): VersionState {
-    return this.#withQuorum(this.#versions.of(this.#live.current))
-  }
-
-  #withQuorum(v: VersionState): VersionState {
-    const quorum = this.#opts.quorum
-    return quorum === undefined ? v : { ...v, keys: { ...v.keys, quorum } }
-  }
-
-  /** The version `checkpoint` names, when this node holds it. */
-  #versionOf(checkpoint: Checkpoint): VersionState | undefined {
-    const m = this.#live.at(checkpoint.membership.version)
-    if (!m || m.versionHash !== toHex(checkpoint.membership.hash)) return undefined
-    return this.#withQuorum(this.#versions.of(m))
+    return this.#versions.of(this.#live.current)
   }
 
   async start(): Promise<void> {
@@ -203,7 +184,7 @@ export class CheckpointService {
           : `this node's folder holds no BLS secret key for its entry in membership version ${version.ref.version} (install the rotated key)`,
       )
     }
-    const checkpoint = await this.#cut(version)
+    const checkpoint = await cutOf(this.#networkId, version, this.#opts.store, this.#opts.index)
     const id = checkpointId(checkpoint)
     const done = new Promise<CosignedCheckpoint>((resolve, reject) => {
       const timer = setTimeout(() => {
@@ -265,7 +246,8 @@ export class CheckpointService {
     const slot = Math.floor(Date.now() / interval)
     const { membership, index } = this.#now()
     const due = index >= 0 && slot % membership.members.length === index
-    if (!due || (!this.#changedSinceLatest(membership) && !this.#pendingChange())) return
+    const grew = grewSince(this.#latest, membership, this.#opts.store)
+    if (!due || (!grew && !this.#pendingChange())) return
     this.runRound().catch((err: unknown) =>
       this.#opts.logger[this.#stopped ? 'debug' : 'warn'](
         { err: (err as Error).message },
@@ -279,31 +261,6 @@ export class CheckpointService {
     return this.#live.pending !== undefined
   }
 
-  #changedSinceLatest(membership: Membership): boolean {
-    const latest = this.#latest?.checkpoint.feeds
-    return membership.members.some(
-      ({ name }) =>
-        latest?.find((f) => f.origin === name)?.treeSize !== this.#opts.store.size(name),
-    )
-  }
-
-  /**
-   * This node's view: every member's feed at the size it holds on disk, with its feed root and
-   * its index root at that size (the time is taken after the index roots, which may take a
-   * while on a first round after a start).
-   */
-  async #cut(version: VersionState): Promise<Checkpoint> {
-    const { store, index } = this.#opts
-    const origins = version.membership.members.map((m) => m.name).sort()
-    const feeds: FeedCut[] = []
-    for (const origin of origins) {
-      const treeSize = store.size(origin)
-      const root = store.latestHead(origin)?.root ?? EMPTY_ROOT
-      feeds.push({ origin, treeSize, root, indexRoot: await index.rootAt(origin, treeSize) })
-    }
-    return { networkId: this.#networkId, membership: version.ref, timeMs: Date.now(), feeds }
-  }
-
   #isCurrent(checkpoint: Checkpoint): boolean {
     const { ref } = this.#now()
     return (
@@ -315,19 +272,21 @@ export class CheckpointService {
   async #onPropose(message: Extract<CheckpointMessage, { type: 'propose' }>): Promise<boolean> {
     const { checkpoint, signer, signature } = message
     if (toHex(checkpoint.networkId) !== toHex(this.#networkId)) return false
-    // The proposer reached the cut first: the pending change that makes the version it names
-    // is applied now. A version this node does not hold (or an older one) is not cosigned.
-    if (!(await this.#live.applyFor(checkpoint.membership))) {
+    // Under the version in force, or the one the pending change makes: the proposer reached the
+    // cut first, and once its signature verifies under that version, the change is applied
+    // here too. An older version, or one this node does not hold, is not cosigned.
+    const version = this.#versions.ofRef(this.#live, checkpoint.membership)
+    if (!version || version.ref.version < this.#live.current.version) {
       this.#opts.logger.info(
         { version: checkpoint.membership.version, current: this.#live.current.version },
         'checkpoint proposal under a membership version not in force here: not cosigned',
       )
       return false
     }
-    const version = this.#now()
-    if (!version.keys.blsKeys[signer]) return false
     const keys = version.keys
+    if (!keys.blsKeys[signer]) return false
     if (!(await this.#bls.run({ op: 'verify', keys, signer, checkpoint, signature }))) return false
+    if (!(await this.#live.applyFor(checkpoint.membership))) return false
     if (this.#stopped) return false
     const id = checkpointId(checkpoint)
     const round = this.#round(id)
@@ -441,9 +400,8 @@ export class CheckpointService {
   async #onCosigned(cosigned: CosignedCheckpoint, fromMember: string): Promise<boolean> {
     const id = checkpointId(cosigned.checkpoint)
     if (this.#latest && checkpointId(this.#latest.checkpoint) === id) return true
-    // A checkpoint cosigned under the next version: the cut happened; apply the change too.
-    await this.#live.applyFor(cosigned.checkpoint.membership)
-    const version = this.#versionOf(cosigned.checkpoint)
+    // Under a held version, or the next one (the cut happened: applied once it verifies).
+    const version = this.#versions.ofRef(this.#live, cosigned.checkpoint.membership)
     if (!version) {
       // Not a version this node holds (yet): its changes come first; nothing to judge by.
       this.#opts.logger.info(
@@ -466,6 +424,7 @@ export class CheckpointService {
       return false
     }
     if (this.#stopped) return false
+    await this.#live.applyFor(cosigned.checkpoint.membership)
     await this.#adopt(cosigned)
     return true
   }

@@ -26,11 +26,31 @@ export class VersionStates {
   readonly #secretKeys: readonly Uint8Array[]
   readonly #publicKeys = new Map<string, Uint8Array>()
   readonly #byHash = new Map<string, VersionState>()
+  readonly #quorum: number | undefined
 
-  /** `secretKeys`: the BLS secret keys the node folder holds (the one of the genesis first). */
-  constructor(self: string, secretKeys: readonly Uint8Array[]) {
+  /**
+   * `secretKeys`: the BLS secret keys the node folder holds (the identity's first); `quorum`
+   * overrides every version's (tests).
+   */
+  constructor(self: string, secretKeys: readonly Uint8Array[], quorum?: number) {
     this.#self = self
     this.#secretKeys = secretKeys
+    this.#quorum = quorum
+  }
+
+  /**
+   * The version `ref` names among those `view` holds, or the one its pending change would make
+   * (`next`); undefined when neither.
+   */
+  ofRef(
+    view: { at(n: number): Membership | undefined; readonly next: Membership | undefined },
+    ref: MembershipRef,
+  ): VersionState | undefined {
+    const hash = toHex(ref.hash)
+    const m = [view.at(ref.version), view.next].find(
+      (c) => c?.version === ref.version && c.versionHash === hash,
+    )
+    return m && this.of(m)
   }
 
   of(membership: Membership): VersionState {
@@ -41,7 +61,7 @@ export class VersionStates {
     const state: VersionState = {
       membership,
       ref: { version: membership.version, hash: fromHex(membership.versionHash, 32)! },
-      keys: { ...checkpointKeysOf(membership.keys), quorum: membership.quorum },
+      keys: { ...checkpointKeysOf(membership.keys), quorum: this.#quorum ?? membership.quorum },
       index,
       secretKey: own === undefined ? undefined : this.#secretFor(own),
     }

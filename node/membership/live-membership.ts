@@ -85,6 +85,14 @@ export class LiveMembership implements MembershipView {
   }
 
   /**
+   * The version the pending change would make, not applied: what a checkpoint naming it is
+   * verified with before the change is applied for it (applyFor).
+   */
+  get next(): Membership | undefined {
+    return this.#pending && this.#history.extend(this.#pending).current
+  }
+
+  /**
    * Takes a quorum-signed change on the current version to apply at the next checkpoint cut.
    * Returns false when it is the one already pending (more signatures keep the first copy's
    * version: the hash does not cover them). Throws applyProposal's code when it does not apply,

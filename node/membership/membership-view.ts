@@ -15,6 +15,8 @@ export interface MembershipView {
   readonly current: Membership
   /** The change a quorum accepted, waiting for the next cut (undefined: none). */
   readonly pending: unknown
+  /** The version the pending change would make (undefined: none pending). */
+  readonly next: Membership | undefined
   /** Version `n`, or undefined when not held. */
   at(n: number): Membership | undefined
   /** The keys of the version `ref` names; MEMBERSHIP_UNKNOWN when it is not held. */
@@ -36,6 +38,7 @@ export function fixedMembership(m: Membership): MembershipView {
     networkId: m.networkId,
     current: m,
     pending: undefined,
+    next: undefined,
     at: (n) => (n === m.version ? m : undefined),
     keysFor(ref) {
       if (holds(ref)) return m.keys
