@@ -1,6 +1,8 @@
+import type { KeyObject } from 'node:crypto'
 import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { EhrlogError } from './core/errors.ts'
+import { ed25519PrivateKey, ed25519RawPublicKey } from './core/tree-head.ts'
 import type { Membership } from './core/trust/index.ts'
 import {
   assertOwnEntry,
@@ -10,6 +12,7 @@ import {
   ProvenKeys,
   readNodeIndexKey,
 } from './identity/index.ts'
+import { readNextKeys } from './identity/next-keys.ts'
 import type { Logger } from './logger.ts'
 import { LiveMembership, MEMBERSHIP_DIR } from './membership/live-membership.ts'
 import { OriginKeys } from './membership/origin-keys.ts'
@@ -26,6 +29,11 @@ export interface NodeFolder {
   live: LiveMembership
   /** Each origin's Ed25519 key per tree size across versions (rotations, removed members). */
   originKeys: OriginKeys
+  /**
+   * keys-next.enc (`ehrlog keys rotate`): the keys this node switches to when a change rotating
+   * its own keys takes effect. Undefined: none installed.
+   */
+  next: { signingKey: KeyObject; blsSecretKey: Uint8Array } | undefined
   /** network.json as read: the portal hands it to browsers, which verify it themselves. */
   networkText: string
   /** The network's VRF secret key for the per-patient index (index.key), checked against network.json. */
@@ -43,13 +51,20 @@ export async function readNodeFolder(
   passphrase: string | undefined,
   logger: Logger,
 ): Promise<NodeFolder> {
-  const identity = await openNodeDir(dir, passphrase ? { passphrase } : {})
+  const opened = await openNodeDir(dir, passphrase ? { passphrase } : {})
+  const nextKeys = await readNextKeys(dir, passphrase)
+  const next = nextKeys && {
+    signingKey: ed25519PrivateKey(nextKeys.ed25519Seed),
+    blsSecretKey: nextKeys.blsSecretKey,
+  }
   const networkText = await readNetworkFile(dir)
-  const provenKeys = await ProvenKeys.load(dir, identity.provenKeysKey)
+  const provenKeys = await ProvenKeys.load(dir, opened.provenKeysKey)
   const live = await LiveMembership.load(dir, parseNetworkText(dir, networkText), {
     proven: provenKeys.has,
   })
   const membership = live.current
+  // A rotation of this node's keys applied before this start: the new keys of keys-next.enc.
+  const identity = withNextKeys(opened, membership.byName(opened.identity.name), nextKeys, next)
   // An entry for this node naming other keys would leave it isolated (after a rotation of its
   // own keys: the new keys must be installed in its folder first).
   const source =
@@ -63,7 +78,31 @@ export async function readNodeFolder(
       logger.warn({ err: (err as Error).message }, 'could not record the verified BLS proofs'),
     )
   const originKeys = await OriginKeys.load(live, dir)
-  return { identity, membership, live, originKeys, networkText, vrfSecretKey }
+  return { identity, membership, live, originKeys, next, networkText, vrfSecretKey }
+}
+
+/** `identity` with the keys of keys-next.enc that `listed` (its entry in force) names. */
+function withNextKeys(
+  identity: NodeIdentity,
+  listed: { ed25519PublicKey: string; blsPublicKey: string } | undefined,
+  nextKeys: { ed25519PublicKey: string; blsPublicKey: string } | undefined,
+  next: NodeFolder['next'],
+): NodeIdentity {
+  if (!listed || !nextKeys || !next) return identity
+  const ed = listed.ed25519PublicKey === nextKeys.ed25519PublicKey
+  const bls = listed.blsPublicKey === nextKeys.blsPublicKey
+  return {
+    ...identity,
+    identity: {
+      ...identity.identity,
+      ...(ed ? { ed25519PublicKey: nextKeys.ed25519PublicKey } : {}),
+      ...(bls ? { blsPublicKey: nextKeys.blsPublicKey } : {}),
+    },
+    ...(ed
+      ? { signingKey: next.signingKey, signingPublicKey: ed25519RawPublicKey(next.signingKey) }
+      : {}),
+    ...(bls ? { blsSecretKey: next.blsSecretKey } : {}),
+  }
 }
 
 function parseNetworkText(dir: string, text: string): unknown {

@@ -18,6 +18,7 @@ import {
 import { BackgroundTask, PartList, type Startable } from './lifecycle/index.ts'
 import type { Logger } from './logger.ts'
 import type { LiveMembership } from './membership/live-membership.ts'
+import { followOwnRotation } from './membership/own-rotation.ts'
 import { NetService } from './net/index.ts'
 import type { NodeFolder } from './node-folder.ts'
 import type { NodeOptions } from './node-options.ts'
@@ -101,6 +102,16 @@ export function buildParts(
     ...(opts.syncIntervalMs ? { syncIntervalMs: opts.syncIntervalMs } : {}),
   })
   const signer = { origin: name, privateKey: identity.signingKey }
+  // The own feed's key switches at the cut of a change rotating it (own-rotation.ts).
+  followOwnRotation({
+    self: name,
+    live: folder.live,
+    originKeys: folder.originKeys,
+    signer,
+    nextSigningKey: folder.next?.signingKey,
+    store,
+    logger: logger.child({ component: 'membership' }),
+  })
   const ownFeed = new OwnFeed({ store, signer, gossip: net, logger, fence })
   // Events taken while fenced: durable in the store, appended once it opens (pending-drain.ts).
   const pending = new PendingDrain({
@@ -166,6 +177,8 @@ export function buildParts(
     // Rounds follow the membership: each under the version in force, a change applied at the cut.
     membership: folder.live,
     blsSecretKey: identity.blsSecretKey,
+    // A rotated BLS key (keys-next.enc) signs under the versions that list it.
+    ...(folder.next ? { moreBlsSecretKeys: [folder.next.blsSecretKey] } : {}),
     store,
     index,
     checkpoints: checkpointLog,
