@@ -1,6 +1,7 @@
 import type { Command } from 'commander'
 import { EhrlogError } from '../../node/core/errors.ts'
-import { NEXT_KEYS_FILE, rotateNodeKey } from '../../node/identity/next-keys.ts'
+import { readPublicIdentity } from '../../node/identity/index.ts'
+import { NEXT_IDENTITY_FILE, NEXT_KEYS_FILE, rotateNodeKey } from '../../node/identity/next-keys.ts'
 import { type CliContext, passphraseOf } from '../context.ts'
 
 /**
@@ -24,6 +25,7 @@ export function registerKeys(program: Command, ctx: CliContext): void {
           details: { field: 'kind' },
         })
       const next = await rotateNodeKey(opts.dir, opts.kind, passphraseOf(ctx))
+      const { name } = await readPublicIdentity(opts.dir)
       const shown =
         opts.kind === 'ed25519'
           ? { kind: 'ed25519', ed25519PublicKey: next.ed25519PublicKey }
@@ -39,7 +41,7 @@ export function registerKeys(program: Command, ctx: CliContext): void {
       ctx.out(`new ${opts.kind} key written to ${NEXT_KEYS_FILE} (keys.enc still signs)\n`)
       for (const [k, v] of Object.entries(shown)) if (k !== 'kind') ctx.out(`${k}: ${v}\n`)
       ctx.out(
-        'propose the rotation with these (ehrlog network propose rotate); the node switches at the checkpoint cut that applies it\n',
+        `propose it: ehrlog network propose rotate ${name} --key ${opts.kind} --identity ${opts.dir}/${NEXT_IDENTITY_FILE} --dir ${opts.dir} --out rotate.json; the node switches at the checkpoint cut that applies it\n`,
       )
     })
 }

@@ -8,6 +8,7 @@ import { writeFileAtomic } from '../fs/atomic-write.ts'
 import { NODE_FILES } from './files.ts'
 import { type PrivateKeys, parseKeysFile, sealKeysFile } from './keys-file.ts'
 import { unlockKeys } from './open.ts'
+import { readPublicIdentity } from './public-identity.ts'
 
 /**
  * keys-next.enc: the keys a node will use once a membership change rotating its own key takes
@@ -16,6 +17,8 @@ import { unlockKeys } from './open.ts'
  * rotate`, read at start. Until the change is applied at a cut, the node signs with keys.enc.
  */
 export const NEXT_KEYS_FILE = 'keys-next.enc'
+/** identity.json with the next keys: what `ehrlog network propose rotate --identity` reads. */
+export const NEXT_IDENTITY_FILE = 'identity-next.json'
 
 export type RotatableKey = 'ed25519' | 'bls'
 
@@ -28,7 +31,8 @@ export interface NextPublicKeys {
 
 /**
  * Draws a new key of `kind` and writes keys-next.enc beside keys.enc (on top of an earlier
- * keys-next.enc, so both kinds can be rotated). Returns the new public keys.
+ * keys-next.enc, so both kinds can be rotated), and identity-next.json (identity.json with the
+ * next public keys). Returns the new public keys.
  */
 export async function rotateNodeKey(
   dir: string,
@@ -49,7 +53,12 @@ export async function rotateNodeKey(
     await writeFileAtomic(join(dir, NEXT_KEYS_FILE), sealKeysFile(next, master, header.kdf), {
       mode: 0o600,
     })
-    return publicOf(next)
+    const keysOf = publicOf(next)
+    const identity = { ...(await readPublicIdentity(dir)), ...keysOf }
+    await writeFileAtomic(join(dir, NEXT_IDENTITY_FILE), `${JSON.stringify(identity, null, 2)}\n`, {
+      mode: 0o644,
+    })
+    return keysOf
   } finally {
     master.fill(0)
   }
