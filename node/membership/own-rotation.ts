@@ -34,6 +34,13 @@ export interface OwnRotationOptions {
  */
 export function followOwnRotation(opts: OwnRotationOptions): () => void {
   const { self, store, logger } = opts
+  // Started after a rotation was applied but before its cut was seen: hold until it is.
+  const last = opts.originKeys.erasOf(self).at(-1)
+  if (last && last.version > 0 && !Number.isFinite(last.after) && opts.nextSigningKey) {
+    const key = opts.nextSigningKey
+    if (toHex(ed25519RawPublicKey(key)) === last.keyHex)
+      holdUntilCut(opts, last.keyHex, key, last.version)
+  }
   return opts.live.onChange((now, before) => {
     const next = now.byName(self)?.ed25519PublicKey
     if (next === undefined || next === before.byName(self)?.ed25519PublicKey) return
@@ -44,23 +51,31 @@ export function followOwnRotation(opts: OwnRotationOptions): () => void {
       logger.error({ version: now.version }, reason)
       return
     }
-    store.holdAppends(
-      self,
-      `own Ed25519 key rotates at the cut of membership version ${now.version}`,
-    )
-    const timer = setInterval(() => {
-      const era = opts.originKeys.erasOf(self).at(-1)
-      if (!era || era.keyHex !== next || !Number.isFinite(era.after)) return
-      clearInterval(timer)
-      if (store.size(self) > era.after)
-        logger.error(
-          { cut: era.after, size: store.size(self) },
-          'own feed entries past the cut were signed with the old key: members refuse them',
-        )
-      opts.signer.privateKey = key
-      store.releaseAppends(self)
-      logger.info({ version: now.version, cut: era.after }, 'own feed now signed with the new key')
-    }, opts.pollMs ?? 100)
-    timer.unref()
+    holdUntilCut(opts, next, key, now.version)
   })
+}
+
+/** Holds the own feed until the cut of `version` is known, then signs with `key`. */
+function holdUntilCut(
+  opts: OwnRotationOptions,
+  keyHex: string,
+  key: KeyObject,
+  version: number,
+): void {
+  const { self, store, logger } = opts
+  store.holdAppends(self, `own Ed25519 key rotates at the cut of membership version ${version}`)
+  const timer = setInterval(() => {
+    const era = opts.originKeys.erasOf(self).at(-1)
+    if (!era || era.keyHex !== keyHex || !Number.isFinite(era.after)) return
+    clearInterval(timer)
+    if (store.size(self) > era.after)
+      logger.error(
+        { cut: era.after, size: store.size(self) },
+        'own feed entries past the cut were signed with the old key: members refuse them',
+      )
+    opts.signer.privateKey = key
+    store.releaseAppends(self)
+    logger.info({ version, cut: era.after }, 'own feed now signed with the new key')
+  }, opts.pollMs ?? 100)
+  timer.unref()
 }
