@@ -27,8 +27,7 @@ describe('a rotated-out Ed25519 key (real nodes on loopback)', () => {
     await waitFor('replication', () => nodes.every((n) => n.store.size('hospital-c') === 2))
     const before = await a.checkpoints.runRound()
 
-    // hospital-c's key is declared lost: a quorum (a and b) rotates it to a new one. c's node
-    // still runs with the old key, as a thief of that key would.
+    // hospital-c's key is declared lost: a quorum (a and b) rotates it to a new one.
     const oldKey = toHex((await openNodeDir(dirs[2]!)).signingPublicKey)
     const newKey = toHex(ed25519RawPublicKey(generateKeyPairSync('ed25519').privateKey))
     let rotate: SignedProposal = {
@@ -52,6 +51,10 @@ describe('a rotated-out Ed25519 key (real nodes on loopback)', () => {
       [a, b].every((n) => n.checkpoints.latest()?.checkpoint.membership.version === 1),
     )
 
+    // c's node holds its own feed: its folder has no new key, and the old one may sign nothing
+    // past the cut. A thief of the old key runs no such hold: lifting it plays the thief.
+    expect(c.store.appendHoldOf('hospital-c')).toMatch(/keys-next\.enc does not hold/)
+    c.store.releaseAppends('hospital-c')
     // The old key signs a third entry: a and b refuse it and raise the incident.
     await c.ingest.submit([makeEvent(3)])
     await waitFor('the incident on a and b', () => retired.length >= 2)
