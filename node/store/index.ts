@@ -7,7 +7,6 @@ export type {
   AppendItem,
   CommittedBatch,
   EntryRef,
-  HeadKeys,
   LogStoreOptions,
   PatientPosting,
   ProofRequest,
@@ -26,6 +25,7 @@ export {
   verifyProvenEntry,
 } from './repair/feed-repair.ts'
 export type { ScrubView } from './repair/scrub-view.ts'
+export type { HeadKeys } from './store-types.ts'
 export type {
   FeedReport,
   KnownHead,

@@ -17,7 +17,6 @@ import { type ScrubView, scrubViewOf } from './repair/scrub-view.ts'
 import { grantAccess, type StoreAccess } from './store-access.ts'
 import {
   type AppendItem,
-  type HeadKeys,
   LEVELDB_TUNING,
   type LogStoreOptions,
   type ProofRequest,
@@ -41,7 +40,6 @@ export type {
   AppendItem,
   CommittedBatch,
   EntryRef,
-  HeadKeys,
   LogStoreOptions,
   ProofRequest,
   Receipt,
@@ -260,12 +258,7 @@ export class LogStore {
   async acceptBatch(batch: FeedBatch): Promise<AcceptResult> {
     const { origin, head } = batch
     const count = batch.entries.length
-    const keys = this.#opts.headKeys?.(origin, head.treeSize)
-    checkBatchHead(
-      batch,
-      keys ? keys.key : this.#opts.originKey(origin, head.treeSize),
-      keys?.retired,
-    )
+    checkBatchHead(batch, this.#opts)
     this.#assertOpen()
     let feed = this.#feedFor(origin)
     if (head.treeSize <= feed.tip.builder.size) {

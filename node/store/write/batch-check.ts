@@ -1,23 +1,25 @@
 import { EhrlogError } from '../../core/errors.ts'
 import { toHex } from '../../core/hex.ts'
 import { isTreeHeadSignatureValid } from '../../core/tree-head.ts'
-import type { HeadKeys } from '../store-types.ts'
+import type { HeadKeys, LogStoreOptions } from '../store-types.ts'
 import { type FeedBatch, MAX_BATCH_ENTRIES } from './feed-batch.ts'
 
 /**
  * What a batch from another node must be before the store compares it with its replica: 1 to
  * MAX_BATCH_ENTRIES entries under a head of the same origin that covers them, signed by the
- * origin's key for that size (`publicKey`, from the membership; undefined: not a member, or a
- * removed member's feed past its frozen size). A head that a `retired` key signed past the size
- * it was retired at is refused as INVALID_SIGNATURE with `details.retiredKey`: a rotated-out
- * key signing new history (the integrity service alerts on it).
+ * origin's key for that size (`keys.headKeys`, else `keys.originKey`, from the membership;
+ * undefined: not a member, or a removed member's feed past its frozen size). A head that a
+ * retired key signed past the size it was retired at is refused as INVALID_SIGNATURE with
+ * `details.retiredKey`: a rotated-out key signing new history (the integrity service alerts).
  */
 export function checkBatchHead(
   batch: FeedBatch,
-  publicKey: Uint8Array | undefined,
-  retired: HeadKeys['retired'] = [],
+  keys: Pick<LogStoreOptions, 'originKey' | 'headKeys'>,
 ): void {
   const { origin, head } = batch
+  const judged = keys.headKeys?.(origin, head.treeSize)
+  const publicKey = judged ? judged.key : keys.originKey(origin, head.treeSize)
+  const retired = judged?.retired ?? []
   const count = batch.entries.length
   if (count === 0 || count > MAX_BATCH_ENTRIES) {
     throw new EhrlogError(
