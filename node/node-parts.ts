@@ -3,7 +3,6 @@ import { HttpServer, type NodeStatus, tlsFilesOf } from './api/index.ts'
 import { AtnaIngest } from './atna/index.ts'
 import { AuthService, DirectoryFold } from './auth/index.ts'
 import { CheckpointService } from './checkpoint/index.ts'
-import { MembershipHistory } from './core/trust/index.ts'
 import { NodeMetrics, nodeHealthOf, type QuorumWatch } from './health/index.ts'
 import type { NodeIdentity } from './identity/index.ts'
 import { IndexPart } from './index/index-part.ts'
@@ -14,6 +13,8 @@ import { BackgroundTask, PartList, type Startable } from './lifecycle/index.ts'
 import type { Logger } from './logger.ts'
 import type { GovernanceService } from './membership/governance.ts'
 import { governancePart } from './membership/governance-part.ts'
+import type { LiveMembership } from './membership/live-membership.ts'
+import { followOwnRotation } from './membership/own-rotation.ts'
 import { NetService } from './net/index.ts'
 import type { NodeFolder } from './node-folder.ts'
 import type { NodeOptions } from './node-options.ts'
@@ -25,6 +26,8 @@ import { CheckpointLog, type LogStore, PendingLog } from './store/index.ts'
 
 export interface Parts {
   identity: NodeIdentity
+  /** The membership as it changes (genesis, applied changes, the one pending for the cut). */
+  membership: LiveMembership
   store: LogStore
   /** The per-patient index (node/index): checkpoints' index roots, completeness proofs. */
   index: IndexView
@@ -72,7 +75,7 @@ export function buildParts(
   const { dir, logger } = opts
   const name = identity.config.name
   const metrics = new NodeMetrics()
-  const store = storeOfNode(identity, membership.ed25519Keys())
+  const store = storeOfNode(identity, folder.originKeys)
   // Nothing is signed onto the own feed before a quorum told this node its tip (own-tip-fence.ts).
   const fence = new OwnTipFence({
     self: name,
@@ -82,7 +85,8 @@ export function buildParts(
     logger: logger.child({ component: 'fence' }),
   })
   const net = new NetService({
-    membership,
+    // The network follows the version in force (net-members.ts), a joining node included.
+    membership: folder.live,
     self: name,
     privateKey: identity.libp2pPrivateKey,
     listen: identity.config.listen,
@@ -101,6 +105,16 @@ export function buildParts(
     ...(opts.syncIntervalMs ? { syncIntervalMs: opts.syncIntervalMs } : {}),
   })
   const signer = { origin: name, privateKey: identity.signingKey }
+  // The own feed's key switches at the cut of a change rotating it (own-rotation.ts).
+  followOwnRotation({
+    self: name,
+    live: folder.live,
+    originKeys: folder.originKeys,
+    signer,
+    nextSigningKey: folder.next?.signingKey,
+    store,
+    logger: logger.child({ component: 'membership' }),
+  })
   const ownFeed = new OwnFeed({ store, signer, gossip: net, logger, fence })
   // Events taken while fenced: durable in the store, appended once it opens (pending-drain.ts).
   const pending = new PendingDrain({
@@ -136,7 +150,7 @@ export function buildParts(
     node: name,
     signingKey: identity.signingKey,
     memberKey: (node) => {
-      const hex = membership.byName(node)?.ed25519PublicKey
+      const hex = folder.live.current.byName(node)?.ed25519PublicKey
       return hex ? new Uint8Array(Buffer.from(hex, 'hex')) : undefined
     },
     directory: users.directory,
@@ -163,19 +177,25 @@ export function buildParts(
   const index = opts.indexView?.(store, folder.vrfSecretKey) ?? indexPart
   const checkpoints = new CheckpointService({
     self: name,
-    membership,
+    // Rounds follow the membership: each under the version in force, a change applied at the cut.
+    membership: folder.live,
     blsSecretKey: identity.blsSecretKey,
+    // A rotated BLS key (keys-next.enc) signs under the versions that list it.
+    ...(folder.next ? { moreBlsSecretKeys: [folder.next.blsSecretKey] } : {}),
     store,
     index,
     checkpoints: checkpointLog,
     publish: (data) => net.publishControl(CHECKPOINT_TOPIC, data),
     syncNow: () => net.syncNow(),
     onIncident: (incident) => report(incidentOfCheckpoint(name, incident)),
+    onAdopted: (cosigned) => folder.originKeys.noteCheckpoint(cosigned),
     onRoundEnded: (outcome, ms) => metrics.roundEnded(outcome, ms),
     logger: logger.child({ component: 'checkpoint' }),
     ...(opts.checkpointIntervalMs !== undefined ? { intervalMs: opts.checkpointIntervalMs } : {}),
   })
   net.handleControl(CHECKPOINT_TOPIC, (data, from) => checkpoints.handle(data, from))
+  // A member removed at this cut is frozen at its size in the last checkpoint it was cut in.
+  folder.live.onChange((now) => folder.originKeys.noteApplied(now.version, checkpoints.latest()))
   // Every query is recorded in this node's own feed before it is answered.
   const query = new QueryService({
     node: name,
@@ -192,7 +212,7 @@ export function buildParts(
   const integrity = new IntegrityService({
     self: name,
     store,
-    membership,
+    membership: folder.live,
     latestCheckpoint: () => checkpoints.latest(),
     latestHeld: () => checkpoints.latestHeld(),
     peers: () => repairPeersOf(net),
@@ -202,6 +222,21 @@ export function buildParts(
     onIncident: (incident) => {
       opts.onIntegrityIncident?.(incident)
       report(incident)
+    },
+    // A rotated-out key signing new history: recorded and emailed by governance.
+    onRetiredKey: (incident) => {
+      opts.onRetiredKey?.(incident)
+      void governance
+        .reportRotatedKeyUse({
+          member: incident.origin,
+          key: 'ed25519',
+          version: incident.evidence.version,
+          what: `a tree head of ${incident.origin} at size ${incident.evidence.treeSize}`,
+          evidence: incident.evidence,
+        })
+        .catch((err: unknown) =>
+          logger.error({ err: (err as Error).message }, 'could not alert a rotated-out key'),
+        )
     },
     logger: logger.child({ component: 'integrity' }),
     onScrubbed: (ms) => metrics.scrubbed(ms),
@@ -258,8 +293,7 @@ export function buildParts(
     auth: { service: auth, node: name, portals: identity.config.portals },
     query,
     portal: { network: portalNetworkOf(membership.networkId, folder.networkText) },
-    // m16node: `history: () => live.history` once the node runs on LiveMembership.
-    membership: { history: genesisHistoryOf(folder) },
+    membership: { history: () => folder.live.history },
     health: health.http,
     tls: tlsFilesOf(identity.config.http.tls, dir),
     trustProxy: identity.config.http.trustProxy,
@@ -323,6 +357,7 @@ export function buildParts(
   )
   const parts = {
     identity,
+    membership: folder.live,
     store,
     index,
     alerts,
@@ -341,22 +376,6 @@ export function buildParts(
     stats: stats.service,
   }
   return { parts, lifecycle }
-}
-
-/** The folder's genesis alone (no change applied yet), built once when first asked. */
-function genesisHistoryOf(folder: NodeFolder): () => MembershipHistory {
-  let history: MembershipHistory | undefined
-  return () => {
-    history ??= MembershipHistory.fromChain(JSON.parse(folder.networkText), [], {
-      // The folder's membership verified these very proofs of possession when it was read.
-      proven: (m) =>
-        folder.membership.members.some(
-          (x) =>
-            x.blsPublicKey === m.blsPublicKey && x.blsProofOfPossession === m.blsProofOfPossession,
-        ),
-    })
-    return history
-  }
 }
 
 /** Opens the store (naming feeds found damaged at open) and closes it. */
