@@ -301,9 +301,7 @@ export async function benchQuery(): Promise<Figure[]> {
     }
     if (!answer.completeness) throw new Error('the answer carries no completeness proof')
     const proofBytes = Buffer.byteLength(JSON.stringify(answer.completeness))
-    const verifyTimes: number[] = []
-    const verifyCpu: number[] = []
-    const completenessTimes: number[] = []
+    const [verifyTimes, verifyCpu, completenessTimes]: [number[], number[], number[]] = [[], [], []]
     for (let i = 0; i < 60; i++) {
       const c = process.cpuUsage()
       const t = performance.now()

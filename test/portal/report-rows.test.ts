@@ -114,6 +114,8 @@ describe('the access report rows', () => {
       filter: {},
       scope: { patientId: 'MRN-A' },
       network: { members: [] },
+      // The membership changes its checkpoints need: none while the network is at version 0.
+      membership: [],
       answers: source.answers,
       end: 'complete',
       max: 3,
