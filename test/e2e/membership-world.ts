@@ -1,0 +1,292 @@
+import { chmod, copyFile, readFile, writeFile } from 'node:fs/promises'
+import { createServer } from 'node:net'
+import { join } from 'node:path'
+import { expect } from 'vitest'
+import type { CliContext } from '../../client/context.ts'
+import { main } from '../../client/main.ts'
+import { makeEvent } from '../helpers/fixtures.ts'
+import type { LocalNetwork, Member } from './harness.ts'
+import { postEvents } from './node-api.ts'
+
+/*
+ * What the membership-change scenario (membership-change.test.ts) does with real node
+ * processes, through the commands an operator runs: admins with CLI sessions, the governed
+ * `ehrlog network propose | sign | show --node URL`, a hospital that joins with the genesis
+ * network.json, alert emails to a real SMTP server, and a steady ingest that records what was
+ * acknowledged. Every command line an operator would type is in this file, in one place.
+ */
+
+/** Tests only: a cheap scrypt cost for the admins' login keys (the CLI's default is 2^15). */
+const FAST_KDF = { N: 2 ** 10, r: 8, p: 1 }
+
+export const adminOf = (m: { name: string }) => `admin@${m.name}`
+export const passwordOf = (m: { name: string }) => `pw of ${adminOf(m)}`
+/** The address each hospital's alerts go to (one SMTP server receives them all). */
+export const mailboxOf = (m: { name: string }) => `it@${m.name}.example`
+
+export interface CliResult {
+  code: number
+  out: string
+  err: string
+}
+
+/** The CLI in this process as `m`'s admin: its own config folder (session), its password. */
+export async function adminCli(
+  root: string,
+  m: { name: string },
+  args: string[],
+): Promise<CliResult> {
+  let out = ''
+  let err = ''
+  const ctx: CliContext = {
+    out: (t) => {
+      out += t
+    },
+    err: (t) => {
+      err += t
+    },
+    env: {},
+    configDir: join(root, 'cli', m.name),
+    passwordInput: async () => passwordOf(m),
+    kdfCost: FAST_KDF,
+  }
+  const code = await main(args, ctx)
+  return { code, out, err }
+}
+
+/** Like adminCli, and expects exit 0 (the failure message carries the command's stderr). */
+export async function adminOk(root: string, m: { name: string }, args: string[]): Promise<string> {
+  const r = await adminCli(root, m, args)
+  expect(r.code, `ehrlog ${args.join(' ')} as ${adminOf(m)}: ${r.out}${r.err}`).toBe(0)
+  return r.out
+}
+
+/**
+ * Before the node's first start: its admin (`ehrlog user create`, offline on the stopped
+ * folder) and its alert emails to `mailboxOf(m)` through the SMTP server on `smtpPort`.
+ */
+export async function prepareFolder(
+  root: string,
+  m: { name: string; dir: string },
+  smtpPort: number,
+): Promise<void> {
+  await adminOk(root, m, [
+    'user',
+    'create',
+    '--dir',
+    m.dir,
+    '--username',
+    adminOf(m),
+    '--name',
+    `Admin of ${m.name}`,
+    '--password-stdin',
+  ])
+  const path = join(m.dir, 'config.json')
+  const config = JSON.parse(await readFile(path, 'utf8'))
+  config.alerts = {
+    admins: [mailboxOf(m)],
+    smtp: {
+      host: '127.0.0.1',
+      port: smtpPort,
+      secure: false,
+      requireTLS: false,
+      from: `ehrlog@${m.name}.example`,
+    },
+    // Long enough that a member stopped on purpose for a few seconds is no incident, short
+    // enough that a node still counting a removed member would alert within the test.
+    memberSilenceMs: 30_000,
+  }
+  await writeFile(path, JSON.stringify(config, null, 2), { mode: 0o600 })
+}
+
+/** `ehrlog login --node URL` as m's admin (the session goes to its config folder). */
+export async function logIn(root: string, m: Member): Promise<void> {
+  await adminOk(root, m, ['login', '--node', m.http, '--username', adminOf(m)])
+}
+
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer()
+    server.once('error', reject)
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address()
+      server.close(() => resolve(typeof address === 'object' && address ? address.port : 0))
+    })
+  })
+}
+
+/**
+ * A new hospital, as docs/operations.md "Adding a hospital" has it: `ehrlog init` on its own
+ * machine, the network's genesis network.json and index.key copied in (the same files every
+ * member started with: the changes since come from the members, verified), its admin and
+ * alerts; joined to `net` so that the harness starts, stops and cleans it up like the others.
+ * It starts with `node start --join` (JOIN_ARGS).
+ */
+export async function initJoiningHospital(
+  net: LocalNetwork,
+  name: string,
+  smtpPort: number,
+): Promise<Member> {
+  const dir = join(net.root, name)
+  const [p2p, http] = [await freePort(), await freePort()]
+  await adminOk(net.root, { name }, [
+    'init',
+    '--dir',
+    dir,
+    '--name',
+    name,
+    '--listen',
+    `/ip4/127.0.0.1/tcp/${p2p}`,
+    '--http-port',
+    String(http),
+  ])
+  await copyFile(join(net.root, 'net', 'network.json'), join(dir, 'network.json'))
+  await copyFile(join(net.root, 'net', 'index.key'), join(dir, 'index.key'))
+  await chmod(join(dir, 'index.key'), 0o600)
+  const config = JSON.parse(await readFile(join(dir, 'config.json'), 'utf8')) as {
+    apiToken: string
+  }
+  const member: Member = {
+    name,
+    dir,
+    http: `http://127.0.0.1:${http}`,
+    apiToken: config.apiToken,
+    logFile: join(net.root, `${name}.log`),
+    process: undefined,
+    args: JOIN_ARGS,
+  }
+  await prepareFolder(net.root, member, smtpPort)
+  net.members.push(member)
+  return member
+}
+
+/** How a hospital that is not in the genesis network.json starts its first time (m16net). */
+export const JOIN_ARGS = ['--join']
+
+/** Where a node stands in the membership chain: GET /api/v1/membership (no session needed). */
+export interface MembershipStatus {
+  networkId: string
+  version: number
+  hash: string
+  members: string[]
+}
+
+export async function membershipOf(m: Member): Promise<MembershipStatus> {
+  const res = await fetch(`${m.http}/api/v1/membership`, { signal: AbortSignal.timeout(5_000) })
+  const text = await res.text()
+  expect(res.status, `GET /api/v1/membership at ${m.name}: ${text}`).toBe(200)
+  const body = JSON.parse(text) as {
+    networkId: string
+    latest: { version: number; hash: string; members: Array<{ name: string }> }
+  }
+  return {
+    networkId: body.networkId,
+    version: body.latest.version,
+    hash: body.latest.hash,
+    members: body.latest.members.map((x) => x.name).sort(),
+  }
+}
+
+/** What `ehrlog network show --node URL --json` says: versions, pending proposals and signers. */
+export interface GovernanceView {
+  current: { number: number; hash: string; members: Array<{ name: string }> }
+  pending: Array<{ id: string; signers: string[]; quorum: number }>
+}
+
+export async function showAt(root: string, m: Member): Promise<GovernanceView> {
+  return JSON.parse(
+    await adminOk(root, m, ['network', 'show', '--node', m.http, '--json']),
+  ) as GovernanceView
+}
+
+/**
+ * `ehrlog network propose ARGS --node URL --json` as m's admin (its node signs as proposer);
+ * returns the proposal's id, which the other admins sign.
+ */
+export async function propose(root: string, m: Member, args: string[]): Promise<string> {
+  const out = await adminOk(root, m, ['network', 'propose', ...args, '--node', m.http, '--json'])
+  const { id } = JSON.parse(out) as { id: string }
+  expect(id).toMatch(/^[0-9a-f]{16,64}$/)
+  return id
+}
+
+/** `ehrlog network sign ID --node URL` as m's admin: m's node adds its signature. */
+export async function sign(root: string, m: Member, id: string): Promise<string> {
+  return adminOk(root, m, ['network', 'sign', id, '--node', m.http])
+}
+
+/**
+ * A member's new key, as its admin makes it (m16node: `ehrlog keys rotate`): the running node
+ * keeps it beside the current one until the change is applied, and writes the identity.json
+ * that names it, for the proposal. Returns that file.
+ */
+export async function newKey(root: string, m: Member, kind: 'ed25519' | 'bls'): Promise<string> {
+  const out = join(root, `${m.name}-${kind}-next-identity.json`)
+  await adminOk(root, m, ['keys', 'rotate', '--dir', m.dir, '--key', kind, '--out', out])
+  return out
+}
+
+/** One acknowledged event: where it was sent, the id the node gave it, its distinct note. */
+export interface Acked {
+  at: string
+  id: string | undefined
+  note: string
+}
+
+/**
+ * Steady ingest: every `everyMs`, one event to each node in `targets()` (read anew at each
+ * tick, so the test can add and drop nodes), each with an idempotency key. A 201 (id given)
+ * or a 202 (stored pending, sequenced later) is an acknowledgement and is recorded; anything
+ * else (a node stopping, a timeout) is not, and only counted.
+ */
+export class SteadyIngest {
+  readonly acked: Acked[] = []
+  refused = 0
+  #next = 0
+  #running = true
+  #loop: Promise<void>
+
+  constructor(targets: () => Member[], everyMs = 200) {
+    this.#loop = (async () => {
+      while (this.#running) {
+        const tick = Date.now()
+        await Promise.all(targets().map((m) => this.#postOne(m)))
+        await new Promise((r) => setTimeout(r, Math.max(0, everyMs - (Date.now() - tick))))
+      }
+    })()
+  }
+
+  async #postOne(m: Member): Promise<void> {
+    const i = this.#next++
+    const event = makeEvent(1_000_000 + i)
+    try {
+      const res = await postEvents(m, [event], { key: `steady-${i}` })
+      if (res.status === 201) {
+        const { ids } = (await res.json()) as { ids: string[] }
+        this.acked.push({ at: m.name, id: ids[0], note: event.notes! })
+      } else if (res.status === 202) {
+        await res.body?.cancel()
+        this.acked.push({ at: m.name, id: undefined, note: event.notes! })
+      } else {
+        await res.body?.cancel()
+        this.refused++
+      }
+    } catch {
+      this.refused++
+    }
+  }
+
+  /** How many of `origin`'s events were acknowledged with an id, and the highest seq. */
+  highestSeq(origin: string): number {
+    let high = 0
+    for (const a of this.acked)
+      if (a.id?.startsWith(`${origin}:`))
+        high = Math.max(high, Number(a.id.slice(origin.length + 1)))
+    return high
+  }
+
+  async stop(): Promise<void> {
+    this.#running = false
+    await this.#loop
+  }
+}
