@@ -2,8 +2,18 @@ import { chmod, copyFile, readFile, writeFile } from 'node:fs/promises'
 import { createServer } from 'node:net'
 import { join } from 'node:path'
 import { expect } from 'vitest'
-import type { CliContext } from '../../client/context.ts'
-import { main } from '../../client/main.ts'
+import {
+  type Admin,
+  adminOfNode,
+  type CliResult,
+  createAdmin,
+  logIn as logInAt,
+  type MembershipStatus,
+  membershipAt,
+  propose as proposeAt,
+  runAs,
+  sign as signAt,
+} from '../../scripts/governance-cli.ts'
 import { makeEvent } from '../helpers/fixtures.ts'
 import type { LocalNetwork, Member } from './harness.ts'
 import { postEvents } from './node-api.ts'
@@ -24,34 +34,14 @@ export const passwordOf = (m: { name: string }) => `pw of ${adminOf(m)}`
 /** The address each hospital's alerts go to (one SMTP server receives them all). */
 export const mailboxOf = (m: { name: string }) => `it@${m.name}.example`
 
-export interface CliResult {
-  code: number
-  out: string
-  err: string
+/** m's admin, with its own CLI config folder (its session) under `root`/cli. */
+export function adminFor(root: string, m: { name: string }): Admin {
+  return adminOfNode(join(root, 'cli'), m.name, passwordOf(m), FAST_KDF)
 }
 
-/** The CLI in this process as `m`'s admin: its own config folder (session), its password. */
-export async function adminCli(
-  root: string,
-  m: { name: string },
-  args: string[],
-): Promise<CliResult> {
-  let out = ''
-  let err = ''
-  const ctx: CliContext = {
-    out: (t) => {
-      out += t
-    },
-    err: (t) => {
-      err += t
-    },
-    env: {},
-    configDir: join(root, 'cli', m.name),
-    passwordInput: async () => passwordOf(m),
-    kdfCost: FAST_KDF,
-  }
-  const code = await main(args, ctx)
-  return { code, out, err }
+/** The CLI in this process as `m`'s admin. */
+export function adminCli(root: string, m: { name: string }, args: string[]): Promise<CliResult> {
+  return runAs(adminFor(root, m), args)
 }
 
 /** Like adminCli, and expects exit 0 (the failure message carries the command's stderr). */
@@ -70,17 +60,7 @@ export async function prepareFolder(
   m: { name: string; dir: string },
   smtpPort: number,
 ): Promise<void> {
-  await adminOk(root, m, [
-    'user',
-    'create',
-    '--dir',
-    m.dir,
-    '--username',
-    adminOf(m),
-    '--name',
-    `Admin of ${m.name}`,
-    '--password-stdin',
-  ])
+  await createAdmin(adminFor(root, m), m.dir, `Admin of ${m.name}`)
   const path = join(m.dir, 'config.json')
   const config = JSON.parse(await readFile(path, 'utf8'))
   config.alerts = {
@@ -101,7 +81,7 @@ export async function prepareFolder(
 
 /** `ehrlog login --node URL` as m's admin (the session goes to its config folder). */
 export async function logIn(root: string, m: Member): Promise<void> {
-  await adminOk(root, m, ['login', '--node', m.http, '--username', adminOf(m)])
+  await logInAt(adminFor(root, m), m.http)
 }
 
 export async function freePort(): Promise<number> {
@@ -163,28 +143,9 @@ export async function initJoiningHospital(
 /** How a hospital that is not in the genesis network.json starts its first time (m16net). */
 export const JOIN_ARGS = ['--join']
 
-/** Where a node stands in the membership chain: GET /api/v1/membership (no session needed). */
-export interface MembershipStatus {
-  networkId: string
-  version: number
-  hash: string
-  members: string[]
-}
-
-export async function membershipOf(m: Member): Promise<MembershipStatus> {
-  const res = await fetch(`${m.http}/api/v1/membership`, { signal: AbortSignal.timeout(5_000) })
-  const text = await res.text()
-  expect(res.status, `GET /api/v1/membership at ${m.name}: ${text}`).toBe(200)
-  const body = JSON.parse(text) as {
-    networkId: string
-    latest: { version: number; hash: string; members: Array<{ name: string }> }
-  }
-  return {
-    networkId: body.networkId,
-    version: body.latest.version,
-    hash: body.latest.hash,
-    members: body.latest.members.map((x) => x.name).sort(),
-  }
+/** Where a node stands in the membership chain: GET /api/v1/membership. */
+export function membershipOf(m: Member): Promise<MembershipStatus> {
+  return membershipAt(m.http)
 }
 
 /** What `ehrlog network show --node URL --json` says: versions, pending proposals and signers. */
@@ -199,20 +160,16 @@ export async function showAt(root: string, m: Member): Promise<GovernanceView> {
   ) as GovernanceView
 }
 
-/**
- * `ehrlog network propose ARGS --node URL --json` as m's admin (its node signs as proposer);
- * returns the proposal's id, which the other admins sign.
- */
+/** `ehrlog network propose ARGS --node URL --json` as m's admin; the proposal's id. */
 export async function propose(root: string, m: Member, args: string[]): Promise<string> {
-  const out = await adminOk(root, m, ['network', 'propose', ...args, '--node', m.http, '--json'])
-  const { id } = JSON.parse(out) as { id: string }
+  const id = await proposeAt(adminFor(root, m), m.http, args)
   expect(id).toMatch(/^[0-9a-f]{16,64}$/)
   return id
 }
 
 /** `ehrlog network sign ID --node URL` as m's admin: m's node adds its signature. */
-export async function sign(root: string, m: Member, id: string): Promise<string> {
-  return adminOk(root, m, ['network', 'sign', id, '--node', m.http])
+export function sign(root: string, m: Member, id: string): Promise<string> {
+  return signAt(adminFor(root, m), m.http, id)
 }
 
 /**
