@@ -5,7 +5,7 @@
 // with the others from then on).
 import '../node/shim.ts'
 import { existsSync } from 'node:fs'
-import { chmod, copyFile, writeFile } from 'node:fs/promises'
+import { chmod, copyFile, readFile, writeFile } from 'node:fs/promises'
 import { join, relative, resolve } from 'node:path'
 import { localNodeName } from '../client/commands/network.ts'
 import { main } from '../client/main.ts'
@@ -50,7 +50,9 @@ async function run(): Promise<void> {
   if (!existsSync(join(DIR, 'network.json')))
     throw new Error(`no demo network in ${rel(DIR)}: run \`npm start\` first, and keep it running`)
   const a = http(0)
-  await membershipAt(a).catch(() => {
+  /** The genesis every member started with: each node's changes are verified from it. */
+  const genesis = JSON.parse(await readFile(join(DIR, 'network.json'), 'utf8'))
+  await membershipAt(a, genesis).catch(() => {
     throw new Error(`hospital-a does not answer at ${a}: is \`npm start\` running?`)
   })
 
@@ -81,7 +83,7 @@ async function run(): Promise<void> {
     await createAdmin(newAdmin, NEW_DIR, `Admin of ${NEW}`)
   } else console.log(`(${rel(NEW_DIR)} exists: reused)`)
 
-  const before = await membershipAt(a)
+  const before = await membershipAt(a, genesis)
   if (!before.members.includes(NEW)) {
     console.log(`\n== 2. hospital-a's admin proposes adding ${NEW} (hospital-a's node signs it)`)
     say(
@@ -103,7 +105,7 @@ async function run(): Promise<void> {
     console.log('\n== 4. every member applies it at its next checkpoint round (within ~10 s)')
     say(`ehrlog network show --node ${a}`)
     for (;;) {
-      const now = await membershipAt(a)
+      const now = await membershipAt(a, genesis)
       if (now.members.includes(NEW)) break
       await new Promise((r) => setTimeout(r, 500))
     }

@@ -1,6 +1,7 @@
 import { join } from 'node:path'
 import type { CliContext } from '../client/context.ts'
 import { main } from '../client/main.ts'
+import { MembershipHistory } from '../node/core/trust/membership-history.ts'
 
 /*
  * The governed membership commands as a hospital's admin runs them, for the demo
@@ -91,12 +92,14 @@ export async function logIn(admin: Admin, http: string): Promise<void> {
 }
 
 /**
- * `ehrlog network propose ARGS --node URL --json`: the admin's node signs the proposal as its
- * proposer and gossips it to the members; returns the proposal's id.
+ * `ehrlog network propose ARGS --node URL`: the admin's node signs the proposal as its
+ * proposer and gossips it to the members; returns the proposal's id (`proposed ID: …`).
  */
 export async function propose(admin: Admin, http: string, args: string[]): Promise<string> {
-  const out = await mustRunAs(admin, ['network', 'propose', ...args, '--node', http, '--json'])
-  return (JSON.parse(out) as { id: string }).id
+  const out = await mustRunAs(admin, ['network', 'propose', ...args, '--node', http])
+  const id = /^proposed ([0-9a-f]{64})\b/m.exec(out)?.[1]
+  if (!id) throw new Error(`ehrlog network propose printed no proposal id: ${out}`)
+  return id
 }
 
 /** `ehrlog network sign ID --node URL`: the admin's node adds its signature. */
@@ -104,7 +107,7 @@ export async function sign(admin: Admin, http: string, id: string): Promise<stri
   return mustRunAs(admin, ['network', 'sign', id, '--node', http])
 }
 
-/** Where a node stands: GET /api/v1/membership (public, like the checkpoint). */
+/** Where a node stands: GET /api/v1/membership, followed from the genesis (each change checked). */
 export interface MembershipStatus {
   networkId: string
   version: number
@@ -112,18 +115,28 @@ export interface MembershipStatus {
   members: string[]
 }
 
-export async function membershipAt(http: string): Promise<MembershipStatus> {
+/**
+ * The node's applied changes (GET /api/v1/membership, public), verified from `genesis` (the
+ * network.json every member started with) as a client does: a change that does not verify
+ * throws its code.
+ */
+export async function membershipAt(http: string, genesis: unknown): Promise<MembershipStatus> {
   const res = await fetch(`${http}/api/v1/membership`, { signal: AbortSignal.timeout(5_000) })
   const text = await res.text()
   if (res.status !== 200) throw new Error(`GET ${http}/api/v1/membership: ${res.status} ${text}`)
   const body = JSON.parse(text) as {
     networkId: string
-    latest: { version: number; hash: string; members: Array<{ name: string }> }
+    changes: unknown[]
+    latest: { version: number; hash: string }
   }
+  const history = MembershipHistory.fromChain(genesis, body.changes)
+  const version = history.versions[history.latest]!
+  if (history.latest !== body.latest.version || version.hash !== body.latest.hash)
+    throw new Error(`${http}: latest ${JSON.stringify(body.latest)} is not what its changes make`)
   return {
-    networkId: body.networkId,
-    version: body.latest.version,
-    hash: body.latest.hash,
-    members: body.latest.members.map((x) => x.name).sort(),
+    networkId: history.networkId,
+    version: version.number,
+    hash: version.hash,
+    members: version.members.map((m) => m.name).sort(),
   }
 }

@@ -121,8 +121,9 @@ async function timeQuorumChange(
   all: Hospital[],
   quorum: number,
   askRound: boolean,
+  genesis: unknown,
 ): Promise<number> {
-  const before = (await membershipAt(by.process!.info.http)).version
+  const before = (await membershipAt(by.process!.info.http, genesis)).version
   const id = await propose(by.admin, by.process!.info.http, ['quorum', String(quorum)])
   for (const s of signers) await sign(s.admin, s.process!.info.http, id)
   const t0 = performance.now() // the last signature is in: the change is accepted
@@ -130,7 +131,7 @@ async function timeQuorumChange(
   return until(
     `version ${before + 1} at every node`,
     async () => {
-      const seen = await Promise.all(all.map((h) => membershipAt(h.process!.info.http)))
+      const seen = await Promise.all(all.map((h) => membershipAt(h.process!.info.http, genesis)))
       return seen.every((s) => s.version === before + 1)
     },
     20,
@@ -171,6 +172,7 @@ export async function benchMembership(): Promise<Figure[]> {
       hospitals.push(h)
     }
     const [a, b, c] = hospitals as [Hospital, Hospital, Hospital]
+    const genesis = JSON.parse(await readFile(join(root, 'net', 'network.json'), 'utf8'))
     const seedMs = await seedOwnFeed(a.dir)
     const load = loadavg()[0]!
     for (const h of hospitals)
@@ -192,7 +194,7 @@ export async function benchMembership(): Promise<Figure[]> {
       const next = quorum === 2 ? 3 : 2
       // Signed by a quorum of the version it changes: 2 of 3, or all 3 under quorum 3.
       const signers = quorum === 3 ? [b, c] : [b]
-      const ms = await timeQuorumChange(a, signers, hospitals, next, r >= CHANGE_RUNS)
+      const ms = await timeQuorumChange(a, signers, hospitals, next, r >= CHANGE_RUNS, genesis)
       ;(r >= CHANGE_RUNS ? asked : atCut).push(ms)
       quorum = next
     }
@@ -222,13 +224,13 @@ export async function benchMembership(): Promise<Figure[]> {
     const signers = quorum === 3 ? [b, c] : [b]
     const id = await propose(a.admin, a.process!.info.http, ['add', join(d.dir, 'identity.json')])
     for (const s of signers) await sign(s.admin, s.process!.info.http, id)
-    const version = (await membershipAt(a.process!.info.http)).version + 1
+    const version = (await membershipAt(a.process!.info.http, genesis)).version + 1
     await until(
       'the add applied at a, b, c',
       async () =>
-        (await Promise.all(hospitals.map((h) => membershipAt(h.process!.info.http)))).every(
-          (s) => s.version === version,
-        ),
+        (
+          await Promise.all(hospitals.map((h) => membershipAt(h.process!.info.http, genesis)))
+        ).every((s) => s.version === version),
       100,
     )
     const target = await sizesAt(a.process!.info.http)

@@ -143,24 +143,15 @@ export async function initJoiningHospital(
 /** How a hospital that is not in the genesis network.json starts its first time (m16net). */
 export const JOIN_ARGS = ['--join']
 
-/** Where a node stands in the membership chain: GET /api/v1/membership. */
-export function membershipOf(m: Member): Promise<MembershipStatus> {
-  return membershipAt(m.http)
+/**
+ * Where a node stands in the membership chain: its GET /api/v1/membership, every change
+ * verified from `genesis` (the parsed network.json every member started with).
+ */
+export function membershipOf(m: Member, genesis: unknown): Promise<MembershipStatus> {
+  return membershipAt(m.http, genesis)
 }
 
-/** What `ehrlog network show --node URL --json` says: versions, pending proposals and signers. */
-export interface GovernanceView {
-  current: { number: number; hash: string; members: Array<{ name: string }> }
-  pending: Array<{ id: string; signers: string[]; quorum: number }>
-}
-
-export async function showAt(root: string, m: Member): Promise<GovernanceView> {
-  return JSON.parse(
-    await adminOk(root, m, ['network', 'show', '--node', m.http, '--json']),
-  ) as GovernanceView
-}
-
-/** `ehrlog network propose ARGS --node URL --json` as m's admin; the proposal's id. */
+/** `ehrlog network propose ARGS --node URL` as m's admin; the proposal's id. */
 export async function propose(root: string, m: Member, args: string[]): Promise<string> {
   const id = await proposeAt(adminFor(root, m), m.http, args)
   expect(id).toMatch(/^[0-9a-f]{16,64}$/)
