@@ -11,7 +11,7 @@
 // CHANGE_RUNS (default 4) changes are timed at the cut, ASKED_RUNS (default 2) with a round
 // asked; each alternates the quorum between 3 and 2 of the 3 members.
 import '../../node/shim.ts'
-import { chmod, copyFile, cp, mkdtemp, readFile, rm } from 'node:fs/promises'
+import { chmod, copyFile, cp, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
 import { createServer } from 'node:net'
 import { loadavg, tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -42,6 +42,8 @@ const GIVE_UP_MS = 900_000
 const FAST_KDF = { N: 2 ** 10, r: 8, p: 1 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
+/** Progress on stderr (the figures go to stdout). */
+const progress = (line: string) => process.stderr.write(`membership bench: ${line}\n`)
 
 interface Hospital {
   name: string
@@ -139,6 +141,28 @@ async function timeQuorumChange(
   )
 }
 
+/**
+ * JOIN_SEED_DIR=DIR keeps the seeded network (3 stopped node folders, hospital-a's feed
+ * seeded, admins made) in DIR and reuses it on the next run with the same JOIN_ENTRIES:
+ * seeding 1M entries takes minutes on a loaded machine.
+ */
+async function keptSeed(): Promise<string | undefined> {
+  const dir = process.env.JOIN_SEED_DIR
+  if (!dir) return undefined
+  const marker = await readFile(join(dir, 'seeded.json'), 'utf8').catch(() => undefined)
+  return marker && (JSON.parse(marker) as { entries: number }).entries === JOIN_ENTRIES
+    ? dir
+    : undefined
+}
+
+async function keepSeed(net: string): Promise<void> {
+  const dir = process.env.JOIN_SEED_DIR
+  if (!dir) return
+  await rm(dir, { recursive: true, force: true })
+  await cp(net, dir, { recursive: true })
+  await writeFile(join(dir, 'seeded.json'), `${JSON.stringify({ entries: JOIN_ENTRIES })}\n`)
+}
+
 function median(values: number[]): number {
   const s = [...values].sort((a, b) => a - b)
   const mid = Math.floor(s.length / 2)
@@ -150,17 +174,23 @@ export async function benchMembership(): Promise<Figure[]> {
   const hospitals: Hospital[] = []
   const stopAll = () => Promise.allSettled(hospitals.map((h) => h.process?.stop(20_000)))
   try {
-    const basePort = 10_000 + Math.floor(Math.random() * 900) * 10
-    await cli([
-      'network',
-      'init',
-      '--dir',
-      join(root, 'net'),
-      '--nodes',
-      '3',
-      '--base-port',
-      String(basePort),
-    ])
+    const kept = await keptSeed()
+    if (kept) {
+      await cp(kept, join(root, 'net'), { recursive: true })
+      progress(`reusing the seeded network in ${kept} (JOIN_SEED_DIR)`)
+    } else {
+      const basePort = 10_000 + Math.floor(Math.random() * 900) * 10
+      await cli([
+        'network',
+        'init',
+        '--dir',
+        join(root, 'net'),
+        '--nodes',
+        '3',
+        '--base-port',
+        String(basePort),
+      ])
+    }
     for (let i = 0; i < 3; i++) {
       const name = localNodeName(i)
       const h: Hospital = {
@@ -168,12 +198,17 @@ export async function benchMembership(): Promise<Figure[]> {
         dir: join(root, 'net', name),
         admin: adminOfNode(join(root, 'cli'), name, `pw of admin@${name}`, FAST_KDF),
       }
-      await createAdmin(h.admin, h.dir, `Admin of ${name}`)
+      if (!kept) await createAdmin(h.admin, h.dir, `Admin of ${name}`)
       hospitals.push(h)
     }
     const [a, b, c] = hospitals as [Hospital, Hospital, Hospital]
     const genesis = JSON.parse(await readFile(join(root, 'net', 'network.json'), 'utf8'))
-    const seedMs = await seedOwnFeed(a.dir)
+    let seedMs = Number.NaN
+    if (!kept) {
+      seedMs = await seedOwnFeed(a.dir)
+      progress(`seeded ${JOIN_ENTRIES} entries into hospital-a in ${(seedMs / 1000).toFixed(1)} s`)
+      await keepSeed(join(root, 'net'))
+    }
     const load = loadavg()[0]!
     for (const h of hospitals)
       h.process = await spawnNode(h.dir, { logFile: join(root, `${h.name}.log`) })
@@ -184,6 +219,7 @@ export async function benchMembership(): Promise<Figure[]> {
         (await holdsAll(b.process!.info.http, seeded)) && holdsAll(c.process!.info.http, seeded),
       500,
     )
+    progress(`b and c replicated them in ${(replicaMs / 1000).toFixed(1)} s`)
     for (const h of hospitals) await logIn(h.admin, h.process!.info.http)
 
     // Last signature -> applied at all 3, at the scheduled cut and with a round asked.
@@ -196,6 +232,9 @@ export async function benchMembership(): Promise<Figure[]> {
       const signers = quorum === 3 ? [b, c] : [b]
       const ms = await timeQuorumChange(a, signers, hospitals, next, r >= CHANGE_RUNS, genesis)
       ;(r >= CHANGE_RUNS ? asked : atCut).push(ms)
+      progress(
+        `quorum ${next}: applied at all 3 nodes ${ms.toFixed(0)} ms after the last signature`,
+      )
       quorum = next
     }
 
@@ -276,6 +315,7 @@ export async function benchMembership(): Promise<Figure[]> {
         name: '  (context) seeding hospital-a offline',
         value: JOIN_ENTRIES / (seedMs / 1000),
         unit: 'entries/s',
+        note: kept ? 'reused from JOIN_SEED_DIR' : 'LogStore.appendEvents, batches of 1,000',
       },
       {
         name: '  (context) b and c replicating the seed at once',
