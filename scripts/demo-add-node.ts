@@ -115,10 +115,9 @@ async function run(): Promise<void> {
   console.log(
     `\n== 5. ${NEW} starts with the genesis; it fetches the changes, verifies them and syncs every feed`,
   )
-  say(`ehrlog node start --dir ${rel(NEW_DIR)} --join`)
+  say(`ehrlog node start --dir ${rel(NEW_DIR)}`)
   const node: NodeProcess = await spawnNode(NEW_DIR, {
     logFile: join(DIR, `${NEW}.log`),
-    args: ['--join'],
   })
   await writeFile(JOINED, `${new Date().toISOString()}\n`)
   process.once('SIGINT', () => node.stop().then(() => process.exit(0)))

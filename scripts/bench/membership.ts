@@ -7,7 +7,7 @@
 // - a joining hospital's catch-up at JOIN_ENTRIES entries (default 1,000,000): seeded fast
 //   into hospital-a's own feed offline (LogStore.appendEvents, as the store benchmark does),
 //   replicated to b and c by sync, then hospital-d is added, started with the genesis
-//   network.json and `--join`, and timed until it holds every feed.
+//   network.json (a folder no version lists starts as joining), and timed until it holds every feed.
 // CHANGE_RUNS (default 4) changes are timed at the cut, ASKED_RUNS (default 2) with a round
 // asked; each alternates the quorum between 3 and 2 of the 3 members.
 import '../../node/shim.ts'
@@ -239,7 +239,7 @@ export async function benchMembership(): Promise<Figure[]> {
       quorum = next
     }
 
-    // A fourth hospital joins: added, then started with the genesis and --join.
+    // A fourth hospital joins: added, then started on the genesis (joining).
     const d: Hospital = {
       name: 'hospital-d',
       dir: join(root, 'hospital-d'),
@@ -276,7 +276,7 @@ export async function benchMembership(): Promise<Figure[]> {
     const target = await sizesAt(a.process!.info.http)
     const entries = [...target.values()].reduce((x, y) => x + y, 0)
     const t0 = performance.now()
-    d.process = await spawnNode(d.dir, { logFile: join(root, `${d.name}.log`), args: ['--join'] })
+    d.process = await spawnNode(d.dir, { logFile: join(root, `${d.name}.log`) })
     hospitals.push(d)
     const servingMs = performance.now() - t0
     const joinMs = await until(

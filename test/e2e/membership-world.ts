@@ -100,7 +100,7 @@ export async function freePort(): Promise<number> {
  * machine, the network's genesis network.json and index.key copied in (the same files every
  * member started with: the changes since come from the members, verified), its admin and
  * alerts; joined to `net` so that the harness starts, stops and cleans it up like the others.
- * It starts with `node start --join` (JOIN_ARGS).
+ * It starts like any node: no version its genesis holds lists it, so it is joining (m16net).
  */
 export async function initJoiningHospital(
   net: LocalNetwork,
@@ -133,15 +133,11 @@ export async function initJoiningHospital(
     apiToken: config.apiToken,
     logFile: join(net.root, `${name}.log`),
     process: undefined,
-    args: JOIN_ARGS,
   }
   await prepareFolder(net.root, member, smtpPort)
   net.members.push(member)
   return member
 }
-
-/** How a hospital that is not in the genesis network.json starts its first time (m16net). */
-export const JOIN_ARGS = ['--join']
 
 /**
  * Where a node stands in the membership chain: its GET /api/v1/membership, every change
