@@ -72,9 +72,11 @@ async function run(): Promise<void> {
     say(`ehrlog ${args.map((x) => (x.startsWith('/') ? rel(x) : x)).join(' ')}`)
     const code = await main(args)
     if (code !== 0) throw new Error(`init failed (exit ${code})`)
-    say(`cp ${rel(join(DIR, 'network.json'))} ${rel(join(DIR, 'index.key'))} ${rel(NEW_DIR)}/`)
+    // The genesis network.json, and the network's index key from a member's folder.
+    const indexKey = join(DIR, localNodeName(0), 'index.key')
+    say(`cp ${rel(join(DIR, 'network.json'))} ${rel(indexKey)} ${rel(NEW_DIR)}/`)
     await copyFile(join(DIR, 'network.json'), join(NEW_DIR, 'network.json'))
-    await copyFile(join(DIR, 'index.key'), join(NEW_DIR, 'index.key'))
+    await copyFile(indexKey, join(NEW_DIR, 'index.key'))
     await chmod(join(NEW_DIR, 'index.key'), 0o600)
     const newAdmin = admin(3)
     say(

@@ -258,7 +258,7 @@ export async function benchMembership(): Promise<Figure[]> {
       String(http),
     ])
     await copyFile(join(root, 'net', 'network.json'), join(d.dir, 'network.json'))
-    await copyFile(join(root, 'net', 'index.key'), join(d.dir, 'index.key'))
+    await copyFile(join(a.dir, 'index.key'), join(d.dir, 'index.key'))
     await chmod(join(d.dir, 'index.key'), 0o600)
     await createAdmin(d.admin, d.dir, 'Admin of hospital-d')
     const signers = quorum === 3 ? [b, c] : [b]

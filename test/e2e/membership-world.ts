@@ -121,7 +121,8 @@ export async function initJoiningHospital(
     String(http),
   ])
   await copyFile(join(net.root, 'net', 'network.json'), join(dir, 'network.json'))
-  await copyFile(join(net.root, 'net', 'index.key'), join(dir, 'index.key'))
+  // `network init` put the index key in each member's folder: a member hands it over.
+  await copyFile(join(net.root, 'net', 'hospital-a', 'index.key'), join(dir, 'index.key'))
   await chmod(join(dir, 'index.key'), 0o600)
   const config = JSON.parse(await readFile(join(dir, 'config.json'), 'utf8')) as {
     apiToken: string
