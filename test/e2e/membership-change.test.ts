@@ -1,6 +1,9 @@
+import { generateKeyPairSync } from 'node:crypto'
 import { readFile, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { toHex } from '../../node/core/hex.ts'
+import { ed25519RawPublicKey } from '../../node/core/tree-head.ts'
 import { openNodeDir } from '../../node/identity/index.ts'
 import { storeOfNode } from '../../node/node-store.ts'
 import { parseMail, startSmtpServer, type TestSmtpServer } from '../alerts/smtp-harness.ts'
@@ -9,6 +12,7 @@ import { type LocalNetwork, type Member, useLocalNetworks } from './harness.ts'
 import {
   adminCli,
   adminOk,
+  ChainWatch,
   initJoiningHospital,
   logIn,
   mailboxOf,
@@ -19,7 +23,7 @@ import {
   SteadyIngest,
   sign,
 } from './membership-world.ts'
-import { feedSizes, getStatus, waitFor } from './node-api.ts'
+import { feedSizes, getStatus, postEvents, waitFor } from './node-api.ts'
 import { expectIdenticalVerifiedReplicas } from './replicas.ts'
 
 /*
@@ -57,9 +61,6 @@ const UNFOUNDED = new Set([
  */
 const ROTATED_KEY = /^(rotated-out-key|membership:rotated-key-signature)$/
 
-/** How long a quorum-signed change may take to be applied everywhere (a cut is ≤ 10 s away). */
-const APPLY_MS = 60_000
-
 interface Mail {
   kind: string
   to: string[]
@@ -80,6 +81,7 @@ describe('a network that changes under steady ingest (real processes)', () => {
   let genesis: string
   /** The genesis network.json, parsed: what every node's chain is verified from. */
   let genesisJson: unknown
+  let chain: ChainWatch
   let root: string
   /** hospital-b's Ed25519 tree-head key before its rotation (a stolen copy, at the end). */
   let oldSigningKey: import('node:crypto').KeyObject
@@ -131,78 +133,13 @@ describe('a network that changes under steady ingest (real processes)', () => {
   const cli = (m: Member, args: string[]) => adminCli(root, m, args)
   const ok = (m: Member, args: string[]) => adminOk(root, m, args)
 
-  /** Waits until each of `members` has applied `version` and lists exactly `names`. */
-  async function applied(members: Member[], version: number, names: string[]): Promise<number> {
-    const t0 = Date.now()
-    await waitFor(
-      `${members.map((m) => m.name).join(', ')} at membership version ${version}`,
-      async () => {
-        const seen = await Promise.all(members.map((m) => membershipOf(m, genesisJson)))
-        const done = seen.every(
-          (s) => s.version === version && s.members.join(',') === [...names].sort().join(','),
-        )
-        return { done, value: seen.map((s) => `${s.version}:${s.members.join('+')}`) }
-      },
-      APPLY_MS,
-      100,
-    )
-    return Date.now() - t0
-  }
-
-  /** The latest checkpoint at m, verified by the CLI from the pinned genesis. */
-  async function checkpointAt(m: Member): Promise<{
-    signers: string[]
-    version: number
-    feeds: Array<{ origin: string; treeSize: number }>
-  }> {
-    const r = await cli(m, ['checkpoint', '--node', m.http, '--network', genesis, '--json'])
-    if (r.code !== 0) throw new Error(`checkpoint at ${m.name}: ${r.out}${r.err}`)
-    const parsed = JSON.parse(r.out) as {
-      verified: boolean
-      signers: string[]
-      cosigned: {
-        checkpoint: {
-          membership: { version: number }
-          feeds: Array<{ origin: string; treeSize: number }>
-        }
-      }
-    }
-    expect(parsed.verified).toBe(true)
-    return {
-      signers: parsed.signers,
-      version: parsed.cosigned.checkpoint.membership.version,
-      feeds: parsed.cosigned.checkpoint.feeds,
-    }
-  }
-
-  /** Waits for a checkpoint at m of `version` that `signer` cosigned and that passes `also`. */
-  async function cosignedBy(
-    m: Member,
-    version: number,
-    signer: string,
-    also: (feeds: Map<string, number>) => boolean = () => true,
-  ): Promise<void> {
-    await waitFor(
-      `a checkpoint of version ${version} at ${m.name} cosigned by ${signer}`,
-      async () => {
-        const cp = await checkpointAt(m)
-        const feeds = new Map(cp.feeds.map((f) => [f.origin, f.treeSize]))
-        return {
-          done: cp.version === version && cp.signers.includes(signer) && also(feeds),
-          value: cp,
-        }
-      },
-      APPLY_MS,
-      1000,
-    )
-  }
-
   beforeAll(async () => {
     smtp = await startSmtpServer()
     net = await createNetwork({ nodes: 3, fileIndex: 7, args: ['--sync-interval', '1000'] })
     root = net.root
     genesis = join(root, 'net', 'network.json')
     genesisJson = JSON.parse(await readFile(genesis, 'utf8'))
+    chain = new ChainWatch(root, genesis, genesisJson)
     ;[a, b, c] = net.members as [Member, Member, Member]
     for (const m of [a, b, c]) await prepareFolder(root, m, smtp.port)
     await Promise.all([a, b, c].map((m) => net.start(m.name)))
@@ -229,7 +166,7 @@ describe('a network that changes under steady ingest (real processes)', () => {
         async () => ({ done: ingest.acked.length >= 30, value: ingest.acked.length }),
         30_000,
       )
-      await cosignedBy(a, 0, 'hospital-a', (feeds) => (feeds.get('hospital-a') ?? 0) > 0)
+      await chain.cosignedBy(a, 0, 'hospital-a', (feeds) => (feeds.get('hospital-a') ?? 0) > 0)
       oldCheckpoint = join(root, 'checkpoint-v0.json')
       await writeFile(
         oldCheckpoint,
@@ -255,14 +192,14 @@ describe('a network that changes under steady ingest (real processes)', () => {
       expect((await membershipOf(b, genesisJson)).version).toBe(0)
       await sign(root, b, id)
       timings.push(
-        `add: last signature -> a, b, c applied: ${await applied([a, b, c], 1, ['hospital-a', 'hospital-b', 'hospital-c', 'hospital-d'])} ms`,
+        `add: last signature -> a, b, c applied: ${await chain.applied([a, b, c], 1, ['hospital-a', 'hospital-b', 'hospital-c', 'hospital-d'])} ms`,
       )
 
       const target = await feedSizes(a)
       const t0 = Date.now()
       await net.start('hospital-d')
       await logIn(root, d)
-      await applied([d], 1, ['hospital-a', 'hospital-b', 'hospital-c', 'hospital-d'])
+      await chain.applied([d], 1, ['hospital-a', 'hospital-b', 'hospital-c', 'hospital-d'])
       await waitFor(
         'hospital-d to hold every feed as hospital-a did when it started',
         async () => {
@@ -274,8 +211,8 @@ describe('a network that changes under steady ingest (real processes)', () => {
       )
       timings.push(`join: hospital-d started -> holds every feed: ${Date.now() - t0} ms`)
       ingesting = [a, b, c, d]
-      await cosignedBy(a, 1, 'hospital-d')
-      await cosignedBy(d, 1, 'hospital-d')
+      await chain.cosignedBy(a, 1, 'hospital-d')
+      await chain.cosignedBy(d, 1, 'hospital-d')
       // Every member was told, by email to its admins, of the change (recorded as an entry).
       for (const m of [a, b, c])
         expect(
@@ -297,19 +234,19 @@ describe('a network that changes under steady ingest (real processes)', () => {
       await new Promise((r) => setTimeout(r, 500)) // the posts already in flight
       const cSize = (await feedSizes(c)).get('hospital-c')!
       expect(cSize).toBeGreaterThanOrEqual(ingest.highestSeq('hospital-c'))
-      await cosignedBy(a, 1, 'hospital-a', (feeds) => feeds.get('hospital-c') === cSize)
+      await chain.cosignedBy(a, 1, 'hospital-a', (feeds) => feeds.get('hospital-c') === cSize)
 
       const id = await propose(root, a, ['remove', 'hospital-c'])
       await sign(root, b, id)
       await sign(root, d, id) // 3 of 4
       timings.push(
-        `remove: last signature -> a, b, d applied: ${await applied([a, b, d], 2, ['hospital-a', 'hospital-b', 'hospital-d'])} ms`,
+        `remove: last signature -> a, b, d applied: ${await chain.applied([a, b, d], 2, ['hospital-a', 'hospital-b', 'hospital-d'])} ms`,
       )
       await net.stop('hospital-c')
-      await cosignedBy(a, 2, 'hospital-a')
+      await chain.cosignedBy(a, 2, 'hospital-a')
       for (const m of [a, b, d])
         expect((await feedSizes(m)).get('hospital-c'), `hospital-c's feed at ${m.name}`).toBe(cSize)
-      const cp = await checkpointAt(a)
+      const cp = await chain.checkpointAt(a)
       expect(cp.signers).not.toContain('hospital-c')
       expectNoUnfoundedAlert('after removing hospital-c')
     },
@@ -333,7 +270,7 @@ describe('a network that changes under steady ingest (real processes)', () => {
       ])
       await sign(root, a, idEd) // 2 of 3
       timings.push(
-        `rotate ed25519: last signature -> a, b, d applied: ${await applied([a, b, d], 3, ['hospital-a', 'hospital-b', 'hospital-d'])} ms`,
+        `rotate ed25519: last signature -> a, b, d applied: ${await chain.applied([a, b, d], 3, ['hospital-a', 'hospital-b', 'hospital-d'])} ms`,
       )
       const bls = await newKey(root, b, 'bls')
       const idBls = await propose(root, b, [
@@ -346,11 +283,11 @@ describe('a network that changes under steady ingest (real processes)', () => {
       ])
       await sign(root, d, idBls)
       timings.push(
-        `rotate bls: last signature -> a, b, d applied: ${await applied([a, b, d], 4, ['hospital-a', 'hospital-b', 'hospital-d'])} ms`,
+        `rotate bls: last signature -> a, b, d applied: ${await chain.applied([a, b, d], 4, ['hospital-a', 'hospital-b', 'hospital-d'])} ms`,
       )
       // hospital-b signs new tree heads with its new key and cosigns with its new BLS key.
       const bAfter = ingest.highestSeq('hospital-b')
-      await cosignedBy(a, 4, 'hospital-b', (feeds) => (feeds.get('hospital-b') ?? 0) > bAfter)
+      await chain.cosignedBy(a, 4, 'hospital-b', (feeds) => (feeds.get('hospital-b') ?? 0) > bAfter)
       expectNoUnfoundedAlert('after the rotations')
     },
     300_000,
@@ -429,25 +366,7 @@ describe('a network that changes under steady ingest (real processes)', () => {
         return { size: entries[0]!.entry.seq }
       })
       for (const m of [a, d, b]) await net.start(m.name)
-      for (const m of [a, d])
-        await waitFor(
-          `${m.name}'s admins to be alerted of the rotated-out key`,
-          async () => {
-            const got = mails().filter(
-              (x) => x.to.includes(mailboxOf(m)) && ROTATED_KEY.test(x.kind),
-            )
-            return { done: got.length > 0, value: mails().map((x) => `${x.to}: ${x.kind}`) }
-          },
-          60_000,
-          500,
-        )
-      for (const m of [a, d]) {
-        const status = await getStatus(m)
-        const feed = status.feeds.find((f) => f.origin === 'hospital-b')
-        expect(feed?.size, `hospital-b's feed at ${m.name}: the forged entry refused`).toBe(
-          bSize - 1,
-        )
-      }
+      await expectRefusedAndAlerted(bSize - 1)
       // Nothing else was alerted by the members that hold an untouched replica.
       const others = mails().filter(
         (x) =>
@@ -456,6 +375,88 @@ describe('a network that changes under steady ingest (real processes)', () => {
       expect(others.map((x) => `${x.kind}: ${x.subject}`)).toEqual([])
     },
     180_000,
+  )
+
+  /**
+   * hospital-b's feed stays at `size` at a and d (b offers more, signed by a retired key:
+   * refused), and a's and d's admins are emailed the rotated-out-key alert.
+   */
+  async function expectRefusedAndAlerted(size: number): Promise<void> {
+    await waitFor(
+      'a and d connected to hospital-b again',
+      async () => {
+        const seen = await Promise.all([a, d].map((m) => getStatus(m)))
+        const done = seen.every((st) =>
+          st.peers.some((p) => p.name === 'hospital-b' && p.connected),
+        )
+        return { done, value: seen.map((st) => st.peers) }
+      },
+      30_000,
+    )
+    await new Promise((r) => setTimeout(r, 5_000)) // gossip and a few sync rounds
+    for (const m of [a, d])
+      expect(
+        (await feedSizes(m)).get('hospital-b'),
+        `hospital-b's feed at ${m.name}: what the retired key signed is refused`,
+      ).toBe(size)
+    for (const m of [a, d])
+      await waitFor(
+        `${m.name}'s admins to be alerted of the rotated-out key`,
+        async () => {
+          const got = mails().filter((x) => x.to.includes(mailboxOf(m)) && ROTATED_KEY.test(x.kind))
+          return { done: got.length > 0, value: mails().map((x) => `${x.to}: ${x.kind}`) }
+        },
+        60_000,
+        500,
+      )
+  }
+
+  step(
+    'lost',
+    ['check'],
+    "a lost-key rotation: hospital-b's Ed25519 key is declared lost and replaced by a quorum alone; what b's node still signs with the old key is refused and alerted",
+    async () => {
+      for (const m of [a, b, d]) if (!m.process) await net.start(m.name)
+      for (const m of [a, b, d]) await logIn(root, m)
+      // The new key is one b's node does not hold (its admin would install it): b's running
+      // node keeps signing with the old one, as a thief holding it would.
+      const identity = JSON.parse(await readFile(join(b.dir, 'identity.json'), 'utf8'))
+      identity.ed25519PublicKey = toHex(
+        ed25519RawPublicKey(generateKeyPairSync('ed25519').privateKey),
+      )
+      const file = join(root, 'hospital-b-lost-identity.json')
+      await writeFile(file, JSON.stringify(identity, null, 2))
+      const before = await membershipOf(a, genesisJson)
+      const id = await propose(root, a, [
+        'rotate',
+        'hospital-b',
+        '--key',
+        'ed25519',
+        '--identity',
+        file,
+        '--old-key-lost',
+      ])
+      await sign(root, d, id)
+      await chain.applied([a, b, d], before.version + 1, before.members)
+      // The cut: the first checkpoint of the new version; b's size there is its last under
+      // the old key.
+      await chain.cosignedBy(a, before.version + 1, 'hospital-a')
+      const cut = (await chain.checkpointAt(a)).feeds.find(
+        (f) => f.origin === 'hospital-b',
+      )!.treeSize
+      const res = await postEvents(b, [makeEvent(8_888_888)])
+      await res.body?.cancel()
+      await expectRefusedAndAlerted(cut)
+      // The lost-key rotation itself is announced to every member's admins.
+      for (const m of [a, b, d])
+        expect(
+          mails().some(
+            (x) => x.to.includes(mailboxOf(m)) && x.kind === 'membership:lost-key-rotation',
+          ),
+          `the lost-key alert to ${m.name}'s admins`,
+        ).toBe(true)
+    },
+    240_000,
   )
 
   /** Opens hospital-b's stopped store (its own keys and the members' of the genesis). */

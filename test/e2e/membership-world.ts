@@ -16,7 +16,7 @@ import {
 } from '../../scripts/governance-cli.ts'
 import { makeEvent } from '../helpers/fixtures.ts'
 import type { LocalNetwork, Member } from './harness.ts'
-import { postEvents } from './node-api.ts'
+import { postEvents, waitFor } from './node-api.ts'
 
 /*
  * What the membership-change scenario (membership-change.test.ts) does with real node
@@ -233,5 +233,94 @@ export class SteadyIngest {
   async stop(): Promise<void> {
     this.#running = false
     await this.#loop
+  }
+}
+
+/** How long a quorum-signed change may take to be applied everywhere (a cut is ≤ 10 s away). */
+const APPLY_MS = 60_000
+
+/** The latest checkpoint at a node, as the CLI verified it from the pinned genesis. */
+export interface CheckpointSeen {
+  signers: string[]
+  version: number
+  feeds: Array<{ origin: string; treeSize: number }>
+}
+
+/** Watches the nodes' membership versions and checkpoints, from the pinned genesis. */
+export class ChainWatch {
+  constructor(
+    readonly root: string,
+    /** The genesis network.json's path (the CLI's --network). */
+    readonly genesis: string,
+    readonly genesisJson: unknown,
+  ) {}
+
+  /** Waits until each of `members` has applied `version` and lists exactly `names`; ms taken. */
+  async applied(members: Member[], version: number, names: string[]): Promise<number> {
+    const t0 = Date.now()
+    await waitFor(
+      `${members.map((m) => m.name).join(', ')} at membership version ${version}`,
+      async () => {
+        const seen = await Promise.all(members.map((m) => membershipOf(m, this.genesisJson)))
+        const done = seen.every(
+          (s) => s.version === version && s.members.join(',') === [...names].sort().join(','),
+        )
+        return { done, value: seen.map((s) => `${s.version}:${s.members.join('+')}`) }
+      },
+      APPLY_MS,
+      100,
+    )
+    return Date.now() - t0
+  }
+
+  /** `ehrlog checkpoint --node URL --network GENESIS --json` as m's admin: verified. */
+  async checkpointAt(m: Member): Promise<CheckpointSeen> {
+    const r = await adminCli(this.root, m, [
+      'checkpoint',
+      '--node',
+      m.http,
+      '--network',
+      this.genesis,
+      '--json',
+    ])
+    if (r.code !== 0) throw new Error(`checkpoint at ${m.name}: ${r.out}${r.err}`)
+    const parsed = JSON.parse(r.out) as {
+      verified: boolean
+      signers: string[]
+      cosigned: {
+        checkpoint: {
+          membership: { version: number }
+          feeds: Array<{ origin: string; treeSize: number }>
+        }
+      }
+    }
+    expect(parsed.verified).toBe(true)
+    return {
+      signers: parsed.signers,
+      version: parsed.cosigned.checkpoint.membership.version,
+      feeds: parsed.cosigned.checkpoint.feeds,
+    }
+  }
+
+  /** Waits for a checkpoint at m of `version` that `signer` cosigned and that passes `also`. */
+  async cosignedBy(
+    m: Member,
+    version: number,
+    signer: string,
+    also: (feeds: Map<string, number>) => boolean = () => true,
+  ): Promise<void> {
+    await waitFor(
+      `a checkpoint of version ${version} at ${m.name} cosigned by ${signer}`,
+      async () => {
+        const cp = await this.checkpointAt(m)
+        const feeds = new Map(cp.feeds.map((f) => [f.origin, f.treeSize]))
+        return {
+          done: cp.version === version && cp.signers.includes(signer) && also(feeds),
+          value: cp,
+        }
+      },
+      APPLY_MS,
+      1000,
+    )
   }
 }
