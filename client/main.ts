@@ -6,6 +6,7 @@ import { registerCheckpoint } from './commands/checkpoint.ts'
 import { registerExport } from './commands/export.ts'
 import { registerFhir } from './commands/fhir.ts'
 import { registerInit } from './commands/init.ts'
+import { registerKeys } from './commands/keys.ts'
 import { registerLog } from './commands/log.ts'
 import { registerLogin } from './commands/login.ts'
 import { registerLogout } from './commands/logout.ts'
@@ -54,6 +55,7 @@ export function buildProgram(ctx: CliContext): Command {
   registerWhoami(program, ctx)
   registerUser(program, ctx)
   registerStats(program, ctx)
+  registerKeys(program, ctx)
   acceptJsonBothWays(program)
   for (const command of program.commands)
     for (const sub of [command, ...command.commands])

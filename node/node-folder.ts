@@ -1,7 +1,9 @@
+import type { KeyObject } from 'node:crypto'
 import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { EhrlogError } from './core/errors.ts'
-import { Membership } from './core/trust/index.ts'
+import { ed25519PrivateKey, ed25519RawPublicKey } from './core/tree-head.ts'
+import type { Membership } from './core/trust/index.ts'
 import {
   assertOwnEntry,
   NETWORK_FILE,
@@ -10,12 +12,28 @@ import {
   ProvenKeys,
   readNodeIndexKey,
 } from './identity/index.ts'
+import { readNextKeys } from './identity/next-keys.ts'
 import type { Logger } from './logger.ts'
+import { LiveMembership, MEMBERSHIP_DIR } from './membership/live-membership.ts'
+import { OriginKeys } from './membership/origin-keys.ts'
 
 /** What a node is, read from its folder: its identity and config, and the network it is in. */
 export interface NodeFolder {
   identity: NodeIdentity
+  /**
+   * The version in force when the node started (genesis network.json plus membership/): for
+   * parts that read the members once. Parts that must follow changes take `live`.
+   */
   membership: Membership
+  /** The membership as it changes: genesis, the applied changes, the one pending for the cut. */
+  live: LiveMembership
+  /** Each origin's Ed25519 key per tree size across versions (rotations, removed members). */
+  originKeys: OriginKeys
+  /**
+   * keys-next.enc (`ehrlog keys rotate`): the keys this node switches to when a change rotating
+   * its own keys takes effect. Undefined: none installed.
+   */
+  next: { signingKey: KeyObject; blsSecretKey: Uint8Array } | undefined
   /** network.json as read: the portal hands it to browsers, which verify it themselves. */
   networkText: string
   /** The network's VRF secret key for the per-patient index (index.key), checked against network.json. */
@@ -23,30 +41,79 @@ export interface NodeFolder {
 }
 
 /**
- * Reads a node folder: keys and config (decrypted with `passphrase` when set), network.json,
- * and the BLS proofs of possession this node verified before (only new ones are checked).
+ * Reads a node folder: keys and config (decrypted with `passphrase` when set), network.json
+ * (the genesis) with the membership changes applied since (membership/NNNNNN.json, each
+ * verified against the version before), and the BLS proofs of possession this node verified
+ * before (only new ones are checked).
  */
 export async function readNodeFolder(
   dir: string,
   passphrase: string | undefined,
   logger: Logger,
 ): Promise<NodeFolder> {
-  const identity = await openNodeDir(dir, passphrase ? { passphrase } : {})
+  const opened = await openNodeDir(dir, passphrase ? { passphrase } : {})
+  const nextKeys = await readNextKeys(dir, passphrase)
+  const next = nextKeys && {
+    signingKey: ed25519PrivateKey(nextKeys.ed25519Seed),
+    blsSecretKey: nextKeys.blsSecretKey,
+  }
   const networkText = await readNetworkFile(dir)
-  const provenKeys = await ProvenKeys.load(dir, identity.provenKeysKey)
-  const membership = Membership.parse(networkText, join(dir, NETWORK_FILE), {
+  const provenKeys = await ProvenKeys.load(dir, opened.provenKeysKey)
+  const live = await LiveMembership.load(dir, parseNetworkText(dir, networkText), {
     proven: provenKeys.has,
   })
-  // A network.json whose entry for this node names other keys would leave it isolated.
-  assertOwnEntry(membership, identity.identity, join(dir, NETWORK_FILE))
-  const vrfSecretKey = await readNodeIndexKey(dir, membership)
+  const membership = live.current
+  // A rotation of this node's keys applied before this start: the new keys of keys-next.enc.
+  const identity = withNextKeys(opened, membership.byName(opened.identity.name), nextKeys, next)
+  // An entry for this node naming other keys would leave it isolated (after a rotation of its
+  // own keys: the new keys must be installed in its folder first).
+  const source =
+    membership.version === 0 ? NETWORK_FILE : `${MEMBERSHIP_DIR}/ (version ${membership.version})`
+  assertOwnEntry(membership, identity.identity, join(dir, source))
+  const vrfSecretKey = await readNodeIndexKey(dir, live.at(0)!)
   // Only a cache: a folder it cannot be written to costs the next start the pairings.
   await provenKeys
     .remember(membership.members)
     .catch((err: unknown) =>
       logger.warn({ err: (err as Error).message }, 'could not record the verified BLS proofs'),
     )
-  return { identity, membership, networkText, vrfSecretKey }
+  const originKeys = await OriginKeys.load(live, dir)
+  return { identity, membership, live, originKeys, next, networkText, vrfSecretKey }
+}
+
+/** `identity` with the keys of keys-next.enc that `listed` (its entry in force) names. */
+function withNextKeys(
+  identity: NodeIdentity,
+  listed: { ed25519PublicKey: string; blsPublicKey: string } | undefined,
+  nextKeys: { ed25519PublicKey: string; blsPublicKey: string } | undefined,
+  next: NodeFolder['next'],
+): NodeIdentity {
+  if (!listed || !nextKeys || !next) return identity
+  const ed = listed.ed25519PublicKey === nextKeys.ed25519PublicKey
+  const bls = listed.blsPublicKey === nextKeys.blsPublicKey
+  return {
+    ...identity,
+    identity: {
+      ...identity.identity,
+      ...(ed ? { ed25519PublicKey: nextKeys.ed25519PublicKey } : {}),
+      ...(bls ? { blsPublicKey: nextKeys.blsPublicKey } : {}),
+    },
+    ...(ed
+      ? { signingKey: next.signingKey, signingPublicKey: ed25519RawPublicKey(next.signingKey) }
+      : {}),
+    ...(bls ? { blsSecretKey: next.blsSecretKey } : {}),
+  }
+}
+
+function parseNetworkText(dir: string, text: string): unknown {
+  try {
+    return JSON.parse(text)
+  } catch (cause) {
+    throw new EhrlogError('CONFIG_INVALID', `${join(dir, NETWORK_FILE)}: is not JSON`, {
+      cause,
+      details: { field: '', source: join(dir, NETWORK_FILE) },
+    })
+  }
 }
 
 async function readNetworkFile(dir: string): Promise<string> {

@@ -1,6 +1,6 @@
 import type { Incident } from './alerts/index.ts'
 import type { IndexView } from './index/index-view.ts'
-import type { IntegrityIncident } from './integrity/index.ts'
+import type { IntegrityIncident, RetiredKeyIncident } from './integrity/index.ts'
 import type { Logger } from './logger.ts'
 import type { LogStore } from './store/index.ts'
 
@@ -26,6 +26,8 @@ export interface NodeOptions {
   tailWaitMs?: number
   /** Told of each modified/deleted/equivocation incident the integrity service reports. */
   onIntegrityIncident?: (incident: IntegrityIncident) => void
+  /** Told of each head refused as signed by a retired (rotated-out or removed) key. */
+  onRetiredKey?: (incident: RetiredKeyIncident) => void
   /**
    * Opens the own-feed fence at start without a quorum, for this reason (logged at warn and
    * recorded as an entry): a new network's first start, or members gone for good.

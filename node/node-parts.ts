@@ -8,9 +8,17 @@ import type { NodeIdentity } from './identity/index.ts'
 import { IndexPart } from './index/index-part.ts'
 import type { IndexView } from './index/index-view.ts'
 import { fencePart, IngestQueue, OwnFeed, OwnTipFence, PendingDrain } from './ingest/index.ts'
-import { gateAccepts, IntegrityService, repairPeersOf, repairSourceOf } from './integrity/index.ts'
+import {
+  gateAccepts,
+  IntegrityService,
+  isAlertKind,
+  repairPeersOf,
+  repairSourceOf,
+} from './integrity/index.ts'
 import { BackgroundTask, PartList, type Startable } from './lifecycle/index.ts'
 import type { Logger } from './logger.ts'
+import type { LiveMembership } from './membership/live-membership.ts'
+import { followOwnRotation } from './membership/own-rotation.ts'
 import { NetService } from './net/index.ts'
 import type { NodeFolder } from './node-folder.ts'
 import type { NodeOptions } from './node-options.ts'
@@ -21,6 +29,8 @@ import { CheckpointLog, type LogStore, PendingLog } from './store/index.ts'
 
 export interface Parts {
   identity: NodeIdentity
+  /** The membership as it changes (genesis, applied changes, the one pending for the cut). */
+  membership: LiveMembership
   store: LogStore
   /** The per-patient index (node/index): checkpoints' index roots, completeness proofs. */
   index: IndexView
@@ -64,7 +74,7 @@ export function buildParts(
   const { dir, logger } = opts
   const name = identity.config.name
   const metrics = new NodeMetrics()
-  const store = storeOfNode(identity, membership.ed25519Keys())
+  const store = storeOfNode(identity, folder.originKeys)
   // Nothing is signed onto the own feed before a quorum told this node its tip (own-tip-fence.ts).
   const fence = new OwnTipFence({
     self: name,
@@ -92,6 +102,16 @@ export function buildParts(
     ...(opts.syncIntervalMs ? { syncIntervalMs: opts.syncIntervalMs } : {}),
   })
   const signer = { origin: name, privateKey: identity.signingKey }
+  // The own feed's key switches at the cut of a change rotating it (own-rotation.ts).
+  followOwnRotation({
+    self: name,
+    live: folder.live,
+    originKeys: folder.originKeys,
+    signer,
+    nextSigningKey: folder.next?.signingKey,
+    store,
+    logger: logger.child({ component: 'membership' }),
+  })
   const ownFeed = new OwnFeed({ store, signer, gossip: net, logger, fence })
   // Events taken while fenced: durable in the store, appended once it opens (pending-drain.ts).
   const pending = new PendingDrain({
@@ -127,7 +147,7 @@ export function buildParts(
     node: name,
     signingKey: identity.signingKey,
     memberKey: (node) => {
-      const hex = membership.byName(node)?.ed25519PublicKey
+      const hex = folder.live.current.byName(node)?.ed25519PublicKey
       return hex ? new Uint8Array(Buffer.from(hex, 'hex')) : undefined
     },
     directory: users.directory,
@@ -154,19 +174,25 @@ export function buildParts(
   const index = opts.indexView?.(store, folder.vrfSecretKey) ?? indexPart
   const checkpoints = new CheckpointService({
     self: name,
-    membership,
+    // Rounds follow the membership: each under the version in force, a change applied at the cut.
+    membership: folder.live,
     blsSecretKey: identity.blsSecretKey,
+    // A rotated BLS key (keys-next.enc) signs under the versions that list it.
+    ...(folder.next ? { moreBlsSecretKeys: [folder.next.blsSecretKey] } : {}),
     store,
     index,
     checkpoints: checkpointLog,
     publish: (data) => net.publishControl(CHECKPOINT_TOPIC, data),
     syncNow: () => net.syncNow(),
     onIncident: (incident) => report(incidentOfCheckpoint(name, incident)),
+    onAdopted: (cosigned) => folder.originKeys.noteCheckpoint(cosigned),
     onRoundEnded: (outcome, ms) => metrics.roundEnded(outcome, ms),
     logger: logger.child({ component: 'checkpoint' }),
     ...(opts.checkpointIntervalMs !== undefined ? { intervalMs: opts.checkpointIntervalMs } : {}),
   })
   net.handleControl(CHECKPOINT_TOPIC, (data, from) => checkpoints.handle(data, from))
+  // A member removed at this cut is frozen at its size in the last checkpoint it was cut in.
+  folder.live.onChange((now) => folder.originKeys.noteApplied(now.version, checkpoints.latest()))
   // Every query is recorded in this node's own feed before it is answered.
   const query = new QueryService({
     node: name,
@@ -183,7 +209,7 @@ export function buildParts(
   const integrity = new IntegrityService({
     self: name,
     store,
-    membership,
+    membership: folder.live,
     latestCheckpoint: () => checkpoints.latest(),
     latestHeld: () => checkpoints.latestHeld(),
     peers: () => repairPeersOf(net),
@@ -193,6 +219,12 @@ export function buildParts(
     onIncident: (incident) => {
       opts.onIntegrityIncident?.(incident)
       report(incident)
+    },
+    // A rotated-out key signing new history: emailed once the alerts know the kind.
+    onRetiredKey: (incident) => {
+      opts.onRetiredKey?.(incident)
+      if (isAlertKind(incident.kind))
+        report({ ...incident, reportingNode: name, detectedAt: new Date().toISOString() } as never)
     },
     logger: logger.child({ component: 'integrity' }),
     onScrubbed: (ms) => metrics.scrubbed(ms),
@@ -289,6 +321,7 @@ export function buildParts(
   )
   const parts = {
     identity,
+    membership: folder.live,
     store,
     index,
     alerts,

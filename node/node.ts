@@ -10,6 +10,7 @@ import type { IndexView } from './index/index-view.ts'
 import type { IngestQueue } from './ingest/index.ts'
 import type { IntegrityService } from './integrity/index.ts'
 import type { PartList } from './lifecycle/index.ts'
+import type { LiveMembership } from './membership/live-membership.ts'
 import type { NetService } from './net/index.ts'
 import { readNodeFolder } from './node-folder.ts'
 import type { NodeOptions } from './node-options.ts'
@@ -106,6 +107,11 @@ export class EhrlogNode {
 
   get store(): LogStore {
     return this.#require().store
+  }
+
+  /** The network's membership as it changes: offer a quorum-signed change, read any version. */
+  get membership(): LiveMembership {
+    return this.#require().membership
   }
 
   get net(): NetService {

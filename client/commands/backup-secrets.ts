@@ -23,6 +23,8 @@ const SECRET_FILES = [
   NODE_FILES.identity,
   NODE_FILES.masterKey,
   NODE_FILES.keys,
+  // A rotated key (ehrlog keys rotate): once its change is applied, the node needs it to start.
+  'keys-next.enc',
   NODE_FILES.provenKeys,
   NODE_FILES.indexKey,
   'network.json',

@@ -11,21 +11,39 @@ import {
 /**
  * The BLS work of checkpoint rounds, as jobs a worker thread runs (bls-worker.ts): each is
  * 20–30 ms of @noble/curves on this machine kind (docs/performance.md), too long for the event loop
- * that carries gossip. Pure functions of their inputs and the node's keys; no I/O.
+ * that carries gossip. Pure functions of their inputs and the node's keys; no I/O. Each job
+ * carries the keys of the membership version it is about (a checkpoint is verified under the
+ * version it names, and the version in force changes at a cut).
  */
-export interface BlsKeys extends CheckpointKeys {
+export interface BlsSecret {
   /** This node's BLS secret key (identity.json); it signs only checkpoints. */
   secretKey: Uint8Array
+}
+
+/** The public keys of one membership version, as checkpoint jobs take them. */
+export interface VersionKeys extends CheckpointKeys {
   /** Members' public keys in the membership version's order, proofs of possession checked. */
   blsKeys: readonly Uint8Array[]
   quorum: number
 }
 
 export type BlsJob =
-  | { op: 'sign'; checkpoint: Checkpoint }
-  | { op: 'verify'; signer: number; checkpoint: Checkpoint; signature: Uint8Array }
-  | { op: 'aggregate'; checkpoint: Checkpoint; signatures: Array<[number, Uint8Array]> }
-  | { op: 'verifyCosigned'; cosigned: CosignedCheckpoint }
+  /** `secretKey`: the key of the version in force when the node rotated its BLS key. */
+  | { op: 'sign'; checkpoint: Checkpoint; secretKey?: Uint8Array }
+  | {
+      op: 'verify'
+      keys: VersionKeys
+      signer: number
+      checkpoint: Checkpoint
+      signature: Uint8Array
+    }
+  | {
+      op: 'aggregate'
+      keys: VersionKeys
+      checkpoint: Checkpoint
+      signatures: Array<[number, Uint8Array]>
+    }
+  | { op: 'verifyCosigned'; keys: VersionKeys; cosigned: CosignedCheckpoint }
 
 /** What each job answers. */
 export interface BlsResults {
@@ -41,18 +59,18 @@ export interface AggregateResult {
   dropped: number[]
 }
 
-export function runBlsJob(keys: BlsKeys, job: BlsJob): BlsResults[BlsJob['op']] {
+export function runBlsJob(secret: BlsSecret, job: BlsJob): BlsResults[BlsJob['op']] {
   switch (job.op) {
     case 'sign':
-      return blsSign(keys.secretKey, checkpointSigningMessage(job.checkpoint))
+      return blsSign(job.secretKey ?? secret.secretKey, checkpointSigningMessage(job.checkpoint))
     case 'verify': {
-      const key = keys.blsKeys[job.signer]
+      const key = job.keys.blsKeys[job.signer]
       return !!key && blsVerify(key, checkpointSigningMessage(job.checkpoint), job.signature)
     }
     case 'aggregate':
-      return aggregate(keys, job.checkpoint, new Map(job.signatures))
+      return aggregate(job.keys, job.checkpoint, new Map(job.signatures))
     case 'verifyCosigned':
-      return verifyCosignedCheckpoint(job.cosigned, keys)
+      return verifyCosignedCheckpoint(job.cosigned, job.keys)
   }
 }
 
@@ -61,7 +79,7 @@ export function runBlsJob(keys: BlsKeys, job: BlsJob): BlsResults[BlsJob['op']] 
  * alone and aggregates the rest (undefined when fewer than a quorum remain).
  */
 function aggregate(
-  keys: BlsKeys,
+  keys: VersionKeys,
   checkpoint: Checkpoint,
   signatures: Map<number, Uint8Array>,
 ): AggregateResult | undefined {

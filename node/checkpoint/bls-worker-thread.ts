@@ -1,11 +1,11 @@
 import { setPriority } from 'node:os'
 import { parentPort, workerData } from 'node:worker_threads'
 import { isEhrlogError } from '../core/errors.ts'
-import { type BlsJob, type BlsKeys, runBlsJob } from './bls-jobs.ts'
+import { type BlsJob, type BlsSecret, runBlsJob } from './bls-jobs.ts'
 
 // One BLS worker: runs the jobs its BlsWorker sends, in order, and answers each by id. It
 // holds the node's BLS secret key (same process, same trust) and nothing else.
-const keys = workerData as BlsKeys
+const keys = workerData as BlsSecret
 
 // A round has seconds to spare, gossip milliseconds: when the cores are busy, this thread
 // should yield to the event loops, or a round's ~100 ms of pairings on every node stalls

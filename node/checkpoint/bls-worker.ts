@@ -3,7 +3,7 @@ import { EhrlogError, type ErrorCode } from '../core/errors.ts'
 import type { Logger } from '../logger.ts'
 import { sourceUrl } from '../threads/source-root.ts'
 import { workerSource } from '../threads/worker-source.ts'
-import { type BlsJob, type BlsKeys, type BlsResults, runBlsJob } from './bls-jobs.ts'
+import { type BlsJob, type BlsResults, type BlsSecret, runBlsJob } from './bls-jobs.ts'
 
 interface Pending {
   resolve: (value: unknown) => void
@@ -21,7 +21,7 @@ type Answer =
  * thread dies on its own, later jobs run inline instead: slower for the loop, but rounds go on.
  */
 export class BlsWorker {
-  readonly #keys: BlsKeys
+  readonly #keys: BlsSecret
   readonly #log: Logger
   readonly #pending = new Map<number, Pending>()
   #worker: Worker | undefined
@@ -29,7 +29,7 @@ export class BlsWorker {
   #nextId = 0
   #state: 'new' | 'running' | 'failed' | 'stopped' = 'new'
 
-  constructor(keys: BlsKeys, log: Logger) {
+  constructor(keys: BlsSecret, log: Logger) {
     this.#keys = keys
     this.#log = log
   }

@@ -1,29 +1,34 @@
-import {
-  type Checkpoint,
-  type CosignedCheckpoint,
-  checkpointId,
-  type FeedCut,
-  type MembershipRef,
-} from '../core/checkpoint.ts'
+import { type Checkpoint, type CosignedCheckpoint, checkpointId } from '../core/checkpoint.ts'
 import { EhrlogError, isEhrlogError } from '../core/errors.ts'
 import { bytesEqual, fromHex, toHex } from '../core/hex.ts'
-import { EMPTY_ROOT } from '../core/merkle/index.ts'
 import type { Membership } from '../core/trust/index.ts'
 import type { IndexView } from '../index/index-view.ts'
 import type { Logger } from '../logger.ts'
+import { type MembershipView, membershipViewOf } from '../membership/membership-view.ts'
 import type { CheckpointLog, LogStore } from '../store/index.ts'
 import { BlsWorker } from './bls-worker.ts'
+import { cutOf, grewSince } from './cut.ts'
 import {
   type CheckpointMessage,
   decodeCheckpointMessage,
   encodeCheckpointMessage,
 } from './messages.ts'
 import { type CheckpointIncident, mayCosign } from './proposal-check.ts'
+import { type VersionState, VersionStates } from './version-state.ts'
 
 export interface CheckpointServiceOptions {
   self: string
-  membership: Membership
+  /**
+   * The membership the rounds follow (a LiveMembership): each round is under its version in
+   * force, a pending change is applied at the cut. A plain Membership is one fixed version.
+   */
+  membership: Membership | MembershipView
   blsSecretKey: Uint8Array
+  /**
+   * BLS secret keys the folder holds besides blsSecretKey (a rotation's new key): the node
+   * signs under each version with the key that version lists for it.
+   */
+  moreBlsSecretKeys?: readonly Uint8Array[]
   store: LogStore
   /** The per-patient index: roots for the cut, commit() of each adopted checkpoint. */
   index: IndexView
@@ -32,12 +37,17 @@ export interface CheckpointServiceOptions {
   /** Pulls missing entries from peers now. */
   syncNow: () => Promise<void>
   onIncident: (incident: CheckpointIncident) => void
+  /**
+   * Told of each cosigned checkpoint this node adopts (and of the stored latest at start): the
+   * origin keys learn where a rotation took effect from it (membership/origin-keys.ts).
+   */
+  onAdopted?: (cosigned: CosignedCheckpoint) => void
   /** Told how each round this node proposed ended, and how long it took (metrics). */
   onRoundEnded?: (outcome: 'cosigned' | 'failed', durationMs: number) => void
   logger: Logger
   /** Time between scheduled rounds; 0: rounds only on demand (default 10,000 ms). */
   intervalMs?: number
-  /** Cosigners needed (default: a majority of members). */
+  /** Cosigners needed, overriding every version's (tests); default: the version's quorum. */
   quorum?: number
   /** How long a node waits for entries it lacks before judging a proposal (default 5,000 ms). */
   syncWaitMs?: number
@@ -52,6 +62,8 @@ export interface CheckpointServiceOptions {
 
 interface Round {
   checkpoint: Checkpoint | undefined
+  /** The membership version the checkpoint names (its signers are that version's members). */
+  version: VersionState | undefined
   signatures: Map<number, Uint8Array>
   /** An aggregation is running: a signature arriving meanwhile is picked up after it. */
   aggregating: boolean
@@ -67,12 +79,9 @@ interface Round {
  */
 export class CheckpointService {
   readonly #opts: CheckpointServiceOptions
-  readonly #index: number
-  readonly #blsKeys: readonly Uint8Array[]
+  readonly #live: MembershipView
+  readonly #versions: VersionStates
   readonly #networkId: Uint8Array
-  readonly #quorum: number
-  /** The membership version this service cosigns under (its members are the signer bitmap's). */
-  readonly #membership: MembershipRef
   readonly #rounds = new Map<string, Round>()
   readonly #waiters = new Map<
     string,
@@ -87,28 +96,16 @@ export class CheckpointService {
 
   constructor(opts: CheckpointServiceOptions) {
     this.#opts = opts
-    const members = opts.membership.members
-    this.#index = members.findIndex((m) => m.name === opts.self)
-    if (this.#index < 0) throw new EhrlogError('CONFIG_INVALID', `${opts.self} is not a member`)
-    this.#blsKeys = opts.membership.keys.blsKeys
-    this.#networkId = fromHex(opts.membership.keys.networkId, 32)!
-    this.#quorum = opts.quorum ?? opts.membership.quorum
-    this.#membership = {
-      version: opts.membership.version,
-      hash: fromHex(opts.membership.versionHash, 32)!,
-    }
-    this.#bls =
-      opts.bls ??
-      new BlsWorker(
-        {
-          secretKey: opts.blsSecretKey,
-          blsKeys: this.#blsKeys,
-          networkId: this.#networkId,
-          membership: this.#membership,
-          quorum: this.#quorum,
-        },
-        opts.logger,
-      )
+    this.#live = membershipViewOf(opts.membership)
+    const secretKeys = [opts.blsSecretKey, ...(opts.moreBlsSecretKeys ?? [])]
+    this.#versions = new VersionStates(opts.self, secretKeys, opts.quorum)
+    this.#networkId = fromHex(this.#live.networkId, 32)!
+    this.#bls = opts.bls ?? new BlsWorker({ secretKey: opts.blsSecretKey }, opts.logger)
+  }
+
+  /** The version in force, as rounds use it. */
+  #now(): VersionState {
+    return this.#versions.of(this.#live.current)
   }
 
   async start(): Promise<void> {
@@ -120,6 +117,7 @@ export class CheckpointService {
     )
     this.#latest = stored?.cosigned
     this.#latestHeld = stored?.held
+    if (stored) this.#opts.onAdopted?.(stored.cosigned)
     // Proofs answer at the latest checkpoint: the index gets there in the background (a replica
     // behind it, or damaged, gets its entries back from peers only once the network is up).
     if (stored && stored.held?.size === stored.cosigned.checkpoint.feeds.length) {
@@ -174,7 +172,19 @@ export class CheckpointService {
     const started = performance.now()
     const ended = (outcome: 'cosigned' | 'failed') =>
       this.#opts.onRoundEnded?.(outcome, performance.now() - started)
-    const checkpoint = await this.#cut()
+    // The cut: a change a quorum accepted takes effect here, before this node proposes.
+    await this.#live.applyPending()
+    const version = this.#now()
+    if (version.index < 0 || !version.secretKey) {
+      ended('failed')
+      throw new EhrlogError(
+        'UNAVAILABLE',
+        version.index < 0
+          ? `${this.#opts.self} is not a member of membership version ${version.ref.version}: it does not propose`
+          : `this node's folder holds no BLS secret key for its entry in membership version ${version.ref.version} (install the rotated key)`,
+      )
+    }
+    const checkpoint = await cutOf(this.#networkId, version, this.#opts.store, this.#opts.index)
     const id = checkpointId(checkpoint)
     const done = new Promise<CosignedCheckpoint>((resolve, reject) => {
       const timer = setTimeout(() => {
@@ -183,7 +193,7 @@ export class CheckpointService {
         reject(
           new EhrlogError(
             'UNAVAILABLE',
-            `checkpoint round ${id.slice(0, 12)}… got no quorum of ${this.#quorum} in time`,
+            `checkpoint round ${id.slice(0, 12)}… got no quorum of ${version.keys.quorum} in time`,
           ),
         )
       }, this.#opts.roundTimeoutMs ?? 10_000)
@@ -201,10 +211,16 @@ export class CheckpointService {
       })
     })
     try {
-      const signature = await this.#bls.run({ op: 'sign', checkpoint })
-      this.#round(id).checkpoint = checkpoint
-      await this.#addSignature(id, this.#index, signature)
-      await this.#publish({ type: 'propose', checkpoint, signer: this.#index, signature })
+      const signature = await this.#bls.run({
+        op: 'sign',
+        checkpoint,
+        secretKey: version.secretKey,
+      })
+      const round = this.#round(id)
+      round.checkpoint = checkpoint
+      round.version = version
+      await this.#addSignature(id, version.index, signature)
+      await this.#publish({ type: 'propose', checkpoint, signer: version.index, signature })
     } catch (err) {
       this.#waiters.get(id)?.reject(err as Error)
       this.#waiters.delete(id)
@@ -228,7 +244,10 @@ export class CheckpointService {
 
   #onTick(interval: number): void {
     const slot = Math.floor(Date.now() / interval)
-    if (slot % this.#blsKeys.length !== this.#index || !this.#changedSinceLatest()) return
+    const { membership, index } = this.#now()
+    const due = index >= 0 && slot % membership.members.length === index
+    const grew = grewSince(this.#latest, membership, this.#opts.store)
+    if (!due || (!grew && !this.#pendingChange())) return
     this.runRound().catch((err: unknown) =>
       this.#opts.logger[this.#stopped ? 'debug' : 'warn'](
         { err: (err as Error).message },
@@ -237,54 +256,47 @@ export class CheckpointService {
     )
   }
 
-  #changedSinceLatest(): boolean {
-    const latest = this.#latest?.checkpoint.feeds
-    return this.#opts.membership.members.some(
-      ({ name }) =>
-        latest?.find((f) => f.origin === name)?.treeSize !== this.#opts.store.size(name),
-    )
+  /** A change waits for the cut: a round applies it even when no feed grew. */
+  #pendingChange(): boolean {
+    return this.#live.pending !== undefined
   }
 
-  /**
-   * This node's view: every member's feed at the size it holds on disk, with its feed root and
-   * its index root at that size (the time is taken after the index roots, which may take a
-   * while on a first round after a start).
-   */
-  async #cut(): Promise<Checkpoint> {
-    const { store, index } = this.#opts
-    const origins = this.#opts.membership.members.map((m) => m.name).sort()
-    const feeds: FeedCut[] = []
-    for (const origin of origins) {
-      const treeSize = store.size(origin)
-      const root = store.latestHead(origin)?.root ?? EMPTY_ROOT
-      feeds.push({ origin, treeSize, root, indexRoot: await index.rootAt(origin, treeSize) })
-    }
-    return { networkId: this.#networkId, membership: this.#membership, timeMs: Date.now(), feeds }
-  }
-
-  #sameMembership(checkpoint: Checkpoint): boolean {
+  #isCurrent(checkpoint: Checkpoint): boolean {
+    const { ref } = this.#now()
     return (
-      checkpoint.membership.version === this.#membership.version &&
-      bytesEqual(checkpoint.membership.hash, this.#membership.hash)
+      checkpoint.membership.version === ref.version &&
+      bytesEqual(checkpoint.membership.hash, ref.hash)
     )
   }
 
   async #onPropose(message: Extract<CheckpointMessage, { type: 'propose' }>): Promise<boolean> {
     const { checkpoint, signer, signature } = message
-    const key = this.#blsKeys[signer]
-    if (!key || toHex(checkpoint.networkId) !== toHex(this.#networkId)) return false
-    // A proposal under another membership version has other signers: not this round's.
-    if (!this.#sameMembership(checkpoint)) return false
-    if (!(await this.#bls.run({ op: 'verify', signer, checkpoint, signature }))) return false
+    if (toHex(checkpoint.networkId) !== toHex(this.#networkId)) return false
+    // Under the version in force, or the one the pending change makes: the proposer reached the
+    // cut first, and once its signature verifies under that version, the change is applied
+    // here too. An older version, or one this node does not hold, is not cosigned.
+    const version = this.#versions.ofRef(this.#live, checkpoint.membership)
+    if (!version || version.ref.version < this.#live.current.version) {
+      this.#opts.logger.info(
+        { version: checkpoint.membership.version, current: this.#live.current.version },
+        'checkpoint proposal under a membership version not in force here: not cosigned',
+      )
+      return false
+    }
+    const keys = version.keys
+    if (!keys.blsKeys[signer]) return false
+    if (!(await this.#bls.run({ op: 'verify', keys, signer, checkpoint, signature }))) return false
+    if (!(await this.#live.applyFor(checkpoint.membership))) return false
     if (this.#stopped) return false
     const id = checkpointId(checkpoint)
     const round = this.#round(id)
     if (round.checkpoint) return true // seen already
     round.checkpoint = checkpoint
+    round.version = version
     round.signatures.set(signer, signature)
     // Judging may wait for a sync: done after the validator has let the proposal travel on.
     setImmediate(() => {
-      this.#consider(id, checkpoint, signer).catch((err: unknown) =>
+      this.#consider(id, checkpoint, signer, version).catch((err: unknown) =>
         this.#opts.logger.warn(
           { err: (err as Error).message, checkpoint: id },
           'could not judge a checkpoint proposal',
@@ -295,22 +307,36 @@ export class CheckpointService {
   }
 
   /** Signs the proposal if this replica holds exactly its roots and they extend the latest checkpoint. */
-  async #consider(id: string, checkpoint: Checkpoint, proposer: number): Promise<void> {
+  async #consider(
+    id: string,
+    checkpoint: Checkpoint,
+    proposer: number,
+    version: VersionState,
+  ): Promise<void> {
+    if (version.index < 0 || !version.secretKey) return // not a signer of this version
     const sign = await mayCosign(checkpoint, {
       ...this.#opts,
+      members: new Set(version.membership.members.map((m) => m.name)),
       latest: this.#latest,
-      proposerName: this.#memberName(proposer),
+      proposerName: version.membership.members[proposer]?.name ?? `member ${proposer}`,
       syncWaitMs: this.#opts.syncWaitMs ?? 5000,
       stopped: () => this.#stopped,
     })
-    if (!sign || this.#stopped) return
-    const signature = await this.#bls.run({ op: 'sign', checkpoint })
-    await this.#addSignature(id, this.#index, signature)
-    await this.#publish({ type: 'cosign', id, signer: this.#index, signature })
+    // Another cut may have moved the version meanwhile: a node cosigns only the one in force.
+    if (!sign || this.#stopped || !this.#isCurrent(checkpoint)) return
+    const signature = await this.#bls.run({
+      op: 'sign',
+      checkpoint,
+      secretKey: version.secretKey,
+    })
+    await this.#addSignature(id, version.index, signature)
+    await this.#publish({ type: 'cosign', id, signer: version.index, signature })
   }
 
   #onCosign(message: Extract<CheckpointMessage, { type: 'cosign' }>): boolean {
-    if (!this.#blsKeys[message.signer]) return false
+    const round = this.#rounds.get(message.id)
+    const members = (round?.version ?? this.#now()).keys.blsKeys.length
+    if (message.signer >= members) return false
     // Checked in the aggregate by whoever aggregates (the proposer); cheap to pass on.
     this.#addSignature(message.id, message.signer, message.signature).catch((err: unknown) =>
       // e.g. a round completing while the node stops: its topic is gone; the round is moot
@@ -329,11 +355,16 @@ export class CheckpointService {
       // Again while signatures arrived during an aggregation that found too few good ones.
       for (let seen = -1; seen !== round.signatures.size && !round.done && !this.#stopped; ) {
         seen = round.signatures.size
+        const version = round.version
         const proposedHere =
-          round.checkpoint && round.signatures.get(this.#index) && this.#waiters.has(id)
-        if (!proposedHere || round.signatures.size < this.#quorum) return
+          round.checkpoint &&
+          version &&
+          round.signatures.get(version.index) &&
+          this.#waiters.has(id)
+        if (!proposedHere || round.signatures.size < version.keys.quorum) return
         const aggregated = await this.#bls.run({
           op: 'aggregate',
+          keys: version.keys,
           checkpoint: round.checkpoint!,
           signatures: [...round.signatures],
         })
@@ -369,8 +400,18 @@ export class CheckpointService {
   async #onCosigned(cosigned: CosignedCheckpoint, fromMember: string): Promise<boolean> {
     const id = checkpointId(cosigned.checkpoint)
     if (this.#latest && checkpointId(this.#latest.checkpoint) === id) return true
+    // Under a held version, or the next one (the cut happened: applied once it verifies).
+    const version = this.#versions.ofRef(this.#live, cosigned.checkpoint.membership)
+    if (!version) {
+      // Not a version this node holds (yet): its changes come first; nothing to judge by.
+      this.#opts.logger.info(
+        { checkpoint: id.slice(0, 16), version: cosigned.checkpoint.membership.version },
+        'cosigned checkpoint under a membership version this node does not hold: not adopted',
+      )
+      return false
+    }
     try {
-      await this.#bls.run({ op: 'verifyCosigned', cosigned })
+      await this.#bls.run({ op: 'verifyCosigned', keys: version.keys, cosigned })
     } catch (err) {
       if (isEhrlogError(err, 'UNAVAILABLE')) return false // stopping: not judged
       this.#opts.onIncident({
@@ -383,6 +424,7 @@ export class CheckpointService {
       return false
     }
     if (this.#stopped) return false
+    await this.#live.applyFor(cosigned.checkpoint.membership)
     await this.#adopt(cosigned)
     return true
   }
@@ -397,6 +439,7 @@ export class CheckpointService {
         .map((f) => f.origin)
       this.#latest = cosigned
       this.#latestHeld = new Set(held)
+      this.#opts.onAdopted?.(cosigned)
       await this.#opts.checkpoints.put(cosigned, held)
       // Proofs are answered at the newest cut. Without its entries yet (a node that was away),
       // the index commits on the first proof asked for once they are here (IndexView.prove).
@@ -427,13 +470,15 @@ export class CheckpointService {
     let round = this.#rounds.get(id)
     if (!round) {
       if (this.#rounds.size > 256) this.#rounds.delete(this.#rounds.keys().next().value!)
-      round = { checkpoint: undefined, signatures: new Map(), aggregating: false, done: false }
+      round = {
+        checkpoint: undefined,
+        version: undefined,
+        signatures: new Map(),
+        aggregating: false,
+        done: false,
+      }
       this.#rounds.set(id, round)
     }
     return round
-  }
-
-  #memberName(index: number): string {
-    return this.#opts.membership.members[index]?.name ?? `member ${index}`
   }
 }

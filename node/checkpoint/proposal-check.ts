@@ -17,6 +17,12 @@ export interface CheckpointIncident {
 
 export interface ProposalCheckOptions {
   self: string
+  /**
+   * The members of the version the checkpoint names: exactly their feeds must be cut, and a
+   * feed of the latest checkpoint not among them (a removed member) stays frozen there.
+   * Undefined: the feeds are not checked against a member list.
+   */
+  members?: ReadonlySet<string>
   store: LogStore
   /** This node's per-patient index: its root at each cut must equal the proposal's. */
   index: Pick<IndexView, 'rootAt'>
@@ -45,6 +51,15 @@ export async function mayCosign(
   opts: ProposalCheckOptions,
 ): Promise<boolean> {
   const { store } = opts
+  const origins = checkpoint.feeds.map((f) => f.origin)
+  const members = opts.members
+  if (members && (origins.length !== members.size || origins.some((o) => !members.has(o)))) {
+    opts.logger.warn(
+      { origins, members: [...members] },
+      'not signing a checkpoint: its feeds are not those of its membership version',
+    )
+    return false
+  }
   await awaitEntries(checkpoint, opts)
   if (opts.stopped()) return false
   for (const cut of checkpoint.feeds) {
@@ -95,13 +110,17 @@ export async function mayCosign(
   return extendsLatest(checkpoint, opts)
 }
 
-/** Each feed's cut must extend the latest cosigned one: RFC 9162 consistency, per origin. */
+/**
+ * Each feed's cut must extend the latest cosigned one: RFC 9162 consistency, per origin. A
+ * member removed since is no longer cut: its feed stays frozen at the latest cut.
+ */
 async function extendsLatest(checkpoint: Checkpoint, opts: ProposalCheckOptions): Promise<boolean> {
   const latest = opts.latest?.checkpoint
   if (!latest) return true
   if (checkpoint.timeMs <= latest.timeMs) return false // stale or replayed
   for (const old of latest.feeds) {
     const cut = checkpoint.feeds.find((f) => f.origin === old.origin)
+    if (!cut && opts.members && !opts.members.has(old.origin)) continue
     if (!cut || cut.treeSize < old.treeSize) return false
     if (old.treeSize === 0) continue
     const proof = await opts.store.consistencyProof(old.origin, old.treeSize, cut.treeSize)

@@ -114,7 +114,11 @@ export async function openNodeDir(
   }
 }
 
-async function unlockKeys(
+/**
+ * Opens the keys file `header` with the folder's master secret (master.key or the passphrase).
+ * The caller zeroes `master` when done. Also opens keys-next.enc (next-keys.ts).
+ */
+export async function unlockKeys(
   dir: string,
   header: KeysFileHeader,
   passphrase: string | undefined,

@@ -3,9 +3,9 @@ import {
   checkpointId,
   verifyCosignedCheckpoint,
 } from '../core/checkpoint.ts'
-import { fromHex } from '../core/hex.ts'
 import type { Membership } from '../core/trust/index.ts'
 import { checkpointKeysOf } from '../core/trust/network-keys.ts'
+import { type MembershipView, membershipViewOf } from '../membership/membership-view.ts'
 import type { KnownHead } from '../store/index.ts'
 
 /** The feed cuts of a cosigned checkpoint this node verified itself: roots it may trust. */
@@ -16,22 +16,20 @@ export interface TrustedCuts {
 }
 
 /**
- * Verifies the aggregate BLS cosignature of `cosigned` against the membership (a quorum of
- * members signed exactly these cuts) and returns its non-empty cuts. The checkpoint log is read
- * from this node's own disk, so it is checked again here before its roots are trusted.
- * Throws INVALID_SIGNATURE when it does not verify. Results are remembered by checkpoint id.
+ * Verifies the aggregate BLS cosignature of `cosigned` against the membership version it names
+ * (a quorum of that version's members signed exactly these cuts: keysFor, so a checkpoint made
+ * before a change still verifies under the keys valid then) and returns its non-empty cuts. The
+ * checkpoint log is read from this node's own disk, so it is checked again here before its
+ * roots are trusted. Throws INVALID_SIGNATURE when it does not verify, MEMBERSHIP_UNKNOWN when
+ * it names a version this node does not hold. Results are remembered by checkpoint id.
  */
 export class CheckpointTrust {
-  readonly #membership: Membership
-  readonly #blsKeys: readonly Uint8Array[]
-  readonly #networkId: Uint8Array
+  readonly #membership: MembershipView
   readonly #quorum: number | undefined
   #last: TrustedCuts | undefined
 
-  constructor(membership: Membership, quorum?: number) {
-    this.#membership = membership
-    this.#blsKeys = membership.keys.blsKeys
-    this.#networkId = fromHex(membership.keys.networkId, 32)!
+  constructor(membership: Membership | MembershipView, quorum?: number) {
+    this.#membership = membershipViewOf(membership)
     this.#quorum = quorum
   }
 
@@ -39,13 +37,14 @@ export class CheckpointTrust {
     if (!cosigned) return undefined
     const id = checkpointId(cosigned.checkpoint)
     if (this.#last?.checkpointId === id) return this.#last
+    const keys = this.#membership.keysFor(cosigned.checkpoint.membership)
     verifyCosignedCheckpoint(cosigned, {
-      ...checkpointKeysOf(this.#membership.keys),
+      ...checkpointKeysOf(keys),
       ...(this.#quorum === undefined ? {} : { quorum: this.#quorum }),
     })
     const cuts = new Map<string, KnownHead>()
     for (const cut of cosigned.checkpoint.feeds) {
-      if (cut.treeSize > 0 && this.#membership.byName(cut.origin))
+      if (cut.treeSize > 0 && keys.ed25519Keys.has(cut.origin))
         cuts.set(cut.origin, { treeSize: cut.treeSize, root: cut.root })
     }
     this.#last = { checkpointId: id, cuts }

@@ -3,6 +3,7 @@ import { isEhrlogError } from '../core/errors.ts'
 import type { Membership } from '../core/trust/index.ts'
 import type { IndexView } from '../index/index-view.ts'
 import type { Logger } from '../logger.ts'
+import { type MembershipView, membershipViewOf } from '../membership/membership-view.ts'
 import type { AcceptResult, FeedBatch, LogStore } from '../store/index.ts'
 import { CheckpointTrust, originKeyOf } from './checkpoint-trust.ts'
 import { CutJudge } from './cut-judge.ts'
@@ -13,6 +14,7 @@ import { OriginGate } from './origin-gate.ts'
 import { OwnCutHold } from './own-cut.ts'
 import { findParting, partingQuestionOf, partingToJson } from './parting.ts'
 import type { RepairPeer } from './repairer.ts'
+import { type RetiredKeyIncident, retiredKeyIncidentOf } from './retired-key.ts'
 import { ScrubSchedule } from './scrub-schedule.ts'
 import { Scrubber, type ScrubResult } from './scrubber.ts'
 import { StartHold } from './start-hold.ts'
@@ -24,7 +26,11 @@ export interface IntegrityServiceOptions {
   /** This node's member name. */
   self: string
   store: LogStore
-  membership: Membership
+  /**
+   * The membership (a LiveMembership follows changes): checkpoints are verified under the
+   * version they name; the feeds judged are those of the version in force.
+   */
+  membership: Membership | MembershipView
   /** The newest cosigned checkpoint (CheckpointService.latest); verified here before use. */
   latestCheckpoint: () => CosignedCheckpoint | undefined
   /**
@@ -41,6 +47,8 @@ export interface IntegrityServiceOptions {
   publishEvidence: (data: Uint8Array) => Promise<void>
   /** Told of each incident once, after its repair was tried (see IntegrityIncident.repaired). */
   onIncident: (incident: IntegrityIncident) => void
+  /** Told once per head of a batch refused as signed by a retired key (retired-key.ts). */
+  onRetiredKey?: (incident: RetiredKeyIncident) => void
   logger: Logger
   /** Time between scheduled scrubs; 0: only at start and on scrubNow() (default 10 min). */
   scrubIntervalMs?: number
@@ -92,12 +100,14 @@ export class IntegrityService {
   readonly #schedule: ScrubSchedule
   readonly #equivocation: EquivocationWatch
   /** The scrub running now, and the one more asked for meanwhile (scrubNow). */
+  readonly #retiredSeen = new Set<string>()
   #running: Promise<ScrubResult> | undefined
   #queued: Promise<ScrubResult> | undefined
 
   constructor(opts: IntegrityServiceOptions) {
     this.#opts = opts
-    const { self, store, membership, logger: log } = opts
+    const { self, store, logger: log } = opts
+    const membership = membershipViewOf(opts.membership)
     const signal = this.#controller.signal
     const scrubNow = () => this.scrubNow()
     // Every read goes through the store's ScrubView; its writes are repairFeed and the holds.
@@ -110,7 +120,7 @@ export class IntegrityService {
       latestHeld: opts.latestHeld,
       logger: log,
     })
-    this.#startHold = new StartHold(replica, membership, this.#cuts)
+    this.#startHold = new StartHold(replica, () => membership.current, this.#cuts)
     this.#ownCut = new OwnCutHold(replica, store, self, log)
     this.#tailWait = { store: replica, syncNow: opts.syncNow, tailWaitMs: opts.tailWaitMs, signal }
     const { scrubIntervalMs, retryMs } = opts
@@ -119,7 +129,7 @@ export class IntegrityService {
       self,
       replica,
       writeRepair: (repair) => store.repairFeed(repair),
-      membership,
+      membership: () => membership.current,
       cuts: this.#cuts,
       gate: this.#gate,
       peers: opts.peers,
@@ -134,7 +144,7 @@ export class IntegrityService {
     this.#equivocation = new EquivocationWatch({
       self,
       store: replica,
-      originKey: (origin) => originKeyOf(membership, origin),
+      originKey: (origin) => originKeyOf(membership.current, origin),
       publish: opts.publishEvidence,
       onIncident: (incident) => this.#emit(incident),
       onUnprovable: () => void this.scrubNow().catch(() => {}),
@@ -210,6 +220,12 @@ export class IntegrityService {
         return result
       } catch (err) {
         if (isEhrlogError(err, 'EQUIVOCATION')) void this.#equivocation.onConflict(batch)
+        const retired = retiredKeyIncidentOf(err, batch, this.#opts.self)
+        if (retired && !this.#retiredSeen.has(retired.key)) {
+          this.#retiredSeen.add(retired.key)
+          this.#opts.logger.error({ incident: retired.evidence }, retired.summary)
+          this.#opts.onRetiredKey?.(retired)
+        }
         throw err
       }
     })

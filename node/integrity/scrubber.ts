@@ -33,7 +33,8 @@ export interface ScrubberOptions {
   replica: ScrubView
   /** The replica's one write (LogStore.repairFeed). */
   writeRepair: (repair: FeedRepair) => Promise<FeedRepairResult>
-  membership: Membership
+  /** The version in force (LiveMembership.current): whose feeds are repaired, with which key. */
+  membership: () => Membership
   cuts: CutJudge
   /** Repairs hold a feed alone; accepted batches share it (IntegrityService.accept). */
   gate: OriginGate
@@ -285,7 +286,8 @@ export class Scrubber {
     problems: readonly Problem[],
     trusted: TrustedCuts | undefined,
   ): Promise<FeedRepairOutcome | undefined> {
-    const { membership, gate, log } = this.#opts
+    const { gate, log } = this.#opts
+    const membership = this.#opts.membership()
     if (!membership.byName(origin)) return undefined
     const peers = await this.#connectedPeers()
     // The origin is the authority on its own feed: ask it first.

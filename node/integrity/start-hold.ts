@@ -11,14 +11,19 @@ import type { CutJudge } from './cut-judge.ts'
  */
 export class StartHold {
   readonly #store: Pick<ScrubView, 'size' | 'damageOf'>
-  readonly #membership: Membership
+  readonly #membership: () => Membership
   readonly #cuts: CutJudge
   readonly #released: Promise<void>
   #release: () => void = () => {}
   #origins: ReadonlySet<string> | undefined
   #done = false
 
-  constructor(store: Pick<ScrubView, 'size' | 'damageOf'>, membership: Membership, cuts: CutJudge) {
+  /** `membership`: the version in force (its members' feeds are judged). */
+  constructor(
+    store: Pick<ScrubView, 'size' | 'damageOf'>,
+    membership: () => Membership,
+    cuts: CutJudge,
+  ) {
     this.#store = store
     this.#membership = membership
     this.#cuts = cuts
@@ -48,7 +53,7 @@ export class StartHold {
     const store = this.#store
     const cuts = this.#cuts.shorterThanClaimed() ? this.#cuts.judged()?.cuts : undefined
     const held = new Set<string>()
-    for (const { name } of this.#membership.members) {
+    for (const { name } of this.#membership().members) {
       const cut = cuts?.get(name)
       if (store.damageOf(name) !== undefined || (cut && store.size(name) < cut.treeSize))
         held.add(name)

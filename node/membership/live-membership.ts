@@ -8,12 +8,14 @@ import {
   type Membership,
   MembershipHistory,
   type MembershipOptions,
+  type NetworkKeys,
   parseSignedProposal,
   proposalMessage,
   type SignedProposal,
   type VersionRef,
 } from '../core/trust/index.ts'
 import { writeFileAtomic } from '../fs/atomic-write.ts'
+import type { MembershipView } from './membership-view.ts'
 
 /** The folder, beside network.json (the genesis), that holds the applied changes in order. */
 export const MEMBERSHIP_DIR = 'membership'
@@ -32,7 +34,7 @@ export type ChangeListener = (now: Membership, before: Membership, change: Signe
  * dialer). Every applied change is written to `membership/NNNNNN.json` before anyone is told,
  * so a restart reads the same history back.
  */
-export class LiveMembership {
+export class LiveMembership implements MembershipView {
   #history: MembershipHistory
   #pending: SignedProposal | undefined
   readonly #dir: string | undefined
@@ -72,9 +74,22 @@ export class LiveMembership {
     return this.#history.at(n)
   }
 
+  /** The keys a checkpoint naming `ref` is verified with (MEMBERSHIP_UNKNOWN: not held). */
+  keysFor(ref: VersionRef): NetworkKeys {
+    return this.#history.keysFor(ref)
+  }
+
   /** The change a quorum accepted on the current version, applied at the next cut. */
   get pending(): SignedProposal | undefined {
     return this.#pending
+  }
+
+  /**
+   * The version the pending change would make, not applied: what a checkpoint naming it is
+   * verified with before the change is applied for it (applyFor).
+   */
+  get next(): Membership | undefined {
+    return this.#pending && this.#history.extend(this.#pending).current
   }
 
   /**

@@ -25,6 +25,7 @@ export {
   verifyProvenEntry,
 } from './repair/feed-repair.ts'
 export type { ScrubView } from './repair/scrub-view.ts'
+export type { HeadKeys } from './store-types.ts'
 export type {
   FeedReport,
   KnownHead,

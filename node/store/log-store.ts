@@ -258,7 +258,7 @@ export class LogStore {
   async acceptBatch(batch: FeedBatch): Promise<AcceptResult> {
     const { origin, head } = batch
     const count = batch.entries.length
-    checkBatchHead(batch, this.#opts.originKey(origin))
+    checkBatchHead(batch, this.#opts)
     this.#assertOpen()
     let feed = this.#feedFor(origin)
     if (head.treeSize <= feed.tip.builder.size) {

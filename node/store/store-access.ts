@@ -13,7 +13,7 @@ export interface StoreAccess {
   cipher: ValueCipher
   /** For verify's worker threads, which seal nothing: they only open values. */
   valueKey: Uint8Array
-  originKey: (origin: string) => Uint8Array | undefined
+  originKey: (origin: string, treeSize: number) => Uint8Array | undefined
   feeds: ReadonlyMap<string, FeedState>
 }
 

@@ -2,6 +2,14 @@ import type { KeyObject } from 'node:crypto'
 import type { EntryKind } from '../core/entry.ts'
 import type { TREE_CACHE_DEFAULTS } from './read/tree-cache.ts'
 
+/** What acceptBatch checks a head of one origin and size against (LogStoreOptions.headKeys). */
+export interface HeadKeys {
+  /** Undefined: nothing of that origin at that size may be stored (not, or no longer, a member). */
+  key: Uint8Array | undefined
+  /** Keys that signed the origin's heads up to `upTo` only (membership `version` retired them). */
+  retired: ReadonlyArray<{ key: Uint8Array; upTo: number; version: number }>
+}
+
 export interface StoreKeys {
   valueKey: Uint8Array
   indexKey: Uint8Array
@@ -42,8 +50,17 @@ export interface LogStoreOptions {
   /** Folder of the LevelDB database. */
   path: string
   keys: StoreKeys
-  /** An origin's Ed25519 tree-head key (from identity or membership); undefined: not a member. */
-  originKey: (origin: string) => Uint8Array | undefined
+  /**
+   * An origin's Ed25519 tree-head key for its stored head of `treeSize` (from identity or the
+   * membership: a rotated key signs the heads up to its cut); undefined: not a member.
+   */
+  originKey: (origin: string, treeSize: number) => Uint8Array | undefined
+  /**
+   * The key a batch head from another node must be signed with, and the keys of the origin
+   * retired before that size (rotated out, or the origin removed: its feed frozen). Default:
+   * originKey and none retired.
+   */
+  headKeys?: (origin: string, treeSize: number) => HeadKeys
   /** fsync each batch (default true), so an acknowledged append survives power loss too. */
   sync?: boolean
   /** Overrides of LEVELDB_TUNING (benchmarks, experiments). */

@@ -50,16 +50,7 @@ async function makeTrio(root: string) {
     await store.open()
     stores.push(store)
     const { blsSecretKey } = m
-    const worker = new BlsWorker(
-      {
-        secretKey: blsSecretKey,
-        blsKeys: membership.members.map((x) => fromHex(x.blsPublicKey, 48)!),
-        networkId: fromHex(membership.networkId, 32)!,
-        membership: { version: 0, hash: fromHex(membership.networkId, 32)! },
-        quorum: 2,
-      },
-      silentLogger(),
-    )
+    const worker = new BlsWorker({ secretKey: blsSecretKey }, silentLogger())
     workers.push(worker)
     services.push(
       new CheckpointService({
@@ -134,8 +125,14 @@ describe('checkpoint BLS on a worker thread', () => {
     const signature = await worker.run({ op: 'sign', checkpoint })
     const key = fromHex(trio.membership.members[0]!.blsPublicKey, 48)!
     expect(blsVerify(key, checkpointSigningMessage(checkpoint), signature)).toBe(true)
-    expect(await worker.run({ op: 'verify', signer: 0, checkpoint, signature })).toBe(true)
-    expect(await worker.run({ op: 'verify', signer: 1, checkpoint, signature })).toBe(false)
+    const keys = {
+      networkId: fromHex(trio.membership.networkId, 32)!,
+      membership: checkpoint.membership,
+      blsKeys: trio.membership.members.map((x) => fromHex(x.blsPublicKey, 48)!),
+      quorum: 2,
+    }
+    expect(await worker.run({ op: 'verify', keys, signer: 0, checkpoint, signature })).toBe(true)
+    expect(await worker.run({ op: 'verify', keys, signer: 1, checkpoint, signature })).toBe(false)
 
     await trio.services[0]!.stop()
     expect(worker.running).toBe(false)

@@ -92,8 +92,8 @@ export async function repairFeed(
     ops.push({ type: 'put', key, value: cipher.seal(key, encodeEntryRecord(nodes, proven.bytes)) })
     result.entries.push(proven.seq)
   }
-  const publicKey = internals.originKey(origin)
   for (const head of repair.heads) {
+    const publicKey = internals.originKey(origin, head.treeSize)
     const reason = await headProblem(internals, feed.tag, origin, head, publicKey, repaired)
     if (reason) {
       result.skippedHeads.push({ treeSize: head.treeSize, reason })

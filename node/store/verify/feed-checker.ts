@@ -88,7 +88,7 @@ export class FeedChecker {
 
   async #run(onEntry: () => void, snapshot: Snapshot): Promise<FeedReport> {
     this.#signedSize = await SignedHeads.latestSize(this.#store, this.#tag, snapshot)
-    if (!this.#store.originKey(this.#origin)) {
+    if (!this.#store.originKey(this.#origin, Math.max(1, this.#signedSize))) {
       this.#problem({
         kind: 'bad-signature',
         message: `no public key for origin ${this.#origin}: its heads cannot be checked`,

@@ -18,7 +18,6 @@ export type Snapshot = ReturnType<ClassicLevel<Buffer, Buffer>['snapshot']>
 export class SignedHeads {
   readonly #store: StoreAccess
   readonly #origin: string
-  readonly #publicKey: Uint8Array | undefined
   readonly #problem: (p: Omit<Problem, 'origin'>) => void
   readonly #iterator: ReturnType<ClassicLevel<Buffer, Buffer>['iterator']>
   #buffer: Array<[Buffer, Buffer]> = []
@@ -34,7 +33,6 @@ export class SignedHeads {
   ) {
     this.#store = store
     this.#origin = origin
-    this.#publicKey = store.originKey(origin)
     this.#problem = problem
     this.#iterator = store.db.iterator({ ...prefixRange(headPrefix(tag)), snapshot })
   }
@@ -79,7 +77,8 @@ export class SignedHeads {
       }
       const { root, signature } = decodeHeadRecord(plain)
       const head = { origin: this.#origin, treeSize, root, signature }
-      if (this.#publicKey && !isTreeHeadSignatureValid(head, this.#publicKey)) {
+      const publicKey = this.#store.originKey(this.#origin, treeSize)
+      if (publicKey && !isTreeHeadSignatureValid(head, publicKey)) {
         this.#problem({
           kind: 'bad-signature',
           treeSize,

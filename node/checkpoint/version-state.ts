@@ -1,0 +1,84 @@
+import { blsPublicKey } from '../core/bls.ts'
+import type { MembershipRef } from '../core/checkpoint.ts'
+import { fromHex, toHex } from '../core/hex.ts'
+import type { Membership } from '../core/trust/index.ts'
+import { checkpointKeysOf } from '../core/trust/network-keys.ts'
+import type { VersionKeys } from './bls-jobs.ts'
+
+/**
+ * One membership version as a checkpoint round uses it: its members (the signer bitmap's
+ * order), its keys and quorum, this node's place in it (-1: not a member of that version) and
+ * the BLS secret key that matches this node's entry there (undefined: the folder does not
+ * hold it, e.g. a BLS rotation whose new key is not installed: the node does not sign).
+ */
+export interface VersionState {
+  membership: Membership
+  ref: MembershipRef
+  keys: VersionKeys
+  /** This node's index among the version's members; -1 when it is not one. */
+  index: number
+  secretKey: Uint8Array | undefined
+}
+
+/** Computes and remembers VersionStates by version hash. */
+export class VersionStates {
+  readonly #self: string
+  readonly #secretKeys: readonly Uint8Array[]
+  readonly #publicKeys = new Map<string, Uint8Array>()
+  readonly #byHash = new Map<string, VersionState>()
+  readonly #quorum: number | undefined
+
+  /**
+   * `secretKeys`: the BLS secret keys the node folder holds (the identity's first); `quorum`
+   * overrides every version's (tests).
+   */
+  constructor(self: string, secretKeys: readonly Uint8Array[], quorum?: number) {
+    this.#self = self
+    this.#secretKeys = secretKeys
+    this.#quorum = quorum
+  }
+
+  /**
+   * The version `ref` names among those `view` holds, or the one its pending change would make
+   * (`next`); undefined when neither.
+   */
+  ofRef(
+    view: { at(n: number): Membership | undefined; readonly next: Membership | undefined },
+    ref: MembershipRef,
+  ): VersionState | undefined {
+    const hash = toHex(ref.hash)
+    const m = [view.at(ref.version), view.next].find(
+      (c) => c?.version === ref.version && c.versionHash === hash,
+    )
+    return m && this.of(m)
+  }
+
+  of(membership: Membership): VersionState {
+    const cached = this.#byHash.get(membership.versionHash)
+    if (cached) return cached
+    const index = membership.members.findIndex((m) => m.name === this.#self)
+    const own = membership.members[index]?.blsPublicKey
+    const state: VersionState = {
+      membership,
+      ref: { version: membership.version, hash: fromHex(membership.versionHash, 32)! },
+      keys: { ...checkpointKeysOf(membership.keys), quorum: this.#quorum ?? membership.quorum },
+      index,
+      secretKey: own === undefined ? undefined : this.#secretFor(own),
+    }
+    if (this.#byHash.size > 64) this.#byHash.clear()
+    this.#byHash.set(membership.versionHash, state)
+    return state
+  }
+
+  #secretFor(publicHex: string): Uint8Array | undefined {
+    return this.#secretKeys.find((sk) => {
+      const id = toHex(sk)
+      let pk = this.#publicKeys.get(id)
+      if (!pk) {
+        pk = blsPublicKey(sk)
+        this.#publicKeys.set(id, pk)
+      }
+      return toHex(pk) === publicHex
+    })
+  }
+}

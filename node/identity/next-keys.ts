@@ -1,0 +1,100 @@
+import { randomBytes } from 'node:crypto'
+import { readFile, rm } from 'node:fs/promises'
+import { join } from 'node:path'
+import { blsProofOfPossession, blsPublicKey, generateBlsSecretKey } from '../core/bls.ts'
+import { toHex } from '../core/hex.ts'
+import { ed25519PrivateKey, ed25519RawPublicKey } from '../core/tree-head.ts'
+import { writeFileAtomic } from '../fs/atomic-write.ts'
+import { NODE_FILES } from './files.ts'
+import { type PrivateKeys, parseKeysFile, sealKeysFile } from './keys-file.ts'
+import { unlockKeys } from './open.ts'
+import { readPublicIdentity } from './public-identity.ts'
+
+/**
+ * keys-next.enc: the keys a node will use once a membership change rotating its own key takes
+ * effect (docs/architecture.md, "A node's own rotation"). Same format and master secret as
+ * keys.enc, holding the whole key set with the rotated keys replaced; written by `ehrlog keys
+ * rotate`, read at start. Until the change is applied at a cut, the node signs with keys.enc.
+ */
+export const NEXT_KEYS_FILE = 'keys-next.enc'
+/** identity.json with the next keys: what `ehrlog network propose rotate --identity` reads. */
+export const NEXT_IDENTITY_FILE = 'identity-next.json'
+
+export type RotatableKey = 'ed25519' | 'bls'
+
+/** The public side of the new keys, for `ehrlog network propose rotate`. */
+export interface NextPublicKeys {
+  ed25519PublicKey: string
+  blsPublicKey: string
+  blsProofOfPossession: string
+}
+
+/**
+ * Draws a new key of `kind` and writes keys-next.enc beside keys.enc (on top of an earlier
+ * keys-next.enc, so both kinds can be rotated), and identity-next.json (identity.json with the
+ * next public keys). Returns the new public keys.
+ */
+export async function rotateNodeKey(
+  dir: string,
+  kind: RotatableKey,
+  passphrase?: string,
+): Promise<NextPublicKeys> {
+  const header = parseKeysFile(await readFile(join(dir, NODE_FILES.keys), 'utf8'))
+  const { keys, master } = await unlockKeys(dir, header, passphrase)
+  try {
+    const base = (await openNext(dir, passphrase)) ?? keys
+    const next: PrivateKeys = {
+      ...base,
+      ...(kind === 'ed25519'
+        ? { ed25519Seed: new Uint8Array(randomBytes(32)) }
+        : { blsSecretKey: generateBlsSecretKey() }),
+      createdAt: new Date().toISOString(),
+    }
+    await writeFileAtomic(join(dir, NEXT_KEYS_FILE), sealKeysFile(next, master, header.kdf), {
+      mode: 0o600,
+    })
+    const keysOf = publicOf(next)
+    const identity = { ...(await readPublicIdentity(dir)), ...keysOf }
+    await writeFileAtomic(join(dir, NEXT_IDENTITY_FILE), `${JSON.stringify(identity, null, 2)}\n`, {
+      mode: 0o644,
+    })
+    return keysOf
+  } finally {
+    master.fill(0)
+  }
+}
+
+/** The keys of keys-next.enc, or undefined when the folder has none. */
+export async function readNextKeys(
+  dir: string,
+  passphrase?: string,
+): Promise<(PrivateKeys & NextPublicKeys) | undefined> {
+  const keys = await openNext(dir, passphrase)
+  return keys && { ...keys, ...publicOf(keys) }
+}
+
+/** Removes keys-next.enc (a rotation abandoned, or installed as keys.enc). */
+export async function discardNextKeys(dir: string): Promise<void> {
+  await rm(join(dir, NEXT_KEYS_FILE), { force: true })
+}
+
+async function openNext(dir: string, passphrase?: string): Promise<PrivateKeys | undefined> {
+  let text: string
+  try {
+    text = await readFile(join(dir, NEXT_KEYS_FILE), 'utf8')
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined
+    throw err
+  }
+  const { keys, master } = await unlockKeys(dir, parseKeysFile(text), passphrase)
+  master.fill(0)
+  return keys
+}
+
+function publicOf(keys: PrivateKeys): NextPublicKeys {
+  return {
+    ed25519PublicKey: toHex(ed25519RawPublicKey(ed25519PrivateKey(keys.ed25519Seed))),
+    blsPublicKey: toHex(blsPublicKey(keys.blsSecretKey)),
+    blsProofOfPossession: toHex(blsProofOfPossession(keys.blsSecretKey)),
+  }
+}
