@@ -38,6 +38,12 @@ export interface NodeFolder {
   networkText: string
   /** The network's VRF secret key for the per-patient index (index.key), checked against network.json. */
   vrfSecretKey: Uint8Array
+  /**
+   * A hospital joining the network: no version this folder holds lists its name. It starts
+   * from them, fetches the chain of changes from the members (node/net membership sync) and
+   * neither appends nor cosigns until a verified version lists it.
+   */
+  joining: boolean
 }
 
 /**
@@ -65,11 +71,13 @@ export async function readNodeFolder(
   const membership = live.current
   // A rotation of this node's keys applied before this start: the new keys of keys-next.enc.
   const identity = withNextKeys(opened, membership.byName(opened.identity.name), nextKeys, next)
-  // An entry for this node naming other keys would leave it isolated (after a rotation of its
-  // own keys: the new keys must be installed in its folder first).
+  // A node no version lists is joining (docs/protocol.md, "A joining node"). An entry for
+  // this node naming other keys would leave it isolated (after a rotation of its own keys:
+  // the new keys must be installed in its folder first).
+  const joining = membership.byName(identity.identity.name) === undefined
   const source =
     membership.version === 0 ? NETWORK_FILE : `${MEMBERSHIP_DIR}/ (version ${membership.version})`
-  assertOwnEntry(membership, identity.identity, join(dir, source))
+  if (!joining) assertOwnEntry(membership, identity.identity, join(dir, source))
   const vrfSecretKey = await readNodeIndexKey(dir, live.at(0)!)
   // Only a cache: a folder it cannot be written to costs the next start the pairings.
   await provenKeys
@@ -78,7 +86,7 @@ export async function readNodeFolder(
       logger.warn({ err: (err as Error).message }, 'could not record the verified BLS proofs'),
     )
   const originKeys = await OriginKeys.load(live, dir)
-  return { identity, membership, live, originKeys, next, networkText, vrfSecretKey }
+  return { identity, membership, live, originKeys, next, networkText, vrfSecretKey, joining }
 }
 
 /** `identity` with the keys of keys-next.enc that `listed` (its entry in force) names. */

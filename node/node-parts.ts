@@ -89,6 +89,7 @@ export function buildParts(
     privateKey: identity.libp2pPrivateKey,
     listen: identity.config.listen,
     announce: identity.config.announce,
+    ...(identity.config.join ? { join: identity.config.join } : {}),
     logger,
     store: {
       sizes: async () => store.sizes(),

@@ -165,6 +165,7 @@ export class EhrlogNode {
       networkId: net.networkId,
       peers: peers.map((p) => ({ name: p.name, peerId: p.peerId, connected: true })),
       members: net.memberLinks(),
+      membership: net.membershipStatus(),
       feeds: [...sizes].map(([origin, size]) => ({
         origin,
         size,

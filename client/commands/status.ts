@@ -51,6 +51,8 @@ export function registerStatus(program: Command, ctx: CliContext): void {
             ]),
           ),
         )
+      if (status.membership && !status.membership.admitted)
+        ctx.out(`not a member yet: waiting ${status.membership.waitingFor ?? 'to be admitted'}\n`)
       const own = status.ownFeed
       if (own?.fenced)
         ctx.out(`own feed fenced: ${own.waitingFor}; ${own.pendingEvents} events pending\n`)

@@ -21,6 +21,8 @@ export interface NodeStatus {
     lastConnectedAt?: string
     failures: number
   }>
+  /** The membership version in force; a joining node is not admitted yet and says why. */
+  membership?: { version: number; admitted: boolean; waitingFor?: string }
   /** Every feed this node holds: entries on disk and, if known, the latest signed tree size. */
   feeds: Array<{ origin: string; size: number; headSize?: number }>
   /** Origin → entries this node is behind the largest size it has heard of. */

@@ -81,6 +81,15 @@ export const nodeConfigSchema = z.strictObject({
    * instead of the listen addresses; identity.json publishes them (node/identity/addresses.ts).
    */
   announce: z.array(multiaddrText).default([]),
+  /**
+   * A joining hospital (in no membership version yet): members to ask for the chain of
+   * changes besides the genesis members' addresses, as multiaddrs ending in /p2p/<PeerId>.
+   */
+  join: z
+    .array(
+      multiaddrText.refine((a) => a.includes('/p2p/'), 'want a multiaddr ending in /p2p/<PeerId>'),
+    )
+    .optional(),
   /** Ingest API and web portal. Loopback by default: exposing it is a deliberate choice. */
   http: z
     .strictObject({

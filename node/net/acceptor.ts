@@ -1,6 +1,7 @@
 import type { Logger } from 'pino'
 import { EhrlogError, isEhrlogError } from '../core/errors.ts'
 import type { Membership } from '../core/trust/index.ts'
+import { NetMembers } from './net-members.ts'
 import type { AcceptResult, FeedBatch, ReplicaStore } from './replica-store.ts'
 
 export type AcceptOutcome = AcceptResult | { status: 'rejected'; error: EhrlogError }
@@ -22,12 +23,15 @@ export class Acceptor {
   /** Accepts not yet finished (for idle()). */
   private readonly running = new Set<Promise<unknown>>()
   private readonly listeners = new Set<AcceptedListener>()
+  private readonly membership: NetMembers
 
   constructor(
     private readonly store: ReplicaStore,
-    private readonly membership: Membership,
+    membership: Membership | NetMembers,
     private readonly log: Logger,
-  ) {}
+  ) {
+    this.membership = NetMembers.of(membership)
+  }
 
   onAccepted(listener: AcceptedListener): () => void {
     this.listeners.add(listener)
@@ -69,8 +73,9 @@ export class Acceptor {
       entries: batch.entries.length,
     }
     try {
-      // Only members' feeds are replicated: the store could not check any other origin's key.
-      if (!this.membership.byName(batch.origin)) {
+      // Only members' feeds are replicated (and those of former members, which the store keeps
+      // frozen): the store could not check any other origin's key.
+      if (!this.membership.isOrigin(batch.origin)) {
         throw new EhrlogError(
           'ORIGIN_UNKNOWN',
           `origin ${batch.origin} is not a member of this network`,

@@ -1,8 +1,8 @@
 import { type Message, TopicValidatorResult } from '@libp2p/gossipsub'
 import type { PeerId } from '@libp2p/interface'
 import type { Logger } from 'pino'
-import type { Membership } from '../core/trust/index.ts'
 import type { NetHost } from './host.ts'
+import type { NetMembers } from './net-members.ts'
 import { controlTopic, LIMITS } from './protocol.ts'
 
 /**
@@ -21,7 +21,7 @@ export class ControlTopic {
 
   constructor(
     private readonly host: NetHost,
-    private readonly membership: Membership,
+    private readonly membership: NetMembers,
     name: string,
     private readonly handler: ControlHandler,
     private readonly log: Logger,

@@ -1,19 +1,28 @@
 import type { ConnectionGater, PeerId } from '@libp2p/interface'
-import type { Membership } from '../core/trust/index.ts'
 import type { ClientConnections } from './client-connections.ts'
+import type { NetMembers } from './net-members.ts'
 
 /**
- * Who may connect. Members always may. Non-members are the CLI clients of the query
- * protocol: they may connect inbound within the client limits (client-connections.ts: slots
- * per node and per address, idle ones making room), but they are never dialed, and gossip
- * (peer score below the graylist threshold, plus the topic validator) and sync (handler
- * check) refuse them per peer. With no client slots the node admits members only.
+ * Who may connect, asked of the membership version in force at each connection. Members
+ * always may. Non-members are the CLI clients of the query protocol (and a joining node before
+ * it is admitted): they may connect inbound within the client limits (client-connections.ts:
+ * slots per node and per address, idle ones making room), but they are never dialed, and
+ * gossip (peer score below the graylist threshold, plus the topic validator) and sync (handler
+ * check) refuse them per peer. With no client slots the node admits members only. A PeerId an
+ * earlier version listed and the current one does not (a removed member, a rotated-out libp2p
+ * key) is refused outright. `dialable` names the few non-members this node may dial: the
+ * `--join` peers of a joining node.
  */
-export function memberGater(membership: Membership, clients: ClientConnections): ConnectionGater {
-  const isMember = (peer: PeerId) => membership.isMember(peer)
+export function memberGater(
+  members: NetMembers,
+  clients: ClientConnections,
+  dialable: (peer: PeerId) => boolean = () => false,
+): ConnectionGater {
+  const mayDial = (peer: PeerId) => members.isMember(peer) || dialable(peer)
   return {
-    denyDialPeer: (peer) => !isMember(peer),
-    denyOutboundEncryptedConnection: (peer) => !isMember(peer),
-    denyInboundEncryptedConnection: (peer, maConn) => clients.denyInbound(peer, maConn.remoteAddr),
+    denyDialPeer: (peer) => !mayDial(peer),
+    denyOutboundEncryptedConnection: (peer) => !mayDial(peer),
+    denyInboundEncryptedConnection: (peer, maConn) =>
+      members.isFormerPeer(peer) || clients.denyInbound(peer, maConn.remoteAddr),
   }
 }

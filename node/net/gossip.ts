@@ -2,18 +2,18 @@ import { type Message, TopicValidatorResult } from '@libp2p/gossipsub'
 import type { PeerId } from '@libp2p/interface'
 import type { Logger } from 'pino'
 import { isEhrlogError } from '../core/errors.ts'
-import type { Membership } from '../core/trust/index.ts'
 import type { AcceptOutcome, Acceptor } from './acceptor.ts'
 import { decodeGossipMessage, encodeBatchRecord, GOSSIP_HEADER_BYTES } from './batch-codec.ts'
 import { GossipOutbox } from './gossip-outbox.ts'
 import type { NetHost } from './host.ts'
+import type { NetMembers } from './net-members.ts'
 import { batchTopic, LIMITS } from './protocol.ts'
 import type { FeedBatch, ReplicaStore } from './replica-store.ts'
 import { waitForDrain } from './stream-drain.ts'
 
 export interface GossipOptions {
   host: NetHost
-  membership: Membership
+  membership: NetMembers
   store: ReplicaStore
   acceptor: Acceptor
   log: Logger
@@ -126,7 +126,7 @@ export class Gossip {
   /** An announced head: a gap if we hold less of that feed. */
   private async announced(batch: FeedBatch): Promise<AcceptOutcome> {
     const have = (await this.opts.store.sizes()).get(batch.origin) ?? 0
-    if (have >= batch.head.treeSize || !this.opts.membership.byName(batch.origin)) {
+    if (have >= batch.head.treeSize || !this.opts.membership.isOrigin(batch.origin)) {
       return { status: 'duplicate', treeSize: have }
     }
     return { status: 'gap', have, want: have + 1 }

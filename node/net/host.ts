@@ -2,19 +2,21 @@ import { noise } from '@chainsafe/libp2p-noise'
 import { yamux } from '@chainsafe/libp2p-yamux'
 import { type GossipSub, gossipsub } from '@libp2p/gossipsub'
 import { type Identify, identify } from '@libp2p/identify'
-import type { Libp2p, PrivateKey } from '@libp2p/interface'
+import type { Libp2p, PeerId, PrivateKey } from '@libp2p/interface'
 import { tcp } from '@libp2p/tcp'
 import { createLibp2p } from 'libp2p'
 import { sha256 } from '../core/merkle/hash.ts'
 import type { Membership } from '../core/trust/index.ts'
 import { ClientConnections, DEFAULT_CLIENT_LIMITS } from './client-connections.ts'
 import { memberGater } from './gater.ts'
+import { NetMembers } from './net-members.ts'
 import { batchTopic, controlTopic, LIMITS } from './protocol.ts'
 
 export type NetHost = Libp2p<{ identify: Identify; pubsub: GossipSub }>
 
 export interface HostOptions {
-  membership: Membership
+  /** A fixed membership, or NetMembers following a live one (asked at each decision). */
+  membership: Membership | NetMembers
   privateKey: PrivateKey
   listen: string[]
   /** Addresses to announce instead of the listen ones (public IP or DNS name and port). */
@@ -27,6 +29,8 @@ export interface HostOptions {
   clientIdleMs?: number
   /** Names of the member-only control topics (control-topic.ts) besides the batch topic. */
   controlTopics?: string[]
+  /** Non-members this node may dial (a joining node's `--join` peers). */
+  dialable?: (peer: PeerId) => boolean
 }
 
 /** New inbound connections admitted per second from one IP address (docs/protocol.md). */
@@ -39,7 +43,7 @@ const NON_MEMBER_SCORE = -1000
 
 /** Creates and starts the libp2p host of one node (docs/protocol.md, "Transport"). */
 export async function createHost(opts: HostOptions): Promise<NetHost> {
-  const { membership } = opts
+  const membership = NetMembers.of(opts.membership)
   let host: NetHost | undefined
   const clients = new ClientConnections(
     {
@@ -59,9 +63,10 @@ export async function createHost(opts: HostOptions): Promise<NetHost> {
     transports: [tcp()],
     connectionEncrypters: [noise()],
     streamMuxers: [yamux()],
-    connectionGater: memberGater(membership, clients),
+    connectionGater: memberGater(membership, clients, opts.dialable),
     connectionManager: {
-      maxConnections: membership.members.length + opts.maxClientConnections + 8,
+      // Room for members added later without a restart.
+      maxConnections: 2 * membership.members.length + opts.maxClientConnections + 16,
       dialTimeout: 10_000,
       // libp2p's default admits 5 new inbound connections per second per IP address, so a
       // handful of auditors behind one NAT (or quick CLI runs) had connections reset. Client

@@ -1,8 +1,26 @@
 export type { AcceptedListener, AcceptOutcome } from './acceptor.ts'
 export type { ControlHandler } from './control-topic.ts'
 export type { MemberLink } from './member-dialer.ts'
+export {
+  type MembershipAnswer,
+  requestMembershipChanges,
+  verifyMembershipAnswer,
+} from './membership-sync.ts'
+export {
+  type MembershipSource,
+  type MembersListener,
+  type MemberView,
+  NetMembers,
+} from './net-members.ts'
 export { NetService, type NetServiceOptions, type PeerInfo } from './net-service.ts'
-export { batchTopic, LIMITS, QUERY_PROTOCOL, REPAIR_PROTOCOL, SYNC_PROTOCOL } from './protocol.ts'
+export {
+  batchTopic,
+  LIMITS,
+  MEMBERSHIP_PROTOCOL,
+  QUERY_PROTOCOL,
+  REPAIR_PROTOCOL,
+  SYNC_PROTOCOL,
+} from './protocol.ts'
 export {
   QueryClient,
   type QueryHandler,

@@ -2,8 +2,9 @@ import type { PeerId } from '@libp2p/interface'
 import { peerIdFromString } from '@libp2p/peer-id'
 import { multiaddr } from '@multiformats/multiaddr'
 import type { Logger } from 'pino'
-import type { Member, Membership } from '../core/trust/index.ts'
+import type { Member } from '../core/trust/index.ts'
 import type { NetHost } from './host.ts'
+import type { NetMembers } from './net-members.ts'
 
 export interface RedialOptions {
   /** First retry delay after a failed dial or a lost link. */
@@ -50,8 +51,8 @@ interface DialState {
 }
 
 /**
- * Keeps this node connected to every other member: dials each address network.json lists for
- * it at start and redials any it lost, with jittered exponential backoff. libp2p 3 does not
+ * Keeps this node connected to every other member of the version in force: dials each address
+ * the membership lists for it at start (and after a change, follow()) and redials any it lost, with jittered exponential backoff. libp2p 3 does not
  * redial on its own once the connection monitor or the remote dropped a link (docs/performance.md).
  * It remembers, per member, the address tried, the last error and when it was last connected,
  * and logs at error level when no member has been reachable for `isolatedErrorMs`.
@@ -77,20 +78,40 @@ export class MemberDialer {
 
   constructor(
     private readonly host: NetHost,
-    private readonly membership: Membership,
+    private readonly membership: NetMembers,
     private readonly self: string,
     private readonly log: Logger,
     private readonly opts: RedialOptions = DEFAULT_REDIAL,
   ) {}
 
   async start(): Promise<void> {
-    for (const m of this.membership.members) {
-      if (m.name === this.self) continue
+    await this.follow()
+    this.isolatedSince = Date.now()
+    this.host.addEventListener('peer:connect', this.onConnect)
+    this.host.addEventListener('peer:disconnect', this.onDisconnect)
+    this.tick()
+  }
+
+  /**
+   * Follows the membership version in force: an added member (or a rotated libp2p key's new
+   * PeerId) is dialed at the next tick, a removed one (or the old PeerId) is no longer, and a
+   * member whose addresses changed is dialed at its new ones at once. Run after each change.
+   */
+  async follow(): Promise<void> {
+    const wanted = new Map<string, Member>()
+    for (const m of this.membership.members) if (m.name !== this.self) wanted.set(m.peerId, m)
+    for (const peer of [...this.state.keys()]) if (!wanted.has(peer)) this.state.delete(peer)
+    for (const [peer, m] of wanted) {
+      const known = this.state.get(peer)
+      if (known && sameAddresses(known.member, m)) {
+        known.member = m
+        continue
+      }
       if (m.addresses.length > 0) {
         const multiaddrs = m.addresses.map((a) => multiaddr(a))
         await this.host.peerStore.merge(peerIdFromString(m.peerId), { multiaddrs })
       }
-      this.state.set(m.peerId, {
+      this.state.set(peer, {
         member: m,
         backoffMs: this.opts.minBackoffMs,
         nextAttempt: 0,
@@ -99,10 +120,6 @@ export class MemberDialer {
         ...(m.addresses.length === 0 ? { lastError: 'network.json lists no address' } : {}),
       })
     }
-    this.isolatedSince = Date.now()
-    this.host.addEventListener('peer:connect', this.onConnect)
-    this.host.addEventListener('peer:disconnect', this.onDisconnect)
-    this.tick()
   }
 
   stop(): void {
@@ -228,6 +245,12 @@ export class MemberDialer {
       s.dialing = false
     }
   }
+}
+
+function sameAddresses(a: Member, b: Member): boolean {
+  return (
+    a.addresses.length === b.addresses.length && a.addresses.every((x, i) => x === b.addresses[i])
+  )
 }
 
 /** libp2p wraps the socket's error (ECONNREFUSED …) in an AggregateError or a cause. */

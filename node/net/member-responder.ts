@@ -1,8 +1,9 @@
 import type { Connection, Stream } from '@libp2p/interface'
 import { type LengthPrefixedStream, lpStream } from '@libp2p/utils'
 import type { Logger } from 'pino'
-import type { Member, Membership } from '../core/trust/index.ts'
+import type { Member } from '../core/trust/index.ts'
 import type { NetHost } from './host.ts'
+import type { NetMembers } from './net-members.ts'
 
 /**
  * One admitted inbound stream of a member-only request/response protocol: the framed stream,
@@ -25,7 +26,7 @@ export interface MemberResponderOptions {
   /** The protocol id, e.g. /ehrlog/sync/1.0.0; its second part names it in log lines. */
   protocol: string
   host: NetHost
-  membership: Membership
+  membership: NetMembers
   log: Logger
   /** Longest wait for one frame to arrive or be written. */
   timeoutMs: number

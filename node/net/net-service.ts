@@ -13,6 +13,8 @@ import {
   type MemberLink,
   type RedialOptions,
 } from './member-dialer.ts'
+import { joinPeersOf, MembershipFollower } from './membership-follower.ts'
+import { type MembershipSource, NetMembers } from './net-members.ts'
 import { type QueryHandler, QueryServer } from './query-protocol.ts'
 import { type RepairResponse, requestRepair } from './repair-client.ts'
 import type { RepairRequest } from './repair-frames.ts'
@@ -21,11 +23,20 @@ import type { AcceptGate, FeedBatch, ReplicaStore } from './replica-store.ts'
 import { type PeerSizesListener, Sync } from './sync.ts'
 
 export interface NetServiceOptions {
-  membership: Membership
+  /**
+   * A fixed membership, or a live one (node/membership LiveMembership) that the network
+   * follows as changes are applied, serving and fetching the chain (/ehrlog/membership/1.0.0).
+   */
+  membership: Membership | MembershipSource
   /** This node's member name. */
   self: string
-  /** libp2p identity; its PeerId must be the one network.json lists for `self`. */
+  /**
+   * libp2p identity; its PeerId must be the one the membership lists for `self`. With a live
+   * membership that does not list `self` yet the node is joining: it waits to be admitted.
+   */
   privateKey: PrivateKey
+  /** A joining node's peers to ask for the chain besides the members it knows (/p2p/ multiaddrs). */
+  join?: string[]
   /** Multiaddrs to listen on, e.g. /ip4/0.0.0.0/tcp/7400. */
   listen: string[]
   /** Addresses other nodes dial, announced instead of the listen ones (config `announce`). */
@@ -76,6 +87,7 @@ interface Parts {
   control: Map<string, ControlTopic>
   repair: RepairServer | undefined
   query: QueryServer | undefined
+  follower: MembershipFollower | undefined
 }
 
 /**
@@ -94,9 +106,14 @@ export class NetService {
   private readonly controlHandlers: Map<string, ControlHandler>
   private queryHandler: QueryHandler | undefined
   private acceptGate: AcceptGate | undefined
+  /** The membership in force, asked at each decision (net-members.ts). */
+  private readonly members: NetMembers
+  private ownPeerId: string | undefined
 
   constructor(private readonly opts: NetServiceOptions) {
-    if (!opts.membership.byName(opts.self)) {
+    this.members = NetMembers.of(opts.membership)
+    // Only a live membership can admit this node later (a joining node).
+    if (!this.members.byName(opts.self) && !this.members.source) {
       throw new EhrlogError(
         'CONFIG_INVALID',
         `node name ${opts.self} is not a member in network.json`,
@@ -105,6 +122,7 @@ export class NetService {
         },
       )
     }
+    joinPeersOf(opts.join ?? []) // refused here, before any I/O
     this.log = opts.logger.child({ component: 'net', node: opts.self })
     this.controlHandlers = new Map(Object.entries(opts.controlTopics ?? {}))
     this.queryHandler = opts.query
@@ -117,7 +135,7 @@ export class NetService {
         return this.acceptGate ? this.acceptGate(batch, accept) : accept()
       },
     }
-    this.acceptor = new Acceptor(gated, opts.membership, this.log)
+    this.acceptor = new Acceptor(gated, this.members, this.log)
   }
 
   /**
@@ -150,7 +168,17 @@ export class NetService {
   }
 
   get networkId(): string {
-    return this.opts.membership.networkId
+    return this.members.networkId
+  }
+
+  /** Whether the membership in force lists this node with its key (false while joining). */
+  get admitted(): boolean {
+    return this.members.byName(this.opts.self)?.peerId === this.peerId
+  }
+
+  private get peerId(): string {
+    this.ownPeerId ??= peerIdFromPrivateKey(this.opts.privateKey).toString()
+    return this.ownPeerId
   }
 
   async start(): Promise<void> {
@@ -163,10 +191,11 @@ export class NetService {
   }
 
   private async startParts(): Promise<void> {
-    const { membership, self, privateKey } = this.opts
+    const { self, privateKey } = this.opts
+    const membership = this.members
     const expected = membership.byName(self)?.peerId
     const actual = peerIdFromPrivateKey(privateKey).toString()
-    if (actual !== expected) {
+    if (expected !== undefined && actual !== expected) {
       this.state = 'stopped'
       throw new EhrlogError(
         'CONFIG_INVALID',
@@ -189,6 +218,7 @@ export class NetService {
           : {}),
         ...(this.opts.clientIdleMs !== undefined ? { clientIdleMs: this.opts.clientIdleMs } : {}),
         controlTopics: [...this.controlHandlers.keys()],
+        dialable: (peer) => this.parts?.follower?.isJoinPeer(peer.toString()) ?? false,
       })
     } catch (err) {
       this.state = 'stopped'
@@ -203,6 +233,8 @@ export class NetService {
       intervalMs: this.opts.syncIntervalMs ?? 5000,
       timeoutMs: this.opts.syncTimeoutMs ?? 15_000,
       ...(this.opts.onPeerSizes ? { onPeerSizes: this.opts.onPeerSizes } : {}),
+      // A joining node pulls nothing before it is admitted: members refuse it until then.
+      enabled: () => this.admitted,
     })
     const gossip = new Gossip({
       host,
@@ -245,7 +277,22 @@ export class NetService {
           maxSessions: 16,
         })
       : undefined
-    this.parts = { host, gossip, sync, dialer, control, repair, query }
+    const source = membership.source
+    const follower = source
+      ? new MembershipFollower({
+          host,
+          members: membership,
+          source,
+          self,
+          peerId: actual,
+          dialer,
+          syncAll: (reason) => void sync.syncAll(reason),
+          log: this.log.child({ part: 'membership' }),
+          timeoutMs: this.opts.syncTimeoutMs ?? 15_000,
+          join: this.opts.join ?? [],
+        })
+      : undefined
+    this.parts = { host, gossip, sync, dialer, control, repair, query, follower }
     try {
       host.addEventListener('peer:connect', (evt) => {
         if (!membership.isMember(evt.detail)) {
@@ -260,6 +307,7 @@ export class NetService {
       await sync.start()
       await repair?.start()
       await query?.start()
+      await follower?.start()
       await dialer.start()
     } catch (err) {
       await this.stopParts()
@@ -267,7 +315,13 @@ export class NetService {
     }
     this.state = 'started'
     this.log.info(
-      { peerId: actual, addresses: this.addresses(), networkId: this.networkId },
+      {
+        peerId: actual,
+        addresses: this.addresses(),
+        networkId: this.networkId,
+        version: membership.version,
+        admitted: this.admitted,
+      },
       'network started',
     )
   }
@@ -285,6 +339,12 @@ export class NetService {
   publish(batch: FeedBatch): void {
     if (this.state !== 'started' || !this.parts) {
       throw new EhrlogError('UNAVAILABLE', `network is ${this.state}, cannot publish`)
+    }
+    if (!this.admitted) {
+      throw new EhrlogError(
+        'UNAVAILABLE',
+        `${this.opts.self} is not a member of membership version ${this.members.version}: waiting to be admitted`,
+      )
     }
     this.parts.gossip.publish(batch)
   }
@@ -306,7 +366,7 @@ export class NetService {
     signal?: AbortSignal,
   ): Promise<RepairResponse> {
     if (!this.parts) throw new EhrlogError('UNAVAILABLE', `network is ${this.state}`)
-    if (!this.opts.membership.isMember(peerId))
+    if (!this.members.isMember(peerId))
       throw new EhrlogError('FORBIDDEN', `peer ${peerId} is not a member`)
     return requestRepair(
       {
@@ -327,10 +387,24 @@ export class NetService {
     const subscribed = new Set(host.services.pubsub.getSubscribers(gossip.topic).map(String))
     return host.getPeers().map((p) => ({
       peerId: p.toString(),
-      name: this.opts.membership.byPeerId(p)?.name,
+      name: this.members.byPeerId(p)?.name,
       addresses: host.getConnections(p).map((c) => c.remoteAddr.toString()),
       gossip: subscribed.has(p.toString()),
     }))
+  }
+
+  /**
+   * The membership version in force and whether it lists this node (`ehrlog status`): a
+   * joining node says what it waits for.
+   */
+  membershipStatus(): { version: number; admitted: boolean; waitingFor?: string } {
+    const version = this.members.version
+    if (this.admitted) return { version, admitted: true }
+    return {
+      version,
+      admitted: false,
+      waitingFor: `to be admitted: membership version ${version} does not list ${this.opts.self} with this node's PeerId; the members add it with \`ehrlog network propose add\``,
+    }
   }
 
   /** Every other member: connected or not, the address tried, the last error (`ehrlog status`). */
@@ -353,13 +427,22 @@ export class NetService {
     await this.parts?.sync.firstSession(noPeerMs, maxMs)
   }
 
+  /**
+   * Asks every connected member for membership changes newer than this node's and applies
+   * those that verify (a checkpoint proposal named a version this node lacks). Resolves with
+   * how many were applied; 0 with a fixed membership.
+   */
+  async catchUpMembership(): Promise<number> {
+    return (await this.parts?.follower?.catchUpNow('on demand')) ?? 0
+  }
+
   /** Runs one anti-entropy round with every connected member now (tests, and sync on demand). */
   async syncNow(): Promise<void> {
     await this.parts?.sync.syncAll('manual')
   }
 
   private networkIdBytes(): Uint8Array {
-    return new Uint8Array(Buffer.from(this.opts.membership.networkId, 'hex'))
+    return new Uint8Array(Buffer.from(this.members.networkId, 'hex'))
   }
 
   private async stopParts(): Promise<void> {
@@ -368,6 +451,7 @@ export class NetService {
     this.state = 'stopping'
     if (parts) {
       parts.dialer.stop()
+      await parts.follower?.stop()
       await parts.query?.stop()
       await parts.repair?.stop()
       await parts.sync.stop()

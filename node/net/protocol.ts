@@ -12,6 +12,12 @@ export const REPAIR_PROTOCOL = '/ehrlog/repair/1.0.0'
 /** Request/response protocol for verified queries; open to clients (docs/query.md). */
 export const QUERY_PROTOCOL = '/ehrlog/query/1.0.0'
 
+/**
+ * Request/response protocol for the chain of membership changes (a node that was down, a
+ * joining one); open to clients like network.json itself.
+ */
+export const MEMBERSHIP_PROTOCOL = '/ehrlog/membership/1.0.0'
+
 /** Gossip message layout version (first byte of every gossip message). */
 export const GOSSIP_VERSION = 1
 
@@ -67,4 +73,10 @@ export const LIMITS = {
   maxQueryRequestBytes: 64 * KiB,
   /** One query answer (JSON); nodes end answers at about 3 MiB of entries, with a cursor. */
   maxQueryAnswerBytes: 8 * MiB,
+  /** One membership request (JSON: network id and a version number). */
+  maxMembershipRequestBytes: KiB,
+  /** One membership answer (JSON: signed changes; a change with 1000 signatures is ~150 KiB). */
+  maxMembershipAnswerBytes: 4 * MiB,
+  /** Signed changes in one membership answer; the asker asks again from where it got to. */
+  maxMembershipChangesPerAnswer: 64,
 } as const

@@ -1,9 +1,9 @@
 import type { Logger } from 'pino'
 import { bytesEqual } from '../core/hex.ts'
 import type { SignedTreeHead } from '../core/tree-head.ts'
-import type { Membership } from '../core/trust/index.ts'
 import type { NetHost } from './host.ts'
 import { MemberResponder, type ResponderSession } from './member-responder.ts'
+import type { NetMembers } from './net-members.ts'
 import { LIMITS, REPAIR_PROTOCOL } from './protocol.ts'
 import {
   decodeRepairFrame,
@@ -33,7 +33,7 @@ export interface RepairSource {
 
 export interface RepairServerOptions {
   host: NetHost
-  membership: Membership
+  membership: NetMembers
   source: RepairSource
   log: Logger
   networkId: Uint8Array
@@ -73,7 +73,7 @@ export class RepairServer extends MemberResponder {
       return session.refuse('FORBIDDEN', 'network id differs')
     }
     const { origin, treeSize, ranges } = frame.request
-    const held = this.opts.membership.byName(origin) ? this.opts.source.size(origin) : 0
+    const held = this.opts.membership.isOrigin(origin) ? this.opts.source.size(origin) : 0
     if (treeSize > held) {
       return session.refuse(
         'NOT_FOUND',

@@ -3,9 +3,9 @@ import { peerIdFromString } from '@libp2p/peer-id'
 import { type LengthPrefixedStream, lpStream } from '@libp2p/utils'
 import { EhrlogError, type ErrorCode } from '../core/errors.ts'
 import { bytesEqual } from '../core/hex.ts'
-import type { Membership } from '../core/trust/index.ts'
 import type { Acceptor } from './acceptor.ts'
 import type { NetHost } from './host.ts'
+import type { NetMembers } from './net-members.ts'
 import { LIMITS, SYNC_PROTOCOL } from './protocol.ts'
 import { PullWindow } from './pull-window.ts'
 import type { FeedBatch, ReplicaStore } from './replica-store.ts'
@@ -13,7 +13,7 @@ import { decodeFrame, encodeFrame, type SyncFrame } from './sync-frames.ts'
 
 export interface PullOptions {
   host: NetHost
-  membership: Membership
+  membership: NetMembers
   store: ReplicaStore
   acceptor: Acceptor
   networkId: Uint8Array
@@ -92,7 +92,7 @@ export async function pullFrom(
     opts.onPeerSizes?.(peer, theirs.sizes)
     const result: PullResult = { stored: 0, deferred: [] }
     const ahead = [...theirs.sizes].filter(
-      ([origin, size]) => size > (mine.get(origin) ?? 0) && opts.membership.byName(origin),
+      ([origin, size]) => size > (mine.get(origin) ?? 0) && opts.membership.isOrigin(origin),
     )
     if (ahead.length > 0 && opts.graceMs) await awaitGossip(opts, ahead, opts.graceMs, signal)
     const held = await opts.store.sizes()

@@ -1,8 +1,8 @@
 import type { Logger } from 'pino'
 import { bytesEqual } from '../core/hex.ts'
-import type { Membership } from '../core/trust/index.ts'
 import type { NetHost } from './host.ts'
 import { MemberResponder, type ResponderSession } from './member-responder.ts'
+import type { NetMembers } from './net-members.ts'
 import { LIMITS, SYNC_PROTOCOL } from './protocol.ts'
 import type { ReplicaStore } from './replica-store.ts'
 import {
@@ -15,7 +15,7 @@ import {
 
 export interface SyncServerOptions {
   host: NetHost
-  membership: Membership
+  membership: NetMembers
   store: ReplicaStore
   log: Logger
   networkId: Uint8Array
@@ -85,7 +85,7 @@ export class SyncServer extends MemberResponder {
     pull: Extract<SyncFrame, { type: 'pull' }>,
   ): Promise<void> {
     const max = Math.min(Math.max(pull.maxEntries, 1), LIMITS.maxEntriesPerPull)
-    const batches = this.opts.membership.byName(pull.origin)
+    const batches = this.opts.membership.isOrigin(pull.origin)
       ? await this.opts.store.readBatches(pull.origin, pull.fromSeq, max)
       : []
     const out = session.writer(LIMITS.targetSyncFrameBytes)

@@ -2,16 +2,16 @@ import type { PeerId } from '@libp2p/interface'
 import { peerIdFromString } from '@libp2p/peer-id'
 import type { Logger } from 'pino'
 import { fromHex } from '../core/hex.ts'
-import type { Membership } from '../core/trust/index.ts'
 import type { Acceptor } from './acceptor.ts'
 import type { NetHost } from './host.ts'
+import type { NetMembers } from './net-members.ts'
 import type { ReplicaStore } from './replica-store.ts'
 import { pullFrom } from './sync-client.ts'
 import { SyncServer } from './sync-server.ts'
 
 export interface SyncOptions {
   host: NetHost
-  membership: Membership
+  membership: NetMembers
   store: ReplicaStore
   acceptor: Acceptor
   log: Logger
@@ -21,6 +21,8 @@ export interface SyncOptions {
   timeoutMs: number
   /** Told of each member's state vector, whichever side opened the session. */
   onPeerSizes?: PeerSizesListener
+  /** False while this node may not pull (a joining node not yet admitted); default true. */
+  enabled?: () => boolean
 }
 
 /**
@@ -90,6 +92,7 @@ export class Sync {
   /** Pulls from `peer` soon; coalesces with a session already running. */
   request(peer: string, reason: string): void {
     if (this.controller.signal.aborted || !this.opts.membership.isMember(peer)) return
+    if (this.opts.enabled && !this.opts.enabled()) return
     const running = this.sessions.get(peer)
     if (running) {
       running.again = true

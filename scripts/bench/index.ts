@@ -4,13 +4,15 @@
 // the query benchmark QUERY_ENTRIES (default 1,000,000) and QUERIES; the syslog benchmark
 // SYSLOG_MESSAGES (default 20,000) and SYSLOG_CONNECTIONS (default 4); the per-patient index
 // benchmark ENTRIES and PATIENTS (default 100,000); the membership benchmark JOIN_ENTRIES
-// (default 1,000,000), CHANGE_RUNS and ASKED_RUNS.
+// (default 1,000,000), CHANGE_RUNS and ASKED_RUNS; the membership sync benchmark
+// MEMBERSHIP_CHANGES (default 200).
 import '../../node/shim.ts'
 import { relaunch, thresholdUnset } from '../../bin/relaunch.js'
 import { benchCheckpoint } from './checkpoint.ts'
 import { benchIndexService } from './index-service.ts'
 import { benchLogStore } from './log-store.ts'
 import { benchMembership } from './membership.ts'
+import { benchMembershipSync } from './membership-sync.ts'
 import { benchNetwork } from './network.ts'
 import { benchQuery } from './query.ts'
 import { printFigures } from './report.ts'
@@ -27,3 +29,4 @@ printFigures('verified queries', await benchQuery())
 printFigures('ATNA syslog ingest, 3 local nodes', await benchSyslog())
 printFigures('per-patient index in the store (issue 15)', await benchIndexService())
 printFigures('membership changes, real node processes (issue 16)', await benchMembership())
+printFigures('membership sync, 2 local nodes (issue 16)', await benchMembershipSync())
