@@ -19,6 +19,8 @@ import { BackgroundTask, PartList, type Startable } from './lifecycle/index.ts'
 import type { Logger } from './logger.ts'
 import type { LiveMembership } from './membership/live-membership.ts'
 import { followOwnRotation } from './membership/own-rotation.ts'
+import type { GovernanceService } from './membership/governance.ts'
+import { governancePart } from './membership/governance-part.ts'
 import { NetService } from './net/index.ts'
 import type { NodeFolder } from './node-folder.ts'
 import type { NodeOptions } from './node-options.ts'
@@ -45,6 +47,8 @@ export interface Parts {
   query: QueryService
   http: HttpServer
   quorumWatch: QuorumWatch
+  /** Membership proposals and signatures (node/membership/governance.ts). */
+  governance: GovernanceService
   /** ATNA syslog ingest, when config.json has `syslog` (TLS, UDP or both). */
   atna: AtnaIngest | undefined
 }
@@ -235,6 +239,14 @@ export function buildParts(
   })
   gateAccepts(net, integrity, (peerId) => membership.byPeerId(peerId)?.name)
   net.handleControl(EVIDENCE_TOPIC, (data, from) => integrity.handleEvidence(data, from))
+  // Membership changes: gossiped on the member-only topic, signed only when an admin asks.
+  const governance = governancePart(folder, {
+    dir,
+    net,
+    append: (body) => ownFeed.append([{ kind: 'membership', body }]),
+    alerts,
+    logger: logger.child({ component: 'membership' }),
+  })
   const health = nodeHealthOf(metrics, {
     self: name,
     members: membership.members.map((m) => m.name),
@@ -267,6 +279,7 @@ export function buildParts(
     health: health.http,
     tls: tlsFilesOf(identity.config.http.tls, dir),
     trustProxy: identity.config.http.trustProxy,
+    governance,
   })
   const syslog = identity.config.syslog
   const atna =
@@ -298,6 +311,8 @@ export function buildParts(
       // Before the network: the integrity gate judges the first batches against the latest
       // cosigned checkpoint (a tail rolled back below it is named before sync refills it).
       ['checkpoints', checkpoints],
+      // Before the network: its topic handler takes messages from the first connection.
+      ['membership governance', governance],
       ['network', net],
       // Stopped before the network: appends in flight at stop are drained, then gossiped.
       ['ingest', { start: async () => {}, stop: () => ingest.drain() }],
@@ -336,6 +351,7 @@ export function buildParts(
     quorumWatch: health.watch,
     fence,
     pending,
+    governance,
     atna,
   }
   return { parts, lifecycle }

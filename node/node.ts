@@ -11,6 +11,7 @@ import type { IngestQueue } from './ingest/index.ts'
 import type { IntegrityService } from './integrity/index.ts'
 import type { PartList } from './lifecycle/index.ts'
 import type { LiveMembership } from './membership/live-membership.ts'
+import type { GovernanceService } from './membership/governance.ts'
 import type { NetService } from './net/index.ts'
 import { readNodeFolder } from './node-folder.ts'
 import type { NodeOptions } from './node-options.ts'
@@ -145,6 +146,11 @@ export class EhrlogNode {
 
   get query(): QueryService {
     return this.#require().query
+  }
+
+  /** Membership proposals and signatures (node/membership/governance.ts). */
+  get governance(): GovernanceService {
+    return this.#require().governance
   }
 
   /** Re-reads the HTTPS certificate and key (SIGHUP); false when the node serves plain HTTP. */

@@ -1,13 +1,8 @@
-import { createHash } from 'node:crypto'
 import { readFile, rename, stat, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { type Command, InvalidArgumentError } from 'commander'
-import { blsSign } from '../../node/core/bls.ts'
 import { EhrlogError } from '../../node/core/errors.ts'
-import { toHex } from '../../node/core/hex.ts'
-import { signEd25519 } from '../../node/core/tree-head.ts'
 import {
-  addSignature,
   applyChange,
   applyProposal,
   describeVersion,
@@ -16,7 +11,6 @@ import {
   type MembershipChange,
   type MembershipVersion,
   parseSignedProposal,
-  proposalMessage,
   proposeChange,
   quorumOf,
   type SignedProposal,
@@ -28,9 +22,17 @@ import {
   parsePublicIdentity,
   readPublicIdentity,
 } from '../../node/identity/index.ts'
+import {
+  type MemberKeys,
+  needsOldKey,
+  recordVote,
+  signAsMember,
+  VOTES_FILE,
+} from '../../node/membership/governance-votes.ts'
 import { type CliContext, passphraseOf } from '../context.ts'
 import { plural } from '../format/plural.ts'
 import { checkDialable } from './network-dialable.ts'
+import { nodeMode, proposeOnNode, showOnNode, signOnNode } from './network-membership-node.ts'
 
 /*
  * Membership changes on files, until nodes gossip them (docs/architecture.md, "A network that
@@ -38,25 +40,27 @@ import { checkDialable } from './network-dialable.ts'
  * of it), and anyone shows where the chain stands from network.json and the files.
  */
 
-/** Where a node folder remembers which proposal it signed on each version (never two). */
-export const VOTES_FILE = 'membership-votes.json'
+export { VOTES_FILE }
 
 interface ChainOptions {
   dir: string
   network?: string
   changes?: string[]
+  /** A running member's URL: the command goes to it (network-membership-node.ts). */
+  node?: string
 }
 
 export function registerMembershipCommands(network: Command, ctx: CliContext): void {
   const propose = network
     .command('propose')
     .description(
-      'propose a membership change into a file, signed by this node (others then `network sign` it)',
+      'propose a membership change to a running member (--node, as its admin) or into a file (--dir, --out), signed by that node',
     )
   const common = (cmd: Command) =>
     cmd
-      .requiredOption('--dir <dir>', 'the proposing node folder (its key signs)')
-      .requiredOption('--out <file>', 'where to write the proposal (must not exist)')
+      .option('--node <url>', 'a running member: propose as its admin (ehrlog login first)')
+      .option('--dir <dir>', 'files: the proposing node folder (its key signs)')
+      .option('--out <file>', 'files: where to write the proposal (must not exist)')
       .option('--network <file>', 'the genesis network.json (default: DIR/network.json)')
       .option('--changes <files...>', 'the proposal files of the changes applied so far')
   common(
@@ -64,7 +68,7 @@ export function registerMembershipCommands(network: Command, ctx: CliContext): v
       .command('add')
       .description('add a member')
       .argument('<identity>', "the new member's identity.json, or its node folder"),
-  ).action(async (identityPath: string, opts: ChainOptions & { out: string }) => {
+  ).action(async (identityPath: string, opts: ChainOptions & { out?: string }) => {
     const identity = identityPath.endsWith('.json')
       ? parsePublicIdentity(await readJson(identityPath), identityPath)
       : await readPublicIdentity(identityPath)
@@ -73,7 +77,7 @@ export function registerMembershipCommands(network: Command, ctx: CliContext): v
   })
   common(
     propose.command('remove').description('remove a member').argument('<name>', 'the member'),
-  ).action(async (name: string, opts: ChainOptions & { out: string }) => {
+  ).action(async (name: string, opts: ChainOptions & { out?: string }) => {
     await proposeAndWrite(ctx, opts, () => ({ type: 'remove', name }))
   })
   common(
@@ -90,7 +94,7 @@ export function registerMembershipCommands(network: Command, ctx: CliContext): v
   ).action(
     async (
       name: string,
-      opts: ChainOptions & { out: string; key: KeyKind; identity: string; oldKeyLost?: boolean },
+      opts: ChainOptions & { out?: string; key: KeyKind; identity: string; oldKeyLost?: boolean },
     ) => {
       const next = parsePublicIdentity(await readJson(opts.identity), opts.identity)
       const oldKey = opts.oldKeyLost ? 'lost' : 'held'
@@ -118,7 +122,7 @@ export function registerMembershipCommands(network: Command, ctx: CliContext): v
       .description("replace a member's addresses")
       .argument('<name>', 'the member')
       .argument('<multiaddr...>', 'its new addresses'),
-  ).action(async (name: string, addresses: string[], opts: ChainOptions & { out: string }) => {
+  ).action(async (name: string, addresses: string[], opts: ChainOptions & { out?: string }) => {
     checkDialable({ name, addresses }, 'the new addresses')
     await proposeAndWrite(ctx, opts, () => ({ type: 'addresses', name, addresses }))
   })
@@ -127,18 +131,23 @@ export function registerMembershipCommands(network: Command, ctx: CliContext): v
       .command('quorum')
       .description('change how many members must sign checkpoints and changes')
       .argument('<n>', 'from a majority of the members to all of them', toCount),
-  ).action(async (quorum: number, opts: ChainOptions & { out: string }) => {
+  ).action(async (quorum: number, opts: ChainOptions & { out?: string }) => {
     await proposeAndWrite(ctx, opts, () => ({ type: 'quorum', quorum }))
   })
 
   network
     .command('sign')
-    .description("add this node's signature to a proposal file (in place)")
-    .argument('<file>', 'the proposal file')
-    .requiredOption('--dir <dir>', 'the signing node folder')
+    .description(
+      "add a member's signature: the running node's (--node URL, as its admin) to a pending proposal, or a node folder's to a proposal file (in place)",
+    )
+    .argument('<proposal>', 'with --node: the proposal id (network show); else the proposal file')
+    .option('--node <url>', 'a running member: sign with its key, as its admin')
+    .option('--dir <dir>', 'files: the signing node folder')
     .option('--network <file>', 'the genesis network.json (default: DIR/network.json)')
     .option('--changes <files...>', 'the proposal files of the changes applied so far')
     .action(async (file: string, opts: ChainOptions) => {
+      const url = nodeMode(opts, '--dir DIR and a proposal file')
+      if (url) return signOnNode(ctx, url, file)
       const signed = parseSignedProposal(await readJson(file), file)
       const node = await openNodeDir(opts.dir, withPassphrase(ctx))
       const chain = await chainOf(opts, node)
@@ -149,8 +158,8 @@ export function registerMembershipCommands(network: Command, ctx: CliContext): v
         ctx.out(`${file}: ${name} already signed it; nothing changed\n`)
         return
       }
-      await recordVote(node, signed)
-      const out = await withOldKey(addSignature(signed, name, node.signingKey), node)
+      await recordVote(node.dir, name, signed.proposal)
+      const out = await signAsMember(signed, keysOf(node))
       await writeAtomic(file, out)
       let state: string
       try {
@@ -166,26 +175,34 @@ export function registerMembershipCommands(network: Command, ctx: CliContext): v
   network
     .command('show')
     .description(
-      'the membership versions, pending proposals and who signed, from network.json and proposal files',
+      'the membership versions, pending proposals and who signed: of a running member (--node), or from network.json and proposal files',
     )
-    .requiredOption('--network <file>', 'the genesis network.json (the one you pinned)')
+    .option('--node <url>', 'a running member (as its admin or auditor)')
+    .option('--network <file>', 'files: the genesis network.json (the one you pinned)')
     .option('--changes <files...>', 'proposal files, in any order; copies of one proposal merge')
     .option('--json', 'print the report as JSON')
-    .action(async (opts: { network: string; changes?: string[]; json?: boolean }) => {
-      const chain = followChain(await readJson(opts.network), await readProposalFiles(opts.changes))
-      ctx.out(opts.json ? `${JSON.stringify(reportJson(chain), null, 2)}\n` : reportText(chain))
-      if (chain.equivocation)
-        throw new EhrlogError(
-          'EQUIVOCATION',
-          `two different changes were each signed by a quorum on version ${chain.equivocation.baseVersion}; ${chain.equivocation.signedBoth.join(', ') || 'nobody'} signed both`,
-          {
-            details: {
-              baseVersion: chain.equivocation.baseVersion,
-              signedBoth: chain.equivocation.signedBoth,
-            },
-          },
+    .action(
+      async (opts: { network?: string; changes?: string[]; json?: boolean; node?: string }) => {
+        const url = nodeMode({ ...opts, dir: opts.network }, '--network FILE')
+        if (url) return showOnNode(ctx, url, opts.json === true)
+        const chain = followChain(
+          await readJson(opts.network as string),
+          await readProposalFiles(opts.changes),
         )
-    })
+        ctx.out(opts.json ? `${JSON.stringify(reportJson(chain), null, 2)}\n` : reportText(chain))
+        if (chain.equivocation)
+          throw new EhrlogError(
+            'EQUIVOCATION',
+            `two different changes were each signed by a quorum on version ${chain.equivocation.baseVersion}; ${chain.equivocation.signedBoth.join(', ') || 'nobody'} signed both`,
+            {
+              details: {
+                baseVersion: chain.equivocation.baseVersion,
+                signedBoth: chain.equivocation.signedBoth,
+              },
+            },
+          )
+      },
+    )
 }
 
 type KeyKind = 'ed25519' | 'bls' | 'libp2p'
@@ -209,9 +226,15 @@ function withPassphrase(ctx: CliContext): { passphrase?: string } {
 
 async function proposeAndWrite(
   ctx: CliContext,
-  opts: ChainOptions & { out: string },
+  opts: ChainOptions & { out?: string },
   makeChange: () => MembershipChange,
 ): Promise<void> {
+  const url = nodeMode(opts, '--dir DIR --out FILE')
+  if (url) return proposeOnNode(ctx, url, makeChange())
+  if (!opts.out)
+    throw new EhrlogError('ARGUMENT_INVALID', 'give --out FILE: where to write the proposal', {
+      details: { field: 'out' },
+    })
   if (await stat(opts.out).catch(() => undefined))
     throw new EhrlogError(
       'ARGUMENT_INVALID',
@@ -229,8 +252,8 @@ async function proposeAndWrite(
   applyChange(current, change)
   const name = node.identity.name
   let signed: SignedProposal = { proposal: proposeChange(current, name, change), signatures: [] }
-  await recordVote(node, signed)
-  signed = await withOldKey(addSignature(signed, name, node.signingKey), node)
+  await recordVote(node.dir, name, signed.proposal)
+  signed = await signAsMember(signed, keysOf(node))
   await writeFile(opts.out, `${JSON.stringify(signed, null, 2)}\n`, { flag: 'wx' })
   const needed = quorumNeeded(chain)
   ctx.out(
@@ -264,6 +287,15 @@ async function chainOf(opts: ChainOptions, node: NodeIdentity): Promise<Followed
       { details: { signer: node.identity.name, version: chain.current.number } },
     )
   return chain
+}
+
+function keysOf(node: NodeIdentity): MemberKeys {
+  return {
+    name: node.identity.name,
+    signingKey: node.signingKey,
+    blsSecretKey: node.blsSecretKey,
+    libp2pPrivateKey: node.libp2pPrivateKey,
+  }
 }
 
 function quorumNeeded(chain: FollowedChain): number {
@@ -303,66 +335,6 @@ function checkApplies(current: MembershipVersion, signed: SignedProposal): void 
       },
     )
   applyChange(current, proposal.change)
-}
-
-function needsOldKey(signed: SignedProposal, name: string): boolean {
-  const { change } = signed.proposal
-  return (
-    'oldKey' in change &&
-    change.oldKey === 'held' &&
-    change.name === name &&
-    !signed.oldKeySignature
-  )
-}
-
-/** The rotated member, old key held, adds that key's signature of the same message. */
-async function withOldKey(signed: SignedProposal, node: NodeIdentity): Promise<SignedProposal> {
-  if (!needsOldKey(signed, node.identity.name)) return signed
-  const { change } = signed.proposal
-  const message = proposalMessage(signed.proposal)
-  let signature: Uint8Array
-  switch (change.type) {
-    case 'rotate-ed25519':
-      signature = signEd25519(node.signingKey, message)
-      break
-    case 'rotate-bls':
-      signature = blsSign(node.blsSecretKey, message)
-      break
-    default:
-      signature = await node.libp2pPrivateKey.sign(message)
-  }
-  return { ...signed, oldKeySignature: toHex(signature) }
-}
-
-/**
- * A member signs at most one proposal per version: were two different ones to reach a quorum,
- * the chain would fork. The node folder remembers its choice (EQUIVOCATION for another).
- */
-async function recordVote(node: NodeIdentity, signed: SignedProposal): Promise<void> {
-  const path = join(node.dir, VOTES_FILE)
-  const votes = (await readFile(path, 'utf8')
-    .then((text) => JSON.parse(text) as Record<string, string>)
-    .catch((err: NodeJS.ErrnoException) => {
-      if (err.code === 'ENOENT') return {}
-      throw new EhrlogError(
-        'FILE_INVALID',
-        `${path} is not JSON: restore it or remove it knowingly`,
-        { cause: err },
-      )
-    })) as Record<string, string>
-  const { proposal } = signed
-  const slot = `${proposal.networkId}/${proposal.baseVersion}/${proposal.baseHash}`
-  const digest = createHash('sha256').update(proposalMessage(proposal)).digest('hex')
-  const before = votes[slot]
-  if (before === digest) return
-  if (before !== undefined)
-    throw new EhrlogError(
-      'EQUIVOCATION',
-      `${node.identity.name} already signed another change on version ${proposal.baseVersion} (message ${before.slice(0, 16)}…); signing a second would let two changes reach a quorum and fork the membership`,
-      { details: { baseVersion: proposal.baseVersion, signed: before, refused: digest } },
-    )
-  votes[slot] = digest
-  await writeAtomic(path, votes)
 }
 
 async function writeAtomic(path: string, value: unknown): Promise<void> {

@@ -34,7 +34,10 @@ export function addQueryOptions(command: Command): Command {
     .option('--from <iso>', 'event time from (inclusive), e.g. 2023-12-01T00:00Z')
     .option('--to <iso>', 'event time to (exclusive)')
     .option('--origin <node>', 'only entries recorded by this node')
-    .option('--kind <kind>', 'event (default), user, alert or all: user and alert records too')
+    .option(
+      '--kind <kind>',
+      "event (default), user, alert, membership or all: the network's own records too",
+    )
     .option(
       '--limit <n>',
       `at most this many entries per page (max ${QUERY_LIMITS.maxLimit})`,

@@ -265,6 +265,54 @@ export class AlertService {
     return { id, isNew: false, foldedInto: firstId }
   }
 
+  /** Whether a notice (or incident) with this id was queued already, in this run or before. */
+  async isKnown(id: string): Promise<boolean> {
+    if (this.#known.has(id)) return true
+    return /^[0-9a-f]{64}$/.test(id) && this.#spool.exists('known', id)
+  }
+
+  /**
+   * Queues an email that is not an incident (membership governance: node/membership/
+   * governance-mail.ts) with the same guarantees: written to queue/ before this resolves, sent
+   * to the admins (or put in outbox/), retried after a failure. `id` names it once: the same id
+   * again does nothing (false). `render` gets the From, the admins and the date.
+   */
+  async notify(
+    id: string,
+    render: (envelope: { from: string; to: readonly string[]; date: Date }) => Promise<Buffer>,
+  ): Promise<boolean> {
+    if (this.#state !== 'started')
+      throw new EhrlogError('UNAVAILABLE', `alert service is ${this.#state}, want started`)
+    if (!/^[0-9a-f]{64}$/.test(id))
+      throw new EhrlogError('ARGUMENT_INVALID', 'a notice id is 32 bytes of hex', {
+        details: { field: 'id' },
+      })
+    if (this.#known.has(id)) return false
+    this.#known.add(id)
+    const run = (async () => {
+      if (await this.#spool.exists('known', id)) return false
+      const email = await render({
+        from: this.#from(),
+        to: this.#options.admins,
+        date: this.#now(),
+      })
+      await this.#spool.write('queue', id + EML, email)
+      this.#queued.add(id + EML)
+      await this.#spool.write('known', id, '{"kind":"notice"}\n')
+      if (this.#sendFailures === 0) await this.#delivery.run()
+      this.#scheduleRetryIfPending()
+      return true
+    })()
+    this.#reporting.add(run)
+    void run.finally(() => this.#reporting.delete(run)).catch(() => {})
+    try {
+      return await run
+    } catch (err) {
+      this.#known.delete(id)
+      throw err
+    }
+  }
+
   /** Emails waiting in queue/ for the SMTP server. */
   pending(): number {
     return this.#queued.size

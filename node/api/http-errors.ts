@@ -25,6 +25,24 @@ const STATUS_BY_CODE: Partial<Record<ErrorCode, number>> = {
   PAYLOAD_TOO_LARGE: 413,
   RATE_LIMITED: 429,
   UNAVAILABLE: 503,
+  // Membership changes (node/core/trust/membership-chain.ts): thrown for input only.
+  SIGNER_UNKNOWN: 403,
+  QUORUM_NOT_MET: 409,
+  CHANGE_REPLAYED: 409,
+  CHANGE_OUT_OF_ORDER: 409,
+  MEMBER_CONFLICT: 409,
+}
+
+/**
+ * Errors a route knows are about the request although their code can also mean damage
+ * elsewhere (INVALID_PROOF of a submitted key, EQUIVOCATION of a second vote): their status.
+ */
+const CLIENT_FAULTS = new WeakMap<EhrlogError, number>()
+
+/** Marks `err` as the client's (answered with `status`, default 400) and returns it. */
+export function clientFault(err: EhrlogError, status = 400): EhrlogError {
+  CLIENT_FAULTS.set(err, status)
+  return err
 }
 
 /** Longest header value echoed back in a message. */
@@ -42,7 +60,7 @@ export interface FailureContext {
  */
 export function httpFailureOf(err: unknown, ctx: FailureContext): HttpFailure {
   if (isEhrlogError(err)) {
-    const statusCode = STATUS_BY_CODE[err.code]
+    const statusCode = CLIENT_FAULTS.get(err) ?? STATUS_BY_CODE[err.code]
     if (statusCode !== undefined) return { statusCode, error: err, internal: false }
     if (err.code === 'STORE_CLOSED')
       return { statusCode: 503, error: shuttingDown(), internal: false }

@@ -5,6 +5,7 @@ import type { Logger } from 'pino'
 import type { AuthService } from '../auth/index.ts'
 import { EhrlogError } from '../core/errors.ts'
 import type { IngestQueue } from '../ingest/index.ts'
+import type { GovernanceService } from '../membership/governance.ts'
 import { type PortalNetwork, portalRoutes } from '../portal/index.ts'
 import type { LogStore } from '../store/index.ts'
 import { AUTH_ROUTE_METHODS, authRoutes } from './auth-routes.ts'
@@ -28,6 +29,7 @@ import {
   type Readiness,
 } from './health-routes.ts'
 import { clientErrorResponse, type HttpFailure, httpFailureOf, sendFailure } from './http-errors.ts'
+import { MEMBERSHIP_PATHS, membershipRoutes } from './membership-routes.ts'
 import { type ProofRouteOptions, proofRoute } from './proof-route.ts'
 import { QUERY_PATH, type QueryRouteOptions, queryRoute } from './query-route.ts'
 import { DebugRequestLog } from './request-log.ts'
@@ -52,6 +54,7 @@ const ALLOWED_METHODS: ReadonlyMap<string, readonly string[]> = new Map([
   [HEALTHZ_PATH, ['GET', 'HEAD']],
   [READYZ_PATH, ['GET', 'HEAD']],
   [METRICS_PATH, ['GET', 'HEAD']],
+  [MEMBERSHIP_PATHS.proposals, ['GET', 'HEAD', 'POST']],
 ])
 
 /** A whole request, headers to last body byte, must arrive within this (slow-client guard). */
@@ -85,6 +88,8 @@ export interface HttpServerOptions {
   trustProxy?: boolean | string[]
   /** GET /healthz, /readyz and /metrics; without it those routes are absent. */
   health?: { readiness: () => Readiness; metrics?: MetricsExposition; metricsToken?: string }
+  /** Membership proposals and signatures for admins (node/membership); served with `auth`. */
+  governance?: GovernanceService
 }
 
 /**
@@ -258,6 +263,12 @@ export class HttpServer {
       })
       app.register(proofRoute, { proofs: this.#opts.query, auth: auth.service })
     }
+    if (auth && this.#opts.governance)
+      app.register(membershipRoutes, {
+        governance: this.#opts.governance,
+        auth: auth.service,
+        node: auth.node,
+      })
     if (auth && this.#opts.portal)
       app.register(portalRoutes, { auth: auth.service, node: auth.node, ...this.#opts.portal })
     return app

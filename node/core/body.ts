@@ -3,6 +3,7 @@ import { homeOf, userRecordSchema } from './auth/user-record.ts'
 import type { EntryKind } from './entry.ts'
 import { EhrlogError } from './errors.ts'
 import { auditEventSchema, eventError, isNormalEvent } from './event.ts'
+import { membershipRecordSchema } from './trust/membership-record.ts'
 
 /**
  * Checks an entry body received from another node against its kind's schema. An event body
@@ -49,6 +50,19 @@ export function verifyEntryBody(kind: EntryKind, body: unknown, origin?: string)
         {
           details: { field: `entry.body.${issue?.path.join('.') ?? ''}` },
         },
+      )
+    }
+    return
+  }
+  if (kind === 'membership') {
+    // Strict and without transforms, like alerts (trust/membership-record.ts).
+    const parsed = membershipRecordSchema.safeParse(body)
+    if (!parsed.success) {
+      const issue = parsed.error.issues[0]
+      throw new EhrlogError(
+        'ENTRY_INVALID',
+        `entry.body of a membership record: ${issue?.path.join('.') || 'body'} ${issue?.message ?? 'is invalid'}`,
+        { details: { field: `entry.body.${issue?.path.join('.') ?? ''}` } },
       )
     }
     return

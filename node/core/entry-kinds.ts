@@ -9,7 +9,7 @@ import { auditEventSchema } from './event.ts'
  * name no patient, so a patient scope never matches them.
  */
 
-export const KIND_FILTERS = ['event', 'user', 'alert', 'all'] as const
+export const KIND_FILTERS = ['event', 'user', 'alert', 'membership', 'all'] as const
 export type KindFilter = (typeof KIND_FILTERS)[number]
 
 /** Filter fields that only an audit event has: set, they leave user and alert records out. */

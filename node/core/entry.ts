@@ -7,9 +7,9 @@ import { hashLeaf, hashLeafBoth } from './merkle/hash.ts'
 
 /**
  * What the log stores. `kind` says what `body` is: an audit event from the EHR, or a
- * record the network itself keeps in feeds (users, alerts) in later versions.
+ * record the network itself keeps in feeds (users, alerts, membership governance).
  */
-export type EntryKind = 'event' | 'user' | 'alert'
+export type EntryKind = 'event' | 'user' | 'alert' | 'membership'
 
 export interface Entry<B = unknown> {
   v: number
@@ -72,7 +72,7 @@ function inCanonicalOrder(e: Record<string, unknown>, keys: readonly string[]): 
   }
   return true
 }
-const KINDS: ReadonlySet<string> = new Set(['event', 'user', 'alert'])
+const KINDS: ReadonlySet<string> = new Set(['event', 'user', 'alert', 'membership'])
 /**
  * Strict UTF-8 that keeps a BOM: decoding is then one-to-one, so two entries' texts are
  * equal exactly when their bytes are (decodeEntry compares texts).

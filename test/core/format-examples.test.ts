@@ -117,6 +117,9 @@ describe('docs/format.md worked examples, recomputed with the code', () => {
         'membership-change-2-bytes',
         'membership-change-3',
         'membership-change-3-bytes',
+        // Checked in test/membership/governance-format.test.ts.
+        'entry-membership',
+        'entry-membership-hash',
         // Checked in test/core/index/format-examples.test.ts.
         'index-vrf',
         'index-leaf',
