@@ -94,7 +94,12 @@ export async function main(
     const debug = argv.includes('--debug')
     if (isEhrlogError(err)) {
       ctx.err(`${err.code}: ${err.message}\n`)
-      const hint = hintFor(err.code)
+      // A membership chain a node (or file) showed and the client refused: not the admin's
+      // "sign more" advice for the same codes.
+      const hint =
+        err.details.membershipSource !== undefined
+          ? `the membership chain from ${String(err.details.membershipSource)} does not verify from your network.json: ask another member (--node URL) and tell the network's admins`
+          : hintFor(err.code)
       if (hint) ctx.err(`hint: ${hint}\n`)
       if (debug) ctx.err(`${err.stack}\n`)
       return exitCodeOf(err.code)

@@ -3,6 +3,7 @@ import { HttpServer, type NodeStatus, tlsFilesOf } from './api/index.ts'
 import { AtnaIngest } from './atna/index.ts'
 import { AuthService, DirectoryFold } from './auth/index.ts'
 import { CheckpointService } from './checkpoint/index.ts'
+import { MembershipHistory } from './core/trust/index.ts'
 import { NodeMetrics, nodeHealthOf, type QuorumWatch } from './health/index.ts'
 import type { NodeIdentity } from './identity/index.ts'
 import { IndexPart } from './index/index-part.ts'
@@ -17,10 +18,10 @@ import {
 } from './integrity/index.ts'
 import { BackgroundTask, PartList, type Startable } from './lifecycle/index.ts'
 import type { Logger } from './logger.ts'
-import type { LiveMembership } from './membership/live-membership.ts'
-import { followOwnRotation } from './membership/own-rotation.ts'
 import type { GovernanceService } from './membership/governance.ts'
 import { governancePart } from './membership/governance-part.ts'
+import type { LiveMembership } from './membership/live-membership.ts'
+import { followOwnRotation } from './membership/own-rotation.ts'
 import { NetService } from './net/index.ts'
 import type { NodeFolder } from './node-folder.ts'
 import type { NodeOptions } from './node-options.ts'
@@ -276,6 +277,8 @@ export function buildParts(
     auth: { service: auth, node: name, portals: identity.config.portals },
     query,
     portal: { network: portalNetworkOf(membership.networkId, folder.networkText) },
+    // m16node: `history: () => live.history` once the node runs on LiveMembership.
+    membership: { history: genesisHistoryOf(folder) },
     health: health.http,
     tls: tlsFilesOf(identity.config.http.tls, dir),
     trustProxy: identity.config.http.trustProxy,
@@ -355,6 +358,22 @@ export function buildParts(
     atna,
   }
   return { parts, lifecycle }
+}
+
+/** The folder's genesis alone (no change applied yet), built once when first asked. */
+function genesisHistoryOf(folder: NodeFolder): () => MembershipHistory {
+  let history: MembershipHistory | undefined
+  return () => {
+    history ??= MembershipHistory.fromChain(JSON.parse(folder.networkText), [], {
+      // The folder's membership verified these very proofs of possession when it was read.
+      proven: (m) =>
+        folder.membership.members.some(
+          (x) =>
+            x.blsPublicKey === m.blsPublicKey && x.blsProofOfPossession === m.blsProofOfPossession,
+        ),
+    })
+    return history
+  }
 }
 
 /** Opens the store (naming feeds found damaged at open) and closes it. */

@@ -8,14 +8,18 @@ import {
 import type { ConsistencyVerdict } from '../../node/core/consistency-answer.ts'
 import { EhrlogError } from '../../node/core/errors.ts'
 import { toHex } from '../../node/core/hex.ts'
-import { describeVerdict, verifyCheckpoint } from '../../node/core/trust/index.ts'
+import {
+  type CheckpointVerdict,
+  describeVerdict,
+  verifyCheckpoint,
+} from '../../node/core/trust/index.ts'
 import { CheckpointLog } from '../../node/store/index.ts'
 import type { CliContext } from '../context.ts'
 import { renderTable } from '../format/text-table.ts'
 import { withLocalNode } from '../local-node.ts'
 import { callNode, findEndpoint } from '../node-client.ts'
 import { checkSince, describeConsistency, readKeptCheckpoint } from '../verify/checkpoint-since.ts'
-import { loadMembership } from '../verify/index.ts'
+import { explainUnknown, followedTrust } from '../verify/index.ts'
 
 interface CheckpointOptions {
   node?: string
@@ -45,23 +49,25 @@ export function registerCheckpoint(program: Command, ctx: CliContext): void {
     )
     .option('--json', 'print JSON')
     .action(async (opts: CheckpointOptions) => {
-      const membership = await loadMembership(opts)
+      // Your genesis through the membership changes the node (or the folder) shows, each checked.
+      const endpoint = await findEndpoint(opts, ctx.env)
+      const source = endpoint ? { endpoint } : { dir: opts.dir! }
+      const membership = await followedTrust(ctx, opts, source)
       const kept = opts.since ? await readKeptCheckpoint(opts.since, membership) : undefined
       // With --since the latest checkpoint comes with the proofs (after a round, with --run).
       let cosigned = kept && !opts.run ? undefined : await fetchCheckpoint(ctx, opts)
       let consistency: ConsistencyVerdict | undefined
       if (kept) {
-        const endpoint = await findEndpoint(opts, ctx.env)
-        consistency = await checkSince(
-          ctx,
-          kept,
-          membership,
-          endpoint ? { endpoint } : { dir: opts.dir! },
-        )
+        consistency = await checkSince(ctx, kept, membership, source)
         cosigned = consistency.latest
       }
       if (!cosigned) throw new EhrlogError('NOT_FOUND', 'no cosigned checkpoint')
-      const verdict = verifyCheckpoint(membership, cosigned)
+      let verdict: CheckpointVerdict
+      try {
+        verdict = verifyCheckpoint(membership, cosigned)
+      } catch (err) {
+        throw explainUnknown(err, cosigned.checkpoint.membership, endpoint?.url ?? opts.dir!)
+      }
       if (opts.json) {
         ctx.out(
           `${JSON.stringify({ verified: true, ...verdict, cosigned: cosignedToJson(cosigned), ...(consistency ? { since: consistency.origins } : {}) }, null, 2)}\n`,

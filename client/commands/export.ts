@@ -1,6 +1,10 @@
 import { readFile, writeFile } from 'node:fs/promises'
 import type { Command } from 'commander'
-import { type CheckedPage, completenessPatientOf } from '../../node/core/trust/index.ts'
+import {
+  type CheckedPage,
+  changesUpTo,
+  completenessPatientOf,
+} from '../../node/core/trust/index.ts'
 import { toCount } from '../arguments.ts'
 import type { CliContext } from '../context.ts'
 import { EXIT } from '../exit-codes.ts'
@@ -17,11 +21,11 @@ import {
   Connection,
   completenessVerdict,
   filterOf,
-  membershipOf,
   networkFileOf,
   type QueryFlags,
   readNewestCheckpoint,
   scopeOf,
+  sessionTrust,
 } from '../verify/index.ts'
 
 /** export's flags: the query's, and where to write, how much, whether to sign. */
@@ -54,14 +58,16 @@ export function registerExport(program: Command, ctx: CliContext): void {
     .action(async (opts: ExportFlags) => {
       await refuseToOverwrite(opts.out, opts.force)
       const session = await loadSession(ctx)
-      const membership = await membershipOf(ctx, opts)
+      // The pinned genesis through the membership changes the node shows, each checked.
+      const history = await sessionTrust(ctx, opts, session)
+      const membership = history.current
       const password = opts.sign
         ? await askBundlePassword(ctx, session, opts.passwordStdin === true)
         : undefined
       const filter = filterOf(opts)
       // An export asks page after page: past a node's per-user query rate it waits (the
       // node says how long) rather than failing halfway.
-      const connection = new Connection(membership, session, opts.node, {
+      const connection = new Connection(history, session, opts.node, {
         maxSeconds: 60,
         notify: (message) => ctx.err(`${message}\n`),
       })
@@ -78,7 +84,7 @@ export function registerExport(program: Command, ctx: CliContext): void {
           pages.push({ answer: page.answer, result: page.result })
           failures += page.failures.length
           entries += page.result.verified.length
-          if (page.failures.length > 0) ctx.err(`${verdictLines(page, membership).join('\n')}\n`)
+          if (page.failures.length > 0) ctx.err(`${verdictLines(page, history).join('\n')}\n`)
           cursor = page.next
           nextCursor = cursor
           if (!cursor || entries >= opts.max) break
@@ -100,7 +106,7 @@ export function registerExport(program: Command, ctx: CliContext): void {
               membership.keys,
               patientId,
               pages,
-              await readNewestCheckpoint(ctx, membership.keys),
+              await readNewestCheckpoint(ctx, history),
             )
       for (const f of verdict?.failures ?? []) ctx.err(`FAILED: ${f.entryId}: ${f.reason}\n`)
       failures += verdict?.failures.length ?? 0
@@ -111,8 +117,16 @@ export function registerExport(program: Command, ctx: CliContext): void {
         filter,
         scope: scopeOf(session),
         ...(opts.cursor === undefined ? {} : { cursor: opts.cursor }),
-        // The very file the answers were verified against (membershipOf read and parsed it).
+        // The very file the answers were verified against (the pinned genesis).
         network: JSON.parse(await readFile((await networkFileOf(ctx, opts))!, 'utf8')) as unknown,
+        // The signed changes from genesis to the newest version the answers' checkpoints
+        // name: verify-bundle follows them from the genesis it pins, offline.
+        membership: changesUpTo(
+          history,
+          pages.flatMap((p) =>
+            p.result.checkpoint ? [p.result.checkpoint.checkpoint.membership] : [],
+          ),
+        ),
         answers,
         end,
         max: opts.max,

@@ -12,7 +12,7 @@ import {
 import {
   crossCheckAnswers,
   type Failure,
-  type Membership,
+  type MembershipHistory,
   type VerifiedCheckpoints,
 } from '../../node/core/trust/index.ts'
 import type { CliContext } from '../context.ts'
@@ -21,10 +21,11 @@ import { refuseToOverwrite } from '../output-file.ts'
 import { loadSession, sessionHeaders } from '../session-store.ts'
 import {
   completenessVerdict,
+  followedTrust,
   keepNewestCheckpoint,
-  membershipOf,
   readNewestCheckpoint,
   scopeOf,
+  sessionTrust,
 } from '../verify/index.ts'
 
 /**
@@ -60,7 +61,8 @@ export function registerFhir(program: Command, ctx: CliContext): void {
     .action(async (params: string, opts: FhirSearchFlags) => {
       if (opts.out) await refuseToOverwrite(opts.out, opts.force)
       const session = await loadSession(ctx)
-      const membership = await membershipOf(ctx, opts)
+      const history = await sessionTrust(ctx, opts, session)
+      const membership = history.current
       const base = (opts.node ?? session.node).replace(/\/+$/, '')
       // A whole URL (the `next` link of a page) is fetched as it is.
       let url = /^https?:\/\//.test(params)
@@ -78,7 +80,7 @@ export function registerFhir(program: Command, ctx: CliContext): void {
         const bundle = await (pages.length === 0
           ? getBundle(asked, headers)
           : patiently(ctx, () => getBundle(asked!, headers)))
-        const v = verifySearchBundle(bundle, { keys, scope, requested: asked })
+        const v = verifySearchBundle(bundle, { keys, history, scope, requested: asked })
         pages.push({ bundle, v })
         // The next page is the search asked, with the node's cursor: never the node's own
         // link, which could name a narrower search.
@@ -91,13 +93,13 @@ export function registerFhir(program: Command, ctx: CliContext): void {
       )
       const many = pages.length > 1
       for (const [i, { v }] of pages.entries())
-        report(ctx, many ? `page ${i + 1}` : 'answer', v, membership)
+        report(ctx, many ? `page ${i + 1}` : 'answer', v, history)
       let failed = pages.some(({ v }) => v.result.failures.length > 0)
       if (patientId === undefined) {
         const next = pages[0]!.v.next
         if (next) ctx.err(`next page: ${next}\n`)
       } else {
-        const known = await readNewestCheckpoint(ctx, keys)
+        const known = await readNewestCheckpoint(ctx, history)
         const verdict = completenessVerdict(
           keys,
           patientId,
@@ -125,16 +127,19 @@ export function registerFhir(program: Command, ctx: CliContext): void {
     .argument('<files...>', 'Bundle files (JSON)')
     .option('--network <file>', 'your copy of network.json (default: the saved one)')
     .action(async (files: string[], opts: { network?: string }) => {
-      const membership = await membershipOf(ctx, opts)
+      // Offline: the pinned genesis through the chain kept from nodes followed before.
+      const history = await followedTrust(ctx, opts)
+      const membership = history.current
       const memo: VerifiedCheckpoints = new Map()
       const checked: Array<{ file: string; v: SearchBundleVerification }> = []
       for (const file of files) {
         const v = verifySearchBundle(await readJson(file), {
           keys: membership.keys,
+          history,
           verifiedCheckpoints: memo,
         })
         checked.push({ file, v })
-        report(ctx, file, v, membership)
+        report(ctx, file, v, history)
       }
       let failed = checked.some(({ v }) => v.result.failures.length > 0)
       // Pages of one patient's whole trail, as one node answered it: proven complete together.
@@ -182,9 +187,10 @@ function report(
   ctx: CliContext,
   name: string,
   checked: SearchBundleVerification,
-  membership: Membership,
+  history: MembershipHistory,
 ): void {
-  const { verified, failures, cosignedBy } = checked.result
+  const { verified, failures, cosignedBy, checkpoint } = checked.result
+  const membership = history.at(checkpoint?.checkpoint.membership.version ?? 0) ?? history.current
   const cosigned = verified.filter((v) => v.integrity === 'cosigned').length
   const by = cosignedBy
     ? `, checkpoint of ${cosignedBy.time} cosigned by ${cosignedBy.count} of ${membership.members.length} members`

@@ -4,14 +4,18 @@ import { decodeEntry, parseEntryId } from '../../node/core/entry.ts'
 import { EhrlogError } from '../../node/core/errors.ts'
 import { fromHex, toHex } from '../../node/core/hex.ts'
 import { verifyInclusion } from '../../node/core/merkle/index.ts'
-import { describeVerdict, verifyCheckpoint } from '../../node/core/trust/index.ts'
+import {
+  type CheckpointVerdict,
+  describeVerdict,
+  verifyCheckpoint,
+} from '../../node/core/trust/index.ts'
 import { entryProofAt, type ProofAnswerJson } from '../../node/query/index.ts'
 import { CheckpointLog } from '../../node/store/index.ts'
 import type { CliContext } from '../context.ts'
 import { withLocalNode } from '../local-node.ts'
 import { callNode, findEndpoint } from '../node-client.ts'
 import { loadSession, sessionHeaders } from '../session-store.ts'
-import { loadMembership } from '../verify/index.ts'
+import { explainUnknown, followedTrust } from '../verify/index.ts'
 
 export function registerProof(program: Command, ctx: CliContext): void {
   program
@@ -35,7 +39,6 @@ export function registerProof(program: Command, ctx: CliContext): void {
             'ARGUMENT_INVALID',
             `${JSON.stringify(id)} is not an entry id: want origin:seq, e.g. hospital-a:42`,
           )
-        const membership = await loadMembership(opts)
         // A running node answers an auditor's or admin's session (the read is recorded there);
         // the EHR's API token may only append, so it is never sent here.
         const endpoint = await findEndpoint({ ...opts, token: '' }, {})
@@ -56,9 +59,17 @@ export function registerProof(program: Command, ctx: CliContext): void {
                 )
               return entryProofAt(store, await new CheckpointLog(store).latest(), entry)
             })
-        // Verified here, whatever the node says: checkpoint signature, entry bytes, proof.
+        // Verified here, whatever the node says: the membership changes from your genesis to
+        // the version the checkpoint names, its signature, the entry bytes, the proof.
+        const history = await followedTrust(ctx, opts, endpoint ? { endpoint } : { dir: opts.dir! })
         const cosigned = cosignedFromJson(answer.cosigned)
-        const verdict = verifyCheckpoint(membership, cosigned)
+        const where = endpoint?.url ?? opts.dir!
+        let verdict: CheckpointVerdict
+        try {
+          verdict = verifyCheckpoint(history, cosigned)
+        } catch (err) {
+          throw explainUnknown(err, cosigned.checkpoint.membership, where)
+        }
         const entry = decodeEntry(new Uint8Array(Buffer.from(answer.bytes, 'base64')))
         if (entry.entry.origin !== ref.origin || entry.entry.seq !== ref.seq) {
           throw new EhrlogError(

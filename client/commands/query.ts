@@ -12,10 +12,10 @@ import {
   type Format,
   filterOf,
   keepNewestCheckpoint,
-  membershipOf,
   type QueryFlags,
   readNewestCheckpoint,
   scopeOf,
+  sessionTrust,
   type VerifiedPage,
 } from '../verify/index.ts'
 
@@ -40,14 +40,15 @@ export function registerQuery(program: Command, ctx: CliContext): void {
     )
     .action(async (opts: QueryCommandFlags) => {
       const session = await loadSession(ctx)
-      const membership = await membershipOf(ctx, opts)
+      // The pinned genesis through the membership changes the node shows, each checked.
+      const history = await sessionTrust(ctx, opts, session)
       const filter = filterOf(opts)
       const patientId =
         opts.cursor === undefined ? completenessPatientOf(filter, scopeOf(session)) : undefined
       // A patient's whole trail is asked page after page: past the node's per-user query rate
       // the CLI waits (the node says how long) rather than failing halfway.
       const connection = new Connection(
-        membership,
+        history,
         session,
         opts.node,
         patientId === undefined
@@ -62,7 +63,7 @@ export function registerQuery(program: Command, ctx: CliContext): void {
             opts.limit,
             opts.crossCheck,
           )
-          printPage(ctx, page, opts.format, membership)
+          printPage(ctx, page, opts.format, history)
           if (page.failures.length > 0) ctx.exitCode = EXIT.verifyFailed
           return
         }
@@ -77,8 +78,8 @@ export function registerQuery(program: Command, ctx: CliContext): void {
           pages.push(page)
           cursor = page.next
         } while (cursor !== undefined)
-        const keys = membership.keys
-        const known = await readNewestCheckpoint(ctx, keys)
+        const keys = history.current.keys
+        const known = await readNewestCheckpoint(ctx, history)
         const verdict = completenessVerdict(keys, patientId, pages, known)
         const required = opts.requireComplete ?? opts.crossCheck === 0
         if (verdict.unproven && required)
@@ -95,7 +96,7 @@ export function registerQuery(program: Command, ctx: CliContext): void {
           completeness: verdict.lines,
         }
         if (pages.length > 1) merged.notes.push(`${pages.length} pages asked: the whole trail`)
-        printPage(ctx, merged, opts.format, membership)
+        printPage(ctx, merged, opts.format, history)
         if (merged.failures.length > 0 || (verdict.unproven && required))
           ctx.exitCode = EXIT.verifyFailed
         // The newest checkpoint verified: an older one presented later is refused.

@@ -7,7 +7,9 @@ import {
   completenessPatientOf,
   decodeCursor,
   type Failure,
+  followChanges,
   Membership,
+  MembershipHistory,
   parseQueryFilter,
   type QueryFilter,
   type QueryScope,
@@ -27,7 +29,8 @@ import {
   completenessVerdict,
   FORMATS,
   type Format,
-  loadMembership,
+  keepChain,
+  loadTrust,
 } from '../verify/index.ts'
 
 interface VerifyBundleFlags {
@@ -65,23 +68,28 @@ export function registerVerifyBundle(program: Command, ctx: CliContext): void {
       } catch (err) {
         failures.push({ entryId: 'membership', reason: (err as Error).message })
       }
-      let membership: Membership
+      // The genesis trusted: the user's own network.json (with the chain kept from nodes
+      // followed before), else the bundle's; then the bundle's signed changes, each checked.
+      let pinned: MembershipHistory
       if (opts.network) {
-        membership = await loadMembership({ network: opts.network })
+        pinned = (await loadTrust(ctx, { network: opts.network })).history
         ctx.err(
-          `trusting your network.json (${opts.network}), network id ${shortNetworkId(membership.networkId)}\n`,
+          `trusting your network.json (${opts.network}), network id ${shortNetworkId(pinned.networkId)}\n`,
         )
-        if (inside && inside.networkId !== membership.networkId)
+        if (inside && inside.networkId !== pinned.networkId)
           failures.push({
             entryId: 'membership',
-            reason: `the bundle's membership (network id ${shortNetworkId(inside.networkId)}) is not yours (${shortNetworkId(membership.networkId)})`,
+            reason: `the bundle's membership (network id ${shortNetworkId(inside.networkId)}) is not yours (${shortNetworkId(pinned.networkId)})`,
           })
       } else if (inside) {
-        membership = inside
+        pinned = MembershipHistory.fromChain(bundle.network, [])
         ctx.err(
           `trusting the membership inside the bundle: network id ${shortNetworkId(inside.networkId)}, members ${inside.members.map((m) => m.name).join(', ')}; pin your own copy with --network FILE\n`,
         )
       } else throw new EhrlogError('FILE_INVALID', `${file}: ${failures[0]?.reason}`)
+      const history = followBundleChain(pinned, bundle.membership, file, failures)
+      if (opts.network && history.latest > pinned.latest) await keepChain(ctx, history)
+      const membership = history.current
 
       const scope = scopeFrom(bundle.scope)
       const verified: VerifiedEntry[] = []
@@ -99,6 +107,7 @@ export function registerVerifyBundle(program: Command, ctx: CliContext): void {
         }
         const result = verifyQueryAnswer(answer, {
           keys: membership.keys,
+          history,
           filter: bundle.filter,
           scope,
           ...(cursor === undefined ? {} : { cursor }),
@@ -117,7 +126,7 @@ export function registerVerifyBundle(program: Command, ctx: CliContext): void {
           })
       })
       if (!first) throw new EhrlogError('FILE_INVALID', `${file} holds no answers`)
-      const whole = await checkBundle(ctx, bundle, membership, cursor, opts.node)
+      const whole = await checkBundle(ctx, bundle, history, cursor, opts.node)
       failures.push(...whole.failures)
       // One patient's whole trail: the completeness proof, checked offline like the rest.
       const patientId =
@@ -125,7 +134,7 @@ export function registerVerifyBundle(program: Command, ctx: CliContext): void {
       let completeness: string[] | undefined
       let unproven = false
       if (patientId !== undefined && cursor === undefined) {
-        const since = opts.since ? await readKeptCheckpoint(opts.since, membership) : undefined
+        const since = opts.since ? await readKeptCheckpoint(opts.since, history) : undefined
         const verdict = completenessVerdict(membership.keys, patientId, pages, since)
         failures.push(...verdict.failures)
         completeness = verdict.lines
@@ -145,10 +154,37 @@ export function registerVerifyBundle(program: Command, ctx: CliContext): void {
           ...(completeness ? { completeness } : {}),
         },
         opts.format,
-        membership,
+        history,
       )
       if (failures.length > 0 || whole.incomplete || unproven) ctx.exitCode = EXIT.verifyFailed
     })
+}
+
+/**
+ * The pinned history followed through the bundle's signed changes (from genesis, in order):
+ * a change that does not verify is a failure named `membership` (the versions it would make
+ * stay unknown, so checkpoints naming them fail too); without changes, version 0 alone.
+ */
+function followBundleChain(
+  pinned: MembershipHistory,
+  changes: unknown,
+  file: string,
+  failures: Failure[],
+): MembershipHistory {
+  if (changes === undefined) return pinned
+  if (!Array.isArray(changes)) {
+    failures.push({ entryId: 'membership', reason: `${file}: membership is not a list of changes` })
+    return pinned
+  }
+  let history = pinned
+  try {
+    // Change by change, so that the versions before a refused one still verify what they made.
+    for (const [i, change] of changes.entries())
+      history = followChanges(history, i, [change], `the bundle`)
+  } catch (err) {
+    failures.push({ entryId: 'membership', reason: (err as Error).message })
+  }
+  return history
 }
 
 function isCursor(text: string): boolean {

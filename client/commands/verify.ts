@@ -8,7 +8,7 @@ import { plural } from '../format/plural.ts'
 import { withLocalNode } from '../local-node.ts'
 import { callNode, findEndpoint, type NodeEndpoint } from '../node-client.ts'
 import { startProgress } from '../progress.ts'
-import { loadMembership } from '../verify/index.ts'
+import { followedTrust } from '../verify/index.ts'
 
 export function registerVerify(program: Command, ctx: CliContext): void {
   program
@@ -25,7 +25,7 @@ export function registerVerify(program: Command, ctx: CliContext): void {
     .action(async (opts: { dir: string; json?: boolean; format?: string }) => {
       const endpoint = await findEndpoint({ dir: opts.dir }, ctx.env)
       const { report, against } = endpoint
-        ? await verifyThroughNode(endpoint, opts.dir)
+        ? await verifyThroughNode(ctx, endpoint, opts.dir)
         : await verifyOffline(ctx, opts.dir)
       ctx.out(
         opts.json
@@ -47,6 +47,7 @@ export function registerVerify(program: Command, ctx: CliContext): void {
  * with the API token from DIR/config.json) and this command checks the checkpoint it names.
  */
 async function verifyThroughNode(
+  ctx: CliContext,
   endpoint: NodeEndpoint,
   dir: string,
 ): Promise<{ report: VerifyReport; against: string | undefined }> {
@@ -55,7 +56,7 @@ async function verifyThroughNode(
     checkpoint: CosignedCheckpointJson | null
   }>(endpoint, 'POST', '/api/v1/verify', {})
   if (!answer.checkpoint) return { report: answer.report, against: undefined }
-  const membership = await loadMembership({ dir })
+  const membership = await followedTrust(ctx, { dir }, { endpoint })
   const verdict = verifyCheckpoint(membership, cosignedFromJson(answer.checkpoint))
   return { report: answer.report, against: describeVerdict(verdict) }
 }
@@ -71,7 +72,7 @@ async function verifyOffline(
     let against: string | undefined
     const knownHeads = new Map<string, KnownHead>()
     if (checkpoint) {
-      const membership = await loadMembership({ dir })
+      const membership = await followedTrust(ctx, { dir }, { dir })
       against = describeVerdict(verifyCheckpoint(membership, checkpoint))
       for (const f of checkpoint.checkpoint.feeds) if (f.treeSize > 0) knownHeads.set(f.origin, f)
     }

@@ -2,6 +2,7 @@ import type { EncodedEntry } from '../../node/core/entry.ts'
 import {
   type Failure,
   type Membership,
+  MembershipHistory,
   type QueryVerification,
   SEED_COLUMNS,
   seedRow,
@@ -48,12 +49,17 @@ export function queryRows(page: PageOutput): Array<{ entry: EncodedEntry; integr
 }
 
 /** The verdict lines: what the answer was verified against, each failure, the cross-check. */
-export function verdictLines(page: PageOutput, membership: Membership): string[] {
+export function verdictLines(page: PageOutput, trust: Membership | MembershipHistory): string[] {
   const lines: string[] = []
   const by = page.result.cosignedBy
+  // The signer bitmap indexes the members of the version the checkpoint names.
+  const version = page.result.checkpoint?.checkpoint.membership.version ?? 0
+  const membership =
+    trust instanceof MembershipHistory ? (trust.at(version) ?? trust.current) : trust
   const names = by?.signers.map((i) => membership.members[i]?.name ?? String(i)).join(', ')
+  const under = version === 0 ? '' : `, membership version ${version}`
   const checkpoint = by
-    ? `cosigned by ${by.count} of ${by.of} nodes (${names}) at ${by.time}`
+    ? `cosigned by ${by.count} of ${by.of} nodes (${names}) at ${by.time}${under}`
     : 'no cosigned checkpoint'
   const count = page.result.verified.length
   if (page.failures.length === 0)
@@ -93,7 +99,7 @@ export function printPage(
   ctx: CliContext,
   page: PageOutput,
   format: 'table' | 'json' | 'csv' | 'fhir',
-  membership: Membership,
+  membership: Membership | MembershipHistory,
 ): void {
   const rows = queryRows(page)
   const verdict = `${verdictLines(page, membership).join('\n')}\n`

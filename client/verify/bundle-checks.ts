@@ -5,7 +5,12 @@ import {
   type BundleSignature,
   isBundleSignatureValid,
 } from '../../node/core/bundle-manifest.ts'
-import type { Failure, Membership, QueryFilter, QueryScope } from '../../node/core/trust/index.ts'
+import type {
+  Failure,
+  MembershipHistory,
+  QueryFilter,
+  QueryScope,
+} from '../../node/core/trust/index.ts'
 import type { CliContext } from '../context.ts'
 import { keyStandingOf } from './bundle-signer.ts'
 
@@ -63,7 +68,7 @@ export interface BundleFindings {
 export async function checkBundle(
   ctx: CliContext,
   bundle: ManifestSource,
-  membership: Membership,
+  membership: MembershipHistory,
   lastNext: string | undefined,
   nodeUrl: string | undefined,
 ): Promise<BundleFindings> {

@@ -9,12 +9,13 @@ import {
 } from '../../node/core/bundle-manifest.ts'
 import { EhrlogError } from '../../node/core/errors.ts'
 import { toHex } from '../../node/core/hex.ts'
-import type { Membership } from '../../node/core/trust/index.ts'
+import type { MembershipHistory } from '../../node/core/trust/index.ts'
 import { type QueryAnswerJson, verifyQueryAnswer } from '../../node/core/trust/index.ts'
 import type { CliContext } from '../context.ts'
 import { callNode } from '../node-client.ts'
 import { readPassword } from '../password-prompt.ts'
 import { loadSession, type SavedSession, sessionHeaders } from '../session-store.ts'
+import { followNode } from './membership-trust.ts'
 
 /*
  * The "created by" of an export bundle: signed with the exporting account's login key, which
@@ -86,14 +87,19 @@ export type KeyStanding =
  */
 export async function keyStandingOf(
   ctx: CliContext,
-  membership: Membership,
+  pinned: MembershipHistory,
   nodeUrl: string,
   username: string,
   publicKey: string,
 ): Promise<KeyStanding> {
   const session = await loadSession(ctx)
   const filter = { kind: 'user', origin: homeOf(username) } as const
-  const trust = { keys: membership.keys, filter }
+  // The node's checkpoint may name a newer membership version: its changes, checked first.
+  const history = await followNode(ctx, pinned, {
+    url: nodeUrl.replace(/\/+$/, ''),
+    token: undefined,
+  })
+  const trust = { keys: history.current.keys, history, filter }
   const keys: { key: string; record: string }[] = []
   let revoked = false
   let cursor: string | undefined

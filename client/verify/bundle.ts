@@ -12,8 +12,14 @@ export interface Bundle {
   scope: QueryScope
   /** The cursor of the first answer, when the export started after one. */
   cursor?: string
-  /** network.json as the exporter had it. */
+  /** network.json as the exporter had it: the genesis of the network's membership. */
   network: unknown
+  /**
+   * The signed membership changes from genesis to the newest version the answers'
+   * checkpoints name, in order (docs/format.md, "Export bundles"); absent or empty in bundles
+   * of version-0 networks and of older versions.
+   */
+  membership?: unknown[]
   /** Query answers (docs/query.md), each page continuing after the previous one's `next`. */
   answers: unknown[]
   /** How the export ended (absent in bundles of older versions): bundle-checks.ts. */

@@ -7,7 +7,11 @@ import {
   verifyConsistencyAnswer,
 } from '../../node/core/consistency-answer.ts'
 import { EhrlogError } from '../../node/core/errors.ts'
-import { type Membership, verifyCheckpoint } from '../../node/core/trust/index.ts'
+import {
+  type Membership,
+  MembershipHistory,
+  verifyCheckpoint,
+} from '../../node/core/trust/index.ts'
 import { checkpointKeysOf } from '../../node/core/trust/network-keys.ts'
 import { answerConsistency } from '../../node/query/index.ts'
 import { CheckpointLog } from '../../node/store/index.ts'
@@ -21,7 +25,7 @@ import { callNode, type NodeEndpoint } from '../node-client.ts'
  */
 export async function readKeptCheckpoint(
   file: string,
-  membership: Membership,
+  membership: Membership | MembershipHistory,
 ): Promise<CosignedCheckpoint> {
   let value: unknown
   try {
@@ -51,7 +55,7 @@ export async function readKeptCheckpoint(
 export async function checkSince(
   ctx: CliContext,
   kept: CosignedCheckpoint,
-  membership: Membership,
+  membership: Membership | MembershipHistory,
   source: { endpoint: NodeEndpoint } | { dir: string },
 ): Promise<ConsistencyVerdict> {
   const from = consistencyFromOf(kept)
@@ -66,7 +70,23 @@ export async function checkSince(
           const latest = await new CheckpointLog(store).latest()
           return answerConsistency({ store, checkpoints: { latest: () => latest } }, from)
         })
-  return verifyConsistencyAnswer(kept, answer, checkpointKeysOf(membership.keys))
+  // The latest checkpoint may name a newer membership version than the kept one: its keys.
+  let keys = membership instanceof MembershipHistory ? membership.current.keys : membership.keys
+  if (membership instanceof MembershipHistory) {
+    const named = (answer as { cosigned?: unknown } | null)?.cosigned
+    const ref = named === undefined ? undefined : tryRef(named)
+    if (ref) keys = membership.keysFor(ref)
+  }
+  return verifyConsistencyAnswer(kept, answer, checkpointKeysOf(keys))
+}
+
+/** The membership version a checkpoint on the wire names, if it parses (verified after). */
+function tryRef(json: unknown): CosignedCheckpoint['checkpoint']['membership'] | undefined {
+  try {
+    return cosignedFromJson(json).checkpoint.membership
+  } catch {
+    return undefined
+  }
 }
 
 /** One line per origin: how its feed grew since the kept checkpoint. */

@@ -4,6 +4,7 @@ import {
   type CheckedAnswer,
   crossCheckAnswers,
   type Membership,
+  type MembershipHistory,
   type QueryFilter,
   type VerifiedCheckpoints,
   verifyQueryAnswer,
@@ -36,12 +37,22 @@ export class Connection {
   /** Pages and cross-checks mostly share a checkpoint: its BLS check is done once. */
   readonly #verifiedCheckpoints: VerifiedCheckpoints = new Map()
 
+  /**
+   * `history`: the pinned genesis through the verified membership changes; each answer's
+   * checkpoint is verified under the version it names, and the members asked are the newest
+   * version's.
+   */
   constructor(
-    readonly membership: Membership,
+    readonly history: MembershipHistory,
     readonly session: SavedSession,
     readonly httpUrl: string | undefined,
     readonly rateLimitWait?: RateLimitWait,
   ) {}
+
+  /** The members of the newest version held: who is asked. */
+  get membership(): Membership {
+    return this.history.current
+  }
 
   /** Members in the order they are asked: the session's issuer first, then network.json order. */
   members(): QueryTarget[] {
@@ -58,6 +69,7 @@ export class Connection {
   ): Promise<VerifiedPage> {
     const check: AnswerCheck = {
       keys: this.membership.keys,
+      history: this.history,
       filter,
       scope: scopeOf(this.session),
       ...(cursor === undefined ? {} : { cursor }),

@@ -7,6 +7,13 @@ export { BUNDLE_FORMAT, type Bundle } from './bundle.ts'
 export { type CompletenessVerdict, completenessVerdict } from './completeness.ts'
 export { Connection, type RateLimitWait, type VerifiedPage } from './connection.ts'
 export { loadMembership, membershipOf, networkFileOf } from './membership-file.ts'
+export {
+  explainUnknown,
+  followedTrust,
+  keepChain,
+  loadTrust,
+  sessionTrust,
+} from './membership-trust.ts'
 export { keepNewestCheckpoint, readNewestCheckpoint } from './newest-checkpoint.ts'
 export {
   addQueryOptions,

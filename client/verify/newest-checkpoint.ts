@@ -7,8 +7,7 @@ import {
   cosignedToJson,
   verifyCosignedCheckpoint,
 } from '../../node/core/checkpoint.ts'
-import { fromHex } from '../../node/core/hex.ts'
-import type { NetworkKeys } from '../../node/core/trust/index.ts'
+import type { MembershipHistory } from '../../node/core/trust/index.ts'
 import { checkpointKeysOf } from '../../node/core/trust/network-keys.ts'
 import type { CliContext } from '../context.ts'
 import { configDirOf } from '../session-store.ts'
@@ -24,20 +23,23 @@ function pathOf(ctx: CliContext, networkId: string): string {
   return join(configDirOf(ctx), 'checkpoints', `${networkId}.json`)
 }
 
-/** The kept checkpoint, or undefined when there is none or it no longer verifies. */
+/**
+ * The kept checkpoint, or undefined when there is none or it no longer verifies (under the
+ * keys of the membership version it names, from `history`).
+ */
 export async function readNewestCheckpoint(
   ctx: CliContext,
-  keys: NetworkKeys,
+  history: MembershipHistory,
 ): Promise<CosignedCheckpoint | undefined> {
   let text: string
   try {
-    text = await readFile(pathOf(ctx, keys.networkId), 'utf8')
+    text = await readFile(pathOf(ctx, history.networkId), 'utf8')
   } catch {
     return undefined
   }
   try {
     const kept = cosignedFromJson(JSON.parse(text))
-    verifyCosignedCheckpoint(kept, checkpointKeysOf(keys))
+    verifyCosignedCheckpoint(kept, checkpointKeysOf(history.keysFor(kept.checkpoint.membership)))
     return kept
   } catch {
     // A damaged or foreign file protects nothing: it is replaced by the next verified one.
@@ -48,7 +50,7 @@ export async function readNewestCheckpoint(
 /** Keeps `c` when it is newer than the kept one (the caller verified it). Written whole. */
 export async function keepNewestCheckpoint(
   ctx: CliContext,
-  keys: NetworkKeys,
+  keys: { networkId: string },
   c: CosignedCheckpoint,
   known: CosignedCheckpoint | undefined,
 ): Promise<void> {

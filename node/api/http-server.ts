@@ -29,6 +29,11 @@ import {
   type Readiness,
 } from './health-routes.ts'
 import { clientErrorResponse, type HttpFailure, httpFailureOf, sendFailure } from './http-errors.ts'
+import {
+  MEMBERSHIP_PATH,
+  type MembershipRouteOptions,
+  membershipRoute,
+} from './membership-route.ts'
 import { MEMBERSHIP_PATHS, membershipRoutes } from './membership-routes.ts'
 import { type ProofRouteOptions, proofRoute } from './proof-route.ts'
 import { QUERY_PATH, type QueryRouteOptions, queryRoute } from './query-route.ts'
@@ -48,6 +53,7 @@ const ALLOWED_METHODS: ReadonlyMap<string, readonly string[]> = new Map([
   [STATUS_PATH, ['GET', 'HEAD']],
   [CHECKPOINT_PATH, ['GET', 'HEAD', 'POST']],
   [CONSISTENCY_PATH, ['GET', 'HEAD']],
+  [MEMBERSHIP_PATH, ['GET', 'HEAD']],
   [QUERY_PATH, ['GET']], // HEAD: 405 (query-route.ts)
   [VERIFY_PATH, ['POST']],
   ...AUTH_ROUTE_METHODS,
@@ -86,6 +92,8 @@ export interface HttpServerOptions {
   tls?: TlsFiles | undefined
   /** Fastify's trustProxy: client address and scheme from a reverse proxy's headers. */
   trustProxy?: boolean | string[]
+  /** GET /api/v1/membership (public: signed changes clients follow); absent without it. */
+  membership?: MembershipRouteOptions
   /** GET /healthz, /readyz and /metrics; without it those routes are absent. */
   health?: { readiness: () => Readiness; metrics?: MetricsExposition; metricsToken?: string }
   /** Membership proposals and signatures for admins (node/membership); served with `auth`. */
@@ -249,6 +257,7 @@ export class HttpServer {
         token: this.#token,
       })
     if (cp) app.register(verifyRoute, { store: cp.store, token: this.#token })
+    if (this.#opts.membership) app.register(membershipRoute, this.#opts.membership)
     const auth = this.#opts.auth
     if (auth)
       app.register(authRoutes, { auth: auth.service, node: auth.node, portals: auth.portals ?? {} })

@@ -40,11 +40,14 @@ function withField(cosigned: unknown, change: (c: CosignedJson) => void): unknow
 }
 
 describe('an outside verifier written from docs/format.md', () => {
-  it('imports nothing from ehrlog: only @noble/* and node: modules', async () => {
-    const source = await readFile(VERIFIER, 'utf8')
-    const imports = [...source.matchAll(/^import .* from '([^']+)'/gm)].map((m) => m[1])
-    expect(imports.length).toBeGreaterThan(0)
-    for (const from of imports) expect(from).toMatch(/^(node:|@noble\/(curves|hashes)\/)/)
+  it('imports nothing from ehrlog: only @noble/* and node: modules (and its own chain follower)', async () => {
+    for (const file of [VERIFIER, join(import.meta.dirname, 'follow-membership.ts')]) {
+      const source = await readFile(file, 'utf8')
+      const imports = [...source.matchAll(/^import .* from '([^']+)'/gm)].map((m) => m[1])
+      expect(imports.length).toBeGreaterThan(0)
+      for (const from of imports)
+        expect(from).toMatch(/^(node:|@noble\/(curves|hashes)\/|\.\/follow-membership\.ts$)/)
+    }
   })
 
   // Each verification is four pairings of plain-TypeScript BLS (~0.1 s on a quiet machine):

@@ -1,17 +1,21 @@
 /**
  * A verifier of cosigned checkpoints written from docs/format.md alone ("Network id", "BLS
- * keys, signatures and proofs of possession", "Cosigned checkpoints"), as an outsider would:
- * it imports nothing from ehrlog, only @noble/curves and node:crypto. Its test runs it
- * against a checkpoint cosigned by three real nodes; if the document and the code ever part,
- * this file (which follows the document) stops accepting what the nodes make.
+ * keys, signatures and proofs of possession", "Cosigned checkpoints", "Membership changes"),
+ * as an outsider would: it imports nothing from ehrlog, only @noble/curves, node:crypto and
+ * its own chain follower (follow-membership.ts, same rule). Its test runs it against a
+ * checkpoint cosigned by three real nodes, and one of a later membership version reached
+ * through signed changes; if the document and the code ever part, this file (which follows
+ * the document) stops accepting what the nodes make.
  *
- *   node --import tsx test/outside/verify-checkpoint.ts network.json checkpoint.json
+ *   node --import tsx test/outside/verify-checkpoint.ts network.json checkpoint.json [changes.json]
  *
- * (checkpoint.json: the cosigned checkpoint's JSON form, or `GET /api/v1/checkpoint`'s answer.)
+ * (checkpoint.json: the cosigned checkpoint's JSON form, or `GET /api/v1/checkpoint`'s answer;
+ * changes.json: `GET /api/v1/membership`'s answer, or a list of signed changes from genesis.)
  */
 import { createHash } from 'node:crypto'
 import { readFileSync } from 'node:fs'
 import { bls12_381 } from '@noble/curves/bls12-381.js'
+import { ChainRefused, followMembership } from './follow-membership.ts'
 
 const SIGNATURE_DST = 'BLS_SIG_BLS12381G2_XMD:SHA-256_SSWU_RO_POP_'
 const POP_DST = 'BLS_POP_BLS12381G2_XMD:SHA-256_SSWU_RO_POP_'
@@ -19,6 +23,8 @@ const CHECKPOINT_TAG = 'ehrlog/checkpoint/v3'
 
 export interface CheckpointVerdict {
   networkId: string
+  /** The membership version the checkpoint names (reached through the changes given). */
+  version: number
   timeMs: number
   /** Indexes of the members that cosigned, ascending. */
   signers: number[]
@@ -29,7 +35,7 @@ export interface CheckpointVerdict {
 /** Thrown for anything that does not verify; `code` is the one docs/format.md names. */
 export class CheckpointRefused extends Error {
   constructor(
-    readonly code: 'INVALID_SIGNATURE' | 'INVALID_PROOF' | 'MALFORMED' | 'MEMBERSHIP_UNKNOWN',
+    readonly code: string,
     message: string,
   ) {
     super(`${code}: ${message}`)
@@ -119,17 +125,43 @@ function u64be(n: number): Uint8Array {
   return new Uint8Array(b)
 }
 
-/** Checks `cosignedJson` against `networkJsonText` (trusted), following format.md's steps 1-5. */
+/** Proof of possession of a BLS key (hex), as step 1 checks it. */
+function popValid(keyHex: string, popHex: string): boolean {
+  try {
+    const keyBytes = unhex(keyHex, 48, 'key')
+    const key = publicKeyPoint(keyBytes, 'key')
+    return blsVerify(key, keyBytes, signaturePoint(unhex(popHex, 96, 'pop'), 'pop'), POP_DST)
+  } catch {
+    return false
+  }
+}
+
+/** A BLS signature (hex) of `message` under the checkpoint DST. */
+function blsSignatureValid(keyHex: string, message: Uint8Array, sigHex: string): boolean {
+  try {
+    const key = publicKeyPoint(unhex(keyHex, 48, 'key'), 'key')
+    return blsVerify(key, message, signaturePoint(unhex(sigHex, 96, 'sig'), 'sig'), SIGNATURE_DST)
+  } catch {
+    return false
+  }
+}
+
+/**
+ * Checks `cosignedJson` against `networkJsonText` (trusted: the genesis) and the signed
+ * membership `changes` from genesis (untrusted: each is checked), following format.md's steps
+ * 1-5 with the members and quorum of the version the checkpoint names.
+ */
 export function verifyCheckpoint(
   networkJsonText: string,
   cosignedJson: unknown,
+  changes: readonly unknown[] = [],
 ): CheckpointVerdict {
   // Step 1: members, their keys and proofs of possession, the network id.
   const network = JSON.parse(networkJsonText) as { members?: unknown }
   if (!Array.isArray(network.members) || network.members.length === 0)
     throw new CheckpointRefused('MALFORMED', 'network.json has no members')
-  const members = network.members as Array<Record<string, unknown>>
-  const keys = members.map((m, i) => {
+  const genesisMembers = network.members as Array<Record<string, unknown>>
+  genesisMembers.forEach((m, i) => {
     const keyBytes = unhex(m.blsPublicKey, 48, `members[${i}].blsPublicKey`)
     const key = publicKeyPoint(keyBytes, `members[${i}].blsPublicKey`)
     const pop = signaturePoint(
@@ -138,9 +170,21 @@ export function verifyCheckpoint(
     )
     if (!blsVerify(key, keyBytes, pop, POP_DST))
       throw new CheckpointRefused('INVALID_SIGNATURE', `members[${i}]'s proof of possession fails`)
-    return key
   })
   const networkId = sha256(new TextEncoder().encode(jcs(network)))
+  // Every version the changes reach, each change checked against the version before it.
+  let versions: ReturnType<typeof followMembership>
+  try {
+    versions = followMembership(
+      network as { members: Array<Record<string, unknown>> },
+      Buffer.from(networkId),
+      changes,
+      { popValid, signatureValid: blsSignatureValid },
+    )
+  } catch (err) {
+    if (err instanceof ChainRefused) throw new CheckpointRefused(err.code, err.message)
+    throw err
+  }
 
   const outer = cosignedJson as { cosigned?: unknown }
   const cosigned = (
@@ -154,17 +198,24 @@ export function verifyCheckpoint(
   if (!checkpoint) throw new CheckpointRefused('MALFORMED', 'no checkpoint')
   if (hex(unhex(checkpoint.networkId, 32, 'networkId')) !== hex(networkId))
     throw new CheckpointRefused('INVALID_SIGNATURE', 'checkpoint is for another network')
-  // This verifier holds the genesis only: a checkpoint of a later membership version would need
-  // the signed changes that reach it (docs/format.md, "Membership changes").
+  // The version the checkpoint names must be one the changes reached, with that hash.
   const named = checkpoint.membership as { version?: unknown; hash?: unknown } | undefined
   if (typeof named?.version !== 'number' || !Number.isSafeInteger(named.version))
     throw new CheckpointRefused('MALFORMED', 'membership.version is not a version number')
   const membershipHash = unhex(named.hash, 32, 'membership.hash')
-  if (named.version !== 0 || hex(membershipHash) !== hex(networkId))
+  const version = versions[named.version]
+  if (!version || hex(membershipHash) !== version.hash.toString('hex'))
     throw new CheckpointRefused(
       'MEMBERSHIP_UNKNOWN',
-      `checkpoint names membership version ${named.version}, this verifier holds version 0`,
+      `checkpoint names membership version ${named.version}, the changes given reach version ${versions.length - 1}${version ? ' with another hash' : ''}`,
     )
+  const members = version.members
+  const keys = members.map((m, i) =>
+    publicKeyPoint(
+      unhex(m.blsPublicKey, 48, `version ${version.number} member ${i}`),
+      `member ${i}`,
+    ),
+  )
 
   // Step 2: the cuts.
   const timeMs = checkpoint.timeMs
@@ -202,7 +253,7 @@ export function verifyCheckpoint(
     if (i >= n) throw new CheckpointRefused('INVALID_PROOF', `signer bit ${i} past ${n} members`)
     signers.push(i)
   }
-  const quorum = Math.floor(n / 2) + 1
+  const quorum = version.quorum
   if (signers.length < quorum)
     throw new CheckpointRefused('INVALID_SIGNATURE', `${signers.length} signers, quorum ${quorum}`)
 
@@ -235,19 +286,22 @@ export function verifyCheckpoint(
   const signature = signaturePoint(unhex(cosigned.signature, 96, 'signature'), 'signature')
   if (!blsVerify(sum, message, signature, SIGNATURE_DST))
     throw new CheckpointRefused('INVALID_SIGNATURE', 'the aggregate signature does not verify')
-  return { networkId: hex(networkId), timeMs, signers, quorum, feeds }
+  return { networkId: hex(networkId), version: version.number, timeMs, signers, quorum, feeds }
 }
 
 if (process.argv[1] && import.meta.filename === process.argv[1]) {
-  const [networkPath, checkpointPath] = process.argv.slice(2)
+  const [networkPath, checkpointPath, changesPath] = process.argv.slice(2)
   if (!networkPath || !checkpointPath) {
-    console.error('usage: verify-checkpoint.ts network.json checkpoint.json')
+    console.error('usage: verify-checkpoint.ts network.json checkpoint.json [changes.json]')
     process.exit(2)
   }
   try {
+    const given = changesPath ? JSON.parse(readFileSync(changesPath, 'utf8')) : []
+    const changes = Array.isArray(given) ? given : (given as { changes?: unknown[] }).changes
     const verdict = verifyCheckpoint(
       readFileSync(networkPath, 'utf8'),
       JSON.parse(readFileSync(checkpointPath, 'utf8')),
+      changes ?? [],
     )
     console.log(JSON.stringify(verdict))
   } catch (err) {

@@ -18,6 +18,8 @@ export interface OneNodePortal {
   base: string
   /** network.json's id as the node computed it. */
   networkId: string
+  /** The node's folder (its keys sign test-made membership changes and checkpoints). */
+  dir: string
   stop(): Promise<void>
 }
 
@@ -49,7 +51,7 @@ export async function startOneNodePortal(): Promise<OneNodePortal> {
       ...[3, 4].map((i) => makeEvent(i, { patientId: 'MRN-B', patientName: 'Bea Ortiz' })),
     ])
     await node.checkpoints.runRound()
-    return { node, base: node.httpUrl, networkId: membership.networkId, stop }
+    return { node, base: node.httpUrl, networkId: membership.networkId, dir: dirs[0]!, stop }
   } catch (err) {
     await stop()
     throw err

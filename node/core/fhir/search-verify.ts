@@ -5,6 +5,7 @@ import {
   type CheckedPage,
   completenessPatientOf,
   type Failure,
+  type MembershipHistory,
   type NetworkKeys,
   parseQueryFilter,
   type QueryAnswerJson,
@@ -23,6 +24,8 @@ import { CURSOR_PARAM, groupParams, parseFhirSearch } from './search-params.ts'
 
 export interface SearchBundleCheck {
   keys: NetworkKeys
+  /** The verifier's membership history: the checkpoint is verified under the version it names. */
+  history?: MembershipHistory
   /** A patient session's scope, when the verifier knows it. */
   scope?: QueryScope
   verifiedCheckpoints?: VerifiedCheckpoints
@@ -88,6 +91,7 @@ export function verifySearchBundle(
   }
   const result = verifyQueryAnswer(answer, {
     keys: check.keys,
+    ...(check.history ? { history: check.history } : {}),
     filter: filter ?? { patient: '\u0000no filter' },
     ...(check.scope ? { scope: check.scope } : {}),
     ...(cursor === undefined ? {} : { cursor }),

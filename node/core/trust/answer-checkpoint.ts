@@ -5,6 +5,7 @@ import {
   verifyCosignedCheckpoint,
 } from '../checkpoint.ts'
 import { toHex } from '../hex.ts'
+import type { MembershipHistory } from './membership-history.ts'
 import type { NetworkKeys } from './network-keys.ts'
 import { checkpointKeysOf } from './network-keys.ts'
 import type { Failure, QueryVerification } from './verification.ts'
@@ -21,22 +22,28 @@ export interface CheckedCheckpoint {
   cosignedBy: QueryVerification['cosignedBy']
   /** The answer had a checkpoint that does not verify. */
   untrusted: boolean
+  /** The keys of the membership version the checkpoint names (`keys` when there is none). */
+  keys: NetworkKeys
 }
 
 /**
- * The answer's checkpoint: its aggregate signature by a quorum of the members, for this
- * network. A checkpoint that does not verify is a failure named `checkpoint`.
+ * The answer's checkpoint: its aggregate signature by a quorum of the members of the
+ * membership version it names, for this network. With `history`, that version's keys come
+ * from it (MEMBERSHIP_UNKNOWN when the history does not reach it); without, `keys` must be of
+ * that version. A checkpoint that does not verify is a failure named `checkpoint`.
  */
 export function checkAnswerCheckpoint(
   json: unknown,
-  keys: NetworkKeys,
+  current: NetworkKeys,
   memo: VerifiedCheckpoints | undefined,
   failures: Failure[],
+  history?: MembershipHistory,
 ): CheckedCheckpoint {
   if (json === null || json === undefined)
-    return { cosigned: undefined, cosignedBy: undefined, untrusted: false }
+    return { cosigned: undefined, cosignedBy: undefined, untrusted: false, keys: current }
   try {
     const cosigned = cosignedFromJson(json)
+    const keys = history ? history.keysFor(cosigned.checkpoint.membership) : current
     const key = `${checkpointId(cosigned.checkpoint)}:${toHex(cosigned.signers)}:${toHex(cosigned.signature)}`
     let signers = memo?.get(key)
     if (!signers) {
@@ -48,9 +55,10 @@ export function checkAnswerCheckpoint(
       cosigned,
       cosignedBy: { count: signers.length, of: keys.blsKeys.length, time, signers },
       untrusted: false,
+      keys,
     }
   } catch (err) {
     failures.push({ entryId: 'checkpoint', reason: (err as Error).message })
-    return { cosigned: undefined, cosignedBy: undefined, untrusted: true }
+    return { cosigned: undefined, cosignedBy: undefined, untrusted: true, keys: current }
   }
 }

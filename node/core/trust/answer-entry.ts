@@ -56,7 +56,10 @@ export function checkAnswerEntry(
   if (mismatch) return fail(mismatch)
   const invalid = bodyProblem(entry.entry)
   if (invalid) return fail(invalid)
-  if (!ctx.keys.ed25519Keys.has(origin)) return fail(`origin ${origin} is not a member`)
+  // A member removed since keeps its feed, frozen at the size the network cosigned: an entry
+  // of it is accepted when the cosigned checkpoint covers its feed (and proves it below).
+  if (!ctx.keys.ed25519Keys.has(origin) && !ctx.cutOf(origin))
+    return fail(`origin ${origin} is not a member`)
   const proof = hashes(item.proof)
   const treeSize = item.treeSize
   if (!proof || typeof treeSize !== 'number' || !Number.isSafeInteger(treeSize))

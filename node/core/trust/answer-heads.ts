@@ -19,7 +19,8 @@ export interface CheckedHead {
 }
 
 /**
- * The answer's signed tree heads: each signed by its origin's Ed25519 key, and consistent
+ * The answer's signed tree heads: each signed by its origin's Ed25519 key (of the checkpoint's
+ * membership version; past the cut, or of the next version `nextKeys`), and consistent
  * with the cosigned cut when it is at or past it. A malformed head is a failure; a head
  * that fails a check is kept with its problem, which fails the entries proven under it.
  */
@@ -28,6 +29,7 @@ export function checkAnswerHeads(
   keys: NetworkKeys,
   cutOf: (origin: string) => FeedCut | undefined,
   failures: Failure[],
+  nextKeys?: ReadonlyMap<string, Uint8Array>,
 ): Map<string, CheckedHead> {
   const out = new Map<string, CheckedHead>()
   if (!Array.isArray(list)) return out
@@ -51,7 +53,13 @@ export function checkAnswerHeads(
     const size = treeSize as number
     const checked: CheckedHead = { treeSize: size, root, problem: undefined, extendsCut: false }
     out.set(`${origin}:${size}`, checked)
-    if (!key || !isSignedBy({ origin, treeSize: size, root, signature }, key)) {
+    // Past the cut, the key of the next membership version too (the verifier holds it): a
+    // rotation takes effect at the next cut, before a checkpoint of that version is cosigned.
+    const next = nextKeys?.get(origin)
+    const cutSize = cutOf(origin)?.treeSize ?? 0
+    const signedBy = (k: Uint8Array | undefined) =>
+      k !== undefined && isSignedBy({ origin, treeSize: size, root, signature }, k)
+    if (!signedBy(key) && !(size > cutSize && signedBy(next))) {
       checked.problem = `the head of ${origin} at tree size ${size} is not signed by ${origin}`
       continue
     }

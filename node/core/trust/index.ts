@@ -20,7 +20,12 @@ export {
   completenessPatientOf,
   describeCompleteness,
 } from './answer-completeness.ts'
-export { type CheckpointVerdict, describeVerdict, verifyCheckpoint } from './checkpoint-verdict.ts'
+export {
+  type CheckpointVerdict,
+  describeVerdict,
+  membershipOfCheckpoint,
+  verifyCheckpoint,
+} from './checkpoint-verdict.ts'
 export { type CheckedAnswer, crossCheckAnswers } from './cross-check.ts'
 export { comparePositions, decodeCursor, encodeCursor, type Position } from './cursor.ts'
 export {
@@ -65,6 +70,13 @@ export {
   type SignedProposal,
   versionHash,
 } from './membership-chain-types.ts'
+export {
+  changesUpTo,
+  followChanges,
+  followMembershipAnswer,
+  type MembershipAnswerJson,
+  membershipAnswerOf,
+} from './membership-follow.ts'
 export { MembershipHistory, type VersionRef } from './membership-history.ts'
 export {
   checkpointKeysOf,

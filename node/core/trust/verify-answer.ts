@@ -7,6 +7,7 @@ import { heldOf } from './answer-fields.ts'
 import { checkAnswerHeads } from './answer-heads.ts'
 import { decodeCursor } from './cursor.ts'
 import type { QueryFilter, QueryScope } from './filter.ts'
+import type { MembershipHistory } from './membership-history.ts'
 import type { NetworkKeys } from './network-keys.ts'
 import type { Failure, QueryVerification, VerifiedEntry } from './verification.ts'
 
@@ -18,7 +19,14 @@ import type { Failure, QueryVerification, VerifiedEntry } from './verification.t
 
 /** What an answer is checked against: the verifier's keys and what it asked for. */
 export interface AnswerCheck {
+  /** The keys of the newest membership version the verifier holds. */
   keys: NetworkKeys
+  /**
+   * The verifier's membership history (pinned genesis + verified changes): the checkpoint is
+   * verified under the keys of the version it names, and the heads and entries under those
+   * same keys. Absent: `keys` must be of the checkpoint's version.
+   */
+  history?: MembershipHistory
   filter: QueryFilter
   scope?: QueryScope
   /** The cursor the client sent: every entry must come after it. */
@@ -38,14 +46,14 @@ export function verifyQueryAnswer(answer: unknown, check: AnswerCheck): QueryVer
   const a = (
     typeof answer === 'object' && answer !== null ? answer : {}
   ) as Partial<QueryAnswerJson>
-  const { keys } = check
   const failures: Failure[] = []
   const verified: VerifiedEntry[] = []
-  const { cosigned, cosignedBy, untrusted } = checkAnswerCheckpoint(
+  const { cosigned, cosignedBy, untrusted, keys } = checkAnswerCheckpoint(
     a.checkpoint,
-    keys,
+    check.keys,
     check.verifiedCheckpoints,
     failures,
+    check.history,
   )
   const cutOf = (origin: string): FeedCut | undefined =>
     cosigned && feedCutOf(cosigned.checkpoint, origin)
@@ -53,7 +61,13 @@ export function verifyQueryAnswer(answer: unknown, check: AnswerCheck): QueryVer
     keys,
     filter: check.filter,
     scope: check.scope,
-    heads: checkAnswerHeads(a.heads, keys, cutOf, failures),
+    heads: checkAnswerHeads(
+      a.heads,
+      keys,
+      cutOf,
+      failures,
+      check.history?.at(keys.version + 1)?.keys.ed25519Keys,
+    ),
     cutOf,
     untrusted,
     last: check.cursor ? decodeCursor(check.cursor) : undefined,

@@ -1,4 +1,5 @@
 import {
+  type MembershipHistory,
   type NetworkKeys,
   parseQueryFilter,
   type QueryFilter,
@@ -7,6 +8,7 @@ import {
 } from '../../core/trust/index.ts'
 import { getJson, postJson } from './api.ts'
 import { mountEnrollForm } from './enroll.ts'
+import { followServedMembership } from './membership-chain.ts'
 import { checkNetworkPin, type PinCheck, pinNetwork } from './network-pin.ts'
 import { trustedNetworkOf, UntrustedNetwork } from './network-trust.ts'
 import { setStatus, showRefusal, showReport } from './report-page.ts'
@@ -65,6 +67,7 @@ async function showLogs(body: HTMLElement, params: URLSearchParams): Promise<voi
   }
   const network = await getJson<unknown>('/api/v1/network')
   let trusted: NetworkKeys
+  let history: MembershipHistory
   try {
     if (!network.ok)
       throw new UntrustedNetwork(`the node did not send its network.json (HTTP ${network.status})`)
@@ -88,13 +91,24 @@ async function showLogs(body: HTMLElement, params: URLSearchParams): Promise<voi
     hideReport()
     return
   }
+  try {
+    // The pinned genesis, then the signed membership changes, each checked here.
+    history = await followServedMembership((network.body as { networkJson: unknown }).networkJson)
+  } catch (err) {
+    if (!(err instanceof UntrustedNetwork)) throw err
+    showNetwork(trusted.networkId, 'the membership chain was refused')
+    setStatus('warning', `Not verified: ${err.message}. No logs are shown.`)
+    hideReport()
+    return
+  }
   const patient = body.dataset.patient
   const loader = new TrailLoader(
-    trusted,
+    history.current.keys,
     filter,
     patient !== undefined ? { patientId: patient } : {},
     pageLimitOf(params),
     params.get('cursor') ?? undefined,
+    history,
   )
   try {
     await loader.load()

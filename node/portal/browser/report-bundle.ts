@@ -17,6 +17,8 @@ export interface BrowserBundleSource {
   startCursor: string | undefined
   /** network.json as the node served it (its id was checked against it). */
   network: unknown
+  /** The signed membership changes up to the newest version the answers' checkpoints name. */
+  membership?: readonly unknown[]
   answers: readonly unknown[]
   /** The last answer's next page: undefined when the page reached the end. */
   next: string | undefined
@@ -40,6 +42,7 @@ export function bundleJson(source: BrowserBundleSource, now = new Date()): strin
     scope: source.scope,
     ...(source.startCursor === undefined ? {} : { cursor: source.startCursor }),
     network: source.network,
+    membership: source.membership ?? [],
     answers: source.answers,
     end: source.next === undefined ? 'complete' : 'max',
     max: entries,

@@ -1,3 +1,4 @@
+import { changesUpTo } from '../../core/trust/index.ts'
 import { bundleJson } from './report-bundle.ts'
 import {
   type ReportRow,
@@ -203,6 +204,14 @@ function offerDownloads(
           scope: loader.scope,
           startCursor: loader.startCursor,
           network: networkJson,
+          membership: loader.history
+            ? changesUpTo(
+                loader.history,
+                loader.pages.flatMap((p) =>
+                  p.result.checkpoint ? [p.result.checkpoint.checkpoint.membership] : [],
+                ),
+              )
+            : [],
           answers: loader.answers,
           next: loader.next,
         }),

@@ -5,12 +5,12 @@ import {
   verifyCosignedCheckpoint,
 } from '../../core/checkpoint.ts'
 import { isEhrlogError } from '../../core/errors.ts'
-import { fromHex } from '../../core/hex.ts'
 import {
   checkAnswerCompleteness,
   checkNotOlder,
   completenessPatientOf,
   describeCompleteness,
+  type MembershipHistory,
   type NetworkKeys,
 } from '../../core/trust/index.ts'
 import { checkpointKeysOf } from '../../core/trust/network-keys.ts'
@@ -39,12 +39,17 @@ export type TrailCompleteness =
 const keyOf = (networkId: string): string => `ehrlog.checkpoint.${networkId}`
 
 /** The newest checkpoint this browser verified for the network; anything malformed is none. */
-function keptCheckpoint(keys: NetworkKeys): CosignedCheckpoint | undefined {
+function keptCheckpoint(
+  keys: NetworkKeys,
+  history: MembershipHistory | undefined,
+): CosignedCheckpoint | undefined {
   try {
     const text = localStorage.getItem(keyOf(keys.networkId))
     if (text === null) return undefined
     const kept = cosignedFromJson(JSON.parse(text))
-    verifyCosignedCheckpoint(kept, checkpointKeysOf(keys))
+    // Under the keys of the membership version it names (an older one after a change).
+    const of = history ? history.keysFor(kept.checkpoint.membership) : keys
+    verifyCosignedCheckpoint(kept, checkpointKeysOf(of))
     return kept
   } catch {
     return undefined
@@ -65,7 +70,7 @@ export function trailCompleteness(loader: TrailLoader): TrailCompleteness {
   if (patientId === undefined || loader.startCursor !== undefined)
     return { state: 'not-applicable' }
   if (!loader.done) return { state: 'partial' }
-  const known = keptCheckpoint(loader.keys)
+  const known = keptCheckpoint(loader.keys, loader.history)
   let newest = known
   try {
     for (const page of loader.pages) {

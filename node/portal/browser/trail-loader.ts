@@ -1,6 +1,7 @@
 import {
   type CheckedPage,
   type Failure,
+  type MembershipHistory,
   type NetworkKeys,
   type QueryFilter,
   type QueryScope,
@@ -51,6 +52,11 @@ export class TrailLoader {
     readonly limit: number,
     /** Where the first page starts (an auditor's `cursor=`); undefined: the beginning. */
     readonly startCursor: string | undefined,
+    /**
+     * The pinned genesis through the verified membership changes: each checkpoint is verified
+     * under the version it names. Absent: `keys` must be of that version.
+     */
+    readonly history?: MembershipHistory,
   ) {
     this.next = startCursor
   }
@@ -77,6 +83,7 @@ export class TrailLoader {
     }
     const result = verifyQueryAnswer(answer.body, {
       keys: this.keys,
+      ...(this.history ? { history: this.history } : {}),
       filter: this.filter,
       scope: this.scope,
       ...(cursor === undefined ? {} : { cursor }),
