@@ -161,14 +161,14 @@ export function sign(root: string, m: Member, id: string): Promise<string> {
 }
 
 /**
- * A member's new key, as its admin makes it (m16node: `ehrlog keys rotate`): the running node
- * keeps it beside the current one until the change is applied, and writes the identity.json
- * that names it, for the proposal. Returns that file.
+ * A member's new key, as its admin makes it: `ehrlog keys rotate --dir DIR --kind KIND` draws
+ * it into keys-next.enc beside the keys in use (the running node keeps signing with those until
+ * the change is applied at a cut) and writes identity-next.json naming it, for the proposal.
+ * Returns that file.
  */
 export async function newKey(root: string, m: Member, kind: 'ed25519' | 'bls'): Promise<string> {
-  const out = join(root, `${m.name}-${kind}-next-identity.json`)
-  await adminOk(root, m, ['keys', 'rotate', '--dir', m.dir, '--key', kind, '--out', out])
-  return out
+  await adminOk(root, m, ['keys', 'rotate', '--dir', m.dir, '--kind', kind])
+  return join(m.dir, 'identity-next.json')
 }
 
 /** One acknowledged event: where it was sent, the id the node gave it, its distinct note. */
