@@ -3,7 +3,6 @@ import { HttpServer, type NodeStatus, tlsFilesOf } from './api/index.ts'
 import { AtnaIngest } from './atna/index.ts'
 import { AuthService, DirectoryFold } from './auth/index.ts'
 import { CheckpointService } from './checkpoint/index.ts'
-import { MembershipHistory } from './core/trust/index.ts'
 import { NodeMetrics, nodeHealthOf, type QuorumWatch } from './health/index.ts'
 import type { NodeIdentity } from './identity/index.ts'
 import { IndexPart } from './index/index-part.ts'
@@ -277,8 +276,8 @@ export function buildParts(
     auth: { service: auth, node: name, portals: identity.config.portals },
     query,
     portal: { network: portalNetworkOf(membership.networkId, folder.networkText) },
-    // m16node: `history: () => live.history` once the node runs on LiveMembership.
-    membership: { history: genesisHistoryOf(folder) },
+    // The genesis and the changes this node applied, as they are applied.
+    membership: { history: () => folder.live.history },
     health: health.http,
     tls: tlsFilesOf(identity.config.http.tls, dir),
     trustProxy: identity.config.http.trustProxy,
@@ -358,22 +357,6 @@ export function buildParts(
     atna,
   }
   return { parts, lifecycle }
-}
-
-/** The folder's genesis alone (no change applied yet), built once when first asked. */
-function genesisHistoryOf(folder: NodeFolder): () => MembershipHistory {
-  let history: MembershipHistory | undefined
-  return () => {
-    history ??= MembershipHistory.fromChain(JSON.parse(folder.networkText), [], {
-      // The folder's membership verified these very proofs of possession when it was read.
-      proven: (m) =>
-        folder.membership.members.some(
-          (x) =>
-            x.blsPublicKey === m.blsPublicKey && x.blsProofOfPossession === m.blsProofOfPossession,
-        ),
-    })
-    return history
-  }
 }
 
 /** Opens the store (naming feeds found damaged at open) and closes it. */
