@@ -69,12 +69,13 @@ export async function readNodeFolder(
     proven: provenKeys.has,
   })
   const membership = live.current
+  const listed = membership.byName(opened.identity.name)
+  // A node no version lists is joining (docs/protocol.md, "A joining node").
+  const joining = listed === undefined
   // A rotation of this node's keys applied before this start: the new keys of keys-next.enc.
-  const identity = withNextKeys(opened, membership.byName(opened.identity.name), nextKeys, next)
-  // A node no version lists is joining (docs/protocol.md, "A joining node"). An entry for
-  // this node naming other keys would leave it isolated (after a rotation of its own keys:
-  // the new keys must be installed in its folder first).
-  const joining = membership.byName(identity.identity.name) === undefined
+  const identity = withNextKeys(opened, listed, nextKeys, next)
+  // An entry for this node naming other keys would leave it isolated (after a rotation of its
+  // own keys: the new keys must be installed in its folder first).
   const source =
     membership.version === 0 ? NETWORK_FILE : `${MEMBERSHIP_DIR}/ (version ${membership.version})`
   if (!joining) assertOwnEntry(membership, identity.identity, join(dir, source))

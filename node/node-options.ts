@@ -2,6 +2,7 @@ import type { Incident } from './alerts/index.ts'
 import type { IndexView } from './index/index-view.ts'
 import type { IntegrityIncident, RetiredKeyIncident } from './integrity/index.ts'
 import type { Logger } from './logger.ts'
+import type { StatsNodeOptions } from './stats/stats-config.ts'
 import type { LogStore } from './store/index.ts'
 
 /** What starting a node takes besides its folder: logging, timings, and observers (tests, tools). */
@@ -40,4 +41,6 @@ export interface NodeOptions {
    * IndexPart over IndexService). Tests put in a damaged ReferenceIndexView.
    */
   indexView?: (store: LogStore, vrfSecretKey: Uint8Array) => IndexView
+  /** The private statistics' timings (and test faults): node/stats. */
+  stats?: StatsNodeOptions
 }

@@ -8,13 +8,7 @@ import type { NodeIdentity } from './identity/index.ts'
 import { IndexPart } from './index/index-part.ts'
 import type { IndexView } from './index/index-view.ts'
 import { fencePart, IngestQueue, OwnFeed, OwnTipFence, PendingDrain } from './ingest/index.ts'
-import {
-  gateAccepts,
-  IntegrityService,
-  isAlertKind,
-  repairPeersOf,
-  repairSourceOf,
-} from './integrity/index.ts'
+import { gateAccepts, IntegrityService, repairPeersOf, repairSourceOf } from './integrity/index.ts'
 import { BackgroundTask, PartList, type Startable } from './lifecycle/index.ts'
 import type { Logger } from './logger.ts'
 import type { GovernanceService } from './membership/governance.ts'
@@ -27,6 +21,7 @@ import type { NodeOptions } from './node-options.ts'
 import { storeOfNode } from './node-store.ts'
 import { portalNetworkOf } from './portal/index.ts'
 import { QueryService } from './query/index.ts'
+import { type StatsService, statsPartOf } from './stats/index.ts'
 import { CheckpointLog, type LogStore, PendingLog } from './store/index.ts'
 
 export interface Parts {
@@ -51,6 +46,8 @@ export interface Parts {
   governance: GovernanceService
   /** ATNA syslog ingest, when config.json has `syslog` (TLS, UDP or both). */
   atna: AtnaIngest | undefined
+  /** The private network statistics (node/stats). */
+  stats: StatsService
 }
 
 const CHECKPOINT_TOPIC = 'checkpoints'
@@ -88,7 +85,8 @@ export function buildParts(
     logger: logger.child({ component: 'fence' }),
   })
   const net = new NetService({
-    membership,
+    // The network follows the version in force (net-members.ts), a joining node included.
+    membership: folder.live,
     self: name,
     privateKey: identity.libp2pPrivateKey,
     listen: identity.config.listen,
@@ -225,11 +223,20 @@ export function buildParts(
       opts.onIntegrityIncident?.(incident)
       report(incident)
     },
-    // A rotated-out key signing new history: emailed once the alerts know the kind.
+    // A rotated-out key signing new history: recorded and emailed by governance.
     onRetiredKey: (incident) => {
       opts.onRetiredKey?.(incident)
-      if (isAlertKind(incident.kind))
-        report({ ...incident, reportingNode: name, detectedAt: new Date().toISOString() } as never)
+      void governance
+        .reportRotatedKeyUse({
+          member: incident.origin,
+          key: 'ed25519',
+          version: incident.evidence.version,
+          what: `a tree head of ${incident.origin} at size ${incident.evidence.treeSize}`,
+          evidence: incident.evidence,
+        })
+        .catch((err: unknown) =>
+          logger.error({ err: (err as Error).message }, 'could not alert a rotated-out key'),
+        )
     },
     logger: logger.child({ component: 'integrity' }),
     onScrubbed: (ms) => metrics.scrubbed(ms),
@@ -265,6 +272,16 @@ export function buildParts(
     report,
     logger: logger.child({ component: 'health' }),
   })
+  const stats = statsPartOf({
+    identity,
+    membership,
+    store,
+    ownFeed,
+    net,
+    checkpoints,
+    report,
+    opts,
+  })
   const http = new HttpServer({
     host: identity.config.http.host,
     port: identity.config.http.port,
@@ -276,11 +293,11 @@ export function buildParts(
     auth: { service: auth, node: name, portals: identity.config.portals },
     query,
     portal: { network: portalNetworkOf(membership.networkId, folder.networkText) },
-    // The genesis and the changes this node applied, as they are applied.
     membership: { history: () => folder.live.history },
     health: health.http,
     tls: tlsFilesOf(identity.config.http.tls, dir),
     trustProxy: identity.config.http.trustProxy,
+    routes: [stats.routes],
     governance,
   })
   const syslog = identity.config.syslog
@@ -329,6 +346,7 @@ export function buildParts(
       ],
       // Emails admins when members go silent or checkpoints stall (and when that ends).
       ['quorum watch', health.watch],
+      ['statistics', stats.service],
       ['http', http],
       // Beside HTTP: another door for events, after integrity like it.
       ...(atna ? [['syslog', atna] as [string, Startable]] : []),
@@ -355,6 +373,7 @@ export function buildParts(
     pending,
     governance,
     atna,
+    stats: stats.service,
   }
   return { parts, lifecycle }
 }

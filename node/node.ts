@@ -17,6 +17,7 @@ import { readNodeFolder } from './node-folder.ts'
 import type { NodeOptions } from './node-options.ts'
 import { buildParts, type Parts } from './node-parts.ts'
 import type { QueryService } from './query/index.ts'
+import type { StatsService } from './stats/index.ts'
 import type { LogStore } from './store/index.ts'
 
 export { NETWORK_FILE, RUNTIME_FILE, type RuntimeInfo, readRuntimeInfo } from './identity/index.ts'
@@ -138,6 +139,11 @@ export class EhrlogNode {
 
   get integrity(): IntegrityService {
     return this.#require().integrity
+  }
+
+  /** The private network statistics (node/stats). */
+  get stats(): StatsService {
+    return this.#require().stats
   }
 
   get ingest(): IngestQueue {

@@ -22,7 +22,17 @@ const common = {
   logLevel: 'warning',
 }
 // --bench: the benchmarks too (`npm run bench`), so they measure the code as nodes run it.
-const BENCHES = ['index', 'log-store', 'checkpoint', 'network', 'network-node', 'query', 'syslog']
+const BENCHES = [
+  'index',
+  'index-memory',
+  'log-store',
+  'checkpoint',
+  'checkpoint-scale',
+  'network',
+  'network-node',
+  'query',
+  'syslog',
+]
 const entries = {
   shim: 'node/shim.ts',
   ehrlog: 'client/main.ts',

@@ -1,4 +1,4 @@
-import { MEMBERSHIP_PATHS } from '../../node/api/membership-routes.ts'
+import { MEMBERSHIP_PATHS } from '../../node/api/membership-proposal-routes.ts'
 import { EhrlogError } from '../../node/core/errors.ts'
 import type { MembershipChange } from '../../node/core/trust/index.ts'
 import type { GovernanceView, ProposalView } from '../../node/membership/governance-view.ts'

@@ -1,9 +1,21 @@
 import { readFile } from 'node:fs/promises'
 import type { Command } from 'commander'
+import type { CosignedCheckpoint } from '../../node/core/checkpoint.ts'
 import { EhrlogError, isEhrlogError } from '../../node/core/errors.ts'
 import { fromHex, toHex } from '../../node/core/hex.ts'
 import { COUNTER_NAMES, verifyStatsBundle } from '../../node/core/stats/index.ts'
+import { verifyCheckpoint } from '../../node/core/trust/index.ts'
 import type { CliContext } from '../context.ts'
+import { loadMembership } from '../verify/index.ts'
+import { registerStatsRequest } from './stats-request.ts'
+
+interface VerifyOptions {
+  period?: string
+  key?: string
+  network?: string
+  allowUnanchored?: boolean
+  json?: boolean
+}
 
 /**
  * `ehrlog stats verify FILE`: checks a statistics bundle offline, with no secret (docs/format.md,
@@ -15,17 +27,26 @@ export function registerStats(program: Command, ctx: CliContext): void {
   const stats = program
     .command('stats')
     .description('private network statistics: totals anyone can check, never per hospital')
+  registerStatsRequest(stats, ctx)
   stats
     .command('verify')
     .description('check a statistics bundle (no network, no secret) and print its totals')
     .argument('<file>', 'the bundle (binary, as the combiner wrote it)')
-    .option('--period <month>', 'the period you expect, e.g. 2026-11')
+    .option('--period <period>', 'the period you expect, e.g. 2026-11-03')
     .option(
       '--key <hex>',
       "the network's statistics public key from a source you trust (64 hex characters)",
     )
+    .option(
+      '--network <file>',
+      "network.json from a source you trust: checks the cosignatures of the checkpoints the hospitals' anchors rest on",
+    )
+    .option(
+      '--allow-unanchored',
+      'accept hospital blocks without an anchor into a cosigned checkpoint',
+    )
     .option('--json', 'one JSON object')
-    .action(async (file: string, opts: { period?: string; key?: string; json?: boolean }) => {
+    .action(async (file: string, opts: VerifyOptions) => {
       let publicKey: Uint8Array | undefined
       if (opts.key !== undefined) {
         publicKey = fromHex(opts.key, 32)
@@ -33,6 +54,7 @@ export function registerStats(program: Command, ctx: CliContext): void {
           throw new EhrlogError('ARGUMENT_INVALID', '--key must be 64 lower-case hex characters')
         }
       }
+      const membership = opts.network ? await loadMembership({ network: opts.network }) : undefined
       let bytes: Uint8Array
       try {
         bytes = new Uint8Array(await readFile(file))
@@ -41,7 +63,14 @@ export function registerStats(program: Command, ctx: CliContext): void {
       }
       let verified: ReturnType<typeof verifyStatsBundle>
       try {
-        verified = verifyStatsBundle(bytes, { period: opts.period, publicKey })
+        verified = verifyStatsBundle(bytes, {
+          period: opts.period,
+          publicKey,
+          requireAnchors: !opts.allowUnanchored,
+          ...(membership
+            ? { checkCheckpoint: (c: CosignedCheckpoint) => void verifyCheckpoint(membership, c) }
+            : {}),
+        })
       } catch (err) {
         if (!isEhrlogError(err)) throw err
         const reason = typeof err.details.reason === 'string' ? `${err.details.reason}: ` : ''
@@ -55,12 +84,17 @@ export function registerStats(program: Command, ctx: CliContext): void {
           `trusting the key inside the bundle (${key.slice(0, 16)}…); pin the network's with --key HEX\n`,
         )
       }
+      if (!membership && verified.checkpoints.length > 0) {
+        ctx.err(
+          'the anchors fold to the checkpoints they name, whose cosignatures were not checked; give --network network.json\n',
+        )
+      }
       if (opts.json) {
         const totals = Object.fromEntries(
           COUNTER_NAMES.map((name, l) => [name, verified.totals[l] ?? null]),
         )
         ctx.out(
-          `${JSON.stringify({ period: verified.period, hospitals: verified.origins, publicKey: key, sharesFrom: verified.sharesFrom, totals })}\n`,
+          `${JSON.stringify({ period: verified.period, hospitals: verified.origins, publicKey: key, sharesFrom: verified.sharesFrom, anchored: verified.unanchored.length === 0, cosignaturesChecked: membership !== undefined, totals })}\n`,
         )
         return
       }

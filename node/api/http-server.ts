@@ -33,8 +33,8 @@ import {
   MEMBERSHIP_PATH,
   type MembershipRouteOptions,
   membershipRoute,
-} from './membership-route.ts'
-import { MEMBERSHIP_PATHS, membershipRoutes } from './membership-routes.ts'
+} from './membership-chain-route.ts'
+import { MEMBERSHIP_PATHS, membershipRoutes } from './membership-proposal-routes.ts'
 import { type ProofRouteOptions, proofRoute } from './proof-route.ts'
 import { QUERY_PATH, type QueryRouteOptions, queryRoute } from './query-route.ts'
 import { DebugRequestLog } from './request-log.ts'
@@ -96,6 +96,8 @@ export interface HttpServerOptions {
   membership?: MembershipRouteOptions
   /** GET /healthz, /readyz and /metrics; without it those routes are absent. */
   health?: { readiness: () => Readiness; metrics?: MetricsExposition; metricsToken?: string }
+  /** Routes of other parts (node/stats), each a plugin given the token-checking helper. */
+  routes?: ReadonlyArray<(scope: FastifyInstance, token: BearerToken) => Promise<void>>
   /** Membership proposals and signatures for admins (node/membership); served with `auth`. */
   governance?: GovernanceService
 }
@@ -280,6 +282,8 @@ export class HttpServer {
       })
     if (auth && this.#opts.portal)
       app.register(portalRoutes, { auth: auth.service, node: auth.node, ...this.#opts.portal })
+    for (const routes of this.#opts.routes ?? [])
+      app.register((scope) => routes(scope, this.#token))
     return app
   }
 

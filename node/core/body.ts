@@ -3,6 +3,7 @@ import { homeOf, userRecordSchema } from './auth/user-record.ts'
 import type { EntryKind } from './entry.ts'
 import { EhrlogError } from './errors.ts'
 import { auditEventSchema, eventError, isNormalEvent } from './event.ts'
+import { parseStatsEntryBody } from './stats/stats-entry.ts'
 import { membershipRecordSchema } from './trust/membership-record.ts'
 
 /**
@@ -52,6 +53,10 @@ export function verifyEntryBody(kind: EntryKind, body: unknown, origin?: string)
         },
       )
     }
+    return
+  }
+  if (kind === 'stats') {
+    parseStatsEntryBody(body)
     return
   }
   if (kind === 'membership') {

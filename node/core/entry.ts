@@ -7,9 +7,10 @@ import { hashLeaf, hashLeafBoth } from './merkle/hash.ts'
 
 /**
  * What the log stores. `kind` says what `body` is: an audit event from the EHR, or a
- * record the network itself keeps in feeds (users, alerts, membership governance).
+ * record the network itself keeps in feeds (users, alerts, private statistics: core/stats,
+ * membership governance).
  */
-export type EntryKind = 'event' | 'user' | 'alert' | 'membership'
+export type EntryKind = 'event' | 'user' | 'alert' | 'stats' | 'membership'
 
 export interface Entry<B = unknown> {
   v: number
@@ -72,7 +73,7 @@ function inCanonicalOrder(e: Record<string, unknown>, keys: readonly string[]): 
   }
   return true
 }
-const KINDS: ReadonlySet<string> = new Set(['event', 'user', 'alert', 'membership'])
+const KINDS: ReadonlySet<string> = new Set(['event', 'user', 'alert', 'stats', 'membership'])
 /**
  * Strict UTF-8 that keeps a BOM: decoding is then one-to-one, so two entries' texts are
  * equal exactly when their bytes are (decodeEntry compares texts).

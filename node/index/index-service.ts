@@ -1,18 +1,19 @@
 import type { Checkpoint } from '../core/checkpoint.ts'
 import { EhrlogError } from '../core/errors.ts'
-import type { AuditEvent } from '../core/event.ts'
 import { bytesEqual } from '../core/hex.ts'
 import type { CompletenessProof } from '../core/index/completeness.ts'
 import { vrfKeyPair } from '../core/index/vrf.ts'
 import type { CommittedBatch, LogStore, PatientPosting } from '../store/index.ts'
+import { BETA_CHUNK, BetaLoader } from './beta-loader.ts'
 import { entryPostings } from './entry-postings.ts'
 import type { IndexView } from './index-view.ts'
 import { OriginState } from './origin-state.ts'
 import { Patients } from './patients.ts'
+import { cutOf, range, slotsOf } from './slots.ts'
 import { VrfWorker } from './vrf-worker.ts'
 
-/** Betas loaded or computed per job: a VRF job of 256 patients is ~1.3 s of the thread. */
-const BETA_CHUNK = 256
+/** Betas a build loads at a time (a few jobs of BETA_CHUNK), so its transient memory is bounded. */
+const BUILD_BETAS = 4 * BETA_CHUNK
 /** VRF proofs kept (80 bytes each): the patients whose queries repeat. */
 const PROOF_CACHE = 4096
 /** Progress is told every this many postings. */
@@ -30,7 +31,15 @@ export interface IndexServiceOptions {
   /** The newest cosigned checkpoint: the committed cut to build at (none: size 0 everywhere). */
   checkpoint?: Checkpoint
   onProgress?: (p: RebuildProgress) => void
+  /**
+   * Before any checkpoint, a root asked this many entries or more above the tree moves the
+   * tree there instead of computing an overlay (default 50,000; see rootAt).
+   */
+  advanceFrom?: number
 }
+
+/** Pending entries from which rootAt moves the tree before the first checkpoint. */
+const ADVANCE_FROM = 50_000
 
 /** One full build: the per-origin states and the patient registry at a snapshot. */
 interface Built {
@@ -54,24 +63,31 @@ export class IndexService implements IndexView {
   readonly vrfPublicKey: Uint8Array
   #state: Built = { patients: new Patients(), origins: new Map() }
   #checkpoint: Checkpoint | undefined
+  /** A checkpoint was given at open or handed to commit(): the tree stays at cuts from then on. */
+  #checkpointed = false
+  readonly #advanceFrom: number
   /** Hook batches seen while a build runs, replayed onto its result. */
   #buffered: CommittedBatch[] | undefined
   /** Origins whose hook stream broke (a gap, a repair): check() rebuilds them. */
   readonly #stale = new Set<string>()
   /** Origins a check in the background found different (and rebuilt): told by the next check(). */
   #unreported: { origin: string; treeSize: number }[] = []
-  readonly #queue = new Set<number>()
-  #pumping = false
+  readonly #betas: BetaLoader
   #lock: Promise<unknown> = Promise.resolve()
   readonly #proofs = new Map<string, Uint8Array>()
   readonly #waiters = new Set<() => void>()
   #unsubscribe: (() => void) | undefined
   #closed = false
 
-  private constructor(store: LogStore, vrfSecretKey: Uint8Array) {
+  private constructor(store: LogStore, vrfSecretKey: Uint8Array, advanceFrom: number) {
     this.#store = store
+    this.#advanceFrom = advanceFrom
     this.vrfPublicKey = vrfKeyPair(vrfSecretKey).publicKey
     this.#vrf = new VrfWorker(vrfSecretKey)
+    this.#betas = new BetaLoader(store, this.#vrf, {
+      current: () => this.#state.patients,
+      closed: () => this.#closed,
+    })
   }
 
   /**
@@ -85,7 +101,8 @@ export class IndexService implements IndexView {
     vrfSecretKey: Uint8Array,
     opts: IndexServiceOptions = {},
   ): Promise<IndexService> {
-    const service = new IndexService(store, vrfSecretKey)
+    const service = new IndexService(store, vrfSecretKey, opts.advanceFrom ?? ADVANCE_FROM)
+    service.#checkpointed = opts.checkpoint !== undefined
     service.#unsubscribe = store.onCommitted((batch) => service.onBatch(batch))
     await service.#exclusive(async () => {
       service.#state = await service.#build(cutOf(opts.checkpoint), opts.onProgress)
@@ -98,8 +115,25 @@ export class IndexService implements IndexView {
       const committing = service.commit(c)
       if (held) await committing
       else committing.catch(() => undefined)
+    } else {
+      void service.#advanceAll()
     }
     return service
+  }
+
+  /**
+   * Without a checkpoint, moves each origin's tree to the entries held, in the background
+   * (rootAt), so that the first round's roots are overlays of what came since: otherwise
+   * every member does that work inside the first round, and at 1M entries that round got no
+   * quorum in its 10 s (docs/performance.md, session 8).
+   */
+  async #advanceAll(): Promise<void> {
+    for (const origin of [...this.#state.origins.keys()]) {
+      if (this.#closed || this.#checkpointed) return
+      const state = this.#originOf(this.#state, origin)
+      if (state.known - state.committed < this.#advanceFrom) continue
+      await this.rootAt(origin, state.known).catch(() => undefined)
+    }
   }
 
   /** VRF evaluations so far (outputs and proofs): zero after a restart with cached betas. */
@@ -114,9 +148,29 @@ export class IndexService implements IndexView {
     this.#apply(this.#state, batch)
   }
 
+  /**
+   * The index root of `origin` at `treeSize`, between the committed cut and the newest entry
+   * heard of. Normally an overlay of the leaves changed since the cut, leaving the tree (which
+   * answers proofs) where it is. Before any checkpoint, though, no proof can be asked for, and
+   * the overlay of a whole replica (a network's first checkpoint after an upgrade over 1M
+   * entries) costs seconds each time, on every member, in every round until one succeeds:
+   * at 1M entries no round got a quorum in time (docs/performance.md). So a root asked
+   * `advanceFrom` or more entries above the tree moves the tree there (the work commit would
+   * do anyway, done once), and a root asked below a tree so moved rebuilds it there from the
+   * postings; the first commit() rebuilds the same way if its cut is below the tree.
+   */
   async rootAt(origin: string, treeSize: number): Promise<Uint8Array> {
     return this.#exclusive(async () => {
-      const state = this.#originOf(this.#state, origin)
+      let state = this.#originOf(this.#state, origin)
+      if (!this.#checkpointed && treeSize <= state.known) {
+        if (treeSize < state.committed) {
+          state = await this.#rebuildAt(new Map([[origin, treeSize]]), origin)
+        } else if (treeSize - state.committed >= this.#advanceFrom) {
+          await this.#betas.ensure(slotsOf(state.pendingSlots(treeSize)))
+          state.advance(this.#state.patients, treeSize)
+          return state.tree.root()
+        }
+      }
       if (treeSize < state.committed || treeSize > state.known) {
         throw new EhrlogError(
           'NOT_FOUND',
@@ -124,18 +178,41 @@ export class IndexService implements IndexView {
           { details: { origin, treeSize } },
         )
       }
-      await this.#ensureBetas(slotsOf(state.pendingSlots(treeSize)))
+      await this.#betas.ensure(slotsOf(state.pendingSlots(treeSize)))
       return state.rootAt(this.#state.patients, treeSize)
     })
   }
 
+  /**
+   * Replaces the state by one built from the postings with `cuts` as the committed sizes
+   * (other origins where they are); returns `origin`'s new state.
+   */
+  async #rebuildAt(cuts: ReadonlyMap<string, number>, origin: string): Promise<OriginState> {
+    const cut = new Map([...this.#state.origins].map(([o, s]) => [o, s.committed]))
+    for (const [o, n] of cuts) cut.set(o, n)
+    this.#state = await this.#build(cut)
+    this.#betas.clearQueue() // slots of the registry just replaced
+    for (const wake of this.#waiters) wake()
+    return this.#originOf(this.#state, origin)
+  }
+
   async commit(c: Checkpoint): Promise<void> {
+    // From now on the tree moves only to checkpoints' cuts (rootAt).
+    const first = !this.#checkpointed
+    this.#checkpointed = true
     // Waits outside the lock: a check() that must rebuild a broken origin can still run.
     for (const cut of c.feeds) {
       await this.#until(() => this.#originOf(this.#state, cut.origin).known >= cut.treeSize)
     }
     return this.#exclusive(async () => {
       if (this.#checkpoint && c.timeMs < this.#checkpoint.timeMs) return
+      // The tree went past this first cut (rootAt before any checkpoint): back to it.
+      const behind = c.feeds.filter(
+        (f) => f.treeSize < this.#originOf(this.#state, f.origin).committed,
+      )
+      if (first && behind.length > 0) {
+        await this.#rebuildAt(new Map(behind.map((f) => [f.origin, f.treeSize])), behind[0]!.origin)
+      }
       const slots = new Set<number>()
       for (const cut of c.feeds) {
         const state = this.#originOf(this.#state, cut.origin)
@@ -148,7 +225,7 @@ export class IndexService implements IndexView {
         }
         for (const s of slotsOf(state.pendingSlots(cut.treeSize))) slots.add(s)
       }
-      await this.#ensureBetas(slots)
+      await this.#betas.ensure(slots)
       for (const cut of c.feeds) {
         const state = this.#originOf(this.#state, cut.origin)
         state.advance(this.#state.patients, cut.treeSize)
@@ -174,7 +251,7 @@ export class IndexService implements IndexView {
         }
       }
       const slot = this.#slotOfId(this.#state, patientId)
-      await this.#ensureBetas(new Set([slot]))
+      await this.#betas.ensure(new Set([slot]))
       const origins = [...c.feeds]
         .map((cut) => cut.origin)
         .sort()
@@ -219,8 +296,8 @@ export class IndexService implements IndexView {
             bytesEqual(ours.tree.root(), theirs.tree.root())
           if (same && !stale && n > ours.committed) {
             // The pending entries too: the overlay roots at the newest size both know.
-            await this.#ensureBetas(slotsOf(ours.pendingSlots(n)))
-            await this.#ensureBetas(slotsOf(theirs.pendingSlots(n)), fresh.patients)
+            await this.#betas.ensure(slotsOf(ours.pendingSlots(n)))
+            await this.#betas.ensure(slotsOf(theirs.pendingSlots(n)), fresh.patients)
             const mine = ours.rootAt(this.#state.patients, n)
             same = bytesEqual(mine, theirs.rootAt(fresh.patients, n))
           }
@@ -234,7 +311,7 @@ export class IndexService implements IndexView {
       if (rebuild) {
         for (const batch of late) this.#apply(fresh, batch)
         this.#state = fresh
-        this.#queue.clear() // slots of the registry just replaced
+        this.#betas.clearQueue() // slots of the registry just replaced
         for (const wake of this.#waiters) wake()
       }
       return differed
@@ -290,88 +367,9 @@ export class IndexService implements IndexView {
     const { slot, isNew } = state.patients.slotOf(this.#store.patientIndex.blind(patientId))
     if (!state.patients.isReady(slot)) state.patients.ids.set(slot, patientId)
     if (isNew && state === this.#state) {
-      this.#queue.add(slot)
-      void this.#pump()
+      this.#betas.enqueue(slot)
     }
     return slot
-  }
-
-  /** Loads or computes the betas of queued patients in the background. */
-  async #pump(): Promise<void> {
-    if (this.#pumping) return
-    this.#pumping = true
-    try {
-      while (this.#queue.size > 0 && !this.#closed) {
-        const chunk = new Set<number>()
-        for (const slot of this.#queue) {
-          this.#queue.delete(slot)
-          chunk.add(slot)
-          if (chunk.size >= BETA_CHUNK) break
-        }
-        await this.#ensureBetas(chunk).catch(() => undefined) // retried when needed
-      }
-    } finally {
-      this.#pumping = false
-    }
-  }
-
-  /** Waits until every slot's beta is known: cached ones are read, the rest computed. */
-  async #ensureBetas(slots: Iterable<number>, patients = this.#state.patients): Promise<void> {
-    const waits: Promise<void>[] = []
-    const missing: number[] = []
-    for (const slot of slots) {
-      if (patients.isReady(slot)) continue
-      const inflight = patients.inflight.get(slot)
-      if (inflight) waits.push(inflight)
-      else missing.push(slot)
-    }
-    for (let i = 0; i < missing.length; i += BETA_CHUNK) {
-      const chunk = missing.slice(i, i + BETA_CHUNK)
-      const job = this.#loadBetas(patients, chunk)
-      for (const slot of chunk) patients.inflight.set(slot, job)
-      waits.push(job)
-      const clear = () => {
-        for (const slot of chunk)
-          if (patients.inflight.get(slot) === job) patients.inflight.delete(slot)
-      }
-      job.then(clear, clear)
-    }
-    await Promise.all(waits)
-  }
-
-  async #loadBetas(patients: Patients, slots: readonly number[]): Promise<void> {
-    const blinds = slots.map((slot) => patients.blind(slot))
-    const cached = await this.#store.patientIndex.getBetas(blinds)
-    const toCompute: number[] = []
-    slots.forEach((slot, i) => {
-      const beta = cached[i]
-      if (beta && beta.length === 64) patients.setBeta(slot, beta)
-      else toCompute.push(slot)
-    })
-    if (toCompute.length === 0) return
-    const ids: string[] = []
-    for (const slot of toCompute) {
-      const id = patients.ids.get(slot) ?? (await this.#idFromEntry(patients, slot))
-      ids.push(id)
-    }
-    const betas = await this.#vrf.outputs(ids)
-    toCompute.forEach((slot, i) => {
-      patients.setBeta(slot, betas[i]!)
-    })
-    await this.#store.patientIndex.putBetas(
-      toCompute.map((slot, i) => [patients.blind(slot), betas[i]!]),
-    )
-  }
-
-  /** A patient met only in postings: its id from one of its entries (the only decryption). */
-  async #idFromEntry(patients: Patients, slot: number): Promise<string> {
-    const ref = patients.refs.get(slot)
-    const entry = ref && (await this.#store.getEntry(ref.origin, ref.seq))
-    const id = entry && (entry.entry.body as AuditEvent).patientId
-    if (typeof id !== 'string') {
-      throw new EhrlogError('STORE_CORRUPT', `no readable entry names the patient of slot ${slot}`)
-    }
-    return id
   }
 
   /**
@@ -413,7 +411,7 @@ export class IndexService implements IndexView {
             if (seq <= state.committed) state.addCommitted(slot, seq)
             else state.setPending(seq, slot)
             if (needsRef) {
-              patients.refs.set(slot, { origin, seq })
+              patients.refs.set(slot, origin, seq)
               needsRef = false
             }
             done++
@@ -427,12 +425,14 @@ export class IndexService implements IndexView {
       }
       await postings.return(undefined)
       onProgress?.({ done, total, phase: 'betas' })
-      const all = new Set<number>()
-      for (let slot = 0; slot < built.patients.count; slot++) all.add(slot)
-      await this.#ensureBetas(all, built.patients)
+      // A few jobs at a time, not every patient's at once: the build's peak stays small.
+      const slots = built.patients.count
+      for (let from = 0; from < slots; from += BUILD_BETAS) {
+        await this.#betas.ensure(range(from, Math.min(slots, from + BUILD_BETAS)), built.patients)
+      }
       onProgress?.({ done, total, phase: 'tree' })
       for (const state of built.origins.values()) {
-        state.settle(built.patients, all)
+        state.settle(built.patients, range(0, slots))
         state.tree.root()
         state.trim()
       }
@@ -494,14 +494,4 @@ export class IndexService implements IndexView {
     this.#lock = run.catch(() => undefined)
     return run
   }
-}
-
-function cutOf(c: Checkpoint | undefined): Map<string, number> {
-  return new Map((c?.feeds ?? []).map((f) => [f.origin, f.treeSize]))
-}
-
-function slotsOf(pending: Int32Array): Set<number> {
-  const out = new Set<number>()
-  for (const slot of pending) if (slot >= 0) out.add(slot)
-  return out
 }

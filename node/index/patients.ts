@@ -20,8 +20,11 @@ export class Patients {
   #blinds = new Uint8Array(1024 * BLIND_BYTES)
   /** Ids of patients whose beta is not known yet (so a VRF needs no entry read). */
   readonly ids = new Map<number, string>()
-  /** For patients met only in postings, until their beta is known: where one of their entries is. */
-  readonly refs = new Map<number, { origin: string; seq: number }>()
+  /**
+   * For patients met only in postings, until their beta is known: where one of their entries
+   * is (a build's 100,000 patients: two typed arrays, not an object each).
+   */
+  readonly refs = new EntryRefs()
   /** Beta loads under way, by slot. */
   readonly inflight = new Map<number, Promise<void>>()
   count = 0
@@ -94,7 +97,6 @@ export class Patients {
     this.#betas.set(beta, slot * VRF_OUTPUT_SIZE)
     this.#ready[slot] = 1
     this.ids.delete(slot)
-    this.refs.delete(slot)
   }
 
   /** A view of the slot's beta (valid until the next new patient). */
@@ -108,6 +110,7 @@ export class Patients {
     this.#betas = this.#betas.slice(0, n * VRF_OUTPUT_SIZE)
     this.#ready = this.#ready.slice(0, n)
     this.#blinds = this.#blinds.slice(0, n * BLIND_BYTES)
+    this.refs.clear()
   }
 
   /** Bytes held in typed arrays (for the memory figures). */
@@ -116,7 +119,53 @@ export class Patients {
       this.#betas.byteLength +
       this.#ready.byteLength +
       this.#blinds.byteLength +
-      this.#table.byteLength
+      this.#table.byteLength +
+      this.refs.arrayBytes
     )
+  }
+}
+
+/**
+ * One entry per patient slot, (origin, seq), in flat typed arrays: the origin as a number
+ * into a short list of names (0: no entry), the seq as a float64 (exact below 2^53).
+ */
+export class EntryRefs {
+  #origins: string[] = []
+  #originOf = new Uint16Array(0)
+  #seqOf = new Float64Array(0)
+
+  has(slot: number): boolean {
+    return slot < this.#originOf.length && this.#originOf[slot] !== 0
+  }
+
+  get(slot: number): { origin: string; seq: number } | undefined {
+    if (!this.has(slot)) return undefined
+    return { origin: this.#origins[this.#originOf[slot]! - 1]!, seq: this.#seqOf[slot]! }
+  }
+
+  set(slot: number, origin: string, seq: number): void {
+    if (slot >= this.#originOf.length) {
+      const n = Math.max(1024, slot + 1, this.#originOf.length * 2)
+      const origins = new Uint16Array(n)
+      origins.set(this.#originOf)
+      this.#originOf = origins
+      const seqs = new Float64Array(n)
+      seqs.set(this.#seqOf)
+      this.#seqOf = seqs
+    }
+    let o = this.#origins.indexOf(origin)
+    if (o < 0) o = this.#origins.push(origin) - 1
+    this.#originOf[slot] = o + 1
+    this.#seqOf[slot] = seq
+  }
+
+  /** Forgets every ref (after a build, once every beta is known). */
+  clear(): void {
+    this.#originOf = new Uint16Array(0)
+    this.#seqOf = new Float64Array(0)
+  }
+
+  get arrayBytes(): number {
+    return this.#originOf.byteLength + this.#seqOf.byteLength
   }
 }

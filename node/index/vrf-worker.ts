@@ -4,9 +4,9 @@ import { OrderedWorker } from '../threads/ordered-worker.ts'
 import { runVrfJob, type VrfAnswer, type VrfJob } from './vrf-jobs.ts'
 
 /**
- * The VRF work of the per-patient index on one worker thread (started on first use): a new
- * patient's output costs ~5 ms of pure-JS curve arithmetic, which must not stall appends or
- * gossip. If the thread fails, jobs run inline: slower for the loop, never a wrong answer.
+ * The VRF work of the per-patient index on one worker thread (started on first use, at a
+ * lower priority): a new patient's output costs ~0.5 ms (X25519 for the multiplication,
+ * vrf-output.ts), which must not stall appends or gossip. If the thread fails, jobs run inline: slower for the loop, never a wrong answer.
  * `calls` counts VRF evaluations (outputs and proofs), so tests can show a restart needs none.
  */
 export class VrfWorker {

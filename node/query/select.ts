@@ -11,7 +11,7 @@ import type { EntryRef, LogStore } from '../store/index.ts'
 export type SelectStore = Pick<
   LogStore,
   'findByPatient' | 'findByActor' | 'findByTime' | 'getEntries' | 'entries' | 'origins'
->
+> & { patientIndex: Pick<LogStore['patientIndex'], 'refsIn'> }
 
 export const SELECT_LIMITS = {
   /** Index references read for one query; past this the query falls back to a scan. */
@@ -47,6 +47,10 @@ export async function selectEntries(
   after: Position | undefined,
   limit: number,
 ): Promise<Selection> {
+  if (filter.patient !== undefined) {
+    const lazily = await selectByPatient(store, filter, after, limit)
+    if (lazily) return lazily
+  }
   const refs = await indexedRefs(store, filter)
   const page = new Page(limit)
   if (refs) {
@@ -78,6 +82,60 @@ export async function selectEntries(
   return page.result()
 }
 
+/**
+ * A patient's entries feed by feed in (origin, seq) order, each feed's postings read only as
+ * far as the page needs (store.patientIndex.refsIn): a full page stops the reading, so the
+ * postings (one sealed value each) of entries past it are not decrypted. A patient's trail
+ * holds a record of every query of it, so those are most of its postings for a trail read
+ * often. Past scanBudget entries read, the page ends with a cursor, as a scan's does.
+ * Undefined (the caller reads every posting and sorts, as for other filters) if a feed's
+ * postings are not in seq order, which only a damaged or oddly repaired index gives.
+ */
+async function selectByPatient(
+  store: SelectStore,
+  filter: QueryFilter,
+  after: Position | undefined,
+  limit: number,
+): Promise<Selection | undefined> {
+  const page = new Page(limit)
+  const chunk = Math.min(SELECT_LIMITS.chunk, limit)
+  let read = 0
+  let last: EncodedEntry | undefined
+  const origins = (filter.origin === undefined ? store.origins() : [filter.origin]).sort()
+  for (const origin of origins) {
+    if (after && origin < after.origin) continue
+    const fromSeq = after?.origin === origin ? after.seq + 1 : 1
+    let todo: EntryRef[] = []
+    let previous = 0
+    /** Reads `todo`; true when the page is full or the budget is spent. */
+    const readTodo = async (): Promise<boolean> => {
+      const entries = await store.getEntries(todo)
+      todo = []
+      for (const e of entries) {
+        last = e
+        read++
+        if (page.offer(e, filter) || read >= SELECT_LIMITS.scanBudget) return true
+      }
+      return false
+    }
+    for await (const refs of store.patientIndex.refsIn(filter.patient!, origin)) {
+      for (const r of refs) {
+        if (r.seq <= previous) return undefined
+        previous = r.seq
+        if (r.seq >= fromSeq) todo.push(r)
+      }
+      if (todo.length >= chunk && (await readTodo())) return resultOf(page, read, last)
+    }
+    if (todo.length > 0 && (await readTodo())) return resultOf(page, read, last)
+  }
+  return page.result()
+}
+
+/** A full page ends at its last entry; a spent budget at the last entry read. */
+function resultOf(page: Page, read: number, last: EncodedEntry | undefined): Selection {
+  return page.full || read < SELECT_LIMITS.scanBudget ? page.result() : page.result(last?.entry)
+}
+
 class Page {
   readonly #entries: EncodedEntry[] = []
   readonly #limit: number
@@ -86,6 +144,10 @@ class Page {
 
   constructor(limit: number) {
     this.#limit = limit
+  }
+
+  get full(): boolean {
+    return this.#full
   }
 
   /** Adds `e` if it matches; true when the page is full. */

@@ -4,11 +4,13 @@ import {
   type PatientPosting,
   patientPostingBatches,
   patientPostings,
+  patientRefsIn,
   putIndexBetas,
 } from './read/index-postings.ts'
 import { restorePatientPostings } from './repair/posting-repair.ts'
 import type { StoreAccess } from './store-access.ts'
 import type { EncodedBatch } from './write/feed-encoder.ts'
+import type { EntryRef } from './write/indexes.ts'
 
 /**
  * A batch of a feed now durably on disk: every new seq in order, with the patient of each
@@ -78,6 +80,15 @@ export class PatientIndexStore {
   /** The same in batches of up to 1,000 (one LevelDB read each): a rebuild's million postings. */
   postingBatches(damaged?: { count: number }): AsyncGenerator<PatientPosting[]> {
     return patientPostingBatches(this.#access(), this.#originOfTag, damaged)
+  }
+
+  /**
+   * One patient's entries in one feed, in seq order, read lazily (read/index-postings.ts):
+   * what a query page reads instead of every posting of the patient in every feed.
+   */
+  async *refsIn(patientId: string, origin: string): AsyncGenerator<EntryRef[]> {
+    const feed = this.#access().feeds.get(origin)
+    if (feed) yield* patientRefsIn(this.#access(), this.#blind(patientId), feed.tag, origin)
   }
 
   /** Cached VRF outputs, by blind index (undefined where none). */

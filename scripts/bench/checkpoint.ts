@@ -145,6 +145,8 @@ export async function benchCheckpoint(): Promise<Figure[]> {
   return figures
 }
 
-if (import.meta.url === `file://${process.argv[1]}`) {
+// Run alone (this file or its bundle), not when bundled into dist/bench/index.mjs, where
+// import.meta.url is the bundle's own.
+if (process.argv[1]?.match(/\/checkpoint\.(ts|mjs)$/)) {
   printFigures('checkpoints', await benchCheckpoint())
 }

@@ -84,6 +84,8 @@ export async function benchHypercore(blocks: number): Promise<HypercoreFigures> 
   }
 }
 
-if (import.meta.url === `file://${process.argv[1]}`) {
+// Run alone (this file or its bundle), not when bundled into dist/bench/index.mjs, where
+// import.meta.url is the bundle's own.
+if (process.argv[1]?.match(/\/hypercore-reference\.(ts|mjs)$/)) {
   console.log(await benchHypercore(Number(process.env.BLOCKS ?? 100_000)))
 }

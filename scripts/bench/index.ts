@@ -2,13 +2,18 @@
 // Set ENTRIES to change the size of the store benchmark (default 1,000,000); the network
 // benchmark reads RUNS, INGEST_SECONDS, LATENCY_SECONDS, CATCH_UP_ENTRIES, HYPERCORE_BLOCKS;
 // the query benchmark QUERY_ENTRIES (default 1,000,000) and QUERIES; the syslog benchmark
-// SYSLOG_MESSAGES (default 20,000) and SYSLOG_CONNECTIONS (default 4); the per-patient index
-// benchmark ENTRIES and PATIENTS (default 100,000); the membership benchmark JOIN_ENTRIES
-// (default 1,000,000), CHANGE_RUNS and ASKED_RUNS; the membership sync benchmark
-// MEMBERSHIP_CHANGES (default 200).
+// SYSLOG_MESSAGES (default 20,000), SYSLOG_CONNECTIONS (default 4), SYSLOG_PATIENTS (default
+// 100,000) and SYSLOG_WORKLOAD (pool, new, both); the per-patient index benchmark ENTRIES and
+// PATIENTS (default 100,000); the membership sync benchmark MEMBERSHIP_CHANGES (default 200);
+// the membership changes benchmark (membership) JOIN_ENTRIES (default 1,000,000), CHANGE_RUNS,
+// ASKED_RUNS and JOIN_SEED_DIR;
+// the checkpoint rounds at scale CHECKPOINT_ENTRIES (default 1,000,000), CHECKPOINT_ROUNDS and
+// CHECKPOINT_SCALE_DIR. BENCH=name,name runs only those benchmarks (names below, e.g.
+// BENCH=checkpoint-scale).
 import '../../node/shim.ts'
 import { relaunch, thresholdUnset } from '../../bin/relaunch.js'
 import { benchCheckpoint } from './checkpoint.ts'
+import { benchCheckpointAtScale } from './checkpoint-scale.ts'
 import { benchIndexService } from './index-service.ts'
 import { benchLogStore } from './log-store.ts'
 import { benchMembership } from './membership.ts'
@@ -22,11 +27,19 @@ import { benchSyslog } from './syslog.ts'
 // the store benchmark's memory and speed are a node's.
 if (thresholdUnset()) process.exit(await relaunch())
 
-printFigures('log on one node', await benchLogStore())
-printFigures('checkpoints', await benchCheckpoint())
-printFigures('peer network, 3 local nodes', await benchNetwork())
-printFigures('verified queries', await benchQuery())
-printFigures('ATNA syslog ingest, 3 local nodes', await benchSyslog())
-printFigures('per-patient index in the store (issue 15)', await benchIndexService())
-printFigures('membership changes, real node processes (issue 16)', await benchMembership())
-printFigures('membership sync, 2 local nodes (issue 16)', await benchMembershipSync())
+const only = process.env.BENCH?.split(',').filter(Boolean)
+const want = (name: string) => !only || only.includes(name)
+
+if (want('log-store')) printFigures('log on one node', await benchLogStore())
+if (want('checkpoint')) printFigures('checkpoints', await benchCheckpoint())
+if (want('checkpoint-scale'))
+  printFigures('checkpoint rounds at scale, 3 node processes', await benchCheckpointAtScale())
+if (want('network')) printFigures('peer network, 3 local nodes', await benchNetwork())
+if (want('query')) printFigures('verified queries', await benchQuery())
+if (want('syslog')) printFigures('ATNA syslog ingest, 3 local nodes', await benchSyslog())
+if (want('index'))
+  printFigures('per-patient index in the store (issue 15)', await benchIndexService())
+if (want('membership-sync'))
+  printFigures('membership sync, 2 local nodes (issue 16)', await benchMembershipSync())
+if (want('membership'))
+  printFigures('membership changes, real node processes (issue 16)', await benchMembership())

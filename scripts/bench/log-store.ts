@@ -198,7 +198,9 @@ function cpuPerEntry(
   }
 }
 
-if (import.meta.url === `file://${process.argv[1]}`) {
+// Run alone (this file or its bundle), not when bundled into dist/bench/index.mjs, where
+// import.meta.url is the bundle's own.
+if (process.argv[1]?.match(/\/log-store\.(ts|mjs)$/)) {
   if (thresholdUnset()) process.exit(await relaunch())
   printFigures('log on one node', await benchLogStore())
 }

@@ -5,7 +5,7 @@ import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { nodeProcessEnv } from '../../bin/relaunch.js'
 import { sourceUrl } from '../../node/threads/source-root.ts'
-import type { ChildMessage, DriverMessage, NodeUsage } from './network-ipc.ts'
+import type { ChildMessage, DriverMessage, NodeUsage, RoundResult } from './network-ipc.ts'
 
 /**
  * Run from the bench bundle (`npm run bench`: scripts/build.mjs --bench), the nodes run their
@@ -63,13 +63,10 @@ export class NodeProcess {
   }
 
   /** Resolves once the node serves HTTP; rejects if it fails or exits first. */
-  async started(): Promise<this> {
+  async started(timeoutMs = START_TIMEOUT_MS): Promise<this> {
     const t0 = now()
     await new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(
-        () => reject(new Error('node did not start in time')),
-        START_TIMEOUT_MS,
-      )
+      const timer = setTimeout(() => reject(new Error('node did not start in time')), timeoutMs)
       this.child.on('message', (m: ChildMessage) => {
         if (m.type === 'started') {
           clearTimeout(timer)
@@ -111,7 +108,20 @@ export class NodeProcess {
     return this.#ask('reach', { sizes }) as Promise<number>
   }
 
-  #ask(type: 'sizes' | 'usage' | 'reach', fields: object = {}): Promise<unknown> {
+  /** Runs one checkpoint round with this node proposing (the checkpoint benchmark at scale). */
+  round(): Promise<RoundResult> {
+    return this.#ask('round') as Promise<RoundResult>
+  }
+
+  /** Times the node's index roots of every feed at the sizes it holds (ms; -1: refused). */
+  indexRoots(): Promise<number> {
+    return this.#ask('indexRoots') as Promise<number>
+  }
+
+  #ask(
+    type: 'sizes' | 'usage' | 'reach' | 'round' | 'indexRoots',
+    fields: object = {},
+  ): Promise<unknown> {
     const id = this.#nextId++
     return new Promise((resolve, reject) => {
       this.#pending.set(id, { resolve, reject })
@@ -133,6 +143,8 @@ export class Cluster {
   readonly nodes: Array<NodeProcess | undefined>
   /** Rejections the nodes left unhandled (reported, not fatal). */
   readonly unhandled: string[] = []
+  /** How long a node may take to start (nodes that build a large index take longer). */
+  startTimeoutMs = START_TIMEOUT_MS
 
   constructor(
     readonly dirs: string[],
@@ -147,7 +159,7 @@ export class Cluster {
     const node = new NodeProcess(this.dirs[i]!, logFile, this.unhandled)
     this.nodes[i] = node
     try {
-      return await node.started()
+      return await node.started(this.startTimeoutMs)
     } catch (err) {
       this.nodes[i] = undefined
       await node.stop()

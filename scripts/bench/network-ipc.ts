@@ -9,6 +9,10 @@ export type DriverMessage =
   /** Report when each batch of `origin` is stored, and track event-loop delay, until unwatch. */
   | { type: 'watch'; origin: string }
   | { type: 'unwatch' }
+  /** Times the index roots of every feed at the sizes held (a round's index work); replies ms. */
+  | { type: 'indexRoots'; id: number }
+  /** Runs one checkpoint round with this node proposing; replies a RoundResult. */
+  | { type: 'round'; id: number }
   | { type: 'stop' }
 
 export type ChildMessage =
@@ -25,4 +29,12 @@ export interface NodeUsage {
   rssBytes: number
   loopDelayP99Ms: number
   loopDelayMaxMs: number
+}
+
+/** One checkpoint round as its proposer saw it (CheckpointService.runRound). */
+export interface RoundResult {
+  /** runRound() from the call to the cosigned checkpoint, measured in the node. */
+  ms: number
+  /** The error's message when the round failed (no quorum in time, a refusal). */
+  error?: string
 }

@@ -9,7 +9,7 @@ import { createWriteStream } from 'node:fs'
 import { monitorEventLoopDelay } from 'node:perf_hooks'
 import { createLogger } from '../../node/logger.ts'
 import { EhrlogNode } from '../../node/node.ts'
-import type { ChildMessage, DriverMessage } from './network-ipc.ts'
+import type { ChildMessage, DriverMessage, RoundResult } from './network-ipc.ts'
 
 const [dir, logFile] = process.argv.slice(2) as [string, string]
 const send = (message: ChildMessage) => process.send?.(message)
@@ -111,6 +111,33 @@ process.on('message', (message: DriverMessage) => {
       arrivals = []
       loopDelay.disable()
       break
+    case 'indexRoots': {
+      const t0 = performance.now()
+      const sizes = [...node.store.sizes()]
+      Promise.all(sizes.map(([origin, size]) => node.index.rootAt(origin, size))).then(
+        () => send({ type: 'reply', id: message.id, value: performance.now() - t0 }),
+        () => send({ type: 'reply', id: message.id, value: -1 }),
+      )
+      break
+    }
+    case 'round': {
+      const t0 = performance.now()
+      node.checkpoints.runRound().then(
+        () =>
+          send({
+            type: 'reply',
+            id: message.id,
+            value: { ms: performance.now() - t0 } satisfies RoundResult,
+          }),
+        (err: Error) =>
+          send({
+            type: 'reply',
+            id: message.id,
+            value: { ms: performance.now() - t0, error: err.message } satisfies RoundResult,
+          }),
+      )
+      break
+    }
     case 'stop':
       void stop()
       break

@@ -183,6 +183,8 @@ export async function benchNetwork(): Promise<Figure[]> {
   ]
 }
 
-if (import.meta.url === `file://${process.argv[1]}`) {
+// Run alone (this file or its bundle), not when bundled into dist/bench/index.mjs, where
+// import.meta.url is the bundle's own.
+if (process.argv[1]?.match(/\/network\.(ts|mjs)$/)) {
   printFigures('peer network, 3 local nodes', await benchNetwork())
 }

@@ -494,6 +494,8 @@ function keep(
   }
 }
 
-if (import.meta.url === `file://${process.argv[1]}`) {
+// Run alone (this file or its bundle), not when bundled into dist/bench/index.mjs, where
+// import.meta.url is the bundle's own.
+if (process.argv[1]?.match(/\/query\.(ts|mjs)$/)) {
   printFigures('verified queries', await benchQuery())
 }

@@ -126,7 +126,10 @@ describe('checkpoint rounds follow the membership (real nodes on loopback)', () 
     ])
     for (const n of nodes) expect(n.membership.offer(remove)).toBe(true)
     await c2!.ingest.submit([makeEvent(4)])
-    await waitFor('replication', () => nodes.every((n) => n.store.size('hospital-c') === 1))
+    // Each applied change also records a membership entry in every node's own feed.
+    await waitFor('replication', () =>
+      nodes.every((n) => n.store.size('hospital-c') === c2!.store.size('hospital-c')),
+    )
     const v2 = await c2!.checkpoints.runRound()
     expect(v2.checkpoint.membership.version).toBe(2)
     expect(v2.checkpoint.feeds.map((f) => f.origin)).toEqual([

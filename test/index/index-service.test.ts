@@ -218,6 +218,59 @@ describe('IndexService state', () => {
     )
   }, 60_000)
 
+  it('before any checkpoint a root far above the tree moves it there; roots and the first commit below it go back', async () => {
+    const { store } = await newStore()
+    const history: History = new Map()
+    // advanceFrom 3: what 50,000 pending entries do in a node, with a few.
+    const service = await IndexService.open(store, TEST_VRF_SECRET_KEY, { advanceFrom: 3 })
+    opened.push(service)
+    await append(store, history, 'alpha', [0, 1, 0, 2, 3, 1])
+    await append(store, history, 'bravo', [4, 4])
+    const at = (n: number) => reference(history, new Map([['alpha', n]])).indexRoot('alpha')
+    // Moved to 6, then an overlay above it (7), then below it: rebuilt at 4, moved on to 6.
+    expect(toHex(await service.rootAt('alpha', 6))).toBe(toHex(at(6)))
+    await append(store, history, 'alpha', [5])
+    expect(toHex(await service.rootAt('alpha', 7))).toBe(toHex(at(7)))
+    expect(toHex(await service.rootAt('alpha', 4))).toBe(toHex(at(4)))
+    expect(toHex(await service.rootAt('alpha', 2))).toBe(toHex(at(2)))
+    expect(toHex(await service.rootAt('alpha', 6))).toBe(toHex(at(6)))
+    expect(toHex(await service.rootAt('bravo', 2))).toBe(
+      toHex(reference(history, sizes(history)).indexRoot('bravo')),
+    )
+    // The first checkpoint cuts alpha at 5, below the tree (6): the commit goes back to it.
+    const cut = new Map([
+      ['alpha', 5],
+      ['bravo', 2],
+    ])
+    const ref = reference(history, cut)
+    const c: Checkpoint = {
+      networkId: new Uint8Array(32),
+      membership: { version: 0, hash: new Uint8Array(32) },
+      timeMs: 1,
+      feeds: ORIGINS.map((origin) => ({
+        origin,
+        treeSize: cut.get(origin) ?? 0,
+        root: new Uint8Array(32),
+        indexRoot: ref.indexRoot(origin),
+      })),
+    }
+    await service.commit(c)
+    expect(await service.prove('patient-1', c)).toEqual(ref.prove('patient-1', ORIGINS))
+    // From the first checkpoint on, the tree stays at cuts: an overlay above, nothing below.
+    expect(toHex(await service.rootAt('alpha', 7))).toBe(toHex(at(7)))
+    expect(await service.prove('patient-1', c)).toEqual(ref.prove('patient-1', ORIGINS))
+    await expect(service.rootAt('alpha', 4)).rejects.toMatchObject({ code: 'NOT_FOUND' })
+    expect(await service.check()).toEqual([])
+    // Opened without a checkpoint over entries held, a service moves its trees there in the
+    // background; roots and a first commit below still come back to the cut.
+    const restarted = await IndexService.open(store, TEST_VRF_SECRET_KEY, { advanceFrom: 3 })
+    opened.push(restarted)
+    expect(toHex(await restarted.rootAt('alpha', 7))).toBe(toHex(at(7)))
+    expect(toHex(await restarted.rootAt('alpha', 4))).toBe(toHex(at(4)))
+    await restarted.commit(c)
+    expect(await restarted.prove('patient-1', c)).toEqual(ref.prove('patient-1', ORIGINS))
+  }, 60_000)
+
   it('check() finds a state that disagrees with the postings, names it and rebuilds it', async () => {
     const { store } = await newStore()
     const history: History = new Map()

@@ -138,7 +138,10 @@ describe('ehrlog network propose|sign|show --node', () => {
     ])
     for (const [i, node] of nodes.entries()) {
       const ops = (await membershipRecords(node, NAMES[i]!)).map((r) => r.op)
-      expect(ops).toContain('applied')
+      // hospital-c's Ed25519 key was rotated away (lost) and its folder has no new key: its own
+      // feed is held from the cut (own-rotation.ts), so it records nothing more.
+      if (NAMES[i] === 'hospital-c') expect(ops).not.toContain('applied')
+      else expect(ops).toContain('applied')
     }
     await waitFor('every admin got the lost-key alert and the applied change', () => {
       const got = smtp!.received.map((m) => ({

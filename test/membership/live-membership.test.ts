@@ -1,49 +1,23 @@
 import { readdir } from 'node:fs/promises'
 import { join } from 'node:path'
 import { beforeAll, describe, expect, it } from 'vitest'
-import { isEhrlogError } from '../../node/core/errors.ts'
-import {
-  genesisVersion,
-  type Membership,
-  MembershipHistory,
-  type MembershipVersion,
-} from '../../node/core/trust/index.ts'
+import { type Membership, MembershipHistory } from '../../node/core/trust/index.ts'
 import { LiveMembership, MEMBERSHIP_DIR } from '../../node/membership/live-membership.ts'
+import { signedChange } from '../core/trust/membership-chain-fixtures.ts'
 import {
-  makeMember,
-  signedChange,
-  TEST_VRF_PUBLIC_KEY_HEX,
-  type TestMember,
-} from '../core/trust/membership-chain-fixtures.ts'
+  codeOfAsync as codeOf,
+  makeTestNetwork,
+  type TestNetwork,
+} from '../core/trust/membership-test-network.ts'
 import { useTempDirs } from '../helpers/temp-dir.ts'
 
-let members: TestMember[]
-let keys: Map<string, TestMember>
-let network: { members: unknown[]; vrfPublicKey: string }
-let v0: MembershipVersion
+let t: TestNetwork
+let network: TestNetwork['network']
 
 beforeAll(async () => {
-  members = await Promise.all(
-    ['hospital-a', 'hospital-b', 'hospital-c', 'hospital-d'].map((n, i) =>
-      makeMember(n, `/ip4/10.0.0.${i + 1}/tcp/7400`),
-    ),
-  )
-  keys = new Map(members.map((m) => [m.identity.name, m]))
-  network = {
-    members: members.slice(0, 3).map((m) => m.identity),
-    vrfPublicKey: TEST_VRF_PUBLIC_KEY_HEX,
-  }
-  v0 = genesisVersion(network).version
+  t = await makeTestNetwork()
+  network = t.network
 })
-
-async function codeOf(fn: () => unknown): Promise<string | undefined> {
-  try {
-    await fn()
-    return undefined
-  } catch (err) {
-    return isEhrlogError(err) ? err.code : `not-ehrlog: ${String(err)}`
-  }
-}
 
 describe('live membership: a change waits for the cut, is persisted, and is read back', () => {
   const tempDir = useTempDirs()
@@ -51,12 +25,7 @@ describe('live membership: a change waits for the cut, is persisted, and is read
   it('applies the pending change at the cut, tells listeners, and a restart reads it back', async () => {
     const dir = await tempDir()
     const live = await LiveMembership.load(dir, network)
-    const add = await signedChange(
-      v0,
-      { type: 'add', member: members[3]!.identity },
-      ['hospital-a', 'hospital-b'],
-      keys,
-    )
+    const add = await t.addFourth()
     expect(live.offer(add)).toBe(true)
     expect(live.offer(add)).toBe(false) // the same change again: nothing new
     expect(live.current.version).toBe(0) // not before the cut
@@ -74,17 +43,12 @@ describe('live membership: a change waits for the cut, is persisted, and is read
 
   it('refuses a second change on the same version as an equivocation, and a stale one', async () => {
     const live = new LiveMembership(MembershipHistory.fromChain(network, []))
-    const add = await signedChange(
-      v0,
-      { type: 'add', member: members[3]!.identity },
-      ['hospital-a', 'hospital-b'],
-      keys,
-    )
+    const add = await t.addFourth()
     const quorum = await signedChange(
-      v0,
+      t.v0,
       { type: 'quorum', quorum: 3 },
       ['hospital-b', 'hospital-c'],
-      keys,
+      t.keys,
     )
     live.offer(add)
     expect(await codeOf(() => live.offer(quorum))).toBe('EQUIVOCATION')
@@ -94,12 +58,7 @@ describe('live membership: a change waits for the cut, is persisted, and is read
   })
 
   it('applies the pending change when a proposal names the version it makes, and catches up from a peer', async () => {
-    const add = await signedChange(
-      v0,
-      { type: 'add', member: members[3]!.identity },
-      ['hospital-a', 'hospital-b'],
-      keys,
-    )
+    const add = await t.addFourth()
     const ahead = new LiveMembership(MembershipHistory.fromChain(network, [add]))
     const live = new LiveMembership(MembershipHistory.fromChain(network, []))
     const next = { version: 1, hash: ahead.current.versionHash }
@@ -118,12 +77,7 @@ describe('live membership: a change waits for the cut, is persisted, and is read
   it('refuses a folder with a gap in its numbering', async () => {
     const dir = await tempDir()
     const live = await LiveMembership.load(dir, network)
-    const add = await signedChange(
-      v0,
-      { type: 'add', member: members[3]!.identity },
-      ['hospital-a', 'hospital-b'],
-      keys,
-    )
+    const add = await t.addFourth()
     live.offer(add)
     await live.applyPending()
     const { rename } = await import('node:fs/promises')

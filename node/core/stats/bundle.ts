@@ -1,6 +1,8 @@
 import { concatBytes } from '@noble/curves/utils.js'
+import { type CosignedCheckpoint, checkpointId } from '../checkpoint.ts'
 import { EhrlogError } from '../errors.ts'
 import { ORIGIN_PATTERN } from '../layout.ts'
+import { verifyStatsAnchor } from './anchor.ts'
 import { smallDiscreteLog } from './bsgs.ts'
 import { COUNTER_COUNT, COUNTER_NAMES, checkPeriod } from './counters.ts'
 import {
@@ -45,8 +47,8 @@ export interface HospitalCounters {
   origin: string
   ciphertexts: Ciphertext[]
   /**
-   * Reserved for the proof that the ciphertexts are in the origin's feed under a cosigned
-   * checkpoint; must be empty in v1 (no entry kind carries them yet).
+   * Proof that the ciphertexts are the origin's `counters` entry under a cosigned checkpoint
+   * (anchor.ts); empty when the bundle was made without one (then listed as unanchored).
    */
   anchor: Uint8Array
 }
@@ -71,7 +73,8 @@ export type BundleRefusal =
   | 'wrong-period'
   | 'wrong-key'
   | 'too-few-hospitals'
-  | 'anchor-unsupported'
+  | 'anchor-invalid'
+  | 'unanchored'
   | 'sum-mismatch'
   | 'too-few-shares'
   | 'share-forged'
@@ -308,7 +311,10 @@ export function decodeStatsBundle(bytes: Uint8Array): StatsBundle {
   try {
     checkPeriod(period)
   } catch {
-    throw malformed('malformed', `the period "${period}" is not a UTC month like 2026-11`)
+    throw malformed(
+      'malformed',
+      `the period "${period}" is not a period like 2026-11 or 2026-11-03`,
+    )
   }
   const cells = r.u16('the cell count')
   if (cells !== COUNTER_COUNT) {
@@ -363,6 +369,10 @@ export interface VerifiedStats {
   publicKey: Uint8Array
   totals: (number | undefined)[]
   sharesFrom: number[]
+  /** Hospitals whose block has no anchor (their ciphertexts are not shown to be in a feed). */
+  unanchored: string[]
+  /** The cosigned checkpoints the anchors rest on (cosignatures checked by `checkCheckpoint`). */
+  checkpoints: CosignedCheckpoint[]
 }
 
 /**
@@ -374,7 +384,14 @@ export interface VerifiedStats {
  */
 export function verifyStatsBundle(
   bytes: Uint8Array,
-  expect: { period?: string; publicKey?: Uint8Array } = {},
+  expect: {
+    period?: string
+    publicKey?: Uint8Array
+    /** Refuse a hospital block without an anchor (`unanchored`). */
+    requireAnchors?: boolean
+    /** Checks each cosigned checkpoint the anchors rest on (e.g. against network.json); throws. */
+    checkCheckpoint?: (cosigned: CosignedCheckpoint) => void
+  } = {},
 ): VerifiedStats {
   const b = decodeStatsBundle(bytes)
   if (expect.period !== undefined && b.period !== expect.period) {
@@ -400,13 +417,26 @@ export function verifyStatsBundle(
       )
     }
   }
+  const unanchored: string[] = []
+  const checkpoints = new Map<string, CosignedCheckpoint>()
   for (const h of b.hospitals) {
-    if (h.anchor.length !== 0) {
-      throw wrong('anchor-unsupported', `${h.origin}'s anchor is not empty; v1 defines none`, {
-        origin: h.origin,
-      })
+    if (h.anchor.length === 0) {
+      unanchored.push(h.origin)
+      continue
     }
+    const cosigned = verifyStatsAnchor(h.origin, b.period, h.ciphertexts, h.anchor)
+    checkpoints.set(checkpointId(cosigned.checkpoint), cosigned)
   }
+  if (expect.requireAnchors && unanchored.length > 0) {
+    throw wrong(
+      'unanchored',
+      `${unanchored.join(', ')} carry no anchor into a cosigned checkpoint`,
+      {
+        origins: unanchored,
+      },
+    )
+  }
+  for (const cosigned of checkpoints.values()) expect.checkCheckpoint?.(cosigned)
   const sum = sumVectors(
     b.hospitals.map((h) => h.ciphertexts),
     b.sum.length,
@@ -453,5 +483,7 @@ export function verifyStatsBundle(
     publicKey,
     totals: b.totals,
     sharesFrom: b.shares.map((s) => s.member),
+    unanchored,
+    checkpoints: [...checkpoints.values()],
   }
 }

@@ -1,6 +1,6 @@
 import type { Entry } from '../entry.ts'
-import { EhrlogError } from '../errors.ts'
 import { ACTIONS } from '../event.ts'
+import { periodError, periodUnitOf } from './period.ts'
 
 /*
  * The counter table (docs/format.md, "Private network statistics"): what one hospital counts
@@ -64,16 +64,9 @@ export function dataCategory(resource: string): DataCategory {
   return 'other'
 }
 
-/** "YYYY-MM": a calendar month, UTC. Periods never overlap (see the policy). */
-const PERIOD = /^(\d{4})-(0[1-9]|1[0-2])$/
-
+/** A month, day, hour, minute or second, UTC (period.ts). Periods of one unit never overlap. */
 export function checkPeriod(period: string): void {
-  if (!PERIOD.test(period)) {
-    throw new EhrlogError(
-      'ARGUMENT_INVALID',
-      `a period is a UTC month like 2026-11, got "${period}"`,
-    )
-  }
+  if (!periodUnitOf(period)) throw periodError(period)
 }
 
 interface EventBody {
@@ -93,21 +86,23 @@ interface EventBody {
 export function countersOf(entries: readonly Entry[], period: string): number[] {
   checkPeriod(period)
   const counts = new Array<number>(COUNTER_COUNT).fill(0)
-  for (const entry of entries) {
-    if (entry.recorded.slice(0, 7) !== period) continue
-    if (entry.kind === 'event') {
-      const body = entry.body as EventBody
-      const a = ACTIONS.indexOf(body.action as (typeof ACTIONS)[number])
-      if (a < 0 || typeof body.resource !== 'string') continue
-      counts[a * DATA_CATEGORIES.length + DATA_CATEGORIES.indexOf(dataCategory(body.resource))]!++
-      const detail = typeof body.detail === 'string' ? body.detail.toLowerCase() : ''
-      if (detail === 'emergency' || detail === 'break-glass') counts[EMERGENCY]!++
-      if (body.outcome === 'failure' && body.action === 'query') counts[REFUSED]!++
-      if (body.outcome === 'failure' && body.action === 'login') counts[FAILED_SIGN_INS]!++
-    } else if (entry.kind === 'alert') {
-      const k = INCIDENT_KINDS.indexOf((entry.body as { kind?: unknown }).kind as never)
-      if (k >= 0) counts[INCIDENTS + k]!++
-    }
-  }
+  for (const entry of entries) if (entry.recorded.startsWith(period)) addToCounters(counts, entry)
   return counts
+}
+
+/** Counts one entry into `counts` (whatever its period): what countersOf does per entry. */
+export function addToCounters(counts: number[], entry: Pick<Entry, 'kind' | 'body'>): void {
+  if (entry.kind === 'event') {
+    const body = entry.body as EventBody
+    const a = ACTIONS.indexOf(body.action as (typeof ACTIONS)[number])
+    if (a < 0 || typeof body.resource !== 'string') return
+    counts[a * DATA_CATEGORIES.length + DATA_CATEGORIES.indexOf(dataCategory(body.resource))]!++
+    const detail = typeof body.detail === 'string' ? body.detail.toLowerCase() : ''
+    if (detail === 'emergency' || detail === 'break-glass') counts[EMERGENCY]!++
+    if (body.outcome === 'failure' && body.action === 'query') counts[REFUSED]!++
+    if (body.outcome === 'failure' && body.action === 'login') counts[FAILED_SIGN_INS]!++
+  } else if (entry.kind === 'alert') {
+    const k = INCIDENT_KINDS.indexOf((entry.body as { kind?: unknown }).kind as never)
+    if (k >= 0) counts[INCIDENTS + k]!++
+  }
 }

@@ -8,7 +8,7 @@ import { checkPeriod } from './counters.ts'
  * into disjoint groups of at least `minGroupSize` hospitals (the whole network is the partition
  * with one group), decided before the period's counts exist; only a whole group of that
  * partition may be totalled, and no cell under `minCellCount` is published. Disjoint groups of
- * one partition have no differences to take, and periods (calendar months) do not overlap.
+ * one partition have no differences to take, and periods of the network's one unit (period.ts) do not overlap.
  */
 
 export interface StatsGroup {

@@ -1,5 +1,13 @@
-import { BLIND_SIZE, indexBetaKey, PREFIX, prefixRange } from '../format/key-layout.ts'
+import {
+  BLIND_SIZE,
+  type FeedTag,
+  indexBetaKey,
+  PREFIX,
+  prefixRange,
+  readU64,
+} from '../format/key-layout.ts'
 import type { StoreAccess } from '../store-access.ts'
+import type { EntryRef } from '../write/indexes.ts'
 
 /** One patient posting: the seqs (u64be each, ascending) of one patient's events in one batch. */
 export interface PatientPosting {
@@ -53,6 +61,40 @@ export async function* patientPostings(
   damaged: { count: number } = { count: 0 },
 ): AsyncGenerator<PatientPosting> {
   for await (const batch of patientPostingBatches(access, originOfTag, damaged)) yield* batch
+}
+
+/**
+ * One patient's entries in one feed, from its postings (P | blind | feed | first seq) in key
+ * order, so in ascending seq order: the seqs of each posting read, decrypted and yielded only
+ * when the caller asks for more (a query page stops reading once it is full, and a patient's
+ * trail grows by one posting per query of it). Postings that fail authentication are skipped
+ * (verify reports them), as in LogStore.findByPatient.
+ */
+export async function* patientRefsIn(
+  access: StoreAccess,
+  blind: Buffer,
+  tag: FeedTag,
+  origin: string,
+): AsyncGenerator<EntryRef[]> {
+  const iterator = access.db.iterator(
+    prefixRange(Buffer.concat([Buffer.of(PREFIX.patient), blind, tag])),
+  )
+  try {
+    for (let want = 16; ; want = Math.min(want * 2, 1000)) {
+      const chunk = await iterator.nextv(want)
+      if (chunk.length === 0) return
+      const refs: EntryRef[] = []
+      for (const [key, value] of chunk) {
+        const plain = access.cipher.open(key, value)
+        if (!plain) continue
+        for (let at = 0; at + 8 <= plain.length; at += 8)
+          refs.push({ origin, seq: readU64(plain, at) })
+      }
+      yield refs
+    }
+  } finally {
+    await iterator.close()
+  }
 }
 
 /** Cached VRF outputs by blind index, sealed; undefined where none (or one that fails to open). */

@@ -6,47 +6,18 @@ import {
   checkpointSigningMessage,
   verifyCosignedCheckpoint,
 } from '../../../node/core/checkpoint.ts'
-import { isEhrlogError } from '../../../node/core/errors.ts'
 import { fromHex } from '../../../node/core/hex.ts'
-import {
-  checkpointKeysOf,
-  genesisVersion,
-  MembershipHistory,
-  type MembershipVersion,
-} from '../../../node/core/trust/index.ts'
-import {
-  makeMember,
-  signedChange,
-  TEST_VRF_PUBLIC_KEY_HEX,
-  type TestMember,
-} from './membership-chain-fixtures.ts'
+import { checkpointKeysOf, MembershipHistory } from '../../../node/core/trust/index.ts'
+import { codeOf, makeTestNetwork, type TestNetwork } from './membership-test-network.ts'
 
-function codeOf(fn: () => unknown): string | undefined {
-  try {
-    fn()
-    return undefined
-  } catch (err) {
-    return isEhrlogError(err) ? err.code : `not-ehrlog: ${String(err)}`
-  }
-}
-
-let members: TestMember[]
-let keys: Map<string, TestMember>
-let network: { members: unknown[]; vrfPublicKey: string }
-let v0: MembershipVersion
+let t: TestNetwork
+let keys: TestNetwork['keys']
+let network: TestNetwork['network']
 
 beforeAll(async () => {
-  members = await Promise.all(
-    ['hospital-a', 'hospital-b', 'hospital-c', 'hospital-d'].map((n, i) =>
-      makeMember(n, `/ip4/10.0.0.${i + 1}/tcp/7400`),
-    ),
-  )
-  keys = new Map(members.map((m) => [m.identity.name, m]))
-  network = {
-    members: members.slice(0, 3).map((m) => m.identity),
-    vrfPublicKey: TEST_VRF_PUBLIC_KEY_HEX,
-  }
-  v0 = genesisVersion(network).version
+  t = await makeTestNetwork()
+  keys = t.keys
+  network = t.network
 })
 
 /** A checkpoint cosigned by `signers` (indexes) of `history`'s version `n`. */
@@ -65,12 +36,7 @@ function cosignedAt(history: MembershipHistory, n: number, signers: number[]) {
 
 describe('membership history: the keys of the version a checkpoint names', () => {
   it('verifies a checkpoint of each version under that version’s keys only', async () => {
-    const add = await signedChange(
-      v0,
-      { type: 'add', member: members[3]!.identity },
-      ['hospital-a', 'hospital-b'],
-      keys,
-    )
+    const add = await t.addFourth()
     const h0 = MembershipHistory.fromChain(network, [])
     const h1 = h0.extend(add)
     expect(h1.latest).toBe(1)
@@ -104,12 +70,7 @@ describe('membership history: the keys of the version a checkpoint names', () =>
 
   it('refuses a version it has not reached, or another chain’s at that number', async () => {
     const h0 = MembershipHistory.fromChain(network, [])
-    const add = await signedChange(
-      v0,
-      { type: 'add', member: members[3]!.identity },
-      ['hospital-a', 'hospital-b'],
-      keys,
-    )
+    const add = await t.addFourth()
     const h1 = h0.extend(add)
     const ref = { version: 1, hash: h1.versions[1]!.hash }
     expect(codeOf(() => h0.keysFor(ref))).toBe('MEMBERSHIP_UNKNOWN')

@@ -1,0 +1,52 @@
+import type { FastifyInstance } from 'fastify'
+import type { Incident } from '../alerts/index.ts'
+import type { BearerToken } from '../api/bearer-auth.ts'
+import type { CheckpointService } from '../checkpoint/index.ts'
+import type { Membership } from '../core/trust/index.ts'
+import type { NodeIdentity } from '../identity/index.ts'
+import type { OwnFeed } from '../ingest/index.ts'
+import type { NetService } from '../net/index.ts'
+import type { NodeOptions } from '../node-options.ts'
+import type { LogStore } from '../store/index.ts'
+import { statsRoutes } from './stats-routes.ts'
+import { StatsService } from './stats-service.ts'
+
+export { STATS_DIR, STATS_FILE, type StatsNodeOptions } from './stats-config.ts'
+export { STATS_PATHS } from './stats-routes.ts'
+export { StatsService }
+
+/** The member-only control topic of the statistics (docs/protocol.md, "Statistics"). */
+export const STATS_TOPIC = 'stats'
+
+/**
+ * The statistics part as node-parts.ts adds it: the service (a Startable) on the `stats`
+ * control topic, appending to the own feed, and its HTTP routes.
+ */
+export function statsPartOf(p: {
+  identity: NodeIdentity
+  membership: Membership
+  store: LogStore
+  ownFeed: OwnFeed
+  net: NetService
+  checkpoints: CheckpointService
+  report: (incident: Incident) => void
+  opts: NodeOptions
+}): {
+  service: StatsService
+  routes: (scope: FastifyInstance, token: BearerToken) => Promise<void>
+} {
+  const service = new StatsService({
+    ...p.opts.stats,
+    identity: p.identity,
+    membership: p.membership,
+    store: p.store,
+    append: async (body) => void (await p.ownFeed.append([{ kind: 'stats', body }])),
+    publish: (data) => p.net.publishControl(STATS_TOPIC, data),
+    checkpoint: () => p.checkpoints.latest(),
+    runCheckpoint: () => p.checkpoints.runRound(),
+    report: p.report,
+    logger: p.opts.logger.child({ component: 'stats' }),
+  })
+  p.net.handleControl(STATS_TOPIC, (data) => service.handle(data))
+  return { service, routes: statsRoutes({ stats: service, node: p.identity.config.name }) }
+}
