@@ -198,8 +198,9 @@ describe('a network that changes under steady ingest (real processes)', () => {
       const target = await feedSizes(a)
       const t0 = Date.now()
       await net.start('hospital-d')
-      await logIn(root, d)
       await chain.applied([d], 1, ['hospital-a', 'hospital-b', 'hospital-c', 'hospital-d'])
+      // Its sessions are signed with its key as a member: once admitted.
+      await logIn(root, d)
       await waitFor(
         'hospital-d to hold every feed as hospital-a did when it started',
         async () => {
