@@ -248,6 +248,11 @@ export async function benchMembership(): Promise<Figure[]> {
       quorum = next
     }
 
+    // Back to a quorum a fourth member keeps valid (3 of 4: a majority), not timed.
+    if (quorum === 2) {
+      await timeQuorumChange(a, [b], hospitals, 3, true, genesis)
+      quorum = 3
+    }
     // A fourth hospital joins: added, then started on the genesis (joining).
     const d: Hospital = {
       name: 'hospital-d',
