@@ -69,7 +69,7 @@ async function run(): Promise<void> {
       '--http-port',
       String(HTTP_PORT),
     ]
-    say(`ehrlog ${args.map((x) => (x.startsWith('/') ? rel(x) : x)).join(' ')}`)
+    say(`ehrlog ${args.map((x) => (x.startsWith(DIR) ? rel(x) : x)).join(' ')}`)
     const code = await main(args)
     if (code !== 0) throw new Error(`init failed (exit ${code})`)
     // The genesis network.json, and the network's index key from a member's folder.
