@@ -148,7 +148,10 @@ export function buildParts(
   const users = new DirectoryFold({ store, feed: ownFeed, accepted: net, logger })
   const auth = new AuthService({
     node: name,
-    signingKey: identity.signingKey,
+    // Read at each session: after its own Ed25519 rotation the node signs with the new key.
+    get signingKey() {
+      return signer.privateKey
+    },
     memberKey: (node) => {
       const hex = folder.live.current.byName(node)?.ed25519PublicKey
       return hex ? new Uint8Array(Buffer.from(hex, 'hex')) : undefined

@@ -19,6 +19,8 @@ const LOADED = join(DIR, '.demo-data-loaded')
 const ADMINS_CREATED = join(DIR, '.demo-admins-created')
 const ACCOUNTS_CREATED = join(DIR, '.demo-accounts-created')
 const CREDENTIALS = join(DIR, 'credentials.txt')
+/** Written by `npm run demo:add-node` once hospital-d joined: it starts with the others. */
+const JOINED = join(DIR, '.demo-hospital-d-joined')
 /** The demo's own CLI sessions (the admins'), never the user's ~/.config/ehrlog. */
 const DEMO_CONFIG = join(DIR, '.demo-cli-config')
 
@@ -94,7 +96,8 @@ async function run(): Promise<void> {
   })
   process.once('SIGTERM', () => stopAll().then(() => process.exit(0)))
   try {
-    for (let i = 0; i < NODES; i++) {
+    const running = NODES + (existsSync(JOINED) ? 1 : 0)
+    for (let i = 0; i < running; i++) {
       const dir = join(DIR, localNodeName(i))
       nodes.push(await spawnNode(dir, { logFile: join(DIR, `${localNodeName(i)}.log`) }))
     }

@@ -1,11 +1,13 @@
 import { type ChildProcess, spawn } from 'node:child_process'
 import { createWriteStream } from 'node:fs'
-import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
 import { nodeProcessEnv } from '../bin/relaunch.js'
 import { EhrlogError } from '../node/core/errors.ts'
 import { type RuntimeInfo, readRuntimeInfo } from '../node/identity/index.ts'
+import { sourceUrl } from '../node/threads/source-root.ts'
 
-const BIN = join(import.meta.dirname, '..', 'bin', 'ehrlog.js')
+/** bin/ehrlog.js, from the sources or from a benchmark's bundle (dist/bench/) alike. */
+const BIN = fileURLToPath(sourceUrl('bin/ehrlog.js'))
 
 export interface NodeProcess {
   dir: string

@@ -43,7 +43,9 @@ export function followOwnRotation(opts: OwnRotationOptions): () => void {
   }
   return opts.live.onChange((now, before) => {
     const next = now.byName(self)?.ed25519PublicKey
-    if (next === undefined || next === before.byName(self)?.ed25519PublicKey) return
+    const was = before.byName(self)?.ed25519PublicKey
+    // Not a rotation: this node removed, or added (a joining node admitted with its own key).
+    if (next === undefined || was === undefined || next === was) return
     const key = opts.nextSigningKey
     if (!key || toHex(ed25519RawPublicKey(key)) !== next) {
       const reason = `membership version ${now.version} rotated this node's Ed25519 key to ${next.slice(0, 16)}…, which keys-next.enc does not hold: install it (ehrlog keys rotate) and restart`

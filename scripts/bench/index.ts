@@ -5,6 +5,8 @@
 // SYSLOG_MESSAGES (default 20,000), SYSLOG_CONNECTIONS (default 4), SYSLOG_PATIENTS (default
 // 100,000) and SYSLOG_WORKLOAD (pool, new, both); the per-patient index benchmark ENTRIES and
 // PATIENTS (default 100,000); the membership sync benchmark MEMBERSHIP_CHANGES (default 200);
+// the membership changes benchmark (membership) JOIN_ENTRIES (default 1,000,000), CHANGE_RUNS,
+// ASKED_RUNS and JOIN_SEED_DIR;
 // the checkpoint rounds at scale CHECKPOINT_ENTRIES (default 1,000,000), CHECKPOINT_ROUNDS and
 // CHECKPOINT_SCALE_DIR. BENCH=name,name runs only those benchmarks (names below, e.g.
 // BENCH=checkpoint-scale).
@@ -14,6 +16,7 @@ import { benchCheckpoint } from './checkpoint.ts'
 import { benchCheckpointAtScale } from './checkpoint-scale.ts'
 import { benchIndexService } from './index-service.ts'
 import { benchLogStore } from './log-store.ts'
+import { benchMembership } from './membership.ts'
 import { benchMembershipSync } from './membership-sync.ts'
 import { benchNetwork } from './network.ts'
 import { benchQuery } from './query.ts'
@@ -38,3 +41,5 @@ if (want('index'))
   printFigures('per-patient index in the store (issue 15)', await benchIndexService())
 if (want('membership-sync'))
   printFigures('membership sync, 2 local nodes (issue 16)', await benchMembershipSync())
+if (want('membership'))
+  printFigures('membership changes, real node processes (issue 16)', await benchMembership())

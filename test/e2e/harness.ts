@@ -22,10 +22,13 @@ export interface Member {
   apiToken: string
   logFile: string
   process: NodeProcess | undefined
+  /** `node start` arguments of this member only, after the network's. */
+  args?: string[]
 }
 
 export interface LocalNetwork {
   root: string
+  /** The members `network init` made; a test may push more (a hospital that joins later). */
   members: Member[]
   member(name: string): Member
   /** Starts the member's node (again, in the same folder) and waits until it serves HTTP. */
@@ -161,7 +164,8 @@ export function useLocalNetworks(
       start: async (name) => {
         const m = member(name)
         if (m.process) throw new Error(`${name} is already running`)
-        const p = await spawnNode(m.dir, { logFile: m.logFile, args: opts.args ?? [] })
+        const args = [...(opts.args ?? []), ...(m.args ?? [])]
+        const p = await spawnNode(m.dir, { logFile: m.logFile, args })
         children.push(p)
         m.process = p
         expect(p.info.http).toBe(m.http)
