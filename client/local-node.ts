@@ -1,8 +1,9 @@
 import { readFile, stat } from 'node:fs/promises'
 import { join } from 'node:path'
 import { EhrlogError } from '../node/core/errors.ts'
-import { Membership } from '../node/core/trust/index.ts'
 import { NETWORK_FILE, type NodeIdentity, openNodeDir } from '../node/identity/index.ts'
+import { LiveMembership } from '../node/membership/live-membership.ts'
+import { OriginKeys } from '../node/membership/origin-keys.ts'
 import { storeOfNode } from '../node/node-store.ts'
 import type { LogStore } from '../node/store/index.ts'
 import { type CliContext, passphraseOf } from './context.ts'
@@ -14,7 +15,8 @@ export interface LocalNode {
 
 /**
  * Opens a stopped node's folder and its store for an offline command, runs `task`, and
- * always closes the store. The members' keys come from DIR/network.json when present.
+ * always closes the store. The members' keys come from DIR/network.json and DIR/membership/
+ * when present.
  */
 export async function withLocalNode<T>(
   ctx: CliContext,
@@ -37,12 +39,26 @@ export async function withLocalNode<T>(
   }
 }
 
-async function memberKeysOf(dir: string): Promise<Map<string, string>> {
+/**
+ * The members' keys the store checks heads with: from DIR/network.json and the membership
+ * changes applied since (DIR/membership/, each verified from the genesis), per tree size as
+ * the running node has them (rotated keys, frozen feeds of removed members).
+ */
+async function memberKeysOf(dir: string): Promise<Map<string, string> | OriginKeys> {
   let text: string
   try {
     text = await readFile(join(dir, NETWORK_FILE), 'utf8')
   } catch {
     return new Map() // a lone node: only its own feed's key
   }
-  return Membership.parse(text, join(dir, NETWORK_FILE)).ed25519Keys()
+  let genesis: unknown
+  try {
+    genesis = JSON.parse(text)
+  } catch (cause) {
+    throw new EhrlogError('CONFIG_INVALID', `${join(dir, NETWORK_FILE)}: is not JSON`, {
+      cause,
+      details: { field: '', source: join(dir, NETWORK_FILE) },
+    })
+  }
+  return OriginKeys.load(await LiveMembership.load(dir, genesis), dir)
 }

@@ -3,6 +3,8 @@ import { HttpServer, type NodeStatus, tlsFilesOf } from './api/index.ts'
 import { AtnaIngest } from './atna/index.ts'
 import { AuthService, DirectoryFold } from './auth/index.ts'
 import { CheckpointService } from './checkpoint/index.ts'
+import { toHex } from './core/hex.ts'
+import { ed25519RawPublicKey } from './core/tree-head.ts'
 import { NodeMetrics, nodeHealthOf, type QuorumWatch } from './health/index.ts'
 import type { NodeIdentity } from './identity/index.ts'
 import { IndexPart } from './index/index-part.ts'
@@ -148,9 +150,12 @@ export function buildParts(
   const users = new DirectoryFold({ store, feed: ownFeed, accepted: net, logger })
   const auth = new AuthService({
     node: name,
-    // Read at each session: after its own Ed25519 rotation the node signs with the new key.
+    // Sessions are checked against the key the version in force lists for this node: after
+    // its own Ed25519 rotation, the new key (even while its feed still waits for the cut).
     get signingKey() {
-      return signer.privateKey
+      const next = folder.next?.signingKey
+      const listed = folder.live.current.byName(name)?.ed25519PublicKey
+      return next && listed === toHex(ed25519RawPublicKey(next)) ? next : signer.privateKey
     },
     memberKey: (node) => {
       const hex = folder.live.current.byName(node)?.ed25519PublicKey

@@ -104,7 +104,16 @@ export async function propose(admin: Admin, http: string, args: string[]): Promi
 
 /** `ehrlog network sign ID --node URL`: the admin's node adds its signature. */
 export async function sign(admin: Admin, http: string, id: string): Promise<string> {
-  return mustRunAs(admin, ['network', 'sign', id, '--node', http])
+  // The proposal reaches the signer's node by gossip: a moment after it was made elsewhere.
+  const deadline = Date.now() + 20_000
+  for (;;) {
+    try {
+      return await mustRunAs(admin, ['network', 'sign', id, '--node', http])
+    } catch (err) {
+      if (!/NOT_FOUND/.test((err as Error).message) || Date.now() > deadline) throw err
+      await new Promise((resolve) => setTimeout(resolve, 250))
+    }
+  }
 }
 
 /** Where a node stands: GET /api/v1/membership, followed from the genesis (each change checked). */

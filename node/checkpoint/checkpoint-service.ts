@@ -98,7 +98,9 @@ export class CheckpointService {
     this.#opts = opts
     this.#live = membershipViewOf(opts.membership)
     const secretKeys = [opts.blsSecretKey, ...(opts.moreBlsSecretKeys ?? [])]
-    this.#versions = new VersionStates(opts.self, secretKeys, opts.quorum)
+    this.#versions = new VersionStates(opts.self, secretKeys, opts.quorum, (n) =>
+      this.#live.at(n),
+    )
     this.#networkId = fromHex(this.#live.networkId, 32)!
     this.#bls = opts.bls ?? new BlsWorker({ secretKey: opts.blsSecretKey }, opts.logger)
   }
@@ -316,7 +318,7 @@ export class CheckpointService {
     if (version.index < 0 || !version.secretKey) return // not a signer of this version
     const sign = await mayCosign(checkpoint, {
       ...this.#opts,
-      members: new Set(version.membership.members.map((m) => m.name)),
+      members: new Set(version.origins),
       latest: this.#latest,
       proposerName: version.membership.members[proposer]?.name ?? `member ${proposer}`,
       syncWaitMs: this.#opts.syncWaitMs ?? 5000,

@@ -6,7 +6,8 @@ import type { LogStore } from '../store/index.ts'
 import type { VersionState } from './version-state.ts'
 
 /**
- * This node's view under `version`: every member's feed at the size it holds on disk, with
+ * This node's view under `version`: every feed it cuts (its members', and removed members'
+ * frozen ones) at the size it holds on disk, with
  * its feed root and its index root at that size (the time is taken after the index roots,
  * which may take a while on a first round after a start).
  */
@@ -16,7 +17,8 @@ export async function cutOf(
   store: LogStore,
   index: Pick<IndexView, 'rootAt'>,
 ): Promise<Checkpoint> {
-  const origins = version.membership.members.map((m) => m.name).sort()
+  // Removed members' feeds too, frozen: every checkpoint keeps covering their entries.
+  const origins = version.origins
   const feeds: FeedCut[] = []
   for (const origin of origins) {
     const treeSize = store.size(origin)

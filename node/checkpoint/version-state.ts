@@ -13,6 +13,12 @@ import type { VersionKeys } from './bls-jobs.ts'
  */
 export interface VersionState {
   membership: Membership
+  /**
+   * The feeds its checkpoints cut, in name order: its members' and those of members removed
+   * before it, whose feeds stay, frozen at their last cosigned size, so that every later
+   * checkpoint still covers their entries (answers, consistency since an older checkpoint).
+   */
+  origins: readonly string[]
   ref: MembershipRef
   keys: VersionKeys
   /** This node's index among the version's members; -1 when it is not one. */
@@ -27,15 +33,22 @@ export class VersionStates {
   readonly #publicKeys = new Map<string, Uint8Array>()
   readonly #byHash = new Map<string, VersionState>()
   readonly #quorum: number | undefined
+  readonly #former: (version: number) => Membership | undefined
 
   /**
    * `secretKeys`: the BLS secret keys the node folder holds (the identity's first); `quorum`
    * overrides every version's (tests).
    */
-  constructor(self: string, secretKeys: readonly Uint8Array[], quorum?: number) {
+  constructor(
+    self: string,
+    secretKeys: readonly Uint8Array[],
+    quorum?: number,
+    former: (version: number) => Membership | undefined = () => undefined,
+  ) {
     this.#self = self
     this.#secretKeys = secretKeys
     this.#quorum = quorum
+    this.#former = former
   }
 
   /**
@@ -58,8 +71,12 @@ export class VersionStates {
     if (cached) return cached
     const index = membership.members.findIndex((m) => m.name === this.#self)
     const own = membership.members[index]?.blsPublicKey
+    const origins = new Set(membership.members.map((m) => m.name))
+    for (let v = 0; v < membership.version; v++)
+      for (const m of this.#former(v)?.members ?? []) origins.add(m.name)
     const state: VersionState = {
       membership,
+      origins: [...origins].sort(),
       ref: { version: membership.version, hash: fromHex(membership.versionHash, 32)! },
       keys: { ...checkpointKeysOf(membership.keys), quorum: this.#quorum ?? membership.quorum },
       index,

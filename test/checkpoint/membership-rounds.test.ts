@@ -132,11 +132,14 @@ describe('checkpoint rounds follow the membership (real nodes on loopback)', () 
     )
     const v2 = await c2!.checkpoints.runRound()
     expect(v2.checkpoint.membership.version).toBe(2)
+    // hospital-d's feed stays in every later checkpoint, frozen (empty here: it never ran).
     expect(v2.checkpoint.feeds.map((f) => f.origin)).toEqual([
       'hospital-a',
       'hospital-b',
       'hospital-c',
+      'hospital-d',
     ])
+    expect(v2.checkpoint.feeds.find((f) => f.origin === 'hospital-d')?.treeSize).toBe(0)
     // Back to 3 members and a majority quorum of 2.
     expect(verifiesUnder(a, v2).length).toBeGreaterThanOrEqual(2)
     expect(a.membership.current.quorum).toBe(2)
