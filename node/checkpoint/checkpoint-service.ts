@@ -98,9 +98,7 @@ export class CheckpointService {
     this.#opts = opts
     this.#live = membershipViewOf(opts.membership)
     const secretKeys = [opts.blsSecretKey, ...(opts.moreBlsSecretKeys ?? [])]
-    this.#versions = new VersionStates(opts.self, secretKeys, opts.quorum, (n) =>
-      this.#live.at(n),
-    )
+    this.#versions = new VersionStates(opts.self, secretKeys, opts.quorum, (n) => this.#live.at(n))
     this.#networkId = fromHex(this.#live.networkId, 32)!
     this.#bls = opts.bls ?? new BlsWorker({ secretKey: opts.blsSecretKey }, opts.logger)
   }
