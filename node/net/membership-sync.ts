@@ -1,4 +1,4 @@
-import type { Connection, Stream } from '@libp2p/interface'
+import type { Stream } from '@libp2p/interface'
 import { peerIdFromString } from '@libp2p/peer-id'
 import { lpStream } from '@libp2p/utils'
 import type { Logger } from 'pino'
@@ -8,6 +8,12 @@ import {
   parseSignedProposal,
   type SignedProposal,
 } from '../core/trust/index.ts'
+import {
+  BoundedResponder,
+  decodeObject,
+  type Exchange,
+  encodeJson as encode,
+} from './bounded-responder.ts'
 import type { NetHost } from './host.ts'
 import { LIMITS, MEMBERSHIP_PROTOCOL } from './protocol.ts'
 
@@ -28,25 +34,6 @@ export interface MembershipAnswer {
   latest: number
   /** Signed changes making versions after+1 … after+changes.length. */
   changes: unknown[]
-}
-
-const utf8 = new TextEncoder()
-const utf8Decoder = new TextDecoder('utf-8', { fatal: true })
-
-function encode(value: unknown): Uint8Array {
-  return utf8.encode(JSON.stringify(value))
-}
-
-function decodeObject(bytes: Uint8Array, what: string): Record<string, unknown> {
-  let value: unknown
-  try {
-    value = JSON.parse(utf8Decoder.decode(bytes))
-  } catch {
-    value = undefined
-  }
-  if (typeof value !== 'object' || value === null || Array.isArray(value))
-    throw new EhrlogError('MESSAGE_INVALID', `the ${what} is not a JSON object`)
-  return value as Record<string, unknown>
 }
 
 const isVersion = (n: unknown): n is number =>
@@ -72,78 +59,52 @@ export interface MembershipServerOptions {
 }
 
 /** The responder side of /ehrlog/membership/1.0.0. */
-export class MembershipServer {
-  private sessions = 0
-  private readonly active = new Set<Promise<void>>()
-  private readonly controller = new AbortController()
-
-  constructor(private readonly opts: MembershipServerOptions) {}
-
-  async start(): Promise<void> {
-    await this.opts.host.handle(
-      MEMBERSHIP_PROTOCOL,
-      (stream, connection) => {
-        const p = this.serve(stream, connection).finally(() => this.active.delete(p))
-        this.active.add(p)
-      },
-      // Clients included: the gater bounds how many of them are connected at all.
-      { maxInboundStreams: 2, runOnLimitedConnection: false },
-    )
+export class MembershipServer extends BoundedResponder {
+  constructor(private readonly opts: MembershipServerOptions) {
+    super({
+      host: opts.host,
+      protocol: MEMBERSHIP_PROTOCOL,
+      maxInboundStreams: 2,
+      maxSessions: opts.maxSessions,
+      timeoutMs: opts.timeoutMs,
+      maxRequestBytes: LIMITS.maxMembershipRequestBytes,
+      busy: (n) => `serving ${n} membership requests`,
+    })
   }
 
-  async stop(): Promise<void> {
-    this.controller.abort()
-    await this.opts.host.unhandle(MEMBERSHIP_PROTOCOL).catch(() => {})
-    await Promise.allSettled([...this.active])
+  protected async exchange({ lp, stream, signal }: Exchange): Promise<void> {
+    const history = this.opts.history()
+    const request = decodeObject((await lp.read({ signal })).subarray(), 'membership request')
+    if (request.v !== 1) throw new EhrlogError('MESSAGE_INVALID', 'membership request v must be 1')
+    if (request.networkId !== history.networkId)
+      throw new EhrlogError('FORBIDDEN', 'network id differs: network.json files differ')
+    if (!isVersion(request.after))
+      throw new EhrlogError('MESSAGE_INVALID', 'after must be a version number (integer ≥ 0)')
+    await lp.write(answerOf(history, request.after), { signal })
+    await stream.close({ signal })
   }
 
-  private async serve(stream: Stream, connection: Connection): Promise<void> {
-    const signal = AbortSignal.any([
-      this.controller.signal,
-      AbortSignal.timeout(this.opts.timeoutMs),
-    ])
-    const lp = lpStream(stream, { maxDataLength: LIMITS.maxMembershipRequestBytes })
-    const peer = connection.remotePeer.toString()
-    let counted = false
+  protected async refuse({ lp, stream, peer, signal }: Exchange, err: unknown): Promise<void> {
+    let error = err
+    if ((err as Error)?.name === 'InvalidDataLengthError')
+      error = new EhrlogError(
+        'PAYLOAD_TOO_LARGE',
+        `membership request is larger than ${LIMITS.maxMembershipRequestBytes} bytes`,
+      )
+    const passed = isEhrlogError(error) && PASSED_ON.has(error.code)
+    if (!this.controller.signal.aborted)
+      this.opts.log.warn(
+        { peer, code: passed ? (error as EhrlogError).code : undefined, err: String(error) },
+        'membership request refused',
+      )
     try {
-      if (this.sessions >= this.opts.maxSessions)
-        throw new EhrlogError('RATE_LIMITED', `serving ${this.sessions} membership requests`)
-      this.sessions++
-      counted = true
-      const history = this.opts.history()
-      const request = decodeObject((await lp.read({ signal })).subarray(), 'membership request')
-      if (request.v !== 1)
-        throw new EhrlogError('MESSAGE_INVALID', 'membership request v must be 1')
-      if (request.networkId !== history.networkId)
-        throw new EhrlogError('FORBIDDEN', 'network id differs: network.json files differ')
-      if (!isVersion(request.after))
-        throw new EhrlogError('MESSAGE_INVALID', 'after must be a version number (integer ≥ 0)')
-      await lp.write(answerOf(history, request.after), { signal })
+      const body = passed
+        ? { code: (error as EhrlogError).code, message: (error as EhrlogError).message }
+        : { code: 'INTERNAL', message: 'internal error' }
+      await lp.write(encode({ ok: false, error: body }), { signal })
       await stream.close({ signal })
-    } catch (err) {
-      let error = err
-      if ((err as Error)?.name === 'InvalidDataLengthError')
-        error = new EhrlogError(
-          'PAYLOAD_TOO_LARGE',
-          `membership request is larger than ${LIMITS.maxMembershipRequestBytes} bytes`,
-        )
-      const passed = isEhrlogError(error) && PASSED_ON.has(error.code)
-      if (!this.controller.signal.aborted)
-        this.opts.log.warn(
-          { peer, code: passed ? (error as EhrlogError).code : undefined, err: String(error) },
-          'membership request refused',
-        )
-      try {
-        const body = passed
-          ? { code: (error as EhrlogError).code, message: (error as EhrlogError).message }
-          : { code: 'INTERNAL', message: 'internal error' }
-        await lp.write(encode({ ok: false, error: body }), { signal })
-        await stream.close({ signal })
-      } catch {
-        stream.abort(err instanceof Error ? err : new Error(String(err)))
-      }
-    } finally {
-      if (counted) this.sessions--
+    } catch {
+      stream.abort(err instanceof Error ? err : new Error(String(err)))
     }
   }
 }

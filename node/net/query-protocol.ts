@@ -1,12 +1,18 @@
 import { noise } from '@chainsafe/libp2p-noise'
 import { yamux } from '@chainsafe/libp2p-yamux'
-import type { Connection, Libp2p, Stream } from '@libp2p/interface'
+import type { Libp2p, Stream } from '@libp2p/interface'
 import { tcp } from '@libp2p/tcp'
-import { type LengthPrefixedStream, lpStream } from '@libp2p/utils'
+import { lpStream } from '@libp2p/utils'
 import { multiaddr } from '@multiformats/multiaddr'
 import { createLibp2p } from 'libp2p'
 import type { Logger } from 'pino'
 import { EhrlogError, type ErrorCode, isEhrlogError } from '../core/errors.ts'
+import {
+  BoundedResponder,
+  decodeObject as decode,
+  type Exchange,
+  encodeJson as encode,
+} from './bounded-responder.ts'
 import type { NetHost } from './host.ts'
 import { LIMITS, QUERY_PROTOCOL } from './protocol.ts'
 
@@ -57,25 +63,6 @@ function storeCorrupt(): EhrlogError {
   )
 }
 
-const utf8 = new TextEncoder()
-const utf8Decoder = new TextDecoder('utf-8', { fatal: true })
-
-function encode(value: unknown): Uint8Array {
-  return utf8.encode(JSON.stringify(value))
-}
-
-function decode(bytes: Uint8Array, what: string): Record<string, unknown> {
-  let value: unknown
-  try {
-    value = JSON.parse(utf8Decoder.decode(bytes))
-  } catch {
-    value = undefined
-  }
-  if (typeof value !== 'object' || value === null || Array.isArray(value))
-    throw new EhrlogError('MESSAGE_INVALID', `the ${what} is not a JSON object`)
-  return value as Record<string, unknown>
-}
-
 export interface QueryServerOptions {
   host: NetHost
   handler: QueryHandler
@@ -88,77 +75,46 @@ export interface QueryServerOptions {
 }
 
 /** The responder side of /ehrlog/query/1.0.0. */
-export class QueryServer {
-  private sessions = 0
-  private readonly active = new Set<Promise<void>>()
-  private readonly controller = new AbortController()
-
-  constructor(private readonly opts: QueryServerOptions) {}
-
-  async start(): Promise<void> {
-    await this.opts.host.handle(
-      QUERY_PROTOCOL,
-      (stream, connection) => {
-        const p = this.serve(stream, connection).finally(() => this.active.delete(p))
-        this.active.add(p)
-      },
-      // Clients included: the gater bounds how many of them are connected at all.
-      { maxInboundStreams: 4, runOnLimitedConnection: false },
-    )
+export class QueryServer extends BoundedResponder {
+  constructor(private readonly opts: QueryServerOptions) {
+    super({
+      host: opts.host,
+      protocol: QUERY_PROTOCOL,
+      maxInboundStreams: 4,
+      maxSessions: opts.maxSessions,
+      timeoutMs: opts.timeoutMs,
+      maxRequestBytes: LIMITS.maxQueryRequestBytes,
+      busy: (n) => `serving ${n} queries: retry shortly`,
+    })
   }
 
-  async stop(): Promise<void> {
-    this.controller.abort()
-    await this.opts.host.unhandle(QUERY_PROTOCOL).catch(() => {})
-    await Promise.allSettled([...this.active])
+  protected async exchange({ lp, stream, signal }: Exchange): Promise<void> {
+    const request = decode((await lp.read({ signal })).subarray(), 'query request')
+    if (request.v !== 1) throw new EhrlogError('MESSAGE_INVALID', 'query request v must be 1')
+    if (request.networkId !== this.opts.networkId)
+      throw new EhrlogError('FORBIDDEN', 'network id differs: network.json files differ')
+    if (request.token !== undefined && typeof request.token !== 'string')
+      throw new EhrlogError('MESSAGE_INVALID', 'token must be a string')
+    const answer = await this.opts.handler({
+      token: request.token as string | undefined,
+      filter: request.filter,
+      cursor: request.cursor,
+      limit: request.limit,
+      ...(request.consistency === undefined ? {} : { consistency: request.consistency }),
+    })
+    await lp.write(encode({ ok: true, answer }), { signal })
+    await stream.close({ signal })
   }
 
-  private async serve(stream: Stream, connection: Connection): Promise<void> {
-    const signal = AbortSignal.any([
-      this.controller.signal,
-      AbortSignal.timeout(this.opts.timeoutMs),
-    ])
-    const lp = lpStream(stream, { maxDataLength: LIMITS.maxQueryRequestBytes })
-    const peer = connection.remotePeer.toString()
-    let counted = false
-    try {
-      if (this.sessions >= this.opts.maxSessions)
-        throw new EhrlogError('RATE_LIMITED', `serving ${this.sessions} queries: retry shortly`)
-      this.sessions++
-      counted = true
-      const request = decode((await lp.read({ signal })).subarray(), 'query request')
-      if (request.v !== 1) throw new EhrlogError('MESSAGE_INVALID', 'query request v must be 1')
-      if (request.networkId !== this.opts.networkId)
-        throw new EhrlogError('FORBIDDEN', 'network id differs: network.json files differ')
-      if (request.token !== undefined && typeof request.token !== 'string')
-        throw new EhrlogError('MESSAGE_INVALID', 'token must be a string')
-      const answer = await this.opts.handler({
-        token: request.token as string | undefined,
-        filter: request.filter,
-        cursor: request.cursor,
-        limit: request.limit,
-        ...(request.consistency === undefined ? {} : { consistency: request.consistency }),
-      })
-      await lp.write(encode({ ok: true, answer }), { signal })
-      await stream.close({ signal })
-    } catch (err) {
-      await this.refuse(lp, stream, err, peer, signal)
-      // A client without a valid session keeps no client slot (client-connections.ts): once
-      // it has its answer, its connection is closed. Members never query, so this is clients.
-      if (isEhrlogError(err, 'UNAUTHORIZED'))
-        await connection.close().catch(() => connection.abort(new Error('unauthenticated')))
-    } finally {
-      if (counted) this.sessions--
-    }
+  protected async refuse(x: Exchange, err: unknown): Promise<void> {
+    await this.answerRefusal(x, err)
+    // A client without a valid session keeps no client slot (client-connections.ts): once
+    // it has its answer, its connection is closed. Members never query, so this is clients.
+    if (isEhrlogError(err, 'UNAUTHORIZED'))
+      await x.connection.close().catch(() => x.connection.abort(new Error('unauthenticated')))
   }
 
-  private async refuse(
-    lp: LengthPrefixedStream<Stream>,
-    stream: Stream,
-    err: unknown,
-    peer: string,
-    signal: AbortSignal,
-  ): Promise<void> {
+  private async answerRefusal({ lp, stream, peer, signal }: Exchange, err: unknown): Promise<void> {
     // lpStream refuses a frame over maxDataLength before reading it: the sender's mistake.
     if ((err as Error)?.name === 'InvalidDataLengthError')
       err = new EhrlogError(
