@@ -5,6 +5,7 @@ import { EhrlogError } from '../../node/core/errors.ts'
 import {
   applyChange,
   applyProposal,
+  describeChange,
   describeVersion,
   type FollowedChain,
   followChain,
@@ -257,7 +258,7 @@ async function proposeAndWrite(
   await writeFile(opts.out, `${JSON.stringify(signed, null, 2)}\n`, { flag: 'wx' })
   const needed = quorumNeeded(chain)
   ctx.out(
-    `wrote ${opts.out}: ${summarize(change)} on ${describeVersion(current)}, signed by ${name} (1 of the ${needed} signatures it needs)\n`,
+    `wrote ${opts.out}: ${describeChange(change)} on ${describeVersion(current)}, signed by ${name} (1 of the ${needed} signatures it needs)\n`,
   )
   if ('oldKey' in change && change.oldKey === 'held' && change.name !== name)
     ctx.out(
@@ -369,28 +370,13 @@ async function readProposalFiles(
   return Promise.all(paths.map(async (source) => ({ source, value: await readJson(source) })))
 }
 
-function summarize(change: MembershipChange): string {
-  switch (change.type) {
-    case 'add':
-      return `add ${change.member.name}`
-    case 'remove':
-      return `remove ${change.name}`
-    case 'addresses':
-      return `addresses of ${change.name}: ${change.addresses.join(' ') || '(none)'}`
-    case 'quorum':
-      return `quorum ${change.quorum}`
-    default:
-      return `rotate ${change.name}'s ${change.type.slice(7)} key (old key ${change.oldKey})`
-  }
-}
-
 function reportText(chain: FollowedChain): string {
   const lines: string[] = [`network ${chain.genesis.networkId}`]
   chain.versions.forEach((v, i) => {
     const by =
       i === 0
         ? 'genesis (network.json)'
-        : `${summarize(chain.applied[i - 1]!.signed.proposal.change)}; signed by ${chain.applied[i - 1]!.signers.join(', ')}`
+        : `${describeChange(chain.applied[i - 1]!.signed.proposal.change)}; signed by ${chain.applied[i - 1]!.signers.join(', ')}`
     lines.push(`version ${v.number}  ${v.hash}  ${by}`)
   })
   const v = chain.current
@@ -399,7 +385,7 @@ function reportText(chain: FollowedChain): string {
   )
   for (const p of chain.pending)
     lines.push(
-      `pending: ${summarize(p.signed.proposal.change)} by ${p.signed.proposal.proposer} (${p.sources.join(', ')}): signed by ${p.signers.join(', ') || 'nobody'}, ${p.signers.length} of ${p.quorum}; waiting for ${p.waitingFor}`,
+      `pending: ${describeChange(p.signed.proposal.change)} by ${p.signed.proposal.proposer} (${p.sources.join(', ')}): signed by ${p.signers.join(', ') || 'nobody'}, ${p.signers.length} of ${p.quorum}; waiting for ${p.waitingFor}`,
     )
   for (const r of chain.refused)
     lines.push(`refused: ${r.sources.join(', ')}: ${r.error.code}: ${r.error.message}`)
@@ -408,7 +394,7 @@ function reportText(chain: FollowedChain): string {
       lines.push(`dropped signatures (${p.sources.join(', ')}): ${p.dropped.join(', ')}`)
   if (chain.equivocation)
     lines.push(
-      `EQUIVOCATION on version ${chain.equivocation.baseVersion}: two quorum-signed changes (${summarize(chain.equivocation.first.proposal.change)} / ${summarize(chain.equivocation.second.proposal.change)}); signed both: ${chain.equivocation.signedBoth.join(', ') || 'nobody'}`,
+      `EQUIVOCATION on version ${chain.equivocation.baseVersion}: two quorum-signed changes (${describeChange(chain.equivocation.first.proposal.change)} / ${describeChange(chain.equivocation.second.proposal.change)}); signed both: ${chain.equivocation.signedBoth.join(', ') || 'nobody'}`,
     )
   return `${lines.join('\n')}\n`
 }

@@ -1,7 +1,6 @@
-import { describeVersion } from '../core/trust/index.ts'
+import { describeChange, describeVersion, type MembershipChange } from '../core/trust/index.ts'
 import type { MembershipRecord } from '../core/trust/membership-record.ts'
 import type { GovernanceNotice } from './governance-mail.ts'
-import { summarizeChange } from './governance-view.ts'
 import type { LiveMembership } from './live-membership.ts'
 
 /** The email of one governance record: subject and text in words, the evidence attached. */
@@ -13,9 +12,7 @@ export function noticeOf(
 ): GovernanceNotice {
   const short = (id: string) => `${id.slice(0, 16)}...`
   const proposal = (evidence as { proposal?: { change?: unknown; proposer?: string } }).proposal
-  const what = proposal?.change
-    ? summarizeChange(proposal.change as Parameters<typeof summarizeChange>[0])
-    : 'a change'
+  const what = proposal?.change ? describeChange(proposal.change as MembershipChange) : 'a change'
   const show = `ehrlog network show --node URL`
   switch (record.op) {
     case 'proposed':

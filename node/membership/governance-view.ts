@@ -1,4 +1,5 @@
 import {
+  describeChange,
   describeVersion,
   type MembershipChange,
   type MembershipProposal,
@@ -59,7 +60,7 @@ export function proposalView(
       : {}),
     state: accepted ? 'accepted' : 'pending',
     waitingFor: waitingFor(base, entry),
-    summary: `${summarizeChange(change)} on ${describeVersion(base)}, proposed by ${entry.signed.proposal.proposer}`,
+    summary: `${describeChange(change)} on ${describeVersion(base)}, proposed by ${entry.signed.proposal.proposer}`,
   }
 }
 
@@ -94,7 +95,7 @@ export function viewOf(
       ? {
           accepted: {
             id: proposalId(pending),
-            summary: summarizeChange(pending.proposal.change),
+            summary: describeChange(pending.proposal.change),
             makes: current.number + 1,
           },
         }
@@ -103,20 +104,5 @@ export function viewOf(
       const base = bases.get(entry.signed.proposal.baseVersion)
       return base ? [proposalView(base, entry, live)] : []
     }),
-  }
-}
-
-export function summarizeChange(change: MembershipChange): string {
-  switch (change.type) {
-    case 'add':
-      return `add ${change.member.name}`
-    case 'remove':
-      return `remove ${change.name}`
-    case 'addresses':
-      return `addresses of ${change.name}: ${change.addresses.join(' ') || '(none)'}`
-    case 'quorum':
-      return `quorum ${change.quorum}`
-    default:
-      return `rotate ${change.name}'s ${change.type.slice(7)} key (old key ${change.oldKey})`
   }
 }

@@ -58,6 +58,7 @@ export {
 } from './membership-chain-follow.ts'
 export {
   changeSchema,
+  describeChange,
   describeVersion,
   type MembershipChange,
   type MembershipProposal,

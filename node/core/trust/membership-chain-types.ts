@@ -166,3 +166,19 @@ export function versionHash(message: Uint8Array): string {
 export function describeVersion(v: { number: number; hash: string }): string {
   return `version ${v.number} (${v.hash.slice(0, 8)}…)`
 }
+
+/** A change in words, for listings and notices: "add hospital-d", "quorum 3", … */
+export function describeChange(change: MembershipChange): string {
+  switch (change.type) {
+    case 'add':
+      return `add ${change.member.name}`
+    case 'remove':
+      return `remove ${change.name}`
+    case 'addresses':
+      return `addresses of ${change.name}: ${change.addresses.join(' ') || '(none)'}`
+    case 'quorum':
+      return `quorum ${change.quorum}`
+    default:
+      return `rotate ${change.name}'s ${change.type.slice(7)} key (old key ${change.oldKey})`
+  }
+}
