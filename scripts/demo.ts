@@ -6,9 +6,9 @@ import { existsSync } from 'node:fs'
 import { readFile, writeFile } from 'node:fs/promises'
 import { join, relative, resolve } from 'node:path'
 import { localNodeName } from '../client/commands/network.ts'
-import type { CliContext } from '../client/context.ts'
 import { main } from '../client/main.ts'
 import { demoEvents } from './demo-data.ts'
+import { runAs } from './governance-cli.ts'
 import { type NodeProcess, spawnNode } from './local-network.ts'
 
 const ROOT = resolve(import.meta.dirname, '..')
@@ -178,20 +178,7 @@ async function loadDemoData(nodes: NodeProcess[]): Promise<void> {
 
 /** Runs the ehrlog CLI in this process as one demo user; throws with its stderr on failure. */
 async function cli(args: string[], as: { username: string; password: string }): Promise<string> {
-  let out = ''
-  let err = ''
-  const ctx: CliContext = {
-    out: (t) => {
-      out += t
-    },
-    err: (t) => {
-      err += t
-    },
-    env: {},
-    configDir: join(DEMO_CONFIG, as.username),
-    passwordInput: async () => as.password,
-  }
-  const code = await main(args, ctx)
+  const { code, out, err } = await runAs({ ...as, configDir: join(DEMO_CONFIG, as.username) }, args)
   if (code !== 0)
     throw new Error(`ehrlog ${args.slice(0, 2).join(' ')} as ${as.username}: ${err.trim()}`)
   return out
