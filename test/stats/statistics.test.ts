@@ -1,8 +1,8 @@
-import { mkdtemp, readFile, writeFile } from 'node:fs/promises'
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { ristretto255 } from '@noble/curves/ed25519.js'
-import { describe, expect, it } from 'vitest'
+import { describe, expect, it, onTestFinished } from 'vitest'
 import type { AuditEvent } from '../../node/core/event.ts'
 import { decodeStatsBundle, encodeStatsBundle } from '../../node/core/stats/index.ts'
 import { runCli } from '../helpers/cli.ts'
@@ -149,6 +149,7 @@ describe('private network statistics on three real nodes', () => {
     for (const n of NAMES) expect(net.incidents(n).filter((i) => i.kind === 'diverged')).toEqual([])
 
     const out = await mkdtemp(join(tmpdir(), 'ehrlog-stats-'))
+    onTestFinished(() => rm(out, { recursive: true, force: true }))
     const endpoint = ['--node', net.node(A).httpUrl, '--token', await tokenOf(net.dir(A))]
     for (const period of periods) {
       const file = join(out, `${period.replaceAll(':', '-')}.stats`)
