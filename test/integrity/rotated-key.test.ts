@@ -54,7 +54,7 @@ describe('a rotated-out Ed25519 key (real nodes on loopback)', () => {
     // c's node holds its own feed: its folder has no new key, and the old one may sign nothing
     // past the cut. A thief of the old key runs no such hold: lifting it plays the thief.
     expect(c.store.appendHoldOf('hospital-c')).toMatch(/keys-next\.enc does not hold/)
-    c.store.releaseAppends('hospital-c')
+    c.store.releaseAppends('hospital-c', 'own-rotation')
     // The old key signs a third entry: a and b refuse it and raise the incident.
     await c.ingest.submit([makeEvent(3)])
     await waitFor('the incident on a and b', () => retired.length >= 2)
