@@ -145,8 +145,21 @@ export class PendingFile {
     this.#logger = logger
   }
 
-  read(dropped: (code: string, message: string) => void): Promise<PendingProposals> {
-    return readPending(this.#dir, dropped)
+  /**
+   * The saved proposals, by base version: the pool's `quiet` (recorded and emailed when first
+   * taken, with the admin who acted: not again), then the copies kept while behind.
+   */
+  async load(): Promise<Array<{ signed: SignedProposal; quiet: boolean }>> {
+    const saved = await readPending(this.#dir, (code, message) => this.dropped(code, message))
+    return [
+      ...saved.proposals.map((signed) => ({ signed, quiet: true })),
+      ...saved.ahead.map((signed) => ({ signed, quiet: false })),
+    ].sort((a, b) => a.signed.proposal.baseVersion - b.signed.proposal.baseVersion)
+  }
+
+  /** Logs a saved proposal (or the file) left out, with the code why. */
+  dropped(code: string, message: string, id?: string): void {
+    this.#logger.warn({ code, id }, `membership: dropped a saved pending proposal: ${message}`)
   }
 
   /** Queues a save of `pending` (a snapshot); a failure is logged, the next save retries it. */

@@ -227,11 +227,11 @@ export class GovernanceService {
   }
 
   /** Takes a copy into the pool, or keeps it for later when it is on a version past this node's (false). */
-  async #receive(signed: SignedProposal): Promise<boolean> {
+  async #receive(signed: SignedProposal, quiet = false): Promise<boolean> {
     const holds = (this.#next() ?? this.#current()).number
     const { networkId, baseVersion } = signed.proposal
     if (networkId !== this.#current().networkId || baseVersion <= holds) {
-      await this.#take(signed)
+      await this.#take(signed, undefined, quiet)
       return true
     }
     this.#ahead.keep(signed, this.#current().number)
@@ -257,15 +257,10 @@ export class GovernanceService {
 
   /** At start: membership/pending.json's proposals, each checked again as a gossiped copy. */
   async #reload(): Promise<void> {
-    const { logger } = this.#opts
-    const dropped = (code: string, message: string, id?: string) =>
-      logger.warn({ code, id }, `membership: dropped a saved pending proposal: ${message}`)
-    const saved = await this.#file.read(dropped)
-    const all = [...saved.proposals, ...saved.ahead]
-    for (const signed of all.sort((a, b) => a.proposal.baseVersion - b.proposal.baseVersion))
-      await this.#receive(signed).catch((err: unknown) => {
+    for (const { signed, quiet } of await this.#file.load())
+      await this.#receive(signed, quiet).catch((err: unknown) => {
         if (!isEhrlogError(err)) throw err
-        dropped(err.code, err.message, proposalId(signed))
+        this.#file.dropped(err.code, err.message, proposalId(signed))
       })
     this.#save()
   }
@@ -352,13 +347,16 @@ export class GovernanceService {
     return proposalView(this.#baseOf(entry.signed), entry, this.#opts.live)
   }
 
-  /** Merges a copy into the pool, records and emails what is new, offers what a quorum signed. */
-  async #take(signed: SignedProposal, by?: string): Promise<Merged> {
+  /**
+   * Merges a copy into the pool, records and emails what is new (unless `quiet`: reloaded, it
+   * was at its first take), offers what a quorum signed.
+   */
+  async #take(signed: SignedProposal, by?: string, quiet = false): Promise<Merged> {
     const base = this.#baseOf(signed)
     const merged = this.#pool.merge(base, signed)
     const { entry } = merged
     const admin = by ? { by } : {}
-    if (merged.isNew) {
+    if (merged.isNew && !quiet) {
       await this.#note(
         { op: 'proposed', id: entry.id, proposal: entry.signed.proposal, ...admin },
         entry,
@@ -377,7 +375,7 @@ export class GovernanceService {
           entry.signed,
         )
     }
-    for (const a of merged.added)
+    for (const a of quiet ? [] : merged.added)
       await this.#note(
         {
           op: 'signed',
