@@ -391,7 +391,7 @@ export class GovernanceService {
     if (merged.nowAccepted && base.number === this.#current().number) await this.#offer(entry)
     const fork = this.#pool.equivocation(base)
     if (fork) await this.#forked(fork)
-    this.#save()
+    if (merged.isNew || merged.added.length > 0) this.#save()
     // A change now waiting for its cut makes the next version known: proposals on it may wait.
     if (merged.nowAccepted && this.#ahead.size > 0) await this.#considerAhead()
     return merged
