@@ -71,7 +71,10 @@ describe('subjects', () => {
       'quorum-recovered',
       '[Network Recovered] b: Entries a:3 and a:4 of a fail verification in the replica on b (quorum-recovered).',
     ],
-    ['rotated-out-key', '[Rotated-Out Key Used] a retired key of a signed its log, refused by b (seq 3-4)'],
+    [
+      'rotated-out-key',
+      '[Rotated-Out Key Used] a retired key of a signed its log, refused by b (seq 3-4)',
+    ],
   ] as const)('%s → %s', (kind, subject) => {
     expect(subjectOf(normalizeIncident(makeIncident(kind)))).toBe(subject)
   })
