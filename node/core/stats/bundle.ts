@@ -4,7 +4,7 @@ import { EhrlogError } from '../errors.ts'
 import { ORIGIN_PATTERN } from '../layout.ts'
 import { verifyStatsAnchor } from './anchor.ts'
 import { smallDiscreteLog } from './bsgs.ts'
-import { COUNTER_COUNT, COUNTER_NAMES, checkPeriod } from './counters.ts'
+import { COUNTER_COUNT, COUNTER_NAMES, COUNTER_TABLE_VERSION, checkPeriod } from './counters.ts'
 import {
   combineDecryptionShares,
   type DecryptionShare,
@@ -318,7 +318,10 @@ export function decodeStatsBundle(bytes: Uint8Array): StatsBundle {
   }
   const cells = r.u16('the cell count')
   if (cells !== COUNTER_COUNT) {
-    throw malformed('malformed', `${cells} cells, the v1 counter table has ${COUNTER_COUNT}`)
+    throw malformed(
+      'malformed',
+      `${cells} cells, the v${COUNTER_TABLE_VERSION} counter table has ${COUNTER_COUNT}`,
+    )
   }
   const n = r.u8('the member count')
   const k = r.u8('the threshold')

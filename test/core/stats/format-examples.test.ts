@@ -54,6 +54,9 @@ const utf8 = new TextEncoder()
 const SEED = Uint8Array.from({ length: 32 }, (_, i) => i)
 
 /** The example dealing (coefficients 5 and 11) as the whole 2-of-3 key. */
+/** The failed sign-ins' cell (51 in table version 2), the example's second published cell. */
+const SIGN_INS = COUNTER_NAMES.indexOf('failed-sign-ins')
+
 const exampleKey: StatsKey = { n: 3, k: 2, commitments: [mulSecret(G, 5n), mulSecret(G, 11n)] }
 
 describe('docs/format.md private statistics examples, recomputed', () => {
@@ -67,8 +70,8 @@ describe('docs/format.md private statistics examples, recomputed', () => {
     const rows = tableRows(example('stats-counters'))
     expect(rows.length).toBeGreaterThan(5)
     for (const [cell, name] of rows) expect(COUNTER_NAMES[Number(cell)]).toBe(name)
-    expect(COUNTER_COUNT).toBe(51)
-    expect(rows.at(-1)).toEqual(['50', 'failed-sign-ins'])
+    expect(COUNTER_COUNT).toBe(52)
+    expect(rows.at(-1)).toEqual(['51', 'failed-sign-ins'])
   })
 
   it('dealing: commitments of 5 and 11, a proof that verifies, the three shares', () => {
@@ -123,7 +126,7 @@ describe('docs/format.md private statistics examples, recomputed', () => {
     const field = fieldsOf('stats-bundle-header')
     const y = publicKeyOf(exampleKey)
     const counts = (a: number, b: number) =>
-      Array.from({ length: COUNTER_COUNT }, (_, l) => (l === 0 ? a : l === 50 ? b : 0))
+      Array.from({ length: COUNTER_COUNT }, (_, l) => (l === 0 ? a : l === SIGN_INS ? b : 0))
     const hospitals = [
       { origin: 'hospital-a', counts: counts(3, 10) },
       { origin: 'hospital-b', counts: counts(4, 20) },
@@ -132,7 +135,7 @@ describe('docs/format.md private statistics examples, recomputed', () => {
       ciphertexts: encryptCounters(y, SEED, h.origin, '2026-11', h.counts),
       anchor: new Uint8Array(0),
     }))
-    const published = [0, 50]
+    const published = [0, SIGN_INS]
     const sum = sumVectors(
       hospitals.map((h) => h.ciphertexts),
       COUNTER_COUNT,
@@ -162,8 +165,8 @@ describe('docs/format.md private statistics examples, recomputed', () => {
       ),
     )
     expect(bytesToHex(bytes.subarray(0, header.length))).toBe(bytesToHex(header))
-    expect(bytes.length).toBe(10_382)
+    expect(bytes.length).toBe(10_578)
     const totals = verifyStatsBundle(bytes, { period: '2026-11', publicKey: y.toBytes() }).totals
-    expect([totals[0], totals[50], totals[1]]).toEqual([7, 30, undefined])
+    expect([totals[0], totals[SIGN_INS], totals[1]]).toEqual([7, 30, undefined])
   })
 })
