@@ -16,7 +16,6 @@ import {
   statsContext,
   verifyDecryptionShare,
 } from '../core/stats/index.ts'
-import type { Membership } from '../core/trust/index.ts'
 import type { Logger } from '../logger.ts'
 import type { LogStore } from '../store/index.ts'
 import type { DecryptMember, RequestView } from './decrypt-member.ts'
@@ -59,11 +58,10 @@ export class DecryptCombiner {
     private readonly o: {
       self: string
       dir: string
-      config: StatsConfig
-      membership: Membership
+      configFor: (generation?: number) => StatsConfig
       store: LogStore
       member: DecryptMember
-      key: () => MemberKey | undefined
+      keyFor: (generation: number) => MemberKey | undefined
       publish: (m: StatsMessage) => Promise<void>
       checkpoint: () => CosignedCheckpoint | undefined
       runCheckpoint: () => Promise<CosignedCheckpoint>
@@ -79,7 +77,7 @@ export class DecryptCombiner {
     origins?: string[]
     counters?: string[]
   }): Promise<StatsResult> {
-    const { config } = this.o
+    const config = this.o.configFor()
     const group = input.group ?? (input.origins ? undefined : config.policy.groups[0]?.name)
     let origins = input.origins
     if (group !== undefined) {
@@ -99,7 +97,7 @@ export class DecryptCombiner {
     const view = this.o.member.view(input.period, origins ?? [])
     const min = config.policy.minCellCount
     const cells = wanted.filter((l) => view.totals[l]! >= min)
-    const key = this.o.key()!
+    const key = this.o.keyFor(view.generation)!
     const own = await this.o.member.share(input.period, view.origins, cells)
     const id = randomBytes(16).toString('hex')
     const context = statsContext(input.period, key.key, view.origins, view.sum, cells)
@@ -144,9 +142,7 @@ export class DecryptCombiner {
       this.#pending.delete(id)
     }
     if (pending.good.size < key.key.k) {
-      const silent = this.o.membership.members
-        .map((m) => m.name)
-        .filter((n) => !pending.answered.has(n))
+      const silent = key.members.filter((n) => !pending.answered.has(n))
       throw new EhrlogError(
         'UNAVAILABLE',
         `${pending.good.size} good decryption shares of ${key.key.k} needed after ${this.o.timeoutMs} ms; no answer from ${silent.join(', ') || 'none'}${pending.refused.length ? `; refused: ${pending.refused.map((r) => `${r.member} (${r.reason})`).join(', ')}` : ''}`,
@@ -156,11 +152,13 @@ export class DecryptCombiner {
     // Asked by hospitals: the policy let it through, so they are one group of its partition.
     const named =
       group ??
-      config.policy.groups.find(
-        (g) =>
-          g.origins.length === view.origins.length &&
-          g.origins.every((o) => view.origins.includes(o)),
-      )?.name ??
+      this.o
+        .configFor(view.generation)
+        .policy.groups.find(
+          (g) =>
+            g.origins.length === view.origins.length &&
+            g.origins.every((o) => view.origins.includes(o)),
+        )?.name ??
       'group'
     return this.#finish(input.period, named, pending)
   }
@@ -168,9 +166,9 @@ export class DecryptCombiner {
   /** A decrypt-share or decrypt-refusal for a request of this node. */
   handle(m: Extract<StatsMessage, { type: 'decrypt-share' | 'decrypt-refusal' }>): void {
     const pending = this.#pending.get(m.id)
-    const index = this.o.membership.members.findIndex((x) => x.name === m.from) + 1
+    if (!pending) return
+    const index = this.o.keyFor(pending.view.generation)!.members.indexOf(m.from) + 1
     if (
-      !pending ||
       pending.good.has(index) ||
       pending.refused.some((r) => r.member === m.from && r.reason === 'share-forged')
     )
@@ -199,7 +197,7 @@ export class DecryptCombiner {
   }
 
   #accept(pending: Pending, share: DecryptionShare, from: string): void {
-    const key = this.o.key()!
+    const key = this.o.keyFor(pending.view.generation)!
     const c1s = pending.cells.map((l) => pending.view.sum[l]!.c1)
     if (
       !verifyDecryptionShare(pending.context, sharePublicKey(key.key, share.member), c1s, share)
@@ -217,7 +215,7 @@ export class DecryptCombiner {
   }
 
   async #finish(period: string, group: string, pending: Pending): Promise<StatsResult> {
-    const key = this.o.key()!
+    const key = this.o.keyFor(pending.view.generation)!
     const shares = [...pending.good.values()]
       .sort((a, b) => a.member - b.member)
       .slice(0, key.key.k)
@@ -259,7 +257,7 @@ export class DecryptCombiner {
       file,
       bundle: bytes,
       totals: bundle.totals,
-      sharesFrom: shares.map((s) => this.o.membership.members[s.member - 1]!.name),
+      sharesFrom: shares.map((s) => key.members[s.member - 1]!),
       refused: pending.refused,
     }
   }

@@ -32,7 +32,15 @@ export interface StatsNodeOptions {
   closeDelayMs?: number
   /** How long a decryption request waits for shares (default 20 s). */
   requestTimeoutMs?: number
+  /** The key generation's round window W: deal, complain, answer (default 30 s). */
+  dkgWindowMs?: number
+  /** How long after a period closed a missing counters entry is reported (default 5 min). */
+  missingGraceMs?: number
   faults?: {
+    /** Key generation: box a wrong share to one member; leave complaints unanswered. */
+    dkg?: { badShareTo?: string; noAnswer?: boolean }
+    /** Never appends the counters of its first period with entries (skips a period it owes). */
+    skipPeriod?: boolean
     /** Publishes every period's counters with one count less in the first non-zero cell. */
     underReport?: boolean
     /** Answers decryption requests with a share whose first point is changed. */
