@@ -62,6 +62,8 @@ export class DecryptCombiner {
       store: LogStore
       member: DecryptMember
       keyFor: (generation: number) => MemberKey | undefined
+      /** The entries that show a generation's key: its dkg-key and qualified dealings (seqs). */
+      keyEntries: (generation: number) => Array<{ origin: string; seq: number }>
       publish: (m: StatsMessage) => Promise<void>
       checkpoint: () => CosignedCheckpoint | undefined
       runCheckpoint: () => Promise<CosignedCheckpoint>
@@ -219,18 +221,22 @@ export class DecryptCombiner {
     const shares = [...pending.good.values()]
       .sort((a, b) => a.member - b.member)
       .slice(0, key.key.k)
-    const cosigned = await this.#covering(pending.view)
+    const keyEntries = this.o.keyEntries(pending.view.generation)
+    const cosigned = await this.#covering([...pending.view.hospitals, ...keyEntries])
+    const anchorOf = async (origin: string, seq: number) => {
+      const cut = cosigned.checkpoint.feeds.find((f) => f.origin === origin)!
+      const entry = await this.o.store.getEntry(origin, seq)
+      const proof = await this.o.store.inclusionProof(origin, seq, cut.treeSize)
+      return encodeStatsAnchor({ seq, entryBytes: entry!.bytes, proof, cosigned })
+    }
+    // The key's provenance for outsiders (key-anchor.ts): anchored like the counters.
+    const keyAnchors = await Promise.all(keyEntries.map((e) => anchorOf(e.origin, e.seq)))
     const hospitals = await Promise.all(
-      pending.view.hospitals.map(async (h) => {
-        const cut = cosigned.checkpoint.feeds.find((f) => f.origin === h.origin)!
-        const entry = await this.o.store.getEntry(h.origin, h.seq)
-        const proof = await this.o.store.inclusionProof(h.origin, h.seq, cut.treeSize)
-        return {
-          origin: h.origin,
-          ciphertexts: h.ciphertexts,
-          anchor: encodeStatsAnchor({ seq: h.seq, entryBytes: entry!.bytes, proof, cosigned }),
-        }
-      }),
+      pending.view.hospitals.map(async (h) => ({
+        origin: h.origin,
+        ciphertexts: h.ciphertexts,
+        anchor: await anchorOf(h.origin, h.seq),
+      })),
     )
     const bundle = assembleStatsBundle({
       period,
@@ -238,6 +244,7 @@ export class DecryptCombiner {
       hospitals,
       published: pending.cells,
       shares,
+      keyAnchors,
     })
     const bytes = encodeStatsBundle(bundle)
     // The name the routes and the bundle message accept: [0-9T-]+ '.' [a-z0-9-]{1,63} '.stats'.
@@ -262,11 +269,13 @@ export class DecryptCombiner {
     }
   }
 
-  /** The latest cosigned checkpoint if it covers every hospital's counters entry; else a new round. */
-  async #covering(view: RequestView): Promise<CosignedCheckpoint> {
+  /** The latest cosigned checkpoint if it covers every entry to anchor; else a new round. */
+  async #covering(
+    entries: ReadonlyArray<{ origin: string; seq: number }>,
+  ): Promise<CosignedCheckpoint> {
     const covers = (c: CosignedCheckpoint | undefined) =>
       c !== undefined &&
-      view.hospitals.every(
+      entries.every(
         (h) => (c.checkpoint.feeds.find((f) => f.origin === h.origin)?.treeSize ?? 0) >= h.seq,
       )
     const latest = this.o.checkpoint()

@@ -1,4 +1,4 @@
-import { dkgStart, hexBytes } from '../core/stats/index.ts'
+import { bytesHex, dkgStart, hexBytes } from '../core/stats/index.ts'
 import type { Membership } from '../core/trust/index.ts'
 import type { DkgRunner, MemberKey } from './dkg-runner.ts'
 import type { FeedScan } from './feed-scan.ts'
@@ -109,6 +109,29 @@ export class Generations {
     const generation = this.generationAt(endMs)
     if (generation === 'pending') return false
     return this.#all.get(generation)!.runner.membership.byName(origin) !== undefined
+  }
+
+  /**
+   * The entries that show generation `g`'s key to outsiders (key-anchor.ts): every `dkg-key`
+   * entry stating this member's key, and the dealing of each qualified dealer it names.
+   */
+  keyEntries(generation: number): Array<{ origin: string; seq: number }> {
+    const key = this.keyOf(generation)
+    if (!key) return []
+    const seen = this.scan.dkgOf(generation)
+    const mine = key.key.commitments.map((c) => bytesHex(c.toBytes())).join()
+    const keys = seen.keys.filter((k) => k.body.commitments.join() === mine)
+    const qualified = keys.find((k) => k.origin === key.members[key.index - 1])?.body.qualified
+    if (!qualified) return []
+    const same = keys.filter((k) => k.body.qualified.join() === qualified.join())
+    const dealings = qualified.map((d) =>
+      seen.dealings.find((x) => x.origin === key.members[d - 1] && x.body.dealer === d),
+    )
+    if (dealings.some((d) => d === undefined)) return []
+    return [...same, ...(dealings as NonNullable<(typeof dealings)[number]>[])].map((e) => ({
+      origin: e.origin,
+      seq: e.seq,
+    }))
   }
 
   async receive(m: Extract<StatsMessage, { type: 'dkg-share' }>): Promise<void> {

@@ -21,6 +21,7 @@ import { DecryptMember } from './decrypt-member.ts'
 import { DkgRunner, type MemberKey } from './dkg-runner.ts'
 import { type CountersSeen, FeedScan } from './feed-scan.ts'
 import { Generations } from './generations.ts'
+import { decodeStatsKey } from './key-codec.ts'
 import { decodeStatsMessage, encodeStatsMessage, type StatsMessage } from './messages.ts'
 import { sealingKey } from './sealed-file.ts'
 import {
@@ -197,6 +198,7 @@ export class StatsService {
       store,
       member: this.#member,
       keyFor: (g) => generations.keyOf(g),
+      keyEntries: (g) => generations.keyEntries(g),
       publish,
       checkpoint: this.o.checkpoint,
       runCheckpoint: this.o.runCheckpoint,
@@ -344,14 +346,23 @@ export class StatsService {
   async #keepBundle(m: Extract<StatsMessage, { type: 'bundle' }>): Promise<void> {
     const bytes = new Uint8Array(Buffer.from(m.bundle, 'base64'))
     try {
-      verifyStatsBundle(bytes, {
+      const v = verifyStatsBundle(bytes, {
         requireAnchors: true,
+        requireKeyAnchors: true,
+        // Each checkpoint under the keys of the membership version it names.
         checkCheckpoint: (c) =>
           void verifyCosignedCheckpoint(
             c,
-            checkpointKeysOf((this.o.live?.current ?? this.o.membership).keys),
+            checkpointKeysOf(
+              this.o.live?.keysFor(c.checkpoint.membership) ?? this.o.membership.keys,
+            ),
           ),
       })
+      const mine = this.keyOf(v.keyProvenance!.generation)
+      if (mine && !mine.key.commitments[0]!.equals(this.#pointOf(v.publicKey)))
+        throw new EhrlogError('INVALID_PROOF', 'its key is not the one this member made', {
+          details: { reason: 'wrong-key' },
+        })
     } catch (err) {
       this.o.logger.warn(
         { from: m.from, file: m.file, err: (err as Error).message },
@@ -361,6 +372,10 @@ export class StatsService {
     }
     await mkdir(join(this.#dir, 'bundles'), { recursive: true })
     await writeFile(join(this.#dir, 'bundles', m.file), bytes, { mode: 0o644 })
+  }
+
+  #pointOf(bytes: Uint8Array) {
+    return decodeStatsKey({ n: 1, k: 1, commitments: [bytesHex(bytes)] }).commitments[0]!
   }
 
   /** The `stats` control topic's handler (accepting means forwarding). */
