@@ -82,7 +82,7 @@ export function registerStats(program: Command, ctx: CliContext): void {
       }
       const key = toHex(verified.publicKey)
       const provenance = verified.keyProvenance
-      if (provenance) {
+      if (provenance && !publicKey) {
         ctx.err(
           `key ${key.slice(0, 16)}… (generation ${provenance.generation}) derived from the anchored dealings of members ${provenance.qualified.join(', ')} and stated in the anchored dkg-key entries of ${provenance.attestedBy.join(', ')}\n`,
         )

@@ -79,7 +79,8 @@ export class DecryptCombiner {
     origins?: string[]
     counters?: string[]
   }): Promise<StatsResult> {
-    const config = this.o.configFor()
+    // The partition of the key generation the period's counters are under (re-keying).
+    const config = this.o.configFor(this.o.member.generationOf(input.period, input.origins))
     const group = input.group ?? (input.origins ? undefined : config.policy.groups[0]?.name)
     let origins = input.origins
     if (group !== undefined) {

@@ -170,10 +170,11 @@ export class DecryptMember {
 
   /**
    * The generation a period's totals are under: the one the first listed hospital's counters
-   * entry names (view() refuses a mix); the newest config's when there is none yet.
+   * entry names (any hospital's when none are listed; view() refuses a mix); 0 (the newest
+   * config) when there is none yet.
    */
-  generationOf(period: string, origins: readonly string[]): number {
-    for (const origin of sortOrigins(origins)) {
+  generationOf(period: string, origins?: readonly string[]): number {
+    for (const origin of sortOrigins(origins ?? [...this.o.scan.counters.keys()])) {
       const seen = this.o.scan.counters.get(origin)?.get(period)
       if (seen) return seen.generation
     }
