@@ -199,7 +199,7 @@ describe('key anchors: the key derived from anchored dkg-key and dealing entries
     ).toMatch(/qualified dealings do not sum to the bundle's key/)
     // A changed byte in an anchored entry: its inclusion proof fails.
     const broken = good.keys[1]!.slice()
-    broken[20] ^= 1
+    broken[20] = broken[20]! ^ 1
     expect(
       reasonOf(() => verifyKeyAnchors(key, [good.keys[0]!, broken, ...good.dealings])),
     ).toMatch(/^anchor-invalid: .*key anchor 1/)
