@@ -73,7 +73,7 @@ export interface DkgRunnerOptions {
   /** The membership version whose members make this key. */
   membership: Membership
   threshold: number
-  /** The rounds' window W (docs/architecture.md, "A key no one holds"); default 30 s. */
+  /** The rounds' window W (docs/architecture.md, "A key no one holds"; stats.json). */
   windowMs: number
   /** The node's Ed25519 seed (for the share boxes). */
   boxSeed: Uint8Array

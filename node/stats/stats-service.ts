@@ -126,7 +126,7 @@ export class StatsService {
         generation: m.version + 1,
         membership: m,
         threshold: c.threshold,
-        windowMs: this.o.dkgWindowMs ?? 30_000,
+        windowMs: this.o.dkgWindowMs ?? c.keyWindowMs,
         boxSeed,
         sealKey,
         scan,
@@ -235,6 +235,7 @@ export class StatsService {
     }
     return {
       period: newest.period,
+      keyWindowMs: newest.keyWindowMs,
       threshold: defaultThreshold(members.length),
       policy: { ...newest.policy, members, groups: [{ name: 'network', origins: members }] },
     }
