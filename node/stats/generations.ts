@@ -96,7 +96,7 @@ export class Generations {
   }
 
   /** The key for an own period ending at `endMs` (CounterWork.closeOwn). */
-  keyAt(self: string, endMs: number): MemberKey | 'wait' | 'skip' {
+  keyAt(endMs: number): MemberKey | 'wait' | 'skip' {
     const generation = this.generationAt(endMs)
     if (generation === 'pending') return 'wait'
     const g = this.#all.get(generation)!

@@ -292,7 +292,7 @@ export class StatsService {
       if (i === 0 || (g.runner.started && !g.runner.key)) await g.runner.tick()
     }
     await scan.scan()
-    const keyAt = (end: number) => generations.keyAt(this.#self, end)
+    const keyAt = (end: number) => generations.keyAt(end)
     while (!this.#stopped && (await this.#counters!.closeOwn(keyAt))) await scan.scan()
     this.#counters!.checkAll((g) => generations.keyOf(g))
     this.#counters!.reportMissing((origin, end) => generations.owes(origin, end))

@@ -1,37 +1,17 @@
-import { concatBytes } from '@noble/curves/utils.js'
 import { type CosignedCheckpoint, checkpointId } from '../checkpoint.ts'
 import { EhrlogError } from '../errors.ts'
-import { ORIGIN_PATTERN } from '../layout.ts'
 import { verifyCountersAnchor } from './anchor.ts'
 import { smallDiscreteLog } from './bsgs.ts'
 import { decodeStatsBundle } from './bundle-codec.ts'
-import { COUNTER_COUNT, COUNTER_NAMES, checkPeriod } from './counters.ts'
+import { COUNTER_COUNT, COUNTER_NAMES } from './counters.ts'
 import {
   combineDecryptionShares,
   type DecryptionShare,
-  PROOF_SIZE,
   verifyDecryptionShare,
 } from './decryption.ts'
-import { MAX_MEMBERS, type StatsKey, sharePublicKey } from './dkg.ts'
-import {
-  CIPHERTEXT_SIZE,
-  type Ciphertext,
-  ciphertextFromBytes,
-  ciphertextToBytes,
-  sumVectors,
-} from './elgamal.ts'
-import {
-  G,
-  type GroupPoint,
-  mulPublic,
-  POINT_SIZE,
-  pointFromBytes,
-  STATS_TAGS,
-  shortText,
-  tagged,
-  taggedDigest,
-  u16,
-} from './group.ts'
+import { type StatsKey, sharePublicKey } from './dkg.ts'
+import { type Ciphertext, ciphertextToBytes, sumVectors } from './elgamal.ts'
+import { G, type GroupPoint, mulPublic, STATS_TAGS, shortText, taggedDigest, u16 } from './group.ts'
 import { type KeyProvenance, keyProvenanceOf } from './key-anchor.ts'
 
 export { decodeStatsBundle, encodeStatsBundle } from './bundle-codec.ts'
@@ -112,7 +92,7 @@ function wrong(
 }
 
 const utf8 = new TextEncoder()
-const fromUtf8 = new TextDecoder('utf-8', { fatal: true })
+const _fromUtf8 = new TextDecoder('utf-8', { fatal: true })
 
 /** The indexes of the published cells. */
 export function publishedCells(totals: readonly (number | undefined)[]): number[] {

@@ -82,7 +82,7 @@ export function verifyKeyAnchors(key: StatsKey, anchors: readonly Uint8Array[]):
   if (keys.length + dealings.length !== opened.length)
     throw keyAnchorError('an anchored entry is neither a dkg-key nor a dkg-dealing entry')
   const first = keys[0]?.body
-  if (!first || first.type !== 'dkg-key') throw keyAnchorError('no anchored dkg-key entry')
+  if (first?.type !== 'dkg-key') throw keyAnchorError('no anchored dkg-key entry')
   const want = key.commitments.map((c) => bytesHex(c.toBytes())).join()
   const attestedBy = new Set<string>()
   for (const a of keys) {
