@@ -66,6 +66,8 @@ export class DecryptCombiner {
       keyEntries: (generation: number) => Array<{ origin: string; seq: number }>
       publish: (m: StatsMessage) => Promise<void>
       checkpoint: () => CosignedCheckpoint | undefined
+      /** Earlier cosigned checkpoints seen, newest first: one may still cut a removed member. */
+      recentCheckpoints?: () => readonly CosignedCheckpoint[]
       runCheckpoint: () => Promise<CosignedCheckpoint>
       onForgedShare: (member: string, id: string) => void
       timeoutMs: number
@@ -281,6 +283,9 @@ export class DecryptCombiner {
       )
     const latest = this.o.checkpoint()
     if (covers(latest)) return latest!
+    // A period of a member removed since: the newer checkpoints no longer cut its feed.
+    const earlier = this.o.recentCheckpoints?.().find((c) => covers(c))
+    if (earlier) return earlier
     for (let attempt = 0; attempt < 3; attempt++) {
       const made = await this.o.runCheckpoint()
       if (covers(made)) return made

@@ -201,6 +201,7 @@ export class StatsService {
       keyEntries: (g) => generations.keyEntries(g),
       publish,
       checkpoint: this.o.checkpoint,
+      recentCheckpoints: () => this.#recent,
       runCheckpoint: this.o.runCheckpoint,
       onForgedShare: (member, context) =>
         this.#incident(
@@ -261,7 +262,17 @@ export class StatsService {
     return this.#running
   }
 
+  /** Cosigned checkpoints seen at ticks, newest first (at most 50; see DecryptCombiner). */
+  #recent: CosignedCheckpoint[] = []
+
+  #noteCheckpoint(): void {
+    const c = this.o.checkpoint()
+    if (!c || this.#recent[0]?.checkpoint.timeMs === c.checkpoint.timeMs) return
+    this.#recent = [c, ...this.#recent].slice(0, 50)
+  }
+
   async #tick(): Promise<void> {
+    this.#noteCheckpoint()
     const scan = this.#scan!
     const generations = this.#generations!
     for (const m of this.#changes.splice(0)) {
