@@ -63,6 +63,23 @@ async function expectedCounts(
 function outsideCheck(bytes: Uint8Array): void {
   const b = decodeStatsBundle(bytes)
   const P = ristretto255.Point
+  // The key anchors, read by hand (u32 seq, u32 len, the entry's JSON, ...): the qualified
+  // dealings' commitments sum to the bundle's key, and at least k dkg-key entries state it.
+  const bodies = (b.keyAnchors ?? []).map((a) => {
+    const len = new DataView(a.buffer, a.byteOffset + 4, 4).getUint32(0)
+    return JSON.parse(new TextDecoder().decode(a.subarray(8, 8 + len))).body
+  })
+  const keyHex = b.key.commitments.map((c) => c.toHex())
+  const attesting = bodies.filter(
+    (x) => x.type === 'dkg-key' && x.commitments.join() === keyHex.join(),
+  )
+  expect(attesting.length).toBeGreaterThanOrEqual(b.key.k)
+  const dealings = bodies.filter((x) => x.type === 'dkg-dealing')
+  expect(dealings.map((d) => d.dealer).sort()).toEqual(attesting[0].qualified)
+  keyHex.forEach((hex, t) => {
+    const sum = dealings.reduce((acc, d) => acc.add(P.fromHex(d.commitments[t])), P.ZERO)
+    expect(sum.toHex()).toBe(hex)
+  })
   const l = P.Fn.ORDER
   const modl = (x: bigint) => ((x % l) + l) % l
   const pow = (x: bigint, e: bigint): bigint => {
