@@ -270,6 +270,7 @@ export function buildParts(
   const stats = statsPartOf({
     identity,
     membership,
+    live: folder.live,
     store,
     ownFeed,
     net,

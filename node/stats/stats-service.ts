@@ -3,16 +3,25 @@ import { join } from 'node:path'
 import type { Incident } from '../alerts/index.ts'
 import { type CosignedCheckpoint, verifyCosignedCheckpoint } from '../core/checkpoint.ts'
 import { EhrlogError, isEhrlogError } from '../core/errors.ts'
-import { bytesHex, COUNTER_NAMES, hexBytes, verifyStatsBundle } from '../core/stats/index.ts'
+import {
+  bytesHex,
+  COUNTER_NAMES,
+  defaultThreshold,
+  hexBytes,
+  verifyStatsBundle,
+} from '../core/stats/index.ts'
 import { checkpointKeysOf, type Membership } from '../core/trust/index.ts'
 import type { NodeIdentity } from '../identity/index.ts'
 import type { Logger } from '../logger.ts'
+import type { LiveMembership } from '../membership/live-membership.ts'
 import type { LogStore } from '../store/index.ts'
 import { CounterWork } from './counter-work.ts'
 import { DecryptCombiner, type StatsResult } from './decrypt-combiner.ts'
 import { DecryptMember } from './decrypt-member.ts'
 import { DkgRunner, type MemberKey } from './dkg-runner.ts'
 import { type CountersSeen, FeedScan } from './feed-scan.ts'
+import { Generations } from './generations.ts'
+import { decodeStatsKey } from './key-codec.ts'
 import { decodeStatsMessage, encodeStatsMessage, type StatsMessage } from './messages.ts'
 import { sealingKey } from './sealed-file.ts'
 import {
@@ -25,6 +34,8 @@ import {
 export interface StatsServiceOptions extends StatsNodeOptions {
   identity: NodeIdentity
   membership: Membership
+  /** The membership as it changes: each version gets its own key generation (re-keying). */
+  live?: LiveMembership
   store: LogStore
   /** Appends one `stats` entry to the own feed. */
   append: (body: unknown) => Promise<void>
@@ -44,7 +55,10 @@ export interface StatsServiceOptions extends StatsNodeOptions {
 export class StatsService {
   #config: StatsConfig | undefined
   #scan: FeedScan | undefined
-  #dkg: DkgRunner | undefined
+  #generations: Generations | undefined
+  /** Membership versions applied since the last tick, each to get its key generation. */
+  #changes: Membership[] = []
+  #makeRunner: ((membership: Membership, config: StatsConfig) => DkgRunner) | undefined
   #counters: CounterWork | undefined
   #member: DecryptMember | undefined
   #combiner: DecryptCombiner | undefined
@@ -68,9 +82,20 @@ export class StatsService {
     return this.#config
   }
 
-  /** The member's key, once the key generation is done. */
+  /** The member's key of the newest generation it holds, once a key generation is done. */
   get key(): MemberKey | undefined {
-    return this.#dkg?.key
+    for (const g of this.#generations?.list() ?? []) if (g.runner.key) return g.runner.key
+    return undefined
+  }
+
+  /** The member's key of one generation (membership version + 1). */
+  keyOf(generation: number): MemberKey | undefined {
+    return this.#generations?.keyOf(generation)
+  }
+
+  /** The key generations set up, newest first (status and tests). */
+  generations(): number[] {
+    return this.#generations?.list().map((g) => g.runner.generation) ?? []
   }
 
   async start(): Promise<void> {
@@ -91,26 +116,47 @@ export class StatsService {
     this.#scan = scan
     const append = (body: unknown) => this.o.append(body)
     const publish = (m: StatsMessage) => this.o.publish(encodeStatsMessage(m, identity.signingKey))
-    this.#dkg = new DkgRunner({
-      self: this.#self,
-      dir: this.#dir,
-      membership,
-      threshold: config.threshold,
-      boxSeed: new Uint8Array(Buffer.from(jwk.d, 'base64url')),
-      sealKey,
-      scan,
-      append,
-      publish,
-      onKeyMismatch: (origin, generation) =>
-        this.#incident(
-          origin,
-          `stats-key:${generation}`,
-          [],
-          `${origin} recorded another statistics key than this node made for generation ${generation}`,
-        ),
-      logger,
+    const generations = new Generations(scan)
+    this.#generations = generations
+    const boxSeed = new Uint8Array(Buffer.from(jwk.d, 'base64url'))
+    this.#makeRunner = (m, c) =>
+      new DkgRunner({
+        self: this.#self,
+        dir: this.#dir,
+        generation: m.version + 1,
+        membership: m,
+        threshold: c.threshold,
+        windowMs: this.o.dkgWindowMs ?? c.keyWindowMs,
+        boxSeed,
+        sealKey,
+        scan,
+        append,
+        publish,
+        onKeyMismatch: (origin, generation) =>
+          this.#incident(
+            origin,
+            `stats-key:${generation}`,
+            [],
+            `${origin} recorded another statistics key than this node made for generation ${generation}`,
+          ),
+        ...(this.o.faults?.dkg ? { faults: this.o.faults.dkg } : {}),
+        logger,
+      })
+    const live = this.o.live
+    const newest = live?.current ?? membership
+    for (let v = 0; v <= newest.version; v++) {
+      const m = live?.at(v) ?? membership
+      const c = v === newest.version ? config : await this.#configOf(m, config)
+      const runner = this.#makeRunner(m, c)
+      await runner.load()
+      // Older versions: only the generations this node took part in (their keys serve old periods).
+      if (v === newest.version || runner.key || runner.started)
+        generations.add({ runner, config: c, since: v === newest.version ? Date.now() : 0 })
+    }
+    this.#unsubscribe = live?.onChange((now) => {
+      this.#changes.push(now)
+      void this.tick()
     })
-    await this.#dkg.load()
     this.#counters = new CounterWork({
       self: this.#self,
       scan,
@@ -126,26 +172,36 @@ export class StatsService {
             .map((l) => COUNTER_NAMES[l])
             .join(', ')}); it under- or over-reported`,
         ),
+      onMissing: (origin, period) =>
+        this.#incident(
+          origin,
+          `stats-missing:${period}`,
+          [],
+          `${origin} recorded its statistics key but appended no counters entry for ${period}, a period that closed (skipped): that period's totals cannot include it`,
+        ),
+      missingGraceMs: this.o.missingGraceMs ?? 300_000,
       ...(this.o.faults?.underReport ? { underReport: true } : {}),
+      ...(this.o.faults?.skipPeriod ? { skipPeriod: true } : {}),
       logger,
     })
     this.#member = new DecryptMember({
       dir: this.#dir,
-      config,
+      configFor: (g) => generations.configOf(g),
       scan,
-      key: () => this.key,
+      keyFor: (g) => generations.keyOf(g),
       ...(this.o.faults?.forgeShare ? { forgeShare: true } : {}),
     })
     this.#combiner = new DecryptCombiner({
       self: this.#self,
       dir: this.#dir,
-      config,
-      membership,
+      configFor: (g) => generations.configOf(g),
       store,
       member: this.#member,
-      key: () => this.key,
+      keyFor: (g) => generations.keyOf(g),
+      keyEntries: (g) => generations.keyEntries(g),
       publish,
       checkpoint: this.o.checkpoint,
+      recentCheckpoints: () => this.#recent,
       runCheckpoint: this.o.runCheckpoint,
       onForgedShare: (member, context) =>
         this.#incident(
@@ -161,7 +217,33 @@ export class StatsService {
     this.#timer.unref()
   }
 
+  #unsubscribe: (() => void) | undefined
+
+  /**
+   * stats.json read for a version's members (re-keying re-reads the partition); when it no
+   * longer fits an older version's list, that version counts as one group of its members.
+   */
+  async #configOf(m: Membership, newest: StatsConfig): Promise<StatsConfig> {
+    const members = m.members.map((x) => x.name)
+    try {
+      const read = await readStatsConfig(this.o.identity.dir, members)
+      if (read) return read
+    } catch (err) {
+      this.o.logger.warn(
+        { version: m.version, err: (err as Error).message },
+        'stats.json does not fit this membership version: one group of its members',
+      )
+    }
+    return {
+      period: newest.period,
+      keyWindowMs: newest.keyWindowMs,
+      threshold: defaultThreshold(members.length),
+      policy: { ...newest.policy, members, groups: [{ name: 'network', origins: members }] },
+    }
+  }
+
   async stop(): Promise<void> {
+    this.#unsubscribe?.()
     this.#stopped = true
     clearInterval(this.#timer)
     await this.#running?.catch(() => {})
@@ -180,15 +262,51 @@ export class StatsService {
     return this.#running
   }
 
+  /** Cosigned checkpoints seen at ticks, newest first (at most 50; see DecryptCombiner). */
+  #recent: CosignedCheckpoint[] = []
+
+  #noteCheckpoint(): void {
+    const c = this.o.checkpoint()
+    if (!c || this.#recent[0]?.checkpoint.timeMs === c.checkpoint.timeMs) return
+    this.#recent = [c, ...this.#recent].slice(0, 50)
+  }
+
   async #tick(): Promise<void> {
+    this.#noteCheckpoint()
     const scan = this.#scan!
+    const generations = this.#generations!
+    for (const m of this.#changes.splice(0)) {
+      if (generations.has(m.version + 1)) continue
+      let config: StatsConfig
+      try {
+        const read = await readStatsConfig(
+          this.o.identity.dir,
+          m.members.map((x) => x.name),
+        )
+        if (!read) continue
+        config = read
+      } catch (err) {
+        this.o.logger.error(
+          { version: m.version, err: (err as Error).message },
+          'stats.json does not fit the new membership: no key generation for it until it does',
+        )
+        continue
+      }
+      const runner = this.#makeRunner!(m, config)
+      await runner.load()
+      generations.add({ runner, config, since: Date.now() })
+      this.#config = config
+      this.o.logger.info({ generation: runner.generation }, 'membership changed: re-keying')
+    }
     await scan.scan()
-    await this.#dkg!.tick()
-    const key = this.key
-    if (!key) return
+    for (const [i, g] of generations.list().entries()) {
+      if (i === 0 || (g.runner.started && !g.runner.key)) await g.runner.tick()
+    }
     await scan.scan()
-    while (!this.#stopped && (await this.#counters!.closeOwn(key))) await scan.scan()
-    this.#counters!.checkAll(key)
+    const keyAt = (end: number) => generations.keyAt(end)
+    while (!this.#stopped && (await this.#counters!.closeOwn(keyAt))) await scan.scan()
+    this.#counters!.checkAll((g) => generations.keyOf(g))
+    this.#counters!.reportMissing((origin, end) => generations.owes(origin, end))
   }
 
   /**
@@ -240,12 +358,23 @@ export class StatsService {
   async #keepBundle(m: Extract<StatsMessage, { type: 'bundle' }>): Promise<void> {
     const bytes = new Uint8Array(Buffer.from(m.bundle, 'base64'))
     try {
-      verifyStatsBundle(bytes, {
+      const v = verifyStatsBundle(bytes, {
         requireAnchors: true,
-        ...(this.key ? { publicKey: this.key.key.commitments[0]!.toBytes() } : {}),
+        requireKeyAnchors: true,
+        // Each checkpoint under the keys of the membership version it names.
         checkCheckpoint: (c) =>
-          void verifyCosignedCheckpoint(c, checkpointKeysOf(this.o.membership.keys)),
+          void verifyCosignedCheckpoint(
+            c,
+            checkpointKeysOf(
+              this.o.live?.keysFor(c.checkpoint.membership) ?? this.o.membership.keys,
+            ),
+          ),
       })
+      const mine = this.keyOf(v.keyProvenance!.generation)
+      if (mine && !mine.key.commitments[0]!.equals(this.#pointOf(v.publicKey)))
+        throw new EhrlogError('INVALID_PROOF', 'its key is not the one this member made', {
+          details: { reason: 'wrong-key' },
+        })
     } catch (err) {
       this.o.logger.warn(
         { from: m.from, file: m.file, err: (err as Error).message },
@@ -257,15 +386,19 @@ export class StatsService {
     await writeFile(join(this.#dir, 'bundles', m.file), bytes, { mode: 0o644 })
   }
 
+  #pointOf(bytes: Uint8Array) {
+    return decodeStatsKey({ n: 1, k: 1, commitments: [bytesHex(bytes)] }).commitments[0]!
+  }
+
   /** The `stats` control topic's handler (accepting means forwarding). */
   async handle(data: Uint8Array): Promise<boolean> {
     const m = decodeStatsMessage(data, (name) => {
-      const hex = this.o.membership.byName(name)?.ed25519PublicKey
+      const hex = (this.o.live?.current ?? this.o.membership).byName(name)?.ed25519PublicKey
       return hex ? hexBytes(hex) : undefined
     })
     if (m.from === this.#self || !this.#scan) return true
     if (m.type === 'dkg-share') {
-      if (m.to === this.#self) await this.#dkg?.receive(m)
+      if (m.to === this.#self) await this.#generations?.receive(m)
     } else if (m.type === 'decrypt-request') {
       void this.#answer(m)
     } else if (m.type === 'bundle') {

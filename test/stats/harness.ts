@@ -22,11 +22,13 @@ export function useStatsNetwork() {
   let dirs: string[] = []
   let root = ''
   const faults = new Map<string, StatsNodeOptions['faults']>()
+  let extra: Partial<StatsNodeOptions> = {}
   afterEach(async () => {
     await Promise.all([...running.values()].map((n) => n.stop()))
     running.clear()
     incidents.clear()
     faults.clear()
+    extra = {}
   })
 
   const start = async (name: string): Promise<EhrlogNode> => {
@@ -38,6 +40,11 @@ export function useStatsNetwork() {
         tickMs: 200,
         closeDelayMs: 400,
         requestTimeoutMs: 6000,
+        // Wider than the skew of the nodes' sequential starts under load, so every dealing counts.
+        dkgWindowMs: 3000,
+        // Generous: under a loaded machine an honest member's entry can take seconds to arrive.
+        missingGraceMs: 15_000,
+        ...extra,
         ...(fault ? { faults: fault } : {}),
       },
       onIncident: (incident) => incidents.get(name)?.push(incident),
@@ -59,7 +66,14 @@ export function useStatsNetwork() {
     },
 
     /** network init, stats.json in each folder, three nodes, a full mesh and the key made. */
-    async setUp(opts: { faults?: Record<string, StatsNodeOptions['faults']> } = {}): Promise<void> {
+    async setUp(
+      opts: {
+        faults?: Record<string, StatsNodeOptions['faults']>
+        /** Timings for every node (dkgWindowMs, missingGraceMs, …). */
+        stats?: Partial<StatsNodeOptions>
+      } = {},
+    ): Promise<void> {
+      extra = opts.stats ?? {}
       root = await tempDir()
       ;({ dirs } = await initNetwork(root))
       for (const dir of dirs) {

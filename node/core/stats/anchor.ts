@@ -58,7 +58,7 @@ export function encodeStatsAnchor(a: StatsAnchor): Uint8Array {
   )
 }
 
-function anchorError(origin: string, message: string): EhrlogError {
+export function anchorError(origin: string, message: string): EhrlogError {
   return new EhrlogError('INVALID_PROOF', `statistics bundle: ${origin}'s anchor ${message}`, {
     details: { reason: 'anchor-invalid', origin },
   })
@@ -100,50 +100,49 @@ export function decodeStatsAnchor(origin: string, bytes: Uint8Array): StatsAncho
   return { seq, entryBytes, proof, cosigned }
 }
 
+/** An anchored `stats` entry, its inclusion proof checked against the checkpoint it names. */
+export interface AnchoredStatsEntry {
+  origin: string
+  seq: number
+  body: ReturnType<typeof parseStatsEntryBody>
+  cosigned: CosignedCheckpoint
+}
+
 /**
- * Checks one hospital's anchor against its block of the bundle; returns the cosigned
- * checkpoint it rests on (its cosignatures are for the caller to check).
+ * Decodes an anchor, re-hashes its entry, checks that it is a valid `stats` entry (of `origin`
+ * when given) and folds its inclusion proof to the checkpoint's root for its origin. The
+ * checkpoint's cosignatures are for the caller to check. Errors name `label`.
  */
-export function verifyStatsAnchor(
-  origin: string,
-  period: string,
-  ciphertexts: readonly Ciphertext[],
+export function openStatsAnchor(
+  label: string,
   anchorBytes: Uint8Array,
-): CosignedCheckpoint {
-  const anchor = decodeStatsAnchor(origin, anchorBytes)
+  origin?: string,
+): AnchoredStatsEntry {
+  const anchor = decodeStatsAnchor(label, anchorBytes)
   let entry: ReturnType<typeof decodeEntry>
   try {
     entry = decodeEntry(anchor.entryBytes)
   } catch (err) {
-    throw anchorError(origin, `holds an entry that does not decode: ${(err as Error).message}`)
+    throw anchorError(label, `holds an entry that does not decode: ${(err as Error).message}`)
   }
   const e = entry.entry
-  if (e.origin !== origin || e.seq !== anchor.seq || e.kind !== 'stats') {
+  if ((origin !== undefined && e.origin !== origin) || e.seq !== anchor.seq || e.kind !== 'stats') {
     throw anchorError(
-      origin,
-      `holds ${e.origin}:${e.seq} (${e.kind}), not a stats entry of ${origin} at ${anchor.seq}`,
+      label,
+      `holds ${e.origin}:${e.seq} (${e.kind}), not a stats entry of ${origin ?? e.origin} at ${anchor.seq}`,
     )
   }
   let body: ReturnType<typeof parseStatsEntryBody>
   try {
     body = parseStatsEntryBody(e.body)
   } catch (err) {
-    throw anchorError(origin, `holds an entry whose body is invalid: ${(err as Error).message}`)
+    throw anchorError(label, `holds an entry whose body is invalid: ${(err as Error).message}`)
   }
-  if (body.type !== 'counters' || body.period !== period) {
-    throw anchorError(
-      origin,
-      `holds a ${body.type} entry${body.type === 'counters' ? ` for ${body.period}` : ''}, not the counters for ${period}`,
-    )
-  }
-  if (body.ciphertexts !== countersHex(ciphertexts)) {
-    throw anchorError(origin, 'holds other ciphertexts than the bundle gives for it')
-  }
-  const cut = anchor.cosigned.checkpoint.feeds.find((f) => f.origin === origin)
+  const cut = anchor.cosigned.checkpoint.feeds.find((f) => f.origin === e.origin)
   if (!cut || cut.treeSize < anchor.seq) {
     throw anchorError(
-      origin,
-      `rests on checkpoint ${checkpointId(anchor.cosigned.checkpoint).slice(0, 16)}…, which does not cover ${origin}:${anchor.seq}`,
+      label,
+      `rests on checkpoint ${checkpointId(anchor.cosigned.checkpoint).slice(0, 16)}…, which does not cover ${e.origin}:${anchor.seq}`,
     )
   }
   try {
@@ -155,7 +154,41 @@ export function verifyStatsAnchor(
       cut.root,
     )
   } catch (err) {
-    throw anchorError(origin, `has an inclusion proof that fails: ${(err as Error).message}`)
+    throw anchorError(label, `has an inclusion proof that fails: ${(err as Error).message}`)
   }
-  return anchor.cosigned
+  return { origin: e.origin, seq: anchor.seq, body, cosigned: anchor.cosigned }
+}
+
+/**
+ * Checks one hospital's anchor against its block of the bundle; returns the cosigned
+ * checkpoint it rests on (its cosignatures are for the caller to check).
+ */
+export function verifyStatsAnchor(
+  origin: string,
+  period: string,
+  ciphertexts: readonly Ciphertext[],
+  anchorBytes: Uint8Array,
+): CosignedCheckpoint {
+  return verifyCountersAnchor(origin, period, ciphertexts, anchorBytes).cosigned
+}
+
+/** verifyStatsAnchor, also giving the anchored entry (its generation names the key). */
+export function verifyCountersAnchor(
+  origin: string,
+  period: string,
+  ciphertexts: readonly Ciphertext[],
+  anchorBytes: Uint8Array,
+): AnchoredStatsEntry {
+  const anchored = openStatsAnchor(origin, anchorBytes, origin)
+  const body = anchored.body
+  if (body.type !== 'counters' || body.period !== period) {
+    throw anchorError(
+      origin,
+      `holds a ${body.type} entry${body.type === 'counters' ? ` for ${body.period}` : ''}, not the counters for ${period}`,
+    )
+  }
+  if (body.ciphertexts !== countersHex(ciphertexts)) {
+    throw anchorError(origin, 'holds other ciphertexts than the bundle gives for it')
+  }
+  return anchored
 }

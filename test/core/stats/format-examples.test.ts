@@ -5,13 +5,17 @@ import {
   assembleStatsBundle,
   COUNTER_COUNT,
   COUNTER_NAMES,
+  combineDealings,
   type DecryptionShare,
+  decodeKeyAnchors,
+  encodeKeyAnchors,
   encodeStatsBundle,
   encryptCounters,
   G,
   type GroupPoint,
   makeDecryptionShare,
   mulSecret,
+  parseStatsEntryBody,
   pointFromBytes,
   publicKeyOf,
   STATS_TAGS,
@@ -168,5 +172,43 @@ describe('docs/format.md private statistics examples, recomputed', () => {
     expect(bytes.length).toBe(10_578)
     const totals = verifyStatsBundle(bytes, { period: '2026-11', publicKey: y.toBytes() }).totals
     expect([totals[0], totals[SIGN_INS], totals[1]]).toEqual([7, 30, undefined])
+  })
+
+  it('key anchors: the dealings verify under the network id and generation, and sum to the key', () => {
+    const field = fieldsOf('stats-key-anchors')
+    const context = utf8.encode(`${'ab'.repeat(32)}/1`)
+    expect(field('context')).toBe(bytesToHex(context))
+    const params = { n: 3, k: 2, context }
+    const dealings = [1, 2].map((d) => ({
+      dealer: d,
+      commitments: [hexToBytes(field(`dealer ${d} A0`)), hexToBytes(field(`dealer ${d} A1`))],
+      proof: hexToBytes(field(`dealer ${d} proof`)),
+    }))
+    expect(field('dealer 1 A0')).toBe(bytesToHex(mulSecret(G, 5n).toBytes()))
+    expect(field('dealer 2 A1')).toBe(bytesToHex(mulSecret(G, 13n).toBytes()))
+    for (const d of dealings) expect(() => verifyDealing(params, d)).not.toThrow()
+    // Generation 2, or another network, and the proofs fail.
+    expect(() =>
+      verifyDealing({ ...params, context: utf8.encode(`${'ab'.repeat(32)}/2`) }, dealings[0]!),
+    ).toThrow()
+    const key = combineDealings(params, dealings)
+    expect(field('C0')).toBe(bytesToHex(mulSecret(G, 12n).toBytes()))
+    expect(field('C1')).toBe(bytesToHex(mulSecret(G, 24n).toBytes()))
+    expect(key.commitments.map((c) => bytesToHex(c.toBytes()))).toEqual([field('C0'), field('C1')])
+    const body = {
+      type: 'dkg-key',
+      generation: 1,
+      n: 3,
+      k: 2,
+      qualified: [1, 2],
+      commitments: [field('C0'), field('C1')],
+    }
+    expect(parseStatsEntryBody(body)).toEqual(body)
+    // The trailer's framing as the text gives it.
+    const trailer = encodeKeyAnchors([new Uint8Array(1000), new Uint8Array(1200)])
+    expect(bytesToHex(trailer.subarray(0, 5))).toBe('02000003e8')
+    expect(bytesToHex(trailer.subarray(1005, 1009))).toBe('000004b0')
+    expect(decodeKeyAnchors(trailer)!.map((a) => a.length)).toEqual([1000, 1200])
+    expect(() => decodeKeyAnchors(trailer.subarray(0, 1500))).toThrow(/end inside anchor 1/)
   })
 })
