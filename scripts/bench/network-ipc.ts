@@ -3,6 +3,8 @@
 
 export type DriverMessage =
   | { type: 'sizes'; id: number }
+  /** The syslog listener's per-sender tallies (SenderTally[]; empty without one). */
+  | { type: 'syslog'; id: number }
   | { type: 'usage'; id: number }
   /** Reply (with the time, ms since the epoch) once the node holds at least these sizes. */
   | { type: 'reach'; id: number; sizes: Record<string, number> }

@@ -68,6 +68,9 @@ process.on('message', (message: DriverMessage) => {
       send({ type: 'reply', id: message.id, value: sizes })
       break
     }
+    case 'syslog':
+      send({ type: 'reply', id: message.id, value: node.status().syslog ?? [] })
+      break
     case 'usage': {
       const { user, system } = process.cpuUsage()
       const value = {
