@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto'
 import { XMLParser, XMLValidator } from 'fast-xml-parser'
 import { EhrlogError } from '../core/errors.ts'
-import { type Action, type AuditEvent, LIMITS, parseEvent } from '../core/event.ts'
+import { type Action, type AuditEvent, LIMITS, normalTime, parseEvent } from '../core/event.ts'
 
 /** EventActionCode (DICOM PS3.15 A.5, RFC 3881 §5.1): C, R, U, D, E. */
 const ACTION_OF_CODE: Record<string, Action> = {
@@ -83,6 +83,9 @@ export function eventsOfAuditMessage(xml: Buffer): AuditEvent[] {
   const sha256 = createHash('sha256').update(xml).digest('hex')
   const original =
     xml.byteLength * 4 <= LIMITS.originalLength * 3 ? xml.toString('base64') : undefined
+  // Normalized here (the schema's own time check), so that parseEvent's fast path
+  // (isNormalEvent: every other field checked as the schema would) takes a well-formed message.
+  const eventTime = normalTime(time)
   return patients.map((p, i) =>
     parseEvent(
       {
@@ -94,7 +97,7 @@ export function eventsOfAuditMessage(xml: Buffer): AuditEvent[] {
         ...optional('detail', eventId && (eventId.display ?? eventId.code)),
         resource,
         ...optional('resourceId', other && attr(other, 'ParticipantObjectID')),
-        time,
+        time: eventTime,
         outcome: outcomeCode === '0' ? 'success' : 'failure',
         source,
         originalSha256: sha256,

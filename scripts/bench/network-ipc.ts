@@ -31,6 +31,12 @@ export interface NodeUsage {
   rssBytes: number
   loopDelayP99Ms: number
   loopDelayMaxMs: number
+  /**
+   * CPU µs of each thread of the process since it started, from /proc (Linux; empty
+   * elsewhere): the main thread (the event loop) first, then the others by thread id (worker
+   * threads, V8's GC helpers, libuv's pool). Clock-tick resolution (10 ms).
+   */
+  threadsUs: Array<[tid: number, cpuUs: number]>
 }
 
 /** One checkpoint round as its proposer saw it (CheckpointService.runRound). */

@@ -5,7 +5,7 @@
 // watched, when each batch of an origin was stored here (NetService.onAccepted), stamped
 // with this process's clock (performance.timeOrigin + now: the wall clock, sub-millisecond).
 import '../../node/shim.ts'
-import { createWriteStream } from 'node:fs'
+import { createWriteStream, readdirSync, readFileSync } from 'node:fs'
 import { monitorEventLoopDelay } from 'node:perf_hooks'
 import { createLogger } from '../../node/logger.ts'
 import { EhrlogNode } from '../../node/node.ts'
@@ -47,6 +47,23 @@ function watch(origin: string): void {
   }, 20)
 }
 
+/** Each thread's CPU (utime + stime, /proc/self/task/TID/stat), main thread first; µs. */
+function threadsUs(): Array<[tid: number, cpuUs: number]> {
+  try {
+    const tids = readdirSync('/proc/self/task')
+      .map(Number)
+      .sort((a, b) => (a === process.pid ? -1 : b === process.pid ? 1 : a - b))
+    return tids.map((tid) => {
+      const stat = readFileSync(`/proc/self/task/${tid}/stat`, 'utf8')
+      // Fields after the command (which may hold spaces) in parentheses: utime, stime are 14, 15.
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+      return [tid, ((Number(fields[11]) + Number(fields[12])) * 1e6) / 100] as [number, number]
+    })
+  } catch {
+    return []
+  }
+}
+
 let stopping: Promise<void> | undefined
 function stop(): Promise<void> {
   stopping ??= (async () => {
@@ -78,6 +95,7 @@ process.on('message', (message: DriverMessage) => {
         rssBytes: process.memoryUsage().rss,
         loopDelayP99Ms: loopDelay.percentile(99) / 1e6,
         loopDelayMaxMs: loopDelay.max / 1e6,
+        threadsUs: threadsUs(),
       }
       send({ type: 'reply', id: message.id, value })
       break

@@ -103,6 +103,13 @@ export function sendWires(setup: SyslogSetup, wires: readonly Buffer[]): Promise
   ).then(() => {})
 }
 
+/** One node's CPU in a phase (processes mode), µs: see syslog-processes.ts threadSplit. */
+export interface ThreadSplit {
+  main: number
+  busiest: number
+  rest: number
+}
+
 /** One timed phase, from the first byte sent. */
 export interface Phase {
   appendedMs: number
@@ -114,8 +121,18 @@ export interface Phase {
   cpuSplitUs?: number[]
   /** CPU until converged on all 3 (processes mode). */
   cpuConvergedUs?: number
+  /** Each node's threads until appended, and until converged (processes mode, Linux). */
+  threadsUntilAppended?: ThreadSplit[]
+  threadsUntilConverged?: ThreadSplit[]
   load: number[]
   loadEnd: number[]
+}
+
+function threadsNote(split: readonly ThreadSplit[], count: number): string {
+  const us = (x: number) => (x / count).toFixed(0)
+  return split
+    .map((t, i) => `node ${i + 1} ${us(t.main)} + ${us(t.busiest)} + ${us(t.rest)} µs`)
+    .join(', ')
 }
 
 export function figuresOf(
@@ -155,6 +172,9 @@ export function figuresOf(
             name: name('CPU per message until on all 3'),
             value: p.cpuConvergedUs / count,
             unit: 'µs',
+            ...(p.threadsUntilConverged && {
+              note: `per node, main thread + busiest other thread + the rest: ${threadsNote(p.threadsUntilConverged, count)}; until appended: ${threadsNote(p.threadsUntilAppended ?? [], count)}`,
+            }),
           },
         ]
       : []),

@@ -20,6 +20,7 @@ import {
   SENDER,
   type SyslogSetup,
   sendWires,
+  type ThreadSplit,
   wiresOf,
   workloadOf,
 } from './syslog-load.ts'
@@ -63,9 +64,35 @@ async function appendedOf(c: Cluster): Promise<number> {
   return (await c.node(0).syslog()).find((t) => t.sender === SENDER)?.appended ?? 0
 }
 
-async function cpuNow(c: Cluster): Promise<number[]> {
+interface CpuSample {
+  /** This process (the senders), then each node process: µs since each started. */
+  processes: number[]
+  /** Each node's threads, [tid, µs], its main thread first. */
+  threads: Array<Array<[number, number]>>
+}
+
+async function cpuNow(c: Cluster): Promise<CpuSample> {
   const own = process.cpuUsage()
-  return [own.user + own.system, ...(await c.cpu())]
+  const usage = await Promise.all([0, 1, 2].map((i) => c.node(i).usage()))
+  return {
+    processes: [own.user + own.system, ...usage.map((u) => u.cpuUs)],
+    threads: usage.map((u) => u.threadsUs),
+  }
+}
+
+/**
+ * Per node, the CPU between two samples: its main thread (event loop), its busiest other
+ * thread (on the receiving node, the syslog parse thread; its VRF thread while patients are
+ * new), and all its other threads together (seal and index workers, V8's GC helpers, libuv).
+ */
+function threadSplit(a: CpuSample, b: CpuSample): ThreadSplit[] {
+  return b.threads.map((after, i) => {
+    const before = new Map(a.threads[i])
+    const delta = after.map(([tid, us]) => us - (before.get(tid) ?? 0))
+    const [main = 0, ...others] = delta
+    const sorted = others.sort((x, y) => y - x)
+    return { main, busiest: sorted[0] ?? 0, rest: sorted.slice(1).reduce((x, y) => x + y, 0) }
+  })
 }
 
 async function until(what: string, check: () => Promise<boolean>): Promise<void> {
@@ -106,7 +133,7 @@ async function sendAll(
   const roots = await Promise.all([0, 1, 2].map((i) => c.node(i).indexRoots()))
   if (roots.some((ms) => ms < 0)) throw new Error('a node refused its index roots')
   const indexedMs = performance.now() - t0
-  const split = cpu1.map((us, i) => us - cpu0[i]!)
+  const split = cpu1.processes.map((us, i) => us - cpu0.processes[i]!)
   const sum = (xs: number[]) => xs.reduce((a, b) => a + b, 0)
   return {
     appendedMs,
@@ -114,7 +141,9 @@ async function sendAll(
     indexedMs,
     cpuUs: sum(split),
     cpuSplitUs: split,
-    cpuConvergedUs: sum(cpu2.map((us, i) => us - cpu0[i]!)),
+    cpuConvergedUs: sum(cpu2.processes.map((us, i) => us - cpu0.processes[i]!)),
+    threadsUntilAppended: threadSplit(cpu0, cpu1),
+    threadsUntilConverged: threadSplit(cpu0, cpu2),
     load,
     loadEnd: loadavg(),
   }
