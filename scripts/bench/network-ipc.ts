@@ -33,10 +33,12 @@ export interface NodeUsage {
   loopDelayMaxMs: number
   /**
    * CPU µs of each thread of the process since it started, from /proc (Linux; empty
-   * elsewhere): the main thread (the event loop) first, then the others by thread id (worker
-   * threads, V8's GC helpers, libuv's pool). Clock-tick resolution (10 ms).
+   * elsewhere): the main thread (the event loop) first, then the others by thread id, each
+   * marked whether it existed before the node was built (V8's platform threads: its GC
+   * helpers and background compilers) or came later (worker threads, libuv's pool,
+   * LevelDB's and jemalloc's background threads). Clock-tick resolution (10 ms).
    */
-  threadsUs: Array<[tid: number, cpuUs: number]>
+  threadsUs: Array<[tid: number, cpuUs: number, v8: boolean]>
 }
 
 /** One checkpoint round as its proposer saw it (CheckpointService.runRound). */

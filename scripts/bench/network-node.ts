@@ -12,6 +12,8 @@ import { EhrlogNode } from '../../node/node.ts'
 import type { ChildMessage, DriverMessage, RoundResult } from './network-ipc.ts'
 
 const [dir, logFile] = process.argv.slice(2) as [string, string]
+/** Threads before the node is built: the main thread and V8's platform threads. */
+const threadsAtStart = new Set(listThreads())
 const send = (message: ChildMessage) => process.send?.(message)
 const now = () => performance.timeOrigin + performance.now()
 
@@ -48,16 +50,25 @@ function watch(origin: string): void {
 }
 
 /** Each thread's CPU (utime + stime, /proc/self/task/TID/stat), main thread first; µs. */
-function threadsUs(): Array<[tid: number, cpuUs: number]> {
+function listThreads(): number[] {
   try {
-    const tids = readdirSync('/proc/self/task')
-      .map(Number)
-      .sort((a, b) => (a === process.pid ? -1 : b === process.pid ? 1 : a - b))
+    return readdirSync('/proc/self/task').map(Number)
+  } catch {
+    return []
+  }
+}
+
+function threadsUs(): Array<[tid: number, cpuUs: number, v8: boolean]> {
+  try {
+    const tids = listThreads().sort((a, b) =>
+      a === process.pid ? -1 : b === process.pid ? 1 : a - b,
+    )
     return tids.map((tid) => {
       const stat = readFileSync(`/proc/self/task/${tid}/stat`, 'utf8')
       // Fields after the command (which may hold spaces) in parentheses: utime, stime are 14, 15.
       const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
-      return [tid, ((Number(fields[11]) + Number(fields[12])) * 1e6) / 100] as [number, number]
+      const us = ((Number(fields[11]) + Number(fields[12])) * 1e6) / 100
+      return [tid, us, tid !== process.pid && threadsAtStart.has(tid)] as [number, number, boolean]
     })
   } catch {
     return []

@@ -107,6 +107,7 @@ export function sendWires(setup: SyslogSetup, wires: readonly Buffer[]): Promise
 export interface ThreadSplit {
   main: number
   busiest: number
+  v8: number
   rest: number
 }
 
@@ -131,7 +132,9 @@ export interface Phase {
 function threadsNote(split: readonly ThreadSplit[], count: number): string {
   const us = (x: number) => (x / count).toFixed(0)
   return split
-    .map((t, i) => `node ${i + 1} ${us(t.main)} + ${us(t.busiest)} + ${us(t.rest)} µs`)
+    .map(
+      (t, i) => `node ${i + 1} ${us(t.main)} + ${us(t.busiest)} + ${us(t.v8)} + ${us(t.rest)} µs`,
+    )
     .join(', ')
 }
 
@@ -173,7 +176,7 @@ export function figuresOf(
             value: p.cpuConvergedUs / count,
             unit: 'µs',
             ...(p.threadsUntilConverged && {
-              note: `per node, main thread + busiest other thread + the rest: ${threadsNote(p.threadsUntilConverged, count)}; until appended: ${threadsNote(p.threadsUntilAppended ?? [], count)}`,
+              note: `per node, main thread + busiest worker + V8's platform threads + the rest: ${threadsNote(p.threadsUntilConverged, count)}; until appended: ${threadsNote(p.threadsUntilAppended ?? [], count)}`,
             }),
           },
         ]

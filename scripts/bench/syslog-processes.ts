@@ -67,8 +67,8 @@ async function appendedOf(c: Cluster): Promise<number> {
 interface CpuSample {
   /** This process (the senders), then each node process: µs since each started. */
   processes: number[]
-  /** Each node's threads, [tid, µs], its main thread first. */
-  threads: Array<Array<[number, number]>>
+  /** Each node's threads, [tid, µs, V8 platform thread], its main thread first. */
+  threads: Array<Array<[number, number, boolean]>>
 }
 
 async function cpuNow(c: Cluster): Promise<CpuSample> {
@@ -81,17 +81,27 @@ async function cpuNow(c: Cluster): Promise<CpuSample> {
 }
 
 /**
- * Per node, the CPU between two samples: its main thread (event loop), its busiest other
- * thread (on the receiving node, the syslog parse thread; its VRF thread while patients are
- * new), and all its other threads together (seal and index workers, V8's GC helpers, libuv).
+ * Per node, the CPU between two samples: its main thread (event loop), its busiest thread
+ * started after V8's (on the receiving node the syslog parse thread; a VRF thread while
+ * patients are new), V8's platform threads (GC helpers: concurrent marking, parallel
+ * scavenges; background compilation), and the rest (seal and index workers, libuv's pool,
+ * LevelDB's and jemalloc's background threads).
  */
 function threadSplit(a: CpuSample, b: CpuSample): ThreadSplit[] {
   return b.threads.map((after, i) => {
-    const before = new Map(a.threads[i])
-    const delta = after.map(([tid, us]) => us - (before.get(tid) ?? 0))
-    const [main = 0, ...others] = delta
-    const sorted = others.sort((x, y) => y - x)
-    return { main, busiest: sorted[0] ?? 0, rest: sorted.slice(1).reduce((x, y) => x + y, 0) }
+    const before = new Map(a.threads[i]!.map(([tid, us]) => [tid, us]))
+    let main = 0
+    let v8 = 0
+    const others: number[] = []
+    after.forEach(([tid, us, isV8], k) => {
+      const d = us - (before.get(tid) ?? 0)
+      if (k === 0) main = d
+      else if (isV8) v8 += d
+      else others.push(d)
+    })
+    others.sort((x, y) => y - x)
+    const rest = others.slice(1).reduce((x, y) => x + y, 0)
+    return { main, busiest: others[0] ?? 0, v8, rest }
   })
 }
 
