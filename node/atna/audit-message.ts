@@ -28,6 +28,12 @@ const parser = new XMLParser({
   removeNSPrefix: true,
   parseAttributeValue: false,
   parseTagValue: false,
+  // Nothing here reads the declaration, processing instructions or a tag's path (isArray
+  // goes by name): not building them is ~15% of the parse (docs/performance.md, session 9).
+  // Well-formedness is still checked whole by XMLValidator first.
+  ignoreDeclaration: true,
+  ignorePiTags: true,
+  jPath: false,
   isArray: (name) =>
     ['ActiveParticipant', 'ParticipantObjectIdentification', 'AuditSourceIdentification'].includes(
       name,
