@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto'
 import { XMLParser, XMLValidator } from 'fast-xml-parser'
 import { EhrlogError } from '../core/errors.ts'
-import { type Action, type AuditEvent, LIMITS, parseEvent } from '../core/event.ts'
+import { type Action, type AuditEvent, LIMITS, normalTime, parseEvent } from '../core/event.ts'
 
 /** EventActionCode (DICOM PS3.15 A.5, RFC 3881 §5.1): C, R, U, D, E. */
 const ACTION_OF_CODE: Record<string, Action> = {
@@ -28,6 +28,12 @@ const parser = new XMLParser({
   removeNSPrefix: true,
   parseAttributeValue: false,
   parseTagValue: false,
+  // Nothing here reads the declaration, processing instructions or a tag's path (isArray
+  // goes by name): not building them is ~15% of the parse (docs/performance.md, session 9).
+  // Well-formedness is still checked whole by XMLValidator first.
+  ignoreDeclaration: true,
+  ignorePiTags: true,
+  jPath: false,
   isArray: (name) =>
     ['ActiveParticipant', 'ParticipantObjectIdentification', 'AuditSourceIdentification'].includes(
       name,
@@ -83,6 +89,9 @@ export function eventsOfAuditMessage(xml: Buffer): AuditEvent[] {
   const sha256 = createHash('sha256').update(xml).digest('hex')
   const original =
     xml.byteLength * 4 <= LIMITS.originalLength * 3 ? xml.toString('base64') : undefined
+  // Normalized here (the schema's own time check), so that parseEvent's fast path
+  // (isNormalEvent: every other field checked as the schema would) takes a well-formed message.
+  const eventTime = normalTime(time)
   return patients.map((p, i) =>
     parseEvent(
       {
@@ -94,7 +103,7 @@ export function eventsOfAuditMessage(xml: Buffer): AuditEvent[] {
         ...optional('detail', eventId && (eventId.display ?? eventId.code)),
         resource,
         ...optional('resourceId', other && attr(other, 'ParticipantObjectID')),
-        time,
+        time: eventTime,
         outcome: outcomeCode === '0' ? 'success' : 'failure',
         source,
         originalSha256: sha256,

@@ -81,13 +81,36 @@ function isRealDate(s: string): boolean {
 
 const SHA256_HEX = /^[0-9a-f]{64}$/
 
-/** Non-empty base64 whose decoding encodes back to the same text: one spelling per byte string. */
-function isCanonicalBase64(s: string): boolean {
-  return (
-    s.length > 0 &&
-    /^[A-Za-z0-9+/]+={0,2}$/.test(s) &&
-    Buffer.from(s, 'base64').toString('base64') === s
-  )
+const BASE64_VALUES = (() => {
+  const values = new Int8Array(128).fill(-1)
+  const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/'
+  for (let i = 0; i < 64; i++) values[alphabet.charCodeAt(i)] = i
+  return values
+})()
+
+/**
+ * Non-empty base64 whose decoding encodes back to the same text: one spelling per byte string
+ * (RFC 4648 §4, padded). That is exactly: only the 64 symbols, then at most two `=`, a length
+ * that is a multiple of 4, and the bits the last symbol carries past the data all zero (4 of
+ * them before `==`, 2 before `=`): RFC 4648 §3.5's canonical encoding. Checked without
+ * decoding (an ATNA message's original is ~1 KiB, checked by every node): the same answer as
+ * Buffer.from(s, 'base64').toString('base64') === s (property-tested in
+ * test/core/event-original.test.ts).
+ */
+export function isCanonicalBase64(s: string): boolean {
+  const n = s.length
+  if (n === 0 || n % 4 !== 0) return false
+  let pad = 0
+  if (s.charCodeAt(n - 1) === 0x3d) pad = s.charCodeAt(n - 2) === 0x3d ? 2 : 1
+  const symbols = n - pad
+  for (let i = 0; i < symbols; i++) {
+    const c = s.charCodeAt(i)
+    if (c >= 128 || BASE64_VALUES[c]! < 0) return false
+  }
+  if (pad === 0) return true
+  // The last symbol's bits past the data: 4 (one byte in the last group) or 2 (two bytes).
+  const last = BASE64_VALUES[s.charCodeAt(symbols - 1)]!
+  return (last & (pad === 2 ? 0x0f : 0x03)) === 0
 }
 
 const isoTime = z
@@ -218,6 +241,17 @@ export function isNormalEvent(value: unknown): value is AuditEvent {
     typeof event.time === 'string' &&
     typeof event.outcome === 'string'
   )
+}
+
+/**
+ * `time` in normal form (toISOString) when the schema accepts it (ISO 8601 with a time zone, a
+ * real date, 1970–9999), else `time` unchanged, for the schema to refuse with its reason.
+ * A producer of events (the ATNA mapping) normalizes its time first, so that an otherwise
+ * normal event takes parseEvent's fast path: the schema's time check runs either way.
+ */
+export function normalTime(time: string): string {
+  const result = isoTime.safeParse(time)
+  return result.success ? result.data : time
 }
 
 /** Validates untrusted input into an AuditEvent, or throws EVENT_INVALID naming the field. */

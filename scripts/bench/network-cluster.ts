@@ -4,6 +4,7 @@ import { type ChildProcess, fork } from 'node:child_process'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { nodeProcessEnv } from '../../bin/relaunch.js'
+import type { SenderTally } from '../../node/atna/sender-counts.ts'
 import { sourceUrl } from '../../node/threads/source-root.ts'
 import type { ChildMessage, DriverMessage, NodeUsage, RoundResult } from './network-ipc.ts'
 
@@ -85,6 +86,11 @@ export class NodeProcess {
     return this.#ask('sizes') as Promise<Record<string, number>>
   }
 
+  /** The syslog listener's per-sender tallies (empty without one). */
+  syslog(): Promise<SenderTally[]> {
+    return this.#ask('syslog') as Promise<SenderTally[]>
+  }
+
   usage(): Promise<NodeUsage> {
     return this.#ask('usage') as Promise<NodeUsage>
   }
@@ -119,7 +125,7 @@ export class NodeProcess {
   }
 
   #ask(
-    type: 'sizes' | 'usage' | 'reach' | 'round' | 'indexRoots',
+    type: 'sizes' | 'syslog' | 'usage' | 'reach' | 'round' | 'indexRoots',
     fields: object = {},
   ): Promise<unknown> {
     const id = this.#nextId++

@@ -3,6 +3,8 @@
 
 export type DriverMessage =
   | { type: 'sizes'; id: number }
+  /** The syslog listener's per-sender tallies (SenderTally[]; empty without one). */
+  | { type: 'syslog'; id: number }
   | { type: 'usage'; id: number }
   /** Reply (with the time, ms since the epoch) once the node holds at least these sizes. */
   | { type: 'reach'; id: number; sizes: Record<string, number> }
@@ -29,6 +31,14 @@ export interface NodeUsage {
   rssBytes: number
   loopDelayP99Ms: number
   loopDelayMaxMs: number
+  /**
+   * CPU µs of each thread of the process since it started, from /proc (Linux; empty
+   * elsewhere): the main thread (the event loop) first, then the others by thread id, each
+   * marked whether it existed before the node was built (V8's platform threads: its GC
+   * helpers and background compilers) or came later (worker threads, libuv's pool,
+   * LevelDB's and jemalloc's background threads). Clock-tick resolution (10 ms).
+   */
+  threadsUs: Array<[tid: number, cpuUs: number, v8: boolean]>
 }
 
 /** One checkpoint round as its proposer saw it (CheckpointService.runRound). */

@@ -215,6 +215,28 @@ describe('audit messages to events', () => {
     )
   })
 
+  it('reads namespaced elements and skips processing instructions as before (parser options)', () => {
+    const mapped = (xml: string) =>
+      eventsOfAuditMessage(Buffer.from(xml)).map(({ original, originalSha256, ...e }) => e)
+    const plain = mapped(DICOM_PATIENT_RECORD)
+    const namespaced = DICOM_PATIENT_RECORD.replace(
+      '<AuditMessage>',
+      '<?xml-stylesheet type="text/xsl" href="audit.xsl"?><a:AuditMessage xmlns:a="urn:dicom:audit">',
+    )
+      .replace('</AuditMessage>', '</a:AuditMessage>')
+      .replaceAll('<ActiveParticipant ', '<a:ActiveParticipant ')
+      .replaceAll('</ActiveParticipant>', '</a:ActiveParticipant>')
+    expect(namespaced).not.toBe(DICOM_PATIENT_RECORD)
+    expect(mapped(namespaced)).toEqual(plain)
+    expect(plain[0]?.actorId).toBe('dr.house')
+    // A processing instruction inside an element is not read as one of its fields.
+    const withPi = DICOM_PATIENT_RECORD.replace(
+      '<EventID ',
+      '<?ehr-hint EventActionCode="C"?><EventID ',
+    )
+    expect(mapped(withPi)).toEqual(plain)
+  })
+
   it('the syslog wrapper round-trips to the same events', () => {
     const m = parseSyslogMessage(syslogOf(DICOM_PATIENT_RECORD))
     expect(m.msgId).toBe('IHE+RFC-3881')

@@ -1,7 +1,14 @@
 import { createHash } from 'node:crypto'
+import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 import { isEhrlogError } from '../../node/core/errors.ts'
-import { isNormalEvent, LIMITS, parseEvent } from '../../node/core/event.ts'
+import {
+  isCanonicalBase64,
+  isNormalEvent,
+  LIMITS,
+  normalTime,
+  parseEvent,
+} from '../../node/core/event.ts'
 
 const base = {
   patientId: 'p1',
@@ -50,5 +57,67 @@ describe('the fields an ATNA message keeps: source, originalSha256, original', (
     const value = { ...kept, ...change }
     expect(isNormalEvent(value)).toBe(false)
     expect(refusal(value)).toBe(field)
+  })
+})
+
+describe('isCanonicalBase64 without decoding', () => {
+  /** What it replaced: the text decodes and encodes back to itself. */
+  const roundTrips = (s: string) =>
+    s.length > 0 &&
+    /^[A-Za-z0-9+/]+={0,2}$/.test(s) &&
+    Buffer.from(s, 'base64').toString('base64') === s
+
+  it('agrees with the decode-and-encode round trip on encodings and near misses', () => {
+    const symbol = fc.constantFrom(
+      ...'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/=-_ \n.é'.split(''),
+    )
+    fc.assert(
+      fc.property(
+        fc.uint8Array({ maxLength: 40 }),
+        fc.array(fc.tuple(fc.nat(60), symbol), { maxLength: 3 }),
+        fc.integer({ min: -3, max: 3 }),
+        (bytes, edits, cut) => {
+          let s = Buffer.from(bytes).toString('base64')
+          expect(isCanonicalBase64(s)).toBe(roundTrips(s))
+          if (s.length > 0) expect(isCanonicalBase64(s)).toBe(true)
+          for (const [at, c] of edits) {
+            const i = at % Math.max(1, s.length)
+            s = s.slice(0, i) + c + s.slice(i + 1)
+          }
+          if (cut < 0) s = s.slice(0, cut)
+          else if (cut > 0) s += '='.repeat(cut)
+          expect(isCanonicalBase64(s)).toBe(roundTrips(s))
+        },
+      ),
+      { numRuns: 20_000 },
+    )
+  })
+
+  it('refuses non-zero bits past the data, in both padding lengths', () => {
+    for (const s of ['QR==', 'QQ==', 'QUI=', 'QUJ=', 'QUK=', 'Q===', '====', 'QUJD', '']) {
+      expect(isCanonicalBase64(s)).toBe(roundTrips(s))
+    }
+  })
+})
+
+describe('normalTime: the schema time check, normalized for the fast path', () => {
+  it.each([
+    ['2026-12-01T09:30:00Z', '2026-12-01T09:30:00.000Z'],
+    ['2026-12-01T10:30:00+01:00', '2026-12-01T09:30:00.000Z'],
+    ['2026-12-01T09:30:00.123456Z', '2026-12-01T09:30:00.123Z'],
+  ])('normalizes %s', (time, normal) => {
+    expect(normalTime(time)).toBe(normal)
+    expect(parseEvent({ ...base, time: normalTime(time) })).toEqual(parseEvent({ ...base, time }))
+    expect(isNormalEvent({ ...base, time: normalTime(time) })).toBe(true)
+  })
+
+  it.each([
+    '2026-02-30T09:30:00Z',
+    '2026-12-01 09:30',
+    '2026-12-01T09:30:00',
+    '10000-01-01T00:00:00Z',
+  ])('leaves %s as it is, and the schema refuses it', (time) => {
+    expect(normalTime(time)).toBe(time)
+    expect(refusal({ ...base, time: normalTime(time) })).toBe('event.time')
   })
 })
