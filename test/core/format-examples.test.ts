@@ -128,6 +128,7 @@ describe('docs/format.md worked examples, recomputed with the code', () => {
         'stats-tags',
         'stats-counters',
         'stats-dealing',
+        'stats-key-anchors',
         'stats-ciphertext',
         'stats-share',
         'stats-bundle-header',
