@@ -210,6 +210,10 @@ export class CheckpointService {
         },
       })
     })
+    // The caller gets the rejection when it awaits `done`; until the signing below returns
+    // (a loaded machine, a busy BLS thread) nobody awaits it, and a timeout then must not be
+    // an unhandled rejection: that ends the node process.
+    done.catch(() => {})
     try {
       const signature = await this.#bls.run({
         op: 'sign',
