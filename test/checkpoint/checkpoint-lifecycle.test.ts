@@ -28,7 +28,7 @@ import { makeIdentity } from '../net/harness.ts'
  * published message is handed to the two others, as gossip would. Lets a test stop a node at
  * an exact step of a round.
  */
-async function makeTrio(root: string) {
+async function makeTrio(root: string, roundTimeoutMs?: number) {
   const made = await Promise.all(
     ['hospital-a', 'hospital-b', 'hospital-c'].map((n) => makeIdentity(n)),
   )
@@ -80,6 +80,7 @@ async function makeTrio(root: string) {
         logger: silentLogger(),
         intervalMs: 0,
         bls: worker,
+        ...(roundTimeoutMs === undefined ? {} : { roundTimeoutMs }),
       }),
     )
   }
@@ -177,6 +178,33 @@ describe('checkpoint BLS on a worker thread', () => {
     expect(trio.workers[0]!.running).toBe(false)
     await new Promise((resolve) => setTimeout(resolve, 200)) // let any late work surface
     expect(trio.published.filter((p) => p.afterStop)).toEqual([])
+    expect(unhandled).toEqual([])
+  })
+
+  it('a round whose own signature outlasts its timeout rejects to its caller, never unhandled', async () => {
+    // A joining node at 1M entries ended on this: its BLS thread, busy on a loaded machine,
+    // signed after the round's timeout had already rejected a promise nobody awaited yet.
+    process.on('unhandledRejection', onUnhandled)
+    const trio = await makeTrio(await tempDir(), 300)
+    close = trio.close
+    const worker = trio.workers[0]!
+    const run = worker.run.bind(worker)
+    // The real thread, its answer held past the timeout (a loaded machine, not reproducible).
+    worker.run = (async (job: Parameters<typeof run>[0]) => {
+      const answer = await run(job)
+      if (job.op === 'sign') await new Promise((resolve) => setTimeout(resolve, 600))
+      return answer
+    }) as typeof worker.run
+    // The caller awaits runRound() from the start, as the scheduler and the HTTP route do.
+    const outcome = trio.services[0]!.runRound().then(
+      () => undefined,
+      (err: unknown) => err,
+    )
+    expect(await outcome).toMatchObject({
+      code: 'UNAVAILABLE',
+      message: expect.stringMatching(/no quorum of 2 in time/),
+    })
+    await new Promise((resolve) => setTimeout(resolve, 100))
     expect(unhandled).toEqual([])
   })
 })
