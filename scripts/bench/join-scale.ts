@@ -330,36 +330,46 @@ export async function benchJoinAtScale(): Promise<Figure[]> {
     say(`${NEW} holds every feed after ${(joinMs / 1000).toFixed(1)} s`)
     loads.push(load())
 
-    // It cosigns: a round proposed by hospital-d itself (POST /api/v1/checkpoint with its API
-    // token, what `ehrlog checkpoint --run` sends) is signed by it and by 2 members (quorum 3
-    // of 4 after the add), then adopted at hospital-a with hospital-d among its signers. The
-    // scheduled rounds do not serve here: no feed grows, so none is due.
-    const { apiToken } = JSON.parse(await readFile(join(d.dir, 'config.json'), 'utf8'))
+    // It cosigns: rounds asked (POST /api/v1/checkpoint with the node's API token, what
+    // `ehrlog checkpoint --run` sends) alternately at hospital-d (its own proposal: signed by
+    // it and 2 members, quorum 3 of 4 after the add) and at hospital-a (hospital-d among the
+    // signers when it judged the cut in time), until a cosigned checkpoint names hospital-d
+    // as a signer. The scheduled rounds do not serve here: no feed grows, so none is due.
     const t3 = performance.now()
     let cosignedMs = Number.NaN
     let cosignNote = ''
-    for (let attempt = 1; attempt <= 3 && Number.isNaN(cosignedMs); attempt++) {
-      const res = await fetch(`${d.process.info.http}/api/v1/checkpoint`, {
+    for (let attempt = 1; attempt <= 4 && Number.isNaN(cosignedMs); attempt++) {
+      const at = attempt % 2 === 1 ? d : a
+      const { apiToken } = JSON.parse(await readFile(join(at.dir, 'config.json'), 'utf8'))
+      const t = performance.now()
+      const res = await fetch(`${at.process!.info.http}/api/v1/checkpoint`, {
         method: 'POST',
         headers: { authorization: `Bearer ${apiToken}`, 'content-type': 'application/json' },
         body: '{}',
-        signal: AbortSignal.timeout(60_000),
+        signal: AbortSignal.timeout(120_000),
       }).catch((err: Error) => err)
+      const took = `${((performance.now() - t) / 1000).toFixed(1)} s`
       if (res instanceof Error || res.status !== 201) {
-        cosignNote += `attempt ${attempt}: ${res instanceof Error ? res.message : `${res.status} ${await res.text()}`}; `
+        const why = res instanceof Error ? res.message : `${res.status} ${await res.text()}`
+        cosignNote += `round at ${at.name}: ${why.slice(0, 120)} after ${took}; `
         continue
       }
-      await res.body?.cancel()
-      const roundMs = performance.now() - t3
-      const atA = await until(
-        `hospital-a to adopt a checkpoint cosigned by ${NEW}`,
-        async () =>
-          (await latestSigners(a.process!.info.http, genesis))?.signers.includes(NEW) === true,
-        200,
-      ).catch(() => Number.NaN)
-      const latest = await latestSigners(a.process!.info.http, genesis)
-      cosignedMs = roundMs
-      cosignNote += `attempt ${attempt}: round ${roundMs.toFixed(0)} ms; hospital-a adopted it ${atA.toFixed(0)} ms later: version ${latest?.version}, signed by ${latest?.signers.join(', ')}`
+      const { cosigned } = (await res.json()) as { cosigned: { signers: string } }
+      const members = (await membershipAt(a.process!.info.http, genesis)).members
+      const history = MembershipHistory.fromChain(
+        genesis,
+        (
+          (await (await fetch(`${a.process!.info.http}/api/v1/membership`)).json()) as {
+            changes: unknown[]
+          }
+        ).changes,
+      )
+      const order = history.current.members.map((m) => m.name)
+      const signers = signerIndexes(fromHex(cosigned.signers) as Uint8Array, members.length).map(
+        (i) => order[i]!,
+      )
+      cosignNote += `round at ${at.name}: cosigned in ${took} by ${signers.join(', ')}; `
+      if (signers.includes(NEW)) cosignedMs = performance.now() - t3
     }
     say(`${NEW} cosigns: ${cosignNote}`)
     const usageEnd = await usageOf(pid)
@@ -390,9 +400,9 @@ export async function benchJoinAtScale(): Promise<Figure[]> {
         note: `${usage.cpuS.toFixed(1)} s of CPU (user + system); progress ${progress.join('; ') || '-'}`,
       },
       {
-        name: `  a round proposed by ${NEW} once caught up, cosigned`,
-        value: cosignedMs,
-        unit: 'ms',
+        name: `  caught up -> a cosigned checkpoint with ${NEW} among its signers`,
+        value: cosignedMs / 1000,
+        unit: 's',
         note: cosignNote,
       },
       {
