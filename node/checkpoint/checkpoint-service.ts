@@ -7,7 +7,7 @@ import type { Logger } from '../logger.ts'
 import { type MembershipView, membershipViewOf } from '../membership/membership-view.ts'
 import type { CheckpointLog, LogStore } from '../store/index.ts'
 import { BlsWorker } from './bls-worker.ts'
-import { cutOf, grewSince } from './cut.ts'
+import { behindLatest, cutOf, grewSince } from './cut.ts'
 import {
   type CheckpointMessage,
   decodeCheckpointMessage,
@@ -252,6 +252,8 @@ export class CheckpointService {
     const due = index >= 0 && slot % membership.members.length === index
     const grew = grewSince(this.#latest, membership, this.#opts.store)
     if (!due || (!grew && !this.#pendingChange())) return
+    // Behind the checkpoint it adopted (catching up): the members propose meanwhile.
+    if (behindLatest(this.#latest, this.#opts.store)) return
     this.runRound().catch((err: unknown) =>
       this.#opts.logger[this.#stopped ? 'debug' : 'warn'](
         { err: (err as Error).message },
