@@ -7,7 +7,7 @@ import type { Logger } from '../logger.ts'
 import { type MembershipView, membershipViewOf } from '../membership/membership-view.ts'
 import type { CheckpointLog, LogStore } from '../store/index.ts'
 import { BlsWorker } from './bls-worker.ts'
-import { cutOf, grewSince } from './cut.ts'
+import { behindLatest, cutOf, grewSince } from './cut.ts'
 import {
   type CheckpointMessage,
   decodeCheckpointMessage,
@@ -210,6 +210,10 @@ export class CheckpointService {
         },
       })
     })
+    // The caller gets the rejection when it awaits `done`; until the signing below returns
+    // (a loaded machine, a busy BLS thread) nobody awaits it, and a timeout then must not be
+    // an unhandled rejection: that ends the node process.
+    done.catch(() => {})
     try {
       const signature = await this.#bls.run({
         op: 'sign',
@@ -248,6 +252,8 @@ export class CheckpointService {
     const due = index >= 0 && slot % membership.members.length === index
     const grew = grewSince(this.#latest, membership, this.#opts.store)
     if (!due || (!grew && !this.#pendingChange())) return
+    // Behind the checkpoint it adopted (catching up): the members propose meanwhile.
+    if (behindLatest(this.#latest, this.#opts.store)) return
     this.runRound().catch((err: unknown) =>
       this.#opts.logger[this.#stopped ? 'debug' : 'warn'](
         { err: (err as Error).message },

@@ -39,3 +39,16 @@ export function grewSince(
     ({ name }) => feeds?.find((f) => f.origin === name)?.treeSize !== store.size(name),
   )
 }
+
+/**
+ * Whether this replica holds less of a feed than `latest` covers: a node that adopted a
+ * checkpoint before its entries (a joining node catching up, a node back from a stop). A cut
+ * of it would be below what the members hold, and they cannot judge one (their index has roots
+ * from its current sizes only): it syncs first and proposes after.
+ */
+export function behindLatest(
+  latest: CosignedCheckpoint | undefined,
+  store: Pick<LogStore, 'size'>,
+): boolean {
+  return latest?.checkpoint.feeds.some((f) => store.size(f.origin) < f.treeSize) ?? false
+}

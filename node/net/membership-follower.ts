@@ -28,6 +28,11 @@ export interface MembershipFollowerOptions {
   join: readonly string[]
   /** While not a member: how often connected peers are asked again (default 3000). */
   joinIntervalMs?: number
+  /**
+   * A version in force lists another PeerId for this node (its libp2p key rotated): true when
+   * the node switches to it without a restart (NetService.rekey), false when it cannot.
+   */
+  onOwnPeerIdRotated?: (peerId: string) => boolean
 }
 
 /** How often a joining node repeats that it waits to be admitted. */
@@ -205,6 +210,16 @@ export class MembershipFollower {
         `admitted: ${self} is a member from membership version ${now.version}; syncing every feed`,
       )
       this.opts.syncAll('admitted')
+    } else if (
+      wasAdmitted &&
+      !this.admitted &&
+      now.byName(self) &&
+      this.opts.onOwnPeerIdRotated?.(now.byName(self)!.peerId)
+    ) {
+      log.info(
+        { version: now.version, peerId: now.byName(self)!.peerId },
+        `membership version ${now.version} lists ${self}'s rotated libp2p key: the network restarts with it`,
+      )
     } else if (wasAdmitted && !this.admitted) {
       log.error(
         { version: now.version },

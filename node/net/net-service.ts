@@ -2,80 +2,20 @@ import type { PrivateKey } from '@libp2p/interface'
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import type { Logger } from 'pino'
 import { EhrlogError } from '../core/errors.ts'
-import type { Membership } from '../core/trust/index.ts'
 import { type AcceptedListener, Acceptor } from './acceptor.ts'
 import { type ControlHandler, ControlTopic } from './control-topic.ts'
 import { Gossip } from './gossip.ts'
 import { createHost, type NetHost } from './host.ts'
-import {
-  DEFAULT_REDIAL,
-  MemberDialer,
-  type MemberLink,
-  type RedialOptions,
-} from './member-dialer.ts'
+import { DEFAULT_REDIAL, MemberDialer, type MemberLink } from './member-dialer.ts'
 import { joinPeersOf, MembershipFollower } from './membership-follower.ts'
-import { type MembershipSource, NetMembers } from './net-members.ts'
+import { NetMembers } from './net-members.ts'
+import type { NetServiceOptions, PeerInfo } from './net-service-options.ts'
 import { type QueryHandler, QueryServer } from './query-protocol.ts'
 import { type RepairResponse, requestRepair } from './repair-client.ts'
 import type { RepairRequest } from './repair-frames.ts'
-import { RepairServer, type RepairSource } from './repair-server.ts'
+import { RepairServer } from './repair-server.ts'
 import type { AcceptGate, FeedBatch, ReplicaStore } from './replica-store.ts'
-import { type PeerSizesListener, Sync } from './sync.ts'
-
-export interface NetServiceOptions {
-  /**
-   * A fixed membership, or a live one (node/membership LiveMembership) that the network
-   * follows as changes are applied, serving and fetching the chain (/ehrlog/membership/1.0.0).
-   */
-  membership: Membership | MembershipSource
-  /** This node's member name. */
-  self: string
-  /**
-   * libp2p identity; its PeerId must be the one the membership lists for `self`. With a live
-   * membership that does not list `self` yet the node is joining: it waits to be admitted.
-   */
-  privateKey: PrivateKey
-  /** A joining node's peers to ask for the chain besides the members it knows (/p2p/ multiaddrs). */
-  join?: string[]
-  /** Multiaddrs to listen on, e.g. /ip4/0.0.0.0/tcp/7400. */
-  listen: string[]
-  /** Addresses other nodes dial, announced instead of the listen ones (config `announce`). */
-  announce?: string[]
-  store: ReplicaStore
-  logger: Logger
-  /** Mean anti-entropy period (default 5000). */
-  syncIntervalMs?: number
-  /** Longest wait for one sync frame or dial (default 15000). */
-  syncTimeoutMs?: number
-  /** Non-member (client) connections admitted at once (default 16; 0: members only). */
-  maxClientConnections?: number
-  /** Client connections from one IP address (default 4). */
-  maxClientConnectionsPerAddress?: number
-  /** A client connection without an open stream this long is closed (default 10 s). */
-  clientIdleMs?: number
-  redial?: Partial<RedialOptions>
-  /** Gossip outbox bound in bytes (default 16 MiB). */
-  maxOutboxBytes?: number
-  /** Member-only control topics by name, with the handler deciding on each message (or handleControl). */
-  controlTopics?: Record<string, ControlHandler>
-  /** Answers /ehrlog/repair/1.0.0 from this replica; without it the protocol is not served. */
-  repair?: RepairSource
-  /** Longest wait for a repair dial, frame or write (default 10000). */
-  repairTimeoutMs?: number
-  /** Answers /ehrlog/query/1.0.0 (clients too); without it (or handleQuery) it is not served. */
-  query?: QueryHandler
-  /** Told of each member's state vector in a sync session, either side (PeerSizesListener). */
-  onPeerSizes?: PeerSizesListener
-}
-
-export interface PeerInfo {
-  peerId: string
-  /** Member name, or undefined for a client. */
-  name: string | undefined
-  addresses: string[]
-  /** Subscribed to this network's gossip topic (members only: clients are graylisted). */
-  gossip: boolean
-}
+import { Sync } from './sync.ts'
 
 type State = 'new' | 'starting' | 'started' | 'stopping' | 'stopped'
 
@@ -109,8 +49,11 @@ export class NetService {
   /** The membership in force, asked at each decision (net-members.ts). */
   private readonly members: NetMembers
   private ownPeerId: string | undefined
+  /** The libp2p key the host runs with: the options' until rekey() switches to the next one. */
+  private key: PrivateKey
 
   constructor(private readonly opts: NetServiceOptions) {
+    this.key = opts.privateKey
     this.members = NetMembers.of(opts.membership)
     // Only a live membership can admit this node later (a joining node).
     if (!this.members.byName(opts.self) && !this.members.source) {
@@ -177,7 +120,7 @@ export class NetService {
   }
 
   private get peerId(): string {
-    this.ownPeerId ??= peerIdFromPrivateKey(this.opts.privateKey).toString()
+    this.ownPeerId ??= peerIdFromPrivateKey(this.key).toString()
     return this.ownPeerId
   }
 
@@ -191,7 +134,8 @@ export class NetService {
   }
 
   private async startParts(): Promise<void> {
-    const { self, privateKey } = this.opts
+    const { self } = this.opts
+    const privateKey = this.key
     const membership = this.members
     const expected = membership.byName(self)?.peerId
     const actual = peerIdFromPrivateKey(privateKey).toString()
@@ -290,6 +234,7 @@ export class NetService {
           log: this.log.child({ part: 'membership' }),
           timeoutMs: this.opts.syncTimeoutMs ?? 15_000,
           join: this.opts.join ?? [],
+          onOwnPeerIdRotated: (peerId) => this.rotatedTo(peerId),
         })
       : undefined
     this.parts = { host, gossip, sync, dialer, control, repair, query, follower }
@@ -323,6 +268,52 @@ export class NetService {
         admitted: this.admitted,
       },
       'network started',
+    )
+  }
+
+  /**
+   * A version in force lists `peerId` for this node, not its key's: with the next key of that
+   * PeerId, the host restarts with it (after the follower that calls this has returned);
+   * false without it (the admin installs the key and restarts the process).
+   */
+  private rotatedTo(peerId: string): boolean {
+    const next = this.opts.nextPrivateKey
+    if (!next || peerIdFromPrivateKey(next).toString() !== peerId) return false
+    setImmediate(() => {
+      this.rekey(next).catch((err: unknown) =>
+        this.log.error(
+          { err: (err as Error).message, peerId },
+          'could not restart the network with the rotated libp2p key: restart the node',
+        ),
+      )
+    })
+    return true
+  }
+
+  /**
+   * Restarts the network parts on `key` (a rotated libp2p key): the host, gossip, sync,
+   * dialing, the control topics and the protocols stop, then start again with the new PeerId
+   * on the same addresses. The store, the handlers registered before start and everything
+   * that publishes through this service stay; publishing fails (UNAVAILABLE, or no control
+   * topic) for the moment the parts are down. The members, which applied the same change at
+   * the same cut, refuse the old PeerId and dial the new one. A stop() meanwhile waits for it.
+   */
+  async rekey(key: PrivateKey): Promise<void> {
+    if (this.state !== 'started' || this.stopping) return
+    const from = this.peerId
+    this.state = 'starting'
+    const run = (async () => {
+      await this.stopParts()
+      this.key = key
+      this.ownPeerId = undefined
+      this.state = 'starting'
+      await this.startParts()
+    })()
+    this.starting = run
+    await run
+    this.log.info(
+      { from, peerId: this.peerId, admitted: this.admitted },
+      'network restarted with the rotated libp2p key',
     )
   }
 
@@ -464,3 +455,5 @@ export class NetService {
     this.log.info('network stopped')
   }
 }
+
+export type { NetServiceOptions, PeerInfo } from './net-service-options.ts'

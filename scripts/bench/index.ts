@@ -7,7 +7,8 @@
 // both); the per-patient index benchmark ENTRIES and
 // PATIENTS (default 100,000); the membership sync benchmark MEMBERSHIP_CHANGES (default 200);
 // the membership changes benchmark (membership) JOIN_ENTRIES (default 1,000,000), CHANGE_RUNS,
-// ASKED_RUNS and JOIN_SEED_DIR;
+// ASKED_RUNS and JOIN_SEED_DIR; a hospital joining at scale (join-scale) JOIN_ENTRIES (default
+// 1,000,000), JOIN_PATIENTS (default 100,000) and JOIN_SCALE_DIR;
 // the checkpoint rounds at scale CHECKPOINT_ENTRIES (default 1,000,000), CHECKPOINT_ROUNDS and
 // CHECKPOINT_SCALE_DIR. BENCH=name,name runs only those benchmarks (names below, e.g.
 // BENCH=checkpoint-scale).
@@ -16,6 +17,7 @@ import { relaunch, thresholdUnset } from '../../bin/relaunch.js'
 import { benchCheckpoint } from './checkpoint.ts'
 import { benchCheckpointAtScale } from './checkpoint-scale.ts'
 import { benchIndexService } from './index-service.ts'
+import { benchJoinAtScale } from './join-scale.ts'
 import { benchLogStore } from './log-store.ts'
 import { benchMembership } from './membership.ts'
 import { benchMembershipSync } from './membership-sync.ts'
@@ -44,3 +46,5 @@ if (want('membership-sync'))
   printFigures('membership sync, 2 local nodes (issue 16)', await benchMembershipSync())
 if (want('membership'))
   printFigures('membership changes, real node processes (issue 16)', await benchMembership())
+if (want('join-scale'))
+  printFigures('a hospital joining at scale, real node processes', await benchJoinAtScale())

@@ -5,6 +5,7 @@ import { CheckpointService, decodeCheckpointMessage } from '../../node/checkpoin
 import { blsVerify } from '../../node/core/bls.ts'
 import {
   type Checkpoint,
+  checkpointId,
   checkpointSigningMessage,
   verifyCosignedCheckpoint,
 } from '../../node/core/checkpoint.ts'
@@ -14,6 +15,7 @@ import { ReferenceIndexView } from '../../node/index/reference-index-view.ts'
 import { silentLogger } from '../../node/logger.ts'
 import { CheckpointLog, type LogStore } from '../../node/store/index.ts'
 import {
+  makeEvent,
   makeSigner,
   makeStoreKeys,
   openStore,
@@ -28,7 +30,12 @@ import { makeIdentity } from '../net/harness.ts'
  * published message is handed to the two others, as gossip would. Lets a test stop a node at
  * an exact step of a round.
  */
-async function makeTrio(root: string) {
+async function makeTrio(
+  root: string,
+  roundTimeoutMs?: number,
+  /** Scheduled rounds' interval and sync wait per node (default: rounds on demand only). */
+  schedule: Array<{ intervalMs: number; syncWaitMs?: number }> = [],
+) {
   const made = await Promise.all(
     ['hospital-a', 'hospital-b', 'hospital-c'].map((n) => makeIdentity(n)),
   )
@@ -78,14 +85,18 @@ async function makeTrio(root: string) {
         syncNow: async () => {},
         onIncident: () => {},
         logger: silentLogger(),
-        intervalMs: 0,
+        intervalMs: schedule[i]?.intervalMs ?? 0,
+        ...(schedule[i]?.syncWaitMs === undefined ? {} : { syncWaitMs: schedule[i]!.syncWaitMs }),
         bls: worker,
+        ...(roundTimeoutMs === undefined ? {} : { roundTimeoutMs }),
       }),
     )
   }
   for (const s of services) await s.start()
   return {
     membership,
+    stores,
+    signers,
     services,
     workers,
     published,
@@ -179,4 +190,70 @@ describe('checkpoint BLS on a worker thread', () => {
     expect(trio.published.filter((p) => p.afterStop)).toEqual([])
     expect(unhandled).toEqual([])
   })
+
+  it('a round whose own signature outlasts its timeout rejects to its caller, never unhandled', async () => {
+    // A joining node at 1M entries ended on this: its BLS thread, busy on a loaded machine,
+    // signed after the round's timeout had already rejected a promise nobody awaited yet.
+    process.on('unhandledRejection', onUnhandled)
+    const trio = await makeTrio(await tempDir(), 300)
+    close = trio.close
+    const worker = trio.workers[0]!
+    const run = worker.run.bind(worker)
+    // The real thread, its answer held past the timeout (a loaded machine, not reproducible).
+    worker.run = (async (job: Parameters<typeof run>[0]) => {
+      const answer = await run(job)
+      if (job.op === 'sign') await new Promise((resolve) => setTimeout(resolve, 600))
+      return answer
+    }) as typeof worker.run
+    // The caller awaits runRound() from the start, as the scheduler and the HTTP route do.
+    const outcome = trio.services[0]!.runRound().then(
+      () => undefined,
+      (err: unknown) => err,
+    )
+    expect(await outcome).toMatchObject({
+      code: 'UNAVAILABLE',
+      message: expect.stringMatching(/no quorum of 2 in time/),
+    })
+    await new Promise((resolve) => setTimeout(resolve, 100))
+    expect(unhandled).toEqual([])
+  })
+
+  it('a node behind its latest checkpoint proposes no scheduled round until it caught up', async () => {
+    // A joining node adopts the members' checkpoint before it holds the entries: its own
+    // rounds would cut its partial replica, which no member can judge (performance.md,
+    // "Session 9: joining at 1M entries").
+    const trio = await makeTrio(await tempDir(), undefined, [
+      { intervalMs: 0 },
+      { intervalMs: 0 },
+      { intervalMs: 1000, syncWaitMs: 200 },
+    ])
+    close = trio.close
+    const [, b, c] = trio.services as [CheckpointService, CheckpointService, CheckpointService]
+    const [storeA, storeB, storeC] = trio.stores as [LogStore, LogStore, LogStore]
+    const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
+    const proposedByC = () => trio.published.filter((p) => p.from === 2 && p.type === 'propose')
+    // c's first scheduled round (no checkpoint yet) cosigns the empty feeds.
+    for (let i = 0; i < 100 && !c.latest(); i++) await sleep(100)
+    expect(c.latest()).toBeDefined()
+    // b's entries reach a, not c; b's round (a and b sign) is adopted by c all the same.
+    await storeB.appendEvents(trio.signers[1]!, [makeEvent(1), makeEvent(2), makeEvent(3)])
+    const copy = async (to: LogStore) => {
+      for (const batch of await storeB.readBatches('hospital-b', 1, 100))
+        expect((await to.acceptBatch(batch)).status).toBe('stored')
+    }
+    await copy(storeA)
+    const cosigned = await b.runRound()
+    const id = checkpointId(cosigned.checkpoint)
+    for (let i = 0; i < 50 && checkpointId(c.latest()!.checkpoint) !== id; i++) await sleep(100)
+    expect(checkpointId(c.latest()!.checkpoint)).toBe(id)
+    expect(storeC.size('hospital-b')).toBe(0)
+    const before = proposedByC().length
+    await sleep(4000) // c is due every 3 s
+    expect(proposedByC().length).toBe(before)
+    // Caught up, and its own feed grown: it proposes again.
+    await copy(storeC)
+    await storeC.appendEvents(trio.signers[2]!, [makeEvent(4)])
+    for (let i = 0; i < 60 && proposedByC().length === before; i++) await sleep(100)
+    expect(proposedByC().length).toBeGreaterThan(before)
+  }, 60_000)
 })
