@@ -19,7 +19,7 @@ export function storeOfNode(
       path: join(node.dir, node.config.dataDir),
       keys: node.storeKeys,
       originKey: (origin, treeSize) => memberKeys.storedKeyAt(origin, treeSize),
-      headKeys: (origin, treeSize) => memberKeys.headKeys(origin, treeSize),
+      headKeys: (origin, treeSize, entries) => memberKeys.headKeys(origin, treeSize, entries),
     })
   }
   const keys = new Map<string, Uint8Array>()
