@@ -10,18 +10,22 @@ import { parsePublicIdentity, readPublicIdentity } from './public-identity.ts'
  * is the one the membership in force lists for the node (docs/operations.md, "Rotating a
  * key"). keys-next.enc has the format and master secret of keys.enc, so its text is installed
  * as is. Crash-safe by order, each file written whole (write, fsync, rename):
- *   1. identity-next.json: identity.json with the new public keys (what step 3 copies);
+ *   1. identity-install.json: identity.json with the new public keys (what step 3 copies);
  *   2. keys.enc := keys-next.enc;
- *   3. identity.json := identity-next.json;
- *   4. keys-next.enc and identity-next.json removed (keys-next.enc only if unchanged, so a
- *      rotation drawn meanwhile by `ehrlog keys rotate` is kept).
+ *   3. identity.json := identity-install.json, which is then removed;
+ *   4. keys-next.enc and identity-next.json removed, only if keys-next.enc is unchanged (a
+ *      rotation drawn meanwhile by `ehrlog keys rotate`, which may run beside the node, is kept).
  * A crash between 2 and 3 leaves keys.enc ahead of identity.json: opening the folder finishes
- * the install from identity-next.json when its keys are exactly keys.enc's (finishKeyInstall).
- * A crash after 3 leaves keys-next.enc equal to keys.enc: harmless, removed at the next install.
+ * the install from identity-install.json when its keys are exactly keys.enc's
+ * (finishKeyInstall). A crash after 3 leaves keys-next.enc equal to keys.enc: harmless (a start
+ * takes the same keys from both), removed at the next install.
  */
 
 export const NEXT_KEYS_FILE = 'keys-next.enc'
+/** identity.json with the next keys: what `ehrlog network propose rotate --identity` reads. */
 export const NEXT_IDENTITY_FILE = 'identity-next.json'
+/** identity.json as an install of rotated keys writes it (removed once installed). */
+export const INSTALLING_IDENTITY_FILE = 'identity-install.json'
 
 /** The public keys keys.enc holds, as identity.json names them. */
 export interface HeldKeys {
@@ -43,9 +47,11 @@ export async function installNextKeys(
   if ((await readText(join(dir, NEXT_KEYS_FILE))) !== text) return false
   const identity: PublicIdentity = { ...(await readPublicIdentity(dir)), ...next }
   const identityText = `${JSON.stringify(identity, null, 2)}\n`
-  await writeFileAtomic(join(dir, NEXT_IDENTITY_FILE), identityText, { mode: PUBLIC_FILE_MODE })
+  const installing = join(dir, INSTALLING_IDENTITY_FILE)
+  await writeFileAtomic(installing, identityText, { mode: PUBLIC_FILE_MODE })
   await writeFileAtomic(join(dir, NODE_FILES.keys), text, { mode: SECRET_FILE_MODE })
   await writeFileAtomic(join(dir, NODE_FILES.identity), identityText, { mode: PUBLIC_FILE_MODE })
+  await rm(installing, { force: true })
   if ((await readText(join(dir, NEXT_KEYS_FILE))) === text) {
     await rm(join(dir, NEXT_KEYS_FILE), { force: true })
     await rm(join(dir, NEXT_IDENTITY_FILE), { force: true })
@@ -54,7 +60,7 @@ export async function installNextKeys(
 }
 
 /**
- * identity.json does not match keys.enc: when identity-next.json names exactly the keys
+ * identity.json does not match keys.enc: when identity-install.json names exactly the keys
  * keys.enc holds, an install stopped between its steps 2 and 3; finishes it and returns the
  * identity. Undefined otherwise (the mismatch is the caller's to report).
  */
@@ -62,11 +68,11 @@ export async function finishKeyInstall(
   dir: string,
   held: HeldKeys,
 ): Promise<PublicIdentity | undefined> {
-  const text = await readText(join(dir, NEXT_IDENTITY_FILE))
+  const text = await readText(join(dir, INSTALLING_IDENTITY_FILE))
   if (text === undefined) return undefined
   let identity: PublicIdentity
   try {
-    identity = parsePublicIdentity(JSON.parse(text), NEXT_IDENTITY_FILE)
+    identity = parsePublicIdentity(JSON.parse(text), INSTALLING_IDENTITY_FILE)
   } catch {
     return undefined
   }
@@ -77,6 +83,7 @@ export async function finishKeyInstall(
   )
     return undefined
   await writeFileAtomic(join(dir, NODE_FILES.identity), text, { mode: PUBLIC_FILE_MODE })
+  await rm(join(dir, INSTALLING_IDENTITY_FILE), { force: true })
   return identity
 }
 
