@@ -1,6 +1,7 @@
 import { generateKeyPairSync, type KeyObject } from 'node:crypto'
 import { join } from 'node:path'
 import { beforeAll, describe, expect, it } from 'vitest'
+import { verifyEntryBody } from '../../node/core/body.ts'
 import type { CosignedCheckpoint } from '../../node/core/checkpoint.ts'
 import { isEhrlogError } from '../../node/core/errors.ts'
 import { toHex } from '../../node/core/hex.ts'
@@ -254,6 +255,25 @@ describe('the cut of a held Ed25519 rotation is the rotating feed’s marker', (
       await reopened.close()
       await origin.close()
     }
+  })
+
+  it('the marker body is a strict membership record (docs/format.md, key-rotated)', () => {
+    const v1 = MembershipHistory.fromChain(network, [rotate]).versions[1]!
+    const body = rotationMarkerBody(v1, toHex(ed25519RawPublicKey(newKey)))
+    expect(body).toEqual({
+      op: 'key-rotated',
+      id: v1.hash,
+      version: 1,
+      ed25519PublicKey: toHex(ed25519RawPublicKey(newKey)),
+    })
+    expect(() => verifyEntryBody('membership', body)).not.toThrow()
+    for (const bad of [
+      { ...body, version: 0 },
+      { ...body, ed25519PublicKey: 'ab' },
+      { ...body, extra: 1 },
+      { op: 'key-rotated', id: v1.hash, version: 1 },
+    ])
+      expect(() => verifyEntryBody('membership', bad)).toThrow(/membership record/)
   })
 
   it('a marker naming another key or version fixes no cut; a lost rotation still takes its cut from a checkpoint', async () => {
