@@ -28,7 +28,9 @@ import { expectIdenticalVerifiedReplicas } from './replicas.ts'
  * ingest (SteadyIngest: one event to each ingesting node every 200 ms, each acknowledgement
  * recorded) (a) adds a fourth hospital, which joins with the genesis network.json, catches up
  * every feed and cosigns a checkpoint of version 1; (b) removes a member; (c) rotates a
- * member's Ed25519 and BLS keys. Every change is proposed and signed by the hospitals' admins
+ * member's Ed25519 and BLS keys on the running node, no restart (the Ed25519 cut is the
+ * member's own marker entry: no acknowledged event of its is refused); a lost-key rotation
+ * recovers the same way. Every change is proposed and signed by the hospitals' admins
  * through `ehrlog network propose | sign --node URL`, never by a node on its own. Then:
  * every acknowledged event is on every remaining node, byte-identical and verified; an export
  * bundle and a checkpoint from before the changes still verify; (d) a tree head signed by the
