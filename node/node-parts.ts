@@ -275,7 +275,9 @@ export function buildParts(
   })
   const health = nodeHealthOf(metrics, {
     self: name,
-    members: membership.members.map((m) => m.name),
+    // The version in force: a removed member is no longer watched (nor alerted on as silent).
+    members: () => folder.live.current.members.map((m) => m.name),
+    quorum: () => folder.live.current.quorum,
     config: identity.config,
     // The own feed's tip is known once integrity's hold is lifted and the fence is open.
     store: {
