@@ -2,10 +2,10 @@ import { readFile, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { openNodeDir } from '../../node/identity/index.ts'
-import { storeOfNode } from '../../node/node-store.ts'
 import { parseMail, startSmtpServer, type TestSmtpServer } from '../alerts/smtp-harness.ts'
 import { makeEvent } from '../helpers/fixtures.ts'
 import { type LocalNetwork, type Member, useLocalNetworks } from './harness.ts'
+import { appendOffline, expectFeedRefusedAndAlerted, feedHeldBy } from './membership-rotation.ts'
 import {
   adminCli,
   adminOk,
@@ -20,7 +20,7 @@ import {
   SteadyIngest,
   sign,
 } from './membership-world.ts'
-import { feedSizes, getStatus, postEvents, waitFor } from './node-api.ts'
+import { feedSizes, postEvents, waitFor } from './node-api.ts'
 import { expectIdenticalVerifiedReplicas } from './replicas.ts'
 
 /*
@@ -391,17 +391,7 @@ describe('a network that changes under steady ingest (real processes)', () => {
       for (const m of [a, b, d]) await logIn(root, m)
       const before = await membershipOf(a, genesisJson)
       // b's feed replicated whole first: what its old key signed is below the cut.
-      await waitFor(
-        "a and d to hold hospital-b's feed",
-        async () => {
-          const size = (await feedSizes(b)).get('hospital-b') ?? 0
-          const held = await Promise.all(
-            [a, d].map(async (m) => (await feedSizes(m)).get('hospital-b')),
-          )
-          return { done: held.every((h) => h === size), value: { size, held } }
-        },
-        30_000,
-      )
+      await feedHeldBy([a, d], b)
       // The admin draws the new key into keys-next.enc; the old one counts as lost: the quorum
       // (a and d) alone signs, no signature by the old key.
       const file = await newKey(root, b, 'ed25519')
@@ -474,13 +464,7 @@ describe('a network that changes under steady ingest (real processes)', () => {
       // Someone holding the old key (stolen, or a forgotten copy of the folder) signs a new
       // entry into hospital-b's feed while b is stopped; b then serves it to the others.
       if (b.process) await net.stop('hospital-b')
-      const { size: bSize } = await withBStore(async (store) => {
-        const { entries } = await store.appendEvents(
-          { origin: 'hospital-b', privateKey: oldSigningKey },
-          [makeEvent(9_999_999)],
-        )
-        return { size: entries[0]!.entry.seq }
-      })
+      const bSize = await appendOffline(b, oldSigningKey, makeEvent(9_999_999))
       for (const m of [a, d, b]) if (!m.process) await net.start(m.name)
       await expectRefusedAndAlerted(bSize - 1)
       // Nothing else was alerted by the members that hold an untouched replica.
@@ -495,51 +479,9 @@ describe('a network that changes under steady ingest (real processes)', () => {
     180_000,
   )
 
-  /**
-   * hospital-b's feed stays at `size` at a and d (b offers more, signed by a retired key:
-   * refused), and a's and d's admins are emailed the rotated-out-key alert.
-   */
-  async function expectRefusedAndAlerted(size: number): Promise<void> {
-    await waitFor(
-      'a and d connected to hospital-b again',
-      async () => {
-        const seen = await Promise.all([a, d].map((m) => getStatus(m)))
-        const done = seen.every((st) =>
-          st.peers.some((p) => p.name === 'hospital-b' && p.connected),
-        )
-        return { done, value: seen.map((st) => st.peers) }
-      },
-      30_000,
+  /** hospital-b's feed stays at `size` at a and d, whose admins get the rotated-out-key alert. */
+  const expectRefusedAndAlerted = (size: number) =>
+    expectFeedRefusedAndAlerted([a, d], 'hospital-b', size, (m) =>
+      mails().some((x) => x.to.includes(mailboxOf(m)) && ROTATED_KEY.test(x.kind)),
     )
-    await new Promise((r) => setTimeout(r, 5_000)) // gossip and a few sync rounds
-    for (const m of [a, d])
-      expect(
-        (await feedSizes(m)).get('hospital-b'),
-        `hospital-b's feed at ${m.name}: what the retired key signed is refused`,
-      ).toBe(size)
-    for (const m of [a, d])
-      await waitFor(
-        `${m.name}'s admins to be alerted of the rotated-out key`,
-        async () => {
-          const got = mails().filter((x) => x.to.includes(mailboxOf(m)) && ROTATED_KEY.test(x.kind))
-          return { done: got.length > 0, value: mails().map((x) => `${x.to}: ${x.kind}`) }
-        },
-        60_000,
-        500,
-      )
-  }
-
-  /** Opens hospital-b's stopped store (its own keys and the members' of the genesis). */
-  async function withBStore<T>(
-    task: (store: ReturnType<typeof storeOfNode>) => Promise<T>,
-  ): Promise<T> {
-    const node = await openNodeDir(b.dir)
-    const store = storeOfNode(node)
-    await store.open()
-    try {
-      return await task(store)
-    } finally {
-      await store.close()
-    }
-  }
 })
