@@ -30,9 +30,12 @@ export async function withLocalNode<T>(
       details: { field: '--dir' },
     })
   const node = await openNodeDir(dir, { passphrase: passphraseOf(ctx) })
-  const store = storeOfNode(node, await memberKeysOf(dir))
+  const keys = await memberKeysOf(dir)
+  const store = storeOfNode(node, keys)
   await store.open()
   try {
+    // A key rotation's cut is its marker's seq: found in the replica when cuts.json lacks it.
+    if (keys instanceof OriginKeys) await keys.findMarkers(store)
     return await task({ node, store })
   } finally {
     await store.close()

@@ -12,10 +12,11 @@ import {
   ProvenKeys,
   readNodeIndexKey,
 } from './identity/index.ts'
-import { readNextKeys } from './identity/next-keys.ts'
+import { nextKeysReader } from './identity/next-keys.ts'
 import type { Logger } from './logger.ts'
 import { LiveMembership, MEMBERSHIP_DIR } from './membership/live-membership.ts'
 import { OriginKeys } from './membership/origin-keys.ts'
+import type { LoadedNextKeys } from './membership/own-rotation.ts'
 
 /** What a node is, read from its folder: its identity and config, and the network it is in. */
 export interface NodeFolder {
@@ -31,9 +32,18 @@ export interface NodeFolder {
   originKeys: OriginKeys
   /**
    * keys-next.enc (`ehrlog keys rotate`): the keys this node switches to when a change rotating
-   * its own keys takes effect. Undefined: none installed.
+   * its own keys takes effect. Undefined: none installed. Changes while the node runs: read
+   * again (nextKeys) when a change rotating its keys is applied, cleared once installed.
    */
   next: { signingKey: KeyObject; blsSecretKey: Uint8Array } | undefined
+  /** keys-next.enc as read last, and how to read it again with no passphrase (next-keys.ts). */
+  nextKeys: {
+    current: LoadedNextKeys | undefined
+    read(): Promise<LoadedNextKeys | undefined>
+    close(): void
+  }
+  /** keys.enc's Ed25519 key, before any key of keys-next.enc replaced it in `identity`. */
+  installedSigningKey: KeyObject
   /** network.json as read: the portal hands it to browsers, which verify it themselves. */
   networkText: string
   /** The network's VRF secret key for the per-patient index (index.key), checked against network.json. */
@@ -58,10 +68,27 @@ export async function readNodeFolder(
   logger: Logger,
 ): Promise<NodeFolder> {
   const opened = await openNodeDir(dir, passphrase ? { passphrase } : {})
-  const nextKeys = await readNextKeys(dir, passphrase)
+  const reader = await nextKeysReader(dir, passphrase)
+  const nextKeys = await reader.read()
   const next = nextKeys && {
     signingKey: ed25519PrivateKey(nextKeys.ed25519Seed),
     blsSecretKey: nextKeys.blsSecretKey,
+  }
+  // Follows what the running node reads (own-rotation.ts): `next` is what it holds now.
+  let current = nextKeys
+  const folderNext: NodeFolder['nextKeys'] = {
+    get current() {
+      return current
+    },
+    set current(keys) {
+      current = keys
+      folder.next = keys && {
+        signingKey: ed25519PrivateKey(keys.ed25519Seed),
+        blsSecretKey: keys.blsSecretKey,
+      }
+    },
+    read: () => reader.read(),
+    close: () => reader.close(),
   }
   const networkText = await readNetworkFile(dir)
   const provenKeys = await ProvenKeys.load(dir, opened.provenKeysKey)
@@ -87,7 +114,19 @@ export async function readNodeFolder(
       logger.warn({ err: (err as Error).message }, 'could not record the verified BLS proofs'),
     )
   const originKeys = await OriginKeys.load(live, dir)
-  return { identity, membership, live, originKeys, next, networkText, vrfSecretKey, joining }
+  const folder: NodeFolder = {
+    identity,
+    membership,
+    live,
+    originKeys,
+    next,
+    nextKeys: folderNext,
+    installedSigningKey: opened.signingKey,
+    networkText,
+    vrfSecretKey,
+    joining,
+  }
+  return folder
 }
 
 /** `identity` with the keys of keys-next.enc that `listed` (its entry in force) names. */

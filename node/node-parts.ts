@@ -16,7 +16,7 @@ import type { Logger } from './logger.ts'
 import type { GovernanceService } from './membership/governance.ts'
 import { governancePart } from './membership/governance-part.ts'
 import type { LiveMembership } from './membership/live-membership.ts'
-import { followOwnRotation } from './membership/own-rotation.ts'
+import { OwnRotation } from './membership/own-rotation.ts'
 import { NetService } from './net/index.ts'
 import type { NodeFolder } from './node-folder.ts'
 import type { NodeOptions } from './node-options.ts'
@@ -98,7 +98,12 @@ export function buildParts(
     store: {
       sizes: async () => store.sizes(),
       readBatches: (origin, fromSeq, max) => store.readBatches(origin, fromSeq, max),
-      acceptBatch: (batch) => store.acceptBatch(batch),
+      // A key rotation's marker among stored entries fixes the rotation's cut (origin-keys.ts).
+      acceptBatch: async (batch) => {
+        const result = await store.acceptBatch(batch)
+        if (result.status === 'stored') folder.originKeys.noteEntries(batch.origin, batch.entries)
+        return result
+      },
       peerSizes: (sizes) => metrics.announced(sizes),
     },
     repair: repairSourceOf(store),
@@ -107,17 +112,23 @@ export function buildParts(
     ...(opts.syncIntervalMs ? { syncIntervalMs: opts.syncIntervalMs } : {}),
   })
   const signer = { origin: name, privateKey: identity.signingKey }
-  // The own feed's key switches at the cut of a change rotating it (own-rotation.ts).
-  followOwnRotation({
+  const ownFeed = new OwnFeed({ store, signer, gossip: net, logger, fence })
+  // The own keys follow a change rotating them, with no restart (own-rotation.ts): the feed's
+  // signer switches right after the rotation's marker, the checkpoints get the new BLS key.
+  const ownRotation = new OwnRotation({
     self: name,
+    dir,
     live: folder.live,
     originKeys: folder.originKeys,
     signer,
-    nextSigningKey: folder.next?.signingKey,
+    identity,
+    installedSigningKey: folder.installedSigningKey,
+    next: folder.nextKeys,
+    append: (items, marker) => ownFeed.append(items, [], undefined, [], marker),
     store,
+    addBlsSecretKey: (secretKey) => checkpoints.addBlsSecretKey(secretKey),
     logger: logger.child({ component: 'membership' }),
   })
-  const ownFeed = new OwnFeed({ store, signer, gossip: net, logger, fence })
   // Events taken while fenced: durable in the store, appended once it opens (pending-drain.ts).
   const pending = new PendingDrain({
     opened: fence.opened,
@@ -251,7 +262,9 @@ export function buildParts(
   })
   const health = nodeHealthOf(metrics, {
     self: name,
-    members: membership.members.map((m) => m.name),
+    // The version in force: a removed member is no longer watched (nor alerted on as silent).
+    members: () => folder.live.current.members.map((m) => m.name),
+    quorum: () => folder.live.current.quorum,
     config: identity.config,
     // The own feed's tip is known once integrity's hold is lifted and the fence is open.
     store: {
@@ -317,6 +330,11 @@ export function buildParts(
   const lifecycle = new PartList(
     [
       ['store', storePart(store, logger)],
+      // Before anything appends: a rotation marker a crash left unwritten is signed first.
+      [
+        'own key rotation',
+        { start: () => ownRotation.start(), stop: async () => ownRotation.stop() },
+      ],
       // Built from the store before anything appends or asks for a root or a proof.
       ...(index === indexPart ? [['per-patient index', indexPart] as [string, Startable]] : []),
       ['pending events', pending],

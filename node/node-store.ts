@@ -18,8 +18,13 @@ export function storeOfNode(
     return new LogStore({
       path: join(node.dir, node.config.dataDir),
       keys: node.storeKeys,
-      originKey: (origin, treeSize) => memberKeys.storedKeyAt(origin, treeSize),
-      headKeys: (origin, treeSize) => memberKeys.headKeys(origin, treeSize),
+      // A joining node's own feed (written before any version lists it): its own key.
+      originKey: (origin, treeSize) =>
+        memberKeys.storedKeyAt(origin, treeSize) ??
+        (origin === node.config.name && memberKeys.erasOf(origin).length === 0
+          ? node.signingPublicKey
+          : undefined),
+      headKeys: (origin, treeSize, entries) => memberKeys.headKeys(origin, treeSize, entries),
     })
   }
   const keys = new Map<string, Uint8Array>()

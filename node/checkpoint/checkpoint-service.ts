@@ -103,6 +103,11 @@ export class CheckpointService {
     this.#bls = opts.bls ?? new BlsWorker({ secretKey: opts.blsSecretKey }, opts.logger)
   }
 
+  /** A BLS secret key the folder got while running (a rotation's new key, own-rotation.ts). */
+  addBlsSecretKey(secretKey: Uint8Array): void {
+    this.#versions.addSecretKey(secretKey)
+  }
+
   /** The version in force, as rounds use it. */
   #now(): VersionState {
     return this.#versions.of(this.#live.current)

@@ -29,7 +29,7 @@ export interface VersionState {
 /** Computes and remembers VersionStates by version hash. */
 export class VersionStates {
   readonly #self: string
-  readonly #secretKeys: readonly Uint8Array[]
+  readonly #secretKeys: Uint8Array[]
   readonly #publicKeys = new Map<string, Uint8Array>()
   readonly #byHash = new Map<string, VersionState>()
   readonly #quorum: number | undefined
@@ -46,7 +46,7 @@ export class VersionStates {
     former: (version: number) => Membership | undefined = () => undefined,
   ) {
     this.#self = self
-    this.#secretKeys = secretKeys
+    this.#secretKeys = [...secretKeys]
     this.#quorum = quorum
     this.#former = former
   }
@@ -64,6 +64,13 @@ export class VersionStates {
       (c) => c?.version === ref.version && c.versionHash === hash,
     )
     return m && this.of(m)
+  }
+
+  /** One more secret key (a BLS rotation's new key): versions are judged again with it. */
+  addSecretKey(secretKey: Uint8Array): void {
+    if (this.#secretKeys.some((k) => toHex(k) === toHex(secretKey))) return
+    this.#secretKeys.push(secretKey)
+    this.#byHash.clear()
   }
 
   of(membership: Membership): VersionState {

@@ -11,8 +11,13 @@ import { readinessOf } from './readiness.ts'
 /** The parts of a node that health and metrics read (node.ts hands them over). */
 export interface HealthParts {
   self: string
-  /** Every member's name, this node's included. */
-  members: readonly string[]
+  /**
+   * Every member's name, this node's included; a function is read at each use (the version in
+   * force: the quorum watch stops watching a removed member, and starts on an added one).
+   */
+  members: readonly string[] | (() => readonly string[])
+  /** The version in force's checkpoint quorum (default: a majority of `members`). */
+  quorum?: () => number
   config: Pick<NodeConfig, 'http' | 'alerts'>
   store: { size(origin: string): number; appendHoldOf(origin: string): string | undefined }
   /** Connected peers (NetService.peers); clients have no name. */
@@ -36,7 +41,8 @@ export function nodeHealthOf(
   metrics: NodeMetrics,
   parts: HealthParts,
 ): { http: HealthRouteOptions; watch: QuorumWatch } {
-  const others = parts.members.filter((m) => m !== parts.self)
+  const all = () => (typeof parts.members === 'function' ? parts.members() : parts.members)
+  const others = () => all().filter((m) => m !== parts.self)
   const connected = () => {
     const names = new Set<string>()
     for (const p of parts.peers()) if (p.name && p.name !== parts.self) names.add(p.name)
@@ -44,8 +50,8 @@ export function nodeHealthOf(
   }
   const latestMs = () => parts.latestCheckpoint()?.checkpoint.timeMs
   metrics.bind({
-    sizes: () => new Map(parts.members.map((m) => [m, parts.store.size(m)])),
-    memberCount: () => others.length,
+    sizes: () => new Map(all().map((m) => [m, parts.store.size(m)])),
+    memberCount: () => others().length,
     connectedMembers: () => connected().size,
     latestCheckpointMs: latestMs,
     alertQueueLength: parts.alertQueueLength,
@@ -54,20 +60,20 @@ export function nodeHealthOf(
     readinessOf({
       started: parts.started,
       appendHold: () => parts.store.appendHoldOf(parts.self),
-      memberCount: () => others.length,
+      memberCount: () => others().length,
       connectedMembers: () => connected().size,
     })
   const watch = new QuorumWatch({
     self: parts.self,
     members: others,
-    quorum: defaultQuorum(parts.members.length),
+    quorum: parts.quorum ?? (() => defaultQuorum(all().length)),
     memberSilenceMs: parts.config.alerts.memberSilenceMs,
     stallRounds: parts.config.alerts.quorumStallRounds,
     checkpointIntervalMs: parts.checkpointIntervalMs,
     connected,
     uncheckpointed: () => {
       const feeds = parts.latestCheckpoint()?.checkpoint.feeds ?? []
-      return parts.members.some(
+      return all().some(
         (m) => parts.store.size(m) > (feeds.find((f) => f.origin === m)?.treeSize ?? 0),
       )
     },

@@ -3,10 +3,13 @@ import type { Logger } from '../logger.ts'
 
 export interface QuorumWatchOptions {
   self: string
-  /** The other members' names. */
-  members: readonly string[]
-  /** Cosigners a checkpoint needs (this node included). */
-  quorum: number
+  /**
+   * The other members' names; a function is read at each look (the membership in force: a
+   * member removed is no longer watched, one added is from then on).
+   */
+  members: readonly string[] | (() => readonly string[])
+  /** Cosigners a checkpoint needs (this node included); a function is read at each look. */
+  quorum: number | (() => number)
   /** config.json `alerts.memberSilenceMs`: a member not connected this long is reported. */
   memberSilenceMs: number
   /** config.json `alerts.quorumStallRounds`: checkpoint intervals with changes and no checkpoint. */
@@ -55,11 +58,16 @@ export class QuorumWatch {
     this.#now = opts.now ?? Date.now
   }
 
+  #members(): readonly string[] {
+    const { members } = this.#opts
+    return typeof members === 'function' ? members() : members
+  }
+
   /** Starts the clock: members are silent from now until they connect. */
   async start(): Promise<void> {
     if (this.#timer) return
     const now = this.#now()
-    for (const name of this.#opts.members) this.#lastHeard.set(name, now)
+    for (const name of this.#members()) this.#lastHeard.set(name, now)
     this.#checkpointMs = this.#opts.latestCheckpointMs()
     const shortest = Math.min(
       this.#opts.memberSilenceMs,
@@ -94,7 +102,7 @@ export class QuorumWatch {
       const { startMs, summary, origin } = this.#spell
       this.#spell = undefined
       const recovered =
-        `recovered at ${iso(now)}: all ${this.#opts.members.length + 1} members reachable` +
+        `recovered at ${iso(now)}: all ${this.#members().length + 1} members reachable` +
         `${this.#opts.checkpointIntervalMs > 0 ? ', checkpoints cosigned' : ''}` +
         ` (since ${iso(startMs)}: ${summary})`
       this.#report('quorum-recovered', startMs, origin, recovered, trouble)
@@ -104,8 +112,8 @@ export class QuorumWatch {
   #trouble(now: number): Trouble {
     const connected = this.#opts.connected()
     const silent: Trouble['silent'] = []
-    for (const name of this.#opts.members) {
-      if (connected.has(name)) this.#lastHeard.set(name, now)
+    for (const name of this.#members()) {
+      if (connected.has(name) || !this.#lastHeard.has(name)) this.#lastHeard.set(name, now)
       const sinceMs = this.#lastHeard.get(name) ?? now
       if (now - sinceMs >= this.#opts.memberSilenceMs) silent.push({ name, sinceMs })
     }
@@ -125,7 +133,8 @@ export class QuorumWatch {
   }
 
   #describe(trouble: Trouble): string {
-    const { quorum, members } = this.#opts
+    const members = this.#members()
+    const quorum = typeof this.#opts.quorum === 'function' ? this.#opts.quorum() : this.#opts.quorum
     const total = members.length + 1
     const reachable = total - trouble.silent.length
     const parts = trouble.silent.map((s) => `member ${s.name} unreachable since ${iso(s.sinceMs)}`)

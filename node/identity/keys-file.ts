@@ -129,17 +129,26 @@ export function parseKeysFile(text: string): KeysFileHeader {
  * authenticates but is malformed.
  */
 export function openKeysFile(header: KeysFileHeader, master: Uint8Array): PrivateKeys | undefined {
+  return openKeysFileWith(header, keysFileKey(master))
+}
+
+/** The key keys files are sealed with, derived from the master secret (HKDF, TAGS.hkdfKeysFile). */
+export function keysFileKey(master: Uint8Array): Uint8Array {
+  return deriveKey(master, TAGS.hkdfKeysFile)
+}
+
+/** openKeysFile with the keys-file key itself (keysFileKey) instead of the master secret. */
+export function openKeysFileWith(
+  header: KeysFileHeader,
+  fileKey: Uint8Array,
+): PrivateKeys | undefined {
   const sealed = Buffer.from(header.ciphertext, 'base64')
   if (sealed.length < TAG_LENGTH) {
     throw invalid(
       `${NODE_FILES.keys}: ciphertext has ${sealed.length} bytes, want at least ${TAG_LENGTH}`,
     )
   }
-  const decipher = createDecipheriv(
-    'aes-256-gcm',
-    deriveKey(master, TAGS.hkdfKeysFile),
-    fromHex(header.nonce) as Uint8Array,
-  )
+  const decipher = createDecipheriv('aes-256-gcm', fileKey, fromHex(header.nonce) as Uint8Array)
   decipher.setAAD(Buffer.from(header.format, 'utf8'))
   decipher.setAuthTag(sealed.subarray(sealed.length - TAG_LENGTH))
   let plaintext: string

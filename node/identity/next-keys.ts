@@ -2,11 +2,19 @@ import { randomBytes } from 'node:crypto'
 import { readFile, rm } from 'node:fs/promises'
 import { join } from 'node:path'
 import { blsProofOfPossession, blsPublicKey, generateBlsSecretKey } from '../core/bls.ts'
+import { EhrlogError } from '../core/errors.ts'
 import { toHex } from '../core/hex.ts'
 import { ed25519PrivateKey, ed25519RawPublicKey } from '../core/tree-head.ts'
 import { writeFileAtomic } from '../fs/atomic-write.ts'
 import { NODE_FILES } from './files.ts'
-import { type PrivateKeys, parseKeysFile, sealKeysFile } from './keys-file.ts'
+import { NEXT_IDENTITY_FILE, NEXT_KEYS_FILE } from './install-keys.ts'
+import {
+  keysFileKey,
+  openKeysFileWith,
+  type PrivateKeys,
+  parseKeysFile,
+  sealKeysFile,
+} from './keys-file.ts'
 import { unlockKeys } from './open.ts'
 import { readPublicIdentity } from './public-identity.ts'
 
@@ -14,11 +22,11 @@ import { readPublicIdentity } from './public-identity.ts'
  * keys-next.enc: the keys a node will use once a membership change rotating its own key takes
  * effect (docs/architecture.md, "A node's own rotation"). Same format and master secret as
  * keys.enc, holding the whole key set with the rotated keys replaced; written by `ehrlog keys
- * rotate`, read at start. Until the change is applied at a cut, the node signs with keys.enc.
+ * rotate` (also while the node runs: it takes no lock and touches nothing the node writes), read
+ * at start and again by the running node when a change rotating its keys is applied
+ * (nextKeysReader). Until then, the node signs with keys.enc.
  */
-export const NEXT_KEYS_FILE = 'keys-next.enc'
-/** identity.json with the next keys: what `ehrlog network propose rotate --identity` reads. */
-export const NEXT_IDENTITY_FILE = 'identity-next.json'
+export { NEXT_IDENTITY_FILE, NEXT_KEYS_FILE } from './install-keys.ts'
 
 export type RotatableKey = 'ed25519' | 'bls'
 
@@ -73,19 +81,59 @@ export async function readNextKeys(
   return keys && { ...keys, ...publicOf(keys) }
 }
 
+/** The next keys as the running node holds them: private keys and their public side. */
+export type NextKeys = PrivateKeys & NextPublicKeys
+
+/**
+ * Reads keys-next.enc again and again for a running node, without its passphrase: it unlocks
+ * keys.enc once (as the start does) and keeps only the keys-file key derived from the master
+ * secret (HKDF, the key that seals keys.enc and keys-next.enc, nothing else: not the store's
+ * keys, not the passphrase), because the node must open the keys `ehrlog keys rotate` writes
+ * after it started when a change rotating its own keys is applied, with no restart. Zero it
+ * with `close()` when the node stops.
+ */
+export async function nextKeysReader(
+  dir: string,
+  passphrase?: string,
+): Promise<{ read(): Promise<(NextKeys & { sealed: string }) | undefined>; close(): void }> {
+  const header = parseKeysFile(await readFile(join(dir, NODE_FILES.keys), 'utf8'))
+  const { master } = await unlockKeys(dir, header, passphrase)
+  const fileKey = keysFileKey(master)
+  master.fill(0)
+  return {
+    async read() {
+      const text = await readNextText(dir)
+      if (text === undefined) return undefined
+      const keys = openKeysFileWith(parseKeysFile(text), fileKey)
+      if (!keys)
+        throw new EhrlogError(
+          'KEY_FILE_INVALID',
+          `${NEXT_KEYS_FILE} was not sealed with this folder's master secret (or was modified)`,
+          { details: { file: NEXT_KEYS_FILE } },
+        )
+      return { ...keys, ...publicOf(keys), sealed: text }
+    },
+    close: () => fileKey.fill(0),
+  }
+}
+
 /** Removes keys-next.enc (a rotation abandoned, or installed as keys.enc). */
 export async function discardNextKeys(dir: string): Promise<void> {
   await rm(join(dir, NEXT_KEYS_FILE), { force: true })
 }
 
-async function openNext(dir: string, passphrase?: string): Promise<PrivateKeys | undefined> {
-  let text: string
+async function readNextText(dir: string): Promise<string | undefined> {
   try {
-    text = await readFile(join(dir, NEXT_KEYS_FILE), 'utf8')
+    return await readFile(join(dir, NEXT_KEYS_FILE), 'utf8')
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined
     throw err
   }
+}
+
+async function openNext(dir: string, passphrase?: string): Promise<PrivateKeys | undefined> {
+  const text = await readNextText(dir)
+  if (text === undefined) return undefined
   const { keys, master } = await unlockKeys(dir, parseKeysFile(text), passphrase)
   master.fill(0)
   return keys

@@ -12,6 +12,7 @@ import { ed25519PrivateKey, ed25519RawPublicKey } from '../core/tree-head.ts'
 import type { PublicIdentity } from '../core/trust/index.ts'
 import { type NodeConfig, parseNodeConfigText } from './config.ts'
 import { NODE_FILES } from './files.ts'
+import { finishKeyInstall } from './install-keys.ts'
 import {
   type KeysFileHeader,
   openKeysFile,
@@ -67,7 +68,7 @@ export async function openNodeDir(
   const provenKeysKey = deriveKey(master, TAGS.hkdfProvenKeys)
   master.fill(0)
 
-  const identity = await readPublicIdentity(dir)
+  let identity = await readPublicIdentity(dir)
   const signingKey = ed25519PrivateKey(keys.ed25519Seed)
   const signingPublicKey = ed25519RawPublicKey(signingKey)
   let libp2pPrivateKey: PrivateKey
@@ -86,17 +87,28 @@ export async function openNodeDir(
   }
   // identity.json is what other hospitals trust; keys that do not match it would sign
   // tree heads and checkpoints nobody can verify.
-  const mismatch = [
-    ['ed25519PublicKey', identity.ed25519PublicKey, toHex(signingPublicKey)],
-    ['peerId', identity.peerId, peerIdFromPrivateKey(libp2pPrivateKey).toString()],
-    ['blsPublicKey', identity.blsPublicKey, toHex(blsPublicKey(keys.blsSecretKey))],
-  ].find(([, published, actual]) => published !== actual)
+  const held = {
+    ed25519PublicKey: toHex(signingPublicKey),
+    peerId: peerIdFromPrivateKey(libp2pPrivateKey).toString(),
+    blsPublicKey: toHex(blsPublicKey(keys.blsSecretKey)),
+  }
+  const mismatchOf = (published: PublicIdentity) =>
+    (['ed25519PublicKey', 'peerId', 'blsPublicKey'] as const).find(
+      (field) => published[field] !== held[field],
+    )
+  let mismatch = mismatchOf(identity)
+  // An install of rotated keys stopped after keys.enc was written (install-keys.ts): finish it.
+  const finished = mismatch ? await finishKeyInstall(dir, held) : undefined
+  if (finished) {
+    identity = finished
+    mismatch = undefined
+  }
   if (mismatch) {
     throw keyFileInvalid(
-      `${NODE_FILES.identity} ${mismatch[0]} does not match the key in ${NODE_FILES.keys}`,
+      `${NODE_FILES.identity} ${mismatch} does not match the key in ${NODE_FILES.keys}`,
       undefined,
       {
-        field: mismatch[0],
+        field: mismatch,
       },
     )
   }

@@ -53,17 +53,19 @@ export class OwnFeed {
   /**
    * Appends `items` (with idempotency `receipts`, if any, and deleting `removals` in the same
    * write); resolves once durable. Waits for the fence first: nothing is signed before the
-   * node knows its feed's tip (UNAVAILABLE after fenceWaitMs).
+   * node knows its feed's tip (UNAVAILABLE after fenceWaitMs). `signer`: another signer of
+   * this origin for this one batch (a key rotation's marker, node/membership/own-rotation.ts).
    */
   async append(
     items: readonly AppendItem[],
     receipts: readonly Receipt[] = [],
     now?: Date,
     removals: readonly Buffer[] = [],
+    signer: Signer = this.#opts.signer,
   ): Promise<AppendedBatch> {
     await this.#opts.fence?.assertOpen(this.#opts.fenceWaitMs ?? 10_000)
     const { entries, head } = await this.#opts.store.appendEntries(
-      this.#opts.signer,
+      signer,
       items,
       now ?? new Date(),
       receipts,

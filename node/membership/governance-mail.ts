@@ -16,6 +16,7 @@ export const GOVERNANCE_TAGS: Record<MembershipRecord['op'] | MembershipAlertKin
   proposed: '[Membership Proposal]',
   signed: '[Membership Signature]',
   applied: '[Membership Changed]',
+  'key-rotated': '[Membership Key Rotated]',
   alert: '[Membership Alert]',
   'membership-equivocation': '[Membership Equivocation]',
   'lost-key-rotation': '[Membership Alert: Lost Key]',

@@ -54,6 +54,17 @@ export function noticeOf(
         ],
       }
     }
+    case 'key-rotated':
+      // Written by the rotating node itself (own-rotation.ts); no email is sent for it today.
+      return {
+        record,
+        node,
+        evidence,
+        subject: `${node} signs its feed with its new Ed25519 key (version ${record.version})`,
+        text: [
+          `${node} wrote the marker of its Ed25519 rotation of version ${record.version}: it is the last entry its old key signs; every later tree head of its feed is signed by ${record.ed25519PublicKey.slice(0, 16)}...`,
+        ],
+      }
     case 'alert':
       return {
         record,

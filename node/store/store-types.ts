@@ -58,9 +58,10 @@ export interface LogStoreOptions {
   /**
    * The key a batch head from another node must be signed with, and the keys of the origin
    * retired before that size (rotated out, or the origin removed: its feed frozen). Default:
-   * originKey and none retired.
+   * originKey and none retired. `entries`: the batch's entry bytes (a key rotation's marker
+   * among them ends the old key's era there: node/membership/origin-keys.ts).
    */
-  headKeys?: (origin: string, treeSize: number) => HeadKeys
+  headKeys?: (origin: string, treeSize: number, entries?: readonly Uint8Array[]) => HeadKeys
   /** fsync each batch (default true), so an acknowledged append survives power loss too. */
   sync?: boolean
   /** Overrides of LEVELDB_TUNING (benchmarks, experiments). */

@@ -74,7 +74,7 @@ async function codeAndDetails(fn: () => Promise<unknown>) {
 describe('origin keys: which Ed25519 key signs a head of which size, across versions', () => {
   const tempDir = useTempDirs()
 
-  it('a rotated key signs up to the cut, the new one after it; a head past the cut by the old key is refused naming it', async () => {
+  it('a key declared lost signs up to the cut (the first checkpoint of its version), the new one after it; a head past the cut by the old key is refused naming it', async () => {
     const dir = await tempDir()
     const rotate = await signedChange(
       MembershipHistory.fromChain(network, []).versions[0]!,
@@ -82,7 +82,7 @@ describe('origin keys: which Ed25519 key signs a head of which size, across vers
         type: 'rotate-ed25519',
         name: 'hospital-a',
         ed25519PublicKey: toHex(ed25519RawPublicKey(newKey)),
-        oldKey: 'held',
+        oldKey: 'lost',
       },
       ['hospital-a', 'hospital-b', 'hospital-c'],
       keys,

@@ -62,6 +62,18 @@ export const membershipRecordSchema = z.discriminatedUnion('op', [
     version: version.min(1),
     signers: z.array(name).max(1000),
   }),
+  /**
+   * The marker of this node's own Ed25519 rotation (docs/format.md, "Entry kinds"): version
+   * `version` (hash `id`) rotated this node's tree-head key to `ed25519PublicKey`; this entry is
+   * the last one its old key signs (a head at exactly its seq), every later head is signed by
+   * the new key. Members take the old key's era to end here (node/membership/origin-keys.ts).
+   */
+  z.strictObject({
+    op: z.literal('key-rotated'),
+    id,
+    version: version.min(1),
+    ed25519PublicKey: hex(32),
+  }),
   /** A governance alert; `ids` are the proposals it is about (both, for an equivocation). */
   z.strictObject({
     op: z.literal('alert'),

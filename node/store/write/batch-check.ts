@@ -17,7 +17,7 @@ export function checkBatchHead(
   keys: Pick<LogStoreOptions, 'originKey' | 'headKeys'>,
 ): void {
   const { origin, head } = batch
-  const judged = keys.headKeys?.(origin, head.treeSize)
+  const judged = keys.headKeys?.(origin, head.treeSize, batch.entries)
   const publicKey = judged ? judged.key : keys.originKey(origin, head.treeSize)
   const retired = judged?.retired ?? []
   const count = batch.entries.length
