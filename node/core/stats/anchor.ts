@@ -8,7 +8,6 @@ import {
 } from '../checkpoint.ts'
 import { decodeEntry } from '../entry.ts'
 import { EhrlogError } from '../errors.ts'
-import { hashLeaf } from '../merkle/index.ts'
 import { verifyInclusion } from '../merkle/verify.ts'
 import type { Ciphertext } from './elgamal.ts'
 import { countersHex, parseStatsEntryBody } from './stats-entry.ts'
@@ -64,7 +63,25 @@ function anchorError(origin: string, message: string): EhrlogError {
   })
 }
 
-export function decodeStatsAnchor(origin: string, bytes: Uint8Array): StatsAnchor {
+export function decodeStatsAnchor(
+  origin: string,
+  bytes: Uint8Array,
+  checkpoints?: Map<string, AnchorCheckpoint>,
+): StatsAnchor {
+  return decodeAnchor(origin, bytes, checkpoints).anchor
+}
+
+/** A cosigned checkpoint an anchor rests on, and its id (checkpointId). */
+export interface AnchorCheckpoint {
+  cosigned: CosignedCheckpoint
+  id: string
+}
+
+function decodeAnchor(
+  origin: string,
+  bytes: Uint8Array,
+  checkpoints = new Map<string, AnchorCheckpoint>(),
+): { anchor: StatsAnchor; checkpoint: AnchorCheckpoint } {
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength)
   let at = 0
   const need = (n: number, what: string) => {
@@ -89,15 +106,22 @@ export function decodeStatsAnchor(origin: string, bytes: Uint8Array): StatsAncho
   const length = view.getUint32(at)
   at += 4
   need(length, 'the checkpoint')
-  let cosigned: CosignedCheckpoint
+  let text: string
+  let checkpoint: AnchorCheckpoint | undefined
   try {
-    cosigned = cosignedFromJson(JSON.parse(fromUtf8.decode(bytes.subarray(at, at + length))))
+    text = fromUtf8.decode(bytes.subarray(at, at + length))
+    checkpoint = checkpoints.get(text)
+    if (!checkpoint) {
+      const cosigned = cosignedFromJson(JSON.parse(text))
+      checkpoint = { cosigned, id: checkpointId(cosigned.checkpoint) }
+      checkpoints.set(text, checkpoint)
+    }
   } catch (err) {
     throw anchorError(origin, `has a checkpoint that does not parse: ${(err as Error).message}`)
   }
   at += length
   if (at !== bytes.length) throw anchorError(origin, `has ${bytes.length - at} bytes after its end`)
-  return { seq, entryBytes, proof, cosigned }
+  return { anchor: { seq, entryBytes, proof, cosigned: checkpoint.cosigned }, checkpoint }
 }
 
 /**
@@ -110,7 +134,23 @@ export function verifyStatsAnchor(
   ciphertexts: readonly Ciphertext[],
   anchorBytes: Uint8Array,
 ): CosignedCheckpoint {
-  const anchor = decodeStatsAnchor(origin, anchorBytes)
+  return checkStatsAnchor(origin, period, countersHex(ciphertexts), anchorBytes).cosigned
+}
+
+/**
+ * verifyStatsAnchor for a verifier that holds the block's ciphertexts as read (`ciphertextsHex`,
+ * lower-case hex of the hospital's C1 || C2 per cell, every one a canonical element) and checks
+ * many anchors: a checkpoint text met before (`checkpoints`) is not parsed or hashed again, and
+ * the entry's ciphertexts are compared as text, not decoded (equal to points already decoded).
+ */
+export function checkStatsAnchor(
+  origin: string,
+  period: string,
+  ciphertextsHex: string,
+  anchorBytes: Uint8Array,
+  checkpoints?: Map<string, AnchorCheckpoint>,
+): AnchorCheckpoint {
+  const { anchor, checkpoint } = decodeAnchor(origin, anchorBytes, checkpoints)
   let entry: ReturnType<typeof decodeEntry>
   try {
     entry = decodeEntry(anchor.entryBytes)
@@ -126,7 +166,7 @@ export function verifyStatsAnchor(
   }
   let body: ReturnType<typeof parseStatsEntryBody>
   try {
-    body = parseStatsEntryBody(e.body)
+    body = parseStatsEntryBody(e.body, ciphertextsHex)
   } catch (err) {
     throw anchorError(origin, `holds an entry whose body is invalid: ${(err as Error).message}`)
   }
@@ -136,7 +176,7 @@ export function verifyStatsAnchor(
       `holds a ${body.type} entry${body.type === 'counters' ? ` for ${body.period}` : ''}, not the counters for ${period}`,
     )
   }
-  if (body.ciphertexts !== countersHex(ciphertexts)) {
+  if (body.ciphertexts !== ciphertextsHex) {
     throw anchorError(origin, 'holds other ciphertexts than the bundle gives for it')
   }
   const cut = anchor.cosigned.checkpoint.feeds.find((f) => f.origin === origin)
@@ -147,15 +187,9 @@ export function verifyStatsAnchor(
     )
   }
   try {
-    verifyInclusion(
-      hashLeaf(anchor.entryBytes),
-      anchor.seq - 1,
-      cut.treeSize,
-      anchor.proof,
-      cut.root,
-    )
+    verifyInclusion(entry.hash, anchor.seq - 1, cut.treeSize, anchor.proof, cut.root)
   } catch (err) {
     throw anchorError(origin, `has an inclusion proof that fails: ${(err as Error).message}`)
   }
-  return anchor.cosigned
+  return checkpoint
 }

@@ -1,17 +1,12 @@
 import { concatBytes } from '@noble/curves/utils.js'
-import { type CosignedCheckpoint, checkpointId } from '../checkpoint.ts'
-import { EhrlogError } from '../errors.ts'
+import type { CosignedCheckpoint } from '../checkpoint.ts'
 import { ORIGIN_PATTERN } from '../layout.ts'
-import { verifyStatsAnchor } from './anchor.ts'
+import { type AnchorCheckpoint, checkStatsAnchor } from './anchor.ts'
 import { smallDiscreteLog } from './bsgs.ts'
-import { COUNTER_COUNT, COUNTER_NAMES, checkPeriod } from './counters.ts'
-import {
-  combineDecryptionShares,
-  type DecryptionShare,
-  PROOF_SIZE,
-  verifyDecryptionShare,
-} from './decryption.ts'
-import { MAX_MEMBERS, type StatsKey, sharePublicKey } from './dkg.ts'
+import { checkShares, checkTotals, malformed, wrong } from './bundle-checks.ts'
+import { COUNTER_COUNT, checkPeriod } from './counters.ts'
+import { combineDecryptionShares, type DecryptionShare, PROOF_SIZE } from './decryption.ts'
+import { MAX_MEMBERS, type StatsKey } from './dkg.ts'
 import {
   CIPHERTEXT_SIZE,
   type Ciphertext,
@@ -20,9 +15,7 @@ import {
   sumVectors,
 } from './elgamal.ts'
 import {
-  G,
   type GroupPoint,
-  mulPublic,
   POINT_SIZE,
   pointFromBytes,
   STATS_TAGS,
@@ -31,6 +24,7 @@ import {
   taggedDigest,
   u16,
 } from './group.ts'
+import { bytesHex } from './stats-entry.ts'
 
 /*
  * The statistics bundle (docs/format.md, "Private network statistics"): everything a verifier
@@ -80,26 +74,6 @@ export type BundleRefusal =
   | 'share-forged'
   | 'total-mismatch'
 
-function malformed(
-  reason: BundleRefusal,
-  message: string,
-  details: Record<string, unknown> = {},
-): EhrlogError {
-  return new EhrlogError('FILE_INVALID', `statistics bundle: ${message}`, {
-    details: { reason, ...details },
-  })
-}
-
-function wrong(
-  reason: BundleRefusal,
-  message: string,
-  details: Record<string, unknown> = {},
-): EhrlogError {
-  return new EhrlogError('INVALID_PROOF', `statistics bundle: ${message}`, {
-    details: { reason, ...details },
-  })
-}
-
 const utf8 = new TextEncoder()
 const fromUtf8 = new TextDecoder('utf-8', { fatal: true })
 
@@ -121,15 +95,36 @@ export function statsContext(
   sum: readonly Ciphertext[],
   published: readonly number[],
 ): Uint8Array {
+  return contextOfBytes(
+    period,
+    key,
+    concatBytes(...key.commitments.map((c) => c.toBytes())),
+    origins,
+    sum.length,
+    concatBytes(...sum.map(ciphertextToBytes)),
+    published,
+  )
+}
+
+/** statsContext from the commitments' and sum's encodings as read (not encoded again). */
+function contextOfBytes(
+  period: string,
+  key: StatsKey,
+  commitments: Uint8Array,
+  origins: readonly string[],
+  cells: number,
+  sum: Uint8Array,
+  published: readonly number[],
+): Uint8Array {
   return taggedDigest(
     STATS_TAGS.context,
     shortText(period),
     Uint8Array.of(key.n, key.k),
-    ...key.commitments.map((c) => c.toBytes()),
+    commitments,
     u16(origins.length),
     ...origins.map(shortText),
-    u16(sum.length),
-    ...sum.map(ciphertextToBytes),
+    u16(cells),
+    sum,
     u16(published.length),
     ...published.map(u16),
   )
@@ -183,37 +178,6 @@ function compareOrigins(a: string, b: string): number {
   const y = utf8.encode(b)
   for (let i = 0; i < Math.min(x.length, y.length); i++) if (x[i] !== y[i]) return x[i]! - y[i]!
   return x.length - y.length
-}
-
-function checkShares(
-  key: StatsKey,
-  context: Uint8Array,
-  c1s: readonly GroupPoint[],
-  shares: readonly DecryptionShare[],
-): void {
-  if (shares.length < key.k) {
-    throw wrong(
-      'too-few-shares',
-      `${shares.length} decryption shares, want at least ${key.k} of ${key.n}`,
-    )
-  }
-  let previous = 0
-  for (const share of shares) {
-    if (share.member <= previous || share.member > key.n) {
-      throw malformed(
-        'malformed-share',
-        `share member indexes must ascend within 1..${key.n}, got ${share.member}`,
-      )
-    }
-    previous = share.member
-    if (!verifyDecryptionShare(context, sharePublicKey(key, share.member), c1s, share)) {
-      throw wrong(
-        'share-forged',
-        `the decryption share of member ${share.member} does not verify against its share public key`,
-        { member: share.member },
-      )
-    }
-  }
 }
 
 /* ---------- bytes ---------- */
@@ -302,7 +266,22 @@ class Reader {
 
 /** Parses the bytes (structure and encodings only; verifyStatsBundle checks the rest). */
 export function decodeStatsBundle(bytes: Uint8Array): StatsBundle {
+  return decodeWithBytes(bytes).bundle
+}
+
+/** Where the bundle's points lie in its bytes: their encodings, hashed as read. */
+interface BundleBytes {
+  commitments: Uint8Array
+  /** Each hospital's ciphertexts, C1 || C2 per cell. */
+  hospitals: Uint8Array[]
+  sum: Uint8Array
+  /** Each share's points, one 32-byte encoding per published cell. */
+  shares: Uint8Array[][]
+}
+
+function decodeWithBytes(bytes: Uint8Array): { bundle: StatsBundle; raw: BundleBytes } {
   const r = new Reader(bytes)
+  const from = (start: number) => bytes.subarray(start, r.at)
   const magic = r.take(MAGIC.length, 'the magic')
   if (!magic.every((b, i) => b === MAGIC[i])) {
     throw malformed('malformed', `does not start with ${STATS_TAGS.bundle}`)
@@ -323,7 +302,9 @@ export function decodeStatsBundle(bytes: Uint8Array): StatsBundle {
   const n = r.u8('the member count')
   const k = r.u8('the threshold')
   if (n < 1 || n > MAX_MEMBERS || k < 1 || k > n) throw malformed('malformed', `a ${k}-of-${n} key`)
+  let start = r.at
   const commitments = Array.from({ length: k }, (_, t) => r.point(`key commitment ${t}`))
+  const raw: BundleBytes = { commitments: from(start), hospitals: [], sum: bytes, shares: [] }
   const hospitalCount = r.u16('the hospital count')
   const hospitals: HospitalCounters[] = []
   for (let h = 0; h < hospitalCount; h++) {
@@ -331,15 +312,19 @@ export function decodeStatsBundle(bytes: Uint8Array): StatsBundle {
     if (!ORIGIN_PATTERN.test(origin)) {
       throw malformed('malformed', `hospital ${h}'s name is not a node name like hospital-a`)
     }
+    start = r.at
     const ciphertexts = Array.from({ length: cells }, (_, l) =>
       r.ciphertext(`${origin}'s ciphertext ${l}`, { origin, cell: l }),
     )
+    raw.hospitals.push(from(start))
     const anchor = r.take(r.u16(`${origin}'s anchor length`), `${origin}'s anchor`)
     hospitals.push({ origin, ciphertexts, anchor })
   }
+  start = r.at
   const sum = Array.from({ length: cells }, (_, l) =>
     r.ciphertext(`sum ciphertext ${l}`, { cell: l }),
   )
+  raw.sum = from(start)
   const totals = Array.from({ length: cells }, (_, l) => {
     const t = r.u32(`total ${l}`)
     return t === WITHHELD ? undefined : t
@@ -349,9 +334,14 @@ export function decodeStatsBundle(bytes: Uint8Array): StatsBundle {
   const shares: DecryptionShare[] = []
   for (let s = 0; s < shareCount; s++) {
     const member = r.u8(`share ${s}'s member`)
-    const points = Array.from({ length: published }, (_, i) =>
-      r.point(`member ${member}'s decryption share ${i}`),
-    )
+    const encodings: Uint8Array[] = []
+    const points = Array.from({ length: published }, (_, i) => {
+      start = r.at
+      const p = r.point(`member ${member}'s decryption share ${i}`)
+      encodings.push(from(start))
+      return p
+    })
+    raw.shares.push(encodings)
     shares.push({
       member,
       shares: points,
@@ -359,7 +349,7 @@ export function decodeStatsBundle(bytes: Uint8Array): StatsBundle {
     })
   }
   r.end()
-  return { period, key: { n, k, commitments }, hospitals, sum, totals, shares }
+  return { bundle: { period, key: { n, k, commitments }, hospitals, sum, totals, shares }, raw }
 }
 
 export interface VerifiedStats {
@@ -393,13 +383,13 @@ export function verifyStatsBundle(
     checkCheckpoint?: (cosigned: CosignedCheckpoint) => void
   } = {},
 ): VerifiedStats {
-  const b = decodeStatsBundle(bytes)
+  const { bundle: b, raw } = decodeWithBytes(bytes)
   if (expect.period !== undefined && b.period !== expect.period) {
     throw wrong('wrong-period', `is for period ${b.period}, not ${expect.period}`, {
       period: b.period,
     })
   }
-  const publicKey = b.key.commitments[0]!.toBytes()
+  const publicKey = raw.commitments.slice(0, POINT_SIZE)
   if (expect.publicKey !== undefined && !expect.publicKey.every((x, i) => x === publicKey[i])) {
     throw wrong('wrong-key', 'is under another statistics key than the one expected')
   }
@@ -419,14 +409,22 @@ export function verifyStatsBundle(
   }
   const unanchored: string[] = []
   const checkpoints = new Map<string, CosignedCheckpoint>()
-  for (const h of b.hospitals) {
+  // Anchors usually share one checkpoint: parsed and identified once per distinct text.
+  const seen = new Map<string, AnchorCheckpoint>()
+  b.hospitals.forEach((h, i) => {
     if (h.anchor.length === 0) {
       unanchored.push(h.origin)
-      continue
+      return
     }
-    const cosigned = verifyStatsAnchor(h.origin, b.period, h.ciphertexts, h.anchor)
-    checkpoints.set(checkpointId(cosigned.checkpoint), cosigned)
-  }
+    const { cosigned, id } = checkStatsAnchor(
+      h.origin,
+      b.period,
+      bytesHex(raw.hospitals[i]!),
+      h.anchor,
+      seen,
+    )
+    checkpoints.set(id, cosigned)
+  })
   if (expect.requireAnchors && unanchored.length > 0) {
     throw wrong(
       'unanchored',
@@ -451,11 +449,13 @@ export function verifyStatsBundle(
     }
   })
   const published = publishedCells(b.totals)
-  const context = statsContext(
+  const context = contextOfBytes(
     b.period,
     b.key,
+    raw.commitments,
     b.hospitals.map((h) => h.origin),
-    b.sum,
+    b.sum.length,
+    raw.sum,
     published,
   )
   checkShares(
@@ -463,20 +463,14 @@ export function verifyStatsBundle(
     context,
     published.map((l) => b.sum[l]!.c1),
     b.shares,
+    raw.shares,
   )
-  const points = combineDecryptionShares(
+  checkTotals(
     published.map((l) => b.sum[l]!.c2),
     b.shares,
+    published.map((l) => b.totals[l]!),
+    published,
   )
-  published.forEach((l, i) => {
-    if (!mulPublic(G, BigInt(b.totals[l]!)).equals(points[i]!)) {
-      throw wrong(
-        'total-mismatch',
-        `total ${l} (${COUNTER_NAMES[l]}) says ${b.totals[l]}, which is not what the shares decrypt`,
-        { cell: l },
-      )
-    }
-  })
   return {
     period: b.period,
     origins: b.hospitals.map((h) => h.origin),
