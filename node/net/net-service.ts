@@ -1,5 +1,5 @@
-import type { PrivateKey } from '@libp2p/interface'
-import { peerIdFromPrivateKey } from '@libp2p/peer-id'
+import type { PrivateKey, Stream } from '@libp2p/interface'
+import { peerIdFromPrivateKey, peerIdFromString } from '@libp2p/peer-id'
 import type { Logger } from 'pino'
 import { EhrlogError } from '../core/errors.ts'
 import type { Membership } from '../core/trust/index.ts'
@@ -79,6 +79,12 @@ export interface PeerInfo {
 
 type State = 'new' | 'starting' | 'started' | 'stopping' | 'stopped'
 
+/** A part's member-only request/response protocol (e.g. a MemberResponder), run with the host. */
+export interface MemberProtocol {
+  start(): Promise<void>
+  stop(): Promise<void>
+}
+
 interface Parts {
   host: NetHost
   gossip: Gossip
@@ -88,6 +94,7 @@ interface Parts {
   repair: RepairServer | undefined
   query: QueryServer | undefined
   follower: MembershipFollower | undefined
+  served: MemberProtocol[]
 }
 
 /**
@@ -105,6 +112,8 @@ export class NetService {
   /** What the network serves: the options' handlers and those registered before start. */
   private readonly controlHandlers: Map<string, ControlHandler>
   private queryHandler: QueryHandler | undefined
+  private readonly memberProtocols: Array<(host: NetHost, members: NetMembers) => MemberProtocol> =
+    []
   private acceptGate: AcceptGate | undefined
   /** The membership in force, asked at each decision (net-members.ts). */
   private readonly members: NetMembers
@@ -152,6 +161,29 @@ export class NetService {
   handleQuery(handler: QueryHandler): void {
     this.assertNew('the query protocol')
     this.queryHandler = handler
+  }
+
+  /**
+   * Serves a part's member-only request/response protocol, made once the host exists, started
+   * with the network and stopped before the host. Before start() only.
+   */
+  serveMembers(make: (host: NetHost, members: NetMembers) => MemberProtocol): void {
+    this.assertNew('a member protocol')
+    this.memberProtocols.push(make)
+  }
+
+  /** A stream of `protocol` to member `name` (dialed if not connected); UNAVAILABLE if it cannot be. */
+  async dialMember(name: string, protocol: string, signal: AbortSignal): Promise<Stream> {
+    const member = this.members.byName(name)
+    const host = this.parts?.host
+    if (!member || !host) {
+      throw new EhrlogError(
+        'UNAVAILABLE',
+        `cannot reach ${name}: ${member ? 'the network is not started' : 'not a member'}`,
+        { details: { peer: name } },
+      )
+    }
+    return host.dialProtocol(peerIdFromString(member.peerId), protocol, { signal })
   }
 
   /** Every batch from the network reaches the store through `gate` (one gate). Before start() only. */
@@ -292,7 +324,8 @@ export class NetService {
           join: this.opts.join ?? [],
         })
       : undefined
-    this.parts = { host, gossip, sync, dialer, control, repair, query, follower }
+    const served = this.memberProtocols.map((make) => make(host, membership))
+    this.parts = { host, gossip, sync, dialer, control, repair, query, follower, served }
     try {
       host.addEventListener('peer:connect', (evt) => {
         if (!membership.isMember(evt.detail)) {
@@ -307,6 +340,7 @@ export class NetService {
       await sync.start()
       await repair?.start()
       await query?.start()
+      for (const protocol of served) await protocol.start()
       await follower?.start()
       await dialer.start()
     } catch (err) {
@@ -453,6 +487,7 @@ export class NetService {
       parts.dialer.stop()
       await parts.follower?.stop()
       await parts.query?.stop()
+      for (const protocol of parts.served) await protocol.stop()
       await parts.repair?.stop()
       await parts.sync.stop()
       await parts.gossip.stop()

@@ -32,6 +32,11 @@ export interface StatsNodeOptions {
   closeDelayMs?: number
   /** How long a decryption request waits for shares (default 20 s). */
   requestTimeoutMs?: number
+  /**
+   * Bundles up to this many bytes travel inside a `bundle` message, larger ones are announced
+   * and fetched (default and most: messages.ts MAX_INLINE_BUNDLE_BYTES; tests lower it).
+   */
+  maxInlineBundleBytes?: number
   faults?: {
     /** Publishes every period's counters with one count less in the first non-zero cell. */
     underReport?: boolean

@@ -1,19 +1,26 @@
-import { mkdir, writeFile } from 'node:fs/promises'
+import { mkdir, readFile, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import type { Incident } from '../alerts/index.ts'
 import { type CosignedCheckpoint, verifyCosignedCheckpoint } from '../core/checkpoint.ts'
 import { EhrlogError, isEhrlogError } from '../core/errors.ts'
+import { sha256 } from '../core/merkle/index.ts'
 import { bytesHex, COUNTER_NAMES, hexBytes, verifyStatsBundle } from '../core/stats/index.ts'
 import { checkpointKeysOf, type Membership } from '../core/trust/index.ts'
 import type { NodeIdentity } from '../identity/index.ts'
 import type { Logger } from '../logger.ts'
 import type { LogStore } from '../store/index.ts'
+import { MAX_BUNDLE_BYTES } from './bundle-fetch.ts'
 import { CounterWork } from './counter-work.ts'
 import { DecryptCombiner, type StatsResult } from './decrypt-combiner.ts'
 import { DecryptMember } from './decrypt-member.ts'
 import { DkgRunner, type MemberKey } from './dkg-runner.ts'
 import { type CountersSeen, FeedScan } from './feed-scan.ts'
-import { decodeStatsMessage, encodeStatsMessage, type StatsMessage } from './messages.ts'
+import {
+  decodeStatsMessage,
+  encodeStatsMessage,
+  MAX_INLINE_BUNDLE_BYTES,
+  type StatsMessage,
+} from './messages.ts'
 import { sealingKey } from './sealed-file.ts'
 import {
   readStatsConfig,
@@ -29,6 +36,14 @@ export interface StatsServiceOptions extends StatsNodeOptions {
   /** Appends one `stats` entry to the own feed. */
   append: (body: unknown) => Promise<void>
   publish: (data: Uint8Array) => Promise<void>
+  /**
+   * Fetches an announced bundle from the member that announced it (bundle-fetch.ts), checked
+   * against the announced size and digest; without it announced bundles are not fetched.
+   */
+  fetchBundle?: (
+    from: string,
+    announced: { file: string; size: number; digest: string },
+  ) => Promise<Uint8Array>
   checkpoint: () => CosignedCheckpoint | undefined
   runCheckpoint: () => Promise<CosignedCheckpoint>
   report: (incident: Incident) => void
@@ -221,24 +236,79 @@ export class StatsService {
       )
     await this.tick()
     const result = await this.#combiner.request(input)
-    // Every member's public page serves it too (each checks it before keeping it).
-    await this.o.publish(
-      encodeStatsMessage(
-        {
-          type: 'bundle',
-          from: this.#self,
-          file: result.file,
-          bundle: Buffer.from(result.bundle).toString('base64'),
-        },
-        this.o.identity.signingKey,
-      ),
-    )
+    await this.shareBundle(result.file, result.bundle)
     return result
   }
 
+  /**
+   * Every member's public page serves a bundle too (each checks it before keeping it): inside
+   * a `bundle` message when it fits one, else announced by name, size and digest, and fetched
+   * from this node by each member (docs/protocol.md, "Statistics").
+   */
+  async shareBundle(file: string, bundle: Uint8Array): Promise<void> {
+    const inline = Math.min(
+      this.o.maxInlineBundleBytes ?? MAX_INLINE_BUNDLE_BYTES,
+      MAX_INLINE_BUNDLE_BYTES,
+    )
+    const m: StatsMessage =
+      bundle.length <= inline
+        ? { type: 'bundle', from: this.#self, file, bundle: Buffer.from(bundle).toString('base64') }
+        : {
+            type: 'bundle-announce',
+            from: this.#self,
+            file,
+            size: bundle.length,
+            digest: bytesHex(sha256(bundle)),
+          }
+    await this.o.publish(encodeStatsMessage(m, this.o.identity.signingKey))
+  }
+
+  /** Announced bundles being fetched, by file and digest: an announcement seen twice fetches once. */
+  readonly #fetching = new Set<string>()
+
+  async #fetchAnnounced(m: Extract<StatsMessage, { type: 'bundle-announce' }>): Promise<void> {
+    const key = `${m.file}/${m.digest}`
+    if (!this.o.fetchBundle || this.#fetching.has(key) || m.size > MAX_BUNDLE_BYTES) return
+    const held = await readFile(join(this.#dir, 'bundles', m.file)).catch(() => undefined)
+    if (held && bytesHex(sha256(held)) === m.digest) return
+    this.#fetching.add(key)
+    try {
+      for (let attempt = 1; attempt <= 3 && !this.#stopped; attempt++) {
+        try {
+          const bytes = await this.o.fetchBundle(m.from, m)
+          await this.#keepBundle(m.from, m.file, bytes)
+          return
+        } catch (err) {
+          this.o.logger.warn(
+            { from: m.from, file: m.file, attempt, err: (err as Error).message },
+            'could not fetch an announced statistics bundle',
+          )
+          if (attempt === 3 || (isEhrlogError(err) && err.code === 'MESSAGE_INVALID')) {
+            this.#saw(m.from, m.file, false, (err as Error).message)
+            return
+          }
+          await new Promise((r) => setTimeout(r, 1000 * attempt))
+        }
+      }
+    } finally {
+      this.#fetching.delete(key)
+    }
+  }
+
+  readonly #bundlesSeen: Array<{ from: string; file: string; kept: boolean; why?: string }> = []
+
+  /** The last 100 bundles other members sent or announced, kept or not and why: status and tests. */
+  bundlesSeen(): ReadonlyArray<{ from: string; file: string; kept: boolean; why?: string }> {
+    return this.#bundlesSeen
+  }
+
+  #saw(from: string, file: string, kept: boolean, why?: string): void {
+    this.#bundlesSeen.push({ from, file, kept, ...(why !== undefined ? { why } : {}) })
+    if (this.#bundlesSeen.length > 100) this.#bundlesSeen.shift()
+  }
+
   /** A bundle another member combined: kept for the public page only if it verifies here. */
-  async #keepBundle(m: Extract<StatsMessage, { type: 'bundle' }>): Promise<void> {
-    const bytes = new Uint8Array(Buffer.from(m.bundle, 'base64'))
+  async #keepBundle(from: string, file: string, bytes: Uint8Array): Promise<boolean> {
     try {
       verifyStatsBundle(bytes, {
         requireAnchors: true,
@@ -247,14 +317,14 @@ export class StatsService {
           void verifyCosignedCheckpoint(c, checkpointKeysOf(this.o.membership.keys)),
       })
     } catch (err) {
-      this.o.logger.warn(
-        { from: m.from, file: m.file, err: (err as Error).message },
-        'refused a statistics bundle',
-      )
-      return
+      this.o.logger.warn({ from, file, err: (err as Error).message }, 'refused a statistics bundle')
+      this.#saw(from, file, false, (err as Error).message)
+      return false
     }
     await mkdir(join(this.#dir, 'bundles'), { recursive: true })
-    await writeFile(join(this.#dir, 'bundles', m.file), bytes, { mode: 0o644 })
+    await writeFile(join(this.#dir, 'bundles', file), bytes, { mode: 0o644 })
+    this.#saw(from, file, true)
+    return true
   }
 
   /** The `stats` control topic's handler (accepting means forwarding). */
@@ -269,7 +339,10 @@ export class StatsService {
     } else if (m.type === 'decrypt-request') {
       void this.#answer(m)
     } else if (m.type === 'bundle') {
-      await this.#keepBundle(m)
+      await this.#keepBundle(m.from, m.file, new Uint8Array(Buffer.from(m.bundle, 'base64')))
+    } else if (m.type === 'bundle-announce') {
+      // Fetched apart from the topic's handler: gossip does not wait for the transfer.
+      void this.#fetchAnnounced(m)
     } else {
       this.#combiner?.handle(m)
     }

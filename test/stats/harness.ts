@@ -22,6 +22,7 @@ export function useStatsNetwork() {
   let dirs: string[] = []
   let root = ''
   const faults = new Map<string, StatsNodeOptions['faults']>()
+  let statsOptions: Partial<StatsNodeOptions> = {}
   afterEach(async () => {
     await Promise.all([...running.values()].map((n) => n.stop()))
     running.clear()
@@ -38,6 +39,7 @@ export function useStatsNetwork() {
         tickMs: 200,
         closeDelayMs: 400,
         requestTimeoutMs: 6000,
+        ...statsOptions,
         ...(fault ? { faults: fault } : {}),
       },
       onIncident: (incident) => incidents.get(name)?.push(incident),
@@ -59,8 +61,15 @@ export function useStatsNetwork() {
     },
 
     /** network init, stats.json in each folder, three nodes, a full mesh and the key made. */
-    async setUp(opts: { faults?: Record<string, StatsNodeOptions['faults']> } = {}): Promise<void> {
+    async setUp(
+      opts: {
+        faults?: Record<string, StatsNodeOptions['faults']>
+        /** Other statistics options of every node (e.g. a lower maxInlineBundleBytes). */
+        stats?: Partial<StatsNodeOptions>
+      } = {},
+    ): Promise<void> {
       root = await tempDir()
+      statsOptions = opts.stats ?? {}
       ;({ dirs } = await initNetwork(root))
       for (const dir of dirs) {
         await writeFile(

@@ -236,7 +236,9 @@ class Reader {
     return (b[0]! << 8) | b[1]!
   }
   u32(what: string): number {
-    return new DataView(this.take(4, what).slice().buffer).getUint32(0)
+    // byteOffset matters: a Node Buffer's slice() is a view into a shared pool, not a copy.
+    const b = this.take(4, what)
+    return new DataView(b.buffer, b.byteOffset, 4).getUint32(0)
   }
   text(what: string): string {
     const bytes = this.take(this.u8(what), what)

@@ -72,6 +72,11 @@ describe('verifying an anchored bundle with shared arithmetic', () => {
     expect(verified.publicKey).toEqual(publicKeyOf(f.key).toBytes())
   })
 
+  it('reads a bundle handed in as a Node Buffer view into a larger pool', () => {
+    const pooled = Buffer.concat([Buffer.alloc(7, 0xee), Buffer.from(bytes)]).subarray(7)
+    expect(verifyStatsBundle(pooled, expectFor()).totals).toEqual(f.bundle.totals)
+  })
+
   it('names a forged share among good ones (the proofs share one table of C1 multiples)', () => {
     const shares = f.bundle.shares.map((s) =>
       s.member === 4 ? { ...s, shares: s.shares.map((d, l) => (l === 17 ? d.add(G) : d)) } : s,
