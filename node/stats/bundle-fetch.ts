@@ -119,7 +119,8 @@ export async function fetchStatsBundle(
   }
   let frame: Uint8Array
   try {
-    const lp = lpStream(stream, { maxDataLength: announced.size + 1 })
+    // Room for the bundle, or for a refusal (a short JSON) when it is tiny.
+    const lp = lpStream(stream, { maxDataLength: Math.max(announced.size + 1, 4096) })
     await lp.write(utf8.encode(JSON.stringify({ v: 1, networkId, file: announced.file })), {
       signal,
     })
