@@ -80,10 +80,8 @@ export interface PeerInfo {
 type State = 'new' | 'starting' | 'started' | 'stopping' | 'stopped'
 
 /** A part's member-only request/response protocol (e.g. a MemberResponder), run with the host. */
-export interface MemberProtocol {
-  start(): Promise<void>
-  stop(): Promise<void>
-}
+export type MemberProtocol = { start(): Promise<void>; stop(): Promise<void> }
+type MakeProtocol = (host: NetHost, members: NetMembers) => MemberProtocol
 
 interface Parts {
   host: NetHost
@@ -112,8 +110,7 @@ export class NetService {
   /** What the network serves: the options' handlers and those registered before start. */
   private readonly controlHandlers: Map<string, ControlHandler>
   private queryHandler: QueryHandler | undefined
-  private readonly memberProtocols: Array<(host: NetHost, members: NetMembers) => MemberProtocol> =
-    []
+  private readonly memberProtocols: MakeProtocol[] = []
   private acceptGate: AcceptGate | undefined
   /** The membership in force, asked at each decision (net-members.ts). */
   private readonly members: NetMembers
@@ -167,7 +164,7 @@ export class NetService {
    * Serves a part's member-only request/response protocol, made once the host exists, started
    * with the network and stopped before the host. Before start() only.
    */
-  serveMembers(make: (host: NetHost, members: NetMembers) => MemberProtocol): void {
+  serveMembers(make: MakeProtocol): void {
     this.assertNew('a member protocol')
     this.memberProtocols.push(make)
   }
@@ -176,13 +173,8 @@ export class NetService {
   async dialMember(name: string, protocol: string, signal: AbortSignal): Promise<Stream> {
     const member = this.members.byName(name)
     const host = this.parts?.host
-    if (!member || !host) {
-      throw new EhrlogError(
-        'UNAVAILABLE',
-        `cannot reach ${name}: ${member ? 'the network is not started' : 'not a member'}`,
-        { details: { peer: name } },
-      )
-    }
+    if (!member || !host)
+      throw new EhrlogError('UNAVAILABLE', `cannot reach ${name}`, { details: { peer: name } })
     return host.dialProtocol(peerIdFromString(member.peerId), protocol, { signal })
   }
 
