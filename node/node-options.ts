@@ -25,9 +25,12 @@ export interface NodeOptions {
    * checkpoint (default 15 s). Appends stay refused until it is whole, however long.
    */
   tailWaitMs?: number
-  /** Told of each modified/deleted/equivocation incident the integrity service reports. */
+  /** Told of each incident the integrity service reports (modified, deleted, equivocation, …). */
   onIntegrityIncident?: (incident: IntegrityIncident) => void
-  /** Told of each head refused as signed by a retired (rotated-out or removed) key. */
+  /**
+   * Told of each head refused as signed by a retired (rotated-out or removed) key; the same
+   * incident (kind `rotated-out-key`) also reaches onIntegrityIncident and the alerts.
+   */
   onRetiredKey?: (incident: RetiredKeyIncident) => void
   /**
    * Opens the own-feed fence at start without a quorum, for this reason (logged at warn and

@@ -231,21 +231,8 @@ export function buildParts(
       opts.onIntegrityIncident?.(incident)
       report(incident)
     },
-    // A rotated-out key signing new history: recorded and emailed by governance.
-    onRetiredKey: (incident) => {
-      opts.onRetiredKey?.(incident)
-      void governance
-        .reportRotatedKeyUse({
-          member: incident.origin,
-          key: 'ed25519',
-          version: incident.evidence.version,
-          what: `a tree head of ${incident.origin} at size ${incident.evidence.treeSize}`,
-          evidence: incident.evidence,
-        })
-        .catch((err: unknown) =>
-          logger.error({ err: (err as Error).message }, 'could not alert a rotated-out key'),
-        )
-    },
+    // A rotated-out key signing new history is also an incident (`rotated-out-key`, above).
+    onRetiredKey: (incident) => opts.onRetiredKey?.(incident),
     logger: logger.child({ component: 'integrity' }),
     onScrubbed: (ms) => metrics.scrubbed(ms),
     index,
@@ -283,6 +270,7 @@ export function buildParts(
   const stats = statsPartOf({
     identity,
     membership,
+    live: folder.live,
     store,
     ownFeed,
     net,

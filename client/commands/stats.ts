@@ -67,6 +67,8 @@ export function registerStats(program: Command, ctx: CliContext): void {
           period: opts.period,
           publicKey,
           requireAnchors: !opts.allowUnanchored,
+          // With a trusted network.json and no --key, the key must come from anchored entries.
+          requireKeyAnchors: !publicKey && membership !== undefined,
           ...(membership
             ? { checkCheckpoint: (c: CosignedCheckpoint) => void verifyCheckpoint(membership, c) }
             : {}),
@@ -79,9 +81,14 @@ export function registerStats(program: Command, ctx: CliContext): void {
         })
       }
       const key = toHex(verified.publicKey)
-      if (!publicKey) {
+      const provenance = verified.keyProvenance
+      if (provenance && !publicKey) {
         ctx.err(
-          `trusting the key inside the bundle (${key.slice(0, 16)}…); pin the network's with --key HEX\n`,
+          `key ${key.slice(0, 16)}… (generation ${provenance.generation}) derived from the anchored dealings of members ${provenance.qualified.join(', ')} and stated in the anchored dkg-key entries of ${provenance.attestedBy.join(', ')}\n`,
+        )
+      } else if (!publicKey) {
+        ctx.err(
+          `trusting the key inside the bundle (${key.slice(0, 16)}…); pin the network's with --key HEX or give --network network.json\n`,
         )
       }
       if (!membership && verified.checkpoints.length > 0) {
@@ -94,7 +101,7 @@ export function registerStats(program: Command, ctx: CliContext): void {
           COUNTER_NAMES.map((name, l) => [name, verified.totals[l] ?? null]),
         )
         ctx.out(
-          `${JSON.stringify({ period: verified.period, hospitals: verified.origins, publicKey: key, sharesFrom: verified.sharesFrom, anchored: verified.unanchored.length === 0, cosignaturesChecked: membership !== undefined, totals })}\n`,
+          `${JSON.stringify({ period: verified.period, hospitals: verified.origins, publicKey: key, sharesFrom: verified.sharesFrom, anchored: verified.unanchored.length === 0, keyAnchored: provenance !== undefined, ...(provenance ? { keyGeneration: provenance.generation, keyAttestedBy: provenance.attestedBy } : {}), cosignaturesChecked: membership !== undefined, totals })}\n`,
         )
         return
       }

@@ -15,7 +15,9 @@ import { ORIGIN_PATTERN } from '../core/layout.ts'
  * `diverged` is two replicas holding different roots for one origin and size; `index-diverged`
  * is a per-patient index root that the entries do not give (a proposal's, or this node's own
  * index found damaged by the scrub and rebuilt); `equivocation`
- * is one origin signing two different entries or roots for one seq or size.
+ * is one origin signing two different entries or roots for one seq or size; `rotated-out-key` is
+ * a tree head signed by a key the membership retired (rotated out, or a removed member's),
+ * past the cut that retired it: the head was refused, and whoever holds the old key signs.
  */
 export { INCIDENT_KINDS }
 export type IncidentKind = (typeof INCIDENT_KINDS)[number]
@@ -26,6 +28,7 @@ export type KeyedIncidentKind =
   | 'index-diverged'
   | 'equivocation'
   | 'invalid-checkpoint'
+  | 'rotated-out-key'
 
 interface IncidentFields {
   /** The node that saw it (and sends the email). */

@@ -38,6 +38,10 @@ export const KIND_TEXTS: Record<IncidentKind, { tag: string; opening: string[] }
     tag: '[Network Recovered]',
     opening: ['The network is whole again: every member is reachable'],
   },
+  'rotated-out-key': {
+    tag: '[Rotated-Out Key Used]',
+    opening: ['A signing key the network retired signed new history of an audit log'],
+  },
 }
 
 /** Kinds about the network's health, not about entries: their subject is their summary. */
@@ -69,6 +73,7 @@ export function subjectOf(incident: Incident): string {
     'invalid-checkpoint': `checkpoint for ${origin} refused by ${node}`,
     'quorum-degraded': `${node}: ${incident.summary}`,
     'quorum-recovered': `${node}: ${incident.summary}`,
+    'rotated-out-key': `a retired key of ${origin} signed its log, refused by ${node}${range}`,
   }[incident.kind]
   return `${KIND_TEXTS[incident.kind].tag} ${tail}`
 }
@@ -87,6 +92,7 @@ export function repairStatusOf(incident: Incident): string {
   if (
     incident.kind === 'equivocation' ||
     incident.kind === 'invalid-checkpoint' ||
+    incident.kind === 'rotated-out-key' ||
     HEALTH_KINDS.has(incident.kind)
   ) {
     return 'not applicable (the conflicting data was refused, nothing was stored)'
@@ -152,6 +158,11 @@ export function adviceOf(incident: Incident): string[] {
       'A second email follows when every member is reachable again.',
     ],
     'quorum-recovered': ['Nothing to do: the members caught up by themselves.'],
+    'rotated-out-key': [
+      `A tree head of ${origin} verifies under a key of ${origin} that a membership change retired (evidence.json names the key, the version and the last size it could sign): whoever signed it holds the old key. ${node} refused the head and stores nothing it signed past the cut.`,
+      `Treat ${origin}'s old signing key as stolen: contact ${origin}'s admins through another channel, and have them check that no host still runs with the old key (a restored backup of the node folder, a copy of its keys file).`,
+      `The signed head in evidence.json is proof anyone can check with the retired public key: send it with your report.`,
+    ],
   }
   return [...(incident.action ? [incident.action] : []), ...steps[incident.kind], KEEP_EVIDENCE]
 }

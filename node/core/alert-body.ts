@@ -16,6 +16,7 @@ export const INCIDENT_KINDS = [
   'invalid-checkpoint',
   'quorum-degraded',
   'quorum-recovered',
+  'rotated-out-key',
 ] as const
 
 export const ALERT_BODY_LIMITS = {

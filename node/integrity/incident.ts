@@ -9,9 +9,16 @@ import type { Problem, ProblemKind } from '../store/index.ts'
  * - equivocation: the origin signed two different entries for one seq (or two roots for one
  *   size); the two signed versions are the proof, in `evidence`;
  * - index-diverged: this node's per-patient index of an origin did not match that origin's
- *   entries in the replica (IndexView.check); it was rebuilt from them (`repaired.local`).
+ *   entries in the replica (IndexView.check); it was rebuilt from them (`repaired.local`);
+ * - rotated-out-key: a batch whose tree head a retired key of its origin signed, past the cut
+ *   that retired it, was refused (retired-key.ts); the signed head is the evidence.
  */
-export type IntegrityIncidentKind = 'modified' | 'deleted' | 'equivocation' | 'index-diverged'
+export type IntegrityIncidentKind =
+  | 'modified'
+  | 'deleted'
+  | 'equivocation'
+  | 'index-diverged'
+  | 'rotated-out-key'
 
 /**
  * An alert incident (node/alerts) of one of the integrity kinds. `key` tells incidents with
@@ -24,7 +31,7 @@ export type IntegrityIncident = Omit<Incident, 'kind' | 'key' | 'evidence'> & {
   evidence: Record<string, unknown>
 } & (
     | { kind: 'modified' | 'deleted'; key?: string }
-    | { kind: 'equivocation' | 'index-diverged'; key: string }
+    | { kind: 'equivocation' | 'index-diverged' | 'rotated-out-key'; key: string }
   )
 
 const INCIDENT_KIND: Record<ProblemKind, 'modified' | 'deleted' | undefined> = {

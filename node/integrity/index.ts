@@ -23,4 +23,4 @@ export {
   type RepairPeer,
   repairFromPeers,
 } from './repairer.ts'
-export { isAlertKind, type RetiredKeyIncident, ROTATED_OUT_KEY } from './retired-key.ts'
+export { type RetiredKeyIncident, ROTATED_OUT_KEY } from './retired-key.ts'

@@ -47,7 +47,10 @@ export interface IntegrityServiceOptions {
   publishEvidence: (data: Uint8Array) => Promise<void>
   /** Told of each incident once, after its repair was tried (see IntegrityIncident.repaired). */
   onIncident: (incident: IntegrityIncident) => void
-  /** Told once per head of a batch refused as signed by a retired key (retired-key.ts). */
+  /**
+   * Told once per head of a batch refused as signed by a retired key (retired-key.ts), before
+   * the same incident is given to onIncident (kind `rotated-out-key`).
+   */
   onRetiredKey?: (incident: RetiredKeyIncident) => void
   logger: Logger
   /** Time between scheduled scrubs; 0: only at start and on scrubNow() (default 10 min). */
@@ -225,6 +228,7 @@ export class IntegrityService {
           this.#retiredSeen.add(retired.key)
           this.#opts.logger.error({ incident: retired.evidence }, retired.summary)
           this.#opts.onRetiredKey?.(retired)
+          this.#opts.onIncident(retired)
         }
         throw err
       }

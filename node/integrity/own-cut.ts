@@ -1,6 +1,9 @@
 import type { Logger } from '../logger.ts'
 import type { KnownHead, LogStore, ScrubView } from '../store/index.ts'
 
+/** The name of this hold among the own feed's append holds (LogStore.holdAppends). */
+export const OWN_CUT_HOLDER = 'own-cut'
+
 /**
  * This node's own feed, when it is shorter than the network cosigned (its tail was rolled
  * back): appends stay held until sync or repair brings it back to the cut, however long that
@@ -40,6 +43,7 @@ export class OwnCutHold {
     )
     this.#appends.holdAppends(
       this.#self,
+      OWN_CUT_HOLDER,
       `its feed has ${size} entries but the network cosigned ${cut.treeSize}; waiting for peers to restore them (retry later)`,
     )
     this.#cut = cut.treeSize
@@ -52,7 +56,7 @@ export class OwnCutHold {
     if (this.#cut === undefined) return
     const size = this.#replica.size(this.#self)
     if (size < this.#cut) return
-    this.#appends.releaseAppends(this.#self)
+    this.#appends.releaseAppends(this.#self, OWN_CUT_HOLDER)
     this.#cut = undefined
     this.#log.info({ size }, 'own feed restored: appending again')
   }

@@ -1,4 +1,3 @@
-import { INCIDENT_KINDS } from '../core/alert-body.ts'
 import { type EhrlogError, isEhrlogError } from '../core/errors.ts'
 import type { FeedBatch } from '../store/index.ts'
 
@@ -9,12 +8,16 @@ import type { FeedBatch } from '../store/index.ts'
  */
 export const ROTATED_OUT_KEY = 'rotated-out-key'
 
+/** An integrity incident (incident.ts) of kind `rotated-out-key`, alerted like the others. */
 export interface RetiredKeyIncident {
   kind: typeof ROTATED_OUT_KEY
+  /** This node, which refused the head. */
+  reportingNode: string
   /** The origin whose retired key signed. */
   origin: string
   /** One per origin, key and size: the same head relayed again is not a new incident. */
   key: string
+  detectedAt: string
   seqFrom: number
   seqTo: number
   entryIds: string[]
@@ -39,6 +42,7 @@ export function retiredKeyIncidentOf(
   batch: FeedBatch,
   self: string,
   relayedBy?: string,
+  now: Date = new Date(),
 ): RetiredKeyIncident | undefined {
   if (!isEhrlogError(err, 'INVALID_SIGNATURE')) return undefined
   const d = (err as EhrlogError).details as Record<string, unknown> | undefined
@@ -48,8 +52,10 @@ export function retiredKeyIncidentOf(
   const seqFrom = head.treeSize - batch.entries.length + 1
   return {
     kind: ROTATED_OUT_KEY,
+    reportingNode: self,
     origin,
     key: `${origin}:${d.retiredKey}:${head.treeSize}`,
+    detectedAt: now.toISOString(),
     seqFrom,
     seqTo: head.treeSize,
     entryIds: [],
@@ -65,13 +71,4 @@ export function retiredKeyIncidentOf(
       relayedBy,
     },
   }
-}
-
-/**
- * Whether the alerts know the kind yet (node/core/alert-body.ts INCIDENT_KINDS): until it is
- * added there (with its email texts and the statistics' counter), the node logs the incident
- * and tells NodeOptions.onRetiredKey, but sends no email.
- */
-export function isAlertKind(kind: string): boolean {
-  return (INCIDENT_KINDS as readonly string[]).includes(kind)
 }

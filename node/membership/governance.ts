@@ -15,6 +15,7 @@ import type { Logger } from '../logger.ts'
 import type { GovernanceNotice } from './governance-mail.ts'
 import { decodeGovernanceMessage, encodeGovernanceMessage } from './governance-messages.ts'
 import { noticeOf } from './governance-notices.ts'
+import { AheadProposals, PendingFile } from './governance-pending.ts'
 import { GovernancePool, type Merged, type PooledProposal, proposalId } from './governance-pool.ts'
 import { type GovernanceView, type ProposalView, proposalView, viewOf } from './governance-view.ts'
 import { type MemberKeys, needsOldKey, recordVote, signAsMember } from './governance-votes.ts'
@@ -25,7 +26,7 @@ export interface GovernanceOptions {
   live: LiveMembership
   /** This node's keys: its Ed25519 key signs changes when (and only when) an admin asks. */
   keys: MemberKeys
-  /** The node folder (membership-votes.json). */
+  /** The node folder (membership-votes.json, membership/pending.json). */
   dir: string
   /** Publishes on the member-only membership topic. */
   publish: (data: Uint8Array) => Promise<void>
@@ -65,6 +66,9 @@ export interface RotatedKeyUse {
 export class GovernanceService {
   readonly #opts: GovernanceOptions
   readonly #pool = new GovernancePool()
+  /** Copies on versions this node does not hold yet (governance-pending.ts). */
+  readonly #ahead = new AheadProposals()
+  readonly #file: PendingFile
   /** One step at a time: gossip, admin actions and applied changes touch the same pool. */
   #queue: Promise<unknown> = Promise.resolve()
   #unsubscribe: (() => void) | undefined
@@ -75,6 +79,7 @@ export class GovernanceService {
 
   constructor(opts: GovernanceOptions) {
     this.#opts = opts
+    this.#file = new PendingFile(opts.dir, opts.logger)
   }
 
   /** The membership this service follows and offers accepted changes to. */
@@ -91,6 +96,7 @@ export class GovernanceService {
         ),
       )
     })
+    await this.#serial(() => this.#reload())
     const every = this.#opts.republishMs ?? 30_000
     if (every > 0) {
       this.#timer = setInterval(() => void this.#republish(), every)
@@ -104,15 +110,18 @@ export class GovernanceService {
     clearInterval(this.#timer)
     await this.#queue.catch(() => {})
     await this.#writes
+    await this.#file.saved()
   }
 
-  /** The control-topic handler: true takes (and forwards) the message, false drops it. */
-  async handle(data: Uint8Array, fromMember: string): Promise<boolean> {
+  /**
+   * The control-topic handler: true takes (and forwards) the message, false drops it; 'ignore'
+   * keeps a proposal on a version this node does not hold yet, unforwarded (it cannot check it).
+   */
+  async handle(data: Uint8Array, fromMember: string): Promise<boolean | 'ignore'> {
     if (this.#stopped) return false
     const signed = decodeGovernanceMessage(data)
     try {
-      await this.#serial(() => this.#take(signed))
-      return true
+      return (await this.#serial(() => this.#receive(signed))) ? true : 'ignore'
     } catch (err) {
       if (!isEhrlogError(err)) throw err
       if (err.code === 'INVALID_SIGNATURE') await this.#serial(() => this.#rotatedOut(signed))
@@ -217,6 +226,50 @@ export class GovernanceService {
     )
   }
 
+  /** Takes a copy into the pool, or keeps it for later when it is on a version past this node's (false). */
+  async #receive(signed: SignedProposal, quiet = false): Promise<boolean> {
+    const holds = (this.#next() ?? this.#current()).number
+    const { networkId, baseVersion } = signed.proposal
+    if (networkId !== this.#current().networkId || baseVersion <= holds) {
+      await this.#take(signed, undefined, quiet)
+      return true
+    }
+    this.#ahead.keep(signed, this.#current().number)
+    const why = 'membership: kept a proposal on a version this node does not hold yet'
+    this.#opts.logger.info({ id: proposalId(signed), base: baseVersion, holds }, why)
+    this.#save()
+    return false
+  }
+
+  /** The copies kept from before this node caught up, now on versions it holds: taken or dropped. */
+  async #considerAhead(): Promise<void> {
+    for (const signed of this.#ahead.takeUpTo((this.#next() ?? this.#current()).number))
+      await this.#take(signed).catch(async (err: unknown) => {
+        if (!isEhrlogError(err)) throw err
+        if (err.code === 'INVALID_SIGNATURE') await this.#rotatedOut(signed)
+        this.#opts.logger.warn(
+          { code: err.code, field: err.details.field, id: proposalId(signed) },
+          `membership: dropped a proposal kept while this node was behind: ${err.message}`,
+        )
+      })
+    this.#save()
+  }
+
+  /** At start: membership/pending.json's proposals, each checked again as a gossiped copy. */
+  async #reload(): Promise<void> {
+    for (const { signed, quiet } of await this.#file.load())
+      await this.#receive(signed, quiet).catch((err: unknown) => {
+        if (!isEhrlogError(err)) throw err
+        this.#file.dropped(err.code, err.message, proposalId(signed))
+      })
+    this.#save()
+  }
+
+  /** Saves the pool as it is now to membership/pending.json (after a step that changed it). */
+  #save(): void {
+    this.#file.save({ proposals: this.#pool.all().map((e) => e.signed), ahead: this.#ahead.all() })
+  }
+
   #serial<T>(step: () => Promise<T>): Promise<T> {
     const run = this.#queue.then(step, step)
     this.#queue = run.catch(() => {})
@@ -294,13 +347,16 @@ export class GovernanceService {
     return proposalView(this.#baseOf(entry.signed), entry, this.#opts.live)
   }
 
-  /** Merges a copy into the pool, records and emails what is new, offers what a quorum signed. */
-  async #take(signed: SignedProposal, by?: string): Promise<Merged> {
+  /**
+   * Merges a copy into the pool, records and emails what is new (unless `quiet`: reloaded, it
+   * was at its first take), offers what a quorum signed.
+   */
+  async #take(signed: SignedProposal, by?: string, quiet = false): Promise<Merged> {
     const base = this.#baseOf(signed)
     const merged = this.#pool.merge(base, signed)
     const { entry } = merged
     const admin = by ? { by } : {}
-    if (merged.isNew) {
+    if (merged.isNew && !quiet) {
       await this.#note(
         { op: 'proposed', id: entry.id, proposal: entry.signed.proposal, ...admin },
         entry,
@@ -319,7 +375,7 @@ export class GovernanceService {
           entry.signed,
         )
     }
-    for (const a of merged.added)
+    for (const a of quiet ? [] : merged.added)
       await this.#note(
         {
           op: 'signed',
@@ -335,6 +391,9 @@ export class GovernanceService {
     if (merged.nowAccepted && base.number === this.#current().number) await this.#offer(entry)
     const fork = this.#pool.equivocation(base)
     if (fork) await this.#forked(fork)
+    if (merged.isNew || merged.added.length > 0) this.#save()
+    // A change now waiting for its cut makes the next version known: proposals on it may wait.
+    if (merged.nowAccepted && this.#ahead.size > 0) await this.#considerAhead()
     return merged
   }
 
@@ -391,6 +450,7 @@ export class GovernanceService {
       }
       await this.#offer(entry)
     }
+    await this.#considerAhead()
   }
 
   async #alert(record: MembershipRecord & { op: 'alert' }, evidence: unknown): Promise<void> {

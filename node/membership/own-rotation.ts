@@ -16,8 +16,8 @@ export interface OwnRotationOptions {
   nextSigningKey: KeyObject | undefined
   store: {
     size(origin: string): number
-    holdAppends(origin: string, reason: string): void
-    releaseAppends(origin: string): void
+    holdAppends(origin: string, holder: string, reason: string): void
+    releaseAppends(origin: string, holder: string): void
   }
   logger: Logger
   /** How often the cut is looked for while appends are held (default 100 ms). */
@@ -49,7 +49,7 @@ export function followOwnRotation(opts: OwnRotationOptions): () => void {
     const key = opts.nextSigningKey
     if (!key || toHex(ed25519RawPublicKey(key)) !== next) {
       const reason = `membership version ${now.version} rotated this node's Ed25519 key to ${next.slice(0, 16)}…, which keys-next.enc does not hold: install it (ehrlog keys rotate) and restart`
-      store.holdAppends(self, reason)
+      store.holdAppends(self, 'own-rotation', reason)
       logger.error({ version: now.version }, reason)
       return
     }
@@ -65,7 +65,11 @@ function holdUntilCut(
   version: number,
 ): void {
   const { self, store, logger } = opts
-  store.holdAppends(self, `own Ed25519 key rotates at the cut of membership version ${version}`)
+  store.holdAppends(
+    self,
+    'own-rotation',
+    `own Ed25519 key rotates at the cut of membership version ${version}`,
+  )
   const timer = setInterval(() => {
     const era = opts.originKeys.erasOf(self).at(-1)
     if (!era || era.keyHex !== keyHex || !Number.isFinite(era.after)) return
@@ -76,7 +80,7 @@ function holdUntilCut(
         'own feed entries past the cut were signed with the old key: members refuse them',
       )
     opts.signer.privateKey = key
-    store.releaseAppends(self)
+    store.releaseAppends(self, 'own-rotation')
     logger.info({ version, cut: era.after }, 'own feed now signed with the new key')
   }, opts.pollMs ?? 100)
   timer.unref()

@@ -7,9 +7,14 @@ import { controlTopic, LIMITS } from './protocol.ts'
 
 /**
  * Decides on a control message from a member: true accepts (and forwards) it, false rejects
- * it (the sender's score drops). Exceptions count as a rejection and are logged.
+ * it (the sender's score drops), 'ignore' neither forwards it nor holds it against the sender
+ * (a message this node cannot judge yet). Exceptions count as a rejection and are logged.
  */
-export type ControlHandler = (data: Uint8Array, fromMember: string) => Promise<boolean> | boolean
+export type ControlVerdict = boolean | 'ignore'
+export type ControlHandler = (
+  data: Uint8Array,
+  fromMember: string,
+) => Promise<ControlVerdict> | ControlVerdict
 
 /**
  * A member-only gossip topic for small control messages of one network (checkpoint rounds,
@@ -60,9 +65,9 @@ export class ControlTopic {
       return TopicValidatorResult.Reject
     }
     try {
-      return (await this.handler(msg.data, member.name))
-        ? TopicValidatorResult.Accept
-        : TopicValidatorResult.Reject
+      const verdict = await this.handler(msg.data, member.name)
+      if (verdict === 'ignore') return TopicValidatorResult.Ignore
+      return verdict ? TopicValidatorResult.Accept : TopicValidatorResult.Reject
     } catch (err) {
       this.log.warn(
         { peerName: member.name, topic: this.topic, err: (err as Error).message },

@@ -16,7 +16,6 @@ import {
   statsContext,
   verifyDecryptionShare,
 } from '../core/stats/index.ts'
-import type { Membership } from '../core/trust/index.ts'
 import type { Logger } from '../logger.ts'
 import type { LogStore } from '../store/index.ts'
 import type { DecryptMember, RequestView } from './decrypt-member.ts'
@@ -59,13 +58,16 @@ export class DecryptCombiner {
     private readonly o: {
       self: string
       dir: string
-      config: StatsConfig
-      membership: Membership
+      configFor: (generation?: number) => StatsConfig
       store: LogStore
       member: DecryptMember
-      key: () => MemberKey | undefined
+      keyFor: (generation: number) => MemberKey | undefined
+      /** The entries that show a generation's key: its dkg-key and qualified dealings (seqs). */
+      keyEntries: (generation: number) => Array<{ origin: string; seq: number }>
       publish: (m: StatsMessage) => Promise<void>
       checkpoint: () => CosignedCheckpoint | undefined
+      /** Earlier cosigned checkpoints seen, newest first: one may still cut a removed member. */
+      recentCheckpoints?: () => readonly CosignedCheckpoint[]
       runCheckpoint: () => Promise<CosignedCheckpoint>
       onForgedShare: (member: string, id: string) => void
       timeoutMs: number
@@ -79,7 +81,8 @@ export class DecryptCombiner {
     origins?: string[]
     counters?: string[]
   }): Promise<StatsResult> {
-    const { config } = this.o
+    // The partition of the key generation the period's counters are under (re-keying).
+    const config = this.o.configFor(this.o.member.generationOf(input.period, input.origins))
     const group = input.group ?? (input.origins ? undefined : config.policy.groups[0]?.name)
     let origins = input.origins
     if (group !== undefined) {
@@ -99,7 +102,7 @@ export class DecryptCombiner {
     const view = this.o.member.view(input.period, origins ?? [])
     const min = config.policy.minCellCount
     const cells = wanted.filter((l) => view.totals[l]! >= min)
-    const key = this.o.key()!
+    const key = this.o.keyFor(view.generation)!
     const own = await this.o.member.share(input.period, view.origins, cells)
     const id = randomBytes(16).toString('hex')
     const context = statsContext(input.period, key.key, view.origins, view.sum, cells)
@@ -144,9 +147,7 @@ export class DecryptCombiner {
       this.#pending.delete(id)
     }
     if (pending.good.size < key.key.k) {
-      const silent = this.o.membership.members
-        .map((m) => m.name)
-        .filter((n) => !pending.answered.has(n))
+      const silent = key.members.filter((n) => !pending.answered.has(n))
       throw new EhrlogError(
         'UNAVAILABLE',
         `${pending.good.size} good decryption shares of ${key.key.k} needed after ${this.o.timeoutMs} ms; no answer from ${silent.join(', ') || 'none'}${pending.refused.length ? `; refused: ${pending.refused.map((r) => `${r.member} (${r.reason})`).join(', ')}` : ''}`,
@@ -156,11 +157,13 @@ export class DecryptCombiner {
     // Asked by hospitals: the policy let it through, so they are one group of its partition.
     const named =
       group ??
-      config.policy.groups.find(
-        (g) =>
-          g.origins.length === view.origins.length &&
-          g.origins.every((o) => view.origins.includes(o)),
-      )?.name ??
+      this.o
+        .configFor(view.generation)
+        .policy.groups.find(
+          (g) =>
+            g.origins.length === view.origins.length &&
+            g.origins.every((o) => view.origins.includes(o)),
+        )?.name ??
       'group'
     return this.#finish(input.period, named, pending)
   }
@@ -168,9 +171,9 @@ export class DecryptCombiner {
   /** A decrypt-share or decrypt-refusal for a request of this node. */
   handle(m: Extract<StatsMessage, { type: 'decrypt-share' | 'decrypt-refusal' }>): void {
     const pending = this.#pending.get(m.id)
-    const index = this.o.membership.members.findIndex((x) => x.name === m.from) + 1
+    if (!pending) return
+    const index = this.o.keyFor(pending.view.generation)!.members.indexOf(m.from) + 1
     if (
-      !pending ||
       pending.good.has(index) ||
       pending.refused.some((r) => r.member === m.from && r.reason === 'share-forged')
     )
@@ -199,7 +202,7 @@ export class DecryptCombiner {
   }
 
   #accept(pending: Pending, share: DecryptionShare, from: string): void {
-    const key = this.o.key()!
+    const key = this.o.keyFor(pending.view.generation)!
     const c1s = pending.cells.map((l) => pending.view.sum[l]!.c1)
     if (
       !verifyDecryptionShare(pending.context, sharePublicKey(key.key, share.member), c1s, share)
@@ -217,22 +220,26 @@ export class DecryptCombiner {
   }
 
   async #finish(period: string, group: string, pending: Pending): Promise<StatsResult> {
-    const key = this.o.key()!
+    const key = this.o.keyFor(pending.view.generation)!
     const shares = [...pending.good.values()]
       .sort((a, b) => a.member - b.member)
       .slice(0, key.key.k)
-    const cosigned = await this.#covering(pending.view)
+    const keyEntries = this.o.keyEntries(pending.view.generation)
+    const cosigned = await this.#covering([...pending.view.hospitals, ...keyEntries])
+    const anchorOf = async (origin: string, seq: number) => {
+      const cut = cosigned.checkpoint.feeds.find((f) => f.origin === origin)!
+      const entry = await this.o.store.getEntry(origin, seq)
+      const proof = await this.o.store.inclusionProof(origin, seq, cut.treeSize)
+      return encodeStatsAnchor({ seq, entryBytes: entry!.bytes, proof, cosigned })
+    }
+    // The key's provenance for outsiders (key-anchor.ts): anchored like the counters.
+    const keyAnchors = await Promise.all(keyEntries.map((e) => anchorOf(e.origin, e.seq)))
     const hospitals = await Promise.all(
-      pending.view.hospitals.map(async (h) => {
-        const cut = cosigned.checkpoint.feeds.find((f) => f.origin === h.origin)!
-        const entry = await this.o.store.getEntry(h.origin, h.seq)
-        const proof = await this.o.store.inclusionProof(h.origin, h.seq, cut.treeSize)
-        return {
-          origin: h.origin,
-          ciphertexts: h.ciphertexts,
-          anchor: encodeStatsAnchor({ seq: h.seq, entryBytes: entry!.bytes, proof, cosigned }),
-        }
-      }),
+      pending.view.hospitals.map(async (h) => ({
+        origin: h.origin,
+        ciphertexts: h.ciphertexts,
+        anchor: await anchorOf(h.origin, h.seq),
+      })),
     )
     const bundle = assembleStatsBundle({
       period,
@@ -240,6 +247,7 @@ export class DecryptCombiner {
       hospitals,
       published: pending.cells,
       shares,
+      keyAnchors,
     })
     const bytes = encodeStatsBundle(bundle)
     // The name the routes and the bundle message accept: [0-9T-]+ '.' [a-z0-9-]{1,63} '.stats'.
@@ -259,20 +267,25 @@ export class DecryptCombiner {
       file,
       bundle: bytes,
       totals: bundle.totals,
-      sharesFrom: shares.map((s) => this.o.membership.members[s.member - 1]!.name),
+      sharesFrom: shares.map((s) => key.members[s.member - 1]!),
       refused: pending.refused,
     }
   }
 
-  /** The latest cosigned checkpoint if it covers every hospital's counters entry; else a new round. */
-  async #covering(view: RequestView): Promise<CosignedCheckpoint> {
+  /** The latest cosigned checkpoint if it covers every entry to anchor; else a new round. */
+  async #covering(
+    entries: ReadonlyArray<{ origin: string; seq: number }>,
+  ): Promise<CosignedCheckpoint> {
     const covers = (c: CosignedCheckpoint | undefined) =>
       c !== undefined &&
-      view.hospitals.every(
+      entries.every(
         (h) => (c.checkpoint.feeds.find((f) => f.origin === h.origin)?.treeSize ?? 0) >= h.seq,
       )
     const latest = this.o.checkpoint()
     if (covers(latest)) return latest!
+    // A period of a member removed since: the newer checkpoints no longer cut its feed.
+    const earlier = this.o.recentCheckpoints?.().find((c) => covers(c))
+    if (earlier) return earlier
     for (let attempt = 0; attempt < 3; attempt++) {
       const made = await this.o.runCheckpoint()
       if (covers(made)) return made

@@ -21,6 +21,8 @@ import type { StatsConfig } from './stats-config.ts'
 /** What a decryption request is about, as one member sees it from its own replica. */
 export interface RequestView {
   period: string
+  /** The key generation every hospital's counters entry for the period names. */
+  generation: number
   /** Sorted by UTF-8 bytes (as the bundle sorts them). */
   origins: string[]
   hospitals: Array<{ origin: string; seq: number; ciphertexts: Ciphertext[] }>
@@ -50,16 +52,18 @@ export class DecryptMember {
   constructor(
     private readonly o: {
       dir: string
-      config: StatsConfig
+      /** The settings of a key generation's membership (its policy partition), or the newest. */
+      configFor: (generation?: number) => StatsConfig
       scan: FeedScan
-      key: () => MemberKey | undefined
+      keyFor: (generation: number) => MemberKey | undefined
       forgeShare?: boolean
     },
   ) {}
 
   /** The request as this member sees it; throws the refusal. */
   view(period: string, origins: readonly string[]): RequestView {
-    const { config, scan } = this.o
+    const { scan } = this.o
+    const config = this.o.configFor()
     const unit = periodUnitOf(period)
     if (!unit)
       throw new EhrlogError(
@@ -71,9 +75,8 @@ export class DecryptMember {
       )
     if (unit !== config.period)
       throw refuse('wrong-unit', `this network counts by ${config.period}, ${period} is a ${unit}`)
-    const key = this.o.key()
-    if (!key) throw refuse('no-key', 'the statistics key is not made yet', 'UNAVAILABLE')
     const sorted = sortOrigins([...new Set(origins)])
+    const generation = this.generationOf(period, sorted)
     const hospitals = sorted.map((origin) => {
       const seen = scan.counters.get(origin)?.get(period)
       if (!seen)
@@ -81,6 +84,11 @@ export class DecryptMember {
           'missing-counters',
           `no counters entry of ${origin} for ${period} in this replica`,
           'UNAVAILABLE',
+        )
+      if (seen.generation !== generation)
+        throw refuse(
+          'mixed-generations',
+          `the counters entries for ${period} are under different statistics keys (generations ${generation} and ${seen.generation}): they do not add up`,
         )
       if (seen.verdict !== 'ok')
         throw refuse(
@@ -107,8 +115,15 @@ export class DecryptMember {
         totals[l]! += c
       })
     }
+    if (!this.o.keyFor(generation))
+      throw refuse(
+        'no-key',
+        `this member holds no statistics key of generation ${generation}`,
+        'UNAVAILABLE',
+      )
     return {
       period,
+      generation,
       origins: sorted,
       hospitals: hospitals.map(({ origin, seq, ciphertexts }) => ({ origin, seq, ciphertexts })),
       sum,
@@ -123,16 +138,17 @@ export class DecryptMember {
     cells: readonly number[],
   ): Promise<DecryptionShare> {
     const published = await this.#load()
-    checkStatsRequest(this.o.config.policy, { period, origins }, published)
+    const config = this.o.configFor(this.generationOf(period, origins))
+    checkStatsRequest(config.policy, { period, origins }, published)
     const view = this.view(period, origins)
-    const min = this.o.config.policy.minCellCount
+    const min = config.policy.minCellCount
     for (const [i, l] of cells.entries()) {
       if (!Number.isInteger(l) || l < 0 || l >= COUNTER_COUNT || (i > 0 && l <= cells[i - 1]!))
         throw refuse('bad-cells', 'cells must be ascending counter indexes 0..50')
       if (view.totals[l]! < min)
         throw refuse('cell-too-small', `cell ${l} totals under the minimum of ${min}: withheld`)
     }
-    const key = this.o.key()!
+    const key = this.o.keyFor(view.generation)!
     const context = statsContext(period, key.key, view.origins, view.sum, cells)
     const share = makeDecryptionShare(
       context,
@@ -150,6 +166,19 @@ export class DecryptMember {
       share.shares[0] = share.shares[0]!.double()
     }
     return share
+  }
+
+  /**
+   * The generation a period's totals are under: the one the first listed hospital's counters
+   * entry names (any hospital's when none are listed; view() refuses a mix); 0 (the newest
+   * config) when there is none yet.
+   */
+  generationOf(period: string, origins?: readonly string[]): number {
+    for (const origin of sortOrigins(origins ?? [...this.o.scan.counters.keys()])) {
+      const seen = this.o.scan.counters.get(origin)?.get(period)
+      if (seen) return seen.generation
+    }
+    return 0
   }
 
   async #load(): Promise<StatsRequest[]> {

@@ -22,6 +22,24 @@ export interface CountersSeen {
 
 type Dealing = Extract<StatsEntryBody, { type: 'dkg-dealing' }>
 type KeyBody = Extract<StatsEntryBody, { type: 'dkg-key' }>
+type ComplaintBody = Extract<StatsEntryBody, { type: 'dkg-complaint' }>
+type AnswerBody = Extract<StatsEntryBody, { type: 'dkg-answer' }>
+
+/** A DKG entry as read: the feed it is in, its seq and the time its origin recorded it. */
+export interface DkgEntrySeen<B> {
+  origin: string
+  seq: number
+  recordedMs: number
+  body: B
+}
+
+/** One generation's key-generation entries, every origin's, in the order read. */
+export interface DkgSeen {
+  dealings: DkgEntrySeen<Dealing>[]
+  complaints: DkgEntrySeen<ComplaintBody>[]
+  answers: DkgEntrySeen<AnswerBody>[]
+  keys: DkgEntrySeen<KeyBody>[]
+}
 
 /**
  * Reads every feed of the replica once, in seq order, keeping what the statistics need: per
@@ -33,7 +51,8 @@ export class FeedScan {
   readonly #cursor = new Map<string, number>()
   readonly #open = new Map<string, Map<string, number[]>>()
   readonly counters = new Map<string, Map<string, CountersSeen>>()
-  readonly dealings = new Map<string, Dealing[]>()
+  /** The DKG entries by generation. */
+  readonly dkg = new Map<number, DkgSeen>()
   readonly keys = new Map<string, KeyBody[]>()
   /** When each origin recorded its first `dkg-key` entry (ISO time). */
   readonly keyRecorded = new Map<string, string>()
@@ -83,9 +102,19 @@ export class FeedScan {
             counts,
           })
         }
-      } else if (body.type === 'dkg-dealing') {
-        this.dealings.set(origin, [...(this.dealings.get(origin) ?? []), body])
-      } else {
+        return
+      }
+      let g = this.dkg.get(body.generation)
+      if (!g) {
+        g = { dealings: [], complaints: [], answers: [], keys: [] }
+        this.dkg.set(body.generation, g)
+      }
+      const seen = { origin, seq: entry.seq, recordedMs: Date.parse(entry.recorded) }
+      if (body.type === 'dkg-dealing') g.dealings.push({ ...seen, body })
+      else if (body.type === 'dkg-complaint') g.complaints.push({ ...seen, body })
+      else if (body.type === 'dkg-answer') g.answers.push({ ...seen, body })
+      else {
+        g.keys.push({ ...seen, body })
         this.keys.set(origin, [...(this.keys.get(origin) ?? []), body])
         if (!this.keyRecorded.has(origin)) this.keyRecorded.set(origin, entry.recorded)
       }
@@ -133,12 +162,16 @@ export class FeedScan {
     )
   }
 
+  /** The generation's DKG entries read so far (empty lists when none). */
+  dkgOf(generation: number): DkgSeen {
+    return this.dkg.get(generation) ?? { dealings: [], complaints: [], answers: [], keys: [] }
+  }
+
   dealingOf(origin: string, generation: number): Dealing | undefined {
-    const found = (this.dealings.get(origin) ?? []).filter((d) => d.generation === generation)
-    return found.length === 1 ? found[0] : undefined
+    return this.dkgOf(generation).dealings.find((d) => d.origin === origin)?.body
   }
 
   keyOf(origin: string, generation: number): KeyBody | undefined {
-    return (this.keys.get(origin) ?? []).find((k) => k.generation === generation)
+    return this.dkgOf(generation).keys.find((k) => k.origin === origin)?.body
   }
 }

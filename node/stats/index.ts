@@ -5,6 +5,7 @@ import type { CheckpointService } from '../checkpoint/index.ts'
 import type { Membership } from '../core/trust/index.ts'
 import type { NodeIdentity } from '../identity/index.ts'
 import type { OwnFeed } from '../ingest/index.ts'
+import type { LiveMembership } from '../membership/live-membership.ts'
 import type { NetService } from '../net/index.ts'
 import type { NodeOptions } from '../node-options.ts'
 import type { LogStore } from '../store/index.ts'
@@ -29,6 +30,8 @@ export const STATS_TOPIC = 'stats'
 export function statsPartOf(p: {
   identity: NodeIdentity
   membership: Membership
+  /** The membership as it changes: a new version re-keys the statistics. */
+  live?: LiveMembership
   store: LogStore
   ownFeed: OwnFeed
   net: NetService
@@ -43,6 +46,7 @@ export function statsPartOf(p: {
     ...p.opts.stats,
     identity: p.identity,
     membership: p.membership,
+    ...(p.live ? { live: p.live } : {}),
     store: p.store,
     append: async (body) => void (await p.ownFeed.append([{ kind: 'stats', body }])),
     publish: (data) => p.net.publishControl(STATS_TOPIC, data),

@@ -19,6 +19,8 @@ export interface StatsConfig {
   policy: StatsPolicy
   /** Shares needed to decrypt (k of n); a majority by default. */
   threshold: number
+  /** The key generation's round window W (stats.json `keyWindowSeconds`, default 10 s). */
+  keyWindowMs: number
 }
 
 /**
@@ -37,7 +39,18 @@ export interface StatsNodeOptions {
    * and fetched (default and most: messages.ts MAX_INLINE_BUNDLE_BYTES; tests lower it).
    */
   maxInlineBundleBytes?: number
+  /**
+   * Tests only: overrides stats.json's key window W (deal, complain, answer). W is a network
+   * parameter: members with different windows can decide the rounds differently.
+   */
+  dkgWindowMs?: number
+  /** How long after a period closed a missing counters entry is reported (default 5 min). */
+  missingGraceMs?: number
   faults?: {
+    /** Key generation: box a wrong share to one member; leave complaints unanswered. */
+    dkg?: { badShareTo?: string; noAnswer?: boolean }
+    /** Never appends the counters of its first period with entries (skips a period it owes). */
+    skipPeriod?: boolean
     /** Publishes every period's counters with one count less in the first non-zero cell. */
     underReport?: boolean
     /** Answers decryption requests with a share whose first point is changed. */
@@ -49,7 +62,8 @@ export interface StatsNodeOptions {
  * stats.json (the same in every member's folder; without it the statistics are off and the
  * node writes no `stats` entry): `period` (month, day, hour,
  * minute or second; default day), `minGroupSize` (default 2), `minCellCount` (default 5),
- * `groups` (the partition; default one group `network` of every member), `threshold`.
+ * `groups` (the partition; default one group `network` of every member), `threshold`,
+ * `keyWindowSeconds` (the key generation's round window, default 10).
  */
 export async function readStatsConfig(
   dir: string,
@@ -96,5 +110,8 @@ export async function readStatsConfig(
   const threshold = (raw.threshold as number | undefined) ?? defaultThreshold(members.length)
   if (!Number.isInteger(threshold) || threshold < 1 || threshold > members.length)
     throw bad('threshold', `must be 1..${members.length}`)
-  return { period, policy, threshold }
+  const window = (raw.keyWindowSeconds as number | undefined) ?? 10
+  if (!Number.isInteger(window) || window < 1 || window > 3600)
+    throw bad('keyWindowSeconds', 'must be 1..3600')
+  return { period, policy, threshold, keyWindowMs: window * 1000 }
 }

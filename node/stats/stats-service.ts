@@ -1,26 +1,22 @@
-import { mkdir, readFile, writeFile } from 'node:fs/promises'
+import { mkdir } from 'node:fs/promises'
 import { join } from 'node:path'
 import type { Incident } from '../alerts/index.ts'
-import { type CosignedCheckpoint, verifyCosignedCheckpoint } from '../core/checkpoint.ts'
+import type { CosignedCheckpoint } from '../core/checkpoint.ts'
 import { EhrlogError, isEhrlogError } from '../core/errors.ts'
-import { sha256 } from '../core/merkle/index.ts'
-import { bytesHex, COUNTER_NAMES, hexBytes, verifyStatsBundle } from '../core/stats/index.ts'
-import { checkpointKeysOf, type Membership } from '../core/trust/index.ts'
+import { bytesHex, COUNTER_NAMES, defaultThreshold, hexBytes } from '../core/stats/index.ts'
+import type { Membership } from '../core/trust/index.ts'
 import type { NodeIdentity } from '../identity/index.ts'
 import type { Logger } from '../logger.ts'
+import type { LiveMembership } from '../membership/live-membership.ts'
 import type { LogStore } from '../store/index.ts'
-import { MAX_BUNDLE_BYTES } from './bundle-fetch.ts'
+import { BundleShare, type SeenBundle } from './bundle-share.ts'
 import { CounterWork } from './counter-work.ts'
 import { DecryptCombiner, type StatsResult } from './decrypt-combiner.ts'
 import { DecryptMember } from './decrypt-member.ts'
 import { DkgRunner, type MemberKey } from './dkg-runner.ts'
 import { type CountersSeen, FeedScan } from './feed-scan.ts'
-import {
-  decodeStatsMessage,
-  encodeStatsMessage,
-  MAX_INLINE_BUNDLE_BYTES,
-  type StatsMessage,
-} from './messages.ts'
+import { Generations } from './generations.ts'
+import { decodeStatsMessage, encodeStatsMessage, type StatsMessage } from './messages.ts'
 import { sealingKey } from './sealed-file.ts'
 import {
   readStatsConfig,
@@ -32,6 +28,8 @@ import {
 export interface StatsServiceOptions extends StatsNodeOptions {
   identity: NodeIdentity
   membership: Membership
+  /** The membership as it changes: each version gets its own key generation (re-keying). */
+  live?: LiveMembership
   store: LogStore
   /** Appends one `stats` entry to the own feed. */
   append: (body: unknown) => Promise<void>
@@ -59,7 +57,10 @@ export interface StatsServiceOptions extends StatsNodeOptions {
 export class StatsService {
   #config: StatsConfig | undefined
   #scan: FeedScan | undefined
-  #dkg: DkgRunner | undefined
+  #generations: Generations | undefined
+  /** Membership versions applied since the last tick, each to get its key generation. */
+  #changes: Membership[] = []
+  #makeRunner: ((membership: Membership, config: StatsConfig) => DkgRunner) | undefined
   #counters: CounterWork | undefined
   #member: DecryptMember | undefined
   #combiner: DecryptCombiner | undefined
@@ -69,9 +70,26 @@ export class StatsService {
   readonly #self: string
   readonly #dir: string
 
+  readonly #bundles: BundleShare
+
   constructor(private readonly o: StatsServiceOptions) {
     this.#self = o.identity.config.name
     this.#dir = join(o.identity.dir, STATS_DIR)
+    this.#bundles = new BundleShare({
+      self: this.#self,
+      dir: this.#dir,
+      signingKey: o.identity.signingKey,
+      membership: o.membership,
+      ...(o.live ? { live: o.live } : {}),
+      ...(o.maxInlineBundleBytes !== undefined
+        ? { maxInlineBundleBytes: o.maxInlineBundleBytes }
+        : {}),
+      publish: o.publish,
+      ...(o.fetchBundle ? { fetchBundle: o.fetchBundle } : {}),
+      keyOf: (g) => this.keyOf(g),
+      stopped: () => this.#stopped,
+      logger: o.logger,
+    })
   }
 
   /** The node folder's stats/ directory (sealed key, published.json, bundles/). */
@@ -83,9 +101,20 @@ export class StatsService {
     return this.#config
   }
 
-  /** The member's key, once the key generation is done. */
+  /** The member's key of the newest generation it holds, once a key generation is done. */
   get key(): MemberKey | undefined {
-    return this.#dkg?.key
+    for (const g of this.#generations?.list() ?? []) if (g.runner.key) return g.runner.key
+    return undefined
+  }
+
+  /** The member's key of one generation (membership version + 1). */
+  keyOf(generation: number): MemberKey | undefined {
+    return this.#generations?.keyOf(generation)
+  }
+
+  /** The key generations set up, newest first (status and tests). */
+  generations(): number[] {
+    return this.#generations?.list().map((g) => g.runner.generation) ?? []
   }
 
   async start(): Promise<void> {
@@ -106,26 +135,47 @@ export class StatsService {
     this.#scan = scan
     const append = (body: unknown) => this.o.append(body)
     const publish = (m: StatsMessage) => this.o.publish(encodeStatsMessage(m, identity.signingKey))
-    this.#dkg = new DkgRunner({
-      self: this.#self,
-      dir: this.#dir,
-      membership,
-      threshold: config.threshold,
-      boxSeed: new Uint8Array(Buffer.from(jwk.d, 'base64url')),
-      sealKey,
-      scan,
-      append,
-      publish,
-      onKeyMismatch: (origin, generation) =>
-        this.#incident(
-          origin,
-          `stats-key:${generation}`,
-          [],
-          `${origin} recorded another statistics key than this node made for generation ${generation}`,
-        ),
-      logger,
+    const generations = new Generations(scan)
+    this.#generations = generations
+    const boxSeed = new Uint8Array(Buffer.from(jwk.d, 'base64url'))
+    this.#makeRunner = (m, c) =>
+      new DkgRunner({
+        self: this.#self,
+        dir: this.#dir,
+        generation: m.version + 1,
+        membership: m,
+        threshold: c.threshold,
+        windowMs: this.o.dkgWindowMs ?? c.keyWindowMs,
+        boxSeed,
+        sealKey,
+        scan,
+        append,
+        publish,
+        onKeyMismatch: (origin, generation) =>
+          this.#incident(
+            origin,
+            `stats-key:${generation}`,
+            [],
+            `${origin} recorded another statistics key than this node made for generation ${generation}`,
+          ),
+        ...(this.o.faults?.dkg ? { faults: this.o.faults.dkg } : {}),
+        logger,
+      })
+    const live = this.o.live
+    const newest = live?.current ?? membership
+    for (let v = 0; v <= newest.version; v++) {
+      const m = live?.at(v) ?? membership
+      const c = v === newest.version ? config : await this.#configOf(m, config)
+      const runner = this.#makeRunner(m, c)
+      await runner.load()
+      // Older versions: only the generations this node took part in (their keys serve old periods).
+      if (v === newest.version || runner.key || runner.started)
+        generations.add({ runner, config: c, since: v === newest.version ? Date.now() : 0 })
+    }
+    this.#unsubscribe = live?.onChange((now) => {
+      this.#changes.push(now)
+      void this.tick()
     })
-    await this.#dkg.load()
     this.#counters = new CounterWork({
       self: this.#self,
       scan,
@@ -141,26 +191,36 @@ export class StatsService {
             .map((l) => COUNTER_NAMES[l])
             .join(', ')}); it under- or over-reported`,
         ),
+      onMissing: (origin, period) =>
+        this.#incident(
+          origin,
+          `stats-missing:${period}`,
+          [],
+          `${origin} recorded its statistics key but appended no counters entry for ${period}, a period that closed (skipped): that period's totals cannot include it`,
+        ),
+      missingGraceMs: this.o.missingGraceMs ?? 300_000,
       ...(this.o.faults?.underReport ? { underReport: true } : {}),
+      ...(this.o.faults?.skipPeriod ? { skipPeriod: true } : {}),
       logger,
     })
     this.#member = new DecryptMember({
       dir: this.#dir,
-      config,
+      configFor: (g) => generations.configOf(g),
       scan,
-      key: () => this.key,
+      keyFor: (g) => generations.keyOf(g),
       ...(this.o.faults?.forgeShare ? { forgeShare: true } : {}),
     })
     this.#combiner = new DecryptCombiner({
       self: this.#self,
       dir: this.#dir,
-      config,
-      membership,
+      configFor: (g) => generations.configOf(g),
       store,
       member: this.#member,
-      key: () => this.key,
+      keyFor: (g) => generations.keyOf(g),
+      keyEntries: (g) => generations.keyEntries(g),
       publish,
       checkpoint: this.o.checkpoint,
+      recentCheckpoints: () => this.#recent,
       runCheckpoint: this.o.runCheckpoint,
       onForgedShare: (member, context) =>
         this.#incident(
@@ -176,7 +236,33 @@ export class StatsService {
     this.#timer.unref()
   }
 
+  #unsubscribe: (() => void) | undefined
+
+  /**
+   * stats.json read for a version's members (re-keying re-reads the partition); when it no
+   * longer fits an older version's list, that version counts as one group of its members.
+   */
+  async #configOf(m: Membership, newest: StatsConfig): Promise<StatsConfig> {
+    const members = m.members.map((x) => x.name)
+    try {
+      const read = await readStatsConfig(this.o.identity.dir, members)
+      if (read) return read
+    } catch (err) {
+      this.o.logger.warn(
+        { version: m.version, err: (err as Error).message },
+        'stats.json does not fit this membership version: one group of its members',
+      )
+    }
+    return {
+      period: newest.period,
+      keyWindowMs: newest.keyWindowMs,
+      threshold: defaultThreshold(members.length),
+      policy: { ...newest.policy, members, groups: [{ name: 'network', origins: members }] },
+    }
+  }
+
   async stop(): Promise<void> {
+    this.#unsubscribe?.()
     this.#stopped = true
     clearInterval(this.#timer)
     await this.#running?.catch(() => {})
@@ -195,15 +281,51 @@ export class StatsService {
     return this.#running
   }
 
+  /** Cosigned checkpoints seen at ticks, newest first (at most 50; see DecryptCombiner). */
+  #recent: CosignedCheckpoint[] = []
+
+  #noteCheckpoint(): void {
+    const c = this.o.checkpoint()
+    if (!c || this.#recent[0]?.checkpoint.timeMs === c.checkpoint.timeMs) return
+    this.#recent = [c, ...this.#recent].slice(0, 50)
+  }
+
   async #tick(): Promise<void> {
+    this.#noteCheckpoint()
     const scan = this.#scan!
+    const generations = this.#generations!
+    for (const m of this.#changes.splice(0)) {
+      if (generations.has(m.version + 1)) continue
+      let config: StatsConfig
+      try {
+        const read = await readStatsConfig(
+          this.o.identity.dir,
+          m.members.map((x) => x.name),
+        )
+        if (!read) continue
+        config = read
+      } catch (err) {
+        this.o.logger.error(
+          { version: m.version, err: (err as Error).message },
+          'stats.json does not fit the new membership: no key generation for it until it does',
+        )
+        continue
+      }
+      const runner = this.#makeRunner!(m, config)
+      await runner.load()
+      generations.add({ runner, config, since: Date.now() })
+      this.#config = config
+      this.o.logger.info({ generation: runner.generation }, 'membership changed: re-keying')
+    }
     await scan.scan()
-    await this.#dkg!.tick()
-    const key = this.key
-    if (!key) return
+    for (const [i, g] of generations.list().entries()) {
+      if (i === 0 || (g.runner.started && !g.runner.key)) await g.runner.tick()
+    }
     await scan.scan()
-    while (!this.#stopped && (await this.#counters!.closeOwn(key))) await scan.scan()
-    this.#counters!.checkAll(key)
+    const keyAt = (end: number) => generations.keyAt(end)
+    while (!this.#stopped && (await this.#counters!.closeOwn(keyAt))) await scan.scan()
+    this.#counters!.checkAll((g) => generations.keyOf(g))
+    this.#counters!.reportMissing((origin, end) => generations.owes(origin, end))
   }
 
   /**
@@ -243,106 +365,30 @@ export class StatsService {
   /**
    * Every member's public page serves a bundle too (each checks it before keeping it): inside
    * a `bundle` message when it fits one, else announced by name, size and digest, and fetched
-   * from this node by each member (docs/protocol.md, "Statistics").
+   * from this node by each member (docs/protocol.md, "Statistics"; bundle-share.ts).
    */
   async shareBundle(file: string, bundle: Uint8Array): Promise<void> {
-    const inline = Math.min(
-      this.o.maxInlineBundleBytes ?? MAX_INLINE_BUNDLE_BYTES,
-      MAX_INLINE_BUNDLE_BYTES,
-    )
-    const m: StatsMessage =
-      bundle.length <= inline
-        ? { type: 'bundle', from: this.#self, file, bundle: Buffer.from(bundle).toString('base64') }
-        : {
-            type: 'bundle-announce',
-            from: this.#self,
-            file,
-            size: bundle.length,
-            digest: bytesHex(sha256(bundle)),
-          }
-    await this.o.publish(encodeStatsMessage(m, this.o.identity.signingKey))
+    await this.#bundles.share(file, bundle)
   }
-
-  /** Announced bundles being fetched, by file and digest: an announcement seen twice fetches once. */
-  readonly #fetching = new Set<string>()
-
-  async #fetchAnnounced(m: Extract<StatsMessage, { type: 'bundle-announce' }>): Promise<void> {
-    const key = `${m.file}/${m.digest}`
-    if (!this.o.fetchBundle || this.#fetching.has(key) || m.size > MAX_BUNDLE_BYTES) return
-    const held = await readFile(join(this.#dir, 'bundles', m.file)).catch(() => undefined)
-    if (held && bytesHex(sha256(held)) === m.digest) return
-    this.#fetching.add(key)
-    try {
-      for (let attempt = 1; attempt <= 3 && !this.#stopped; attempt++) {
-        try {
-          const bytes = await this.o.fetchBundle(m.from, m)
-          await this.#keepBundle(m.from, m.file, bytes)
-          return
-        } catch (err) {
-          this.o.logger.warn(
-            { from: m.from, file: m.file, attempt, err: (err as Error).message },
-            'could not fetch an announced statistics bundle',
-          )
-          if (attempt === 3 || (isEhrlogError(err) && err.code === 'MESSAGE_INVALID')) {
-            this.#saw(m.from, m.file, false, (err as Error).message)
-            return
-          }
-          await new Promise((r) => setTimeout(r, 1000 * attempt))
-        }
-      }
-    } finally {
-      this.#fetching.delete(key)
-    }
-  }
-
-  readonly #bundlesSeen: Array<{ from: string; file: string; kept: boolean; why?: string }> = []
 
   /** The last 100 bundles other members sent or announced, kept or not and why: status and tests. */
-  bundlesSeen(): ReadonlyArray<{ from: string; file: string; kept: boolean; why?: string }> {
-    return this.#bundlesSeen
-  }
-
-  #saw(from: string, file: string, kept: boolean, why?: string): void {
-    this.#bundlesSeen.push({ from, file, kept, ...(why !== undefined ? { why } : {}) })
-    if (this.#bundlesSeen.length > 100) this.#bundlesSeen.shift()
-  }
-
-  /** A bundle another member combined: kept for the public page only if it verifies here. */
-  async #keepBundle(from: string, file: string, bytes: Uint8Array): Promise<boolean> {
-    try {
-      verifyStatsBundle(bytes, {
-        requireAnchors: true,
-        ...(this.key ? { publicKey: this.key.key.commitments[0]!.toBytes() } : {}),
-        checkCheckpoint: (c) =>
-          void verifyCosignedCheckpoint(c, checkpointKeysOf(this.o.membership.keys)),
-      })
-    } catch (err) {
-      this.o.logger.warn({ from, file, err: (err as Error).message }, 'refused a statistics bundle')
-      this.#saw(from, file, false, (err as Error).message)
-      return false
-    }
-    await mkdir(join(this.#dir, 'bundles'), { recursive: true })
-    await writeFile(join(this.#dir, 'bundles', file), bytes, { mode: 0o644 })
-    this.#saw(from, file, true)
-    return true
+  bundlesSeen(): readonly SeenBundle[] {
+    return this.#bundles.seen()
   }
 
   /** The `stats` control topic's handler (accepting means forwarding). */
   async handle(data: Uint8Array): Promise<boolean> {
     const m = decodeStatsMessage(data, (name) => {
-      const hex = this.o.membership.byName(name)?.ed25519PublicKey
+      const hex = (this.o.live?.current ?? this.o.membership).byName(name)?.ed25519PublicKey
       return hex ? hexBytes(hex) : undefined
     })
     if (m.from === this.#self || !this.#scan) return true
     if (m.type === 'dkg-share') {
-      if (m.to === this.#self) await this.#dkg?.receive(m)
+      if (m.to === this.#self) await this.#generations?.receive(m)
     } else if (m.type === 'decrypt-request') {
       void this.#answer(m)
-    } else if (m.type === 'bundle') {
-      await this.#keepBundle(m.from, m.file, new Uint8Array(Buffer.from(m.bundle, 'base64')))
-    } else if (m.type === 'bundle-announce') {
-      // Fetched apart from the topic's handler: gossip does not wait for the transfer.
-      void this.#fetchAnnounced(m)
+    } else if (m.type === 'bundle' || m.type === 'bundle-announce') {
+      await this.#bundles.handle(m)
     } else {
       this.#combiner?.handle(m)
     }

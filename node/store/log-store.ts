@@ -3,15 +3,20 @@ import type { EncodedEntry } from '../core/entry.ts'
 import { EhrlogError } from '../core/errors.ts'
 import type { AuditEvent } from '../core/event.ts'
 import { bytesEqual, toHex } from '../core/hex.ts'
-import { EMPTY_ROOT } from '../core/merkle/index.ts'
 import type { SignedTreeHead } from '../core/tree-head.ts'
 import { type FeedState, loadFeedState, newFeedState } from './feed-state.ts'
 import { feedTag, PREFIX, receiptKey } from './format/key-layout.ts'
 import { ValueCipher } from './format/value-cipher.ts'
-import { type CommittedBatch, committedBatch, PatientIndexStore } from './patient-index-store.ts'
+import { openError } from './open-error.ts'
+import {
+  CommitListeners,
+  type CommittedBatch,
+  committedBatch,
+  PatientIndexStore,
+} from './patient-index-store.ts'
 import { EntryReader } from './read/entry-reader.ts'
+import { FeedProofs } from './read/feed-proofs.ts'
 import { TreeCache } from './read/tree-cache.ts'
-import { TreeReader } from './read/tree-reader.ts'
 import { type FeedRepair, type FeedRepairResult, repairFeed } from './repair/feed-repair.ts'
 import { type ScrubView, scrubViewOf } from './repair/scrub-view.ts'
 import { grantAccess, type StoreAccess } from './store-access.ts'
@@ -27,6 +32,7 @@ import {
 } from './store-types.ts'
 import type { VerifyOptions, VerifyReport } from './verify/report.ts'
 import { verifyReplica } from './verify/verify-replica.ts'
+import { AppendHolds } from './write/append-holds.ts'
 import { checkBatchHead } from './write/batch-check.ts'
 import { type AcceptResult, type FeedBatch, MAX_BATCH_ENTRIES } from './write/feed-batch.ts'
 import { type EncodedBatch, FeedEncoder } from './write/feed-encoder.ts'
@@ -71,10 +77,11 @@ export class LogStore {
   readonly patientIndex: PatientIndexStore
   readonly #feeds = new Map<string, FeedState>()
   readonly #originByTag = new Map<string, string>()
-  /** Own feeds that must not grow, with why (holdAppends). */
-  readonly #appendHolds = new Map<string, string>()
+  /** Own feeds that must not grow, per holder, with why (holdAppends). */
+  readonly #holds = new AppendHolds()
+  readonly #proofs: FeedProofs
   #status: 'new' | 'open' | 'closed' = 'new'
-  readonly #committedListeners = new Set<(batch: CommittedBatch) => void>()
+  readonly #committed = new CommitListeners()
 
   constructor(opts: LogStoreOptions) {
     this.#opts = opts
@@ -92,6 +99,7 @@ export class LogStore {
     this.#reader = new EntryReader(this.#db, this.#cipher, (origin) => this.#feeds.get(origin))
     this.#writes = new WriteChain(this.#db, opts.sync ?? true)
     this.treeCache = new TreeCache(opts.treeCache)
+    this.#proofs = new FeedProofs(this.#db, this.#cipher, this.treeCache, (o) => this.#feeds.get(o))
     this.scrubView = scrubViewOf(this, () => this.#access())
     this.patientIndex = new PatientIndexStore({
       access: () => this.#access(),
@@ -183,21 +191,23 @@ export class LogStore {
   }
 
   /**
-   * Refuses appends to `origin` (UNAVAILABLE, with `reason`) until released: a node whose
-   * own feed is shorter than what the network cosigned would sign a second history at the
-   * seqs it lost. Batches of the feed from peers are still accepted, which is how it heals.
+   * Refuses appends to `origin` (UNAVAILABLE, naming every hold's reason) until `holder`
+   * releases it and no other holder holds it (write/append-holds.ts): e.g. a node whose own
+   * feed is shorter than what the network cosigned would sign a second history at the seqs it
+   * lost. Batches of the feed from peers are still accepted, which is how it heals.
    */
-  holdAppends(origin: string, reason: string): void {
-    this.#appendHolds.set(origin, reason)
+  holdAppends(origin: string, holder: string, reason: string): void {
+    this.#holds.hold(origin, holder, reason)
   }
 
-  releaseAppends(origin: string): void {
-    this.#appendHolds.delete(origin)
+  /** Lifts `holder`'s hold on `origin` only (others stay); returns whether it held. */
+  releaseAppends(origin: string, holder: string): boolean {
+    return this.#holds.release(origin, holder)
   }
 
-  /** Why appends to `origin` are held (holdAppends), or undefined when they are not. */
+  /** Why appends to `origin` are held ("holder: reason; …"), or undefined when they are not. */
   appendHoldOf(origin: string): string | undefined {
-    return this.#appendHolds.get(origin)
+    return this.#holds.reasonOf(origin)
   }
 
   /** Validated audit events → entries of the signer's own feed, one atomic batch. */
@@ -234,11 +244,7 @@ export class LogStore {
     this.#assertOpen()
     this.#writes.assertHealthy()
     // From here to the write call nothing awaits: batches are encoded one at a time, in order.
-    const held = this.#appendHolds.get(signer.origin)
-    if (held !== undefined)
-      throw new EhrlogError('UNAVAILABLE', `${signer.origin} is not appending: ${held}`, {
-        details: { origin: signer.origin },
-      })
+    this.#holds.assertFree(signer.origin)
     const feed = this.#feedFor(signer.origin)
     if (feed.damage)
       throw new EhrlogError('STORE_CORRUPT', `feed ${signer.origin} is damaged: ${feed.damage}`)
@@ -322,31 +328,22 @@ export class LogStore {
     return this.#reader.readBatches(origin, fromSeq, maxEntries)
   }
 
-  /** RFC 9162 root of the first `treeSize` entries of a feed. */
-  async rootAt(origin: string, treeSize: number): Promise<Uint8Array> {
-    if (treeSize === 0) return EMPTY_ROOT
-    const feed = this.#requireFeed(origin, treeSize)
-    if (treeSize === feed.committed.size) return feed.committed.root
-    return this.#tree(feed).rangeHash(0, treeSize)
+  /** RFC 9162 root of the first `treeSize` entries of a feed (read/feed-proofs.ts). */
+  rootAt(origin: string, treeSize: number): Promise<Uint8Array> {
+    return this.#proofs.rootAt(origin, treeSize)
   }
 
   /** Inclusion proof of entry `seq` in the tree of size `treeSize` (RFC 9162 2.1.3.1). */
-  async inclusionProof(origin: string, seq: number, treeSize: number): Promise<Uint8Array[]> {
-    return this.#tree(this.#requireFeed(origin, treeSize)).inclusionProof(seq - 1, treeSize)
+  inclusionProof(origin: string, seq: number, treeSize: number): Promise<Uint8Array[]> {
+    return this.#proofs.inclusionProof(origin, seq, treeSize)
   }
 
   /**
    * Inclusion proofs of many entries of a feed, one per request in order, built together:
    * each tree node is read once (and the upper levels come from the tree cache).
    */
-  async inclusionProofs(
-    origin: string,
-    requests: readonly ProofRequest[],
-  ): Promise<Uint8Array[][]> {
-    const feed = this.#requireFeed(origin, Math.max(0, ...requests.map((r) => r.treeSize)))
-    return this.#tree(feed).inclusionProofs(
-      requests.map((r) => ({ index: r.seq - 1, treeSize: r.treeSize })),
-    )
+  inclusionProofs(origin: string, requests: readonly ProofRequest[]): Promise<Uint8Array[][]> {
+    return this.#proofs.inclusionProofs(origin, requests)
   }
 
   /**
@@ -354,15 +351,13 @@ export class LogStore {
    * a start are as fast as later ones: one record in 2^floor (~62,500 for 1M entries at the
    * default floor of 4), in chunks. Stops at a damaged record (the scrub names it).
    */
-  async warmTreeCache(signal?: AbortSignal): Promise<void> {
-    const stop = () => signal?.aborted === true || this.#status !== 'open'
-    for (const feed of this.#feeds.values())
-      await this.#tree(feed).warm(feed.committed.size, this.treeCache.floor, stop)
+  warmTreeCache(signal?: AbortSignal): Promise<void> {
+    return this.#proofs.warm(this.#feeds.values(), () => signal?.aborted || this.#status !== 'open')
   }
 
   /** Consistency proof between two sizes of a feed (RFC 9162 2.1.4.1). */
-  async consistencyProof(origin: string, oldSize: number, newSize: number): Promise<Uint8Array[]> {
-    return this.#tree(this.#requireFeed(origin, newSize)).consistencyProof(oldSize, newSize)
+  consistencyProof(origin: string, oldSize: number, newSize: number): Promise<Uint8Array[]> {
+    return this.#proofs.consistencyProof(origin, oldSize, newSize)
   }
 
   /** Entries about one patient, per feed in seq order, found through the blind index. */
@@ -403,8 +398,8 @@ export class LogStore {
   /**
    * Encodes one batch (synchronously: batches are encoded one at a time, in call order),
    * queues it, moves the feed's tip at once and its committed state once it is on disk.
+   * `offThread`: seal the batch's records on the seal worker while this thread goes on.
    */
-  /** `offThread`: seal the batch's records on the seal worker while this thread goes on. */
   async #encodeAndCommit<T extends EncodedBatch>(
     feed: FeedState,
     encode: (sink: PlainSink) => T,
@@ -430,28 +425,12 @@ export class LogStore {
       batch,
       () => {
         feed.committed = { size: head.treeSize, root: head.root, head }
-        if (this.#committedListeners.size > 0)
-          this.#tellCommitted(committedBatch(feed.origin, firstSeq, head.treeSize, events))
+        if (this.#committed.size > 0)
+          this.#committed.tell(committedBatch(feed.origin, firstSeq, head.treeSize, events))
       },
       deferred?.fill(),
     )
     return encoded
-  }
-
-  #tree(feed: FeedState): TreeReader {
-    return new TreeReader(this.#db, this.#cipher, feed.tag, this.treeCache)
-  }
-
-  #requireFeed(origin: string, treeSize: number): FeedState {
-    const feed = this.#feeds.get(origin)
-    if (!feed) throw new EhrlogError('NOT_FOUND', `this store holds no feed of ${origin}`)
-    if (treeSize > feed.committed.size || treeSize < 0) {
-      throw new EhrlogError(
-        'NOT_FOUND',
-        `feed ${origin} has ${feed.committed.size} entries, not ${treeSize}`,
-      )
-    }
-    return feed
   }
 
   /** A feed's state; a feed not found at open is new (every stored feed is loaded at open). */
@@ -479,18 +458,7 @@ export class LogStore {
    * index does). Returns the function that removes it.
    */
   onCommitted(listener: (batch: CommittedBatch) => void): () => void {
-    this.#committedListeners.add(listener)
-    return () => this.#committedListeners.delete(listener)
-  }
-
-  #tellCommitted(batch: CommittedBatch): void {
-    for (const listener of this.#committedListeners) {
-      try {
-        listener(batch)
-      } catch {
-        // A listener's failure is its own (the index finds gaps itself): the batch is written.
-      }
-    }
+    return this.#committed.add(listener)
   }
 
   /**
@@ -500,7 +468,7 @@ export class LogStore {
    */
   async repairFeed(repair: FeedRepair): Promise<FeedRepairResult> {
     const result = await repairFeed(this.#access(), repair, (origin) => this.#reloadFeed(origin))
-    this.#tellCommitted({ origin: repair.origin, entries: [], repaired: true })
+    this.#committed.tell({ origin: repair.origin, entries: [], repaired: true })
     return result
   }
 
@@ -528,16 +496,4 @@ export class LogStore {
       return
     }
   }
-}
-
-/** STORE_LOCKED when another process holds the store, else STORE_CORRUPT. */
-function openError(path: string, cause: unknown): EhrlogError {
-  const text = `${(cause as Error).message} ${String((cause as { cause?: unknown }).cause ?? '')}`
-  return /lock/i.test(text)
-    ? new EhrlogError(
-        'STORE_LOCKED',
-        `the store at ${path} is in use by another process (a running node?)`,
-        { cause },
-      )
-    : new EhrlogError('STORE_CORRUPT', `cannot open the store at ${path}`, { cause })
 }

@@ -40,6 +40,30 @@ export function committedBatch(
   return { origin, entries }
 }
 
+/** Who LogStore.onCommitted tells; a listener's failure is its own: the batch is written. */
+export class CommitListeners {
+  readonly #listeners = new Set<(batch: CommittedBatch) => void>()
+
+  get size(): number {
+    return this.#listeners.size
+  }
+
+  add(listener: (batch: CommittedBatch) => void): () => void {
+    this.#listeners.add(listener)
+    return () => this.#listeners.delete(listener)
+  }
+
+  tell(batch: CommittedBatch): void {
+    for (const listener of this.#listeners) {
+      try {
+        listener(batch)
+      } catch {
+        // The per-patient index finds its gaps itself.
+      }
+    }
+  }
+}
+
 /**
  * What the per-patient index (node/index) reads and writes in the store, beside LogStore's
  * feeds: the patient postings it is built from, the VRF outputs it caches (V | blind), the

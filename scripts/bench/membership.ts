@@ -356,6 +356,8 @@ export async function benchMembership(): Promise<Figure[]> {
   }
 }
 
-if (import.meta.url === `file://${process.argv[1]}`) {
+// Run directly (node --import tsx scripts/bench/membership.ts), not when bundled into the bench
+// entry (dist/bench/index.mjs), where import.meta.url is the bundle's own URL.
+if (process.argv[1]?.match(/\/membership\.(ts|mjs)$/)) {
   printFigures('membership changes, real node processes', await benchMembership())
 }

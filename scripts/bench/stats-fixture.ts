@@ -1,10 +1,13 @@
 // A statistics bundle as a running network makes it, built in one process for the benchmark
 // (scripts/bench/stats.ts) and the verify tests: a genesis network.json of `members` members
-// (real Ed25519, libp2p and BLS keys, proofs of possession), a threshold key among them, each
-// hospital's `counters` entry at the end of a feed of `feedSize` entries, one checkpoint
-// cosigned (BLS aggregate) by a quorum over all the feeds, and the bundle with every
-// hospital's anchor into it. The other leaves of each feed are random hashes: an anchor only
-// proves the inclusion of its counters entry, so their contents play no part.
+// (real Ed25519, libp2p and BLS keys, proofs of possession), a threshold key among them dealt
+// under the network id and generation 1, each hospital's `dkg-dealing` and `dkg-key` entries
+// at seq 1 and 2 and its `counters` entry at the end of a feed of `feedSize` entries, one
+// checkpoint cosigned (BLS aggregate) by a quorum over all the feeds, and the bundle with every
+// hospital's anchor into it. `keyAnchors` are the key anchors a running combiner adds (every
+// member's `dkg-key` entry and every qualified dealing); the bundle carries them only when
+// `o.keyAnchors`. The other leaves of each feed are random hashes: an anchor only proves the
+// inclusion of its entry, so their contents play no part.
 import { generateKeyPair } from '@libp2p/crypto/keys'
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import { ed25519 } from '@noble/curves/ed25519.js'
@@ -53,11 +56,13 @@ export interface StatsFixture {
   period: string
   origins: string[]
   bundle: StatsBundle
+  /** Anchors of every member's dkg-dealing and dkg-key entry into the checkpoint. */
+  keyAnchors: Uint8Array[]
 }
 
 /** A key among n members (every dealing honest) and each member's secret share. */
-export function statsKeyOf(n: number, k = defaultThreshold(n)) {
-  const params: DkgParams = { n, k, context: new Uint8Array(32) }
+export function statsKeyOf(n: number, k = defaultThreshold(n), context = new Uint8Array(32)) {
+  const params: DkgParams = { n, k, context }
   const dealers = Array.from({ length: n }, (_, i) => deal(params, i + 1))
   const key = combineDealings(
     params,
@@ -66,7 +71,7 @@ export function statsKeyOf(n: number, k = defaultThreshold(n)) {
   const secretShares = new Map<number, Uint8Array>()
   for (let j = 1; j <= n; j++)
     secretShares.set(j, combineShares(dealers.map((d) => d.shares.get(j)!)))
-  return { key, secretShares }
+  return { key, secretShares, dealings: dealers.map((d) => d.dealing) }
 }
 
 export function countsOf(h: number): number[] {
@@ -80,6 +85,8 @@ export async function anchoredStatsFixture(o: {
   feedSize?: number
   shareFrom?: number[]
   anchored?: boolean
+  /** The bundle carries the key anchors too. */
+  keyAnchors?: boolean
 }): Promise<StatsFixture> {
   const period = o.period ?? '2026-11'
   const feedSize = o.feedSize ?? 4096
@@ -100,10 +107,47 @@ export async function anchoredStatsFixture(o: {
   )
   const networkJson = `${JSON.stringify({ members, vrfPublicKey: toHex(randomBytes(32)) }, null, 2)}\n`
   const membership = Membership.parse(networkJson)
-  const { key, secretShares } = statsKeyOf(o.members)
+  const { key, secretShares, dealings } = statsKeyOf(
+    o.members,
+    defaultThreshold(o.members),
+    new TextEncoder().encode(`${membership.networkId}/1`),
+  )
   const y = publicKeyOf(key)
   const seed = new Uint8Array(32).fill(9)
+  const recorded = '2026-11-01T00:00:05.000Z'
   const blocks = origins.map((origin, i) => {
+    const d = dealings[i]!
+    const dealing = makeEntry(
+      origin,
+      1,
+      undefined,
+      'stats',
+      {
+        type: 'dkg-dealing',
+        generation: 1,
+        n: key.n,
+        k: key.k,
+        dealer: d.dealer,
+        commitments: d.commitments.map(toHex),
+        proof: toHex(d.proof),
+      },
+      recorded,
+    )
+    const keyEntry = makeEntry(
+      origin,
+      2,
+      dealing.hash,
+      'stats',
+      {
+        type: 'dkg-key',
+        generation: 1,
+        n: key.n,
+        k: key.k,
+        qualified: dealings.map((x) => x.dealer),
+        commitments: key.commitments.map((c) => toHex(c.toBytes())),
+      },
+      recorded,
+    )
     const ciphertexts = encryptCounters(y, seed, origin, period, countsOf(i))
     const entry = makeEntry(
       origin,
@@ -113,12 +157,12 @@ export async function anchoredStatsFixture(o: {
       { type: 'counters', generation: 1, period, ciphertexts: countersHex(ciphertexts) },
       '2026-12-01T00:00:05.000Z',
     )
-    const tree = new MemoryTree(
-      Array.from({ length: feedSize }, (_, s) =>
-        s === feedSize - 1 ? entry.hash : randomBytes(32),
-      ),
-    )
-    return { origin, ciphertexts, entry, tree }
+    const leaves: Uint8Array[] = Array.from({ length: feedSize }, () => randomBytes(32))
+    leaves[0] = dealing.hash
+    leaves[1] = keyEntry.hash
+    leaves[feedSize - 1] = entry.hash
+    const tree = new MemoryTree(leaves)
+    return { origin, ciphertexts, entry, dealing, keyEntry, tree }
   })
   const checkpoint: Checkpoint = {
     networkId: fromHex(membership.networkId, 32)!,
@@ -166,6 +210,19 @@ export async function anchoredStatsFixture(o: {
       sum.map((c) => c.c1),
     ),
   )
-  const bundle = assembleStatsBundle({ period, key, hospitals, published, shares })
-  return { networkJson, membership, key, secretShares, period, origins, bundle }
+  const anchorOf = (tree: MemoryTree, seq: number, entryBytes: Uint8Array) =>
+    encodeStatsAnchor({ seq, entryBytes, proof: tree.inclusionProof(seq - 1), cosigned })
+  const keyAnchors = [
+    ...blocks.map((b) => anchorOf(b.tree, 2, b.keyEntry.bytes)),
+    ...blocks.map((b) => anchorOf(b.tree, 1, b.dealing.bytes)),
+  ]
+  const bundle = assembleStatsBundle({
+    period,
+    key,
+    hospitals,
+    published,
+    shares,
+    ...(o.keyAnchors ? { keyAnchors } : {}),
+  })
+  return { networkJson, membership, key, secretShares, period, origins, bundle, keyAnchors }
 }

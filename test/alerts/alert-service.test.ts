@@ -142,6 +142,7 @@ describe('AlertService over SMTP', () => {
       '[Invalid Checkpoint]',
       '[Network Degraded]',
       '[Network Recovered]',
+      '[Rotated-Out Key Used]',
     ])
   })
 

@@ -114,6 +114,7 @@ describe('renderAlertEmail', () => {
         'invalid-checkpoint': '[Invalid Checkpoint]',
         'quorum-degraded': '[Network Degraded]',
         'quorum-recovered': '[Network Recovered]',
+        'rotated-out-key': '[Rotated-Out Key Used]',
       }[kind]
       expect(mail.subject.startsWith(`${tag} `)).toBe(true)
       expect(mail.text.startsWith(`${tag} `)).toBe(true)

@@ -71,12 +71,16 @@ describe('subjects', () => {
       'quorum-recovered',
       '[Network Recovered] b: Entries a:3 and a:4 of a fail verification in the replica on b (quorum-recovered).',
     ],
+    [
+      'rotated-out-key',
+      '[Rotated-Out Key Used] a retired key of a signed its log, refused by b (seq 3-4)',
+    ],
   ] as const)('%s → %s', (kind, subject) => {
     expect(subjectOf(normalizeIncident(makeIncident(kind)))).toBe(subject)
   })
 
   it('covers every kind', () => {
-    expect(INCIDENT_KINDS).toHaveLength(8)
+    expect(INCIDENT_KINDS).toHaveLength(9)
   })
 })
 

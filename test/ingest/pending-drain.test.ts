@@ -117,7 +117,7 @@ describe('events taken while the own feed is fenced', () => {
   it('stay pending while the append fails, and are appended once it succeeds', async () => {
     const node = await startNode(await tempDir(), makeStoreKeys())
     await node.queue.submit([makeEvent(1)])
-    node.store.holdAppends(A.origin, 'held by the test')
+    node.store.holdAppends(A.origin, 'test', 'held by the test')
     node.fence.noteClaim('hospital-c', 0)
     await node.fence.opened
     await new Promise((r) => setTimeout(r, 100)) // several failed attempts
@@ -126,7 +126,7 @@ describe('events taken while the own feed is fenced', () => {
     // Requests meanwhile join the backlog rather than overtake it.
     const later = await node.queue.submit([makeEvent(2)])
     expect(later.pendingIds).toHaveLength(1)
-    node.store.releaseAppends(A.origin)
+    node.store.releaseAppends(A.origin, 'test')
     expect(await node.pending.waitReady(5000)).toBe(true)
     expect(node.store.size(A.origin)).toBe(2)
     expect((await node.store.getEntry(A.origin, 2))?.entry.body).toMatchObject({

@@ -1,4 +1,4 @@
-import { beforeAll, describe, expect, it } from 'vitest'
+import { afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { toHex } from '../../node/core/hex.ts'
 import { ed25519RawPublicKey } from '../../node/core/tree-head.ts'
 import { addSignature, MembershipHistory, proposeChange } from '../../node/core/trust/index.ts'
@@ -45,6 +45,11 @@ interface Member {
 
 describe('GovernanceService', () => {
   const tempDir = useTempDirs()
+  // Registered after the temp folders' hook, so it runs before it: pending.json saves end first.
+  const started: GovernanceService[] = []
+  afterEach(async () => {
+    await Promise.all(started.splice(0).map((s) => s.stop()))
+  })
 
   /** One service per member; what one publishes reaches the others' handle at once. */
   async function wire(known = new Set<string>()): Promise<Member[]> {
@@ -79,6 +84,7 @@ describe('GovernanceService', () => {
         republishMs: 0,
       })
       await service.start()
+      started.push(service)
       out.push({ service, live, records, notices, sent })
     }
     return out

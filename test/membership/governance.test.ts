@@ -7,6 +7,7 @@ import {
   encodeGovernanceMessage,
   MEMBERSHIP_TOPIC,
 } from '../../node/membership/governance-messages.ts'
+import { proposalId } from '../../node/membership/governance-pool.ts'
 import type { EhrlogNode } from '../../node/node.ts'
 import { waitFor } from '../../scripts/in-process-network.ts'
 import { parseMail, startSmtpServer, type TestSmtpServer } from '../alerts/smtp-harness.ts'
@@ -150,7 +151,7 @@ describe('membership governance over the network', () => {
       JSON.parse(mail.attachments[0]!.content.toString('utf8')).proposal.change.member.name,
     ).toBe('hospital-d')
 
-    // Gossip from a member that is refused: a signature by a non-member, a replayed base.
+    // Gossip from a member that is refused: a signature by a non-member, a base too far ahead.
     const bKeys = await openNodeDir(dirs[1]!)
     const pending = a.governance.live.pending!
     const stranger = {
@@ -166,7 +167,16 @@ describe('membership governance over the network', () => {
       'hospital-b',
       bKeys.signingKey,
     )
-    expect(await a.governance.handle(encodeGovernanceMessage(future), 'hospital-b')).toBe(false)
+    // A base this node does not hold yet is kept for when it catches up, not forwarded; one far
+    // past any version a member could be behind by is refused.
+    expect(await a.governance.handle(encodeGovernanceMessage(future), 'hospital-b')).toBe('ignore')
+    expect(a.governance.view().proposals.map((p) => p.id)).not.toContain(proposalId(future))
+    const far = addSignature(
+      { proposal: { ...pending.proposal, baseVersion: 50 }, signatures: [] },
+      'hospital-b',
+      bKeys.signingKey,
+    )
+    expect(await a.governance.handle(encodeGovernanceMessage(far), 'hospital-b')).toBe(false)
 
     // A fork: hospital-b (its key) also signs a different change C proposes on version 0 —
     // outside its node, which would refuse the second vote — and gossips it.

@@ -98,3 +98,35 @@ describe('misbehaving members (real in-process nodes, faults injected through No
     )
   }, 120_000)
 })
+
+describe('an origin that skips a period it owes (real in-process nodes)', () => {
+  const net = useStatsNetwork()
+
+  it('is reported by the others as diverged, naming the origin and the period, after the grace delay', async () => {
+    await net.setUp({ faults: { [C]: { skipPeriod: true } }, stats: { missingGraceMs: 4000 } })
+    await net.ingestInOnePeriod({ [A]: events(1, 2), [B]: events(2, 2), [C]: events(3, 2) })
+    await net.ingestInOnePeriod({ [A]: events(4, 2), [B]: events(5, 2), [C]: events(6, 2) })
+    await waitFor(
+      'A and B to report C for a skipped period',
+      () =>
+        [A, B].every((n) =>
+          net.incidents(n).some((i) => i.origin === C && /skipped/.test(i.summary)),
+        ),
+      60_000,
+    )
+    const incident = net.incidents(A).find((i) => i.origin === C && /skipped/.test(i.summary))!
+    expect(incident.kind).toBe('diverged')
+    const period = incident.key!.replace('stats-missing:', '')
+    expect(incident.summary).toContain(period)
+    // C closes its later period, but never this one.
+    const seen = () => net.node(A).stats.countersSeen().get(C) ?? new Map()
+    await waitFor(
+      'C to close a later period',
+      () => [...seen().keys()].some((p) => p > period),
+      30_000,
+    )
+    expect(seen().has(period)).toBe(false)
+    // The honest members are not reported.
+    for (const n of NAMES) expect(net.incidents(n).filter((i) => i.origin !== C)).toEqual([])
+  }, 180_000)
+})

@@ -22,12 +22,13 @@ export function useStatsNetwork() {
   let dirs: string[] = []
   let root = ''
   const faults = new Map<string, StatsNodeOptions['faults']>()
-  let statsOptions: Partial<StatsNodeOptions> = {}
+  let extra: Partial<StatsNodeOptions> = {}
   afterEach(async () => {
     await Promise.all([...running.values()].map((n) => n.stop()))
     running.clear()
     incidents.clear()
     faults.clear()
+    extra = {}
   })
 
   const start = async (name: string): Promise<EhrlogNode> => {
@@ -39,7 +40,11 @@ export function useStatsNetwork() {
         tickMs: 200,
         closeDelayMs: 400,
         requestTimeoutMs: 6000,
-        ...statsOptions,
+        // Wider than the skew of the nodes' sequential starts under load, so every dealing counts.
+        dkgWindowMs: 3000,
+        // Generous: under a loaded machine an honest member's entry can take seconds to arrive.
+        missingGraceMs: 15_000,
+        ...extra,
         ...(fault ? { faults: fault } : {}),
       },
       onIncident: (incident) => incidents.get(name)?.push(incident),
@@ -64,12 +69,12 @@ export function useStatsNetwork() {
     async setUp(
       opts: {
         faults?: Record<string, StatsNodeOptions['faults']>
-        /** Other statistics options of every node (e.g. a lower maxInlineBundleBytes). */
+        /** Timings for every node (dkgWindowMs, missingGraceMs, …). */
         stats?: Partial<StatsNodeOptions>
       } = {},
     ): Promise<void> {
+      extra = opts.stats ?? {}
       root = await tempDir()
-      statsOptions = opts.stats ?? {}
       ;({ dirs } = await initNetwork(root))
       for (const dir of dirs) {
         await writeFile(

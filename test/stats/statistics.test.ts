@@ -63,6 +63,23 @@ async function expectedCounts(
 function outsideCheck(bytes: Uint8Array): void {
   const b = decodeStatsBundle(bytes)
   const P = ristretto255.Point
+  // The key anchors, read by hand (u32 seq, u32 len, the entry's JSON, ...): the qualified
+  // dealings' commitments sum to the bundle's key, and at least k dkg-key entries state it.
+  const bodies = (b.keyAnchors ?? []).map((a) => {
+    const len = new DataView(a.buffer, a.byteOffset + 4, 4).getUint32(0)
+    return JSON.parse(new TextDecoder().decode(a.subarray(8, 8 + len))).body
+  })
+  const keyHex = b.key.commitments.map((c) => c.toHex())
+  const attesting = bodies.filter(
+    (x) => x.type === 'dkg-key' && x.commitments.join() === keyHex.join(),
+  )
+  expect(attesting.length).toBeGreaterThanOrEqual(b.key.k)
+  const dealings = bodies.filter((x) => x.type === 'dkg-dealing')
+  expect(dealings.map((d) => d.dealer).sort()).toEqual(attesting[0].qualified)
+  keyHex.forEach((hex, t) => {
+    const sum = dealings.reduce((acc, d) => acc.add(P.fromHex(d.commitments[t])), P.ZERO)
+    expect(sum.toHex()).toBe(hex)
+  })
   const l = P.Fn.ORDER
   const modl = (x: bigint) => ((x % l) + l) % l
   const pow = (x: bigint, e: bigint): bigint => {
@@ -197,6 +214,32 @@ describe('private network statistics on three real nodes', () => {
       expect(published).toEqual(want)
       expect(Object.values(want).reduce((a, b) => a + b, 0)).toBeGreaterThanOrEqual(9)
       outsideCheck(new Uint8Array(await readFile(file)))
+      // No --key: with network.json the key is derived from the bundle's anchored entries.
+      const keyless = await runCli([
+        'stats',
+        'verify',
+        file,
+        '--network',
+        net.networkFile(),
+        '--json',
+      ])
+      expect(keyless.code, keyless.err).toBe(0)
+      expect(keyless.err).toMatch(
+        /\(generation 1\) derived from the anchored dealings of members 1, 2, 3 and stated in the anchored dkg-key entries of hospital-a, hospital-b, hospital-c/,
+      )
+      expect(JSON.parse(keyless.out)).toMatchObject({
+        publicKey,
+        keyAnchored: true,
+        keyGeneration: 1,
+      })
+      // Without its key anchors the same bundle fails there: the key would be the bundle's word.
+      const stripped = decodeStatsBundle(new Uint8Array(await readFile(file)))
+      delete stripped.keyAnchors
+      const bare = join(out, 'bare.stats')
+      await writeFile(bare, encodeStatsBundle(stripped))
+      const unkeyed = await runCli(['stats', 'verify', bare, '--network', net.networkFile()])
+      expect(unkeyed.code).not.toBe(0)
+      expect(unkeyed.err).toMatch(/key-unanchored/)
       // Another hospital's anchor in a block fails: the anchor names the entry and its bytes.
       const decoded = decodeStatsBundle(new Uint8Array(await readFile(file)))
       decoded.hospitals[0]!.anchor = decoded.hospitals[1]!.anchor

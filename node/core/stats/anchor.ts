@@ -57,7 +57,7 @@ export function encodeStatsAnchor(a: StatsAnchor): Uint8Array {
   )
 }
 
-function anchorError(origin: string, message: string): EhrlogError {
+export function anchorError(origin: string, message: string): EhrlogError {
   return new EhrlogError('INVALID_PROOF', `statistics bundle: ${origin}'s anchor ${message}`, {
     details: { reason: 'anchor-invalid', origin },
   })
@@ -124,6 +124,72 @@ function decodeAnchor(
   return { anchor: { seq, entryBytes, proof, cosigned: checkpoint.cosigned }, checkpoint }
 }
 
+/** An anchored `stats` entry, its inclusion proof checked against the checkpoint it names. */
+export interface AnchoredStatsEntry {
+  origin: string
+  seq: number
+  body: ReturnType<typeof parseStatsEntryBody>
+  cosigned: CosignedCheckpoint
+  /** checkpointId of `cosigned.checkpoint`. */
+  checkpointId: string
+}
+
+/**
+ * Decodes an anchor, re-hashes its entry, checks that it is a valid `stats` entry (of `origin`
+ * when given) and folds its inclusion proof to the checkpoint's root for its origin. The
+ * checkpoint's cosignatures are for the caller to check. Errors name `label`.
+ *
+ * For a verifier that checks many anchors: a checkpoint text met before (`opts.checkpoints`)
+ * is not parsed or hashed again, and a counters entry whose ciphertexts are `knownCiphertexts`
+ * (lower-case hex of ciphertexts already decoded as canonical elements) is not decoded again.
+ */
+export function openStatsAnchor(
+  label: string,
+  anchorBytes: Uint8Array,
+  origin?: string,
+  opts: { checkpoints?: Map<string, AnchorCheckpoint>; knownCiphertexts?: string } = {},
+): AnchoredStatsEntry {
+  const { anchor, checkpoint } = decodeAnchor(label, anchorBytes, opts.checkpoints)
+  let entry: ReturnType<typeof decodeEntry>
+  try {
+    entry = decodeEntry(anchor.entryBytes)
+  } catch (err) {
+    throw anchorError(label, `holds an entry that does not decode: ${(err as Error).message}`)
+  }
+  const e = entry.entry
+  if ((origin !== undefined && e.origin !== origin) || e.seq !== anchor.seq || e.kind !== 'stats') {
+    throw anchorError(
+      label,
+      `holds ${e.origin}:${e.seq} (${e.kind}), not a stats entry of ${origin ?? e.origin} at ${anchor.seq}`,
+    )
+  }
+  let body: ReturnType<typeof parseStatsEntryBody>
+  try {
+    body = parseStatsEntryBody(e.body, opts.knownCiphertexts)
+  } catch (err) {
+    throw anchorError(label, `holds an entry whose body is invalid: ${(err as Error).message}`)
+  }
+  const cut = anchor.cosigned.checkpoint.feeds.find((f) => f.origin === e.origin)
+  if (!cut || cut.treeSize < anchor.seq) {
+    throw anchorError(
+      label,
+      `rests on checkpoint ${checkpoint.id.slice(0, 16)}…, which does not cover ${e.origin}:${anchor.seq}`,
+    )
+  }
+  try {
+    verifyInclusion(entry.hash, anchor.seq - 1, cut.treeSize, anchor.proof, cut.root)
+  } catch (err) {
+    throw anchorError(label, `has an inclusion proof that fails: ${(err as Error).message}`)
+  }
+  return {
+    origin: e.origin,
+    seq: anchor.seq,
+    body,
+    cosigned: checkpoint.cosigned,
+    checkpointId: checkpoint.id,
+  }
+}
+
 /**
  * Checks one hospital's anchor against its block of the bundle; returns the cosigned
  * checkpoint it rests on (its cosignatures are for the caller to check).
@@ -137,11 +203,22 @@ export function verifyStatsAnchor(
   return checkStatsAnchor(origin, period, countersHex(ciphertexts), anchorBytes).cosigned
 }
 
+/** verifyStatsAnchor, also giving the anchored entry (its generation names the key). */
+export function verifyCountersAnchor(
+  origin: string,
+  period: string,
+  ciphertexts: readonly Ciphertext[],
+  anchorBytes: Uint8Array,
+): AnchoredStatsEntry {
+  return checkStatsAnchor(origin, period, countersHex(ciphertexts), anchorBytes)
+}
+
 /**
- * verifyStatsAnchor for a verifier that holds the block's ciphertexts as read (`ciphertextsHex`,
- * lower-case hex of the hospital's C1 || C2 per cell, every one a canonical element) and checks
- * many anchors: a checkpoint text met before (`checkpoints`) is not parsed or hashed again, and
- * the entry's ciphertexts are compared as text, not decoded (equal to points already decoded).
+ * verifyCountersAnchor for a verifier that holds the block's ciphertexts as read
+ * (`ciphertextsHex`, lower-case hex of the hospital's C1 || C2 per cell, every one a canonical
+ * element) and checks many anchors: a checkpoint text met before (`checkpoints`) is not parsed
+ * or hashed again, and the entry's ciphertexts are compared as text, not decoded (equal to
+ * points already decoded).
  */
 export function checkStatsAnchor(
   origin: string,
@@ -149,27 +226,12 @@ export function checkStatsAnchor(
   ciphertextsHex: string,
   anchorBytes: Uint8Array,
   checkpoints?: Map<string, AnchorCheckpoint>,
-): AnchorCheckpoint {
-  const { anchor, checkpoint } = decodeAnchor(origin, anchorBytes, checkpoints)
-  let entry: ReturnType<typeof decodeEntry>
-  try {
-    entry = decodeEntry(anchor.entryBytes)
-  } catch (err) {
-    throw anchorError(origin, `holds an entry that does not decode: ${(err as Error).message}`)
-  }
-  const e = entry.entry
-  if (e.origin !== origin || e.seq !== anchor.seq || e.kind !== 'stats') {
-    throw anchorError(
-      origin,
-      `holds ${e.origin}:${e.seq} (${e.kind}), not a stats entry of ${origin} at ${anchor.seq}`,
-    )
-  }
-  let body: ReturnType<typeof parseStatsEntryBody>
-  try {
-    body = parseStatsEntryBody(e.body, ciphertextsHex)
-  } catch (err) {
-    throw anchorError(origin, `holds an entry whose body is invalid: ${(err as Error).message}`)
-  }
+): AnchoredStatsEntry {
+  const anchored = openStatsAnchor(origin, anchorBytes, origin, {
+    ...(checkpoints ? { checkpoints } : {}),
+    knownCiphertexts: ciphertextsHex,
+  })
+  const body = anchored.body
   if (body.type !== 'counters' || body.period !== period) {
     throw anchorError(
       origin,
@@ -179,17 +241,5 @@ export function checkStatsAnchor(
   if (body.ciphertexts !== ciphertextsHex) {
     throw anchorError(origin, 'holds other ciphertexts than the bundle gives for it')
   }
-  const cut = anchor.cosigned.checkpoint.feeds.find((f) => f.origin === origin)
-  if (!cut || cut.treeSize < anchor.seq) {
-    throw anchorError(
-      origin,
-      `rests on checkpoint ${checkpointId(anchor.cosigned.checkpoint).slice(0, 16)}…, which does not cover ${origin}:${anchor.seq}`,
-    )
-  }
-  try {
-    verifyInclusion(entry.hash, anchor.seq - 1, cut.treeSize, anchor.proof, cut.root)
-  } catch (err) {
-    throw anchorError(origin, `has an inclusion proof that fails: ${(err as Error).message}`)
-  }
-  return checkpoint
+  return anchored
 }

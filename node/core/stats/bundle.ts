@@ -1,30 +1,19 @@
 import { concatBytes } from '@noble/curves/utils.js'
 import type { CosignedCheckpoint } from '../checkpoint.ts'
-import { ORIGIN_PATTERN } from '../layout.ts'
 import { type AnchorCheckpoint, checkStatsAnchor } from './anchor.ts'
 import { smallDiscreteLog } from './bsgs.ts'
 import { checkShares, checkTotals, malformed, wrong } from './bundle-checks.ts'
-import { COUNTER_COUNT, checkPeriod } from './counters.ts'
-import { combineDecryptionShares, type DecryptionShare, PROOF_SIZE } from './decryption.ts'
-import { MAX_MEMBERS, type StatsKey } from './dkg.ts'
-import {
-  CIPHERTEXT_SIZE,
-  type Ciphertext,
-  ciphertextFromBytes,
-  ciphertextToBytes,
-  sumVectors,
-} from './elgamal.ts'
-import {
-  type GroupPoint,
-  POINT_SIZE,
-  pointFromBytes,
-  STATS_TAGS,
-  shortText,
-  tagged,
-  taggedDigest,
-  u16,
-} from './group.ts'
+import { decodeWithBytes } from './bundle-codec.ts'
+import { COUNTER_COUNT } from './counters.ts'
+import { combineDecryptionShares, type DecryptionShare } from './decryption.ts'
+import type { StatsKey } from './dkg.ts'
+import { type Ciphertext, ciphertextToBytes, sumVectors } from './elgamal.ts'
+import { POINT_SIZE, STATS_TAGS, shortText, taggedDigest, u16 } from './group.ts'
+import { type KeyProvenance, keyProvenanceOf } from './key-anchor.ts'
 import { bytesHex } from './stats-entry.ts'
+
+export { malformed } from './bundle-checks.ts'
+export { decodeStatsBundle, encodeStatsBundle } from './bundle-codec.ts'
 
 /*
  * The statistics bundle (docs/format.md, "Private network statistics"): everything a verifier
@@ -58,6 +47,11 @@ export interface StatsBundle {
   totals: (number | undefined)[]
   /** Over the published cells only, in cell order; members ascending, at least k. */
   shares: DecryptionShare[]
+  /**
+   * The key's provenance (key-anchor.ts): anchored `dkg-key` and `dkg-dealing` entries, in the
+   * optional trailer; absent or empty in bundles made without them.
+   */
+  keyAnchors?: Uint8Array[]
 }
 
 export type BundleRefusal =
@@ -73,9 +67,10 @@ export type BundleRefusal =
   | 'too-few-shares'
   | 'share-forged'
   | 'total-mismatch'
+  | 'key-anchor-invalid'
+  | 'key-unanchored'
 
 const utf8 = new TextEncoder()
-const fromUtf8 = new TextDecoder('utf-8', { fatal: true })
 
 /** The indexes of the published cells. */
 export function publishedCells(totals: readonly (number | undefined)[]): number[] {
@@ -140,6 +135,7 @@ export function assembleStatsBundle(input: {
   hospitals: HospitalCounters[]
   published: readonly number[]
   shares: DecryptionShare[]
+  keyAnchors?: Uint8Array[]
 }): StatsBundle {
   const hospitals = [...input.hospitals].sort((a, b) => compareOrigins(a.origin, b.origin))
   const sum = sumVectors(
@@ -170,7 +166,15 @@ export function assembleStatsBundle(input: {
     if (t > MAX_TOTAL) throw wrong('total-mismatch', `cell ${l} totals ${t}, more than a u32 holds`)
     totals[l] = t
   })
-  return { period: input.period, key: input.key, hospitals, sum, totals, shares }
+  return {
+    period: input.period,
+    key: input.key,
+    hospitals,
+    sum,
+    totals,
+    shares,
+    ...(input.keyAnchors?.length ? { keyAnchors: input.keyAnchors } : {}),
+  }
 }
 
 function compareOrigins(a: string, b: string): number {
@@ -178,180 +182,6 @@ function compareOrigins(a: string, b: string): number {
   const y = utf8.encode(b)
   for (let i = 0; i < Math.min(x.length, y.length); i++) if (x[i] !== y[i]) return x[i]! - y[i]!
   return x.length - y.length
-}
-
-/* ---------- bytes ---------- */
-
-const MAGIC = tagged(STATS_TAGS.bundle)
-
-function u32(n: number): Uint8Array {
-  const b = new Uint8Array(4)
-  new DataView(b.buffer).setUint32(0, n)
-  return b
-}
-
-export function encodeStatsBundle(bundle: StatsBundle): Uint8Array {
-  const cells = bundle.sum.length
-  const parts: Uint8Array[] = [
-    MAGIC,
-    shortText(bundle.period),
-    u16(cells),
-    Uint8Array.of(bundle.key.n, bundle.key.k),
-    ...bundle.key.commitments.map((c) => c.toBytes()),
-    u16(bundle.hospitals.length),
-  ]
-  for (const h of bundle.hospitals) {
-    parts.push(
-      shortText(h.origin),
-      ...h.ciphertexts.map(ciphertextToBytes),
-      u16(h.anchor.length),
-      h.anchor,
-    )
-  }
-  parts.push(...bundle.sum.map(ciphertextToBytes))
-  parts.push(...bundle.totals.map((t) => u32(t === undefined ? WITHHELD : t)))
-  parts.push(Uint8Array.of(bundle.shares.length))
-  for (const s of bundle.shares) {
-    parts.push(Uint8Array.of(s.member), ...s.shares.map((d) => d.toBytes()), s.proof)
-  }
-  return concatBytes(...parts)
-}
-
-class Reader {
-  at = 0
-  constructor(private readonly bytes: Uint8Array) {}
-  take(n: number, what: string): Uint8Array {
-    if (this.at + n > this.bytes.length) {
-      throw malformed('malformed', `ends inside ${what} (byte ${this.at} of ${this.bytes.length})`)
-    }
-    const out = this.bytes.subarray(this.at, this.at + n)
-    this.at += n
-    return out
-  }
-  u8(what: string): number {
-    return this.take(1, what)[0]!
-  }
-  u16(what: string): number {
-    const b = this.take(2, what)
-    return (b[0]! << 8) | b[1]!
-  }
-  u32(what: string): number {
-    // byteOffset matters: a Node Buffer's slice() is a view into a shared pool, not a copy.
-    const b = this.take(4, what)
-    return new DataView(b.buffer, b.byteOffset, 4).getUint32(0)
-  }
-  text(what: string): string {
-    const bytes = this.take(this.u8(what), what)
-    try {
-      return fromUtf8.decode(bytes)
-    } catch {
-      throw malformed('malformed', `${what} is not UTF-8`)
-    }
-  }
-  point(what: string): GroupPoint {
-    const p = pointFromBytes(this.take(POINT_SIZE, what))
-    if (!p) throw malformed('malformed-share', `${what} is not a ristretto255 element`)
-    return p
-  }
-  ciphertext(what: string, details: Record<string, unknown>): Ciphertext {
-    const c = ciphertextFromBytes(this.take(CIPHERTEXT_SIZE, what))
-    if (!c)
-      throw malformed('malformed-ciphertext', `${what} is not two ristretto255 elements`, details)
-    return c
-  }
-  end(): void {
-    if (this.at !== this.bytes.length) {
-      throw malformed('malformed', `${this.bytes.length - this.at} bytes after the end`)
-    }
-  }
-}
-
-/** Parses the bytes (structure and encodings only; verifyStatsBundle checks the rest). */
-export function decodeStatsBundle(bytes: Uint8Array): StatsBundle {
-  return decodeWithBytes(bytes).bundle
-}
-
-/** Where the bundle's points lie in its bytes: their encodings, hashed as read. */
-interface BundleBytes {
-  commitments: Uint8Array
-  /** Each hospital's ciphertexts, C1 || C2 per cell. */
-  hospitals: Uint8Array[]
-  sum: Uint8Array
-  /** Each share's points, one 32-byte encoding per published cell. */
-  shares: Uint8Array[][]
-}
-
-function decodeWithBytes(bytes: Uint8Array): { bundle: StatsBundle; raw: BundleBytes } {
-  const r = new Reader(bytes)
-  const from = (start: number) => bytes.subarray(start, r.at)
-  const magic = r.take(MAGIC.length, 'the magic')
-  if (!magic.every((b, i) => b === MAGIC[i])) {
-    throw malformed('malformed', `does not start with ${STATS_TAGS.bundle}`)
-  }
-  const period = r.text('the period')
-  try {
-    checkPeriod(period)
-  } catch {
-    throw malformed(
-      'malformed',
-      `the period "${period}" is not a period like 2026-11 or 2026-11-03`,
-    )
-  }
-  const cells = r.u16('the cell count')
-  if (cells !== COUNTER_COUNT) {
-    throw malformed('malformed', `${cells} cells, the v1 counter table has ${COUNTER_COUNT}`)
-  }
-  const n = r.u8('the member count')
-  const k = r.u8('the threshold')
-  if (n < 1 || n > MAX_MEMBERS || k < 1 || k > n) throw malformed('malformed', `a ${k}-of-${n} key`)
-  let start = r.at
-  const commitments = Array.from({ length: k }, (_, t) => r.point(`key commitment ${t}`))
-  const raw: BundleBytes = { commitments: from(start), hospitals: [], sum: bytes, shares: [] }
-  const hospitalCount = r.u16('the hospital count')
-  const hospitals: HospitalCounters[] = []
-  for (let h = 0; h < hospitalCount; h++) {
-    const origin = r.text(`hospital ${h}'s name`)
-    if (!ORIGIN_PATTERN.test(origin)) {
-      throw malformed('malformed', `hospital ${h}'s name is not a node name like hospital-a`)
-    }
-    start = r.at
-    const ciphertexts = Array.from({ length: cells }, (_, l) =>
-      r.ciphertext(`${origin}'s ciphertext ${l}`, { origin, cell: l }),
-    )
-    raw.hospitals.push(from(start))
-    const anchor = r.take(r.u16(`${origin}'s anchor length`), `${origin}'s anchor`)
-    hospitals.push({ origin, ciphertexts, anchor })
-  }
-  start = r.at
-  const sum = Array.from({ length: cells }, (_, l) =>
-    r.ciphertext(`sum ciphertext ${l}`, { cell: l }),
-  )
-  raw.sum = from(start)
-  const totals = Array.from({ length: cells }, (_, l) => {
-    const t = r.u32(`total ${l}`)
-    return t === WITHHELD ? undefined : t
-  })
-  const published = publishedCells(totals).length
-  const shareCount = r.u8('the share count')
-  const shares: DecryptionShare[] = []
-  for (let s = 0; s < shareCount; s++) {
-    const member = r.u8(`share ${s}'s member`)
-    const encodings: Uint8Array[] = []
-    const points = Array.from({ length: published }, (_, i) => {
-      start = r.at
-      const p = r.point(`member ${member}'s decryption share ${i}`)
-      encodings.push(from(start))
-      return p
-    })
-    raw.shares.push(encodings)
-    shares.push({
-      member,
-      shares: points,
-      proof: r.take(PROOF_SIZE, `member ${member}'s proof`).slice(),
-    })
-  }
-  r.end()
-  return { bundle: { period, key: { n, k, commitments }, hospitals, sum, totals, shares }, raw }
 }
 
 export interface VerifiedStats {
@@ -365,6 +195,8 @@ export interface VerifiedStats {
   unanchored: string[]
   /** The cosigned checkpoints the anchors rest on (cosignatures checked by `checkCheckpoint`). */
   checkpoints: CosignedCheckpoint[]
+  /** When the bundle carries key anchors: the key derived from them, and who attested it. */
+  keyProvenance?: KeyProvenance
 }
 
 /**
@@ -381,6 +213,8 @@ export function verifyStatsBundle(
     publicKey?: Uint8Array
     /** Refuse a hospital block without an anchor (`unanchored`). */
     requireAnchors?: boolean
+    /** Refuse a bundle whose key is not derived from anchored entries (`key-unanchored`). */
+    requireKeyAnchors?: boolean
     /** Checks each cosigned checkpoint the anchors rest on (e.g. against network.json); throws. */
     checkCheckpoint?: (cosigned: CosignedCheckpoint) => void
   } = {},
@@ -411,6 +245,7 @@ export function verifyStatsBundle(
   }
   const unanchored: string[] = []
   const checkpoints = new Map<string, CosignedCheckpoint>()
+  const generations = new Map<string, number>()
   // Anchors usually share one checkpoint: parsed and identified once per distinct text.
   const seen = new Map<string, AnchorCheckpoint>()
   b.hospitals.forEach((h, i) => {
@@ -418,15 +253,19 @@ export function verifyStatsBundle(
       unanchored.push(h.origin)
       return
     }
-    const { cosigned, id } = checkStatsAnchor(
+    const anchored = checkStatsAnchor(
       h.origin,
       b.period,
       bytesHex(raw.hospitals[i]!),
       h.anchor,
       seen,
     )
-    checkpoints.set(id, cosigned)
+    checkpoints.set(anchored.checkpointId, anchored.cosigned)
+    if (anchored.body.type === 'counters') generations.set(h.origin, anchored.body.generation)
   })
+  const keyProvenance = keyProvenanceOf(b, generations, expect.requireKeyAnchors, seen)
+  // The key anchors' checkpoints went through `seen` too: their ids are there.
+  for (const { cosigned, id } of seen.values()) checkpoints.set(id, cosigned)
   if (expect.requireAnchors && unanchored.length > 0) {
     throw wrong(
       'unanchored',
@@ -481,5 +320,6 @@ export function verifyStatsBundle(
     sharesFrom: b.shares.map((s) => s.member),
     unanchored,
     checkpoints: [...checkpoints.values()],
+    ...(keyProvenance ? { keyProvenance } : {}),
   }
 }

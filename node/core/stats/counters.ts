@@ -4,15 +4,22 @@ import { periodError, periodUnitOf } from './period.ts'
 
 /*
  * The counter table (docs/format.md, "Private network statistics"): what one hospital counts
- * per period, in this fixed order, 51 cells. Changing the table is a new bundle version.
+ * per period, in this fixed order, 52 cells. Changing the table is a new bundle version
+ * (STATS_TAGS.bundle, group.ts) and a new COUNTER_TABLE_VERSION.
  *
  *   0..39   events by action (10, in ACTIONS order) × data category (4, in DATA_CATEGORIES order):
  *           cell 4·a + c
  *   40      emergency accesses
  *   41      refused queries
- *   42..49  incidents by kind (8, in INCIDENT_KINDS order)
- *   50      failed sign-ins
+ *   42..50  incidents by kind (9, in INCIDENT_KINDS order)
+ *   51      failed sign-ins
+ *
+ * Version 1 had 51 cells: the incident kinds without `rotated-out-key` (then failed sign-ins
+ * at 50). Version 2 added that kind's cell.
  */
+
+/** The version of this table: the bundle's tag (`ehrlog/stats-bundle/v2`) names it. */
+export const COUNTER_TABLE_VERSION = 2
 
 /**
  * The incident kinds of `alert` entries, in INCIDENT_KINDS order (core/alert-body.ts; a test
@@ -28,6 +35,7 @@ export const STATS_INCIDENT_KINDS = [
   'invalid-checkpoint',
   'quorum-degraded',
   'quorum-recovered',
+  'rotated-out-key',
 ] as const
 const INCIDENT_KINDS = STATS_INCIDENT_KINDS
 

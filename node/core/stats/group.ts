@@ -28,7 +28,7 @@ export const G: GroupPoint = Point.BASE
  * Every hash is H(UTF8(tag) || 0x00 || fields); no tag contains 0x00.
  */
 export const STATS_TAGS = {
-  bundle: 'ehrlog/stats-bundle/v1',
+  bundle: 'ehrlog/stats-bundle/v2',
   context: 'ehrlog/stats-context/v1',
   nonce: 'ehrlog/stats-nonce/v1',
   composite: 'ehrlog/stats-composite/v1',

@@ -18,7 +18,10 @@ import { POINT_SIZE, pointFromBytes } from './group.ts'
  *                commitments C_0..C_{k-1} (C_0 is the public key); every member writes one,
  *                so anyone can see they agree;
  *   counters     a period's counter vector, each cell encrypted under the key with the nonce
- *                every member can re-derive (elgamal.ts counterNonce).
+ *                every member can re-derive (elgamal.ts counterNonce);
+ *   dkg-complaint  a member's complaint that a dealer's share did not check or never came;
+ *   dkg-answer   the dealer's answer: the complained-of share in the clear (anyone re-checks
+ *                it) and its seed part sealed to the complainer (share-box.ts).
  *
  * Bytes are lower-case hex. No node: imports: the portal checks bundles in the browser.
  */
@@ -42,6 +45,18 @@ export type StatsEntryBody =
       commitments: string[]
     }
   | { type: 'counters'; generation: number; period: string; ciphertexts: string }
+  | { type: 'dkg-complaint'; generation: number; dealer: number; complainer: number }
+  | {
+      type: 'dkg-answer'
+      generation: number
+      dealer: number
+      complainer: number
+      share: string
+      box: string
+    }
+
+/** A dkg-answer's box: iv (12) || sealed 32-byte seed part || tag (16). */
+export const ANSWER_BOX_SIZE = 60
 
 const HEX = /^(?:[0-9a-f]{2})*$/
 
@@ -146,6 +161,24 @@ export function parseStatsEntryBody(
       if (hex !== knownCiphertexts && !countersCiphertexts(hex))
         throw bad('a ciphertext is not two ristretto255 elements', 'ciphertexts')
       return { type: 'counters', generation, period: b.period, ciphertexts: hex }
+    }
+    case 'dkg-complaint': {
+      keysExactly(b, ['type', 'generation', 'dealer', 'complainer'])
+      const dealer = int(b.dealer, 1, MAX_MEMBERS, 'dealer')
+      const complainer = int(b.complainer, 1, MAX_MEMBERS, 'complainer')
+      if (dealer === complainer) throw bad('a member does not complain of itself', 'complainer')
+      return { type: 'dkg-complaint', generation, dealer, complainer }
+    }
+    case 'dkg-answer': {
+      keysExactly(b, ['type', 'generation', 'dealer', 'complainer', 'share', 'box'])
+      return {
+        type: 'dkg-answer',
+        generation,
+        dealer: int(b.dealer, 1, MAX_MEMBERS, 'dealer'),
+        complainer: int(b.complainer, 1, MAX_MEMBERS, 'complainer'),
+        share: hexOf(b.share, 32, 'share'),
+        box: hexOf(b.box, ANSWER_BOX_SIZE, 'box'),
+      }
     }
     default:
       throw bad(`unknown type ${JSON.stringify(b.type)}`, 'type')

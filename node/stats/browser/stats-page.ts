@@ -7,7 +7,7 @@ import { trustedNetworkOf } from '../../portal/browser/network-trust.ts'
  * The public statistics page (/stats): fetches the bundles this node combined, verifies each
  * one here in the browser exactly as `ehrlog stats verify` does (shares, totals, each
  * hospital's anchor into a checkpoint whose cosignatures are checked against the network.json
- * the node serves), and plots the verified totals per period. Only totals over groups are
+ * the node serves, and the key derived from the anchored dkg-key and dealing entries), and plots the verified totals per period. Only totals over groups are
  * shown; a bundle that fails is listed with why and plotted nowhere.
  */
 
@@ -28,6 +28,8 @@ async function main(): Promise<void> {
     try {
       const v = verifyStatsBundle(bytes, {
         requireAnchors: true,
+        // The key comes from the bundle's anchored dkg-key and dealing entries, checked here.
+        requireKeyAnchors: true,
         checkCheckpoint: (c) => void verifyCosignedCheckpoint(c, checkpointKeysOf(network)),
       })
       verified.push({ ...v, file })

@@ -5,13 +5,17 @@ import {
   assembleStatsBundle,
   COUNTER_COUNT,
   COUNTER_NAMES,
+  combineDealings,
   type DecryptionShare,
+  decodeKeyAnchors,
+  encodeKeyAnchors,
   encodeStatsBundle,
   encryptCounters,
   G,
   type GroupPoint,
   makeDecryptionShare,
   mulSecret,
+  parseStatsEntryBody,
   pointFromBytes,
   publicKeyOf,
   STATS_TAGS,
@@ -54,6 +58,9 @@ const utf8 = new TextEncoder()
 const SEED = Uint8Array.from({ length: 32 }, (_, i) => i)
 
 /** The example dealing (coefficients 5 and 11) as the whole 2-of-3 key. */
+/** The failed sign-ins' cell (51 in table version 2), the example's second published cell. */
+const SIGN_INS = COUNTER_NAMES.indexOf('failed-sign-ins')
+
 const exampleKey: StatsKey = { n: 3, k: 2, commitments: [mulSecret(G, 5n), mulSecret(G, 11n)] }
 
 describe('docs/format.md private statistics examples, recomputed', () => {
@@ -67,8 +74,8 @@ describe('docs/format.md private statistics examples, recomputed', () => {
     const rows = tableRows(example('stats-counters'))
     expect(rows.length).toBeGreaterThan(5)
     for (const [cell, name] of rows) expect(COUNTER_NAMES[Number(cell)]).toBe(name)
-    expect(COUNTER_COUNT).toBe(51)
-    expect(rows.at(-1)).toEqual(['50', 'failed-sign-ins'])
+    expect(COUNTER_COUNT).toBe(52)
+    expect(rows.at(-1)).toEqual(['51', 'failed-sign-ins'])
   })
 
   it('dealing: commitments of 5 and 11, a proof that verifies, the three shares', () => {
@@ -123,7 +130,7 @@ describe('docs/format.md private statistics examples, recomputed', () => {
     const field = fieldsOf('stats-bundle-header')
     const y = publicKeyOf(exampleKey)
     const counts = (a: number, b: number) =>
-      Array.from({ length: COUNTER_COUNT }, (_, l) => (l === 0 ? a : l === 50 ? b : 0))
+      Array.from({ length: COUNTER_COUNT }, (_, l) => (l === 0 ? a : l === SIGN_INS ? b : 0))
     const hospitals = [
       { origin: 'hospital-a', counts: counts(3, 10) },
       { origin: 'hospital-b', counts: counts(4, 20) },
@@ -132,7 +139,7 @@ describe('docs/format.md private statistics examples, recomputed', () => {
       ciphertexts: encryptCounters(y, SEED, h.origin, '2026-11', h.counts),
       anchor: new Uint8Array(0),
     }))
-    const published = [0, 50]
+    const published = [0, SIGN_INS]
     const sum = sumVectors(
       hospitals.map((h) => h.ciphertexts),
       COUNTER_COUNT,
@@ -162,8 +169,46 @@ describe('docs/format.md private statistics examples, recomputed', () => {
       ),
     )
     expect(bytesToHex(bytes.subarray(0, header.length))).toBe(bytesToHex(header))
-    expect(bytes.length).toBe(10_382)
+    expect(bytes.length).toBe(10_578)
     const totals = verifyStatsBundle(bytes, { period: '2026-11', publicKey: y.toBytes() }).totals
-    expect([totals[0], totals[50], totals[1]]).toEqual([7, 30, undefined])
+    expect([totals[0], totals[SIGN_INS], totals[1]]).toEqual([7, 30, undefined])
+  })
+
+  it('key anchors: the dealings verify under the network id and generation, and sum to the key', () => {
+    const field = fieldsOf('stats-key-anchors')
+    const context = utf8.encode(`${'ab'.repeat(32)}/1`)
+    expect(field('context')).toBe(bytesToHex(context))
+    const params = { n: 3, k: 2, context }
+    const dealings = [1, 2].map((d) => ({
+      dealer: d,
+      commitments: [hexToBytes(field(`dealer ${d} A0`)), hexToBytes(field(`dealer ${d} A1`))],
+      proof: hexToBytes(field(`dealer ${d} proof`)),
+    }))
+    expect(field('dealer 1 A0')).toBe(bytesToHex(mulSecret(G, 5n).toBytes()))
+    expect(field('dealer 2 A1')).toBe(bytesToHex(mulSecret(G, 13n).toBytes()))
+    for (const d of dealings) expect(() => verifyDealing(params, d)).not.toThrow()
+    // Generation 2, or another network, and the proofs fail.
+    expect(() =>
+      verifyDealing({ ...params, context: utf8.encode(`${'ab'.repeat(32)}/2`) }, dealings[0]!),
+    ).toThrow()
+    const key = combineDealings(params, dealings)
+    expect(field('C0')).toBe(bytesToHex(mulSecret(G, 12n).toBytes()))
+    expect(field('C1')).toBe(bytesToHex(mulSecret(G, 24n).toBytes()))
+    expect(key.commitments.map((c) => bytesToHex(c.toBytes()))).toEqual([field('C0'), field('C1')])
+    const body = {
+      type: 'dkg-key',
+      generation: 1,
+      n: 3,
+      k: 2,
+      qualified: [1, 2],
+      commitments: [field('C0'), field('C1')],
+    }
+    expect(parseStatsEntryBody(body)).toEqual(body)
+    // The trailer's framing as the text gives it.
+    const trailer = encodeKeyAnchors([new Uint8Array(1000), new Uint8Array(1200)])
+    expect(bytesToHex(trailer.subarray(0, 5))).toBe('02000003e8')
+    expect(bytesToHex(trailer.subarray(1005, 1009))).toBe('000004b0')
+    expect(decodeKeyAnchors(trailer)!.map((a) => a.length)).toEqual([1000, 1200])
+    expect(() => decodeKeyAnchors(trailer.subarray(0, 1500))).toThrow(/end inside anchor 1/)
   })
 })

@@ -184,4 +184,31 @@ describe('verifying an anchored bundle with shared arithmetic', () => {
       verifyStatsBundle(encodeStatsBundle({ ...decoded, hospitals }), expectFor()),
     ).toThrow()
   })
+
+  it('checks the key anchors with the same checkpoint: derived key, one cosignature check', () => {
+    const withKey = encodeStatsBundle({ ...f.bundle, keyAnchors: f.keyAnchors })
+    expect(decodeStatsBundle(withKey).keyAnchors).toHaveLength(10)
+    const seen: CosignedCheckpoint[] = []
+    const { publicKey: _pinned, ...unpinned } = expectFor()
+    const verified = verifyStatsBundle(withKey, {
+      ...unpinned,
+      requireKeyAnchors: true,
+      checkCheckpoint: (c) => {
+        seen.push(c)
+        verifyCheckpoint(f.membership, c)
+      },
+    })
+    expect(seen).toHaveLength(1)
+    expect(verified.keyProvenance).toMatchObject({ generation: 1, qualified: [1, 2, 3, 4, 5] })
+    expect(verified.keyProvenance!.attestedBy).toEqual(f.origins)
+    expect(verified.totals).toEqual(f.bundle.totals)
+    // Without them, required: refused; one dealing left out: refused, naming the dealers.
+    expect(refusal(() => verifyStatsBundle(bytes, { requireKeyAnchors: true })).details).toEqual({
+      reason: 'key-unanchored',
+    })
+    const short = encodeStatsBundle({ ...f.bundle, keyAnchors: f.keyAnchors.slice(0, -1) })
+    const r = refusal(() => verifyStatsBundle(short, expectFor()))
+    expect(r.details).toMatchObject({ reason: 'key-anchor-invalid' })
+    expect(r.message).toContain('the qualified ones are 1, 2, 3, 4, 5')
+  })
 })
