@@ -12,7 +12,12 @@ export {
   type MemberView,
   NetMembers,
 } from './net-members.ts'
-export { NetService, type NetServiceOptions, type PeerInfo } from './net-service.ts'
+export {
+  type MemberProtocol,
+  NetService,
+  type NetServiceOptions,
+  type PeerInfo,
+} from './net-service.ts'
 export {
   batchTopic,
   LIMITS,

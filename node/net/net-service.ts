@@ -1,5 +1,5 @@
-import type { PrivateKey } from '@libp2p/interface'
-import { peerIdFromPrivateKey } from '@libp2p/peer-id'
+import type { PrivateKey, Stream } from '@libp2p/interface'
+import { peerIdFromPrivateKey, peerIdFromString } from '@libp2p/peer-id'
 import type { Logger } from 'pino'
 import { EhrlogError } from '../core/errors.ts'
 import { type AcceptedListener, Acceptor } from './acceptor.ts'
@@ -19,6 +19,10 @@ import { Sync } from './sync.ts'
 
 type State = 'new' | 'starting' | 'started' | 'stopping' | 'stopped'
 
+/** A part's member-only request/response protocol (e.g. a MemberResponder), run with the host. */
+export type MemberProtocol = { start(): Promise<void>; stop(): Promise<void> }
+type MakeProtocol = (host: NetHost, members: NetMembers) => MemberProtocol
+
 interface Parts {
   host: NetHost
   gossip: Gossip
@@ -28,6 +32,7 @@ interface Parts {
   repair: RepairServer | undefined
   query: QueryServer | undefined
   follower: MembershipFollower | undefined
+  served: MemberProtocol[]
 }
 
 /**
@@ -45,6 +50,7 @@ export class NetService {
   /** What the network serves: the options' handlers and those registered before start. */
   private readonly controlHandlers: Map<string, ControlHandler>
   private queryHandler: QueryHandler | undefined
+  private readonly memberProtocols: MakeProtocol[] = []
   private acceptGate: AcceptGate | undefined
   /** The membership in force, asked at each decision (net-members.ts). */
   private readonly members: NetMembers
@@ -95,6 +101,24 @@ export class NetService {
   handleQuery(handler: QueryHandler): void {
     this.assertNew('the query protocol')
     this.queryHandler = handler
+  }
+
+  /**
+   * Serves a part's member-only request/response protocol, made once the host exists, started
+   * with the network and stopped before the host. Before start() only.
+   */
+  serveMembers(make: MakeProtocol): void {
+    this.assertNew('a member protocol')
+    this.memberProtocols.push(make)
+  }
+
+  /** A stream of `protocol` to member `name` (dialed if not connected); UNAVAILABLE if it cannot be. */
+  async dialMember(name: string, protocol: string, signal: AbortSignal): Promise<Stream> {
+    const member = this.members.byName(name)
+    const host = this.parts?.host
+    if (!member || !host)
+      throw new EhrlogError('UNAVAILABLE', `cannot reach ${name}`, { details: { peer: name } })
+    return host.dialProtocol(peerIdFromString(member.peerId), protocol, { signal })
   }
 
   /** Every batch from the network reaches the store through `gate` (one gate). Before start() only. */
@@ -237,7 +261,8 @@ export class NetService {
           onOwnPeerIdRotated: (peerId) => this.rotatedTo(peerId),
         })
       : undefined
-    this.parts = { host, gossip, sync, dialer, control, repair, query, follower }
+    const served = this.memberProtocols.map((make) => make(host, membership))
+    this.parts = { host, gossip, sync, dialer, control, repair, query, follower, served }
     try {
       host.addEventListener('peer:connect', (evt) => {
         if (!membership.isMember(evt.detail)) {
@@ -252,6 +277,7 @@ export class NetService {
       await sync.start()
       await repair?.start()
       await query?.start()
+      for (const protocol of served) await protocol.start()
       await follower?.start()
       await dialer.start()
     } catch (err) {
@@ -444,6 +470,7 @@ export class NetService {
       parts.dialer.stop()
       await parts.follower?.stop()
       await parts.query?.stop()
+      for (const protocol of parts.served) await protocol.stop()
       await parts.repair?.stop()
       await parts.sync.stop()
       await parts.gossip.stop()

@@ -9,9 +9,12 @@ import type { LiveMembership } from '../membership/live-membership.ts'
 import type { NetService } from '../net/index.ts'
 import type { NodeOptions } from '../node-options.ts'
 import type { LogStore } from '../store/index.ts'
+import { BundleServer, fetchStatsBundle } from './bundle-fetch.ts'
 import { statsRoutes } from './stats-routes.ts'
 import { StatsService } from './stats-service.ts'
 
+export { MAX_BUNDLE_BYTES, STATS_BUNDLE_PROTOCOL } from './bundle-fetch.ts'
+export { MAX_INLINE_BUNDLE_BYTES } from './messages.ts'
 export { STATS_DIR, STATS_FILE, type StatsNodeOptions } from './stats-config.ts'
 export { STATS_PATHS } from './stats-routes.ts'
 export { StatsService }
@@ -21,7 +24,8 @@ export const STATS_TOPIC = 'stats'
 
 /**
  * The statistics part as node-parts.ts adds it: the service (a Startable) on the `stats`
- * control topic, appending to the own feed, and its HTTP routes.
+ * control topic, appending to the own feed, its HTTP routes, and /ehrlog/stats-bundle/1.0.0
+ * serving its bundles to members (those too large for a message).
  */
 export function statsPartOf(p: {
   identity: NodeIdentity
@@ -46,11 +50,22 @@ export function statsPartOf(p: {
     store: p.store,
     append: async (body) => void (await p.ownFeed.append([{ kind: 'stats', body }])),
     publish: (data) => p.net.publishControl(STATS_TOPIC, data),
+    fetchBundle: (from, announced) =>
+      fetchStatsBundle(
+        (member, protocol, signal) => p.net.dialMember(member, protocol, signal),
+        p.net.networkId,
+        from,
+        announced,
+      ),
     checkpoint: () => p.checkpoints.latest(),
     runCheckpoint: () => p.checkpoints.runRound(),
     report: p.report,
     logger: p.opts.logger.child({ component: 'stats' }),
   })
   p.net.handleControl(STATS_TOPIC, (data) => service.handle(data))
+  const log = p.opts.logger.child({ component: 'stats' })
+  p.net.serveMembers(
+    (host, membership) => new BundleServer({ host, membership, dir: service.dir, log }),
+  )
   return { service, routes: statsRoutes({ stats: service, node: p.identity.config.name }) }
 }

@@ -15,7 +15,17 @@ import { signEd25519, verifyEd25519 } from '../core/tree-head.ts'
  *   decrypt-share   a member's shares of the published cells with one Chaum–Pedersen proof
  *   decrypt-refusal a member refuses a request, with the reason code
  *   bundle          a combined statistics bundle (base64), for every member's public page
+ *   bundle-announce a bundle too large for a message (over MAX_INLINE_BUNDLE_BYTES): its
+ *                   name, size and SHA-256; members fetch it from the sender over
+ *                   /ehrlog/stats-bundle/1.0.0 (bundle-fetch.ts)
  */
+
+/**
+ * The largest bundle sent inside a `bundle` message: its base64 (196 608 characters) stays
+ * under the 200 000 characters a message field may hold, and the message under the topic's
+ * 256 KiB. Larger ones are announced.
+ */
+export const MAX_INLINE_BUNDLE_BYTES = 144 * 1024
 
 export type StatsMessage =
   | { type: 'dkg-share'; from: string; generation: number; dealer: number; to: string; box: string }
@@ -44,6 +54,7 @@ export type StatsMessage =
       message: string
     }
   | { type: 'bundle'; from: string; file: string; bundle: string }
+  | { type: 'bundle-announce'; from: string; file: string; size: number; digest: string }
 
 const TAG = 'ehrlog/stats-message/v1'
 const utf8 = new TextEncoder()
@@ -142,6 +153,15 @@ export function decodeStatsMessage(
         from,
         file: str(v.file, 'file', /^[0-9T-]+\.[a-z0-9][a-z0-9-]{0,62}\.stats$/),
         bundle: str(v.bundle, 'bundle', /^[A-Za-z0-9+/]*={0,2}$/),
+      }
+      break
+    case 'bundle-announce':
+      m = {
+        type: 'bundle-announce',
+        from,
+        file: str(v.file, 'file', /^[0-9T-]+\.[a-z0-9][a-z0-9-]{0,62}\.stats$/),
+        size: int(v.size, 'size'),
+        digest: str(v.digest, 'digest', /^[0-9a-f]{64}$/),
       }
       break
     default:

@@ -35,6 +35,11 @@ export interface StatsNodeOptions {
   /** How long a decryption request waits for shares (default 20 s). */
   requestTimeoutMs?: number
   /**
+   * Bundles up to this many bytes travel inside a `bundle` message, larger ones are announced
+   * and fetched (default and most: messages.ts MAX_INLINE_BUNDLE_BYTES; tests lower it).
+   */
+  maxInlineBundleBytes?: number
+  /**
    * Tests only: overrides stats.json's key window W (deal, complain, answer). W is a network
    * parameter: members with different windows can decide the rounds differently.
    */

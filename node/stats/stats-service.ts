@@ -1,27 +1,21 @@
-import { mkdir, writeFile } from 'node:fs/promises'
+import { mkdir } from 'node:fs/promises'
 import { join } from 'node:path'
 import type { Incident } from '../alerts/index.ts'
-import { type CosignedCheckpoint, verifyCosignedCheckpoint } from '../core/checkpoint.ts'
+import type { CosignedCheckpoint } from '../core/checkpoint.ts'
 import { EhrlogError, isEhrlogError } from '../core/errors.ts'
-import {
-  bytesHex,
-  COUNTER_NAMES,
-  defaultThreshold,
-  hexBytes,
-  verifyStatsBundle,
-} from '../core/stats/index.ts'
-import { checkpointKeysOf, type Membership } from '../core/trust/index.ts'
+import { bytesHex, COUNTER_NAMES, defaultThreshold, hexBytes } from '../core/stats/index.ts'
+import type { Membership } from '../core/trust/index.ts'
 import type { NodeIdentity } from '../identity/index.ts'
 import type { Logger } from '../logger.ts'
 import type { LiveMembership } from '../membership/live-membership.ts'
 import type { LogStore } from '../store/index.ts'
+import { BundleShare, type SeenBundle } from './bundle-share.ts'
 import { CounterWork } from './counter-work.ts'
 import { DecryptCombiner, type StatsResult } from './decrypt-combiner.ts'
 import { DecryptMember } from './decrypt-member.ts'
 import { DkgRunner, type MemberKey } from './dkg-runner.ts'
 import { type CountersSeen, FeedScan } from './feed-scan.ts'
 import { Generations } from './generations.ts'
-import { decodeStatsKey } from './key-codec.ts'
 import { decodeStatsMessage, encodeStatsMessage, type StatsMessage } from './messages.ts'
 import { sealingKey } from './sealed-file.ts'
 import {
@@ -40,6 +34,14 @@ export interface StatsServiceOptions extends StatsNodeOptions {
   /** Appends one `stats` entry to the own feed. */
   append: (body: unknown) => Promise<void>
   publish: (data: Uint8Array) => Promise<void>
+  /**
+   * Fetches an announced bundle from the member that announced it (bundle-fetch.ts), checked
+   * against the announced size and digest; without it announced bundles are not fetched.
+   */
+  fetchBundle?: (
+    from: string,
+    announced: { file: string; size: number; digest: string },
+  ) => Promise<Uint8Array>
   checkpoint: () => CosignedCheckpoint | undefined
   runCheckpoint: () => Promise<CosignedCheckpoint>
   report: (incident: Incident) => void
@@ -68,9 +70,26 @@ export class StatsService {
   readonly #self: string
   readonly #dir: string
 
+  readonly #bundles: BundleShare
+
   constructor(private readonly o: StatsServiceOptions) {
     this.#self = o.identity.config.name
     this.#dir = join(o.identity.dir, STATS_DIR)
+    this.#bundles = new BundleShare({
+      self: this.#self,
+      dir: this.#dir,
+      signingKey: o.identity.signingKey,
+      membership: o.membership,
+      ...(o.live ? { live: o.live } : {}),
+      ...(o.maxInlineBundleBytes !== undefined
+        ? { maxInlineBundleBytes: o.maxInlineBundleBytes }
+        : {}),
+      publish: o.publish,
+      ...(o.fetchBundle ? { fetchBundle: o.fetchBundle } : {}),
+      keyOf: (g) => this.keyOf(g),
+      stopped: () => this.#stopped,
+      logger: o.logger,
+    })
   }
 
   /** The node folder's stats/ directory (sealed key, published.json, bundles/). */
@@ -339,55 +358,22 @@ export class StatsService {
       )
     await this.tick()
     const result = await this.#combiner.request(input)
-    // Every member's public page serves it too (each checks it before keeping it).
-    await this.o.publish(
-      encodeStatsMessage(
-        {
-          type: 'bundle',
-          from: this.#self,
-          file: result.file,
-          bundle: Buffer.from(result.bundle).toString('base64'),
-        },
-        this.o.identity.signingKey,
-      ),
-    )
+    await this.shareBundle(result.file, result.bundle)
     return result
   }
 
-  /** A bundle another member combined: kept for the public page only if it verifies here. */
-  async #keepBundle(m: Extract<StatsMessage, { type: 'bundle' }>): Promise<void> {
-    const bytes = new Uint8Array(Buffer.from(m.bundle, 'base64'))
-    try {
-      const v = verifyStatsBundle(bytes, {
-        requireAnchors: true,
-        requireKeyAnchors: true,
-        // Each checkpoint under the keys of the membership version it names.
-        checkCheckpoint: (c) =>
-          void verifyCosignedCheckpoint(
-            c,
-            checkpointKeysOf(
-              this.o.live?.keysFor(c.checkpoint.membership) ?? this.o.membership.keys,
-            ),
-          ),
-      })
-      const mine = this.keyOf(v.keyProvenance!.generation)
-      if (mine && !mine.key.commitments[0]!.equals(this.#pointOf(v.publicKey)))
-        throw new EhrlogError('INVALID_PROOF', 'its key is not the one this member made', {
-          details: { reason: 'wrong-key' },
-        })
-    } catch (err) {
-      this.o.logger.warn(
-        { from: m.from, file: m.file, err: (err as Error).message },
-        'refused a statistics bundle',
-      )
-      return
-    }
-    await mkdir(join(this.#dir, 'bundles'), { recursive: true })
-    await writeFile(join(this.#dir, 'bundles', m.file), bytes, { mode: 0o644 })
+  /**
+   * Every member's public page serves a bundle too (each checks it before keeping it): inside
+   * a `bundle` message when it fits one, else announced by name, size and digest, and fetched
+   * from this node by each member (docs/protocol.md, "Statistics"; bundle-share.ts).
+   */
+  async shareBundle(file: string, bundle: Uint8Array): Promise<void> {
+    await this.#bundles.share(file, bundle)
   }
 
-  #pointOf(bytes: Uint8Array) {
-    return decodeStatsKey({ n: 1, k: 1, commitments: [bytesHex(bytes)] }).commitments[0]!
+  /** The last 100 bundles other members sent or announced, kept or not and why: status and tests. */
+  bundlesSeen(): readonly SeenBundle[] {
+    return this.#bundles.seen()
   }
 
   /** The `stats` control topic's handler (accepting means forwarding). */
@@ -401,8 +387,8 @@ export class StatsService {
       if (m.to === this.#self) await this.#generations?.receive(m)
     } else if (m.type === 'decrypt-request') {
       void this.#answer(m)
-    } else if (m.type === 'bundle') {
-      await this.#keepBundle(m)
+    } else if (m.type === 'bundle' || m.type === 'bundle-announce') {
+      await this.#bundles.handle(m)
     } else {
       this.#combiner?.handle(m)
     }

@@ -12,12 +12,11 @@ const CHROMIUM = '/usr/bin/chromium'
 export async function verifyStatsInChromium(
   bytes: Uint8Array,
   runs: number,
+  /** Another copy of stats-browser-entry.ts (an older tree's, for a before/after). */
+  entry = fileURLToPath(sourceUrl('scripts/bench/stats-browser-entry.ts')),
 ): Promise<number[] | undefined> {
   if (!existsSync(CHROMIUM)) return undefined
-  const script = await bundleForBrowser(
-    fileURLToPath(sourceUrl('scripts/bench/stats-browser-entry.ts')),
-    'iife',
-  )
+  const script = await bundleForBrowser(entry, 'iife')
   const playwright = 'playwright-core'
   const { chromium } = (await import(playwright)) as typeof import('playwright-core')
   const browser = await chromium.launch({

@@ -8,7 +8,6 @@ import {
 } from '../checkpoint.ts'
 import { decodeEntry } from '../entry.ts'
 import { EhrlogError } from '../errors.ts'
-import { hashLeaf } from '../merkle/index.ts'
 import { verifyInclusion } from '../merkle/verify.ts'
 import type { Ciphertext } from './elgamal.ts'
 import { countersHex, parseStatsEntryBody } from './stats-entry.ts'
@@ -64,7 +63,25 @@ export function anchorError(origin: string, message: string): EhrlogError {
   })
 }
 
-export function decodeStatsAnchor(origin: string, bytes: Uint8Array): StatsAnchor {
+export function decodeStatsAnchor(
+  origin: string,
+  bytes: Uint8Array,
+  checkpoints?: Map<string, AnchorCheckpoint>,
+): StatsAnchor {
+  return decodeAnchor(origin, bytes, checkpoints).anchor
+}
+
+/** A cosigned checkpoint an anchor rests on, and its id (checkpointId). */
+export interface AnchorCheckpoint {
+  cosigned: CosignedCheckpoint
+  id: string
+}
+
+function decodeAnchor(
+  origin: string,
+  bytes: Uint8Array,
+  checkpoints = new Map<string, AnchorCheckpoint>(),
+): { anchor: StatsAnchor; checkpoint: AnchorCheckpoint } {
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength)
   let at = 0
   const need = (n: number, what: string) => {
@@ -89,15 +106,22 @@ export function decodeStatsAnchor(origin: string, bytes: Uint8Array): StatsAncho
   const length = view.getUint32(at)
   at += 4
   need(length, 'the checkpoint')
-  let cosigned: CosignedCheckpoint
+  let text: string
+  let checkpoint: AnchorCheckpoint | undefined
   try {
-    cosigned = cosignedFromJson(JSON.parse(fromUtf8.decode(bytes.subarray(at, at + length))))
+    text = fromUtf8.decode(bytes.subarray(at, at + length))
+    checkpoint = checkpoints.get(text)
+    if (!checkpoint) {
+      const cosigned = cosignedFromJson(JSON.parse(text))
+      checkpoint = { cosigned, id: checkpointId(cosigned.checkpoint) }
+      checkpoints.set(text, checkpoint)
+    }
   } catch (err) {
     throw anchorError(origin, `has a checkpoint that does not parse: ${(err as Error).message}`)
   }
   at += length
   if (at !== bytes.length) throw anchorError(origin, `has ${bytes.length - at} bytes after its end`)
-  return { seq, entryBytes, proof, cosigned }
+  return { anchor: { seq, entryBytes, proof, cosigned: checkpoint.cosigned }, checkpoint }
 }
 
 /** An anchored `stats` entry, its inclusion proof checked against the checkpoint it names. */
@@ -106,19 +130,26 @@ export interface AnchoredStatsEntry {
   seq: number
   body: ReturnType<typeof parseStatsEntryBody>
   cosigned: CosignedCheckpoint
+  /** checkpointId of `cosigned.checkpoint`. */
+  checkpointId: string
 }
 
 /**
  * Decodes an anchor, re-hashes its entry, checks that it is a valid `stats` entry (of `origin`
  * when given) and folds its inclusion proof to the checkpoint's root for its origin. The
  * checkpoint's cosignatures are for the caller to check. Errors name `label`.
+ *
+ * For a verifier that checks many anchors: a checkpoint text met before (`opts.checkpoints`)
+ * is not parsed or hashed again, and a counters entry whose ciphertexts are `knownCiphertexts`
+ * (lower-case hex of ciphertexts already decoded as canonical elements) is not decoded again.
  */
 export function openStatsAnchor(
   label: string,
   anchorBytes: Uint8Array,
   origin?: string,
+  opts: { checkpoints?: Map<string, AnchorCheckpoint>; knownCiphertexts?: string } = {},
 ): AnchoredStatsEntry {
-  const anchor = decodeStatsAnchor(label, anchorBytes)
+  const { anchor, checkpoint } = decodeAnchor(label, anchorBytes, opts.checkpoints)
   let entry: ReturnType<typeof decodeEntry>
   try {
     entry = decodeEntry(anchor.entryBytes)
@@ -134,7 +165,7 @@ export function openStatsAnchor(
   }
   let body: ReturnType<typeof parseStatsEntryBody>
   try {
-    body = parseStatsEntryBody(e.body)
+    body = parseStatsEntryBody(e.body, opts.knownCiphertexts)
   } catch (err) {
     throw anchorError(label, `holds an entry whose body is invalid: ${(err as Error).message}`)
   }
@@ -142,21 +173,21 @@ export function openStatsAnchor(
   if (!cut || cut.treeSize < anchor.seq) {
     throw anchorError(
       label,
-      `rests on checkpoint ${checkpointId(anchor.cosigned.checkpoint).slice(0, 16)}…, which does not cover ${e.origin}:${anchor.seq}`,
+      `rests on checkpoint ${checkpoint.id.slice(0, 16)}…, which does not cover ${e.origin}:${anchor.seq}`,
     )
   }
   try {
-    verifyInclusion(
-      hashLeaf(anchor.entryBytes),
-      anchor.seq - 1,
-      cut.treeSize,
-      anchor.proof,
-      cut.root,
-    )
+    verifyInclusion(entry.hash, anchor.seq - 1, cut.treeSize, anchor.proof, cut.root)
   } catch (err) {
     throw anchorError(label, `has an inclusion proof that fails: ${(err as Error).message}`)
   }
-  return { origin: e.origin, seq: anchor.seq, body, cosigned: anchor.cosigned }
+  return {
+    origin: e.origin,
+    seq: anchor.seq,
+    body,
+    cosigned: checkpoint.cosigned,
+    checkpointId: checkpoint.id,
+  }
 }
 
 /**
@@ -169,7 +200,7 @@ export function verifyStatsAnchor(
   ciphertexts: readonly Ciphertext[],
   anchorBytes: Uint8Array,
 ): CosignedCheckpoint {
-  return verifyCountersAnchor(origin, period, ciphertexts, anchorBytes).cosigned
+  return checkStatsAnchor(origin, period, countersHex(ciphertexts), anchorBytes).cosigned
 }
 
 /** verifyStatsAnchor, also giving the anchored entry (its generation names the key). */
@@ -179,7 +210,27 @@ export function verifyCountersAnchor(
   ciphertexts: readonly Ciphertext[],
   anchorBytes: Uint8Array,
 ): AnchoredStatsEntry {
-  const anchored = openStatsAnchor(origin, anchorBytes, origin)
+  return checkStatsAnchor(origin, period, countersHex(ciphertexts), anchorBytes)
+}
+
+/**
+ * verifyCountersAnchor for a verifier that holds the block's ciphertexts as read
+ * (`ciphertextsHex`, lower-case hex of the hospital's C1 || C2 per cell, every one a canonical
+ * element) and checks many anchors: a checkpoint text met before (`checkpoints`) is not parsed
+ * or hashed again, and the entry's ciphertexts are compared as text, not decoded (equal to
+ * points already decoded).
+ */
+export function checkStatsAnchor(
+  origin: string,
+  period: string,
+  ciphertextsHex: string,
+  anchorBytes: Uint8Array,
+  checkpoints?: Map<string, AnchorCheckpoint>,
+): AnchoredStatsEntry {
+  const anchored = openStatsAnchor(origin, anchorBytes, origin, {
+    ...(checkpoints ? { checkpoints } : {}),
+    knownCiphertexts: ciphertextsHex,
+  })
   const body = anchored.body
   if (body.type !== 'counters' || body.period !== period) {
     throw anchorError(
@@ -187,7 +238,7 @@ export function verifyCountersAnchor(
       `holds a ${body.type} entry${body.type === 'counters' ? ` for ${body.period}` : ''}, not the counters for ${period}`,
     )
   }
-  if (body.ciphertexts !== countersHex(ciphertexts)) {
+  if (body.ciphertexts !== ciphertextsHex) {
     throw anchorError(origin, 'holds other ciphertexts than the bundle gives for it')
   }
   return anchored

@@ -1,12 +1,7 @@
 import { concatBytes } from '@noble/curves/utils.js'
 import { ORIGIN_PATTERN } from '../layout.ts'
-import {
-  type HospitalCounters,
-  malformed,
-  publishedCells,
-  type StatsBundle,
-  WITHHELD,
-} from './bundle.ts'
+import { type HospitalCounters, publishedCells, type StatsBundle, WITHHELD } from './bundle.ts'
+import { malformed } from './bundle-checks.ts'
 import { COUNTER_COUNT, COUNTER_TABLE_VERSION, checkPeriod } from './counters.ts'
 import { type DecryptionShare, PROOF_SIZE } from './decryption.ts'
 import { MAX_MEMBERS } from './dkg.ts'
@@ -89,7 +84,9 @@ class Reader {
     return (b[0]! << 8) | b[1]!
   }
   u32(what: string): number {
-    return new DataView(this.take(4, what).slice().buffer).getUint32(0)
+    // byteOffset matters: a Node Buffer's slice() is a view into a shared pool, not a copy.
+    const b = this.take(4, what)
+    return new DataView(b.buffer, b.byteOffset, 4).getUint32(0)
   }
   text(what: string): string {
     const bytes = this.take(this.u8(what), what)
@@ -125,7 +122,27 @@ class Reader {
 
 /** Parses the bytes (structure and encodings only; verifyStatsBundle checks the rest). */
 export function decodeStatsBundle(bytes: Uint8Array): StatsBundle {
+  return decodeWithBytes(bytes).bundle
+}
+
+/** Where the bundle's points lie in its bytes: their encodings, hashed as read. */
+export interface BundleBytes {
+  commitments: Uint8Array
+  /** Each hospital's ciphertexts, C1 || C2 per cell. */
+  hospitals: Uint8Array[]
+  sum: Uint8Array
+  /** Each share's points, one 32-byte encoding per published cell. */
+  shares: Uint8Array[][]
+}
+
+/**
+ * decodeStatsBundle, also giving where the points lie in the bytes, so that verifyStatsBundle
+ * hashes and compares their encodings as read instead of encoding each point again. Internal to
+ * the statistics code (not exported by index.ts).
+ */
+export function decodeWithBytes(bytes: Uint8Array): { bundle: StatsBundle; raw: BundleBytes } {
   const r = new Reader(bytes)
+  const from = (start: number) => bytes.subarray(start, r.at)
   const magic = r.take(MAGIC.length, 'the magic')
   if (!magic.every((b, i) => b === MAGIC[i])) {
     throw malformed('malformed', `does not start with ${STATS_TAGS.bundle}`)
@@ -149,7 +166,9 @@ export function decodeStatsBundle(bytes: Uint8Array): StatsBundle {
   const n = r.u8('the member count')
   const k = r.u8('the threshold')
   if (n < 1 || n > MAX_MEMBERS || k < 1 || k > n) throw malformed('malformed', `a ${k}-of-${n} key`)
+  let start = r.at
   const commitments = Array.from({ length: k }, (_, t) => r.point(`key commitment ${t}`))
+  const raw: BundleBytes = { commitments: from(start), hospitals: [], sum: bytes, shares: [] }
   const hospitalCount = r.u16('the hospital count')
   const hospitals: HospitalCounters[] = []
   for (let h = 0; h < hospitalCount; h++) {
@@ -157,15 +176,19 @@ export function decodeStatsBundle(bytes: Uint8Array): StatsBundle {
     if (!ORIGIN_PATTERN.test(origin)) {
       throw malformed('malformed', `hospital ${h}'s name is not a node name like hospital-a`)
     }
+    start = r.at
     const ciphertexts = Array.from({ length: cells }, (_, l) =>
       r.ciphertext(`${origin}'s ciphertext ${l}`, { origin, cell: l }),
     )
+    raw.hospitals.push(from(start))
     const anchor = r.take(r.u16(`${origin}'s anchor length`), `${origin}'s anchor`)
     hospitals.push({ origin, ciphertexts, anchor })
   }
+  start = r.at
   const sum = Array.from({ length: cells }, (_, l) =>
     r.ciphertext(`sum ciphertext ${l}`, { cell: l }),
   )
+  raw.sum = from(start)
   const totals = Array.from({ length: cells }, (_, l) => {
     const t = r.u32(`total ${l}`)
     return t === WITHHELD ? undefined : t
@@ -175,9 +198,14 @@ export function decodeStatsBundle(bytes: Uint8Array): StatsBundle {
   const shares: DecryptionShare[] = []
   for (let s = 0; s < shareCount; s++) {
     const member = r.u8(`share ${s}'s member`)
-    const points = Array.from({ length: published }, (_, i) =>
-      r.point(`member ${member}'s decryption share ${i}`),
-    )
+    const encodings: Uint8Array[] = []
+    const points = Array.from({ length: published }, (_, i) => {
+      start = r.at
+      const p = r.point(`member ${member}'s decryption share ${i}`)
+      encodings.push(from(start))
+      return p
+    })
+    raw.shares.push(encodings)
     shares.push({
       member,
       shares: points,
@@ -186,12 +214,15 @@ export function decodeStatsBundle(bytes: Uint8Array): StatsBundle {
   }
   const keyAnchors = decodeKeyAnchors(r.rest())
   return {
-    period,
-    key: { n, k, commitments },
-    hospitals,
-    sum,
-    totals,
-    shares,
-    ...(keyAnchors ? { keyAnchors } : {}),
+    bundle: {
+      period,
+      key: { n, k, commitments },
+      hospitals,
+      sum,
+      totals,
+      shares,
+      ...(keyAnchors ? { keyAnchors } : {}),
+    },
+    raw,
   }
 }

@@ -1,19 +1,18 @@
-import { type CosignedCheckpoint, checkpointId } from '../checkpoint.ts'
-import { EhrlogError } from '../errors.ts'
-import { verifyCountersAnchor } from './anchor.ts'
+import { concatBytes } from '@noble/curves/utils.js'
+import type { CosignedCheckpoint } from '../checkpoint.ts'
+import { type AnchorCheckpoint, checkStatsAnchor } from './anchor.ts'
 import { smallDiscreteLog } from './bsgs.ts'
-import { decodeStatsBundle } from './bundle-codec.ts'
-import { COUNTER_COUNT, COUNTER_NAMES } from './counters.ts'
-import {
-  combineDecryptionShares,
-  type DecryptionShare,
-  verifyDecryptionShare,
-} from './decryption.ts'
-import { type StatsKey, sharePublicKey } from './dkg.ts'
+import { checkShares, checkTotals, malformed, wrong } from './bundle-checks.ts'
+import { decodeWithBytes } from './bundle-codec.ts'
+import { COUNTER_COUNT } from './counters.ts'
+import { combineDecryptionShares, type DecryptionShare } from './decryption.ts'
+import type { StatsKey } from './dkg.ts'
 import { type Ciphertext, ciphertextToBytes, sumVectors } from './elgamal.ts'
-import { G, type GroupPoint, mulPublic, STATS_TAGS, shortText, taggedDigest, u16 } from './group.ts'
+import { POINT_SIZE, STATS_TAGS, shortText, taggedDigest, u16 } from './group.ts'
 import { type KeyProvenance, keyProvenanceOf } from './key-anchor.ts'
+import { bytesHex } from './stats-entry.ts'
 
+export { malformed } from './bundle-checks.ts'
 export { decodeStatsBundle, encodeStatsBundle } from './bundle-codec.ts'
 
 /*
@@ -71,28 +70,7 @@ export type BundleRefusal =
   | 'key-anchor-invalid'
   | 'key-unanchored'
 
-export function malformed(
-  reason: BundleRefusal,
-  message: string,
-  details: Record<string, unknown> = {},
-): EhrlogError {
-  return new EhrlogError('FILE_INVALID', `statistics bundle: ${message}`, {
-    details: { reason, ...details },
-  })
-}
-
-function wrong(
-  reason: BundleRefusal,
-  message: string,
-  details: Record<string, unknown> = {},
-): EhrlogError {
-  return new EhrlogError('INVALID_PROOF', `statistics bundle: ${message}`, {
-    details: { reason, ...details },
-  })
-}
-
 const utf8 = new TextEncoder()
-const _fromUtf8 = new TextDecoder('utf-8', { fatal: true })
 
 /** The indexes of the published cells. */
 export function publishedCells(totals: readonly (number | undefined)[]): number[] {
@@ -112,15 +90,36 @@ export function statsContext(
   sum: readonly Ciphertext[],
   published: readonly number[],
 ): Uint8Array {
+  return contextOfBytes(
+    period,
+    key,
+    concatBytes(...key.commitments.map((c) => c.toBytes())),
+    origins,
+    sum.length,
+    concatBytes(...sum.map(ciphertextToBytes)),
+    published,
+  )
+}
+
+/** statsContext from the commitments' and sum's encodings as read (not encoded again). */
+function contextOfBytes(
+  period: string,
+  key: StatsKey,
+  commitments: Uint8Array,
+  origins: readonly string[],
+  cells: number,
+  sum: Uint8Array,
+  published: readonly number[],
+): Uint8Array {
   return taggedDigest(
     STATS_TAGS.context,
     shortText(period),
     Uint8Array.of(key.n, key.k),
-    ...key.commitments.map((c) => c.toBytes()),
+    commitments,
     u16(origins.length),
     ...origins.map(shortText),
-    u16(sum.length),
-    ...sum.map(ciphertextToBytes),
+    u16(cells),
+    sum,
     u16(published.length),
     ...published.map(u16),
   )
@@ -185,37 +184,6 @@ function compareOrigins(a: string, b: string): number {
   return x.length - y.length
 }
 
-function checkShares(
-  key: StatsKey,
-  context: Uint8Array,
-  c1s: readonly GroupPoint[],
-  shares: readonly DecryptionShare[],
-): void {
-  if (shares.length < key.k) {
-    throw wrong(
-      'too-few-shares',
-      `${shares.length} decryption shares, want at least ${key.k} of ${key.n}`,
-    )
-  }
-  let previous = 0
-  for (const share of shares) {
-    if (share.member <= previous || share.member > key.n) {
-      throw malformed(
-        'malformed-share',
-        `share member indexes must ascend within 1..${key.n}, got ${share.member}`,
-      )
-    }
-    previous = share.member
-    if (!verifyDecryptionShare(context, sharePublicKey(key, share.member), c1s, share)) {
-      throw wrong(
-        'share-forged',
-        `the decryption share of member ${share.member} does not verify against its share public key`,
-        { member: share.member },
-      )
-    }
-  }
-}
-
 export interface VerifiedStats {
   period: string
   origins: string[]
@@ -251,13 +219,13 @@ export function verifyStatsBundle(
     checkCheckpoint?: (cosigned: CosignedCheckpoint) => void
   } = {},
 ): VerifiedStats {
-  const b = decodeStatsBundle(bytes)
+  const { bundle: b, raw } = decodeWithBytes(bytes)
   if (expect.period !== undefined && b.period !== expect.period) {
     throw wrong('wrong-period', `is for period ${b.period}, not ${expect.period}`, {
       period: b.period,
     })
   }
-  const publicKey = b.key.commitments[0]!.toBytes()
+  const publicKey = raw.commitments.slice(0, POINT_SIZE)
   if (expect.publicKey !== undefined && !expect.publicKey.every((x, i) => x === publicKey[i])) {
     throw wrong('wrong-key', 'is under another statistics key than the one expected')
   }
@@ -278,17 +246,26 @@ export function verifyStatsBundle(
   const unanchored: string[] = []
   const checkpoints = new Map<string, CosignedCheckpoint>()
   const generations = new Map<string, number>()
-  for (const h of b.hospitals) {
+  // Anchors usually share one checkpoint: parsed and identified once per distinct text.
+  const seen = new Map<string, AnchorCheckpoint>()
+  b.hospitals.forEach((h, i) => {
     if (h.anchor.length === 0) {
       unanchored.push(h.origin)
-      continue
+      return
     }
-    const anchored = verifyCountersAnchor(h.origin, b.period, h.ciphertexts, h.anchor)
-    checkpoints.set(checkpointId(anchored.cosigned.checkpoint), anchored.cosigned)
+    const anchored = checkStatsAnchor(
+      h.origin,
+      b.period,
+      bytesHex(raw.hospitals[i]!),
+      h.anchor,
+      seen,
+    )
+    checkpoints.set(anchored.checkpointId, anchored.cosigned)
     if (anchored.body.type === 'counters') generations.set(h.origin, anchored.body.generation)
-  }
-  const keyProvenance = keyProvenanceOf(b, generations, expect.requireKeyAnchors)
-  for (const c of keyProvenance?.checkpoints ?? []) checkpoints.set(checkpointId(c.checkpoint), c)
+  })
+  const keyProvenance = keyProvenanceOf(b, generations, expect.requireKeyAnchors, seen)
+  // The key anchors' checkpoints went through `seen` too: their ids are there.
+  for (const { cosigned, id } of seen.values()) checkpoints.set(id, cosigned)
   if (expect.requireAnchors && unanchored.length > 0) {
     throw wrong(
       'unanchored',
@@ -313,11 +290,13 @@ export function verifyStatsBundle(
     }
   })
   const published = publishedCells(b.totals)
-  const context = statsContext(
+  const context = contextOfBytes(
     b.period,
     b.key,
+    raw.commitments,
     b.hospitals.map((h) => h.origin),
-    b.sum,
+    b.sum.length,
+    raw.sum,
     published,
   )
   checkShares(
@@ -325,20 +304,14 @@ export function verifyStatsBundle(
     context,
     published.map((l) => b.sum[l]!.c1),
     b.shares,
+    raw.shares,
   )
-  const points = combineDecryptionShares(
+  checkTotals(
     published.map((l) => b.sum[l]!.c2),
     b.shares,
+    published.map((l) => b.totals[l]!),
+    published,
   )
-  published.forEach((l, i) => {
-    if (!mulPublic(G, BigInt(b.totals[l]!)).equals(points[i]!)) {
-      throw wrong(
-        'total-mismatch',
-        `total ${l} (${COUNTER_NAMES[l]}) says ${b.totals[l]}, which is not what the shares decrypt`,
-        { cell: l },
-      )
-    }
-  })
   return {
     period: b.period,
     origins: b.hospitals.map((h) => h.origin),

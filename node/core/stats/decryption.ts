@@ -1,4 +1,4 @@
-import { pippenger } from '@noble/curves/abstract/curve.js'
+import { interleavedMSMUnsafe, mulAddUnsafe } from '@noble/curves/abstract/curve.js'
 import { concatBytes } from '@noble/curves/utils.js'
 import { randomBytes } from '@noble/hashes/utils.js'
 import { EhrlogError } from '../errors.ts'
@@ -41,6 +41,26 @@ export interface DecryptionShare {
 }
 
 /** The composite weights d_l, bound to the context, the member, its key and its shares. */
+function compositeWeights(
+  context: Uint8Array,
+  member: number,
+  xBytes: Uint8Array,
+  dBytes: readonly Uint8Array[],
+  cells: number,
+): bigint[] {
+  const seed = taggedDigest(STATS_TAGS.composite, context, Uint8Array.of(member), xBytes, ...dBytes)
+  return Array.from({ length: cells }, (_, l) => hashToScalar(STATS_TAGS.composite, seed, u16(l)))
+}
+
+/**
+ * Σ w_l·P_l over public points and scalars: noble's interleaved wNAF (Strauss–Shamir), which
+ * at the 50-odd points of a bundle does about half the point additions of Pippenger's buckets
+ * (one doubling chain as long as the largest scalar, one addition per non-zero digit).
+ */
+export function msmPublic(points: readonly GroupPoint[], scalars: readonly bigint[]): GroupPoint {
+  return points.length === 0 ? Point.ZERO : mulAddUnsafe(Point, [...points], [...scalars])
+}
+
 function composite(
   context: Uint8Array,
   member: number,
@@ -48,28 +68,18 @@ function composite(
   c1s: readonly GroupPoint[],
   ds: readonly GroupPoint[],
 ): { m: GroupPoint; z: GroupPoint } {
-  const seed = taggedDigest(
-    STATS_TAGS.composite,
+  const weights = compositeWeights(
     context,
-    Uint8Array.of(member),
+    member,
     x.toBytes(),
-    ...ds.map((d) => d.toBytes()),
+    ds.map((d) => d.toBytes()),
+    c1s.length,
   )
-  const weights = c1s.map((_, l) => hashToScalar(STATS_TAGS.composite, seed, u16(l)))
-  if (c1s.length === 0) return { m: Point.ZERO, z: Point.ZERO }
-  return {
-    m: pippenger(Point, [...c1s], weights),
-    z: pippenger(Point, [...ds], weights),
-  }
+  return { m: msmPublic(c1s, weights), z: msmPublic(ds, weights) }
 }
 
-function challenge(context: Uint8Array, member: number, points: readonly GroupPoint[]): bigint {
-  return hashToScalar(
-    STATS_TAGS.dleq,
-    context,
-    Uint8Array.of(member),
-    ...points.map((p) => p.toBytes()),
-  )
+function challenge(context: Uint8Array, member: number, points: readonly Uint8Array[]): bigint {
+  return hashToScalar(STATS_TAGS.dleq, context, Uint8Array.of(member), ...points)
 }
 
 /** Member j's shares of the cells with first components `c1s`, and its proof. */
@@ -94,7 +104,11 @@ export function makeDecryptionShare(
   )
   const a = mulSecret(G, w)
   const b = mulSecret(m, w)
-  const c = challenge(context, member, [publicShare, m, z, a, b])
+  const c = challenge(
+    context,
+    member,
+    [publicShare, m, z, a, b].map((p) => p.toBytes()),
+  )
   const s = mod(w - c * x)
   return { member, shares, proof: concatBytes(scalarToBytes(c), scalarToBytes(s)) }
 }
@@ -109,15 +123,64 @@ export function verifyDecryptionShare(
   c1s: readonly GroupPoint[],
   share: DecryptionShare,
 ): boolean {
-  if (share.shares.length !== c1s.length || share.proof.length !== 64) return false
+  return (
+    forgedDecryptionShares(
+      context,
+      [sharePublicKey],
+      c1s,
+      [share],
+      [share.shares.map((d) => d.toBytes())],
+    ).length === 0
+  )
+}
+
+/**
+ * The indexes (into `shares`) of the shares whose proof does not verify, each checked as
+ * verifyDecryptionShare does. `encoded[i]` are share i's points as read (their one canonical
+ * encoding, so they need not be encoded again). The cells' M = Σ d_l·C1_l of every member
+ * come from one table of odd multiples per C1_l, built once for all the shares.
+ *
+ * Every share is checked on its own: a proof is (c, s), and its commitments A = s·G + c·X_j,
+ * B = s·M + c·Z are hashed to give c back, so they must be computed and encoded per share
+ * and cannot be folded into one random linear combination without other proof bytes.
+ */
+export function forgedDecryptionShares(
+  context: Uint8Array,
+  sharePublicKeys: readonly GroupPoint[],
+  c1s: readonly GroupPoint[],
+  shares: readonly DecryptionShare[],
+  encoded: readonly (readonly Uint8Array[])[],
+): number[] {
+  const forged: number[] = []
+  const fixedC1 =
+    shares.length > 1 && c1s.length > 0 ? interleavedMSMUnsafe(Point, [...c1s], 6) : undefined
+  shares.forEach((share, i) => {
+    if (!proofHolds(context, sharePublicKeys[i]!, c1s, share, encoded[i]!, fixedC1)) forged.push(i)
+  })
+  return forged
+}
+
+function proofHolds(
+  context: Uint8Array,
+  x: GroupPoint,
+  c1s: readonly GroupPoint[],
+  share: DecryptionShare,
+  dBytes: readonly Uint8Array[],
+  fixedC1: ((scalars: bigint[]) => GroupPoint) | undefined,
+): boolean {
+  if (share.shares.length !== c1s.length || share.proof.length !== PROOF_SIZE) return false
   const c = scalarFromBytes(share.proof.subarray(0, 32))
   const s = scalarFromBytes(share.proof.subarray(32))
   if (c === undefined || s === undefined) return false
-  const { m, z } = composite(context, share.member, sharePublicKey, c1s, share.shares)
+  const xBytes = x.toBytes()
+  const weights = compositeWeights(context, share.member, xBytes, dBytes, c1s.length)
+  const m = fixedC1 ? fixedC1(weights) : msmPublic(c1s, weights)
+  const z = msmPublic(share.shares, weights)
   // A = s·G + c·X_j, B = s·M + c·Z (RFC 9497 §2.2.2 VerifyProof).
-  const a = mulPublic(G, s).add(mulPublic(sharePublicKey, c))
-  const b = mulPublic(m, s).add(mulPublic(z, c))
-  return challenge(context, share.member, [sharePublicKey, m, z, a, b]) === c
+  const a = mulPublic(G, s).add(mulPublic(x, c))
+  const b = msmPublic([m, z], [s, c])
+  const points = [xBytes, m.toBytes(), z.toBytes(), a.toBytes(), b.toBytes()]
+  return challenge(context, share.member, points) === c
 }
 
 /**
@@ -136,7 +199,7 @@ export function combineDecryptionShares(
   return c2s.map((c2, l) => {
     if (shares.length === 0) return c2
     const points = shares.map((s) => s.shares[l]!)
-    return c2.subtract(pippenger(Point, points, lambdas))
+    return c2.subtract(msmPublic(points, lambdas))
   })
 }
 

@@ -1,7 +1,7 @@
 import { concatBytes } from '@noble/curves/utils.js'
-import { type CosignedCheckpoint, checkpointId } from '../checkpoint.ts'
+import type { CosignedCheckpoint } from '../checkpoint.ts'
 import { EhrlogError } from '../errors.ts'
-import { type AnchoredStatsEntry, openStatsAnchor } from './anchor.ts'
+import { type AnchorCheckpoint, type AnchoredStatsEntry, openStatsAnchor } from './anchor.ts'
 import { combineDealings, type Dealing, type StatsKey } from './dkg.ts'
 import { bytesHex, hexBytes } from './stats-entry.ts'
 
@@ -71,11 +71,16 @@ function keyAnchorError(message: string, details: Record<string, unknown> = {}):
 
 /**
  * Checks the key anchors against the bundle's key. Throws INVALID_PROOF with reason
- * `key-anchor-invalid` naming what does not hold; returns who attested the key.
+ * `key-anchor-invalid` naming what does not hold; returns who attested the key. A checkpoint
+ * text in `checkpoints` (e.g. the one the hospitals' anchors rest on) is not parsed again.
  */
-export function verifyKeyAnchors(key: StatsKey, anchors: readonly Uint8Array[]): KeyProvenance {
+export function verifyKeyAnchors(
+  key: StatsKey,
+  anchors: readonly Uint8Array[],
+  checkpoints?: Map<string, AnchorCheckpoint>,
+): KeyProvenance {
   const opened: AnchoredStatsEntry[] = anchors.map((bytes, i) =>
-    openStatsAnchor(`key anchor ${i}`, bytes),
+    openStatsAnchor(`key anchor ${i}`, bytes, undefined, checkpoints ? { checkpoints } : {}),
   )
   const keys = opened.filter((a) => a.body.type === 'dkg-key')
   const dealings = opened.filter((a) => a.body.type === 'dkg-dealing')
@@ -133,12 +138,12 @@ export function verifyKeyAnchors(key: StatsKey, anchors: readonly Uint8Array[]):
   }
   if (derived.commitments.map((c) => bytesHex(c.toBytes())).join() !== want)
     throw keyAnchorError("the qualified dealings do not sum to the bundle's key")
-  const checkpoints = new Map(opened.map((a) => [checkpointId(a.cosigned.checkpoint), a.cosigned]))
+  const rests = new Map(opened.map((a) => [a.checkpointId, a.cosigned]))
   return {
     generation: first.generation,
     attestedBy: [...attestedBy].sort(),
     qualified: first.qualified,
-    checkpoints: [...checkpoints.values()],
+    checkpoints: [...rests.values()],
   }
 }
 
@@ -151,6 +156,7 @@ export function keyProvenanceOf(
   bundle: { key: StatsKey; keyAnchors?: Uint8Array[] },
   generations: ReadonlyMap<string, number>,
   required = false,
+  checkpoints?: Map<string, AnchorCheckpoint>,
 ): KeyProvenance | undefined {
   if (!bundle.keyAnchors?.length) {
     if (!required) return undefined
@@ -160,7 +166,7 @@ export function keyProvenanceOf(
       { details: { reason: 'key-unanchored' } },
     )
   }
-  const provenance = verifyKeyAnchors(bundle.key, bundle.keyAnchors)
+  const provenance = verifyKeyAnchors(bundle.key, bundle.keyAnchors, checkpoints)
   for (const [origin, generation] of generations) {
     if (generation !== provenance.generation)
       throw keyAnchorError(

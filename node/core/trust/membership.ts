@@ -1,7 +1,7 @@
 import type { PeerId } from '@libp2p/interface'
 import { multiaddr } from '@multiformats/multiaddr'
 import { z } from 'zod'
-import { verifyBlsProofOfPossession } from '../bls.ts'
+import { verifyBlsProofOfPossession, verifyBlsProofsOfPossession } from '../bls.ts'
 import { EhrlogError } from '../errors.ts'
 import { fromHex } from '../hex.ts'
 import { type Member, publicIdentitySchema } from './member.ts'
@@ -166,8 +166,16 @@ export class Membership {
       throw configError(source, path.join('.'), message, parsed.error)
     }
     const members = parsed.data.members
+    // All proofs in one batch check; only if it fails, one by one to name the bad one.
+    const unproven = members.filter((m) => !options.proven?.(m))
+    const batched =
+      unproven.length > 0 &&
+      verifyBlsProofsOfPossession(
+        unproven.map((m) => fromHex(m.blsPublicKey, 48) as Uint8Array),
+        unproven.map((m) => fromHex(m.blsProofOfPossession, 96) as Uint8Array),
+      )
     members.forEach((m, i) => {
-      if (options.proven?.(m)) return
+      if (batched || options.proven?.(m)) return
       const key = fromHex(m.blsPublicKey, 48) as Uint8Array
       const proof = fromHex(m.blsProofOfPossession, 96) as Uint8Array
       if (!verifyBlsProofOfPossession(key, proof)) {
