@@ -1,14 +1,28 @@
 import { afterEach, describe, expect, it } from 'vitest'
-import type { Checkpoint } from '../../node/core/checkpoint.ts'
+import { blsPublicKey, blsSign, generateBlsSecretKey } from '../../node/core/bls.ts'
+import {
+  aggregateCosignatures,
+  type Checkpoint,
+  checkpointSigningMessage,
+} from '../../node/core/checkpoint.ts'
 import { toHex } from '../../node/core/hex.ts'
 import { PatientIndex, verifyCompleteness } from '../../node/core/index/index.ts'
+import { EMPTY_ROOT } from '../../node/core/merkle/index.ts'
+import {
+  type CheckedPage,
+  checkAnswerCompleteness,
+  type QueryAnswerJson,
+  verifyQueryAnswer,
+} from '../../node/core/trust/index.ts'
 import { IndexService } from '../../node/index/index.ts'
+import { QueryService, type Session } from '../../node/query/index.ts'
 import type { LogStore, StoreKeys } from '../../node/store/index.ts'
 import {
   makeEvent,
   makeSigner,
   makeStoreKeys,
   openStore,
+  TEST_VRF_PUBLIC_KEY_HEX,
   TEST_VRF_SECRET_KEY,
 } from '../helpers/fixtures.ts'
 import { useTempDirs } from '../helpers/temp-dir.ts'
@@ -216,4 +230,130 @@ describe('IndexService after a restart without a checkpoint', () => {
       opened.splice(opened.indexOf(s), 1)
     }
   }, 240_000)
+
+  it('a trail past one page after the restart: one page alone is refused, all its pages prove it complete', async () => {
+    // The query benchmark's failure on a kept store ("80 of patient-target's 80 entries at
+    // hospital-d … are missing"): its own queries' audit events, in the node's feed, made the
+    // target's trail longer than the one page it checked. The index's proof was right.
+    const { store, dir, keys } = await newStore()
+    const history: History = new Map()
+    await append(store, history, 'alpha', [1, 2, 1, 1, 3, 1, 1])
+    await append(store, history, 'bravo', [1, 4, 1, 1])
+    const bls = ORIGINS.map(() => generateBlsSecretKey())
+    const networkId = new Uint8Array(32).fill(7)
+    const session: Session = {
+      v: 1,
+      sub: 'audit@delta',
+      role: 'auditor',
+      iss: 'delta',
+      sid: '0'.repeat(32),
+      iat: 0,
+      exp: Number.MAX_SAFE_INTEGER,
+      status: 'active',
+    }
+    const trust = {
+      keys: {
+        networkId: toHex(networkId),
+        version: 0,
+        versionHash: toHex(networkId),
+        quorum: 3,
+        blsKeys: bls.map(blsPublicKey),
+        ed25519Keys: new Map(signers.map((s) => [s.origin, s.publicKey])),
+        vrfPublicKey: Uint8Array.from(Buffer.from(TEST_VRF_PUBLIC_KEY_HEX, 'hex')),
+      },
+      filter: { patient: 'patient-1' },
+    }
+    /** What the benchmark does at each start: roots at the sizes held, cosigned, committed. */
+    const start = async (s: LogStore, timeMs: number) => {
+      const index = await IndexService.open(s, TEST_VRF_SECRET_KEY)
+      opened.push(index)
+      const roots = await Promise.all(ORIGINS.map((o) => index.rootAt(o, s.size(o))))
+      const c: Checkpoint = {
+        networkId,
+        membership: { version: 0, hash: networkId },
+        timeMs,
+        feeds: ORIGINS.map((origin, i) => ({
+          origin,
+          treeSize: s.size(origin),
+          root: s.latestHead(origin)?.root ?? EMPTY_ROOT,
+          indexRoot: roots[i]!,
+        })),
+      }
+      await index.commit(c)
+      const message = checkpointSigningMessage(c)
+      const cosigned = aggregateCosignatures(
+        c,
+        new Map(bls.map((k, i) => [i, blsSign(k, message)])),
+        bls.length,
+      )
+      const service = new QueryService({
+        node: 'delta',
+        store: s,
+        checkpoints: { latest: () => cosigned },
+        auth: { authenticate: () => session },
+        index,
+        // The query's own audit event, in the node's feed: it names the patient asked about.
+        record: async (event) => {
+          await s.appendEvents(signers[3]!, [event])
+          const list = history.get('delta') ?? []
+          list.push(event.patientId)
+          history.set('delta', list)
+        },
+      })
+      return { index, service, c }
+    }
+    const first = await start(store, 1)
+    for (let i = 0; i < 3; i++)
+      await first.service.answerAs(session, {
+        filter: { patient: 'patient-1' },
+        limit: 8,
+        via: 'http',
+      })
+    await first.index.close()
+    opened.splice(opened.indexOf(first.index), 1)
+    await store.close()
+
+    const { store: again } = await newStore(dir, keys)
+    const { service, c } = await start(again, 2)
+    expect(c.feeds.map((f) => f.treeSize)).toEqual([7, 4, 0, 3])
+    const ref = reference(history, sizes(history))
+    expect(c.feeds.map((f) => toHex(f.indexRoot))).toEqual(
+      ORIGINS.map((o) => toHex(ref.indexRoot(o))),
+    )
+    const pages: CheckedPage[] = []
+    let cursor: string | undefined
+    do {
+      const answer: QueryAnswerJson = await service.answerAs(session, {
+        filter: { patient: 'patient-1' },
+        limit: 8,
+        via: 'http',
+        ...(cursor ? { cursor } : {}),
+      })
+      const result = verifyQueryAnswer(answer, { ...trust, ...(cursor ? { cursor } : {}) })
+      expect(result.failures).toEqual([])
+      pages.push({ answer, result })
+      cursor = answer.next
+    } while (cursor)
+    expect(pages.length).toBeGreaterThan(1)
+    const check = (p: CheckedPage[]) =>
+      checkAnswerCompleteness({ keys: trust.keys, patientId: 'patient-1', pages: p })
+    expect(() => check(pages.slice(0, 1))).toThrow(
+      expect.objectContaining({
+        code: 'INVALID_PROOF',
+        details: expect.objectContaining({
+          reason: 'entries-missing',
+          origin: 'delta',
+          want: 3,
+          got: 0,
+        }),
+      }),
+    )
+    const statement = check(pages)
+    expect(statement.origins.map((o) => [o.origin, o.count])).toEqual([
+      ['alpha', 5],
+      ['bravo', 3],
+      ['charlie', 0],
+      ['delta', 3],
+    ])
+  }, 120_000)
 })
