@@ -39,9 +39,14 @@ export async function verifyInChromium(
   // specifier in a variable is left alone by esbuild.
   const playwright = 'playwright-core'
   const { chromium } = (await import(playwright)) as typeof import('playwright-core')
+  // Not this process's allocator settings (bin/relaunch.js: jemalloc preloaded under `npm
+  // run bench`): Chromium started with them aborted ("GPU process isn't usable").
+  const { LD_PRELOAD, MALLOC_CONF, MALLOC_MMAP_THRESHOLD_, EHRLOG_LAUNCHER_FD, ...env } =
+    process.env
   const browser = await chromium.launch({
     executablePath: CHROMIUM,
     args: ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run'],
+    env,
   })
   try {
     const page = await browser.newPage()
