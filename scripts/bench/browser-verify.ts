@@ -4,7 +4,7 @@
 // and checkAnswerCompleteness as the portal's trail page, timed inside the page.
 import { existsSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
-import type { NetworkKeys } from '../../node/core/trust/index.ts'
+import type { CheckedPage, NetworkKeys } from '../../node/core/trust/index.ts'
 import { bundleForBrowser } from '../../node/portal/bundle.ts'
 import { sourceUrl } from '../../node/threads/source-root.ts'
 
@@ -21,9 +21,14 @@ function bundle(): Promise<string> {
   return bundleForBrowser(fileURLToPath(sourceUrl('scripts/bench/browser-verify-entry.ts')), 'iife')
 }
 
-/** Times `runs` verifications of `answer` in headless Chromium; undefined without Chromium. */
+/**
+ * Times `runs` verifications of `answer` in headless Chromium (its completeness checked over
+ * `later` too, the trail's further pages, verified once in the page before the runs);
+ * undefined without Chromium.
+ */
 export async function verifyInChromium(
   answer: unknown,
+  later: readonly CheckedPage[],
   keys: NetworkKeys,
   patientId: string,
   runs: number,
@@ -34,9 +39,14 @@ export async function verifyInChromium(
   // specifier in a variable is left alone by esbuild.
   const playwright = 'playwright-core'
   const { chromium } = (await import(playwright)) as typeof import('playwright-core')
+  // Not this process's allocator settings (bin/relaunch.js: jemalloc preloaded under `npm
+  // run bench`): Chromium started with them aborted ("GPU process isn't usable").
+  const { LD_PRELOAD, MALLOC_CONF, MALLOC_MMAP_THRESHOLD_, EHRLOG_LAUNCHER_FD, ...env } =
+    process.env
   const browser = await chromium.launch({
     executablePath: CHROMIUM,
     args: ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run'],
+    env,
   })
   try {
     const page = await browser.newPage()
@@ -45,6 +55,7 @@ export async function verifyInChromium(
     const hex = (b: Uint8Array) => Buffer.from(b).toString('hex')
     const input = {
       answer: JSON.parse(JSON.stringify(answer)) as unknown,
+      later: JSON.parse(JSON.stringify(later.map((p) => p.answer))) as unknown[],
       keys: {
         networkId: keys.networkId,
         blsKeys: keys.blsKeys.map(hex),

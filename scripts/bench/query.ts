@@ -1,7 +1,8 @@
 // Verified-query benchmark (docs/query.md): a patient's trail of 100 entries in a store of
 // QUERY_ENTRIES entries (default 1,000,000) over three feeds, built with LogStore.appendEvents.
 // QUERY_STORE_DIR=DIR keeps the built store (and its keys, in DIR/bench.json) and reuses it on
-// the next run with the same QUERY_ENTRIES; each run adds its queries' events to a fourth feed.
+// the next run with the same QUERY_ENTRIES; each run adds its queries' events to a fourth feed
+// (each names the target: its trail then outgrows one page, and the completeness check pages).
 // Served: QueryService.answerAs (filter, blind-index lookup, entry reads, one inclusion proof per
 // entry, and the query's own audit event appended and fsync'd first), without the transport.
 // Verified: verifyQueryAnswer on the client (BLS aggregate, proofs, filter) on that answer,
@@ -12,8 +13,8 @@
 // the beta cache as random bytes (100,000 real ones cost ~8 min of the VRF thread, once per
 // patient ever; index-core.ts has that figure); the target's is computed, so its proof verifies.
 import '../../node/shim.ts'
-import { createPrivateKey, generateKeyPairSync, type KeyObject, randomBytes } from 'node:crypto'
-import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
+import { createPrivateKey, generateKeyPairSync, randomBytes } from 'node:crypto'
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { loadavg, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { blsPublicKey, blsSign, generateBlsSecretKey } from '../../node/core/bls.ts'
@@ -38,6 +39,8 @@ import { QueryService, type Session } from '../../node/query/index.ts'
 import { LogStore } from '../../node/store/index.ts'
 import { verifyInChromium } from './browser-verify.ts'
 import { benchFhirSearch } from './fhir-search.ts'
+import { keep, keptStore } from './query-kept.ts'
+import { entriesInCut, laterPages } from './query-pages.ts'
 import { type Figure, printFigures } from './report.ts'
 
 const ENTRIES = Number(process.env.QUERY_ENTRIES ?? 1_000_000)
@@ -105,33 +108,11 @@ function batch(offset: number): AuditEvent[] {
 
 const LAYOUT = 3
 
-/** The keys of a kept store (QUERY_STORE_DIR), so the next run can open it. */
-interface KeptStore {
-  /** Bumped whenever batch() changes what the store holds. */
-  layout: number
-  entries: number
-  valueKey: string
-  indexKey: string
-  /** The index's VRF secret key, hex (the target's beta is cached under it). */
-  vrfKey: string
-  /** origin → Ed25519 private key, PKCS#8 DER, base64. */
-  signers: Record<string, string>
-}
-
-async function keptStore(dir: string): Promise<KeptStore | undefined> {
-  try {
-    const kept = JSON.parse(await readFile(join(dir, 'bench.json'), 'utf8')) as KeptStore
-    return kept.entries === ENTRIES && kept.layout === LAYOUT ? kept : undefined
-  } catch {
-    return undefined
-  }
-}
-
 export async function benchQuery(): Promise<Figure[]> {
   const loadStart = loadavg()
   const keepDir = process.env.QUERY_STORE_DIR
   const dir = keepDir ?? (await mkdtemp(join(tmpdir(), 'ehrlog-bench-query-')))
-  const kept = keepDir ? await keptStore(keepDir) : undefined
+  const kept = keepDir ? await keptStore(keepDir, ENTRIES, LAYOUT) : undefined
   if (keepDir && !kept) {
     await rm(join(keepDir, 'db'), { recursive: true, force: true })
     await mkdir(keepDir, { recursive: true })
@@ -189,7 +170,10 @@ export async function benchQuery(): Promise<Figure[]> {
         )
       }
       if (keepDir)
-        await writeFile(join(keepDir, 'bench.json'), JSON.stringify(keep(keys, vrfKey, signers)))
+        await writeFile(
+          join(keepDir, 'bench.json'),
+          JSON.stringify(keep(LAYOUT, ENTRIES, keys, vrfKey, signers)),
+        )
     }
     const buildSeconds = (performance.now() - t0) / 1000
     // The index as a node builds it at start, then the first checkpoint's roots and commit.
@@ -301,6 +285,12 @@ export async function benchQuery(): Promise<Figure[]> {
     }
     if (!answer.completeness) throw new Error('the answer carries no completeness proof')
     const proofBytes = Buffer.byteLength(JSON.stringify(answer.completeness))
+    // A kept store's trail is longer than a page (query-pages.ts): the rest, verified once.
+    const later = await laterPages(
+      answer,
+      (cursor) => unrecorded.service.answerAs(session, { ...request, cursor }),
+      (page) => verifyQueryAnswer(page, trust),
+    )
     const [verifyTimes, verifyCpu, completenessTimes]: [number[], number[], number[]] = [[], [], []]
     for (let i = 0; i < 60; i++) {
       const c = process.cpuUsage()
@@ -310,7 +300,7 @@ export async function benchQuery(): Promise<Figure[]> {
       const statement = checkAnswerCompleteness({
         keys: trust.keys,
         patientId: TARGET,
-        pages: [{ answer, result }],
+        pages: [{ answer, result }, ...later],
       })
       verifyTimes.push(performance.now() - t)
       completenessTimes.push(performance.now() - t1)
@@ -318,10 +308,11 @@ export async function benchQuery(): Promise<Figure[]> {
       if (result.failures.length > 0 || result.verified.length !== TRAIL)
         throw new Error(`verification failed: ${JSON.stringify(result.failures.slice(0, 2))}`)
       const counted = statement.origins.reduce((n, o) => n + o.count, 0)
-      if (counted !== TRAIL) throw new Error(`completeness counts ${counted} entries`)
+      const inCut = entriesInCut([{ answer, result }, ...later], checkpoint)
+      if (counted !== inCut) throw new Error(`completeness counts ${counted}, not ${inCut}`)
     }
     const verify = verifyTimes.slice(10)
-    const browser = await verifyInChromium(answer, trust.keys, TARGET, 30)
+    const browser = await verifyInChromium(answer, later, trust.keys, TARGET, 30)
     // The next page or a cross-check under a checkpoint already verified: no BLS check.
     const warmTrust = { ...trust, verifiedCheckpoints: new Map<string, number[]>() }
     verifyQueryAnswer(answer, warmTrust)
@@ -469,26 +460,6 @@ export async function benchQuery(): Promise<Figure[]> {
     await index?.close()
     await store.close()
     if (!keepDir) await rm(dir, { recursive: true, force: true })
-  }
-}
-
-function keep(
-  keys: { valueKey: Uint8Array; indexKey: Uint8Array },
-  vrfKey: Uint8Array,
-  signers: Array<{ origin: string; privateKey: KeyObject }>,
-): KeptStore {
-  return {
-    layout: LAYOUT,
-    entries: ENTRIES,
-    valueKey: Buffer.from(keys.valueKey).toString('hex'),
-    indexKey: Buffer.from(keys.indexKey).toString('hex'),
-    vrfKey: Buffer.from(vrfKey).toString('hex'),
-    signers: Object.fromEntries(
-      signers.map((s) => [
-        s.origin,
-        s.privateKey.export({ format: 'der', type: 'pkcs8' }).toString('base64'),
-      ]),
-    ),
   }
 }
 
