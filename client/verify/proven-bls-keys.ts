@@ -1,4 +1,4 @@
-import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto'
+import { createHmac, randomBytes } from 'node:crypto'
 import { mkdir, readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { writeFileAtomic } from '../../node/fs/atomic-write.ts'
@@ -33,11 +33,13 @@ export class ClientProvenKeys {
   readonly #dir: string
   readonly #secret: Uint8Array
   readonly #tags: string[]
+  readonly #known: Set<string>
 
   private constructor(dir: string, secret: Uint8Array, tags: string[]) {
     this.#dir = dir
     this.#secret = secret
     this.#tags = tags
+    this.#known = new Set(tags)
   }
 
   /** Reads CONFIG/proven-bls-keys and its secret, making the secret if there is none. */
@@ -52,26 +54,27 @@ export class ClientProvenKeys {
     }
     const lines = text.split('\n').filter((line) => line !== '')
     const tags = lines[0] === HEADER ? lines.slice(1).filter((t) => HEX64.test(t)) : []
-    return new ClientProvenKeys(dir, secret, tags)
+    return new ClientProvenKeys(dir, secret, [...new Set(tags)])
   }
 
-  /** Whether this CLI verified exactly this proof for exactly this key before. */
-  readonly has = (pair: BlsKeyProof): boolean => {
-    const tag = Buffer.from(this.#tag(pair), 'hex')
-    let found = false
-    for (const known of this.#tags) {
-      if (timingSafeEqual(Buffer.from(known, 'hex'), tag)) found = true
-    }
-    return found
-  }
+  /**
+   * Whether this CLI verified exactly this proof for exactly this key before. A set lookup, not
+   * a constant-time loop over up to MAX_TAGS tags: the tags are this user's local file, and
+   * matching one needs the HMAC under the secret, which timing does not give away.
+   */
+  readonly has = (pair: BlsKeyProof): boolean => this.#known.has(this.#tag(pair))
 
   /** Adds `pairs` (all verified); writes only when one was new. */
   async remember(pairs: readonly BlsKeyProof[]): Promise<void> {
-    const known = new Set(this.#tags)
-    const fresh = [...new Set(pairs.map((pair) => this.#tag(pair)))].filter((t) => !known.has(t))
+    const fresh = [...new Set(pairs.map((pair) => this.#tag(pair)))].filter(
+      (t) => !this.#known.has(t),
+    )
     if (fresh.length === 0) return
     this.#tags.push(...fresh)
-    this.#tags.splice(0, Math.max(0, this.#tags.length - MAX_TAGS))
+    for (const dropped of this.#tags.splice(0, Math.max(0, this.#tags.length - MAX_TAGS))) {
+      this.#known.delete(dropped)
+    }
+    for (const tag of fresh) this.#known.add(tag)
     try {
       await writeFileAtomic(
         join(this.#dir, PROVEN_KEYS_FILE),
