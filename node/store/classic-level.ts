@@ -1,6 +1,8 @@
 import { createRequire } from 'node:module'
 import type { ClassicLevel } from 'classic-level'
 
+export type { ClassicLevel }
+
 const require = createRequire(import.meta.url)
 let loaded: typeof ClassicLevel | undefined
 
