@@ -54,7 +54,12 @@ export function registerStats(program: Command, ctx: CliContext): void {
           throw new EhrlogError('ARGUMENT_INVALID', '--key must be 64 lower-case hex characters')
         }
       }
-      const membership = opts.network ? await loadMembership({ network: opts.network }) : undefined
+      const membership = opts.network
+        ? await loadMembership({
+            network: opts.network,
+            ...(ctx.configDir ? { configDir: ctx.configDir } : {}),
+          })
+        : undefined
       let bytes: Uint8Array
       try {
         bytes = new Uint8Array(await readFile(file))

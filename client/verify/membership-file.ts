@@ -4,6 +4,7 @@ import { EhrlogError } from '../../node/core/errors.ts'
 import { Membership } from '../../node/core/trust/index.ts'
 import { NETWORK_FILE } from '../../node/identity/index.ts'
 import type { CliContext } from '../context.ts'
+import { ClientProvenKeys } from './proven-bls-keys.ts'
 
 /**
  * The client's trust anchor: its own copy of network.json (--network FILE, or the node
@@ -12,6 +13,8 @@ import type { CliContext } from '../context.ts'
 export async function loadMembership(opts: {
   network?: string
   dir?: string
+  /** The user's config folder: remember verified BLS proofs of possession there (proven-bls-keys.ts). */
+  configDir?: string
 }): Promise<Membership> {
   const path = opts.network ?? (opts.dir ? join(opts.dir, NETWORK_FILE) : undefined)
   if (!path) {
@@ -31,7 +34,12 @@ export async function loadMembership(opts: {
       cause,
     })
   }
-  return Membership.parse(text, path)
+  const proven = opts.configDir ? await ClientProvenKeys.load(opts.configDir) : undefined
+  if (!proven) return Membership.parse(text, path)
+  const membership = Membership.parse(text, path, { proven: proven.has })
+  // Parsing threw unless every member's proof verified (now or before).
+  await proven.remember(membership.members)
+  return membership
 }
 
 /** --network, else the --dir one, else network.json in the config folder (next to the session). */
@@ -55,5 +63,9 @@ export async function membershipOf(
   opts: { network?: string; dir?: string },
 ): Promise<Membership> {
   const network = await networkFileOf(ctx, opts)
-  return loadMembership(network === undefined ? {} : { network })
+  return loadMembership(
+    network === undefined
+      ? {}
+      : { network, ...(ctx.configDir ? { configDir: ctx.configDir } : {}) },
+  )
 }

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto'
-import { ClassicLevel } from 'classic-level'
 import { EhrlogError } from '../core/errors.ts'
+import { classicLevel } from './classic-level.ts'
 import { PREFIX } from './format/key-layout.ts'
 import type { LogStore } from './log-store.ts'
 import { accessOf } from './store-access.ts'
@@ -101,7 +101,7 @@ export async function writeBackupInto(
   path: string,
   records: Array<[Buffer, Buffer]>,
 ): Promise<void> {
-  const db = new ClassicLevel<Buffer, Buffer>(path, {
+  const db = new (classicLevel())<Buffer, Buffer>(path, {
     keyEncoding: 'buffer',
     valueEncoding: 'buffer',
     compression: false,

@@ -1,9 +1,9 @@
-import { ClassicLevel } from 'classic-level'
 import type { EncodedEntry } from '../core/entry.ts'
 import { EhrlogError } from '../core/errors.ts'
 import type { AuditEvent } from '../core/event.ts'
 import { bytesEqual, toHex } from '../core/hex.ts'
 import type { SignedTreeHead } from '../core/tree-head.ts'
+import { type ClassicLevel, classicLevel } from './classic-level.ts'
 import { type FeedState, loadFeedState, newFeedState } from './feed-state.ts'
 import { feedTag, PREFIX, receiptKey } from './format/key-layout.ts'
 import { ValueCipher } from './format/value-cipher.ts'
@@ -86,7 +86,7 @@ export class LogStore {
   constructor(opts: LogStoreOptions) {
     this.#opts = opts
     // Values are ciphertext, which does not compress: snappy would only cost CPU.
-    this.#db = new ClassicLevel<Buffer, Buffer>(opts.path, {
+    this.#db = new (classicLevel())<Buffer, Buffer>(opts.path, {
       keyEncoding: 'buffer',
       valueEncoding: 'buffer',
       compression: false,
