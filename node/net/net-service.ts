@@ -304,16 +304,40 @@ export class NetService {
    */
   private rotatedTo(peerId: string): boolean {
     const next = this.opts.nextPrivateKey
-    if (!next || peerIdFromPrivateKey(next).toString() !== peerId) return false
+    if (!next) return false
+    if (typeof next !== 'function') {
+      if (peerIdFromPrivateKey(next).toString() !== peerId) return false
+      setImmediate(() => this.rekeyLogged(next, peerId))
+      return true
+    }
+    // Asked for the key when the change is applied: a miss is said, then, as the follower would.
     setImmediate(() => {
-      this.rekey(next).catch((err: unknown) =>
-        this.log.error(
-          { err: (err as Error).message, peerId },
-          'could not restart the network with the rotated libp2p key: restart the node',
-        ),
+      next(peerId).then(
+        (key) => {
+          if (key && peerIdFromPrivateKey(key).toString() === peerId)
+            return this.rekeyLogged(key, peerId)
+          this.log.error(
+            { peerId },
+            `the membership lists PeerId ${peerId} for ${this.opts.self}, whose key keys-next.enc does not hold: install the rotated key and restart`,
+          )
+        },
+        (err: unknown) =>
+          this.log.error(
+            { err: (err as Error).message, peerId },
+            'could not read the rotated libp2p key: install it and restart',
+          ),
       )
     })
     return true
+  }
+
+  private rekeyLogged(key: PrivateKey, peerId: string): void {
+    this.rekey(key).catch((err: unknown) =>
+      this.log.error(
+        { err: (err as Error).message, peerId },
+        'could not restart the network with the rotated libp2p key: restart the node',
+      ),
+    )
   }
 
   /**
@@ -341,6 +365,7 @@ export class NetService {
       { from, peerId: this.peerId, admitted: this.admitted },
       'network restarted with the rotated libp2p key',
     )
+    if ((this.state as State) === 'started') this.opts.onRekeyed?.(this.peerId)
   }
 
   /** Stops dialing, sync, gossip, then the host. Safe to call at any time, any number of times. */
