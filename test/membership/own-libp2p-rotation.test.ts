@@ -110,7 +110,9 @@ describe("a node's own libp2p key rotation (real nodes on loopback)", () => {
     expect(cut.checkpoint.membership.version).toBe(1)
     await waitFor('every node at version 1', () =>
       nodes.every((n) => n.membership.current.version === 1),
-    )
+    ).catch((e) => {
+      throw new Error(`${e.message}: ${nodes.map((n) => n.membership.current.version)}`)
+    })
     // The same node object, its network restarted on the new PeerId.
     await waitFor(
       'c on the new PeerId',
