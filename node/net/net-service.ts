@@ -305,39 +305,27 @@ export class NetService {
   private rotatedTo(peerId: string): boolean {
     const next = this.opts.nextPrivateKey
     if (!next) return false
-    if (typeof next !== 'function') {
-      if (peerIdFromPrivateKey(next).toString() !== peerId) return false
-      setImmediate(() => this.rekeyLogged(next, peerId))
-      return true
-    }
-    // Asked for the key when the change is applied: a miss is said, then, as the follower would.
+    const has = (key: PrivateKey | undefined) =>
+      key && peerIdFromPrivateKey(key).toString() === peerId
+    if (typeof next !== 'function' && !has(next)) return false
     setImmediate(() => {
-      next(peerId).then(
-        (key) => {
-          if (key && peerIdFromPrivateKey(key).toString() === peerId)
-            return this.rekeyLogged(key, peerId)
+      // A function is asked now (a node reads keys-next.enc again): a miss is said, then.
+      ;(typeof next === 'function' ? next(peerId) : Promise.resolve(next))
+        .then((key) => {
+          if (has(key)) return this.rekey(key!)
           this.log.error(
             { peerId },
             `the membership lists PeerId ${peerId} for ${this.opts.self}, whose key keys-next.enc does not hold: install the rotated key and restart`,
           )
-        },
-        (err: unknown) =>
+        })
+        .catch((err: unknown) =>
           this.log.error(
             { err: (err as Error).message, peerId },
-            'could not read the rotated libp2p key: install it and restart',
+            'could not restart the network with the rotated libp2p key: restart the node',
           ),
-      )
+        )
     })
     return true
-  }
-
-  private rekeyLogged(key: PrivateKey, peerId: string): void {
-    this.rekey(key).catch((err: unknown) =>
-      this.log.error(
-        { err: (err as Error).message, peerId },
-        'could not restart the network with the rotated libp2p key: restart the node',
-      ),
-    )
   }
 
   /**
