@@ -108,11 +108,11 @@ describe("a node's own libp2p key rotation (real nodes on loopback)", () => {
     for (const n of nodes) expect(n.membership.offer(signed)).toBe(true)
     const cut = await a.checkpoints.runRound()
     expect(cut.checkpoint.membership.version).toBe(1)
-    await waitFor('every node at version 1', () =>
-      nodes.every((n) => n.membership.current.version === 1),
-    ).catch((e) => {
-      throw new Error(`${e.message}: ${nodes.map((n) => n.membership.current.version)}`)
-    })
+    await waitFor(
+      'every node at version 1',
+      () => nodes.every((n) => n.membership.current.version === 1),
+      30_000,
+    )
     // The same node object, its network restarted on the new PeerId.
     await waitFor(
       'c on the new PeerId',
@@ -125,8 +125,11 @@ describe("a node's own libp2p key rotation (real nodes on loopback)", () => {
         [a, b].every((n) =>
           n.net.peers().some((p) => p.peerId === newPeer && p.name === 'hospital-c' && p.gossip),
         ),
-      30_000,
-    )
+      60_000,
+    ).catch((err: Error) => {
+      const seen = [a, b].map((n) => JSON.stringify(n.net.peers()))
+      throw new Error(`${err.message}; c at ${c.membership.current.version}; peers ${seen}`)
+    })
     expect([a, b].some((n) => n.net.peers().some((p) => p.peerId === oldPeer))).toBe(false)
 
     // Both ways after the switch: c's new event reaches a and b, a's reaches c.
