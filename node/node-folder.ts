@@ -1,6 +1,7 @@
 import type { KeyObject } from 'node:crypto'
 import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
+import { privateKeyFromProtobuf } from '@libp2p/crypto/keys'
 import { EhrlogError } from './core/errors.ts'
 import { ed25519PrivateKey, ed25519RawPublicKey } from './core/tree-head.ts'
 import type { Membership } from './core/trust/index.ts'
@@ -132,24 +133,28 @@ export async function readNodeFolder(
 /** `identity` with the keys of keys-next.enc that `listed` (its entry in force) names. */
 function withNextKeys(
   identity: NodeIdentity,
-  listed: { ed25519PublicKey: string; blsPublicKey: string } | undefined,
-  nextKeys: { ed25519PublicKey: string; blsPublicKey: string } | undefined,
+  listed: { ed25519PublicKey: string; blsPublicKey: string; peerId: string } | undefined,
+  nextKeys: LoadedNextKeys | undefined,
   next: NodeFolder['next'],
 ): NodeIdentity {
   if (!listed || !nextKeys || !next) return identity
   const ed = listed.ed25519PublicKey === nextKeys.ed25519PublicKey
   const bls = listed.blsPublicKey === nextKeys.blsPublicKey
+  // A rotated libp2p key: the network starts on the PeerId the version in force lists.
+  const p2p = listed.peerId === nextKeys.peerId && identity.identity.peerId !== nextKeys.peerId
   return {
     ...identity,
     identity: {
       ...identity.identity,
       ...(ed ? { ed25519PublicKey: nextKeys.ed25519PublicKey } : {}),
       ...(bls ? { blsPublicKey: nextKeys.blsPublicKey } : {}),
+      ...(p2p ? { peerId: nextKeys.peerId } : {}),
     },
     ...(ed
       ? { signingKey: next.signingKey, signingPublicKey: ed25519RawPublicKey(next.signingKey) }
       : {}),
     ...(bls ? { blsSecretKey: next.blsSecretKey } : {}),
+    ...(p2p ? { libp2pPrivateKey: privateKeyFromProtobuf(nextKeys.libp2pPrivateKey) } : {}),
   }
 }
 

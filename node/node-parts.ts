@@ -1,3 +1,4 @@
+import type { PrivateKey } from '@libp2p/interface'
 import { AlertService, type Incident, incidentOfCheckpoint } from './alerts/index.ts'
 import { HttpServer, type NodeStatus, tlsFilesOf } from './api/index.ts'
 import { AtnaIngest } from './atna/index.ts'
@@ -86,11 +87,15 @@ export function buildParts(
     ...(opts.overrideFence !== undefined ? { override: opts.overrideFence } : {}),
     logger: logger.child({ component: 'fence' }),
   })
-  const net = new NetService({
+  const net: NetService = new NetService({
     // The network follows the version in force (net-members.ts), a joining node included.
     membership: folder.live,
     self: name,
     privateKey: identity.libp2pPrivateKey,
+    // A change rotating this node's libp2p key: the key of keys-next.enc, read when it applies.
+    nextPrivateKey: (peerId: string): Promise<PrivateKey | undefined> =>
+      ownRotation.libp2pKeyFor(peerId),
+    onRekeyed: (peerId: string): void => ownRotation.rekeyed(peerId),
     listen: identity.config.listen,
     announce: identity.config.announce,
     ...(identity.config.join ? { join: identity.config.join } : {}),

@@ -5,7 +5,7 @@ import { NEXT_IDENTITY_FILE, NEXT_KEYS_FILE, rotateNodeKey } from '../../node/id
 import { type CliContext, passphraseOf } from '../context.ts'
 
 /**
- * `ehrlog keys rotate --dir DIR --kind ed25519|bls`: draws the node's next key into
+ * `ehrlog keys rotate --dir DIR --kind ed25519|bls|libp2p`: draws the node's next key into
  * keys-next.enc (next-keys.ts) and prints its public side for `ehrlog network propose rotate`.
  * The node keeps signing with keys.enc until the change is applied at a checkpoint cut.
  */
@@ -17,23 +17,30 @@ export function registerKeys(program: Command, ctx: CliContext): void {
       `draw a new key into ${NEXT_KEYS_FILE}, used from the checkpoint cut that applies its rotation`,
     )
     .requiredOption('--dir <dir>', 'node folder')
-    .requiredOption('--kind <kind>', 'ed25519 (tree heads) or bls (checkpoints)')
+    .requiredOption(
+      '--kind <kind>',
+      'ed25519 (tree heads), bls (checkpoints) or libp2p (the PeerId, network transport)',
+    )
     .option('--json', 'print JSON')
     .action(async (opts: { dir: string; kind: string; json?: boolean }) => {
-      if (opts.kind !== 'ed25519' && opts.kind !== 'bls')
-        throw new EhrlogError('ARGUMENT_INVALID', `--kind ${opts.kind}: want ed25519 or bls`, {
-          details: { field: 'kind' },
-        })
+      if (opts.kind !== 'ed25519' && opts.kind !== 'bls' && opts.kind !== 'libp2p')
+        throw new EhrlogError(
+          'ARGUMENT_INVALID',
+          `--kind ${opts.kind}: want ed25519, bls or libp2p`,
+          { details: { field: 'kind' } },
+        )
       const next = await rotateNodeKey(opts.dir, opts.kind, passphraseOf(ctx))
       const { name } = await readPublicIdentity(opts.dir)
       const shown =
         opts.kind === 'ed25519'
           ? { kind: 'ed25519', ed25519PublicKey: next.ed25519PublicKey }
-          : {
-              kind: 'bls',
-              blsPublicKey: next.blsPublicKey,
-              blsProofOfPossession: next.blsProofOfPossession,
-            }
+          : opts.kind === 'bls'
+            ? {
+                kind: 'bls',
+                blsPublicKey: next.blsPublicKey,
+                blsProofOfPossession: next.blsProofOfPossession,
+              }
+            : { kind: 'libp2p', peerId: next.peerId }
       if (opts.json) {
         ctx.out(`${JSON.stringify(shown)}\n`)
         return

@@ -42,10 +42,16 @@ export interface HeldKeys {
 export async function installNextKeys(
   dir: string,
   text: string,
-  next: { ed25519PublicKey: string; blsPublicKey: string },
+  next: { ed25519PublicKey: string; blsPublicKey: string; peerId: string },
 ): Promise<boolean> {
   if ((await readText(join(dir, NEXT_KEYS_FILE))) !== text) return false
-  const identity: PublicIdentity = { ...(await readPublicIdentity(dir)), ...next }
+  const { ed25519PublicKey, blsPublicKey, peerId } = next
+  const identity: PublicIdentity = {
+    ...(await readPublicIdentity(dir)),
+    ed25519PublicKey,
+    blsPublicKey,
+    peerId,
+  }
   const identityText = `${JSON.stringify(identity, null, 2)}\n`
   const installing = join(dir, INSTALLING_IDENTITY_FILE)
   await writeFileAtomic(installing, identityText, { mode: PUBLIC_FILE_MODE })

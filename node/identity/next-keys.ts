@@ -1,6 +1,8 @@
 import { randomBytes } from 'node:crypto'
 import { readFile, rm } from 'node:fs/promises'
 import { join } from 'node:path'
+import { generateKeyPair, privateKeyFromProtobuf, privateKeyToProtobuf } from '@libp2p/crypto/keys'
+import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import { blsProofOfPossession, blsPublicKey, generateBlsSecretKey } from '../core/bls.ts'
 import { EhrlogError } from '../core/errors.ts'
 import { toHex } from '../core/hex.ts'
@@ -21,20 +23,22 @@ import { readPublicIdentity } from './public-identity.ts'
 /**
  * keys-next.enc: the keys a node will use once a membership change rotating its own key takes
  * effect (docs/architecture.md, "A node's own rotation"). Same format and master secret as
- * keys.enc, holding the whole key set with the rotated keys replaced; written by `ehrlog keys
+ * keys.enc, holding the whole key set (Ed25519, BLS, libp2p) with the rotated keys replaced; written by `ehrlog keys
  * rotate` (also while the node runs: it takes no lock and touches nothing the node writes), read
  * at start and again by the running node when a change rotating its keys is applied
  * (nextKeysReader). Until then, the node signs with keys.enc.
  */
 export { NEXT_IDENTITY_FILE, NEXT_KEYS_FILE } from './install-keys.ts'
 
-export type RotatableKey = 'ed25519' | 'bls'
+export type RotatableKey = 'ed25519' | 'bls' | 'libp2p'
 
 /** The public side of the new keys, for `ehrlog network propose rotate`. */
 export interface NextPublicKeys {
   ed25519PublicKey: string
   blsPublicKey: string
   blsProofOfPossession: string
+  /** The PeerId of the libp2p key (keys.enc's own while it is not rotated). */
+  peerId: string
 }
 
 /**
@@ -51,11 +55,15 @@ export async function rotateNodeKey(
   const { keys, master } = await unlockKeys(dir, header, passphrase)
   try {
     const base = (await openNext(dir, passphrase)) ?? keys
+    const drawn: Partial<PrivateKeys> =
+      kind === 'ed25519'
+        ? { ed25519Seed: new Uint8Array(randomBytes(32)) }
+        : kind === 'bls'
+          ? { blsSecretKey: generateBlsSecretKey() }
+          : { libp2pPrivateKey: privateKeyToProtobuf(await generateKeyPair('Ed25519')) }
     const next: PrivateKeys = {
       ...base,
-      ...(kind === 'ed25519'
-        ? { ed25519Seed: new Uint8Array(randomBytes(32)) }
-        : { blsSecretKey: generateBlsSecretKey() }),
+      ...drawn,
       createdAt: new Date().toISOString(),
     }
     await writeFileAtomic(join(dir, NEXT_KEYS_FILE), sealKeysFile(next, master, header.kdf), {
@@ -144,5 +152,6 @@ function publicOf(keys: PrivateKeys): NextPublicKeys {
     ed25519PublicKey: toHex(ed25519RawPublicKey(ed25519PrivateKey(keys.ed25519Seed))),
     blsPublicKey: toHex(blsPublicKey(keys.blsSecretKey)),
     blsProofOfPossession: toHex(blsProofOfPossession(keys.blsSecretKey)),
+    peerId: peerIdFromPrivateKey(privateKeyFromProtobuf(keys.libp2pPrivateKey)).toString(),
   }
 }

@@ -1,4 +1,7 @@
 import type { KeyObject } from 'node:crypto'
+import { privateKeyFromProtobuf } from '@libp2p/crypto/keys'
+import type { PrivateKey } from '@libp2p/interface'
+import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import { toHex } from '../core/hex.ts'
 import { ed25519PrivateKey, ed25519RawPublicKey } from '../core/tree-head.ts'
 import type { Membership, MembershipVersion, SignedProposal } from '../core/trust/index.ts'
@@ -68,8 +71,11 @@ export interface OwnRotationOptions {
  * - Ed25519, key lost: holds its own appends until the cut (the first checkpoint of the version)
  *   is known, then signs with the new key; without it, the hold stays, named, until it is there.
  * - BLS: the checkpoint rounds get the new key, signing under the versions that list it.
- * Once the version in force lists every key of keys-next.enc and the own feed signs with the
- * new one, they are installed as keys.enc and identity.json (install-keys.ts).
+ * - libp2p: the network asks libp2pKeyFor() for the key of the PeerId listed when it applies the
+ *   change, restarts its host on it (NetService.rekey) and says so (rekeyed()).
+ * Once the version in force lists every key of keys-next.enc, the own feed signs with the
+ * new Ed25519 key and the network runs on the new libp2p key, they are installed as keys.enc
+ * and identity.json (install-keys.ts).
  */
 export class OwnRotation {
   readonly #o: OwnRotationOptions
@@ -224,6 +230,28 @@ export class OwnRotation {
     )
   }
 
+  /**
+   * The libp2p private key of keys-next.enc if its PeerId is `peerId` (a version in force lists
+   * it for this node), reading keys-next.enc again if need be; undefined otherwise.
+   */
+  async libp2pKeyFor(peerId: string): Promise<PrivateKey | undefined> {
+    const held = this.#o.next.current
+    const next = held?.peerId === peerId ? held : await this.#reload()
+    if (next?.peerId !== peerId) return undefined
+    const key = privateKeyFromProtobuf(next.libp2pPrivateKey)
+    return peerIdFromPrivateKey(key).toString() === peerId ? key : undefined
+  }
+
+  /** The network runs on the libp2p key of `peerId`: the identity follows; install if complete. */
+  rekeyed(peerId: string): void {
+    const { identity, logger } = this.#o
+    identity.identity = { ...identity.identity, peerId }
+    logger.info({ peerId }, 'network now runs on the rotated libp2p key')
+    void this.#install().catch((err: unknown) =>
+      logger.error({ err: (err as Error).message }, 'could not install the rotated keys'),
+    )
+  }
+
   /** The own feed signs with the new key: governance and sessions too; install if complete. */
   #switched(version: number): void {
     this.#marking.delete(version)
@@ -273,7 +301,8 @@ export class OwnRotation {
 
   /**
    * Installs keys-next.enc as keys.enc and identity.json once the version in force lists all
-   * its keys for this node (its libp2p key unchanged) and the own feed signs with its key.
+   * its keys for this node, the own feed signs with its Ed25519 key and the network runs on
+   * its libp2p key (identity.peerId, which rekeyed() moves).
    */
   async #install(): Promise<void> {
     const next = this.#o.next.current
@@ -283,12 +312,15 @@ export class OwnRotation {
     if (
       listed.ed25519PublicKey !== next.ed25519PublicKey ||
       listed.blsPublicKey !== next.blsPublicKey ||
-      listed.peerId !== this.#o.identity.identity.peerId ||
+      listed.peerId !== next.peerId ||
+      this.#o.identity.identity.peerId !== next.peerId ||
       signing !== next.ed25519PublicKey
     )
       return
-    const { ed25519PublicKey, blsPublicKey } = next
-    if (await installNextKeys(this.#o.dir, next.sealed, { ed25519PublicKey, blsPublicKey })) {
+    const { ed25519PublicKey, blsPublicKey, peerId } = next
+    if (
+      await installNextKeys(this.#o.dir, next.sealed, { ed25519PublicKey, blsPublicKey, peerId })
+    ) {
       if (this.#o.next.current === next) this.#o.next.current = undefined
       this.#o.logger.info('rotated keys installed as keys.enc and identity.json')
     }

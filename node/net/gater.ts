@@ -9,8 +9,9 @@ import type { NetMembers } from './net-members.ts'
  * slots per node and per address, idle ones making room), but they are never dialed, and
  * gossip (peer score below the graylist threshold, plus the topic validator) and sync (handler
  * check) refuse them per peer. With no client slots the node admits members only. A PeerId an
- * earlier version listed and the current one does not (a removed member, a rotated-out libp2p
- * key) is refused outright. `dialable` names the few non-members this node may dial: the
+ * earlier version listed and the current one does not is refused outright when its member was
+ * removed; a rotated-out libp2p PeerId of a member still listed is admitted as a client only
+ * (its node learns the change that rotated it, then switches to the new key). `dialable` names the few non-members this node may dial: the
  * `--join` peers of a joining node.
  */
 export function memberGater(
@@ -23,6 +24,7 @@ export function memberGater(
     denyDialPeer: (peer) => !mayDial(peer),
     denyOutboundEncryptedConnection: (peer) => !mayDial(peer),
     denyInboundEncryptedConnection: (peer, maConn) =>
-      members.isFormerPeer(peer) || clients.denyInbound(peer, maConn.remoteAddr),
+      (members.isFormerPeer(peer) && !members.isRotatedOutPeer(peer)) ||
+      clients.denyInbound(peer, maConn.remoteAddr),
   }
 }

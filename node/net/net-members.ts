@@ -95,11 +95,29 @@ export class NetMembers implements MemberView {
 
   /**
    * A PeerId an earlier version listed that the current one does not: a removed member's, or
-   * a libp2p key rotated out. Such a peer is not admitted at all, not even as a client.
+   * a libp2p key rotated out. The gater admits a removed member's not at all, not even as a
+   * client; a rotated-out one only as a client (isRotatedOutPeer).
    */
   isFormerPeer(peerId: PeerId | string): boolean {
     const id = typeof peerId === 'string' ? peerId : peerId.toString()
     return !this.current.byPeerId(id) && this.#ever().peerIds.has(id)
+  }
+
+  /**
+   * A former PeerId (isFormerPeer) of a member the current version still lists under another
+   * one: its libp2p key was rotated. Its node, if it missed the cut (the members refused its
+   * old PeerId from theirs), learns the change as a client (/ehrlog/membership/1.0.0) and then
+   * switches to the new key (NetService.rekey).
+   */
+  isRotatedOutPeer(peerId: PeerId | string): boolean {
+    const id = typeof peerId === 'string' ? peerId : peerId.toString()
+    if (!this.isFormerPeer(id)) return false
+    const history = this.#source?.history
+    for (const v of history?.versions ?? []) {
+      const name = v.members.find((m) => m.peerId === id)?.name
+      if (name !== undefined) return this.current.byName(name) !== undefined
+    }
+    return false
   }
 
   /** Calls `listener` after each applied change (never, for a fixed membership). */

@@ -26,9 +26,13 @@ export interface NetServiceOptions {
   /**
    * The node's rotated libp2p key (keys-next.enc), if it holds one: when a version in force
    * lists its PeerId for `self` (a `rotate-libp2p` change applied at a cut), the network
-   * restarts its host with it, in this process (rekey()).
+   * restarts its host with it, in this process (rekey()). A function is asked at that moment
+   * for the key of the PeerId listed (a running node reads keys-next.enc again: `ehrlog keys
+   * rotate` may have written it after the start); undefined when it holds none.
    */
-  nextPrivateKey?: PrivateKey
+  nextPrivateKey?: PrivateKey | ((peerId: string) => Promise<PrivateKey | undefined>)
+  /** Told once the network runs on a rotated libp2p key (rekey()), with its PeerId. */
+  onRekeyed?: (peerId: string) => void
   /** A joining node's peers to ask for the chain besides the members it knows (/p2p/ multiaddrs). */
   join?: string[]
   /** Multiaddrs to listen on, e.g. /ip4/0.0.0.0/tcp/7400. */

@@ -304,14 +304,26 @@ export class NetService {
    */
   private rotatedTo(peerId: string): boolean {
     const next = this.opts.nextPrivateKey
-    if (!next || peerIdFromPrivateKey(next).toString() !== peerId) return false
+    if (!next) return false
+    const has = (key: PrivateKey | undefined) =>
+      key && peerIdFromPrivateKey(key).toString() === peerId
+    if (typeof next !== 'function' && !has(next)) return false
     setImmediate(() => {
-      this.rekey(next).catch((err: unknown) =>
-        this.log.error(
-          { err: (err as Error).message, peerId },
-          'could not restart the network with the rotated libp2p key: restart the node',
-        ),
-      )
+      // A function is asked now (a node reads keys-next.enc again): a miss is said, then.
+      ;(typeof next === 'function' ? next(peerId) : Promise.resolve(next))
+        .then((key) => {
+          if (has(key)) return this.rekey(key!)
+          this.log.error(
+            { peerId },
+            `the membership lists PeerId ${peerId} for ${this.opts.self}, whose key keys-next.enc does not hold: install the rotated key and restart`,
+          )
+        })
+        .catch((err: unknown) =>
+          this.log.error(
+            { err: (err as Error).message, peerId },
+            'could not restart the network with the rotated libp2p key: restart the node',
+          ),
+        )
     })
     return true
   }
@@ -341,6 +353,7 @@ export class NetService {
       { from, peerId: this.peerId, admitted: this.admitted },
       'network restarted with the rotated libp2p key',
     )
+    if ((this.state as State) === 'started') this.opts.onRekeyed?.(this.peerId)
   }
 
   /** Stops dialing, sync, gossip, then the host. Safe to call at any time, any number of times. */

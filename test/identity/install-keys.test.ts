@@ -36,6 +36,41 @@ describe('installing rotated keys as keys.enc and identity.json (crash-safe)', (
     reader.close()
   })
 
+  it('a libp2p rotation composes with an Ed25519 one on top; the install brings the new PeerId and key', async () => {
+    const dir = await tempDir()
+    await initNodeDir(dir, { name: 'hospital-a' })
+    const before = await openNodeDir(dir)
+    const p2p = await rotateNodeKey(dir, 'libp2p')
+    expect(p2p.peerId).not.toBe(before.identity.peerId)
+    expect(p2p.ed25519PublicKey).toBe(before.identity.ed25519PublicKey)
+    expect(p2p.blsPublicKey).toBe(before.identity.blsPublicKey)
+    const both = await rotateNodeKey(dir, 'ed25519') // on top: the new libp2p key is kept
+    expect(both.peerId).toBe(p2p.peerId)
+    expect(both.ed25519PublicKey).not.toBe(before.identity.ed25519PublicKey)
+    const nextIdentity = JSON.parse(await readFile(join(dir, NEXT_IDENTITY_FILE), 'utf8'))
+    expect(nextIdentity).toMatchObject({
+      peerId: both.peerId,
+      ed25519PublicKey: both.ed25519PublicKey,
+      blsPublicKey: before.identity.blsPublicKey,
+    })
+    // keys.enc is untouched until the install.
+    expect((await openNodeDir(dir)).identity.peerId).toBe(before.identity.peerId)
+    const reader = await nextKeysReader(dir)
+    const read = (await reader.read())!
+    reader.close()
+    expect(read.peerId).toBe(both.peerId)
+    expect(await installNextKeys(dir, read.sealed, read)).toBe(true)
+    const opened = await openNodeDir(dir)
+    expect(opened.identity.peerId).toBe(both.peerId)
+    expect(opened.libp2pPrivateKey.publicKey.toString()).not.toBe(
+      before.libp2pPrivateKey.publicKey.toString(),
+    )
+    expect(opened.identity.ed25519PublicKey).toBe(both.ed25519PublicKey)
+    // identity.json holds the public identity fields only (no proof copied from the read keys).
+    const installed = JSON.parse(await readFile(join(dir, 'identity.json'), 'utf8'))
+    expect(installed).not.toHaveProperty('sealed')
+  })
+
   it('keeps a rotation drawn meanwhile; a crash between keys.enc and identity.json is finished at open', async () => {
     const dir = await tempDir()
     await initNodeDir(dir, { name: 'hospital-a' })

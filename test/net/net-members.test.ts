@@ -1,3 +1,5 @@
+import { generateKeyPair } from '@libp2p/crypto/keys'
+import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import { pino } from 'pino'
 import { describe, expect, it } from 'vitest'
 import { isEhrlogError } from '../../node/core/errors.ts'
@@ -62,6 +64,25 @@ describe('NetMembers: the version in force, and what earlier versions leave behi
     expect(view.isFormerPeer(c.peerId)).toBe(true)
     expect(view.isOrigin('hospital-c')).toBe(true)
     expect(view.isFormerPeer(members[0]!.identity.peerId)).toBe(false)
+    // A removed member's PeerId is not a rotated-out one: the gater refuses it outright.
+    expect(view.isRotatedOutPeer(c.peerId)).toBe(false)
+    // b's libp2p key rotated: its old PeerId is former, and rotated out (admitted as a client).
+    const b = members[1]!.identity
+    const newPeer = peerIdFromPrivateKey(await generateKeyPair('Ed25519')).toString()
+    live.offer(
+      await signedChange(
+        live.history.versions[1]!,
+        { type: 'rotate-libp2p', name: 'hospital-b', peerId: newPeer, oldKey: 'held' },
+        ['hospital-a', 'hospital-b'],
+        keys,
+      ),
+    )
+    await live.applyPending()
+    expect(view.isMember(b.peerId)).toBe(false)
+    expect(view.isFormerPeer(b.peerId)).toBe(true)
+    expect(view.isRotatedOutPeer(b.peerId)).toBe(true)
+    expect(view.isRotatedOutPeer(newPeer)).toBe(false)
+    expect(view.isRotatedOutPeer(c.peerId)).toBe(false)
   })
 
   it('a NetService refuses a join address without /p2p/ before any I/O, and a non-member without a live membership', async () => {
