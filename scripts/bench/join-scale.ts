@@ -27,10 +27,8 @@
 // `node --import tsx scripts/bench/join-scale.ts`, or BENCH=join-scale in `npm run bench`.
 import '../../node/shim.ts'
 import { chmod, copyFile, cp, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
-import { createServer } from 'node:net'
 import { loadavg, tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { main } from '../../client/main.ts'
 import { signerIndexes } from '../../node/core/checkpoint.ts'
 import { fromHex } from '../../node/core/hex.ts'
 import { Membership } from '../../node/core/trust/index.ts'
@@ -47,7 +45,8 @@ import {
   sign,
 } from '../governance-cli.ts'
 import { initNetwork } from '../in-process-network.ts'
-import { type NodeProcess, spawnNode } from '../local-network.ts'
+import { spawnNode } from '../local-network.ts'
+import { cli, freePort, type Hospital } from './bench-nodes.ts'
 import { benchBeta, seedNetwork } from './checkpoint-seed.ts'
 import { type Figure, printFigures } from './report.ts'
 
@@ -69,30 +68,6 @@ const say = (line: string) =>
   process.stderr.write(
     `[join at scale +${((performance.now() - t00) / 1000).toFixed(0)} s] ${line} (load ${load()})\n`,
   )
-
-interface Hospital {
-  name: string
-  dir: string
-  admin: Admin
-  process?: NodeProcess
-}
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer()
-    server.once('error', reject)
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address()
-      server.close(() => resolve(typeof address === 'object' && address ? address.port : 0))
-    })
-  })
-}
-
-async function cli(args: string[]): Promise<void> {
-  let err = ''
-  const code = await main(args, { out: () => {}, err: (t) => (err += t), env: {} })
-  if (code !== 0) throw new Error(`ehrlog ${args.join(' ')}: ${err}`)
-}
 
 /** Polls every `everyMs` until `check` holds; the time it took (ms) from `t0`. */
 async function until(

@@ -4,7 +4,6 @@
 // memory). MEMBERSHIP_CHANGES (default 200) address changes of 7 members, each signed by 4.
 import '../../node/shim.ts'
 import { generateKeyPairSync, type KeyObject } from 'node:crypto'
-import { type AddressInfo, createServer } from 'node:net'
 import { generateKeyPair } from '@libp2p/crypto/keys'
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import { pino } from 'pino'
@@ -23,6 +22,7 @@ import {
 import { LiveMembership } from '../../node/membership/live-membership.ts'
 import { NetService } from '../../node/net/index.ts'
 import type { FeedBatch, ReplicaStore } from '../../node/net/replica-store.ts'
+import { freePort } from './bench-nodes.ts'
 import type { Figure } from './report.ts'
 
 const VRF_PUBLIC_KEY = '00'.repeat(31) + '01'
@@ -30,15 +30,6 @@ const empty: ReplicaStore = {
   sizes: async () => new Map(),
   readBatches: async (): Promise<FeedBatch[]> => [],
   acceptBatch: async () => ({ status: 'duplicate', treeSize: 0 }),
-}
-
-/** A free loopback port (taken by the OS, released for the node). */
-async function freePort(): Promise<number> {
-  const server = createServer()
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-  const { port } = server.address() as AddressInfo
-  await new Promise((resolve) => server.close(resolve))
-  return port
 }
 
 export async function benchMembershipSync(

@@ -12,23 +12,14 @@
 // asked; each alternates the quorum between 3 and 2 of the 3 members.
 import '../../node/shim.ts'
 import { chmod, copyFile, cp, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
-import { createServer } from 'node:net'
 import { loadavg, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { localNodeName } from '../../client/commands/network.ts'
-import { main } from '../../client/main.ts'
 import { openNodeDir } from '../../node/identity/index.ts'
 import { storeOfNode } from '../../node/node-store.ts'
-import {
-  type Admin,
-  adminOfNode,
-  createAdmin,
-  logIn,
-  membershipAt,
-  propose,
-  sign,
-} from '../governance-cli.ts'
-import { type NodeProcess, spawnNode } from '../local-network.ts'
+import { adminOfNode, createAdmin, logIn, membershipAt, propose, sign } from '../governance-cli.ts'
+import { spawnNode } from '../local-network.ts'
+import { cli, freePort, type Hospital } from './bench-nodes.ts'
 import { type Figure, printFigures } from './report.ts'
 import { seedEvent } from './seed-events.ts'
 
@@ -44,30 +35,6 @@ const FAST_KDF = { N: 2 ** 10, r: 8, p: 1 }
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
 /** Progress on stderr (the figures go to stdout). */
 const progress = (line: string) => process.stderr.write(`membership bench: ${line}\n`)
-
-interface Hospital {
-  name: string
-  dir: string
-  admin: Admin
-  process?: NodeProcess
-}
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer()
-    server.once('error', reject)
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address()
-      server.close(() => resolve(typeof address === 'object' && address ? address.port : 0))
-    })
-  })
-}
-
-async function cli(args: string[]): Promise<void> {
-  let err = ''
-  const code = await main(args, { out: () => {}, err: (t) => (err += t), env: {} })
-  if (code !== 0) throw new Error(`ehrlog ${args.join(' ')}: ${err}`)
-}
 
 /** origin → size at a running node, from GET /api/v1/status. */
 async function sizesAt(http: string): Promise<Map<string, number>> {
