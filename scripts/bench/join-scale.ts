@@ -26,7 +26,7 @@
 //
 // `node --import tsx scripts/bench/join-scale.ts`, or BENCH=join-scale in `npm run bench`.
 import '../../node/shim.ts'
-import { chmod, copyFile, cp, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
+import { cp, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
 import { loadavg, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { signerIndexes } from '../../node/core/checkpoint.ts'
@@ -46,7 +46,7 @@ import {
 } from '../governance-cli.ts'
 import { initNetwork } from '../in-process-network.ts'
 import { spawnNode } from '../local-network.ts'
-import { cli, freePort, type Hospital } from './bench-nodes.ts'
+import { type Hospital, prepareJoiningFolder } from './bench-nodes.ts'
 import { benchBeta, seedNetwork } from './checkpoint-seed.ts'
 import { type Figure, printFigures } from './report.ts'
 
@@ -227,22 +227,7 @@ export async function benchJoinAtScale(): Promise<Figure[]> {
 
     // hospital-d, as its IT team makes it.
     const d: Hospital = { name: NEW, dir: join(work, NEW), admin: adminOf(work, NEW) }
-    const [p2p, http] = [await freePort(), await freePort()]
-    await cli([
-      'init',
-      '--dir',
-      d.dir,
-      '--name',
-      d.name,
-      '--listen',
-      `/ip4/127.0.0.1/tcp/${p2p}`,
-      '--http-port',
-      String(http),
-    ])
-    await copyFile(join(work, 'net', 'network.json'), join(d.dir, 'network.json'))
-    await copyFile(join(a.dir, 'index.key'), join(d.dir, 'index.key'))
-    await chmod(join(d.dir, 'index.key'), 0o600)
-    await createAdmin(d.admin, d.dir, `Admin of ${NEW}`)
+    await prepareJoiningFolder(d, join(work, 'net', 'network.json'), join(a.dir, 'index.key'))
     await seedBetas(d.dir, Membership.parse(genesisText))
 
     // The add: proposed at a, signed at b (2 of 3), applied by every member at a cut.

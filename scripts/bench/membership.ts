@@ -11,7 +11,7 @@
 // CHANGE_RUNS (default 4) changes are timed at the cut, ASKED_RUNS (default 2) with a round
 // asked; each alternates the quorum between 3 and 2 of the 3 members.
 import '../../node/shim.ts'
-import { chmod, copyFile, cp, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
+import { cp, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
 import { loadavg, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { localNodeName } from '../../client/commands/network.ts'
@@ -19,7 +19,7 @@ import { openNodeDir } from '../../node/identity/index.ts'
 import { storeOfNode } from '../../node/node-store.ts'
 import { adminOfNode, createAdmin, logIn, membershipAt, propose, sign } from '../governance-cli.ts'
 import { spawnNode } from '../local-network.ts'
-import { cli, freePort, type Hospital } from './bench-nodes.ts'
+import { cli, type Hospital, prepareJoiningFolder } from './bench-nodes.ts'
 import { type Figure, printFigures } from './report.ts'
 import { seedEvent } from './seed-events.ts'
 
@@ -226,22 +226,7 @@ export async function benchMembership(): Promise<Figure[]> {
       dir: join(root, 'hospital-d'),
       admin: adminOfNode(join(root, 'cli'), 'hospital-d', 'pw of admin@hospital-d', FAST_KDF),
     }
-    const [p2p, http] = [await freePort(), await freePort()]
-    await cli([
-      'init',
-      '--dir',
-      d.dir,
-      '--name',
-      d.name,
-      '--listen',
-      `/ip4/127.0.0.1/tcp/${p2p}`,
-      '--http-port',
-      String(http),
-    ])
-    await copyFile(join(root, 'net', 'network.json'), join(d.dir, 'network.json'))
-    await copyFile(join(a.dir, 'index.key'), join(d.dir, 'index.key'))
-    await chmod(join(d.dir, 'index.key'), 0o600)
-    await createAdmin(d.admin, d.dir, 'Admin of hospital-d')
+    await prepareJoiningFolder(d, join(root, 'net', 'network.json'), join(a.dir, 'index.key'))
     const signers = quorum === 3 ? [b, c] : [b]
     const id = await propose(a.admin, a.process!.info.http, ['add', join(d.dir, 'identity.json')])
     for (const s of signers) await sign(s.admin, s.process!.info.http, id)
