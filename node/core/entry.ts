@@ -55,23 +55,29 @@ const ENVELOPE_KEYS = ['body', 'kind', 'origin', 'prev', 'recorded', 'seq', 'v']
  * sortedFlatCopy takes) with keys already in order and none that JSON.stringify would move
  * (array indices) or JSON.parse treats specially (__proto__). decodeEntry then compares
  * JSON.stringify(e) with the text (isStringified), with no sorted copy made; for anything
- * else (false) it builds the canonical text the general way. Canonical entries from honest nodes always pass.
+ * else (undefined) it builds the canonical text the general way. Canonical entries from honest
+ * nodes always pass. Gives the body's keys (Object.keys) when it passes.
  */
-function inCanonicalOrder(e: Record<string, unknown>, keys: readonly string[]): boolean {
-  for (let i = 0; i < ENVELOPE_KEYS.length; i++) if (keys[i] !== ENVELOPE_KEYS[i]) return false
+function inCanonicalOrder(
+  e: Record<string, unknown>,
+  keys: readonly string[],
+): readonly string[] | undefined {
+  for (let i = 0; i < ENVELOPE_KEYS.length; i++) if (keys[i] !== ENVELOPE_KEYS[i]) return undefined
   const body = e.body as Record<string, unknown>
-  if (Array.isArray(body)) return false
+  if (Array.isArray(body)) return undefined
   let previous = ''
-  for (const key of Object.keys(body)) {
+  const bodyKeys = Object.keys(body)
+  for (const key of bodyKeys) {
     const first = key.charCodeAt(0)
-    if ((first >= 0x30 && first <= 0x39) || key === '__proto__' || !(key > previous)) return false
+    if ((first >= 0x30 && first <= 0x39) || key === '__proto__' || !(key > previous))
+      return undefined
     previous = key
     const v = body[key]
     const type = typeof v
     if (type === 'string' || type === 'boolean' || v === null) continue
-    if (type !== 'number' || !Number.isSafeInteger(v)) return false
+    if (type !== 'number' || !Number.isSafeInteger(v)) return undefined
   }
-  return true
+  return bodyKeys
 }
 
 /**
@@ -84,10 +90,9 @@ function inCanonicalOrder(e: Record<string, unknown>, keys: readonly string[]): 
  * is s between quotes for every string parsed from such a text, and is compared in place.
  * Same answer as the round trip (property-tested in test/core/entry-canonical.test.ts).
  */
-function isStringified(text: string, e: Entry): boolean {
+function isStringified(text: string, e: Entry, keys: readonly string[]): boolean {
   const body = e.body as Record<string, unknown>
   let p = literal(text, 0, '{"body":{')
-  const keys = Object.keys(body)
   for (let i = 0; i < keys.length; i++) {
     if (i > 0) p = literal(text, p, ',')
     p = literal(text, quoted(text, p, keys[i]!), ':')
@@ -236,11 +241,12 @@ export function decodeEntry(bytes: Uint8Array): EncodedEntry {
   const keys = Object.keys(e)
   if (keys.length !== 7) throw invalid(`entry has ${keys.length} fields, want 7`)
   // Compared as text, which the strict decoder maps one-to-one to bytes: no re-encoding.
-  const canonical = !inCanonicalOrder(e as Record<string, unknown>, keys)
+  const bodyKeys = inCanonicalOrder(e as Record<string, unknown>, keys)
+  const canonical = !bodyKeys
     ? entryJson(e as Entry) === text
     : text.includes('\\')
       ? JSON.stringify(e) === text
-      : isStringified(text, e as Entry)
+      : isStringified(text, e as Entry, bodyKeys)
   if (!canonical) {
     throw invalid('entry bytes are not in RFC 8785 canonical form')
   }

@@ -4,12 +4,14 @@
 // indexes, LevelDB write), split by thread as the syslog benchmark splits it. The entries are
 // the syslog benchmark's: ATNA messages (~2 KiB entries) of a pool of 10,000 patients,
 // appended by an origin store in batches and gossiped as the origin's node would.
-//   node --import tsx scripts/bench/replica-apply.ts   (REPLICA_ENTRIES, REPLICA_BATCH, REPLICA_ROUNDS)
+//   node --import tsx scripts/bench/replica-apply.ts   (REPLICA_ENTRIES, REPLICA_BATCH, REPLICA_ROUNDS;
+//   REPLICA_PROFILE=file.cpuprofile: the main thread's CPU profile of the rounds alone)
 import '../../node/shim.ts'
 import { generateKeyPairSync, randomBytes } from 'node:crypto'
-import { readdirSync, readFileSync } from 'node:fs'
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { loadavg, tmpdir } from 'node:os'
+import { Session } from 'node:inspector/promises'
 import { join } from 'node:path'
 import { eventsOfAuditMessage } from '../../node/atna/audit-message.ts'
 import { ed25519RawPublicKey } from '../../node/core/tree-head.ts'
@@ -76,6 +78,11 @@ async function main(): Promise<void> {
       .map((l) => l.toFixed(2))
       .join(' ')}`,
   )
+  const profile = process.env.REPLICA_PROFILE
+  const session = profile ? new Session() : undefined
+  session?.connect()
+  await session?.post('Profiler.enable')
+  await session?.post('Profiler.start')
   for (let round = 0; round < ROUNDS; round++) {
     const replica = new LogStore({
       path: join(dir, `r${round}`),
@@ -108,6 +115,10 @@ async function main(): Promise<void> {
     console.log(
       `round ${round + 1}: ${per(main + v8 + workers)} µs CPU/entry = main ${per(main)} + workers ${per(workers)} + V8 ${per(v8)}; ${Math.round((ENTRIES / wallMs) * 1000)} entries/s`,
     )
+  }
+  if (session && profile) {
+    const { profile: taken } = await session.post('Profiler.stop')
+    writeFileSync(profile, JSON.stringify(taken))
   }
   await rm(dir, { recursive: true, force: true })
 }
