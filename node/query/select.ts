@@ -118,7 +118,7 @@ async function selectByPatient(
       }
       return false
     }
-    for await (const refs of store.patientIndex.refsIn(filter.patient!, origin)) {
+    for await (const refs of store.patientIndex.refsIn(filter.patient!, origin, fromSeq)) {
       for (const r of refs) {
         if (r.seq <= previous) return undefined
         previous = r.seq
