@@ -105,20 +105,25 @@ async function selectByPatient(
   for (const origin of origins) {
     if (after && origin < after.origin) continue
     const fromSeq = after?.origin === origin ? after.seq + 1 : 1
-    let todo: EntryRef[] = []
+    const todo: EntryRef[] = []
     let previous = 0
     /** Reads `todo`; true when the page is full or the budget is spent. */
+    /**
+     * Reads `todo`, no more of it at a time than the page has room for: when every entry
+     * matches, none is read (and decrypted) past the page's end.
+     */
     const readTodo = async (): Promise<boolean> => {
-      const entries = await store.getEntries(todo)
-      todo = []
-      for (const e of entries) {
-        last = e
-        read++
-        if (page.offer(e, filter) || read >= SELECT_LIMITS.scanBudget) return true
+      while (todo.length > 0) {
+        const entries = await store.getEntries(todo.splice(0, page.room))
+        for (const e of entries) {
+          last = e
+          read++
+          if (page.offer(e, filter) || read >= SELECT_LIMITS.scanBudget) return true
+        }
       }
       return false
     }
-    for await (const refs of store.patientIndex.refsIn(filter.patient!, origin)) {
+    for await (const refs of store.patientIndex.refsIn(filter.patient!, origin, fromSeq)) {
       for (const r of refs) {
         if (r.seq <= previous) return undefined
         previous = r.seq
@@ -148,6 +153,11 @@ class Page {
 
   get full(): boolean {
     return this.#full
+  }
+
+  /** Entries the page still takes (at least 1). */
+  get room(): number {
+    return Math.max(1, this.#limit - this.#entries.length)
   }
 
   /** Adds `e` if it matches; true when the page is full. */

@@ -108,11 +108,14 @@ export class PatientIndexStore {
 
   /**
    * One patient's entries in one feed, in seq order, read lazily (read/index-postings.ts):
-   * what a query page reads instead of every posting of the patient in every feed.
+   * what a query page reads instead of every posting of the patient in every feed. From
+   * `fromSeq` on, a later page does not read the postings of the pages before it (it may
+   * yield a few seqs below `fromSeq`, from the posting that holds it).
    */
-  async *refsIn(patientId: string, origin: string): AsyncGenerator<EntryRef[]> {
+  async *refsIn(patientId: string, origin: string, fromSeq = 1): AsyncGenerator<EntryRef[]> {
     const feed = this.#access().feeds.get(origin)
-    if (feed) yield* patientRefsIn(this.#access(), this.#blind(patientId), feed.tag, origin)
+    if (feed)
+      yield* patientRefsIn(this.#access(), this.#blind(patientId), feed.tag, origin, fromSeq)
   }
 
   /** Cached VRF outputs, by blind index (undefined where none). */

@@ -3,6 +3,7 @@ import {
   type FeedTag,
   indexBetaKey,
   PREFIX,
+  patientKey,
   prefixRange,
   readU64,
 } from '../format/key-layout.ts'
@@ -67,18 +68,30 @@ export async function* patientPostings(
  * One patient's entries in one feed, from its postings (P | blind | feed | first seq) in key
  * order, so in ascending seq order: the seqs of each posting read, decrypted and yielded only
  * when the caller asks for more (a query page stops reading once it is full, and a patient's
- * trail grows by one posting per query of it). Postings that fail authentication are skipped
- * (verify reports them), as in LogStore.findByPatient.
+ * trail grows by one posting per query of it). From `fromSeq` on (a later page's cursor): the
+ * reading starts at the last posting whose first seq is at most `fromSeq`, found by its key
+ * alone, so the postings of the pages before are neither read nor decrypted (a posting holds
+ * one append's seqs, so every seq of an earlier posting is below that first seq). Seqs below
+ * `fromSeq` in that first posting are yielded too; the caller skips them. Postings that fail
+ * authentication are skipped (verify reports them), as in LogStore.findByPatient.
  */
 export async function* patientRefsIn(
   access: StoreAccess,
   blind: Buffer,
   tag: FeedTag,
   origin: string,
+  fromSeq = 1,
 ): AsyncGenerator<EntryRef[]> {
-  const iterator = access.db.iterator(
-    prefixRange(Buffer.concat([Buffer.of(PREFIX.patient), blind, tag])),
-  )
+  const prefix = Buffer.concat([Buffer.of(PREFIX.patient), blind, tag])
+  const range = prefixRange(prefix)
+  let gte = range.gte
+  if (fromSeq > 1) {
+    const [start] = await access.db
+      .keys({ gte, lte: patientKey(blind, tag, fromSeq), reverse: true, limit: 1 })
+      .all()
+    if (start) gte = start
+  }
+  const iterator = access.db.iterator({ gte, lt: range.lt })
   try {
     for (let want = 16; ; want = Math.min(want * 2, 1000)) {
       const chunk = await iterator.nextv(want)
