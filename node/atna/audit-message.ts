@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto'
-import { XMLParser, XMLValidator } from 'fast-xml-parser'
 import { EhrlogError } from '../core/errors.ts'
 import { type Action, type AuditEvent, LIMITS, normalTime, parseEvent } from '../core/event.ts'
+import { readAuditXml, XmlRefusal } from './audit-xml.ts'
 
 /** EventActionCode (DICOM PS3.15 A.5, RFC 3881 §5.1): C, R, U, D, E. */
 const ACTION_OF_CODE: Record<string, Action> = {
@@ -18,28 +18,6 @@ const ACTION_OF_EVENT_ID: Record<string, Action> = {
   '110114': 'login', // User Authentication (the EventTypeCode tells login from logout)
 }
 
-const parser = new XMLParser({
-  ignoreAttributes: false,
-  attributeNamePrefix: '',
-  // Only XML's five predefined entities and character references are expanded: a DTD, where
-  // entities could be defined (and multiplied), is refused before the parser sees it.
-  processEntities: true,
-  htmlEntities: false,
-  removeNSPrefix: true,
-  parseAttributeValue: false,
-  parseTagValue: false,
-  // Nothing here reads the declaration, processing instructions or a tag's path (isArray
-  // goes by name): not building them is ~15% of the parse (docs/performance.md, session 9).
-  // Well-formedness is still checked whole by XMLValidator first.
-  ignoreDeclaration: true,
-  ignorePiTags: true,
-  jPath: false,
-  isArray: (name) =>
-    ['ActiveParticipant', 'ParticipantObjectIdentification', 'AuditSourceIdentification'].includes(
-      name,
-    ),
-})
-
 type Node = Record<string, unknown>
 
 /**
@@ -50,7 +28,11 @@ type Node = Record<string, unknown>
  * names no patient, or lacks a field the mapping needs: MESSAGE_INVALID naming it.
  */
 export function eventsOfAuditMessage(xml: Buffer): AuditEvent[] {
-  const root = parseAuditMessage(xml)
+  return eventsOfAuditRoot(parseAuditMessage(xml), xml)
+}
+
+/** The events of a parsed AuditMessage element (`parseAuditMessage`) whose bytes are `xml`. */
+export function eventsOfAuditRoot(root: Record<string, unknown>, xml: Buffer): AuditEvent[] {
   const ident = root.EventIdentification as Node | undefined
   if (!ident) throw invalid('EventIdentification', 'missing')
   const actionCode = attr(ident, 'EventActionCode')
@@ -120,10 +102,15 @@ export function parseAuditMessage(xml: Buffer): Record<string, unknown> {
   // ATNA messages never carry a DTD (the schemas are XSD/RELAX NG); a DOCTYPE is where
   // entity-expansion attacks ("billion laughs") live, so it is refused outright.
   if (/<!DOCTYPE|<!ENTITY/i.test(text)) throw invalid('DOCTYPE', 'a DTD is not allowed')
-  const valid = XMLValidator.validate(text)
-  if (valid !== true)
-    throw invalid('xml', `not well-formed: ${valid.err.msg} (line ${valid.err.line})`)
-  const root = (parser.parse(text) as Node).AuditMessage as Node | undefined
+  // One strict pass (saxes: XML 1.0 well-formedness) builds the object the mapping reads.
+  let doc: Node
+  try {
+    doc = readAuditXml(text)
+  } catch (err) {
+    if (err instanceof XmlRefusal) throw invalid(err.field, err.message)
+    throw err
+  }
+  const root = doc.AuditMessage as Node | undefined
   if (!root || typeof root !== 'object') throw invalid('AuditMessage', 'no AuditMessage root')
   return root
 }
