@@ -34,6 +34,8 @@ interface Frame {
   name: string
   /** The compressed children so far (fast-xml-parser's node2json, one element at a time). */
   obj: Obj
+  /** How many keys obj has. */
+  keys: number
   /** The text pieces, each trimmed and expanded, joined (fast-xml-parser's textData). */
   text: string | undefined
   /** The raw text of the current piece (a comment does not end a piece). */
@@ -61,6 +63,9 @@ const MAX_DEPTH = 100
 const hasOwn = Object.prototype.hasOwnProperty
 
 function safeName(name: string): string {
+  // Only names of these lengths can be in either set (most ATNA names are not).
+  const n = name.length
+  if (n !== 7 && n !== 8 && n !== 9 && n !== 11 && n !== 14 && n !== 16) return name
   if (CRITICAL.has(name)) throw new XmlRefusal('xml', `the name "${name}" is not allowed`)
   return DANGEROUS.has(name) ? `__${name}` : name
 }
@@ -83,7 +88,7 @@ function attrName(raw: string): string {
 const PREDEFINED: Record<string, string> = { lt: '<', gt: '>', amp: '&', quot: '"', apos: "'" }
 
 /** A raw attribute value or piece of text as fast-xml-parser read it (see above). */
-function valueOf(raw: string): string {
+function fxpValue(raw: string): string {
   const v = (raw.includes('\r') ? raw.replace(/\r\n?/g, '\n') : raw).trim()
   return v.includes('&')
     ? v.replace(/&(lt|gt|amp|quot|apos);/g, (_, n: string) => PREDEFINED[n]!)
@@ -95,92 +100,152 @@ function valueOf(raw: string): string {
  * after checking that `text` is well-formed XML 1.0. Throws XmlRefusal.
  */
 export function readAuditXml(text: string): Obj {
-  const parser = new SaxesParser({ position: false })
-  const top: Frame = { name: '', obj: {}, text: undefined, pending: '', attrs: undefined }
-  const stack: Frame[] = [top]
-  let frame = top
-  /** Where the last markup ended: text runs from there to the "<" saxes is at. */
-  let markEnd = 0
-  let attrs: Obj | undefined
-
-  const flush = (f: Frame): void => {
-    if (f.pending === '') return
-    const piece = valueOf(f.pending)
-    f.pending = ''
-    if (piece !== '' && f !== top) f.text = f.text === undefined ? piece : f.text + piece
-  }
-  const marked = (): void => {
-    markEnd = parser.position
-  }
-  parser.on('text', () => {
-    if (frame !== top) frame.pending += text.slice(markEnd, parser.position - 1)
-  })
-  // A comment does not end a piece of text; a processing instruction does.
-  parser.on('comment', () => {
-    markEnd = parser.position + 1
-  })
-  parser.on('processinginstruction', () => {
-    flush(frame)
-    marked()
-  })
-  parser.on('cdata', (c) => {
-    // A CDATA section is a piece of its own, neither trimmed nor expanded.
-    flush(frame)
-    marked()
-    if (frame !== top) frame.text = frame.text === undefined ? c : frame.text + c
-  })
-  parser.on('attribute', (a) => {
-    const name = attrName(a.name)
-    if (name === '') return
-    const end = parser.position - 1
-    const quote = text[end]!
-    attrs ??= {}
-    attrs[name] = valueOf(text.slice(text.lastIndexOf(quote, end - 1) + 1, end))
-  })
-  parser.on('opentag', (tag) => {
-    flush(frame)
-    marked()
-    if (stack.length > MAX_DEPTH)
-      throw new XmlRefusal('xml', `elements nested deeper than ${MAX_DEPTH}`)
-    frame = { name: tagName(tag.name), obj: {}, text: undefined, pending: '', attrs }
-    attrs = undefined
-    stack.push(frame)
-  })
-  parser.on('closetag', () => {
-    flush(frame)
-    marked()
-    const done = stack.pop()!
-    frame = stack[stack.length - 1]!
-    addChild(frame.obj, done)
-  })
-  // No error handler: saxes then throws its first error. (And no more than these seven
-  // handlers: saxes stores each as a property by computed name, and an eighth turns the
-  // parser into a slow dictionary-mode object, ~5x slower: docs/performance.md, session 10.)
+  const top: Frame = { name: '', obj: {}, keys: 0, text: undefined, pending: '', attrs: undefined }
+  // The parser is reused from message to message while each ends cleanly (close() resets
+  // it whole, as its constructor does); one that threw mid-message is dropped.
+  const parser = spare ?? newParser()
+  spare = undefined
+  at = { parser, text, top, stack: [top], frame: top, markEnd: 0, attrs: undefined }
   try {
     parser.write(text).close()
+    spare = parser
   } catch (err) {
     if (err instanceof XmlRefusal) throw err
     throw new XmlRefusal('xml', `not well-formed: ${err instanceof Error ? err.message : err}`)
+  } finally {
+    at = undefined
   }
   return top.obj
 }
 
+type Parser = SaxesParser<{ position: false; forceXMLVersion: true; defaultXMLVersion: '1.0' }>
+
+/** A parser that ended its last message cleanly, ready for the next. */
+let spare: Parser | undefined
+
+/**
+ * A strict XML 1.0 parser (ATNA messages are XML 1.0: a document that declares 1.1 is still
+ * read by 1.0's rules) with the handlers below. No error handler: saxes then throws its
+ * first error. And no more than these seven handlers: saxes stores each as a property by
+ * computed name, and an eighth turns the parser into a slow dictionary-mode object, ~5x
+ * slower (docs/performance.md, session 10). The handlers are module functions reading `at`
+ * (one message is read at a time, whole), not closures made per message.
+ */
+function newParser(): Parser {
+  const parser: Parser = new SaxesParser({
+    position: false,
+    forceXMLVersion: true,
+    defaultXMLVersion: '1.0',
+  })
+  parser.on('text', onText)
+  parser.on('comment', onComment)
+  parser.on('processinginstruction', onPi)
+  parser.on('cdata', onCdata)
+  parser.on('attribute', onAttribute)
+  parser.on('opentag', onOpenTag)
+  parser.on('closetag', onCloseTag)
+  return parser
+}
+
+/** The message being read. */
+interface Reading {
+  parser: Parser
+  text: string
+  top: Frame
+  stack: Frame[]
+  frame: Frame
+  /** Where the last markup ended: text runs from there to the "<" saxes is at. */
+  markEnd: number
+  /** The attributes of the tag being opened. */
+  attrs: Obj | undefined
+}
+
+let at: Reading | undefined
+
+function flush(r: Reading, f: Frame): void {
+  if (f.pending === '') return
+  const piece = fxpValue(f.pending)
+  f.pending = ''
+  if (piece !== '' && f !== r.top) f.text = f.text === undefined ? piece : f.text + piece
+}
+
+function onText(): void {
+  const r = at!
+  if (r.frame !== r.top) r.frame.pending += r.text.slice(r.markEnd, r.parser.position - 1)
+}
+
+// A comment does not end a piece of text (its position is before its final ">").
+function onComment(): void {
+  const r = at!
+  r.markEnd = r.parser.position + 1
+}
+
+function onPi(): void {
+  const r = at!
+  flush(r, r.frame)
+  r.markEnd = r.parser.position
+}
+
+// A CDATA section is a piece of its own, neither trimmed nor expanded.
+function onCdata(c: string): void {
+  const r = at!
+  const f = r.frame
+  flush(r, f)
+  r.markEnd = r.parser.position
+  if (f !== r.top) f.text = f.text === undefined ? c : f.text + c
+}
+
+function onAttribute(a: { name: string }): void {
+  const r = at!
+  const name = attrName(a.name)
+  if (name === '') return
+  const end = r.parser.position - 1
+  const text = r.text
+  r.attrs ??= {}
+  r.attrs[name] = fxpValue(text.slice(text.lastIndexOf(text[end]!, end - 1) + 1, end))
+}
+
+function onOpenTag(tag: { name: string }): void {
+  const r = at!
+  flush(r, r.frame)
+  r.markEnd = r.parser.position
+  if (r.stack.length > MAX_DEPTH)
+    throw new XmlRefusal('xml', `elements nested deeper than ${MAX_DEPTH}`)
+  const attrs = r.attrs
+  r.attrs = undefined
+  r.frame = { name: tagName(tag.name), obj: {}, keys: 0, text: undefined, pending: '', attrs }
+  r.stack.push(r.frame)
+}
+
+function onCloseTag(): void {
+  const r = at!
+  flush(r, r.frame)
+  r.markEnd = r.parser.position
+  const done = r.stack.pop()!
+  r.frame = r.stack[r.stack.length - 1]!
+  addChild(r.frame, done)
+}
+
 /** node2json's compress for one closed element, added to its parent's object. */
-function addChild(parent: Obj, child: Frame): void {
+function addChild(parent: Frame, child: Frame): void {
   let val: unknown = child.obj
-  if (child.text !== undefined && child.text.length > 0) child.obj['#text'] = child.text
+  if (child.text !== undefined && child.text.length > 0) {
+    child.obj['#text'] = child.text
+    child.keys++
+  }
   if (child.attrs) {
     for (const name in child.attrs)
       child.obj[name] = ARRAYS.has(name) ? [child.attrs[name]] : child.attrs[name]
-  } else {
-    const keys = Object.keys(child.obj)
-    if (keys.length === 1 && child.obj['#text'] !== undefined) val = child.obj['#text']
-    else if (keys.length === 0) val = ''
-  }
+  } else if (child.keys === 0) val = ''
+  else if (child.keys === 1 && child.obj['#text'] !== undefined) val = child.obj['#text']
   const name = child.name
-  const existing = hasOwn.call(parent, name) ? parent[name] : undefined
+  const obj = parent.obj
+  const existing = hasOwn.call(obj, name) ? obj[name] : undefined
   if (existing !== undefined) {
     if (Array.isArray(existing)) existing.push(val)
-    else parent[name] = [existing, val]
-  } else parent[name] = ARRAYS.has(name) ? [val] : val
+    else obj[name] = [existing, val]
+  } else {
+    obj[name] = ARRAYS.has(name) ? [val] : val
+    parent.keys++
+  }
 }
