@@ -16,8 +16,9 @@ import { SaxesParser } from 'saxes'
  * are kept as written (fast-xml-parser 5.12 with these options expanded none: `&#65;` stays
  * `&#65;`; the ones it dropped, control characters and surrogates, saxes refuses), and a
  * literal tab or line break in an attribute value is kept (XML would make it a space). A
- * name fast-xml-parser refuses (`__proto__`, `constructor`, `prototype`) and nesting deeper
- * than 100 elements (its limit) are refused.
+ * name fast-xml-parser refuses (`__proto__`, `constructor`, `prototype`), nesting deeper
+ * than 100 elements (its limit), a name with U+FEFF or U+1680 (see checkName), and a
+ * processing instruction with an unbalanced quote (it found no end to it) are refused.
  */
 export class XmlRefusal extends Error {
   constructor(
@@ -105,7 +106,16 @@ export function readAuditXml(text: string): Obj {
   // it whole, as its constructor does); one that threw mid-message is dropped.
   const parser = spare ?? newParser()
   spare = undefined
-  at = { parser, text, top, stack: [top], frame: top, markEnd: 0, attrs: undefined }
+  at = {
+    parser,
+    text,
+    top,
+    stack: [top],
+    frame: top,
+    markEnd: 0,
+    attrs: undefined,
+    oddSpace: text.includes('\uFEFF') || text.includes('\u1680'),
+  }
   try {
     parser.write(text).close()
     spare = parser
@@ -158,6 +168,20 @@ interface Reading {
   markEnd: number
   /** The attributes of the tag being opened. */
   attrs: Obj | undefined
+  /** Whether the text has U+FEFF or U+1680 (names with them are refused). */
+  oddSpace: boolean
+}
+
+const ODD_SPACE = /[\uFEFF\u1680]/
+
+/**
+ * U+FEFF and U+1680 are name characters in XML 1.0 but whitespace to JavaScript's /\s/, which
+ * fast-xml-parser split tags with: it read `a\uFEFFb="1"` as attribute b. A name holding one
+ * is refused, not read either way.
+ */
+function checkName(r: Reading, name: string): void {
+  if (r.oddSpace && ODD_SPACE.test(name))
+    throw new XmlRefusal('xml', `a name with U+FEFF or U+1680 (${JSON.stringify(name)})`)
 }
 
 let at: Reading | undefined
@@ -180,10 +204,26 @@ function onComment(): void {
   r.markEnd = r.parser.position + 1
 }
 
-function onPi(): void {
+function onPi(pi: { body: string }): void {
   const r = at!
+  // fast-xml-parser looked for a PI's end outside quotes, skipping from a quote to the next
+  // one: with an unbalanced quote it ran past the end (and refused, or misread what followed).
+  if (!quotesPair(pi.body))
+    throw new XmlRefusal('xml', 'a processing instruction with an unbalanced quote')
   flush(r, r.frame)
   r.markEnd = r.parser.position
+}
+
+/** Whether every ' or " in `s` has its pair after it in `s` (fast-xml-parser's scan). */
+function quotesPair(s: string): boolean {
+  for (let i = 0; i < s.length; i++) {
+    const c = s[i]
+    if (c === '"' || c === "'") {
+      i = s.indexOf(c, i + 1)
+      if (i === -1) return false
+    }
+  }
+  return true
 }
 
 // A CDATA section is a piece of its own, neither trimmed nor expanded.
@@ -197,6 +237,7 @@ function onCdata(c: string): void {
 
 function onAttribute(a: { name: string }): void {
   const r = at!
+  checkName(r, a.name)
   const name = attrName(a.name)
   if (name === '') return
   const end = r.parser.position - 1
@@ -207,6 +248,7 @@ function onAttribute(a: { name: string }): void {
 
 function onOpenTag(tag: { name: string }): void {
   const r = at!
+  checkName(r, tag.name)
   flush(r, r.frame)
   r.markEnd = r.parser.position
   if (r.stack.length > MAX_DEPTH)
