@@ -4,8 +4,8 @@ import { SaxesParser } from 'saxes'
  * One pass of saxes (strict XML 1.0 well-formedness, as jsdom uses it) over an audit message,
  * building the object that fast-xml-parser's `XMLParser` gave the mapping with the options
  * audit-message.ts used (attributes as plain properties, namespace prefixes removed, values
- * as strings, the five predefined entities and character references expanded, processing
- * instructions, comments and the declaration dropped, `isArray` by name). It replaces
+ * as strings, processing instructions, comments and the declaration dropped, `isArray` by
+ * name). It replaces
  * `XMLValidator.validate` then `XMLParser.parse` (two passes, ~40 µs of ~55 per message:
  * docs/performance.md, session 10). test/atna/xml-differential.test.ts checks that it
  * refuses every mutated corpus message the old two passes refused, and gives the same object
