@@ -1,7 +1,7 @@
-import { createHash } from 'node:crypto'
-import { XMLParser, XMLValidator } from 'fast-xml-parser'
+import { createHash, hash } from 'node:crypto'
 import { EhrlogError } from '../core/errors.ts'
 import { type Action, type AuditEvent, LIMITS, normalTime, parseEvent } from '../core/event.ts'
+import { readAuditXml, XmlRefusal } from './audit-xml.ts'
 
 /** EventActionCode (DICOM PS3.15 A.5, RFC 3881 §5.1): C, R, U, D, E. */
 const ACTION_OF_CODE: Record<string, Action> = {
@@ -18,29 +18,13 @@ const ACTION_OF_EVENT_ID: Record<string, Action> = {
   '110114': 'login', // User Authentication (the EventTypeCode tells login from logout)
 }
 
-const parser = new XMLParser({
-  ignoreAttributes: false,
-  attributeNamePrefix: '',
-  // Only XML's five predefined entities and character references are expanded: a DTD, where
-  // entities could be defined (and multiplied), is refused before the parser sees it.
-  processEntities: true,
-  htmlEntities: false,
-  removeNSPrefix: true,
-  parseAttributeValue: false,
-  parseTagValue: false,
-  // Nothing here reads the declaration, processing instructions or a tag's path (isArray
-  // goes by name): not building them is ~15% of the parse (docs/performance.md, session 9).
-  // Well-formedness is still checked whole by XMLValidator first.
-  ignoreDeclaration: true,
-  ignorePiTags: true,
-  jPath: false,
-  isArray: (name) =>
-    ['ActiveParticipant', 'ParticipantObjectIdentification', 'AuditSourceIdentification'].includes(
-      name,
-    ),
-})
-
 type Node = Record<string, unknown>
+
+/** SHA-256 in hex: crypto.hash (one call, no Hash object) where Node has it (20.12+). */
+const sha256Hex: (data: Buffer) => string =
+  typeof hash === 'function'
+    ? (data) => hash('sha256', data, 'hex')
+    : (data) => createHash('sha256').update(data).digest('hex')
 
 /**
  * Maps one DICOM PS3.15 A.5 or RFC 3881 audit message (XML bytes) to ehrlog events: one per
@@ -50,7 +34,11 @@ type Node = Record<string, unknown>
  * names no patient, or lacks a field the mapping needs: MESSAGE_INVALID naming it.
  */
 export function eventsOfAuditMessage(xml: Buffer): AuditEvent[] {
-  const root = parseAuditMessage(xml)
+  return eventsOfAuditRoot(parseAuditMessage(xml), xml)
+}
+
+/** The events of a parsed AuditMessage element (`parseAuditMessage`) whose bytes are `xml`. */
+export function eventsOfAuditRoot(root: Record<string, unknown>, xml: Buffer): AuditEvent[] {
   const ident = root.EventIdentification as Node | undefined
   if (!ident) throw invalid('EventIdentification', 'missing')
   const actionCode = attr(ident, 'EventActionCode')
@@ -86,32 +74,37 @@ export function eventsOfAuditMessage(xml: Buffer): AuditEvent[] {
     (other ?? patients[0])?.ParticipantObjectIDTypeCode as Node | undefined,
   )
   const resource = resourceCode?.display ?? resourceCode?.code ?? 'patient'
-  const sha256 = createHash('sha256').update(xml).digest('hex')
+  const sha256 = sha256Hex(xml)
   const original =
     xml.byteLength * 4 <= LIMITS.originalLength * 3 ? xml.toString('base64') : undefined
   // Normalized here (the schema's own time check), so that parseEvent's fast path
   // (isNormalEvent: every other field checked as the schema would) takes a well-formed message.
   const eventTime = normalTime(time)
-  return patients.map((p, i) =>
-    parseEvent(
-      {
-        patientId: attr(p, 'ParticipantObjectID'),
-        ...optional('patientName', textOf(p.ParticipantObjectName)),
-        actorId,
-        ...optional('actorName', requestor && attr(requestor, 'UserName')),
-        action,
-        ...optional('detail', eventId && (eventId.display ?? eventId.code)),
-        resource,
-        ...optional('resourceId', other && attr(other, 'ParticipantObjectID')),
-        time: eventTime,
-        outcome: outcomeCode === '0' ? 'success' : 'failure',
-        source,
-        originalSha256: sha256,
-        ...optional('original', original),
-      },
-      `AuditMessage.ParticipantObjectIdentification[${i}]`,
-    ),
-  )
+  const patientName = (p: Node) => textOf(p.ParticipantObjectName)
+  const actorName = requestor && attr(requestor, 'UserName')
+  const detail = eventId && (eventId.display ?? eventId.code)
+  const resourceId = other && attr(other, 'ParticipantObjectID')
+  const outcome = outcomeCode === '0' ? 'success' : 'failure'
+  return patients.map((p, i) => {
+    // Built field by field in the order the events have always had (no spread per field).
+    const event: Record<string, string | undefined> = {
+      patientId: attr(p, 'ParticipantObjectID'),
+    }
+    const name = patientName(p)
+    if (name !== undefined) event.patientName = name
+    event.actorId = actorId
+    if (actorName !== undefined) event.actorName = actorName
+    event.action = action
+    if (detail !== undefined) event.detail = detail
+    event.resource = resource
+    if (resourceId !== undefined) event.resourceId = resourceId
+    event.time = eventTime
+    event.outcome = outcome
+    event.source = source
+    event.originalSha256 = sha256
+    if (original !== undefined) event.original = original
+    return parseEvent(event, `AuditMessage.ParticipantObjectIdentification[${i}]`)
+  })
 }
 
 /** The AuditMessage element of `xml`, parsed; MESSAGE_INVALID for a DTD or bad XML. */
@@ -120,10 +113,15 @@ export function parseAuditMessage(xml: Buffer): Record<string, unknown> {
   // ATNA messages never carry a DTD (the schemas are XSD/RELAX NG); a DOCTYPE is where
   // entity-expansion attacks ("billion laughs") live, so it is refused outright.
   if (/<!DOCTYPE|<!ENTITY/i.test(text)) throw invalid('DOCTYPE', 'a DTD is not allowed')
-  const valid = XMLValidator.validate(text)
-  if (valid !== true)
-    throw invalid('xml', `not well-formed: ${valid.err.msg} (line ${valid.err.line})`)
-  const root = (parser.parse(text) as Node).AuditMessage as Node | undefined
+  // One strict pass (saxes: XML 1.0 well-formedness) builds the object the mapping reads.
+  let doc: Node
+  try {
+    doc = readAuditXml(text)
+  } catch (err) {
+    if (err instanceof XmlRefusal) throw invalid(err.field, err.message)
+    throw err
+  }
+  const root = doc.AuditMessage as Node | undefined
   if (!root || typeof root !== 'object') throw invalid('AuditMessage', 'no AuditMessage root')
   return root
 }
@@ -168,10 +166,6 @@ function textOf(v: unknown): string | undefined {
 
 function asList(v: unknown): Node[] {
   return Array.isArray(v) ? (v.filter((x) => x && typeof x === 'object') as Node[]) : []
-}
-
-function optional<K extends string>(key: K, v: string | undefined): Partial<Record<K, string>> {
-  return v === undefined ? {} : ({ [key]: v } as Record<K, string>)
 }
 
 function invalid(field: string, problem: string): EhrlogError {

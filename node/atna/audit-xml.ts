@@ -1,0 +1,293 @@
+import { SaxesParser } from 'saxes'
+
+/**
+ * One pass of saxes (strict XML 1.0 well-formedness, as jsdom uses it) over an audit message,
+ * building the object that fast-xml-parser's `XMLParser` gave the mapping with the options
+ * audit-message.ts used (attributes as plain properties, namespace prefixes removed, values
+ * as strings, processing instructions, comments and the declaration dropped, `isArray` by
+ * name). It replaces
+ * `XMLValidator.validate` then `XMLParser.parse` (two passes, ~40 µs of ~55 per message:
+ * docs/performance.md, session 10). test/atna/xml-differential.test.ts checks that it
+ * refuses every mutated corpus message the old two passes refused, and gives the same object
+ * for every one both accept.
+ *
+ * Values are taken from the raw text saxes has checked, as fast-xml-parser took them: line
+ * ends as LF, trimmed, then only the five predefined entities expanded. Character references
+ * are kept as written (fast-xml-parser 5.12 with these options expanded none: `&#65;` stays
+ * `&#65;`; the ones it dropped, control characters and surrogates, saxes refuses), and a
+ * literal tab or line break in an attribute value is kept (XML would make it a space). A
+ * name fast-xml-parser refuses (`__proto__`, `constructor`, `prototype`), nesting deeper
+ * than 100 elements (its limit), a name with U+FEFF or U+1680 (see checkName), and a
+ * processing instruction with an unbalanced quote (it found no end to it) are refused.
+ */
+export class XmlRefusal extends Error {
+  constructor(
+    readonly field: string,
+    message: string,
+  ) {
+    super(message)
+  }
+}
+
+type Obj = Record<string, unknown>
+
+interface Frame {
+  name: string
+  /** The compressed children so far (fast-xml-parser's node2json, one element at a time). */
+  obj: Obj
+  /** How many keys obj has. */
+  keys: number
+  /** The text pieces, each trimmed and expanded, joined (fast-xml-parser's textData). */
+  text: string | undefined
+  /** The raw text of the current piece (a comment does not end a piece). */
+  pending: string
+  attrs: Obj | undefined
+}
+
+const ARRAYS = new Set([
+  'ActiveParticipant',
+  'ParticipantObjectIdentification',
+  'AuditSourceIdentification',
+])
+// fast-xml-parser's util.js: names it refuses, and names it renames with "__".
+const CRITICAL = new Set(['__proto__', 'constructor', 'prototype'])
+const DANGEROUS = new Set([
+  'hasOwnProperty',
+  'toString',
+  'valueOf',
+  '__defineGetter__',
+  '__defineSetter__',
+  '__lookupGetter__',
+  '__lookupSetter__',
+])
+const MAX_DEPTH = 100
+const hasOwn = Object.prototype.hasOwnProperty
+
+function safeName(name: string): string {
+  // Only names of these lengths can be in either set (most ATNA names are not).
+  const n = name.length
+  if (n !== 7 && n !== 8 && n !== 9 && n !== 11 && n !== 14 && n !== 16) return name
+  if (CRITICAL.has(name)) throw new XmlRefusal('xml', `the name "${name}" is not allowed`)
+  return DANGEROUS.has(name) ? `__${name}` : name
+}
+
+/** Tag names lose everything up to their first colon (removeNSPrefix). */
+function tagName(raw: string): string {
+  const colon = raw.indexOf(':')
+  return safeName(colon === -1 ? raw : raw.slice(colon + 1))
+}
+
+/** Attribute names: xmlns and xmlns:* are dropped (""), p:name is name, a:b:c stays whole. */
+function attrName(raw: string): string {
+  const colon = raw.indexOf(':')
+  if (colon === -1) return raw === 'xmlns' ? '' : safeName(raw)
+  const prefix = raw.slice(0, colon)
+  if (prefix === 'xmlns') return ''
+  return raw.indexOf(':', colon + 1) === -1 ? safeName(raw.slice(colon + 1)) : safeName(raw)
+}
+
+const PREDEFINED: Record<string, string> = { lt: '<', gt: '>', amp: '&', quot: '"', apos: "'" }
+
+/** A raw attribute value or piece of text as fast-xml-parser read it (see above). */
+function fxpValue(raw: string): string {
+  const v = (raw.includes('\r') ? raw.replace(/\r\n?/g, '\n') : raw).trim()
+  return v.includes('&')
+    ? v.replace(/&(lt|gt|amp|quot|apos);/g, (_, n: string) => PREDEFINED[n]!)
+    : v
+}
+
+/**
+ * The top-level object fast-xml-parser's `parse` gave for `text` (e.g. `{ AuditMessage: … }`),
+ * after checking that `text` is well-formed XML 1.0. Throws XmlRefusal.
+ */
+export function readAuditXml(text: string): Obj {
+  const top: Frame = { name: '', obj: {}, keys: 0, text: undefined, pending: '', attrs: undefined }
+  // The parser is reused from message to message while each ends cleanly (close() resets
+  // it whole, as its constructor does); one that threw mid-message is dropped.
+  const parser = spare ?? newParser()
+  spare = undefined
+  at = {
+    parser,
+    text,
+    top,
+    stack: [top],
+    frame: top,
+    markEnd: 0,
+    attrs: undefined,
+    oddSpace: text.includes('\uFEFF') || text.includes('\u1680'),
+  }
+  try {
+    parser.write(text).close()
+    spare = parser
+  } catch (err) {
+    if (err instanceof XmlRefusal) throw err
+    throw new XmlRefusal('xml', `not well-formed: ${err instanceof Error ? err.message : err}`)
+  } finally {
+    at = undefined
+  }
+  return top.obj
+}
+
+type Parser = SaxesParser<{ position: false; forceXMLVersion: true; defaultXMLVersion: '1.0' }>
+
+/** A parser that ended its last message cleanly, ready for the next. */
+let spare: Parser | undefined
+
+/**
+ * A strict XML 1.0 parser (ATNA messages are XML 1.0: a document that declares 1.1 is still
+ * read by 1.0's rules) with the handlers below. No error handler: saxes then throws its
+ * first error. And no more than these seven handlers: saxes stores each as a property by
+ * computed name, and an eighth turns the parser into a slow dictionary-mode object, ~5x
+ * slower (docs/performance.md, session 10). The handlers are module functions reading `at`
+ * (one message is read at a time, whole), not closures made per message.
+ */
+function newParser(): Parser {
+  const parser: Parser = new SaxesParser({
+    position: false,
+    forceXMLVersion: true,
+    defaultXMLVersion: '1.0',
+  })
+  parser.on('text', onText)
+  parser.on('comment', onComment)
+  parser.on('processinginstruction', onPi)
+  parser.on('cdata', onCdata)
+  parser.on('attribute', onAttribute)
+  parser.on('opentag', onOpenTag)
+  parser.on('closetag', onCloseTag)
+  return parser
+}
+
+/** The message being read. */
+interface Reading {
+  parser: Parser
+  text: string
+  top: Frame
+  stack: Frame[]
+  frame: Frame
+  /** Where the last markup ended: text runs from there to the "<" saxes is at. */
+  markEnd: number
+  /** The attributes of the tag being opened. */
+  attrs: Obj | undefined
+  /** Whether the text has U+FEFF or U+1680 (names with them are refused). */
+  oddSpace: boolean
+}
+
+const ODD_SPACE = /[\uFEFF\u1680]/
+
+/**
+ * U+FEFF and U+1680 are name characters in XML 1.0 but whitespace to JavaScript's /\s/, which
+ * fast-xml-parser split tags with: it read `a\uFEFFb="1"` as attribute b. A name holding one
+ * is refused, not read either way.
+ */
+function checkName(r: Reading, name: string): void {
+  if (r.oddSpace && ODD_SPACE.test(name))
+    throw new XmlRefusal('xml', `a name with U+FEFF or U+1680 (${JSON.stringify(name)})`)
+}
+
+let at: Reading | undefined
+
+function flush(r: Reading, f: Frame): void {
+  if (f.pending === '') return
+  const piece = fxpValue(f.pending)
+  f.pending = ''
+  if (piece !== '' && f !== r.top) f.text = f.text === undefined ? piece : f.text + piece
+}
+
+function onText(): void {
+  const r = at!
+  if (r.frame !== r.top) r.frame.pending += r.text.slice(r.markEnd, r.parser.position - 1)
+}
+
+// A comment does not end a piece of text (its position is before its final ">").
+function onComment(): void {
+  const r = at!
+  r.markEnd = r.parser.position + 1
+}
+
+function onPi(pi: { body: string }): void {
+  const r = at!
+  // fast-xml-parser looked for a PI's end outside quotes, skipping from a quote to the next
+  // one: with an unbalanced quote it ran past the end (and refused, or misread what followed).
+  if (!quotesPair(pi.body))
+    throw new XmlRefusal('xml', 'a processing instruction with an unbalanced quote')
+  flush(r, r.frame)
+  r.markEnd = r.parser.position
+}
+
+/** Whether every ' or " in `s` has its pair after it in `s` (fast-xml-parser's scan). */
+function quotesPair(s: string): boolean {
+  for (let i = 0; i < s.length; i++) {
+    const c = s[i]
+    if (c === '"' || c === "'") {
+      i = s.indexOf(c, i + 1)
+      if (i === -1) return false
+    }
+  }
+  return true
+}
+
+// A CDATA section is a piece of its own, neither trimmed nor expanded.
+function onCdata(c: string): void {
+  const r = at!
+  const f = r.frame
+  flush(r, f)
+  r.markEnd = r.parser.position
+  if (f !== r.top) f.text = f.text === undefined ? c : f.text + c
+}
+
+function onAttribute(a: { name: string }): void {
+  const r = at!
+  checkName(r, a.name)
+  const name = attrName(a.name)
+  if (name === '') return
+  const end = r.parser.position - 1
+  const text = r.text
+  r.attrs ??= {}
+  r.attrs[name] = fxpValue(text.slice(text.lastIndexOf(text[end]!, end - 1) + 1, end))
+}
+
+function onOpenTag(tag: { name: string }): void {
+  const r = at!
+  checkName(r, tag.name)
+  flush(r, r.frame)
+  r.markEnd = r.parser.position
+  if (r.stack.length > MAX_DEPTH)
+    throw new XmlRefusal('xml', `elements nested deeper than ${MAX_DEPTH}`)
+  const attrs = r.attrs
+  r.attrs = undefined
+  r.frame = { name: tagName(tag.name), obj: {}, keys: 0, text: undefined, pending: '', attrs }
+  r.stack.push(r.frame)
+}
+
+function onCloseTag(): void {
+  const r = at!
+  flush(r, r.frame)
+  r.markEnd = r.parser.position
+  const done = r.stack.pop()!
+  r.frame = r.stack[r.stack.length - 1]!
+  addChild(r.frame, done)
+}
+
+/** node2json's compress for one closed element, added to its parent's object. */
+function addChild(parent: Frame, child: Frame): void {
+  let val: unknown = child.obj
+  if (child.text !== undefined && child.text.length > 0) {
+    child.obj['#text'] = child.text
+    child.keys++
+  }
+  if (child.attrs) {
+    for (const name in child.attrs)
+      child.obj[name] = ARRAYS.has(name) ? [child.attrs[name]] : child.attrs[name]
+  } else if (child.keys === 0) val = ''
+  else if (child.keys === 1 && child.obj['#text'] !== undefined) val = child.obj['#text']
+  const name = child.name
+  const obj = parent.obj
+  const existing = hasOwn.call(obj, name) ? obj[name] : undefined
+  if (existing !== undefined) {
+    if (Array.isArray(existing)) existing.push(val)
+    else obj[name] = [existing, val]
+  } else {
+    obj[name] = ARRAYS.has(name) ? [val] : val
+    parent.keys++
+  }
+}
