@@ -54,7 +54,8 @@ function stringBytes(s: string): number {
   let n = s.length
   for (let i = 0; i < s.length; i++) {
     const c = s.charCodeAt(i)
-    if (c < 0x20) n += 5 // \u00XX (never in an event: a bound for anything else)
+    if (c < 0x20)
+      n += 5 // \u00XX (never in an event: a bound for anything else)
     else if (c === 0x22 || c === 0x5c) n += 1
     else if (c >= 0x80) n += c < 0x800 ? 1 : 2 // a surrogate pair: 2 + 2 for its 4 bytes
   }

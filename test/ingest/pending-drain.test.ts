@@ -8,7 +8,12 @@ import {
   PendingDrain,
 } from '../../node/ingest/index.ts'
 import { silentLogger } from '../../node/logger.ts'
-import { type FeedBatch, type LogStore, PendingLog, type StoreKeys } from '../../node/store/index.ts'
+import {
+  type FeedBatch,
+  type LogStore,
+  PendingLog,
+  type StoreKeys,
+} from '../../node/store/index.ts'
 import { makeEvent, makeSigner, makeStoreKeys, openStore } from '../helpers/fixtures.ts'
 import { filesUnder, useTempDirs } from '../helpers/temp-dir.ts'
 
