@@ -69,7 +69,9 @@ interface Pending {
 /**
  * Group commit for the node's own feed: concurrent requests share one append batch (one
  * fsync, one signed tree head), and an answer is given only after its batch is on disk.
- * At most two batches are in flight, one being written while the next is encoded.
+ * At most two batches are in flight, one being written while the next is encoded. A batch
+ * holds whole requests, in arrival order, up to maxBatch events and maxBatchBytes of
+ * entries, so that under load it still goes out whole in one gossip message.
  */
 export class IngestQueue {
   readonly #opts: Required<
