@@ -81,7 +81,6 @@ describe('syslog listener batches', () => {
     expect(frame(0, 0).byteLength).toBeGreaterThan(1400)
     const largest = Math.max(...submits.map((s) => s.length))
     expect(largest).toBeGreaterThan(12)
-    expect(submits.length).toBeLessThan(total / 12)
     // ... and at most about one TCP read (64 KiB, and the read that passed it).
     expect(largest * frame(0, 0).byteLength).toBeLessThanOrEqual((64 + 32) * 1024)
   }, 90_000)
