@@ -32,6 +32,11 @@ export interface SyslogListenerOptions {
 
 const KiB = 1024
 const MiB = 1024 * KiB
+/**
+ * A batch is sent once it holds this many bytes of frames (about one TCP read), so that one
+ * parse job stays short and one submit stays well inside an append batch's byte cap.
+ */
+const BATCH_FRAME_BYTES = 64 * KiB
 
 /**
  * IHE ITI-20 Record Audit Event over RFC 5425 (syslog over TLS): mutual TLS against the
@@ -50,6 +55,8 @@ export class SyslogListener {
   #server: Server | undefined
   readonly #sockets = new Set<TLSSocket>()
   readonly #inFlight = new Set<Promise<void>>()
+  /** Connections whose open batch waits for the end of this turn's reads: sends it now. */
+  readonly #unsent = new Set<() => void>()
   #totalBytes = 0
   readonly #paused = new Set<() => void>()
 
@@ -114,6 +121,8 @@ export class SyslogListener {
     const server = this.#server
     this.#server = undefined
     for (const socket of this.#sockets) socket.destroy()
+    // Frames counted received are appended or refused before stop() returns.
+    for (const send of [...this.#unsent]) send()
     if (server) await new Promise<void>((resolve) => server.close(() => resolve()))
     await Promise.allSettled([...this.#inFlight])
     if (this.#ownPool) await this.#pool.close()
@@ -139,6 +148,30 @@ export class SyslogListener {
     // are submitted in the order they arrived.
     const lane = this.#lanes++
     let held = 0 // bytes of this connection received and not yet appended or refused
+    // Frames completed by reads since the last batch went out. The reads of one turn of the
+    // event loop (a TCP read of up to 64 KiB is several TLS records, one 'data' event each)
+    // make one batch, up to BATCH_FRAME_BYTES: one parse job, one submit, one request to the
+    // group commit.
+    let batch: Buffer[] = []
+    let batchBytes = 0
+    let timer: NodeJS.Immediate | undefined
+    const send = () => {
+      if (timer) clearImmediate(timer)
+      timer = undefined
+      this.#unsent.delete(send)
+      if (batch.length === 0) return
+      const frames = batch
+      const bytes = batchBytes
+      batch = []
+      batchBytes = 0
+      const done = this.#ingest.ingest(sender, frames, lane).finally(() => {
+        held -= bytes
+        this.#totalBytes -= bytes
+        this.#inFlight.delete(done)
+        for (const wake of [...this.#paused]) wake()
+      })
+      this.#inFlight.add(done)
+    }
     const resume = () => {
       if (
         held + framer.bufferedBytes <= this.#opts.maxConnectionBytes &&
@@ -159,18 +192,18 @@ export class SyslogListener {
         return
       }
       if (frames.length > 0) {
-        // One batch per read: parsed together on a thread, appended in one submit.
-        const bytes = frames.reduce((n, f) => n + f.byteLength, 0)
+        let bytes = 0
+        for (const f of frames) bytes += f.byteLength
         counts.count(sender, 'received', frames.length)
         held += bytes
         this.#totalBytes += bytes
-        const done = this.#ingest.ingest(sender, frames, lane).finally(() => {
-          held -= bytes
-          this.#totalBytes -= bytes
-          this.#inFlight.delete(done)
-          for (const wake of [...this.#paused]) wake()
-        })
-        this.#inFlight.add(done)
+        for (const f of frames) batch.push(f)
+        batchBytes += bytes
+        if (batchBytes >= BATCH_FRAME_BYTES) send()
+        else if (!timer) {
+          timer = setImmediate(send)
+          this.#unsent.add(send)
+        }
       }
       if (
         held + framer.bufferedBytes > this.#opts.maxConnectionBytes ||

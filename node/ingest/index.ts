@@ -1,3 +1,4 @@
+export { entryBytesBound, MAX_GOSSIP_BATCH_BYTES } from './batch-bytes.ts'
 export { fenceOverrideEvent, NO_PATIENT } from './fence-override.ts'
 export { fencePart } from './fence-part.ts'
 export {

@@ -2,6 +2,7 @@ import { entryId } from '../core/entry.ts'
 import { EhrlogError } from '../core/errors.ts'
 import type { AuditEvent } from '../core/event.ts'
 import type { LogStore, PendingLog, Receipt } from '../store/index.ts'
+import { entryBytesBound, MAX_GOSSIP_BATCH_BYTES } from './batch-bytes.ts'
 import type { OwnFeed } from './own-feed.ts'
 
 export interface IngestRequest {
@@ -38,6 +39,12 @@ export interface IngestQueueOptions {
   observeAppend?: (events: number, durationMs: number) => void
   /** Events per append batch (default 1000). */
   maxBatch?: number
+  /**
+   * Entry bytes per append batch, bounded per event by entryBytesBound (default
+   * MAX_GOSSIP_BATCH_BYTES: a batch goes out whole in one gossip message, not as an
+   * announcement that every replica answers by pulling it back from this node).
+   */
+  maxBatchBytes?: number
   /** How long an event may wait for others to share its batch (default 2 ms). */
   maxDelayMs?: number
   /**
@@ -52,6 +59,8 @@ export interface IngestQueueOptions {
 
 interface Pending {
   events: AuditEvent[]
+  /** entryBytesBound of its events, summed. */
+  bytes: number
   request: IngestRequest | undefined
   resolve: (ids: string[]) => void
   reject: (err: unknown) => void
@@ -60,20 +69,31 @@ interface Pending {
 /**
  * Group commit for the node's own feed: concurrent requests share one append batch (one
  * fsync, one signed tree head), and an answer is given only after its batch is on disk.
- * At most two batches are in flight, one being written while the next is encoded.
+ * At most two batches are in flight, one being written while the next is encoded. A batch
+ * holds whole requests, in arrival order, up to maxBatch events and maxBatchBytes of
+ * entries, so that under load it still goes out whole in one gossip message.
  */
 export class IngestQueue {
-  readonly #opts: Required<Pick<IngestQueueOptions, 'maxBatch' | 'maxDelayMs' | 'gateWaitMs'>> &
+  readonly #opts: Required<
+    Pick<IngestQueueOptions, 'maxBatch' | 'maxBatchBytes' | 'maxDelayMs' | 'gateWaitMs'>
+  > &
     IngestQueueOptions
   #pending: Pending[] = []
   #pendingEvents = 0
+  #pendingBytes = 0
   #timer: NodeJS.Timeout | undefined
   #inFlight: Promise<void>[] = []
   /** Requests being appended, by key: a concurrent retry waits for the first. */
   readonly #byKey = new Map<string, { bodyHash: string; done: Promise<IngestResult> }>()
 
   constructor(opts: IngestQueueOptions) {
-    this.#opts = { maxBatch: 1000, maxDelayMs: 2, gateWaitMs: 2000, ...opts }
+    this.#opts = {
+      maxBatch: 1000,
+      maxBatchBytes: MAX_GOSSIP_BATCH_BYTES,
+      maxDelayMs: 2,
+      gateWaitMs: 2000,
+      ...opts,
+    }
   }
 
   /** Appends validated events; resolves with their entry ids once they are durable. */
@@ -143,10 +163,13 @@ export class IngestQueue {
   }
 
   #enqueue(events: AuditEvent[], request: IngestRequest | undefined): Promise<string[]> {
+    let bytes = 0
+    for (const e of events) bytes += entryBytesBound(e)
     const done = new Promise<string[]>((resolve, reject) => {
-      this.#pending.push({ events, request, resolve, reject })
+      this.#pending.push({ events, bytes, request, resolve, reject })
     })
     this.#pendingEvents += events.length
+    this.#pendingBytes += bytes
     this.#schedule()
     return done
   }
@@ -173,7 +196,10 @@ export class IngestQueue {
 
   #schedule(): void {
     if (this.#inFlight.length >= 2) return // the finishing batch reschedules
-    if (this.#pendingEvents >= this.#opts.maxBatch) {
+    if (
+      this.#pendingEvents >= this.#opts.maxBatch ||
+      this.#pendingBytes >= this.#opts.maxBatchBytes
+    ) {
       this.#flush()
     } else if (!this.#timer) {
       this.#timer = setTimeout(() => {
@@ -183,19 +209,30 @@ export class IngestQueue {
     }
   }
 
-  /** Takes whole requests up to maxBatch events (a larger request goes alone) and appends them. */
+  /**
+   * Takes whole requests, in order, up to maxBatch events and maxBatchBytes (a larger request
+   * goes alone), and appends them.
+   */
   #flush(): void {
     if (this.#pending.length === 0) return
-    const taken: Pending[] = []
+    const { maxBatch, maxBatchBytes } = this.#opts
+    let taken = 0
     let count = 0
-    while (this.#pending.length > 0) {
-      const next = this.#pending[0]!
-      if (taken.length > 0 && count + next.events.length > this.#opts.maxBatch) break
-      taken.push(this.#pending.shift()!)
+    let bytes = 0
+    for (const next of this.#pending) {
+      if (
+        taken > 0 &&
+        (count + next.events.length > maxBatch || bytes + next.bytes > maxBatchBytes)
+      )
+        break
+      taken++
       count += next.events.length
+      bytes += next.bytes
     }
+    const batch = this.#pending.splice(0, taken)
     this.#pendingEvents -= count
-    const run = this.#append(taken).finally(() => {
+    this.#pendingBytes -= bytes
+    const run = this.#append(batch).finally(() => {
       this.#inFlight = this.#inFlight.filter((p) => p !== run)
       if (this.#pending.length > 0) this.#schedule()
     })

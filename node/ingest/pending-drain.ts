@@ -1,6 +1,7 @@
 import type { AuditEvent } from '../core/event.ts'
 import type { Logger } from '../logger.ts'
 import type { PendingLog, PendingRequest, Receipt } from '../store/index.ts'
+import { entryBytesBound, MAX_GOSSIP_BATCH_BYTES } from './batch-bytes.ts'
 import type { AppendGate } from './ingest-queue.ts'
 import type { OwnFeed } from './own-feed.ts'
 
@@ -12,6 +13,8 @@ export interface PendingDrainOptions {
   logger: Logger
   /** Events per append batch (default 1000, as IngestQueue). */
   maxBatch?: number
+  /** Entry bytes per append batch (default MAX_GOSSIP_BATCH_BYTES, as IngestQueue). */
+  maxBatchBytes?: number
   /** Wait before trying a failed append again (default 1000 ms). */
   retryMs?: number
 }
@@ -117,7 +120,7 @@ export class PendingDrain implements AppendGate {
           logger.error({ pending: log.size }, 'pending events unreadable: left in the store')
           break
         }
-        await this.#appendRecords(records)
+        await this.#appendRecords(this.#withinBytes(records))
       } catch (err) {
         logger.warn({ err: (err as Error).message }, 'pending events not appended yet: retrying')
         await new Promise<void>((resolve) => {
@@ -131,6 +134,17 @@ export class PendingDrain implements AppendGate {
       this.#ready = true
       this.#markReady()
     }
+  }
+
+  /** The oldest records whose events fit maxBatchBytes (at least one): the rest wait their turn. */
+  #withinBytes<R extends { events: AuditEvent[] }>(records: R[]): R[] {
+    const max = this.#opts.maxBatchBytes ?? MAX_GOSSIP_BATCH_BYTES
+    let bytes = 0
+    for (const [i, r] of records.entries()) {
+      for (const e of r.events) bytes += entryBytesBound(e)
+      if (i > 0 && bytes > max) return records.slice(0, i)
+    }
+    return records
   }
 
   async #appendRecords(records: Awaited<ReturnType<PendingLog['oldest']>>): Promise<void> {

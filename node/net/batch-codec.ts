@@ -60,17 +60,43 @@ export function readEntries(r: ByteReader, maxCount: number): Uint8Array[] {
  * sent when a batch is too large for one gossip message (receivers pull it by sync).
  */
 export function encodeBatchRecord(batch: FeedBatch): Uint8Array {
-  const w = new ByteWriter()
-  writeHead(w, batch.head)
-  writeEntries(w, batch.entries)
-  return w.finish()
+  const head = new ByteWriter()
+  writeHead(head, batch.head)
+  const headBytes = head.finish()
+  // The entries (a batch of the own feed is up to ~1 MiB) are written once, into one buffer,
+  // as writeEntries lays them out.
+  let size = headBytes.byteLength + 4
+  for (const e of batch.entries) size += 4 + e.byteLength
+  const out = exactBuffer(size)
+  out.set(headBytes, 0)
+  let at = out.writeUInt32BE(batch.entries.length, headBytes.byteLength)
+  for (const e of batch.entries) {
+    at = out.writeUInt32BE(e.byteLength, at)
+    out.set(e, at)
+    at += e.byteLength
+  }
+  return new Uint8Array(out.buffer, 0, size)
 }
 
 /** message := u8 version | u16 recordCount | record{recordCount} */
 export function encodeGossipMessage(records: readonly Uint8Array[]): Uint8Array {
-  const w = new ByteWriter().u8(GOSSIP_VERSION).u16(records.length)
-  for (const r of records) w.bytes(r)
-  return w.finish()
+  let size = GOSSIP_HEADER_BYTES
+  for (const r of records) size += r.byteLength
+  const out = exactBuffer(size)
+  out.writeUInt8(GOSSIP_VERSION, 0)
+  let at = out.writeUInt16BE(records.length, 1)
+  for (const r of records) {
+    out.set(r, at)
+    at += r.byteLength
+  }
+  return new Uint8Array(out.buffer, 0, size)
+}
+
+/** A Buffer of `size` bytes that owns its ArrayBuffer (not Node's shared pool), not zeroed. */
+function exactBuffer(size: number): Buffer {
+  if (!Number.isSafeInteger(size) || size > 0xffff_ffff)
+    throw new RangeError(`message of ${size} bytes`)
+  return Buffer.allocUnsafeSlow(size)
 }
 
 /** Bytes a message adds around its records. */

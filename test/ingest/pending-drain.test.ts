@@ -1,8 +1,19 @@
 import { readFile } from 'node:fs/promises'
 import { afterEach, describe, expect, it } from 'vitest'
-import { IngestQueue, OwnFeed, OwnTipFence, PendingDrain } from '../../node/ingest/index.ts'
+import {
+  entryBytesBound,
+  IngestQueue,
+  OwnFeed,
+  OwnTipFence,
+  PendingDrain,
+} from '../../node/ingest/index.ts'
 import { silentLogger } from '../../node/logger.ts'
-import { type LogStore, PendingLog, type StoreKeys } from '../../node/store/index.ts'
+import {
+  type FeedBatch,
+  type LogStore,
+  PendingLog,
+  type StoreKeys,
+} from '../../node/store/index.ts'
 import { makeEvent, makeSigner, makeStoreKeys, openStore } from '../helpers/fixtures.ts'
 import { filesUnder, useTempDirs } from '../helpers/temp-dir.ts'
 
@@ -16,7 +27,7 @@ describe('events taken while the own feed is fenced', () => {
   })
 
   /** A store with the fence, pending log and ingest queue of a 3-member node, as node-parts wires them. */
-  async function startNode(path: string, keys: StoreKeys) {
+  async function startNode(path: string, keys: StoreKeys, maxBatchBytes?: number) {
     const store = openStore(path, keys, [A])
     await store.open()
     const fence = new OwnTipFence({
@@ -26,10 +37,11 @@ describe('events taken while the own feed is fenced', () => {
       logger: silentLogger(),
       pollMs: 10,
     })
+    const published: FeedBatch[] = []
     const feed = new OwnFeed({
       store,
       signer: A,
-      gossip: { publish: () => {} },
+      gossip: { publish: (b) => published.push(b) },
       logger: silentLogger(),
       fence,
     })
@@ -39,6 +51,7 @@ describe('events taken while the own feed is fenced', () => {
       feed,
       logger: silentLogger(),
       retryMs: 20,
+      ...(maxBatchBytes !== undefined ? { maxBatchBytes } : {}),
     })
     await pending.start()
     await fence.start()
@@ -50,7 +63,7 @@ describe('events taken while the own feed is fenced', () => {
       await store.close()
     }
     running.push(stop)
-    return { store, fence, queue, pending, stop }
+    return { store, fence, queue, pending, stop, published }
   }
 
   async function pendingCount(store: LogStore): Promise<number> {
@@ -132,6 +145,22 @@ describe('events taken while the own feed is fenced', () => {
     expect((await node.store.getEntry(A.origin, 2))?.entry.body).toMatchObject({
       notes: 'note number 2',
     })
+  })
+
+  it('are appended in batches within the byte cap, whole requests in arrival order', async () => {
+    const cap = 4 * entryBytesBound(makeEvent(10))
+    const node = await startNode(await tempDir(), makeStoreKeys(), cap)
+    for (let r = 0; r < 5; r++)
+      await node.queue.submit([makeEvent(10 + 3 * r), makeEvent(11 + 3 * r), makeEvent(12 + 3 * r)])
+    node.fence.noteClaim('hospital-b', 0)
+    expect(await node.pending.waitReady(5000)).toBe(true)
+    // One request of 3 per batch: a second would pass the cap of 4 events' bytes.
+    expect(node.published.map((b) => b.entries.length)).toEqual([3, 3, 3, 3, 3])
+    const notes: unknown[] = []
+    for await (const e of node.store.entries(A.origin))
+      notes.push((e.entry.body as { notes: string }).notes)
+    expect(notes).toEqual(Array.from({ length: 15 }, (_, i) => `note number ${10 + i}`))
+    expect(await pendingCount(node.store)).toBe(0)
   })
 
   it('internal appends wait for the fence and fail with UNAVAILABLE saying why', async () => {

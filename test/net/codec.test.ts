@@ -50,6 +50,38 @@ describe('gossip message codec', () => {
     expect(decodeGossipMessage(bytes)).toEqual([batch, announcement])
   })
 
+  it('writes the layout of docs/protocol.md byte for byte (as ByteWriter lays it out)', () => {
+    const big: FeedBatch = {
+      origin: 'hospital-c',
+      entries: Array.from({ length: 300 }, (_, i) => new Uint8Array(1 + ((i * 37) % 3000)).fill(i)),
+      head: head('hospital-c', 2 ** 40),
+    }
+    const reference = (b: FeedBatch) => {
+      const w = new ByteWriter()
+        .shortString(b.head.origin)
+        .u64(b.head.treeSize)
+        .bytes(b.head.root)
+        .bytes(b.head.signature)
+        .u32(b.entries.length)
+      for (const e of b.entries) w.u32(e.byteLength).bytes(e)
+      return w.finish()
+    }
+    const same = (a: Uint8Array, b: Uint8Array) => Buffer.from(a).equals(Buffer.from(b))
+    const records = [batch, announcement, big].map(encodeBatchRecord)
+    expect(records.map((r, i) => same(r, reference([batch, announcement, big][i]!)))).toEqual([
+      true,
+      true,
+      true,
+    ])
+    const message = encodeGossipMessage(records)
+    const w = new ByteWriter().u8(1).u16(3)
+    for (const r of records) w.bytes(r)
+    expect(same(message, w.finish())).toBe(true)
+    // Each owns its bytes: not a view into a shared pool.
+    for (const r of [...records, message]) expect(r.buffer.byteLength).toBe(r.byteLength)
+    expect(decodeGossipMessage(message)).toEqual([batch, announcement, big])
+  })
+
   it('refuses every truncation and any trailing byte', () => {
     for (let n = 0; n < bytes.byteLength; n++)
       expectMalformed(() => decodeGossipMessage(bytes.subarray(0, n)))

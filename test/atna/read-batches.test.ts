@@ -1,0 +1,87 @@
+// The reads of one event-loop turn make one batch (one parse job, one submit), and each
+// connection's messages still reach the ingest queue in the order they were sent, each
+// counted once.
+import { connect } from 'node:tls'
+import { afterEach, describe, expect, it } from 'vitest'
+import { ParsePool, SenderCounts, SyslogListener } from '../../node/atna/index.ts'
+import type { AuditEvent } from '../../node/core/event.ts'
+import { silentLogger } from '../../node/logger.ts'
+import { issue, makeCa } from '../../scripts/atna-certs.ts'
+import { waitFor } from '../../scripts/in-process-network.ts'
+import { useTempDirs } from '../helpers/temp-dir.ts'
+import { DICOM_PATIENT_RECORD, framed, syslogOf } from './messages.ts'
+
+describe('syslog listener batches', () => {
+  const tempDir = useTempDirs()
+  let listener: SyslogListener | undefined
+  let pool: ParsePool | undefined
+  afterEach(async () => {
+    await listener?.stop()
+    await pool?.close()
+    listener = undefined
+    pool = undefined
+  })
+
+  it("batch the frames of a turn's reads, keeping each connection's order and exact counts", async () => {
+    const dir = await tempDir()
+    const ca = await makeCa(dir, 'ca')
+    const server = await issue(dir, ca, 'syslog.test')
+    const ehr = await issue(dir, ca, 'ehr.test')
+    const submits: AuditEvent[][] = []
+    const counts = new SenderCounts()
+    pool = new ParsePool(1)
+    listener = new SyslogListener({
+      host: '127.0.0.1',
+      port: 0,
+      cert: server.cert,
+      key: server.key,
+      ca: ca.cert,
+      allowedSubjects: ['ehr.test'],
+      submit: async (events) => {
+        submits.push(events)
+      },
+      counts,
+      pool,
+      logger: silentLogger(),
+    })
+    await listener.start()
+    const perConnection = 1500
+    const frame = (c: number, i: number) =>
+      framed(
+        syslogOf(DICOM_PATIENT_RECORD.replace('PAT-0042^^^&amp;1.2.3.4&amp;ISO', `C${c}-${i}`)),
+      )
+    const wires = [0, 1, 2].map((c) =>
+      Buffer.concat(Array.from({ length: perConnection }, (_, i) => frame(c, i))),
+    )
+    for (const wire of wires) {
+      const socket = connect({
+        host: '127.0.0.1',
+        port: listener.port,
+        servername: 'localhost',
+        ca: ca.cert,
+        cert: ehr.cert,
+        key: ehr.key,
+      })
+      socket.on('error', () => {})
+      socket.on('secureConnect', () => socket.end(wire))
+    }
+    const total = 3 * perConnection
+    const tally = () => counts.tallies().find((t) => t.sender === 'ehr.test')
+    await waitFor('all appended', () => tally()?.appended === total, 60_000)
+    expect(tally()).toMatchObject({ received: total, appended: total, refused: 0 })
+    const ids = submits.flat().map((e) => e.patientId)
+    expect(ids).toHaveLength(total)
+    for (const c of [0, 1, 2]) {
+      expect(ids.filter((id) => id.startsWith(`C${c}-`))).toEqual(
+        Array.from({ length: perConnection }, (_, i) => `C${c}-${i}`),
+      )
+    }
+    // A TLS record (16 KiB) completes at most 12 of these ~1.4 KiB frames; batches hold the
+    // frames of several records.
+    expect(frame(0, 0).byteLength).toBeGreaterThan(1400)
+    const largest = Math.max(...submits.map((s) => s.length))
+    expect(largest).toBeGreaterThan(12)
+    // ... and at most about one TCP read (64 KiB, and the read that passed it).
+    expect(largest * frame(0, 0).byteLength).toBeLessThanOrEqual((64 + 32) * 1024)
+  }, 90_000)
+})
