@@ -14,7 +14,11 @@ import { EhrlogNode, type NodeOptions } from '../node/node.ts'
 /** A free-ish base port per call: node i uses base+2i and base+2i+1. */
 export function basePort(): number {
   // Below the ephemeral range (32768+ on Linux), so an outgoing connection never holds it.
-  return 10_000 + Math.floor(Math.random() * 900) * 10
+  // Test files running side by side (vitest workers 1, 2, …) draw from disjoint slots.
+  const worker = Number(process.env.VITEST_POOL_ID ?? 1)
+  const lanes = 4
+  const lane = (Number.isInteger(worker) && worker > 0 ? worker - 1 : 0) % lanes
+  return 10_000 + (Math.floor(Math.random() * (900 / lanes)) * lanes + lane) * 10
 }
 
 /** `ehrlog network init` into `dir`; returns the node folders and the membership. */

@@ -165,7 +165,8 @@ export function useLocalNetworks(
         const m = member(name)
         if (m.process) throw new Error(`${name} is already running`)
         const args = [...(opts.args ?? []), ...(m.args ?? [])]
-        const p = await spawnNode(m.dir, { logFile: m.logFile, args })
+        // At a load of 25 a node process can take more than 30 s to serve (a joining one more).
+        const p = await spawnNode(m.dir, { logFile: m.logFile, args, timeoutMs: 60_000 })
         children.push(p)
         m.process = p
         expect(p.info.http).toBe(m.http)

@@ -363,7 +363,7 @@ describe('a network that changes under steady ingest (real processes)', () => {
     ['check'],
     "an answer exported after the changes (the removed member's entries in it) verifies from the pinned genesis",
     async () => {
-      for (const m of [a, b, d]) if (!m.process) await net.start(m.name)
+      await Promise.all([a, b, d].filter((m) => !m.process).map((m) => net.start(m.name)))
       await logIn(root, d)
       const newBundle = join(root, 'after.bundle.json')
       const exported = await cli(d, [
@@ -387,7 +387,7 @@ describe('a network that changes under steady ingest (real processes)', () => {
     ['rotate', 'check'],
     "a lost-key rotation: hospital-b's Ed25519 key is declared lost and replaced by a quorum alone with a key its admin draws beside the running node; every admin is alerted, b holds its feed until the cut and signs on with the new key, no restart",
     async () => {
-      for (const m of [a, b, d]) if (!m.process) await net.start(m.name)
+      await Promise.all([a, b, d].filter((m) => !m.process).map((m) => net.start(m.name)))
       for (const m of [a, b, d]) await logIn(root, m)
       const before = await membershipOf(a, genesisJson)
       // b's feed replicated whole first: what its old key signed is below the cut.

@@ -71,8 +71,7 @@ describe('a node started on a restored store', () => {
     expect((await feedSizes(c)).get('hospital-c')).toBe(2)
 
     // The members come back: hospital-c pulls its entries 3..5 back, then appends 6 and 7.
-    await net.start('hospital-a')
-    await net.start('hospital-b')
+    await Promise.all([net.start('hospital-a'), net.start('hospital-b')])
     await waitForSizes([a, b, c], new Map([['hospital-c', 7]]), 30_000)
     const sequenced = await postEvents(c, [makeEvent(6)], { key: 'after-restore-1' })
     expect(sequenced.status).toBe(200)
