@@ -122,14 +122,22 @@ async function main(): Promise<void> {
   const roots = process.argv.length > 2 ? process.argv.slice(2).map((r) => resolve(r)) : [here]
   const rounds = Number(process.env.STORE_WRITE_ROUNDS ?? 5)
   const results = new Map<string, Result[]>(roots.map((r) => [r, []]))
-  console.log(`load average at start: ${loadavg().map((l) => l.toFixed(2)).join(' ')}`)
+  console.log(
+    `load average at start: ${loadavg()
+      .map((l) => l.toFixed(2))
+      .join(' ')}`,
+  )
   for (let round = 0; round < rounds; round++) {
     for (const root of round % 2 ? [...roots].reverse() : roots) {
-      const out = execFileSync(process.execPath, ['--import', 'tsx', fileURLToPath(import.meta.url)], {
-        cwd: root,
-        env: { ...process.env, STORE_WRITE_ROOT: root },
-        encoding: 'utf8',
-      })
+      const out = execFileSync(
+        process.execPath,
+        ['--import', 'tsx', fileURLToPath(import.meta.url)],
+        {
+          cwd: root,
+          env: { ...process.env, STORE_WRITE_ROOT: root },
+          encoding: 'utf8',
+        },
+      )
       const r = JSON.parse(out.trim().split('\n').pop()!) as Result
       results.get(root)!.push(r)
       console.log(
@@ -137,7 +145,11 @@ async function main(): Promise<void> {
       )
     }
   }
-  console.log(`load average at end: ${loadavg().map((l) => l.toFixed(2)).join(' ')}`)
+  console.log(
+    `load average at end: ${loadavg()
+      .map((l) => l.toFixed(2))
+      .join(' ')}`,
+  )
   console.log(`median CPU µs per entry (${ENTRIES} entries, batches of ${BATCH}), main / process:`)
   for (const [root, rs] of results) {
     const m = (f: (r: Result) => number) => median(rs.map(f)).toFixed(1)

@@ -9,8 +9,8 @@ import {
   prefixRange,
   readU64,
   timeKey,
-  writeU64,
   userRecordsKey,
+  writeU64,
 } from '../format/key-layout.ts'
 import type { ValueCipher } from '../format/value-cipher.ts'
 import type { PlainSink } from './write-chain.ts'

@@ -12,9 +12,9 @@ parentPort!.on('message', (raw: RawRecords) => {
   const ends = new Uint32Array(count)
   const values = new Uint8Array(plain.byteLength + count * VALUE_OVERHEAD)
   let at = 0
-  for (let i = 0, k = 0, v = 0; i < count; i++) {
-    const key = keys.subarray(k, (k = keyEnds[i]!))
-    const plaintext = plain.subarray(v, (v = valueEnds[i]!))
+  for (let i = 0; i < count; i++) {
+    const key = keys.subarray(i === 0 ? 0 : keyEnds[i - 1], keyEnds[i])
+    const plaintext = plain.subarray(i === 0 ? 0 : valueEnds[i - 1], valueEnds[i])
     at = cipher.sealInto(key, plaintext, values, at)
     ends[i] = at
   }
