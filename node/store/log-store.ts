@@ -435,6 +435,7 @@ export class LogStore {
   async repairFeed(repair: FeedRepair): Promise<FeedRepairResult> {
     this.#writer.recent.forget(repair.origin)
     const result = await repairFeed(this.#access(), repair, (origin) => this.#reloadFeed(origin))
+    this.#writer.recent.forget(repair.origin) // also what came in while it ran: read the disk
     this.#committed.tell({ origin: repair.origin, entries: [], repaired: true })
     return result
   }
