@@ -8,12 +8,7 @@ import { type FeedState, loadFeedState, newFeedState } from './feed-state.ts'
 import { feedTag, PREFIX, receiptKey } from './format/key-layout.ts'
 import { ValueCipher } from './format/value-cipher.ts'
 import { openError } from './open-error.ts'
-import {
-  CommitListeners,
-  type CommittedBatch,
-  committedBatch,
-  PatientIndexStore,
-} from './patient-index-store.ts'
+import { CommitListeners, type CommittedBatch, PatientIndexStore } from './patient-index-store.ts'
 import { EntryReader } from './read/entry-reader.ts'
 import { FeedProofs } from './read/feed-proofs.ts'
 import { TreeCache } from './read/tree-cache.ts'
@@ -35,11 +30,11 @@ import { verifyReplica } from './verify/verify-replica.ts'
 import { AppendHolds } from './write/append-holds.ts'
 import { checkBatchHead } from './write/batch-check.ts'
 import { type AcceptResult, type FeedBatch, MAX_BATCH_ENTRIES } from './write/feed-batch.ts'
-import { type EncodedBatch, FeedEncoder } from './write/feed-encoder.ts'
+import { FeedEncoder } from './write/feed-encoder.ts'
+import { FeedWriter } from './write/feed-writer.ts'
 import { type EntryRef, prefixRange, scanPostings, timeRange } from './write/indexes.ts'
-import { SEAL_OFF_THREAD_FROM, SEAL_OWN_OFF_THREAD_FROM, Sealer } from './write/seal-worker.ts'
+import { SEAL_OFF_THREAD_FROM, SEAL_OWN_OFF_THREAD_FROM } from './write/seal-worker.ts'
 import { ensureUserIndex } from './write/user-index.ts'
-import { type PlainSink, WriteChain } from './write/write-chain.ts'
 
 export type { PatientPosting } from './read/index-postings.ts'
 export type {
@@ -67,8 +62,7 @@ export class LogStore {
   readonly #cipher: ValueCipher
   readonly #encoder: FeedEncoder
   readonly #reader: EntryReader
-  readonly #writes: WriteChain
-  readonly #sealer: Sealer
+  readonly #writer: FeedWriter
   /** Upper levels of every feed's tree, shared by all proofs and roots (read/tree-cache.ts). */
   readonly treeCache: TreeCache
   /** What node/integrity reads to scrub, repair and prove (repair/scrub-view.ts). */
@@ -95,9 +89,15 @@ export class LogStore {
     })
     this.#cipher = new ValueCipher(opts.keys.valueKey)
     this.#encoder = new FeedEncoder(opts.keys.indexKey)
-    this.#sealer = new Sealer(this.#cipher, opts.keys.valueKey)
     this.#reader = new EntryReader(this.#db, this.#cipher, (origin) => this.#feeds.get(origin))
-    this.#writes = new WriteChain(this.#db, opts.sync ?? true)
+    const { valueKey } = opts.keys
+    this.#writer = new FeedWriter(
+      this.#db,
+      opts.sync ?? true,
+      this.#cipher,
+      valueKey,
+      this.#committed,
+    )
     this.treeCache = new TreeCache(opts.treeCache)
     this.#proofs = new FeedProofs(this.#db, this.#cipher, this.treeCache, (o) => this.#feeds.get(o))
     this.scrubView = scrubViewOf(this, () => this.#access())
@@ -139,8 +139,7 @@ export class LogStore {
     const wasOpen = this.#status === 'open'
     this.#status = 'closed'
     if (!wasOpen) return
-    await this.#writes.idle()
-    await this.#sealer.close()
+    await this.#writer.close()
     await this.#db.close()
   }
 
@@ -242,13 +241,13 @@ export class LogStore {
       )
     }
     this.#assertOpen()
-    this.#writes.assertHealthy()
+    this.#writer.writes.assertHealthy()
     // From here to the write call nothing awaits: batches are encoded one at a time, in order.
     this.#holds.assertFree(signer.origin)
     const feed = this.#feedFor(signer.origin)
     if (feed.damage)
       throw new EhrlogError('STORE_CORRUPT', `feed ${signer.origin} is damaged: ${feed.damage}`)
-    const { entries, head } = await this.#encodeAndCommit(
+    const { entries, head } = await this.#writer.commit(
       feed,
       (sink) => this.#encoder.encodeAppend(sink, feed, signer, items, now, receipts),
       items.length >= SEAL_OWN_OFF_THREAD_FROM,
@@ -268,7 +267,7 @@ export class LogStore {
     this.#assertOpen()
     let feed = this.#feedFor(origin)
     if (head.treeSize <= feed.tip.builder.size) {
-      await this.#writes.idle() // compare against what is on disk
+      await this.#writer.writes.idle() // compare against what is on disk
       const ours = await this.rootAt(origin, head.treeSize)
       if (bytesEqual(ours, head.root)) return { status: 'duplicate', treeSize: this.size(origin) }
       throw new EhrlogError(
@@ -279,13 +278,13 @@ export class LogStore {
         },
       )
     }
-    this.#writes.assertHealthy()
+    this.#writer.writes.assertHealthy()
     feed = this.#feedFor(origin) // the await above may have let other batches through
     const have = feed.tip.builder.size
     const firstSeq = head.treeSize - count + 1
     if (firstSeq > have + 1) return { status: 'gap', have, want: firstSeq - 1 }
     const accepted = feed
-    await this.#encodeAndCommit(
+    await this.#writer.commit(
       feed,
       (sink) => this.#encoder.encodeAccepted(sink, accepted, batch),
       count >= SEAL_OFF_THREAD_FROM,
@@ -323,9 +322,14 @@ export class LogStore {
     return this.#reader.heads(origin, fromSize)
   }
 
-  /** Batches of stored entry bytes ending at signed heads, for sync (read/entry-reader.ts). */
-  readBatches(origin: string, fromSeq: number, maxEntries: number): Promise<FeedBatch[]> {
-    return this.#reader.readBatches(origin, fromSeq, maxEntries)
+  /**
+   * Batches of stored entry bytes ending at signed heads, for sync (read/entry-reader.ts);
+   * the last ones written come from memory (write/recent-batches.ts).
+   */
+  async readBatches(origin: string, fromSeq: number, maxEntries: number): Promise<FeedBatch[]> {
+    const size = this.size(origin)
+    const recent = this.#writer.recent.read(origin, fromSeq, maxEntries, size)
+    return recent ?? this.#reader.readBatches(origin, fromSeq, maxEntries)
   }
 
   /** RFC 9162 root of the first `treeSize` entries of a feed (read/feed-proofs.ts). */
@@ -395,44 +399,6 @@ export class LogStore {
   // Index keys of entries still being written are not yet readable as entries: skip them.
   readonly #originOfTag = (tagHex: string): string | undefined => this.#originByTag.get(tagHex)
 
-  /**
-   * Encodes one batch (synchronously: batches are encoded one at a time, in call order),
-   * queues it, moves the feed's tip at once and its committed state once it is on disk.
-   * `offThread`: seal the batch's records on the seal worker while this thread goes on.
-   */
-  async #encodeAndCommit<T extends EncodedBatch>(
-    feed: FeedState,
-    encode: (sink: PlainSink) => T,
-    offThread = false,
-    removals: readonly Buffer[] = [],
-  ): Promise<T> {
-    const batch = this.#writes.begin()
-    for (const key of removals) batch.del(key)
-    const deferred = offThread ? this.#sealer.deferred(batch) : undefined
-    let encoded: T
-    try {
-      encoded = encode(deferred?.sink ?? this.#sealer.inline(batch))
-    } catch (err) {
-      this.#writes.discard(batch)
-      throw err
-    }
-    const { builder, lastHash, lastRecordedMs, head, events } = encoded
-    const firstSeq = feed.tip.builder.size + 1
-    // Only now: a batch whose encoding failed must not leave a new feed without its record.
-    feed.isNew = false
-    feed.tip = { builder, lastHash, lastRecordedMs }
-    await this.#writes.write(
-      batch,
-      () => {
-        feed.committed = { size: head.treeSize, root: head.root, head }
-        if (this.#committed.size > 0)
-          this.#committed.tell(committedBatch(feed.origin, firstSeq, head.treeSize, events))
-      },
-      deferred?.fill(),
-    )
-    return encoded
-  }
-
   /** A feed's state; a feed not found at open is new (every stored feed is loaded at open). */
   #feedFor(origin: string): FeedState {
     return (
@@ -467,7 +433,9 @@ export class LogStore {
    * out meanwhile (node/integrity's gate).
    */
   async repairFeed(repair: FeedRepair): Promise<FeedRepairResult> {
+    this.#writer.recent.forget(repair.origin)
     const result = await repairFeed(this.#access(), repair, (origin) => this.#reloadFeed(origin))
+    this.#writer.recent.forget(repair.origin) // also what came in while it ran: read the disk
     this.#committed.tell({ origin: repair.origin, entries: [], repaired: true })
     return result
   }
@@ -481,7 +449,7 @@ export class LogStore {
     this.#assertOpen()
     const tag = feedTag(this.#opts.keys.indexKey, origin)
     for (;;) {
-      await this.#writes.idle()
+      await this.#writer.writes.idle()
       const before = this.#feeds.get(origin)
       const tipSize = before?.tip.builder.size
       const loaded = await loadFeedState(this.#db, this.#cipher, origin, tag)

@@ -20,23 +20,26 @@ export function packRecords(records: ReadonlyArray<readonly [Uint8Array, Uint8Ar
     keyBytes += key.byteLength
     valueBytes += value.byteLength
   }
+  // Not zero-filled (every byte is written below), and each its own ArrayBuffer, never
+  // Buffer's shared pool: they are transferred.
   const raw: RawRecords = {
     count: records.length,
-    keys: new Uint8Array(keyBytes),
+    keys: Buffer.allocUnsafeSlow(keyBytes),
     keyEnds: new Uint32Array(records.length),
-    values: new Uint8Array(valueBytes),
+    values: Buffer.allocUnsafeSlow(valueBytes),
     valueEnds: new Uint32Array(records.length),
   }
   let k = 0
   let v = 0
-  records.forEach(([key, value], i) => {
+  for (let i = 0; i < records.length; i++) {
+    const [key, value] = records[i]!
     raw.keys.set(key, k)
     raw.values.set(value, v)
     k += key.byteLength
     v += value.byteLength
     raw.keyEnds[i] = k
     raw.valueEnds[i] = v
-  })
+  }
   return raw
 }
 

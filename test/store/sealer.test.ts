@@ -24,6 +24,42 @@ function plainRecords(n: number): Array<[Buffer, Buffer]> {
   ])
 }
 
+describe('ValueCipher', () => {
+  it('never repeats a nonce, across pool refills and between seal and sealInto', () => {
+    const cipher = new ValueCipher(randomBytes(32))
+    const key = Buffer.from('E-key')
+    const nonces = new Set<string>()
+    const out = Buffer.alloc(10_000 * (5 + VALUE_OVERHEAD) + 3)
+    let at = 3
+    // 20,000 values: the pool of 4,096 nonces is refilled four times.
+    for (let i = 0; i < 10_000; i++) {
+      const sealed = cipher.seal(key, Buffer.from('hello'))
+      nonces.add(sealed.subarray(0, 12).toString('hex'))
+      const end = cipher.sealInto(key, Buffer.from('hello'), out, at)
+      expect(end - at).toBe(5 + VALUE_OVERHEAD)
+      nonces.add(out.subarray(at, at + 12).toString('hex'))
+      expect(cipher.open(key, out.subarray(at, end))?.toString()).toBe('hello')
+      at = end
+    }
+    expect(nonces.size).toBe(20_000)
+    expect(out.subarray(0, 3)).toEqual(Buffer.alloc(3)) // nothing written before `at`
+  })
+
+  it('refuses a value sealed into a buffer once a byte of it changes', () => {
+    const cipher = new ValueCipher(randomBytes(32))
+    const key = Buffer.from('P-key')
+    const plain = randomBytes(64)
+    const out = Buffer.alloc(plain.length + VALUE_OVERHEAD)
+    cipher.sealInto(key, plain, out, 0)
+    expect(cipher.open(key, out)).toEqual(plain)
+    for (const at of [0, 11, 12, 40, out.length - 1]) {
+      const bad = Buffer.from(out)
+      bad[at]! ^= 1
+      expect(cipher.open(key, bad)).toBeUndefined()
+    }
+  })
+})
+
 describe('Sealer', () => {
   it('seals deferred records on the worker, in put order, each under its own key and nonce', async () => {
     const valueKey = randomBytes(32)

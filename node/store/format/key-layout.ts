@@ -57,16 +57,24 @@ function u64(n: number): Buffer {
   return b
 }
 
-function writeU64(b: Buffer, at: number, n: number): void {
-  b.writeUInt32BE(Math.floor(n / 0x1_0000_0000), at)
-  b.writeUInt32BE(n >>> 0, at + 4)
+/** n (a safe integer >= 0) as u64be into b[at..at+8], unchecked: callers size b. */
+export function writeU64(b: Uint8Array, at: number, n: number): void {
+  const hi = Math.floor(n / 0x1_0000_0000)
+  b[at] = hi >>> 24
+  b[at + 1] = hi >>> 16
+  b[at + 2] = hi >>> 8
+  b[at + 3] = hi
+  b[at + 4] = n >>> 24
+  b[at + 5] = n >>> 16
+  b[at + 6] = n >>> 8
+  b[at + 7] = n
 }
 
 /** prefix | tag | u64 in one allocation: entry and head keys are made once per entry. */
 function tagSeqKey(prefix: number, tag: FeedTag, n: number): Buffer {
   const b = Buffer.allocUnsafe(1 + FEED_TAG_SIZE + 8)
   b[0] = prefix
-  tag.copy(b, 1)
+  b.set(tag, 1)
   writeU64(b, 1 + FEED_TAG_SIZE, n)
   return b
 }
@@ -105,16 +113,26 @@ export function userRecordsKey(tag: FeedTag, firstSeq: number): Buffer {
   return tagSeqKey(PREFIX.userRecords, tag, firstSeq)
 }
 
+/** prefix | head | tag | u64 seq in one allocation: index keys are made per patient per batch. */
+function postingKey(prefix: number, head: Uint8Array, tag: FeedTag, seq: number): Buffer {
+  const b = Buffer.allocUnsafe(1 + head.byteLength + FEED_TAG_SIZE + 8)
+  b[0] = prefix
+  b.set(head, 1)
+  b.set(tag, 1 + head.byteLength)
+  writeU64(b, 1 + head.byteLength + FEED_TAG_SIZE, seq)
+  return b
+}
+
 export function patientKey(blind: Buffer, tag: FeedTag, seq: number): Buffer {
-  return Buffer.concat([Buffer.of(PREFIX.patient), blind, tag, u64(seq)])
+  return postingKey(PREFIX.patient, blind, tag, seq)
 }
 
 export function actorKey(blind: Buffer, tag: FeedTag, seq: number): Buffer {
-  return Buffer.concat([Buffer.of(PREFIX.actor), blind, tag, u64(seq)])
+  return postingKey(PREFIX.actor, blind, tag, seq)
 }
 
 export function timeKey(timeMs: number, tag: FeedTag, seq: number): Buffer {
-  return Buffer.concat([Buffer.of(PREFIX.time), u64(timeMs), tag, u64(seq)])
+  return postingKey(PREFIX.time, u64(timeMs), tag, seq)
 }
 
 /** Key of the receipt of an idempotent request (its key blinded like a patient id). */

@@ -39,12 +39,27 @@ export class ValueCipher {
   }
 
   seal(key: Uint8Array, plaintext: Uint8Array): Buffer {
+    const out = Buffer.allocUnsafe(plaintext.byteLength + VALUE_OVERHEAD)
+    this.sealInto(key, plaintext, out, 0)
+    return out
+  }
+
+  /**
+   * seal(), written straight into out[at..] (plaintext length + VALUE_OVERHEAD bytes) with
+   * no sealed copy in between: the seal worker packs a whole job's values this way.
+   * Returns where the sealed value ends.
+   */
+  sealInto(key: Uint8Array, plaintext: Uint8Array, out: Uint8Array, at: number): number {
     const nonce = this.#nextNonce()
     const cipher = createCipheriv('aes-256-gcm', this.#key, nonce)
     cipher.setAAD(key)
     const body = cipher.update(plaintext)
     cipher.final()
-    return Buffer.concat([nonce, body, cipher.getAuthTag()])
+    out.set(nonce, at)
+    out.set(body, at + NONCE_SIZE)
+    const end = at + NONCE_SIZE + body.byteLength
+    out.set(cipher.getAuthTag(), end)
+    return end + TAG_SIZE
   }
 
   /** Decrypts, or returns undefined when the value was changed, truncated or moved. */

@@ -22,6 +22,8 @@ export interface EncodedBatch {
   head: SignedTreeHead
   /** The batch's events by seq (for the store's committed-batch listeners). */
   events: IndexedBatch['events']
+  /** The bytes of the entries stored, in seq order, ending at head.treeSize. */
+  entryBytes: Uint8Array[]
 }
 
 /**
@@ -57,6 +59,7 @@ export class FeedEncoder {
     const recorded = new Date(recordedMs).toISOString()
     let prev = feed.tip.lastHash
     const entries: EncodedEntry[] = []
+    const entryBytes: Uint8Array[] = []
     const indexed: IndexedBatch = { events: [], userSeqs: [] }
     this.#putFeedRecord(sink, feed)
     for (const item of items) {
@@ -70,6 +73,7 @@ export class FeedEncoder {
       )
       this.#putEntry(sink, feed, builder, encoded, indexed)
       entries.push(encoded)
+      entryBytes.push(encoded.bytes)
       prev = encoded.hash
     }
     this.#indexes.addBatchOps(sink, feed.tag, indexed)
@@ -92,6 +96,7 @@ export class FeedEncoder {
       head,
       entries,
       events: indexed.events,
+      entryBytes,
     }
   }
 
@@ -111,6 +116,7 @@ export class FeedEncoder {
     let prevHex = prev ? toHex(prev) : GENESIS_PREV
     let lastRecordedMs = feed.tip.lastRecordedMs
     const indexed: IndexedBatch = { events: [], userSeqs: [] }
+    const entryBytes: Uint8Array[] = []
     this.#putFeedRecord(sink, feed)
     // Entries this replica already holds (an overlapping batch) are skipped: the root check covers them.
     for (let i = have - firstSeq + 1; i < count; i++) {
@@ -133,6 +139,7 @@ export class FeedEncoder {
       }
       verifyEntryBody(entry.kind, entry.body, origin)
       this.#putEntry(sink, feed, builder, encoded, indexed)
+      entryBytes.push(encoded.bytes)
       prev = encoded.hash
       prevHex = encoded.hashHex ?? toHex(encoded.hash)
       lastRecordedMs = Date.parse(entry.recorded)
@@ -147,7 +154,7 @@ export class FeedEncoder {
     }
     this.#indexes.addBatchOps(sink, feed.tag, indexed)
     this.#putHead(sink, feed, head)
-    return { builder, lastHash: prev, lastRecordedMs, head, events: indexed.events }
+    return { builder, lastHash: prev, lastRecordedMs, head, events: indexed.events, entryBytes }
   }
 
   /** The feed record (F), with the first batch of a feed. */

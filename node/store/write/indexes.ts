@@ -10,6 +10,7 @@ import {
   readU64,
   timeKey,
   userRecordsKey,
+  writeU64,
 } from '../format/key-layout.ts'
 import type { ValueCipher } from '../format/value-cipher.ts'
 import type { PlainSink } from './write-chain.ts'
@@ -48,46 +49,60 @@ export const TIME_BUCKET_MS = 60_000
  */
 export class Indexes {
   readonly #indexKey: Uint8Array
-  readonly #blinds = new Map<string, Buffer>()
+  /** Blind indexes by id, one map per kind: no `kind + id` string built per lookup. */
+  readonly #blinds = { patient: new Map<string, Buffer>(), actor: new Map<string, Buffer>() }
 
   constructor(indexKey: Uint8Array) {
     this.#indexKey = indexKey
   }
 
   blind(kind: 'patient' | 'actor', id: string): Buffer {
-    const cacheKey = `${kind}\0${id}`
-    let blind = this.#blinds.get(cacheKey)
+    const cache = this.#blinds[kind]
+    let blind = cache.get(id)
     if (!blind) {
       blind = blindIndex(this.#indexKey, kind, id)
-      if (this.#blinds.size >= CACHE_LIMIT) this.#blinds.clear()
-      this.#blinds.set(cacheKey, blind)
+      if (cache.size >= CACHE_LIMIT) cache.clear()
+      cache.set(id, blind)
     }
     return blind
   }
 
-  /** The index writes for the entries of one batch (seqs ascending). */
+  /**
+   * The index writes for the entries of one batch (seqs ascending): U, then P, A and I
+   * postings, each group in first-seen order. One pass groups the events (every append and
+   * every accepted batch runs this per entry, docs/performance.md).
+   */
   addBatchOps(ops: PlainSink, tag: FeedTag, batch: IndexedBatch): void {
     const { events, userSeqs } = batch
     if (userSeqs.length > 0) ops.putPlain(userRecordsKey(tag, userSeqs[0]!), u64List(userSeqs))
-    const byPatient = groupBy(events, (e) => e.event.patientId)
-    const byActor = groupBy(events, (e) => e.event.actorId)
-    // Each event time parsed once (a Date.parse per event per use showed in profiles).
-    const timeMs = new Map<IndexedEvent, number>()
-    for (const e of events) timeMs.set(e, Date.parse(e.event.time))
-    const byMinute = groupBy(events, (e) => Math.floor(timeMs.get(e)! / TIME_BUCKET_MS))
-    for (const [id, list] of byPatient) {
-      ops.putPlain(patientKey(this.blind('patient', id), tag, list[0]!.seq), seqList(list))
+    if (events.length === 0) return
+    const byPatient = new Map<string, number[]>()
+    const byActor = new Map<string, number[]>()
+    /** minute → seq, event time ms, seq, event time ms, … */
+    const byMinute = new Map<number, number[]>()
+    // Events of a batch often share a time (a burst of one message's patients): parse once.
+    let lastTime: string | undefined
+    let lastMs = 0
+    for (const { seq, event } of events) {
+      pushTo(byPatient, event.patientId, seq)
+      pushTo(byActor, event.actorId, seq)
+      if (event.time !== lastTime) {
+        lastTime = event.time
+        lastMs = Date.parse(lastTime)
+      }
+      const minute = Math.floor(lastMs / TIME_BUCKET_MS)
+      const list = byMinute.get(minute)
+      if (list) list.push(seq, lastMs)
+      else byMinute.set(minute, [seq, lastMs])
     }
-    for (const [id, list] of byActor) {
-      ops.putPlain(actorKey(this.blind('actor', id), tag, list[0]!.seq), seqList(list))
+    for (const [id, seqs] of byPatient) {
+      ops.putPlain(patientKey(this.blind('patient', id), tag, seqs[0]!), u64List(seqs))
     }
-    for (const [minute, list] of byMinute) {
-      const plain = Buffer.allocUnsafe(list.length * 16)
-      list.forEach((e, i) => {
-        writeU64(plain, i * 16, e.seq)
-        writeU64(plain, i * 16 + 8, timeMs.get(e)!)
-      })
-      ops.putPlain(timeKey(minute * TIME_BUCKET_MS, tag, list[0]!.seq), plain)
+    for (const [id, seqs] of byActor) {
+      ops.putPlain(actorKey(this.blind('actor', id), tag, seqs[0]!), u64List(seqs))
+    }
+    for (const [minute, pairs] of byMinute) {
+      ops.putPlain(timeKey(minute * TIME_BUCKET_MS, tag, pairs[0]!), u64List(pairs))
     }
   }
 
@@ -100,35 +115,17 @@ export class Indexes {
   }
 }
 
-function groupBy<K>(
-  events: readonly IndexedEvent[],
-  keyOf: (e: IndexedEvent) => K,
-): Map<K, IndexedEvent[]> {
-  const groups = new Map<K, IndexedEvent[]>()
-  for (const e of events) {
-    const k = keyOf(e)
-    const list = groups.get(k)
-    if (list) list.push(e)
-    else groups.set(k, [e])
-  }
-  return groups
+function pushTo<K>(groups: Map<K, number[]>, key: K, n: number): void {
+  const list = groups.get(key)
+  if (list) list.push(n)
+  else groups.set(key, [n])
 }
 
-function seqList(list: readonly IndexedEvent[]): Buffer {
-  return u64List(list.map((e) => e.seq))
-}
-
+/** Numbers below 2^53 as u64be, end to end. */
 function u64List(list: readonly number[]): Buffer {
   const plain = Buffer.allocUnsafe(list.length * 8)
-  list.forEach((n, i) => {
-    writeU64(plain, i * 8, n)
-  })
+  for (let i = 0; i < list.length; i++) writeU64(plain, i * 8, list[i]!)
   return plain
-}
-
-function writeU64(buf: Buffer, at: number, n: number): void {
-  buf.writeUInt32BE(Math.floor(n / 0x1_0000_0000), at)
-  buf.writeUInt32BE(n >>> 0, at + 4)
 }
 
 /** Reads posting lists under a prefix into entry references, in key order. */
