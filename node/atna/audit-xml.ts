@@ -220,7 +220,6 @@ function onText(t: string): void {
   if (r.frame !== r.top) r.frame.pending += t
 }
 
-
 function onPi(pi: { body: string }): void {
   const r = at!
   // fast-xml-parser looked for a PI's end outside quotes, skipping from a quote to the next

@@ -113,9 +113,8 @@ describe('character references and attribute values, read as XML 1.0 says', () =
 
   it('an escaped "&" is not read twice; predefined entities and references mix', () => {
     const name = (written: string) =>
-      eventsOfAuditMessage(
-        Buffer.from(DICOM_ESCAPED.replace('Jos&#233; Garc&#xED;a', written)),
-      )[0]!.actorName
+      eventsOfAuditMessage(Buffer.from(DICOM_ESCAPED.replace('Jos&#233; Garc&#xED;a', written)))[0]!
+        .actorName
     expect(name('Jos&amp;#233;')).toBe('Jos&#233;')
     expect(name('O&apos;Brien &#38; Sons &lt;&#60;&#x3C;&gt;')).toBe("O'Brien & Sons <<<>")
     expect(name('&#74;&#x6F;&#x0073;&#233;')).toBe('José')
