@@ -91,23 +91,18 @@ function attrName(raw: string): string {
 }
 
 /**
- * For saxes' "malformed character entity": the first reference in `text` that is not a
- * character reference to a character XML 1.0 allows (§4.1, §2.2 Char), named.
+ * For saxes' "malformed character entity": the reference it refused, which ends just before
+ * `end` (where saxes stopped), named and said why (§4.1, §2.2 Char).
  */
-function badReference(text: string, why: string): string | undefined {
+function badReference(text: string, why: string, end: number): string | undefined {
   if (!why.endsWith('malformed character entity.')) return undefined
-  for (const m of text.matchAll(/&#([^;&<]*);/g)) {
-    const digits = m[1]!
-    const code = /^x[0-9a-fA-F]+$/.test(digits)
-      ? Number.parseInt(digits.slice(1), 16)
-      : /^[0-9]+$/.test(digits)
-        ? Number.parseInt(digits, 10)
-        : Number.NaN
-    if (Number.isNaN(code)) return `a malformed character reference (${m[0]})`
-    if (!isXmlChar(code))
-      return `a character reference to a character XML 1.0 does not allow (${m[0]})`
-  }
-  return undefined
+  const ref = text.slice(text.lastIndexOf('&#', end), end)
+  const m = /^&#(?:x([0-9a-fA-F]+)|([0-9]+));$/.exec(ref)
+  if (!m) return `a malformed character reference (${ref})`
+  const code = m[1] !== undefined ? Number.parseInt(m[1], 16) : Number.parseInt(m[2]!, 10)
+  return isXmlChar(code)
+    ? undefined
+    : `a character reference to a character XML 1.0 does not allow (${ref})`
 }
 
 /** XML 1.0 §2.2 Char. */
@@ -146,7 +141,10 @@ export function readAuditXml(text: string): Obj {
   } catch (err) {
     if (err instanceof XmlRefusal) throw err
     const why = err instanceof Error ? err.message : String(err)
-    throw new XmlRefusal('xml', `not well-formed: ${badReference(text, why) ?? why}`)
+    throw new XmlRefusal(
+      'xml',
+      `not well-formed: ${badReference(text, why, parser.position) ?? why}`,
+    )
   } finally {
     at = undefined
   }
