@@ -92,13 +92,22 @@ function attrName(raw: string): string {
 
 /**
  * For saxes' "malformed character entity": the reference it refused, which ends just before
- * `end` (where saxes stopped), named and said why (§4.1, §2.2 Char).
+ * `end` (where saxes stopped), named and said why (§4.1, §2.2 Char); undefined if not found
+ * (then saxes' own reason is given).
  */
 function badReference(text: string, why: string, end: number): string | undefined {
   if (!why.endsWith('malformed character entity.')) return undefined
-  const ref = text.slice(text.lastIndexOf('&#', end), end)
+  // saxes reads a reference from "&#" up to the next ";" (whatever is between), so it starts
+  // at the first "&#" after the ";" before.
+  const start = text.indexOf('&#', text.lastIndexOf(';', end - 2) + 1)
+  if (start === -1 || start >= end) return undefined
+  const ref = text.slice(start, end)
   const m = /^&#(?:x([0-9a-fA-F]+)|([0-9]+));$/.exec(ref)
-  if (!m) return `a malformed character reference (${ref})`
+  if (!m) {
+    // However far the next ";" was: a long one is cut for the log.
+    const shown = ref.length > 24 ? `${ref.slice(0, 20)}…` : ref
+    return `a malformed character reference (${JSON.stringify(shown)})`
+  }
   const code = m[1] !== undefined ? Number.parseInt(m[1], 16) : Number.parseInt(m[2]!, 10)
   return isXmlChar(code)
     ? undefined

@@ -267,8 +267,10 @@ describe('the saxes reader against XMLValidator + XMLParser', () => {
           expect(newOutcome).toEqual(outcomeOf({ ok: true, root: want }, mutant))
           counts.readAsXml++
           if (newOutcome.ok && !oldOutcome.ok) {
-            // A tab or line break fast-xml-parser kept in an attribute value, now a space.
-            expect(oldOutcome.why).toMatch(/must not contain control characters/)
+            // A tab or line break fast-xml-parser kept in an attribute value, now a space; or
+            // a value with a reference, now its character (EventOutcomeIndicator="&#48;").
+            if (!/must not contain control characters/.test(oldOutcome.why))
+              expect(mutant, oldOutcome.why).toContain('&#')
             counts.nowAcceptedEvents++
           }
           if (!newOutcome.ok && oldOutcome.ok) {
