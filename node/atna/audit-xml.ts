@@ -9,13 +9,17 @@ import { SaxesParser } from 'saxes'
  * `XMLValidator.validate` then `XMLParser.parse` (two passes, ~40 µs of ~55 per message:
  * docs/performance.md, session 10). test/atna/xml-differential.test.ts checks that it
  * refuses every mutated corpus message the old two passes refused, and gives the same object
- * for every one both accept.
+ * for every one both accept, except for the values XML reads otherwise than they did (below).
  *
- * Values are taken from the raw text saxes has checked, as fast-xml-parser took them: line
- * ends as LF, trimmed, then only the five predefined entities expanded. Character references
- * are kept as written (fast-xml-parser 5.12 with these options expanded none: `&#65;` stays
- * `&#65;`; the ones it dropped, control characters and surrogates, saxes refuses), and a
- * literal tab or line break in an attribute value is kept (XML would make it a space). A
+ * Values are what XML 1.0 says they are, as saxes decodes them: character references
+ * (`&#233;`, `&#xE9;`: §4.1) and the five predefined entities replaced by their characters,
+ * line ends as LF (§2.11), and in an attribute value each literal tab, CR or LF a space
+ * (§3.3.3 for CDATA attributes: there is no DTD, so nothing more). A reference to a
+ * character XML 1.0 does not allow (`&#0;`, `&#x1;`, a surrogate, `&#xFFFE;`) is refused.
+ * Then, as fast-xml-parser did, each value and each piece of text (text up to a CDATA
+ * section, processing instruction or tag; comments do not end a piece) is trimmed (String
+ * trim). Until session 10's character-reference change the reader kept references as
+ * written and tabs in attribute values, as fast-xml-parser 5.12 had. A
  * name fast-xml-parser refuses (`__proto__`, `constructor`, `prototype`), nesting deeper
  * than 100 elements (its limit), a name with U+FEFF or U+1680 (see checkName), and a
  * processing instruction with an unbalanced quote (it found no end to it) are refused.
@@ -37,9 +41,9 @@ interface Frame {
   obj: Obj
   /** How many keys obj has. */
   keys: number
-  /** The text pieces, each trimmed and expanded, joined (fast-xml-parser's textData). */
+  /** The text pieces, each trimmed, joined (fast-xml-parser's textData). */
   text: string | undefined
-  /** The raw text of the current piece (a comment does not end a piece). */
+  /** The decoded text of the current piece (a comment does not end a piece). */
   pending: string
   attrs: Obj | undefined
 }
@@ -86,14 +90,40 @@ function attrName(raw: string): string {
   return raw.indexOf(':', colon + 1) === -1 ? safeName(raw.slice(colon + 1)) : safeName(raw)
 }
 
-const PREDEFINED: Record<string, string> = { lt: '<', gt: '>', amp: '&', quot: '"', apos: "'" }
+/**
+ * For saxes' "malformed character entity": the reference it refused, which ends just before
+ * `end` (where saxes stopped), named and said why (§4.1, §2.2 Char); undefined if not found
+ * (then saxes' own reason is given).
+ */
+function badReference(text: string, why: string, end: number): string | undefined {
+  if (!why.endsWith('malformed character entity.')) return undefined
+  // saxes reads a reference from "&#" up to the next ";" (whatever is between), so it starts
+  // at the first "&#" after the ";" before.
+  const start = text.indexOf('&#', text.lastIndexOf(';', end - 2) + 1)
+  if (start === -1 || start >= end) return undefined
+  const ref = text.slice(start, end)
+  const m = /^&#(?:x([0-9a-fA-F]+)|([0-9]+));$/.exec(ref)
+  if (!m) {
+    // However far the next ";" was: a long one is cut for the log.
+    const shown = ref.length > 24 ? `${ref.slice(0, 20)}…` : ref
+    return `a malformed character reference (${JSON.stringify(shown)})`
+  }
+  const code = m[1] !== undefined ? Number.parseInt(m[1], 16) : Number.parseInt(m[2]!, 10)
+  return isXmlChar(code)
+    ? undefined
+    : `a character reference to a character XML 1.0 does not allow (${ref})`
+}
 
-/** A raw attribute value or piece of text as fast-xml-parser read it (see above). */
-function fxpValue(raw: string): string {
-  const v = (raw.includes('\r') ? raw.replace(/\r\n?/g, '\n') : raw).trim()
-  return v.includes('&')
-    ? v.replace(/&(lt|gt|amp|quot|apos);/g, (_, n: string) => PREDEFINED[n]!)
-    : v
+/** XML 1.0 §2.2 Char. */
+function isXmlChar(c: number): boolean {
+  return (
+    c === 0x9 ||
+    c === 0xa ||
+    c === 0xd ||
+    (c >= 0x20 && c <= 0xd7ff) ||
+    (c >= 0xe000 && c <= 0xfffd) ||
+    (c >= 0x10000 && c <= 0x10ffff)
+  )
 }
 
 /**
@@ -108,11 +138,9 @@ export function readAuditXml(text: string): Obj {
   spare = undefined
   at = {
     parser,
-    text,
     top,
     stack: [top],
     frame: top,
-    markEnd: 0,
     attrs: undefined,
     oddSpace: text.includes('\uFEFF') || text.includes('\u1680'),
   }
@@ -121,7 +149,11 @@ export function readAuditXml(text: string): Obj {
     spare = parser
   } catch (err) {
     if (err instanceof XmlRefusal) throw err
-    throw new XmlRefusal('xml', `not well-formed: ${err instanceof Error ? err.message : err}`)
+    const why = err instanceof Error ? err.message : String(err)
+    throw new XmlRefusal(
+      'xml',
+      `not well-formed: ${badReference(text, why, parser.position) ?? why}`,
+    )
   } finally {
     at = undefined
   }
@@ -136,7 +168,7 @@ let spare: Parser | undefined
 /**
  * A strict XML 1.0 parser (ATNA messages are XML 1.0: a document that declares 1.1 is still
  * read by 1.0's rules) with the handlers below. No error handler: saxes then throws its
- * first error. And no more than these seven handlers: saxes stores each as a property by
+ * first error. And no more than seven handlers (these six): saxes stores each as a property by
  * computed name, and an eighth turns the parser into a slow dictionary-mode object, ~5x
  * slower (docs/performance.md, session 10). The handlers are module functions reading `at`
  * (one message is read at a time, whole), not closures made per message.
@@ -148,7 +180,6 @@ function newParser(): Parser {
     defaultXMLVersion: '1.0',
   })
   parser.on('text', onText)
-  parser.on('comment', onComment)
   parser.on('processinginstruction', onPi)
   parser.on('cdata', onCdata)
   parser.on('attribute', onAttribute)
@@ -160,12 +191,9 @@ function newParser(): Parser {
 /** The message being read. */
 interface Reading {
   parser: Parser
-  text: string
   top: Frame
   stack: Frame[]
   frame: Frame
-  /** Where the last markup ended: text runs from there to the "<" saxes is at. */
-  markEnd: number
   /** The attributes of the tag being opened. */
   attrs: Obj | undefined
   /** Whether the text has U+FEFF or U+1680 (names with them are refused). */
@@ -188,20 +216,15 @@ let at: Reading | undefined
 
 function flush(r: Reading, f: Frame): void {
   if (f.pending === '') return
-  const piece = fxpValue(f.pending)
+  const piece = f.pending.trim()
   f.pending = ''
   if (piece !== '' && f !== r.top) f.text = f.text === undefined ? piece : f.text + piece
 }
 
-function onText(): void {
+// saxes hands text decoded (references replaced, line ends as LF), up to the next "<".
+function onText(t: string): void {
   const r = at!
-  if (r.frame !== r.top) r.frame.pending += r.text.slice(r.markEnd, r.parser.position - 1)
-}
-
-// A comment does not end a piece of text (its position is before its final ">").
-function onComment(): void {
-  const r = at!
-  r.markEnd = r.parser.position + 1
+  if (r.frame !== r.top) r.frame.pending += t
 }
 
 function onPi(pi: { body: string }): void {
@@ -211,7 +234,6 @@ function onPi(pi: { body: string }): void {
   if (!quotesPair(pi.body))
     throw new XmlRefusal('xml', 'a processing instruction with an unbalanced quote')
   flush(r, r.frame)
-  r.markEnd = r.parser.position
 }
 
 /** Whether every ' or " in `s` has its pair after it in `s` (fast-xml-parser's scan). */
@@ -231,26 +253,23 @@ function onCdata(c: string): void {
   const r = at!
   const f = r.frame
   flush(r, f)
-  r.markEnd = r.parser.position
   if (f !== r.top) f.text = f.text === undefined ? c : f.text + c
 }
 
-function onAttribute(a: { name: string }): void {
+// saxes hands the value decoded and normalized (§3.3.3: literal tab, CR, LF each a space).
+function onAttribute(a: { name: string; value: string }): void {
   const r = at!
   checkName(r, a.name)
   const name = attrName(a.name)
   if (name === '') return
-  const end = r.parser.position - 1
-  const text = r.text
   r.attrs ??= {}
-  r.attrs[name] = fxpValue(text.slice(text.lastIndexOf(text[end]!, end - 1) + 1, end))
+  r.attrs[name] = a.value.trim()
 }
 
 function onOpenTag(tag: { name: string }): void {
   const r = at!
   checkName(r, tag.name)
   flush(r, r.frame)
-  r.markEnd = r.parser.position
   if (r.stack.length > MAX_DEPTH)
     throw new XmlRefusal('xml', `elements nested deeper than ${MAX_DEPTH}`)
   const attrs = r.attrs
@@ -262,7 +281,6 @@ function onOpenTag(tag: { name: string }): void {
 function onCloseTag(): void {
   const r = at!
   flush(r, r.frame)
-  r.markEnd = r.parser.position
   const done = r.stack.pop()!
   r.frame = r.stack[r.stack.length - 1]!
   addChild(r.frame, done)
