@@ -177,7 +177,11 @@ export class FeedEncoder {
     const key = entryKey(feed.tag, seq)
     sink.putPlain(key, encodeEntryRecord(upper, encoded.bytes))
     const { kind, body } = encoded.entry
-    if (kind === 'event') indexed.events.push({ seq, event: body as AuditEvent })
+    if (kind === 'event') {
+      // The fields the indexes and commit listeners read, not the body (indexes.ts IndexedFields).
+      const { patientId, actorId, time } = body as AuditEvent
+      indexed.events.push({ seq, event: { patientId, actorId, time } })
+    }
     else if (kind === 'user') indexed.userSeqs.push(seq)
   }
 
