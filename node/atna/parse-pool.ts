@@ -12,14 +12,6 @@ export function defaultParseThreads(): number {
 }
 
 /**
- * A parse thread's young generation. A batch's events (~3 KiB each with their base64
- * original) stay alive until the whole batch is answered, so with the 4 MB other threads
- * get, every scavenge (one per ~100 messages) copied them and the second promoted them
- * (docs/performance.md, session 10). At 16 MB scavenges are 4x rarer for the same live set.
- */
-export const PARSE_YOUNG_GENERATION_MB = 16
-
-/**
  * Turns batches of frames into events on worker threads (parse-thread.ts). A batch goes to
  * the thread of its lane (a connection's lane stays fixed), and each thread answers in order,
  * so one connection's messages keep their order. The threads start with start() or on first
@@ -66,7 +58,6 @@ export class ParsePool {
       'node/atna/parse-thread.ts',
       undefined,
       'syslog parse thread',
-      PARSE_YOUNG_GENERATION_MB,
     )
     return this.#workers[i]
   }

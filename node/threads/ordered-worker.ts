@@ -12,17 +12,14 @@ export class OrderedWorker<Answer> {
   readonly #waiting: Array<{ resolve: (answer: Answer) => void; reject: (err: Error) => void }> = []
   #failure: Error | undefined
 
-  /**
-   * `entry`: the thread's source from the repository root, e.g. `node/store/write/seal-thread.ts`.
-   * `youngGenerationMb`: the thread's young generation (default 4).
-   */
-  constructor(entry: string, workerData: unknown, name: string, youngGenerationMb = 4) {
+  /** `entry`: the thread's source from the repository root, e.g. `node/store/write/seal-thread.ts`. */
+  constructor(entry: string, workerData: unknown, name: string) {
     this.#worker = new Worker(workerSource(sourceUrl(entry)), {
       eval: true,
       workerData,
       // A job's buffers are garbage once answered: a small young generation will do, and
       // the default one (like the main thread's) costs ~15 MB of RSS.
-      resourceLimits: { maxYoungGenerationSizeMb: youngGenerationMb },
+      resourceLimits: { maxYoungGenerationSizeMb: 4 },
     })
     this.#worker.unref() // its owner closes it; it must not keep the process alive alone
     this.#worker.on('message', (answer: Answer) => this.#waiting.shift()?.resolve(answer))
