@@ -1,6 +1,6 @@
 import type { AuditEvent } from '../core/event.ts'
 import type { Logger } from '../logger.ts'
-import { type FrameRefusal, refusalOf } from './parse-frames.ts'
+import { type FrameRefusal, type ParsedFrame, refusalOf } from './parse-frames.ts'
 import type { ParsePool } from './parse-pool.ts'
 import type { SenderCounts } from './sender-counts.ts'
 
@@ -24,8 +24,8 @@ export class FrameIngest {
 
   /** Frames already counted received; resolves once each is counted appended or refused. */
   async ingest(sender: string, frames: readonly Uint8Array[], lane: number): Promise<void> {
-    const parsed = await this.opts.pool.parse(frames, lane)
-    const events: AuditEvent[] = []
+    let parsed: ParsedFrame[] = await this.opts.pool.parse(frames, lane)
+    let events: AuditEvent[] = []
     let good = 0
     for (const p of parsed) {
       if ('refused' in p) this.refuse(sender, p.refused)
@@ -36,7 +36,12 @@ export class FrameIngest {
     }
     if (good === 0) return
     try {
-      await this.opts.submit(events)
+      // This frame lets go of the events while they are appended: the ingest queue lets go
+      // of them once encoded, and nothing then keeps them until the batch is on disk.
+      const appending = this.opts.submit(events)
+      parsed = []
+      events = []
+      await appending
       this.opts.counts.count(sender, 'appended', good)
     } catch (err) {
       this.refuse(sender, err, { messages: good }, good)

@@ -1,7 +1,7 @@
 import { entryId } from '../core/entry.ts'
 import { EhrlogError } from '../core/errors.ts'
 import type { AuditEvent } from '../core/event.ts'
-import type { LogStore, PendingLog, Receipt } from '../store/index.ts'
+import type { AppendItem, LogStore, PendingLog, Receipt } from '../store/index.ts'
 import { entryBytesBound, MAX_GOSSIP_BATCH_BYTES } from './batch-bytes.ts'
 import type { OwnFeed } from './own-feed.ts'
 
@@ -58,7 +58,10 @@ export interface IngestQueueOptions {
 }
 
 interface Pending {
+  /** Emptied once taken into a batch (#start): the batch's items hold them from then on. */
   events: AuditEvent[]
+  /** events.length, kept. */
+  count: number
   /** entryBytesBound of its events, summed. */
   bytes: number
   request: IngestRequest | undefined
@@ -136,7 +139,9 @@ export class IngestQueue {
         settle.resolve({ ids, duplicate: true })
         return { ids, duplicate: true }
       }
-      const result = await this.#appendOrPend(events, request)
+      const appending = this.#appendOrPend(events, request)
+      events = [] // not held here while the append runs: the queue lets them go once encoded
+      const result = await appending
       settle.resolve(result)
       return result
     } catch (err) {
@@ -159,14 +164,17 @@ export class IngestQueue {
     if (gate && pending && !(await gate.waitReady(gateWaitMs))) {
       return { ids: [], duplicate: false, pendingIds: await pending.add(events, request) }
     }
-    return { ids: await this.#enqueue(events, request), duplicate: false }
+    const ids = this.#enqueue(events, request)
+    // The queue holds them now, and lets go once they are encoded: so does this frame.
+    events = []
+    return { ids: await ids, duplicate: false }
   }
 
   #enqueue(events: AuditEvent[], request: IngestRequest | undefined): Promise<string[]> {
     let bytes = 0
     for (const e of events) bytes += entryBytesBound(e)
     const done = new Promise<string[]>((resolve, reject) => {
-      this.#pending.push({ events, bytes, request, resolve, reject })
+      this.#pending.push({ events, count: events.length, bytes, request, resolve, reject })
     })
     this.#pendingEvents += events.length
     this.#pendingBytes += bytes
@@ -220,13 +228,9 @@ export class IngestQueue {
     let count = 0
     let bytes = 0
     for (const next of this.#pending) {
-      if (
-        taken > 0 &&
-        (count + next.events.length > maxBatch || bytes + next.bytes > maxBatchBytes)
-      )
-        break
+      if (taken > 0 && (count + next.count > maxBatch || bytes + next.bytes > maxBatchBytes)) break
       taken++
-      count += next.events.length
+      count += next.count
       bytes += next.bytes
     }
     const batch = this.#pending.splice(0, taken)
@@ -240,35 +244,43 @@ export class IngestQueue {
   }
 
   async #append(taken: Pending[]): Promise<void> {
-    const events = taken.flatMap((p) => p.events)
+    const started = performance.now()
+    try {
+      const { entries, head } = await this.#start(taken)
+      // Ids from the signed head: the entries hold bytes, not parsed bodies.
+      const firstSeq = head.treeSize - entries.length + 1
+      let at = 0
+      for (const p of taken) {
+        p.resolve(
+          Array.from({ length: p.count }, (_, i) => entryId(head.origin, firstSeq + at + i)),
+        )
+        at += p.count
+      }
+      this.#opts.observeAppend?.(at, performance.now() - started)
+    } catch (err) {
+      for (const p of taken) p.reject(err)
+    }
+  }
+
+  /**
+   * Starts the append of `taken`, letting go of their events: from here only the batch's
+   * items hold the bodies, and the store lets go of those once encoded, so that a batch
+   * waiting for its write keeps no event alive (docs/performance.md, session 10).
+   */
+  #start(taken: Pending[]): ReturnType<IngestQueueOptions['feed']['append']> {
+    const items: AppendItem[] = []
     const receipts: Receipt[] = []
-    let at = 0
     for (const p of taken) {
       if (p.request)
         receipts.push({
           requestKey: p.request.key,
           bodyHash: p.request.bodyHash,
-          firstItem: at,
-          count: p.events.length,
+          firstItem: items.length,
+          count: p.count,
         })
-      at += p.events.length
+      for (const body of p.events) items.push({ kind: 'event', body })
+      p.events = []
     }
-    const started = performance.now()
-    try {
-      const { entries } = await this.#opts.feed.append(
-        events.map((body) => ({ kind: 'event' as const, body })),
-        receipts,
-      )
-      at = 0
-      for (const p of taken) {
-        p.resolve(
-          entries.slice(at, at + p.events.length).map((e) => entryId(e.entry.origin, e.entry.seq)),
-        )
-        at += p.events.length
-      }
-      this.#opts.observeAppend?.(events.length, performance.now() - started)
-    } catch (err) {
-      for (const p of taken) p.reject(err)
-    }
+    return this.#opts.feed.append(items, receipts)
   }
 }

@@ -56,21 +56,35 @@ export class OwnFeed {
    * node knows its feed's tip (UNAVAILABLE after fenceWaitMs). `signer`: another signer of
    * this origin for this one batch (a key rotation's marker, node/membership/own-rotation.ts).
    */
-  async append(
+  append(
     items: readonly AppendItem[],
     receipts: readonly Receipt[] = [],
     now?: Date,
     removals: readonly Buffer[] = [],
     signer: Signer = this.#opts.signer,
   ): Promise<AppendedBatch> {
+    // In a box emptied once the store has them (encoded at once): a suspended async function
+    // keeps its arguments, here until the batch is on disk (docs/performance.md, session 10).
+    return this.#append({ items }, receipts, now, removals, signer)
+  }
+
+  async #append(
+    box: { items: readonly AppendItem[] },
+    receipts: readonly Receipt[],
+    now: Date | undefined,
+    removals: readonly Buffer[],
+    signer: Signer,
+  ): Promise<AppendedBatch> {
     await this.#opts.fence?.assertOpen(this.#opts.fenceWaitMs ?? 10_000)
-    const { entries, head } = await this.#opts.store.appendEntries(
+    const appending = this.#opts.store.appendEntries(
       signer,
-      items,
+      box.items,
       now ?? new Date(),
       receipts,
       removals,
     )
+    box.items = []
+    const { entries, head } = await appending
     try {
       this.#opts.gossip.publish({ origin: head.origin, entries: entries.map((e) => e.bytes), head })
     } catch (err) {

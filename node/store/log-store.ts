@@ -227,17 +227,30 @@ export class LogStore {
    * batch: after a crash the batch is there whole or not at all. Resolves once it is on disk.
    * `removals`: keys deleted in that same write (pending events it sequences, pending-log.ts).
    */
-  async appendEntries(
+  appendEntries(
     signer: Signer,
     items: readonly AppendItem[],
     now: Date = new Date(),
     receipts: readonly Receipt[] = [],
     removals: readonly Buffer[] = [],
   ): Promise<{ entries: EncodedEntry[]; head: SignedTreeHead }> {
-    if (items.length === 0 || items.length > MAX_BATCH_ENTRIES) {
+    // The items (event bodies) go in a box that is emptied once they are encoded: a suspended
+    // async function keeps its arguments, and would keep them until the batch is on disk
+    // (docs/performance.md, session 10).
+    return this.#appendEntries(signer, { items }, now, receipts, removals)
+  }
+
+  async #appendEntries(
+    signer: Signer,
+    box: { items: readonly AppendItem[] },
+    now: Date,
+    receipts: readonly Receipt[],
+    removals: readonly Buffer[],
+  ): Promise<{ entries: EncodedEntry[]; head: SignedTreeHead }> {
+    if (box.items.length === 0 || box.items.length > MAX_BATCH_ENTRIES) {
       throw new EhrlogError(
         'ARGUMENT_INVALID',
-        `an append takes 1 to ${MAX_BATCH_ENTRIES} entries, got ${items.length}`,
+        `an append takes 1 to ${MAX_BATCH_ENTRIES} entries, got ${box.items.length}`,
       )
     }
     this.#assertOpen()
@@ -247,10 +260,15 @@ export class LogStore {
     const feed = this.#feedFor(signer.origin)
     if (feed.damage)
       throw new EhrlogError('STORE_CORRUPT', `feed ${signer.origin} is damaged: ${feed.damage}`)
+    const offThread = box.items.length >= SEAL_OWN_OFF_THREAD_FROM
     const { entries, head } = await this.#writer.commit(
       feed,
-      (sink) => this.#encoder.encodeAppend(sink, feed, signer, items, now, receipts),
-      items.length >= SEAL_OWN_OFF_THREAD_FROM,
+      (sink) => {
+        const batch = box.items
+        box.items = []
+        return this.#encoder.encodeAppend(sink, feed, signer, batch, now, receipts)
+      },
+      offThread,
       removals,
     )
     return { entries, head }

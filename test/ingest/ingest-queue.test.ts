@@ -1,4 +1,7 @@
+import { setFlagsFromString } from 'node:v8'
+import { runInNewContext } from 'node:vm'
 import { describe, expect, it } from 'vitest'
+import type { AuditEvent } from '../../node/core/event.ts'
 import { IngestQueue, OwnFeed } from '../../node/ingest/index.ts'
 import { silentLogger } from '../../node/logger.ts'
 import type { FeedBatch } from '../../node/store/index.ts'
@@ -73,6 +76,49 @@ describe('IngestQueue', () => {
     expect(b.ids[0]).toBe('hospital-a:1501')
     await expect(queue.submit([])).rejects.toMatchObject({ code: 'EVENT_INVALID' })
     expect((await store.verify()).ok).toBe(true)
+    await store.close()
+  })
+})
+
+describe('IngestQueue: what a batch waiting for its write keeps', () => {
+  const tempDir = useTempDirs()
+
+  it('lets go of the events once they are encoded, before the batch is on disk', async () => {
+    setFlagsFromString('--expose-gc')
+    const gc = runInNewContext('gc') as () => void
+    const store = openStore(await tempDir(), makeStoreKeys(), [A])
+    await store.open()
+    const feed = new OwnFeed({
+      store,
+      signer: A,
+      gossip: { publish: () => {} },
+      logger: silentLogger(),
+    })
+    const queue = new IngestQueue({ store, feed, maxBatch: 50 })
+    // The events are made, and watched, in a task of their own (a WeakRef made in the current
+    // task keeps its target until the task ends); the queue is the only one to hold them.
+    let events: AuditEvent[] | undefined = Array.from({ length: 50 }, (_, i) => makeEvent(i))
+    const watched = events.map((e) => new WeakRef(e))
+    await new Promise((resolve) => setImmediate(resolve))
+    let durable = false
+    const submit = () => {
+      const submitted = queue.submit(events!)
+      events = undefined
+      return submitted
+    }
+    const done = submit().then((r) => {
+      durable = true
+      return r
+    })
+    // A full batch is appended at once; its encoding takes microtasks (the fence, the store's
+    // checks), the write to disk a task of LevelDB's: none ran yet when this looks.
+    for (let i = 0; i < 20; i++) await null
+    gc()
+    const alive = watched.filter((w) => w.deref() !== undefined).length
+    expect(durable).toBe(false)
+    expect(alive).toBe(0)
+    expect((await done).ids).toHaveLength(50)
+    expect(store.size('hospital-a')).toBe(50)
     await store.close()
   })
 })

@@ -1,5 +1,12 @@
 import { verifyEntryBody } from '../../core/body.ts'
-import { decodeEntry, type EncodedEntry, entryId, makeEntry } from '../../core/entry.ts'
+import {
+  decodeEntry,
+  type EncodedEntry,
+  type Entry,
+  entryId,
+  makeEntry,
+  readChainFields,
+} from '../../core/entry.ts'
 import { EhrlogError } from '../../core/errors.ts'
 import type { AuditEvent } from '../../core/event.ts'
 import { bytesEqual, toHex } from '../../core/hex.ts'
@@ -24,6 +31,30 @@ export interface EncodedBatch {
   events: IndexedBatch['events']
   /** The bytes of the entries stored, in seq order, ending at head.treeSize. */
   entryBytes: Uint8Array[]
+}
+
+/**
+ * An entry of the own feed as appended: its bytes and hash, and the entry read back from the
+ * bytes only if asked (callers want ids, which the signed head gives, and the bytes). So a
+ * batch waiting for its write holds no event body: an ATNA event's (with its ~1.2 KiB
+ * base64 original) survived young-generation collections until the write was on disk,
+ * and was promoted (docs/performance.md, session 10).
+ */
+class AppendedEntry implements EncodedEntry {
+  readonly bytes: Uint8Array
+  readonly hash: Uint8Array
+  #entry: Entry | undefined
+
+  constructor(bytes: Uint8Array, hash: Uint8Array) {
+    this.bytes = bytes
+    this.hash = hash
+  }
+
+  /** The entry, parsed from the bytes this store just encoded (canonical, so no re-check). */
+  get entry(): Entry {
+    this.#entry ??= readChainFields(this.bytes)
+    return this.#entry
+  }
 }
 
 /**
@@ -55,6 +86,7 @@ export class FeedEncoder {
     receipts: readonly Receipt[],
   ): EncodedBatch & { entries: EncodedEntry[] } {
     const builder = feed.tip.builder.clone()
+    const firstSeq = builder.size + 1
     const recordedMs = Math.max(now.getTime(), feed.tip.lastRecordedMs)
     const recorded = new Date(recordedMs).toISOString()
     let prev = feed.tip.lastHash
@@ -72,7 +104,7 @@ export class FeedEncoder {
         recorded,
       )
       this.#putEntry(sink, feed, builder, encoded, indexed)
-      entries.push(encoded)
+      entries.push(new AppendedEntry(encoded.bytes, encoded.hash))
       entryBytes.push(encoded.bytes)
       prev = encoded.hash
     }
@@ -80,7 +112,7 @@ export class FeedEncoder {
     for (const r of receipts) {
       const stored: StoredReceipt = {
         origin: signer.origin,
-        firstSeq: entries[r.firstItem]!.entry.seq,
+        firstSeq: firstSeq + r.firstItem,
         count: r.count,
         bodyHash: r.bodyHash,
       }
@@ -177,8 +209,11 @@ export class FeedEncoder {
     const key = entryKey(feed.tag, seq)
     sink.putPlain(key, encodeEntryRecord(upper, encoded.bytes))
     const { kind, body } = encoded.entry
-    if (kind === 'event') indexed.events.push({ seq, event: body as AuditEvent })
-    else if (kind === 'user') indexed.userSeqs.push(seq)
+    if (kind === 'event') {
+      // The fields the indexes and commit listeners read, not the body (indexes.ts IndexedFields).
+      const { patientId, actorId, time } = body as AuditEvent
+      indexed.events.push({ seq, event: { patientId, actorId, time } })
+    } else if (kind === 'user') indexed.userSeqs.push(seq)
   }
 
   #putHead(sink: PlainSink, feed: FeedState, head: SignedTreeHead): void {

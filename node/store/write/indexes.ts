@@ -20,9 +20,16 @@ export interface EntryRef {
   seq: number
 }
 
+/**
+ * What the indexes and the commit listeners read of an event: only these fields, copied out of
+ * the body, so that a batch waiting for its write does not keep each body (above all its
+ * ~1.2 KiB `original`) alive until the write is on disk (docs/performance.md, session 10).
+ */
+export type IndexedFields = Pick<AuditEvent, 'patientId' | 'actorId' | 'time'>
+
 export interface IndexedEvent {
   seq: number
-  event: AuditEvent
+  event: IndexedFields
 }
 
 /** What one batch adds to the indexes: its events, and the seqs of its user records. */
