@@ -24,20 +24,14 @@ const { loadavg } = await import('node:os')
 const { join } = await import('node:path')
 await import('../../node/shim.ts')
 const { toSearchBundle } = await import('../../node/api/fhir-search-bundle.ts')
-const { blsSign, generateBlsSecretKey } = await import('../../node/core/bls.ts')
-const { aggregateCosignatures, checkpointSigningMessage } = await import(
-  '../../node/core/checkpoint.ts'
-)
 const { CURSOR_PARAM, groupParams, parseFhirSearch } = await import(
   '../../node/core/fhir/search-params.ts'
 )
-const { EMPTY_ROOT } = await import('../../node/core/merkle/index.ts')
 const { ed25519RawPublicKey } = await import('../../node/core/tree-head.ts')
 const { IndexService } = await import('../../node/index/index.ts')
-const { QueryService } = await import('../../node/query/index.ts')
 const { LogStore } = await import('../../node/store/index.ts')
 const { printFigures } = await import('./report.ts')
-type Session = import('../../node/query/index.ts').Session
+const { keptQueryService } = await import('./kept-query-service.ts')
 
 const dir = process.env.QUERY_STORE_DIR
 if (!dir) throw new Error('set QUERY_STORE_DIR to a store kept by scripts/bench/query.ts')
@@ -72,47 +66,7 @@ const store = new LogStore({
 await store.open()
 const index = await IndexService.open(store, Buffer.from(kept.vrfKey, 'hex'))
 try {
-  const roots = await Promise.all(FEEDS.map((o) => index.rootAt(o, store.size(o))))
-  const networkId = new Uint8Array(crypto.randomBytes(32))
-  const checkpoint = {
-    networkId,
-    membership: { version: 0, hash: networkId },
-    timeMs: Date.now(),
-    feeds: FEEDS.map((origin, i) => ({
-      origin,
-      treeSize: store.size(origin),
-      root: store.latestHead(origin)?.root ?? EMPTY_ROOT,
-      indexRoot: roots[i]!,
-    })),
-  }
-  await index.commit(checkpoint)
-  const bls = FEEDS.map(() => generateBlsSecretKey())
-  const message = checkpointSigningMessage(checkpoint)
-  const cosigned = aggregateCosignatures(
-    checkpoint,
-    new Map(bls.slice(0, 3).map((k, i) => [i, blsSign(k, message)])),
-    bls.length,
-  )
-  const session: Session = {
-    v: 1,
-    sub: 'audit@hospital-d',
-    role: 'auditor',
-    iss: 'hospital-d',
-    sid: '0'.repeat(32),
-    iat: 0,
-    exp: Number.MAX_SAFE_INTEGER,
-    status: 'active',
-  }
-  const service = new QueryService({
-    node: 'hospital-d',
-    store,
-    checkpoints: { latest: () => cosigned },
-    auth: { authenticate: () => session },
-    rateLimit: { perMinute: 1e9, burst: 1e9 },
-    index,
-    record: async () => {},
-  })
-  await store.warmTreeCache()
+  const { service, session } = await keptQueryService({ store, index, feeds: FEEDS })
   const base = 'http://127.0.0.1:7401/fhir'
   const first = 'entity.identifier=urn:oid:2.16.756.5.30.1.127.3.10.3|patient-target&_count=100'
   /** One search: the page's Bundle JSON and its next URL's search part. */

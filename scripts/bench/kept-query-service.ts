@@ -1,0 +1,65 @@
+// The query service the kept-store benchmarks (fhir-kept.ts, trail-pages.ts) answer with: the
+// index committed at a checkpoint of every feed as the store holds it, cosigned by 3 fresh BLS
+// keys, one auditor session, no rate limit, and the tree cache warmed as a node does after
+// start (node.ts). Import it after any patch of node:crypto a benchmark makes: it loads the
+// node's modules.
+import crypto from 'node:crypto'
+import { blsSign, generateBlsSecretKey } from '../../node/core/bls.ts'
+import { aggregateCosignatures, checkpointSigningMessage } from '../../node/core/checkpoint.ts'
+import type { AuditEvent } from '../../node/core/event.ts'
+import { EMPTY_ROOT } from '../../node/core/merkle/index.ts'
+import type { IndexService } from '../../node/index/index.ts'
+import { QueryService, type Session } from '../../node/query/index.ts'
+import type { LogStore } from '../../node/store/index.ts'
+
+export async function keptQueryService(opts: {
+  store: LogStore
+  index: IndexService
+  feeds: readonly string[]
+  /** Where each answered query's own audit event goes (default: nowhere). */
+  record?: (event: AuditEvent) => Promise<void>
+}): Promise<{ service: QueryService; session: Session }> {
+  const { store, index, feeds } = opts
+  const roots = await Promise.all(feeds.map((o) => index.rootAt(o, store.size(o))))
+  const networkId = new Uint8Array(crypto.randomBytes(32))
+  const checkpoint = {
+    networkId,
+    membership: { version: 0, hash: networkId },
+    timeMs: Date.now(),
+    feeds: feeds.map((origin, i) => ({
+      origin,
+      treeSize: store.size(origin),
+      root: store.latestHead(origin)?.root ?? EMPTY_ROOT,
+      indexRoot: roots[i]!,
+    })),
+  }
+  await index.commit(checkpoint)
+  const bls = feeds.map(() => generateBlsSecretKey())
+  const message = checkpointSigningMessage(checkpoint)
+  const cosigned = aggregateCosignatures(
+    checkpoint,
+    new Map(bls.slice(0, 3).map((k, i) => [i, blsSign(k, message)])),
+    bls.length,
+  )
+  const session: Session = {
+    v: 1,
+    sub: 'audit@hospital-d',
+    role: 'auditor',
+    iss: 'hospital-d',
+    sid: '0'.repeat(32),
+    iat: 0,
+    exp: Number.MAX_SAFE_INTEGER,
+    status: 'active',
+  }
+  const service = new QueryService({
+    node: 'hospital-d',
+    store,
+    checkpoints: { latest: () => cosigned },
+    auth: { authenticate: () => session },
+    rateLimit: { perMinute: 1e9, burst: 1e9 },
+    index,
+    record: opts.record ?? (async () => {}),
+  })
+  await store.warmTreeCache()
+  return { service, session }
+}
