@@ -20,52 +20,24 @@ crypto.createDecipheriv = ((...args: Parameters<typeof createDecipheriv>) => {
 }) as typeof createDecipheriv
 syncBuiltinESMExports()
 
-const { readFile } = await import('node:fs/promises')
 const { loadavg } = await import('node:os')
-const { join } = await import('node:path')
 await import('../../node/shim.ts')
 const { toSearchBundle } = await import('../../node/api/fhir-search-bundle.ts')
 const { groupParams, parseFhirSearch } = await import('../../node/core/fhir/search-params.ts')
-const { ed25519RawPublicKey } = await import('../../node/core/tree-head.ts')
-const { IndexService } = await import('../../node/index/index.ts')
 const { IngestQueue, OwnFeed } = await import('../../node/ingest/index.ts')
 const { silentLogger } = await import('../../node/logger.ts')
-const { LogStore } = await import('../../node/store/index.ts')
 const { printFigures } = await import('./report.ts')
-const { keptQueryService } = await import('./kept-query-service.ts')
+const { KEPT_FEEDS, keptQueryService, openKeptStore } = await import('./kept-query-service.ts')
 
 const dir = process.env.QUERY_STORE_DIR
 if (!dir) throw new Error('set QUERY_STORE_DIR to a store kept by scripts/bench/query.ts')
 const N = Number(process.env.FHIR_SEARCHES ?? 300)
-const FEEDS = ['hospital-a', 'hospital-b', 'hospital-c', 'hospital-d']
-const kept = JSON.parse(await readFile(join(dir, 'bench.json'), 'utf8')) as {
-  valueKey: string
-  indexKey: string
-  vrfKey: string
-  signers: Record<string, string>
-}
-const signers = FEEDS.map((origin) => ({
-  origin,
-  privateKey: crypto.createPrivateKey({
-    key: Buffer.from(kept.signers[origin]!, 'base64'),
-    format: 'der',
-    type: 'pkcs8',
-  }),
-}))
-const publicKeys = new Map(signers.map((s) => [s.origin, ed25519RawPublicKey(s.privateKey)]))
-const store = new LogStore({
-  path: join(dir, 'db'),
-  keys: {
-    valueKey: Buffer.from(kept.valueKey, 'hex'),
-    indexKey: Buffer.from(kept.indexKey, 'hex'),
-  },
-  originKey: (o) => publicKeys.get(o),
+const FEEDS = KEPT_FEEDS
+const { store, index, signers } = await openKeptStore(dir, {
   ...(process.env.TREE_CACHE_MIN_LEVEL
     ? { treeCache: { minLevel: Number(process.env.TREE_CACHE_MIN_LEVEL) } }
     : {}),
 })
-await store.open()
-const index = await IndexService.open(store, Buffer.from(kept.vrfKey, 'hex'))
 try {
   const ingest = new IngestQueue({
     store,

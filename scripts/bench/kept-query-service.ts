@@ -4,13 +4,65 @@
 // start (node.ts). Import it after any patch of node:crypto a benchmark makes: it loads the
 // node's modules.
 import crypto from 'node:crypto'
+import { readFile } from 'node:fs/promises'
+import { join } from 'node:path'
 import { blsSign, generateBlsSecretKey } from '../../node/core/bls.ts'
 import { aggregateCosignatures, checkpointSigningMessage } from '../../node/core/checkpoint.ts'
 import type { AuditEvent } from '../../node/core/event.ts'
 import { EMPTY_ROOT } from '../../node/core/merkle/index.ts'
-import type { IndexService } from '../../node/index/index.ts'
+import { ed25519RawPublicKey } from '../../node/core/tree-head.ts'
+import { IndexService } from '../../node/index/index.ts'
 import { QueryService, type Session } from '../../node/query/index.ts'
-import type { LogStore } from '../../node/store/index.ts'
+import { LogStore, type LogStoreOptions } from '../../node/store/index.ts'
+
+/** The feeds of a store kept by query.ts. */
+export const KEPT_FEEDS: readonly string[] = [
+  'hospital-a',
+  'hospital-b',
+  'hospital-c',
+  'hospital-d',
+]
+
+/**
+ * Opens a store kept by scripts/bench/query.ts (QUERY_STORE_DIR: its db/ and bench.json, the
+ * keys) and its index: the store, the index, and each feed's signing key (KEPT_FEEDS order).
+ */
+export async function openKeptStore(
+  dir: string,
+  options: Pick<LogStoreOptions, 'treeCache'> = {},
+): Promise<{
+  store: LogStore
+  index: IndexService
+  signers: Array<{ origin: string; privateKey: crypto.KeyObject }>
+}> {
+  const kept = JSON.parse(await readFile(join(dir, 'bench.json'), 'utf8')) as {
+    valueKey: string
+    indexKey: string
+    vrfKey: string
+    signers: Record<string, string>
+  }
+  const signers = KEPT_FEEDS.map((origin) => ({
+    origin,
+    privateKey: crypto.createPrivateKey({
+      key: Buffer.from(kept.signers[origin]!, 'base64'),
+      format: 'der',
+      type: 'pkcs8',
+    }),
+  }))
+  const publicKeys = new Map(signers.map((s) => [s.origin, ed25519RawPublicKey(s.privateKey)]))
+  const store = new LogStore({
+    path: join(dir, 'db'),
+    keys: {
+      valueKey: Buffer.from(kept.valueKey, 'hex'),
+      indexKey: Buffer.from(kept.indexKey, 'hex'),
+    },
+    originKey: (o) => publicKeys.get(o),
+    ...options,
+  })
+  await store.open()
+  const index = await IndexService.open(store, Buffer.from(kept.vrfKey, 'hex'))
+  return { store, index, signers }
+}
 
 export async function keptQueryService(opts: {
   store: LogStore

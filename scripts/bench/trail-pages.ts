@@ -19,52 +19,24 @@ crypto.createDecipheriv = ((...args: Parameters<typeof createDecipheriv>) => {
 }) as typeof createDecipheriv
 syncBuiltinESMExports()
 
-const { readFile } = await import('node:fs/promises')
 const { loadavg } = await import('node:os')
-const { join } = await import('node:path')
 await import('../../node/shim.ts')
 const { toSearchBundle } = await import('../../node/api/fhir-search-bundle.ts')
 const { CURSOR_PARAM, groupParams, parseFhirSearch } = await import(
   '../../node/core/fhir/search-params.ts'
 )
-const { ed25519RawPublicKey } = await import('../../node/core/tree-head.ts')
-const { IndexService } = await import('../../node/index/index.ts')
-const { LogStore } = await import('../../node/store/index.ts')
 const { printFigures } = await import('./report.ts')
-const { keptQueryService } = await import('./kept-query-service.ts')
+const { KEPT_FEEDS, keptQueryService, openKeptStore } = await import('./kept-query-service.ts')
 
 const dir = process.env.QUERY_STORE_DIR
 if (!dir) throw new Error('set QUERY_STORE_DIR to a store kept by scripts/bench/query.ts')
 const ROUNDS = Number(process.env.TRAIL_ROUNDS ?? 5)
-const FEEDS = ['hospital-a', 'hospital-b', 'hospital-c', 'hospital-d']
-const kept = JSON.parse(await readFile(join(dir, 'bench.json'), 'utf8')) as {
-  valueKey: string
-  indexKey: string
-  vrfKey: string
-  signers: Record<string, string>
-}
-const publicKeys = new Map(
-  FEEDS.map((origin) => [
-    origin,
-    ed25519RawPublicKey(
-      crypto.createPrivateKey({
-        key: Buffer.from(kept.signers[origin]!, 'base64'),
-        format: 'der',
-        type: 'pkcs8',
-      }),
-    ),
-  ]),
-)
-const store = new LogStore({
-  path: join(dir, 'db'),
-  keys: {
-    valueKey: Buffer.from(kept.valueKey, 'hex'),
-    indexKey: Buffer.from(kept.indexKey, 'hex'),
-  },
-  originKey: (o) => publicKeys.get(o),
-})
-await store.open()
-const index = await IndexService.open(store, Buffer.from(kept.vrfKey, 'hex'))
+if (!Number.isInteger(ROUNDS) || ROUNDS < 2)
+  throw new Error(
+    'TRAIL_ROUNDS must be a whole number of at least 2 (the first round only warms up)',
+  )
+const FEEDS = KEPT_FEEDS
+const { store, index } = await openKeptStore(dir)
 try {
   const { service, session } = await keptQueryService({ store, index, feeds: FEEDS })
   const base = 'http://127.0.0.1:7401/fhir'
