@@ -1,12 +1,12 @@
 // A flood is bounded: while appends wait, a connection holding more than its byte cap is
 // paused (TCP backpressure), and resumes once the ingest queue catches up.
-import { connect } from 'node:tls'
 import { afterEach, describe, expect, it } from 'vitest'
 import { SenderCounts, SyslogListener } from '../../node/atna/index.ts'
 import { silentLogger } from '../../node/logger.ts'
 import { issue, makeCa } from '../../scripts/atna-certs.ts'
 import { waitFor } from '../../scripts/in-process-network.ts'
 import { useTempDirs } from '../helpers/temp-dir.ts'
+import { sendTlsBytes } from './harness.ts'
 import { DICOM_PATIENT_RECORD, framed, syslogOf } from './messages.ts'
 
 describe('syslog listener backpressure', () => {
@@ -43,16 +43,7 @@ describe('syslog listener backpressure', () => {
     const count = 2000
     const frame = framed(syslogOf(DICOM_PATIENT_RECORD))
     const wire = Buffer.concat(Array.from({ length: count }, () => frame))
-    const socket = connect({
-      host: '127.0.0.1',
-      port: listener.port,
-      servername: 'localhost',
-      ca: ca.cert,
-      cert: ehr.cert,
-      key: ehr.key,
-    })
-    socket.on('error', () => {})
-    socket.on('secureConnect', () => socket.end(wire))
+    const socket = sendTlsBytes(listener.port, ca, ehr, wire)
     const tally = () => counts.tallies().find((t) => t.sender === 'ehr.test')
     await waitFor('first messages', () => (tally()?.received ?? 0) > 0)
     await new Promise((r) => setTimeout(r, 1000))

@@ -58,20 +58,33 @@ export async function startAtnaNetwork(root: string, count: number): Promise<Atn
   return { nodes, dirs, port, ca, ehr, intruder, forged, logs }
 }
 
-/** A real TLS client with a client certificate: connects, writes `bytes`, ends, and waits for close. */
+/**
+ * A real TLS client with a client certificate, to a listener on 127.0.0.1:`port` whose
+ * certificate `ca` issued for "localhost": writes `bytes` once connected and ends. A refused
+ * sender sees a reset or an alert: the outcome is read from the node, not here.
+ */
+export function sendTlsBytes(
+  port: number,
+  ca: { cert: string },
+  client: Issued,
+  bytes: Buffer,
+): TLSSocket {
+  const socket: TLSSocket = connect({
+    host: '127.0.0.1',
+    port,
+    servername: 'localhost',
+    ca: ca.cert,
+    cert: client.cert,
+    key: client.key,
+  })
+  socket.on('secureConnect', () => socket.end(bytes))
+  socket.on('error', () => {})
+  return socket
+}
+
+/** sendTlsBytes to the world's listener, and waits for the connection to close. */
 export function sendOverTls(world: AtnaWorld, client: Issued, bytes: Buffer): Promise<void> {
   return new Promise((resolve) => {
-    const socket: TLSSocket = connect({
-      host: '127.0.0.1',
-      port: world.port,
-      servername: 'localhost',
-      ca: world.ca.cert,
-      cert: client.cert,
-      key: client.key,
-    })
-    socket.on('secureConnect', () => socket.end(bytes))
-    // A refused sender sees a reset or an alert: the outcome is read from the node, not here.
-    socket.on('error', () => {})
-    socket.on('close', () => resolve())
+    sendTlsBytes(world.port, world.ca, client, bytes).on('close', () => resolve())
   })
 }

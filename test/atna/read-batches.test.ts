@@ -1,7 +1,6 @@
 // The reads of one event-loop turn make one batch (one parse job, one submit), and each
 // connection's messages still reach the ingest queue in the order they were sent, each
 // counted once.
-import { connect } from 'node:tls'
 import { afterEach, describe, expect, it } from 'vitest'
 import { ParsePool, SenderCounts, SyslogListener } from '../../node/atna/index.ts'
 import type { AuditEvent } from '../../node/core/event.ts'
@@ -9,6 +8,7 @@ import { silentLogger } from '../../node/logger.ts'
 import { issue, makeCa } from '../../scripts/atna-certs.ts'
 import { waitFor } from '../../scripts/in-process-network.ts'
 import { useTempDirs } from '../helpers/temp-dir.ts'
+import { sendTlsBytes } from './harness.ts'
 import { DICOM_PATIENT_RECORD, framed, syslogOf } from './messages.ts'
 
 describe('syslog listener batches', () => {
@@ -54,16 +54,7 @@ describe('syslog listener batches', () => {
       Buffer.concat(Array.from({ length: perConnection }, (_, i) => frame(c, i))),
     )
     for (const wire of wires) {
-      const socket = connect({
-        host: '127.0.0.1',
-        port: listener.port,
-        servername: 'localhost',
-        ca: ca.cert,
-        cert: ehr.cert,
-        key: ehr.key,
-      })
-      socket.on('error', () => {})
-      socket.on('secureConnect', () => socket.end(wire))
+      sendTlsBytes(listener.port, ca, ehr, wire)
     }
     const total = 3 * perConnection
     const tally = () => counts.tallies().find((t) => t.sender === 'ehr.test')
