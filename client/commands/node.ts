@@ -34,10 +34,11 @@ export function registerNode(program: Command, ctx: CliContext): void {
         ...(passphrase ? { passphrase } : {}),
         ...(opts.overrideFence !== undefined ? { overrideFence: opts.overrideFence } : {}),
       })
-      // Its "node started" log line names the HTTP URL and the libp2p addresses: stdout and
-      // stderr stay one JSON stream for journald and log shippers.
-      await running.start()
-      await new Promise<void>((resolve) => {
+      // The stop signals are taken from before the node starts: node.json (which tells a
+      // supervisor or a script that the node is up) is written while start() still runs, and
+      // a SIGTERM then must stop the node cleanly, not end the process by the default action.
+      let started: Promise<unknown> = Promise.resolve()
+      const stopped = new Promise<void>((resolve) => {
         let stoppingSince: number | undefined
         const stop = (why: string) => {
           if (stoppingSince !== undefined) {
@@ -49,15 +50,26 @@ export function registerNode(program: Command, ctx: CliContext): void {
           }
           stoppingSince = Date.now()
           logger.info({ why }, 'stopping')
+          // EhrlogNode.stop lets a start under way finish first.
           running.stop().then(resolve, resolve)
         }
         process.on('SIGINT', () => stop('SIGINT'))
         process.on('SIGTERM', () => stop('SIGTERM'))
         // SIGHUP re-reads the HTTPS certificate and key (renewed by certbot or the like); a
-        // bad pair is logged and the one in use stays.
-        process.on('SIGHUP', () => reloadTls(running, logger))
+        // bad pair is logged and the one in use stays. One during start waits for it.
+        process.on('SIGHUP', () => {
+          started.then(
+            () => reloadTls(running, logger),
+            () => {},
+          )
+        })
         watchLauncher(() => stop('launcher exited'))
       })
+      // Its "node started" log line names the HTTP URL and the libp2p addresses: stdout and
+      // stderr stay one JSON stream for journald and log shippers.
+      started = running.start()
+      await started
+      await stopped
       // The node has stopped and its store is closed. libp2p leaves timers behind (gossipsub's
       // heartbeat, the address manager's debounce) that would hold the process 1-3 s more.
       setTimeout(() => process.exit(), 250).unref()
