@@ -3,7 +3,7 @@
 // benchmark reads RUNS, INGEST_SECONDS, LATENCY_SECONDS, CATCH_UP_ENTRIES, HYPERCORE_BLOCKS;
 // the query benchmark QUERY_ENTRIES (default 1,000,000) and QUERIES; the syslog benchmark
 // SYSLOG_MESSAGES (default 20,000), SYSLOG_CONNECTIONS (default 4), SYSLOG_PATIENTS (default
-// 100,000), SYSLOG_WORKLOAD (pool, new, both) and SYSLOG_TOPOLOGY (processes, in-process,
+// 100,000), SYSLOG_ROUNDS (default 3), SYSLOG_WORKLOAD (pool, new, both) and SYSLOG_TOPOLOGY (processes, in-process,
 // both); the per-patient index benchmark ENTRIES and
 // PATIENTS (default 100,000); the membership sync benchmark MEMBERSHIP_CHANGES (default 200);
 // the membership changes benchmark (membership) JOIN_ENTRIES (default 1,000,000), CHANGE_RUNS,

@@ -14,7 +14,8 @@
 // - `pool`: what a hospital sends. Its audit messages name patients it has seen before: a pool
 //   of SYSLOG_PATIENTS (default 100,000) patients, each sent once first (untimed, until every
 //   index knows them), then SYSLOG_MESSAGES messages each naming a patient drawn uniformly,
-//   with repetition, from the pool (a fixed-seed PRNG, so every run sends the same messages).
+//   with repetition, from the pool (a fixed-seed PRNG, so every run sends the same messages);
+//   SYSLOG_ROUNDS (default 3) such bursts, each its own draw, the median reported.
 // - `new`: the worst case, every message a patient no node has seen (one VRF per message per
 //   node).
 //
