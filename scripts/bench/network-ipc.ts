@@ -1,5 +1,6 @@
 // Messages between the network benchmark's driver (network-cluster.ts) and each node
 // process (network-node.ts), over the IPC channel of child_process.fork.
+import type { ThreadKind } from './thread-kinds.ts'
 
 export type DriverMessage =
   | { type: 'sizes'; id: number }
@@ -34,11 +35,11 @@ export interface NodeUsage {
   /**
    * CPU µs of each thread of the process since it started, from /proc (Linux; empty
    * elsewhere): the main thread (the event loop) first, then the others by thread id, each
-   * marked whether it existed before the node was built (V8's platform threads: its GC
-   * helpers and background compilers) or came later (worker threads, libuv's pool,
-   * LevelDB's and jemalloc's background threads). Clock-tick resolution (10 ms).
+   * with its kind (thread-kinds.ts: V8's platform threads, libuv's pool, or another thread
+   * started later: workers, LevelDB's compaction, jemalloc's purging). Clock-tick
+   * resolution (10 ms).
    */
-  threadsUs: Array<[tid: number, cpuUs: number, v8: boolean]>
+  threadsUs: Array<[tid: number, cpuUs: number, kind: ThreadKind]>
 }
 
 /** One checkpoint round as its proposer saw it (CheckpointService.runRound). */

@@ -5,15 +5,16 @@
 // watched, when each batch of an origin was stored here (NetService.onAccepted), stamped
 // with this process's clock (performance.timeOrigin + now: the wall clock, sub-millisecond).
 import '../../node/shim.ts'
-import { createWriteStream, readdirSync, readFileSync } from 'node:fs'
+import { createWriteStream } from 'node:fs'
 import { monitorEventLoopDelay } from 'node:perf_hooks'
 import { createLogger } from '../../node/logger.ts'
 import { EhrlogNode } from '../../node/node.ts'
 import type { ChildMessage, DriverMessage, RoundResult } from './network-ipc.ts'
+import { type ThreadKind, threadCpuUs, threadIds, threadKindsAtStart } from './thread-kinds.ts'
 
 const [dir, logFile] = process.argv.slice(2) as [string, string]
-/** Threads before the node is built: the main thread and V8's platform threads. */
-const threadsAtStart = new Set(listThreads())
+/** Threads before the node is built, by kind (main, V8's, libuv's pool). */
+const kindsAtStart = await threadKindsAtStart()
 const send = (message: ChildMessage) => process.send?.(message)
 const now = () => performance.timeOrigin + performance.now()
 
@@ -50,29 +51,12 @@ function watch(origin: string): void {
 }
 
 /** Each thread's CPU (utime + stime, /proc/self/task/TID/stat), main thread first; µs. */
-function listThreads(): number[] {
-  try {
-    return readdirSync('/proc/self/task').map(Number)
-  } catch {
-    return []
-  }
-}
-
-function threadsUs(): Array<[tid: number, cpuUs: number, v8: boolean]> {
-  try {
-    const tids = listThreads().sort((a, b) =>
-      a === process.pid ? -1 : b === process.pid ? 1 : a - b,
-    )
-    return tids.map((tid) => {
-      const stat = readFileSync(`/proc/self/task/${tid}/stat`, 'utf8')
-      // Fields after the command (which may hold spaces) in parentheses: utime, stime are 14, 15.
-      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
-      const us = ((Number(fields[11]) + Number(fields[12])) * 1e6) / 100
-      return [tid, us, tid !== process.pid && threadsAtStart.has(tid)] as [number, number, boolean]
-    })
-  } catch {
-    return []
-  }
+function threadsUs(): Array<[tid: number, cpuUs: number, kind: ThreadKind]> {
+  const tids = threadIds().sort((a, b) => (a === process.pid ? -1 : b === process.pid ? 1 : a - b))
+  return tids.flatMap((tid) => {
+    const us = threadCpuUs(tid)
+    return us === undefined ? [] : [[tid, us, kindsAtStart.get(tid) ?? 'other'] as const]
+  }) as Array<[number, number, ThreadKind]>
 }
 
 let stopping: Promise<void> | undefined

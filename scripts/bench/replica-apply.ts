@@ -8,7 +8,7 @@
 //   REPLICA_PROFILE=file.cpuprofile: the main thread's CPU profile of the rounds alone)
 import '../../node/shim.ts'
 import { generateKeyPairSync, randomBytes } from 'node:crypto'
-import { readdirSync, readFileSync, writeFileSync } from 'node:fs'
+import { writeFileSync } from 'node:fs'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { Session } from 'node:inspector/promises'
 import { loadavg, tmpdir } from 'node:os'
@@ -22,6 +22,7 @@ import {
 } from '../../node/net/batch-codec.ts'
 import { LogStore } from '../../node/store/index.ts'
 import { drawPatients, message } from './syslog-load.ts'
+import { threadCpuUs, threadIds, threadKindsAtStart } from './thread-kinds.ts'
 
 const ENTRIES = Number(process.env.REPLICA_ENTRIES ?? 20_000)
 const BATCH = Number(process.env.REPLICA_BATCH ?? 100)
@@ -30,18 +31,13 @@ const ROUNDS = Number(process.env.REPLICA_ROUNDS ?? 3)
 /** CPU of each thread of this process (utime + stime), µs, by thread id. */
 function threadCpu(): Map<number, number> {
   const out = new Map<number, number>()
-  for (const tid of readdirSync('/proc/self/task').map(Number)) {
-    try {
-      const stat = readFileSync(`/proc/self/task/${tid}/stat`, 'utf8')
-      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
-      out.set(tid, ((Number(fields[11]) + Number(fields[12])) * 1e6) / 100)
-    } catch {
-      // the thread ended
-    }
+  for (const tid of threadIds()) {
+    const us = threadCpuUs(tid)
+    if (us !== undefined) out.set(tid, us)
   }
   return out
 }
-const v8Threads = new Set([...threadCpu().keys()].filter((t) => t !== process.pid))
+const kindsAtStart = await threadKindsAtStart()
 
 function xmlOf(i: number, patient: string): Buffer {
   const frame = message(i, patient)
@@ -104,18 +100,13 @@ async function main(): Promise<void> {
     const wallMs = performance.now() - started
     const after = threadCpu()
     const { user, system } = process.cpuUsage(usage)
-    let main = 0
-    let v8 = 0
-    let workers = 0
-    for (const [tid, us] of after) {
-      const spent = us - (before.get(tid) ?? 0)
-      if (tid === process.pid) main += spent
-      else if (v8Threads.has(tid)) v8 += spent
-      else workers += spent
-    }
+    const by = { main: 0, v8: 0, libuv: 0, other: 0 }
+    for (const [tid, us] of after)
+      by[kindsAtStart.get(tid) ?? 'other'] += us - (before.get(tid) ?? 0)
+    const { main, v8, libuv, other: workers } = by
     const per = (us: number) => (us / ENTRIES).toFixed(1)
     console.log(
-      `round ${round + 1}: ${per(user + system)} µs CPU/entry (process.cpuUsage), by thread ${per(main + v8 + workers)} = main ${per(main)} + workers ${per(workers)} + V8 ${per(v8)}; ${Math.round((ENTRIES / wallMs) * 1000)} entries/s`,
+      `round ${round + 1}: ${per(user + system)} µs CPU/entry (process.cpuUsage), by thread ${per(main + v8 + libuv + workers)} = main ${per(main)} + workers ${per(workers)} + V8 ${per(v8)} + libuv ${per(libuv)}; ${Math.round((ENTRIES / wallMs) * 1000)} entries/s`,
     )
   }
   if (session && profile) {

@@ -108,6 +108,7 @@ export interface ThreadSplit {
   main: number
   busiest: number
   v8: number
+  libuv: number
   rest: number
 }
 
@@ -133,7 +134,8 @@ function threadsNote(split: readonly ThreadSplit[], count: number): string {
   const us = (x: number) => (x / count).toFixed(0)
   return split
     .map(
-      (t, i) => `node ${i + 1} ${us(t.main)} + ${us(t.busiest)} + ${us(t.v8)} + ${us(t.rest)} µs`,
+      (t, i) =>
+        `node ${i + 1} ${us(t.main)} + ${us(t.busiest)} + ${us(t.v8)} + ${us(t.libuv)} + ${us(t.rest)} µs`,
     )
     .join(', ')
 }
@@ -176,7 +178,7 @@ export function figuresOf(
             value: p.cpuConvergedUs / count,
             unit: 'µs',
             ...(p.threadsUntilConverged && {
-              note: `per node, main thread + busiest worker + V8's platform threads + the rest: ${threadsNote(p.threadsUntilConverged, count)}; until appended: ${threadsNote(p.threadsUntilAppended ?? [], count)}`,
+              note: `per node, main thread + busiest worker + V8's platform threads + libuv's pool + the rest: ${threadsNote(p.threadsUntilConverged, count)}; until appended: ${threadsNote(p.threadsUntilAppended ?? [], count)}`,
             }),
           },
         ]

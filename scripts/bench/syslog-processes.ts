@@ -24,6 +24,7 @@ import {
   wiresOf,
   workloadOf,
 } from './syslog-load.ts'
+import type { ThreadKind } from './thread-kinds.ts'
 
 /** How often the driver asks the nodes how far they are (IPC; each answer costs ~0.1 ms). */
 const POLL_MS = 10
@@ -67,8 +68,8 @@ async function appendedOf(c: Cluster): Promise<number> {
 interface CpuSample {
   /** This process (the senders), then each node process: µs since each started. */
   processes: number[]
-  /** Each node's threads, [tid, µs, V8 platform thread], its main thread first. */
-  threads: Array<Array<[number, number, boolean]>>
+  /** Each node's threads, [tid, µs, kind], its main thread first. */
+  threads: Array<Array<[number, number, ThreadKind]>>
 }
 
 async function cpuNow(c: Cluster): Promise<CpuSample> {
@@ -81,27 +82,26 @@ async function cpuNow(c: Cluster): Promise<CpuSample> {
 }
 
 /**
- * Per node, the CPU between two samples: its main thread (event loop), its busiest thread
- * started after V8's (on the receiving node the syslog parse thread; a VRF thread while
- * patients are new), V8's platform threads (GC helpers: concurrent marking, parallel
- * scavenges; background compilation), and the rest (seal and index workers, libuv's pool,
- * LevelDB's and jemalloc's background threads).
+ * Per node, the CPU between two samples (thread-kinds.ts): its main thread (event loop), its
+ * busiest thread started later (on the receiving node the syslog parse thread; a VRF thread
+ * while patients are new), V8's platform threads (GC helpers: concurrent marking, parallel
+ * scavenges; background compilation), libuv's pool (LevelDB's reads and writes: memtable
+ * inserts, its log and fsync), and the rest (seal and index workers, LevelDB's compaction
+ * thread, jemalloc's purging thread).
  */
 function threadSplit(a: CpuSample, b: CpuSample): ThreadSplit[] {
   return b.threads.map((after, i) => {
     const before = new Map(a.threads[i]!.map(([tid, us]) => [tid, us]))
-    let main = 0
-    let v8 = 0
+    const split = { main: 0, v8: 0, libuv: 0 }
     const others: number[] = []
-    after.forEach(([tid, us, isV8], k) => {
+    for (const [tid, us, kind] of after) {
       const d = us - (before.get(tid) ?? 0)
-      if (k === 0) main = d
-      else if (isV8) v8 += d
-      else others.push(d)
-    })
+      if (kind === 'other') others.push(d)
+      else split[kind] += d
+    }
     others.sort((x, y) => y - x)
     const rest = others.slice(1).reduce((x, y) => x + y, 0)
-    return { main, busiest: others[0] ?? 0, v8, rest }
+    return { ...split, busiest: others[0] ?? 0, rest }
   })
 }
 
