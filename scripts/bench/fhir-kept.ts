@@ -9,16 +9,7 @@
 // opened with one). Each search adds one record to the patient's trail (the search itself),
 // so a run leaves the store with N more; copy the store first to compare runs on one state.
 // TREE_CACHE_MIN_LEVEL sets the tree cache's floor (default 4).
-import crypto from 'node:crypto'
-import { syncBuiltinESMExports } from 'node:module'
-
-let opens = 0
-const createDecipheriv = crypto.createDecipheriv
-crypto.createDecipheriv = ((...args: Parameters<typeof createDecipheriv>) => {
-  opens++
-  return createDecipheriv(...args)
-}) as typeof createDecipheriv
-syncBuiltinESMExports()
+import { decipherOpens } from './decipher-count.ts'
 
 const { loadavg } = await import('node:os')
 await import('../../node/shim.ts')
@@ -62,7 +53,7 @@ try {
   const loads: number[] = [loadavg()[0]!]
   const sampler = setInterval(() => loads.push(loadavg()[0]!), 1000)
   for (let i = 0; i < N; i++) {
-    const o = opens
+    const o = decipherOpens()
     const c = process.cpuUsage()
     const t = performance.now()
     const parsed = parseFhirSearch(groupParams(new URLSearchParams(search)))
@@ -80,7 +71,7 @@ try {
     wall.push(performance.now() - t)
     const u = process.cpuUsage(c)
     cpu.push((u.user + u.system) / 1000)
-    opened.push(opens - o)
+    opened.push(decipherOpens() - o)
     if (answer.entries.length !== 100) throw new Error(`${answer.entries.length} entries`)
   }
   clearInterval(sampler)

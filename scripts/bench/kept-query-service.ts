@@ -6,14 +6,13 @@
 import crypto from 'node:crypto'
 import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
-import { blsSign, generateBlsSecretKey } from '../../node/core/bls.ts'
-import { aggregateCosignatures, checkpointSigningMessage } from '../../node/core/checkpoint.ts'
+import { generateBlsSecretKey } from '../../node/core/bls.ts'
 import type { AuditEvent } from '../../node/core/event.ts'
-import { EMPTY_ROOT } from '../../node/core/merkle/index.ts'
 import { ed25519RawPublicKey } from '../../node/core/tree-head.ts'
 import { IndexService } from '../../node/index/index.ts'
 import { QueryService, type Session } from '../../node/query/index.ts'
 import { LogStore, type LogStoreOptions } from '../../node/store/index.ts'
+import { auditorSession, checkpointOfStore, cosignedBy3 } from './bench-checkpoint.ts'
 
 /** The feeds of a store kept by query.ts. */
 export const KEPT_FEEDS: readonly string[] = [
@@ -73,36 +72,10 @@ export async function keptQueryService(opts: {
 }): Promise<{ service: QueryService; session: Session }> {
   const { store, index, feeds } = opts
   const roots = await Promise.all(feeds.map((o) => index.rootAt(o, store.size(o))))
-  const networkId = new Uint8Array(crypto.randomBytes(32))
-  const checkpoint = {
-    networkId,
-    membership: { version: 0, hash: networkId },
-    timeMs: Date.now(),
-    feeds: feeds.map((origin, i) => ({
-      origin,
-      treeSize: store.size(origin),
-      root: store.latestHead(origin)?.root ?? EMPTY_ROOT,
-      indexRoot: roots[i]!,
-    })),
-  }
+  const checkpoint = checkpointOfStore(store, feeds, roots, new Uint8Array(crypto.randomBytes(32)))
   await index.commit(checkpoint)
-  const bls = feeds.map(() => generateBlsSecretKey())
-  const message = checkpointSigningMessage(checkpoint)
-  const cosigned = aggregateCosignatures(
-    checkpoint,
-    new Map(bls.slice(0, 3).map((k, i) => [i, blsSign(k, message)])),
-    bls.length,
-  )
-  const session: Session = {
-    v: 1,
-    sub: 'audit@hospital-d',
-    role: 'auditor',
-    iss: 'hospital-d',
-    sid: '0'.repeat(32),
-    iat: 0,
-    exp: Number.MAX_SAFE_INTEGER,
-    status: 'active',
-  }
+  const cosigned = cosignedBy3(checkpoint, feeds.map(generateBlsSecretKey))
+  const session = auditorSession('hospital-d')
   const service = new QueryService({
     node: 'hospital-d',
     store,

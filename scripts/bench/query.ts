@@ -17,15 +17,9 @@ import { createPrivateKey, generateKeyPairSync, randomBytes } from 'node:crypto'
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { loadavg, tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { blsPublicKey, blsSign, generateBlsSecretKey } from '../../node/core/bls.ts'
-import {
-  aggregateCosignatures,
-  type Checkpoint,
-  checkpointSigningMessage,
-} from '../../node/core/checkpoint.ts'
+import { blsPublicKey, generateBlsSecretKey } from '../../node/core/bls.ts'
 import { type AuditEvent, parseEvent } from '../../node/core/event.ts'
 import { toHex } from '../../node/core/hex.ts'
-import { EMPTY_ROOT } from '../../node/core/merkle/index.ts'
 import { ed25519RawPublicKey } from '../../node/core/tree-head.ts'
 import {
   checkAnswerCompleteness,
@@ -35,8 +29,9 @@ import {
 import { IndexService } from '../../node/index/index.ts'
 import { IngestQueue, OwnFeed } from '../../node/ingest/index.ts'
 import { silentLogger } from '../../node/logger.ts'
-import { QueryService, type Session } from '../../node/query/index.ts'
+import { QueryService } from '../../node/query/index.ts'
 import { LogStore } from '../../node/store/index.ts'
+import { auditorSession, checkpointOfStore, cosignedBy3 } from './bench-checkpoint.ts'
 import { verifyInChromium } from './browser-verify.ts'
 import { benchFhirSearch } from './fhir-search.ts'
 import { keep, keptStore } from './query-kept.ts'
@@ -188,37 +183,13 @@ export async function benchQuery(): Promise<Figure[]> {
     const feeds = [...ORIGINS, SELF]
     const indexRoots = await Promise.all(feeds.map((o) => index!.rootAt(o, store.size(o))))
 
-    const bls = [...ORIGINS, SELF].map(() => generateBlsSecretKey())
+    const bls = feeds.map(() => generateBlsSecretKey())
     const networkId = new Uint8Array(randomBytes(32))
-    const checkpoint: Checkpoint = {
-      networkId: networkId,
-      membership: { version: 0, hash: networkId },
-      timeMs: Date.now(),
-      feeds: [...ORIGINS, SELF].map((origin) => ({
-        origin,
-        treeSize: store.size(origin),
-        root: store.latestHead(origin)?.root ?? EMPTY_ROOT,
-        indexRoot: indexRoots[feeds.indexOf(origin)]!,
-      })),
-    }
+    const checkpoint = checkpointOfStore(store, feeds, indexRoots, networkId)
     await index.commit(checkpoint)
     const indexCommitMs = performance.now() - indexStart - indexBuildMs
-    const message = checkpointSigningMessage(checkpoint)
-    const cosigned = aggregateCosignatures(
-      checkpoint,
-      new Map(bls.slice(0, 3).map((k, i) => [i, blsSign(k, message)])),
-      bls.length,
-    )
-    const session: Session = {
-      v: 1,
-      sub: 'audit@hospital-d',
-      role: 'auditor',
-      iss: SELF,
-      sid: '0'.repeat(32),
-      iat: 0,
-      exp: Number.MAX_SAFE_INTEGER,
-      status: 'active',
-    }
+    const cosigned = cosignedBy3(checkpoint, bls)
+    const session = auditorSession(SELF)
     const service = (record: boolean) =>
       new QueryService({
         node: SELF,

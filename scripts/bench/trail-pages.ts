@@ -8,16 +8,7 @@
 // Reports per page: AES-GCM opens (node:crypto's createDecipheriv calls, wrapped before the
 // store is loaded: every stored value is opened with one), CPU and wall time; and the first,
 // middle and last page's figures. A page's cost should not grow with its place in the trail.
-import crypto from 'node:crypto'
-import { syncBuiltinESMExports } from 'node:module'
-
-let opens = 0
-const createDecipheriv = crypto.createDecipheriv
-crypto.createDecipheriv = ((...args: Parameters<typeof createDecipheriv>) => {
-  opens++
-  return createDecipheriv(...args)
-}) as typeof createDecipheriv
-syncBuiltinESMExports()
+import { decipherOpens } from './decipher-count.ts'
 
 const { loadavg } = await import('node:os')
 await import('../../node/shim.ts')
@@ -72,7 +63,7 @@ try {
   for (let round = 0; round < ROUNDS; round++) {
     let at = 0
     for (let search: string | undefined = first; search !== undefined; at++) {
-      const o = opens
+      const o = decipherOpens()
       const c = process.cpuUsage()
       const t = performance.now()
       const { next, entries } = await page(search)
@@ -80,7 +71,7 @@ try {
       const u = process.cpuUsage(c)
       pages[at] ??= { entries, opens: [], cpu: [], wall: [] }
       if (round > 0) {
-        pages[at]!.opens.push(opens - o)
+        pages[at]!.opens.push(decipherOpens() - o)
         pages[at]!.cpu.push((u.user + u.system) / 1000)
         pages[at]!.wall.push(wall)
       }
