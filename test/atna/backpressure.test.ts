@@ -1,12 +1,10 @@
 // A flood is bounded: while appends wait, a connection holding more than its byte cap is
 // paused (TCP backpressure), and resumes once the ingest queue catches up.
 import { afterEach, describe, expect, it } from 'vitest'
-import { SenderCounts, SyslogListener } from '../../node/atna/index.ts'
-import { silentLogger } from '../../node/logger.ts'
-import { issue, makeCa } from '../../scripts/atna-certs.ts'
+import { SenderCounts, type SyslogListener } from '../../node/atna/index.ts'
 import { waitFor } from '../../scripts/in-process-network.ts'
 import { useTempDirs } from '../helpers/temp-dir.ts'
-import { sendTlsBytes } from './harness.ts'
+import { sendTlsBytes, startLoneListener } from './harness.ts'
 import { DICOM_PATIENT_RECORD, framed, syslogOf } from './messages.ts'
 
 describe('syslog listener backpressure', () => {
@@ -19,27 +17,18 @@ describe('syslog listener backpressure', () => {
 
   it('pauses a connection over its byte cap until appends finish, then takes the rest', async () => {
     const dir = await tempDir()
-    const ca = await makeCa(dir, 'ca')
-    const server = await issue(dir, ca, 'syslog.test')
-    const ehr = await issue(dir, ca, 'ehr.test')
     let open!: () => void
     const gate = new Promise<void>((resolve) => {
       open = resolve
     })
     const counts = new SenderCounts()
-    listener = new SyslogListener({
-      host: '127.0.0.1',
-      port: 0,
-      cert: server.cert,
-      key: server.key,
-      ca: ca.cert,
-      allowedSubjects: ['ehr.test'],
+    const started = await startLoneListener(dir, {
       submit: () => gate, // the ingest queue is busy until the gate opens
       counts,
-      logger: silentLogger(),
       maxConnectionBytes: 64 * 1024,
     })
-    await listener.start()
+    listener = started.listener
+    const { ca, ehr } = started
     const count = 2000
     const frame = framed(syslogOf(DICOM_PATIENT_RECORD))
     const wire = Buffer.concat(Array.from({ length: count }, () => frame))

@@ -2,6 +2,8 @@ import { mkdir, readFile, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { connect, type TLSSocket } from 'node:tls'
 import { pino } from 'pino'
+import { SyslogListener, type SyslogListenerOptions } from '../../node/atna/index.ts'
+import { silentLogger } from '../../node/logger.ts'
 import type { EhrlogNode } from '../../node/node.ts'
 import { type Issued, issue, makeCa } from '../../scripts/atna-certs.ts'
 import { basePort, initNetwork, startNodes } from '../../scripts/in-process-network.ts'
@@ -87,4 +89,30 @@ export function sendOverTls(world: AtnaWorld, client: Issued, bytes: Buffer): Pr
   return new Promise((resolve) => {
     sendTlsBytes(world.port, world.ca, client, bytes).on('close', () => resolve())
   })
+}
+
+/**
+ * A SyslogListener alone (no node) on 127.0.0.1, a free port, started, with certificates made
+ * in `dir` by a fresh CA: its own, and that of `ehr.test`, the one sender it allows.
+ */
+export async function startLoneListener(
+  dir: string,
+  opts: Pick<SyslogListenerOptions, 'submit' | 'counts'> &
+    Partial<Omit<SyslogListenerOptions, 'submit' | 'counts'>>,
+): Promise<{ listener: SyslogListener; ca: Issued; ehr: Issued }> {
+  const ca = await makeCa(dir, 'ca')
+  const server = await issue(dir, ca, 'syslog.test')
+  const ehr = await issue(dir, ca, 'ehr.test')
+  const listener = new SyslogListener({
+    host: '127.0.0.1',
+    port: 0,
+    cert: server.cert,
+    key: server.key,
+    ca: ca.cert,
+    allowedSubjects: ['ehr.test'],
+    logger: silentLogger(),
+    ...opts,
+  })
+  await listener.start()
+  return { listener, ca, ehr }
 }

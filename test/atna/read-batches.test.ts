@@ -2,13 +2,11 @@
 // connection's messages still reach the ingest queue in the order they were sent, each
 // counted once.
 import { afterEach, describe, expect, it } from 'vitest'
-import { ParsePool, SenderCounts, SyslogListener } from '../../node/atna/index.ts'
+import { ParsePool, SenderCounts, type SyslogListener } from '../../node/atna/index.ts'
 import type { AuditEvent } from '../../node/core/event.ts'
-import { silentLogger } from '../../node/logger.ts'
-import { issue, makeCa } from '../../scripts/atna-certs.ts'
 import { waitFor } from '../../scripts/in-process-network.ts'
 import { useTempDirs } from '../helpers/temp-dir.ts'
-import { sendTlsBytes } from './harness.ts'
+import { sendTlsBytes, startLoneListener } from './harness.ts'
 import { DICOM_PATIENT_RECORD, framed, syslogOf } from './messages.ts'
 
 describe('syslog listener batches', () => {
@@ -24,27 +22,18 @@ describe('syslog listener batches', () => {
 
   it("batch the frames of a turn's reads, keeping each connection's order and exact counts", async () => {
     const dir = await tempDir()
-    const ca = await makeCa(dir, 'ca')
-    const server = await issue(dir, ca, 'syslog.test')
-    const ehr = await issue(dir, ca, 'ehr.test')
     const submits: AuditEvent[][] = []
     const counts = new SenderCounts()
     pool = new ParsePool(1)
-    listener = new SyslogListener({
-      host: '127.0.0.1',
-      port: 0,
-      cert: server.cert,
-      key: server.key,
-      ca: ca.cert,
-      allowedSubjects: ['ehr.test'],
+    const started = await startLoneListener(dir, {
       submit: async (events) => {
         submits.push(events)
       },
       counts,
       pool,
-      logger: silentLogger(),
     })
-    await listener.start()
+    listener = started.listener
+    const { ca, ehr } = started
     const perConnection = 1500
     const frame = (c: number, i: number) =>
       framed(
