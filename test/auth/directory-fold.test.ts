@@ -3,10 +3,9 @@ import { type AcceptedBatches, DirectoryFold } from '../../node/auth/index.ts'
 import { newKdfParams } from '../../node/core/auth/password-key.ts'
 import type { UserRecord } from '../../node/core/auth/user-record.ts'
 import { toHex } from '../../node/core/hex.ts'
-import { OwnFeed } from '../../node/ingest/index.ts'
 import { silentLogger } from '../../node/logger.ts'
 import type { FeedBatch } from '../../node/store/index.ts'
-import { makeEvent, makeSigner, makeStoreKeys, openStore } from '../helpers/fixtures.ts'
+import { makeEvent, makeSigner, makeStoreKeys, openStore, ownFeedOn } from '../helpers/fixtures.ts'
 import { useTempDirs } from '../helpers/temp-dir.ts'
 
 const A = makeSigner('hospital-a')
@@ -65,13 +64,7 @@ describe('DirectoryFold', () => {
     const store = openStore(await tempDir(), makeStoreKeys(), [A, B])
     await store.open()
     await store.acceptBatch(batchOf(held))
-    const published: FeedBatch[] = []
-    const feed = new OwnFeed({
-      store,
-      signer: A,
-      gossip: { publish: (b) => published.push(b) },
-      logger: silentLogger(),
-    })
+    const { feed, published } = ownFeedOn(store, A)
     const network = acceptedBatches()
     const fold = new DirectoryFold({
       store,

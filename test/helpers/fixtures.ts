@@ -1,7 +1,9 @@
 import { generateKeyPairSync, randomBytes } from 'node:crypto'
 import { type AuditEvent, parseEvent } from '../../node/core/event.ts'
 import { ed25519RawPublicKey } from '../../node/core/tree-head.ts'
-import { LogStore, type Signer, type StoreKeys } from '../../node/store/index.ts'
+import { OwnFeed, type OwnFeedOptions } from '../../node/ingest/index.ts'
+import { silentLogger } from '../../node/logger.ts'
+import { type FeedBatch, LogStore, type Signer, type StoreKeys } from '../../node/store/index.ts'
 
 export function makeSigner(origin: string): Signer & { publicKey: Uint8Array } {
   const { privateKey } = generateKeyPairSync('ed25519')
@@ -55,3 +57,20 @@ export const TEST_VRF_SECRET_KEY = Uint8Array.from(
 )
 export const TEST_VRF_PUBLIC_KEY_HEX =
   'd75a980182b10ab7d54bfed3c964073a0ee172f3daa62325af021a68f707511a'
+
+/** The own feed of `signer` on `store`, with every batch it gossips kept in `published`. */
+export function ownFeedOn(
+  store: OwnFeedOptions['store'],
+  signer: Signer,
+  opts: Pick<OwnFeedOptions, 'fence' | 'fenceWaitMs'> = {},
+): { feed: OwnFeed; published: FeedBatch[] } {
+  const published: FeedBatch[] = []
+  const feed = new OwnFeed({
+    store,
+    signer,
+    gossip: { publish: (batch) => published.push(batch) },
+    logger: silentLogger(),
+    ...opts,
+  })
+  return { feed, published }
+}

@@ -1,12 +1,10 @@
 import { randomBytes } from 'node:crypto'
 import { describe, expect, it } from 'vitest'
 import { makeEntry } from '../../node/core/entry.ts'
-import { entryBytesBound, IngestQueue, OwnFeed } from '../../node/ingest/index.ts'
-import { silentLogger } from '../../node/logger.ts'
+import { entryBytesBound, IngestQueue } from '../../node/ingest/index.ts'
 import { encodeBatchRecord, GOSSIP_HEADER_BYTES } from '../../node/net/batch-codec.ts'
 import { LIMITS } from '../../node/net/protocol.ts'
-import type { FeedBatch } from '../../node/store/index.ts'
-import { makeEvent, makeSigner, makeStoreKeys, openStore } from '../helpers/fixtures.ts'
+import { makeEvent, makeSigner, makeStoreKeys, openStore, ownFeedOn } from '../helpers/fixtures.ts'
 import { useTempDirs } from '../helpers/temp-dir.ts'
 
 /** An event as ATNA ingest makes it: a ~1.3 KiB message kept whole, base64 (~1.8 KiB). */
@@ -46,13 +44,7 @@ describe('IngestQueue batch byte cap', () => {
   async function run(maxBatchBytes?: number) {
     const store = openStore(await tempDir(), makeStoreKeys(), [A])
     await store.open()
-    const published: FeedBatch[] = []
-    const feed = new OwnFeed({
-      store,
-      signer: A,
-      gossip: { publish: (b) => published.push(b) },
-      logger: silentLogger(),
-    })
+    const { feed, published } = ownFeedOn(store, A)
     const queue = new IngestQueue({
       store,
       feed,

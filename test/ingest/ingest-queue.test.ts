@@ -4,8 +4,7 @@ import { describe, expect, it } from 'vitest'
 import type { AuditEvent } from '../../node/core/event.ts'
 import { IngestQueue, OwnFeed } from '../../node/ingest/index.ts'
 import { silentLogger } from '../../node/logger.ts'
-import type { FeedBatch } from '../../node/store/index.ts'
-import { makeEvent, makeSigner, makeStoreKeys, openStore } from '../helpers/fixtures.ts'
+import { makeEvent, makeSigner, makeStoreKeys, openStore, ownFeedOn } from '../helpers/fixtures.ts'
 import { useTempDirs } from '../helpers/temp-dir.ts'
 
 const A = makeSigner('hospital-a')
@@ -16,17 +15,8 @@ describe('IngestQueue', () => {
   async function setup() {
     const store = openStore(await tempDir(), makeStoreKeys(), [A])
     await store.open()
-    const published: FeedBatch[] = []
-    const queue = new IngestQueue({
-      store,
-      feed: new OwnFeed({
-        store,
-        signer: A,
-        gossip: { publish: (b) => published.push(b) },
-        logger: silentLogger(),
-      }),
-      maxDelayMs: 5,
-    })
+    const { feed, published } = ownFeedOn(store, A)
+    const queue = new IngestQueue({ store, feed, maxDelayMs: 5 })
     return { store, queue, published }
   }
 

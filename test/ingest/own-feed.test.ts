@@ -3,8 +3,7 @@ import { decodeEntry } from '../../node/core/entry.ts'
 import { EhrlogError } from '../../node/core/errors.ts'
 import { OwnFeed } from '../../node/ingest/index.ts'
 import { silentLogger } from '../../node/logger.ts'
-import type { FeedBatch } from '../../node/store/index.ts'
-import { makeEvent, makeSigner, makeStoreKeys, openStore } from '../helpers/fixtures.ts'
+import { makeEvent, makeSigner, makeStoreKeys, openStore, ownFeedOn } from '../helpers/fixtures.ts'
 import { useTempDirs } from '../helpers/temp-dir.ts'
 
 const A = makeSigner('hospital-a')
@@ -15,13 +14,7 @@ describe('OwnFeed', () => {
   it('appends one signed batch, then gossips exactly the stored bytes and head', async () => {
     const store = openStore(await tempDir(), makeStoreKeys(), [A])
     await store.open()
-    const published: FeedBatch[] = []
-    const feed = new OwnFeed({
-      store,
-      signer: A,
-      gossip: { publish: (batch) => published.push(batch) },
-      logger: silentLogger(),
-    })
+    const { feed, published } = ownFeedOn(store, A)
     const { entries, head } = await feed.append([
       { kind: 'event', body: makeEvent(1) },
       { kind: 'event', body: makeEvent(2) },

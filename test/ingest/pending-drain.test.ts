@@ -8,13 +8,8 @@ import {
   PendingDrain,
 } from '../../node/ingest/index.ts'
 import { silentLogger } from '../../node/logger.ts'
-import {
-  type FeedBatch,
-  type LogStore,
-  PendingLog,
-  type StoreKeys,
-} from '../../node/store/index.ts'
-import { makeEvent, makeSigner, makeStoreKeys, openStore } from '../helpers/fixtures.ts'
+import { type LogStore, PendingLog, type StoreKeys } from '../../node/store/index.ts'
+import { makeEvent, makeSigner, makeStoreKeys, openStore, ownFeedOn } from '../helpers/fixtures.ts'
 import { filesUnder, useTempDirs } from '../helpers/temp-dir.ts'
 
 const A = makeSigner('hospital-a')
@@ -37,14 +32,7 @@ describe('events taken while the own feed is fenced', () => {
       logger: silentLogger(),
       pollMs: 10,
     })
-    const published: FeedBatch[] = []
-    const feed = new OwnFeed({
-      store,
-      signer: A,
-      gossip: { publish: (b) => published.push(b) },
-      logger: silentLogger(),
-      fence,
-    })
+    const { feed, published } = ownFeedOn(store, A, { fence })
     const pending = new PendingDrain({
       opened: fence.opened,
       log: new PendingLog(store),
