@@ -1,8 +1,12 @@
 import { EhrlogError } from '../core/errors.ts'
 import type { AuditEvent } from '../core/event.ts'
+import { bytesEqual } from '../core/hex.ts'
 import type { LogStore } from '../store/index.ts'
 import type { Patients } from './patients.ts'
 import type { VrfWorker } from './vrf-worker.ts'
+
+/** The beta of a slot whose posting names an entry of another patient: no VRF output's. */
+export const FOREIGN_BETA: Uint8Array = new Uint8Array(64)
 
 /** Betas loaded or computed per job: a VRF job of 256 patients is ~0.15 s of the thread (vrf-output.ts). */
 export const BETA_CHUNK = 256
@@ -96,17 +100,33 @@ export class BetaLoader {
       else toCompute.push(slot)
     })
     if (toCompute.length === 0) return
+    const real: number[] = []
     const ids: string[] = []
     for (const slot of toCompute) {
-      const id = patients.ids.get(slot) ?? (await this.#idFromEntry(patients, slot))
+      const known = patients.ids.get(slot)
+      const id = known ?? (await this.#idFromEntry(patients, slot))
+      // A posting whose entry names another patient (one that whoever could write the store's
+      // files added) has that patient's id but not its blind: the id's beta is not the slot's,
+      // and cached under the slot's blind it would stay wrong. Such a slot gets FOREIGN_BETA,
+      // uncached: its leaf is no patient's, the root differs from the one the entries give,
+      // and the index check names the feed and rebuilds it from the entries.
+      if (
+        known === undefined &&
+        !bytesEqual(this.#store.patientIndex.blind(id), patients.blind(slot))
+      ) {
+        patients.setBeta(slot, FOREIGN_BETA)
+        continue
+      }
+      real.push(slot)
       ids.push(id)
     }
+    if (real.length === 0) return
     const betas = await this.#vrf.outputs(ids)
-    toCompute.forEach((slot, i) => {
+    real.forEach((slot, i) => {
       patients.setBeta(slot, betas[i]!)
     })
     await this.#store.patientIndex.putBetas(
-      toCompute.map((slot, i) => [patients.blind(slot), betas[i]!]),
+      real.map((slot, i) => [patients.blind(slot), betas[i]!]),
     )
   }
 

@@ -54,7 +54,10 @@ for (let round = 0; round < 7; round++) {
     const cipher = new t.ValueCipher(valueKey)
     const indexes = new t.Indexes(indexKey)
     let sink = 0
-    const collect = { putPlain: (_k: Buffer, v: Uint8Array) => (sink += v.byteLength) }
+    const collect = {
+      putPlain: (_k: Buffer, v: Uint8Array) => (sink += v.byteLength),
+      putKeyOnly: (k: Buffer) => (sink += k.byteLength),
+    }
     indexes.addBatchOps(collect, tag, { events, userSeqs: [] }) // blinds cached, as in a running node
     record(
       `${t.root} seal 2.2 KiB`,

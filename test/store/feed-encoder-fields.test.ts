@@ -16,6 +16,9 @@ function collect(): PlainSink & { records: string[] } {
     putPlain: (key, plain) => {
       records.push(`${key.toString('hex')}=${Buffer.from(plain).toString('hex')}`)
     },
+    putKeyOnly: (key) => {
+      records.push(`${key.toString('hex')}=`)
+    },
   }
 }
 

@@ -8,9 +8,12 @@ import {
   readU64,
 } from '../format/key-layout.ts'
 import type { StoreAccess } from '../store-access.ts'
-import type { EntryRef } from '../write/indexes.ts'
+import { type EntryRef, postingSeqs } from '../write/indexes.ts'
 
-/** One patient posting: the seqs (u64be each, ascending) of one patient's events in one batch. */
+/**
+ * One patient posting: the seqs (u64be each, ascending) of one patient's events in one batch
+ * (of a key-only posting, its key's last 8 bytes).
+ */
 export interface PatientPosting {
   /** The patient's blind index (16 bytes): no patient id is read. */
   blind: Buffer
@@ -41,7 +44,7 @@ export async function* patientPostingBatches(
       const batch: PatientPosting[] = []
       for (const [key, value] of chunk) {
         const origin = originOfTag(key.subarray(key.length - 16, key.length - 8).toString('hex'))
-        const plain = access.cipher.open(key, value)
+        const plain = postingSeqs(access.cipher, key, value)
         if (!origin || !plain) {
           damaged.count++
           continue
@@ -98,7 +101,7 @@ export async function* patientRefsIn(
       if (chunk.length === 0) return
       const refs: EntryRef[] = []
       for (const [key, value] of chunk) {
-        const plain = access.cipher.open(key, value)
+        const plain = postingSeqs(access.cipher, key, value)
         if (!plain) continue
         for (let at = 0; at + 8 <= plain.length; at += 8)
           refs.push({ origin, seq: readU64(plain, at) })

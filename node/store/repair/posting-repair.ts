@@ -8,7 +8,7 @@ import type { StoreAccess } from '../store-access.ts'
  * Restores the patient postings of one feed from its entries, after the per-patient index,
  * rebuilt from those entries, showed them short (an insider deleted or damaged a posting):
  * every event entry up to `size` whose seq no posting of its patient lists gets a posting of
- * its own, P | blind(patient) | feed | seq → [seq] (one per seq keeps each patient's seqs in
+ * its own, P | blind(patient) | feed | seq, key-only (one per seq keeps each patient's seqs in
  * ascending key order, which the index's build from the postings relies on). Nothing is
  * removed: a posting listing a seq of another patient is harmless, since a query reads each
  * entry and keeps only those about the patient asked. Returns the seqs restored, ascending.
@@ -38,10 +38,8 @@ export async function restorePatientPostings(
     if (entry.kind !== 'event') continue
     const blind = blindOf((entry.body as AuditEvent).patientId)
     if (listed.get(blind.toString('hex'))?.has(entry.seq)) continue
-    const key = patientKey(blind, feed.tag, entry.seq)
-    const value = Buffer.alloc(8)
-    value.writeBigUInt64BE(BigInt(entry.seq))
-    batch.put(key, access.cipher.seal(key, value))
+    // Key-only, as a posting of one seq is written (write/indexes.ts postingSeqs).
+    batch.put(patientKey(blind, feed.tag, entry.seq), Buffer.alloc(0))
     restored.push(entry.seq)
   }
   if (restored.length > 0) await batch.write()

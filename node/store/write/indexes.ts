@@ -52,7 +52,10 @@ export const TIME_BUCKET_MS = 60_000
  * Blind keys are HMACs, so they land at random places in LevelDB, and random-key writes
  * cost ~10 µs each here (docs/performance.md): one posting per patient per batch instead of one key
  * per entry is what keeps appends fast. Values are sealed like every other value (by the
- * sink).
+ * sink), except a posting of one seq (P, A, U): its key already ends in that seq, so
+ * it is stored as the key alone, with an empty value (postingSeqs reads both forms). That is
+ * most postings (a patient rarely has two events in one batch), and an AES-GCM seal costs
+ * ~3 µs of CPU however small the value (docs/storage.md "Key-only postings").
  */
 export class Indexes {
   readonly #indexKey: Uint8Array
@@ -81,7 +84,7 @@ export class Indexes {
    */
   addBatchOps(ops: PlainSink, tag: FeedTag, batch: IndexedBatch): void {
     const { events, userSeqs } = batch
-    if (userSeqs.length > 0) ops.putPlain(userRecordsKey(tag, userSeqs[0]!), u64List(userSeqs))
+    if (userSeqs.length > 0) putPosting(ops, userRecordsKey(tag, userSeqs[0]!), userSeqs)
     if (events.length === 0) return
     const byPatient = new Map<string, number[]>()
     const byActor = new Map<string, number[]>()
@@ -103,10 +106,10 @@ export class Indexes {
       else byMinute.set(minute, [seq, lastMs])
     }
     for (const [id, seqs] of byPatient) {
-      ops.putPlain(patientKey(this.blind('patient', id), tag, seqs[0]!), u64List(seqs))
+      putPosting(ops, patientKey(this.blind('patient', id), tag, seqs[0]!), seqs)
     }
     for (const [id, seqs] of byActor) {
-      ops.putPlain(actorKey(this.blind('actor', id), tag, seqs[0]!), u64List(seqs))
+      putPosting(ops, actorKey(this.blind('actor', id), tag, seqs[0]!), seqs)
     }
     for (const [minute, pairs] of byMinute) {
       ops.putPlain(timeKey(minute * TIME_BUCKET_MS, tag, pairs[0]!), u64List(pairs))
@@ -120,6 +123,24 @@ export class Indexes {
   actorPrefix(actorId: string): Buffer {
     return Buffer.concat([Buffer.of(PREFIX.actor), this.blind('actor', actorId)])
   }
+}
+
+/** A posting of seqs (P, A, U): the key alone for one seq (its key's own), else sealed seqs. */
+function putPosting(ops: PlainSink, key: Buffer, seqs: readonly number[]): void {
+  if (seqs.length === 1) ops.putKeyOnly(key)
+  else ops.putPlain(key, u64List(seqs))
+}
+
+/**
+ * The seqs (u64be each) a posting of seqs (P, A, U) lists: a key-only posting lists the seq
+ * its key ends with; otherwise the sealed value, undefined when it fails authentication. A
+ * view, not a copy, for the key-only form. An insider who adds a key-only posting gains what
+ * adding any posting would: a query reads each entry and keeps only those of the patient
+ * asked (query/select.ts), and the per-patient index built from postings is checked against
+ * the entries after every scrub (a posting too many shows as a different root there).
+ */
+export function postingSeqs(cipher: ValueCipher, key: Buffer, value: Buffer): Buffer | undefined {
+  return value.byteLength === 0 ? key.subarray(key.byteLength - 8) : cipher.open(key, value)
 }
 
 function pushTo<K>(groups: Map<K, number[]>, key: K, n: number): void {
@@ -148,7 +169,8 @@ export async function scanPostings(
   const refs: EntryRef[] = []
   for await (const [key, value] of db.iterator(range)) {
     const origin = originOfTag(key.subarray(key.length - 16, key.length - 8).toString('hex'))
-    const plain = cipher.open(key, value)
+    // Time postings are never key-only: each seq comes with its time.
+    const plain = timeFilter ? cipher.open(key, value) : postingSeqs(cipher, key, value)
     // A posting that fails authentication is skipped here and reported by verify.
     if (!origin || !plain) continue
     const stride = timeFilter ? 16 : 8

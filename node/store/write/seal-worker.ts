@@ -19,9 +19,15 @@ export const SEAL_OFF_THREAD_FROM = 256
  */
 export const SEAL_OWN_OFF_THREAD_FROM = 32
 
+/** The value of a key-only record (PlainSink.putKeyOnly). */
+const EMPTY = Buffer.alloc(0)
+
 /** A sink that seals each record into `batch` in this thread as it is put. */
 export function sealingSink(cipher: ValueCipher, batch: ChainedBatch): PlainSink {
-  return { putPlain: (key, plaintext) => batch.put(key, cipher.seal(key, plaintext)) }
+  return {
+    putPlain: (key, plaintext) => batch.put(key, cipher.seal(key, plaintext)),
+    putKeyOnly: (key) => batch.put(key, EMPTY),
+  }
 }
 
 /** What the seal thread answers for one job: the sealed values end to end. */
@@ -62,12 +68,16 @@ export class Sealer {
 
   /**
    * A sink that only collects records; `fill()` then seals them on the worker and puts them
-   * into `batch`, in put order. Call fill() once, after the last put.
+   * into `batch`, in put order. Call fill() once, after the last put. Key-only records have
+   * nothing to seal: they go into `batch` at once (keys are distinct, so order is moot).
    */
   deferred(batch: ChainedBatch): { sink: PlainSink; fill: () => Promise<void> } {
     const records: Array<[Buffer, Uint8Array]> = []
     return {
-      sink: { putPlain: (key, plaintext) => records.push([key, plaintext]) },
+      sink: {
+        putPlain: (key, plaintext) => records.push([key, plaintext]),
+        putKeyOnly: (key) => batch.put(key, EMPTY),
+      },
       fill: async () => {
         let sealed: SealedValues
         try {

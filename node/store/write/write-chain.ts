@@ -8,6 +8,11 @@ import { EhrlogError } from '../../core/errors.ts'
 export interface PlainSink {
   /** Not `put`, so that a raw LevelDB batch, which would store the plaintext, is no sink. */
   putPlain(key: Buffer, plaintext: Uint8Array): void
+  /**
+   * A key whose value is empty: a posting of one seq, which its key states in full
+   * (write/indexes.ts, docs/storage.md "Key-only postings"). Nothing to seal.
+   */
+  putKeyOnly(key: Buffer): void
 }
 
 export type ChainedBatch = ReturnType<ClassicLevel<Buffer, Buffer>['batch']>
