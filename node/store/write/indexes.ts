@@ -2,6 +2,7 @@ import type { ClassicLevel } from 'classic-level'
 import type { AuditEvent } from '../../core/event.ts'
 import {
   actorKey,
+  BLIND_SIZE,
   blindIndex,
   type FeedTag,
   PREFIX,
@@ -38,7 +39,8 @@ export interface IndexedBatch {
   userSeqs: number[]
 }
 
-const CACHE_LIMIT = 100_000
+/** Blind indexes kept per kind (patients, actors); a full cache starts again empty. */
+export const BLIND_CACHE_LIMIT = 100_000
 /** Time postings are grouped per minute of event time. */
 export const TIME_BUCKET_MS = 60_000
 
@@ -59,8 +61,8 @@ export const TIME_BUCKET_MS = 60_000
  */
 export class Indexes {
   readonly #indexKey: Uint8Array
-  /** Blind indexes by id, one map per kind: no `kind + id` string built per lookup. */
-  readonly #blinds = { patient: new Map<string, Buffer>(), actor: new Map<string, Buffer>() }
+  /** Blind indexes by id, one cache per kind: no `kind + id` string built per lookup. */
+  readonly #blinds = { patient: new BlindCache(), actor: new BlindCache() }
 
   constructor(indexKey: Uint8Array) {
     this.#indexKey = indexKey
@@ -71,7 +73,6 @@ export class Indexes {
     let blind = cache.get(id)
     if (!blind) {
       blind = blindIndex(this.#indexKey, kind, id)
-      if (cache.size >= CACHE_LIMIT) cache.clear()
       cache.set(id, blind)
     }
     return blind
@@ -122,6 +123,38 @@ export class Indexes {
 
   actorPrefix(actorId: string): Buffer {
     return Buffer.concat([Buffer.of(PREFIX.actor), this.blind('actor', actorId)])
+  }
+}
+
+/**
+ * Up to BLIND_CACHE_LIMIT blind indexes by id, end to end in one array, the map holding where each
+ * is: a Buffer kept per id was three objects (the view, its ArrayBuffer, the map's entry)
+ * that every major GC marks and sweeps, ~300,000 at a pool of 100,000 patients. get() gives
+ * a new view (young garbage); a view stays valid, as a filled region is never written again
+ * (growing copies to a new array, and a full cache starts a new one).
+ */
+class BlindCache {
+  readonly #at = new Map<string, number>()
+  #slab = new Uint8Array(BLIND_SIZE * 1024)
+
+  get(id: string): Buffer | undefined {
+    const i = this.#at.get(id)
+    return i === undefined ? undefined : Buffer.from(this.#slab.buffer, i * BLIND_SIZE, BLIND_SIZE)
+  }
+
+  set(id: string, blind: Uint8Array): void {
+    if (this.#at.size >= BLIND_CACHE_LIMIT) {
+      this.#at.clear()
+      this.#slab = new Uint8Array(this.#slab.length)
+    }
+    const i = this.#at.size
+    if ((i + 1) * BLIND_SIZE > this.#slab.length) {
+      const grown = new Uint8Array(Math.min(this.#slab.length * 2, BLIND_CACHE_LIMIT * BLIND_SIZE))
+      grown.set(this.#slab)
+      this.#slab = grown
+    }
+    this.#slab.set(blind, i * BLIND_SIZE)
+    this.#at.set(id, i)
   }
 }
 
