@@ -6,7 +6,7 @@ import type { Patients } from './patients.ts'
 import type { VrfWorker } from './vrf-worker.ts'
 
 /** The beta of a slot whose posting names an entry of another patient: no VRF output's. */
-export const FOREIGN_BETA: Uint8Array = new Uint8Array(64)
+const FOREIGN_BETA: Uint8Array = new Uint8Array(64)
 
 /** Betas loaded or computed per job: a VRF job of 256 patients is ~0.15 s of the thread (vrf-output.ts). */
 export const BETA_CHUNK = 256

@@ -85,9 +85,9 @@ export async function selectEntries(
 /**
  * A patient's entries feed by feed in (origin, seq) order, each feed's postings read only as
  * far as the page needs (store.patientIndex.refsIn): a full page stops the reading, so the
- * postings of entries past it are not read (nor, those of several seqs, decrypted). A patient's trail
- * holds a record of every query of it, so those are most of its postings for a trail read
- * often. Past scanBudget entries read, the page ends with a cursor, as a scan's does.
+ * postings of entries past it are not read (nor, those of several seqs, decrypted). A
+ * patient's trail holds a record of every query of it, so those are most of its postings for
+ * a trail read often. Past scanBudget entries read, the page ends with a cursor, as a scan's does.
  * Undefined (the caller reads every posting and sorts, as for other filters) if a feed's
  * postings are not in seq order, which only a damaged or oddly repaired index gives.
  */

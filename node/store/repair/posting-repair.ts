@@ -3,6 +3,7 @@ import { patientKey } from '../format/key-layout.ts'
 import type { EntryReader } from '../read/entry-reader.ts'
 import { patientPostings } from '../read/index-postings.ts'
 import type { StoreAccess } from '../store-access.ts'
+import { sealingSink } from '../write/seal-worker.ts'
 
 /**
  * Restores the patient postings of one feed from its entries, after the per-patient index,
@@ -33,13 +34,14 @@ export async function restorePatientPostings(
       seqs.add(Number(posting.seqs.readBigUInt64BE(at)))
   }
   const batch = access.db.batch()
+  const sink = sealingSink(access.cipher, batch)
   const restored: number[] = []
   for await (const { entry } of reader.entries(origin, 1, size)) {
     if (entry.kind !== 'event') continue
     const blind = blindOf((entry.body as AuditEvent).patientId)
     if (listed.get(blind.toString('hex'))?.has(entry.seq)) continue
-    // Key-only, as a posting of one seq is written (write/indexes.ts postingSeqs).
-    batch.put(patientKey(blind, feed.tag, entry.seq), Buffer.alloc(0))
+    // Key-only, as every posting of one seq is written (write/indexes.ts).
+    sink.putKeyOnly(patientKey(blind, feed.tag, entry.seq))
     restored.push(entry.seq)
   }
   if (restored.length > 0) await batch.write()

@@ -127,11 +127,11 @@ export class Indexes {
 }
 
 /**
- * Up to BLIND_CACHE_LIMIT blind indexes by id, end to end in one array, the map holding where each
- * is: a Buffer kept per id was three objects (the view, its ArrayBuffer, the map's entry)
- * that every major GC marks and sweeps, ~300,000 at a pool of 100,000 patients. get() gives
- * a new view (young garbage); a view stays valid, as a filled region is never written again
- * (growing copies to a new array, and a full cache starts a new one).
+ * Up to BLIND_CACHE_LIMIT blind indexes by id, end to end in one array, the map holding where
+ * each is: a Buffer kept per id was three objects (the view, its ArrayBuffer, the map's
+ * entry) that every major GC marks and sweeps, ~300,000 at a pool of 100,000 patients. get()
+ * gives a new view (young garbage); a view stays valid, as a filled region is never written
+ * again (growing copies to a new array, and a full cache starts a new one).
  */
 class BlindCache {
   readonly #at = new Map<string, number>()
