@@ -5,6 +5,7 @@ import type { NodeStatus } from './api/index.ts'
 import type { AuthService } from './auth/index.ts'
 import type { CheckpointService } from './checkpoint/index.ts'
 import { EhrlogError } from './core/errors.ts'
+import { applyHeapPolicy } from './heap-policy.ts'
 import { RUNTIME_FILE, type RuntimeInfo } from './identity/index.ts'
 import type { IndexView } from './index/index-view.ts'
 import type { IngestQueue } from './ingest/index.ts'
@@ -55,6 +56,7 @@ export class EhrlogNode {
 
   async #start(): Promise<RuntimeInfo> {
     const { dir, logger, passphrase } = this.#opts
+    applyHeapPolicy()
     try {
       const folder = await readNodeFolder(dir, passphrase, logger)
       const { parts, lifecycle } = buildParts(folder, this.#opts, {
