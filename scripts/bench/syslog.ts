@@ -21,7 +21,8 @@
 //
 // SYSLOG_WORKLOAD: pool, new, or both (default, pool first); SYSLOG_MESSAGES (default 20,000),
 // SYSLOG_CONNECTIONS (default 4), SYSLOG_PARSE_THREADS (config.json syslog.parseThreads;
-// unset: the node's default).
+// unset: the node's default), SYSLOG_CHECKPOINT_MS (the node processes' checkpoint round
+// interval; default 0, no rounds, as in-process; a node's own default is 10,000).
 import '../../node/shim.ts'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { loadavg, tmpdir } from 'node:os'
