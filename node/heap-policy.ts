@@ -10,7 +10,7 @@ import { setFlagsFromString } from 'node:v8'
  * patients, the blind-index caches, the replicas' recent batches): V8's helper threads cost
  * 10–18 µs of CPU per message on each node in the syslog benchmark at 100,000 patients. A
  * fixed factor of 2 runs one a few times less often; the benchmark's CPU per message fell
- * by ~17 % and the nodes' peak RSS did not rise (docs/performance.md, session 13).
+ * by ~16 % and the nodes' peak RSS did not rise (docs/performance.md, session 13).
  *
  * The cost is bounded by the live heap: the old generation may hold up to twice it before
  * collecting. On an idle node, where V8 would have chosen up to 4, it is a smaller limit.
@@ -20,9 +20,10 @@ export const HEAP_GROWING_PERCENT = 100
 const FLAG = '--heap-growing-percent'
 
 /**
- * Sets the policy for this process, once, when a node starts (EhrlogNode.start). V8 reads
- * the factor each time it recomputes a limit, so it takes effect from the next collection.
- * A `--heap-growing-percent` given on Node's command line wins (an operator's own choice).
+ * Sets the policy for this process when a node starts (EhrlogNode.start; setting it again, for
+ * a second node in one process, changes nothing). V8 reads the factor each time it recomputes
+ * a limit, so it takes effect from the next collection. A `--heap-growing-percent` given on
+ * Node's command line wins (an operator's own choice).
  */
 export function applyHeapPolicy(execArgv: readonly string[] = process.execArgv): boolean {
   if (execArgv.some((a) => a === FLAG || a.startsWith(`${FLAG}=`))) return false

@@ -40,7 +40,12 @@ export async function benchSyslogProcesses(): Promise<Figure[]> {
     const setup = await configureReceiver(dirs[0]!)
     // As the in-process topology: checkpoint rounds only when asked (none here), unless
     // SYSLOG_CHECKPOINT_MS sets the nodes' round interval (a node's default is 10,000).
-    process.env.CHECKPOINT_INTERVAL_MS = process.env.SYSLOG_CHECKPOINT_MS ?? '0'
+    const every = process.env.SYSLOG_CHECKPOINT_MS ?? '0'
+    if (!/^\d+$/.test(every))
+      throw new Error(
+        `SYSLOG_CHECKPOINT_MS must be a whole number of ms (0: no rounds), not ${every}`,
+      )
+    process.env.CHECKPOINT_INTERVAL_MS = every
     const c = new Cluster(
       dirs,
       membership.members.map((m) => m.name),
